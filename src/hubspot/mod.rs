@@ -1,0 +1,1 @@
+//! HubSpot API client: auth, rate limits, retries, and the CRM read/write endpoints.

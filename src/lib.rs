@@ -1,0 +1,7 @@
+//! hubspot-gateway keeps a live local mirror of a HubSpot CRM portal and answers ownership
+//! questions about it. `ARCHITECTURE.md` at the repository root maps the modules and data flow.
+
+pub mod hubspot;
+pub mod secret;
+pub mod sim;
+pub mod webhook;

@@ -1,0 +1,1 @@
+//! hubspot-sim as a library: a HubSpot API simulator and signed-webhook load generator.
