@@ -1,7 +1,11 @@
 //! hubspot-gateway keeps a live local mirror of a HubSpot CRM portal and answers ownership
 //! questions about it. `ARCHITECTURE.md` at the repository root maps the modules and data flow.
 
+pub mod api;
+pub mod config;
+pub mod daemon;
 pub mod hubspot;
 pub mod secret;
 pub mod sim;
+pub mod store;
 pub mod webhook;

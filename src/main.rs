@@ -1,1 +1,87 @@
-fn main(){}
+//! `hubspot-gateway`: the daemon and its command line. CLI -> config -> run -> exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hubspot_gateway::config::{self, Loaded};
+use hubspot_gateway::daemon::{self, logging};
+
+/// Keeps a live local mirror of a HubSpot CRM portal and answers ownership questions.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Config file.
+    #[arg(long, global = true, env = config::PATH_ENV, default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Log format; level from RUST_LOG (default info).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    log_format: logging::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (systemd Type=notify aware) until SIGTERM or SIGINT.
+    Serve,
+    /// Validate the config and print every problem with its key path (exit 0 or 2).
+    CheckConfig,
+}
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match cli.command {
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Serve => match load(&cli.config) {
+            Ok(loaded) => run(daemon::run(loaded)),
+            Err(code) => code,
+        },
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match load(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!("{}: OK", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Loads the config, printing every problem; the error is the exit code to use.
+fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    config::load(path, &|name| std::env::var(name).ok()).map_err(|problems| {
+        eprintln!("{}: {} problem(s):", path.display(), problems.len());
+        for problem in problems {
+            eprintln!("  {problem}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn run(job: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The one error shape every HTTP answer uses: `{"error": {"code", "message"}}`.
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use serde_json::json;
+
+pub type Response = http::Response<Full<Bytes>>;
+
+/// An error answer: status, snake_case code, human message. Internals never go in `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A store failure: logged with its detail, answered without it.
+    pub fn storage(error: &crate::store::Error) -> Self {
+        tracing::error!(%error, "store error while answering a request");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the store is unavailable; retry later",
+        )
+    }
+
+    pub fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        json_response(self.status, &body)
+    }
+}
+
+/// A JSON answer with the given status.
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Invariant: answer types are plain structs and JSON values with string keys.
+    let bytes = serde_json::to_vec(body).expect("answer serialises");
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(bytes)))
+        .expect("static response parts are valid")
+}
+
+/// An answer without a body.
+pub fn empty_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

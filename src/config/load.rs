@@ -1,0 +1,188 @@
+//! Reading the config file: TOML parsing section by section, then validation and secrets.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::{validate, ApiToken, Config, Scope};
+use crate::secret::Secret;
+
+/// One thing wrong with the config, with the key path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The secrets the config refers to, read once at load time.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    pub client_secret: Option<Secret<String>>,
+    pub access_token: Option<Secret<String>>,
+    pub refresh_token: Option<Secret<String>>,
+    pub api_tokens: Vec<(String, Secret<String>, Scope)>,
+}
+
+/// A config that parsed, validated and whose secrets all resolved.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub secrets: Secrets,
+    /// Things that work but should not (literal secrets in the file).
+    pub warnings: Vec<String>,
+}
+
+/// Loads and checks the file at `path`; `env` looks up environment variables.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        vec![Problem::new(
+            path.display().to_string(),
+            format!("cannot read: {error}"),
+        )]
+    })?;
+    load_str(&text, env)
+}
+
+/// Like [`load`] for config text already in memory.
+pub fn load_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, Vec<Problem>> {
+    let config = parse(text)?;
+    let mut problems = validate(&config);
+    let mut warnings = Vec::new();
+    let secrets = resolve_secrets(&config, env, &mut problems, &mut warnings);
+    if problems.is_empty() {
+        Ok(Loaded {
+            config,
+            secrets,
+            warnings,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parses each top-level section on its own so that problems in several sections are all
+/// reported, not just the first one serde meets.
+fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|error: toml::de::Error| vec![Problem::new("(file)", one_line(&error))])?;
+    let mut config = Config::default();
+    let mut problems = Vec::new();
+    for (section, value) in table {
+        let outcome = match section.as_str() {
+            "server" => section_into(value, &mut config.server),
+            "hubspot" => section_into(value, &mut config.hubspot),
+            "store" => section_into(value, &mut config.store),
+            "sync" => section_into(value, &mut config.sync),
+            "ownership" => section_into(value, &mut config.ownership),
+            "export" => section_into(value, &mut config.export),
+            "api" => section_into(value, &mut config.api),
+            _ => Err("unknown section; expected one of server, hubspot, store, sync, ownership, export, api".to_string()),
+        };
+        if let Err(message) = outcome {
+            problems.push(Problem::new(field_path(&section, &message), message));
+        }
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+fn section_into<T: DeserializeOwned>(value: toml::Value, target: &mut T) -> Result<(), String> {
+    *target = value
+        .try_into()
+        .map_err(|error: toml::de::Error| one_line(&error))?;
+    Ok(())
+}
+
+/// `section.field` when serde's message names the field, else the section.
+fn field_path(section: &str, message: &str) -> String {
+    let named = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))
+        .and_then(|rest| rest.split('`').next());
+    match named {
+        Some(field) => format!("{section}.{field}"),
+        None => section.to_owned(),
+    }
+}
+
+fn one_line(error: &toml::de::Error) -> String {
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn resolve_secrets(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) -> Secrets {
+    let mut resolve = |path: String, reference: &super::SecretRef| match reference.resolve(env) {
+        Ok(resolved) => {
+            if resolved.literal {
+                warnings.push(format!(
+                    "{path} holds a literal secret; use env:, file: or credential: instead"
+                ));
+            }
+            Some(resolved.secret)
+        }
+        Err(message) => {
+            problems.push(Problem::new(path, message));
+            None
+        }
+    };
+    let hubspot = &config.hubspot;
+    let client_secret = hubspot
+        .client_secret
+        .as_ref()
+        .and_then(|r| resolve("hubspot.client_secret".into(), r));
+    let access_token = hubspot
+        .access_token
+        .as_ref()
+        .and_then(|r| resolve("hubspot.access_token".into(), r));
+    let refresh_token = hubspot
+        .refresh_token
+        .as_ref()
+        .and_then(|r| resolve("hubspot.refresh_token".into(), r));
+    let api_tokens = config
+        .api
+        .tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(index, ApiToken { name, token, scope })| {
+            let secret = resolve(format!("api.tokens[{index}].token"), token)?;
+            Some((name.clone(), secret, *scope))
+        })
+        .collect();
+    Secrets {
+        client_secret,
+        access_token,
+        refresh_token,
+        api_tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests;

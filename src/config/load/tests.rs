@@ -1,0 +1,184 @@
+//! Config loading tests: the shipped example, defaults, and every kind of problem reported.
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    Some(format!("value-of-{name}"))
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match load_str(text, &env) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn example_config_parses_and_documents_every_key() {
+    let text = include_str!("../../../config/example.toml");
+    let loaded = load_str(text, &env).expect("example.toml is valid");
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(loaded.secrets.api_tokens.len(), 2);
+    assert_eq!(
+        loaded.secrets.client_secret.unwrap().expose(),
+        "value-of-HUBSPOT_CLIENT_SECRET"
+    );
+    // Every key the defaults serialise must appear in the example, so it documents them all.
+    let defaults = toml::to_string(&Config::default()).unwrap();
+    let documented: std::collections::HashSet<&str> = text
+        .lines()
+        .map(|line| line.trim_start_matches("# ").trim())
+        .filter_map(|line| line.split(" = ").next())
+        .collect();
+    for line in defaults.lines().filter(|line| line.contains(" = ")) {
+        let key = line.split(" = ").next().unwrap();
+        let as_table = format!("[[api.{key}]]");
+        assert!(
+            documented.contains(key) || text.contains(&as_table),
+            "example.toml does not document {key}"
+        );
+    }
+    for optional in [
+        "tls_cert",
+        "tls_key",
+        "client_id",
+        "refresh_token",
+        "fallback_owner_id",
+    ] {
+        assert!(
+            documented.contains(optional),
+            "example.toml does not document {optional}"
+        );
+    }
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let loaded = load_str(
+        "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(loaded.config.server.listen, "127.0.0.1:8080");
+    assert_eq!(loaded.config.hubspot.signature_max_age_secs, 300);
+    assert_eq!(loaded.config.sync.objects.len(), 5);
+    assert_eq!(loaded.config.export.contacts.associate_company, Some(true));
+}
+
+#[test]
+fn reports_every_problem_with_its_path() {
+    let text = r#"
+[server]
+listen = "nowhere"
+public_url = "ftp://x"
+colour = "blue"
+
+[hubspot]
+client_secret = "env:S"
+signature_max_age_secs = 0
+
+[sync]
+objects = ["contacts", "tickets", "contacts"]
+poll_interval_secs = 1
+
+[export.companies]
+on_duplicate = "merge"
+max_records = 100001
+
+[[api.tokens]]
+name = "a"
+token = "env:A"
+scope = "read"
+
+[[api.tokens]]
+name = "a"
+token = "env:B"
+scope = "admin"
+
+[surprise]
+x = 1
+"#;
+    let found = problems(text);
+    // `[server]` stops at its unknown key, so its other problems come after that is fixed.
+    for expected in [
+        "server.colour: unknown field `colour`",
+        "surprise: unknown section",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "{expected} not in {found:#?}"
+        );
+    }
+    let fixed = text
+        .replace("colour = \"blue\"\n", "")
+        .replace("[surprise]\nx = 1\n", "");
+    let found = problems(&fixed);
+    for expected in [
+        "server.listen:",
+        "server.public_url:",
+        "hubspot.signature_max_age_secs:",
+        "hubspot.access_token: sync is enabled",
+        "sync.objects[1]: unknown object type",
+        "sync.objects[2]: \"contacts\" is listed twice",
+        "sync.poll_interval_secs:",
+        "export.companies.max_records:",
+        "export.companies.on_duplicate:",
+        "api.tokens[1].name: \"a\" is used twice",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "{expected} not in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 10, "{found:#?}");
+}
+
+#[test]
+fn type_errors_and_syntax_errors_are_reported() {
+    let found = problems("[server]\nmax_body_bytes = \"big\"\n");
+    assert!(found[0].starts_with("server: invalid type"), "{found:?}");
+    let found = problems("[server\n");
+    assert!(found[0].starts_with("(file):"), "{found:?}");
+    let found =
+        problems("[api]\ntokens = [{ name = \"x\", token = \"env:X\", scope = \"root\" }]\n");
+    assert!(found[0].contains("unknown variant `root`"), "{found:?}");
+}
+
+#[test]
+fn unresolvable_secrets_are_problems_and_literals_warnings() {
+    let text = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"literal-token\"\n";
+    let found = match load_str(text, &no_env) {
+        Err(problems) => problems,
+        Ok(_) => panic!("missing env var must fail"),
+    };
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path, "hubspot.client_secret");
+    assert!(!format!("{found:?}").contains("literal-token"));
+    let loaded = load_str(text, &env).unwrap();
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0].starts_with("hubspot.access_token holds a literal secret"));
+    assert!(
+        !format!("{:?}", loaded).contains("literal-token"),
+        "Debug leaks a secret"
+    );
+}
+
+#[test]
+fn oauth_settings_must_come_together() {
+    let found = problems("[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("hubspot.refresh_token: OAuth needs")),
+        "{found:?}"
+    );
+    let both = "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\nrefresh_token = \"env:R\"\naccess_token = \"env:T\"\n";
+    assert!(problems(both).iter().any(|p| p.contains("not both")));
+    let oauth =
+        "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\nrefresh_token = \"env:R\"\n";
+    assert!(problems(oauth).is_empty());
+}

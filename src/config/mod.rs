@@ -1,0 +1,217 @@
+//! The daemon's TOML configuration: types with their defaults, loading, and validation.
+//!
+//! Loading is two steps: [`load`] parses the file and resolves secret references (IO);
+//! [`validate`] is pure and reports every problem with its key path.
+
+mod load;
+mod secret_ref;
+mod validate;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{load, load_str, Loaded, Problem, Secrets};
+pub use secret_ref::SecretRef;
+pub use validate::validate;
+
+/// Where the config comes from when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/hubspot-gateway/config.toml";
+pub const PATH_ENV: &str = "HUBSPOT_GATEWAY_CONFIG";
+
+/// The object types the mirror knows, in backfill order.
+pub const OBJECT_TYPES: [&str; 5] = ["owners", "contacts", "companies", "deals", "tasks"];
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub hubspot: HubSpot,
+    pub store: Store,
+    pub sync: Sync,
+    pub ownership: Ownership,
+    pub export: Export,
+    pub api: Api,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    /// The base URL HubSpot posts to; v2/v3 signatures are computed over it.
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Requests being handled at once; beyond it webhooks get 503 and API calls wait.
+    pub max_in_flight: usize,
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "https://hooks.example.com".into(),
+            max_body_bytes: 1 << 20,
+            tls_cert: None,
+            tls_key: None,
+            max_in_flight: 512,
+            max_connections: 4096,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubSpot {
+    pub api_base: String,
+    pub client_secret: Option<SecretRef>,
+    pub access_token: Option<SecretRef>,
+    pub client_id: Option<String>,
+    pub refresh_token: Option<SecretRef>,
+    pub signature_max_age_secs: u64,
+    /// Accept v1/v2 signatures on requests that carry no v3 signature.
+    pub accept_legacy_signatures: bool,
+}
+
+impl Default for HubSpot {
+    fn default() -> Self {
+        HubSpot {
+            api_base: "https://api.hubapi.com".into(),
+            client_secret: None,
+            access_token: None,
+            client_id: None,
+            refresh_token: None,
+            signature_max_age_secs: 300,
+            accept_legacy_signatures: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub path: PathBuf,
+    /// Webhook events stored but not yet applied; past it webhooks get 503 `overloaded`.
+    pub inbox_high_water: u64,
+    /// Applied events are kept this long (for redelivery detection and inspection).
+    pub inbox_retention_hours: u64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            path: "/var/lib/hubspot-gateway".into(),
+            inbox_high_water: 1_000_000,
+            inbox_retention_hours: 7 * 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sync {
+    pub enabled: bool,
+    pub objects: Vec<String>,
+    pub poll_interval_secs: u64,
+}
+
+impl Default for Sync {
+    fn default() -> Self {
+        Sync {
+            enabled: true,
+            objects: OBJECT_TYPES.iter().map(|name| name.to_string()).collect(),
+            poll_interval_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ownership {
+    pub fallback_owner_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Export {
+    pub enabled: bool,
+    pub companies: ExportType,
+    pub contacts: ExportType,
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export {
+            enabled: true,
+            companies: ExportType::default(),
+            contacts: ExportType {
+                associate_company: Some(true),
+                ..ExportType::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportType {
+    pub max_records: u64,
+    pub create_new: bool,
+    pub update_existing: bool,
+    pub allow_duplicates: bool,
+    pub on_duplicate: String,
+    /// Contacts only: associate a created contact with the company of its email domain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub associate_company: Option<bool>,
+}
+
+impl Default for ExportType {
+    fn default() -> Self {
+        ExportType {
+            max_records: 100_000,
+            create_new: true,
+            update_existing: true,
+            allow_duplicates: false,
+            on_duplicate: "update".into(),
+            associate_company: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    pub name: String,
+    pub token: SecretRef,
+    pub scope: Scope,
+}
+
+/// What an API token may do; each scope includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Read,
+    Export,
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Export => "export",
+            Scope::Admin => "admin",
+        }
+    }
+}

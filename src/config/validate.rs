@@ -1,0 +1,174 @@
+//! Pure validation of a parsed config: every problem, each with its key path.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use super::{Config, ExportType, Problem, OBJECT_TYPES};
+
+/// Checks everything that parsing cannot; returns every problem found (empty when valid).
+pub fn validate(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, message: String| problems.push(Problem::new(path, message));
+
+    let server = &config.server;
+    if server.listen.parse::<SocketAddr>().is_err() {
+        problem(
+            "server.listen",
+            format!("{:?} is not an IP:port address", server.listen),
+        );
+    }
+    if let Err(message) = check_public_url(&server.public_url) {
+        problem("server.public_url", message);
+    }
+    if !(1024..=64 << 20).contains(&server.max_body_bytes) {
+        problem(
+            "server.max_body_bytes",
+            "must be between 1024 and 67108864".into(),
+        );
+    }
+    if server.tls_cert.is_some() != server.tls_key.is_some() {
+        problem(
+            "server.tls_cert",
+            "tls_cert and tls_key must be set together".into(),
+        );
+    }
+    if server.max_in_flight == 0 {
+        problem("server.max_in_flight", "must be at least 1".into());
+    }
+    if server.max_connections == 0 {
+        problem("server.max_connections", "must be at least 1".into());
+    }
+
+    let hubspot = &config.hubspot;
+    if url::Url::parse(&hubspot.api_base).map(|u| u.scheme().starts_with("http")) != Ok(true) {
+        problem(
+            "hubspot.api_base",
+            format!("{:?} is not an http(s) URL", hubspot.api_base),
+        );
+    }
+    if hubspot.client_secret.is_none() {
+        problem(
+            "hubspot.client_secret",
+            "required: webhook signatures are checked with the app's client secret".into(),
+        );
+    }
+    if !(1..=86_400).contains(&hubspot.signature_max_age_secs) {
+        problem(
+            "hubspot.signature_max_age_secs",
+            "must be between 1 and 86400".into(),
+        );
+    }
+    let oauth = hubspot.client_id.is_some() || hubspot.refresh_token.is_some();
+    if oauth && (hubspot.client_id.is_none() || hubspot.refresh_token.is_none()) {
+        problem(
+            "hubspot.refresh_token",
+            "OAuth needs client_id, refresh_token and client_secret together".into(),
+        );
+    }
+    if oauth && hubspot.access_token.is_some() {
+        problem(
+            "hubspot.access_token",
+            "set either access_token (private app) or client_id + refresh_token (OAuth), not both"
+                .into(),
+        );
+    }
+    if config.sync.enabled && !oauth && hubspot.access_token.is_none() {
+        problem(
+            "hubspot.access_token",
+            "sync is enabled: set access_token, or client_id + refresh_token".into(),
+        );
+    }
+
+    if config.store.path.as_os_str().is_empty() {
+        problem("store.path", "must not be empty".into());
+    }
+    if config.store.inbox_high_water == 0 {
+        problem("store.inbox_high_water", "must be at least 1".into());
+    }
+
+    let mut seen = HashSet::new();
+    for (index, object) in config.sync.objects.iter().enumerate() {
+        if !OBJECT_TYPES.contains(&object.as_str()) {
+            problem(
+                &format!("sync.objects[{index}]"),
+                format!("unknown object type {object:?}; expected one of {OBJECT_TYPES:?}"),
+            );
+        } else if !seen.insert(object) {
+            problem(
+                &format!("sync.objects[{index}]"),
+                format!("{object:?} is listed twice"),
+            );
+        }
+    }
+    if config.sync.poll_interval_secs < 10 {
+        problem("sync.poll_interval_secs", "must be at least 10".into());
+    }
+
+    if let Some(owner) = &config.ownership.fallback_owner_id {
+        if owner.is_empty() || !owner.bytes().all(|b| b.is_ascii_digit()) {
+            problem(
+                "ownership.fallback_owner_id",
+                format!("{owner:?} is not a HubSpot owner id"),
+            );
+        }
+    }
+
+    for (name, settings) in [
+        ("companies", &config.export.companies),
+        ("contacts", &config.export.contacts),
+    ] {
+        for (key, message) in check_export(settings) {
+            problem(&format!("export.{name}.{key}"), message);
+        }
+    }
+    if config.export.companies.associate_company.is_some() {
+        problem(
+            "export.companies.associate_company",
+            "applies to contacts only".into(),
+        );
+    }
+
+    let mut names = HashSet::new();
+    for (index, token) in config.api.tokens.iter().enumerate() {
+        if token.name.trim().is_empty() {
+            problem(
+                &format!("api.tokens[{index}].name"),
+                "must not be empty".into(),
+            );
+        } else if !names.insert(&token.name) {
+            problem(
+                &format!("api.tokens[{index}].name"),
+                format!("{:?} is used twice", token.name),
+            );
+        }
+    }
+    problems
+}
+
+fn check_public_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?} must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must be a base URL without query or fragment".into());
+    }
+    Ok(())
+}
+
+fn check_export(settings: &ExportType) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if !(1..=100_000).contains(&settings.max_records) {
+        problems.push(("max_records", "must be between 1 and 100000".to_string()));
+    }
+    if !matches!(settings.on_duplicate.as_str(), "update" | "create" | "skip") {
+        problems.push((
+            "on_duplicate",
+            format!(
+                "{:?} must be one of update, create, skip",
+                settings.on_duplicate
+            ),
+        ));
+    }
+    problems
+}

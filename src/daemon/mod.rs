@@ -1,0 +1,131 @@
+//! The daemon: start-up, the long-lived tasks, and an orderly shutdown. Only this module
+//! spawns long-lived tasks, handles signals or talks to systemd.
+
+mod listener;
+pub mod logging;
+mod shutdown;
+mod systemd;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, Tokens};
+use crate::config::Loaded;
+use crate::store::Store;
+use crate::webhook::{self, signature::Verifier, Ingress};
+
+/// A started daemon: bound, ready, serving until its shutdown token is cancelled.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub state: Arc<api::State>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    committer: tokio::task::JoinHandle<crate::store::Result<()>>,
+}
+
+/// Opens the store, binds the listener and starts serving.
+pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
+    let config = &loaded.config;
+    let store = Store::open(&config.store.path)
+        .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    let (inbox, committer) = webhook::inbox(
+        store.clone(),
+        config.store.inbox_high_water,
+        config.server.max_in_flight,
+    );
+    let committer = tokio::task::spawn_blocking(move || committer.run());
+    let verifier = Verifier {
+        // Invariant: validation requires hubspot.client_secret and resolution succeeded.
+        client_secret: loaded
+            .secrets
+            .client_secret
+            .clone()
+            .context("no client secret")?,
+        max_age_secs: config.hubspot.signature_max_age_secs,
+        accept_legacy: config.hubspot.accept_legacy_signatures,
+    };
+    let ingress = Ingress::new(
+        verifier,
+        &config.server.public_url,
+        inbox,
+        config.server.max_in_flight,
+    );
+    let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
+    let state = Arc::new(api::State::new(
+        ingress,
+        store,
+        tokens,
+        config.server.max_body_bytes,
+    ));
+
+    let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
+    let tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let local_addr = tcp.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let limits = listener::Limits {
+        max_connections: config.server.max_connections,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    };
+    let server = tokio::spawn(listener::serve(
+        tcp,
+        state.clone(),
+        shutdown.clone(),
+        limits,
+    ));
+    state.set_ready(true);
+    tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");
+    Ok(Running {
+        local_addr,
+        state,
+        shutdown,
+        server,
+        committer,
+    })
+}
+
+impl Running {
+    /// Cancelling this token starts the shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits for shutdown to be requested and to complete: the server drains, the inbox
+    /// commits what it holds, the store is made durable.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.shutdown.cancelled().await;
+        self.state.set_ready(false);
+        self.server.await.context("server task")?;
+        self.state.ingress.inbox.close().await;
+        self.committer
+            .await
+            .context("inbox committer")?
+            .context("final store commit")?;
+        tracing::info!("hubspot-gateway stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit).
+pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let running = start(&loaded).await?;
+    systemd::notify_ready();
+    let token = running.shutdown_token();
+    tokio::spawn(async move {
+        shutdown::first_signal().await;
+        systemd::notify_stopping();
+        token.cancel();
+        shutdown::first_signal().await;
+        tracing::warn!("second signal: exiting without draining");
+        std::process::exit(1);
+    });
+    running.wait().await
+}

@@ -1,0 +1,14 @@
+//! Termination signals: SIGTERM (systemd, kill) and SIGINT (Ctrl-C).
+
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Resolves at the next SIGTERM or SIGINT.
+pub async fn first_signal() {
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    tokio::select! {
+        _ = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {}
+        _ = async { interrupt.as_mut()?.recv().await }, if interrupt.is_some() => {}
+    }
+    tracing::info!("termination signal received; shutting down");
+}

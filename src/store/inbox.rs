@@ -1,0 +1,418 @@
+//! The webhook inbox on disk: an arrival-ordered log of events, a dedup index, the consumer's
+//! cursor and the counters `status` reports.
+//!
+//! Events are stored in chunks (one sled row per chunk of up to 32 KiB, several events each)
+//! because per-row cost, not bytes, bounds the ingest rate; the dedup index has one row per
+//! event. Only one writer (the webhook committer) appends.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::keys::{self, event_key, u64_from};
+use super::{Error, Result};
+
+const CHUNK_BYTES: usize = 32 * 1024;
+const CHUNK_FORMAT: u8 = 1;
+const ENTRY_HEADER: usize = 32 + 4;
+
+/// Where an event sits in the inbox: its chunk and its index inside the chunk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub seq: u64,
+    pub index: u16,
+}
+
+/// An event to append: the parts of its identity the dedup index needs, and its raw JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub event_id: i64,
+    pub portal_id: i64,
+    pub digest: [u8; 16],
+    pub raw: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub stored: u32,
+    pub duplicates: u32,
+}
+
+/// An event as stored: where, when it arrived, and its JSON exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: Position,
+    pub received_at_ms: i64,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InboxCounters {
+    pub received: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub last_received_at_ms: Option<i64>,
+}
+
+pub struct InboxStore {
+    chunks: sled::Tree,
+    ids: sled::Tree,
+    meta: sled::Tree,
+    next_seq: AtomicU64,
+    /// Events stored but not yet acknowledged by the consumer.
+    pending: AtomicU64,
+    counters: Mutex<InboxCounters>,
+}
+
+impl InboxStore {
+    pub(super) fn open(db: &sled::Db) -> Result<InboxStore> {
+        let chunks = db.open_tree(keys::INBOX_TREE)?;
+        let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
+        let meta = db.open_tree(keys::META_TREE)?;
+        let next_seq = match chunks.last()? {
+            Some((key, _)) => u64_from(&key)? + 1,
+            None => 1,
+        };
+        let counters = match meta.get(keys::INBOX_COUNTERS)? {
+            Some(bytes) => decode_counters(&bytes)?,
+            None => InboxCounters::default(),
+        };
+        let inbox = InboxStore {
+            chunks,
+            ids,
+            meta,
+            next_seq: AtomicU64::new(next_seq),
+            pending: AtomicU64::new(0),
+            counters: Mutex::new(counters),
+        };
+        let cursor = inbox.cursor()?;
+        let pending = inbox.count_between(
+            cursor,
+            Position {
+                seq: u64::MAX,
+                index: 0,
+            },
+        )?;
+        inbox.pending.store(pending, Ordering::Relaxed);
+        Ok(inbox)
+    }
+
+    /// Appends the events not stored before (dedup by event id, portal and content digest) and
+    /// updates the counters. Not durable until [`super::Store::commit`].
+    pub fn append(&self, received_at_ms: i64, events: &[NewEvent<'_>]) -> Result<AppendOutcome> {
+        let mut outcome = AppendOutcome::default();
+        let mut seen = HashSet::new();
+        let mut chunk = ChunkBuilder::new(received_at_ms);
+        let mut id_rows = sled::Batch::default();
+        let mut seq = self.next_seq.load(Ordering::Relaxed);
+        for event in events {
+            let key = event_key(event.event_id, event.portal_id, &event.digest);
+            if !seen.insert(key) || self.ids.contains_key(key)? {
+                outcome.duplicates += 1;
+                continue;
+            }
+            if chunk.is_full_for(event.raw) {
+                self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+                seq += 1;
+                chunk = ChunkBuilder::new(received_at_ms);
+            }
+            let index = chunk.push(&key, event.raw);
+            id_rows.insert(&key, &position_bytes(Position { seq, index })[..]);
+            outcome.stored += 1;
+        }
+        if chunk.count > 0 {
+            self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+            seq += 1;
+        }
+        // Chunks first: a crash in between leaves events without dedup rows (a redelivery is
+        // stored twice, harmless) rather than dedup rows without events (an event lost).
+        self.ids.apply_batch(id_rows)?;
+        self.next_seq.store(seq, Ordering::Relaxed);
+        self.pending
+            .fetch_add(u64::from(outcome.stored), Ordering::Relaxed);
+        let mut counters = self.counters.lock();
+        counters.received += u64::from(outcome.stored);
+        counters.duplicates += u64::from(outcome.duplicates);
+        if outcome.stored > 0 {
+            counters.last_received_at_ms = Some(received_at_ms);
+        }
+        self.meta
+            .insert(keys::INBOX_COUNTERS, &encode_counters(&counters)[..])?;
+        Ok(outcome)
+    }
+
+    /// Counts a rejected request; persisted with the next append.
+    pub fn note_rejected(&self) {
+        self.counters.lock().rejected += 1;
+    }
+
+    pub fn counters(&self) -> InboxCounters {
+        *self.counters.lock()
+    }
+
+    /// Events stored and not yet acknowledged by the consumer.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Where the consumer resumes: the first event it has not acknowledged.
+    pub fn cursor(&self) -> Result<Position> {
+        Ok(match self.meta.get(keys::INBOX_CURSOR)? {
+            Some(bytes) => position_from(&bytes)?,
+            None => Position { seq: 0, index: 0 },
+        })
+    }
+
+    /// Up to `max` events from `from` on, in arrival order.
+    pub fn read_from(&self, from: Position, max: usize) -> Result<Vec<StoredEvent>> {
+        let mut events = Vec::new();
+        for row in self.chunks.range(from.seq.to_be_bytes()..) {
+            let (key, value) = row?;
+            let seq = u64_from(&key)?;
+            let chunk = Chunk::decode(&value)?;
+            for (index, (_, raw)) in chunk.entries.iter().enumerate() {
+                let position = Position {
+                    seq,
+                    index: index as u16,
+                };
+                if position < from {
+                    continue;
+                }
+                if events.len() == max {
+                    return Ok(events);
+                }
+                events.push(chunk.stored(position, raw));
+            }
+        }
+        Ok(events)
+    }
+
+    /// Records that every event before `next` has been processed.
+    pub fn ack(&self, next: Position) -> Result<()> {
+        let cursor = self.cursor()?;
+        if next <= cursor {
+            return Ok(());
+        }
+        let acked = self.count_between(cursor, next)?;
+        self.meta
+            .insert(keys::INBOX_CURSOR, &position_bytes(next)[..])?;
+        self.pending
+            .fetch_sub(acked.min(self.pending()), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The `limit` most recently stored events, newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+        let mut events = Vec::new();
+        for row in self.chunks.iter().rev() {
+            let (key, value) = row?;
+            let seq = u64_from(&key)?;
+            let chunk = Chunk::decode(&value)?;
+            for (index, (_, raw)) in chunk.entries.iter().enumerate().rev() {
+                if events.len() == limit {
+                    return Ok(events);
+                }
+                events.push(chunk.stored(
+                    Position {
+                        seq,
+                        index: index as u16,
+                    },
+                    raw,
+                ));
+            }
+        }
+        Ok(events)
+    }
+
+    /// Every stored event with this `eventId` (HubSpot does not keep them unique).
+    pub fn by_event_id(&self, event_id: i64) -> Result<Vec<StoredEvent>> {
+        let mut events = Vec::new();
+        for row in self.ids.scan_prefix(keys::i64_key(event_id)) {
+            let (_, value) = row?;
+            let position = position_from(&value)?;
+            if let Some(bytes) = self.chunks.get(position.seq.to_be_bytes())? {
+                let chunk = Chunk::decode(&bytes)?;
+                if let Some((_, raw)) = chunk.entries.get(usize::from(position.index)) {
+                    events.push(chunk.stored(position, raw));
+                }
+            }
+        }
+        events.sort_by_key(|event| event.position);
+        Ok(events)
+    }
+
+    /// Deletes fully acknowledged chunks received before `cutoff_ms`, with their dedup rows.
+    /// Returns how many events went.
+    pub fn prune(&self, cutoff_ms: i64) -> Result<u64> {
+        let cursor = self.cursor()?;
+        let mut pruned = 0;
+        for row in self.chunks.range(..cursor.seq.to_be_bytes()) {
+            let (key, value) = row?;
+            let chunk = Chunk::decode(&value)?;
+            if chunk.received_at_ms >= cutoff_ms {
+                break;
+            }
+            let mut id_rows = sled::Batch::default();
+            for (id_key, _) in &chunk.entries {
+                id_rows.remove(&id_key[..]);
+            }
+            self.ids.apply_batch(id_rows)?;
+            self.chunks.remove(key)?;
+            pruned += chunk.entries.len() as u64;
+        }
+        Ok(pruned)
+    }
+
+    fn count_between(&self, from: Position, to: Position) -> Result<u64> {
+        let mut count = 0;
+        for row in self.chunks.range(from.seq.to_be_bytes()..) {
+            let (key, value) = row?;
+            let seq = u64_from(&key)?;
+            if seq > to.seq {
+                break;
+            }
+            let total = Chunk::count(&value)?;
+            let start = if seq == from.seq {
+                u64::from(from.index)
+            } else {
+                0
+            };
+            let end = if seq == to.seq {
+                u64::from(to.index).min(total)
+            } else {
+                total
+            };
+            count += end.saturating_sub(start);
+        }
+        Ok(count)
+    }
+}
+
+struct ChunkBuilder {
+    bytes: Vec<u8>,
+    count: u16,
+}
+
+impl ChunkBuilder {
+    fn new(received_at_ms: i64) -> Self {
+        let mut bytes = Vec::with_capacity(CHUNK_BYTES);
+        bytes.push(CHUNK_FORMAT);
+        bytes.extend_from_slice(&received_at_ms.to_be_bytes());
+        bytes.extend_from_slice(&0u16.to_be_bytes());
+        ChunkBuilder { bytes, count: 0 }
+    }
+
+    fn is_full_for(&self, raw: &str) -> bool {
+        self.count > 0
+            && (self.bytes.len() + ENTRY_HEADER + raw.len() > CHUNK_BYTES || self.count == u16::MAX)
+    }
+
+    fn push(&mut self, key: &[u8; 32], raw: &str) -> u16 {
+        self.bytes.extend_from_slice(key);
+        // Invariant: bodies are capped far below 4 GiB by server.max_body_bytes.
+        self.bytes
+            .extend_from_slice(&(raw.len() as u32).to_be_bytes());
+        self.bytes.extend_from_slice(raw.as_bytes());
+        self.count += 1;
+        self.count - 1
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.bytes[9..11].copy_from_slice(&self.count.to_be_bytes());
+        self.bytes
+    }
+}
+
+struct Chunk<'a> {
+    received_at_ms: i64,
+    entries: Vec<(&'a [u8], &'a str)>,
+}
+
+impl<'a> Chunk<'a> {
+    fn count(bytes: &[u8]) -> Result<u64> {
+        let count = bytes.get(9..11).ok_or_else(|| corrupt("chunk header"))?;
+        Ok(u64::from(u16::from_be_bytes([count[0], count[1]])))
+    }
+
+    fn decode(bytes: &'a [u8]) -> Result<Chunk<'a>> {
+        if bytes.first() != Some(&CHUNK_FORMAT) || bytes.len() < 11 {
+            return Err(corrupt("chunk header"));
+        }
+        let received_at_ms = u64_from(&bytes[1..9])? as i64;
+        let count = Self::count(bytes)?;
+        let mut entries = Vec::with_capacity(count as usize);
+        let mut rest = &bytes[11..];
+        for _ in 0..count {
+            if rest.len() < ENTRY_HEADER {
+                return Err(corrupt("chunk entry"));
+            }
+            let (key, tail) = rest.split_at(32);
+            let length = keys::u32_from(tail)? as usize;
+            let raw = tail
+                .get(4..4 + length)
+                .ok_or_else(|| corrupt("chunk entry"))?;
+            let raw = std::str::from_utf8(raw).map_err(|_| corrupt("chunk entry text"))?;
+            entries.push((key, raw));
+            rest = &tail[4 + length..];
+        }
+        Ok(Chunk {
+            received_at_ms,
+            entries,
+        })
+    }
+
+    fn stored(&self, position: Position, raw: &str) -> StoredEvent {
+        StoredEvent {
+            position,
+            received_at_ms: self.received_at_ms,
+            raw: raw.to_owned(),
+        }
+    }
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Corrupt(format!("inbox {what} is damaged"))
+}
+
+fn position_bytes(position: Position) -> [u8; 10] {
+    let mut bytes = [0u8; 10];
+    bytes[..8].copy_from_slice(&position.seq.to_be_bytes());
+    bytes[8..].copy_from_slice(&position.index.to_be_bytes());
+    bytes
+}
+
+fn position_from(bytes: &[u8]) -> Result<Position> {
+    let index = bytes.get(8..10).ok_or_else(|| corrupt("position"))?;
+    Ok(Position {
+        seq: u64_from(bytes)?,
+        index: u16::from_be_bytes([index[0], index[1]]),
+    })
+}
+
+fn encode_counters(counters: &InboxCounters) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&counters.received.to_be_bytes());
+    bytes[8..16].copy_from_slice(&counters.duplicates.to_be_bytes());
+    bytes[16..24].copy_from_slice(&counters.rejected.to_be_bytes());
+    bytes[24..].copy_from_slice(
+        &counters
+            .last_received_at_ms
+            .unwrap_or(i64::MIN)
+            .to_be_bytes(),
+    );
+    bytes
+}
+
+fn decode_counters(bytes: &[u8]) -> Result<InboxCounters> {
+    if bytes.len() != 32 {
+        return Err(corrupt("counters"));
+    }
+    let last = u64_from(&bytes[24..])? as i64;
+    Ok(InboxCounters {
+        received: u64_from(bytes)?,
+        duplicates: u64_from(&bytes[8..])?,
+        rejected: u64_from(&bytes[16..])?,
+        last_received_at_ms: (last != i64::MIN).then_some(last),
+    })
+}

@@ -1,0 +1,143 @@
+//! The embedded store: the only module that touches sled. It knows nothing of HTTP or of
+//! HubSpot's JSON; callers hand it keys, bytes and plain structs.
+//!
+//! Durability: [`Store::commit`] flushes sled's log and then fdatasyncs the data file, because
+//! sled 0.34's `flush()` ends in `sync_file_range`, which survives a process crash but not a
+//! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
+//! sled's `blobs/` directory, whose files sled never fsyncs.
+
+mod inbox;
+mod keys;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use inbox::{AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent};
+
+/// The on-disk format this build writes; older formats are migrated on open.
+pub const FORMAT_VERSION: u32 = 1;
+const SEGMENT_SIZE: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the store at {path} is in use by another process")]
+    Locked { path: PathBuf },
+    #[error("the store at {path} has format {found}, newer than this build's {FORMAT_VERSION}")]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<sled::Error> for Error {
+    fn from(error: sled::Error) -> Self {
+        match error {
+            sled::Error::Corruption { .. } => Error::Corrupt(error.to_string()),
+            other => Error::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::Unavailable(error.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A handle to the open store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    /// Opened once: fdatasync after each flush makes a commit survive power loss.
+    data_file: File,
+    inbox: InboxStore,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `path`, checks its format and replays state.
+    pub fn open(path: &Path) -> Result<Store> {
+        std::fs::create_dir_all(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .segment_size(SEGMENT_SIZE)
+            .open()
+            .map_err(|error| match error {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    Error::Locked {
+                        path: path.to_owned(),
+                    }
+                }
+                sled::Error::Io(io) if io.to_string().contains("lock") => Error::Locked {
+                    path: path.to_owned(),
+                },
+                other => Error::from(other),
+            })?;
+        let meta = db.open_tree(keys::META_TREE)?;
+        check_format(&meta, path)?;
+        let data_file = File::open(path.join("db"))?;
+        // The directory entry of a new store must be durable too.
+        File::open(path)?.sync_all()?;
+        let inbox = InboxStore::open(&db)?;
+        let inner = Inner {
+            db,
+            data_file,
+            inbox,
+            path: path.to_owned(),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Makes every write so far durable: sled flush, then fdatasync of the data file.
+    pub fn commit(&self) -> Result<()> {
+        self.inner.db.flush()?;
+        self.inner.data_file.sync_data()?;
+        Ok(())
+    }
+
+    pub fn inbox(&self) -> &InboxStore {
+        &self.inner.inbox
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {
+    match meta.get(keys::FORMAT_VERSION)? {
+        None => {
+            meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+            Ok(())
+        }
+        Some(bytes) => {
+            let found = keys::u32_from(&bytes)?;
+            if found > FORMAT_VERSION {
+                return Err(Error::TooNew {
+                    path: path.to_owned(),
+                    found,
+                });
+            }
+            // Format 1 is the first; later versions add their migrations here.
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! The webhook inbox with group commit: requests hand their verified events to one committer,
+//! which appends everything that arrived meanwhile and makes it durable with a single flush
+//! and fdatasync, then answers every waiting request at once.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{self, AppendOutcome, NewEvent, Store};
+
+/// How many requests one commit may cover at most (bounds the latency of the first).
+const MAX_GROUP: usize = 256;
+
+/// One event of a request, pointing into the request's body.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub event_id: i64,
+    pub portal_id: i64,
+    pub digest: [u8; 16],
+    pub raw: Range<usize>,
+}
+
+enum Job {
+    Append {
+        body: Bytes,
+        events: Vec<Pending>,
+        reply: oneshot::Sender<Result<AppendOutcome, String>>,
+    },
+    /// Sent once the server has drained: commit what is left and stop.
+    Stop,
+}
+
+/// Why the inbox did not take a batch; both mean "try again later" to HubSpot (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the inbox holds {pending} unapplied events, above its high-water mark")]
+    Overloaded { pending: u64 },
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+}
+
+/// The sending side, shared by request handlers.
+#[derive(Clone)]
+pub struct Inbox {
+    jobs: mpsc::Sender<Job>,
+    store: Store,
+    high_water: u64,
+}
+
+/// The committing side; the daemon runs it on a blocking thread until every `Inbox` is gone.
+pub struct Committer {
+    jobs: mpsc::Receiver<Job>,
+    store: Store,
+}
+
+/// Creates the inbox over `store`; `capacity` bounds the requests waiting for a commit.
+pub fn inbox(store: Store, high_water: u64, capacity: usize) -> (Inbox, Committer) {
+    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    let inbox = Inbox {
+        jobs: sender,
+        store: store.clone(),
+        high_water,
+    };
+    (
+        inbox,
+        Committer {
+            jobs: receiver,
+            store,
+        },
+    )
+}
+
+impl Inbox {
+    /// Stores the events durably (those not stored before); resolves after the commit.
+    pub async fn submit(
+        &self,
+        body: Bytes,
+        events: Vec<Pending>,
+    ) -> Result<AppendOutcome, Refusal> {
+        let pending = self.store.inbox().pending();
+        if pending >= self.high_water {
+            return Err(Refusal::Overloaded { pending });
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Append {
+            body,
+            events,
+            reply,
+        };
+        let closed = || Refusal::StorageUnavailable("the inbox is shutting down".into());
+        self.jobs.send(job).await.map_err(|_| closed())?;
+        answer
+            .await
+            .map_err(|_| closed())?
+            .map_err(Refusal::StorageUnavailable)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Asks the committer to finish: requests submitted after this are refused.
+    pub async fn close(&self) {
+        let _ = self.jobs.send(Job::Stop).await;
+    }
+}
+
+impl Committer {
+    /// Commits groups of jobs until told to stop or every sender is gone, then makes the
+    /// store durable once more. Blocking: run it off the async runtime.
+    pub fn run(mut self) -> store::Result<()> {
+        let mut stopping = false;
+        while !stopping {
+            let Some(first) = self.jobs.blocking_recv() else {
+                break;
+            };
+            let mut group = Vec::new();
+            let mut next = Some(first);
+            while let Some(job) = next {
+                match job {
+                    Job::Stop => stopping = true,
+                    Job::Append {
+                        body,
+                        events,
+                        reply,
+                    } => group.push((body, events, reply)),
+                }
+                next = (group.len() < MAX_GROUP)
+                    .then(|| self.jobs.try_recv().ok())
+                    .flatten();
+            }
+            if !group.is_empty() {
+                self.commit(group);
+            }
+        }
+        self.jobs.close();
+        self.store.commit()
+    }
+
+    fn commit(&self, group: Vec<Appended>) {
+        let received_at_ms = now_ms();
+        let outcomes: Vec<store::Result<AppendOutcome>> = group
+            .iter()
+            .map(|(body, events, _)| {
+                let events: Vec<NewEvent<'_>> = new_events(body, events).collect();
+                self.store.inbox().append(received_at_ms, &events)
+            })
+            .collect();
+        let committed = self.store.commit();
+        if let Err(error) = &committed {
+            tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
+        }
+        for ((_, _, reply), outcome) in group.into_iter().zip(outcomes) {
+            let result = match (&committed, outcome) {
+                (Ok(()), Ok(outcome)) => Ok(outcome),
+                (Err(error), _) => Err(error.to_string()),
+                (Ok(()), Err(error)) => Err(error.to_string()),
+            };
+            // The request may have gone (client hung up); its events are stored all the same.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+type Appended = (
+    Bytes,
+    Vec<Pending>,
+    oneshot::Sender<Result<AppendOutcome, String>>,
+);
+
+fn new_events<'a>(body: &'a Bytes, events: &'a [Pending]) -> impl Iterator<Item = NewEvent<'a>> {
+    // The handler checked the body is UTF-8 and built `raw` ranges from it.
+    let text = std::str::from_utf8(body).unwrap_or("");
+    events.iter().filter_map(move |event| {
+        Some(NewEvent {
+            event_id: event.event_id,
+            portal_id: event.portal_id,
+            digest: event.digest,
+            raw: text.get(event.raw.clone())?,
+        })
+    })
+}
+
+/// Wall-clock epoch milliseconds.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,232 @@
+//! Tests of the real `hubspot-gateway` binary: config errors and exit codes, and `kill -9`
+//! in the middle of ingest losing no acknowledged event.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hubspot_gateway::store::{Position, Store};
+
+use crate::support::signing::Signing;
+use crate::support::{answer, batch, config_text, ADMIN_TOKEN, CLIENT_SECRET};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_hubspot-gateway");
+
+fn command(config: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("--config")
+        .arg(config)
+        .env("IT_CLIENT_SECRET", CLIENT_SECRET)
+        .env("IT_ACCESS_TOKEN", "pat-na1-it")
+        .env("IT_READ_TOKEN", "it-read-token")
+        .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn check_config_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        config_text("127.0.0.1:0", "https://h.example", dir.path(), ""),
+    )
+    .unwrap();
+    let output = command(&good).arg("check-config").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+
+    let bad = dir.path().join("bad.toml");
+    let text = config_text(
+        "nowhere",
+        "https://h.example",
+        dir.path(),
+        "max_body_bytes = 1",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let output = command(&bad).arg("check-config").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("server.listen:") && stderr.contains("server.max_body_bytes:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(CLIENT_SECRET), "secrets never printed");
+
+    let missing = command(&dir.path().join("absent.toml"))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = command(&good).arg("no-such-command").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    async fn start(config: &Path, port: u16) -> Daemon {
+        let child = command(config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = http.get(format!("{base}/readyz")).send().await {
+                if response.status() == 200 {
+                    break;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Daemon { child, base }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Posts batches from several tasks until killed; returns the event ids that got a 204.
+async fn ingest_until_killed(base: &str, public_url: &str, first: i64) -> BTreeSet<i64> {
+    let http = reqwest::Client::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8i64 {
+        let (http, base, public_url) = (http.clone(), base.to_owned(), public_url.to_owned());
+        tasks.spawn(async move {
+            let mut acked = Vec::new();
+            for round in 0..10_000i64 {
+                let start = first + (worker * 10_000 + round) * 10;
+                let body = batch(start, 10, 0);
+                let mut request = http
+                    .post(format!("{base}/webhooks/hubspot"))
+                    .body(body.clone());
+                for (name, value) in Signing::FRESH
+                    .headers(&format!("{public_url}/webhooks/hubspot"), body.as_bytes())
+                {
+                    request = request.header(name, value);
+                }
+                match request.send().await {
+                    Ok(response) if response.status() == 204 => acked.extend(start..start + 10),
+                    _ => break,
+                }
+            }
+            acked
+        });
+    }
+    let mut acked = BTreeSet::new();
+    while let Some(ids) = tasks.join_next().await {
+        acked.extend(ids.unwrap());
+    }
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public_url = "https://hooks.example.com";
+    let config = dir.path().join("config.toml");
+    let text = config_text(
+        &format!("127.0.0.1:{port}"),
+        public_url,
+        &dir.path().join("store"),
+        "",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let mut all_acked = BTreeSet::new();
+    for round in 0..3i64 {
+        let mut daemon = Daemon::start(&config, port).await;
+        let base = daemon.base.clone();
+        let ingest = tokio::spawn(async move {
+            ingest_until_killed(&base, public_url, round * 1_000_000_000).await
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        daemon.child.kill().unwrap(); // SIGKILL
+        daemon.child.wait().unwrap();
+        let acked = ingest.await.unwrap();
+        assert!(
+            !acked.is_empty(),
+            "round {round}: nothing was acknowledged before the kill"
+        );
+        all_acked.extend(acked);
+    }
+
+    let mut daemon = Daemon::start(&config, port).await;
+    let http = reqwest::Client::new();
+    let status = http
+        .get(format!("{}/v1/status", daemon.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let (_, status) = answer(status).await;
+    let received = status["webhooks"]["received"].as_u64().unwrap();
+    assert!(
+        received >= all_acked.len() as u64,
+        "{received} < {}",
+        all_acked.len()
+    );
+    // Check a spread of acknowledged ids one by one through the API.
+    let step = (all_acked.len() / 200).max(1);
+    for id in all_acked
+        .iter()
+        .step_by(step)
+        .chain(all_acked.iter().last())
+    {
+        let response = http
+            .get(format!("{}/v1/webhooks/events/{id}", daemon.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged event {id} is missing after kill -9"
+        );
+    }
+    // SIGTERM: a clean stop with exit code 0.
+    unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+
+    // Every acknowledged event is in the store, exactly once.
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut stored = BTreeSet::new();
+    for event in store
+        .inbox()
+        .read_from(Position::default(), usize::MAX)
+        .unwrap()
+    {
+        let event: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
+        assert!(
+            stored.insert(event["eventId"].as_i64().unwrap()),
+            "stored twice: {event}"
+        );
+    }
+    let missing: Vec<&i64> = all_acked.difference(&stored).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}

@@ -1,0 +1,166 @@
+//! Test support: start the gateway on 127.0.0.1:0 with a temp store, sign and post webhooks,
+//! call the query API.
+
+pub mod signing;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hubspot_gateway::config;
+use hubspot_gateway::daemon;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const CLIENT_SECRET: &str = "it-client-secret-\u{e9}";
+pub const READ_TOKEN: &str = "it-read-token";
+pub const ADMIN_TOKEN: &str = "it-admin-token";
+pub const PORTAL_ID: i64 = 62515;
+
+/// Environment for the configs the tests write (no process environment is touched).
+pub fn env(name: &str) -> Option<String> {
+    match name {
+        "IT_CLIENT_SECRET" => Some(CLIENT_SECRET.into()),
+        "IT_READ_TOKEN" => Some(READ_TOKEN.into()),
+        "IT_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
+        "IT_ACCESS_TOKEN" => Some("pat-na1-it".into()),
+        _ => None,
+    }
+}
+
+/// A config for a gateway listening on `listen` with its store in `store`; `extra` is
+/// appended to the `[server]` section (e.g. `max_body_bytes = 2048`).
+pub fn config_text(listen: &str, public_url: &str, store: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{public_url}"
+shutdown_grace_secs = 5
+{extra}
+
+[hubspot]
+client_secret = "env:IT_CLIENT_SECRET"
+access_token = "env:IT_ACCESS_TOKEN"
+
+[store]
+path = "{store}"
+
+[[api.tokens]]
+name = "reader"
+token = "env:IT_READ_TOKEN"
+scope = "read"
+
+[[api.tokens]]
+name = "operator"
+token = "env:IT_ADMIN_TOKEN"
+scope = "admin"
+"#,
+        store = store.display()
+    )
+}
+
+/// A gateway running in this process.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        Self::start_with("", "").await
+    }
+
+    /// `server_extra` goes into `[server]`, `store_extra` into `[store]`.
+    pub async fn start_with(server_extra: &str, store_extra: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        // The public URL is what HubSpot would call; it need not be where we listen.
+        let public_url = "https://hooks.example.com/gw";
+        let mut text = config_text(
+            "127.0.0.1:0",
+            public_url,
+            &dir.path().join("store"),
+            server_extra,
+        );
+        text = text.replace("[store]\n", &format!("[store]\n{store_extra}\n"));
+        let loaded = config::load_str(&text, &env).expect("test config is valid");
+        let running = daemon::start(&loaded).await.expect("gateway starts");
+        let addr = running.local_addr;
+        let shutdown = running.shutdown_token();
+        let task = tokio::spawn(running.wait());
+        Gateway {
+            addr,
+            public_url: public_url.into(),
+            http: reqwest::Client::new(),
+            shutdown,
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a webhook body to `path` (which may carry a query) with the given signing.
+    pub async fn post(&self, path: &str, body: &str, signing: signing::Signing) -> (u16, Value) {
+        let signed_uri = format!("{}{path}", self.public_url);
+        let mut request = self.http.post(self.url(path)).body(body.to_owned());
+        for (name, value) in signing.headers(&signed_uri, body.as_bytes()) {
+            request = request.header(name, value);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn webhook_status(&self) -> Value {
+        let (status, body) = self.get("/v1/status", Some(READ_TOKEN)).await;
+        assert_eq!(status, 200, "{body}");
+        body["webhooks"].clone()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("gateway stops in time")
+            .unwrap()
+            .expect("gateway stops cleanly");
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// A JSON batch of `count` contact events with ids from `first_id`.
+pub fn batch(first_id: i64, count: i64, attempt: i64) -> String {
+    let events: Vec<Value> = (first_id..first_id + count)
+        .map(|id| {
+            serde_json::json!({
+                "eventId": id, "subscriptionId": 2202, "portalId": PORTAL_ID, "appId": 54321,
+                "occurredAt": 1_767_225_598_000i64 + id, "subscriptionType": "contact.propertyChange",
+                "attemptNumber": attempt, "objectId": 512 + id, "propertyName": "email",
+                "propertyValue": format!("p{id}@example.com"), "changeSource": "CRM_UI"
+            })
+        })
+        .collect();
+    serde_json::to_string(&events).unwrap()
+}
