@@ -111,6 +111,27 @@ impl Running {
     }
 }
 
+/// Deletes applied webhook events older than the retention, hourly.
+async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let cutoff_ms = webhook::inbox::now_ms() - retention.as_millis() as i64;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.inbox().prune(cutoff_ms)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => {
+                tracing::info!(pruned, "pruned applied webhook events past retention")
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "pruning the inbox failed"),
+            Err(error) => tracing::warn!(%error, "inbox pruning task failed"),
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit).
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     for warning in &loaded.warnings {

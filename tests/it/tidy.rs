@@ -26,5 +26,8 @@ fn every_source_file_opens_with_its_purpose() {
         .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
         .map(|path| path.strip_prefix(root).unwrap().display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! purpose line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! purpose line: {missing:?}"
+    );
 }

@@ -266,3 +266,32 @@ fn header_combinations() {
         Err(SignatureError::Invalid(_))
     ));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Arbitrary header values, URIs and bodies never panic the verifier, and never pass.
+        #[test]
+        fn verifier_never_panics(
+            v3 in proptest::option::of(".{0,60}"),
+            timestamp in proptest::option::of("[0-9a-z.\\-]{0,20}"),
+            legacy in proptest::option::of("[0-9a-fA-F]{0,70}"),
+            version in proptest::option::of("v[0-9]|.{0,3}"),
+            uri in "(https?://[a-z.]{1,10})?(/[%0-9A-Za-z:?&=]{0,30}){0,3}",
+            body in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let headers = SignatureHeaders {
+                v3: v3.as_deref(),
+                timestamp: timestamp.as_deref(),
+                legacy: legacy.as_deref(),
+                legacy_version: version.as_deref(),
+            };
+            let signed = Signed { method: "POST", uri: &uri, body: &body };
+            prop_assert!(verifier("secret").verify(&headers, &signed, NOW_MS).is_err());
+            let _ = decode_v3_uri(&uri);
+        }
+    }
+}
