@@ -78,6 +78,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown.clone(),
         limits,
     ));
+    let retention = Duration::from_secs(config.store.inbox_retention_hours * 3600);
+    tokio::spawn(prune_inbox(
+        state.store.clone(),
+        retention,
+        shutdown.clone(),
+    ));
     state.set_ready(true);
     tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");
     Ok(Running {
