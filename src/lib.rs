@@ -5,6 +5,8 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod hubspot;
+pub mod object;
+pub mod ownership;
 pub mod secret;
 pub mod sim;
 pub mod store;

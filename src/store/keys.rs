@@ -55,3 +55,75 @@ mod tests {
         assert!(u64_from(&[1, 2, 3]).is_err());
     }
 }
+
+pub const RECORDS_TREE: &str = "records.v1";
+pub const INDEX_TREE: &str = "index.v1";
+pub const ALIASES_TREE: &str = "aliases.v1";
+pub const ASSOCIATIONS_TREE: &str = "associations.v1";
+pub const PURGED_TREE: &str = "purged.v1";
+pub const CURSORS_TREE: &str = "cursors.v1";
+pub const OWNERS_TREE: &str = "owners.v1";
+pub const PIPELINES_TREE: &str = "pipelines.v1";
+pub const PROPERTIES_TREE: &str = "properties.v1";
+pub const COUNTS_TREE: &str = "counts.v1";
+
+/// Portal, object type, id: the key of a record (and of its alias, tombstone and count).
+pub fn record_key(portal: i64, kind: u8, id: i64) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[..8].copy_from_slice(&i64_key(portal));
+    key[8] = kind;
+    key[9..].copy_from_slice(&i64_key(id));
+    key
+}
+
+/// Portal, object type: the prefix of every record key of that type.
+pub fn type_prefix(portal: i64, kind: u8) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[..8].copy_from_slice(&i64_key(portal));
+    key[8] = kind;
+    key
+}
+
+/// Portal, type, term kind, term value, NUL: the prefix of every id indexed under a term.
+pub fn term_prefix(portal: i64, kind: u8, term_kind: u8, value: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(11 + value.len());
+    key.extend_from_slice(&type_prefix(portal, kind));
+    key.push(term_kind);
+    key.extend_from_slice(value.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn term_key(portal: i64, kind: u8, term_kind: u8, value: &str, id: i64) -> Vec<u8> {
+    let mut key = term_prefix(portal, kind, term_kind, value);
+    key.extend_from_slice(&i64_key(id));
+    key
+}
+
+/// Portal, from type, from id, to type, to id: one direction of an association.
+pub fn association_key(portal: i64, from: (u8, i64), to: (u8, i64)) -> [u8; 26] {
+    let mut key = [0u8; 26];
+    key[..17].copy_from_slice(&record_key(portal, from.0, from.1));
+    key[17] = to.0;
+    key[18..].copy_from_slice(&i64_key(to.1));
+    key
+}
+
+/// The trailing big-endian id of a key (as written by `i64_key`).
+pub fn trailing_id(key: &[u8], end: usize) -> Result<i64> {
+    let start = end
+        .checked_sub(8)
+        .ok_or_else(|| Error::Corrupt("short key".into()))?;
+    let bytes = key
+        .get(start..end)
+        .ok_or_else(|| Error::Corrupt("short key".into()))?;
+    Ok((u64_from(bytes)? ^ (1 << 63)) as i64)
+}
+
+/// A text key under a portal (cursors, pipelines) or under portal and type (properties).
+pub fn named_key(portal: i64, kind: Option<u8>, name: &str) -> Vec<u8> {
+    let mut key = i64_key(portal).to_vec();
+    key.extend(kind);
+    key.extend_from_slice(name.as_bytes());
+    key
+}

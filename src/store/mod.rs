@@ -8,12 +8,18 @@
 
 mod inbox;
 mod keys;
+mod mirror;
+mod record;
+mod reference;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use inbox::{AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent};
+pub use mirror::{Mirror, Write};
+pub use record::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind};
+pub use reference::Reference;
 
 /// The on-disk format this build writes; older formats are migrated on open.
 pub const FORMAT_VERSION: u32 = 1;
@@ -59,6 +65,8 @@ struct Inner {
     /// Opened once: fdatasync after each flush makes a commit survive power loss.
     data_file: File,
     inbox: InboxStore,
+    mirror: Mirror,
+    reference: Reference,
     path: PathBuf,
 }
 
@@ -87,10 +95,14 @@ impl Store {
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
         let inbox = InboxStore::open(&db)?;
+        let mirror = Mirror::open(&db)?;
+        let reference = Reference::open(&db)?;
         let inner = Inner {
             db,
             data_file,
             inbox,
+            mirror,
+            reference,
             path: path.to_owned(),
         };
         Ok(Store {
@@ -107,6 +119,14 @@ impl Store {
 
     pub fn inbox(&self) -> &InboxStore {
         &self.inner.inbox
+    }
+
+    pub fn mirror(&self) -> &Mirror {
+        &self.inner.mirror
+    }
+
+    pub fn reference(&self) -> &Reference {
+        &self.inner.reference
     }
 
     pub fn path(&self) -> &Path {

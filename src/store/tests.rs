@@ -139,3 +139,294 @@ fn refuses_a_second_process_and_a_newer_format() {
     }
     assert!(matches!(Store::open(dir.path()), Err(Error::TooNew { .. })));
 }
+
+mod mirror {
+    use super::super::*;
+    use crate::object::ObjectType::{Companies, Contacts};
+
+    const PORTAL: i64 = 62515;
+
+    fn record(id: i64, updated_at_ms: i64) -> Record {
+        Record {
+            id,
+            updated_at_ms,
+            properties: [("name".to_string(), format!("Company {id}"))].into(),
+            ..Record::default()
+        }
+    }
+
+    fn domain(value: &str) -> Term {
+        Term::new(TermKind::Domain, value)
+    }
+
+    fn upsert(id: i64, terms: &[&str]) -> Write {
+        Write::Upsert {
+            record: record(id, 1),
+            terms: terms.iter().map(|value| domain(value)).collect(),
+        }
+    }
+
+    #[test]
+    fn records_terms_counts_and_cursor_move_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mirror = store.mirror();
+        let writes = [
+            upsert(1, &["acme.com"]),
+            upsert(2, &["acme.com", "acme.de"]),
+            upsert(3, &["beta.io"]),
+        ];
+        mirror
+            .write(
+                PORTAL,
+                Companies,
+                &writes,
+                Some(("companies.backfill", b"after=4")),
+            )
+            .unwrap();
+        assert_eq!(
+            mirror
+                .lookup(PORTAL, Companies, &domain("acme.com"))
+                .unwrap(),
+            [1, 2]
+        );
+        assert_eq!(mirror.count(PORTAL, Companies).unwrap(), 3);
+        assert_eq!(
+            mirror
+                .cursor(PORTAL, "companies.backfill")
+                .unwrap()
+                .as_deref(),
+            Some(&b"after=4"[..])
+        );
+        // Other portals and types see nothing.
+        assert!(mirror
+            .lookup(PORTAL + 1, Companies, &domain("acme.com"))
+            .unwrap()
+            .is_empty());
+        assert!(mirror
+            .lookup(PORTAL, Contacts, &domain("acme.com"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(mirror.count(PORTAL, Contacts).unwrap(), 0);
+
+        // An update replaces the terms; the count stays.
+        mirror
+            .write(PORTAL, Companies, &[upsert(2, &["acme.de"])], None)
+            .unwrap();
+        assert_eq!(
+            mirror
+                .lookup(PORTAL, Companies, &domain("acme.com"))
+                .unwrap(),
+            [1]
+        );
+        assert_eq!(mirror.count(PORTAL, Companies).unwrap(), 3);
+
+        // Archive hides from lookups and the count; restore brings both back.
+        mirror
+            .write(
+                PORTAL,
+                Companies,
+                &[Write::Archive { id: 1, at_ms: 50 }],
+                None,
+            )
+            .unwrap();
+        assert!(mirror
+            .lookup(PORTAL, Companies, &domain("acme.com"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(mirror.count(PORTAL, Companies).unwrap(), 2);
+        let archived = mirror.get(PORTAL, Companies, 1).unwrap().unwrap();
+        assert!(
+            archived.archived
+                && archived.archived_at_ms == Some(50)
+                && archived.state_changed_at_ms == 50
+        );
+        mirror
+            .write(
+                PORTAL,
+                Companies,
+                &[Write::Restore { id: 1, at_ms: 60 }],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            mirror
+                .lookup(PORTAL, Companies, &domain("acme.com"))
+                .unwrap(),
+            [1]
+        );
+        assert_eq!(mirror.count(PORTAL, Companies).unwrap(), 3);
+        assert_eq!(
+            mirror
+                .get(PORTAL, Companies, 1)
+                .unwrap()
+                .unwrap()
+                .state_changed_at_ms,
+            60
+        );
+        let ids: Vec<i64> = mirror.ids(PORTAL, Companies).map(Result::unwrap).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        drop(store);
+        // Everything persisted.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.mirror().count(PORTAL, Companies).unwrap(), 3);
+    }
+
+    #[test]
+    fn merges_associations_and_privacy_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mirror = store.mirror();
+        let email = |value: &str| Term::new(TermKind::Email, value);
+        let contact = |id: i64, address: &str| Write::Upsert {
+            record: record(id, 1),
+            terms: vec![email(address)],
+        };
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[
+                    contact(10, "a@x.io"),
+                    contact(11, "b@x.io"),
+                    contact(12, "c@x.io"),
+                ],
+                None,
+            )
+            .unwrap();
+        let link = |from, to| Write::Associate {
+            from,
+            to_type: Companies,
+            to,
+            removed: false,
+        };
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[link(10, 1), link(11, 1), link(11, 2)],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            mirror.associated(PORTAL, Companies, 1, Contacts).unwrap(),
+            [10, 11]
+        );
+        assert_eq!(
+            mirror.associated(PORTAL, Contacts, 11, Companies).unwrap(),
+            [1, 2]
+        );
+        let replace = Write::ReplaceAssociations {
+            from: 11,
+            to_type: Companies,
+            to: vec![3],
+        };
+        mirror.write(PORTAL, Contacts, &[replace], None).unwrap();
+        assert_eq!(
+            mirror.associated(PORTAL, Contacts, 11, Companies).unwrap(),
+            [3]
+        );
+        assert_eq!(
+            mirror.associated(PORTAL, Companies, 1, Contacts).unwrap(),
+            [10]
+        );
+
+        // Merge 10 into 11, then 11 into 12: requests for 10 reach 12.
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Alias { from: 10, to: 11 }, Write::Remove { id: 10 }],
+                None,
+            )
+            .unwrap();
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Alias { from: 11, to: 12 }, Write::Remove { id: 11 }],
+                None,
+            )
+            .unwrap();
+        assert_eq!(mirror.resolve(PORTAL, Contacts, 10).unwrap(), 12);
+        assert_eq!(mirror.get(PORTAL, Contacts, 10).unwrap().unwrap().id, 12);
+        assert!(mirror
+            .lookup(PORTAL, Contacts, &email("a@x.io"))
+            .unwrap()
+            .is_empty());
+        assert!(mirror
+            .associated(PORTAL, Companies, 1, Contacts)
+            .unwrap()
+            .is_empty());
+        assert_eq!(mirror.count(PORTAL, Contacts).unwrap(), 1);
+
+        // Privacy deletion: record, terms and associations go; a tombstone stays.
+        mirror
+            .write(PORTAL, Contacts, &[link(12, 5)], None)
+            .unwrap();
+        mirror
+            .write(PORTAL, Contacts, &[Write::Purge { id: 12 }], None)
+            .unwrap();
+        assert!(mirror.get(PORTAL, Contacts, 12).unwrap().is_none());
+        assert!(mirror
+            .lookup(PORTAL, Contacts, &email("c@x.io"))
+            .unwrap()
+            .is_empty());
+        assert!(mirror
+            .associated(PORTAL, Companies, 5, Contacts)
+            .unwrap()
+            .is_empty());
+        assert!(mirror.is_purged(PORTAL, Contacts, 12).unwrap());
+        assert_eq!(mirror.count(PORTAL, Contacts).unwrap(), 0);
+    }
+
+    #[test]
+    fn reference_sets_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let reference = store.reference();
+        let owner = |id: i64| Owner {
+            id,
+            email: format!("o{id}@x.io"),
+            ..Owner::default()
+        };
+        reference
+            .replace_owners(PORTAL, &[owner(1), owner(2)])
+            .unwrap();
+        reference.replace_owners(PORTAL + 1, &[owner(9)]).unwrap();
+        reference
+            .replace_owners(PORTAL, &[owner(2), owner(3)])
+            .unwrap();
+        let ids: Vec<i64> = reference
+            .owners(PORTAL)
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(ids, [2, 3]);
+        assert!(reference.owner(PORTAL, 1).unwrap().is_none());
+        assert_eq!(
+            reference.owner(PORTAL + 1, 9).unwrap().unwrap().email,
+            "o9@x.io"
+        );
+        let property = |name: &str| PropertyDef {
+            name: name.into(),
+            ..PropertyDef::default()
+        };
+        reference
+            .replace_properties(
+                PORTAL,
+                Contacts,
+                &[property("email"), property("firstname")],
+            )
+            .unwrap();
+        reference
+            .replace_properties(PORTAL, Companies, &[property("domain")])
+            .unwrap();
+        assert_eq!(reference.properties(PORTAL, Contacts).unwrap().len(), 2);
+        assert_eq!(
+            reference.properties(PORTAL, Companies).unwrap()[0].name,
+            "domain"
+        );
+    }
+}

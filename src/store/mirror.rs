@@ -1,0 +1,425 @@
+//! The mirror of CRM records: records with their index terms, aliases of merged records,
+//! associations both ways, privacy tombstones, live counts and sync cursors. Every call to
+//! [`Mirror::write`] is one sled transaction over all of them.
+//!
+//! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
+//! whether it is stale); this module carries them out. There is one writer at a time.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::keys::{
+    self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
+};
+use super::record::{decode, encode, Record, Stored, Term};
+use super::{Error, Result};
+use crate::object::ObjectType;
+
+/// One change to the mirror of one object type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Insert or replace a record and its index terms (a live record).
+    Upsert { record: Record, terms: Vec<Term> },
+    /// Mark a record deleted in HubSpot: kept for a restore, but no longer found by lookups.
+    Archive { id: i64, at_ms: i64 },
+    /// Undo an archive.
+    Restore { id: i64, at_ms: i64 },
+    /// Delete a record, its terms and its associations (a merge's losing side).
+    Remove { id: i64 },
+    /// Privacy deletion: like `Remove`, plus a tombstone so that no stale copy comes back.
+    Purge { id: i64 },
+    /// Requests for `from` are answered with the record `to` (merges).
+    Alias { from: i64, to: i64 },
+    /// Add or remove one association, in both directions.
+    Associate {
+        from: i64,
+        to_type: ObjectType,
+        to: i64,
+        removed: bool,
+    },
+    /// Replace every association from `from` to records of `to_type` (both directions).
+    ReplaceAssociations {
+        from: i64,
+        to_type: ObjectType,
+        to: Vec<i64>,
+    },
+}
+
+pub struct Mirror {
+    records: sled::Tree,
+    index: sled::Tree,
+    aliases: sled::Tree,
+    associations: sled::Tree,
+    purged: sled::Tree,
+    counts: sled::Tree,
+    cursors: sled::Tree,
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
+
+impl Mirror {
+    pub(super) fn open(db: &sled::Db) -> Result<Mirror> {
+        Ok(Mirror {
+            records: db.open_tree(keys::RECORDS_TREE)?,
+            index: db.open_tree(keys::INDEX_TREE)?,
+            aliases: db.open_tree(keys::ALIASES_TREE)?,
+            associations: db.open_tree(keys::ASSOCIATIONS_TREE)?,
+            purged: db.open_tree(keys::PURGED_TREE)?,
+            counts: db.open_tree(keys::COUNTS_TREE)?,
+            cursors: db.open_tree(keys::CURSORS_TREE)?,
+        })
+    }
+
+    /// Applies `writes` and, if given, sets the sync cursor `name`, all in one transaction.
+    pub fn write(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+    ) -> Result<()> {
+        // Transactions cannot scan, so read the associations that removals replace first.
+        let mut existing = Vec::new();
+        for write in writes {
+            match write {
+                Write::Remove { id } | Write::Purge { id } => {
+                    existing.extend(self.associations_of(portal, kind, *id, None)?)
+                }
+                Write::ReplaceAssociations { from, to_type, .. } => {
+                    existing.extend(self.associations_of(portal, kind, *from, Some(*to_type))?)
+                }
+                _ => {}
+            }
+        }
+        let trees = [
+            &self.records,
+            &self.index,
+            &self.aliases,
+            &self.associations,
+            &self.purged,
+            &self.counts,
+            &self.cursors,
+        ];
+        let outcome = trees[..].transaction(|trees| {
+            let tx = Tx {
+                portal,
+                kind,
+                trees,
+            };
+            for write in writes {
+                tx.apply(write, &existing)?;
+            }
+            if let Some((name, value)) = cursor {
+                trees[6].insert(keys::named_key(portal, None, name), value)?;
+            }
+            Ok(())
+        });
+        outcome.map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => Error::from(error),
+        })
+    }
+
+    /// The record `id` (following merge aliases), archived ones included.
+    pub fn get(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
+        let id = self.resolve(portal, kind, id)?;
+        match self.records.get(record_key(portal, kind.code(), id))? {
+            Some(bytes) => Ok(Some(decode::<Stored>(&bytes)?.record)),
+            None => Ok(None),
+        }
+    }
+
+    /// The id a merged record lives on as (itself when not merged).
+    pub fn resolve(&self, portal: i64, kind: ObjectType, mut id: i64) -> Result<i64> {
+        // Merges chain (a survivor can lose a later merge); bound the walk against cycles.
+        for _ in 0..32 {
+            match self.aliases.get(record_key(portal, kind.code(), id))? {
+                Some(bytes) => id = keys::trailing_id(&bytes, 8)?,
+                None => return Ok(id),
+            }
+        }
+        Err(Error::Corrupt(format!(
+            "alias chain of {kind} {id} does not end"
+        )))
+    }
+
+    /// Ids of live records indexed under `term`, ascending.
+    pub fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
+        let prefix = term_prefix(portal, kind.code(), term.kind.code(), &term.value);
+        self.index
+            .scan_prefix(&prefix)
+            .map(|row| {
+                let (key, _) = row?;
+                trailing_id(&key, key.len())
+            })
+            .collect()
+    }
+
+    /// Ids associated with `id` (optionally only of `to_type`), as (type code, id).
+    fn associations_of(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        id: i64,
+        to_type: Option<ObjectType>,
+    ) -> Result<Vec<(u8, i64)>> {
+        let mut prefix = record_key(portal, kind.code(), id).to_vec();
+        prefix.extend(to_type.map(ObjectType::code));
+        self.associations
+            .scan_prefix(&prefix)
+            .map(|row| {
+                let (key, _) = row?;
+                Ok((key[17], trailing_id(&key, 26)?))
+            })
+            .collect()
+    }
+
+    /// Ids of `to_type` records associated with `id`, ascending.
+    pub fn associated(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        id: i64,
+        to_type: ObjectType,
+    ) -> Result<Vec<i64>> {
+        let id = self.resolve(portal, kind, id)?;
+        Ok(self
+            .associations_of(portal, kind, id, Some(to_type))?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
+    /// Live records of a type.
+    pub fn count(&self, portal: i64, kind: ObjectType) -> Result<u64> {
+        Ok(match self.counts.get(type_prefix(portal, kind.code()))? {
+            Some(bytes) => keys::u64_from(&bytes)?,
+            None => 0,
+        })
+    }
+
+    /// Ids of every stored record of a type (archived included), ascending.
+    pub fn ids(&self, portal: i64, kind: ObjectType) -> impl Iterator<Item = Result<i64>> + '_ {
+        self.records
+            .scan_prefix(type_prefix(portal, kind.code()))
+            .map(|row| trailing_id(&row?.0, 17))
+    }
+
+    /// Whether a privacy deletion removed this record for good.
+    pub fn is_purged(&self, portal: i64, kind: ObjectType, id: i64) -> Result<bool> {
+        Ok(self
+            .purged
+            .contains_key(record_key(portal, kind.code(), id))?)
+    }
+
+    pub fn cursor(&self, portal: i64, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .cursors
+            .get(keys::named_key(portal, None, name))?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    pub fn set_cursor(&self, portal: i64, name: &str, value: &[u8]) -> Result<()> {
+        self.cursors
+            .insert(keys::named_key(portal, None, name), value)?;
+        Ok(())
+    }
+}
+
+/// The trees of one transaction, in `Mirror::write`'s order.
+struct Tx<'a> {
+    portal: i64,
+    kind: ObjectType,
+    trees: &'a [TransactionalTree],
+}
+
+impl Tx<'_> {
+    fn records(&self) -> &TransactionalTree {
+        &self.trees[0]
+    }
+    fn index(&self) -> &TransactionalTree {
+        &self.trees[1]
+    }
+    fn aliases(&self) -> &TransactionalTree {
+        &self.trees[2]
+    }
+    fn associations(&self) -> &TransactionalTree {
+        &self.trees[3]
+    }
+    fn purged(&self) -> &TransactionalTree {
+        &self.trees[4]
+    }
+    fn counts(&self) -> &TransactionalTree {
+        &self.trees[5]
+    }
+
+    fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
+        match write {
+            Write::Upsert { record, terms } => self.upsert(record, terms),
+            Write::Archive { id, at_ms } => self.set_archived(*id, Some(*at_ms)),
+            Write::Restore { id, at_ms } => self
+                .set_archived(*id, None)
+                .and_then(|()| self.touch_state(*id, *at_ms)),
+            Write::Remove { id } => self.remove(*id, existing),
+            Write::Purge { id } => {
+                self.remove(*id, existing)?;
+                self.purged()
+                    .insert(&record_key(self.portal, self.kind.code(), *id)[..], &[][..])?;
+                Ok(())
+            }
+            Write::Alias { from, to } => {
+                let target = keys::i64_key(*to);
+                self.aliases().insert(
+                    &record_key(self.portal, self.kind.code(), *from)[..],
+                    &target[..],
+                )?;
+                Ok(())
+            }
+            Write::Associate {
+                from,
+                to_type,
+                to,
+                removed,
+            } => self.associate(*from, *to_type, *to, !removed),
+            Write::ReplaceAssociations { from, to_type, to } => {
+                for (code, other) in existing.iter().filter(|(code, _)| *code == to_type.code()) {
+                    self.link((self.kind.code(), *from), (*code, *other), false)?;
+                }
+                for other in to {
+                    self.associate(*from, *to_type, *other, true)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn load(&self, id: i64) -> TxResult<Option<Stored>> {
+        match self
+            .records()
+            .get(record_key(self.portal, self.kind.code(), id))?
+        {
+            Some(bytes) => Ok(Some(
+                decode(&bytes).map_err(ConflictableTransactionError::Abort)?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn save(&self, stored: &Stored) -> TxResult<()> {
+        self.records().insert(
+            &record_key(self.portal, self.kind.code(), stored.record.id)[..],
+            encode(stored),
+        )?;
+        Ok(())
+    }
+
+    fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> TxResult<()> {
+        for term in terms {
+            let key = term_key(
+                self.portal,
+                self.kind.code(),
+                term.kind.code(),
+                &term.value,
+                id,
+            );
+            if present {
+                self.index().insert(key, &[][..])?;
+            } else {
+                self.index().remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_to_count(&self, delta: i64) -> TxResult<()> {
+        let key = type_prefix(self.portal, self.kind.code());
+        let current = match self.counts().get(key)? {
+            Some(bytes) => keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?,
+            None => 0,
+        };
+        let next = (current as i64 + delta).max(0) as u64;
+        self.counts().insert(&key[..], &next.to_be_bytes()[..])?;
+        Ok(())
+    }
+
+    fn upsert(&self, record: &Record, terms: &[Term]) -> TxResult<()> {
+        let was_live = match self.load(record.id)? {
+            Some(old) if !old.record.archived => {
+                self.index_terms(record.id, &old.terms, false)?;
+                true
+            }
+            _ => false,
+        };
+        let is_live = !record.archived;
+        if is_live {
+            self.index_terms(record.id, terms, true)?;
+        }
+        if was_live != is_live {
+            self.add_to_count(if is_live { 1 } else { -1 })?;
+        }
+        self.save(&Stored {
+            record: record.clone(),
+            terms: terms.to_vec(),
+        })
+    }
+
+    fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> TxResult<()> {
+        let Some(mut stored) = self.load(id)? else {
+            return Ok(());
+        };
+        let archive = archived_at_ms.is_some();
+        if stored.record.archived == archive {
+            return Ok(());
+        }
+        self.index_terms(id, &stored.terms, !archive)?;
+        self.add_to_count(if archive { -1 } else { 1 })?;
+        stored.record.archived = archive;
+        stored.record.archived_at_ms = archived_at_ms;
+        if let Some(at_ms) = archived_at_ms {
+            stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        }
+        self.save(&stored)
+    }
+
+    fn touch_state(&self, id: i64, at_ms: i64) -> TxResult<()> {
+        let Some(mut stored) = self.load(id)? else {
+            return Ok(());
+        };
+        stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        self.save(&stored)
+    }
+
+    fn remove(&self, id: i64, existing: &[(u8, i64)]) -> TxResult<()> {
+        if let Some(stored) = self.load(id)? {
+            if !stored.record.archived {
+                self.index_terms(id, &stored.terms, false)?;
+                self.add_to_count(-1)?;
+            }
+            self.records()
+                .remove(&record_key(self.portal, self.kind.code(), id)[..])?;
+        }
+        for (code, other) in existing {
+            self.link((self.kind.code(), id), (*code, *other), false)?;
+        }
+        Ok(())
+    }
+
+    fn associate(&self, from: i64, to_type: ObjectType, to: i64, present: bool) -> TxResult<()> {
+        self.link((self.kind.code(), from), (to_type.code(), to), present)
+    }
+
+    fn link(&self, from: (u8, i64), to: (u8, i64), present: bool) -> TxResult<()> {
+        let keys = [
+            association_key(self.portal, from, to),
+            association_key(self.portal, to, from),
+        ];
+        for key in keys {
+            if present {
+                self.associations().insert(&key[..], &[][..])?;
+            } else {
+                self.associations().remove(&key[..])?;
+            }
+        }
+        Ok(())
+    }
+}

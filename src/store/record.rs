@@ -1,0 +1,154 @@
+//! What the mirror stores: records, owners, pipelines and property definitions as plain
+//! structs, and the index terms a record is found by. Encoded with postcard behind a
+//! format byte, so a changed layout can be migrated on read.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+
+const VALUE_FORMAT: u8 = 1;
+
+/// One mirrored CRM record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: i64,
+    /// Every property that has a value (HubSpot sends all values as strings).
+    pub properties: BTreeMap<String, String>,
+    pub created_at_ms: Option<i64>,
+    /// HubSpot's last-modified time of this version.
+    pub updated_at_ms: i64,
+    pub archived: bool,
+    pub archived_at_ms: Option<i64>,
+    /// Event time of the last deletion or restore applied; orders later events against it.
+    pub state_changed_at_ms: i64,
+    /// When this gateway last wrote the record.
+    pub synced_at_ms: i64,
+    /// Deals: the stages entered, oldest first.
+    pub stage_history: Vec<StageEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageEntry {
+    pub stage: String,
+    pub pipeline: Option<String>,
+    pub entered_at_ms: i64,
+}
+
+/// What a record can be looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TermKind {
+    Domain,
+    Email,
+    Name,
+    Owner,
+}
+
+impl TermKind {
+    pub(super) fn code(self) -> u8 {
+        match self {
+            TermKind::Domain => b'd',
+            TermKind::Email => b'e',
+            TermKind::Name => b'n',
+            TermKind::Owner => b'o',
+        }
+    }
+}
+
+/// A normalised lookup key of a record, e.g. (Domain, "acme.com").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Term {
+    pub kind: TermKind,
+    pub value: String,
+}
+
+impl Term {
+    pub fn new(kind: TermKind, value: impl Into<String>) -> Self {
+        Term {
+            kind,
+            value: value.into(),
+        }
+    }
+}
+
+/// A HubSpot owner (a user or queue that records can be assigned to).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub teams: Vec<Team>,
+    pub archived: bool,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub primary: bool,
+}
+
+/// A deal pipeline and its stages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub id: String,
+    pub label: String,
+    pub display_order: i64,
+    pub archived: bool,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub id: String,
+    pub label: String,
+    pub display_order: i64,
+    pub archived: bool,
+    /// Stage metadata as HubSpot gives it (`probability`, `isClosed`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A property definition, kept for validation and for requesting every property.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyDef {
+    pub name: String,
+    pub label: String,
+    /// `string`, `number`, `bool`, `enumeration`, `date`, `datetime`, ...
+    pub value_type: String,
+    pub field_type: String,
+    /// Internal values and labels of an enumeration, in display order.
+    pub options: Vec<(String, String)>,
+    pub calculated: bool,
+    pub read_only_value: bool,
+    pub has_unique_value: bool,
+    pub hidden: bool,
+    pub archived: bool,
+}
+
+/// The stored form of a record: the record and the terms it is indexed under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Stored {
+    pub record: Record,
+    pub terms: Vec<Term>,
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = vec![VALUE_FORMAT];
+    // Invariant: postcard serialises these plain structs into a Vec without failing.
+    bytes.extend(postcard::to_allocvec(value).expect("stored value serialises"));
+    bytes
+}
+
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT, rest)) => postcard::from_bytes(rest)
+            .map_err(|error| Error::Corrupt(format!("stored value: {error}"))),
+        Some((format, _)) => Err(Error::Corrupt(format!("unknown value format {format}"))),
+        None => Err(Error::Corrupt("empty stored value".into())),
+    }
+}
