@@ -43,19 +43,6 @@ pub fn event_key(event_id: i64, portal_id: i64, digest: &[u8; 16]) -> [u8; 32] {
     key
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signed_keys_sort_numerically() {
-        let values = [i64::MIN, -5, -1, 0, 1, 2_147_483_648, i64::MAX];
-        let keys: Vec<[u8; 8]> = values.iter().map(|v| i64_key(*v)).collect();
-        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(u64_from(&[1, 2, 3]).is_err());
-    }
-}
-
 pub const RECORDS_TREE: &str = "records.v1";
 pub const INDEX_TREE: &str = "index.v1";
 pub const ALIASES_TREE: &str = "aliases.v1";
@@ -126,4 +113,17 @@ pub fn named_key(portal: i64, kind: Option<u8>, name: &str) -> Vec<u8> {
     key.extend(kind);
     key.extend_from_slice(name.as_bytes());
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_keys_sort_numerically() {
+        let values = [i64::MIN, -5, -1, 0, 1, 2_147_483_648, i64::MAX];
+        let keys: Vec<[u8; 8]> = values.iter().map(|v| i64_key(*v)).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(u64_from(&[1, 2, 3]).is_err());
+    }
 }
