@@ -10,4 +10,5 @@ pub mod ownership;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod sync;
 pub mod webhook;
