@@ -192,7 +192,10 @@ impl Client {
             let permit = inner.slots.acquire().await;
             ClientStats::bump(&inner.stats.requests);
             let response = request.send().await.map_err(Error::from_transport)?;
-            inner.limiter.observe(response.headers());
+            // Search sends no headers of its own; anything there describes another budget.
+            if call.lane == Lane::General {
+                inner.limiter.observe(response.headers());
+            }
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.bytes().await.map_err(Error::from_transport)?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::model::{HistoryEntry, Owner, Pipeline, Property, PropertyOption, Record, Stage, Team};
+use super::model::{HistoryEntry, Record};
 use super::timestamp::parse_ms;
 
 /// A HubSpot id: sent as a string (`"512"`) or a number; parsed into `i64` (ids pass 2^31).
@@ -19,7 +19,7 @@ pub(crate) fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::E
     }
 }
 
-fn opt_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+pub(super) fn opt_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     match Option::<serde_json::Value>::deserialize(deserializer)? {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
@@ -28,7 +28,7 @@ fn opt_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::
 }
 
 /// Property values are strings; tolerate numbers and booleans from lenient servers.
-fn lenient_string(value: serde_json::Value) -> Option<String> {
+pub(super) fn lenient_string(value: serde_json::Value) -> Option<String> {
     match value {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s),
@@ -36,7 +36,7 @@ fn lenient_string(value: serde_json::Value) -> Option<String> {
     }
 }
 
-fn properties<'de, D: Deserializer<'de>>(
+pub(super) fn properties<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, Option<String>>, D::Error> {
     let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(deserializer)?;
@@ -47,7 +47,7 @@ fn properties<'de, D: Deserializer<'de>>(
         .collect())
 }
 
-fn time(text: &Option<String>) -> Option<i64> {
+pub(super) fn time(text: &Option<String>) -> Option<i64> {
     text.as_deref().and_then(parse_ms)
 }
 
@@ -155,7 +155,9 @@ pub(crate) struct WireNext {
     pub after: String,
 }
 
-fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub(super) fn string_or_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
     Ok(lenient_string(serde_json::Value::deserialize(deserializer)?).unwrap_or_default())
 }
 
@@ -191,201 +193,8 @@ impl WireBatchError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WireOwner {
-    #[serde(deserialize_with = "id")]
-    id: i64,
-    #[serde(default, deserialize_with = "opt_id")]
-    user_id: Option<i64>,
-    #[serde(default, deserialize_with = "opt_id")]
-    user_id_including_inactive: Option<i64>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    teams: Option<Vec<WireTeam>>,
-    #[serde(default)]
-    archived: bool,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    updated_at: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct WireTeam {
-    #[serde(deserialize_with = "string_or_number")]
-    id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    primary: bool,
-}
-
-impl From<WireOwner> for Owner {
-    fn from(wire: WireOwner) -> Self {
-        let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
-        Owner {
-            id: wire.id,
-            user_id: wire.user_id,
-            user_id_including_inactive: wire.user_id_including_inactive.or(wire.user_id),
-            email: non_empty(wire.email),
-            first_name: non_empty(wire.first_name),
-            last_name: non_empty(wire.last_name),
-            kind: wire.kind,
-            teams: wire
-                .teams
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| Team {
-                    id: t.id,
-                    name: t.name,
-                    primary: t.primary,
-                })
-                .collect(),
-            archived: wire.archived,
-            created_at_ms: time(&wire.created_at),
-            updated_at_ms: time(&wire.updated_at),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WireProperty {
-    name: String,
-    #[serde(default)]
-    label: String,
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    field_type: String,
-    #[serde(default)]
-    group_name: Option<String>,
-    #[serde(default)]
-    options: Vec<WireOption>,
-    #[serde(default)]
-    calculated: bool,
-    #[serde(default)]
-    has_unique_value: bool,
-    #[serde(default)]
-    hidden: bool,
-    #[serde(default)]
-    hubspot_defined: Option<bool>,
-    #[serde(default)]
-    modification_metadata: Option<WireModification>,
-    #[serde(default)]
-    archived: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireModification {
-    #[serde(default)]
-    read_only_value: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireOption {
-    #[serde(default)]
-    label: String,
-    #[serde(deserialize_with = "string_or_number")]
-    value: String,
-    #[serde(default)]
-    hidden: bool,
-}
-
-impl From<WireProperty> for Property {
-    fn from(wire: WireProperty) -> Self {
-        Property {
-            name: wire.name,
-            label: wire.label,
-            kind: wire.kind,
-            field_type: wire.field_type,
-            group_name: wire.group_name,
-            options: wire
-                .options
-                .into_iter()
-                .map(|o| PropertyOption {
-                    label: o.label,
-                    value: o.value,
-                    hidden: o.hidden,
-                })
-                .collect(),
-            calculated: wire.calculated,
-            has_unique_value: wire.has_unique_value,
-            hidden: wire.hidden,
-            hubspot_defined: wire.hubspot_defined.unwrap_or(false),
-            read_only_value: wire
-                .modification_metadata
-                .is_some_and(|m| m.read_only_value),
-            archived: wire.archived,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WirePipeline {
-    #[serde(deserialize_with = "string_or_number")]
-    id: String,
-    #[serde(default)]
-    label: String,
-    #[serde(default)]
-    display_order: i64,
-    #[serde(default)]
-    archived: bool,
-    #[serde(default)]
-    stages: Vec<WireStage>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireStage {
-    #[serde(deserialize_with = "string_or_number")]
-    id: String,
-    #[serde(default)]
-    label: String,
-    #[serde(default)]
-    display_order: i64,
-    #[serde(default)]
-    archived: bool,
-    #[serde(default, deserialize_with = "properties")]
-    metadata: BTreeMap<String, Option<String>>,
-}
-
-impl From<WirePipeline> for Pipeline {
-    fn from(wire: WirePipeline) -> Self {
-        let stages = wire
-            .stages
-            .into_iter()
-            .map(|s| Stage {
-                id: s.id,
-                label: s.label,
-                display_order: s.display_order,
-                archived: s.archived,
-                metadata: s
-                    .metadata
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k, v?)))
-                    .collect(),
-            })
-            .collect();
-        Pipeline {
-            id: wire.id,
-            label: wire.label,
-            display_order: wire.display_order,
-            archived: wire.archived,
-            stages,
-        }
-    }
-}
+mod reference;
+pub(crate) use reference::{WireOwner, WirePipeline, WireProperty};
 
 #[cfg(test)]
 mod tests;

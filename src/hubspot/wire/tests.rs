@@ -1,6 +1,7 @@
 //! HubSpot's documented response shapes parse into the model, ids as i64, values as strings.
 
 use super::*;
+use crate::hubspot::model::{Owner, Pipeline, Property};
 use crate::hubspot::test_fixture as fixture;
 
 fn parse<T: serde::de::DeserializeOwned>(name: &str) -> T {
