@@ -28,6 +28,12 @@ pub struct ClientConfig {
     pub rate_limits: RateLimits,
     /// Requests in flight at once; pacing decides the rate, this bounds memory and sockets.
     pub max_concurrency: usize,
+    /// Characters of `properties=` a list URL may carry (~6,000-character URLs get 414s);
+    /// the other properties are fetched by batch read.
+    pub url_properties_budget: usize,
+    /// HubSpot refuses search bodies over 3,000 characters; wider searches fetch ids first
+    /// and the properties by batch read.
+    pub search_body_budget: usize,
 }
 
 impl ClientConfig {
@@ -40,6 +46,8 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             max_concurrency: 8,
+            url_properties_budget: 5_500,
+            search_body_budget: 3_000,
         }
     }
 
@@ -65,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) stats: ClientStats,
     pub(crate) slots: tokio::sync::Semaphore,
     pub(crate) token_info: OnceLock<TokenInfo>,
+    pub(crate) url_properties_budget: usize,
+    pub(crate) search_body_budget: usize,
 }
 
 /// One HubSpot API call, described so it can be sent again on retry.
@@ -135,6 +145,8 @@ impl Client {
             stats: ClientStats::default(),
             slots: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
             token_info: OnceLock::new(),
+            url_properties_budget: config.url_properties_budget,
+            search_body_budget: config.search_body_budget,
         };
         Ok(Client {
             inner: Arc::new(inner),

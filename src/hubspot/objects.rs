@@ -15,8 +15,6 @@ pub const LIST_LIMIT: usize = 100;
 pub const HISTORY_LIMIT: usize = 50;
 /// Inputs per batch read.
 pub const BATCH_LIMIT: usize = 100;
-/// Characters of `properties=` a list URL may carry; beyond ~6,000 proxies answer 414.
-const URL_PROPERTIES_BUDGET: usize = 5_500;
 
 /// Which properties to fetch. HubSpot returns only defaults unless they are named.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +65,7 @@ impl Client {
         archived: bool,
         cursor: &ListCursor,
     ) -> Result<Page<Record, ListCursor>, Error> {
-        let (first, rest) = split_for_url(&fields.properties, URL_PROPERTIES_BUDGET);
+        let (first, rest) = split_for_url(&fields.properties, self.inner.url_properties_budget);
         let limit = fields.page_limit(LIST_LIMIT);
         let mut call = Call::get(
             format!("/crm/v3/objects/{object}"),

@@ -19,6 +19,9 @@ pub struct RateLimits {
     pub search_interval: Duration,
     /// Share of each window left unused so that latency jitter rarely causes a 429.
     pub margin_fraction: f64,
+    /// How long a ten-secondly 429 without `Retry-After` pauses the portal. `None` waits out
+    /// the whole window, as HubSpot advises; tests that force 429s shorten it.
+    pub rolling_429_pause: Option<Duration>,
 }
 
 impl Default for RateLimits {
@@ -29,6 +32,7 @@ impl Default for RateLimits {
             search_max: 5,
             search_interval: Duration::from_secs(1),
             margin_fraction: 0.04,
+            rolling_429_pause: None,
         }
     }
 }
@@ -250,7 +254,7 @@ impl RateLimiter {
                     Lane::General => state.interval,
                     Lane::Search => self.limits.search_interval,
                 };
-                let wait = retry_after.unwrap_or(window);
+                let wait = retry_after.unwrap_or(self.limits.rolling_429_pause.unwrap_or(window));
                 state.bucket(lane).pause_until(now + wait, now);
             }
         }

@@ -12,8 +12,6 @@ use super::wire::{WirePage, WireRecord};
 
 /// Results per search request (HubSpot's maximum).
 pub const SEARCH_LIMIT: usize = 200;
-/// HubSpot refuses search bodies over 3,000 characters; wide records are fetched by batch read.
-const SEARCH_BODY_BUDGET: usize = 3_000;
 
 /// One search page: records modified in the cursor's window, oldest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +44,7 @@ impl Client {
             }
         }
         body["properties"] = Value::from(wanted.clone());
-        let hydrate = body.to_string().len() > SEARCH_BODY_BUDGET;
+        let hydrate = body.to_string().len() > self.inner.search_body_budget;
         if hydrate {
             body["properties"] = Value::from(vec![modified, "hs_object_id"]);
         }

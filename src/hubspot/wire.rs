@@ -180,7 +180,7 @@ pub(crate) struct WireBatchError {
     pub message: String,
     /// e.g. `{"ids": ["512"]}` for ids batch read could not find.
     #[serde(default)]
-    pub context: BTreeMap<String, Vec<String>>,
+    pub context: BTreeMap<String, serde_json::Value>,
 }
 
 impl WireBatchError {
@@ -188,8 +188,12 @@ impl WireBatchError {
     pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.context
             .values()
+            .filter_map(|v| v.as_array())
             .flatten()
-            .filter_map(|s| s.trim().parse().ok())
+            .filter_map(|v| match v {
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                other => other.as_i64(),
+            })
     }
 }
 
