@@ -1,1 +1,53 @@
 //! HubSpot API client: auth, rate limits, retries, and the CRM read/write endpoints.
+//!
+//! One [`Client`] serves one portal. Every call is paced by the portal's [`RateLimiter`]
+//! budget, carries a fresh token from [`Credentials`], and is retried by [`RetryPolicy`] on
+//! errors whose [`Error::is_retryable`] says so. Reads are resumable pages whose cursors
+//! ([`ListCursor`], [`SearchCursor`]) are small serde values the sync layer persists.
+//! This module knows nothing of the store.
+
+mod associations;
+mod auth;
+mod classify;
+mod client;
+mod error;
+mod introspect;
+mod model;
+mod objects;
+mod owners;
+mod paging;
+mod rate_limit;
+mod retry;
+mod schema;
+mod search;
+mod timestamp;
+mod wire;
+mod writes;
+
+pub use associations::{Association, AssociationType, ASSOCIATION_BATCH_LIMIT};
+pub use auth::Credentials;
+pub use client::{Client, ClientConfig};
+pub use error::{ApiDetails, Error, Fault, MissingScope, PropertyProblem, RateLimitPolicy};
+pub use introspect::{Requirements, TokenInfo};
+pub use model::{
+    HistoryEntry, ObjectType, Owner, Page, Pipeline, Property, PropertyOption, Record, Stage, Team,
+};
+pub use objects::{BatchRead, Fields, BATCH_LIMIT, HISTORY_LIMIT, LIST_LIMIT};
+pub use paging::{ListCursor, SearchCursor};
+pub use rate_limit::{Budget, RateLimiter, RateLimits};
+pub use retry::{ClientStats, RetryPolicy, StatsSnapshot};
+pub use search::{SearchPage, SEARCH_LIMIT};
+pub use timestamp::parse_ms;
+pub use writes::{
+    BatchWrite, NewAssociation, NewRecord, RecordUpdate, Upserted, WriteError, WRITE_BATCH_LIMIT,
+};
+
+/// A fixture file under `fixtures/hubspot/client/`.
+#[cfg(test)]
+pub(crate) fn test_fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/fixtures/hubspot/client/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

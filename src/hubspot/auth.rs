@@ -1,0 +1,260 @@
+//! Access tokens: a static private-app token, or OAuth with proactive, single-flight refresh.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use serde::Deserialize;
+use tokio::time::Instant;
+use url::Url;
+
+use super::classify;
+use super::client::endpoint;
+use super::error::Error;
+use super::retry::{ClientStats, RetryPolicy};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A private-app (static) access token: no refresh exists.
+    PrivateApp { access_token: Secret<String> },
+    /// An OAuth app install: access tokens (30 min) are minted from the refresh token.
+    OAuth {
+        client_id: String,
+        client_secret: Secret<String>,
+        refresh_token: Secret<String>,
+    },
+}
+
+/// The token a request carries, and which refresh produced it.
+#[derive(Debug)]
+pub(crate) struct AccessToken {
+    pub secret: Secret<String>,
+    /// Increases with every refresh, so concurrent 401s trigger one refresh, not many.
+    pub generation: u64,
+    /// `None` for a private-app token.
+    refresh_at: Option<Instant>,
+    expires_at: Option<Instant>,
+}
+
+pub(crate) struct Auth {
+    credentials: Credentials,
+    http: reqwest::Client,
+    base: Url,
+    current: RwLock<Option<Arc<AccessToken>>>,
+    /// Held while refreshing: the single flight every other caller waits on.
+    refreshing: tokio::sync::Mutex<()>,
+    /// HubSpot may hand out a new refresh token with each refresh.
+    refresh_token: RwLock<Option<Secret<String>>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    expires_in: u64,
+}
+
+impl Auth {
+    pub(crate) fn new(credentials: Credentials, http: reqwest::Client, base: Url) -> Self {
+        let (current, refresh_token) = match &credentials {
+            Credentials::PrivateApp { access_token } => {
+                let token = AccessToken {
+                    secret: access_token.clone(),
+                    generation: 0,
+                    refresh_at: None,
+                    expires_at: None,
+                };
+                (Some(Arc::new(token)), None)
+            }
+            Credentials::OAuth { refresh_token, .. } => (None, Some(refresh_token.clone())),
+        };
+        Auth {
+            credentials,
+            http,
+            base,
+            current: RwLock::new(current),
+            refreshing: tokio::sync::Mutex::new(()),
+            refresh_token: RwLock::new(refresh_token),
+        }
+    }
+
+    pub(crate) fn is_oauth(&self) -> bool {
+        matches!(self.credentials, Credentials::OAuth { .. })
+    }
+
+    /// A token to send now; refreshes first when it is due.
+    pub(crate) async fn token(
+        &self,
+        retry: &RetryPolicy,
+        stats: &ClientStats,
+    ) -> Result<Arc<AccessToken>, Error> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let _flight = self.refreshing.lock().await;
+        // Whoever held the lock before us may have refreshed already.
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        self.refresh(retry, stats).await
+    }
+
+    /// HubSpot refused `generation` with a 401: refresh once, unless someone already did.
+    pub(crate) async fn force_refresh(
+        &self,
+        generation: u64,
+        retry: &RetryPolicy,
+        stats: &ClientStats,
+    ) -> Result<Arc<AccessToken>, Error> {
+        let _flight = self.refreshing.lock().await;
+        if let Some(current) = self.current.read().clone() {
+            if current.generation != generation {
+                return Ok(current);
+            }
+        }
+        self.refresh(retry, stats).await
+    }
+
+    fn fresh(&self) -> Option<Arc<AccessToken>> {
+        let current = self.current.read().clone()?;
+        match current.refresh_at {
+            Some(at) if Instant::now() >= at => None,
+            _ => Some(current),
+        }
+    }
+
+    /// Mints a new access token. If HubSpot is down but the old token is still valid, keeps it.
+    async fn refresh(
+        &self,
+        retry: &RetryPolicy,
+        stats: &ClientStats,
+    ) -> Result<Arc<AccessToken>, Error> {
+        let Credentials::OAuth {
+            client_id,
+            client_secret,
+            ..
+        } = &self.credentials
+        else {
+            // A private-app token cannot be refreshed; a 401 for it is final.
+            return self
+                .current
+                .read()
+                .clone()
+                .ok_or_else(|| Error::Config("no access token".into()));
+        };
+        let response = retry
+            .run(stats, "refresh OAuth token", true, || {
+                self.request_token(client_id, client_secret)
+            })
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                let still_valid = self
+                    .current
+                    .read()
+                    .clone()
+                    .filter(|t| t.expires_at.is_some_and(|at| Instant::now() < at));
+                return match still_valid {
+                    Some(token) if error.is_retryable() => {
+                        tracing::warn!(%error, "OAuth refresh failed; the current token is still valid");
+                        Ok(token)
+                    }
+                    _ => {
+                        tracing::error!(%error, "OAuth refresh failed");
+                        Err(error)
+                    }
+                };
+            }
+        };
+        ClientStats::bump(&stats.token_refreshes);
+        let now = Instant::now();
+        let lifetime = Duration::from_secs(response.expires_in);
+        let generation = self.current.read().as_ref().map_or(1, |t| t.generation + 1);
+        let token = Arc::new(AccessToken {
+            secret: Secret::new(response.access_token),
+            generation,
+            refresh_at: Some(now + refresh_after(lifetime)),
+            expires_at: Some(now + lifetime),
+        });
+        if let Some(rotated) = response.refresh_token.filter(|t| !t.is_empty()) {
+            *self.refresh_token.write() = Some(Secret::new(rotated));
+        }
+        *self.current.write() = Some(token.clone());
+        tracing::info!(
+            expires_in_secs = response.expires_in,
+            generation,
+            "OAuth access token refreshed"
+        );
+        Ok(token)
+    }
+
+    async fn request_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret<String>,
+    ) -> Result<TokenResponse, Error> {
+        let refresh_token = self
+            .refresh_token
+            .read()
+            .clone()
+            .ok_or_else(|| Error::Config("no refresh token".into()))?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose().as_str()),
+            ("refresh_token", refresh_token.expose().as_str()),
+        ];
+        let response = self
+            .http
+            .post(endpoint(&self.base, "/oauth/v1/token"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(Error::from_transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(Error::from_transport)?;
+        if !(200..300).contains(&status) {
+            return Err(classify::refresh_error(status, &headers, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
+            what: "OAuth token response".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The refresh token to persist (HubSpot may rotate it); `None` for private-app tokens.
+    pub(crate) fn refresh_token(&self) -> Option<Secret<String>> {
+        self.refresh_token.read().clone()
+    }
+}
+
+/// When to refresh a token that lives `lifetime`: at 80 %, or 5 minutes before expiry if that is
+/// earlier, but never before half of its life.
+pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
+    let at_80 = lifetime.mul_f64(0.8);
+    let five_before = lifetime
+        .saturating_sub(Duration::from_secs(300))
+        .max(lifetime / 2);
+    at_80.min(five_before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refresh_after;
+    use std::time::Duration;
+
+    #[test]
+    fn refreshes_well_before_expiry() {
+        let secs = |s| Duration::from_secs(s);
+        assert_eq!(refresh_after(secs(1800)), secs(1440));
+        assert_eq!(refresh_after(secs(3600)), secs(2880));
+        assert_eq!(refresh_after(secs(21_600)), secs(17_280));
+        assert_eq!(refresh_after(secs(600)), secs(300));
+        assert_eq!(refresh_after(secs(10)), secs(5));
+        assert_eq!(refresh_after(secs(0)), secs(0));
+    }
+}
