@@ -25,7 +25,11 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(private_token: &str, scopes: Vec<String>) -> Tokens {
-        Tokens { private_token: private_token.to_string(), issued: HashMap::new(), scopes }
+        Tokens {
+            private_token: private_token.to_string(),
+            issued: HashMap::new(),
+            scopes,
+        }
     }
 
     pub fn check(&self, token: &str, now_ms: i64) -> Result<Caller, Denied> {
@@ -34,7 +38,9 @@ impl Tokens {
         }
         match self.issued.get(token) {
             Some(&expires_ms) if expires_ms > now_ms => Ok(Caller::OAuth { expires_ms }),
-            Some(&expires_ms) => Err(Denied::Expired { ago_ms: now_ms - expires_ms }),
+            Some(&expires_ms) => Err(Denied::Expired {
+                ago_ms: now_ms - expires_ms,
+            }),
             None => Err(Denied::Unknown),
         }
     }
@@ -43,7 +49,8 @@ impl Tokens {
     pub fn issue(&mut self, ttl_secs: u64, now_ms: i64) -> String {
         let suffix: u64 = rand::thread_rng().gen();
         let token = format!("CJ-sim-{suffix:016x}");
-        self.issued.insert(token.clone(), now_ms + ttl_secs as i64 * 1000);
+        self.issued
+            .insert(token.clone(), now_ms + ttl_secs as i64 * 1000);
         token
     }
 
@@ -69,11 +76,20 @@ mod tests {
         assert_eq!(tokens.check("pat", 0), Ok(Caller::PrivateApp));
         assert_eq!(tokens.check("nope", 0), Err(Denied::Unknown));
         let token = tokens.issue(10, 1_000);
-        assert_eq!(tokens.check(&token, 10_999), Ok(Caller::OAuth { expires_ms: 11_000 }));
-        assert_eq!(tokens.check(&token, 11_000), Err(Denied::Expired { ago_ms: 0 }));
+        assert_eq!(
+            tokens.check(&token, 10_999),
+            Ok(Caller::OAuth { expires_ms: 11_000 })
+        );
+        assert_eq!(
+            tokens.check(&token, 11_000),
+            Err(Denied::Expired { ago_ms: 0 })
+        );
         let fresh = tokens.issue(10, 2_000);
         tokens.expire_all(3_000);
-        assert_eq!(tokens.check(&fresh, 3_500), Err(Denied::Expired { ago_ms: 500 }));
+        assert_eq!(
+            tokens.check(&fresh, 3_500),
+            Err(Denied::Expired { ago_ms: 500 })
+        );
         assert_eq!(tokens.check("pat", 3_500), Ok(Caller::PrivateApp));
     }
 }

@@ -32,8 +32,19 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(config: SimConfig) -> Shared {
-        let counts = [config.contacts, config.companies, config.deals, config.tasks].map(|count| count as u64);
-        let portal = Portal::new(config.seed, counts, config.owners as u64, config.search_lag_ms);
+        let counts = [
+            config.contacts,
+            config.companies,
+            config.deals,
+            config.tasks,
+        ]
+        .map(|count| count as u64);
+        let portal = Portal::new(
+            config.seed,
+            counts,
+            config.owners as u64,
+            config.search_lag_ms,
+        );
         Shared {
             portal: Mutex::new(portal),
             tokens: Mutex::new(Tokens::new(&config.access_token, config.scopes.clone())),
@@ -47,7 +58,8 @@ impl Shared {
     /// Queues the webhooks for these changes (if a target is configured).
     pub fn announce(&self, changes: Vec<Change>) {
         if let Some(target) = &self.config.webhook {
-            self.outbox.push(&changes, self.config.portal_id, target.app_id, &self.stats);
+            self.outbox
+                .push(&changes, self.config.portal_id, target.app_id, &self.stats);
         }
     }
 }
@@ -76,11 +88,17 @@ pub struct Control {
 }
 
 fn parse_id(id: &str) -> anyhow::Result<u64> {
-    id.parse().map_err(|_| anyhow!("record ids are numeric strings, got {id:?}"))
+    id.parse()
+        .map_err(|_| anyhow!("record ids are numeric strings, got {id:?}"))
 }
 
-fn to_map<K: Into<String>, V: Into<String>>(properties: impl IntoIterator<Item = (K, V)>) -> BTreeMap<String, String> {
-    properties.into_iter().map(|(name, value)| (name.into(), value.into())).collect()
+fn to_map<K: Into<String>, V: Into<String>>(
+    properties: impl IntoIterator<Item = (K, V)>,
+) -> BTreeMap<String, String> {
+    properties
+        .into_iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect()
 }
 
 impl Control {
@@ -98,14 +116,21 @@ impl Control {
         stats
     }
 
-    fn mutate<T>(&self, change: impl FnOnce(&mut Portal) -> anyhow::Result<(T, Vec<Change>)>) -> anyhow::Result<T> {
+    fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut Portal) -> anyhow::Result<(T, Vec<Change>)>,
+    ) -> anyhow::Result<T> {
         let (value, changes) = change(&mut self.shared.portal.lock())?;
         self.shared.announce(changes);
         Ok(value)
     }
 
     /// Creates a record as a user would in the UI (same validation as the API); returns its id.
-    pub fn create<K: Into<String>, V: Into<String>>(&self, kind: ObjectType, properties: impl IntoIterator<Item = (K, V)>) -> anyhow::Result<String> {
+    pub fn create<K: Into<String>, V: Into<String>>(
+        &self,
+        kind: ObjectType,
+        properties: impl IntoIterator<Item = (K, V)>,
+    ) -> anyhow::Result<String> {
         let properties = to_map(properties);
         self.mutate(|portal| {
             check_write(portal, kind, &properties, true)?;
@@ -115,11 +140,18 @@ impl Control {
     }
 
     /// Sets properties (`""` clears one); fires one propertyChange per changed property.
-    pub fn update<K: Into<String>, V: Into<String>>(&self, kind: ObjectType, id: &str, properties: impl IntoIterator<Item = (K, V)>) -> anyhow::Result<()> {
+    pub fn update<K: Into<String>, V: Into<String>>(
+        &self,
+        kind: ObjectType,
+        id: &str,
+        properties: impl IntoIterator<Item = (K, V)>,
+    ) -> anyhow::Result<()> {
         let (id, properties) = (parse_id(id)?, to_map(properties));
         self.mutate(|portal| {
             check_write(portal, kind, &properties, false)?;
-            let (_, changes) = portal.update(kind, id, &properties, UI_SOURCE).ok_or_else(|| anyhow!("no live {kind:?} {id}"))?;
+            let (_, changes) = portal
+                .update(kind, id, &properties, UI_SOURCE)
+                .ok_or_else(|| anyhow!("no live {kind:?} {id}"))?;
             Ok(((), changes))
         })
     }
@@ -128,55 +160,117 @@ impl Control {
     pub fn set_owner(&self, kind: ObjectType, id: &str, owner_id: &str) -> anyhow::Result<()> {
         let (id, properties) = (parse_id(id)?, to_map([("hubspot_owner_id", owner_id)]));
         self.mutate(|portal| {
-            let (_, changes) = portal.update(kind, id, &properties, UI_SOURCE).ok_or_else(|| anyhow!("no live {kind:?} {id}"))?;
+            let (_, changes) = portal
+                .update(kind, id, &properties, UI_SOURCE)
+                .ok_or_else(|| anyhow!("no live {kind:?} {id}"))?;
             Ok(((), changes))
         })
     }
 
     pub fn archive(&self, kind: ObjectType, id: &str) -> anyhow::Result<()> {
         let id = parse_id(id)?;
-        self.mutate(|portal| Ok(((), portal.archive(kind, id, UI_SOURCE).ok_or_else(|| anyhow!("no live {kind:?} {id}"))?)))
+        self.mutate(|portal| {
+            Ok((
+                (),
+                portal
+                    .archive(kind, id, UI_SOURCE)
+                    .ok_or_else(|| anyhow!("no live {kind:?} {id}"))?,
+            ))
+        })
     }
 
     pub fn restore(&self, kind: ObjectType, id: &str) -> anyhow::Result<()> {
         let id = parse_id(id)?;
-        self.mutate(|portal| Ok(((), portal.restore(kind, id, UI_SOURCE).ok_or_else(|| anyhow!("no archived {kind:?} {id}"))?)))
+        self.mutate(|portal| {
+            Ok((
+                (),
+                portal
+                    .restore(kind, id, UI_SOURCE)
+                    .ok_or_else(|| anyhow!("no archived {kind:?} {id}"))?,
+            ))
+        })
     }
 
     /// Merges `merged` into `primary` (which survives with its id).
     pub fn merge(&self, kind: ObjectType, primary: &str, merged: &str) -> anyhow::Result<()> {
         let (primary, merged) = (parse_id(primary)?, parse_id(merged)?);
-        self.mutate(|portal| Ok(((), portal.merge(kind, primary, merged, UI_SOURCE).map_err(|error| anyhow!(error))?)))
+        self.mutate(|portal| {
+            Ok((
+                (),
+                portal
+                    .merge(kind, primary, merged, UI_SOURCE)
+                    .map_err(|error| anyhow!(error))?,
+            ))
+        })
     }
 
     /// GDPR-deletes a contact: fires `contact.privacyDeletion` and `contact.deletion`.
     pub fn privacy_delete(&self, contact_id: &str) -> anyhow::Result<()> {
         let id = parse_id(contact_id)?;
-        self.mutate(|portal| Ok(((), portal.privacy_delete(id, UI_SOURCE).ok_or_else(|| anyhow!("no contact {id}"))?)))
+        self.mutate(|portal| {
+            Ok((
+                (),
+                portal
+                    .privacy_delete(id, UI_SOURCE)
+                    .ok_or_else(|| anyhow!("no contact {id}"))?,
+            ))
+        })
     }
 
     /// Adds (`present`) or removes an association; fires associationChange both ways.
-    pub fn associate(&self, from: (ObjectType, &str), to: (ObjectType, &str), present: bool) -> anyhow::Result<()> {
+    pub fn associate(
+        &self,
+        from: (ObjectType, &str),
+        to: (ObjectType, &str),
+        present: bool,
+    ) -> anyhow::Result<()> {
         let (from_id, to_id) = (parse_id(from.1)?, parse_id(to.1)?);
-        self.mutate(|portal| Ok(((), portal.associate((from.0, from_id), (to.0, to_id), present, UI_SOURCE))))
+        self.mutate(|portal| {
+            Ok((
+                (),
+                portal.associate((from.0, from_id), (to.0, to_id), present, UI_SOURCE),
+            ))
+        })
     }
 
     /// Associated ids of `to` type, as the API lists them.
-    pub fn associations(&self, from: ObjectType, id: &str, to: ObjectType) -> anyhow::Result<Vec<String>> {
+    pub fn associations(
+        &self,
+        from: ObjectType,
+        id: &str,
+        to: ObjectType,
+    ) -> anyhow::Result<Vec<String>> {
         let id = parse_id(id)?;
-        Ok(self.shared.portal.lock().associations(from, id, to).iter().map(u64::to_string).collect())
+        Ok(self
+            .shared
+            .portal
+            .lock()
+            .associations(from, id, to)
+            .iter()
+            .map(u64::to_string)
+            .collect())
     }
 
     /// A live record's properties (following merges), or `None`.
     pub fn record(&self, kind: ObjectType, id: &str) -> Option<SnapshotRecord> {
         let record = self.shared.portal.lock().live(kind, parse_id(id).ok()?)?;
-        Some(SnapshotRecord { id: record.id.to_string(), properties: record.properties })
+        Some(SnapshotRecord {
+            id: record.id.to_string(),
+            properties: record.properties,
+        })
     }
 
     /// Live ids of a type in ascending order (page `limit` from `after`).
     pub fn ids(&self, kind: ObjectType, after: &str, limit: usize) -> Vec<String> {
         let after = after.parse().unwrap_or(0);
-        self.shared.portal.lock().list(kind, after, limit, false).0.iter().map(u64::to_string).collect()
+        self.shared
+            .portal
+            .lock()
+            .list(kind, after, limit, false)
+            .0
+            .iter()
+            .map(u64::to_string)
+            .collect()
     }
 
     /// Stamps `count` records with one modified timestamp (bulk import); returns it (epoch ms).
@@ -189,7 +283,12 @@ impl Control {
     }
 
     pub fn add_owner(&self, email: &str, first_name: &str, last_name: &str) -> String {
-        self.shared.portal.lock().add_owner(email, first_name, last_name).id.to_string()
+        self.shared
+            .portal
+            .lock()
+            .add_owner(email, first_name, last_name)
+            .id
+            .to_string()
     }
 
     pub fn archive_owner(&self, id: &str) -> anyhow::Result<()> {
@@ -251,17 +350,35 @@ impl Control {
     /// Every live record, archived ids, owners and associations (meant for small portals).
     pub fn snapshot(&self) -> Snapshot {
         let portal = self.shared.portal.lock();
-        let mut snapshot = Snapshot { objects: BTreeMap::new(), archived: BTreeMap::new(), owners: portal.owners.clone(), associations: Vec::new() };
+        let mut snapshot = Snapshot {
+            objects: BTreeMap::new(),
+            archived: BTreeMap::new(),
+            owners: portal.owners.clone(),
+            associations: Vec::new(),
+        };
         for kind in ObjectType::ALL {
             let ids = portal.live_ids(kind);
             let records = ids.iter().filter_map(|id| portal.record(kind, *id));
-            let records = records.map(|record| SnapshotRecord { id: record.id.to_string(), properties: record.properties });
+            let records = records.map(|record| SnapshotRecord {
+                id: record.id.to_string(),
+                properties: record.properties,
+            });
             snapshot.objects.insert(kind, records.collect());
-            snapshot.archived.insert(kind, portal.table(kind).archived.iter().map(u64::to_string).collect());
+            snapshot.archived.insert(
+                kind,
+                portal
+                    .table(kind)
+                    .archived
+                    .iter()
+                    .map(u64::to_string)
+                    .collect(),
+            );
             for id in ids {
                 for to in ObjectType::ALL {
                     for other in portal.associations(kind, id, to) {
-                        snapshot.associations.push((kind, id.to_string(), to, other.to_string()));
+                        snapshot
+                            .associations
+                            .push((kind, id.to_string(), to, other.to_string()));
                     }
                 }
             }
@@ -271,13 +388,21 @@ impl Control {
 }
 
 /// The API's write checks, as anyhow errors for `Control` callers.
-fn check_write(portal: &Portal, kind: ObjectType, properties: &BTreeMap<String, String>, creating: bool) -> anyhow::Result<()> {
+fn check_write(
+    portal: &Portal,
+    kind: ObjectType,
+    properties: &BTreeMap<String, String>,
+    creating: bool,
+) -> anyhow::Result<()> {
     let problems = portal.validate(kind, properties, creating);
     if let Some(problem) = problems.first() {
         bail!("{}: {} ({})", problem.name, problem.message, problem.error);
     }
     if kind == ObjectType::Contacts {
-        if let Some(existing) = properties.get("email").and_then(|email| portal.contact_by_email(email)) {
+        if let Some(existing) = properties
+            .get("email")
+            .and_then(|email| portal.contact_by_email(email))
+        {
             bail!("Contact already exists. Existing ID: {existing}");
         }
     }

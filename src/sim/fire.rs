@@ -47,14 +47,23 @@ fn parse_target(url: &str) -> anyhow::Result<Target> {
     if parsed.scheme() != "http" {
         bail!("--target must be an http:// URL (the load generator speaks plain HTTP/1.1)");
     }
-    let host = parsed.host_str().context("--target needs a host")?.to_string();
+    let host = parsed
+        .host_str()
+        .context("--target needs a host")?
+        .to_string();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let path = match parsed.query() {
         Some(query) => format!("{}?{query}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let host_header = parsed.port().map_or(host.clone(), |port| format!("{host}:{port}"));
-    Ok(Target { address: format!("{host}:{port}"), host: host_header, path })
+    let host_header = parsed
+        .port()
+        .map_or(host.clone(), |port| format!("{host}:{port}"));
+    Ok(Target {
+        address: format!("{host}:{port}"),
+        host: host_header,
+        path,
+    })
 }
 
 /// Validates the configuration without running (usage errors exit 2).
@@ -79,7 +88,14 @@ pub async fn run(config: FireConfig) -> anyhow::Result<Report> {
     let next_event = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..config.concurrency)
-        .map(|slot| tokio::spawn(worker(slot, config.clone(), target.clone(), next_event.clone())))
+        .map(|slot| {
+            tokio::spawn(worker(
+                slot,
+                config.clone(),
+                target.clone(),
+                next_event.clone(),
+            ))
+        })
         .collect();
     let mut report = Report::default();
     for worker in workers {
@@ -90,7 +106,9 @@ pub async fn run(config: FireConfig) -> anyhow::Result<Report> {
 }
 
 async fn connect(target: &Target) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(&target.address).await.with_context(|| format!("connecting to {}", target.address))?;
+    let stream = TcpStream::connect(&target.address)
+        .await
+        .with_context(|| format!("connecting to {}", target.address))?;
     let _ = stream.set_nodelay(true);
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
@@ -99,7 +117,12 @@ async fn connect(target: &Target) -> anyhow::Result<http1::SendRequest<Full<Byte
     Ok(sender)
 }
 
-async fn worker(slot: usize, config: Arc<FireConfig>, target: Arc<Target>, next_event: Arc<AtomicU64>) -> Report {
+async fn worker(
+    slot: usize,
+    config: Arc<FireConfig>,
+    target: Arc<Target>,
+    next_event: Arc<AtomicU64>,
+) -> Report {
     let mut report = Report::default();
     let mut sender = None;
     let mut builder = batch::Builder::new(&config, slot as u64);
@@ -110,18 +133,45 @@ async fn worker(slot: usize, config: Arc<FireConfig>, target: Arc<Target>, next_
         }
         let count = (config.events - first).min(config.batch_size as u64) as usize;
         let body = builder.build(first, count, 0);
-        let redeliver = config.duplicate_rate > 0.0 && rand::thread_rng().gen_bool(config.duplicate_rate);
-        send(&config, &target, &mut sender, body, count, false, &mut report).await;
+        let redeliver =
+            config.duplicate_rate > 0.0 && rand::thread_rng().gen_bool(config.duplicate_rate);
+        send(
+            &config,
+            &target,
+            &mut sender,
+            body,
+            count,
+            false,
+            &mut report,
+        )
+        .await;
         if redeliver {
             let again = builder.build(first, count, 1);
-            send(&config, &target, &mut sender, again, count, true, &mut report).await;
+            send(
+                &config,
+                &target,
+                &mut sender,
+                again,
+                count,
+                true,
+                &mut report,
+            )
+            .await;
         }
     }
     report
 }
 
 /// Sends one batch, reconnecting once if the kept-alive connection was closed.
-async fn send(config: &FireConfig, target: &Target, sender: &mut Option<http1::SendRequest<Full<Bytes>>>, body: Vec<u8>, events: usize, duplicate: bool, report: &mut Report) {
+async fn send(
+    config: &FireConfig,
+    target: &Target,
+    sender: &mut Option<http1::SendRequest<Full<Bytes>>>,
+    body: Vec<u8>,
+    events: usize,
+    duplicate: bool,
+    report: &mut Report,
+) {
     let body = Bytes::from(body);
     for _ in 0..2 {
         if sender.as_ref().is_none_or(|sender| sender.is_closed()) {
@@ -135,7 +185,12 @@ async fn send(config: &FireConfig, target: &Target, sender: &mut Option<http1::S
         }
         // Invariant: the branch above leaves `sender` set or returns.
         let connection = sender.as_mut().expect("connected above");
-        let request = batch::request(config, target.host.as_str(), target.path.as_str(), body.clone());
+        let request = batch::request(
+            config,
+            target.host.as_str(),
+            target.path.as_str(),
+            body.clone(),
+        );
         let started = Instant::now();
         let outcome = async {
             connection.ready().await?;

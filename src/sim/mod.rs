@@ -156,8 +156,14 @@ impl Default for SimConfig {
             deals: 100,
             tasks: 100,
             portal_id: 62_515_001,
-            rate_limit: Some(RateLimit { max: 190, interval_ms: 10_000 }),
-            search_rate_limit: Some(RateLimit { max: 5, interval_ms: 1_000 }),
+            rate_limit: Some(RateLimit {
+                max: 190,
+                interval_ms: 10_000,
+            }),
+            search_rate_limit: Some(RateLimit {
+                max: 5,
+                interval_ms: 1_000,
+            }),
             daily_limit: None,
             fault_rate: 0.0,
             latency_ms: 0,
@@ -186,7 +192,11 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
     let server = http::Server::bind(listen, shared.clone()).await?;
     let base_url = format!("http://{}", server.local_addr());
     webhooks::spawn_sender(shared.clone(), server.shutdown_signal());
-    Ok(SimHandle { base_url, control: Control::new(shared), server })
+    Ok(SimHandle {
+        base_url,
+        control: Control::new(shared),
+        server,
+    })
 }
 
 impl SimHandle {

@@ -37,7 +37,9 @@ pub fn parse(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
-        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
@@ -105,8 +107,17 @@ mod tests {
         }
         assert_eq!(parse("2026-11-01"), Some(1_793_491_200_000));
         assert_eq!(parse("1793491200000"), Some(1_793_491_200_000));
-        assert_eq!(parse("2026-11-01T10:00:00Z"), Some(1_793_491_200_000 + 36_000_000));
-        for bad in ["", "yesterday", "2026-13-01", "2026-11-01T25:00:00Z", "2026/11/01"] {
+        assert_eq!(
+            parse("2026-11-01T10:00:00Z"),
+            Some(1_793_491_200_000 + 36_000_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-11-01T25:00:00Z",
+            "2026/11/01",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

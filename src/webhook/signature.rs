@@ -111,15 +111,14 @@ impl Verifier {
             let expected = sign_v3(secret, request.method, &uri, request.body, timestamp);
             return compare(&expected, signature).map(|()| Version::V3);
         }
-        let signature = match (headers.legacy, self.accept_legacy) {
-            (None, _) => return Err(SignatureError::Missing),
-            (Some(_), false) => {
-                return Err(SignatureError::Invalid(
+        let signature =
+            match (headers.legacy, self.accept_legacy) {
+                (None, _) => return Err(SignatureError::Missing),
+                (Some(_), false) => return Err(SignatureError::Invalid(
                     "only v3 signatures are accepted (hubspot.accept_legacy_signatures = false)",
-                ))
-            }
-            (Some(signature), true) => signature,
-        };
+                )),
+                (Some(signature), true) => signature,
+            };
         // HubSpot's webhook deliveries name v1; a missing version header means v1 too.
         let version = match headers.legacy_version {
             None => Version::V1,

@@ -27,7 +27,11 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(config: &FireConfig, slot: u64) -> Builder {
-        Builder { portal_id: config.portal_id, app_id: config.app_id, salt: mix(slot ^ 0xf17e) }
+        Builder {
+            portal_id: config.portal_id,
+            app_id: config.app_id,
+            salt: mix(slot ^ 0xf17e),
+        }
     }
 
     /// Events `first..first + count` as one JSON array; the same numbers give the same events
@@ -57,7 +61,11 @@ impl Builder {
                 let _ = write!(body, r#","objectTypeId":"{type_id}""#);
             }
             if kind.ends_with("propertyChange") {
-                let _ = write!(body, r#","propertyName":"email","propertyValue":"load{}@example.com""#, roll % 100_000);
+                let _ = write!(
+                    body,
+                    r#","propertyName":"email","propertyValue":"load{}@example.com""#,
+                    roll % 100_000
+                );
             }
             body.push('}');
         }
@@ -69,16 +77,32 @@ impl Builder {
 /// A signed POST of `body`: signatures and the v3 timestamp are computed now.
 pub fn request(config: &FireConfig, host: &str, path: &str, body: Bytes) -> Request<Full<Bytes>> {
     let secret = config.client_secret.as_bytes();
-    let builder = Request::post(path).header("host", host).header("content-type", "application/json").header("user-agent", "hubspot-sim-fire");
+    let builder = Request::post(path)
+        .header("host", host)
+        .header("content-type", "application/json")
+        .header("user-agent", "hubspot-sim-fire");
     let builder = match config.version {
-        Version::V1 => builder.header("x-hubspot-signature", sign_v1(secret, &body)).header("x-hubspot-signature-version", "v1"),
+        Version::V1 => builder
+            .header("x-hubspot-signature", sign_v1(secret, &body))
+            .header("x-hubspot-signature-version", "v1"),
         Version::V2 => builder
-            .header("x-hubspot-signature", sign_v2(secret, "POST", &config.target, &body))
+            .header(
+                "x-hubspot-signature",
+                sign_v2(secret, "POST", &config.target, &body),
+            )
             .header("x-hubspot-signature-version", "v2"),
         Version::V3 => {
             let timestamp = time::now_ms().to_string();
-            let signature = sign_v3(secret, "POST", &decode_v3_uri(&config.target), &body, &timestamp);
-            builder.header("x-hubspot-signature-v3", signature).header("x-hubspot-request-timestamp", timestamp)
+            let signature = sign_v3(
+                secret,
+                "POST",
+                &decode_v3_uri(&config.target),
+                &body,
+                &timestamp,
+            );
+            builder
+                .header("x-hubspot-signature-v3", signature)
+                .header("x-hubspot-request-timestamp", timestamp)
         }
     };
     // Invariant: the path comes from a parsed URL and header values are ASCII.

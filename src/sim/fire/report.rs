@@ -32,7 +32,8 @@ impl Report {
             self.duplicate_events += events as u64;
         }
         *self.statuses.entry(status).or_default() += 1;
-        self.latencies_us.push(latency.as_micros().min(u32::MAX as u128) as u32);
+        self.latencies_us
+            .push(latency.as_micros().min(u32::MAX as u128) as u32);
     }
 
     pub fn transport_error(&mut self, error: &anyhow::Error) {
@@ -62,19 +63,30 @@ impl Report {
             if self.latencies_us.is_empty() {
                 return 0.0;
             }
-            let index = ((self.latencies_us.len() as f64 * quantile).ceil() as usize).clamp(1, self.latencies_us.len()) - 1;
+            let index = ((self.latencies_us.len() as f64 * quantile).ceil() as usize)
+                .clamp(1, self.latencies_us.len())
+                - 1;
             self.latencies_us[index] as f64 / 1000.0
         };
-        (self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms) = (at(0.50), at(0.90), at(0.99), at(1.0));
+        (self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms) =
+            (at(0.50), at(0.90), at(0.99), at(1.0));
     }
 
     /// Succeeded at all: some request answered 2xx and no connection failed.
     pub fn ok(&self) -> bool {
-        self.transport_errors == 0 && self.statuses.iter().any(|(status, _)| (200..300).contains(status))
+        self.transport_errors == 0
+            && self
+                .statuses
+                .iter()
+                .any(|(status, _)| (200..300).contains(status))
     }
 
     pub fn human(&self) -> String {
-        let statuses: Vec<String> = self.statuses.iter().map(|(status, count)| format!("{status}: {count}")).collect();
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(status, count)| format!("{status}: {count}"))
+            .collect();
         let mut text = format!(
             "events: {} ({} redelivered) in {} requests, {:.2} s\nthroughput: {:.0} events/s, {:.0} requests/s\nlatency ms: p50 {:.2}, p90 {:.2}, p99 {:.2}, max {:.2}\nstatuses: {}\ntransport errors: {}",
             self.events, self.duplicate_events, self.requests, self.elapsed_secs, self.events_per_sec, self.requests_per_sec,

@@ -123,6 +123,9 @@ mod tests {
                 }
             }
         }
-        assert!(!links.of(Contacts, 0, Companies).is_empty() || !links.of(Contacts, 1, Companies).is_empty());
+        assert!(
+            !links.of(Contacts, 0, Companies).is_empty()
+                || !links.of(Contacts, 1, Companies).is_empty()
+        );
     }
 }

@@ -38,7 +38,12 @@ impl IdSpace {
             ObjectType::Deals => (9_000_001, 7_300_000_000, 13),
             ObjectType::Tasks => (20_000_001, 8_400_000_000, 5),
         };
-        IdSpace { base, high, step, count }
+        IdSpace {
+            base,
+            high,
+            step,
+            count,
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -46,12 +51,20 @@ impl IdSpace {
     }
 
     pub fn id(&self, index: u64) -> u64 {
-        let origin = if index < self.count / 2 { self.base } else { self.high };
+        let origin = if index < self.count / 2 {
+            self.base
+        } else {
+            self.high
+        };
         origin + self.step * index
     }
 
     pub fn index(&self, id: u64) -> Option<u64> {
-        let origin = if id >= self.high { self.high } else { self.base };
+        let origin = if id >= self.high {
+            self.high
+        } else {
+            self.base
+        };
         let offset = id.checked_sub(origin)?;
         let index = offset / self.step;
         (offset % self.step == 0 && index < self.count && self.id(index) == id).then_some(index)

@@ -50,12 +50,17 @@ pub fn owner(seed: u64, index: u64) -> Owner {
     Owner {
         id: owner_id(index),
         user_id: user_id(index),
-        email: format!("{}.{}{}@{USER_DOMAIN}", super::values::slug(first), super::values::slug(last), index),
+        email: format!(
+            "{}.{}{}@{USER_DOMAIN}",
+            super::values::slug(first),
+            super::values::slug(last),
+            index
+        ),
         first_name: first.to_string(),
         last_name: last.to_string(),
         teams,
-        // The first owner (the token's user) stays active; about one in seven others left.
-        archived: index > 0 && roll % 7 == 3,
+        // One in six has left; the first owner (the token's user) stays active.
+        archived: index % 6 == 5,
         created_ms,
         updated_ms: created_ms + (roll % 300) as i64 * 86_400_000,
     }

@@ -29,12 +29,16 @@ pub fn value(gen: &Gen, kind: ObjectType, index: u64, def: &PropertyDef) -> Opti
             }
             picked.join(";")
         }
-        Fill::Choice => def.options[roll(1) as usize % def.options.len()].value.clone(),
+        Fill::Choice => def.options[roll(1) as usize % def.options.len()]
+            .value
+            .clone(),
         Fill::Words(words) => words[roll(1) as usize % words.len()].to_string(),
         Fill::Number(low, high) => (low + roll(1) % (high - low + 1)).to_string(),
         Fill::Phone => phone(roll(1)),
         Fill::Date => time::date(ANCHOR_MS - (roll(1) % (20_000 * DAY_MS as u64)) as i64),
-        Fill::DateTime => time::iso(created + (roll(1) % (ANCHOR_MS - created).max(1) as u64) as i64),
+        Fill::DateTime => {
+            time::iso(created + (roll(1) % (ANCHOR_MS - created).max(1) as u64) as i64)
+        }
         Fill::Bool => (roll(1) % 100 < 15).to_string(),
     })
 }
@@ -81,7 +85,12 @@ pub fn last_name(gen: &Gen, index: u64) -> &'static str {
 
 /// Emails embed the index, so they are unique and map back to the record without an index.
 pub fn email(gen: &Gen, index: u64) -> String {
-    let local = format!("{}.{}{}", slug(first_name(gen, index)), slug(last_name(gen, index)), index);
+    let local = format!(
+        "{}.{}{}",
+        slug(first_name(gen, index)),
+        slug(last_name(gen, index)),
+        index
+    );
     match gen.links.company_of_contact(index) {
         Some(company) => format!("{local}@{}", bare_domain(gen, company)),
         None => format!("{local}@{}", pick(gen, Contacts, index, 0xf3, FREE_MAIL)),
@@ -91,7 +100,11 @@ pub fn email(gen: &Gen, index: u64) -> String {
 /// The contact index an email of the generated form names, if any (check the email matches).
 pub fn email_index(email: &str) -> Option<u64> {
     let local = email.split('@').next()?;
-    let digits: String = local.chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = local
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.chars().rev().collect::<String>().parse().ok()
 }
 
@@ -113,7 +126,11 @@ fn contact(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
         "country" => Some(place.2.to_string()),
         "num_associated_deals" => Some(gen.links.deals_of_contact(index).len().to_string()),
         "twitterhandle" => Some(format!("{}{}", slug(first_name(gen, index)), index % 1000)),
-        "hs_linkedin_url" => Some(format!("https://www.linkedin.com/in/{}-{}", slug(first_name(gen, index)), index)),
+        "hs_linkedin_url" => Some(format!(
+            "https://www.linkedin.com/in/{}-{}",
+            slug(first_name(gen, index)),
+            index
+        )),
         _ => return None,
     })
 }
@@ -121,7 +138,11 @@ fn contact(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
 fn brand(gen: &Gen, company: u64) -> u64 {
     // Every 17th company (by hash) is another branch of the previous brand: same domain.
     let duplicate = company > 0 && gen.hash(Companies, company, 0xb0) % 17 == 0;
-    if duplicate { company - 1 } else { company }
+    if duplicate {
+        company - 1
+    } else {
+        company
+    }
 }
 
 fn place(gen: &Gen, company: u64) -> (&'static str, &'static str, &'static str, &'static str) {
@@ -131,7 +152,11 @@ fn place(gen: &Gen, company: u64) -> (&'static str, &'static str, &'static str, 
 pub fn company_name(gen: &Gen, company: u64) -> String {
     let brand = brand(gen, company);
     let (heads, tails) = (BRAND_HEADS.len() as u64, BRAND_TAILS.len() as u64);
-    let mut name = format!("{} {}", BRAND_HEADS[(brand % heads) as usize], BRAND_TAILS[(brand / heads % tails) as usize]);
+    let mut name = format!(
+        "{} {}",
+        BRAND_HEADS[(brand % heads) as usize],
+        BRAND_TAILS[(brand / heads % tails) as usize]
+    );
     let round = brand / (heads * tails);
     if round > 0 {
         name.push_str(&format!(" {}", round + 1));
@@ -145,7 +170,11 @@ pub fn bare_domain(gen: &Gen, company: u64) -> String {
     let name = company_name(gen, brand);
     let tld = place(gen, brand).3;
     // A few brands keep their umlauts: internationalised domain names.
-    let label = if brand % 9 == 4 && !name.is_ascii() { name.to_lowercase().replace(' ', "") } else { slug(&name) };
+    let label = if brand % 9 == 4 && !name.is_ascii() {
+        name.to_lowercase().replace(' ', "")
+    } else {
+        slug(&name)
+    };
     format!("{label}.{tld}")
 }
 
@@ -162,9 +191,15 @@ fn company(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
         "city" => Some(place.0.to_string()),
         "state" => Some(place.1.to_string()),
         "country" => Some(place.2.to_string()),
-        "linkedin_company_page" => Some(format!("https://www.linkedin.com/company/{}", slug(&company_name(gen, index)))),
+        "linkedin_company_page" => Some(format!(
+            "https://www.linkedin.com/company/{}",
+            slug(&company_name(gen, index))
+        )),
         "twitterhandle" => Some(slug(&company_name(gen, index))),
-        "facebook_company_page" => Some(format!("https://facebook.com/{}", slug(&company_name(gen, index)))),
+        "facebook_company_page" => Some(format!(
+            "https://facebook.com/{}",
+            slug(&company_name(gen, index))
+        )),
         "num_associated_contacts" => Some(gen.links.contacts_of_company(index).len().to_string()),
         "num_associated_deals" => Some(gen.links.deals_of_company(index).len().to_string()),
         "hs_num_child_companies" => Some("0".to_string()),
@@ -175,7 +210,10 @@ fn company(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
 fn stage_of(gen: &Gen, index: u64) -> (&'static schema::Pipeline, usize) {
     let pipelines = schema::pipelines();
     let pipeline = &pipelines[usize::from(gen.hash(Deals, index, 0xe0) % 4 == 0)];
-    (pipeline, gen.hash(Deals, index, 0xe1) as usize % pipeline.stages.len())
+    (
+        pipeline,
+        gen.hash(Deals, index, 0xe1) as usize % pipeline.stages.len(),
+    )
 }
 
 pub fn stage_history(gen: &Gen, index: u64) -> Vec<(String, i64)> {
@@ -183,11 +221,18 @@ pub fn stage_history(gen: &Gen, index: u64) -> Vec<(String, i64)> {
     let created = gen.created_ms(Deals, index);
     let span = (gen.modified_ms(Deals, index) - created).max(1);
     // Closed-lost deals may skip stages; walk the open ones in order, then jump.
-    let path: Vec<usize> = (0..=current.min(pipeline.stages.len() - 3)).chain((current >= pipeline.stages.len() - 2).then_some(current)).collect();
+    let path: Vec<usize> = (0..=current.min(pipeline.stages.len() - 3))
+        .chain((current >= pipeline.stages.len() - 2).then_some(current))
+        .collect();
     let steps = path.len() as i64;
     path.iter()
         .enumerate()
-        .map(|(step, &stage)| (pipeline.stages[stage].id.to_string(), created + span * step as i64 / steps))
+        .map(|(step, &stage)| {
+            (
+                pipeline.stages[stage].id.to_string(),
+                created + span * step as i64 / steps,
+            )
+        })
         .collect()
 }
 
@@ -199,9 +244,15 @@ fn deal(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
     let amount = || value(gen, Deals, index, schema::property(Deals, "amount")?);
     Some(match name {
         "dealname" => {
-            let company = gen.links.company_of_deal(index).map(|company| company_name(gen, company));
+            let company = gen
+                .links
+                .company_of_deal(index)
+                .map(|company| company_name(gen, company));
             let label = ["New Business", "Renewal", "Expansion"][index as usize % 3];
-            Some(format!("{} - {label}", company.unwrap_or_else(|| "Direct".to_string())))
+            Some(format!(
+                "{} - {label}",
+                company.unwrap_or_else(|| "Direct".to_string())
+            ))
         }
         "pipeline" => Some(pipeline.id.to_string()),
         "dealstage" => Some(stage.id.to_string()),
@@ -211,14 +262,27 @@ fn deal(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
         "hs_deal_stage_probability" => Some(stage.probability.to_string()),
         "amount_in_home_currency" => amount(),
         "days_to_close" => Some(((close - created) / DAY_MS).to_string()),
-        "num_associated_contacts" => Some(gen.links.contact_of_deal(index).into_iter().count().to_string()),
+        "num_associated_contacts" => Some(
+            gen.links
+                .contact_of_deal(index)
+                .into_iter()
+                .count()
+                .to_string(),
+        ),
         _ => return None,
     })
 }
 
 fn task(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
     let due = gen.created_ms(Tasks, index) + (gen.hash(Tasks, index, 0xa0) % 30) as i64 * DAY_MS;
-    let status = || value(gen, Tasks, index, schema::property(Tasks, "hs_task_status")?);
+    let status = || {
+        value(
+            gen,
+            Tasks,
+            index,
+            schema::property(Tasks, "hs_task_status")?,
+        )
+    };
     let completed = status().as_deref() == Some("COMPLETED");
     Some(match name {
         "hs_timestamp" => Some(time::iso(due)),
@@ -226,14 +290,22 @@ fn task(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
         "hs_task_completion_date" => completed.then(|| time::iso(due)),
         "hs_task_is_overdue" => Some((!completed && due < ANCHOR_MS).to_string()),
         "hs_task_is_completed" => Some(u8::from(completed).to_string()),
-        "hs_task_for_object_type" => gen.links.target_of_task(index).map(|(kind, _)| kind.singular().to_uppercase()),
+        "hs_task_for_object_type" => gen
+            .links
+            .target_of_task(index)
+            .map(|(kind, _)| kind.singular().to_uppercase()),
         _ => return None,
     })
 }
 
 fn phone(roll: u64) -> String {
     let country = [1, 44, 49, 33, 81][roll as usize % 5];
-    format!("+{country} {:03} {:03} {:04}", roll / 7 % 1000, roll / 7_000 % 1000, roll / 7_000_000 % 10_000)
+    format!(
+        "+{country} {:03} {:03} {:04}",
+        roll / 7 % 1000,
+        roll / 7_000 % 1000,
+        roll / 7_000_000 % 10_000
+    )
 }
 
 /// ASCII slug of a name: lowercase letters and digits, umlauts transliterated.

@@ -14,10 +14,12 @@ use crate::sim::RateLimit;
 
 pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
     let control = Control::new(shared.clone());
-    let body: Value = if request.body.is_empty() { Value::Null } else {
+    let body: Value = if request.body.is_empty() {
+        Value::Null
+    } else {
         match reply::body_json(&request.body) {
             Ok(body) => body,
-            Err(reply) => return reply,
+            Err(message) => return reply::bad_request(&message),
         }
     };
     let segments = request.segments();
@@ -25,16 +27,23 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
         ("GET", ["stats"]) => Ok(Some(json!(control.stats()))),
         ("GET", ["snapshot"]) => Ok(Some(json!(control.snapshot()))),
         ("GET", ["config"]) => Ok(Some(config_json(&control))),
-        ("POST", ["expire-tokens"]) => Ok(control.expire_tokens()).map(|()| None),
+        ("POST", ["expire-tokens"]) => {
+            control.expire_tokens();
+            Ok(None)
+        }
         ("POST", ["faults"]) => faults(&control, &body).map(|()| None),
         ("POST", ["webhooks", "chaos"]) => serde_json::from_value::<WebhookChaos>(body)
             .map(|chaos| control.set_webhook_chaos(chaos))
             .map(|()| None)
             .map_err(anyhow::Error::from),
-        ("POST", ["webhooks", "flush"]) => Ok(Some(json!({"pending": control.flush_webhooks(Duration::from_secs(30)).await}))),
+        ("POST", ["webhooks", "flush"]) => Ok(Some(
+            json!({"pending": control.flush_webhooks(Duration::from_secs(30)).await}),
+        )),
         ("POST", ["owners"]) => {
             let text = |name: &str| body[name].as_str().unwrap_or_default().to_string();
-            Ok(Some(json!({"id": control.add_owner(&text("email"), &text("first_name"), &text("last_name"))})))
+            Ok(Some(
+                json!({"id": control.add_owner(&text("email"), &text("first_name"), &text("last_name"))}),
+            ))
         }
         ("DELETE", ["owners", id]) => control.archive_owner(id).map(|()| None),
         ("POST", ["contacts", id, "privacy-delete"]) => control.privacy_delete(id).map(|()| None),
@@ -44,7 +53,13 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
             Some(json!({"modified_ms": control.bulk_touch(kind, count)}))
         }),
         (method, ["objects", kind, rest @ ..]) => objects(&control, method, kind, rest, &body),
-        _ => return reply::error(404, "NOT_FOUND", &format!("No control route {} {}", request.method, request.path)),
+        _ => {
+            return reply::error(
+                404,
+                "NOT_FOUND",
+                &format!("No control route {} {}", request.method, request.path),
+            )
+        }
     };
     match outcome {
         Ok(Some(value)) => reply::json(200, &value),
@@ -58,34 +73,66 @@ fn kind_of(text: &str) -> anyhow::Result<ObjectType> {
 }
 
 fn properties(body: &Value) -> Vec<(String, String)> {
-    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
-    body["properties"].as_object().into_iter().flatten().map(|(name, value)| (name.clone(), text(value))).collect()
+    let text = |value: &Value| {
+        value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string)
+    };
+    body["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| (name.clone(), text(value)))
+        .collect()
 }
 
-fn objects(control: &Control, method: &str, kind: &str, rest: &[&str], body: &Value) -> anyhow::Result<Option<Value>> {
+fn objects(
+    control: &Control,
+    method: &str,
+    kind: &str,
+    rest: &[&str],
+    body: &Value,
+) -> anyhow::Result<Option<Value>> {
     let kind = kind_of(kind)?;
     match (method, rest) {
         ("POST", []) => Ok(Some(json!({"id": control.create(kind, properties(body))?}))),
         ("POST", ["merge"]) => {
-            let id = |name: &str| body[name].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("{name} is required"));
-            control.merge(kind, &id("primary")?, &id("merged")?).map(|()| None)
+            let id = |name: &str| {
+                body[name]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow::anyhow!("{name} is required"))
+            };
+            control
+                .merge(kind, &id("primary")?, &id("merged")?)
+                .map(|()| None)
         }
         ("PATCH", [id]) => control.update(kind, id, properties(body)).map(|()| None),
         ("DELETE", [id]) => control.archive(kind, id).map(|()| None),
         ("POST", [id, "restore"]) => control.restore(kind, id).map(|()| None),
-        _ => anyhow::bail!("no control route for {method} objects/{}/{}", kind.name(), rest.join("/")),
+        _ => anyhow::bail!(
+            "no control route for {method} objects/{}/{}",
+            kind.name(),
+            rest.join("/")
+        ),
     }
 }
 
 fn association(control: &Control, body: &Value) -> anyhow::Result<()> {
-    let text = |name: &str| body[name].as_str().ok_or_else(|| anyhow::anyhow!("{name} is required"));
+    let text = |name: &str| {
+        body[name]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{name} is required"))
+    };
     let from = (kind_of(text("from_type")?)?, text("from_id")?);
     let to = (kind_of(text("to_type")?)?, text("to_id")?);
     control.associate(from, to, !body["remove"].as_bool().unwrap_or(false))
 }
 
 fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
-    let limit = |value: &Value| -> anyhow::Result<Option<RateLimit>> { Ok(serde_json::from_value(value.clone())?) };
+    let limit = |value: &Value| -> anyhow::Result<Option<RateLimit>> {
+        Ok(serde_json::from_value(value.clone())?)
+    };
     if let Some(rate) = body["fault_rate"].as_f64() {
         control.set_fault_rate(rate);
     }
@@ -108,7 +155,12 @@ fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
         control.set_daily_limit(value.as_u64());
     }
     if let Some(scopes) = body["scopes"].as_array() {
-        control.set_scopes(scopes.iter().filter_map(|scope| scope.as_str().map(str::to_string)).collect());
+        control.set_scopes(
+            scopes
+                .iter()
+                .filter_map(|scope| scope.as_str().map(str::to_string))
+                .collect(),
+        );
     }
     Ok(())
 }

@@ -17,11 +17,17 @@ const ASSOCIATIONS_MAX_INPUTS: usize = 1000;
 const ASSOCIATIONS_PAGE: usize = 500;
 
 pub fn owners(shared: &Shared, request: &Request) -> Reply {
-    let limit = request.param("limit").and_then(|limit| limit.parse().ok()).unwrap_or(OWNERS_DEFAULT);
+    let limit = request
+        .param("limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(OWNERS_DEFAULT);
     if limit == 0 || limit > OWNERS_MAX {
         return reply::bad_request(&format!("limit must be between 1 and {OWNERS_MAX}"));
     }
-    let after: usize = request.param("after").and_then(|after| after.parse().ok()).unwrap_or(0);
+    let after: usize = request
+        .param("after")
+        .and_then(|after| after.parse().ok())
+        .unwrap_or(0);
     let archived = request.flag("archived");
     let email = request.param("email").map(str::to_lowercase);
     let portal = shared.portal.lock();
@@ -29,9 +35,18 @@ pub fn owners(shared: &Shared, request: &Request) -> Reply {
         .owners
         .iter()
         .filter(|owner| owner.archived == archived)
-        .filter(|owner| email.as_ref().is_none_or(|email| owner.email.to_lowercase() == *email))
+        .filter(|owner| {
+            email
+                .as_ref()
+                .is_none_or(|email| owner.email.to_lowercase() == *email)
+        })
         .collect();
-    let page: Vec<Value> = matching.iter().skip(after).take(limit).map(|owner| owner.to_json()).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|owner| owner.to_json())
+        .collect();
     let mut body = json!({ "results": page });
     if after + limit < matching.len() {
         let next = (after + limit).to_string();
@@ -60,45 +75,79 @@ pub fn pipelines() -> Reply {
 
 pub fn pipeline(id: &str) -> Reply {
     let all = schema::pipelines_json();
-    match all["results"].as_array().into_iter().flatten().find(|pipeline| pipeline["id"] == id) {
+    match all["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|pipeline| pipeline["id"] == id)
+    {
         Some(pipeline) => reply::json(200, pipeline),
-        None => reply::error(404, "OBJECT_NOT_FOUND", &format!("Unable to find pipeline {id}")),
+        None => reply::error(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to find pipeline {id}"),
+        ),
     }
 }
 
 pub fn properties(kind: ObjectType) -> Reply {
-    let results: Vec<Value> = schema::properties(kind).iter().map(schema::property_json).collect();
+    let results: Vec<Value> = schema::properties(kind)
+        .iter()
+        .map(schema::property_json)
+        .collect();
     reply::json(200, &json!({ "results": results }))
 }
 
 pub fn property(kind: ObjectType, name: &str) -> Reply {
     match schema::property(kind, name) {
         Some(def) => reply::json(200, &schema::property_json(def)),
-        None => reply::error(404, "OBJECT_NOT_FOUND", &format!("Unable to find property {name} on {}", kind.name())),
+        None => reply::error(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to find property {name} on {}", kind.name()),
+        ),
     }
 }
 
 pub fn associations(shared: &Shared, request: &Request, from: ObjectType, to: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
     let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
     if inputs.len() > ASSOCIATIONS_MAX_INPUTS {
-        return reply::bad_request(&format!("Batch size must be at most {ASSOCIATIONS_MAX_INPUTS}; got {}", inputs.len()));
+        return reply::bad_request(&format!(
+            "Batch size must be at most {ASSOCIATIONS_MAX_INPUTS}; got {}",
+            inputs.len()
+        ));
     }
     let started = time::iso(time::now_ms());
     let portal = shared.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &inputs {
-        let id_text = input["id"].as_str().map(str::to_string).or_else(|| input["id"].as_u64().map(|id| id.to_string())).unwrap_or_default();
-        let after: usize = input["after"].as_str().and_then(|after| after.parse().ok()).unwrap_or(0);
-        let ids = id_text.parse().ok().filter(|id| portal.live(from, *id).is_some()).map(|id| portal.associations(from, id, to)).unwrap_or_default();
+        let id_text = input["id"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
+            .unwrap_or_default();
+        let after: usize = input["after"]
+            .as_str()
+            .and_then(|after| after.parse().ok())
+            .unwrap_or(0);
+        let ids = id_text
+            .parse()
+            .ok()
+            .filter(|id| portal.live(from, *id).is_some())
+            .map(|id| portal.associations(from, id, to))
+            .unwrap_or_default();
         if ids.is_empty() {
             missing.push(id_text);
             continue;
         }
-        let primary = ids.first().copied().filter(|_| primary_association_type_id(from, to).is_some());
+        let primary = ids
+            .first()
+            .copied()
+            .filter(|_| primary_association_type_id(from, to).is_some());
         let page: Vec<Value> = ids.iter().skip(after).take(ASSOCIATIONS_PAGE).map(|other| {
             let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": association_type_id(from, to), "label": null})];
             if Some(*other) == primary {

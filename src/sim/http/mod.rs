@@ -24,8 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::control::Shared;
-pub use request::Request;
 use reply::Reply;
+pub use request::Request;
 
 /// Request bodies above this are refused (HubSpot's batch bodies are far smaller).
 const MAX_BODY_BYTES: usize = 8 << 20;
@@ -38,11 +38,17 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(listen: SocketAddr, shared: Arc<Shared>) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
         let local_addr = listener.local_addr()?;
         let (shutdown, signal) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared, signal));
-        Ok(Server { local_addr, shutdown, task })
+        Ok(Server {
+            local_addr,
+            shutdown,
+            task,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -59,7 +65,11 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut signal: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut signal: watch::Receiver<bool>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -88,11 +98,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut signal: wat
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
-async fn handle(shared: Arc<Shared>, request: hyper::Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    request: hyper::Request<Incoming>,
+) -> Result<Reply, std::convert::Infallible> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(reply::error(413, "VALIDATION_ERROR", "Request body too large")),
+        Err(_) => {
+            return Ok(reply::error(
+                413,
+                "VALIDATION_ERROR",
+                "Request body too large",
+            ))
+        }
     };
     let request = Request::new(parts, body);
     Ok(router::route(&shared, request).await)

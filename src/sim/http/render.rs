@@ -19,25 +19,42 @@ pub struct View {
 
 pub fn record(portal: &Portal, record: &Record, view: &View) -> Value {
     let kind = record.kind;
-    let always = ["hs_object_id", kind.created_property(), kind.modified_property()];
+    let always = [
+        "hs_object_id",
+        kind.created_property(),
+        kind.modified_property(),
+    ];
     let requested: Vec<&str> = if view.properties.is_empty() {
         kind.default_properties().to_vec()
     } else {
-        view.properties.iter().map(String::as_str).filter(|name| schema::property(kind, name).is_some()).collect()
+        view.properties
+            .iter()
+            .map(String::as_str)
+            .filter(|name| schema::property(kind, name).is_some())
+            .collect()
     };
     let mut properties = Map::new();
     for name in requested.into_iter().chain(always) {
-        let value = record.properties.get(name).map_or(Value::Null, |value| json!(value));
+        let value = record
+            .properties
+            .get(name)
+            .map_or(Value::Null, |value| json!(value));
         properties.insert(name.to_string(), value);
     }
     let mut out = Map::new();
     out.insert("id".into(), json!(record.id.to_string()));
     out.insert("properties".into(), Value::Object(properties));
     if !view.history.is_empty() {
-        out.insert("propertiesWithHistory".into(), history(portal, record, &view.history));
+        out.insert(
+            "propertiesWithHistory".into(),
+            history(portal, record, &view.history),
+        );
     }
     if !view.associations.is_empty() {
-        out.insert("associations".into(), associations(portal, record, &view.associations));
+        out.insert(
+            "associations".into(),
+            associations(portal, record, &view.associations),
+        );
     }
     out.insert("createdAt".into(), json!(time::iso(record.created_ms)));
     out.insert("updatedAt".into(), json!(time::iso(record.modified_ms)));
@@ -50,7 +67,10 @@ pub fn record(portal: &Portal, record: &Record, view: &View) -> Value {
 
 fn history(portal: &Portal, record: &Record, names: &[String]) -> Value {
     let mut out = Map::new();
-    for name in names.iter().filter(|name| schema::property(record.kind, name).is_some()) {
+    for name in names
+        .iter()
+        .filter(|name| schema::property(record.kind, name).is_some())
+    {
         let versions: Vec<Value> = portal
             .history(record, name)
             .iter()
@@ -73,7 +93,10 @@ fn associations(portal: &Portal, record: &Record, kinds: &[ObjectType]) -> Value
             continue;
         }
         let kind_name = format!("{}_to_{}", record.kind.singular(), to.singular());
-        let results: Vec<Value> = ids.iter().map(|id| json!({"id": id.to_string(), "type": kind_name})).collect();
+        let results: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id.to_string(), "type": kind_name}))
+            .collect();
         out.insert(to.name().to_string(), json!({ "results": results }));
     }
     Value::Object(out)

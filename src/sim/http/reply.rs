@@ -22,18 +22,29 @@ pub fn json(status: u16, body: &Value) -> Reply {
 
 pub fn empty(status: u16) -> Reply {
     // Invariant: as above.
-    Response::builder().status(status).body(Full::new(Bytes::new())).expect("static response parts are valid")
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::new()))
+        .expect("static response parts are valid")
 }
 
 pub fn correlation_id() -> String {
     let mut rng = rand::thread_rng();
     let (a, b, c): (u32, u16, u64) = (rng.gen(), rng.gen(), rng.gen());
-    format!("{a:08x}-{b:04x}-4{:03x}-a{:03x}-{:012x}", c >> 52, (c >> 40) & 0xfff, c & 0xffff_ffff_ffff)
+    format!(
+        "{a:08x}-{b:04x}-4{:03x}-a{:03x}-{:012x}",
+        c >> 52,
+        (c >> 40) & 0xfff,
+        c & 0xffff_ffff_ffff
+    )
 }
 
 /// HubSpot's generic error body.
 pub fn error(status: u16, category: &str, message: &str) -> Reply {
-    json(status, &json!({"status": "error", "message": message, "correlationId": correlation_id(), "category": category}))
+    json(
+        status,
+        &json!({"status": "error", "message": message, "correlationId": correlation_id(), "category": category}),
+    )
 }
 
 pub fn bad_request(message: &str) -> Reply {
@@ -82,8 +93,11 @@ pub fn rate_limited(policy: &str) -> Reply {
         _ => "You have reached your ten_secondly_rolling limit.",
     };
     let id = correlation_id();
-    json(429, &json!({"status": "error", "message": message, "errorType": "RATE_LIMIT", "correlationId": id,
-                      "policyName": policy, "requestId": correlation_id()}))
+    json(
+        429,
+        &json!({"status": "error", "message": message, "errorType": "RATE_LIMIT", "correlationId": id,
+                      "policyName": policy, "requestId": correlation_id()}),
+    )
 }
 
 pub fn fault(status: u16) -> Reply {
@@ -95,7 +109,7 @@ pub fn fault(status: u16) -> Reply {
     error(status, category, message)
 }
 
-/// A Full body for a request with no content (GET).
-pub fn body_json(body: &[u8]) -> Result<Value, Reply> {
-    serde_json::from_slice(body).map_err(|error| bad_request(&format!("Invalid input JSON on line 1: {error}")))
+/// A request body as JSON; the error is the 400 message.
+pub fn body_json(body: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|error| format!("Invalid input JSON on line 1: {error}"))
 }

@@ -16,7 +16,11 @@ impl Request {
         let query = parts
             .uri
             .query()
-            .map(|query| url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+            .map(|query| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         Request {
             method: parts.method.as_str().to_string(),
@@ -33,7 +37,10 @@ impl Request {
 
     /// The first value of a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// A list parameter, repeated (`p=a&p=b`) and/or comma-separated (`p=a,b`).
@@ -49,13 +56,16 @@ impl Request {
     }
 
     pub fn flag(&self, name: &str) -> bool {
-        self.param(name).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+        self.param(name)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
     }
 
     pub fn bearer(&self) -> Option<&str> {
         let value = self.headers.get("authorization")?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
     }
 
     /// Form fields (OAuth token requests): body, falling back to the query string.

@@ -54,13 +54,29 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
         return finish(shared, label, reply).await;
     }
     let Some(api) = identify(&request) else {
-        return finish(shared, "unknown", reply::error(404, "NOT_FOUND", &format!("No route for {} {}", request.method, request.path))).await;
+        return finish(
+            shared,
+            "unknown",
+            reply::error(
+                404,
+                "NOT_FOUND",
+                &format!("No route for {} {}", request.method, request.path),
+            ),
+        )
+        .await;
     };
     let now = time::now_ms();
-    let caller = match request.bearer().map(|token| shared.tokens.lock().check(token, now)) {
+    let caller = match request
+        .bearer()
+        .map(|token| shared.tokens.lock().check(token, now))
+    {
         Some(Ok(caller)) => caller,
-        Some(Err(Denied::Expired { ago_ms })) => return finish(shared, api.label, reply::unauthorized(Some(ago_ms))).await,
-        Some(Err(Denied::Unknown)) | None => return finish(shared, api.label, reply::unauthorized(None)).await,
+        Some(Err(Denied::Expired { ago_ms })) => {
+            return finish(shared, api.label, reply::unauthorized(Some(ago_ms))).await
+        }
+        Some(Err(Denied::Unknown)) | None => {
+            return finish(shared, api.label, reply::unauthorized(None)).await
+        }
     };
     let missing: Vec<String> = {
         let tokens = shared.tokens.lock();
@@ -74,7 +90,10 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
         return finish(shared, api.label, reply::missing_scopes(&missing)).await;
     }
     let search = matches!(api.call, Call::Search(_));
-    let verdict = shared.limits.lock().admit(search, caller == Caller::PrivateApp, now);
+    let verdict = shared
+        .limits
+        .lock()
+        .admit(search, caller == Caller::PrivateApp, now);
     let (mut reply, headers) = match verdict {
         Verdict::Pass(headers) => (dispatch(shared, &request, api.call), headers),
         Verdict::Limited { policy, headers } => (reply::rate_limited(policy), headers),
@@ -82,7 +101,9 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
     };
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            reply.headers_mut().insert(HeaderName::from_static(name), value);
+            reply
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
         }
     }
     finish(shared, api.label, reply).await
@@ -124,30 +145,60 @@ fn dispatch(shared: &Shared, request: &Request, call: Call) -> Reply {
 fn identify(request: &Request) -> Option<Api> {
     let segments = request.segments();
     let method = request.method.as_str();
-    let api = |label, scopes: Vec<Vec<&'static str>>, call| Some(Api { label, scopes, call });
+    let api = |label, scopes: Vec<Vec<&'static str>>, call| {
+        Some(Api {
+            label,
+            scopes,
+            call,
+        })
+    };
     let owners = || vec![vec!["crm.objects.owners.read"]];
     match (method, segments.as_slice()) {
         ("GET", ["crm", "v3", "owners"]) => api("GET /crm/v3/owners", owners(), Call::Owners),
-        ("GET", ["crm", "v3", "owners", id]) => api("GET /crm/v3/owners/{id}", owners(), Call::Owner(id.to_string())),
-        ("GET", ["crm", "v3", "pipelines", "deals"]) => api("GET /crm/v3/pipelines/deals", vec![vec!["crm.objects.deals.read"]], Call::Pipelines),
-        ("GET", ["crm", "v3", "pipelines", "deals", id]) => {
-            api("GET /crm/v3/pipelines/deals/{id}", vec![vec!["crm.objects.deals.read"]], Call::Pipeline(id.to_string()))
-        }
+        ("GET", ["crm", "v3", "owners", id]) => api(
+            "GET /crm/v3/owners/{id}",
+            owners(),
+            Call::Owner(id.to_string()),
+        ),
+        ("GET", ["crm", "v3", "pipelines", "deals"]) => api(
+            "GET /crm/v3/pipelines/deals",
+            vec![vec!["crm.objects.deals.read"]],
+            Call::Pipelines,
+        ),
+        ("GET", ["crm", "v3", "pipelines", "deals", id]) => api(
+            "GET /crm/v3/pipelines/deals/{id}",
+            vec![vec!["crm.objects.deals.read"]],
+            Call::Pipeline(id.to_string()),
+        ),
         ("GET", ["crm", "v3", "properties", kind, rest @ ..]) if rest.len() <= 1 => {
             let kind = ObjectType::parse(kind)?;
             let scopes = vec![vec![kind.read_scope(), schema_scope(kind)]];
             match rest {
-                [] => api("GET /crm/v3/properties/{type}", scopes, Call::Properties(kind)),
-                [name] => api("GET /crm/v3/properties/{type}/{name}", scopes, Call::Property(kind, name.to_string())),
+                [] => api(
+                    "GET /crm/v3/properties/{type}",
+                    scopes,
+                    Call::Properties(kind),
+                ),
+                [name] => api(
+                    "GET /crm/v3/properties/{type}/{name}",
+                    scopes,
+                    Call::Property(kind, name.to_string()),
+                ),
                 _ => None,
             }
         }
         ("POST", ["crm", "v4", "associations", from, to, "batch", "read"]) => {
             let (from, to) = (ObjectType::parse(from)?, ObjectType::parse(to)?);
             let scopes = vec![vec![from.read_scope()], vec![to.read_scope()]];
-            api("POST /crm/v4/associations/{from}/{to}/batch/read", scopes, Call::Associations(from, to))
+            api(
+                "POST /crm/v4/associations/{from}/{to}/batch/read",
+                scopes,
+                Call::Associations(from, to),
+            )
         }
-        (_, ["crm", "v3", "objects", kind, rest @ ..]) => objects_call(method, ObjectType::parse(kind)?, rest),
+        (_, ["crm", "v3", "objects", kind, rest @ ..]) => {
+            objects_call(method, ObjectType::parse(kind)?, rest)
+        }
         _ => None,
     }
 }
@@ -157,19 +208,59 @@ fn objects_call(method: &str, kind: ObjectType, rest: &[&str]) -> Option<Api> {
     let write = vec![vec![kind.write_scope()]];
     let (label, scopes, call) = match (method, rest) {
         ("GET", []) => ("GET /crm/v3/objects/{type}", read, Call::List(kind)),
-        ("GET", [id]) => ("GET /crm/v3/objects/{type}/{id}", read, Call::Get(kind, id.to_string())),
-        ("POST", ["batch", "read"]) => ("POST /crm/v3/objects/{type}/batch/read", read, Call::BatchRead(kind)),
-        ("POST", ["search"]) => ("POST /crm/v3/objects/{type}/search", read, Call::Search(kind)),
+        ("GET", [id]) => (
+            "GET /crm/v3/objects/{type}/{id}",
+            read,
+            Call::Get(kind, id.to_string()),
+        ),
+        ("POST", ["batch", "read"]) => (
+            "POST /crm/v3/objects/{type}/batch/read",
+            read,
+            Call::BatchRead(kind),
+        ),
+        ("POST", ["search"]) => (
+            "POST /crm/v3/objects/{type}/search",
+            read,
+            Call::Search(kind),
+        ),
         ("POST", []) => ("POST /crm/v3/objects/{type}", write, Call::Create(kind)),
-        ("PATCH", [id]) => ("PATCH /crm/v3/objects/{type}/{id}", write, Call::Update(kind, id.to_string())),
-        ("DELETE", [id]) => ("DELETE /crm/v3/objects/{type}/{id}", write, Call::Archive(kind, id.to_string())),
-        ("POST", ["batch", "create"]) => ("POST /crm/v3/objects/{type}/batch/create", write, Call::BatchCreate(kind)),
-        ("POST", ["batch", "update"]) => ("POST /crm/v3/objects/{type}/batch/update", write, Call::BatchUpdate(kind)),
-        ("POST", ["batch", "upsert"]) => ("POST /crm/v3/objects/{type}/batch/upsert", write, Call::BatchUpsert(kind)),
-        ("POST", ["batch", "archive"]) => ("POST /crm/v3/objects/{type}/batch/archive", write, Call::BatchArchive(kind)),
+        ("PATCH", [id]) => (
+            "PATCH /crm/v3/objects/{type}/{id}",
+            write,
+            Call::Update(kind, id.to_string()),
+        ),
+        ("DELETE", [id]) => (
+            "DELETE /crm/v3/objects/{type}/{id}",
+            write,
+            Call::Archive(kind, id.to_string()),
+        ),
+        ("POST", ["batch", "create"]) => (
+            "POST /crm/v3/objects/{type}/batch/create",
+            write,
+            Call::BatchCreate(kind),
+        ),
+        ("POST", ["batch", "update"]) => (
+            "POST /crm/v3/objects/{type}/batch/update",
+            write,
+            Call::BatchUpdate(kind),
+        ),
+        ("POST", ["batch", "upsert"]) => (
+            "POST /crm/v3/objects/{type}/batch/upsert",
+            write,
+            Call::BatchUpsert(kind),
+        ),
+        ("POST", ["batch", "archive"]) => (
+            "POST /crm/v3/objects/{type}/batch/archive",
+            write,
+            Call::BatchArchive(kind),
+        ),
         _ => return None,
     };
-    Some(Api { label, scopes, call })
+    Some(Api {
+        label,
+        scopes,
+        call,
+    })
 }
 
 fn schema_scope(kind: ObjectType) -> &'static str {

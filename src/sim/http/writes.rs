@@ -25,53 +25,88 @@ fn properties_of(value: &Value) -> Properties {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    value.as_object().into_iter().flatten().map(|(name, value)| (name.clone(), text(value))).collect()
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| (name.clone(), text(value)))
+        .collect()
 }
 
 fn invalid_reply(problems: &[Invalid]) -> Reply {
     let listed: Vec<Value> = problems.iter().map(|problem| json!({"isValid": false, "message": problem.message, "error": problem.error, "name": problem.name})).collect();
     let errors: Vec<Value> = problems.iter().map(|problem| json!({"message": problem.message, "code": problem.error, "context": {"propertyName": [problem.name]}})).collect();
     let message = format!("Property values were not valid: {}", Value::Array(listed));
-    reply::json(400, &json!({"status": "error", "message": message, "correlationId": reply::correlation_id(), "category": "VALIDATION_ERROR", "errors": errors}))
+    reply::json(
+        400,
+        &json!({"status": "error", "message": message, "correlationId": reply::correlation_id(), "category": "VALIDATION_ERROR", "errors": errors}),
+    )
 }
 
 fn conflict(existing: u64) -> Reply {
-    reply::json(409, &json!({"status": "error", "message": format!("Contact already exists. Existing ID: {existing}"), "correlationId": reply::correlation_id(), "category": "CONFLICT"}))
+    reply::json(
+        409,
+        &json!({"status": "error", "message": format!("Contact already exists. Existing ID: {existing}"), "correlationId": reply::correlation_id(), "category": "CONFLICT"}),
+    )
 }
 
 /// The first email in `writes` that belongs to another contact, or repeats within the batch.
-fn email_conflict(portal: &Portal, kind: ObjectType, writes: &[(Option<u64>, &Properties)]) -> Option<Reply> {
+fn email_conflict(
+    portal: &Portal,
+    kind: ObjectType,
+    writes: &[(Option<u64>, &Properties)],
+) -> Option<Reply> {
     if kind != ObjectType::Contacts {
         return None;
     }
     let mut seen: BTreeMap<String, Option<u64>> = BTreeMap::new();
     for (id, properties) in writes {
-        let Some(email) = properties.get("email").filter(|email| !email.is_empty()) else { continue };
-        if let Some(existing) = portal.contact_by_email(email).filter(|existing| Some(*existing) != *id) {
+        let Some(email) = properties.get("email").filter(|email| !email.is_empty()) else {
+            continue;
+        };
+        if let Some(existing) = portal
+            .contact_by_email(email)
+            .filter(|existing| Some(*existing) != *id)
+        {
             return Some(conflict(existing));
         }
         if seen.insert(email.to_lowercase(), *id).is_some() {
-            return Some(reply::bad_request(&format!("Duplicate email in batch input: {email}")));
+            return Some(reply::bad_request(&format!(
+                "Duplicate email in batch input: {email}"
+            )));
         }
     }
     None
 }
 
 fn full_view(record: &crate::sim::portal::Record) -> View {
-    View { properties: record.properties.keys().cloned().collect(), ..View::default() }
+    View {
+        properties: record.properties.keys().cloned().collect(),
+        ..View::default()
+    }
 }
 
-fn parse_inputs(request: &Request) -> Result<Vec<Value>, Reply> {
+fn parse_inputs(request: &Request) -> Result<Vec<Value>, String> {
     let body = reply::body_json(&request.body)?;
-    let inputs = body["inputs"].as_array().cloned().ok_or_else(|| reply::bad_request("inputs is required"))?;
+    let inputs = body["inputs"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| "inputs is required".to_string())?;
     if inputs.len() > BATCH_MAX {
-        return Err(reply::bad_request(&format!("Batch size must be at most {BATCH_MAX}; got {}", inputs.len())));
+        return Err(format!(
+            "Batch size must be at most {BATCH_MAX}; got {}",
+            inputs.len()
+        ));
     }
     Ok(inputs)
 }
 
 /// Creates validated inputs; returns their records' JSON and the changes to announce.
-fn create_all(portal: &mut Portal, kind: ObjectType, inputs: &[Value]) -> (Vec<Value>, Vec<Change>) {
+fn create_all(
+    portal: &mut Portal,
+    kind: ObjectType,
+    inputs: &[Value],
+) -> (Vec<Value>, Vec<Change>) {
     let (mut results, mut changes) = (Vec::new(), Vec::new());
     for input in inputs {
         let (id, created) = portal.create(kind, &properties_of(&input["properties"]), SOURCE);
@@ -91,18 +126,34 @@ fn create_all(portal: &mut Portal, kind: ObjectType, inputs: &[Value]) -> (Vec<V
 }
 
 fn associate(portal: &mut Portal, kind: ObjectType, id: u64, association: &Value) -> Vec<Change> {
-    let Some(to_id) = association["to"]["id"].as_str().and_then(|id| id.parse().ok()).or_else(|| association["to"]["id"].as_u64()) else { return Vec::new() };
-    let type_ids: Vec<u64> = association["types"].as_array().into_iter().flatten().filter_map(|kind| kind["associationTypeId"].as_u64()).collect();
+    let Some(to_id) = association["to"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .or_else(|| association["to"]["id"].as_u64())
+    else {
+        return Vec::new();
+    };
+    let type_ids: Vec<u64> = association["types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|kind| kind["associationTypeId"].as_u64())
+        .collect();
     let target = ObjectType::ALL.into_iter().find(|to| {
-        type_ids.iter().any(|type_id| association_type_id(kind, *to).map(u64::from) == Some(*type_id) || primary_association_type_id(kind, *to).map(u64::from) == Some(*type_id))
+        type_ids.iter().any(|type_id| {
+            association_type_id(kind, *to).map(u64::from) == Some(*type_id)
+                || primary_association_type_id(kind, *to).map(u64::from) == Some(*type_id)
+        })
     });
-    target.map_or_else(Vec::new, |to| portal.associate((kind, id), (to, to_id), true, SOURCE))
+    target.map_or_else(Vec::new, |to| {
+        portal.associate((kind, id), (to, to_id), true, SOURCE)
+    })
 }
 
 pub fn create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
     let mut portal = shared.portal.lock();
     let properties = properties_of(&body["properties"]);
@@ -122,16 +173,23 @@ pub fn create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
 pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
     let started = time::iso(time::now_ms());
     let mut portal = shared.portal.lock();
-    let all: Vec<Properties> = inputs.iter().map(|input| properties_of(&input["properties"])).collect();
-    let problems: Vec<Invalid> = all.iter().flat_map(|properties| portal.validate(kind, properties, true)).collect();
+    let all: Vec<Properties> = inputs
+        .iter()
+        .map(|input| properties_of(&input["properties"]))
+        .collect();
+    let problems: Vec<Invalid> = all
+        .iter()
+        .flat_map(|properties| portal.validate(kind, properties, true))
+        .collect();
     if !problems.is_empty() {
         return invalid_reply(&problems);
     }
-    let writes: Vec<(Option<u64>, &Properties)> = all.iter().map(|properties| (None, properties)).collect();
+    let writes: Vec<(Option<u64>, &Properties)> =
+        all.iter().map(|properties| (None, properties)).collect();
     if let Some(reply) = email_conflict(&portal, kind, &writes) {
         return reply;
     }
@@ -147,7 +205,7 @@ pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
 pub fn update(shared: &Shared, request: &Request, kind: ObjectType, id: &str) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
     let input = json!({"id": id, "properties": body["properties"], "idProperty": request.param("idProperty")});
     let reply = update_inputs(shared, kind, &[input]);
@@ -160,7 +218,7 @@ pub fn update(shared: &Shared, request: &Request, kind: ObjectType, id: &str) ->
 pub fn batch_update(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     match parse_inputs(request) {
         Ok(inputs) => update_inputs(shared, kind, &inputs),
-        Err(reply) => reply,
+        Err(message) => reply::bad_request(&message),
     }
 }
 
@@ -170,21 +228,35 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
     let mut targets = Vec::new();
     let mut missing = Vec::new();
     for input in inputs {
-        let id_text = input["id"].as_str().map(str::to_string).or_else(|| input["id"].as_u64().map(|id| id.to_string())).unwrap_or_default();
+        let id_text = input["id"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
+            .unwrap_or_default();
         let id = match input["idProperty"].as_str() {
             Some("email") if kind == ObjectType::Contacts => portal.contact_by_email(&id_text),
-            _ => id_text.parse().ok().and_then(|id| portal.live(kind, id)).map(|record| record.id),
+            _ => id_text
+                .parse()
+                .ok()
+                .and_then(|id| portal.live(kind, id))
+                .map(|record| record.id),
         };
         match id {
             Some(id) => targets.push((id, properties_of(&input["properties"]))),
             None => missing.push(id_text),
         }
     }
-    let problems: Vec<Invalid> = targets.iter().flat_map(|(_, properties)| portal.validate(kind, properties, false)).collect();
+    let problems: Vec<Invalid> = targets
+        .iter()
+        .flat_map(|(_, properties)| portal.validate(kind, properties, false))
+        .collect();
     if !problems.is_empty() {
         return invalid_reply(&problems);
     }
-    let writes: Vec<(Option<u64>, &Properties)> = targets.iter().map(|(id, properties)| (Some(*id), properties)).collect();
+    let writes: Vec<(Option<u64>, &Properties)> = targets
+        .iter()
+        .map(|(id, properties)| (Some(*id), properties))
+        .collect();
     if let Some(reply) = email_conflict(&portal, kind, &writes) {
         return reply;
     }
@@ -210,10 +282,16 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
 pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
-    if kind != ObjectType::Contacts || inputs.iter().any(|input| input["idProperty"].as_str() != Some("email")) {
-        return reply::bad_request("Upsert needs a unique idProperty; the only one here is email on contacts");
+    if kind != ObjectType::Contacts
+        || inputs
+            .iter()
+            .any(|input| input["idProperty"].as_str() != Some("email"))
+    {
+        return reply::bad_request(
+            "Upsert needs a unique idProperty; the only one here is email on contacts",
+        );
     }
     let started = time::iso(time::now_ms());
     let mut portal = shared.portal.lock();
@@ -222,11 +300,16 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
         .map(|input| {
             let email = input["id"].as_str().unwrap_or_default().to_string();
             let mut properties = properties_of(&input["properties"]);
-            properties.entry("email".to_string()).or_insert(email.clone());
+            properties
+                .entry("email".to_string())
+                .or_insert(email.clone());
             (portal.contact_by_email(&email), properties)
         })
         .collect();
-    let problems: Vec<Invalid> = planned.iter().flat_map(|(id, properties)| portal.validate(kind, properties, id.is_none())).collect();
+    let problems: Vec<Invalid> = planned
+        .iter()
+        .flat_map(|(id, properties)| portal.validate(kind, properties, id.is_none()))
+        .collect();
     if !problems.is_empty() {
         return invalid_reply(&problems);
     }
@@ -234,7 +317,12 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     for (existing, properties) in planned {
         let (id, is_new) = match existing {
             Some(id) => {
-                changes.extend(portal.update(kind, id, &properties, SOURCE).map(|(_, changed)| changed).unwrap_or_default());
+                changes.extend(
+                    portal
+                        .update(kind, id, &properties, SOURCE)
+                        .map(|(_, changed)| changed)
+                        .unwrap_or_default(),
+                );
                 (id, false)
             }
             None => {
@@ -252,11 +340,18 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     drop(portal);
     shared.announce(changes);
     results.reverse();
-    reply::json(200, &json!({"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": time::iso(time::now_ms())}))
+    reply::json(
+        200,
+        &json!({"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": time::iso(time::now_ms())}),
+    )
 }
 
 pub fn archive(shared: &Shared, kind: ObjectType, id: &str) -> Reply {
-    let changes = id.parse().ok().and_then(|id| shared.portal.lock().archive(kind, id, SOURCE)).unwrap_or_default();
+    let changes = id
+        .parse()
+        .ok()
+        .and_then(|id| shared.portal.lock().archive(kind, id, SOURCE))
+        .unwrap_or_default();
     shared.announce(changes);
     // HubSpot answers 204 whether or not the record existed.
     reply::empty(204)
@@ -265,14 +360,20 @@ pub fn archive(shared: &Shared, kind: ObjectType, id: &str) -> Reply {
 pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
-        Err(reply) => return reply,
+        Err(message) => return reply::bad_request(&message),
     };
     let mut changes = Vec::new();
     {
         let mut portal = shared.portal.lock();
         for input in &inputs {
-            let id = input["id"].as_str().and_then(|id| id.parse().ok()).or_else(|| input["id"].as_u64());
-            changes.extend(id.and_then(|id| portal.archive(kind, id, SOURCE)).unwrap_or_default());
+            let id = input["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .or_else(|| input["id"].as_u64());
+            changes.extend(
+                id.and_then(|id| portal.archive(kind, id, SOURCE))
+                    .unwrap_or_default(),
+            );
         }
     }
     shared.announce(changes);

@@ -19,7 +19,12 @@ impl Portal {
             return Vec::new();
         };
         let to_ids = self.gen.ids(to);
-        self.gen.links.of(from, index, to).into_iter().map(|other| to_ids.id(other)).collect()
+        self.gen
+            .links
+            .of(from, index, to)
+            .into_iter()
+            .map(|other| to_ids.id(other))
+            .collect()
     }
 
     /// Live associated ids of `to` type (archived and merged-away targets are hidden).
@@ -31,7 +36,12 @@ impl Portal {
     }
 
     /// Adds or removes one association in both directions; false when nothing changed.
-    pub(super) fn set_association(&mut self, from: (ObjectType, u64), to: (ObjectType, u64), present: bool) -> bool {
+    pub(super) fn set_association(
+        &mut self,
+        from: (ObjectType, u64),
+        to: (ObjectType, u64),
+        present: bool,
+    ) -> bool {
         let changed = self.edit_one(from, to, present);
         self.edit_one(to, from, present);
         changed

@@ -6,6 +6,8 @@ mod assoc;
 mod mutate;
 mod search;
 mod table;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -101,7 +103,8 @@ impl Portal {
 
     /// A live (not archived) record, following merges.
     pub fn live(&self, kind: ObjectType, id: u64) -> Option<Record> {
-        self.record(kind, self.resolve(kind, id)).filter(|record| record.archived_ms.is_none())
+        self.record(kind, self.resolve(kind, id))
+            .filter(|record| record.archived_ms.is_none())
     }
 
     pub fn base_record(&self, kind: ObjectType, index: u64) -> Record {
@@ -129,10 +132,18 @@ impl Portal {
             let base = self.base_record(record.kind, index);
             if record.kind == ObjectType::Deals && name == "dealstage" {
                 for (stage, at) in self.gen.stage_history(index) {
-                    versions.push(Version { value: stage, timestamp_ms: at, source: "CRM_UI".into() });
+                    versions.push(Version {
+                        value: stage,
+                        timestamp_ms: at,
+                        source: "CRM_UI".into(),
+                    });
                 }
             } else if let Some(value) = base.properties.get(name) {
-                versions.push(Version { value: value.clone(), timestamp_ms: base.created_ms, source: "IMPORT".into() });
+                versions.push(Version {
+                    value: value.clone(),
+                    timestamp_ms: base.created_ms,
+                    source: "IMPORT".into(),
+                });
             }
         }
         versions.extend(record.history.get(name).into_iter().flatten().cloned());
@@ -140,10 +151,21 @@ impl Portal {
     }
 
     /// One page of ids in ascending id order: live records, or only archived ones (§3.1).
-    pub fn list(&self, kind: ObjectType, after: u64, limit: usize, archived: bool) -> (Vec<u64>, Option<u64>) {
+    pub fn list(
+        &self,
+        kind: ObjectType,
+        after: u64,
+        limit: usize,
+        archived: bool,
+    ) -> (Vec<u64>, Option<u64>) {
         let table = self.table(kind);
         let mut ids: Vec<u64> = if archived {
-            table.archived.range(after..).take(limit + 1).copied().collect()
+            table
+                .archived
+                .range(after..)
+                .take(limit + 1)
+                .copied()
+                .collect()
         } else {
             let start = table.ids.first_index_at_or_after(after);
             let base = (start..table.ids.count()).map(|index| table.ids.id(index));

@@ -21,17 +21,36 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ChangeKind {
     Created,
-    Property { name: String, value: String },
+    Property {
+        name: String,
+        value: String,
+    },
     Deleted,
     Restored,
-    Merged { primary: u64, merged: Vec<u64>, new_id: u64, moved: usize },
-    Association { to_kind: ObjectType, to: u64, removed: bool, primary: bool },
+    Merged {
+        primary: u64,
+        merged: Vec<u64>,
+        new_id: u64,
+        moved: usize,
+    },
+    Association {
+        to_kind: ObjectType,
+        to: u64,
+        removed: bool,
+        primary: bool,
+    },
     PrivacyDeleted,
 }
 
 impl Portal {
     fn change(&self, kind: ObjectType, id: u64, source: &str, what: ChangeKind) -> Change {
-        Change { kind, object_id: id, occurred_ms: time::now_ms(), source: source.to_string(), what }
+        Change {
+            kind,
+            object_id: id,
+            occurred_ms: time::now_ms(),
+            source: source.to_string(),
+            what,
+        }
     }
 
     /// Copies a base record into the overlay so it can change; `None` if it does not exist.
@@ -39,7 +58,9 @@ impl Portal {
         if !self.table(kind).entries.contains_key(&id) {
             let index = self.table(kind).ids.index(id)?;
             let record = self.base_record(kind, index);
-            self.table_mut(kind).entries.insert(id, Entry::Live(Box::new(record)));
+            self.table_mut(kind)
+                .entries
+                .insert(id, Entry::Live(Box::new(record)));
         }
         match self.table_mut(kind).entries.get_mut(&id) {
             Some(Entry::Live(record)) => Some(record),
@@ -70,13 +91,25 @@ impl Portal {
     }
 
     /// Sets properties (`""` clears one) and bumps the modified time; returns the changes.
-    fn apply(&mut self, kind: ObjectType, id: u64, properties: &BTreeMap<String, String>, source: &str) -> Vec<Change> {
+    fn apply(
+        &mut self,
+        kind: ObjectType,
+        id: u64,
+        properties: &BTreeMap<String, String>,
+        source: &str,
+    ) -> Vec<Change> {
         let now = time::now_ms();
-        let Some(record) = self.materialize(kind, id) else { return Vec::new() };
+        let Some(record) = self.materialize(kind, id) else {
+            return Vec::new();
+        };
         let mut changed = Vec::new();
         let mut old_email = None;
         for (name, value) in properties {
-            if record.properties.get(name).map_or(value.is_empty(), |old| old == value) {
+            if record
+                .properties
+                .get(name)
+                .map_or(value.is_empty(), |old| old == value)
+            {
                 continue;
             }
             if name == "email" {
@@ -87,16 +120,29 @@ impl Portal {
             } else {
                 record.properties.insert(name.clone(), value.clone());
             }
-            let version = Version { value: value.clone(), timestamp_ms: now, source: source.to_string() };
-            record.history.entry(name.clone()).or_default().push(version);
+            let version = Version {
+                value: value.clone(),
+                timestamp_ms: now,
+                source: source.to_string(),
+            };
+            record
+                .history
+                .entry(name.clone())
+                .or_default()
+                .push(version);
             changed.push((name.clone(), value.clone()));
         }
         if changed.is_empty() {
             return Vec::new();
         }
         record.modified_ms = now;
-        record.properties.insert(kind.modified_property().to_string(), time::iso(now));
-        let new_email = record.properties.get("email").map(|email| email.to_lowercase());
+        record
+            .properties
+            .insert(kind.modified_property().to_string(), time::iso(now));
+        let new_email = record
+            .properties
+            .get("email")
+            .map(|email| email.to_lowercase());
         if kind == ObjectType::Contacts {
             let table = self.table_mut(kind);
             if let Some(old) = old_email {
@@ -109,12 +155,19 @@ impl Portal {
         self.reindex(kind, id);
         changed
             .into_iter()
-            .map(|(name, value)| self.change(kind, id, source, ChangeKind::Property { name, value }))
+            .map(|(name, value)| {
+                self.change(kind, id, source, ChangeKind::Property { name, value })
+            })
             .collect()
     }
 
     /// Creates a record from already validated properties.
-    pub fn create(&mut self, kind: ObjectType, properties: &BTreeMap<String, String>, source: &str) -> (u64, Vec<Change>) {
+    pub fn create(
+        &mut self,
+        kind: ObjectType,
+        properties: &BTreeMap<String, String>,
+        source: &str,
+    ) -> (u64, Vec<Change>) {
         let now = time::now_ms();
         let id = self.table_mut(kind).allocate_id();
         let mut base = BTreeMap::new();
@@ -140,7 +193,13 @@ impl Portal {
     }
 
     /// Updates a live record (a merged-away id updates its survivor, as HubSpot allows).
-    pub fn update(&mut self, kind: ObjectType, id: u64, properties: &BTreeMap<String, String>, source: &str) -> Option<(u64, Vec<Change>)> {
+    pub fn update(
+        &mut self,
+        kind: ObjectType,
+        id: u64,
+        properties: &BTreeMap<String, String>,
+        source: &str,
+    ) -> Option<(u64, Vec<Change>)> {
         let id = self.live(kind, id)?.id;
         Some((id, self.apply(kind, id, properties, source)))
     }
@@ -163,7 +222,9 @@ impl Portal {
         let record = self.materialize(kind, id)?;
         record.archived_ms = None;
         record.modified_ms = now;
-        record.properties.insert(kind.modified_property().to_string(), time::iso(now));
+        record
+            .properties
+            .insert(kind.modified_property().to_string(), time::iso(now));
         self.table_mut(kind).archived.remove(&id);
         self.reindex(kind, id);
         Some(vec![self.change(kind, id, source, ChangeKind::Restored)])
@@ -171,34 +232,63 @@ impl Portal {
 
     /// Merges `loser` into `primary`: empty properties of the survivor are filled from the
     /// loser, associations move, `hs_merged_object_ids` grows, the loser id resolves to it.
-    pub fn merge(&mut self, kind: ObjectType, primary: u64, loser: u64, source: &str) -> Result<Vec<Change>, String> {
-        let survivor = self.live(kind, primary).filter(|record| record.id == primary);
+    pub fn merge(
+        &mut self,
+        kind: ObjectType,
+        primary: u64,
+        loser: u64,
+        source: &str,
+    ) -> Result<Vec<Change>, String> {
+        let survivor = self
+            .live(kind, primary)
+            .filter(|record| record.id == primary);
         let merged = self.live(kind, loser).filter(|record| record.id == loser);
         let (Some(_), Some(merged)) = (survivor, merged) else {
-            return Err(format!("both records must exist and be live: {primary}, {loser}"));
+            return Err(format!(
+                "both records must exist and be live: {primary}, {loser}"
+            ));
         };
         if primary == loser {
             return Err("cannot merge a record into itself".to_string());
         }
         let mut moved: BTreeMap<String, String> = BTreeMap::new();
-        let record = self.materialize(kind, primary).ok_or_else(|| "survivor vanished".to_string())?;
+        let record = self
+            .materialize(kind, primary)
+            .ok_or_else(|| "survivor vanished".to_string())?;
         for (name, value) in &merged.properties {
             if !record.properties.contains_key(name) && !name.starts_with("hs_") {
                 moved.insert(name.clone(), value.clone());
             }
         }
-        let ids = record.properties.get("hs_merged_object_ids").cloned().unwrap_or_default();
-        let ids = if ids.is_empty() { loser.to_string() } else { format!("{ids};{loser}") };
+        let ids = record
+            .properties
+            .get("hs_merged_object_ids")
+            .cloned()
+            .unwrap_or_default();
+        let ids = if ids.is_empty() {
+            loser.to_string()
+        } else {
+            format!("{ids};{loser}")
+        };
         moved.insert("hs_merged_object_ids".to_string(), ids);
         let numbers_moved = moved.len() - 1;
         self.apply(kind, primary, &moved, source);
         self.move_associations(kind, loser, primary);
         if let Some(email) = merged.properties.get("email") {
-            self.table_mut(kind).emails.insert(email.to_lowercase(), primary);
+            self.table_mut(kind)
+                .emails
+                .insert(email.to_lowercase(), primary);
         }
-        self.table_mut(kind).entries.insert(loser, Entry::Merged(primary));
+        self.table_mut(kind)
+            .entries
+            .insert(loser, Entry::Merged(primary));
         self.reindex(kind, loser);
-        let what = ChangeKind::Merged { primary, merged: vec![loser], new_id: primary, moved: numbers_moved };
+        let what = ChangeKind::Merged {
+            primary,
+            merged: vec![loser],
+            new_id: primary,
+            moved: numbers_moved,
+        };
         Ok(vec![self.change(kind, primary, source, what)])
     }
 
@@ -220,7 +310,13 @@ impl Portal {
     }
 
     /// Adds or removes an association; one change per direction, as HubSpot sends.
-    pub fn associate(&mut self, from: (ObjectType, u64), to: (ObjectType, u64), present: bool, source: &str) -> Vec<Change> {
+    pub fn associate(
+        &mut self,
+        from: (ObjectType, u64),
+        to: (ObjectType, u64),
+        present: bool,
+        source: &str,
+    ) -> Vec<Change> {
         if self.live(from.0, from.1).is_none() || self.live(to.0, to.1).is_none() {
             return Vec::new();
         }
@@ -230,7 +326,12 @@ impl Portal {
         [(from, to), (to, from)]
             .into_iter()
             .map(|(a, b)| {
-                let what = ChangeKind::Association { to_kind: b.0, to: b.1, removed: !present, primary: false };
+                let what = ChangeKind::Association {
+                    to_kind: b.0,
+                    to: b.1,
+                    removed: !present,
+                    primary: false,
+                };
                 self.change(a.0, a.1, source, what)
             })
             .collect()
@@ -244,7 +345,9 @@ impl Portal {
         for id in ids {
             if let Some(record) = self.materialize(kind, id) {
                 record.modified_ms = now;
-                record.properties.insert(kind.modified_property().to_string(), time::iso(now));
+                record
+                    .properties
+                    .insert(kind.modified_property().to_string(), time::iso(now));
             }
             self.pending_index.push_back((now, kind, id));
         }

@@ -59,17 +59,33 @@ enum Key {
 
 impl Portal {
     /// Runs a validated query; errors are HubSpot's 400 messages.
-    pub fn search(&mut self, kind: ObjectType, query: &SearchQuery) -> Result<SearchResult, String> {
+    pub fn search(
+        &mut self,
+        kind: ObjectType,
+        query: &SearchQuery,
+    ) -> Result<SearchResult, String> {
         validate(kind, query)?;
         self.sync_index(time::now_ms());
         let table = self.table(kind);
         let mut hits: Vec<(Option<Key>, u64)> = Vec::new();
+        let sort = query
+            .sort
+            .as_ref()
+            .map_or(kind.created_property(), |(name, _)| name.as_str());
         let mut consider = |candidate: Candidate, id: u64| {
-            if query.groups.is_empty() || query.groups.iter().any(|group| group.filters.iter().all(|filter| self.matches(kind, &candidate, filter))) {
-                if query.query.as_deref().is_none_or(|text| self.matches_text(kind, &candidate, text)) {
-                    let sort = query.sort.as_ref().map_or(kind.created_property(), |(name, _)| name.as_str());
-                    hits.push((self.key(kind, &candidate, sort), id));
-                }
+            let filtered = query.groups.is_empty()
+                || query.groups.iter().any(|group| {
+                    group
+                        .filters
+                        .iter()
+                        .all(|filter| self.matches(kind, &candidate, filter))
+                });
+            let texted = query
+                .query
+                .as_deref()
+                .is_none_or(|text| self.matches_text(kind, &candidate, text));
+            if filtered && texted {
+                hits.push((self.key(kind, &candidate, sort), id));
             }
         };
         for index in 0..table.ids.count() {
@@ -85,7 +101,10 @@ impl Portal {
                 }
             }
         }
-        let descending = query.sort.as_ref().is_some_and(|(_, descending)| *descending);
+        let descending = query
+            .sort
+            .as_ref()
+            .is_some_and(|(_, descending)| *descending);
         hits.sort_by(|a, b| {
             // Records without the property sort last either way; ties break on id.
             let order = match (&a.0, &b.0) {
@@ -99,9 +118,17 @@ impl Portal {
         });
         let total = hits.len();
         let end = (query.after + query.limit).min(total).min(RESULT_CAP);
-        let ids: Vec<u64> = hits[query.after.min(end)..end].iter().map(|hit| hit.1).collect();
-        let next_after = (query.after + ids.len() < total && !ids.is_empty()).then_some(query.after + ids.len());
-        Ok(SearchResult { ids, total, next_after })
+        let ids: Vec<u64> = hits[query.after.min(end)..end]
+            .iter()
+            .map(|hit| hit.1)
+            .collect();
+        let next_after =
+            (query.after + ids.len() < total && !ids.is_empty()).then_some(query.after + ids.len());
+        Ok(SearchResult {
+            ids,
+            total,
+            next_after,
+        })
     }
 
     fn value(&self, kind: ObjectType, candidate: &Candidate, name: &str) -> Option<String> {
@@ -130,7 +157,10 @@ impl Portal {
 
     fn matches(&self, kind: ObjectType, candidate: &Candidate, filter: &Filter) -> bool {
         let actual = self.key(kind, candidate, &filter.property);
-        let wanted = |text: &Option<String>| text.as_deref().map(|text| typed(kind, &filter.property, text));
+        let wanted = |text: &Option<String>| {
+            text.as_deref()
+                .map(|text| typed(kind, &filter.property, text))
+        };
         let case_sensitive = schema::property(kind, &filter.property)
             .is_some_and(|def| matches!(def.ptype, PropertyType::Enumeration | PropertyType::Bool));
         let equal = |a: &Key, b: &Key| match (a, b) {
@@ -143,7 +173,9 @@ impl Portal {
         };
         match filter.operator.as_str() {
             "EQ" => matches!((&actual, wanted(&filter.value)), (Some(a), Some(b)) if equal(a, &b)),
-            "NEQ" => !matches!((&actual, wanted(&filter.value)), (Some(a), Some(b)) if equal(a, &b)),
+            "NEQ" => {
+                !matches!((&actual, wanted(&filter.value)), (Some(a), Some(b)) if equal(a, &b))
+            }
             "GT" => compare(|o| o == Ordering::Greater),
             "GTE" => compare(|o| o != Ordering::Less),
             "LT" => compare(|o| o == Ordering::Less),
@@ -154,7 +186,10 @@ impl Portal {
             },
             "IN" | "NOT_IN" => {
                 let found = actual.as_ref().is_some_and(|a| {
-                    filter.values.iter().any(|value| equal(a, &typed(kind, &filter.property, value)))
+                    filter
+                        .values
+                        .iter()
+                        .any(|value| equal(a, &typed(kind, &filter.property, value)))
                 });
                 found == (filter.operator == "IN")
             }
@@ -162,7 +197,9 @@ impl Portal {
             "NOT_HAS_PROPERTY" => actual.is_none(),
             "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN" => {
                 let token = filter.value.as_deref().unwrap_or("").to_lowercase();
-                let found = self.value(kind, candidate, &filter.property).is_some_and(|text| token_match(&text.to_lowercase(), &token));
+                let found = self
+                    .value(kind, candidate, &filter.property)
+                    .is_some_and(|text| token_match(&text.to_lowercase(), &token));
                 found == (filter.operator == "CONTAINS_TOKEN")
             }
             _ => false,
@@ -177,7 +214,10 @@ impl Portal {
             ObjectType::Deals => &["dealname"],
             ObjectType::Tasks => &["hs_task_subject"],
         };
-        fields.iter().any(|name| self.value(kind, candidate, name).is_some_and(|value| value.to_lowercase().contains(&text)))
+        fields.iter().any(|name| {
+            self.value(kind, candidate, name)
+                .is_some_and(|value| value.to_lowercase().contains(&text))
+        })
     }
 }
 
@@ -198,26 +238,41 @@ fn token_match(text: &str, token: &str) -> bool {
         let parts: Vec<&str> = token.split('*').filter(|part| !part.is_empty()).collect();
         return parts.iter().all(|part| text.contains(part));
     }
-    text.split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.').any(|word| word == token) || text == token
+    text.split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.')
+        .any(|word| word == token)
+        || text == token
 }
 
 fn validate(kind: ObjectType, query: &SearchQuery) -> Result<(), String> {
     let total: usize = query.groups.iter().map(|group| group.filters.len()).sum();
-    if query.groups.len() > MAX_GROUPS || total > MAX_FILTERS || query.groups.iter().any(|group| group.filters.len() > MAX_FILTERS_PER_GROUP) {
+    if query.groups.len() > MAX_GROUPS
+        || total > MAX_FILTERS
+        || query
+            .groups
+            .iter()
+            .any(|group| group.filters.len() > MAX_FILTERS_PER_GROUP)
+    {
         return Err(format!(
             "Too many filters: at most {MAX_GROUPS} filterGroups of {MAX_FILTERS_PER_GROUP} filters, {MAX_FILTERS} filters in all; got {} groups, {total} filters",
             query.groups.len()
         ));
     }
     if query.limit > MAX_LIMIT {
-        return Err(format!("limit must be at most {MAX_LIMIT}; got {}", query.limit));
+        return Err(format!(
+            "limit must be at most {MAX_LIMIT}; got {}",
+            query.limit
+        ));
     }
     if query.after >= RESULT_CAP {
         return Err(format!("after must be less than {RESULT_CAP}; paging beyond the first {RESULT_CAP} results of a search is not supported"));
     }
     for filter in query.groups.iter().flat_map(|group| &group.filters) {
         if schema::property(kind, &filter.property).is_none() {
-            return Err(format!("Property {} does not exist on {}", filter.property, kind.name()));
+            return Err(format!(
+                "Property {} does not exist on {}",
+                filter.property,
+                kind.name()
+            ));
         }
     }
     if let Some((name, _)) = &query.sort {

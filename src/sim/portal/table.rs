@@ -51,7 +51,6 @@ impl Table {
         }
     }
 
-
     pub fn allocate_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;

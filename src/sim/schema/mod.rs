@@ -87,7 +87,11 @@ mod tests {
             names.sort_unstable();
             names.dedup();
             assert_eq!(names.len(), defs.len(), "{kind:?}");
-            for required in [kind.modified_property(), kind.created_property(), "hs_object_id"] {
+            for required in [
+                kind.modified_property(),
+                kind.created_property(),
+                "hs_object_id",
+            ] {
                 assert!(property(kind, required).is_some(), "{kind:?} {required}");
             }
         }

@@ -22,7 +22,12 @@ pub struct Pipeline {
 
 fn stage(id: &'static str, label: &'static str, probability: &'static str) -> Stage {
     let closed = probability == "1.0" || probability == "0.0";
-    Stage { id, label, probability, closed }
+    Stage {
+        id,
+        label,
+        probability,
+        closed,
+    }
 }
 
 pub fn pipelines() -> &'static [Pipeline] {

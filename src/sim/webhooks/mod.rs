@@ -67,7 +67,10 @@ impl Outbox {
             *id += 1;
             *id
         };
-        let built: Vec<Value> = changes.iter().map(|change| events::event(change, origin, &mut next_id)).collect();
+        let built: Vec<Value> = changes
+            .iter()
+            .map(|change| events::event(change, origin, &mut next_id))
+            .collect();
         let (mut kept, mut dropped) = (Vec::new(), 0);
         {
             let mut chaos = self.chaos.lock();

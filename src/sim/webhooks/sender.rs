@@ -15,9 +15,14 @@ use crate::webhook::signature::{decode_v3_uri, sign_v1, sign_v3};
 pub const MAX_ATTEMPTS: u32 = 10;
 
 pub(crate) fn spawn_sender(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let Some(target) = shared.config.webhook.clone() else { return };
+    let Some(target) = shared.config.webhook.clone() else {
+        return;
+    };
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder().timeout(Duration::from_millis(target.timeout_ms)).build() {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_millis(target.timeout_ms))
+            .build()
+        {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(%error, "cannot build the webhook client; webhooks disabled");
@@ -39,7 +44,12 @@ pub(crate) fn spawn_sender(shared: Arc<Shared>, mut shutdown: watch::Receiver<bo
                     _ = shutdown.changed() => return,
                 }
             }
-            let job = Delivery { shared: shared.clone(), client: client.clone(), target: target.clone(), shutdown: shutdown.clone() };
+            let job = Delivery {
+                shared: shared.clone(),
+                client: client.clone(),
+                target: target.clone(),
+                shutdown: shutdown.clone(),
+            };
             tokio::spawn(job.run(batch, permit));
         }
     });
@@ -78,7 +88,8 @@ impl Delivery {
             }
             // Growing, randomised delays: base × 2^attempt × [0.5, 1.5).
             let jitter = rand::thread_rng().gen_range(0.5..1.5);
-            let delay_ms = (self.target.retry_base_ms as f64 * 2f64.powi(attempt as i32) * jitter) as u64;
+            let delay_ms =
+                (self.target.retry_base_ms as f64 * 2f64.powi(attempt as i32) * jitter) as u64;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
                 _ = self.shutdown.changed() => break,
@@ -93,7 +104,13 @@ impl Delivery {
         let body = serde_json::to_vec(batch).expect("JSON values serialise");
         let secret = self.target.client_secret.as_bytes();
         let timestamp = time::now_ms().to_string();
-        let v3 = sign_v3(secret, "POST", &decode_v3_uri(&self.target.url), &body, &timestamp);
+        let v3 = sign_v3(
+            secret,
+            "POST",
+            &decode_v3_uri(&self.target.url),
+            &body,
+            &timestamp,
+        );
         let request = self
             .client
             .post(&self.target.url)

@@ -42,7 +42,11 @@ fn verifier(secret: &str) -> Verifier {
     }
 }
 
-fn headers_for<'a>(version: &'a str, signature: &'a str, timestamp: Option<&'a str>) -> SignatureHeaders<'a> {
+fn headers_for<'a>(
+    version: &'a str,
+    signature: &'a str,
+    timestamp: Option<&'a str>,
+) -> SignatureHeaders<'a> {
     if version == "v3" {
         SignatureHeaders {
             v3: Some(signature),
@@ -73,12 +77,19 @@ fn official_vectors() {
             "v1" => sign_v1(secret, body) == vector.signature,
             "v2" => sign_v2(secret, &vector.method, &vector.uri, body) == vector.signature,
             "v3" => {
-                let timestamp = vector.timestamp.as_deref().expect("v3 vector has a timestamp");
+                let timestamp = vector
+                    .timestamp
+                    .as_deref()
+                    .expect("v3 vector has a timestamp");
                 sign_v3(secret, &vector.method, &vector.uri, body, timestamp) == vector.signature
             }
             other => panic!("unknown version {other}"),
         };
-        let headers = headers_for(&vector.version, &vector.signature, vector.timestamp.as_deref());
+        let headers = headers_for(
+            &vector.version,
+            &vector.signature,
+            vector.timestamp.as_deref(),
+        );
         let signed = Signed {
             method: &vector.method,
             uri: vector.uri_on_wire.as_deref().unwrap_or(&vector.uri),
@@ -98,7 +109,12 @@ fn official_vectors() {
             continue;
         }
         assert_eq!(raw_match, vector.valid, "raw algorithm, {}", vector.name);
-        assert_eq!(verdict.is_ok(), vector.valid, "verifier, {}: {verdict:?}", vector.name);
+        assert_eq!(
+            verdict.is_ok(),
+            vector.valid,
+            "verifier, {}: {verdict:?}",
+            vector.name
+        );
     }
 }
 
@@ -140,12 +156,22 @@ fn check_v3(secret: &str, timestamp: &str, signature: &str) -> Result<Version, S
         timestamp: Some(timestamp),
         ..Default::default()
     };
-    let signed = Signed { method: "POST", uri: URI, body: BODY };
+    let signed = Signed {
+        method: "POST",
+        uri: URI,
+        body: BODY,
+    };
     verifier(secret).verify(&headers, &signed, NOW_MS)
 }
 
 fn good_v3(secret: &str, timestamp: &str) -> String {
-    sign_v3(secret.as_bytes(), "POST", &decode_v3_uri(URI), BODY, timestamp)
+    sign_v3(
+        secret.as_bytes(),
+        "POST",
+        &decode_v3_uri(URI),
+        BODY,
+        timestamp,
+    )
 }
 
 #[test]
@@ -164,7 +190,10 @@ fn v3_edge_cases() {
     // Exactly at the window edge in both directions passes; one ms beyond fails.
     for timestamp in [NOW_MS - 300_000, NOW_MS + 300_000] {
         let text = timestamp.to_string();
-        assert_eq!(check_v3(secret, &text, &good_v3(secret, &text)), Ok(Version::V3));
+        assert_eq!(
+            check_v3(secret, &text, &good_v3(secret, &text)),
+            Ok(Version::V3)
+        );
     }
     for timestamp in [NOW_MS - 300_001, NOW_MS + 300_001] {
         let text = timestamp.to_string();
@@ -172,15 +201,29 @@ fn v3_edge_cases() {
         assert_eq!(verdict, Err(SignatureError::Stale { max_age_secs: 300 }));
     }
     // Not digits: rejected before any comparison.
-    for timestamp in ["", "1767225599000.0", "-1", " 1767225599000", "abc", "99999999999999999999"] {
+    for timestamp in [
+        "",
+        "1767225599000.0",
+        "-1",
+        " 1767225599000",
+        "abc",
+        "99999999999999999999",
+    ] {
         let verdict = check_v3(secret, timestamp, &good_v3(secret, timestamp));
-        assert!(matches!(verdict, Err(SignatureError::Invalid(_))), "{timestamp:?}: {verdict:?}");
+        assert!(
+            matches!(verdict, Err(SignatureError::Invalid(_))),
+            "{timestamp:?}: {verdict:?}"
+        );
     }
 }
 
 #[test]
 fn header_combinations() {
-    let signed = Signed { method: "POST", uri: URI, body: BODY };
+    let signed = Signed {
+        method: "POST",
+        uri: URI,
+        body: BODY,
+    };
     let secret = "secret";
     let v1 = sign_v1(secret.as_bytes(), BODY);
     let v2 = sign_v2(secret.as_bytes(), "POST", URI, BODY);
@@ -189,7 +232,10 @@ fn header_combinations() {
         verifier.accept_legacy = accept_legacy;
         verifier.verify(&headers, &signed, NOW_MS)
     };
-    assert_eq!(check(SignatureHeaders::default(), true), Err(SignatureError::Missing));
+    assert_eq!(
+        check(SignatureHeaders::default(), true),
+        Err(SignatureError::Missing)
+    );
     let legacy = |signature, version| SignatureHeaders {
         legacy: Some(signature),
         legacy_version: version,
@@ -211,6 +257,12 @@ fn header_combinations() {
     // v3 without its timestamp header.
     let timestamp = NOW_MS.to_string();
     let v3 = good_v3(secret, &timestamp);
-    let without_timestamp = SignatureHeaders { v3: Some(&v3), ..Default::default() };
-    assert!(matches!(check(without_timestamp, true), Err(SignatureError::Invalid(_))));
+    let without_timestamp = SignatureHeaders {
+        v3: Some(&v3),
+        ..Default::default()
+    };
+    assert!(matches!(
+        check(without_timestamp, true),
+        Err(SignatureError::Invalid(_))
+    ));
 }
