@@ -2,20 +2,48 @@
 
 pub mod auth;
 pub mod error;
+mod objects;
 mod router;
 mod status;
+mod sync;
 mod webhooks;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
 
 pub use auth::Tokens;
 pub use error::{ApiError, Response};
 pub use router::handle;
 
+use crate::object::ObjectType;
 use crate::store::Store;
+use crate::sync::{Syncer, Triggers};
 use crate::webhook::Ingress;
+
+/// The HubSpot portal this gateway mirrors, as token introspection described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portal {
+    pub hub_id: i64,
+    /// `https://app.hubspot.com`, or the EU hublet's host.
+    pub ui_base: String,
+    /// The HubSpot user who connected the token (the fallback owner's user).
+    pub user_email: Option<String>,
+    pub user_id: Option<i64>,
+}
+
+impl Portal {
+    /// A link that opens the record in HubSpot; tasks have no record page, so their index.
+    pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
+        match kind {
+            ObjectType::Tasks => format!("{}/tasks/{}", self.ui_base, self.hub_id),
+            _ => format!("{}/contacts/{}/record/{}/{id}", self.ui_base, self.hub_id, kind.type_id()),
+        }
+    }
+}
 
 /// Everything a request may need; shared by all connections.
 pub struct State {
@@ -24,18 +52,63 @@ pub struct State {
     /// Replaced on reload, so read it per request.
     pub tokens: RwLock<Tokens>,
     pub max_body_bytes: usize,
+    /// The record types the config mirrors.
+    pub objects: Vec<ObjectType>,
+    /// "Run Now" requests for the sync cycle.
+    pub triggers: Arc<Triggers>,
+    portal: OnceLock<Portal>,
+    syncer: OnceLock<Arc<Syncer>>,
     ready: AtomicBool,
 }
 
+const PORTAL_META: &str = "portal";
+
 impl State {
-    pub fn new(ingress: Ingress, store: Store, tokens: Tokens, max_body_bytes: usize) -> Self {
+    pub fn new(ingress: Ingress, store: Store, tokens: Tokens, max_body_bytes: usize, objects: Vec<ObjectType>) -> Self {
+        // The portal seen last time answers queries before HubSpot is reachable again.
+        let portal = OnceLock::new();
+        if let Ok(Some(bytes)) = store.meta(PORTAL_META) {
+            if let Ok(known) = serde_json::from_slice(&bytes) {
+                let _ = portal.set(known);
+            }
+        }
         State {
             ingress,
             store,
             tokens: RwLock::new(tokens),
             max_body_bytes,
+            objects,
+            triggers: Arc::new(Triggers::default()),
+            portal,
+            syncer: OnceLock::new(),
             ready: AtomicBool::new(false),
         }
+    }
+
+    pub fn portal(&self) -> Option<&Portal> {
+        self.portal.get()
+    }
+
+    /// Records the connected portal (and remembers it for the next start).
+    pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
+        // Invariant: serialising a struct of plain fields cannot fail.
+        let bytes = serde_json::to_vec(&portal).expect("Portal serialises");
+        self.store.set_meta(PORTAL_META, &bytes)?;
+        if let Some(known) = self.portal.get() {
+            if known.hub_id != portal.hub_id {
+                tracing::warn!(old = known.hub_id, new = portal.hub_id, "the token now belongs to another portal; restart to serve it");
+            }
+        }
+        let _ = self.portal.set(portal);
+        Ok(())
+    }
+
+    pub fn syncer(&self) -> Option<&Arc<Syncer>> {
+        self.syncer.get()
+    }
+
+    pub fn set_syncer(&self, syncer: Arc<Syncer>) {
+        let _ = self.syncer.set(syncer);
     }
 
     /// Ready means: store open, listeners bound, not draining (`/readyz`).

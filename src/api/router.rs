@@ -8,7 +8,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
 use super::error::{empty_response, json_response, ApiError, Response};
-use super::{status, webhooks, State};
+use super::{objects, status, sync, webhooks, State};
 use crate::config::Scope;
 use crate::webhook::Rejection;
 
@@ -40,8 +40,21 @@ where
                 webhooks::one(&state, event_id)
             })
         }
+        (&Method::GET, ["v1", "objects", kind, id]) => {
+            guarded(&state, &parts, Scope::Read, || objects::record(&state, kind, id))
+        }
+        (&Method::GET, ["v1", "owners"]) => {
+            guarded(&state, &parts, Scope::Read, || objects::owners(&state))
+        }
+        (&Method::GET, ["v1", "owners", id]) => {
+            guarded(&state, &parts, Scope::Read, || objects::owner(&state, id))
+        }
+        (&Method::POST, ["v1", "sync", kind]) => {
+            guarded(&state, &parts, Scope::Admin, || sync::run_now(&state, kind))
+        }
         (_, ["webhooks", "hubspot"] | ["healthz"] | ["readyz"] | ["v1", "status"])
-        | (_, ["v1", "webhooks", "events", ..]) => ApiError::new(
+        | (_, ["v1", "webhooks", "events", ..])
+        | (_, ["v1", "objects", _, _] | ["v1", "owners", ..] | ["v1", "sync", _]) => ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("{} is not allowed on {path}", parts.method),

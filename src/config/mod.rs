@@ -76,6 +76,10 @@ pub struct HubSpot {
     pub signature_max_age_secs: u64,
     /// Accept v1/v2 signatures on requests that carry no v3 signature.
     pub accept_legacy_signatures: bool,
+    /// Total time one API call may spend on retries before its error is reported.
+    pub max_retry_secs: u64,
+    /// API requests in flight at once (the rate limit decides the pace).
+    pub max_concurrency: usize,
 }
 
 impl Default for HubSpot {
@@ -88,6 +92,8 @@ impl Default for HubSpot {
             refresh_token: None,
             signature_max_age_secs: 300,
             accept_legacy_signatures: true,
+            max_retry_secs: 120,
+            max_concurrency: 8,
         }
     }
 }
@@ -118,6 +124,14 @@ pub struct Sync {
     pub enabled: bool,
     pub objects: Vec<String>,
     pub poll_interval_secs: u64,
+    /// Each poll re-reads this window before its cursor (search indexes changes late).
+    pub lookback_secs: u64,
+    /// Owners, pipelines and property definitions (no webhooks) are re-read this often.
+    pub reference_interval_secs: u64,
+    /// Full reconciliation runs at most this often ...
+    pub reconcile_interval_hours: u64,
+    /// ... and only inside this daily UTC window, "HH:MM-HH:MM" (may wrap midnight).
+    pub reconcile_window_utc: String,
 }
 
 impl Default for Sync {
@@ -126,6 +140,10 @@ impl Default for Sync {
             enabled: true,
             objects: OBJECT_TYPES.iter().map(|name| name.to_string()).collect(),
             poll_interval_secs: 300,
+            lookback_secs: 300,
+            reference_interval_secs: 600,
+            reconcile_interval_hours: 24,
+            reconcile_window_utc: "02:00-05:00".into(),
         }
     }
 }

@@ -100,8 +100,23 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
-    if config.sync.poll_interval_secs < 10 {
-        problem("sync.poll_interval_secs", "must be at least 10".into());
+    if config.sync.poll_interval_secs < 1 {
+        problem("sync.poll_interval_secs", "must be at least 1".into());
+    }
+    if config.sync.reference_interval_secs < 1 {
+        problem("sync.reference_interval_secs", "must be at least 1".into());
+    }
+    if config.sync.reconcile_interval_hours < 1 {
+        problem("sync.reconcile_interval_hours", "must be at least 1".into());
+    }
+    if crate::sync::schedule::Window::parse(&config.sync.reconcile_window_utc).is_none() {
+        problem(
+            "sync.reconcile_window_utc",
+            format!("{:?} is not \"HH:MM-HH:MM\"", config.sync.reconcile_window_utc),
+        );
+    }
+    if !(1..=64).contains(&config.hubspot.max_concurrency) {
+        problem("hubspot.max_concurrency", "must be between 1 and 64".into());
     }
 
     if let Some(owner) = &config.ownership.fallback_owner_id {

@@ -4,6 +4,7 @@
 mod listener;
 pub mod logging;
 mod shutdown;
+pub mod sync;
 mod systemd;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub struct Running {
     pub state: Arc<api::State>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
+    sync: Option<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
 
@@ -55,11 +57,13 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         config.server.max_in_flight,
     );
     let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
+    let objects = sync::record_types(loaded);
     let state = Arc::new(api::State::new(
         ingress,
         store,
         tokens,
         config.server.max_body_bytes,
+        objects,
     ));
 
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
@@ -84,6 +88,9 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         retention,
         shutdown.clone(),
     ));
+    let sync = config.sync.enabled.then(|| {
+        tokio::spawn(sync::supervise(loaded.clone(), state.clone(), shutdown.clone()))
+    });
     state.set_ready(true);
     tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");
     Ok(Running {
@@ -91,6 +98,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         state,
         shutdown,
         server,
+        sync,
         committer,
     })
 }
@@ -107,6 +115,9 @@ impl Running {
         self.shutdown.cancelled().await;
         self.state.set_ready(false);
         self.server.await.context("server task")?;
+        if let Some(sync) = self.sync {
+            sync.await.context("sync task")?;
+        }
         self.state.ingress.inbox.close().await;
         self.committer
             .await

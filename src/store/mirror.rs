@@ -120,13 +120,18 @@ impl Mirror {
         })
     }
 
-    /// The record `id` (following merge aliases), archived ones included.
+    /// The record stored under exactly `id`, archived ones included.
     pub fn get(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
-        let id = self.resolve(portal, kind, id)?;
         match self.records.get(record_key(portal, kind.code(), id))? {
             Some(bytes) => Ok(Some(decode::<Stored>(&bytes)?.record)),
             None => Ok(None),
         }
+    }
+
+    /// The record `id` refers to, following merge aliases to the survivor.
+    pub fn find(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
+        let id = self.resolve(portal, kind, id)?;
+        self.get(portal, kind, id)
     }
 
     /// The id a merged record lives on as (itself when not merged).

@@ -121,6 +121,18 @@ impl Store {
         &self.inner.inbox
     }
 
+    /// A small named value of the gateway's own (e.g. the connected portal).
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let meta = self.inner.db.open_tree(keys::META_TREE)?;
+        Ok(meta.get(format!("app.{name}"))?.map(|bytes| bytes.to_vec()))
+    }
+
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        let meta = self.inner.db.open_tree(keys::META_TREE)?;
+        meta.insert(format!("app.{name}"), value)?;
+        Ok(())
+    }
+
     pub fn mirror(&self) -> &Mirror {
         &self.inner.mirror
     }

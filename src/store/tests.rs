@@ -349,7 +349,8 @@ mod mirror {
             )
             .unwrap();
         assert_eq!(mirror.resolve(PORTAL, Contacts, 10).unwrap(), 12);
-        assert_eq!(mirror.get(PORTAL, Contacts, 10).unwrap().unwrap().id, 12);
+        assert_eq!(mirror.find(PORTAL, Contacts, 10).unwrap().unwrap().id, 12);
+        assert!(mirror.get(PORTAL, Contacts, 10).unwrap().is_none());
         assert!(mirror
             .lookup(PORTAL, Contacts, &email("a@x.io"))
             .unwrap()

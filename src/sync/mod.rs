@@ -2,7 +2,20 @@
 //! `apply` and `events` are pure; the rest does IO through the HubSpot client and the store.
 
 pub mod apply;
+mod backfill;
+mod convert;
 pub mod events;
+mod incremental;
+mod reconcile;
+pub mod run;
+pub mod schedule;
+pub mod state;
+mod syncer;
+mod webhooks;
 
 pub use apply::{apply, Applied, Change};
 pub use events::{plan, Plan};
+pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
+pub use state::TypeState;
+pub use convert::api as api_type;
+pub use syncer::{Error, Links, Settings, Syncer};

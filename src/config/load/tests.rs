@@ -83,7 +83,7 @@ signature_max_age_secs = 0
 
 [sync]
 objects = ["contacts", "tickets", "contacts"]
-poll_interval_secs = 1
+poll_interval_secs = 0
 
 [export.companies]
 on_duplicate = "merge"

@@ -27,23 +27,47 @@ pub fn env(name: &str) -> Option<String> {
     }
 }
 
+/// Lines added to the sections of a test config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub server: String,
+    pub hubspot: String,
+    pub store: String,
+    /// `None`: sync disabled (no HubSpot is reachable); else the `[sync]` keys to use.
+    pub sync: Option<String>,
+}
+
 /// A config for a gateway listening on `listen` with its store in `store`; `extra` is
 /// appended to the `[server]` section (e.g. `max_body_bytes = 2048`).
 pub fn config_text(listen: &str, public_url: &str, store: &std::path::Path, extra: &str) -> String {
+    let options = Options {
+        server: extra.to_owned(),
+        ..Options::default()
+    };
+    config_with(listen, public_url, store, &options)
+}
+
+pub fn config_with(listen: &str, public_url: &str, store: &std::path::Path, options: &Options) -> String {
+    let sync = options.sync.as_deref().map_or("enabled = false".to_owned(), |keys| format!("enabled = true\n{keys}"));
     format!(
         r#"
 [server]
 listen = "{listen}"
 public_url = "{public_url}"
 shutdown_grace_secs = 5
-{extra}
+{server}
 
 [hubspot]
 client_secret = "env:IT_CLIENT_SECRET"
 access_token = "env:IT_ACCESS_TOKEN"
+{hubspot}
+
+[sync]
+{sync}
 
 [store]
 path = "{store}"
+{store_extra}
 
 [[api.tokens]]
 name = "reader"
@@ -55,7 +79,10 @@ name = "operator"
 token = "env:IT_ADMIN_TOKEN"
 scope = "admin"
 "#,
-        store = store.display()
+        server = options.server,
+        hubspot = options.hubspot,
+        store = store.display(),
+        store_extra = options.store,
     )
 }
 
@@ -75,17 +102,20 @@ impl Gateway {
     }
 
     /// `server_extra` goes into `[server]`, `store_extra` into `[store]`.
+    /// `server_extra` goes into `[server]`, `store_extra` into `[store]`.
     pub async fn start_with(server_extra: &str, store_extra: &str) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            server: server_extra.to_owned(),
+            store: store_extra.to_owned(),
+            ..Options::default()
+        };
         // The public URL is what HubSpot would call; it need not be where we listen.
-        let public_url = "https://hooks.example.com/gw";
-        let mut text = config_text(
-            "127.0.0.1:0",
-            public_url,
-            &dir.path().join("store"),
-            server_extra,
-        );
-        text = text.replace("[store]\n", &format!("[store]\n{store_extra}\n"));
+        Self::start_options("127.0.0.1:0", "https://hooks.example.com/gw", &options).await
+    }
+
+    pub async fn start_options(listen: &str, public_url: &str, options: &Options) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config_with(listen, public_url, &dir.path().join("store"), options);
         let loaded = config::load_str(&text, &env).expect("test config is valid");
         let running = daemon::start(&loaded).await.expect("gateway starts");
         let addr = running.local_addr;

@@ -1,0 +1,81 @@
+//! `GET /v1/objects/{type}/{id}` and `GET /v1/owners[/{id}]`: the mirror, read-only.
+
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use super::error::{json_response, ApiError, Response};
+use super::{wire, Portal, State};
+use crate::object::ObjectType;
+
+pub fn record(state: &State, kind: &str, id: &str) -> Result<Response, ApiError> {
+    let kind = object_type(state, kind)?;
+    let id = parse_id(id)?;
+    let portal = portal(state)?;
+    let mirror = state.store.mirror();
+    let storage = |error| ApiError::storage(&error);
+    let record = mirror
+        .find(portal.hub_id, kind, id)
+        .map_err(storage)?
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} with id {id} in the mirror")))?;
+    let mut associations = Map::new();
+    for other in ObjectType::ALL.into_iter().filter(|other| *other != kind) {
+        let ids = mirror.associated(portal.hub_id, kind, record.id, other).map_err(storage)?;
+        if !ids.is_empty() {
+            let ids: Vec<Value> = ids.iter().map(|id| Value::String(id.to_string())).collect();
+            associations.insert(other.name().to_owned(), Value::Array(ids));
+        }
+    }
+    let owner = wire::record_owner(&state.store, portal.hub_id, &record).map_err(storage)?;
+    let body = wire::record(kind, &record, owner.as_ref(), associations, portal);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+pub fn owners(state: &State) -> Result<Response, ApiError> {
+    let portal = portal(state)?;
+    let owners = state
+        .store
+        .reference()
+        .owners(portal.hub_id)
+        .map_err(|error| ApiError::storage(&error))?;
+    let list: Vec<Value> = owners.iter().map(wire::owner).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "owners": list })))
+}
+
+pub fn owner(state: &State, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id)?;
+    let portal = portal(state)?;
+    let owner = state
+        .store
+        .reference()
+        .owner(portal.hub_id, id)
+        .map_err(|error| ApiError::storage(&error))?
+        .ok_or_else(|| ApiError::not_found(format!("no owner with id {id}")))?;
+    Ok(json_response(StatusCode::OK, &wire::owner(&owner)))
+}
+
+/// A mirrored record type named in a path.
+pub fn object_type(state: &State, name: &str) -> Result<ObjectType, ApiError> {
+    let kind: ObjectType = name.parse().map_err(ApiError::bad_request)?;
+    if !state.objects.contains(&kind) {
+        return Err(ApiError::bad_request(format!("{kind} are not mirrored (sync.objects)")));
+    }
+    Ok(kind)
+}
+
+pub fn parse_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .ok()
+        .filter(|id: &i64| *id > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("{text:?} is not a HubSpot id")))
+}
+
+/// The connected portal; before the first connection nothing can be answered.
+pub fn portal(state: &State) -> Result<&Portal, ApiError> {
+    state.portal().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_connected",
+            "the gateway has not connected to HubSpot yet",
+        )
+    })
+}

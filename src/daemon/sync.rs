@@ -1,0 +1,111 @@
+//! Starting sync: build the HubSpot client from the config, connect (token introspection and
+//! the scope check, retried while HubSpot is unreachable), then run the sync loops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Portal, State};
+use crate::config::Loaded;
+use crate::hubspot::{self, ClientConfig, Credentials, Requirements};
+use crate::object::ObjectType;
+use crate::sync::{self, schedule::Window, Cycle, Settings, Syncer};
+
+/// The HubSpot client the config describes.
+pub fn client(loaded: &Loaded) -> anyhow::Result<hubspot::Client> {
+    let hubspot = &loaded.config.hubspot;
+    let secrets = &loaded.secrets;
+    let credentials = match (&secrets.access_token, &hubspot.client_id, &secrets.refresh_token) {
+        (Some(token), _, _) => Credentials::PrivateApp {
+            access_token: token.clone(),
+        },
+        (None, Some(client_id), Some(refresh_token)) => Credentials::OAuth {
+            client_id: client_id.clone(),
+            client_secret: secrets.client_secret.clone().context("OAuth needs hubspot.client_secret")?,
+            refresh_token: refresh_token.clone(),
+        },
+        _ => anyhow::bail!("set hubspot.access_token, or hubspot.client_id + refresh_token"),
+    };
+    let api_base = url::Url::parse(&hubspot.api_base).context("hubspot.api_base")?;
+    let mut config = ClientConfig::new(api_base, credentials).with_max_retry_secs(hubspot.max_retry_secs);
+    config.max_concurrency = hubspot.max_concurrency;
+    Ok(hubspot::Client::new(config)?)
+}
+
+/// The record types `sync.objects` names (owners are handled as reference data).
+pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
+    loaded.config.sync.objects.iter().filter_map(|name| name.parse().ok()).collect()
+}
+
+/// Connects to HubSpot, retrying transient failures until shutdown; a missing scope or bad
+/// credentials end the attempt (the error says what to fix).
+pub async fn connect(client: &hubspot::Client, needs: &Requirements, shutdown: &CancellationToken) -> Option<hubspot::TokenInfo> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match client.connect(needs).await {
+            Ok(info) => return Some(info),
+            Err(error) if error.is_retryable() => {
+                tracing::warn!(%error, retry_in_secs = delay.as_secs(), "cannot reach HubSpot yet; webhooks are still accepted");
+            }
+            Err(error) => {
+                tracing::error!(%error, "HubSpot refused the connection; sync is disabled until the config is fixed");
+                return None;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(60)),
+            () = shutdown.cancelled() => return None,
+        }
+    }
+}
+
+/// Connects, then runs the webhook and polling loops until shutdown.
+pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: CancellationToken) {
+    let client = match client(&loaded) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            return;
+        }
+    };
+    let objects = record_types(&loaded);
+    let owners = loaded.config.sync.objects.iter().any(|name| name == "owners");
+    let needs = Requirements {
+        read: objects.iter().map(|kind| sync::api_type(*kind)).collect(),
+        owners,
+        write: Vec::new(),
+    };
+    let Some(info) = connect(&client, &needs, &shutdown).await else {
+        return;
+    };
+    let portal = Portal {
+        hub_id: info.hub_id,
+        ui_base: info.ui_base(),
+        user_email: info.user_email.clone(),
+        user_id: info.user_id,
+    };
+    if let Err(error) = state.set_portal(portal) {
+        tracing::error!(%error, "cannot record the connected portal");
+        return;
+    }
+    let config = &loaded.config.sync;
+    let settings = Settings {
+        lookback_ms: config.lookback_secs as i64 * 1000,
+    };
+    let syncer = Arc::new(Syncer::new(client, state.store.clone(), info.hub_id, objects, owners, settings));
+    state.set_syncer(syncer.clone());
+    let cycle = Cycle {
+        poll_interval: Duration::from_secs(config.poll_interval_secs),
+        reference_interval: Duration::from_secs(config.reference_interval_secs),
+        reconcile_interval: Duration::from_secs(config.reconcile_interval_hours * 3600),
+        // Invariant: validation checked the window.
+        reconcile_window: Window::parse(&config.reconcile_window_utc).unwrap_or(Window::parse("02:00-05:00").expect("valid")),
+    };
+    let mut loops = JoinSet::new();
+    loops.spawn(sync::run_webhooks(syncer.clone(), shutdown.clone()));
+    loops.spawn(sync::run_cycle(syncer, cycle, state.triggers.clone(), shutdown.clone()));
+    while loops.join_next().await.is_some() {}
+}

@@ -1,0 +1,129 @@
+//! The long-running sync loops (the daemon spawns them): applying webhooks as they arrive,
+//! and the backfill → polling → reference refresh → reconciliation cycle.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::schedule::Window;
+use super::state::TypeState;
+use super::syncer::Syncer;
+use crate::object::ObjectType;
+use crate::webhook::inbox::now_ms;
+
+/// How often the polling cycle runs and when reference data and reconciliation are due.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub poll_interval: Duration,
+    pub reference_interval: Duration,
+    pub reconcile_interval: Duration,
+    pub reconcile_window: Window,
+}
+
+/// "Run Now" requests from the API or CLI, and a way to wake the cycle for them.
+#[derive(Debug, Default)]
+pub struct Triggers {
+    requested: Mutex<BTreeSet<ObjectType>>,
+    wake: Notify,
+}
+
+impl Triggers {
+    pub fn request(&self, kind: ObjectType) {
+        self.requested.lock().insert(kind);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> BTreeSet<ObjectType> {
+        std::mem::take(&mut *self.requested.lock())
+    }
+}
+
+/// Applies stored webhook events until shutdown; backs off while HubSpot fails.
+pub async fn run_webhooks(syncer: Arc<Syncer>, shutdown: CancellationToken) {
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let pause = tokio::select! {
+            outcome = syncer.apply_webhooks() => match outcome {
+                Ok(0) => Duration::from_millis(25),
+                Ok(_) => { failures = 0; Duration::ZERO }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "applying webhook events failed; they stay in the inbox");
+                    backoff(failures)
+                }
+            },
+            () = shutdown.cancelled() => return,
+        };
+        sleep_unless_cancelled(pause, &shutdown).await;
+    }
+}
+
+/// Backfills every type (resuming), then polls, refreshes reference data and reconciles on
+/// schedule until shutdown.
+pub async fn run_cycle(syncer: Arc<Syncer>, cycle: Cycle, triggers: Arc<Triggers>, shutdown: CancellationToken) {
+    let mut last_reference = None;
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let pass = async {
+            if last_reference.is_none_or(|at: tokio::time::Instant| at.elapsed() >= cycle.reference_interval) {
+                syncer.refresh_reference().await?;
+                last_reference = Some(tokio::time::Instant::now());
+            }
+            for kind in syncer.objects.clone() {
+                syncer.backfill(kind, false).await?;
+                syncer.poll(kind).await?;
+                reconcile_if_due(&syncer, kind, &cycle).await?;
+            }
+            Ok::<(), super::Error>(())
+        };
+        let wait = tokio::select! {
+            outcome = pass => match outcome {
+                Ok(()) => { failures = 0; cycle.poll_interval }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "sync pass failed; retrying");
+                    backoff(failures)
+                }
+            },
+            () = shutdown.cancelled() => return,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = triggers.wake.notified() => {
+                for kind in triggers.take() {
+                    if let Err(error) = syncer.poll(kind).await {
+                        tracing::warn!(%error, %kind, "requested sync pass failed");
+                    }
+                }
+            }
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn reconcile_if_due(syncer: &Syncer, kind: ObjectType, cycle: &Cycle) -> Result<(), super::Error> {
+    let state = TypeState::load(&syncer.store, syncer.portal, kind)?;
+    let interval_ms = cycle.reconcile_interval.as_millis() as i64;
+    if cycle.reconcile_window.due(state.last_reconcile_at_ms, now_ms(), interval_ms) {
+        syncer.reconcile(kind).await?;
+    }
+    Ok(())
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << failures.min(6)).min(30_000))
+}
+
+async fn sleep_unless_cancelled(pause: Duration, shutdown: &CancellationToken) {
+    if pause.is_zero() {
+        return;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(pause) => {}
+        () = shutdown.cancelled() => {}
+    }
+}

@@ -1,0 +1,230 @@
+//! `Syncer`: one portal's sync, shared by the backfill, polling, webhook and reconciliation
+//! loops. Every write to the mirror goes through [`Syncer::write_fetched`] or
+//! [`Syncer::write_changes`], under one lock, so "read current, decide, write" never races.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Mutex;
+
+use super::apply::{apply, Applied, Change};
+use super::convert::{self, api};
+use crate::hubspot::{self, Association, Fields};
+use crate::object::ObjectType;
+use crate::store::{Store, Write};
+use crate::webhook::inbox::now_ms;
+
+/// Why a sync step stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    HubSpot(#[from] hubspot::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Tunables of the sync loops (from the `[sync]` config section).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Each poll re-reads this much before its cursor: search indexes changes late.
+    pub lookback_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { lookback_ms: 300_000 }
+    }
+}
+
+/// Counters the status and metrics report.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub records_written: AtomicU64,
+    pub stale_dropped: AtomicU64,
+    pub events_applied: AtomicU64,
+    /// Newest HubSpot modification time applied (epoch ms): "now − this" is the sync lag.
+    pub newest_change_ms: AtomicU64,
+}
+
+pub struct Syncer {
+    pub client: hubspot::Client,
+    pub store: Store,
+    pub portal: i64,
+    /// Record types mirrored (owners are reference data, handled apart).
+    pub objects: Vec<ObjectType>,
+    pub owners: bool,
+    pub settings: Settings,
+    pub counters: Counters,
+    write_lock: Mutex<()>,
+}
+
+/// Which associations to read for fetched records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// One direction per pair of types (backfill: the other side's pass reads nothing twice).
+    Canonical,
+    /// Every mirrored type (a re-read record gets all its associations replaced).
+    All,
+}
+
+impl Syncer {
+    pub fn new(client: hubspot::Client, store: Store, portal: i64, objects: Vec<ObjectType>, owners: bool, settings: Settings) -> Self {
+        Syncer {
+            client,
+            store,
+            portal,
+            objects,
+            owners,
+            settings,
+            counters: Counters::default(),
+            write_lock: Mutex::new(()),
+        }
+    }
+
+    /// Owners (active and archived), deal pipelines and property definitions.
+    pub async fn refresh_reference(&self) -> Result<()> {
+        let reference = self.store.reference();
+        if self.owners {
+            let owners: Vec<_> = self.client.all_owners().await?.iter().map(convert::owner).collect();
+            reference.replace_owners(self.portal, &owners)?;
+        }
+        if self.objects.contains(&ObjectType::Deals) {
+            let pipelines: Vec<_> = self.client.deal_pipelines().await?.iter().map(convert::pipeline).collect();
+            reference.replace_pipelines(self.portal, &pipelines)?;
+        }
+        for kind in &self.objects {
+            let properties: Vec<_> = self.client.properties(api(*kind)).await?.iter().map(convert::property).collect();
+            reference.replace_properties(self.portal, *kind, &properties)?;
+        }
+        Ok(())
+    }
+
+    /// Every readable property of `kind` (from the stored definitions), deal stages with history.
+    pub fn fields(&self, kind: ObjectType) -> Result<Fields> {
+        let names: Vec<String> = self
+            .store
+            .reference()
+            .properties(self.portal, kind)?
+            .into_iter()
+            .filter(|property| !property.archived)
+            .map(|property| property.name)
+            .collect();
+        let fields = Fields::properties(names);
+        Ok(if kind == ObjectType::Deals { fields.with_history(["dealstage"]) } else { fields })
+    }
+
+    /// The types whose associations from `kind` are read.
+    fn link_targets(&self, kind: ObjectType, links: Links) -> Vec<ObjectType> {
+        self.objects
+            .iter()
+            .copied()
+            .filter(|other| *other != kind && (links == Links::All || canonical(kind, *other)))
+            .collect()
+    }
+
+    /// Reads the associations of `ids` towards the mirrored types `links` selects.
+    pub async fn associations(&self, kind: ObjectType, ids: &[i64], links: Links) -> Result<Vec<(ObjectType, BTreeMap<i64, Vec<Association>>)>> {
+        let mut all = Vec::new();
+        if ids.is_empty() {
+            return Ok(all);
+        }
+        for other in self.link_targets(kind, links) {
+            all.push((other, self.client.associations(api(kind), api(other), ids).await?));
+        }
+        Ok(all)
+    }
+
+    /// Stores fetched records (and their associations, and optionally a sync cursor) in one
+    /// transaction, dropping stale versions.
+    pub async fn write_fetched(
+        &self,
+        kind: ObjectType,
+        records: &[hubspot::Record],
+        authoritative: bool,
+        associations: &[(ObjectType, BTreeMap<i64, Vec<Association>>)],
+        cursor: Option<(&str, &[u8])>,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mirror = self.store.mirror();
+        let now = now_ms();
+        let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
+        for fetched in records {
+            let record = convert::record(kind, fetched);
+            let newest = record.updated_at_ms;
+            let current = mirror.get(self.portal, kind, record.id)?;
+            let purged = mirror.is_purged(self.portal, kind, record.id)?;
+            match apply(kind, current.as_ref(), purged, &Change::Fetched { record, authoritative }, now) {
+                Applied::Writes(more) => {
+                    self.counters.records_written.fetch_add(1, Ordering::Relaxed);
+                    self.counters.newest_change_ms.fetch_max(newest.max(0) as u64, Ordering::Relaxed);
+                    writes.extend(more);
+                }
+                Applied::Stale => {
+                    self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Applied::Nothing => continue,
+            }
+            for (other, links) in associations {
+                let to = links.get(&fetched.id).map(|list| list.iter().map(|link| link.to_id).collect()).unwrap_or_default();
+                writes.push(Write::ReplaceAssociations { from: fetched.id, to_type: *other, to });
+            }
+        }
+        mirror.write(self.portal, kind, &writes, cursor)?;
+        Ok(())
+    }
+
+    /// Applies direct changes (deletions, restores, merges, privacy deletions) in order.
+    pub async fn write_changes(&self, changes: &[(ObjectType, Change)]) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mirror = self.store.mirror();
+        let now = now_ms();
+        for (kind, change) in changes {
+            let id = match change {
+                Change::Deleted { id, .. } | Change::Restored { id, .. } | Change::PrivacyDeleted { id } => *id,
+                Change::Merged { survivor, .. } => *survivor,
+                Change::Fetched { record, .. } => record.id,
+            };
+            let current = mirror.get(self.portal, *kind, id)?;
+            let purged = mirror.is_purged(self.portal, *kind, id)?;
+            match apply(*kind, current.as_ref(), purged, change, now) {
+                Applied::Writes(writes) => mirror.write(self.portal, *kind, &writes, None)?,
+                Applied::Stale => {
+                    self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Applied::Nothing => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes decided elsewhere (reconciliation), under the write lock.
+    pub async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        self.store.mirror().write(self.portal, kind, writes, None)?;
+        Ok(())
+    }
+
+    /// Re-reads `ids` with every property and all their associations, and stores them.
+    pub async fn refetch(&self, kind: ObjectType, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let fields = self.fields(kind)?;
+        let read = self.client.batch_read(api(kind), ids, &fields).await?;
+        let found: Vec<i64> = read.records.iter().map(|record| record.id).collect();
+        let associations = self.associations(kind, &found, Links::All).await?;
+        self.write_fetched(kind, &read.records, true, &associations, None).await
+    }
+}
+
+/// One direction per pair of mirrored types: contacts→companies, deals→companies,
+/// deals→contacts, tasks→everything.
+fn canonical(from: ObjectType, to: ObjectType) -> bool {
+    use ObjectType::*;
+    matches!(
+        (from, to),
+        (Contacts, Companies) | (Deals, Companies) | (Deals, Contacts) | (Tasks, _)
+    )
+}

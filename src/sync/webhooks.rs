@@ -1,0 +1,53 @@
+//! Applying stored webhook events: read a window from the inbox, plan it, apply direct
+//! changes, re-read the records it names, then acknowledge. Events survive restarts until
+//! acknowledged, and applying one twice is harmless.
+
+use std::sync::atomic::Ordering;
+
+use super::events::plan;
+use super::syncer::{Result, Syncer};
+use crate::store::Position;
+use crate::webhook::event::Event;
+
+/// Events applied per window at most.
+const WINDOW_EVENTS: usize = 2_000;
+
+impl Syncer {
+    /// Applies the next window of stored events; returns how many were consumed.
+    pub async fn apply_webhooks(&self) -> Result<usize> {
+        let inbox = self.store.inbox();
+        let cursor = inbox.cursor()?;
+        let stored = inbox.read_from(cursor, WINDOW_EVENTS)?;
+        let Some(last) = stored.last() else {
+            return Ok(0);
+        };
+        let next = Position {
+            seq: last.position.seq,
+            index: last.position.index + 1,
+        };
+        let events: Vec<Event> = stored
+            .iter()
+            .filter_map(|stored| match serde_json::from_str(&stored.raw) {
+                Ok(event) => Some(event),
+                Err(error) => {
+                    tracing::warn!(%error, "skipping a stored event that no longer parses");
+                    None
+                }
+            })
+            .collect();
+        let plan = plan(&events, self.portal, &self.objects);
+        self.write_changes(&plan.changes).await?;
+        for (kind, ids) in &plan.refetch {
+            let ids: Vec<i64> = ids.iter().copied().collect();
+            self.refetch(*kind, &ids).await?;
+        }
+        inbox.ack(next)?;
+        self.counters
+            .events_applied
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        if plan.ignored > 0 {
+            tracing::debug!(ignored = plan.ignored, "events for other portals or unmirrored types");
+        }
+        Ok(stored.len())
+    }
+}
