@@ -275,21 +275,20 @@ fn deal(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
 
 fn task(gen: &Gen, index: u64, name: &str) -> Option<Option<String>> {
     let due = gen.created_ms(Tasks, index) + (gen.hash(Tasks, index, 0xa0) % 30) as i64 * DAY_MS;
-    let status = || {
-        value(
-            gen,
-            Tasks,
-            index,
-            schema::property(Tasks, "hs_task_status")?,
-        )
+    // Only the derived properties look at the status (which is itself a plain fill).
+    let completed = || {
+        let status = schema::property(Tasks, "hs_task_status");
+        status
+            .and_then(|def| value(gen, Tasks, index, def))
+            .as_deref()
+            == Some("COMPLETED")
     };
-    let completed = status().as_deref() == Some("COMPLETED");
     Some(match name {
         "hs_timestamp" => Some(time::iso(due)),
         "hs_task_reminders" => Some((due - 3_600_000).to_string()),
-        "hs_task_completion_date" => completed.then(|| time::iso(due)),
-        "hs_task_is_overdue" => Some((!completed && due < ANCHOR_MS).to_string()),
-        "hs_task_is_completed" => Some(u8::from(completed).to_string()),
+        "hs_task_completion_date" => completed().then(|| time::iso(due)),
+        "hs_task_is_overdue" => Some((!completed() && due < ANCHOR_MS).to_string()),
+        "hs_task_is_completed" => Some(u8::from(completed()).to_string()),
         "hs_task_for_object_type" => gen
             .links
             .target_of_task(index)

@@ -34,9 +34,24 @@ fn properties_of(value: &Value) -> Properties {
 }
 
 fn invalid_reply(problems: &[Invalid]) -> Reply {
-    let listed: Vec<Value> = problems.iter().map(|problem| json!({"isValid": false, "message": problem.message, "error": problem.error, "name": problem.name})).collect();
-    let errors: Vec<Value> = problems.iter().map(|problem| json!({"message": problem.message, "code": problem.error, "context": {"propertyName": [problem.name]}})).collect();
-    let message = format!("Property values were not valid: {}", Value::Array(listed));
+    // HubSpot's embedded list keeps its own key order (isValid, message, error, name).
+    let quote = |text: &str| Value::String(text.to_string()).to_string();
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|problem| {
+            format!(
+                r#"{{"isValid":false,"message":{},"error":{},"name":{}}}"#,
+                quote(&problem.message),
+                quote(problem.error),
+                quote(&problem.name)
+            )
+        })
+        .collect();
+    let errors: Vec<Value> = problems
+        .iter()
+        .map(|problem| json!({"message": problem.message, "code": problem.error, "context": {"propertyName": [problem.name]}}))
+        .collect();
+    let message = format!("Property values were not valid: [{}]", listed.join(","));
     reply::json(
         400,
         &json!({"status": "error", "message": message, "correlationId": reply::correlation_id(), "category": "VALIDATION_ERROR", "errors": errors}),
