@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::{Entry, Portal, Record};
+use crate::sim::gen::values;
 use crate::sim::kind::ObjectType;
 use crate::sim::schema::{self, PropertyType};
 use crate::sim::time;
@@ -88,7 +89,12 @@ impl Portal {
                 hits.push((self.key(kind, &candidate, sort), id));
             }
         };
-        for index in 0..table.ids.count() {
+        // Base records: all of them, or only those a filter pins by id or email.
+        let base: Box<dyn Iterator<Item = u64>> = match self.pinned(kind, query) {
+            Some(indices) => Box::new(indices.into_iter()),
+            None => Box::new(0..table.ids.count()),
+        };
+        for index in base {
             let id = table.ids.id(index);
             if !table.indexed.contains_key(&id) {
                 consider(Candidate::Base(index), id);
@@ -129,6 +135,39 @@ impl Portal {
             total,
             next_after,
         })
+    }
+
+    /// Base-record indices that can match when every group has an `EQ`/`IN` filter on
+    /// `hs_object_id` (or a contact's email): lookups by key need no scan. Overlay records are
+    /// always considered separately, so a superset here is enough.
+    fn pinned(&self, kind: ObjectType, query: &SearchQuery) -> Option<Vec<u64>> {
+        if query.groups.is_empty() {
+            return None;
+        }
+        let ids = self.table(kind).ids;
+        let mut indices = Vec::new();
+        for group in &query.groups {
+            let filter = group.filters.iter().find(|filter| {
+                let keyed = filter.property == "hs_object_id"
+                    || (kind == ObjectType::Contacts && filter.property == "email");
+                keyed && matches!(filter.operator.as_str(), "EQ" | "IN")
+            })?;
+            let values = if filter.operator == "EQ" {
+                filter.value.iter().cloned().collect()
+            } else {
+                filter.values.clone()
+            };
+            for value in values {
+                let index = match filter.property.as_str() {
+                    "email" => values::email_index(&value.to_lowercase()),
+                    _ => value.parse().ok().and_then(|id| ids.index(id)),
+                };
+                indices.extend(index.filter(|index| *index < ids.count()));
+            }
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        Some(indices)
     }
 
     fn value(&self, kind: ObjectType, candidate: &Candidate, name: &str) -> Option<String> {
