@@ -96,20 +96,29 @@ impl Portal {
         if self.live(from.0, from.1).is_none() || self.live(to.0, to.1).is_none() {
             return Vec::new();
         }
+        let was_primary = self.is_primary(from, to);
         if !self.set_association(from, to, present) {
             return Vec::new();
         }
-        [(from, to), (to, from)]
-            .into_iter()
-            .map(|(a, b)| {
+        // A primary association also exists unlabelled: HubSpot sends both (§2.2).
+        let primary = if present {
+            self.is_primary(from, to)
+        } else {
+            was_primary
+        };
+        let flags: &[bool] = if primary { &[false, true] } else { &[false] };
+        let mut changes = Vec::new();
+        for &flag in flags {
+            for (a, b) in [(from, to), (to, from)] {
                 let what = ChangeKind::Association {
                     to_kind: b.0,
                     to: b.1,
                     removed: !present,
-                    primary: false,
+                    primary: flag,
                 };
-                self.change(a.0, a.1, source, what)
-            })
-            .collect()
+                changes.push(self.change(a.0, a.1, source, what));
+            }
+        }
+        changes
     }
 }

@@ -123,6 +123,49 @@ async fn mutations_fire_signed_events_of_the_right_kinds() {
 }
 
 #[tokio::test]
+async fn a_first_company_is_primary_and_announced_twice_and_gdpr_delete_fires_both_events() {
+    let (sim, received) = sim_with_receiver().await;
+    let control = sim.handle.control();
+    let contact = control
+        .create(ObjectType::Contacts, [("email", "solo@x.example")])
+        .unwrap();
+    control
+        .associate(
+            (ObjectType::Contacts, &contact),
+            (ObjectType::Companies, "5000001"),
+            true,
+        )
+        .unwrap();
+    let body = json!({"objectId": "solo@x.example", "idProperty": "email"});
+    let response = sim
+        .http
+        .post(sim.url("/crm/v3/objects/contacts/gdpr-delete"))
+        .bearer_auth(sim.token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        sim.get(&format!("/crm/v3/objects/contacts/{contact}"))
+            .await
+            .0,
+        404
+    );
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    let events = received.events();
+    let links = of_type(&events, "contact.associationChange");
+    let flags: Vec<bool> = links
+        .iter()
+        .map(|event| event["isPrimaryAssociation"].as_bool().unwrap())
+        .collect();
+    assert_eq!(flags, [false, true]);
+    assert_eq!(of_type(&events, "company.associationChange").len(), 2);
+    assert_eq!(of_type(&events, "contact.privacyDeletion").len(), 1);
+    assert_eq!(of_type(&events, "contact.deletion").len(), 1);
+}
+
+#[tokio::test]
 async fn failed_deliveries_are_retried_with_a_growing_attempt_number() {
     let (sim, received) = sim_with_receiver().await;
     received.fail_first.store(2, Ordering::SeqCst);

@@ -253,3 +253,26 @@ pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Re
     shared.announce(changes);
     reply::empty(204)
 }
+
+/// `POST /crm/v3/objects/contacts/gdpr-delete` `{"objectId", "idProperty"?}`: permanent; fires
+/// `contact.privacyDeletion` and `contact.deletion` (§3.10).
+pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
+    let body = match reply::body_json(&request.body) {
+        Ok(body) => body,
+        Err(message) => return reply::bad_request(&message),
+    };
+    let Some(key) = body["objectId"].as_str() else {
+        return reply::bad_request("objectId is required");
+    };
+    let mut portal = shared.portal.lock();
+    let id = match body["idProperty"].as_str() {
+        Some("email") => portal.contact_by_email(key),
+        _ => key.parse().ok(),
+    };
+    let Some(changes) = id.and_then(|id| portal.privacy_delete(id, "GDPR")) else {
+        return reply::not_found(&[key.to_string()]);
+    };
+    drop(portal);
+    shared.announce(changes);
+    reply::empty(204)
+}
