@@ -1,6 +1,7 @@
 //! hubspot-sim over real sockets: HubSpot's shapes, limits, auth, writes, webhooks, `fire`.
 
 mod auth;
+mod binary;
 mod limits;
 mod reads;
 mod receiver;
