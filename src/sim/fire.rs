@@ -6,7 +6,7 @@ mod report;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;

@@ -1,7 +1,10 @@
-//! Integration tests: the real daemon (in-process or as a binary) on 127.0.0.1 with temp stores.
+//! Integration tests: the real daemon (in-process or as a binary) and the simulator on
+//! 127.0.0.1 with temp stores.
 
 mod binary;
+mod client;
 mod mirror;
+mod sim;
 mod support;
 mod tidy;
 mod webhooks;

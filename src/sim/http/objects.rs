@@ -56,7 +56,11 @@ pub fn list(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
             }
         ));
     }
-    let after = match request.param("after").map(str::parse::<u64>) {
+    let after = match request
+        .param("after")
+        .filter(|after| !after.is_empty())
+        .map(str::parse::<u64>)
+    {
         None => 0,
         Some(Ok(after)) => after,
         Some(Err(_)) => {

@@ -1,0 +1,54 @@
+//! State shared by the server, the webhook sender and `Control`.
+
+use parking_lot::Mutex;
+
+use crate::sim::auth::Tokens;
+use crate::sim::limits::Limits;
+use crate::sim::portal::{Change, Portal};
+use crate::sim::stats::Counters;
+use crate::sim::webhooks::Outbox;
+use crate::sim::SimConfig;
+
+/// State shared by the server, the webhook sender and `Control`.
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub portal: Mutex<Portal>,
+    pub tokens: Mutex<Tokens>,
+    pub limits: Mutex<Limits>,
+    pub stats: Counters,
+    pub outbox: Outbox,
+}
+
+impl Shared {
+    pub fn new(config: SimConfig) -> Shared {
+        let counts = [
+            config.contacts,
+            config.companies,
+            config.deals,
+            config.tasks,
+        ]
+        .map(|count| count as u64);
+        let portal = Portal::new(
+            config.seed,
+            counts,
+            config.owners as u64,
+            config.search_lag_ms,
+        );
+        Shared {
+            portal: Mutex::new(portal),
+            tokens: Mutex::new(Tokens::new(&config.access_token, config.scopes.clone())),
+            limits: Mutex::new(Limits::new(&config)),
+            stats: Counters::default(),
+            outbox: Outbox::new(config.seed),
+            config,
+        }
+    }
+
+    /// Queues the webhooks for these changes (if a target is configured).
+    pub fn announce(&self, changes: Vec<Change>) {
+        if let Some(target) = &self.config.webhook {
+            self.outbox
+                .push(&changes, self.config.portal_id, target.app_id, &self.stats);
+        }
+    }
+}
