@@ -96,7 +96,12 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let step = backoff.next().unwrap_or(self.max_delay);
+            // A 429 already paused the rate limiter for the window HubSpot named; waiting out
+            // that pause is the backoff, so the exponential steps are kept for failures.
+            let step = match error {
+                Error::RateLimited { .. } => Duration::ZERO,
+                _ => backoff.next().unwrap_or(self.max_delay),
+            };
             let wait = retry_delay(&error, step);
             let retryable = error.is_retryable() && (idempotent || error.surely_unprocessed());
             if !retryable || Instant::now() + wait > deadline {
