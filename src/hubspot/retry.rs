@@ -191,6 +191,31 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn rate_limits_do_not_grow_the_backoff() {
+        // The limiter's pause is the wait for a 429; a storm must not push the next attempt
+        // minutes out.
+        let stats = ClientStats::default();
+        let calls = AtomicU32::new(0);
+        let start = Instant::now();
+        let result = RetryPolicy::default()
+            .run(&stats, "test", true, || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 12 {
+                    Err(Error::RateLimited {
+                        policy: RateLimitPolicy::TenSecondlyRolling,
+                        retry_after: None,
+                        details: ApiDetails::default(),
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(stats.snapshot().retries, 12);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn never_retries_a_client_error() {
         let stats = ClientStats::default();
         let calls = AtomicU32::new(0);
