@@ -1,1 +1,241 @@
-fn main() {}
+//! hubspot-sim: serve a simulated HubSpot portal, or fire signed webhooks at a receiver.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use hubspot_gateway::sim::fire::{self, FireConfig};
+use hubspot_gateway::sim::{self, RateLimit, SimConfig, WebhookTarget};
+use hubspot_gateway::webhook::signature::Version;
+
+#[derive(Parser)]
+#[command(
+    name = "hubspot-sim",
+    version,
+    about = "HubSpot API simulator and signed-webhook load generator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HubSpot API subset from a generated portal until Ctrl-C.
+    Serve(ServeArgs),
+    /// Post signed webhook batches and report throughput, latency and statuses.
+    Fire(FireArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 20)]
+    owners: usize,
+    #[arg(long, default_value_t = 500)]
+    contacts: usize,
+    #[arg(long, default_value_t = 200)]
+    companies: usize,
+    #[arg(long, default_value_t = 100)]
+    deals: usize,
+    #[arg(long, default_value_t = 100)]
+    tasks: usize,
+    /// Ten-secondly limit as N/SECS (e.g. 190/10), or "none".
+    #[arg(long, default_value = "190/10", value_parser = parse_limit)]
+    rate_limit: LimitArg,
+    /// Search limit as N/SECS (e.g. 5/1), or "none".
+    #[arg(long, default_value = "5/1", value_parser = parse_limit)]
+    search_rate_limit: LimitArg,
+    #[arg(long)]
+    daily_limit: Option<u64>,
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 1800)]
+    token_ttl_secs: u64,
+    #[arg(long, default_value_t = 0)]
+    search_lag_ms: u64,
+    #[arg(long, default_value_t = 62_515_001)]
+    portal_id: i64,
+    #[arg(long)]
+    access_token: Option<String>,
+    /// Where to send webhooks for changes (signed v1 + v3 with --client-secret).
+    #[arg(long)]
+    webhook_target: Option<String>,
+    #[arg(long)]
+    client_secret: Option<String>,
+    /// First webhook retry delay; later ones double with jitter (HubSpot: about a minute).
+    #[arg(long, default_value_t = 60_000)]
+    webhook_retry_base_ms: u64,
+}
+
+#[derive(Args)]
+struct FireArgs {
+    #[arg(long)]
+    target: String,
+    #[arg(long)]
+    client_secret: String,
+    #[arg(long, default_value = "v3", value_parser = parse_version)]
+    signature_version: Version,
+    #[arg(long, default_value_t = 10_000)]
+    events: u64,
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_rate: f64,
+    #[arg(long, default_value_t = 62_515_001)]
+    portal_id: i64,
+    #[arg(long, default_value_t = 4_242_424)]
+    app_id: i64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A rate limit flag: `N/SECS` or `none` (clap treats a bare `Option` as "flag absent").
+#[derive(Clone, Copy)]
+struct LimitArg(Option<RateLimit>);
+
+fn parse_limit(text: &str) -> Result<LimitArg, String> {
+    if text == "none" {
+        return Ok(LimitArg(None));
+    }
+    let (max, secs) = text.split_once('/').ok_or("expected N/SECS, e.g. 190/10")?;
+    let max = max
+        .parse()
+        .map_err(|_| format!("bad request count {max:?}"))?;
+    let secs: f64 = secs.parse().map_err(|_| format!("bad seconds {secs:?}"))?;
+    if max == 0 || secs <= 0.0 {
+        return Err("both N and SECS must be positive".to_string());
+    }
+    Ok(LimitArg(Some(RateLimit {
+        max,
+        interval_ms: (secs * 1000.0) as u64,
+    })))
+}
+
+fn parse_version(text: &str) -> Result<Version, String> {
+    Version::parse(text).ok_or_else(|| "expected v1, v2 or v3".to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hubspot-sim: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Fire(args) => runtime.block_on(fire_command(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        eprintln!("hubspot-sim: --fault-rate must be within 0..=1");
+        return ExitCode::from(2);
+    }
+    let webhook = match (args.webhook_target, args.client_secret.clone()) {
+        (Some(url), Some(secret)) => Some(WebhookTarget {
+            retry_base_ms: args.webhook_retry_base_ms,
+            ..WebhookTarget::new(url, secret)
+        }),
+        (Some(_), None) => {
+            eprintln!("hubspot-sim: --webhook-target needs --client-secret");
+            return ExitCode::from(2);
+        }
+        (None, _) => None,
+    };
+    let defaults = SimConfig::default();
+    let config = SimConfig {
+        seed: args.seed,
+        owners: args.owners,
+        contacts: args.contacts,
+        companies: args.companies,
+        deals: args.deals,
+        tasks: args.tasks,
+        portal_id: args.portal_id,
+        rate_limit: args.rate_limit.0,
+        search_rate_limit: args.search_rate_limit.0,
+        daily_limit: args.daily_limit,
+        fault_rate: args.fault_rate,
+        latency_ms: args.latency_ms,
+        token_ttl_secs: args.token_ttl_secs,
+        access_token: args.access_token.unwrap_or(defaults.access_token.clone()),
+        client_secret: args.client_secret.unwrap_or(defaults.client_secret.clone()),
+        search_lag_ms: args.search_lag_ms,
+        webhook,
+        ..defaults
+    };
+    let handle = match sim::start(config, args.listen).await {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("hubspot-sim: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = handle.config();
+    println!("hubspot-sim listening on {}", handle.base_url());
+    println!("access token (private app): {}", config.access_token);
+    println!(
+        "oauth: client_id={} client_secret={} refresh_token={}",
+        config.client_id, config.client_secret, config.refresh_token
+    );
+    println!(
+        "portal id: {}  control: {}/_sim/stats",
+        config.portal_id,
+        handle.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn fire_command(args: FireArgs) -> ExitCode {
+    let config = FireConfig {
+        target: args.target,
+        client_secret: args.client_secret,
+        version: args.signature_version,
+        events: args.events,
+        batch_size: args.batch_size,
+        concurrency: args.concurrency,
+        duplicate_rate: args.duplicate_rate,
+        portal_id: args.portal_id,
+        app_id: args.app_id,
+    };
+    if let Err(error) = fire::check(&config) {
+        eprintln!("hubspot-sim fire: {error:#}");
+        return ExitCode::from(2);
+    }
+    match fire::run(config).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!("{}", report.human());
+            }
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("hubspot-sim fire: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

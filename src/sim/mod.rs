@@ -1,1 +1,227 @@
 //! hubspot-sim as a library: a HubSpot API simulator and signed-webhook load generator.
+//!
+//! # In-process API (stable: the HubSpot client and the tests are written against it)
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use hubspot_gateway::sim::{self, ObjectType, SimConfig};
+//! let config = SimConfig { contacts: 1_000, ..SimConfig::default() };
+//! let handle = sim::start(config, "127.0.0.1:0".parse()?).await?;
+//! let base = handle.base_url();           // "http://127.0.0.1:PORT": use as the API base URL
+//! let token = handle.config().access_token.clone(); // Bearer token of a private app
+//! let id = handle.control().create(ObjectType::Contacts, [("email", "a@b.example")])?;
+//! handle.control().force_429s(3);         // the next 3 API calls answer 429
+//! println!("{:?}", handle.stats().rate_limited);
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`SimConfig`] (see its fields): portal size and seed, rate limits, faults, latency, tokens,
+//!   scopes, search lag, webhook target. `Default` is a small portal with HubSpot's limits.
+//! - [`start`] binds, generates the portal (lazily: start-up is O(owners), not O(records))
+//!   and serves until [`SimHandle::shutdown`].
+//! - [`Control`] (`handle.control()`) mutates the portal and switches faults at runtime; every
+//!   mutation fires the webhooks HubSpot would send to `config.webhook`. Ids are strings, as in
+//!   HubSpot's JSON. [`Control::snapshot`] returns the whole portal (use on small portals).
+//! - [`Stats`] (`handle.stats()`): calls per endpoint, status counts, 429s, webhook delivery.
+//!
+//! # Credentials
+//! - `access_token` is a static private-app token: never expires, rate-limit answers carry the
+//!   daily headers.
+//! - OAuth: `POST /oauth/v1/token` with `grant_type=refresh_token`, `client_id`,
+//!   `client_secret`, `refresh_token` (form-encoded) issues access tokens that expire after
+//!   `token_ttl_secs` ([`Control::expire_tokens`] expires all issued ones now).
+//! - Introspection `GET /oauth/v1/access-tokens/{token}` works for both kinds; the token's user
+//!   is the first generated owner (active, see [`Control::owners`]).
+//!
+//! # HTTP control surface (`/_sim/...`, no auth; for other processes: the demo, binary tests)
+//! | route | body / answer |
+//! | --- | --- |
+//! | `GET /_sim/stats` | [`Stats`] as JSON |
+//! | `GET /_sim/snapshot` | [`Snapshot`] as JSON |
+//! | `GET /_sim/config` | base URL, tokens, client id/secret, refresh token, portal id |
+//! | `POST /_sim/objects/{type}` | `{"properties":{..}}` → `{"id"}` (creates, fires webhooks) |
+//! | `PATCH /_sim/objects/{type}/{id}` | `{"properties":{..}}` → 204 |
+//! | `DELETE /_sim/objects/{type}/{id}` | archive → 204 |
+//! | `POST /_sim/objects/{type}/{id}/restore` | → 204 |
+//! | `POST /_sim/objects/{type}/merge` | `{"primary","merged"}` → 204 |
+//! | `POST /_sim/contacts/{id}/privacy-delete` | → 204 |
+//! | `POST /_sim/associations` | `{"from_type","from_id","to_type","to_id","remove":bool}` → 204 |
+//! | `POST /_sim/owners` | `{"email","first_name","last_name"}` → `{"id"}`; `DELETE /_sim/owners/{id}` archives |
+//! | `POST /_sim/bulk-touch/{type}` | `{"count"}` → `{"modified_ms"}` |
+//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..]}` → 204 |
+//! | `POST /_sim/expire-tokens` | → 204 |
+//! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
+//! | `POST /_sim/webhooks/flush` | waits (≤ 30 s) until the outbox is empty → `{"pending"}` |
+
+mod auth;
+mod control;
+pub mod fire;
+mod gen;
+mod http;
+pub mod kind;
+mod limits;
+mod portal;
+mod schema;
+mod stats;
+pub mod time;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use control::{Control, Snapshot, SnapshotRecord};
+pub use gen::owners::Owner;
+pub use kind::ObjectType;
+pub use stats::{Stats, WebhookStats};
+pub use webhooks::WebhookChaos;
+
+/// A request budget: at most `max` requests in any rolling `interval_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateLimit {
+    pub max: u32,
+    pub interval_ms: u64,
+}
+
+/// Where webhooks go and how they are signed (v1 and v3 on every request).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookTarget {
+    /// The exact URL: the v3 signature is computed over it as written here.
+    pub url: String,
+    pub client_secret: String,
+    pub app_id: i64,
+    /// Delay before the first retry; later ones grow ×2 with ±50 % jitter (HubSpot: about a
+    /// minute, ten attempts over a day). Tests use a few ms.
+    pub retry_base_ms: u64,
+    /// A delivery slower than this counts as failed (HubSpot: 5 s).
+    pub timeout_ms: u64,
+    /// Concurrent deliveries (HubSpot: 10 per account).
+    pub max_in_flight: usize,
+}
+
+impl WebhookTarget {
+    pub fn new(url: impl Into<String>, client_secret: impl Into<String>) -> WebhookTarget {
+        WebhookTarget {
+            url: url.into(),
+            client_secret: client_secret.into(),
+            app_id: 4_242_424,
+            retry_base_ms: 60_000,
+            timeout_ms: 5_000,
+            max_in_flight: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub owners: usize,
+    pub contacts: usize,
+    pub companies: usize,
+    pub deals: usize,
+    pub tasks: usize,
+    /// The hub id: `portalId` in webhooks, `hub_id` in token introspection.
+    pub portal_id: i64,
+    /// Ten-secondly limit of non-search calls (default 190 per 10 000 ms); `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Search's own bucket (default 5 per 1000 ms).
+    pub search_rate_limit: Option<RateLimit>,
+    /// Daily budget (private-app tokens; `None` = no daily limit, the default).
+    pub daily_limit: Option<u64>,
+    /// Probability that an API call answers a random 502/503/504.
+    pub fault_rate: f64,
+    /// Added to every API response.
+    pub latency_ms: u64,
+    /// Lifetime of OAuth access tokens (default 1800).
+    pub token_ttl_secs: u64,
+    /// Static private-app token.
+    pub access_token: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    /// Granted scopes (default: every read and write scope the gateway uses).
+    pub scopes: Vec<String>,
+    /// How long a mutation stays invisible to search (HubSpot: a few seconds).
+    pub search_lag_ms: u64,
+    pub webhook: Option<WebhookTarget>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            owners: 20,
+            contacts: 500,
+            companies: 200,
+            deals: 100,
+            tasks: 100,
+            portal_id: 62_515_001,
+            rate_limit: Some(RateLimit {
+                max: 190,
+                interval_ms: 10_000,
+            }),
+            search_rate_limit: Some(RateLimit {
+                max: 5,
+                interval_ms: 1_000,
+            }),
+            daily_limit: None,
+            fault_rate: 0.0,
+            latency_ms: 0,
+            token_ttl_secs: 1_800,
+            access_token: "pat-na1-sim-0000-0000-0000".to_string(),
+            client_id: "sim-client-id".to_string(),
+            client_secret: "sim-client-secret".to_string(),
+            refresh_token: "na1-sim-refresh-token".to_string(),
+            scopes: kind::all_scopes(),
+            search_lag_ms: 0,
+            webhook: None,
+        }
+    }
+}
+
+/// A running simulator. Dropping it without `shutdown` leaves the server task running.
+pub struct SimHandle {
+    base_url: String,
+    control: Control,
+    server: http::Server,
+}
+
+/// Generates the portal, binds `listen` and starts serving and delivering webhooks.
+pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimHandle> {
+    let shared = Arc::new(control::Shared::new(config));
+    let server = http::Server::bind(listen, shared.clone()).await?;
+    let base_url = format!("http://{}", server.local_addr());
+    webhooks::spawn_sender(shared.clone(), server.shutdown_signal());
+    Ok(SimHandle {
+        base_url,
+        control: Control::new(shared),
+        server,
+    })
+}
+
+impl SimHandle {
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        self.control.config()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.control.stats()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (≤ 5 s), stops webhook delivery.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}

@@ -1,0 +1,216 @@
+//! Webhooks out: event shapes per mutation, v1 + v3 signatures, retries, chaos, and `fire`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubspot_gateway::sim::fire::{self, FireConfig};
+use hubspot_gateway::sim::{ObjectType, SimConfig, WebhookChaos, WebhookTarget};
+use hubspot_gateway::webhook::signature::Version;
+use serde_json::{json, Value};
+
+use super::receiver::{self, Received, SECRET};
+use super::Sim;
+
+async fn sim_with_receiver() -> (Sim, Arc<Received>) {
+    let received = Arc::new(Received::default());
+    let url = receiver::start(received.clone()).await;
+    let target = WebhookTarget {
+        retry_base_ms: 5,
+        ..WebhookTarget::new(url, SECRET)
+    };
+    (
+        Sim::unlimited(SimConfig {
+            webhook: Some(target),
+            ..SimConfig::default()
+        })
+        .await,
+        received,
+    )
+}
+
+fn of_type<'a>(events: &'a [Value], subscription_type: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|event| event["subscriptionType"] == subscription_type)
+        .collect()
+}
+
+#[tokio::test]
+async fn mutations_fire_signed_events_of_the_right_kinds() {
+    let (sim, received) = sim_with_receiver().await;
+    let control = sim.handle.control();
+    let contact = control
+        .create(
+            ObjectType::Contacts,
+            [("email", "hook@x.example"), ("firstname", "Hook")],
+        )
+        .unwrap();
+    control
+        .update(ObjectType::Contacts, &contact, [("lastname", "Line")])
+        .unwrap();
+    let contacts = control.ids(ObjectType::Contacts, "0", 2);
+    control
+        .merge(ObjectType::Contacts, &contacts[0], &contacts[1])
+        .unwrap();
+    control.privacy_delete(&contact).unwrap();
+    let task = control.ids(ObjectType::Tasks, "0", 1).remove(0);
+    control.archive(ObjectType::Tasks, &task).unwrap();
+    let company = control.ids(ObjectType::Companies, "0", 5).remove(4);
+    control
+        .associate(
+            (ObjectType::Contacts, &contacts[0]),
+            (ObjectType::Companies, &company),
+            true,
+        )
+        .unwrap();
+    let (status, _) = sim
+        .post(
+            "/crm/v3/objects/deals",
+            json!({"properties": {"dealname": "Via API"}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(control.flush_webhooks(Duration::from_secs(10)).await, 0);
+    let events = received.events();
+    assert_eq!(
+        received.rejected.load(Ordering::SeqCst),
+        0,
+        "every request carried valid v1 and v3 signatures"
+    );
+    assert_eq!(of_type(&events, "contact.creation").len(), 1);
+    let changes = of_type(&events, "contact.propertyChange");
+    assert!(changes
+        .iter()
+        .any(|event| event["propertyName"] == "lastname" && event["propertyValue"] == "Line"));
+    let merge = of_type(&events, "contact.merge");
+    assert_eq!(
+        merge[0]["mergedObjectIds"],
+        json!([contacts[1].parse::<u64>().unwrap()])
+    );
+    assert_eq!(of_type(&events, "contact.privacyDeletion").len(), 1);
+    assert!(of_type(&events, "contact.deletion")
+        .iter()
+        .any(|event| event["objectId"].as_u64() == contact.parse().ok()));
+    let task_events = of_type(&events, "object.deletion");
+    assert_eq!(
+        (
+            task_events[0]["objectTypeId"].as_str(),
+            task_events[0]["changeFlag"].as_str()
+        ),
+        (Some("0-27"), Some("DELETED"))
+    );
+    let links = of_type(&events, "contact.associationChange");
+    assert_eq!(links[0]["associationType"], "CONTACT_TO_COMPANY");
+    assert_eq!(
+        of_type(&events, "company.associationChange").len(),
+        1,
+        "one event per direction"
+    );
+    let deal = of_type(&events, "deal.creation");
+    assert_eq!(
+        (
+            deal[0]["changeSource"].as_str(),
+            deal[0]["portalId"].as_i64()
+        ),
+        (Some("API"), Some(sim.handle.config().portal_id))
+    );
+    assert!(received
+        .batches
+        .lock()
+        .iter()
+        .all(|batch| batch.len() <= 100));
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_a_growing_attempt_number() {
+    let (sim, received) = sim_with_receiver().await;
+    received.fail_first.store(2, Ordering::SeqCst);
+    sim.handle
+        .control()
+        .update(ObjectType::Companies, "5000001", [("phone", "+1 555 0100")])
+        .unwrap();
+    let events = received.wait_for(|events| !events.is_empty()).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["attemptNumber"], 2);
+    let stats = sim.handle.stats().webhooks;
+    assert_eq!(
+        (
+            stats.failed_attempts,
+            stats.events_delivered,
+            stats.requests
+        ),
+        (2, 1, 3)
+    );
+}
+
+#[tokio::test]
+async fn chaos_duplicates_and_drops_events() {
+    let (sim, received) = sim_with_receiver().await;
+    let control = sim.handle.control();
+    control.set_webhook_chaos(WebhookChaos {
+        duplicate_rate: 1.0,
+        ..WebhookChaos::default()
+    });
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Twice")])
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    let events = received.events();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0], events[1]);
+    control.set_webhook_chaos(WebhookChaos {
+        drop_rate: 1.0,
+        ..WebhookChaos::default()
+    });
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Never")])
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    assert_eq!(received.events().len(), 2);
+    assert_eq!(sim.handle.stats().webhooks.events_dropped, 1);
+}
+
+#[tokio::test]
+async fn fire_posts_signed_batches_for_every_signature_version() {
+    let received = Arc::new(Received::default());
+    let target = receiver::start(received.clone()).await;
+    for (version, events) in [(Version::V3, 1_000), (Version::V1, 250), (Version::V2, 250)] {
+        let config = FireConfig {
+            target: target.clone(),
+            client_secret: SECRET.to_string(),
+            version,
+            events,
+            batch_size: 100,
+            concurrency: 4,
+            duplicate_rate: 0.0,
+            portal_id: 7,
+            app_id: 8,
+        };
+        let report = fire::run(config).await.expect("fire runs");
+        assert!(report.ok(), "{}", report.human());
+        assert_eq!(
+            (report.events, report.statuses.get(&204).copied()),
+            (events, Some(events.div_ceil(100)))
+        );
+    }
+    assert_eq!(received.rejected.load(Ordering::SeqCst), 0);
+    assert_eq!(received.events().len(), 1_500);
+    let config = FireConfig {
+        target,
+        client_secret: "wrong".to_string(),
+        version: Version::V3,
+        events: 10,
+        batch_size: 5,
+        concurrency: 1,
+        duplicate_rate: 1.0,
+        portal_id: 7,
+        app_id: 8,
+    };
+    let report = fire::run(config).await.expect("fire runs");
+    assert_eq!(
+        (report.statuses.get(&401).copied(), report.duplicate_events),
+        (Some(4), 10)
+    );
+    assert!(!report.ok());
+}
