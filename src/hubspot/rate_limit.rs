@@ -93,7 +93,9 @@ impl Bucket {
     fn reshape(&mut self, max: u32, interval: Duration, margin_fraction: f64) {
         let max = f64::from(max.max(1));
         let usable = (max - (max * margin_fraction).round()).max(1.0);
-        self.burst = (usable / 20.0).floor().clamp(1.0, 10.0);
+        // A small burst leaves most of the window to the steady rate, which is what a long
+        // sync uses; concurrent callers are spread by the pacing instead.
+        self.burst = (usable / 50.0).floor().clamp(1.0, 10.0);
         let seconds = interval.as_secs_f64().max(0.001);
         self.per_sec = ((usable - self.burst) / seconds).max(usable / seconds / 10.0);
         self.tokens = self.tokens.min(self.burst);

@@ -96,7 +96,12 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let step = backoff.next().unwrap_or(self.max_delay);
+            // A 429 already paused the rate limiter for the window HubSpot named; waiting out
+            // that pause is the backoff, so the exponential steps are kept for failures.
+            let step = match error {
+                Error::RateLimited { .. } => Duration::ZERO,
+                _ => backoff.next().unwrap_or(self.max_delay),
+            };
             let wait = retry_delay(&error, step);
             let retryable = error.is_retryable() && (idempotent || error.surely_unprocessed());
             if !retryable || Instant::now() + wait > deadline {
@@ -183,6 +188,31 @@ mod tests {
             .await;
         assert_eq!(result.unwrap(), 7);
         assert_eq!(stats.snapshot().retries, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limits_do_not_grow_the_backoff() {
+        // The limiter's pause is the wait for a 429; a storm must not push the next attempt
+        // minutes out.
+        let stats = ClientStats::default();
+        let calls = AtomicU32::new(0);
+        let start = Instant::now();
+        let result = RetryPolicy::default()
+            .run(&stats, "test", true, || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 12 {
+                    Err(Error::RateLimited {
+                        policy: RateLimitPolicy::TenSecondlyRolling,
+                        retry_after: None,
+                        details: ApiDetails::default(),
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(stats.snapshot().retries, 12);
     }
 
     #[tokio::test(start_paused = true)]

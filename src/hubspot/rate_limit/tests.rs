@@ -48,7 +48,7 @@ async fn never_exceeds_the_usable_share_of_a_rolling_window() {
     let times = send_times(&limiter, Lane::General, 600).await;
     let peak = max_in_window(&times, Duration::from_secs(10));
     assert!(peak <= 182, "peak {peak} in 10 s");
-    // And uses the budget: 600 requests need at most ~34 s at 17.3/s after a burst of 9.
+    // And uses the budget: 600 requests need about 33.4 s at 17.9/s after a burst of 3.
     let total = *times.last().unwrap();
     assert!(total < Duration::from_secs(35), "took {total:?}");
     assert!(total > Duration::from_secs(33), "took {total:?}");
@@ -59,6 +59,11 @@ async fn starts_conservative_until_headers_arrive() {
     let limiter = RateLimiter::new(RateLimits::default());
     let times = send_times(&limiter, Lane::General, 200).await;
     assert!(max_in_window(&times, Duration::from_secs(10)) <= 96);
+    // 1 + 95 per 10 s: the 200th request leaves after about 20.0 s.
+    assert!(
+        *times.last().unwrap() > Duration::from_secs(19),
+        "{times:?}"
+    );
     assert_eq!(limiter.budget().max, 100);
 }
 
@@ -67,9 +72,21 @@ async fn search_lane_is_separate_and_holds_five_per_second() {
     let limiter = RateLimiter::new(RateLimits::default());
     let times = send_times(&limiter, Lane::Search, 40).await;
     assert!(max_in_window(&times, Duration::from_secs(1)) <= 5);
-    // The general lane did not pay for it.
-    let budget = limiter.budget();
-    assert!(budget.tokens_now >= 4.0, "{budget:?}");
+    assert!(
+        *times.last().unwrap() > Duration::from_millis(9_500),
+        "{times:?}"
+    );
+    // An empty general lane does not hold up search, and the other way round.
+    let limiter = RateLimiter::new(RateLimits::default());
+    limiter.acquire(Lane::General).await.unwrap();
+    let start = Instant::now();
+    limiter.acquire(Lane::Search).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    limiter.acquire(Lane::General).await.unwrap();
+    assert!(
+        start.elapsed() > Duration::from_millis(100),
+        "the general lane was empty"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -80,7 +97,7 @@ async fn low_remaining_header_slows_us_down() {
         ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
         ("x-hubspot-ratelimit-remaining", "3"),
     ]));
-    // Remaining 3 minus the margin of 8 leaves a debt of 5 tokens: about 0.35 s at 17.3/s.
+    // Remaining 3 minus the margin of 8 leaves a debt of 5 tokens, 6 with ours: 0.34 s at 17.9/s.
     let start = Instant::now();
     limiter.acquire(Lane::General).await.unwrap();
     let waited = start.elapsed();
@@ -95,7 +112,7 @@ async fn low_remaining_header_slows_us_down() {
 async fn ten_secondly_429_waits_out_the_window_even_for_queued_callers() {
     let limiter = Arc::new(RateLimiter::new(RateLimits::default()));
     // Drain the burst so the next callers queue.
-    send_times(&limiter, Lane::General, 4).await;
+    send_times(&limiter, Lane::General, 2).await;
     let start = Instant::now();
     let queued = {
         let limiter = limiter.clone();
