@@ -40,7 +40,12 @@ impl Portal {
     pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
         match kind {
             ObjectType::Tasks => format!("{}/tasks/{}", self.ui_base, self.hub_id),
-            _ => format!("{}/contacts/{}/record/{}/{id}", self.ui_base, self.hub_id, kind.type_id()),
+            _ => format!(
+                "{}/contacts/{}/record/{}/{id}",
+                self.ui_base,
+                self.hub_id,
+                kind.type_id()
+            ),
         }
     }
 }
@@ -64,7 +69,13 @@ pub struct State {
 const PORTAL_META: &str = "portal";
 
 impl State {
-    pub fn new(ingress: Ingress, store: Store, tokens: Tokens, max_body_bytes: usize, objects: Vec<ObjectType>) -> Self {
+    pub fn new(
+        ingress: Ingress,
+        store: Store,
+        tokens: Tokens,
+        max_body_bytes: usize,
+        objects: Vec<ObjectType>,
+    ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
         let portal = OnceLock::new();
         if let Ok(Some(bytes)) = store.meta(PORTAL_META) {
@@ -96,7 +107,11 @@ impl State {
         self.store.set_meta(PORTAL_META, &bytes)?;
         if let Some(known) = self.portal.get() {
             if known.hub_id != portal.hub_id {
-                tracing::warn!(old = known.hub_id, new = portal.hub_id, "the token now belongs to another portal; restart to serve it");
+                tracing::warn!(
+                    old = known.hub_id,
+                    new = portal.hub_id,
+                    "the token now belongs to another portal; restart to serve it"
+                );
             }
         }
         let _ = self.portal.set(portal);

@@ -19,7 +19,9 @@ pub fn record(state: &State, kind: &str, id: &str) -> Result<Response, ApiError>
         .ok_or_else(|| ApiError::not_found(format!("no {kind} with id {id} in the mirror")))?;
     let mut associations = Map::new();
     for other in ObjectType::ALL.into_iter().filter(|other| *other != kind) {
-        let ids = mirror.associated(portal.hub_id, kind, record.id, other).map_err(storage)?;
+        let ids = mirror
+            .associated(portal.hub_id, kind, record.id, other)
+            .map_err(storage)?;
         if !ids.is_empty() {
             let ids: Vec<Value> = ids.iter().map(|id| Value::String(id.to_string())).collect();
             associations.insert(other.name().to_owned(), Value::Array(ids));
@@ -57,7 +59,9 @@ pub fn owner(state: &State, id: &str) -> Result<Response, ApiError> {
 pub fn object_type(state: &State, name: &str) -> Result<ObjectType, ApiError> {
     let kind: ObjectType = name.parse().map_err(ApiError::bad_request)?;
     if !state.objects.contains(&kind) {
-        return Err(ApiError::bad_request(format!("{kind} are not mirrored (sync.objects)")));
+        return Err(ApiError::bad_request(format!(
+            "{kind} are not mirrored (sync.objects)"
+        )));
     }
     Ok(kind)
 }

@@ -40,18 +40,18 @@ where
                 webhooks::one(&state, event_id)
             })
         }
-        (&Method::GET, ["v1", "objects", kind, id]) => {
-            guarded(&state, &parts, Scope::Read, || objects::record(&state, kind, id))
-        }
+        (&Method::GET, ["v1", "objects", kind, id]) => guarded(&state, &parts, Scope::Read, || {
+            objects::record(&state, kind, id)
+        }),
         (&Method::GET, ["v1", "owners"]) => {
             guarded(&state, &parts, Scope::Read, || objects::owners(&state))
         }
         (&Method::GET, ["v1", "owners", id]) => {
             guarded(&state, &parts, Scope::Read, || objects::owner(&state, id))
         }
-        (&Method::POST, ["v1", "sync", kind]) => {
-            guarded(&state, &parts, Scope::Admin, || sync::run_now(&state, kind))
-        }
+        (&Method::POST, ["v1", "sync", kind]) => guarded(&state, &parts, Scope::Admin, || {
+            sync::run_now(&state, kind, parts.uri.query())
+        }),
         (_, ["webhooks", "hubspot"] | ["healthz"] | ["readyz"] | ["v1", "status"])
         | (_, ["v1", "webhooks", "events", ..])
         | (_, ["v1", "objects", _, _] | ["v1", "owners", ..] | ["v1", "sync", _]) => ApiError::new(

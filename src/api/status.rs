@@ -14,9 +14,16 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
     if let Some(portal) = state.portal() {
         body.insert("portal_id".into(), json!(portal.hub_id));
         for kind in &state.objects {
-            let count = state.store.mirror().count(portal.hub_id, *kind).map_err(storage)?;
+            let count = state
+                .store
+                .mirror()
+                .count(portal.hub_id, *kind)
+                .map_err(storage)?;
             let sync = TypeState::load(&state.store, portal.hub_id, *kind).map_err(storage)?;
-            let cursor = sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms));
+            let cursor = sync
+                .incremental
+                .as_ref()
+                .map(|cursor| rfc3339(cursor.since_ms));
             body.insert(
                 kind.name().into(),
                 json!({
@@ -30,7 +37,11 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
                 }),
             );
         }
-        let owners = state.store.reference().owners(portal.hub_id).map_err(storage)?;
+        let owners = state
+            .store
+            .reference()
+            .owners(portal.hub_id)
+            .map_err(storage)?;
         body.insert("owners".into(), json!({"count": owners.len()}));
     }
     let inbox = state.store.inbox();

@@ -20,8 +20,16 @@ pub fn owner(owner: &Owner) -> Value {
 }
 
 /// The owner a record names in `hubspot_owner_id`, if the mirror knows it.
-pub fn record_owner(store: &store::Store, portal: i64, record: &Record) -> store::Result<Option<Owner>> {
-    let Some(id) = record.properties.get("hubspot_owner_id").and_then(|id| id.trim().parse().ok()) else {
+pub fn record_owner(
+    store: &store::Store,
+    portal: i64,
+    record: &Record,
+) -> store::Result<Option<Owner>> {
+    let Some(id) = record
+        .properties
+        .get("hubspot_owner_id")
+        .and_then(|id| id.trim().parse().ok())
+    else {
         return Ok(None);
     };
     store.reference().owner(portal, id)

@@ -112,7 +112,10 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if crate::sync::schedule::Window::parse(&config.sync.reconcile_window_utc).is_none() {
         problem(
             "sync.reconcile_window_utc",
-            format!("{:?} is not \"HH:MM-HH:MM\"", config.sync.reconcile_window_utc),
+            format!(
+                "{:?} is not \"HH:MM-HH:MM\"",
+                config.sync.reconcile_window_utc
+            ),
         );
     }
     if !(1..=64).contains(&config.hubspot.max_concurrency) {

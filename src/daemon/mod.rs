@@ -89,7 +89,11 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown.clone(),
     ));
     let sync = config.sync.enabled.then(|| {
-        tokio::spawn(sync::supervise(loaded.clone(), state.clone(), shutdown.clone()))
+        tokio::spawn(sync::supervise(
+            loaded.clone(),
+            state.clone(),
+            shutdown.clone(),
+        ))
     });
     state.set_ready(true);
     tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");

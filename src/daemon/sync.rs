@@ -18,31 +18,49 @@ use crate::sync::{self, schedule::Window, Cycle, Settings, Syncer};
 pub fn client(loaded: &Loaded) -> anyhow::Result<hubspot::Client> {
     let hubspot = &loaded.config.hubspot;
     let secrets = &loaded.secrets;
-    let credentials = match (&secrets.access_token, &hubspot.client_id, &secrets.refresh_token) {
+    let credentials = match (
+        &secrets.access_token,
+        &hubspot.client_id,
+        &secrets.refresh_token,
+    ) {
         (Some(token), _, _) => Credentials::PrivateApp {
             access_token: token.clone(),
         },
         (None, Some(client_id), Some(refresh_token)) => Credentials::OAuth {
             client_id: client_id.clone(),
-            client_secret: secrets.client_secret.clone().context("OAuth needs hubspot.client_secret")?,
+            client_secret: secrets
+                .client_secret
+                .clone()
+                .context("OAuth needs hubspot.client_secret")?,
             refresh_token: refresh_token.clone(),
         },
         _ => anyhow::bail!("set hubspot.access_token, or hubspot.client_id + refresh_token"),
     };
     let api_base = url::Url::parse(&hubspot.api_base).context("hubspot.api_base")?;
-    let mut config = ClientConfig::new(api_base, credentials).with_max_retry_secs(hubspot.max_retry_secs);
+    let mut config =
+        ClientConfig::new(api_base, credentials).with_max_retry_secs(hubspot.max_retry_secs);
     config.max_concurrency = hubspot.max_concurrency;
     Ok(hubspot::Client::new(config)?)
 }
 
 /// The record types `sync.objects` names (owners are handled as reference data).
 pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
-    loaded.config.sync.objects.iter().filter_map(|name| name.parse().ok()).collect()
+    loaded
+        .config
+        .sync
+        .objects
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect()
 }
 
 /// Connects to HubSpot, retrying transient failures until shutdown; a missing scope or bad
 /// credentials end the attempt (the error says what to fix).
-pub async fn connect(client: &hubspot::Client, needs: &Requirements, shutdown: &CancellationToken) -> Option<hubspot::TokenInfo> {
+pub async fn connect(
+    client: &hubspot::Client,
+    needs: &Requirements,
+    shutdown: &CancellationToken,
+) -> Option<hubspot::TokenInfo> {
     let mut delay = Duration::from_secs(1);
     loop {
         match client.connect(needs).await {
@@ -72,7 +90,12 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         }
     };
     let objects = record_types(&loaded);
-    let owners = loaded.config.sync.objects.iter().any(|name| name == "owners");
+    let owners = loaded
+        .config
+        .sync
+        .objects
+        .iter()
+        .any(|name| name == "owners");
     let needs = Requirements {
         read: objects.iter().map(|kind| sync::api_type(*kind)).collect(),
         owners,
@@ -95,17 +118,30 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
     let settings = Settings {
         lookback_ms: config.lookback_secs as i64 * 1000,
     };
-    let syncer = Arc::new(Syncer::new(client, state.store.clone(), info.hub_id, objects, owners, settings));
+    let syncer = Arc::new(Syncer::new(
+        client,
+        state.store.clone(),
+        info.hub_id,
+        objects,
+        owners,
+        settings,
+    ));
     state.set_syncer(syncer.clone());
     let cycle = Cycle {
         poll_interval: Duration::from_secs(config.poll_interval_secs),
         reference_interval: Duration::from_secs(config.reference_interval_secs),
         reconcile_interval: Duration::from_secs(config.reconcile_interval_hours * 3600),
         // Invariant: validation checked the window.
-        reconcile_window: Window::parse(&config.reconcile_window_utc).unwrap_or(Window::parse("02:00-05:00").expect("valid")),
+        reconcile_window: Window::parse(&config.reconcile_window_utc)
+            .unwrap_or(Window::parse("02:00-05:00").expect("valid")),
     };
     let mut loops = JoinSet::new();
     loops.spawn(sync::run_webhooks(syncer.clone(), shutdown.clone()));
-    loops.spawn(sync::run_cycle(syncer, cycle, state.triggers.clone(), shutdown.clone()));
+    loops.spawn(sync::run_cycle(
+        syncer,
+        cycle,
+        state.triggers.clone(),
+        shutdown.clone(),
+    ));
     while loops.join_next().await.is_some() {}
 }

@@ -27,7 +27,10 @@ impl Syncer {
         };
         let mut stored = 0;
         loop {
-            let page = self.client.list_page(api(kind), &fields, false, &cursor).await?;
+            let page = self
+                .client
+                .list_page(api(kind), &fields, false, &cursor)
+                .await?;
             let ids: Vec<i64> = page.items.iter().map(|record| record.id).collect();
             let associations = self.associations(kind, &ids, Links::Canonical).await?;
             match &page.next {
@@ -35,8 +38,14 @@ impl Syncer {
                 None => self.finish(&mut state),
             }
             let encoded = state.encode();
-            self.write_fetched(kind, &page.items, true, &associations, Some((&key(kind), &encoded)))
-                .await?;
+            self.write_fetched(
+                kind,
+                &page.items,
+                true,
+                &associations,
+                Some((&key(kind), &encoded)),
+            )
+            .await?;
             stored += page.items.len() as u64;
             tracing::debug!(%kind, stored, "backfill page stored");
             match page.next {

@@ -26,10 +26,19 @@ impl Syncer {
         let search_fields = Fields::properties(fields.properties.clone());
         let mut read = 0;
         loop {
-            let page = self.client.search_page(api(kind), &search_fields, &cursor).await?;
+            let page = self
+                .client
+                .search_page(api(kind), &search_fields, &cursor)
+                .await?;
             let ids: Vec<i64> = page.records.iter().map(|record| record.id).collect();
             let (records, authoritative) = if kind == ObjectType::Deals && !ids.is_empty() {
-                (self.client.batch_read(api(kind), &ids, &fields).await?.records, true)
+                (
+                    self.client
+                        .batch_read(api(kind), &ids, &fields)
+                        .await?
+                        .records,
+                    true,
+                )
             } else {
                 (page.records, false)
             };
@@ -39,8 +48,14 @@ impl Syncer {
                 state.last_incremental_at_ms = Some(now_ms());
             }
             let encoded = state.encode();
-            self.write_fetched(kind, &records, authoritative, &associations, Some((&key(kind), &encoded)))
-                .await?;
+            self.write_fetched(
+                kind,
+                &records,
+                authoritative,
+                &associations,
+                Some((&key(kind), &encoded)),
+            )
+            .await?;
             read += records.len() as u64;
             if page.done {
                 break;

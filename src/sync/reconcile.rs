@@ -1,7 +1,10 @@
 //! Reconciliation: compare every id HubSpot lists (live and archived) with the mirror and
-//! repair what webhooks and polling missed. Returns how many records it repaired.
+//! repair what webhooks and polling missed. A stored record HubSpot no longer lists is
+//! archived if HubSpot lists it as archived, aliased if a live record names it in
+//! `hs_merged_object_ids`, and otherwise purged: HubSpot deleted it for good (privacy
+//! deletion, or 90 days in the recycle bin).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::convert::api;
 use super::state::TypeState;
@@ -11,69 +14,106 @@ use crate::object::ObjectType;
 use crate::store::Write;
 use crate::webhook::inbox::now_ms;
 
+/// What HubSpot lists for one type: live ids with their modified time, merge losers with
+/// their survivor, archived ids with their archive time.
+#[derive(Default)]
+struct Listing {
+    live: BTreeMap<i64, i64>,
+    merged_into: BTreeMap<i64, i64>,
+    archived: BTreeMap<i64, i64>,
+}
+
 impl Syncer {
+    /// Compares `kind` with HubSpot and repairs the mirror; returns the records repaired.
     pub async fn reconcile(&self, kind: ObjectType) -> Result<u64> {
         if !self.backfilled(kind)? {
             return Ok(0);
         }
         let started = now_ms();
-        let live = self.list_modified(kind, false).await?;
-        let archived = self.list_modified(kind, true).await?;
+        let listing = self.listing(kind).await?;
         let mirror = self.store.mirror();
-        let mut stale_or_missing = Vec::new();
-        for (id, modified) in &live {
+        let mut refetch = Vec::new();
+        for (id, modified) in &listing.live {
             match mirror.get(self.portal, kind, *id)? {
                 Some(record) if !record.archived && record.updated_at_ms >= *modified => {}
                 _ if mirror.is_purged(self.portal, kind, *id)? => {}
-                _ => stale_or_missing.push(*id),
+                _ => refetch.push(*id),
             }
         }
-        let mut gone = Vec::new();
+        let mut writes = Vec::new();
         for id in mirror.ids(self.portal, kind) {
             let id = id?;
-            if live.contains_key(&id) {
+            if listing.live.contains_key(&id) {
                 continue;
             }
             // Records written after the walk began may simply be newer than it.
-            let stored = mirror.get(self.portal, kind, id)?;
-            if stored.is_some_and(|record| !record.archived && record.synced_at_ms < started) {
-                gone.push(id);
+            let Some(record) = mirror.get(self.portal, kind, id)? else {
+                continue;
+            };
+            if record.archived || record.synced_at_ms >= started {
+                continue;
+            }
+            if let Some(at_ms) = listing.archived.get(&id) {
+                writes.push(Write::Archive { id, at_ms: *at_ms });
+            } else if let Some(survivor) = listing.merged_into.get(&id) {
+                writes.extend([
+                    Write::Alias {
+                        from: id,
+                        to: *survivor,
+                    },
+                    Write::Remove { id },
+                ]);
+            } else {
+                writes.push(Write::Purge { id });
             }
         }
-        self.refetch(kind, &stale_or_missing).await?;
-        let archived_ids: BTreeSet<i64> = archived.keys().copied().collect();
-        let writes: Vec<Write> = gone
+        let removed = writes
             .iter()
-            .map(|id| Write::Archive {
-                id: *id,
-                at_ms: archived.get(id).copied().unwrap_or_else(now_ms),
-            })
-            .collect();
+            .filter(|write| !matches!(write, Write::Alias { .. }))
+            .count();
         self.write_raw(kind, &writes).await?;
-        let repaired = (stale_or_missing.len() + gone.len()) as u64;
+        self.refetch(kind, &refetch).await?;
+        let repaired = (refetch.len() + removed) as u64;
         let mut state = TypeState::load(&self.store, self.portal, kind)?;
         state.last_reconcile_at_ms = Some(now_ms());
         state.last_reconcile_repaired = repaired;
         state.save(&self.store, self.portal, kind)?;
-        tracing::info!(%kind, repaired, live = live.len(), archived = archived_ids.len(), "reconciliation done");
+        tracing::info!(%kind, repaired, live = listing.live.len(), archived = listing.archived.len(), "reconciliation done");
         Ok(repaired)
     }
 
-    /// Every id of `kind` HubSpot lists (live or archived) with its modified time.
-    async fn list_modified(&self, kind: ObjectType, archived: bool) -> Result<BTreeMap<i64, i64>> {
-        let fields = Fields::properties([kind.modified_property()]);
-        let mut cursor = ListCursor::default();
-        let mut ids = BTreeMap::new();
-        loop {
-            let page = self.client.list_page(api(kind), &fields, archived, &cursor).await?;
-            for record in &page.items {
-                let at = if archived { record.archived_at_ms } else { record.modified_ms(api(kind)) };
-                ids.insert(record.id, at.unwrap_or(0));
-            }
-            match page.next {
-                Some(next) => cursor = next,
-                None => return Ok(ids),
+    async fn listing(&self, kind: ObjectType) -> Result<Listing> {
+        let merged = "hs_merged_object_ids";
+        let fields = Fields::properties([kind.modified_property(), merged]);
+        let mut listing = Listing::default();
+        for archived in [false, true] {
+            let mut cursor = ListCursor::default();
+            loop {
+                let page = self
+                    .client
+                    .list_page(api(kind), &fields, archived, &cursor)
+                    .await?;
+                for record in &page.items {
+                    if archived {
+                        listing
+                            .archived
+                            .insert(record.id, record.archived_at_ms.unwrap_or_else(now_ms));
+                        continue;
+                    }
+                    listing
+                        .live
+                        .insert(record.id, record.modified_ms(api(kind)).unwrap_or(0));
+                    let losers = record.property(merged).unwrap_or("");
+                    for loser in losers.split(';').filter_map(|id| id.trim().parse().ok()) {
+                        listing.merged_into.insert(loser, record.id);
+                    }
+                }
+                match page.next {
+                    Some(next) => cursor = next,
+                    None => break,
+                }
             }
         }
+        Ok(listing)
     }
 }

@@ -1,7 +1,7 @@
 //! The long-running sync loops (the daemon spawns them): applying webhooks as they arrive,
 //! and the backfill → polling → reference refresh → reconciliation cycle.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,17 +27,18 @@ pub struct Cycle {
 /// "Run Now" requests from the API or CLI, and a way to wake the cycle for them.
 #[derive(Debug, Default)]
 pub struct Triggers {
-    requested: Mutex<BTreeSet<ObjectType>>,
+    /// Per type: `true` asks for a full reconciliation, `false` for a polling pass.
+    requested: Mutex<BTreeMap<ObjectType, bool>>,
     wake: Notify,
 }
 
 impl Triggers {
-    pub fn request(&self, kind: ObjectType) {
-        self.requested.lock().insert(kind);
+    pub fn request(&self, kind: ObjectType, full: bool) {
+        *self.requested.lock().entry(kind).or_default() |= full;
         self.wake.notify_one();
     }
 
-    fn take(&self) -> BTreeSet<ObjectType> {
+    fn take(&self) -> BTreeMap<ObjectType, bool> {
         std::mem::take(&mut *self.requested.lock())
     }
 }
@@ -64,12 +65,19 @@ pub async fn run_webhooks(syncer: Arc<Syncer>, shutdown: CancellationToken) {
 
 /// Backfills every type (resuming), then polls, refreshes reference data and reconciles on
 /// schedule until shutdown.
-pub async fn run_cycle(syncer: Arc<Syncer>, cycle: Cycle, triggers: Arc<Triggers>, shutdown: CancellationToken) {
+pub async fn run_cycle(
+    syncer: Arc<Syncer>,
+    cycle: Cycle,
+    triggers: Arc<Triggers>,
+    shutdown: CancellationToken,
+) {
     let mut last_reference = None;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let pass = async {
-            if last_reference.is_none_or(|at: tokio::time::Instant| at.elapsed() >= cycle.reference_interval) {
+            if last_reference
+                .is_none_or(|at: tokio::time::Instant| at.elapsed() >= cycle.reference_interval)
+            {
                 syncer.refresh_reference().await?;
                 last_reference = Some(tokio::time::Instant::now());
             }
@@ -94,9 +102,10 @@ pub async fn run_cycle(syncer: Arc<Syncer>, cycle: Cycle, triggers: Arc<Triggers
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = triggers.wake.notified() => {
-                for kind in triggers.take() {
-                    if let Err(error) = syncer.poll(kind).await {
-                        tracing::warn!(%error, %kind, "requested sync pass failed");
+                for (kind, full) in triggers.take() {
+                    let outcome = if full { syncer.reconcile(kind).await } else { syncer.poll(kind).await };
+                    if let Err(error) = outcome {
+                        tracing::warn!(%error, %kind, full, "requested sync pass failed");
                     }
                 }
             }
@@ -105,10 +114,17 @@ pub async fn run_cycle(syncer: Arc<Syncer>, cycle: Cycle, triggers: Arc<Triggers
     }
 }
 
-async fn reconcile_if_due(syncer: &Syncer, kind: ObjectType, cycle: &Cycle) -> Result<(), super::Error> {
+async fn reconcile_if_due(
+    syncer: &Syncer,
+    kind: ObjectType,
+    cycle: &Cycle,
+) -> Result<(), super::Error> {
     let state = TypeState::load(&syncer.store, syncer.portal, kind)?;
     let interval_ms = cycle.reconcile_interval.as_millis() as i64;
-    if cycle.reconcile_window.due(state.last_reconcile_at_ms, now_ms(), interval_ms) {
+    if cycle
+        .reconcile_window
+        .due(state.last_reconcile_at_ms, now_ms(), interval_ms)
+    {
         syncer.reconcile(kind).await?;
     }
     Ok(())

@@ -52,7 +52,9 @@ mod tests {
     #[test]
     fn windows_and_due_times() {
         let night = Window::parse("02:00-05:00").unwrap();
-        assert!(night.contains(2 * HOUR) && night.contains(5 * HOUR - 1) && !night.contains(5 * HOUR));
+        assert!(
+            night.contains(2 * HOUR) && night.contains(5 * HOUR - 1) && !night.contains(5 * HOUR)
+        );
         assert!(night.contains(DAY_MS * 100 + 3 * HOUR));
         let wrap = Window::parse("22:30-04:00").unwrap();
         assert!(wrap.contains(23 * HOUR) && wrap.contains(HOUR) && !wrap.contains(12 * HOUR));

@@ -42,6 +42,8 @@ impl TypeState {
     }
 
     pub fn save(&self, store: &Store, portal: i64, kind: ObjectType) -> store::Result<()> {
-        store.mirror().set_cursor(portal, &key(kind), &self.encode())
+        store
+            .mirror()
+            .set_cursor(portal, &key(kind), &self.encode())
     }
 }

@@ -34,7 +34,9 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lookback_ms: 300_000 }
+        Settings {
+            lookback_ms: 300_000,
+        }
     }
 }
 
@@ -70,7 +72,14 @@ pub enum Links {
 }
 
 impl Syncer {
-    pub fn new(client: hubspot::Client, store: Store, portal: i64, objects: Vec<ObjectType>, owners: bool, settings: Settings) -> Self {
+    pub fn new(
+        client: hubspot::Client,
+        store: Store,
+        portal: i64,
+        objects: Vec<ObjectType>,
+        owners: bool,
+        settings: Settings,
+    ) -> Self {
         Syncer {
             client,
             store,
@@ -87,15 +96,33 @@ impl Syncer {
     pub async fn refresh_reference(&self) -> Result<()> {
         let reference = self.store.reference();
         if self.owners {
-            let owners: Vec<_> = self.client.all_owners().await?.iter().map(convert::owner).collect();
+            let owners: Vec<_> = self
+                .client
+                .all_owners()
+                .await?
+                .iter()
+                .map(convert::owner)
+                .collect();
             reference.replace_owners(self.portal, &owners)?;
         }
         if self.objects.contains(&ObjectType::Deals) {
-            let pipelines: Vec<_> = self.client.deal_pipelines().await?.iter().map(convert::pipeline).collect();
+            let pipelines: Vec<_> = self
+                .client
+                .deal_pipelines()
+                .await?
+                .iter()
+                .map(convert::pipeline)
+                .collect();
             reference.replace_pipelines(self.portal, &pipelines)?;
         }
         for kind in &self.objects {
-            let properties: Vec<_> = self.client.properties(api(*kind)).await?.iter().map(convert::property).collect();
+            let properties: Vec<_> = self
+                .client
+                .properties(api(*kind))
+                .await?
+                .iter()
+                .map(convert::property)
+                .collect();
             reference.replace_properties(self.portal, *kind, &properties)?;
         }
         Ok(())
@@ -112,7 +139,11 @@ impl Syncer {
             .map(|property| property.name)
             .collect();
         let fields = Fields::properties(names);
-        Ok(if kind == ObjectType::Deals { fields.with_history(["dealstage"]) } else { fields })
+        Ok(if kind == ObjectType::Deals {
+            fields.with_history(["dealstage"])
+        } else {
+            fields
+        })
     }
 
     /// The types whose associations from `kind` are read.
@@ -125,13 +156,21 @@ impl Syncer {
     }
 
     /// Reads the associations of `ids` towards the mirrored types `links` selects.
-    pub async fn associations(&self, kind: ObjectType, ids: &[i64], links: Links) -> Result<Vec<(ObjectType, BTreeMap<i64, Vec<Association>>)>> {
+    pub async fn associations(
+        &self,
+        kind: ObjectType,
+        ids: &[i64],
+        links: Links,
+    ) -> Result<Vec<(ObjectType, BTreeMap<i64, Vec<Association>>)>> {
         let mut all = Vec::new();
         if ids.is_empty() {
             return Ok(all);
         }
         for other in self.link_targets(kind, links) {
-            all.push((other, self.client.associations(api(kind), api(other), ids).await?));
+            all.push((
+                other,
+                self.client.associations(api(kind), api(other), ids).await?,
+            ));
         }
         Ok(all)
     }
@@ -155,10 +194,23 @@ impl Syncer {
             let newest = record.updated_at_ms;
             let current = mirror.get(self.portal, kind, record.id)?;
             let purged = mirror.is_purged(self.portal, kind, record.id)?;
-            match apply(kind, current.as_ref(), purged, &Change::Fetched { record, authoritative }, now) {
+            match apply(
+                kind,
+                current.as_ref(),
+                purged,
+                &Change::Fetched {
+                    record,
+                    authoritative,
+                },
+                now,
+            ) {
                 Applied::Writes(more) => {
-                    self.counters.records_written.fetch_add(1, Ordering::Relaxed);
-                    self.counters.newest_change_ms.fetch_max(newest.max(0) as u64, Ordering::Relaxed);
+                    self.counters
+                        .records_written
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .newest_change_ms
+                        .fetch_max(newest.max(0) as u64, Ordering::Relaxed);
                     writes.extend(more);
                 }
                 Applied::Stale => {
@@ -167,8 +219,15 @@ impl Syncer {
                 Applied::Nothing => continue,
             }
             for (other, links) in associations {
-                let to = links.get(&fetched.id).map(|list| list.iter().map(|link| link.to_id).collect()).unwrap_or_default();
-                writes.push(Write::ReplaceAssociations { from: fetched.id, to_type: *other, to });
+                let to = links
+                    .get(&fetched.id)
+                    .map(|list| list.iter().map(|link| link.to_id).collect())
+                    .unwrap_or_default();
+                writes.push(Write::ReplaceAssociations {
+                    from: fetched.id,
+                    to_type: *other,
+                    to,
+                });
             }
         }
         mirror.write(self.portal, kind, &writes, cursor)?;
@@ -182,7 +241,9 @@ impl Syncer {
         let now = now_ms();
         for (kind, change) in changes {
             let id = match change {
-                Change::Deleted { id, .. } | Change::Restored { id, .. } | Change::PrivacyDeleted { id } => *id,
+                Change::Deleted { id, .. }
+                | Change::Restored { id, .. }
+                | Change::PrivacyDeleted { id } => *id,
                 Change::Merged { survivor, .. } => *survivor,
                 Change::Fetched { record, .. } => record.id,
             };
@@ -215,7 +276,8 @@ impl Syncer {
         let read = self.client.batch_read(api(kind), ids, &fields).await?;
         let found: Vec<i64> = read.records.iter().map(|record| record.id).collect();
         let associations = self.associations(kind, &found, Links::All).await?;
-        self.write_fetched(kind, &read.records, true, &associations, None).await
+        self.write_fetched(kind, &read.records, true, &associations, None)
+            .await
     }
 }
 

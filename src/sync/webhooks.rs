@@ -46,7 +46,10 @@ impl Syncer {
             .events_applied
             .fetch_add(stored.len() as u64, Ordering::Relaxed);
         if plan.ignored > 0 {
-            tracing::debug!(ignored = plan.ignored, "events for other portals or unmirrored types");
+            tracing::debug!(
+                ignored = plan.ignored,
+                "events for other portals or unmirrored types"
+            );
         }
         Ok(stored.len())
     }

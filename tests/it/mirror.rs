@@ -6,9 +6,14 @@ use std::time::Duration;
 use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookChaos, WebhookTarget};
 use serde_json::Value;
 
-use crate::support::{Gateway, Options, CLIENT_SECRET, READ_TOKEN};
+use crate::support::{Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN};
 
-const TYPES: [ObjectType; 4] = [ObjectType::Contacts, ObjectType::Companies, ObjectType::Deals, ObjectType::Tasks];
+const TYPES: [ObjectType; 4] = [
+    ObjectType::Contacts,
+    ObjectType::Companies,
+    ObjectType::Deals,
+    ObjectType::Tasks,
+];
 
 pub struct Harness {
     pub sim: SimHandle,
@@ -16,7 +21,11 @@ pub struct Harness {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Harness {
@@ -26,16 +35,20 @@ impl Harness {
         let public_url = format!("http://127.0.0.1:{port}");
         config.access_token = "pat-na1-it".into();
         config.rate_limit = None;
-        let mut target = WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
+        let mut target =
+            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
         target.retry_base_ms = 50;
         config.webhook = Some(target);
-        let sim = sim::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let options = Options {
             hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
             sync: Some("poll_interval_secs = 1\nlookback_secs = 5".into()),
             ..Options::default()
         };
-        let gateway = Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
+        let gateway =
+            Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
         let harness = Harness { sim, gateway };
         harness.wait_for_backfill().await;
         harness
@@ -44,7 +57,10 @@ impl Harness {
     async fn wait_for_backfill(&self) {
         wait_until("backfill", Duration::from_secs(60), || async {
             let (status, body) = self.gateway.get("/v1/status", Some(READ_TOKEN)).await;
-            status == 200 && TYPES.iter().all(|kind| !body[kind.name()]["last_full_sync"].is_null())
+            status == 200
+                && TYPES
+                    .iter()
+                    .all(|kind| !body[kind.name()]["last_full_sync"].is_null())
         })
         .await;
     }
@@ -55,9 +71,19 @@ impl Harness {
         let mut differences = Vec::new();
         for (kind, records) in &snapshot.objects {
             for record in records {
-                let (status, body) = self.gateway.get(&format!("/v1/objects/{}/{}", kind.name(), record.id), Some(READ_TOKEN)).await;
+                let (status, body) = self
+                    .gateway
+                    .get(
+                        &format!("/v1/objects/{}/{}", kind.name(), record.id),
+                        Some(READ_TOKEN),
+                    )
+                    .await;
                 if status != 200 || body["archived"] != false {
-                    differences.push(format!("{} {} missing ({status}: {body})", kind.name(), record.id));
+                    differences.push(format!(
+                        "{} {} missing ({status}: {body})",
+                        kind.name(),
+                        record.id
+                    ));
                     continue;
                 }
                 let mirrored: std::collections::BTreeMap<String, String> =
@@ -69,28 +95,57 @@ impl Harness {
                         .chain(mirrored.keys())
                         .filter(|name| record.properties.get(*name) != mirrored.get(*name))
                         .collect();
-                    differences.push(format!("{} {} differs in {changed:?}", kind.name(), record.id));
+                    differences.push(format!(
+                        "{} {} differs in {changed:?}",
+                        kind.name(),
+                        record.id
+                    ));
                 }
             }
             let (_, status) = self.gateway.get("/v1/status", Some(READ_TOKEN)).await;
             let count = status[kind.name()]["count"].as_u64().unwrap_or(0);
             if count != records.len() as u64 {
-                differences.push(format!("{} count {count} != {}", kind.name(), records.len()));
+                differences.push(format!(
+                    "{} count {count} != {}",
+                    kind.name(),
+                    records.len()
+                ));
             }
         }
         for (kind, ids) in &snapshot.archived {
             for id in ids {
-                let (status, body) = self.gateway.get(&format!("/v1/objects/{}/{id}", kind.name()), Some(READ_TOKEN)).await;
+                let (status, body) = self
+                    .gateway
+                    .get(
+                        &format!("/v1/objects/{}/{id}", kind.name()),
+                        Some(READ_TOKEN),
+                    )
+                    .await;
                 if status == 200 && body["archived"] == false {
-                    differences.push(format!("{} {id} is archived in HubSpot but live in the mirror", kind.name()));
+                    differences.push(format!(
+                        "{} {id} is archived in HubSpot but live in the mirror",
+                        kind.name()
+                    ));
                 }
             }
         }
         for (from, from_id, to, to_id) in snapshot.associations.iter().take(300) {
-            let (_, body) = self.gateway.get(&format!("/v1/objects/{}/{from_id}", from.name()), Some(READ_TOKEN)).await;
-            let linked = body["associations"][to.name()].as_array().is_some_and(|ids| ids.contains(&Value::String(to_id.clone())));
+            let (_, body) = self
+                .gateway
+                .get(
+                    &format!("/v1/objects/{}/{from_id}", from.name()),
+                    Some(READ_TOKEN),
+                )
+                .await;
+            let linked = body["associations"][to.name()]
+                .as_array()
+                .is_some_and(|ids| ids.contains(&Value::String(to_id.clone())));
             if !linked {
-                differences.push(format!("association {} {from_id} → {} {to_id} missing", from.name(), to.name()));
+                differences.push(format!(
+                    "association {} {from_id} → {} {to_id} missing",
+                    from.name(),
+                    to.name()
+                ));
             }
         }
         differences
@@ -127,7 +182,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + within;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -150,22 +208,63 @@ fn mutate(sim: &SimHandle) {
     let companies = control.ids(ObjectType::Companies, "0", 5);
     let deals = control.ids(ObjectType::Deals, "0", 3);
     let created = control
-        .create(ObjectType::Contacts, [("email", "new.person@example.org"), ("firstname", "New"), ("lastname", "Person")])
+        .create(
+            ObjectType::Contacts,
+            [
+                ("email", "new.person@example.org"),
+                ("firstname", "New"),
+                ("lastname", "Person"),
+            ],
+        )
         .unwrap();
-    control.update(ObjectType::Companies, &companies[0], [("name", "Renamed Inc"), ("city", "Lyon")]).unwrap();
+    control
+        .update(
+            ObjectType::Companies,
+            &companies[0],
+            [("name", "Renamed Inc"), ("city", "Lyon")],
+        )
+        .unwrap();
     control.archive(ObjectType::Deals, &deals[0]).unwrap();
     control.archive(ObjectType::Deals, &deals[1]).unwrap();
     control.restore(ObjectType::Deals, &deals[1]).unwrap();
-    control.merge(ObjectType::Contacts, &contacts[0], &contacts[1]).unwrap();
+    control
+        .merge(ObjectType::Contacts, &contacts[0], &contacts[1])
+        .unwrap();
     control.privacy_delete(&contacts[2]).unwrap();
-    control.associate((ObjectType::Contacts, &created), (ObjectType::Companies, &companies[1]), true).unwrap();
-    control.associate((ObjectType::Contacts, &contacts[3]), (ObjectType::Companies, &companies[2]), true).unwrap();
-    let linked = control.associations(ObjectType::Contacts, &contacts[5], ObjectType::Companies).unwrap();
+    control
+        .associate(
+            (ObjectType::Contacts, &created),
+            (ObjectType::Companies, &companies[1]),
+            true,
+        )
+        .unwrap();
+    control
+        .associate(
+            (ObjectType::Contacts, &contacts[3]),
+            (ObjectType::Companies, &companies[2]),
+            true,
+        )
+        .unwrap();
+    let linked = control
+        .associations(ObjectType::Contacts, &contacts[5], ObjectType::Companies)
+        .unwrap();
     if let Some(company) = linked.first() {
-        control.associate((ObjectType::Contacts, &contacts[5]), (ObjectType::Companies, company), false).unwrap();
+        control
+            .associate(
+                (ObjectType::Contacts, &contacts[5]),
+                (ObjectType::Companies, company),
+                false,
+            )
+            .unwrap();
     }
-    let owner = control.owners().into_iter().find(|owner| !owner.archived).unwrap();
-    control.set_owner(ObjectType::Contacts, &contacts[4], &owner.id.to_string()).unwrap();
+    let owner = control
+        .owners()
+        .into_iter()
+        .find(|owner| !owner.archived)
+        .unwrap();
+    control
+        .set_owner(ObjectType::Contacts, &contacts[4], &owner.id.to_string())
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,9 +279,30 @@ async fn backfill_then_webhooks_keep_the_mirror_equal_to_the_portal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_catches_up_when_webhooks_are_dropped_duplicated_or_shuffled() {
     let harness = Harness::start(small_portal()).await;
-    let chaos = WebhookChaos { drop_rate: 0.5, duplicate_rate: 0.3, shuffle: true };
+    let chaos = WebhookChaos {
+        drop_rate: 0.5,
+        duplicate_rate: 0.3,
+        shuffle: true,
+    };
     harness.sim.control().set_webhook_chaos(chaos);
     mutate(&harness.sim);
+    // Polling sees changes; deletions, merges and privacy deletions leave nothing to search
+    // for, so a reconciliation ("Run Now", full) repairs them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for kind in TYPES {
+        let url = harness
+            .gateway
+            .url(&format!("/v1/sync/{}?full=true", kind.name()));
+        let response = harness
+            .gateway
+            .http
+            .post(url)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
     harness.converge(Duration::from_secs(45)).await;
     harness.stop().await;
 }

@@ -47,8 +47,18 @@ pub fn config_text(listen: &str, public_url: &str, store: &std::path::Path, extr
     config_with(listen, public_url, store, &options)
 }
 
-pub fn config_with(listen: &str, public_url: &str, store: &std::path::Path, options: &Options) -> String {
-    let sync = options.sync.as_deref().map_or("enabled = false".to_owned(), |keys| format!("enabled = true\n{keys}"));
+pub fn config_with(
+    listen: &str,
+    public_url: &str,
+    store: &std::path::Path,
+    options: &Options,
+) -> String {
+    let sync = options
+        .sync
+        .as_deref()
+        .map_or("enabled = false".to_owned(), |keys| {
+            format!("enabled = true\n{keys}")
+        });
     format!(
         r#"
 [server]
