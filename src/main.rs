@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use hubspot_gateway::config::{self, Loaded};
 use hubspot_gateway::daemon::{self, logging};
+use hubspot_gateway::object::ObjectType;
 
 /// Keeps a live local mirror of a HubSpot CRM portal and answers ownership questions.
 #[derive(Parser)]
@@ -27,6 +28,15 @@ enum Command {
     Serve,
     /// Validate the config and print every problem with its key path (exit 0 or 2).
     CheckConfig,
+    /// One sync pass, then exit: through the running daemon if there is one, else directly.
+    Sync {
+        /// Only this object type (contacts, companies, deals, tasks).
+        #[arg(long)]
+        object: Option<ObjectType>,
+        /// A full pass: list every record again (a reconciliation when the daemon runs).
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -39,6 +49,12 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded)),
+            Err(code) => code,
+        },
+        Command::Sync { object, full } => match load(&cli.config) {
+            Ok(loaded) => {
+                run(async move { daemon::commands::sync_once(&loaded, object, full).await })
+            }
             Err(code) => code,
         },
     }

@@ -1,6 +1,7 @@
 //! The daemon: start-up, the long-lived tasks, and an orderly shutdown. Only this module
 //! spawns long-lived tasks, handles signals or talks to systemd.
 
+pub mod commands;
 mod listener;
 pub mod logging;
 mod shutdown;

@@ -16,6 +16,8 @@ use super::{Error, Result};
 const CHUNK_BYTES: usize = 32 * 1024;
 const CHUNK_FORMAT: u8 = 1;
 const ENTRY_HEADER: usize = 32 + 4;
+/// What an erased event's text becomes.
+pub const ERASED: &str = "{}";
 
 /// Where an event sits in the inbox: its chunk and its index inside the chunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +264,41 @@ impl InboxStore {
             pruned += chunk.entries.len() as u64;
         }
         Ok(pruned)
+    }
+
+    /// Replaces every stored event for which `erase` is true by an empty object (`{}`), and
+    /// drops its dedup row: privacy deletions leave no copy of a person's data behind.
+    /// Positions stay as they were, so the consumer's cursor is unaffected. Returns the count.
+    pub fn erase(&self, erase: impl Fn(&str) -> bool) -> Result<u64> {
+        let mut erased = 0;
+        for row in self.chunks.iter() {
+            let (key, value) = row?;
+            let chunk = Chunk::decode(&value)?;
+            if !chunk
+                .entries
+                .iter()
+                .any(|(_, raw)| *raw != ERASED && erase(raw))
+            {
+                continue;
+            }
+            let mut rebuilt = ChunkBuilder::new(chunk.received_at_ms);
+            let mut id_rows = sled::Batch::default();
+            for (id_key, raw) in &chunk.entries {
+                let key: [u8; 32] = (*id_key)
+                    .try_into()
+                    .map_err(|_| corrupt("chunk entry key"))?;
+                if *raw != ERASED && erase(raw) {
+                    rebuilt.push(&key, ERASED);
+                    id_rows.remove(&key[..]);
+                    erased += 1;
+                } else {
+                    rebuilt.push(&key, raw);
+                }
+            }
+            self.chunks.insert(key, rebuilt.finish())?;
+            self.ids.apply_batch(id_rows)?;
+        }
+        Ok(erased)
     }
 
     fn count_between(&self, from: Position, to: Position) -> Result<u64> {

@@ -16,7 +16,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use inbox::{AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent};
+pub use inbox::{
+    AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
+};
 pub use mirror::{Mirror, Write};
 pub use record::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind};
 pub use reference::Reference;
@@ -145,10 +147,34 @@ impl Store {
         &self.inner.path
     }
 
+    /// Names of the trees holding `needle` in a key or value (a privacy audit: after a
+    /// privacy deletion, a person's email must be found nowhere).
+    pub fn trees_containing(&self, needle: &[u8]) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for name in self.inner.db.tree_names() {
+            let tree = self.inner.db.open_tree(&name)?;
+            for row in tree.iter() {
+                let (key, value) = row?;
+                if contains(&key, needle) || contains(&value, needle) {
+                    found.push(String::from_utf8_lossy(&name).into_owned());
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.inner.db.size_on_disk().unwrap_or(0)
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {

@@ -9,7 +9,12 @@ use std::time::Duration;
 use hubspot_gateway::store::{Position, Store};
 
 use crate::support::signing::Signing;
-use crate::support::{answer, batch, config_text, ADMIN_TOKEN, CLIENT_SECRET};
+use hubspot_gateway::sim::{self, SimConfig};
+
+use crate::support::{
+    answer, batch, config_text, config_with, far_reconcile_window, Options, ADMIN_TOKEN,
+    CLIENT_SECRET,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_hubspot-gateway");
 
@@ -229,4 +234,107 @@ async fn kill_9_loses_no_acknowledged_event() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_halfway_resumes_without_starting_over() {
+    let contacts = 20_000u64;
+    let sim_config = SimConfig {
+        owners: 5,
+        contacts: contacts as usize,
+        companies: 10,
+        deals: 0,
+        tasks: 0,
+        rate_limit: None,
+        latency_ms: 3,
+        access_token: "pat-na1-it".into(),
+        ..SimConfig::default()
+    };
+    let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let options = Options {
+        hubspot: format!("api_base = \"{}\"", sim.base_url()),
+        sync: Some(format!(
+            "objects = [\"owners\", \"contacts\"]\n{}",
+            far_reconcile_window()
+        )),
+        ..Options::default()
+    };
+    let config = dir.path().join("config.toml");
+    let text = config_with(
+        &format!("127.0.0.1:{port}"),
+        "https://h.example",
+        &dir.path().join("store"),
+        &options,
+    );
+    std::fs::write(&config, text).unwrap();
+    let http = reqwest::Client::new();
+    let contacts_status = |base: String| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("{base}/v1/status"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            answer(response).await.1["contacts"].clone()
+        }
+    };
+
+    let mut daemon = Daemon::start(&config, port).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while contacts_status(daemon.base.clone()).await["count"]
+        .as_u64()
+        .unwrap_or(0)
+        < contacts / 4
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backfill made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    let lists = |stats: &sim::Stats| {
+        stats
+            .calls
+            .get("GET /crm/v3/objects/{type}")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = lists(&sim.stats());
+    assert!(
+        before < contacts / 100,
+        "killed too late: {before} pages already read"
+    );
+
+    let mut daemon = Daemon::start(&config, port).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = contacts_status(daemon.base.clone()).await;
+        if !status["last_full_sync"].is_null() {
+            assert_eq!(status["count"].as_u64(), Some(contacts));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backfill did not finish after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every page was read once, plus at most the few in flight when the process died.
+    let pages = contacts / 100;
+    let total = lists(&sim.stats());
+    assert!(
+        total <= pages + 3,
+        "{total} list calls for {pages} pages: the backfill started over"
+    );
+    unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+    sim.shutdown().await;
 }

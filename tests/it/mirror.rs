@@ -6,7 +6,9 @@ use std::time::Duration;
 use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookChaos, WebhookTarget};
 use serde_json::Value;
 
-use crate::support::{Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN};
+use crate::support::{
+    far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
+};
 
 const TYPES: [ObjectType; 4] = [
     ObjectType::Contacts,
@@ -44,7 +46,10 @@ impl Harness {
             .unwrap();
         let options = Options {
             hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
-            sync: Some("poll_interval_secs = 1\nlookback_secs = 5".into()),
+            sync: Some(format!(
+                "poll_interval_secs = 1\nlookback_secs = 5\n{}",
+                far_reconcile_window()
+            )),
             ..Options::default()
         };
         let gateway =
@@ -169,9 +174,11 @@ impl Harness {
         }
     }
 
-    pub async fn stop(self) {
-        self.gateway.stop().await;
+    /// Stops both; the returned directory holds the gateway's store.
+    pub async fn stop(self) -> tempfile::TempDir {
+        let dir = self.gateway.stop().await;
         self.sim.shutdown().await;
+        dir
     }
 }
 
@@ -305,4 +312,70 @@ async fn polling_catches_up_when_webhooks_are_dropped_duplicated_or_shuffled() {
     }
     harness.converge(Duration::from_secs(45)).await;
     harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_privacy_deleted_contact_leaves_no_trace_in_any_tree() {
+    let harness = Harness::start(small_portal()).await;
+    let control = harness.sim.control();
+    let company = control.ids(ObjectType::Companies, "0", 1).remove(0);
+    let email = "erase.me@privacy.example";
+    let id = control
+        .create(
+            ObjectType::Contacts,
+            [
+                ("email", email),
+                ("firstname", "Erasmus"),
+                ("lastname", "Forgotten"),
+            ],
+        )
+        .unwrap();
+    control
+        .update(
+            ObjectType::Contacts,
+            &id,
+            [("jobtitle", "Chief Secret Officer")],
+        )
+        .unwrap();
+    control
+        .associate(
+            (ObjectType::Contacts, &id),
+            (ObjectType::Companies, &company),
+            true,
+        )
+        .unwrap();
+    let path = format!("/v1/objects/contacts/{id}");
+    wait_until(
+        "the contact is mirrored",
+        Duration::from_secs(20),
+        || async {
+            harness.gateway.get(&path, Some(READ_TOKEN)).await.1["properties"]["jobtitle"]
+                == "Chief Secret Officer"
+        },
+    )
+    .await;
+    control.privacy_delete(&id).unwrap();
+    wait_until("the contact is gone", Duration::from_secs(20), || async {
+        harness.gateway.get(&path, Some(READ_TOKEN)).await.0 == 404
+    })
+    .await;
+    let (_, company_record) = harness
+        .gateway
+        .get(
+            &format!("/v1/objects/companies/{company}"),
+            Some(READ_TOKEN),
+        )
+        .await;
+    assert!(!company_record["associations"]["contacts"]
+        .as_array()
+        .is_some_and(|ids| ids.contains(&Value::String(id.clone()))));
+    let dir = harness.stop().await;
+    let store = hubspot_gateway::store::Store::open(&dir.path().join("store")).unwrap();
+    for needle in [email, "Erasmus", "Forgotten", "Chief Secret Officer"] {
+        assert_eq!(
+            store.trees_containing(needle.as_bytes()).unwrap(),
+            Vec::<String>::new(),
+            "{needle:?} survived"
+        );
+    }
 }

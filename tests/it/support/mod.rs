@@ -169,13 +169,15 @@ impl Gateway {
         body["webhooks"].clone()
     }
 
-    pub async fn stop(self) {
+    /// Stops the gateway cleanly; the returned directory still holds its store.
+    pub async fn stop(self) -> tempfile::TempDir {
         self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(20), self.task)
             .await
             .expect("gateway stops in time")
             .unwrap()
             .expect("gateway stops cleanly");
+        self._dir
     }
 }
 
@@ -203,4 +205,19 @@ pub fn batch(first_id: i64, count: i64, attempt: i64) -> String {
         })
         .collect();
     serde_json::to_string(&events).unwrap()
+}
+
+/// A one-minute UTC reconciliation window twelve hours away, so that no test reconciles
+/// unless it asks to.
+pub fn far_reconcile_window() -> String {
+    let minute_now = (signing::now_ms() / 60_000) % 1440;
+    let start = (minute_now + 720) % 1440;
+    let end = (start + 1) % 1440;
+    format!(
+        "reconcile_window_utc = \"{:02}:{:02}-{:02}:{:02}\"",
+        start / 60,
+        start % 60,
+        end / 60,
+        end % 60
+    )
 }

@@ -1,0 +1,113 @@
+//! One-shot CLI commands that work with or without a running daemon: with one (its listen
+//! address answers), they go through its HTTP API; otherwise they open the store themselves.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::sync::{client, connect, record_types};
+use crate::config::{Loaded, Scope};
+use crate::hubspot::Requirements;
+use crate::object::ObjectType;
+use crate::store::Store;
+use crate::sync::{Settings, Syncer};
+
+/// The running daemon's base URL, if one answers on the configured address.
+pub async fn running_daemon(loaded: &Loaded) -> Option<String> {
+    let base = format!("http://{}", loaded.config.server.listen);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let answer = http.get(format!("{base}/healthz")).send().await.ok()?;
+    answer.status().is_success().then_some(base)
+}
+
+/// A configured API token with at least `scope`.
+pub fn token_with(loaded: &Loaded, scope: Scope) -> anyhow::Result<String> {
+    loaded
+        .secrets
+        .api_tokens
+        .iter()
+        .find(|(_, _, granted)| *granted >= scope)
+        .map(|(_, token, _)| token.expose().clone())
+        .with_context(|| {
+            format!(
+                "no [[api.tokens]] entry with scope {} to call the running daemon",
+                scope.as_str()
+            )
+        })
+}
+
+/// `hubspot-gateway sync`: one pass (a full one with `full`) over `object` or every type.
+pub async fn sync_once(
+    loaded: &Loaded,
+    object: Option<ObjectType>,
+    full: bool,
+) -> anyhow::Result<()> {
+    let kinds: Vec<ObjectType> = record_types(loaded)
+        .into_iter()
+        .filter(|kind| object.is_none_or(|wanted| wanted == *kind))
+        .collect();
+    anyhow::ensure!(
+        !kinds.is_empty(),
+        "{} is not in sync.objects",
+        object.map_or("nothing".into(), |kind| kind.to_string())
+    );
+    if let Some(base) = running_daemon(loaded).await {
+        let token = token_with(loaded, Scope::Admin)?;
+        let http = reqwest::Client::new();
+        for kind in &kinds {
+            let url = format!("{base}/v1/sync/{kind}?full={full}");
+            let answer = http.post(&url).bearer_auth(&token).send().await?;
+            anyhow::ensure!(
+                answer.status().is_success(),
+                "the daemon answered {} for {kind}: {}",
+                answer.status(),
+                answer.text().await?
+            );
+            println!("{kind}: pass requested from the running daemon");
+        }
+        return Ok(());
+    }
+    let store = Store::open(&loaded.config.store.path)?;
+    let client = client(loaded)?;
+    let owners = loaded
+        .config
+        .sync
+        .objects
+        .iter()
+        .any(|name| name == "owners");
+    let needs = Requirements {
+        read: kinds
+            .iter()
+            .map(|kind| crate::sync::api_type(*kind))
+            .collect(),
+        owners,
+        write: Vec::new(),
+    };
+    let info = connect(&client, &needs, &CancellationToken::new())
+        .await
+        .context("could not connect to HubSpot")?;
+    let settings = Settings {
+        lookback_ms: loaded.config.sync.lookback_secs as i64 * 1000,
+    };
+    let syncer = Syncer::new(
+        client,
+        store.clone(),
+        info.hub_id,
+        kinds.clone(),
+        owners,
+        settings,
+    );
+    syncer.refresh_reference().await?;
+    for kind in &kinds {
+        let listed = syncer.backfill(*kind, full).await?;
+        let polled = syncer.poll(*kind).await?;
+        println!("{kind}: {listed} listed, {polled} changed records read");
+    }
+    while syncer.apply_webhooks().await? > 0 {}
+    store.commit()?;
+    Ok(())
+}
