@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod hubspot;
+pub mod metrics;
 pub mod object;
 pub mod ownership;
 pub mod secret;

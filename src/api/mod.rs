@@ -61,6 +61,8 @@ pub struct State {
     pub objects: Vec<ObjectType>,
     /// "Run Now" requests for the sync cycle.
     pub triggers: Arc<Triggers>,
+    /// Prometheus metrics (`GET /metrics`); lookups report with `metrics.observe_lookup`.
+    pub metrics: crate::metrics::Metrics,
     portal: OnceLock<Portal>,
     syncer: OnceLock<Arc<Syncer>>,
     ready: AtomicBool,
@@ -90,6 +92,7 @@ impl State {
             max_body_bytes,
             objects,
             triggers: Arc::new(Triggers::default()),
+            metrics: crate::metrics::Metrics::default(),
             portal,
             syncer: OnceLock::new(),
             ready: AtomicBool::new(false),

@@ -27,6 +27,7 @@ where
             json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
         }
         (&Method::GET, ["readyz"]) => readyz(&state),
+        (&Method::GET, ["metrics"]) => metrics(&state),
         (&Method::GET, ["v1", "status"]) => {
             guarded(&state, &parts, Scope::Read, || status::status(&state))
         }
@@ -52,7 +53,10 @@ where
         (&Method::POST, ["v1", "sync", kind]) => guarded(&state, &parts, Scope::Admin, || {
             sync::run_now(&state, kind, parts.uri.query())
         }),
-        (_, ["webhooks", "hubspot"] | ["healthz"] | ["readyz"] | ["v1", "status"])
+        (
+            _,
+            ["webhooks", "hubspot"] | ["healthz"] | ["readyz"] | ["metrics"] | ["v1", "status"],
+        )
         | (_, ["v1", "webhooks", "events", ..])
         | (_, ["v1", "objects", _, _] | ["v1", "owners", ..] | ["v1", "sync", _]) => ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -96,17 +100,32 @@ fn readyz(state: &State) -> Response {
     }
 }
 
+/// `GET /metrics`: Prometheus text, unauthenticated like the health endpoints.
+fn metrics(state: &State) -> Response {
+    let text = state.metrics.render(state);
+    let mut response = http::Response::new(http_body_util::Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    response
+}
+
 async fn webhook<B>(state: &State, parts: http::request::Parts, body: B) -> Response
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let started = tokio::time::Instant::now();
     let outcome = match read_body(body, state.max_body_bytes).await {
         Ok(body) => state.ingress.handle(&parts, body).await,
         Err(rejection) => Err(rejection),
     };
     match outcome {
         Ok(stored) => {
+            state
+                .metrics
+                .webhook_acknowledged(&stored, started.elapsed());
             tracing::debug!(
                 stored = stored.stored,
                 duplicates = stored.duplicates,
@@ -116,6 +135,7 @@ where
         }
         Err(rejection) => {
             let (status, code) = rejection.status_and_code();
+            state.metrics.webhook_rejected(code, started.elapsed());
             if status != StatusCode::SERVICE_UNAVAILABLE {
                 state.ingress.note_rejected();
             }

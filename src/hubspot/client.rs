@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::auth::{Auth, Credentials};
+use super::calls::CallCounts;
 use super::classify;
 use super::error::{Error, MissingScope, RateLimitPolicy};
 use super::introspect::TokenInfo;
@@ -71,6 +72,7 @@ pub(crate) struct Inner {
     pub(crate) limiter: RateLimiter,
     pub(crate) retry: RetryPolicy,
     pub(crate) stats: ClientStats,
+    pub(crate) calls: CallCounts,
     pub(crate) slots: tokio::sync::Semaphore,
     pub(crate) token_info: OnceLock<TokenInfo>,
     pub(crate) url_properties_budget: usize,
@@ -143,6 +145,7 @@ impl Client {
             limiter: RateLimiter::new(config.rate_limits),
             retry: config.retry,
             stats: ClientStats::default(),
+            calls: CallCounts::default(),
             slots: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
             token_info: OnceLock::new(),
             url_properties_budget: config.url_properties_budget,
@@ -209,6 +212,7 @@ impl Client {
                 inner.limiter.observe(response.headers());
             }
             let status = response.status().as_u16();
+            inner.calls.record(&call.label, status);
             let headers = response.headers().clone();
             let body = response.bytes().await.map_err(Error::from_transport)?;
             drop(permit);

@@ -8,6 +8,7 @@
 
 mod associations;
 mod auth;
+mod calls;
 mod classify;
 mod client;
 mod error;
@@ -26,6 +27,7 @@ mod writes;
 
 pub use associations::{Association, AssociationType, ASSOCIATION_BATCH_LIMIT};
 pub use auth::Credentials;
+pub use calls::CallCount;
 pub use client::{Client, ClientConfig};
 pub use error::{ApiDetails, Error, Fault, MissingScope, PropertyProblem, RateLimitPolicy};
 pub use introspect::{Requirements, TokenInfo};

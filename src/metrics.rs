@@ -1,0 +1,230 @@
+//! Prometheus metrics: counters and histograms the request path bumps as it goes, and values
+//! read from the store, the sync layer and the HubSpot client when `/metrics` is scraped.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::api::State;
+use crate::store::AppendOutcome;
+
+/// Every metric name starts with this.
+pub const PREFIX: &str = "hubspot_gateway";
+
+/// `Content-Type` of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The metrics the daemon updates as it works; one set per daemon (in [`State`]).
+pub struct Metrics {
+    registry: Registry,
+    events_received: Counter,
+    events_duplicate: Counter,
+    rejected: Family<Labels, Counter>,
+    ack_seconds: Histogram,
+    lookup_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let events_received = Counter::default();
+        registry.register(
+            "webhook_events_received",
+            "Webhook events in acknowledged batches, duplicates included",
+            events_received.clone(),
+        );
+        let events_duplicate = Counter::default();
+        registry.register(
+            "webhook_events_duplicate",
+            "Webhook events acknowledged and dropped as redeliveries",
+            events_duplicate.clone(),
+        );
+        let rejected = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_requests_rejected",
+            "Webhook requests not acknowledged, by error code",
+            rejected.clone(),
+        );
+        // 0.5 ms .. ~4 s: a group commit is an fdatasync.
+        let ack_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 14));
+        registry.register(
+            "webhook_ack_seconds",
+            "Time from a webhook request's arrival to its answer",
+            ack_seconds.clone(),
+        );
+        // 10 us .. ~0.3 s: lookups read the embedded store.
+        let lookup_seconds = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
+        registry.register(
+            "lookup_seconds",
+            "Time to answer one lookup (company, contact, indicator) request",
+            lookup_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            events_received,
+            events_duplicate,
+            rejected,
+            ack_seconds,
+            lookup_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    /// A webhook batch was acknowledged after `elapsed`.
+    pub fn webhook_acknowledged(&self, outcome: &AppendOutcome, elapsed: Duration) {
+        let duplicates = u64::from(outcome.duplicates);
+        self.events_received
+            .inc_by(u64::from(outcome.stored) + duplicates);
+        self.events_duplicate.inc_by(duplicates);
+        self.ack_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// A webhook request was answered with the error `code` after `elapsed`.
+    pub fn webhook_rejected(&self, code: &str, elapsed: Duration) {
+        self.rejected
+            .get_or_create(&vec![("reason", code.to_owned())])
+            .inc();
+        self.ack_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// One lookup request took `elapsed` (the lookup endpoints call this).
+    pub fn observe_lookup(&self, elapsed: Duration) {
+        self.lookup_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition of every metric, the scrape-time ones read from `state` now.
+    pub fn render(&self, state: &State) -> String {
+        let scraped = scrape(state);
+        let mut text = String::new();
+        // Invariant: writing to a String cannot fail.
+        encode_registry(&mut text, &self.registry).expect("encode to String");
+        encode_registry(&mut text, &scraped).expect("encode to String");
+        encode_eof(&mut text).expect("encode to String");
+        text
+    }
+}
+
+/// A registry of the values read at scrape time: inbox, mirror, sync and HubSpot client.
+fn scrape(state: &State) -> Registry {
+    let mut registry = Registry::with_prefix(PREFIX);
+    registry.register(
+        "ready",
+        "1 while the daemon is ready (store open, listeners bound, not draining)",
+        ConstGauge::new(i64::from(state.is_ready())),
+    );
+    registry.register(
+        "inbox_depth",
+        "Webhook events stored and not yet applied to the mirror",
+        ConstGauge::new(saturate(state.store.inbox().pending())),
+    );
+    if let Some(portal) = state.portal() {
+        let records = Family::<Labels, Gauge>::default();
+        for kind in &state.objects {
+            // A store read error leaves the series out rather than failing the scrape.
+            if let Ok(count) = state.store.mirror().count(portal.hub_id, *kind) {
+                records
+                    .get_or_create(&vec![("type", kind.name().to_owned())])
+                    .set(saturate(count));
+            }
+        }
+        registry.register("mirror_records", "Records in the mirror, by type", records);
+    }
+    if let Some(syncer) = state.syncer() {
+        hubspot_metrics(&mut registry, syncer);
+    }
+    registry
+}
+
+fn hubspot_metrics(registry: &mut Registry, syncer: &crate::sync::Syncer) {
+    use std::sync::atomic::Ordering;
+    let newest_ms = syncer.counters.newest_change_ms.load(Ordering::Relaxed);
+    if newest_ms > 0 {
+        let lag_ms = crate::webhook::inbox::now_ms().saturating_sub(saturate(newest_ms));
+        let lag: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+        lag.set(lag_ms.max(0) as f64 / 1000.0);
+        registry.register(
+            "sync_lag_seconds",
+            "Now minus the newest HubSpot modification time applied to the mirror",
+            lag,
+        );
+    }
+    let client = &syncer.client;
+    let calls = Family::<Labels, Counter>::default();
+    for call in client.calls() {
+        calls
+            .get_or_create(&vec![
+                ("endpoint", call.endpoint),
+                ("status", call.status.to_string()),
+            ])
+            .inc_by(call.count);
+    }
+    registry.register(
+        "hubspot_requests",
+        "HubSpot API responses, by endpoint and HTTP status",
+        calls,
+    );
+    let stats = client.stats();
+    for (name, help, value) in [
+        (
+            "hubspot_attempts",
+            "HubSpot API requests sent, retries included",
+            stats.requests,
+        ),
+        (
+            "hubspot_retries",
+            "HubSpot API calls retried",
+            stats.retries,
+        ),
+        (
+            "hubspot_rate_limited",
+            "HubSpot 429 answers",
+            stats.rate_limited,
+        ),
+        (
+            "hubspot_token_refreshes",
+            "OAuth access token refreshes",
+            stats.token_refreshes,
+        ),
+        (
+            "hubspot_failures",
+            "HubSpot API calls that failed after retries",
+            stats.failures,
+        ),
+    ] {
+        registry.register(name, help, ConstCounter::new(value));
+    }
+    let budget = client.budget();
+    let tokens: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+    tokens.set(budget.tokens_now);
+    registry.register(
+        "hubspot_rate_limit_budget",
+        "Requests the client may send now without waiting (its pacing bucket)",
+        tokens,
+    );
+    if let Some(remaining) = budget.remaining {
+        registry.register(
+            "hubspot_rate_limit_remaining",
+            "X-HubSpot-RateLimit-Remaining of the latest answer that carried it",
+            ConstGauge::new(i64::from(remaining)),
+        );
+    }
+    if let Some(remaining) = budget.daily_remaining {
+        registry.register(
+            "hubspot_rate_limit_daily_remaining",
+            "X-HubSpot-RateLimit-Daily-Remaining of the latest answer that carried it",
+            ConstGauge::new(i64::from(remaining)),
+        );
+    }
+}
+
+fn saturate(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
