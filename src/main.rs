@@ -37,6 +37,13 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Sync state, counts, cursors, inbox depth, last webhook: from the running daemon if
+    /// one answers, else read from the store.
+    Status {
+        /// Print JSON (the shape of GET /v1/status) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -48,7 +55,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
-            Ok(loaded) => run(daemon::run(loaded)),
+            Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
             Err(code) => code,
         },
         Command::Sync { object, full } => match load(&cli.config) {
@@ -57,7 +64,21 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Status { json } => match load(&cli.config) {
+            Ok(loaded) => run(async move { status(&loaded, json).await }),
+            Err(code) => code,
+        },
     }
+}
+
+async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<()> {
+    let (body, source) = daemon::status::collect(loaded).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", daemon::status::render(&body, &source));
+    }
+    Ok(())
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

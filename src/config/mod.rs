@@ -48,6 +48,8 @@ pub struct Server {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     pub shutdown_grace_secs: u64,
+    /// Log filter (`info`, `hubspot_gateway=debug,warn`, ...); wins over `RUST_LOG`.
+    pub log_level: Option<String>,
 }
 
 impl Default for Server {
@@ -61,6 +63,7 @@ impl Default for Server {
             max_in_flight: 512,
             max_connections: 4096,
             shutdown_grace_secs: 10,
+            log_level: None,
         }
     }
 }

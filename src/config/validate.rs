@@ -38,6 +38,14 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if server.max_connections == 0 {
         problem("server.max_connections", "must be at least 1".into());
     }
+    if let Some(level) = &server.log_level {
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(level) {
+            problem(
+                "server.log_level",
+                format!("{level:?} is not a log filter: {error}"),
+            );
+        }
+    }
 
     let hubspot = &config.hubspot;
     if url::Url::parse(&hubspot.api_base).map(|u| u.scheme().starts_with("http")) != Ok(true) {

@@ -1,8 +1,12 @@
-//! Logging: human-readable on a terminal, JSON lines otherwise; level from `RUST_LOG`.
+//! Logging: human-readable on a terminal, JSON lines otherwise. The level is
+//! `server.log_level` when set, else `RUST_LOG`, else `info`, and changes on reload.
 
 use std::io::IsTerminal as _;
+use std::sync::OnceLock;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -12,20 +16,48 @@ pub enum Format {
     Json,
 }
 
+/// Swaps the level filter of the installed subscriber.
+static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(format: Format) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
         Format::Auto => !std::io::stderr().is_terminal(),
         Format::Human => false,
         Format::Json => true,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    let (filter, handle) = reload::Layer::new(default_filter());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let installed = if json {
+        let fmt = fmt.json().flatten_event(true);
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .try_init()
     } else {
-        builder.try_init()
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .try_init()
     };
+    if installed.is_ok() {
+        let _ = FILTER.set(handle);
+    }
+}
+
+/// Applies `server.log_level` (`None`: back to `RUST_LOG`, else `info`).
+pub fn set_level(level: Option<&str>) -> Result<(), String> {
+    let filter = match level {
+        Some(directives) => EnvFilter::try_new(directives).map_err(|error| error.to_string())?,
+        None => default_filter(),
+    };
+    match FILTER.get() {
+        Some(handle) => handle.reload(filter).map_err(|error| error.to_string()),
+        // Another subscriber owns logging (tests): nothing to change.
+        None => Ok(()),
+    }
+}
+
+fn default_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }

@@ -1,14 +1,21 @@
 //! The daemon: start-up, the long-lived tasks, and an orderly shutdown. Only this module
 //! spawns long-lived tasks, handles signals or talks to systemd.
 
+mod activation;
 pub mod commands;
 mod listener;
 pub mod logging;
+pub mod reload;
 mod shutdown;
+pub mod status;
 pub mod sync;
 mod systemd;
+mod tls;
+mod watchdog;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +31,17 @@ use crate::webhook::{self, signature::Verifier, Ingress};
 pub struct Running {
     pub local_addr: SocketAddr,
     pub state: Arc<api::State>,
+    /// Swaps the certificate on reload; `None` without TLS.
+    tls: Option<tls::Tls>,
+    probe: watchdog::Probe,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
 
-/// Opens the store, binds the listener and starts serving.
+/// Opens the store, takes the listening socket (systemd's, else bound to `server.listen`) and
+/// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
     let store = Store::open(&config.store.path)
@@ -67,21 +78,30 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         objects,
     ));
 
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),
+        _ => None,
+    };
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
-    let tcp = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    let local_addr = tcp.local_addr()?;
+    let listening = activation::listen(listen).await?;
+    let local_addr = listening.listener.local_addr()?;
+    if listening.activated {
+        tracing::info!(%local_addr, "using the socket systemd passed; server.listen is not bound");
+    }
     let shutdown = CancellationToken::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_connections));
     let limits = listener::Limits {
-        max_connections: config.server.max_connections,
+        slots: slots.clone(),
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
     };
+    let accepted = Arc::new(AtomicU64::new(0));
     let server = tokio::spawn(listener::serve(
-        tcp,
+        listening.listener,
+        tls.clone(),
         state.clone(),
         shutdown.clone(),
         limits,
+        accepted.clone(),
     ));
     let retention = Duration::from_secs(config.store.inbox_retention_hours * 3600);
     tokio::spawn(prune_inbox(
@@ -89,18 +109,35 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         retention,
         shutdown.clone(),
     ));
+    let sync_healthy = Arc::new(AtomicBool::new(true));
     let sync = config.sync.enabled.then(|| {
-        tokio::spawn(sync::supervise(
+        let supervisor = tokio::spawn(sync::supervise(
             loaded.clone(),
             state.clone(),
             shutdown.clone(),
-        ))
+        ));
+        let healthy = sync_healthy.clone();
+        tokio::spawn(async move {
+            if let Err(error) = supervisor.await {
+                tracing::error!(%error, "the sync task failed");
+                healthy.store(false, Ordering::Release);
+            }
+        })
     });
     state.set_ready(true);
-    tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
+    let probe = watchdog::Probe {
+        addr: local_addr,
+        accepted,
+        slots,
+        sync_healthy,
+    };
     Ok(Running {
         local_addr,
         state,
+        tls,
+        probe,
         shutdown,
         server,
         sync,
@@ -112,6 +149,11 @@ impl Running {
     /// Cancelling this token starts the shutdown.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// Whether the listener accepts and the sync task has not failed (the watchdog's check).
+    pub async fn check_alive(&self) -> Result<(), &'static str> {
+        watchdog::check(&self.probe, Duration::from_secs(2)).await
     }
 
     /// Waits for shutdown to be requested and to complete: the server drains, the inbox
@@ -154,13 +196,35 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit).
-pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+/// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit); SIGHUP
+/// re-reads the config file at `path`.
+pub async fn run(loaded: Loaded, path: PathBuf) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    if let Err(error) = logging::set_level(loaded.config.server.log_level.as_deref()) {
+        tracing::warn!(%error, "could not set the log level");
+    }
     let running = start(&loaded).await?;
+    let reloader = reload::Reloader::new(path, loaded, running.state.clone(), running.tls.clone());
     systemd::notify_ready();
+    let mut hangups = shutdown::hangups().context("installing the SIGHUP handler")?;
+    let stop = running.shutdown_token();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = hangups.recv() => {}
+                () = stop.cancelled() => return,
+            }
+            systemd::notify_reloading();
+            reloader.reload();
+            systemd::notify_ready();
+        }
+    });
+    tokio::spawn(watchdog::run(
+        running.probe.clone(),
+        running.shutdown_token(),
+    ));
     let token = running.shutdown_token();
     tokio::spawn(async move {
         shutdown::first_signal().await;

@@ -1,4 +1,4 @@
-//! Termination signals: SIGTERM (systemd, kill) and SIGINT (Ctrl-C).
+//! Signals: SIGTERM (systemd, kill) and SIGINT (Ctrl-C) stop the daemon; SIGHUP reloads.
 
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -11,4 +11,9 @@ pub async fn first_signal() {
         _ = async { interrupt.as_mut()?.recv().await }, if interrupt.is_some() => {}
     }
     tracing::info!("termination signal received; shutting down");
+}
+
+/// SIGHUP, from now on (the reload request; signals arriving during a reload coalesce).
+pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+    signal(SignalKind::hangup())
 }

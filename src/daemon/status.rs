@@ -1,0 +1,173 @@
+//! `hubspot-gateway status`: what the gateway holds and how current it is, from the running
+//! daemon (`GET /v1/status`) or, when none answers, read from the store itself.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::{json, Map, Value};
+
+use super::commands::token_with;
+use super::sync::record_types;
+use crate::api::{rfc3339, Portal};
+use crate::config::{Loaded, Scope};
+use crate::store::Store;
+use crate::sync::TypeState;
+
+/// Where a status came from.
+pub enum Source {
+    Daemon(String),
+    Store,
+}
+
+/// The status body (the shape of `GET /v1/status`) and where it came from.
+pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
+    let (base, http) = daemon_client(loaded)?;
+    let alive = http.get(format!("{base}/healthz")).send().await;
+    if alive.is_ok_and(|answer| answer.status().is_success()) {
+        let token = token_with(loaded, Scope::Read)?;
+        let answer = http
+            .get(format!("{base}/v1/status"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("asking the daemon at {base}"))?;
+        let status = answer.status();
+        let body = answer.text().await?;
+        anyhow::ensure!(status.is_success(), "the daemon answered {status}: {body}");
+        let value = serde_json::from_str(&body).context("the daemon's status is not JSON")?;
+        return Ok((value, Source::Daemon(base)));
+    }
+    let path = &loaded.config.store.path;
+    anyhow::ensure!(
+        path.exists(),
+        "no daemon answers on {base} and there is no store at {}",
+        path.display()
+    );
+    let store = Store::open(path).with_context(|| {
+        format!(
+            "no daemon answers on {base}, and the store at {} cannot be opened",
+            path.display()
+        )
+    })?;
+    Ok((from_store(loaded, &store)?, Source::Store))
+}
+
+/// The daemon's base URL and a client for it. With TLS the certificates of `tls_cert` are
+/// trusted too and the name is not checked: the address is our own `server.listen`.
+fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client)> {
+    let server = &loaded.config.server;
+    let builder = reqwest::Client::builder().timeout(Duration::from_secs(5));
+    let Some(cert) = &server.tls_cert else {
+        return Ok((format!("http://{}", server.listen), builder.build()?));
+    };
+    let pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+    let mut builder = builder.danger_accept_invalid_hostnames(true);
+    for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
+        builder = builder.add_root_certificate(certificate);
+    }
+    Ok((format!("https://{}", server.listen), builder.build()?))
+}
+
+/// The status read from a store no daemon holds open (same shape as `GET /v1/status`).
+pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
+    let mut body = Map::new();
+    let portal: Option<Portal> = store
+        .meta("portal")?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(portal) = portal {
+        body.insert("portal_id".into(), json!(portal.hub_id));
+        for kind in record_types(loaded) {
+            let count = store.mirror().count(portal.hub_id, kind)?;
+            let sync = TypeState::load(store, portal.hub_id, kind)?;
+            body.insert(
+                kind.name().into(),
+                json!({
+                    "count": count,
+                    "last_full_sync": sync.backfill_done_at_ms.map(rfc3339),
+                    "last_incremental_sync": sync.last_incremental_at_ms.map(rfc3339),
+                    "cursor": sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms)),
+                    "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
+                    "last_reconcile": sync.last_reconcile_at_ms.map(rfc3339),
+                    "last_reconcile_repaired": sync.last_reconcile_repaired,
+                }),
+            );
+        }
+        let owners = store.reference().owners(portal.hub_id)?;
+        body.insert("owners".into(), json!({"count": owners.len()}));
+    }
+    let inbox = store.inbox();
+    let counters = inbox.counters();
+    body.insert(
+        "webhooks".into(),
+        json!({
+            "received": counters.received,
+            "duplicates": counters.duplicates,
+            "rejected": counters.rejected,
+            "inbox_depth": inbox.pending(),
+            "last_received_at": counters.last_received_at_ms.map(rfc3339),
+        }),
+    );
+    Ok(Value::Object(body))
+}
+
+/// The human table.
+pub fn render(body: &Value, source: &Source) -> String {
+    let mut out = String::new();
+    match source {
+        Source::Daemon(base) => out.push_str(&format!("daemon: running at {base}\n")),
+        Source::Store => out.push_str("daemon: not running (read from the store)\n"),
+    }
+    match body.get("portal_id") {
+        Some(portal) => out.push_str(&format!("portal: {portal}\n")),
+        None => out.push_str("portal: not connected yet\n"),
+    }
+    let text = |value: Option<&Value>| match value {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    };
+    let mut rows = vec![[
+        "type".to_owned(),
+        "count".into(),
+        "last full sync".into(),
+        "last incremental".into(),
+        "cursor".into(),
+    ]];
+    for (name, value) in body.as_object().into_iter().flatten() {
+        if name == "webhooks" || !value.is_object() {
+            continue;
+        }
+        rows.push([
+            name.clone(),
+            text(value.get("count")),
+            text(value.get("last_full_sync")),
+            text(value.get("last_incremental_sync")),
+            text(value.get("cursor")),
+        ]);
+    }
+    if rows.len() > 1 {
+        let widths: Vec<usize> = (0..5)
+            .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+            .collect();
+        for row in &rows {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+    }
+    let webhooks = body.get("webhooks");
+    let field = |name: &str| text(webhooks.and_then(|hooks| hooks.get(name)));
+    out.push_str(&format!(
+        "webhooks: {} received, {} duplicates, {} rejected, inbox depth {}, last received {}\n",
+        field("received"),
+        field("duplicates"),
+        field("rejected"),
+        field("inbox_depth"),
+        field("last_received_at"),
+    ));
+    out
+}
