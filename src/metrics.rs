@@ -16,8 +16,8 @@ use crate::store::AppendOutcome;
 /// Every metric name starts with this.
 pub const PREFIX: &str = "hubspot_gateway";
 
-/// `Content-Type` of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// `Content-Type` of the exposition: OpenMetrics text, which Prometheus reads natively.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type Labels = Vec<(&'static str, String)>;
 

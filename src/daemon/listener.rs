@@ -74,13 +74,73 @@ pub async fn serve(
             drop(permit);
         });
     }
-    drop(listener);
     tracing::info!("draining in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(limits.grace) => {
-            tracing::warn!(grace_secs = limits.grace.as_secs(), "drain deadline passed; closing remaining connections");
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    let deadline = tokio::time::sleep(limits.grace);
+    tokio::pin!(deadline);
+    // While draining, new connections still get an answer (`/readyz` 503, everything else
+    // 503 `draining`) so health checks and load balancers see the state.
+    loop {
+        tokio::select! {
+            () = &mut drained => {
+                tracing::info!("all connections drained");
+                break;
+            }
+            () = &mut deadline => {
+                tracing::warn!(grace_secs = limits.grace.as_secs(), "drain deadline passed; closing remaining connections");
+                break;
+            }
+            Ok((stream, _)) = listener.accept() => {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                let acceptor = tls.as_ref().map(Tls::acceptor);
+                tokio::spawn(serve_draining(stream, acceptor, state.clone()));
+            }
         }
+    }
+}
+
+/// One connection accepted while draining: one answer, then close.
+async fn serve_draining(
+    stream: TcpStream,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<State>,
+) {
+    match acceptor {
+        None => answer_draining(stream, state).await,
+        Some(acceptor) => {
+            if let Some(stream) = handshake(acceptor, stream).await {
+                answer_draining(stream, state).await;
+            }
+        }
+    }
+}
+
+async fn answer_draining<S>(stream: S, state: Arc<State>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        async move {
+            match request.uri().path() {
+                "/healthz" | "/readyz" | "/metrics" => api::handle(state, request).await,
+                _ => Ok(api::ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "draining",
+                    "shutting down; retry shortly",
+                )
+                .into_response()),
+            }
+        }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(5))
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "connection ended with an error");
     }
 }
 

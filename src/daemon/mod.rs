@@ -151,6 +151,11 @@ impl Running {
         self.shutdown.clone()
     }
 
+    /// A reloader for this daemon: `loaded` is the config it started with.
+    pub fn reloader(&self, path: PathBuf, loaded: Loaded) -> reload::Reloader {
+        reload::Reloader::new(path, loaded, self.state.clone(), self.tls.clone())
+    }
+
     /// Whether the listener accepts and the sync task has not failed (the watchdog's check).
     pub async fn check_alive(&self) -> Result<(), &'static str> {
         watchdog::check(&self.probe, Duration::from_secs(2)).await
@@ -206,7 +211,7 @@ pub async fn run(loaded: Loaded, path: PathBuf) -> anyhow::Result<()> {
         tracing::warn!(%error, "could not set the log level");
     }
     let running = start(&loaded).await?;
-    let reloader = reload::Reloader::new(path, loaded, running.state.clone(), running.tls.clone());
+    let reloader = running.reloader(path, loaded);
     systemd::notify_ready();
     let mut hangups = shutdown::hangups().context("installing the SIGHUP handler")?;
     let stop = running.shutdown_token();

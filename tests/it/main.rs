@@ -4,6 +4,7 @@
 mod binary;
 mod client;
 mod mirror;
+mod ops;
 mod sim;
 mod support;
 mod tidy;

@@ -1,6 +1,8 @@
 //! Test support: start the gateway on 127.0.0.1:0 with a temp store, sign and post webhooks,
 //! call the query API.
 
+pub mod metrics_text;
+pub mod process;
 pub mod signing;
 
 use std::net::SocketAddr;

@@ -1,0 +1,72 @@
+//! `hubspot-gateway status`: from the running daemon, then read from the store once stopped.
+
+use super::*;
+
+fn status(config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = command(config)
+        .arg("status")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_from_the_running_daemon_and_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, "");
+    let (code, stdout, _) = status(&config, &["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("--json"), "{stdout}");
+    let (code, _, stderr) = status(&config, &["--no-such-flag"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, _, stderr) = status(&config, &[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "no daemon and no store is a runtime error: {stderr}"
+    );
+
+    let base = format!("http://127.0.0.1:{port}");
+    let mut daemon = Process::serve(&config);
+    daemon.wait_ready(&base).await;
+    let gateway_post = reqwest::Client::new();
+    let body = batch(40, 4, 0);
+    let mut request = gateway_post
+        .post(format!("{base}/webhooks/hubspot"))
+        .body(body.clone());
+    for (name, value) in
+        Signing::FRESH.headers(&format!("{PUBLIC_URL}/webhooks/hubspot"), body.as_bytes())
+    {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 204);
+
+    let (code, stdout, stderr) = status(&config, &["--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let running: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(running["webhooks"]["received"], 4, "{running}");
+    assert_eq!(running["webhooks"]["inbox_depth"], 4, "{running}");
+    let (code, table, _) = status(&config, &[]);
+    assert_eq!(code, Some(0));
+    assert!(table.contains("daemon: running at"), "{table}");
+    assert!(table.contains("4 received"), "{table}");
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().await.code(), Some(0));
+    let (code, stdout, stderr) = status(&config, &["--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let stopped: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(stopped, running, "the store says what the daemon said");
+    let (code, table, _) = status(&config, &[]);
+    assert_eq!(code, Some(0));
+    assert!(table.contains("daemon: not running"), "{table}");
+    assert!(table.contains("4 received, 0 duplicates"), "{table}");
+    assert!(!table.contains(READ_TOKEN) && !stdout.contains(ADMIN_TOKEN));
+}

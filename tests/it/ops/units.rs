@@ -1,0 +1,82 @@
+//! The systemd units pass `systemd-analyze verify`, and the service's exposure score is at most
+//! 2.0. Skipped, saying why, where `systemd-analyze` cannot run.
+
+use std::process::Command;
+
+use super::*;
+
+/// The units with `ExecStart` pointing at the built binary (verify checks it is executable).
+fn units(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let service = std::fs::read_to_string(root.join("hubspot-gateway.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/bin/hubspot-gateway",
+            crate::support::process::BINARY,
+        );
+    let (service_path, socket_path) = (
+        dir.join("hubspot-gateway.service"),
+        dir.join("hubspot-gateway.socket"),
+    );
+    std::fs::write(&service_path, service).unwrap();
+    std::fs::copy(root.join("hubspot-gateway.socket"), &socket_path).unwrap();
+    (service_path, socket_path)
+}
+
+/// `systemd-analyze` with `args`, or why it cannot run here.
+fn analyze(dir: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+    Command::new("systemd-analyze")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|error| format!("systemd-analyze cannot run: {error}"))
+}
+
+#[test]
+fn units_verify_and_are_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, socket) = units(dir.path());
+    let verify = match analyze(
+        dir.path(),
+        &[
+            "verify",
+            "--man=no",
+            socket.to_str().unwrap(),
+            service.to_str().unwrap(),
+        ],
+    ) {
+        Ok(output) => output,
+        Err(reason) => {
+            println!("SKIPPED units_verify_and_are_hardened: {reason}");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+
+    let security = analyze(
+        dir.path(),
+        &[
+            "security",
+            "--offline=yes",
+            "--no-pager",
+            service.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&security.stdout);
+    let Some(score) = stdout.lines().find_map(|line| {
+        line.split("Overall exposure level for hubspot-gateway.service: ")
+            .nth(1)
+    }) else {
+        // systemd before 250 has no --offline.
+        let stderr = String::from_utf8_lossy(&security.stderr);
+        println!("SKIPPED the exposure check: systemd-analyze security --offline failed: {stderr}");
+        return;
+    };
+    let score: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
+}

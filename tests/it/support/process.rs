@@ -1,0 +1,174 @@
+//! The real `hubspot-gateway` binary as a child process: spawn (optionally with a listening
+//! socket passed as systemd does), wait for readiness, signal, wait for its exit, read its log.
+
+use std::os::fd::AsRawFd as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use super::{ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_hubspot-gateway");
+
+/// The binary with `--config` and the environment the test configs refer to.
+pub fn command(config: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.arg("--config").arg(config);
+    environment(&mut command);
+    command
+}
+
+fn environment(command: &mut Command) {
+    command
+        .env("IT_CLIENT_SECRET", CLIENT_SECRET)
+        .env("IT_ACCESS_TOKEN", "pat-na1-it")
+        .env("IT_READ_TOKEN", READ_TOKEN)
+        .env("IT_READ_TOKEN_2", "it-read-token-2")
+        .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+}
+
+/// A running `hubspot-gateway serve`; its stderr (JSON log lines) goes to `log`.
+pub struct Process {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// `serve` with `config`; the log goes next to it.
+    pub fn serve(config: &Path) -> Process {
+        let mut command = command(config);
+        command.arg("serve");
+        Self::spawn(command, config)
+    }
+
+    /// `serve` as systemd socket activation starts it: `listener` as fd 3, `LISTEN_FDS=1`,
+    /// and `LISTEN_PID` set to the daemon's own pid by a shell that then execs it.
+    /// `listen_pid` overrides the pid (to check that a foreign one is ignored).
+    pub fn activated(
+        config: &Path,
+        listener: &std::net::TcpListener,
+        listen_pid: Option<u32>,
+    ) -> Process {
+        let pid = listen_pid.map_or("$$".to_owned(), |pid| pid.to_string());
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("LISTEN_PID={pid} LISTEN_FDS=1 exec \"$0\" \"$@\""))
+            .arg(BINARY)
+            .arg("--config")
+            .arg(config)
+            .arg("serve");
+        environment(&mut command);
+        let fd = listener.as_raw_fd();
+        // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl) run.
+        unsafe {
+            command.pre_exec(move || {
+                if fd == 3 {
+                    // dup2 onto itself keeps close-on-exec: clear it.
+                    if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, 3) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Self::spawn(command, config)
+    }
+
+    fn spawn(mut command: Command, config: &Path) -> Process {
+        let log = config.with_extension("log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let child = command.stderr(stderr).spawn().unwrap();
+        Process { child, log }
+    }
+
+    /// Waits until `base` answers `/readyz` with 200.
+    pub async fn wait_ready(&mut self, base: &str) {
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = http.get(format!("{base}/readyz")).send().await {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("daemon exited with {status}: {}", self.log_text());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon did not become ready: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let result = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(result, 0, "kill failed");
+    }
+
+    /// Waits (at most 30 s) for the process to exit.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon did not exit: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log has `needle` at least `count` times.
+    pub async fn wait_log(&self, needle: &str, count: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.log_text().matches(needle).count() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "log never said {needle:?} {count} time(s): {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A failed test must not leave a daemon behind.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
