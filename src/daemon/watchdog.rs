@@ -80,3 +80,53 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
         _ => addr,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(addr: SocketAddr) -> Probe {
+        Probe {
+            addr,
+            accepted: Arc::new(AtomicU64::new(0)),
+            slots: Arc::new(Semaphore::new(4)),
+            sync_healthy: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    #[tokio::test]
+    async fn alive_only_while_the_loop_accepts_and_sync_runs() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let probe = probe(addr);
+        let timeout = Duration::from_millis(300);
+        // Bound but nobody accepting: a hung loop.
+        assert!(check(&probe, timeout).await.is_err());
+
+        let accepted = probe.accepted.clone();
+        let accepting = tokio::spawn(async move {
+            loop {
+                let _connection = listener.accept().await;
+                accepted.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        assert_eq!(check(&probe, Duration::from_secs(5)).await, Ok(()));
+        let unspecified = Probe {
+            addr: (Ipv4Addr::UNSPECIFIED, addr.port()).into(),
+            ..probe.clone()
+        };
+        assert_eq!(check(&unspecified, Duration::from_secs(5)).await, Ok(()));
+
+        probe.sync_healthy.store(false, Ordering::Release);
+        assert_eq!(check(&probe, timeout).await, Err("the sync task panicked"));
+        accepting.abort();
+    }
+
+    #[tokio::test]
+    async fn all_slots_taken_is_not_a_hang() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let probe = probe(listener.local_addr().unwrap());
+        let _taken = probe.slots.clone().acquire_many_owned(4).await.unwrap();
+        assert_eq!(check(&probe, Duration::from_millis(100)).await, Ok(()));
+    }
+}

@@ -12,6 +12,7 @@ use crate::support::{answer, batch, config_text, Gateway, ADMIN_TOKEN, READ_TOKE
 
 mod activation;
 mod metrics;
+mod notify;
 mod reload;
 mod status;
 mod tls;

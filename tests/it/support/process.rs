@@ -35,6 +35,34 @@ fn environment(command: &mut Command) {
         .stdout(Stdio::null());
 }
 
+/// What systemd would hand the daemon.
+#[derive(Default)]
+pub struct Systemd<'a> {
+    /// The socket for fd 3, and a `LISTEN_PID` other than the daemon's (`None`: its own).
+    pub listener: Option<(&'a std::net::TcpListener, Option<u32>)>,
+    /// `NOTIFY_SOCKET`: a datagram socket receiving READY=1 and friends.
+    pub notify_socket: Option<&'a Path>,
+    /// `WatchdogSec=` in microseconds.
+    pub watchdog_usec: Option<u64>,
+}
+
+fn pass_as_fd_3(command: &mut Command, fd: std::os::fd::RawFd) {
+    // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl) run.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                // dup2 onto itself keeps close-on-exec: clear it.
+                if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A running `hubspot-gateway serve`; its stderr (JSON log lines) goes to `log`.
 pub struct Process {
     pub child: Child,
@@ -57,30 +85,38 @@ impl Process {
         listener: &std::net::TcpListener,
         listen_pid: Option<u32>,
     ) -> Process {
-        let pid = listen_pid.map_or("$$".to_owned(), |pid| pid.to_string());
+        let systemd = Systemd {
+            listener: Some((listener, listen_pid)),
+            ..Systemd::default()
+        };
+        Self::under_systemd(config, &systemd)
+    }
+
+    /// `serve` started the way systemd starts it: a shell sets the variables that must name
+    /// the daemon's own pid (`$$`, which `exec` keeps), then execs the binary.
+    pub fn under_systemd(config: &Path, systemd: &Systemd<'_>) -> Process {
+        let mut variables = String::new();
+        if let Some((_, pid)) = systemd.listener {
+            let pid = pid.map_or("$$".to_owned(), |pid| pid.to_string());
+            variables.push_str(&format!("LISTEN_PID={pid} LISTEN_FDS=1 "));
+        }
+        if let Some(usec) = systemd.watchdog_usec {
+            variables.push_str(&format!("WATCHDOG_PID=$$ WATCHDOG_USEC={usec} "));
+        }
         let mut command = Command::new("/bin/sh");
         command
             .arg("-c")
-            .arg(format!("LISTEN_PID={pid} LISTEN_FDS=1 exec \"$0\" \"$@\""))
+            .arg(format!("{variables}exec \"$0\" \"$@\""))
             .arg(BINARY)
             .arg("--config")
             .arg(config)
             .arg("serve");
         environment(&mut command);
-        let fd = listener.as_raw_fd();
-        // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl) run.
-        unsafe {
-            command.pre_exec(move || {
-                if fd == 3 {
-                    // dup2 onto itself keeps close-on-exec: clear it.
-                    if libc::fcntl(3, libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(fd, 3) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        if let Some(socket) = systemd.notify_socket {
+            command.env("NOTIFY_SOCKET", socket);
+        }
+        if let Some((listener, _)) = systemd.listener {
+            pass_as_fd_3(&mut command, listener.as_raw_fd());
         }
         Self::spawn(command, config)
     }
