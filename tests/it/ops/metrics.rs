@@ -92,3 +92,59 @@ async fn metrics_parse_and_count_webhooks() {
     assert!(after.contains_key("hubspot_gateway_lookup_seconds_count"));
     gateway.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_the_mirror_sync_lag_and_hubspot_calls() {
+    use hubspot_gateway::sim::{self, SimConfig};
+
+    let config = SimConfig {
+        owners: 3,
+        contacts: 30,
+        companies: 10,
+        deals: 0,
+        tasks: 0,
+        rate_limit: None,
+        access_token: "pat-na1-it".into(),
+        ..SimConfig::default()
+    };
+    let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let options = crate::support::Options {
+        hubspot: format!("api_base = \"{}\"", sim.base_url()),
+        sync: Some(format!(
+            "objects = [\"owners\", \"contacts\", \"companies\"]\n{}",
+            crate::support::far_reconcile_window()
+        )),
+        ..crate::support::Options::default()
+    };
+    let gateway = Gateway::start_options("127.0.0.1:0", PUBLIC_URL, &options).await;
+    let records = |kind: &str| format!("hubspot_gateway_mirror_records{{type=\"{kind}\"}}");
+    crate::mirror::wait_until("the backfill", Duration::from_secs(60), || async {
+        let samples = scrape(&gateway).await;
+        value(&samples, &records("contacts")) == 30.0
+            && value(&samples, &records("companies")) == 10.0
+    })
+    .await;
+    let samples = scrape(&gateway).await;
+    let listed =
+        "hubspot_gateway_hubspot_requests_total{endpoint=\"list contacts\",status=\"200\"}";
+    assert!(value(&samples, listed) >= 1.0, "{samples:?}");
+    let answered: f64 = samples
+        .iter()
+        .filter(|(series, _)| series.starts_with("hubspot_gateway_hubspot_requests_total{"))
+        .map(|(_, count)| count)
+        .sum();
+    // An attempt counts when sent, its answer when it arrives: a poll may be in flight.
+    let attempts = value(&samples, "hubspot_gateway_hubspot_attempts_total");
+    assert!(answered >= 1.0 && answered <= attempts, "{samples:?}");
+    assert_eq!(
+        value(&samples, "hubspot_gateway_hubspot_rate_limited_total"),
+        0.0
+    );
+    let lag = samples.get("hubspot_gateway_sync_lag_seconds");
+    assert!(lag.is_some_and(|lag| *lag >= 0.0), "{samples:?}");
+    assert!(samples.contains_key("hubspot_gateway_hubspot_rate_limit_budget"));
+    gateway.stop().await;
+    sim.shutdown().await;
+}
