@@ -21,6 +21,8 @@ where
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let lookup = is_lookup(&parts.method, &segments);
+    let started = tokio::time::Instant::now();
     let response = match (&parts.method, segments.as_slice()) {
         (&Method::POST, ["webhooks", "hubspot"]) => webhook(&state, parts, body).await,
         (&Method::GET, ["healthz"]) => {
@@ -66,7 +68,19 @@ where
         .into_response(),
         _ => ApiError::not_found(format!("no route for {} {path}", parts.method)).into_response(),
     };
+    if lookup {
+        state.metrics.observe_lookup(started.elapsed());
+    }
     Ok(response)
+}
+
+/// The lookup endpoints, whose latency `/metrics` reports.
+fn is_lookup(method: &Method, segments: &[&str]) -> bool {
+    matches!(
+        (method, segments),
+        (&Method::GET, ["v1", "companies" | "contacts", "lookup"])
+            | (&Method::POST, ["v1", "indicators"])
+    )
 }
 
 /// Runs `answer` when the request's token has `scope`.

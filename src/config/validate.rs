@@ -39,11 +39,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         problem("server.max_connections", "must be at least 1".into());
     }
     if let Some(level) = &server.log_level {
-        if let Err(error) = tracing_subscriber::EnvFilter::try_new(level) {
-            problem(
-                "server.log_level",
-                format!("{level:?} is not a log filter: {error}"),
-            );
+        if let Err(message) = check_log_level(level) {
+            problem("server.log_level", message);
         }
     }
 
@@ -171,6 +168,24 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     problems
 }
 
+/// A filter such as `info` or `hubspot_gateway=debug,warn`. A bare word must be a level: a
+/// typo like `degub` would otherwise parse as a target name and silence every other log.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in filter.split(',').map(str::trim) {
+        let bare = !directive.contains(['=', '[', ':']);
+        if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{directive:?} is not a level ({}); use LEVEL or TARGET=LEVEL",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|error| format!("{filter:?} is not a log filter: {error}"))
+}
+
 fn check_public_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -197,4 +212,29 @@ fn check_export(settings: &ExportType) -> Vec<(&'static str, String)> {
         ));
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_log_level;
+
+    #[test]
+    fn log_levels() {
+        for good in [
+            "info",
+            "DEBUG",
+            "hubspot_gateway=debug,info",
+            "warn,hyper=off",
+        ] {
+            assert_eq!(check_log_level(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "degub",
+            "info,loud",
+            "hubspot_gateway=verbose",
+            "warn, hyper=off",
+        ] {
+            assert!(check_log_level(bad).is_err(), "{bad}");
+        }
+    }
 }

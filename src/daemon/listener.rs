@@ -93,8 +93,16 @@ pub async fn serve(
             }
             Ok((stream, _)) = listener.accept() => {
                 accepted.fetch_add(1, Ordering::Relaxed);
+                // Still bounded: without a free slot the connection is closed unanswered.
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    continue;
+                };
                 let acceptor = tls.as_ref().map(Tls::acceptor);
-                tokio::spawn(serve_draining(stream, acceptor, state.clone()));
+                let state = state.clone();
+                tokio::spawn(async move {
+                    serve_draining(stream, acceptor, state).await;
+                    drop(permit);
+                });
             }
         }
     }

@@ -156,11 +156,6 @@ impl Running {
         reload::Reloader::new(path, loaded, self.state.clone(), self.tls.clone())
     }
 
-    /// Whether the listener accepts and the sync task has not failed (the watchdog's check).
-    pub async fn check_alive(&self) -> Result<(), &'static str> {
-        watchdog::check(&self.probe, Duration::from_secs(2)).await
-    }
-
     /// Waits for shutdown to be requested and to complete: the server drains, the inbox
     /// commits what it holds, the store is made durable.
     pub async fn wait(self) -> anyhow::Result<()> {

@@ -89,7 +89,18 @@ async fn metrics_parse_and_count_webhooks() {
     );
     // Events are applied by the sync layer, which is off here: all three are still queued.
     assert_eq!(value(&after, "hubspot_gateway_inbox_depth"), 3.0);
-    assert!(after.contains_key("hubspot_gateway_lookup_seconds_count"));
+    assert_eq!(value(&after, "hubspot_gateway_lookup_seconds_count"), 0.0);
+
+    // Lookups are timed whatever they answer.
+    gateway
+        .get("/v1/companies/lookup?domain=acme.com", Some(READ_TOKEN))
+        .await;
+    gateway
+        .get("/v1/contacts/lookup?email=a@acme.com", Some(READ_TOKEN))
+        .await;
+    gateway.get("/v1/status", Some(READ_TOKEN)).await;
+    let timed = scrape(&gateway).await;
+    assert_eq!(value(&timed, "hubspot_gateway_lookup_seconds_count"), 2.0);
     gateway.stop().await;
 }
 
