@@ -4,6 +4,7 @@
 mod binary;
 mod client;
 mod mirror;
+mod ownership;
 mod sim;
 mod support;
 mod tidy;
