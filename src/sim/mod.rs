@@ -34,6 +34,15 @@
 //! - Introspection `GET /oauth/v1/access-tokens/{token}` works for both kinds; the token's user
 //!   is the first generated owner (active, see [`Control::owners`]).
 //!
+//! # HubSpot endpoints served
+//! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
+//! create/update/upsert/archive, contacts `gdpr-delete`) for `contacts`/`0-1`, `companies`/`0-2`,
+//! `deals`/`0-3`, `tasks`/`0-27`; deal pipelines; property definitions; associations v4 batch
+//! read; OAuth token refresh and introspection. Shapes and limits follow hubspot-platform.md.
+//! Where HubSpot is undocumented the simulator is strict on purpose: `limit` above 100 (50 with
+//! `propertiesWithHistory`) is a 400, search filters on unknown properties are a 400, batch
+//! results come back in reverse input order, upsert exists only for contacts by email.
+//!
 //! # HTTP control surface (`/_sim/...`, no auth; for other processes: the demo, binary tests)
 //! | route | body / answer |
 //! | --- | --- |
