@@ -1,12 +1,13 @@
 //! Contact property definitions.
 
-use super::builder::{prop, PropertyDef};
+use super::builder::{lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef};
 use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
 
 pub fn table() -> Vec<PropertyDef> {
     let info = "contactinformation";
     let analytics = "analyticsinformation";
-    vec![
+    let mut table = vec![
         prop("firstname", "First Name", info),
         prop("lastname", "Last Name", info),
         prop("email", "Email", info).unique(),
@@ -40,28 +41,8 @@ pub fn table() -> Vec<PropertyDef> {
             "emailinformation",
         )
         .boolean(),
-        prop("lifecyclestage", "Lifecycle Stage", info).values(&[
-            "subscriber",
-            "lead",
-            "marketingqualifiedlead",
-            "salesqualifiedlead",
-            "opportunity",
-            "customer",
-            "evangelist",
-            "other",
-        ]),
-        prop("hs_lead_status", "Lead Status", "sales_properties")
-            .values(&[
-                "NEW",
-                "OPEN",
-                "IN_PROGRESS",
-                "OPEN_DEAL",
-                "UNQUALIFIED",
-                "ATTEMPTED_TO_CONTACT",
-                "CONNECTED",
-                "BAD_TIMING",
-            ])
-            .pct(60),
+        lifecycle_stage(info),
+        lead_status("sales_properties").pct(60),
         prop("hs_language", "Preferred language", info)
             .choices(&[
                 ("English", "en"),
@@ -153,18 +134,8 @@ pub fn table() -> Vec<PropertyDef> {
             ])
             .multi()
             .pct(20),
-        prop("hs_merged_object_ids", "Merged Contact IDs", info)
-            .read_only()
-            .hidden()
-            .pct(0),
-        prop("createdate", "Create Date", info)
-            .datetime()
-            .read_only(),
-        prop("lastmodifieddate", "Last Modified Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_object_id", "Record ID", info)
-            .number(0, 0)
-            .read_only(),
-    ]
+        merged_ids("Merged Contact IDs", info),
+    ];
+    table.extend(system(ObjectType::Contacts, info));
+    table
 }
