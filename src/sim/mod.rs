@@ -58,9 +58,10 @@
 //! | `POST /_sim/associations` | `{"from_type","from_id","to_type","to_id","remove":bool}` → 204 |
 //! | `POST /_sim/owners` | `{"email","first_name","last_name"}` → `{"id"}`; `DELETE /_sim/owners/{id}` archives |
 //! | `POST /_sim/bulk-touch/{type}` | `{"count"}` → `{"modified_ms"}` |
-//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..]}` → 204 |
+//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..],"search_lag_ms":N}` → 204 |
 //! | `POST /_sim/expire-tokens` | → 204 |
 //! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
+//! | `POST /_sim/webhooks/target` | `{"url","client_secret","app_id"?,"retry_base_ms"?}` → 204; `DELETE` stops webhooks |
 //! | `POST /_sim/webhooks/flush` | waits (≤ 30 s) until the outbox is empty → `{"pending"}` |
 
 mod auth;
@@ -109,11 +110,14 @@ pub struct WebhookTarget {
 }
 
 impl WebhookTarget {
+    /// The app id webhooks and token introspection report unless told otherwise.
+    pub const DEFAULT_APP_ID: i64 = 4_242_424;
+
     pub fn new(url: impl Into<String>, client_secret: impl Into<String>) -> WebhookTarget {
         WebhookTarget {
             url: url.into(),
             client_secret: client_secret.into(),
-            app_id: 4_242_424,
+            app_id: WebhookTarget::DEFAULT_APP_ID,
             retry_base_ms: 60_000,
             timeout_ms: 5_000,
             max_in_flight: 10,

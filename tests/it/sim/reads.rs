@@ -243,3 +243,31 @@ async fn snapshot_matches_what_the_api_lists() {
         assert_ne!(from_id, &archived);
     }
 }
+
+#[tokio::test]
+async fn search_lag_hides_fresh_writes_from_search_only() {
+    let sim = Sim::unlimited(SimConfig::default()).await;
+    let faults = sim
+        .http
+        .post(sim.url("/_sim/faults"))
+        .json(&json!({"search_lag_ms": 60_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), 204);
+    let id = sim
+        .handle
+        .control()
+        .create(ObjectType::Contacts, [("email", "fresh@lag.example")])
+        .unwrap();
+    let query = json!({"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "fresh@lag.example"}]}]});
+    assert_eq!(
+        sim.post("/crm/v3/objects/contacts/search", query).await.1["total"],
+        0
+    );
+    assert_eq!(
+        sim.get(&format!("/crm/v3/objects/contacts/{id}")).await.0,
+        200,
+        "reads see it at once"
+    );
+}

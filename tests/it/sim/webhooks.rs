@@ -257,3 +257,55 @@ async fn fire_posts_signed_batches_for_every_signature_version() {
     );
     assert!(!report.ok());
 }
+
+#[tokio::test]
+async fn the_webhook_target_can_be_set_and_removed_at_runtime_over_http() {
+    let sim = Sim::unlimited(SimConfig::default()).await;
+    let received = Arc::new(Received::default());
+    let url = receiver::start(received.clone()).await;
+    let control = sim.handle.control();
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Unheard")])
+        .unwrap();
+    let target = json!({"url": url, "client_secret": SECRET, "app_id": 77});
+    let set = sim
+        .http
+        .post(sim.url("/_sim/webhooks/target"))
+        .json(&target)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Heard")])
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    let events = received.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (
+            events[0]["propertyValue"].as_str(),
+            events[0]["appId"].as_i64()
+        ),
+        (Some("Heard"), Some(77))
+    );
+    let removed = sim
+        .http
+        .delete(sim.url("/_sim/webhooks/target"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    control
+        .update(
+            ObjectType::Deals,
+            "9000001",
+            [("dealname", "Unheard again")],
+        )
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    assert_eq!(received.events().len(), 1);
+    let (_, config) =
+        super::read(sim.http.get(sim.url("/_sim/config")).send().await.unwrap()).await;
+    assert!(config["webhook_target"].is_null());
+}
