@@ -1,5 +1,6 @@
 //! The `PropertyDef` type and the small builder the per-type tables are written with.
 
+use crate::sim::gen::words;
 use crate::sim::kind::ObjectType;
 
 /// HubSpot's property `type` (§3.6).
@@ -235,6 +236,32 @@ pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 3] {
             .number(0, 0)
             .read_only(),
     ]
+}
+
+/// Street, city, state, country (filled to agree with each other) and postal code.
+pub fn address(group: &'static str, street_pct: u8, zip_pct: u8) -> [PropertyDef; 5] {
+    [
+        prop("address", "Street Address", group)
+            .words(words::STREETS)
+            .pct(street_pct),
+        prop("city", "City", group),
+        prop("state", "State/Region", group),
+        prop("country", "Country/Region", group),
+        prop("zip", "Postal Code", group)
+            .number(10000, 99999)
+            .pct(zip_pct),
+    ]
+}
+
+/// When the record last had a logged activity (read-only, set by engagements).
+pub fn last_activity() -> PropertyDef {
+    prop(
+        "notes_last_updated",
+        "Last Activity Date",
+        "sales_properties",
+    )
+    .datetime()
+    .read_only()
 }
 
 /// Ids merged into a record, `;`-separated (set by merges only).

@@ -1,6 +1,8 @@
 //! Company property definitions.
 
-use super::builder::{lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef};
+use super::builder::{
+    address, last_activity, lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef,
+};
 use crate::sim::gen::words;
 use crate::sim::kind::ObjectType;
 
@@ -36,15 +38,6 @@ pub fn table() -> Vec<PropertyDef> {
         prop("domain", "Company Domain Name", info),
         prop("website", "Website URL", info),
         prop("phone", "Phone Number", info).phone().pct(80),
-        prop("address", "Street Address", info)
-            .words(words::STREETS)
-            .pct(70),
-        prop("city", "City", info),
-        prop("state", "State/Region", info),
-        prop("country", "Country/Region", info),
-        prop("zip", "Postal Code", info)
-            .number(10000, 99999)
-            .pct(60),
         prop("industry", "Industry", info)
             .values(INDUSTRIES)
             .pct(85),
@@ -128,16 +121,10 @@ pub fn table() -> Vec<PropertyDef> {
             .number(0, 0)
             .calc()
             .pct(0),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(70),
+        last_activity().pct(70),
         merged_ids("Merged Company IDs", info),
     ];
+    table.extend(address(info, 70, 60));
     table.extend(system(ObjectType::Companies, info));
     table
 }

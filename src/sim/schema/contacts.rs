@@ -1,6 +1,8 @@
 //! Contact property definitions.
 
-use super::builder::{lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef};
+use super::builder::{
+    address, last_activity, lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef,
+};
 use crate::sim::gen::words;
 use crate::sim::kind::ObjectType;
 
@@ -20,15 +22,6 @@ pub fn table() -> Vec<PropertyDef> {
             .phone()
             .pct(40),
         prop("fax", "Fax Number", info).phone().pct(3),
-        prop("address", "Street Address", info)
-            .words(words::STREETS)
-            .pct(50),
-        prop("city", "City", info),
-        prop("state", "State/Region", info),
-        prop("country", "Country/Region", info),
-        prop("zip", "Postal Code", info)
-            .number(10000, 99999)
-            .pct(50),
         prop("website", "Website URL", info),
         prop("salutation", "Salutation", info)
             .words(&["Mr.", "Ms.", "Dr.", "Mx."])
@@ -88,14 +81,7 @@ pub fn table() -> Vec<PropertyDef> {
         )
         .calc(),
         prop("associatedcompanyid", "Primary Associated Company ID", info).read_only(),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(60),
+        last_activity().pct(60),
         prop(
             "hs_sales_email_last_replied",
             "Recent Sales Email Replied Date",
@@ -136,6 +122,7 @@ pub fn table() -> Vec<PropertyDef> {
             .pct(20),
         merged_ids("Merged Contact IDs", info),
     ];
+    table.extend(address(info, 50, 50));
     table.extend(system(ObjectType::Contacts, info));
     table
 }

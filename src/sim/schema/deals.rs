@@ -1,6 +1,6 @@
 //! Deal property definitions; `pipeline` and `dealstage` options come from the pipelines.
 
-use super::builder::{merged_ids, prop, system, PropertyDef};
+use super::builder::{last_activity, merged_ids, prop, system, PropertyDef};
 use super::pipelines::pipelines;
 use crate::sim::gen::words;
 use crate::sim::kind::ObjectType;
@@ -90,14 +90,7 @@ pub fn table() -> Vec<PropertyDef> {
         prop("num_associated_contacts", "Number of Contacts", info)
             .number(0, 0)
             .calc(),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(50),
+        last_activity().pct(50),
         merged_ids("Merged Deal IDs", info),
     ];
     table.extend(system(ObjectType::Deals, info));
