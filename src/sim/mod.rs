@@ -21,7 +21,8 @@
 //! - [`start`] binds, generates the portal (lazily: start-up is O(owners), not O(records))
 //!   and serves until [`SimHandle::shutdown`].
 //! - [`Control`] (`handle.control()`) mutates the portal and switches faults at runtime; every
-//!   mutation fires the webhooks HubSpot would send to `config.webhook`. Ids are strings, as in
+//!   mutation fires the webhooks HubSpot would send to the current target (`config.webhook`, or
+//!   [`Control::set_webhook_target`] at runtime). Ids are strings, as in
 //!   HubSpot's JSON. [`Control::snapshot`] returns the whole portal (use on small portals).
 //! - [`Stats`] (`handle.stats()`): calls per endpoint, status counts, 429s, webhook delivery.
 //!
@@ -48,7 +49,7 @@
 //! | --- | --- |
 //! | `GET /_sim/stats` | [`Stats`] as JSON |
 //! | `GET /_sim/snapshot` | [`Snapshot`] as JSON |
-//! | `GET /_sim/config` | base URL, tokens, client id/secret, refresh token, portal id |
+//! | `GET /_sim/config` | portal id, tokens, client id/secret, refresh token, scopes, webhook target |
 //! | `POST /_sim/objects/{type}` | `{"properties":{..}}` → `{"id"}` (creates, fires webhooks) |
 //! | `PATCH /_sim/objects/{type}/{id}` | `{"properties":{..}}` → 204 |
 //! | `DELETE /_sim/objects/{type}/{id}` | archive → 204 |
