@@ -1,6 +1,8 @@
 //! hubspot-sim over real sockets: HubSpot's shapes, limits, auth, writes, webhooks, `fire`.
 
 mod auth;
+mod binary;
+mod fire;
 mod limits;
 mod reads;
 mod receiver;

@@ -125,32 +125,23 @@ pub fn associations(shared: &Shared, request: &Request, from: ObjectType, to: Ob
     let portal = shared.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &inputs {
-        let id_text = input["id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
+        let id_text = reply::id_text(&input["id"]);
         let after: usize = input["after"]
             .as_str()
             .and_then(|after| after.parse().ok())
             .unwrap_or(0);
-        let ids = id_text
-            .parse()
-            .ok()
-            .filter(|id| portal.live(from, *id).is_some())
-            .map(|id| portal.associations(from, id, to))
-            .unwrap_or_default();
+        let id: u64 = id_text.parse().unwrap_or(0);
+        let ids = match portal.live(from, id) {
+            Some(_) => portal.associations(from, id, to),
+            None => Vec::new(),
+        };
         if ids.is_empty() {
             missing.push(id_text);
             continue;
         }
-        let primary = ids
-            .first()
-            .copied()
-            .filter(|_| primary_association_type_id(from, to).is_some());
         let page: Vec<Value> = ids.iter().skip(after).take(ASSOCIATIONS_PAGE).map(|other| {
             let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": association_type_id(from, to), "label": null})];
-            if Some(*other) == primary {
+            if portal.is_primary((from, id), (to, *other)) {
                 types.push(json!({"category": "HUBSPOT_DEFINED", "typeId": primary_association_type_id(from, to), "label": "Primary"}));
             }
             json!({"toObjectId": other, "associationTypes": types})

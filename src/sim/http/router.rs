@@ -29,6 +29,7 @@ pub enum Call {
     BatchUpdate(ObjectType),
     BatchUpsert(ObjectType),
     BatchArchive(ObjectType),
+    GdprDelete,
     Pipelines,
     Pipeline(String),
     Properties(ObjectType),
@@ -139,6 +140,7 @@ fn dispatch(shared: &Shared, request: &Request, call: Call) -> Reply {
         Call::BatchUpdate(kind) => writes::batch_update(shared, request, kind),
         Call::BatchUpsert(kind) => writes::batch_upsert(shared, request, kind),
         Call::BatchArchive(kind) => writes::batch_archive(shared, request, kind),
+        Call::GdprDelete => writes::gdpr_delete(shared, request),
     }
 }
 
@@ -253,6 +255,11 @@ fn objects_call(method: &str, kind: ObjectType, rest: &[&str]) -> Option<Api> {
             "POST /crm/v3/objects/{type}/batch/archive",
             write,
             Call::BatchArchive(kind),
+        ),
+        ("POST", ["gdpr-delete"]) if kind == ObjectType::Contacts => (
+            "POST /crm/v3/objects/contacts/gdpr-delete",
+            write,
+            Call::GdprDelete,
         ),
         _ => return None,
     };

@@ -35,6 +35,18 @@ impl Portal {
         ids
     }
 
+    /// Whether `a`–`b` is a primary association: the company is the contact's (or deal's)
+    /// first company, as HubSpot makes the first company primary.
+    pub fn is_primary(&self, a: (ObjectType, u64), b: (ObjectType, u64)) -> bool {
+        use ObjectType::{Companies, Contacts, Deals};
+        let (child, company) = match (a.0, b.0) {
+            (Contacts | Deals, Companies) => (a, b.1),
+            (Companies, Contacts | Deals) => (b, a.1),
+            _ => return false,
+        };
+        self.associations(child.0, child.1, Companies).first() == Some(&company)
+    }
+
     /// Adds or removes one association in both directions; false when nothing changed.
     pub(super) fn set_association(
         &mut self,

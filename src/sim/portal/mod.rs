@@ -3,6 +3,7 @@
 //! Reads consult the overlay first and fall back to the generator.
 
 mod assoc;
+mod lifecycle;
 mod mutate;
 mod search;
 mod table;

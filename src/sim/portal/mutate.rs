@@ -43,7 +43,13 @@ pub enum ChangeKind {
 }
 
 impl Portal {
-    fn change(&self, kind: ObjectType, id: u64, source: &str, what: ChangeKind) -> Change {
+    pub(super) fn change(
+        &self,
+        kind: ObjectType,
+        id: u64,
+        source: &str,
+        what: ChangeKind,
+    ) -> Change {
         Change {
             kind,
             object_id: id,
@@ -54,7 +60,7 @@ impl Portal {
     }
 
     /// Copies a base record into the overlay so it can change; `None` if it does not exist.
-    fn materialize(&mut self, kind: ObjectType, id: u64) -> Option<&mut Record> {
+    pub(super) fn materialize(&mut self, kind: ObjectType, id: u64) -> Option<&mut Record> {
         if !self.table(kind).entries.contains_key(&id) {
             let index = self.table(kind).ids.index(id)?;
             let record = self.base_record(kind, index);
@@ -69,7 +75,7 @@ impl Portal {
     }
 
     /// Queues the record for the search index, which sees it after `search_lag_ms`.
-    fn reindex(&mut self, kind: ObjectType, id: u64) {
+    pub(super) fn reindex(&mut self, kind: ObjectType, id: u64) {
         self.pending_index.push_back((time::now_ms(), kind, id));
         if self.search_lag_ms == 0 {
             self.sync_index(time::now_ms());
@@ -91,7 +97,7 @@ impl Portal {
     }
 
     /// Sets properties (`""` clears one) and bumps the modified time; returns the changes.
-    fn apply(
+    pub(super) fn apply(
         &mut self,
         kind: ObjectType,
         id: u64,
@@ -187,8 +193,12 @@ impl Portal {
         table.entries.insert(id, Entry::Live(Box::new(record)));
         table.created.insert(id);
         let mut changes = vec![self.change(kind, id, source, ChangeKind::Created)];
-        changes.extend(self.apply(kind, id, properties, source));
-        self.reindex(kind, id);
+        let applied = self.apply(kind, id, properties, source);
+        // `apply` queues the record for search only when a property changed.
+        if applied.is_empty() {
+            self.reindex(kind, id);
+        }
+        changes.extend(applied);
         (id, changes)
     }
 
@@ -230,113 +240,6 @@ impl Portal {
         Some(vec![self.change(kind, id, source, ChangeKind::Restored)])
     }
 
-    /// Merges `loser` into `primary`: empty properties of the survivor are filled from the
-    /// loser, associations move, `hs_merged_object_ids` grows, the loser id resolves to it.
-    pub fn merge(
-        &mut self,
-        kind: ObjectType,
-        primary: u64,
-        loser: u64,
-        source: &str,
-    ) -> Result<Vec<Change>, String> {
-        let survivor = self
-            .live(kind, primary)
-            .filter(|record| record.id == primary);
-        let merged = self.live(kind, loser).filter(|record| record.id == loser);
-        let (Some(_), Some(merged)) = (survivor, merged) else {
-            return Err(format!(
-                "both records must exist and be live: {primary}, {loser}"
-            ));
-        };
-        if primary == loser {
-            return Err("cannot merge a record into itself".to_string());
-        }
-        let mut moved: BTreeMap<String, String> = BTreeMap::new();
-        let record = self
-            .materialize(kind, primary)
-            .ok_or_else(|| "survivor vanished".to_string())?;
-        for (name, value) in &merged.properties {
-            if !record.properties.contains_key(name) && !name.starts_with("hs_") {
-                moved.insert(name.clone(), value.clone());
-            }
-        }
-        let ids = record
-            .properties
-            .get("hs_merged_object_ids")
-            .cloned()
-            .unwrap_or_default();
-        let ids = if ids.is_empty() {
-            loser.to_string()
-        } else {
-            format!("{ids};{loser}")
-        };
-        moved.insert("hs_merged_object_ids".to_string(), ids);
-        let numbers_moved = moved.len() - 1;
-        self.apply(kind, primary, &moved, source);
-        self.move_associations(kind, loser, primary);
-        if let Some(email) = merged.properties.get("email") {
-            self.table_mut(kind)
-                .emails
-                .insert(email.to_lowercase(), primary);
-        }
-        self.table_mut(kind)
-            .entries
-            .insert(loser, Entry::Merged(primary));
-        self.reindex(kind, loser);
-        let what = ChangeKind::Merged {
-            primary,
-            merged: vec![loser],
-            new_id: primary,
-            moved: numbers_moved,
-        };
-        Ok(vec![self.change(kind, primary, source, what)])
-    }
-
-    /// GDPR delete of a contact: gone everywhere; fires privacyDeletion and deletion.
-    pub fn privacy_delete(&mut self, id: u64, source: &str) -> Option<Vec<Change>> {
-        let kind = ObjectType::Contacts;
-        let record = self.record(kind, id)?;
-        let table = self.table_mut(kind);
-        if let Some(email) = record.properties.get("email") {
-            table.emails.remove(&email.to_lowercase());
-        }
-        table.archived.remove(&id);
-        table.entries.insert(id, Entry::Purged);
-        self.reindex(kind, id);
-        Some(vec![
-            self.change(kind, id, source, ChangeKind::PrivacyDeleted),
-            self.change(kind, id, source, ChangeKind::Deleted),
-        ])
-    }
-
-    /// Adds or removes an association; one change per direction, as HubSpot sends.
-    pub fn associate(
-        &mut self,
-        from: (ObjectType, u64),
-        to: (ObjectType, u64),
-        present: bool,
-        source: &str,
-    ) -> Vec<Change> {
-        if self.live(from.0, from.1).is_none() || self.live(to.0, to.1).is_none() {
-            return Vec::new();
-        }
-        if !self.set_association(from, to, present) {
-            return Vec::new();
-        }
-        [(from, to), (to, from)]
-            .into_iter()
-            .map(|(a, b)| {
-                let what = ChangeKind::Association {
-                    to_kind: b.0,
-                    to: b.1,
-                    removed: !present,
-                    primary: false,
-                };
-                self.change(a.0, a.1, source, what)
-            })
-            .collect()
-    }
-
     /// Stamps `count` live records (from the start of the id range) with one modified time,
     /// like a bulk import; returns that time. No webhooks: imports of unsubscribed props.
     pub fn bulk_touch(&mut self, kind: ObjectType, count: usize) -> i64 {
@@ -351,7 +254,9 @@ impl Portal {
             }
             self.pending_index.push_back((now, kind, id));
         }
-        self.sync_index(if self.search_lag_ms == 0 { now } else { 0 });
+        if self.search_lag_ms == 0 {
+            self.sync_index(now);
+        }
         now
     }
 }

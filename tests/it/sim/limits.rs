@@ -91,7 +91,7 @@ async fn forced_429s_outages_and_fault_rate() {
     }
     control.set_fault_rate(0.0);
     control.set_latency_ms(150);
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     assert_eq!(sim.get("/crm/v3/owners").await.0, 200);
     assert!(started.elapsed() >= Duration::from_millis(150));
     let stats = sim.handle.stats();

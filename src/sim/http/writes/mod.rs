@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::objects::batch_response;
 use super::render::{self, View};
 use super::reply::{self, Reply};
 use super::Request;
@@ -13,6 +12,10 @@ use crate::sim::control::Shared;
 use crate::sim::kind::{association_type_id, primary_association_type_id, ObjectType};
 use crate::sim::portal::{Change, Invalid, Portal};
 use crate::sim::time;
+
+mod update;
+
+pub use update::{batch_update, batch_upsert, update};
 
 const BATCH_MAX: usize = 100;
 const SOURCE: &str = "API";
@@ -141,11 +144,7 @@ fn create_all(
 }
 
 fn associate(portal: &mut Portal, kind: ObjectType, id: u64, association: &Value) -> Vec<Change> {
-    let Some(to_id) = association["to"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .or_else(|| association["to"]["id"].as_u64())
-    else {
+    let Ok(to_id) = reply::id_text(&association["to"]["id"]).parse() else {
         return Vec::new();
     };
     let type_ids: Vec<u64> = association["types"]
@@ -217,150 +216,6 @@ pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     reply::json(201, &body)
 }
 
-pub fn update(shared: &Shared, request: &Request, kind: ObjectType, id: &str) -> Reply {
-    let body = match reply::body_json(&request.body) {
-        Ok(body) => body,
-        Err(message) => return reply::bad_request(&message),
-    };
-    let input = json!({"id": id, "properties": body["properties"], "idProperty": request.param("idProperty")});
-    let reply = update_inputs(shared, kind, &[input]);
-    if reply.status() == 207 {
-        return reply::not_found(&[id.to_string()]);
-    }
-    reply
-}
-
-pub fn batch_update(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
-    match parse_inputs(request) {
-        Ok(inputs) => update_inputs(shared, kind, &inputs),
-        Err(message) => reply::bad_request(&message),
-    }
-}
-
-fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
-    let started = time::iso(time::now_ms());
-    let mut portal = shared.portal.lock();
-    let mut targets = Vec::new();
-    let mut missing = Vec::new();
-    for input in inputs {
-        let id_text = input["id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
-        let id = match input["idProperty"].as_str() {
-            Some("email") if kind == ObjectType::Contacts => portal.contact_by_email(&id_text),
-            _ => id_text
-                .parse()
-                .ok()
-                .and_then(|id| portal.live(kind, id))
-                .map(|record| record.id),
-        };
-        match id {
-            Some(id) => targets.push((id, properties_of(&input["properties"]))),
-            None => missing.push(id_text),
-        }
-    }
-    let problems: Vec<Invalid> = targets
-        .iter()
-        .flat_map(|(_, properties)| portal.validate(kind, properties, false))
-        .collect();
-    if !problems.is_empty() {
-        return invalid_reply(&problems);
-    }
-    let writes: Vec<(Option<u64>, &Properties)> = targets
-        .iter()
-        .map(|(id, properties)| (Some(*id), properties))
-        .collect();
-    if let Some(reply) = email_conflict(&portal, kind, &writes) {
-        return reply;
-    }
-    let (mut results, mut changes) = (Vec::new(), Vec::new());
-    for (id, properties) in &targets {
-        if let Some((id, changed)) = portal.update(kind, *id, properties, SOURCE) {
-            changes.extend(changed);
-            if let Some(record) = portal.record(kind, id) {
-                results.push(render::record(&portal, &record, &full_view(&record)));
-            }
-        }
-    }
-    drop(portal);
-    shared.announce(changes);
-    results.reverse();
-    if inputs.len() == 1 && missing.is_empty() {
-        // The single-record PATCH answers with the record itself.
-        return reply::json(200, &results.pop().unwrap_or(Value::Null));
-    }
-    batch_response(results, missing, kind, &started)
-}
-
-pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
-    let inputs = match parse_inputs(request) {
-        Ok(inputs) => inputs,
-        Err(message) => return reply::bad_request(&message),
-    };
-    if kind != ObjectType::Contacts
-        || inputs
-            .iter()
-            .any(|input| input["idProperty"].as_str() != Some("email"))
-    {
-        return reply::bad_request(
-            "Upsert needs a unique idProperty; the only one here is email on contacts",
-        );
-    }
-    let started = time::iso(time::now_ms());
-    let mut portal = shared.portal.lock();
-    let planned: Vec<(Option<u64>, Properties)> = inputs
-        .iter()
-        .map(|input| {
-            let email = input["id"].as_str().unwrap_or_default().to_string();
-            let mut properties = properties_of(&input["properties"]);
-            properties
-                .entry("email".to_string())
-                .or_insert(email.clone());
-            (portal.contact_by_email(&email), properties)
-        })
-        .collect();
-    let problems: Vec<Invalid> = planned
-        .iter()
-        .flat_map(|(id, properties)| portal.validate(kind, properties, id.is_none()))
-        .collect();
-    if !problems.is_empty() {
-        return invalid_reply(&problems);
-    }
-    let (mut results, mut changes) = (Vec::new(), Vec::new());
-    for (existing, properties) in planned {
-        let (id, is_new) = match existing {
-            Some(id) => {
-                changes.extend(
-                    portal
-                        .update(kind, id, &properties, SOURCE)
-                        .map(|(_, changed)| changed)
-                        .unwrap_or_default(),
-                );
-                (id, false)
-            }
-            None => {
-                let (id, created) = portal.create(kind, &properties, SOURCE);
-                changes.extend(created);
-                (id, true)
-            }
-        };
-        if let Some(record) = portal.record(kind, id) {
-            let mut json = render::record(&portal, &record, &full_view(&record));
-            json["new"] = json!(is_new);
-            results.push(json);
-        }
-    }
-    drop(portal);
-    shared.announce(changes);
-    results.reverse();
-    reply::json(
-        200,
-        &json!({"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": time::iso(time::now_ms())}),
-    )
-}
-
 pub fn archive(shared: &Shared, kind: ObjectType, id: &str) -> Reply {
     let changes = id
         .parse()
@@ -381,16 +236,36 @@ pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Re
     {
         let mut portal = shared.portal.lock();
         for input in &inputs {
-            let id = input["id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .or_else(|| input["id"].as_u64());
+            let id = reply::id_text(&input["id"]).parse().ok();
             changes.extend(
                 id.and_then(|id| portal.archive(kind, id, SOURCE))
                     .unwrap_or_default(),
             );
         }
     }
+    shared.announce(changes);
+    reply::empty(204)
+}
+
+/// `POST /crm/v3/objects/contacts/gdpr-delete` `{"objectId", "idProperty"?}`: permanent; fires
+/// `contact.privacyDeletion` and `contact.deletion` (§3.10).
+pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
+    let body = match reply::body_json(&request.body) {
+        Ok(body) => body,
+        Err(message) => return reply::bad_request(&message),
+    };
+    let Some(key) = body["objectId"].as_str() else {
+        return reply::bad_request("objectId is required");
+    };
+    let mut portal = shared.portal.lock();
+    let id = match body["idProperty"].as_str() {
+        Some("email") => portal.contact_by_email(key),
+        _ => key.parse().ok(),
+    };
+    let Some(changes) = id.and_then(|id| portal.privacy_delete(id, "GDPR")) else {
+        return reply::not_found(&[key.to_string()]);
+    };
+    drop(portal);
     shared.announce(changes);
     reply::empty(204)
 }

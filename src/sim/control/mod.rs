@@ -1,86 +1,25 @@
 //! `Control`: the mutation and fault surface of a running simulator (tests, demo, `/_sim`).
 
+mod runtime;
+mod shared;
+mod snapshot;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use parking_lot::Mutex;
-use serde::Serialize;
 
-use super::auth::Tokens;
+pub(crate) use shared::Shared;
+pub use snapshot::{Snapshot, SnapshotRecord};
+
 use super::gen::owners::Owner;
 use super::kind::ObjectType;
-use super::limits::{Limits, Window};
 use super::portal::{Change, Portal};
-use super::stats::{Counters, Stats};
-use super::webhooks::{Outbox, WebhookChaos};
-use super::{time, RateLimit, SimConfig};
+use super::stats::Stats;
+use super::SimConfig;
 
 /// Changes made through `Control` carry this `changeSource`, like edits in HubSpot's UI.
 const UI_SOURCE: &str = "CRM_UI";
-
-/// State shared by the server, the webhook sender and `Control`.
-pub(crate) struct Shared {
-    pub config: SimConfig,
-    pub portal: Mutex<Portal>,
-    pub tokens: Mutex<Tokens>,
-    pub limits: Mutex<Limits>,
-    pub stats: Counters,
-    pub outbox: Outbox,
-}
-
-impl Shared {
-    pub fn new(config: SimConfig) -> Shared {
-        let counts = [
-            config.contacts,
-            config.companies,
-            config.deals,
-            config.tasks,
-        ]
-        .map(|count| count as u64);
-        let portal = Portal::new(
-            config.seed,
-            counts,
-            config.owners as u64,
-            config.search_lag_ms,
-        );
-        Shared {
-            portal: Mutex::new(portal),
-            tokens: Mutex::new(Tokens::new(&config.access_token, config.scopes.clone())),
-            limits: Mutex::new(Limits::new(&config)),
-            stats: Counters::default(),
-            outbox: Outbox::new(config.seed),
-            config,
-        }
-    }
-
-    /// Queues the webhooks for these changes (if a target is configured).
-    pub fn announce(&self, changes: Vec<Change>) {
-        if let Some(target) = &self.config.webhook {
-            self.outbox
-                .push(&changes, self.config.portal_id, target.app_id, &self.stats);
-        }
-    }
-}
-
-/// One record in a [`Snapshot`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SnapshotRecord {
-    pub id: String,
-    pub properties: BTreeMap<String, String>,
-}
-
-/// The whole portal, for comparing a mirror against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    /// Live records per type, ascending id.
-    pub objects: BTreeMap<ObjectType, Vec<SnapshotRecord>>,
-    pub archived: BTreeMap<ObjectType, Vec<String>>,
-    pub owners: Vec<Owner>,
-    /// (from type, from id, to type, to id) for each live pair, both directions.
-    pub associations: Vec<(ObjectType, String, ObjectType, String)>,
-}
 
 #[derive(Clone)]
 pub struct Control {
@@ -133,7 +72,7 @@ impl Control {
     ) -> anyhow::Result<String> {
         let properties = to_map(properties);
         self.mutate(|portal| {
-            check_write(portal, kind, &properties, true)?;
+            check_write(portal, kind, &properties, None)?;
             let (id, changes) = portal.create(kind, &properties, UI_SOURCE);
             Ok((id.to_string(), changes))
         })
@@ -148,7 +87,7 @@ impl Control {
     ) -> anyhow::Result<()> {
         let (id, properties) = (parse_id(id)?, to_map(properties));
         self.mutate(|portal| {
-            check_write(portal, kind, &properties, false)?;
+            check_write(portal, kind, &properties, Some(portal.resolve(kind, id)))?;
             let (_, changes) = portal
                 .update(kind, id, &properties, UI_SOURCE)
                 .ok_or_else(|| anyhow!("no live {kind:?} {id}"))?;
@@ -297,104 +236,17 @@ impl Control {
         }
         Ok(())
     }
-
-    pub fn set_fault_rate(&self, fault_rate: f64) {
-        self.shared.limits.lock().fault_rate = fault_rate;
-    }
-
-    pub fn set_latency_ms(&self, latency_ms: u64) {
-        self.shared.limits.lock().latency_ms = latency_ms;
-    }
-
-    /// The next `count` API calls answer 429 (a "429 storm").
-    pub fn force_429s(&self, count: u32) {
-        self.shared.limits.lock().forced_429 = count;
-    }
-
-    /// Every API call answers 503 for `duration`.
-    pub fn outage(&self, duration: Duration) {
-        self.shared.limits.lock().outage_until_ms = time::now_ms() + duration.as_millis() as i64;
-    }
-
-    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        self.shared.limits.lock().general = limit.map(Window::new);
-    }
-
-    pub fn set_search_rate_limit(&self, limit: Option<RateLimit>) {
-        self.shared.limits.lock().search = limit.map(Window::new);
-    }
-
-    pub fn set_daily_limit(&self, limit: Option<u64>) {
-        self.shared.limits.lock().daily_limit = limit;
-    }
-
-    pub fn set_scopes(&self, scopes: Vec<String>) {
-        self.shared.tokens.lock().scopes = scopes;
-    }
-
-    /// Expires every OAuth access token issued so far (the private-app token never expires).
-    pub fn expire_tokens(&self) {
-        self.shared.tokens.lock().expire_all(time::now_ms());
-    }
-
-    pub fn set_webhook_chaos(&self, chaos: WebhookChaos) {
-        self.shared.outbox.set_chaos(chaos);
-    }
-
-    /// Waits until every queued webhook was delivered or given up, at most `timeout`;
-    /// returns how many events are still pending.
-    pub async fn flush_webhooks(&self, timeout: Duration) -> usize {
-        self.shared.outbox.flush(timeout).await
-    }
-
-    /// Every live record, archived ids, owners and associations (meant for small portals).
-    pub fn snapshot(&self) -> Snapshot {
-        let portal = self.shared.portal.lock();
-        let mut snapshot = Snapshot {
-            objects: BTreeMap::new(),
-            archived: BTreeMap::new(),
-            owners: portal.owners.clone(),
-            associations: Vec::new(),
-        };
-        for kind in ObjectType::ALL {
-            let ids = portal.live_ids(kind);
-            let records = ids.iter().filter_map(|id| portal.record(kind, *id));
-            let records = records.map(|record| SnapshotRecord {
-                id: record.id.to_string(),
-                properties: record.properties,
-            });
-            snapshot.objects.insert(kind, records.collect());
-            snapshot.archived.insert(
-                kind,
-                portal
-                    .table(kind)
-                    .archived
-                    .iter()
-                    .map(u64::to_string)
-                    .collect(),
-            );
-            for id in ids {
-                for to in ObjectType::ALL {
-                    for other in portal.associations(kind, id, to) {
-                        snapshot
-                            .associations
-                            .push((kind, id.to_string(), to, other.to_string()));
-                    }
-                }
-            }
-        }
-        snapshot
-    }
 }
 
-/// The API's write checks, as anyhow errors for `Control` callers.
+/// The API's write checks, as anyhow errors for `Control` callers; `updating` names the
+/// record being updated (its own email is no conflict).
 fn check_write(
     portal: &Portal,
     kind: ObjectType,
     properties: &BTreeMap<String, String>,
-    creating: bool,
+    updating: Option<u64>,
 ) -> anyhow::Result<()> {
-    let problems = portal.validate(kind, properties, creating);
+    let problems = portal.validate(kind, properties, updating.is_none());
     if let Some(problem) = problems.first() {
         bail!("{}: {} ({})", problem.name, problem.message, problem.error);
     }
@@ -402,6 +254,7 @@ fn check_write(
         if let Some(existing) = properties
             .get("email")
             .and_then(|email| portal.contact_by_email(email))
+            .filter(|existing| Some(*existing) != updating)
         {
             bail!("Contact already exists. Existing ID: {existing}");
         }
