@@ -750,3 +750,26 @@ async fn search_secondly_429s_from_a_shared_budget_are_waited_out() {
     assert_eq!(handle.stats().rate_limited, limited);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn oauth_tokens_are_refreshed_before_hubspot_refuses_them() {
+    let handle = start(SimConfig {
+        contacts: 3_000,
+        token_ttl_secs: 2,
+        latency_ms: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let refresh_token = handle.config().refresh_token.clone();
+    let client = Client::new(oauth(&handle, &refresh_token)).unwrap();
+    let started = tokio::time::Instant::now();
+    let fields = Fields::properties(["email"]);
+    // 30 pages of 100 ms or more: the walk outlives the first token.
+    let records = list_all(&client, ObjectType::Contacts, &fields).await;
+    assert!(started.elapsed() > Duration::from_secs(3));
+    assert_mirrors(&handle, ObjectType::Contacts, &records, &fields);
+    // Refreshed at half of each 2-second life, so HubSpot never saw an expired token.
+    assert!(client.stats().token_refreshes >= 3, "{:?}", client.stats());
+    assert_eq!(handle.stats().statuses.get(&401), None);
+    handle.shutdown().await;
+}
