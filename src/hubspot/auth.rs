@@ -256,18 +256,4 @@ pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::refresh_after;
-    use std::time::Duration;
-
-    #[test]
-    fn refreshes_well_before_expiry() {
-        let secs = |s| Duration::from_secs(s);
-        assert_eq!(refresh_after(secs(1800)), secs(1440));
-        assert_eq!(refresh_after(secs(3600)), secs(2880));
-        assert_eq!(refresh_after(secs(21_600)), secs(17_280));
-        assert_eq!(refresh_after(secs(600)), secs(300));
-        assert_eq!(refresh_after(secs(10)), secs(5));
-        assert_eq!(refresh_after(secs(0)), secs(0));
-    }
-}
+mod tests;
