@@ -18,7 +18,7 @@ async fn start(config: SimConfig) -> SimHandle {
 }
 
 fn sim_type(object: ObjectType) -> sim::ObjectType {
-    sim::ObjectType::parse(object.api_name()).expect("the simulator knows every type")
+    sim::ObjectType::parse(object.name()).expect("the simulator knows every type")
 }
 
 fn private_app(handle: &SimHandle) -> ClientConfig {
