@@ -12,9 +12,11 @@ pub enum Format {
     Json,
 }
 
-/// Installs the global subscriber (once; later calls are ignored).
-pub fn init(format: Format) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber (once; later calls are ignored). `RUST_LOG` overrides
+/// `default_level`.
+pub fn init(format: Format, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let json = match format {
         Format::Auto => !std::io::stderr().is_terminal(),
         Format::Human => false,

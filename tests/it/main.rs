@@ -3,6 +3,7 @@
 
 mod binary;
 mod client;
+mod demo;
 mod mirror;
 mod ownership;
 mod sim;
