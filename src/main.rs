@@ -28,6 +28,12 @@ enum Command {
     Serve,
     /// Validate the config and print every problem with its key path (exit 0 or 2).
     CheckConfig,
+    /// Start a simulated HubSpot portal and a gateway mirroring it; print what to try.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// One sync pass, then exit: through the running daemon if there is one, else directly.
     Sync {
         /// Only this object type (contacts, companies, deals, tasks).
@@ -51,8 +57,16 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // The demo talks to the user on stdout; only warnings go to the log unless asked.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    logging::init(cli.log_format, level);
     match cli.command {
+        // The demo needs no config file: everything is embedded.
+        Command::Demo { listen } => run(hubspot_gateway::demo::run(listen)),
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),

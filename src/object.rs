@@ -50,6 +50,23 @@ impl ObjectType {
         }
     }
 
+    /// The OAuth scope reading this type needs; tasks ride on the contacts scope.
+    pub fn read_scope(self) -> &'static str {
+        match self {
+            ObjectType::Contacts | ObjectType::Tasks => "crm.objects.contacts.read",
+            ObjectType::Companies => "crm.objects.companies.read",
+            ObjectType::Deals => "crm.objects.deals.read",
+        }
+    }
+
+    pub fn write_scope(self) -> &'static str {
+        match self {
+            ObjectType::Contacts | ObjectType::Tasks => "crm.objects.contacts.write",
+            ObjectType::Companies => "crm.objects.companies.write",
+            ObjectType::Deals => "crm.objects.deals.write",
+        }
+    }
+
     /// One byte for stored keys; never reuse a code.
     pub fn code(self) -> u8 {
         match self {

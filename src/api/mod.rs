@@ -2,10 +2,13 @@
 
 pub mod auth;
 pub mod error;
+mod lookups;
 mod objects;
+mod openapi;
 mod router;
 mod status;
 mod sync;
+mod user_mappings;
 mod webhooks;
 mod wire;
 
@@ -17,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::Tokens;
 pub use error::{ApiError, Response};
-pub use router::handle;
+pub use router::{handle, ROUTES};
 
 use crate::object::ObjectType;
 use crate::store::Store;
@@ -63,7 +66,10 @@ pub struct State {
     pub triggers: Arc<Triggers>,
     /// Prometheus metrics (`GET /metrics`); lookups report with `metrics.observe_lookup`.
     pub metrics: crate::metrics::Metrics,
-    portal: OnceLock<Portal>,
+    /// `[ownership] fallback_owner_id`.
+    pub fallback_owner_id: Option<i64>,
+    /// The portal seen last (restored from the store at start), replaced on connect.
+    portal: RwLock<Option<Arc<Portal>>>,
     syncer: OnceLock<Arc<Syncer>>,
     ready: AtomicBool,
 }
@@ -79,12 +85,10 @@ impl State {
         objects: Vec<ObjectType>,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
-        let portal = OnceLock::new();
-        if let Ok(Some(bytes)) = store.meta(PORTAL_META) {
-            if let Ok(known) = serde_json::from_slice(&bytes) {
-                let _ = portal.set(known);
-            }
-        }
+        let known = store.meta(PORTAL_META).ok().flatten();
+        let portal = known
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .map(Arc::new);
         State {
             ingress,
             store,
@@ -93,14 +97,15 @@ impl State {
             objects,
             triggers: Arc::new(Triggers::default()),
             metrics: crate::metrics::Metrics::default(),
-            portal,
+            fallback_owner_id: None,
+            portal: RwLock::new(portal),
             syncer: OnceLock::new(),
             ready: AtomicBool::new(false),
         }
     }
 
-    pub fn portal(&self) -> Option<&Portal> {
-        self.portal.get()
+    pub fn portal(&self) -> Option<Arc<Portal>> {
+        self.portal.read().clone()
     }
 
     /// Records the connected portal (and remembers it for the next start).
@@ -108,16 +113,18 @@ impl State {
         // Invariant: serialising a struct of plain fields cannot fail.
         let bytes = serde_json::to_vec(&portal).expect("Portal serialises");
         self.store.set_meta(PORTAL_META, &bytes)?;
-        if let Some(known) = self.portal.get() {
-            if known.hub_id != portal.hub_id {
-                tracing::warn!(
-                    old = known.hub_id,
-                    new = portal.hub_id,
-                    "the token now belongs to another portal; restart to serve it"
-                );
-            }
+        let mut current = self.portal.write();
+        if let Some(known) = current
+            .as_ref()
+            .filter(|known| known.hub_id != portal.hub_id)
+        {
+            tracing::warn!(
+                old = known.hub_id,
+                new = portal.hub_id,
+                "now connected to another portal; reset the user mappings (POST /v1/user-mappings/reset)"
+            );
         }
-        let _ = self.portal.set(portal);
+        *current = Some(Arc::new(portal));
         Ok(())
     }
 

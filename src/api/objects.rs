@@ -1,5 +1,7 @@
 //! `GET /v1/objects/{type}/{id}` and `GET /v1/owners[/{id}]`: the mirror, read-only.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -28,7 +30,7 @@ pub fn record(state: &State, kind: &str, id: &str) -> Result<Response, ApiError>
         }
     }
     let owner = wire::record_owner(&state.store, portal.hub_id, &record).map_err(storage)?;
-    let body = wire::record(kind, &record, owner.as_ref(), associations, portal);
+    let body = wire::record(kind, &record, owner.as_ref(), associations, &portal);
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -74,7 +76,7 @@ pub fn parse_id(text: &str) -> Result<i64, ApiError> {
 }
 
 /// The connected portal; before the first connection nothing can be answered.
-pub fn portal(state: &State) -> Result<&Portal, ApiError> {
+pub fn portal(state: &State) -> Result<Arc<Portal>, ApiError> {
     state.portal().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

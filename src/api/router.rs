@@ -1,4 +1,5 @@
-//! Routing: method and path to handler, body limits, and the error answer for everything else.
+//! Routing: one table of routes (method, path template, scope, handler) that the OpenAPI
+//! document is checked against; body limits; the error answer for everything else.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -6,11 +7,140 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Limited};
+use serde_json::json;
 
 use super::error::{empty_response, json_response, ApiError, Response};
-use super::{objects, status, sync, webhooks, State};
+use super::{lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
 use crate::config::Scope;
 use crate::webhook::Rejection;
+
+/// What a handler gets: the path's `{placeholders}` in order, the query, the body.
+pub struct Call<'a> {
+    pub params: Vec<&'a str>,
+    pub query: Option<&'a str>,
+    pub body: Bytes,
+}
+
+pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
+
+pub enum Action {
+    /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
+    Webhook,
+    Plain(Handler),
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    /// `None`: no bearer token (webhooks carry a signature; health and docs are public).
+    pub scope: Option<Scope>,
+    pub action: Action,
+}
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        action: Action::Plain(handler),
+    }
+}
+
+const READ: Option<Scope> = Some(Scope::Read);
+const ADMIN: Option<Scope> = Some(Scope::Admin);
+
+/// Every route the gateway serves.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: Method::POST,
+        path: "/webhooks/hubspot",
+        scope: None,
+        action: Action::Webhook,
+    },
+    route(Method::GET, "/healthz", None, |_, _| {
+        Ok(json_response(StatusCode::OK, &json!({"status": "ok"})))
+    }),
+    route(Method::GET, "/readyz", None, readyz),
+    route(Method::GET, "/metrics", None, metrics),
+    route(Method::GET, "/openapi.json", None, openapi::document),
+    route(Method::GET, "/v1/status", READ, |state, _| {
+        status::status(state)
+    }),
+    route(
+        Method::GET,
+        "/v1/objects/{type}/{id}",
+        READ,
+        |state, call| objects::record(state, call.params[0], call.params[1]),
+    ),
+    route(Method::GET, "/v1/owners", READ, |state, _| {
+        objects::owners(state)
+    }),
+    route(Method::GET, "/v1/owners/{id}", READ, |state, call| {
+        objects::owner(state, call.params[0])
+    }),
+    route(
+        Method::GET,
+        "/v1/companies/lookup",
+        READ,
+        lookups::companies,
+    ),
+    route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts),
+    route(Method::POST, "/v1/indicators", READ, lookups::indicators),
+    route(
+        Method::POST,
+        "/v1/ownership/resolve",
+        READ,
+        user_mappings::resolve,
+    ),
+    route(Method::GET, "/v1/webhooks/events", ADMIN, |state, call| {
+        webhooks::recent(state, call.query)
+    }),
+    route(
+        Method::GET,
+        "/v1/webhooks/events/{event_id}",
+        ADMIN,
+        |state, call| webhooks::one(state, call.params[0]),
+    ),
+    route(Method::POST, "/v1/sync/{type}", ADMIN, |state, call| {
+        sync::run_now(state, call.params[0], call.query)
+    }),
+    route(
+        Method::DELETE,
+        "/v1/matches/{type}",
+        ADMIN,
+        lookups::clear_matches,
+    ),
+    route(Method::GET, "/v1/user-mappings", ADMIN, user_mappings::list),
+    route(
+        Method::PUT,
+        "/v1/user-mappings/{email}",
+        ADMIN,
+        user_mappings::put,
+    ),
+    route(
+        Method::DELETE,
+        "/v1/user-mappings/{email}",
+        ADMIN,
+        user_mappings::delete,
+    ),
+    route(
+        Method::POST,
+        "/v1/user-mappings/auto",
+        ADMIN,
+        user_mappings::auto,
+    ),
+    route(
+        Method::POST,
+        "/v1/user-mappings/reset",
+        ADMIN,
+        user_mappings::reset,
+    ),
+];
 
 /// Answers one request. Never fails: every problem becomes an error answer.
 pub async fn handle<B>(state: Arc<State>, request: http::Request<B>) -> Result<Response, Infallible>
@@ -20,109 +150,130 @@ where
 {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let lookup = is_lookup(&parts.method, &segments);
-    let started = tokio::time::Instant::now();
-    let response = match (&parts.method, segments.as_slice()) {
-        (&Method::POST, ["webhooks", "hubspot"]) => webhook(&state, parts, body).await,
-        (&Method::GET, ["healthz"]) => {
-            json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut path_known = false;
+    for route in ROUTES {
+        let Some(params) = matches(route.path, &segments) else {
+            continue;
+        };
+        path_known = true;
+        if route.method != parts.method {
+            continue;
         }
-        (&Method::GET, ["readyz"]) => readyz(&state),
-        (&Method::GET, ["metrics"]) => metrics(&state),
-        (&Method::GET, ["v1", "status"]) => {
-            guarded(&state, &parts, Scope::Read, || status::status(&state))
+        let started = tokio::time::Instant::now();
+        let response = match &route.action {
+            Action::Webhook => webhook(&state, parts, body).await,
+            Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
+                .await
+                .unwrap_or_else(ApiError::into_response),
+        };
+        if is_lookup(route.path) {
+            state.metrics.observe_lookup(started.elapsed());
         }
-        (&Method::GET, ["v1", "webhooks", "events"]) => {
-            guarded(&state, &parts, Scope::Admin, || {
-                webhooks::recent(&state, &parts.uri)
-            })
-        }
-        (&Method::GET, ["v1", "webhooks", "events", event_id]) => {
-            guarded(&state, &parts, Scope::Admin, || {
-                webhooks::one(&state, event_id)
-            })
-        }
-        (&Method::GET, ["v1", "objects", kind, id]) => guarded(&state, &parts, Scope::Read, || {
-            objects::record(&state, kind, id)
-        }),
-        (&Method::GET, ["v1", "owners"]) => {
-            guarded(&state, &parts, Scope::Read, || objects::owners(&state))
-        }
-        (&Method::GET, ["v1", "owners", id]) => {
-            guarded(&state, &parts, Scope::Read, || objects::owner(&state, id))
-        }
-        (&Method::POST, ["v1", "sync", kind]) => guarded(&state, &parts, Scope::Admin, || {
-            sync::run_now(&state, kind, parts.uri.query())
-        }),
-        (
-            _,
-            ["webhooks", "hubspot"] | ["healthz"] | ["readyz"] | ["metrics"] | ["v1", "status"],
-        )
-        | (_, ["v1", "webhooks", "events", ..])
-        | (_, ["v1", "objects", _, _] | ["v1", "owners", ..] | ["v1", "sync", _]) => ApiError::new(
+        return Ok(response);
+    }
+    let error = if path_known {
+        ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("{} is not allowed on {path}", parts.method),
         )
-        .into_response(),
-        _ => ApiError::not_found(format!("no route for {} {path}", parts.method)).into_response(),
+    } else {
+        ApiError::not_found(format!("no route for {} {path}", parts.method))
     };
-    if lookup {
-        state.metrics.observe_lookup(started.elapsed());
-    }
-    Ok(response)
+    Ok(error.into_response())
 }
 
-/// The lookup endpoints, whose latency `/metrics` reports.
-fn is_lookup(method: &Method, segments: &[&str]) -> bool {
+/// The `{placeholder}` values when `template` matches the path's segments.
+fn matches<'a>(template: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let parts: Vec<&str> = template.split('/').skip(1).collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (part, segment) in parts.iter().zip(segments) {
+        if part.starts_with('{') {
+            if segment.is_empty() {
+                return None;
+            }
+            params.push(*segment);
+        } else if part != segment {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+async fn plain<B>(
+    state: &State,
+    scope: Option<Scope>,
+    handler: Handler,
+    parts: &http::request::Parts,
+    params: Vec<&str>,
+    body: B,
+) -> Result<Response, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(scope) = scope {
+        state.tokens.read().authorize(&parts.headers, scope)?;
+    }
+    let body = if parts.method == Method::GET {
+        Bytes::new()
+    } else {
+        read_body(body, state.max_body_bytes)
+            .await
+            .map_err(|rejection| {
+                let (status, code) = rejection.status_and_code();
+                ApiError::new(status, code, rejection.to_string())
+            })?
+    };
+    let decoded: Vec<String> = params.iter().map(|param| percent_decode(param)).collect();
+    let call = Call {
+        params: decoded.iter().map(String::as_str).collect(),
+        query: parts.uri.query(),
+        body,
+    };
+    handler(state, &call)
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+/// The lookup endpoints, whose latency `/metrics` reports (whatever they answer).
+fn is_lookup(path: &str) -> bool {
     matches!(
-        (method, segments),
-        (&Method::GET, ["v1", "companies" | "contacts", "lookup"])
-            | (&Method::POST, ["v1", "indicators"])
+        path,
+        "/v1/companies/lookup" | "/v1/contacts/lookup" | "/v1/indicators"
     )
 }
 
-/// Runs `answer` when the request's token has `scope`.
-fn guarded(
-    state: &State,
-    parts: &http::request::Parts,
-    scope: Scope,
-    answer: impl FnOnce() -> Result<Response, ApiError>,
-) -> Response {
-    let authorized = state
-        .tokens
-        .read()
-        .authorize(&parts.headers, scope)
-        .map(|_| ());
-    match authorized.and_then(|()| answer()) {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-fn readyz(state: &State) -> Response {
-    if state.is_ready() {
-        json_response(StatusCode::OK, &serde_json::json!({"status": "ready"}))
-    } else {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "starting up or draining",
-        )
-        .into_response()
-    }
-}
-
-/// `GET /metrics`: Prometheus text, unauthenticated like the health endpoints.
-fn metrics(state: &State) -> Response {
+/// `GET /metrics`: OpenMetrics text, unauthenticated like the health endpoints.
+fn metrics(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
     let text = state.metrics.render(state);
     let mut response = http::Response::new(http_body_util::Full::new(Bytes::from(text)));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
     );
-    response
+    Ok(response)
+}
+
+fn readyz(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    if state.is_ready() {
+        Ok(json_response(StatusCode::OK, &json!({"status": "ready"})))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "starting up or draining",
+        ))
+    }
 }
 
 async fn webhook<B>(state: &State, parts: http::request::Parts, body: B) -> Response

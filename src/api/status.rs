@@ -24,6 +24,16 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
                 .incremental
                 .as_ref()
                 .map(|cursor| rfc3339(cursor.since_ms));
+            let matched = state
+                .store
+                .ownership()
+                .matched_count(portal.hub_id, *kind)
+                .map_err(storage)?;
+            let match_rate = if count == 0 {
+                0.0
+            } else {
+                matched as f64 / count as f64
+            };
             body.insert(
                 kind.name().into(),
                 json!({
@@ -31,6 +41,8 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
                     "last_full_sync": optional_time(sync.backfill_done_at_ms),
                     "last_incremental_sync": optional_time(sync.last_incremental_at_ms),
                     "cursor": cursor,
+                    "matched": matched,
+                    "match_rate": match_rate,
                     "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
                     "last_reconcile": optional_time(sync.last_reconcile_at_ms),
                     "last_reconcile_repaired": sync.last_reconcile_repaired,

@@ -12,8 +12,8 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 
 /// The most recent stored events, newest first.
-pub fn recent(state: &State, uri: &http::Uri) -> Result<Response, ApiError> {
-    let limit = limit_param(uri.query())?;
+pub fn recent(state: &State, query: Option<&str>) -> Result<Response, ApiError> {
+    let limit = limit_param(query)?;
     let events = state
         .store
         .inbox()

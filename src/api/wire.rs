@@ -67,3 +67,14 @@ pub fn record(
 pub fn optional_time(epoch_ms: Option<i64>) -> Value {
     epoch_ms.map_or(Value::Null, |ms| Value::String(rfc3339(ms)))
 }
+
+/// A JSON request body, or 400 `invalid_json` saying what is wrong with it.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, super::ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        super::ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("request body: {error}"),
+        )
+    })
+}

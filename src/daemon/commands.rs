@@ -80,10 +80,7 @@ pub async fn sync_once(
         .iter()
         .any(|name| name == "owners");
     let needs = Requirements {
-        read: kinds
-            .iter()
-            .map(|kind| crate::sync::api_type(*kind))
-            .collect(),
+        read: kinds.clone(),
         owners,
         write: Vec::new(),
     };

@@ -1,5 +1,6 @@
 //! Logging: human-readable on a terminal, JSON lines otherwise. The level is
-//! `server.log_level` when set, else `RUST_LOG`, else `info`, and changes on reload.
+//! `server.log_level` when set, else `RUST_LOG`, else the command's default, and changes on
+//! reload.
 
 use std::io::IsTerminal as _;
 use std::sync::OnceLock;
@@ -16,17 +17,18 @@ pub enum Format {
     Json,
 }
 
-/// Swaps the level filter of the installed subscriber.
-static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+/// Swaps the level filter of the installed subscriber, and the level to go back to.
+static FILTER: OnceLock<(reload::Handle<EnvFilter, Registry>, String)> = OnceLock::new();
 
-/// Installs the global subscriber (once; later calls are ignored).
-pub fn init(format: Format) {
+/// Installs the global subscriber (once; later calls are ignored). `RUST_LOG` overrides
+/// `default_level`.
+pub fn init(format: Format, default_level: &str) {
     let json = match format {
         Format::Auto => !std::io::stderr().is_terminal(),
         Format::Human => false,
         Format::Json => true,
     };
-    let (filter, handle) = reload::Layer::new(default_filter());
+    let (filter, handle) = reload::Layer::new(default_filter(default_level));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let installed = if json {
         let fmt = fmt.json().flatten_event(true);
@@ -41,23 +43,23 @@ pub fn init(format: Format) {
             .try_init()
     };
     if installed.is_ok() {
-        let _ = FILTER.set(handle);
+        let _ = FILTER.set((handle, default_level.to_owned()));
     }
 }
 
-/// Applies `server.log_level` (`None`: back to `RUST_LOG`, else `info`).
+/// Applies `server.log_level` (`None`: back to `RUST_LOG`, else the default level).
 pub fn set_level(level: Option<&str>) -> Result<(), String> {
+    // Another subscriber owns logging (tests): nothing to change.
+    let Some((handle, default_level)) = FILTER.get() else {
+        return Ok(());
+    };
     let filter = match level {
         Some(directives) => EnvFilter::try_new(directives).map_err(|error| error.to_string())?,
-        None => default_filter(),
+        None => default_filter(default_level),
     };
-    match FILTER.get() {
-        Some(handle) => handle.reload(filter).map_err(|error| error.to_string()),
-        // Another subscriber owns logging (tests): nothing to change.
-        None => Ok(()),
-    }
+    handle.reload(filter).map_err(|error| error.to_string())
 }
 
-fn default_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+fn default_filter(default_level: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
 }

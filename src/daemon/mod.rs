@@ -70,13 +70,19 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     );
     let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
     let objects = sync::record_types(loaded);
-    let state = Arc::new(api::State::new(
+    let mut state = api::State::new(
         ingress,
         store,
         tokens,
         config.server.max_body_bytes,
         objects,
-    ));
+    );
+    state.fallback_owner_id = config
+        .ownership
+        .fallback_owner_id
+        .as_deref()
+        .and_then(|id| id.parse().ok());
+    let state = Arc::new(state);
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),

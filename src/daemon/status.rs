@@ -68,7 +68,8 @@ fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client)> {
     Ok((format!("https://{}", server.listen), builder.build()?))
 }
 
-/// The status read from a store no daemon holds open (same shape as `GET /v1/status`).
+/// The status read from a store no daemon holds open: the same figures as `GET /v1/status`
+/// (`api::status`), which has no store-only form to share.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
     let mut body = Map::new();
     let portal: Option<Portal> = store
@@ -79,6 +80,12 @@ pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
         for kind in record_types(loaded) {
             let count = store.mirror().count(portal.hub_id, kind)?;
             let sync = TypeState::load(store, portal.hub_id, kind)?;
+            let matched = store.ownership().matched_count(portal.hub_id, kind)?;
+            let match_rate = if count == 0 {
+                0.0
+            } else {
+                matched as f64 / count as f64
+            };
             body.insert(
                 kind.name().into(),
                 json!({
@@ -86,6 +93,8 @@ pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
                     "last_full_sync": sync.backfill_done_at_ms.map(rfc3339),
                     "last_incremental_sync": sync.last_incremental_at_ms.map(rfc3339),
                     "cursor": sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms)),
+                    "matched": matched,
+                    "match_rate": match_rate,
                     "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
                     "last_reconcile": sync.last_reconcile_at_ms.map(rfc3339),
                     "last_reconcile_repaired": sync.last_reconcile_repaired,

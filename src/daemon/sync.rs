@@ -97,7 +97,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         .iter()
         .any(|name| name == "owners");
     let needs = Requirements {
-        read: objects.iter().map(|kind| sync::api_type(*kind)).collect(),
+        read: objects.clone(),
         owners,
         write: Vec::new(),
     };

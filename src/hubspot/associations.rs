@@ -115,3 +115,26 @@ impl Client {
         Ok(links)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hubspot::test_fixture as fixture;
+
+    #[test]
+    fn results_carry_numeric_targets_labels_and_per_input_paging() {
+        let batch: WireBatch<WireResult> =
+            serde_json::from_slice(&fixture("associations-batch.json")).unwrap();
+        let result = &batch.results[0];
+        assert_eq!(result.from.id, 9001);
+        assert_eq!(result.to[0].to_object_id, 5_790_939_450);
+        let types: Vec<_> = result.to[0]
+            .association_types
+            .iter()
+            .map(|t| (t.type_id, t.label.as_deref()))
+            .collect();
+        assert_eq!(types, [(341, None), (5, Some("Primary"))]);
+        let after = result.paging.as_ref().and_then(|p| p.next.as_ref());
+        assert_eq!(after.map(|n| n.after.as_str()), Some("MTIzNDU2"));
+    }
+}

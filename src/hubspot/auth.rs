@@ -98,7 +98,7 @@ impl Auth {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        self.refresh(retry, stats).await
+        self.refresh(retry, stats, false).await
     }
 
     /// HubSpot refused `generation` with a 401: refresh once, unless someone already did.
@@ -114,7 +114,7 @@ impl Auth {
                 return Ok(current);
             }
         }
-        self.refresh(retry, stats).await
+        self.refresh(retry, stats, true).await
     }
 
     fn fresh(&self) -> Option<Arc<AccessToken>> {
@@ -125,11 +125,12 @@ impl Auth {
         }
     }
 
-    /// Mints a new access token. If HubSpot is down but the old token is still valid, keeps it.
+    /// Mints a new access token. `rejected`: HubSpot refused the current one (401).
     async fn refresh(
         &self,
         retry: &RetryPolicy,
         stats: &ClientStats,
+        rejected: bool,
     ) -> Result<Arc<AccessToken>, Error> {
         let Credentials::OAuth {
             client_id,
@@ -144,29 +145,27 @@ impl Auth {
                 .clone()
                 .ok_or_else(|| Error::Config("no access token".into()));
         };
-        let response = retry
-            .run(stats, "refresh OAuth token", true, || {
-                self.request_token(client_id, client_secret)
-            })
-            .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) => {
-                let still_valid = self
-                    .current
-                    .read()
-                    .clone()
-                    .filter(|t| t.expires_at.is_some_and(|at| Instant::now() < at));
-                return match still_valid {
-                    Some(token) if error.is_retryable() => {
-                        tracing::warn!(%error, "OAuth refresh failed; the current token is still valid");
-                        Ok(token)
-                    }
-                    _ => {
-                        tracing::error!(%error, "OAuth refresh failed");
-                        Err(error)
-                    }
-                };
+        // While the current token still works, one attempt is enough: callers keep using it
+        // and the refresh is tried again a little later, instead of everyone waiting on retries.
+        let usable = self
+            .current
+            .read()
+            .clone()
+            .filter(|t| !rejected && t.expires_at.is_some_and(|at| Instant::now() < at));
+        let attempt = || self.request_token(client_id, client_secret);
+        let response = match &usable {
+            Some(_) => attempt().await,
+            None => retry.run(stats, "refresh OAuth token", true, attempt).await,
+        };
+        let response = match (response, usable) {
+            (Ok(response), _) => response,
+            (Err(error), Some(token)) if error.is_retryable() => {
+                tracing::warn!(%error, "OAuth refresh failed; the current token is still valid");
+                return Ok(self.postpone(token));
+            }
+            (Err(error), _) => {
+                tracing::error!(%error, "OAuth refresh failed");
+                return Err(error);
             }
         };
         ClientStats::bump(&stats.token_refreshes);
@@ -226,6 +225,20 @@ impl Auth {
         })
     }
 
+    /// Keeps `token` but retries the refresh in 30 s, or halfway to its expiry if sooner.
+    fn postpone(&self, token: Arc<AccessToken>) -> Arc<AccessToken> {
+        let now = Instant::now();
+        let left = token.expires_at.map_or(Duration::ZERO, |at| at - now);
+        let kept = Arc::new(AccessToken {
+            secret: token.secret.clone(),
+            generation: token.generation,
+            refresh_at: Some(now + (left / 2).min(Duration::from_secs(30))),
+            expires_at: token.expires_at,
+        });
+        *self.current.write() = Some(kept.clone());
+        kept
+    }
+
     /// The refresh token to persist (HubSpot may rotate it); `None` for private-app tokens.
     pub(crate) fn refresh_token(&self) -> Option<Secret<String>> {
         self.refresh_token.read().clone()
@@ -243,18 +256,4 @@ pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::refresh_after;
-    use std::time::Duration;
-
-    #[test]
-    fn refreshes_well_before_expiry() {
-        let secs = |s| Duration::from_secs(s);
-        assert_eq!(refresh_after(secs(1800)), secs(1440));
-        assert_eq!(refresh_after(secs(3600)), secs(2880));
-        assert_eq!(refresh_after(secs(21_600)), secs(17_280));
-        assert_eq!(refresh_after(secs(600)), secs(300));
-        assert_eq!(refresh_after(secs(10)), secs(5));
-        assert_eq!(refresh_after(secs(0)), secs(0));
-    }
-}
+mod tests;

@@ -4,11 +4,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::auth::{Auth, Credentials};
+use super::auth::{AccessToken, Auth, Credentials};
 use super::calls::CallCounts;
 use super::classify;
 use super::error::{Error, MissingScope, RateLimitPolicy};
@@ -192,30 +193,8 @@ impl Client {
         loop {
             inner.limiter.acquire(call.lane).await?;
             let token = inner.auth.token(&inner.retry, &inner.stats).await?;
-            let url = endpoint(&inner.base, &call.path);
-            let mut request = inner
-                .http
-                .request(call.method.clone(), url)
-                .bearer_auth(token.secret.expose());
-            if !call.query.is_empty() {
-                request = request.query(&call.query);
-            }
-            if let Some(body) = &call.body {
-                request = request.json(body);
-            }
-            // The permit is not needed after the body is read.
-            let permit = inner.slots.acquire().await;
-            ClientStats::bump(&inner.stats.requests);
-            let response = request.send().await.map_err(Error::from_transport)?;
-            // Search sends no headers of its own; anything there describes another budget.
-            if call.lane == Lane::General {
-                inner.limiter.observe(response.headers());
-            }
-            let status = response.status().as_u16();
+            let (status, headers, body) = self.exchange(call, &token).await?;
             inner.calls.record(&call.label, status);
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(Error::from_transport)?;
-            drop(permit);
             if (200..300).contains(&status) {
                 return Ok(body);
             }
@@ -239,15 +218,47 @@ impl Client {
                 }
                 Error::Unauthorized { .. } if inner.auth.is_oauth() && !refreshed => {
                     refreshed = true;
+                    let (retry, stats) = (&inner.retry, &inner.stats);
                     inner
                         .auth
-                        .force_refresh(token.generation, &inner.retry, &inner.stats)
+                        .force_refresh(token.generation, retry, stats)
                         .await?;
                 }
                 Error::Forbidden { .. } => return Err(scope_error(error, &body, &call.label)),
                 error => return Err(error),
             }
         }
+    }
+
+    /// Sends `call` once with `token`; learns the rate-limit headers of the answer.
+    async fn exchange(
+        &self,
+        call: &Call,
+        token: &AccessToken,
+    ) -> Result<(u16, HeaderMap, Bytes), Error> {
+        let inner = &self.inner;
+        let mut request = inner
+            .http
+            .request(call.method.clone(), endpoint(&inner.base, &call.path))
+            .bearer_auth(token.secret.expose());
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        // Bounds requests in flight; released once the body is read.
+        let _permit = inner.slots.acquire().await;
+        ClientStats::bump(&inner.stats.requests);
+        let response = request.send().await.map_err(Error::from_transport)?;
+        // Search sends no headers of its own; anything there describes another budget.
+        if call.lane == Lane::General {
+            inner.limiter.observe(response.headers());
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(Error::from_transport)?;
+        Ok((status, headers, body))
     }
 }
 

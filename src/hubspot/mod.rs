@@ -5,6 +5,37 @@
 //! errors whose [`Error::is_retryable`] says so. Reads are resumable pages whose cursors
 //! ([`ListCursor`], [`SearchCursor`]) are small serde values the sync layer persists.
 //! This module knows nothing of the store.
+//!
+//! ```no_run
+//! # async fn sync() -> Result<(), hubspot_gateway::hubspot::Error> {
+//! use hubspot_gateway::hubspot::*;
+//! use hubspot_gateway::secret::Secret;
+//!
+//! let credentials = Credentials::PrivateApp { access_token: Secret::new("pat-na1-…".into()) };
+//! let client = Client::new(ClientConfig::new("https://api.hubapi.com".parse().unwrap(), credentials))?;
+//! // Startup: who we are, and fail naming every missing scope.
+//! let needs = Requirements { read: vec![ObjectType::Contacts], owners: true, write: vec![] };
+//! let portal = client.connect(&needs).await?;
+//!
+//! // Backfill: list pages with every property, resumable from a persisted cursor.
+//! let fields = Fields::properties(client.property_names(ObjectType::Contacts).await?);
+//! let mut cursor = ListCursor::default();
+//! loop {
+//!     let page = client.list_page(ObjectType::Contacts, &fields, false, &cursor).await?;
+//!     // store page.items, then persist page.next
+//!     match page.next { Some(next) => cursor = next, None => break }
+//! }
+//!
+//! // Incremental: search by last-modified time; persist `page.next` after storing.
+//! let mut since = SearchCursor::since(0);
+//! loop {
+//!     let page = client.search_page(ObjectType::Contacts, &fields, &since).await?;
+//!     since = page.next;
+//!     if page.done { break }
+//! }
+//! println!("{}", portal.record_url(ObjectType::Contacts, 51));
+//! # Ok(()) }
+//! ```
 
 mod associations;
 mod auth;

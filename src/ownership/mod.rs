@@ -1,7 +1,15 @@
-//! Ownership and in-CRM indicators: normalised lookup keys, the index terms of records, and
-//! (later) lookups, filters and the mapping of internal users to HubSpot owners.
+//! Ownership and in-CRM indicators: normalised lookup keys, the index terms of records,
+//! lookups with filters, and the mapping of internal users to HubSpot owners.
 
+mod filter;
+mod indicate;
+mod lookup;
 pub mod normalize;
 mod terms;
+mod user_map;
 
+pub use filter::{Filter, MAX_OWNERS};
+pub use indicate::{indicate, Indication, Match};
+pub use lookup::{company_term, contact_terms, display_name, find, Invalid, Query};
 pub use terms::terms;
+pub use user_map::{Fallback, MappingError, Reason, UserMap};

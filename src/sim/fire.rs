@@ -132,7 +132,8 @@ async fn worker(
             break;
         }
         let count = (config.events - first).min(config.batch_size as u64) as usize;
-        let body = builder.build(first, count, 0);
+        let occurred = crate::sim::time::now_ms();
+        let body = builder.build(first, count, 0, occurred);
         let redeliver =
             config.duplicate_rate > 0.0 && rand::thread_rng().gen_bool(config.duplicate_rate);
         send(
@@ -146,7 +147,7 @@ async fn worker(
         )
         .await;
         if redeliver {
-            let again = builder.build(first, count, 1);
+            let again = builder.build(first, count, 1, occurred);
             send(
                 &config,
                 &target,

@@ -21,7 +21,8 @@
 //! - [`start`] binds, generates the portal (lazily: start-up is O(owners), not O(records))
 //!   and serves until [`SimHandle::shutdown`].
 //! - [`Control`] (`handle.control()`) mutates the portal and switches faults at runtime; every
-//!   mutation fires the webhooks HubSpot would send to `config.webhook`. Ids are strings, as in
+//!   mutation fires the webhooks HubSpot would send to the current target (`config.webhook`, or
+//!   [`Control::set_webhook_target`] at runtime). Ids are strings, as in
 //!   HubSpot's JSON. [`Control::snapshot`] returns the whole portal (use on small portals).
 //! - [`Stats`] (`handle.stats()`): calls per endpoint, status counts, 429s, webhook delivery.
 //!
@@ -34,12 +35,21 @@
 //! - Introspection `GET /oauth/v1/access-tokens/{token}` works for both kinds; the token's user
 //!   is the first generated owner (active, see [`Control::owners`]).
 //!
+//! # HubSpot endpoints served
+//! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
+//! create/update/upsert/archive, contacts `gdpr-delete`) for `contacts`/`0-1`, `companies`/`0-2`,
+//! `deals`/`0-3`, `tasks`/`0-27`; deal pipelines; property definitions; associations v4 batch
+//! read; OAuth token refresh and introspection. Shapes and limits follow hubspot-platform.md.
+//! Where HubSpot is undocumented the simulator is strict on purpose: `limit` above 100 (50 with
+//! `propertiesWithHistory`) is a 400, search filters on unknown properties are a 400, batch
+//! results come back in reverse input order, upsert exists only for contacts by email.
+//!
 //! # HTTP control surface (`/_sim/...`, no auth; for other processes: the demo, binary tests)
 //! | route | body / answer |
 //! | --- | --- |
 //! | `GET /_sim/stats` | [`Stats`] as JSON |
 //! | `GET /_sim/snapshot` | [`Snapshot`] as JSON |
-//! | `GET /_sim/config` | base URL, tokens, client id/secret, refresh token, portal id |
+//! | `GET /_sim/config` | portal id, tokens, client id/secret, refresh token, scopes, webhook target |
 //! | `POST /_sim/objects/{type}` | `{"properties":{..}}` → `{"id"}` (creates, fires webhooks) |
 //! | `PATCH /_sim/objects/{type}/{id}` | `{"properties":{..}}` → 204 |
 //! | `DELETE /_sim/objects/{type}/{id}` | archive → 204 |
@@ -49,9 +59,10 @@
 //! | `POST /_sim/associations` | `{"from_type","from_id","to_type","to_id","remove":bool}` → 204 |
 //! | `POST /_sim/owners` | `{"email","first_name","last_name"}` → `{"id"}`; `DELETE /_sim/owners/{id}` archives |
 //! | `POST /_sim/bulk-touch/{type}` | `{"count"}` → `{"modified_ms"}` |
-//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..]}` → 204 |
+//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..],"search_lag_ms":N}` → 204 |
 //! | `POST /_sim/expire-tokens` | → 204 |
 //! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
+//! | `POST /_sim/webhooks/target` | `{"url","client_secret","app_id"?,"retry_base_ms"?}` → 204; `DELETE` stops webhooks |
 //! | `POST /_sim/webhooks/flush` | waits (≤ 30 s) until the outbox is empty → `{"pending"}` |
 
 mod auth;
@@ -100,11 +111,14 @@ pub struct WebhookTarget {
 }
 
 impl WebhookTarget {
+    /// The app id webhooks and token introspection report unless told otherwise.
+    pub const DEFAULT_APP_ID: i64 = 4_242_424;
+
     pub fn new(url: impl Into<String>, client_secret: impl Into<String>) -> WebhookTarget {
         WebhookTarget {
             url: url.into(),
             client_secret: client_secret.into(),
-            app_id: 4_242_424,
+            app_id: WebhookTarget::DEFAULT_APP_ID,
             retry_base_ms: 60_000,
             timeout_ms: 5_000,
             max_in_flight: 10,

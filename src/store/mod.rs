@@ -9,6 +9,7 @@
 mod inbox;
 mod keys;
 mod mirror;
+mod ownership;
 mod record;
 mod reference;
 
@@ -20,6 +21,7 @@ pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
 };
 pub use mirror::{Mirror, Write};
+pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind};
 pub use reference::Reference;
 
@@ -69,6 +71,7 @@ struct Inner {
     inbox: InboxStore,
     mirror: Mirror,
     reference: Reference,
+    ownership: Ownership,
     path: PathBuf,
 }
 
@@ -99,12 +102,14 @@ impl Store {
         let inbox = InboxStore::open(&db)?;
         let mirror = Mirror::open(&db)?;
         let reference = Reference::open(&db)?;
+        let ownership = Ownership::open(&db)?;
         let inner = Inner {
             db,
             data_file,
             inbox,
             mirror,
             reference,
+            ownership,
             path: path.to_owned(),
         };
         Ok(Store {
@@ -141,6 +146,10 @@ impl Store {
 
     pub fn reference(&self) -> &Reference {
         &self.inner.reference
+    }
+
+    pub fn ownership(&self) -> &Ownership {
+        &self.inner.ownership
     }
 
     pub fn path(&self) -> &Path {

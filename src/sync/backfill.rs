@@ -1,7 +1,6 @@
 //! Backfill: list every record of a type, page by page, each page stored with its cursor in
 //! one transaction so that a restart resumes at the next page instead of starting over.
 
-use super::convert::api;
 use super::state::{key, TypeState};
 use super::syncer::{Links, Result, Syncer};
 use crate::hubspot::{ListCursor, SearchCursor};
@@ -27,10 +26,7 @@ impl Syncer {
         };
         let mut stored = 0;
         loop {
-            let page = self
-                .client
-                .list_page(api(kind), &fields, false, &cursor)
-                .await?;
+            let page = self.client.list_page(kind, &fields, false, &cursor).await?;
             let ids: Vec<i64> = page.items.iter().map(|record| record.id).collect();
             let associations = self.associations(kind, &ids, Links::Canonical).await?;
             match &page.next {

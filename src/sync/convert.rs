@@ -4,16 +4,6 @@ use crate::hubspot;
 use crate::object::ObjectType;
 use crate::store::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team};
 
-/// The client's name for an object type.
-pub fn api(kind: ObjectType) -> hubspot::ObjectType {
-    match kind {
-        ObjectType::Contacts => hubspot::ObjectType::Contacts,
-        ObjectType::Companies => hubspot::ObjectType::Companies,
-        ObjectType::Deals => hubspot::ObjectType::Deals,
-        ObjectType::Tasks => hubspot::ObjectType::Tasks,
-    }
-}
-
 /// A fetched record as stored: properties without value dropped, deal stage history kept.
 pub fn record(kind: ObjectType, fetched: &hubspot::Record) -> Record {
     let properties = fetched
@@ -39,7 +29,7 @@ pub fn record(kind: ObjectType, fetched: &hubspot::Record) -> Record {
         id: fetched.id,
         properties,
         created_at_ms: fetched.created_at_ms,
-        updated_at_ms: fetched.modified_ms(api(kind)).unwrap_or(0),
+        updated_at_ms: fetched.modified_ms(kind).unwrap_or(0),
         archived: fetched.archived,
         archived_at_ms: fetched.archived_at_ms,
         state_changed_at_ms: 0,

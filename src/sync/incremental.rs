@@ -1,7 +1,6 @@
 //! Incremental polling: search for records modified since the cursor, re-reading a lookback
 //! window each time because search indexes changes late.
 
-use super::convert::api;
 use super::state::{key, TypeState};
 use super::syncer::{Links, Result, Syncer};
 use crate::hubspot::{Fields, SearchCursor};
@@ -28,15 +27,12 @@ impl Syncer {
         loop {
             let page = self
                 .client
-                .search_page(api(kind), &search_fields, &cursor)
+                .search_page(kind, &search_fields, &cursor)
                 .await?;
             let ids: Vec<i64> = page.records.iter().map(|record| record.id).collect();
             let (records, authoritative) = if kind == ObjectType::Deals && !ids.is_empty() {
                 (
-                    self.client
-                        .batch_read(api(kind), &ids, &fields)
-                        .await?
-                        .records,
+                    self.client.batch_read(kind, &ids, &fields).await?.records,
                     true,
                 )
             } else {

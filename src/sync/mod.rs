@@ -14,7 +14,6 @@ mod syncer;
 mod webhooks;
 
 pub use apply::{apply, Applied, Change};
-pub use convert::api as api_type;
 pub use events::{plan, Plan};
 pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
 pub use state::TypeState;

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use super::convert::api;
 use super::state::TypeState;
 use super::syncer::{Result, Syncer};
 use crate::hubspot::{Fields, ListCursor};
@@ -91,7 +90,7 @@ impl Syncer {
             loop {
                 let page = self
                     .client
-                    .list_page(api(kind), &fields, archived, &cursor)
+                    .list_page(kind, &fields, archived, &cursor)
                     .await?;
                 for record in &page.items {
                     if archived {
@@ -102,7 +101,7 @@ impl Syncer {
                     }
                     listing
                         .live
-                        .insert(record.id, record.modified_ms(api(kind)).unwrap_or(0));
+                        .insert(record.id, record.modified_ms(kind).unwrap_or(0));
                     let losers = record.property(merged).unwrap_or("");
                     for loser in losers.split(';').filter_map(|id| id.trim().parse().ok()) {
                         listing.merged_into.insert(loser, record.id);

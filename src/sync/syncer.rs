@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 use super::apply::{apply, Applied, Change};
-use super::convert::{self, api};
+use super::convert;
 use crate::hubspot::{self, Association, Fields};
 use crate::object::ObjectType;
 use crate::store::{Store, Write};
@@ -118,7 +118,7 @@ impl Syncer {
         for kind in &self.objects {
             let properties: Vec<_> = self
                 .client
-                .properties(api(*kind))
+                .properties(*kind)
                 .await?
                 .iter()
                 .map(convert::property)
@@ -167,10 +167,7 @@ impl Syncer {
             return Ok(all);
         }
         for other in self.link_targets(kind, links) {
-            all.push((
-                other,
-                self.client.associations(api(kind), api(other), ids).await?,
-            ));
+            all.push((other, self.client.associations(kind, other, ids).await?));
         }
         Ok(all)
     }
@@ -273,7 +270,7 @@ impl Syncer {
             return Ok(());
         }
         let fields = self.fields(kind)?;
-        let read = self.client.batch_read(api(kind), ids, &fields).await?;
+        let read = self.client.batch_read(kind, ids, &fields).await?;
         let found: Vec<i64> = read.records.iter().map(|record| record.id).collect();
         let associations = self.associations(kind, &found, Links::All).await?;
         self.write_fetched(kind, &read.records, true, &associations, None)

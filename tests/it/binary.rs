@@ -245,7 +245,10 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
         companies: 10,
         deals: 0,
         tasks: 0,
-        rate_limit: None,
+        rate_limit: Some(sim::RateLimit {
+            max: 100_000,
+            interval_ms: 10_000,
+        }),
         latency_ms: 3,
         access_token: "pat-na1-it".into(),
         ..SimConfig::default()

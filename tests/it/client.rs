@@ -18,7 +18,7 @@ async fn start(config: SimConfig) -> SimHandle {
 }
 
 fn sim_type(object: ObjectType) -> sim::ObjectType {
-    sim::ObjectType::parse(object.api_name()).expect("the simulator knows every type")
+    sim::ObjectType::parse(object.name()).expect("the simulator knows every type")
 }
 
 fn private_app(handle: &SimHandle) -> ClientConfig {
@@ -713,5 +713,63 @@ async fn writes_create_detect_duplicates_validate_update_upsert_and_archive() {
         .archive(ObjectType::Contacts, created.id)
         .await
         .unwrap();
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn search_secondly_429s_from_a_shared_budget_are_waited_out() {
+    let handle = start(SimConfig {
+        contacts: 1_600,
+        ..SimConfig::default()
+    })
+    .await;
+    // Two clients (two processes, say) pace separately but share the portal's 5 searches/s.
+    let fields = Fields::properties(["email"]);
+    let walks = (0..2).map(|_| {
+        let client = Client::new(private_app(&handle)).unwrap();
+        let fields = fields.clone();
+        tokio::spawn(async move {
+            let (records, _) = search_all(
+                &client,
+                ObjectType::Contacts,
+                &fields,
+                SearchCursor::since(0),
+            )
+            .await;
+            (records, client.stats())
+        })
+    });
+    let mut limited = 0;
+    for walk in futures_util::future::join_all(walks).await {
+        let (records, stats) = walk.unwrap();
+        assert_mirrors(&handle, ObjectType::Contacts, &records, &fields);
+        assert_eq!(stats.failures, 0, "{stats:?}");
+        limited += stats.rate_limited;
+    }
+    assert!(limited > 0, "the shared budget was exceeded");
+    assert_eq!(handle.stats().rate_limited, limited);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_refreshed_before_hubspot_refuses_them() {
+    let handle = start(SimConfig {
+        contacts: 3_000,
+        token_ttl_secs: 2,
+        latency_ms: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let refresh_token = handle.config().refresh_token.clone();
+    let client = Client::new(oauth(&handle, &refresh_token)).unwrap();
+    let started = tokio::time::Instant::now();
+    let fields = Fields::properties(["email"]);
+    // 30 pages of 100 ms or more: the walk outlives the first token.
+    let records = list_all(&client, ObjectType::Contacts, &fields).await;
+    assert!(started.elapsed() > Duration::from_secs(3));
+    assert_mirrors(&handle, ObjectType::Contacts, &records, &fields);
+    // Refreshed at half of each 2-second life, so HubSpot never saw an expired token.
+    assert!(client.stats().token_refreshes >= 3, "{:?}", client.stats());
+    assert_eq!(handle.stats().statuses.get(&401), None);
     handle.shutdown().await;
 }

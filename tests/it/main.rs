@@ -3,8 +3,10 @@
 
 mod binary;
 mod client;
+mod demo;
 mod mirror;
 mod ops;
+mod ownership;
 mod sim;
 mod support;
 mod tidy;

@@ -32,11 +32,20 @@ fn free_port() -> u16 {
 
 impl Harness {
     /// A simulator whose webhooks go to a gateway that mirrors it (polling every second).
-    pub async fn start(mut config: SimConfig) -> Harness {
+    pub async fn start(config: SimConfig) -> Harness {
+        Self::start_in(config, tempfile::tempdir().unwrap()).await
+    }
+
+    /// Like `start`, with the gateway's store in `dir`.
+    pub async fn start_in(mut config: SimConfig, dir: tempfile::TempDir) -> Harness {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
         config.access_token = "pat-na1-it".into();
-        config.rate_limit = None;
+        // A generous limit: the simulator then sends rate-limit headers and the client paces to them.
+        config.rate_limit = Some(sim::RateLimit {
+            max: 100_000,
+            interval_ms: 10_000,
+        });
         let mut target =
             WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
         target.retry_base_ms = 50;
@@ -53,7 +62,7 @@ impl Harness {
             ..Options::default()
         };
         let gateway =
-            Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
+            Gateway::start_in(dir, &format!("127.0.0.1:{port}"), &public_url, &options).await;
         let harness = Harness { sim, gateway };
         harness.wait_for_backfill().await;
         harness
@@ -197,7 +206,7 @@ where
     }
 }
 
-fn small_portal() -> SimConfig {
+pub fn small_portal() -> SimConfig {
     SimConfig {
         owners: 8,
         contacts: 300,

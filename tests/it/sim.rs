@@ -2,6 +2,7 @@
 
 mod auth;
 mod binary;
+mod fire;
 mod limits;
 mod reads;
 mod receiver;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::Control;
 use crate::sim::limits::Window;
 use crate::sim::webhooks::WebhookChaos;
-use crate::sim::{time, RateLimit};
+use crate::sim::{time, RateLimit, WebhookTarget};
 
 impl Control {
     pub fn set_fault_rate(&self, fault_rate: f64) {
@@ -45,6 +45,21 @@ impl Control {
     /// Expires every OAuth access token issued so far (the private-app token never expires).
     pub fn expire_tokens(&self) {
         self.shared.tokens.lock().expire_all(time::now_ms());
+    }
+
+    /// Sends future webhooks to `target` (`None` stops them): lets a test or the demo start
+    /// the simulator before the receiver whose URL it needs.
+    pub fn set_webhook_target(&self, target: Option<WebhookTarget>) {
+        self.shared.set_webhook_target(target);
+    }
+
+    pub fn webhook_target(&self) -> Option<WebhookTarget> {
+        self.shared.webhook_target()
+    }
+
+    /// Makes mutations invisible to search for this long from now on.
+    pub fn set_search_lag_ms(&self, lag_ms: u64) {
+        self.shared.portal.lock().search_lag_ms = lag_ms;
     }
 
     pub fn set_webhook_chaos(&self, chaos: WebhookChaos) {

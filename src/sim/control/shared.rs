@@ -7,7 +7,7 @@ use crate::sim::limits::Limits;
 use crate::sim::portal::{Change, Portal};
 use crate::sim::stats::Counters;
 use crate::sim::webhooks::Outbox;
-use crate::sim::SimConfig;
+use crate::sim::{SimConfig, WebhookTarget};
 
 /// State shared by the server, the webhook sender and `Control`.
 pub(crate) struct Shared {
@@ -17,6 +17,8 @@ pub(crate) struct Shared {
     pub limits: Mutex<Limits>,
     pub stats: Counters,
     pub outbox: Outbox,
+    /// Where webhooks go now (starts as `config.webhook`, `Control` may change it).
+    webhook: Mutex<Option<WebhookTarget>>,
 }
 
 impl Shared {
@@ -40,15 +42,24 @@ impl Shared {
             limits: Mutex::new(Limits::new(&config)),
             stats: Counters::default(),
             outbox: Outbox::new(config.seed),
+            webhook: Mutex::new(config.webhook.clone()),
             config,
         }
     }
 
+    pub fn webhook_target(&self) -> Option<WebhookTarget> {
+        self.webhook.lock().clone()
+    }
+
+    pub fn set_webhook_target(&self, target: Option<WebhookTarget>) {
+        *self.webhook.lock() = target;
+    }
+
     /// Queues the webhooks for these changes (if a target is configured).
     pub fn announce(&self, changes: Vec<Change>) {
-        if let Some(target) = &self.config.webhook {
+        if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
             self.outbox
-                .push(&changes, self.config.portal_id, target.app_id, &self.stats);
+                .push(&changes, self.config.portal_id, app_id, &self.stats);
         }
     }
 }

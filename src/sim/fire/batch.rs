@@ -34,12 +34,11 @@ impl Builder {
         }
     }
 
-    /// Events `first..first + count` as one JSON array; the same numbers give the same events
-    /// except `attemptNumber`, which is how a redelivery looks.
-    pub fn build(&mut self, first: u64, count: usize, attempt: u32) -> Vec<u8> {
+    /// Events `first..first + count` that happened around `occurred` (epoch ms) as one JSON
+    /// array; the same arguments but `attempt` give a redelivery: equal but `attemptNumber`.
+    pub fn build(&mut self, first: u64, count: usize, attempt: u32, occurred: i64) -> Vec<u8> {
         let mut body = String::with_capacity(count * 290);
         body.push('[');
-        let occurred = time::now_ms();
         for number in first..first + count as u64 {
             if number > first {
                 body.push(',');

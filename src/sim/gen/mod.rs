@@ -19,6 +19,8 @@ const TWO_YEARS_MS: i64 = 2 * 365 * 24 * 3600 * 1000;
 pub const BULK_BLOCK: u64 = 12_000;
 /// The portal must have at least this many records of a type for the bulk block to exist.
 pub const BULK_MIN_RECORDS: u64 = 40_000;
+/// How long before `ANCHOR_MS` the bulk import ran.
+const BULK_AGE_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Maps a record index to its numeric id and back. The first half of each type sits below
 /// 2^31, the second half above it, so clients meet both (pitfall 9).
@@ -119,15 +121,25 @@ impl Gen {
     }
 
     pub fn created_ms(&self, kind: ObjectType, index: u64) -> i64 {
-        let spread = self.hash(kind, index, 1) % TWO_YEARS_MS as u64;
+        // Records of the bulk block were created before the import that stamped them.
+        let window = if self.in_bulk_block(kind, index) {
+            TWO_YEARS_MS - BULK_AGE_MS
+        } else {
+            TWO_YEARS_MS
+        };
+        let spread = self.hash(kind, index, 1) % window as u64;
         ANCHOR_MS - TWO_YEARS_MS + spread as i64
+    }
+
+    fn in_bulk_block(&self, kind: ObjectType, index: u64) -> bool {
+        let count = self.counts[kind.index()];
+        count >= BULK_MIN_RECORDS && (count / 4..count / 4 + BULK_BLOCK).contains(&index)
     }
 
     /// Last modification: after creation, or the shared bulk-import instant for one block.
     pub fn modified_ms(&self, kind: ObjectType, index: u64) -> i64 {
-        let count = self.counts[kind.index()];
-        if count >= BULK_MIN_RECORDS && (count / 4..count / 4 + BULK_BLOCK).contains(&index) {
-            return ANCHOR_MS - 30 * 24 * 3600 * 1000;
+        if self.in_bulk_block(kind, index) {
+            return ANCHOR_MS - BULK_AGE_MS;
         }
         let created = self.created_ms(kind, index);
         let age = (ANCHOR_MS - created) as u64;
@@ -194,5 +206,11 @@ mod tests {
             .filter(|&index| gen.modified_ms(ObjectType::Contacts, index) == stamp)
             .count();
         assert!(same > 10_000, "{same}");
+        for index in 25_000..37_000 {
+            assert!(
+                gen.created_ms(ObjectType::Contacts, index) < stamp,
+                "created before the import"
+            );
+        }
     }
 }

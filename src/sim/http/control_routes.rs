@@ -10,7 +10,7 @@ use super::Request;
 use crate::sim::control::{Control, Shared};
 use crate::sim::kind::ObjectType;
 use crate::sim::webhooks::WebhookChaos;
-use crate::sim::RateLimit;
+use crate::sim::{RateLimit, WebhookTarget};
 
 pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
     let control = Control::new(shared.clone());
@@ -36,6 +36,14 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
             .map(|chaos| control.set_webhook_chaos(chaos))
             .map(|()| None)
             .map_err(anyhow::Error::from),
+        ("POST", ["webhooks", "target"]) => webhook_target(&body).map(|target| {
+            control.set_webhook_target(Some(target));
+            None
+        }),
+        ("DELETE", ["webhooks", "target"]) => {
+            control.set_webhook_target(None);
+            Ok(None)
+        }
         ("POST", ["webhooks", "flush"]) => Ok(Some(
             json!({"pending": control.flush_webhooks(Duration::from_secs(30)).await}),
         )),
@@ -154,6 +162,9 @@ fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
     if let Some(value) = body.get("daily_limit") {
         control.set_daily_limit(value.as_u64());
     }
+    if let Some(lag_ms) = body["search_lag_ms"].as_u64() {
+        control.set_search_lag_ms(lag_ms);
+    }
     if let Some(scopes) = body["scopes"].as_array() {
         control.set_scopes(
             scopes
@@ -165,9 +176,23 @@ fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn webhook_target(body: &Value) -> anyhow::Result<WebhookTarget> {
+    let text = |name: &str| {
+        body[name]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{name} is required"))
+    };
+    let mut target = WebhookTarget::new(text("url")?, text("client_secret")?);
+    target.app_id = body["app_id"].as_i64().unwrap_or(target.app_id);
+    target.retry_base_ms = body["retry_base_ms"]
+        .as_u64()
+        .unwrap_or(target.retry_base_ms);
+    Ok(target)
+}
+
 fn config_json(control: &Control) -> Value {
     let config = control.config();
     json!({"portal_id": config.portal_id, "access_token": config.access_token, "client_id": config.client_id,
            "client_secret": config.client_secret, "refresh_token": config.refresh_token, "scopes": config.scopes,
-           "webhook_target": config.webhook.as_ref().map(|target| target.url.clone())})
+           "webhook_target": control.webhook_target().map(|target| target.url)})
 }

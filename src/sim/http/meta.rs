@@ -125,11 +125,7 @@ pub fn associations(shared: &Shared, request: &Request, from: ObjectType, to: Ob
     let portal = shared.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &inputs {
-        let id_text = input["id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
+        let id_text = reply::id_text(&input["id"]);
         let after: usize = input["after"]
             .as_str()
             .and_then(|after| after.parse().ok())

@@ -6,7 +6,7 @@ use super::reply::{self, Reply};
 use super::Request;
 use crate::sim::auth::{Caller, Denied};
 use crate::sim::control::Shared;
-use crate::sim::time;
+use crate::sim::{time, WebhookTarget};
 
 /// Routes `/oauth/...`; returns the stats label and the answer.
 pub fn handle(shared: &Shared, request: &Request) -> (&'static str, Reply) {
@@ -102,10 +102,9 @@ fn introspect(shared: &Shared, token: &str) -> Reply {
     let config = &shared.config;
     let portal = shared.portal.lock();
     let user = portal.owners.first();
-    let app_id = config
-        .webhook
-        .as_ref()
-        .map_or(4_242_424, |target| target.app_id);
+    let app_id = shared
+        .webhook_target()
+        .map_or(WebhookTarget::DEFAULT_APP_ID, |target| target.app_id);
     reply::json(
         200,
         &json!({

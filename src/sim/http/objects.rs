@@ -152,11 +152,7 @@ pub fn batch_read(shared: &Shared, request: &Request, kind: ObjectType) -> Reply
     let portal = shared.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in inputs {
-        let id = input["id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
+        let id = reply::id_text(&input["id"]);
         match find(
             &portal,
             kind,

@@ -113,3 +113,12 @@ pub fn fault(status: u16) -> Reply {
 pub fn body_json(body: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(body).map_err(|error| format!("Invalid input JSON on line 1: {error}"))
 }
+
+/// An object id in a request body: HubSpot's clients send strings, some send numbers.
+pub fn id_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => String::new(),
+    }
+}

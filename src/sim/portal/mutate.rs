@@ -193,8 +193,12 @@ impl Portal {
         table.entries.insert(id, Entry::Live(Box::new(record)));
         table.created.insert(id);
         let mut changes = vec![self.change(kind, id, source, ChangeKind::Created)];
-        changes.extend(self.apply(kind, id, properties, source));
-        self.reindex(kind, id);
+        let applied = self.apply(kind, id, properties, source);
+        // `apply` queues the record for search only when a property changed.
+        if applied.is_empty() {
+            self.reindex(kind, id);
+        }
+        changes.extend(applied);
         (id, changes)
     }
 
@@ -250,7 +254,9 @@ impl Portal {
             }
             self.pending_index.push_back((now, kind, id));
         }
-        self.sync_index(if self.search_lag_ms == 0 { now } else { 0 });
+        if self.search_lag_ms == 0 {
+            self.sync_index(now);
+        }
         now
     }
 }

@@ -1,5 +1,8 @@
 //! The `PropertyDef` type and the small builder the per-type tables are written with.
 
+use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
+
 /// HubSpot's property `type` (§3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropertyType {
@@ -213,6 +216,86 @@ pub fn prop(name: &'static str, label: &'static str, group: &'static str) -> Pro
         fill: Fill::Special,
         fill_pct: 100,
     }
+}
+
+/// The created, modified and id properties every type has (names per §3.3). Deals' create
+/// date is writable in HubSpot; the others are not.
+pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 3] {
+    let created = prop(kind.created_property(), "Create Date", group).datetime();
+    let created = if kind == ObjectType::Deals {
+        created
+    } else {
+        created.read_only()
+    };
+    [
+        created,
+        prop(kind.modified_property(), "Last Modified Date", group)
+            .datetime()
+            .read_only(),
+        prop("hs_object_id", "Record ID", group)
+            .number(0, 0)
+            .read_only(),
+    ]
+}
+
+/// Street, city, state, country (filled to agree with each other) and postal code.
+pub fn address(group: &'static str, street_pct: u8, zip_pct: u8) -> [PropertyDef; 5] {
+    [
+        prop("address", "Street Address", group)
+            .words(words::STREETS)
+            .pct(street_pct),
+        prop("city", "City", group),
+        prop("state", "State/Region", group),
+        prop("country", "Country/Region", group),
+        prop("zip", "Postal Code", group)
+            .number(10000, 99999)
+            .pct(zip_pct),
+    ]
+}
+
+/// When the record last had a logged activity (read-only, set by engagements).
+pub fn last_activity() -> PropertyDef {
+    prop(
+        "notes_last_updated",
+        "Last Activity Date",
+        "sales_properties",
+    )
+    .datetime()
+    .read_only()
+}
+
+/// Ids merged into a record, `;`-separated (set by merges only).
+pub fn merged_ids(label: &'static str, group: &'static str) -> PropertyDef {
+    prop("hs_merged_object_ids", label, group)
+        .read_only()
+        .hidden()
+        .pct(0)
+}
+
+pub fn lifecycle_stage(group: &'static str) -> PropertyDef {
+    prop("lifecyclestage", "Lifecycle Stage", group).values(&[
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other",
+    ])
+}
+
+pub fn lead_status(group: &'static str) -> PropertyDef {
+    prop("hs_lead_status", "Lead Status", group).values(&[
+        "NEW",
+        "OPEN",
+        "IN_PROGRESS",
+        "OPEN_DEAL",
+        "UNQUALIFIED",
+        "ATTEMPTED_TO_CONTACT",
+        "CONNECTED",
+        "BAD_TIMING",
+    ])
 }
 
 /// `COMPUTER_SOFTWARE` -> `Computer Software`.

@@ -1,7 +1,10 @@
 //! Company property definitions.
 
-use super::builder::{prop, PropertyDef};
+use super::builder::{
+    address, last_activity, lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef,
+};
 use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
 
 /// Industry internal values (a subset of HubSpot's 150): labels differ from values, so a
 /// client that validates against labels fails just like against HubSpot.
@@ -30,20 +33,11 @@ pub const INDUSTRIES: &[&str] = &[
 
 pub fn table() -> Vec<PropertyDef> {
     let info = "companyinformation";
-    vec![
+    let mut table = vec![
         prop("name", "Company name", info),
         prop("domain", "Company Domain Name", info),
         prop("website", "Website URL", info),
         prop("phone", "Phone Number", info).phone().pct(80),
-        prop("address", "Street Address", info)
-            .words(words::STREETS)
-            .pct(70),
-        prop("city", "City", info),
-        prop("state", "State/Region", info),
-        prop("country", "Country/Region", info),
-        prop("zip", "Postal Code", info)
-            .number(10000, 99999)
-            .pct(60),
         prop("industry", "Industry", info)
             .values(INDUSTRIES)
             .pct(85),
@@ -58,28 +52,8 @@ pub fn table() -> Vec<PropertyDef> {
             ])
             .pct(90),
         prop("hubspot_owner_id", "Company owner", info),
-        prop("lifecyclestage", "Lifecycle Stage", info).values(&[
-            "subscriber",
-            "lead",
-            "marketingqualifiedlead",
-            "salesqualifiedlead",
-            "opportunity",
-            "customer",
-            "evangelist",
-            "other",
-        ]),
-        prop("hs_lead_status", "Lead Status", "sales_properties")
-            .values(&[
-                "NEW",
-                "OPEN",
-                "IN_PROGRESS",
-                "OPEN_DEAL",
-                "UNQUALIFIED",
-                "ATTEMPTED_TO_CONTACT",
-                "CONNECTED",
-                "BAD_TIMING",
-            ])
-            .pct(50),
+        lifecycle_stage(info),
+        lead_status("sales_properties").pct(50),
         prop("numberofemployees", "Number of Employees", info)
             .number(1, 20_000)
             .pct(75),
@@ -147,26 +121,10 @@ pub fn table() -> Vec<PropertyDef> {
             .number(0, 0)
             .calc()
             .pct(0),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(70),
-        prop("hs_merged_object_ids", "Merged Company IDs", info)
-            .read_only()
-            .hidden()
-            .pct(0),
-        prop("createdate", "Create Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_lastmodifieddate", "Last Modified Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_object_id", "Record ID", info)
-            .number(0, 0)
-            .read_only(),
-    ]
+        last_activity().pct(70),
+        merged_ids("Merged Company IDs", info),
+    ];
+    table.extend(address(info, 70, 60));
+    table.extend(system(ObjectType::Companies, info));
+    table
 }

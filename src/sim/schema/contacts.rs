@@ -1,12 +1,15 @@
 //! Contact property definitions.
 
-use super::builder::{prop, PropertyDef};
+use super::builder::{
+    address, last_activity, lead_status, lifecycle_stage, merged_ids, prop, system, PropertyDef,
+};
 use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
 
 pub fn table() -> Vec<PropertyDef> {
     let info = "contactinformation";
     let analytics = "analyticsinformation";
-    vec![
+    let mut table = vec![
         prop("firstname", "First Name", info),
         prop("lastname", "Last Name", info),
         prop("email", "Email", info).unique(),
@@ -19,15 +22,6 @@ pub fn table() -> Vec<PropertyDef> {
             .phone()
             .pct(40),
         prop("fax", "Fax Number", info).phone().pct(3),
-        prop("address", "Street Address", info)
-            .words(words::STREETS)
-            .pct(50),
-        prop("city", "City", info),
-        prop("state", "State/Region", info),
-        prop("country", "Country/Region", info),
-        prop("zip", "Postal Code", info)
-            .number(10000, 99999)
-            .pct(50),
         prop("website", "Website URL", info),
         prop("salutation", "Salutation", info)
             .words(&["Mr.", "Ms.", "Dr.", "Mx."])
@@ -40,28 +34,8 @@ pub fn table() -> Vec<PropertyDef> {
             "emailinformation",
         )
         .boolean(),
-        prop("lifecyclestage", "Lifecycle Stage", info).values(&[
-            "subscriber",
-            "lead",
-            "marketingqualifiedlead",
-            "salesqualifiedlead",
-            "opportunity",
-            "customer",
-            "evangelist",
-            "other",
-        ]),
-        prop("hs_lead_status", "Lead Status", "sales_properties")
-            .values(&[
-                "NEW",
-                "OPEN",
-                "IN_PROGRESS",
-                "OPEN_DEAL",
-                "UNQUALIFIED",
-                "ATTEMPTED_TO_CONTACT",
-                "CONNECTED",
-                "BAD_TIMING",
-            ])
-            .pct(60),
+        lifecycle_stage(info),
+        lead_status("sales_properties").pct(60),
         prop("hs_language", "Preferred language", info)
             .choices(&[
                 ("English", "en"),
@@ -107,14 +81,7 @@ pub fn table() -> Vec<PropertyDef> {
         )
         .calc(),
         prop("associatedcompanyid", "Primary Associated Company ID", info).read_only(),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(60),
+        last_activity().pct(60),
         prop(
             "hs_sales_email_last_replied",
             "Recent Sales Email Replied Date",
@@ -153,18 +120,9 @@ pub fn table() -> Vec<PropertyDef> {
             ])
             .multi()
             .pct(20),
-        prop("hs_merged_object_ids", "Merged Contact IDs", info)
-            .read_only()
-            .hidden()
-            .pct(0),
-        prop("createdate", "Create Date", info)
-            .datetime()
-            .read_only(),
-        prop("lastmodifieddate", "Last Modified Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_object_id", "Record ID", info)
-            .number(0, 0)
-            .read_only(),
-    ]
+        merged_ids("Merged Contact IDs", info),
+    ];
+    table.extend(address(info, 50, 50));
+    table.extend(system(ObjectType::Contacts, info));
+    table
 }

@@ -1,8 +1,9 @@
 //! Deal property definitions; `pipeline` and `dealstage` options come from the pipelines.
 
-use super::builder::{prop, PropertyDef};
+use super::builder::{last_activity, merged_ids, prop, system, PropertyDef};
 use super::pipelines::pipelines;
 use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
 
 pub fn table() -> Vec<PropertyDef> {
     let info = "dealinformation";
@@ -15,7 +16,7 @@ pub fn table() -> Vec<PropertyDef> {
         .flat_map(|pipeline| pipeline.stages.iter())
         .map(|stage| (stage.label.to_string(), stage.id.to_string()))
         .collect();
-    vec![
+    let mut table = vec![
         prop("dealname", "Deal Name", info),
         prop("amount", "Amount", info).number(500, 250_000).pct(90),
         prop("closedate", "Close Date", info).datetime(),
@@ -89,26 +90,11 @@ pub fn table() -> Vec<PropertyDef> {
         prop("num_associated_contacts", "Number of Contacts", info)
             .number(0, 0)
             .calc(),
-        prop(
-            "notes_last_updated",
-            "Last Activity Date",
-            "sales_properties",
-        )
-        .datetime()
-        .read_only()
-        .pct(50),
-        prop("hs_merged_object_ids", "Merged Deal IDs", info)
-            .read_only()
-            .hidden()
-            .pct(0),
-        prop("createdate", "Create Date", info).datetime(),
-        prop("hs_lastmodifieddate", "Last Modified Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_object_id", "Record ID", info)
-            .number(0, 0)
-            .read_only(),
-    ]
+        last_activity().pct(50),
+        merged_ids("Merged Deal IDs", info),
+    ];
+    table.extend(system(ObjectType::Deals, info));
+    table
 }
 
 fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {

@@ -1,11 +1,12 @@
 //! Task (engagement, `0-27`) property definitions (§3.8).
 
-use super::builder::{prop, PropertyDef};
+use super::builder::{prop, system, PropertyDef};
 use crate::sim::gen::words;
+use crate::sim::kind::ObjectType;
 
 pub fn table() -> Vec<PropertyDef> {
     let info = "task";
-    vec![
+    let mut table = vec![
         prop("hs_task_subject", "Task Title", info).words(words::TASK_SUBJECTS),
         prop("hs_task_body", "Notes", info)
             .words(words::SENTENCES)
@@ -61,14 +62,7 @@ pub fn table() -> Vec<PropertyDef> {
             .number(0, 0)
             .read_only()
             .pct(0),
-        prop("hs_createdate", "Created at", info)
-            .datetime()
-            .read_only(),
-        prop("hs_lastmodifieddate", "Last Modified Date", info)
-            .datetime()
-            .read_only(),
-        prop("hs_object_id", "Record ID", info)
-            .number(0, 0)
-            .read_only(),
-    ]
+    ];
+    table.extend(system(ObjectType::Tasks, info));
+    table
 }

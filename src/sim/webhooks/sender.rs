@@ -14,22 +14,25 @@ use crate::webhook::signature::{decode_v3_uri, sign_v1, sign_v3};
 /// HubSpot gives up after 10 attempts (§2.4).
 pub const MAX_ATTEMPTS: u32 = 10;
 
+/// Delivery slots when no target is configured at start (HubSpot's default).
+const DEFAULT_IN_FLIGHT: usize = 10;
+
+/// Runs until shutdown; the target is read per batch, so `Control` can change it at runtime.
 pub(crate) fn spawn_sender(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let Some(target) = shared.config.webhook.clone() else {
-        return;
-    };
+    let in_flight = shared
+        .config
+        .webhook
+        .as_ref()
+        .map_or(DEFAULT_IN_FLIGHT, |target| target.max_in_flight);
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_millis(target.timeout_ms))
-            .build()
-        {
+        let client = match reqwest::Client::builder().build() {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(%error, "cannot build the webhook client; webhooks disabled");
                 return;
             }
         };
-        let permits = Arc::new(Semaphore::new(target.max_in_flight.max(1)));
+        let permits = Arc::new(Semaphore::new(in_flight.max(1)));
         loop {
             // Wait for a delivery slot first so batches fill up while all slots are busy.
             let permit = tokio::select! {
@@ -44,6 +47,11 @@ pub(crate) fn spawn_sender(shared: Arc<Shared>, mut shutdown: watch::Receiver<bo
                     _ = shutdown.changed() => return,
                 }
             }
+            // Events queue only while a target is set; one removed meanwhile drops them.
+            let Some(target) = shared.webhook_target() else {
+                shared.outbox.finish(batch.len());
+                continue;
+            };
             let job = Delivery {
                 shared: shared.clone(),
                 client: client.clone(),
@@ -114,6 +122,7 @@ impl Delivery {
         let request = self
             .client
             .post(&self.target.url)
+            .timeout(Duration::from_millis(self.target.timeout_ms))
             .header("content-type", "application/json")
             .header("x-hubspot-signature", sign_v1(secret, &body))
             .header("x-hubspot-signature-version", "v1")

@@ -193,3 +193,81 @@ async fn owners_properties_pipelines_and_associations_have_hubspot_shapes() {
     assert!(target["toObjectId"].is_u64());
     assert_eq!(target["associationTypes"][0]["typeId"], 279);
 }
+
+#[tokio::test]
+async fn snapshot_matches_what_the_api_lists() {
+    let sim = Sim::unlimited(SimConfig {
+        contacts: 60,
+        companies: 20,
+        deals: 10,
+        tasks: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let control = sim.handle.control();
+    let created = control
+        .create(
+            ObjectType::Companies,
+            [("name", "Snap Co"), ("domain", "snap.example")],
+        )
+        .unwrap();
+    let archived = control.ids(ObjectType::Companies, "0", 1).remove(0);
+    control.archive(ObjectType::Companies, &archived).unwrap();
+    let snapshot = control.snapshot();
+    let companies = &snapshot.objects[&ObjectType::Companies];
+    assert_eq!(companies.len(), 20);
+    assert!(companies
+        .iter()
+        .any(|company| company.id == created && company.properties["domain"] == "snap.example"));
+    assert_eq!(
+        snapshot.archived[&ObjectType::Companies],
+        vec![archived.clone()]
+    );
+    assert_eq!(snapshot.owners.len(), 20);
+    let (_, listed) = sim
+        .get("/crm/v3/objects/companies?limit=100&properties=domain")
+        .await;
+    let mut api_ids = ids(&listed);
+    let mut snapshot_ids: Vec<String> =
+        companies.iter().map(|company| company.id.clone()).collect();
+    api_ids.sort();
+    snapshot_ids.sort();
+    assert_eq!(api_ids, snapshot_ids);
+    for (from, from_id, to, to_id) in &snapshot.associations {
+        assert!(
+            snapshot
+                .associations
+                .contains(&(*to, to_id.clone(), *from, from_id.clone())),
+            "both directions"
+        );
+        assert_ne!(from_id, &archived);
+    }
+}
+
+#[tokio::test]
+async fn search_lag_hides_fresh_writes_from_search_only() {
+    let sim = Sim::unlimited(SimConfig::default()).await;
+    let faults = sim
+        .http
+        .post(sim.url("/_sim/faults"))
+        .json(&json!({"search_lag_ms": 60_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), 204);
+    let id = sim
+        .handle
+        .control()
+        .create(ObjectType::Contacts, [("email", "fresh@lag.example")])
+        .unwrap();
+    let query = json!({"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "fresh@lag.example"}]}]});
+    assert_eq!(
+        sim.post("/crm/v3/objects/contacts/search", query).await.1["total"],
+        0
+    );
+    assert_eq!(
+        sim.get(&format!("/crm/v3/objects/contacts/{id}")).await.0,
+        200,
+        "reads see it at once"
+    );
+}

@@ -1,12 +1,10 @@
-//! Webhooks out: event shapes per mutation, v1 + v3 signatures, retries, chaos, and `fire`.
+//! Webhooks out: event shapes per mutation, v1 + v3 signatures, retries, chaos, targets.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubspot_gateway::sim::fire::{self, FireConfig};
 use hubspot_gateway::sim::{ObjectType, SimConfig, WebhookChaos, WebhookTarget};
-use hubspot_gateway::webhook::signature::Version;
 use serde_json::{json, Value};
 
 use super::receiver::{self, Received, SECRET};
@@ -215,45 +213,53 @@ async fn chaos_duplicates_and_drops_events() {
 }
 
 #[tokio::test]
-async fn fire_posts_signed_batches_for_every_signature_version() {
+async fn the_webhook_target_can_be_set_and_removed_at_runtime_over_http() {
+    let sim = Sim::unlimited(SimConfig::default()).await;
     let received = Arc::new(Received::default());
-    let target = receiver::start(received.clone()).await;
-    for (version, events) in [(Version::V3, 1_000), (Version::V1, 250), (Version::V2, 250)] {
-        let config = FireConfig {
-            target: target.clone(),
-            client_secret: SECRET.to_string(),
-            version,
-            events,
-            batch_size: 100,
-            concurrency: 4,
-            duplicate_rate: 0.0,
-            portal_id: 7,
-            app_id: 8,
-        };
-        let report = fire::run(config).await.expect("fire runs");
-        assert!(report.ok(), "{}", report.human());
-        assert_eq!(
-            (report.events, report.statuses.get(&204).copied()),
-            (events, Some(events.div_ceil(100)))
-        );
-    }
-    assert_eq!(received.rejected.load(Ordering::SeqCst), 0);
-    assert_eq!(received.events().len(), 1_500);
-    let config = FireConfig {
-        target,
-        client_secret: "wrong".to_string(),
-        version: Version::V3,
-        events: 10,
-        batch_size: 5,
-        concurrency: 1,
-        duplicate_rate: 1.0,
-        portal_id: 7,
-        app_id: 8,
-    };
-    let report = fire::run(config).await.expect("fire runs");
+    let url = receiver::start(received.clone()).await;
+    let control = sim.handle.control();
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Unheard")])
+        .unwrap();
+    let target = json!({"url": url, "client_secret": SECRET, "app_id": 77});
+    let set = sim
+        .http
+        .post(sim.url("/_sim/webhooks/target"))
+        .json(&target)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    control
+        .update(ObjectType::Deals, "9000001", [("dealname", "Heard")])
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    let events = received.events();
+    assert_eq!(events.len(), 1);
     assert_eq!(
-        (report.statuses.get(&401).copied(), report.duplicate_events),
-        (Some(4), 10)
+        (
+            events[0]["propertyValue"].as_str(),
+            events[0]["appId"].as_i64()
+        ),
+        (Some("Heard"), Some(77))
     );
-    assert!(!report.ok());
+    let removed = sim
+        .http
+        .delete(sim.url("/_sim/webhooks/target"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    control
+        .update(
+            ObjectType::Deals,
+            "9000001",
+            [("dealname", "Unheard again")],
+        )
+        .unwrap();
+    control.flush_webhooks(Duration::from_secs(10)).await;
+    assert_eq!(received.events().len(), 1);
+    let (_, config) =
+        super::read(sim.http.get(sim.url("/_sim/config")).send().await.unwrap()).await;
+    assert!(config["webhook_target"].is_null());
 }

@@ -126,7 +126,16 @@ impl Gateway {
     }
 
     pub async fn start_options(listen: &str, public_url: &str, options: &Options) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), listen, public_url, options).await
+    }
+
+    /// Starts on the store in `dir` (e.g. one a stopped gateway left behind).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        listen: &str,
+        public_url: &str,
+        options: &Options,
+    ) -> Gateway {
         let text = config_with(listen, public_url, &dir.path().join("store"), options);
         let loaded = config::load_str(&text, &env).expect("test config is valid");
         let running = daemon::start(&loaded).await.expect("gateway starts");

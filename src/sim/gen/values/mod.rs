@@ -156,10 +156,12 @@ fn place(gen: &Gen, company: u64) -> (&'static str, &'static str, &'static str, 
 pub fn company_name(gen: &Gen, company: u64) -> String {
     let brand = brand(gen, company);
     let (heads, tails) = (BRAND_HEADS.len() as u64, BRAND_TAILS.len() as u64);
+    // The tail shifts with the head so neighbours differ; (head, tail) stays unique per round.
+    let (head, step) = (brand % heads, brand / heads);
     let mut name = format!(
         "{} {}",
-        BRAND_HEADS[(brand % heads) as usize],
-        BRAND_TAILS[(brand / heads % tails) as usize]
+        BRAND_HEADS[head as usize],
+        BRAND_TAILS[((step + head * 7) % tails) as usize]
     );
     let round = brand / (heads * tails);
     if round > 0 {
@@ -174,7 +176,7 @@ pub fn bare_domain(gen: &Gen, company: u64) -> String {
     let name = company_name(gen, brand);
     let tld = place(gen, brand).3;
     // A few brands keep their umlauts: internationalised domain names.
-    let label = if brand % 9 == 4 && !name.is_ascii() {
+    let label = if brand / BRAND_HEADS.len() as u64 % 2 == 0 && !name.is_ascii() {
         name.to_lowercase().replace(' ', "")
     } else {
         slug(&name)

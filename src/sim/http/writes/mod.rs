@@ -144,11 +144,7 @@ fn create_all(
 }
 
 fn associate(portal: &mut Portal, kind: ObjectType, id: u64, association: &Value) -> Vec<Change> {
-    let Some(to_id) = association["to"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .or_else(|| association["to"]["id"].as_u64())
-    else {
+    let Ok(to_id) = reply::id_text(&association["to"]["id"]).parse() else {
         return Vec::new();
     };
     let type_ids: Vec<u64> = association["types"]
@@ -240,10 +236,7 @@ pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Re
     {
         let mut portal = shared.portal.lock();
         for input in &inputs {
-            let id = input["id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .or_else(|| input["id"].as_u64());
+            let id = reply::id_text(&input["id"]).parse().ok();
             changes.extend(
                 id.and_then(|id| portal.archive(kind, id, SOURCE))
                     .unwrap_or_default(),

@@ -40,11 +40,7 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
     let mut targets = Vec::new();
     let mut missing = Vec::new();
     for input in inputs {
-        let id_text = input["id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| input["id"].as_u64().map(|id| id.to_string()))
-            .unwrap_or_default();
+        let id_text = reply::id_text(&input["id"]);
         let id = match input["idProperty"].as_str() {
             Some("email") if kind == ObjectType::Contacts => portal.contact_by_email(&id_text),
             _ => id_text

@@ -1,0 +1,266 @@
+//! `hubspot-gateway demo`: the whole product on one machine in one command. It starts an
+//! in-process `hubspot-sim` with a seeded portal, a gateway on a temporary store that mirrors
+//! it, shows the backfill, sends a few signed webhooks through real mutations, and prints the
+//! URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rand::Rng as _;
+
+use crate::config::{self, Scope};
+use crate::daemon;
+use crate::object::ObjectType;
+use crate::sim::{self, SimConfig, WebhookTarget};
+
+const CLIENT_SECRET: &str = "demo-client-secret";
+
+/// Runs the demo until SIGINT/SIGTERM.
+pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
+    let sim_config = SimConfig {
+        contacts: 2_000,
+        companies: 600,
+        deals: 400,
+        tasks: 300,
+        rate_limit: Some(sim::RateLimit {
+            max: 2_000,
+            interval_ms: 10_000,
+        }),
+        ..SimConfig::default()
+    };
+    let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
+    let dir = tempfile::tempdir()?;
+    let read_token = token();
+    let admin_token = token();
+    let text = demo_config(
+        listen,
+        &simulator.base_url(),
+        &simulator.config().access_token,
+        &dir.path().join("store"),
+    );
+    let env = |name: &str| match name {
+        "DEMO_READ_TOKEN" => Some(read_token.clone()),
+        "DEMO_ADMIN_TOKEN" => Some(admin_token.clone()),
+        _ => None,
+    };
+    let loaded = config::load_str(&text, &env)
+        .map_err(|problems| anyhow::anyhow!("demo config: {problems:?}"))?;
+    let running = daemon::start(&loaded)
+        .await
+        .context("starting the gateway")?;
+    let base = format!("http://{}", running.local_addr);
+    let mut target = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
+    target.retry_base_ms = 500;
+    simulator.control().set_webhook_target(Some(target));
+    let shutdown = running.shutdown_token();
+    let gateway = tokio::spawn(running.wait());
+
+    println!(
+        "hubspot-sim (a simulated HubSpot portal) at {}",
+        simulator.base_url()
+    );
+    println!(
+        "hubspot-gateway at {base}, store in {}\n",
+        dir.path().display()
+    );
+    show_backfill(&base, &read_token).await?;
+    let examples = send_webhooks(&simulator).await?;
+    print_guide(&base, &read_token, &admin_token, &examples);
+
+    wait_for_signal().await;
+    eprintln!("stopping…");
+    shutdown.cancel();
+    gateway.await??;
+    simulator.shutdown().await;
+    Ok(())
+}
+
+fn token() -> String {
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+fn demo_config(
+    listen: SocketAddr,
+    api_base: &str,
+    access_token: &str,
+    store: &std::path::Path,
+) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "http://{listen}"
+shutdown_grace_secs = 3
+
+[hubspot]
+api_base = "{api_base}"
+client_secret = "{CLIENT_SECRET}"
+access_token = "{access_token}"
+
+[store]
+path = "{store}"
+
+[sync]
+poll_interval_secs = 30
+lookback_secs = 30
+
+[[api.tokens]]
+name = "demo-read"
+token = "env:DEMO_READ_TOKEN"
+scope = "{read}"
+
+[[api.tokens]]
+name = "demo-admin"
+token = "env:DEMO_ADMIN_TOKEN"
+scope = "{admin}"
+"#,
+        store = store.display(),
+        read = Scope::Read.as_str(),
+        admin = Scope::Admin.as_str(),
+    )
+}
+
+/// Polls `/v1/status` until every type is backfilled, drawing progress on a terminal.
+async fn show_backfill(base: &str, token: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let terminal = std::io::stdout().is_terminal();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let status: serde_json::Value = http
+            .get(format!("{base}/v1/status"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let line: Vec<String> = ObjectType::ALL
+            .iter()
+            .map(|kind| {
+                let entry = &status[kind.name()];
+                let done = if entry["last_full_sync"].is_null() {
+                    ""
+                } else {
+                    " ✓"
+                };
+                format!(
+                    "{} {}{done}",
+                    kind.name(),
+                    entry["count"].as_u64().unwrap_or(0)
+                )
+            })
+            .collect();
+        let finished = ObjectType::ALL
+            .iter()
+            .all(|kind| !status[kind.name()]["last_full_sync"].is_null());
+        if terminal {
+            print!("\rbackfill: {}   ", line.join(" · "));
+            std::io::stdout().flush()?;
+        }
+        if finished {
+            println!(
+                "{}backfill complete: {}\n",
+                if terminal { "\n" } else { "" },
+                line.join(", ")
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the backfill did not finish in 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Ids and keys the printed examples use.
+struct Examples {
+    domain: String,
+    email: String,
+    company_id: String,
+}
+
+/// Mutates the simulated portal; each change reaches the gateway as a signed webhook.
+async fn send_webhooks(simulator: &sim::SimHandle) -> anyhow::Result<Examples> {
+    let control = simulator.control();
+    let company_id = control
+        .ids(sim::ObjectType::Companies, "0", 1)
+        .pop()
+        .context("the portal has companies")?;
+    let company = control
+        .record(sim::ObjectType::Companies, &company_id)
+        .context("company")?;
+    let domain = company
+        .properties
+        .get("domain")
+        .cloned()
+        .unwrap_or_default();
+    control.update(
+        sim::ObjectType::Companies,
+        &company_id,
+        [("city", "Lisbon"), ("phone", "+351 21 000 0000")],
+    )?;
+    let email = "demo.person@example.org".to_owned();
+    let contact = control.create(
+        sim::ObjectType::Contacts,
+        [
+            ("email", email.as_str()),
+            ("firstname", "Demo"),
+            ("lastname", "Person"),
+        ],
+    )?;
+    control.associate(
+        (sim::ObjectType::Contacts, &contact),
+        (sim::ObjectType::Companies, &company_id),
+        true,
+    )?;
+    let before = simulator.stats().webhooks.events_delivered;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while simulator.stats().webhooks.events_delivered == before
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = simulator.stats().webhooks.events_delivered - before;
+    println!("sent signed webhooks for 3 changes in HubSpot ({delivered} events delivered so far): company {company_id} updated, contact {contact} created and associated\n");
+    Ok(Examples {
+        domain,
+        email,
+        company_id,
+    })
+}
+
+fn print_guide(base: &str, read: &str, admin: &str, examples: &Examples) {
+    let auth = |token: &str| format!("-H 'Authorization: Bearer {token}'");
+    println!("tokens: read {read}   admin {admin}");
+    println!("try:\n");
+    let lines = [
+        format!("curl -s {} '{base}/v1/status'", auth(read)),
+        format!("curl -s {} '{base}/v1/companies/lookup?domain=https://www.{}/'", auth(read), examples.domain.to_lowercase().trim_start_matches("www.")),
+        format!("curl -s {} '{base}/v1/contacts/lookup?email={}'", auth(read), examples.email),
+        format!("curl -s {} '{base}/v1/objects/companies/{}'", auth(read), examples.company_id),
+        format!(
+            "curl -s {} -H 'Content-Type: application/json' '{base}/v1/indicators' -d '{{\"companies\":[{{\"ref\":\"c-1\",\"domain\":\"{}\"}},{{\"ref\":\"c-2\",\"domain\":\"unknown.example\"}}],\"contacts\":[{{\"ref\":\"p-1\",\"email\":\"{}\"}}],\"filter\":{{\"exclude_email_opt_out\":true}}}}'",
+            auth(read),
+            examples.domain,
+            examples.email
+        ),
+        format!("curl -s {} '{base}/v1/owners'", auth(read)),
+        format!("curl -s {} '{base}/v1/webhooks/events?limit=5'", auth(admin)),
+    ];
+    for line in lines {
+        println!("  {line}");
+    }
+    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {}
+    }
+}

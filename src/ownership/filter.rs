@@ -1,0 +1,139 @@
+//! Filters on indicator lookups: by owner, company type, recent deals and email opt-out.
+//! A filter concerns the matched HubSpot records; an item passes when its matches do.
+
+use crate::hubspot::parse_ms;
+use crate::object::ObjectType;
+use crate::store::{self, Record, Store};
+
+/// At most this many owner ids in `include` or `exclude`.
+pub const MAX_OWNERS: usize = 10;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Pass only items with a match owned by one of these owners.
+    pub include_owners: Vec<i64>,
+    /// Pass only items with no match owned by one of these owners.
+    pub exclude_owners: Vec<i64>,
+    /// Companies of these `type`s (contacts: associated with such a company).
+    pub company_types: Vec<String>,
+    /// Associated with a deal created within this many days.
+    pub deals_created_within_days: Option<u32>,
+    /// Contacts: drop those opted out of email (`hs_email_optout`).
+    pub exclude_email_opt_out: bool,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    /// Whether an item of `kind` whose matches are `matches` passes, at `now_ms`.
+    pub fn passes(
+        &self,
+        store: &Store,
+        portal: i64,
+        kind: ObjectType,
+        matches: &[Record],
+        now_ms: i64,
+    ) -> store::Result<bool> {
+        let owner = |record: &Record| {
+            record
+                .properties
+                .get("hubspot_owner_id")
+                .and_then(|id| id.trim().parse::<i64>().ok())
+        };
+        if !self.include_owners.is_empty()
+            && !matches
+                .iter()
+                .any(|r| owner(r).is_some_and(|o| self.include_owners.contains(&o)))
+        {
+            return Ok(false);
+        }
+        if matches
+            .iter()
+            .any(|r| owner(r).is_some_and(|o| self.exclude_owners.contains(&o)))
+        {
+            return Ok(false);
+        }
+        if self.exclude_email_opt_out
+            && kind == ObjectType::Contacts
+            && matches.iter().any(|r| {
+                r.properties
+                    .get("hs_email_optout")
+                    .is_some_and(|v| v == "true")
+            })
+        {
+            return Ok(false);
+        }
+        if !self.company_types.is_empty() && !self.has_company_type(store, portal, kind, matches)? {
+            return Ok(false);
+        }
+        if let Some(days) = self.deals_created_within_days {
+            let since_ms = now_ms - i64::from(days) * DAY_MS;
+            if !has_recent_deal(store, portal, kind, matches, since_ms)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn has_company_type(
+        &self,
+        store: &Store,
+        portal: i64,
+        kind: ObjectType,
+        matches: &[Record],
+    ) -> store::Result<bool> {
+        let typed = |company: &Record| {
+            company
+                .properties
+                .get("type")
+                .is_some_and(|t| self.company_types.contains(t))
+        };
+        if kind == ObjectType::Companies {
+            return Ok(matches.iter().any(typed));
+        }
+        let mirror = store.mirror();
+        for record in matches {
+            for id in mirror.associated(portal, kind, record.id, ObjectType::Companies)? {
+                if mirror
+                    .get(portal, ObjectType::Companies, id)?
+                    .is_some_and(|company| !company.archived && typed(&company))
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn has_recent_deal(
+    store: &Store,
+    portal: i64,
+    kind: ObjectType,
+    matches: &[Record],
+    since_ms: i64,
+) -> store::Result<bool> {
+    let mirror = store.mirror();
+    for record in matches {
+        for id in mirror.associated(portal, kind, record.id, ObjectType::Deals)? {
+            let Some(deal) = mirror
+                .get(portal, ObjectType::Deals, id)?
+                .filter(|deal| !deal.archived)
+            else {
+                continue;
+            };
+            let created = deal
+                .properties
+                .get("createdate")
+                .and_then(|text| parse_ms(text))
+                .or(deal.created_at_ms);
+            if created.is_some_and(|created| created >= since_ms) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,82 @@
+//! `hubspot-gateway demo`: starts, answers its own printed `curl` lines, stops cleanly on SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_answers_its_own_examples_and_stops_on_sigint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-gateway"))
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Read every line until the demo exits (a closed pipe would break its last words).
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let ready = tokio::time::timeout(Duration::from_secs(240), async {
+        while let Some(line) = receiver.recv().await {
+            let done = line.starts_with("Press Ctrl-C");
+            lines.push(line);
+            if done {
+                return;
+            }
+        }
+    });
+    ready.await.expect("the demo became ready");
+    let examples: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.trim_start().starts_with("curl "))
+        .collect();
+    assert!(examples.len() >= 5, "{lines:#?}");
+    let http = reqwest::Client::new();
+    for line in examples {
+        // curl -s -H 'Authorization: Bearer T' [-H '...'] 'URL' [-d 'BODY']
+        let quoted: Vec<&str> = line.split('\'').skip(1).step_by(2).collect();
+        let token = quoted[0].strip_prefix("Authorization: Bearer ").unwrap();
+        let url = quoted
+            .iter()
+            .find(|part| part.starts_with("http://"))
+            .unwrap();
+        let request = match line.contains(" -d ") {
+            true => http
+                .post(*url)
+                .header("content-type", "application/json")
+                .body(quoted.last().unwrap().to_string()),
+            false => http.get(*url),
+        };
+        let response = request.bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{line}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        if url.contains("/lookup") {
+            assert_eq!(body["in_crm"], true, "{line}: {body}");
+        }
+        if url.ends_with("/v1/indicators") {
+            assert_eq!(
+                (
+                    body["companies"][0]["in_crm"].clone(),
+                    body["companies"][1]["in_crm"].clone()
+                ),
+                (true.into(), false.into())
+            );
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
