@@ -22,8 +22,13 @@ pub enum Source {
 /// The status body (the shape of `GET /v1/status`) and where it came from.
 pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
     let (base, http) = daemon_client(loaded)?;
-    let alive = http.get(format!("{base}/healthz")).send().await;
-    if alive.is_ok_and(|answer| answer.status().is_success()) {
+    let unreachable = match http.get(format!("{base}/healthz")).send().await {
+        Ok(answer) if answer.status().is_success() => None,
+        Ok(answer) => Some(format!("/healthz answered {}", answer.status())),
+        // `{:#}` of a reqwest error leaves out its cause (refused, certificate unknown).
+        Err(error) => Some(error_chain(&error)),
+    };
+    if unreachable.is_none() {
         let token = token_with(loaded, Scope::Read)?;
         let answer = http
             .get(format!("{base}/v1/status"))
@@ -38,14 +43,15 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
         return Ok((value, Source::Daemon(base)));
     }
     let path = &loaded.config.store.path;
+    let why = unreachable.unwrap_or_default();
     anyhow::ensure!(
         path.exists(),
-        "no daemon answers on {base} and there is no store at {}",
+        "no daemon answers on {base} ({why}) and there is no store at {}",
         path.display()
     );
     let store = Store::open(path).with_context(|| {
         format!(
-            "no daemon answers on {base}, and the store at {} cannot be opened",
+            "no daemon answers on {base} ({why}), and the store at {} cannot be opened",
             path.display()
         )
     })?;
@@ -117,6 +123,16 @@ pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
         }),
     );
     Ok(Value::Object(body))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The human table.

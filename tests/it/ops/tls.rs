@@ -19,7 +19,8 @@ fn write_leaf(ca: &CertifiedIssuer<'static, KeyPair>, cert: &Path, key: &Path) {
     let key_pair = KeyPair::generate().unwrap();
     let params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let leaf = params.signed_by(&key_pair, ca).unwrap();
-    std::fs::write(cert, leaf.pem()).unwrap();
+    // A full chain, as a CA would deliver it: the leaf, then its issuer.
+    std::fs::write(cert, leaf.pem() + &ca.pem()).unwrap();
     std::fs::write(key, key_pair.serialize_pem()).unwrap();
 }
 
@@ -48,7 +49,8 @@ async fn https_with_a_generated_certificate_reloads_it_and_keeps_it_when_broken(
         cert.display(),
         key.display()
     );
-    let text = config_text("127.0.0.1:0", PUBLIC_URL, &dir.path().join("store"), &tls);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let text = config_text(&listen, PUBLIC_URL, &dir.path().join("store"), &tls);
     let path = dir.path().join("config.toml");
     std::fs::write(&path, &text).unwrap();
     let loaded = config::load(&path, &support::env).unwrap();
@@ -65,6 +67,19 @@ async fn https_with_a_generated_certificate_reloads_it_and_keeps_it_when_broken(
     );
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
     assert!(plain.is_err(), "no plain HTTP on a TLS listener: {plain:?}");
+
+    // `status` finds the daemon over HTTPS, trusting the chain in tls_cert.
+    let output = crate::support::process::command(&path)
+        .arg("status")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        table.contains(&format!("daemon: running at https://{listen}")),
+        "{table}"
+    );
 
     // Rotation: new files, then a reload; new connections get the new certificate.
     write_leaf(&second, &cert, &key);
