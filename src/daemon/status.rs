@@ -60,7 +60,7 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
 
 /// The daemon's base URL and a client for it. With TLS the certificates of `tls_cert` are
 /// trusted too and the name is not checked: the address is our own `server.listen`.
-fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client)> {
+pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client)> {
     let server = &loaded.config.server;
     let builder = reqwest::Client::builder().timeout(Duration::from_secs(5));
     let Some(cert) = &server.tls_cert else {
