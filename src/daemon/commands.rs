@@ -6,12 +6,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::sync::{client, connect, record_types};
+use super::sync::{client, connect, record_types, requirements, syncer};
 use crate::config::{Loaded, Scope};
-use crate::hubspot::Requirements;
 use crate::object::ObjectType;
 use crate::store::Store;
-use crate::sync::{Settings, Syncer};
 
 /// The running daemon's base URL, if one answers on the configured address.
 pub async fn running_daemon(loaded: &Loaded) -> Option<String> {
@@ -73,31 +71,14 @@ pub async fn sync_once(
     }
     let store = Store::open(&loaded.config.store.path)?;
     let client = client(loaded)?;
-    let owners = loaded
-        .config
-        .sync
-        .objects
-        .iter()
-        .any(|name| name == "owners");
-    let needs = Requirements {
-        read: kinds.clone(),
-        owners,
-        write: Vec::new(),
-    };
-    let info = connect(&client, &needs, &CancellationToken::new())
-        .await
-        .context("could not connect to HubSpot")?;
-    let settings = Settings {
-        lookback_ms: loaded.config.sync.lookback_secs as i64 * 1000,
-    };
-    let syncer = Syncer::new(
-        client,
-        store.clone(),
-        info.hub_id,
-        kinds.clone(),
-        owners,
-        settings,
-    );
+    let info = connect(
+        &client,
+        &requirements(loaded, &kinds),
+        &CancellationToken::new(),
+    )
+    .await
+    .context("could not connect to HubSpot")?;
+    let syncer = syncer(loaded, client, store.clone(), info.hub_id, kinds.clone());
     syncer.refresh_reference().await?;
     for kind in &kinds {
         let listed = syncer.backfill(*kind, full).await?;

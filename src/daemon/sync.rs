@@ -12,6 +12,7 @@ use crate::api::{Portal, State};
 use crate::config::Loaded;
 use crate::hubspot::{self, ClientConfig, Credentials, Requirements};
 use crate::object::ObjectType;
+use crate::store::Store;
 use crate::sync::{self, schedule::Window, Cycle, Settings, Syncer};
 
 /// The HubSpot client the config describes.
@@ -54,6 +55,45 @@ pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
         .collect()
 }
 
+/// What the token must allow for syncing `kinds` (and owners, when `sync.objects` has them).
+pub fn requirements(loaded: &Loaded, kinds: &[ObjectType]) -> Requirements {
+    Requirements {
+        read: kinds.to_vec(),
+        owners: mirrors_owners(loaded),
+        write: Vec::new(),
+    }
+}
+
+fn mirrors_owners(loaded: &Loaded) -> bool {
+    loaded
+        .config
+        .sync
+        .objects
+        .iter()
+        .any(|name| name == "owners")
+}
+
+/// The syncer for `kinds` of the portal `hub_id`, as the config tunes it.
+pub fn syncer(
+    loaded: &Loaded,
+    client: hubspot::Client,
+    store: Store,
+    hub_id: i64,
+    kinds: Vec<ObjectType>,
+) -> Syncer {
+    let settings = Settings {
+        lookback_ms: loaded.config.sync.lookback_secs as i64 * 1000,
+    };
+    Syncer::new(
+        client,
+        store,
+        hub_id,
+        kinds,
+        mirrors_owners(loaded),
+        settings,
+    )
+}
+
 /// Connects to HubSpot, retrying transient failures until shutdown; a missing scope or bad
 /// credentials end the attempt (the error says what to fix).
 pub async fn connect(
@@ -90,18 +130,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         }
     };
     let objects = record_types(&loaded);
-    let owners = loaded
-        .config
-        .sync
-        .objects
-        .iter()
-        .any(|name| name == "owners");
-    let needs = Requirements {
-        read: objects.clone(),
-        owners,
-        write: Vec::new(),
-    };
-    let Some(info) = connect(&client, &needs, &shutdown).await else {
+    let Some(info) = connect(&client, &requirements(&loaded, &objects), &shutdown).await else {
         return;
     };
     let portal = Portal {
@@ -114,19 +143,15 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }
-    let config = &loaded.config.sync;
-    let settings = Settings {
-        lookback_ms: config.lookback_secs as i64 * 1000,
-    };
-    let syncer = Arc::new(Syncer::new(
+    let syncer = Arc::new(syncer(
+        &loaded,
         client,
         state.store.clone(),
         info.hub_id,
         objects,
-        owners,
-        settings,
     ));
     state.set_syncer(syncer.clone());
+    let config = &loaded.config.sync;
     let cycle = Cycle {
         poll_interval: Duration::from_secs(config.poll_interval_secs),
         reference_interval: Duration::from_secs(config.reference_interval_secs),
