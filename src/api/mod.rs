@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 pub use auth::Tokens;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
+pub use status::body as status_body;
 
 use crate::object::ObjectType;
 use crate::store::Store;
-use crate::sync::{Syncer, Triggers};
+use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
 
 /// The HubSpot portal this gateway mirrors, as token introspection described it.
@@ -64,6 +65,8 @@ pub struct State {
     pub objects: Vec<ObjectType>,
     /// "Run Now" requests for the sync cycle.
     pub triggers: Arc<Triggers>,
+    /// The sync schedule; a reload replaces it and the cycle follows at once.
+    pub cycle: tokio::sync::watch::Sender<Cycle>,
     /// Prometheus metrics (`GET /metrics`); lookups report with `metrics.observe_lookup`.
     pub metrics: crate::metrics::Metrics,
     /// `[ownership] fallback_owner_id`.
@@ -85,10 +88,7 @@ impl State {
         objects: Vec<ObjectType>,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
-        let known = store.meta(PORTAL_META).ok().flatten();
-        let portal = known
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .map(Arc::new);
+        let portal = stored_portal(&store).map(Arc::new);
         State {
             ingress,
             store,
@@ -96,6 +96,7 @@ impl State {
             max_body_bytes,
             objects,
             triggers: Arc::new(Triggers::default()),
+            cycle: tokio::sync::watch::Sender::new(Cycle::default()),
             metrics: crate::metrics::Metrics::default(),
             fallback_owner_id: None,
             portal: RwLock::new(portal),
@@ -144,6 +145,12 @@ impl State {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
+}
+
+/// The portal the store was last connected to, if any.
+pub fn stored_portal(store: &Store) -> Option<Portal> {
+    let bytes = store.meta(PORTAL_META).ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time.

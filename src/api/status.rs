@@ -1,62 +1,42 @@
-//! `GET /v1/status`: what the gateway holds and how current it is.
+//! `GET /v1/status`: what the gateway holds and how current it is. The body is built from the
+//! store alone, so `hubspot-gateway status` shows the same figures when no daemon runs.
 
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::wire::optional_time;
-use super::{rfc3339, State};
+use super::{rfc3339, Portal, State};
+use crate::object::ObjectType;
+use crate::store::{self, Store};
 use crate::sync::TypeState;
 
 pub fn status(state: &State) -> Result<Response, ApiError> {
-    let storage = |error| ApiError::storage(&error);
+    let portal = state.portal();
+    let body = body(&state.store, portal.as_deref(), &state.objects)
+        .map_err(|error| ApiError::storage(&error))?;
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The status of the mirror of `portal` (when known) for `objects`, and of the inbox.
+pub fn body(
+    store: &Store,
+    portal: Option<&Portal>,
+    objects: &[ObjectType],
+) -> store::Result<Value> {
     let mut body = Map::new();
-    if let Some(portal) = state.portal() {
+    if let Some(portal) = portal {
         body.insert("portal_id".into(), json!(portal.hub_id));
-        for kind in &state.objects {
-            let count = state
-                .store
-                .mirror()
-                .count(portal.hub_id, *kind)
-                .map_err(storage)?;
-            let sync = TypeState::load(&state.store, portal.hub_id, *kind).map_err(storage)?;
-            let cursor = sync
-                .incremental
-                .as_ref()
-                .map(|cursor| rfc3339(cursor.since_ms));
-            let matched = state
-                .store
-                .ownership()
-                .matched_count(portal.hub_id, *kind)
-                .map_err(storage)?;
-            let match_rate = if count == 0 {
-                0.0
-            } else {
-                matched as f64 / count as f64
-            };
+        for kind in objects {
             body.insert(
                 kind.name().into(),
-                json!({
-                    "count": count,
-                    "last_full_sync": optional_time(sync.backfill_done_at_ms),
-                    "last_incremental_sync": optional_time(sync.last_incremental_at_ms),
-                    "cursor": cursor,
-                    "matched": matched,
-                    "match_rate": match_rate,
-                    "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
-                    "last_reconcile": optional_time(sync.last_reconcile_at_ms),
-                    "last_reconcile_repaired": sync.last_reconcile_repaired,
-                }),
+                type_status(store, portal.hub_id, *kind)?,
             );
         }
-        let owners = state
-            .store
-            .reference()
-            .owners(portal.hub_id)
-            .map_err(storage)?;
+        let owners = store.reference().owners(portal.hub_id)?;
         body.insert("owners".into(), json!({"count": owners.len()}));
     }
-    let inbox = state.store.inbox();
+    let inbox = store.inbox();
     let counters = inbox.counters();
     body.insert(
         "webhooks".into(),
@@ -68,5 +48,27 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
             "last_received_at": counters.last_received_at_ms.map(rfc3339),
         }),
     );
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    Ok(Value::Object(body))
+}
+
+fn type_status(store: &Store, portal: i64, kind: ObjectType) -> store::Result<Value> {
+    let count = store.mirror().count(portal, kind)?;
+    let sync = TypeState::load(store, portal, kind)?;
+    let matched = store.ownership().matched_count(portal, kind)?;
+    let match_rate = if count == 0 {
+        0.0
+    } else {
+        matched as f64 / count as f64
+    };
+    Ok(json!({
+        "count": count,
+        "last_full_sync": optional_time(sync.backfill_done_at_ms),
+        "last_incremental_sync": optional_time(sync.last_incremental_at_ms),
+        "cursor": sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms)),
+        "matched": matched,
+        "match_rate": match_rate,
+        "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
+        "last_reconcile": optional_time(sync.last_reconcile_at_ms),
+        "last_reconcile_repaired": sync.last_reconcile_repaired,
+    }))
 }

@@ -1,8 +1,6 @@
 //! One-shot CLI commands that work with or without a running daemon: with one (its listen
 //! address answers), they go through its HTTP API; otherwise they open the store themselves.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
@@ -11,15 +9,12 @@ use crate::config::{Loaded, Scope};
 use crate::object::ObjectType;
 use crate::store::Store;
 
-/// The running daemon's base URL, if one answers on the configured address.
-pub async fn running_daemon(loaded: &Loaded) -> Option<String> {
-    let base = format!("http://{}", loaded.config.server.listen);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok()?;
+/// The running daemon's base URL and a client for it (HTTPS when TLS is on), if one answers
+/// on the configured address.
+pub async fn running_daemon(loaded: &Loaded) -> Option<(String, reqwest::Client)> {
+    let (base, http) = super::status::daemon_client(loaded).ok()?;
     let answer = http.get(format!("{base}/healthz")).send().await.ok()?;
-    answer.status().is_success().then_some(base)
+    answer.status().is_success().then_some((base, http))
 }
 
 /// A configured API token with at least `scope`.
@@ -53,9 +48,8 @@ pub async fn sync_once(
         "{} is not in sync.objects",
         object.map_or("nothing".into(), |kind| kind.to_string())
     );
-    if let Some(base) = running_daemon(loaded).await {
+    if let Some((base, http)) = running_daemon(loaded).await {
         let token = token_with(loaded, Scope::Admin)?;
-        let http = reqwest::Client::new();
         for kind in &kinds {
             let url = format!("{base}/v1/sync/{kind}?full={full}");
             let answer = http.post(&url).bearer_auth(&token).send().await?;

@@ -36,6 +36,7 @@ pub struct Running {
     probe: watchdog::Probe,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
+    pruning: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
@@ -82,6 +83,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         .fallback_owner_id
         .as_deref()
         .and_then(|id| id.parse().ok());
+    state.cycle.send_replace(sync::cycle(loaded));
     let state = Arc::new(state);
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
@@ -110,7 +112,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         accepted.clone(),
     ));
     let retention = Duration::from_secs(config.store.inbox_retention_hours * 3600);
-    tokio::spawn(prune_inbox(
+    let pruning = tokio::spawn(prune_inbox(
         state.store.clone(),
         retention,
         shutdown.clone(),
@@ -146,6 +148,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         probe,
         shutdown,
         server,
+        pruning,
         sync,
         committer,
     })
@@ -171,6 +174,7 @@ impl Running {
         if let Some(sync) = self.sync {
             sync.await.context("sync task")?;
         }
+        self.pruning.await.context("inbox pruning task")?;
         self.state.ingress.inbox.close().await;
         self.committer
             .await

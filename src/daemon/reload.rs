@@ -1,5 +1,5 @@
 //! Reload on SIGHUP: re-read the config file and apply what can change live (API tokens, log
-//! level, the TLS certificate); report what needs a restart; keep the old config when the new
+//! level, the TLS certificate, the sync schedule); report what needs a restart; keep the old config when the new
 //! one is invalid.
 
 use std::collections::BTreeMap;
@@ -13,11 +13,15 @@ use crate::api::{State, Tokens};
 use crate::config::{self, Loaded, Problem};
 
 /// Keys applied without a restart. The TLS paths only while TLS stays on.
-const LIVE_KEYS: [&str; 4] = [
+const LIVE_KEYS: [&str; 8] = [
     "api.tokens",
     "server.log_level",
     "server.tls_cert",
     "server.tls_key",
+    "sync.poll_interval_secs",
+    "sync.reference_interval_secs",
+    "sync.reconcile_interval_hours",
+    "sync.reconcile_window_utc",
 ];
 
 /// What a reload did.
@@ -95,6 +99,7 @@ impl Reloader {
             tracing::warn!(%error, "could not change the log level");
         }
         *self.state.tokens.write() = Tokens::new(fresh.secrets.api_tokens.clone());
+        self.state.cycle.send_replace(super::sync::cycle(&fresh));
         let restart_needed: Vec<String> = changed
             .into_iter()
             .filter(|key| {

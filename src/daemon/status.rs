@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::commands::token_with;
 use super::sync::record_types;
-use crate::api::{rfc3339, Portal};
+use crate::api;
 use crate::config::{Loaded, Scope};
 use crate::store::Store;
-use crate::sync::TypeState;
 
 /// Where a status came from.
 pub enum Source {
@@ -74,55 +73,14 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
     Ok((format!("https://{}", server.listen), builder.build()?))
 }
 
-/// The status read from a store no daemon holds open: the same figures as `GET /v1/status`
-/// (`api::status`), which has no store-only form to share.
+/// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let mut body = Map::new();
-    let portal: Option<Portal> = store
-        .meta("portal")?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(portal) = portal {
-        body.insert("portal_id".into(), json!(portal.hub_id));
-        for kind in record_types(loaded) {
-            let count = store.mirror().count(portal.hub_id, kind)?;
-            let sync = TypeState::load(store, portal.hub_id, kind)?;
-            let matched = store.ownership().matched_count(portal.hub_id, kind)?;
-            let match_rate = if count == 0 {
-                0.0
-            } else {
-                matched as f64 / count as f64
-            };
-            body.insert(
-                kind.name().into(),
-                json!({
-                    "count": count,
-                    "last_full_sync": sync.backfill_done_at_ms.map(rfc3339),
-                    "last_incremental_sync": sync.last_incremental_at_ms.map(rfc3339),
-                    "cursor": sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms)),
-                    "matched": matched,
-                    "match_rate": match_rate,
-                    "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
-                    "last_reconcile": sync.last_reconcile_at_ms.map(rfc3339),
-                    "last_reconcile_repaired": sync.last_reconcile_repaired,
-                }),
-            );
-        }
-        let owners = store.reference().owners(portal.hub_id)?;
-        body.insert("owners".into(), json!({"count": owners.len()}));
-    }
-    let inbox = store.inbox();
-    let counters = inbox.counters();
-    body.insert(
-        "webhooks".into(),
-        json!({
-            "received": counters.received,
-            "duplicates": counters.duplicates,
-            "rejected": counters.rejected,
-            "inbox_depth": inbox.pending(),
-            "last_received_at": counters.last_received_at_ms.map(rfc3339),
-        }),
-    );
-    Ok(Value::Object(body))
+    let portal = api::stored_portal(store);
+    Ok(api::status_body(
+        store,
+        portal.as_ref(),
+        &record_types(loaded),
+    )?)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

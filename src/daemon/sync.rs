@@ -151,22 +151,35 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         objects,
     ));
     state.set_syncer(syncer.clone());
-    let config = &loaded.config.sync;
-    let cycle = Cycle {
-        poll_interval: Duration::from_secs(config.poll_interval_secs),
-        reference_interval: Duration::from_secs(config.reference_interval_secs),
-        reconcile_interval: Duration::from_secs(config.reconcile_interval_hours * 3600),
-        // Invariant: validation checked the window.
-        reconcile_window: Window::parse(&config.reconcile_window_utc)
-            .unwrap_or(Window::parse("02:00-05:00").expect("valid")),
-    };
     let mut loops = JoinSet::new();
     loops.spawn(sync::run_webhooks(syncer.clone(), shutdown.clone()));
     loops.spawn(sync::run_cycle(
         syncer,
-        cycle,
+        state.cycle.subscribe(),
         state.triggers.clone(),
         shutdown.clone(),
     ));
-    while loops.join_next().await.is_some() {}
+    while let Some(finished) = loops.join_next().await {
+        // A panicking loop takes the supervisor down with it: the watchdog then stops
+        // vouching for the daemon and systemd restarts it.
+        if let Err(error) = finished {
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+        }
+    }
+}
+
+/// The sync schedule the config describes (reloadable).
+pub fn cycle(loaded: &Loaded) -> Cycle {
+    let config = &loaded.config.sync;
+    Cycle {
+        poll_interval: Duration::from_secs(config.poll_interval_secs),
+        reference_interval: Duration::from_secs(config.reference_interval_secs),
+        reconcile_interval: Duration::from_secs(config.reconcile_interval_hours * 3600),
+        // Validation checked the window; the default is the documented one.
+        reconcile_window: Window::parse(&config.reconcile_window_utc)
+            .or_else(|| Window::parse("02:00-05:00"))
+            .expect("the default window parses"),
+    }
 }

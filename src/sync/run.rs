@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::schedule::Window;
@@ -22,6 +22,18 @@ pub struct Cycle {
     pub reference_interval: Duration,
     pub reconcile_interval: Duration,
     pub reconcile_window: Window,
+}
+
+impl Default for Cycle {
+    /// The config's defaults.
+    fn default() -> Self {
+        Cycle {
+            poll_interval: Duration::from_secs(300),
+            reference_interval: Duration::from_secs(600),
+            reconcile_interval: Duration::from_secs(24 * 3600),
+            reconcile_window: Window::parse("02:00-05:00").expect("a valid window"),
+        }
+    }
 }
 
 /// "Run Now" requests from the API or CLI, and a way to wake the cycle for them.
@@ -64,16 +76,17 @@ pub async fn run_webhooks(syncer: Arc<Syncer>, shutdown: CancellationToken) {
 }
 
 /// Backfills every type (resuming), then polls, refreshes reference data and reconciles on
-/// schedule until shutdown.
+/// schedule until shutdown. `cycles` carries the schedule; a reload may replace it.
 pub async fn run_cycle(
     syncer: Arc<Syncer>,
-    cycle: Cycle,
+    mut cycles: watch::Receiver<Cycle>,
     triggers: Arc<Triggers>,
     shutdown: CancellationToken,
 ) {
     let mut last_reference = None;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
+        let cycle = cycles.borrow_and_update().clone();
         let pass = async {
             if last_reference
                 .is_none_or(|at: tokio::time::Instant| at.elapsed() >= cycle.reference_interval)
@@ -101,6 +114,8 @@ pub async fn run_cycle(
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            // A reloaded schedule takes effect at once.
+            Ok(()) = cycles.changed() => {}
             () = triggers.wake.notified() => {
                 for (kind, full) in triggers.take() {
                     let outcome = if full { syncer.reconcile(kind).await } else { syncer.poll(kind).await };
