@@ -3,6 +3,7 @@
 
 mod binary;
 mod client;
+mod faults;
 mod mirror;
 mod sim;
 mod support;
