@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Err(problems) = load_str(text, &env) {
-        assert!(!problems.is_empty(), "an error carries at least one problem");
+        assert!(
+            !problems.is_empty(),
+            "an error carries at least one problem"
+        );
     }
 });

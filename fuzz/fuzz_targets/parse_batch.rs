@@ -12,9 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let body = data.as_ptr_range();
     for received in &batch {
         let raw = received.raw.as_bytes().as_ptr_range();
-        assert!(body.start <= raw.start && raw.end <= body.end, "raw text outside the body");
-        let again = parse_batch(format!("[{}]", received.raw).as_bytes())
-            .expect("an accepted event parses alone");
+        assert!(
+            body.start <= raw.start && raw.end <= body.end,
+            "raw text outside the body"
+        );
+        let alone = format!("[{}]", received.raw);
+        let again = parse_batch(alone.as_bytes()).expect("an accepted event parses alone");
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].event.dedup_digest(), received.event.dedup_digest());
         let _ = (received.event.object_kind(), received.event.action());
