@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 /// Some references resolve, others do not, so both paths are exercised.
 fn env(name: &str) -> Option<String> {
-    (name.len() % 2 == 0).then(|| format!("value-of-{name}"))
+    name.len()
+        .is_multiple_of(2)
+        .then(|| format!("value-of-{name}"))
 }
 
 fuzz_target!(|data: &[u8]| {
