@@ -93,6 +93,10 @@ struct FireArgs {
     portal_id: i64,
     #[arg(long, default_value_t = 4_242_424)]
     app_id: i64,
+    /// Send at most N requests per second on a fixed schedule (open loop; latency counts
+    /// from each request's due time). Default: as fast as the receiver answers.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -220,7 +224,14 @@ async fn fire_command(args: FireArgs) -> ExitCode {
         eprintln!("hubspot-sim fire: {error:#}");
         return ExitCode::from(2);
     }
-    match fire::run(config).await {
+    if args
+        .rate
+        .is_some_and(|rate| !(rate > 0.0 && rate.is_finite()))
+    {
+        eprintln!("hubspot-sim fire: --rate must be a positive number of requests per second");
+        return ExitCode::from(2);
+    }
+    match fire::run_paced(config, args.rate).await {
         Ok(report) => {
             if args.json {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());

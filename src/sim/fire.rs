@@ -82,11 +82,25 @@ pub fn check(config: &FireConfig) -> anyhow::Result<()> {
 }
 
 pub async fn run(config: FireConfig) -> anyhow::Result<Report> {
+    run_paced(config, None).await
+}
+
+/// Like `run`, but with `rate_per_sec` it sends requests on a fixed schedule (open loop):
+/// request `n` is due at `start + n / rate`, and its latency counts from that due time, so a
+/// slow receiver shows as latency instead of silently lowering the offered load.
+pub async fn run_paced(config: FireConfig, rate_per_sec: Option<f64>) -> anyhow::Result<Report> {
     check(&config)?;
+    if rate_per_sec.is_some_and(|rate| !(rate > 0.0 && rate.is_finite())) {
+        bail!("--rate must be a positive number of requests per second");
+    }
     let target = Arc::new(parse_target(&config.target)?);
     let config = Arc::new(config);
     let next_event = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let pace = rate_per_sec.map(|rate| Pace {
+        start: started,
+        interval_secs: 1.0 / rate,
+    });
     let workers: Vec<_> = (0..config.concurrency)
         .map(|slot| {
             tokio::spawn(worker(
@@ -94,6 +108,7 @@ pub async fn run(config: FireConfig) -> anyhow::Result<Report> {
                 config.clone(),
                 target.clone(),
                 next_event.clone(),
+                pace,
             ))
         })
         .collect();
@@ -117,11 +132,25 @@ async fn connect(target: &Target) -> anyhow::Result<http1::SendRequest<Full<Byte
     Ok(sender)
 }
 
+/// The open-loop schedule of a paced run.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    start: Instant,
+    interval_secs: f64,
+}
+
+impl Pace {
+    fn due(&self, request: u64) -> Instant {
+        self.start + std::time::Duration::from_secs_f64(request as f64 * self.interval_secs)
+    }
+}
+
 async fn worker(
     slot: usize,
     config: Arc<FireConfig>,
     target: Arc<Target>,
     next_event: Arc<AtomicU64>,
+    pace: Option<Pace>,
 ) -> Report {
     let mut report = Report::default();
     let mut sender = None;
@@ -132,35 +161,38 @@ async fn worker(
             break;
         }
         let count = (config.events - first).min(config.batch_size as u64) as usize;
+        let due = pace.map(|pace| pace.due(first / config.batch_size as u64));
+        if let Some(due) = due {
+            tokio::time::sleep_until(due).await;
+        }
         let occurred = crate::sim::time::now_ms();
         let body = builder.build(first, count, 0, occurred);
         let redeliver =
             config.duplicate_rate > 0.0 && rand::thread_rng().gen_bool(config.duplicate_rate);
-        send(
-            &config,
-            &target,
-            &mut sender,
-            body,
-            count,
-            false,
-            &mut report,
-        )
-        .await;
+        let sending = Sending {
+            events: count,
+            duplicate: false,
+            due,
+        };
+        send(&config, &target, &mut sender, body, sending, &mut report).await;
         if redeliver {
             let again = builder.build(first, count, 1, occurred);
-            send(
-                &config,
-                &target,
-                &mut sender,
-                again,
-                count,
-                true,
-                &mut report,
-            )
-            .await;
+            let sending = Sending {
+                events: count,
+                duplicate: true,
+                due: None,
+            };
+            send(&config, &target, &mut sender, again, sending, &mut report).await;
         }
     }
     report
+}
+
+/// What one request carries, for the report; `due` is its scheduled time in a paced run.
+struct Sending {
+    events: usize,
+    duplicate: bool,
+    due: Option<Instant>,
 }
 
 /// Sends one batch, reconnecting once if the kept-alive connection was closed.
@@ -169,8 +201,7 @@ async fn send(
     target: &Target,
     sender: &mut Option<http1::SendRequest<Full<Bytes>>>,
     body: Vec<u8>,
-    events: usize,
-    duplicate: bool,
+    sending: Sending,
     report: &mut Report,
 ) {
     let body = Bytes::from(body);
@@ -192,7 +223,7 @@ async fn send(
             target.path.as_str(),
             body.clone(),
         );
-        let started = Instant::now();
+        let started = sending.due.unwrap_or_else(Instant::now);
         let outcome = async {
             connection.ready().await?;
             let response = connection.send_request(request).await?;
@@ -203,7 +234,7 @@ async fn send(
         .await;
         match outcome {
             Ok(status) => {
-                report.record(status, started.elapsed(), events, duplicate);
+                report.record(status, started.elapsed(), sending.events, sending.duplicate);
                 return;
             }
             Err(error) => {

@@ -4,6 +4,7 @@
 mod binary;
 mod client;
 mod demo;
+mod faults;
 mod mirror;
 mod ops;
 mod ownership;

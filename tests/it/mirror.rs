@@ -218,7 +218,7 @@ pub fn small_portal() -> SimConfig {
 }
 
 /// Mutations of every kind the simulator supports, each sending its webhooks.
-fn mutate(sim: &SimHandle) {
+pub(crate) fn mutate(sim: &SimHandle) {
     let control = sim.control();
     let contacts = control.ids(ObjectType::Contacts, "0", 10);
     let companies = control.ids(ObjectType::Companies, "0", 5);
