@@ -101,7 +101,8 @@ impl InboxStore {
     }
 
     /// Appends the events not stored before (dedup by event id, portal and content digest) and
-    /// updates the counters. Not durable until [`super::Store::commit`].
+    /// counts them. Not durable until [`super::Store::commit`]; the counters are written by
+    /// [`InboxStore::persist_counters`] (after a crash they may trail the events slightly).
     pub fn append(&self, received_at_ms: i64, events: &[NewEvent<'_>]) -> Result<AppendOutcome> {
         let mut outcome = AppendOutcome::default();
         let mut seen = HashSet::new();
@@ -139,12 +140,18 @@ impl InboxStore {
         if outcome.stored > 0 {
             counters.last_received_at_ms = Some(received_at_ms);
         }
-        self.meta
-            .insert(keys::INBOX_COUNTERS, &encode_counters(&counters)[..])?;
         Ok(outcome)
     }
 
-    /// Counts a rejected request; persisted with the next append.
+    /// Writes the counters (once per group commit, not per request: one row less each).
+    pub fn persist_counters(&self) -> Result<()> {
+        let counters = *self.counters.lock();
+        self.meta
+            .insert(keys::INBOX_COUNTERS, &encode_counters(&counters)[..])?;
+        Ok(())
+    }
+
+    /// Counts a rejected request; persisted with the next commit.
     pub fn note_rejected(&self) {
         self.counters.lock().rejected += 1;
     }

@@ -9,8 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{self, AppendOutcome, NewEvent, Store};
 
-/// How many requests one commit may cover at most (bounds the latency of the first).
+/// How many requests, and events, one commit may cover at most: a bigger group amortises the
+/// flush better but makes its first request wait longer.
 const MAX_GROUP: usize = 256;
+const MAX_GROUP_EVENTS: usize = 4_096;
 
 /// One event of a request, pointing into the request's body.
 #[derive(Debug, Clone)]
@@ -126,15 +128,16 @@ impl Committer {
                         reply,
                     } => group.push((body, events, reply)),
                 }
-                next = (group.len() < MAX_GROUP)
-                    .then(|| self.jobs.try_recv().ok())
-                    .flatten();
+                let events: usize = group.iter().map(|(_, events, _)| events.len()).sum();
+                let room = group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS;
+                next = room.then(|| self.jobs.try_recv().ok()).flatten();
             }
             if !group.is_empty() {
                 self.commit(group);
             }
         }
         self.jobs.close();
+        self.store.inbox().persist_counters()?;
         self.store.commit()
     }
 
@@ -147,7 +150,11 @@ impl Committer {
                 self.store.inbox().append(received_at_ms, &events)
             })
             .collect();
-        let committed = self.store.commit();
+        let committed = self
+            .store
+            .inbox()
+            .persist_counters()
+            .and_then(|()| self.store.commit());
         if let Err(error) = &committed {
             tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
         }
