@@ -42,6 +42,7 @@ mod auth;
 mod classify;
 mod client;
 mod error;
+mod find;
 mod introspect;
 mod model;
 mod objects;

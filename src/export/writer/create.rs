@@ -1,0 +1,338 @@
+//! Creates: the intent is persisted before the batch is sent, results are matched back by
+//! what was sent and written to the mirror at once; a 409 sends the batch back for planning
+//! (the existing record, now mirrored, is its duplicate); a 400 is bisected down to the one
+//! record HubSpot refuses. A create whose outcome is unknown (crash, timeout) is reconciled
+//! with HubSpot before it is sent again.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{Error, Job, Writer};
+use crate::export::job::{self, Outcome, Row};
+use crate::export::plan::Plan;
+use crate::hubspot::{self, Association, AssociationType, Fault, NewAssociation, NewRecord};
+use crate::object::ObjectType;
+use crate::ownership::normalize;
+use crate::webhook::inbox::now_ms;
+
+/// Contact → company, unlabelled (HubSpot-defined association type 279).
+const CONTACT_TO_COMPANY: i64 = 279;
+/// How long after a create HubSpot's search may still miss it.
+const SEARCH_LAG_MS: i64 = 10_000;
+/// Clock difference tolerated between this host and HubSpot when comparing create times.
+const CLOCK_MARGIN_MS: i64 = 60_000;
+/// A row that keeps meeting a 409 after being planned again fails instead of looping.
+const MAX_REPLANS: u8 = 3;
+
+pub(super) struct Item {
+    index: u32,
+    duplicates: Vec<i64>,
+    record: NewRecord,
+}
+
+type Replan<'a> = Pin<Box<dyn Future<Output = Result<Vec<u32>, Error>> + Send + 'a>>;
+
+impl Writer {
+    /// Creates `creates` (at most 100); returns the rows to plan again.
+    pub(super) async fn create(
+        &self,
+        job: &mut Job,
+        creates: Vec<(u32, Plan)>,
+    ) -> Result<Vec<u32>, Error> {
+        let now = now_ms();
+        let mut items = Vec::with_capacity(creates.len());
+        for (index, plan) in creates {
+            let row = &mut job.rows[index as usize];
+            row.intent_at_ms = Some(now);
+            let mut record = NewRecord {
+                properties: plan.properties,
+                associations: Vec::new(),
+            };
+            if let Ok(owner) = &job.owner {
+                record
+                    .properties
+                    .insert("hubspot_owner_id".into(), owner.to_string());
+            }
+            if let Some(company) = job.context.company_for(self.store(), &row.fields)? {
+                record.associations.push(NewAssociation {
+                    to_id: company,
+                    type_id: CONTACT_TO_COMPANY,
+                    category: "HUBSPOT_DEFINED".into(),
+                });
+            }
+            items.push(Item {
+                index,
+                duplicates: plan.duplicates,
+                record,
+            });
+        }
+        // Durable before sending: after a crash these rows are reconciled, not re-sent blindly.
+        self.save_indexes(job, items.iter().map(|item| item.index))?;
+        self.send(job, items).await
+    }
+
+    fn send<'a>(&'a self, job: &'a mut Job, mut items: Vec<Item>) -> Replan<'a> {
+        Box::pin(async move {
+            let kind = job.header.kind;
+            let records: Vec<NewRecord> = items.iter().map(|item| item.record.clone()).collect();
+            match self.syncer.client.batch_create(kind, &records).await {
+                Ok(created) => {
+                    self.accept(job, items, created).await?;
+                    Ok(Vec::new())
+                }
+                Err(hubspot::Error::Conflict {
+                    existing_id: Some(existing),
+                    ..
+                }) => {
+                    // Someone created it meanwhile: mirror it, then plan the batch again.
+                    self.syncer.refetch(kind, &[existing]).await?;
+                    let mut replan = Vec::new();
+                    for item in items {
+                        let i = item.index as usize;
+                        job.rows[i].intent_at_ms = None;
+                        job.replans[i] += 1;
+                        if job.replans[i] > MAX_REPLANS {
+                            let message = "HubSpot keeps reporting a conflicting record";
+                            job.finish(
+                                item.index,
+                                Outcome::failed("conflict", message, None, item.duplicates),
+                            );
+                        } else {
+                            replan.push(item.index);
+                        }
+                    }
+                    self.save_indexes(job, replan.iter().copied())?;
+                    Ok(replan)
+                }
+                Err(hubspot::Error::InvalidProperties { .. } | hubspot::Error::Conflict { .. })
+                    if items.len() > 1 =>
+                {
+                    // One bad record fails the whole batch: find it by halves.
+                    let right = items.split_off(items.len() / 2);
+                    let mut replan = self.send(job, items).await?;
+                    replan.extend(self.send(job, right).await?);
+                    Ok(replan)
+                }
+                Err(hubspot::Error::InvalidProperties { problems, .. }) => {
+                    let first = problems.first();
+                    let message = first.map_or("property values were not valid".into(), |p| {
+                        p.message.clone()
+                    });
+                    for item in items {
+                        let property = first.map(|p| p.name.clone());
+                        job.finish(
+                            item.index,
+                            Outcome::failed("invalid_value", &message, property, item.duplicates),
+                        );
+                    }
+                    Ok(Vec::new())
+                }
+                Err(error) if error.fault() == Fault::Request => {
+                    for item in items {
+                        let text = error.to_string();
+                        job.finish(
+                            item.index,
+                            Outcome::failed("hubspot_rejected", &text, None, item.duplicates),
+                        );
+                    }
+                    Ok(Vec::new())
+                }
+                // The outcome is unknown (timeout, 5xx) or HubSpot is unusable for now: the
+                // job pauses and, when resumed, reconciles these rows first.
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+
+    /// Matches created records back to their rows and mirrors them at once.
+    async fn accept(
+        &self,
+        job: &mut Job,
+        mut items: Vec<Item>,
+        created: Vec<hubspot::Record>,
+    ) -> Result<(), Error> {
+        let kind = job.header.kind;
+        let mut links = BTreeMap::new();
+        for record in &created {
+            let Some(position) = items
+                .iter()
+                .position(|item| sent_as(kind, &item.record, record))
+            else {
+                continue;
+            };
+            let item = items.swap_remove(position);
+            let to: Vec<Association> = item
+                .record
+                .associations
+                .iter()
+                .map(|a| Association {
+                    to_id: a.to_id,
+                    types: vec![AssociationType {
+                        category: a.category.clone(),
+                        type_id: a.type_id,
+                        label: None,
+                    }],
+                })
+                .collect();
+            links.insert(record.id, to);
+            job.finish(
+                item.index,
+                created_outcome(record.id, job.owner.as_ref().ok().copied(), item.duplicates),
+            );
+        }
+        let associations = if kind == ObjectType::Contacts && job.context.settings.associate_company
+        {
+            vec![(ObjectType::Companies, links)]
+        } else {
+            Vec::new()
+        };
+        self.syncer
+            .write_fetched(kind, &created, true, &associations, None)
+            .await?;
+        // Rows left unmatched keep their intent and are reconciled when the job resumes.
+        Ok(())
+    }
+
+    /// Rows with an intent and no outcome may exist in HubSpot: find them there. Found and
+    /// created after the intent → created; else the intent is dropped and the row planned
+    /// again (a record created by someone else, now mirrored, is then its duplicate).
+    pub(super) async fn reconcile(&self, job: &mut Job) -> Result<(), Error> {
+        let kind = job.header.kind;
+        let pending: Vec<u32> = (0..job.rows.len() as u32)
+            .filter(|i| {
+                let row = &job.rows[*i as usize];
+                row.outcome.is_none() && row.intent_at_ms.is_some()
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            export = job.id,
+            rows = pending.len(),
+            "reconciling creates of unknown outcome"
+        );
+        let mut found: Vec<(u32, hubspot::Record)> = Vec::new();
+        let keyed: Vec<(u32, String, String)> = pending
+            .iter()
+            .filter_map(|i| {
+                let mapped = crate::export::plan::map_fields(
+                    &job.context.mapping,
+                    &job.rows[*i as usize].fields,
+                );
+                let names: &[&str] = match kind {
+                    ObjectType::Companies => &["domain", "name"],
+                    _ => &["email", "lastname", "firstname"],
+                };
+                names.iter().find_map(|name| {
+                    Some((*i, (*name).to_owned(), mapped.get(*name)?.value.clone()))
+                })
+            })
+            .collect();
+        let (by_email, by_search): (Vec<_>, Vec<_>) = keyed
+            .into_iter()
+            .partition(|(_, name, _)| kind == ObjectType::Contacts && name == "email");
+        if !by_email.is_empty() {
+            let emails: Vec<String> = by_email.iter().map(|(_, _, email)| email.clone()).collect();
+            let contacts = self.syncer.client.contacts_by_email(&emails).await?;
+            for (index, _, email) in &by_email {
+                let wanted = normalize::email(email);
+                if let Some(contact) = contacts
+                    .iter()
+                    .find(|c| c.property("email").and_then(normalize::email) == wanted)
+                {
+                    found.push((*index, contact.clone()));
+                }
+            }
+        }
+        if let Some(latest) = by_search
+            .iter()
+            .filter_map(|(i, _, _)| job.rows[*i as usize].intent_at_ms)
+            .max()
+        {
+            // Search misses records created in the last seconds: wait that out first.
+            let wait_ms = latest + SEARCH_LAG_MS - now_ms();
+            if wait_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms as u64)).await;
+            }
+        }
+        for (index, name, value) in &by_search {
+            let since = job.rows[*index as usize].intent_at_ms.unwrap_or(0) - CLOCK_MARGIN_MS;
+            let mut hits = self
+                .syncer
+                .client
+                .created_with(kind, name, value, since)
+                .await?;
+            hits.sort_by_key(|record| record.id);
+            if let Some(first) = hits.into_iter().next() {
+                found.push((*index, first));
+            }
+        }
+        let ids: Vec<i64> = found.iter().map(|(_, record)| record.id).collect();
+        self.syncer.refetch(kind, &ids).await?;
+        for index in &pending {
+            let row = &mut job.rows[*index as usize];
+            let intent = row.intent_at_ms.unwrap_or(0);
+            let ours = found.iter().find(|(i, record)| {
+                i == index
+                    && record
+                        .created_at_ms
+                        .is_none_or(|at| at >= intent - CLOCK_MARGIN_MS)
+            });
+            match ours {
+                Some((_, record)) => {
+                    let outcome =
+                        created_outcome(record.id, job.owner.as_ref().ok().copied(), Vec::new());
+                    job.finish(*index, outcome);
+                }
+                None => row.intent_at_ms = None,
+            }
+        }
+        self.save_indexes(job, pending.iter().copied())
+    }
+
+    fn save_indexes(&self, job: &mut Job, indexes: impl Iterator<Item = u32>) -> Result<(), Error> {
+        let indexes: Vec<u32> = indexes.collect();
+        let rows: Vec<(u32, &Row)> = indexes
+            .iter()
+            .map(|i| (*i, &job.rows[*i as usize]))
+            .collect();
+        job::save_rows(self.store(), self.portal(), job.id, &rows)?;
+        job.dirty.retain(|i| !indexes.contains(i));
+        Ok(())
+    }
+}
+
+fn created_outcome(id: i64, owner_id: Option<i64>, duplicates: Vec<i64>) -> Outcome {
+    Outcome {
+        action: "created".into(),
+        id: Some(id),
+        owner_id,
+        duplicates,
+        ..Outcome::default()
+    }
+}
+
+/// Whether `record` is the one created from `sent`: contacts by email, companies by domain
+/// and name, else every property sent (HubSpot returns batch results in no set order).
+fn sent_as(kind: ObjectType, sent: &NewRecord, record: &hubspot::Record) -> bool {
+    let keys: &[&str] = match kind {
+        ObjectType::Contacts if sent.properties.contains_key("email") => &["email"],
+        ObjectType::Companies if sent.properties.contains_key("domain") => &["domain", "name"],
+        _ => &[],
+    };
+    let equal = |name: &str| {
+        let value = sent.properties.get(name).map_or("", |v| v.trim());
+        record
+            .property(name)
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case(value)
+    };
+    if keys.is_empty() {
+        sent.properties.keys().all(|name| equal(name))
+    } else {
+        keys.iter().all(|name| equal(name))
+    }
+}
