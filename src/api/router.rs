@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
 use super::error::{empty_response, json_response, ApiError, Response};
-use super::{lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
+use super::{export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
 use crate::config::Scope;
 use crate::webhook::Rejection;
 
@@ -52,6 +52,7 @@ const fn route(
 }
 
 const READ: Option<Scope> = Some(Scope::Read);
+const EXPORT: Option<Scope> = Some(Scope::Export);
 const ADMIN: Option<Scope> = Some(Scope::Admin);
 
 /// Every route the gateway serves.
@@ -139,6 +140,34 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         user_mappings::reset,
     ),
+    route(Method::GET, "/v1/export/settings", ADMIN, export::settings),
+    route(
+        Method::PUT,
+        "/v1/export/settings",
+        ADMIN,
+        export::put_settings,
+    ),
+    route(
+        Method::DELETE,
+        "/v1/export/settings",
+        ADMIN,
+        export::reset_settings,
+    ),
+    route(
+        Method::GET,
+        "/v1/export/mappings/{type}",
+        ADMIN,
+        export::mapping,
+    ),
+    route(
+        Method::PUT,
+        "/v1/export/mappings/{type}",
+        ADMIN,
+        export::put_mapping,
+    ),
+    route(Method::POST, "/v1/exports", EXPORT, export::start),
+    route(Method::GET, "/v1/exports", EXPORT, export::list),
+    route(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
 ];
 
 /// Answers one request. Never fails: every problem becomes an error answer.

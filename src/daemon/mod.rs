@@ -27,6 +27,7 @@ pub struct Running {
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
+    export: tokio::task::JoinHandle<()>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
 
@@ -71,6 +72,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         .fallback_owner_id
         .as_deref()
         .and_then(|id| id.parse().ok());
+    state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
 
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
@@ -102,6 +104,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             shutdown.clone(),
         ))
     });
+    let export = tokio::spawn(export_worker(state.clone(), shutdown.clone()));
     state.set_ready(true);
     tracing::info!(%local_addr, store = %config.store.path.display(), "hubspot-gateway is ready");
     Ok(Running {
@@ -110,6 +113,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown,
         server,
         sync,
+        export,
         committer,
     })
 }
@@ -129,6 +133,7 @@ impl Running {
         if let Some(sync) = self.sync {
             sync.await.context("sync task")?;
         }
+        self.export.await.context("export worker")?;
         self.state.ingress.inbox.close().await;
         self.committer
             .await
@@ -158,6 +163,32 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
             Err(error) => tracing::warn!(%error, "inbox pruning task failed"),
         }
     }
+}
+
+/// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
+/// and its mirror writes); a job interrupted by shutdown resumes at the next start.
+async fn export_worker(state: Arc<api::State>, shutdown: CancellationToken) {
+    let syncer = loop {
+        if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
+            break syncer.clone();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    };
+    let portal = state.portal();
+    let fallback = crate::ownership::Fallback {
+        owner_id: state.fallback_owner_id,
+        connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
+        connected_user_id: portal.as_ref().and_then(|p| p.user_id),
+    };
+    let writer = crate::export::writer::Writer {
+        syncer,
+        fallback,
+        exporter: state.exporter.clone(),
+    };
+    crate::export::writer::run(writer, shutdown).await;
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit).
