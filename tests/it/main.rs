@@ -4,6 +4,7 @@
 mod binary;
 mod client;
 mod demo;
+mod export;
 mod mirror;
 mod ownership;
 mod sim;
