@@ -292,11 +292,11 @@ async fn created_records_get_the_resolved_owner_and_updates_keep_theirs() {
     let target = snapshot.objects[&ObjectType::Contacts]
         .iter()
         .find(|r| {
-            r.properties.get("email").is_some()
+            r.properties.contains_key("email")
                 && r.properties
                     .get("hubspot_owner_id")
                     .is_some_and(|o| *o != active[1].id.to_string())
-                && r.properties.get("jobtitle").is_none()
+                && !r.properties.contains_key("jobtitle")
         })
         .expect("a contact with an owner and no job title");
     let before = target.properties["hubspot_owner_id"].clone();
