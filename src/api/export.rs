@@ -248,3 +248,60 @@ pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     }
     Ok(json_response(StatusCode::OK, &json!({"exports": exports})))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    fields: BTreeMap<String, Value>,
+}
+
+/// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
+pub fn test_mapping(
+    state: std::sync::Arc<State>,
+    params: Vec<String>,
+    body: bytes::Bytes,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
+    Box::pin(async move {
+        let kind = export_type(&params[0])?;
+        let request: TestRequest = wire::json_body(&body)?;
+        let fields = request
+            .fields
+            .into_iter()
+            .map(|(name, value)| (name, text(&value)))
+            .collect();
+        let hub = portal(&state)?.hub_id;
+        let syncer = state.syncer().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_connected",
+                "the gateway has not connected to HubSpot yet",
+            )
+        })?;
+        let context = Context::load(&state.store, hub, kind, &state.exporter.config)
+            .map_err(|e| ApiError::storage(&e))?;
+        match crate::export::sample::run(&syncer, &context, &fields).await {
+            Ok(report) => Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "ok": true,
+                    "created_id": report.created_id.to_string(),
+                    "archived": report.archived,
+                    "properties_written": report.properties_written,
+                }),
+            )),
+            Err(error) if error.fault() == crate::hubspot::Fault::Request => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mapping_test_failed",
+                error.to_string(),
+            )),
+            Err(error) => {
+                tracing::warn!(%error, "mapping test could not reach HubSpot");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "hubspot_unavailable",
+                    "HubSpot could not be reached; retry later",
+                ))
+            }
+        }
+    })
+}

@@ -23,10 +23,20 @@ pub struct Call<'a> {
 
 pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
+/// A handler that awaits HubSpot; it gets the state, the decoded path parameters and the body.
+pub type AsyncHandler = fn(
+    Arc<State>,
+    Vec<String>,
+    Bytes,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>,
+>;
+
 pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
     Plain(Handler),
+    Async(AsyncHandler),
 }
 
 pub struct Route {
@@ -165,6 +175,12 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         export::put_mapping,
     ),
+    Route {
+        method: Method::POST,
+        path: "/v1/export/mappings/{type}/test",
+        scope: ADMIN,
+        action: Action::Async(export::test_mapping),
+    },
     route(Method::POST, "/v1/exports", EXPORT, export::start),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     route(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
@@ -193,6 +209,11 @@ where
             Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
                 .await
                 .unwrap_or_else(ApiError::into_response),
+            Action::Async(handler) => {
+                deferred(state.clone(), route.scope, *handler, &parts, params, body)
+                    .await
+                    .unwrap_or_else(ApiError::into_response)
+            }
         };
         return Ok(response);
     }
@@ -260,6 +281,31 @@ where
         body,
     };
     handler(state, &call)
+}
+
+async fn deferred<B>(
+    state: Arc<State>,
+    scope: Option<Scope>,
+    handler: AsyncHandler,
+    parts: &http::request::Parts,
+    params: Vec<&str>,
+    body: B,
+) -> Result<Response, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(scope) = scope {
+        state.tokens.read().authorize(&parts.headers, scope)?;
+    }
+    let body = read_body(body, state.max_body_bytes)
+        .await
+        .map_err(|rejection| {
+            let (status, code) = rejection.status_and_code();
+            ApiError::new(status, code, rejection.to_string())
+        })?;
+    let params = params.iter().map(|param| percent_decode(param)).collect();
+    handler(state, params, body).await
 }
 
 fn percent_decode(text: &str) -> String {

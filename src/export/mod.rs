@@ -5,6 +5,7 @@ pub mod context;
 pub mod job;
 pub mod mapping;
 pub mod plan;
+pub mod sample;
 pub mod settings;
 pub mod writer;
 

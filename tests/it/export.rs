@@ -433,3 +433,40 @@ async fn a_409_race_becomes_the_duplicate_action() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_mapping_creates_reads_back_and_archives_or_reports_the_refusal() {
+    let h = Harness::start(small_portal()).await;
+    let path = "/v1/export/mappings/companies/test";
+    let sample = json!({"fields": {"name": "Sample Co", "domain": "sample-test.example", "industry": "COMPUTER_SOFTWARE"}});
+    let (status, report) = post(&h, path, ADMIN_TOKEN, &sample).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["ok"].as_bool(), report["archived"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        report["properties_written"]["industry"],
+        "COMPUTER_SOFTWARE"
+    );
+    let id = report["created_id"].as_str().unwrap();
+    assert!(
+        h.sim.control().record(ObjectType::Companies, id).is_none(),
+        "the sample is archived"
+    );
+    // A label instead of an internal value: HubSpot's refusal is reported as is.
+    let bad = json!({"fields": {"name": "Sample Co", "industry": "Computer Software"}});
+    let (status, refused) = post(&h, path, ADMIN_TOKEN, &bad).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "mapping_test_failed");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("industry"),
+        "{refused}"
+    );
+    let (status, _) = post(&h, path, EXPORT_TOKEN, &sample).await;
+    assert_eq!(status, 403);
+    h.stop().await;
+}
