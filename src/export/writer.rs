@@ -31,6 +31,8 @@ pub enum Error {
     Sync(#[from] sync::Error),
     #[error("export {0} does not exist")]
     NoSuchJob(u64),
+    #[error("record {0} named by a 409 could not be read back")]
+    Vanished(i64),
     #[error("some records of the job have no outcome yet")]
     Incomplete,
 }
@@ -69,8 +71,6 @@ struct Job {
     owner: Result<i64, String>,
     /// Rows with a new outcome not yet saved.
     dirty: Vec<u32>,
-    /// Rows sent back for planning after a 409, per row.
-    replans: Vec<u8>,
 }
 
 impl Job {
@@ -123,7 +123,6 @@ impl Writer {
             .map_err(|error| error.to_string());
         let mut job = Job {
             id,
-            replans: vec![0; rows.len()],
             header,
             rows,
             context,

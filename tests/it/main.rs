@@ -5,6 +5,7 @@ mod binary;
 mod client;
 mod demo;
 mod export;
+mod export_restart;
 mod mirror;
 mod ownership;
 mod sim;

@@ -22,8 +22,6 @@ const CONTACT_TO_COMPANY: i64 = 279;
 const SEARCH_LAG_MS: i64 = 10_000;
 /// Clock difference tolerated between this host and HubSpot when comparing create times.
 const CLOCK_MARGIN_MS: i64 = 60_000;
-/// A row that keeps meeting a 409 after being planned again fails instead of looping.
-const MAX_REPLANS: u8 = 3;
 
 pub(super) struct Item {
     index: u32,
@@ -84,24 +82,18 @@ impl Writer {
                 Err(hubspot::Error::Conflict {
                     existing_id: Some(existing),
                     ..
-                }) => {
-                    // Someone created it meanwhile: mirror it, then plan the batch again.
+                }) if !self.mirrored(kind, existing)? => {
+                    // Someone created it meanwhile: mirror it, then plan the batch again; the
+                    // row it duplicates now finds it. Each 409 names a record new to the
+                    // mirror, so this ends.
                     self.syncer.refetch(kind, &[existing]).await?;
-                    let mut replan = Vec::new();
-                    for item in items {
-                        let i = item.index as usize;
-                        job.rows[i].intent_at_ms = None;
-                        job.replans[i] += 1;
-                        if job.replans[i] > MAX_REPLANS {
-                            let message = "HubSpot keeps reporting a conflicting record";
-                            job.finish(
-                                item.index,
-                                Outcome::failed("conflict", message, None, item.duplicates),
-                            );
-                        } else {
-                            replan.push(item.index);
-                        }
+                    if !self.mirrored(kind, existing)? {
+                        return Err(Error::Vanished(existing));
                     }
+                    for item in &items {
+                        job.rows[item.index as usize].intent_at_ms = None;
+                    }
+                    let replan: Vec<u32> = items.iter().map(|item| item.index).collect();
                     self.save_indexes(job, replan.iter().copied())?;
                     Ok(replan)
                 }
@@ -290,6 +282,11 @@ impl Writer {
             }
         }
         self.save_indexes(job, pending.iter().copied())
+    }
+
+    fn mirrored(&self, kind: ObjectType, id: i64) -> Result<bool, Error> {
+        let record = self.store().mirror().get(self.portal(), kind, id)?;
+        Ok(record.is_some_and(|record| !record.archived))
     }
 
     fn save_indexes(&self, job: &mut Job, indexes: impl Iterator<Item = u32>) -> Result<(), Error> {

@@ -1,0 +1,179 @@
+//! Export jobs survive `kill -9` of the real binary: after a restart the job resumes,
+//! reconciles the creates whose outcome it did not see, and HubSpot holds each record once.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hubspot_gateway::sim::{self, ObjectType, SimConfig};
+use serde_json::{json, Value};
+
+use crate::support::{
+    answer, config_with, far_reconcile_window, Options, ADMIN_TOKEN, CLIENT_SECRET, EXPORT_TOKEN,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_hubspot-gateway");
+const RECORDS: usize = 5_000;
+
+fn start(config: &Path) -> Child {
+    Command::new(BINARY)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("IT_CLIENT_SECRET", CLIENT_SECRET)
+        .env("IT_ACCESS_TOKEN", "pat-na1-it")
+        .env("IT_READ_TOKEN", "it-read-token")
+        .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IT_EXPORT_TOKEN", EXPORT_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn get(http: &reqwest::Client, url: String) -> Option<Value> {
+    let response = http.get(url).bearer_auth(ADMIN_TOKEN).send().await.ok()?;
+    Some(answer(response).await.1)
+}
+
+/// Waits (with a deadline) until `check` holds for the JSON at `url`.
+async fn wait_for(http: &reqwest::Client, url: &str, what: &str, check: impl Fn(&Value) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if get(http, url.to_owned()).await.is_some_and(|v| check(&v)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn exported(sim: &sim::SimHandle) -> Vec<String> {
+    let snapshot = sim.control().snapshot();
+    snapshot.objects[&ObjectType::Contacts]
+        .iter()
+        .filter_map(|r| {
+            r.properties
+                .get("email")
+                .filter(|e| e.ends_with("@restart.example"))
+                .cloned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_way_resumes_and_creates_each_record_once() {
+    let sim_config = SimConfig {
+        owners: 5,
+        contacts: 50,
+        companies: 10,
+        deals: 0,
+        tasks: 0,
+        // Slow enough to kill the daemon in the middle of the job.
+        rate_limit: Some(sim::RateLimit {
+            max: 30,
+            interval_ms: 1_000,
+        }),
+        latency_ms: 40,
+        access_token: "pat-na1-it".into(),
+        ..SimConfig::default()
+    };
+    let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = Options {
+        hubspot: format!("api_base = \"{}\"", sim.base_url()),
+        sync: Some(format!(
+            "objects = [\"owners\", \"contacts\", \"companies\"]\n{}",
+            far_reconcile_window()
+        )),
+        ..Options::default()
+    };
+    let config = dir.path().join("config.toml");
+    let text = config_with(
+        &format!("127.0.0.1:{port}"),
+        "https://h.example",
+        &dir.path().join("store"),
+        &options,
+    );
+    std::fs::write(&config, text).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let mut daemon = start(&config);
+    wait_for(&http, &format!("{base}/v1/status"), "backfill", |s| {
+        !s["contacts"]["last_full_sync"].is_null()
+    })
+    .await;
+    let records: Vec<Value> = (0..RECORDS)
+        .map(|i| json!({"ref": format!("r{i}"), "fields": {"email": format!("k{i}@restart.example"), "first_name": "K", "last_name": format!("N{i}")}}))
+        .collect();
+    let response = http
+        .post(format!("{base}/v1/exports"))
+        .bearer_auth(EXPORT_TOKEN)
+        .json(&json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}))
+        .send()
+        .await
+        .unwrap();
+    let (status, started) = answer(response).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["export_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while exported(&sim).len() < RECORDS / 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    daemon.kill().unwrap(); // SIGKILL, possibly with a batch create in flight
+    daemon.wait().unwrap();
+    let at_kill = exported(&sim).len();
+    assert!(
+        at_kill < RECORDS,
+        "killed too late: {at_kill} already created"
+    );
+
+    let mut daemon = start(&config);
+    let job_url = format!("{base}/v1/exports/{id}");
+    wait_for(&http, &job_url, "the resumed job", |job| {
+        job["state"] == "done"
+    })
+    .await;
+    let job = get(&http, job_url).await.unwrap();
+    assert_eq!(
+        job["failed"],
+        0,
+        "{}",
+        job["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == "failed")
+            .cloned()
+            .unwrap_or_default()
+    );
+    assert_eq!(
+        job["created"].as_u64().unwrap() as usize,
+        RECORDS,
+        "every record created (by this job) once"
+    );
+    let mut emails = exported(&sim);
+    assert_eq!(emails.len(), RECORDS, "records in HubSpot");
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), RECORDS, "no record twice");
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+    sim.shutdown().await;
+}
