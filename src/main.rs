@@ -43,6 +43,20 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Export a CSV (header = source field names) or JSON Lines file into HubSpot: through the
+    /// running daemon if there is one, else directly. Exit 0 when no record failed.
+    Export {
+        /// companies or contacts.
+        #[arg(long = "type")]
+        kind: ObjectType,
+        /// The internal user exporting (decides the owner of new records).
+        #[arg(long)]
+        user: String,
+        /// Show what would happen, record by record; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        file: PathBuf,
+    },
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -69,6 +83,17 @@ fn main() -> ExitCode {
             Ok(loaded) => {
                 run(async move { daemon::commands::sync_once(&loaded, object, full).await })
             }
+            Err(code) => code,
+        },
+        Command::Export {
+            kind,
+            user,
+            dry_run,
+            file,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move {
+                daemon::commands::export_file(&loaded, kind, &user, dry_run, &file).await
+            }),
             Err(code) => code,
         },
     }

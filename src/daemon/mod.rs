@@ -2,6 +2,7 @@
 //! spawns long-lived tasks, handles signals or talks to systemd.
 
 pub mod commands;
+mod export_direct;
 mod listener;
 pub mod logging;
 mod shutdown;

@@ -2,6 +2,7 @@
 //! the writer that carries them out exactly once.
 
 pub mod context;
+pub mod file;
 pub mod job;
 pub mod mapping;
 pub mod plan;

@@ -5,7 +5,7 @@ mod binary;
 mod client;
 mod demo;
 mod export;
-mod export_restart;
+mod export_binary;
 mod mirror;
 mod ownership;
 mod sim;

@@ -1,5 +1,6 @@
-//! Export jobs survive `kill -9` of the real binary: after a restart the job resumes,
-//! reconciles the creates whose outcome it did not see, and HubSpot holds each record once.
+//! The real binary: an export job survives `kill -9` (after a restart it resumes, reconciles
+//! the creates whose outcome it did not see, and HubSpot holds each record once), and the
+//! `export` CLI on CSV and JSON Lines files.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -176,4 +177,128 @@ async fn a_job_killed_mid_way_resumes_and_creates_each_record_once() {
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
     sim.shutdown().await;
+}
+
+/// Runs the real binary's `export` command (its config points at an in-process gateway).
+async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("export")
+        .args(args)
+        .env("IT_CLIENT_SECRET", CLIENT_SECRET)
+        .env("IT_ACCESS_TOKEN", "pat-na1-it")
+        .env("IT_READ_TOKEN", "it-read-token")
+        .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IT_EXPORT_TOKEN", EXPORT_TOKEN)
+        .stdin(Stdio::null());
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_exports_a_csv_file_through_the_running_daemon() {
+    let h = crate::mirror::Harness::start(crate::mirror::small_portal()).await;
+    let existing = h.sim.control().snapshot().objects[&ObjectType::Contacts]
+        .iter()
+        .find_map(|r| r.properties.get("email").cloned())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = config_with(
+        &h.gateway.addr.to_string(),
+        "https://h.example",
+        &dir.path().join("unused"),
+        &Options::default(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        format!("email,first_name,last_name,company,on_duplicate\n{existing},Old,Timer,\"Acme, Inc\",skip\ncli1@cli.example,Cee,One,\"Acme, Inc\",\ncli2@cli.example,Cee,Two,Acme,\n"),
+    )
+    .unwrap();
+    let csv_path = csv.to_str().unwrap();
+    let dry = cli(
+        &config,
+        &[
+            "--type",
+            "contacts",
+            "--user",
+            "seller@internal.example",
+            "--dry-run",
+            csv_path,
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        stdout.contains("created         2") && stdout.contains("skipped         1"),
+        "{stdout}"
+    );
+    assert!(
+        !count_emails(&h).contains(&"cli1@cli.example".to_owned()),
+        "a dry run writes nothing"
+    );
+
+    let real = cli(
+        &config,
+        &[
+            "--type",
+            "contacts",
+            "--user",
+            "seller@internal.example",
+            csv_path,
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&real.stdout);
+    assert_eq!(
+        real.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    assert!(stdout.contains("created         2"), "{stdout}");
+    let emails = count_emails(&h);
+    for email in ["cli1@cli.example", "cli2@cli.example"] {
+        assert_eq!(emails.iter().filter(|e| *e == email).count(), 1, "{email}");
+    }
+    // A failing record makes the exit code 1 and is listed with its reason.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"email\": \"not an email\", \"first_name\": \"Bad\"}\n",
+    )
+    .unwrap();
+    let failed = cli(
+        &config,
+        &[
+            "--type",
+            "contacts",
+            "--user",
+            "seller@internal.example",
+            bad.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert_eq!(failed.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("invalid_value [email]"), "{stdout}");
+    h.stop().await;
+}
+
+fn count_emails(h: &crate::mirror::Harness) -> Vec<String> {
+    h.sim.control().snapshot().objects[&ObjectType::Contacts]
+        .iter()
+        .filter_map(|r| r.properties.get("email").cloned())
+        .collect()
 }
