@@ -4,6 +4,7 @@
 //! after a crash by reconciling what HubSpot did with every create it may have sent.
 
 mod create;
+mod reconcile;
 mod update;
 
 use std::collections::{HashSet, VecDeque};

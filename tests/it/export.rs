@@ -470,3 +470,32 @@ async fn test_mapping_creates_reads_back_and_archives_or_reports_the_refusal() {
     assert_eq!(status, 403);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_records_cost_one_create_call_per_hundred_and_no_other_write() {
+    let h = Harness::start(small_portal()).await;
+    let before = h.sim.stats().calls;
+    let records: Vec<Value> = (0..1_000)
+        .map(|i| contact(&format!("n{i}"), &format!("new{i}@calls.example"), &[]))
+        .collect();
+    let job = run_job(
+        &h,
+        &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+    )
+    .await;
+    assert_eq!(job["created"], 1_000, "{}", job["failed"]);
+    let after = h.sim.stats().calls;
+    let spent =
+        |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
+    assert_eq!(spent("POST /crm/v3/objects/{type}/batch/create"), 10);
+    // Duplicates are checked against the mirror: no write besides the batches (searches and
+    // reads in the meantime are the sync's polling and its webhook follow-ups).
+    for name in [
+        "POST /crm/v3/objects/{type}",
+        "POST /crm/v3/objects/{type}/batch/update",
+        "POST /crm/v3/objects/{type}/batch/upsert",
+    ] {
+        assert_eq!(spent(name), 0, "{name}");
+    }
+    h.stop().await;
+}
