@@ -302,3 +302,96 @@ fn count_emails(h: &crate::mirror::Harness) -> Vec<String> {
         .filter_map(|r| r.properties.get("email").cloned())
         .collect()
 }
+
+/// A crash right after a batch create was sent, staged on the store: HubSpot created one of
+/// the two companies (by domain, so only search finds it); the other never arrived. On start
+/// the job reconciles: the first is `created` with HubSpot's id, the second is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent() {
+    use hubspot_gateway::export::job::{self, Header, Row};
+    use hubspot_gateway::object::ObjectType as Kind;
+
+    let h = crate::mirror::Harness::start(crate::mirror::small_portal()).await;
+    let crate::mirror::Harness { sim, gateway } = h;
+    sim.control().set_webhook_target(None);
+    let addr = gateway.addr.to_string();
+    let dir = gateway.stop().await;
+    let sent_ms = hubspot_gateway::webhook::inbox::now_ms() - 20_000;
+    let landed = sim
+        .control()
+        .create(
+            ObjectType::Companies,
+            [("name", "Landed"), ("domain", "landed.example")],
+        )
+        .unwrap();
+    {
+        let store = hubspot_gateway::store::Store::open(&dir.path().join("store")).unwrap();
+        let portal: Value =
+            serde_json::from_slice(&store.meta("portal").unwrap().unwrap()).unwrap();
+        let hub = portal["hub_id"].as_i64().unwrap();
+        let row = |name: &str, domain: &str| Row {
+            reference: name.into(),
+            fields: [("name", name), ("domain", domain)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            on_duplicate: None,
+            intent_at_ms: Some(sent_ms),
+            outcome: None,
+        };
+        let header = Header {
+            kind: Kind::Companies,
+            user_email: "seller@internal.example".into(),
+            state: "running".into(),
+            total: 2,
+            created_at_ms: sent_ms,
+            error: None,
+        };
+        job::enqueue(
+            &store,
+            hub,
+            &header,
+            &[row("Landed", "landed.example"), row("Lost", "lost.example")],
+        )
+        .unwrap();
+    }
+    let options = Options {
+        hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
+        sync: Some(format!(
+            "poll_interval_secs = 1\n{}",
+            far_reconcile_window()
+        )),
+        ..Options::default()
+    };
+    let gateway =
+        crate::support::Gateway::start_in(dir, &addr, "http://unused.example", &options).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let (_, job) = gateway.get("/v1/exports/1", Some(EXPORT_TOKEN)).await;
+        if job["state"] == "done" {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job not resumed: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let results = job["results"].as_array().unwrap();
+    assert_eq!(
+        (results[0]["action"].as_str(), results[0]["id"].as_str()),
+        (Some("created"), Some(landed.as_str())),
+        "{job}"
+    );
+    assert_eq!(results[1]["action"], "created", "{job}");
+    let snapshot = sim.control().snapshot();
+    for domain in ["landed.example", "lost.example"] {
+        let count = snapshot.objects[&ObjectType::Companies]
+            .iter()
+            .filter(|r| r.properties.get("domain").map(String::as_str) == Some(domain))
+            .count();
+        assert_eq!(count, 1, "{domain}");
+    }
+    gateway.stop().await;
+    sim.shutdown().await;
+}
