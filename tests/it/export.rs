@@ -499,3 +499,44 @@ async fn new_records_cost_one_create_call_per_hundred_and_no_other_write() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_during_creates_are_reconciled_not_duplicated() {
+    let h = Harness::start(small_portal()).await;
+    // A 5xx after a create leaves its outcome unknown: the job pauses, then reconciles.
+    h.sim.control().set_fault_rate(0.3);
+    let records: Vec<Value> = (0..400)
+        .map(|i| contact(&format!("f{i}"), &format!("fault{i}@faults.example"), &[]))
+        .collect();
+    let (status, started) = post(
+        &h,
+        "/v1/exports",
+        EXPORT_TOKEN,
+        &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let job = wait_for_job(
+        &h,
+        started["export_id"].as_str().unwrap(),
+        Duration::from_secs(120),
+    )
+    .await;
+    h.sim.control().set_fault_rate(0.0);
+    assert_eq!(
+        (job["created"].as_u64(), job["failed"].as_u64()),
+        (Some(400), Some(0)),
+        "{job}"
+    );
+    let by_email = count_by(&h.sim, ObjectType::Contacts, "email");
+    for i in 0..400 {
+        assert_eq!(
+            by_email
+                .get(&format!("fault{i}@faults.example"))
+                .map(Vec::len),
+            Some(1),
+            "fault{i}"
+        );
+    }
+    h.stop().await;
+}
