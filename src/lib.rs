@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod hubspot;
 pub mod metrics;
 pub mod object;

@@ -50,6 +50,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export a CSV (header = source field names) or JSON Lines file into HubSpot: through the
+    /// running daemon if there is one, else directly. Exit 0 when no record failed.
+    Export {
+        /// companies or contacts.
+        #[arg(long = "type")]
+        kind: ObjectType,
+        /// The internal user exporting (decides the owner of new records).
+        #[arg(long)]
+        user: String,
+        /// Show what would happen, record by record; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        file: PathBuf,
+    },
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -80,6 +94,17 @@ fn main() -> ExitCode {
         },
         Command::Status { json } => match load(&cli.config) {
             Ok(loaded) => run(async move { status(&loaded, json).await }),
+            Err(code) => code,
+        },
+        Command::Export {
+            kind,
+            user,
+            dry_run,
+            file,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move {
+                daemon::commands::export_file(&loaded, kind, &user, dry_run, &file).await
+            }),
             Err(code) => code,
         },
     }

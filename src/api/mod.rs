@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod error;
+mod export;
 mod lookups;
 mod objects;
 mod openapi;
@@ -71,6 +72,8 @@ pub struct State {
     pub metrics: crate::metrics::Metrics,
     /// `[ownership] fallback_owner_id`.
     pub fallback_owner_id: Option<i64>,
+    /// `[export]` config and the export worker's wake-up.
+    pub exporter: Arc<crate::export::Exporter>,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
     syncer: OnceLock<Arc<Syncer>>,
@@ -99,6 +102,7 @@ impl State {
             cycle: tokio::sync::watch::Sender::new(Cycle::default()),
             metrics: crate::metrics::Metrics::default(),
             fallback_owner_id: None,
+            exporter: Arc::default(),
             portal: RwLock::new(portal),
             syncer: OnceLock::new(),
             ready: AtomicBool::new(false),

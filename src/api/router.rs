@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
 use super::error::{empty_response, json_response, ApiError, Response};
-use super::{lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
+use super::{export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
 use crate::config::Scope;
 use crate::webhook::Rejection;
 
@@ -23,10 +23,20 @@ pub struct Call<'a> {
 
 pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
+/// A handler that awaits HubSpot; it gets the state, the decoded path parameters and the body.
+pub type AsyncHandler = fn(
+    Arc<State>,
+    Vec<String>,
+    Bytes,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>,
+>;
+
 pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
     Plain(Handler),
+    Async(AsyncHandler),
 }
 
 pub struct Route {
@@ -52,6 +62,7 @@ const fn route(
 }
 
 const READ: Option<Scope> = Some(Scope::Read);
+const EXPORT: Option<Scope> = Some(Scope::Export);
 const ADMIN: Option<Scope> = Some(Scope::Admin);
 
 /// Every route the gateway serves.
@@ -140,6 +151,40 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         user_mappings::reset,
     ),
+    route(Method::GET, "/v1/export/settings", ADMIN, export::settings),
+    route(
+        Method::PUT,
+        "/v1/export/settings",
+        ADMIN,
+        export::put_settings,
+    ),
+    route(
+        Method::DELETE,
+        "/v1/export/settings",
+        ADMIN,
+        export::reset_settings,
+    ),
+    route(
+        Method::GET,
+        "/v1/export/mappings/{type}",
+        ADMIN,
+        export::mapping,
+    ),
+    route(
+        Method::PUT,
+        "/v1/export/mappings/{type}",
+        ADMIN,
+        export::put_mapping,
+    ),
+    Route {
+        method: Method::POST,
+        path: "/v1/export/mappings/{type}/test",
+        scope: ADMIN,
+        action: Action::Async(export::test_mapping),
+    },
+    route(Method::POST, "/v1/exports", EXPORT, export::start),
+    route(Method::GET, "/v1/exports", EXPORT, export::list),
+    route(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
 ];
 
 /// Answers one request. Never fails: every problem becomes an error answer.
@@ -166,6 +211,11 @@ where
             Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
                 .await
                 .unwrap_or_else(ApiError::into_response),
+            Action::Async(handler) => {
+                deferred(state.clone(), route.scope, *handler, &parts, params, body)
+                    .await
+                    .unwrap_or_else(ApiError::into_response)
+            }
         };
         if is_lookup(route.path) {
             state.metrics.observe_lookup(started.elapsed());
@@ -236,6 +286,31 @@ where
         body,
     };
     handler(state, &call)
+}
+
+async fn deferred<B>(
+    state: Arc<State>,
+    scope: Option<Scope>,
+    handler: AsyncHandler,
+    parts: &http::request::Parts,
+    params: Vec<&str>,
+    body: B,
+) -> Result<Response, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(scope) = scope {
+        state.tokens.read().authorize(&parts.headers, scope)?;
+    }
+    let body = read_body(body, state.max_body_bytes)
+        .await
+        .map_err(|rejection| {
+            let (status, code) = rejection.status_and_code();
+            ApiError::new(status, code, rejection.to_string())
+        })?;
+    let params = params.iter().map(|param| percent_decode(param)).collect();
+    handler(state, params, body).await
 }
 
 fn percent_decode(text: &str) -> String {

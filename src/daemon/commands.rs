@@ -83,3 +83,79 @@ pub async fn sync_once(
     store.commit()?;
     Ok(())
 }
+
+/// `hubspot-gateway export`: a CSV or JSON Lines file into HubSpot, through the running
+/// daemon or directly on the store; a summary at the end, an error when a record failed.
+pub async fn export_file(
+    loaded: &Loaded,
+    kind: ObjectType,
+    user_email: &str,
+    dry_run: bool,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::export::file;
+    anyhow::ensure!(
+        matches!(kind, ObjectType::Companies | ObjectType::Contacts),
+        "--type must be companies or contacts"
+    );
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let inputs = file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let results = match running_daemon(loaded).await {
+        Some((base, http)) => {
+            let daemon = (base.as_str(), &http);
+            export_through_daemon(loaded, daemon, kind, user_email, dry_run, &inputs).await?
+        }
+        None => super::export_direct::run(loaded, kind, user_email, dry_run, &inputs).await?,
+    };
+    print!("{}", file::summary(&results));
+    let failed = results.iter().filter(|r| r["action"] == "failed").count();
+    anyhow::ensure!(failed == 0, "{failed} record(s) failed");
+    Ok(())
+}
+
+async fn export_through_daemon(
+    loaded: &Loaded,
+    (base, http): (&str, &reqwest::Client),
+    kind: ObjectType,
+    user_email: &str,
+    dry_run: bool,
+    inputs: &[crate::export::file::Input],
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let token = token_with(loaded, Scope::Export)?;
+    let records: Vec<serde_json::Value> = inputs.iter().map(|input| input.to_json()).collect();
+    let body = serde_json::json!({"type": kind.name(), "user_email": user_email, "dry_run": dry_run, "records": records});
+    let answer = http
+        .post(format!("{base}/v1/exports"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = answer.status();
+    let reply: serde_json::Value = answer.json().await?;
+    anyhow::ensure!(status.is_success(), "the daemon answered {status}: {reply}");
+    if dry_run {
+        return Ok(reply["results"].as_array().cloned().unwrap_or_default());
+    }
+    let id = reply["export_id"]
+        .as_str()
+        .context("no export_id in the answer")?
+        .to_owned();
+    let progress = super::export_direct::Progress::new(inputs.len());
+    loop {
+        let job: serde_json::Value = http
+            .get(format!("{base}/v1/exports/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let results = job["results"].as_array().cloned().unwrap_or_default();
+        progress.show(results.len());
+        if job["state"] == "done" || job["state"] == "failed" {
+            progress.finish();
+            return Ok(results);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}

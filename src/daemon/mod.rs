@@ -3,6 +3,7 @@
 
 mod activation;
 pub mod commands;
+mod export_direct;
 mod listener;
 pub mod logging;
 pub mod reload;
@@ -38,6 +39,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     pruning: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
+    export: tokio::task::JoinHandle<()>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
 
@@ -84,6 +86,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         .as_deref()
         .and_then(|id| id.parse().ok());
     state.cycle.send_replace(sync::cycle(loaded));
+    state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
@@ -132,6 +135,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             }
         })
     });
+    let export = tokio::spawn(export_worker(state.clone(), shutdown.clone()));
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -150,6 +154,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         server,
         pruning,
         sync,
+        export,
         committer,
     })
 }
@@ -175,6 +180,7 @@ impl Running {
             sync.await.context("sync task")?;
         }
         self.pruning.await.context("inbox pruning task")?;
+        self.export.await.context("export worker")?;
         self.state.ingress.inbox.close().await;
         self.committer
             .await
@@ -204,6 +210,32 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
             Err(error) => tracing::warn!(%error, "inbox pruning task failed"),
         }
     }
+}
+
+/// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
+/// and its mirror writes); a job interrupted by shutdown resumes at the next start.
+async fn export_worker(state: Arc<api::State>, shutdown: CancellationToken) {
+    let syncer = loop {
+        if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
+            break syncer.clone();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    };
+    let portal = state.portal();
+    let fallback = crate::ownership::Fallback {
+        owner_id: state.fallback_owner_id,
+        connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
+        connected_user_id: portal.as_ref().and_then(|p| p.user_id),
+    };
+    let writer = crate::export::writer::Writer {
+        syncer,
+        fallback,
+        exporter: state.exporter.clone(),
+    };
+    crate::export::writer::run(writer, shutdown).await;
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit); SIGHUP

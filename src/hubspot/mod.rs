@@ -43,6 +43,7 @@ mod calls;
 mod classify;
 mod client;
 mod error;
+mod find;
 mod introspect;
 mod model;
 mod objects;

@@ -6,6 +6,7 @@
 //! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
 //! sled's `blobs/` directory, whose files sled never fsyncs.
 
+mod exports;
 mod inbox;
 mod keys;
 mod mirror;
@@ -17,6 +18,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use exports::Exports;
 pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
 };
@@ -72,6 +74,7 @@ struct Inner {
     mirror: Mirror,
     reference: Reference,
     ownership: Ownership,
+    exports: Exports,
     path: PathBuf,
 }
 
@@ -103,6 +106,7 @@ impl Store {
         let mirror = Mirror::open(&db)?;
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
+        let exports = Exports::open(&db)?;
         let inner = Inner {
             db,
             data_file,
@@ -110,6 +114,7 @@ impl Store {
             mirror,
             reference,
             ownership,
+            exports,
             path: path.to_owned(),
         };
         Ok(Store {
@@ -150,6 +155,11 @@ impl Store {
 
     pub fn ownership(&self) -> &Ownership {
         &self.inner.ownership
+    }
+
+    /// Durable export jobs.
+    pub fn exports(&self) -> &Exports {
+        &self.inner.exports
     }
 
     pub fn path(&self) -> &Path {

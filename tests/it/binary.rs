@@ -27,6 +27,7 @@ fn command(config: &Path) -> Command {
         .env("IT_ACCESS_TOKEN", "pat-na1-it")
         .env("IT_READ_TOKEN", "it-read-token")
         .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IT_EXPORT_TOKEN", crate::support::EXPORT_TOKEN)
         .stdin(Stdio::null());
     command
 }

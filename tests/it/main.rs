@@ -4,6 +4,8 @@
 mod binary;
 mod client;
 mod demo;
+mod export;
+mod export_binary;
 mod faults;
 mod mirror;
 mod ops;

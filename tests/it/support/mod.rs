@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub const CLIENT_SECRET: &str = "it-client-secret-\u{e9}";
 pub const READ_TOKEN: &str = "it-read-token";
 pub const ADMIN_TOKEN: &str = "it-admin-token";
+pub const EXPORT_TOKEN: &str = "it-export-token";
 pub const PORTAL_ID: i64 = 62515;
 
 /// Environment for the configs the tests write (no process environment is touched).
@@ -24,6 +25,7 @@ pub fn env(name: &str) -> Option<String> {
         "IT_CLIENT_SECRET" => Some(CLIENT_SECRET.into()),
         "IT_READ_TOKEN" => Some(READ_TOKEN.into()),
         "IT_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
+        "IT_EXPORT_TOKEN" => Some(EXPORT_TOKEN.into()),
         "IT_ACCESS_TOKEN" => Some("pat-na1-it".into()),
         _ => None,
     }
@@ -85,6 +87,11 @@ path = "{store}"
 name = "reader"
 token = "env:IT_READ_TOKEN"
 scope = "read"
+
+[[api.tokens]]
+name = "exporter"
+token = "env:IT_EXPORT_TOKEN"
+scope = "export"
 
 [[api.tokens]]
 name = "operator"
@@ -171,6 +178,22 @@ impl Gateway {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(body);
         answer(request.send().await.unwrap()).await
     }
 

@@ -1,0 +1,307 @@
+//! Export into HubSpot: settings and field mappings (admin), export jobs and dry runs
+//! (export scope).
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{json_response, ApiError, Response};
+use super::objects::portal;
+use super::router::Call;
+use super::{wire, State};
+use crate::config::Export;
+use crate::export::context::Context;
+use crate::export::job::{self, Header, Outcome, Row};
+use crate::export::mapping::SaveError;
+use crate::export::{Mapping, OnDuplicate, Settings};
+use crate::object::ObjectType;
+use crate::ownership::{normalize, Fallback, UserMap};
+use crate::webhook::inbox::now_ms;
+
+pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    let current = Settings::current(&state.store, &state.exporter.config)
+        .map_err(|e| ApiError::storage(&e))?;
+    Ok(json_response(StatusCode::OK, &current.to_config()))
+}
+
+pub fn put_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let export: Export = wire::json_body(&call.body)?;
+    let saved = Settings::save(&state.store, &export).map_err(|problems| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_settings",
+            problems.join("; "),
+        )
+    })?;
+    Ok(json_response(StatusCode::OK, &saved.to_config()))
+}
+
+pub fn reset_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    Settings::reset(&state.store).map_err(|e| ApiError::storage(&e))?;
+    settings(state, call)
+}
+
+/// The object types an export takes.
+pub fn export_type(name: &str) -> Result<ObjectType, ApiError> {
+    match name {
+        "companies" => Ok(ObjectType::Companies),
+        "contacts" => Ok(ObjectType::Contacts),
+        _ => Err(ApiError::bad_request(format!(
+            "{name:?} is not an export type: companies or contacts"
+        ))),
+    }
+}
+
+pub fn mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = export_type(call.params[0])?;
+    let mapping = Mapping::current(&state.store, kind).map_err(|e| ApiError::storage(&e))?;
+    Ok(json_response(StatusCode::OK, &mapping))
+}
+
+pub fn put_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = export_type(call.params[0])?;
+    let mapping: Mapping = wire::json_body(&call.body)?;
+    let hub = portal(state)?.hub_id;
+    let definitions = state
+        .store
+        .reference()
+        .properties(hub, kind)
+        .map_err(|e| ApiError::storage(&e))?;
+    match mapping.save(&state.store, kind, &definitions) {
+        Ok(()) => Ok(json_response(StatusCode::OK, &mapping)),
+        Err(SaveError::Invalid(problems)) => Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": {
+                "code": "invalid_mapping",
+                "message": format!("the mapping has {} problem(s)", problems.len()),
+                "problems": problems,
+            }}),
+        )),
+        Err(SaveError::Store(error)) => Err(ApiError::storage(&error)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    user_email: String,
+    #[serde(default)]
+    dry_run: bool,
+    records: Vec<InputRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputRecord {
+    #[serde(rename = "ref", default)]
+    reference: Option<Value>,
+    #[serde(default)]
+    on_duplicate: Option<String>,
+    fields: BTreeMap<String, Value>,
+}
+
+pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let request: ExportRequest = wire::json_body(&call.body)?;
+    let kind = export_type(&request.kind)?;
+    if normalize::email(&request.user_email).is_none() {
+        return Err(ApiError::bad_request("user_email must be an email address"));
+    }
+    let hub = portal(state)?;
+    let context = Context::load(&state.store, hub.hub_id, kind, &state.exporter.config)
+        .map_err(|e| ApiError::storage(&e))?;
+    if !context.enabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "export_disabled",
+            "export is disabled in the settings",
+        ));
+    }
+    if request.records.len() as u64 > context.settings.max_records {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_records",
+            format!(
+                "at most {} records per export",
+                context.settings.max_records
+            ),
+        ));
+    }
+    let rows = rows(request.records)?;
+    if request.dry_run {
+        let fallback = Fallback {
+            owner_id: state.fallback_owner_id,
+            connected_user_email: hub.user_email.clone(),
+            connected_user_id: hub.user_id,
+        };
+        let owner = UserMap {
+            store: &state.store,
+            portal: hub.hub_id,
+        }
+        .resolve(&request.user_email, &fallback);
+        let mut results = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let plan = context
+                .plan(&state.store, &row.fields, row.on_duplicate)
+                .map_err(|e| ApiError::storage(&e))?;
+            let outcome = match (&plan.action, &owner) {
+                (crate::export::plan::Action::Create, Err(error)) => {
+                    Outcome::failed("no_owner", &error.to_string(), None, plan.duplicates)
+                }
+                _ => Outcome::planned(&plan, owner.as_ref().ok().map(|(id, _)| *id)),
+            };
+            results.push(outcome.to_json(&row.reference));
+        }
+        return Ok(json_response(StatusCode::OK, &json!({"results": results})));
+    }
+    let header = Header {
+        kind,
+        user_email: request.user_email,
+        state: "queued".into(),
+        total: rows.len() as u32,
+        created_at_ms: now_ms(),
+        error: None,
+    };
+    let id = job::enqueue(&state.store, hub.hub_id, &header, &rows)
+        .map_err(|e| ApiError::storage(&e))?;
+    state.exporter.wake.notify_one();
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({"export_id": id.to_string()}),
+    ))
+}
+
+fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
+    let mut rows = Vec::with_capacity(records.len());
+    for (index, record) in records.into_iter().enumerate() {
+        let on_duplicate = match record.on_duplicate.as_deref() {
+            None => None,
+            Some(text) => Some(OnDuplicate::parse(text).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "records[{index}].on_duplicate {text:?} must be update, create or skip"
+                ))
+            })?),
+        };
+        let fields = record
+            .fields
+            .into_iter()
+            .map(|(name, value)| (name, text(&value)))
+            .collect();
+        rows.push(Row {
+            reference: record.reference.as_ref().map_or(String::new(), text),
+            fields,
+            on_duplicate,
+            intent_at_ms: None,
+            outcome: None,
+        });
+    }
+    Ok(rows)
+}
+
+/// Field values as HubSpot takes them: text; numbers and booleans in their JSON spelling.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let hub = portal(state)?.hub_id;
+    let not_found = || ApiError::not_found(format!("no export {:?}", call.params[0]));
+    let id: u64 = call.params[0].parse().map_err(|_| not_found())?;
+    let header = job::header(&state.store, hub, id)
+        .map_err(|e| ApiError::storage(&e))?
+        .ok_or_else(not_found)?;
+    let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &job::to_json(id, &header, &rows),
+    ))
+}
+
+pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let hub = portal(state)?.hub_id;
+    let limit = url::form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "limit")
+        .map(|(_, value)| value.parse::<usize>())
+        .transpose()
+        .map_err(|_| ApiError::bad_request("limit must be a number"))?
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let mut exports = Vec::new();
+    for (id, _) in state
+        .store
+        .exports()
+        .headers(hub, limit)
+        .map_err(|e| ApiError::storage(&e))?
+    {
+        let header = job::header(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
+        let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
+        if let Some(header) = header {
+            exports.push(job::to_json(id, &header, &rows));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &json!({"exports": exports})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    fields: BTreeMap<String, Value>,
+}
+
+/// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
+pub fn test_mapping(
+    state: std::sync::Arc<State>,
+    params: Vec<String>,
+    body: bytes::Bytes,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
+    Box::pin(async move {
+        let kind = export_type(&params[0])?;
+        let request: TestRequest = wire::json_body(&body)?;
+        let fields = request
+            .fields
+            .into_iter()
+            .map(|(name, value)| (name, text(&value)))
+            .collect();
+        let hub = portal(&state)?.hub_id;
+        let syncer = state.syncer().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_connected",
+                "the gateway has not connected to HubSpot yet",
+            )
+        })?;
+        let context = Context::load(&state.store, hub, kind, &state.exporter.config)
+            .map_err(|e| ApiError::storage(&e))?;
+        match crate::export::sample::run(&syncer, &context, &fields).await {
+            Ok(report) => Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "ok": true,
+                    "created_id": report.created_id.to_string(),
+                    "archived": report.archived,
+                    "properties_written": report.properties_written,
+                }),
+            )),
+            Err(error) if error.fault() == crate::hubspot::Fault::Request => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mapping_test_failed",
+                error.to_string(),
+            )),
+            Err(error) => {
+                tracing::warn!(%error, "mapping test could not reach HubSpot");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "hubspot_unavailable",
+                    "HubSpot could not be reached; retry later",
+                ))
+            }
+        }
+    })
+}

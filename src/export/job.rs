@@ -1,0 +1,233 @@
+//! Durable export jobs: the request as stored (one row per record), per-record intent and
+//! result, the job's state, and the JSON a job answers with.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::plan::{Action, Plan};
+use super::settings::OnDuplicate;
+use crate::object::ObjectType;
+use crate::store::{self, Store};
+
+/// A job's header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub kind: ObjectType,
+    pub user_email: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    pub total: u32,
+    pub created_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One exported record: its input, the intent to create it, its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    pub reference: String,
+    pub fields: BTreeMap<String, String>,
+    pub on_duplicate: Option<OnDuplicate>,
+    /// Set (and committed) before a create is sent: a row with an intent and no result may
+    /// exist in HubSpot and is reconciled before it is sent again.
+    #[serde(default)]
+    pub intent_at_ms: Option<i64>,
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+}
+
+/// A record's result (`Result` in the contract).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub action: String,
+    pub id: Option<i64>,
+    pub duplicates: Vec<i64>,
+    pub owner_id: Option<i64>,
+    pub reason: Option<String>,
+    pub error: Option<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub code: String,
+    pub message: String,
+    pub property: Option<String>,
+}
+
+impl Outcome {
+    /// The outcome a plan leads to if carried out (a dry run shows it as is).
+    pub fn planned(plan: &Plan, owner_id: Option<i64>) -> Outcome {
+        let base = Outcome {
+            duplicates: plan.duplicates.clone(),
+            ..Outcome::default()
+        };
+        match &plan.action {
+            Action::Create => Outcome {
+                action: "created".into(),
+                owner_id,
+                ..base
+            },
+            Action::Update { id } => Outcome {
+                action: "updated".into(),
+                id: Some(*id),
+                ..base
+            },
+            Action::Skip { id, reason } => Outcome {
+                action: "skipped".into(),
+                id: *id,
+                reason: Some((*reason).into()),
+                ..base
+            },
+            Action::Fail(failure) => Outcome::failed(
+                failure.code,
+                &failure.message,
+                failure.property.clone(),
+                base.duplicates,
+            ),
+        }
+    }
+
+    pub fn failed(
+        code: &str,
+        message: &str,
+        property: Option<String>,
+        duplicates: Vec<i64>,
+    ) -> Outcome {
+        Outcome {
+            action: "failed".into(),
+            duplicates,
+            error: Some(Problem {
+                code: code.into(),
+                message: message.into(),
+                property,
+            }),
+            ..Outcome::default()
+        }
+    }
+
+    /// The contract's `Result` JSON.
+    pub fn to_json(&self, reference: &str) -> Value {
+        let mut out = json!({
+            "ref": reference,
+            "action": self.action,
+            "duplicates": self.duplicates.iter().map(i64::to_string).collect::<Vec<_>>(),
+        });
+        if let Some(id) = self.id {
+            out["id"] = json!(id.to_string());
+        }
+        if let Some(owner) = self.owner_id {
+            out["owner_id"] = json!(owner.to_string());
+        }
+        if let Some(reason) = &self.reason {
+            out["reason"] = json!(reason);
+        }
+        if let Some(error) = &self.error {
+            out["error"] = json!({"code": error.code, "message": error.message});
+            if let Some(property) = &error.property {
+                out["error"]["property"] = json!(property);
+            }
+        }
+        out
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Invariant: plain structs with string keys serialise.
+    serde_json::to_vec(value).expect("export job value serialises")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> store::Result<T> {
+    serde_json::from_slice(bytes).map_err(|error| store::Error::Corrupt(error.to_string()))
+}
+
+/// Stores a new queued job with its rows and makes it durable; returns its id.
+pub fn enqueue(store: &Store, portal: i64, header: &Header, rows: &[Row]) -> store::Result<u64> {
+    let exports = store.exports();
+    let id = exports.next_id()?;
+    let encoded: Vec<(u32, Vec<u8>)> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| (index as u32, encode(row)))
+        .collect();
+    // Rows first, the header last: a job is visible (and run) only once complete.
+    for chunk in encoded.chunks(1000) {
+        exports.write(portal, id, None, chunk)?;
+    }
+    exports.write(portal, id, Some(&encode(header)), &[])?;
+    store.commit()?;
+    Ok(id)
+}
+
+pub fn header(store: &Store, portal: i64, id: u64) -> store::Result<Option<Header>> {
+    store
+        .exports()
+        .header(portal, id)?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+}
+
+pub fn save_header(store: &Store, portal: i64, id: u64, header: &Header) -> store::Result<()> {
+    store
+        .exports()
+        .write(portal, id, Some(&encode(header)), &[])?;
+    store.commit()
+}
+
+pub fn rows(store: &Store, portal: i64, id: u64) -> store::Result<Vec<Row>> {
+    store
+        .exports()
+        .rows(portal, id)?
+        .iter()
+        .map(|(_, bytes)| decode(bytes))
+        .collect()
+}
+
+/// Writes changed rows and makes them durable before anything else is sent.
+pub fn save_rows(store: &Store, portal: i64, id: u64, rows: &[(u32, &Row)]) -> store::Result<()> {
+    let encoded: Vec<(u32, Vec<u8>)> = rows.iter().map(|(i, row)| (*i, encode(*row))).collect();
+    store.exports().write(portal, id, None, &encoded)?;
+    store.commit()
+}
+
+/// The oldest job not finished yet.
+pub fn next_unfinished(store: &Store, portal: i64) -> store::Result<Option<u64>> {
+    let mut unfinished = None;
+    for (id, bytes) in store.exports().headers(portal, usize::MAX)? {
+        let header: Header = decode(&bytes)?;
+        if matches!(header.state.as_str(), "queued" | "running") {
+            unfinished = Some(id);
+        }
+    }
+    Ok(unfinished)
+}
+
+/// The contract's job JSON.
+pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
+    let count = |action: &str| {
+        rows.iter()
+            .filter(|row| row.outcome.as_ref().is_some_and(|o| o.action == action))
+            .count()
+    };
+    let results: Vec<Value> = rows
+        .iter()
+        .filter_map(|row| Some(row.outcome.as_ref()?.to_json(&row.reference)))
+        .collect();
+    let mut out = json!({
+        "export_id": id.to_string(),
+        "type": header.kind.name(),
+        "user_email": header.user_email,
+        "state": header.state,
+        "total": header.total,
+        "created": count("created"),
+        "updated": count("updated"),
+        "skipped": count("skipped"),
+        "failed": count("failed"),
+        "results": results,
+    });
+    if let Some(error) = &header.error {
+        out["error"] = json!(error);
+    }
+    out
+}

@@ -1,0 +1,198 @@
+//! Export settings per object type: the `[export]` config, overridden through the API and
+//! persisted in the store until reset.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Export, ExportType};
+use crate::object::ObjectType;
+use crate::store::{self, Store};
+
+const META: &str = "export.settings";
+
+/// What an export of one record may do when a duplicate is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDuplicate {
+    Update,
+    Create,
+    Skip,
+}
+
+impl OnDuplicate {
+    pub fn parse(text: &str) -> Option<OnDuplicate> {
+        match text {
+            "update" => Some(OnDuplicate::Update),
+            "create" => Some(OnDuplicate::Create),
+            "skip" => Some(OnDuplicate::Skip),
+            _ => None,
+        }
+    }
+}
+
+/// The settings of one object type, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeSettings {
+    pub max_records: u64,
+    pub create_new: bool,
+    pub update_existing: bool,
+    pub allow_duplicates: bool,
+    pub on_duplicate: OnDuplicate,
+    pub associate_company: bool,
+}
+
+impl TypeSettings {
+    fn from_config(config: &ExportType) -> TypeSettings {
+        TypeSettings {
+            max_records: config.max_records,
+            create_new: config.create_new,
+            update_existing: config.update_existing,
+            allow_duplicates: config.allow_duplicates,
+            // Invariant: config validation admits only the three names; keep the default else.
+            on_duplicate: OnDuplicate::parse(&config.on_duplicate).unwrap_or(OnDuplicate::Update),
+            associate_company: config.associate_company.unwrap_or(false),
+        }
+    }
+}
+
+/// Settings of both types, as the config spells them (the API's JSON shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub enabled: bool,
+    pub companies: TypeSettings,
+    pub contacts: TypeSettings,
+}
+
+impl Settings {
+    pub fn from_config(config: &Export) -> Settings {
+        Settings {
+            enabled: config.enabled,
+            companies: TypeSettings::from_config(&config.companies),
+            contacts: TypeSettings::from_config(&config.contacts),
+        }
+    }
+
+    pub fn of(&self, kind: ObjectType) -> &TypeSettings {
+        match kind {
+            ObjectType::Companies => &self.companies,
+            _ => &self.contacts,
+        }
+    }
+
+    /// The settings in effect: the stored override, else the config.
+    pub fn current(store: &Store, config: &Export) -> store::Result<Settings> {
+        let stored = store
+            .meta(META)?
+            .and_then(|bytes| serde_json::from_slice::<Export>(&bytes).ok());
+        Ok(Settings::from_config(stored.as_ref().unwrap_or(config)))
+    }
+
+    /// Validates `export` (same keys and rules as the config) and persists it.
+    pub fn save(store: &Store, export: &Export) -> Result<Settings, Vec<String>> {
+        let problems = validate(export);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // Invariant: the config types serialise.
+        let bytes = serde_json::to_vec(export).expect("export settings serialise");
+        store
+            .set_meta(META, &bytes)
+            .and_then(|()| store.commit())
+            .map_err(|error| vec![format!("storage: {error}")])?;
+        Ok(Settings::from_config(export))
+    }
+
+    /// Drops the override: the config applies again.
+    pub fn reset(store: &Store) -> store::Result<()> {
+        // An empty value reads as "no override" (meta values cannot be removed).
+        store.set_meta(META, b"")?;
+        store.commit()
+    }
+
+    /// The JSON the API answers with (the config's keys).
+    pub fn to_config(&self) -> Export {
+        let one = |s: &TypeSettings, contacts: bool| ExportType {
+            max_records: s.max_records,
+            create_new: s.create_new,
+            update_existing: s.update_existing,
+            allow_duplicates: s.allow_duplicates,
+            on_duplicate: match s.on_duplicate {
+                OnDuplicate::Update => "update",
+                OnDuplicate::Create => "create",
+                OnDuplicate::Skip => "skip",
+            }
+            .into(),
+            associate_company: contacts.then_some(s.associate_company),
+        };
+        Export {
+            enabled: self.enabled,
+            companies: one(&self.companies, false),
+            contacts: one(&self.contacts, true),
+        }
+    }
+}
+
+/// Every problem of `export`, with its key path (the config's rules).
+pub fn validate(export: &Export) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, settings) in [
+        ("companies", &export.companies),
+        ("contacts", &export.contacts),
+    ] {
+        if !(1..=100_000).contains(&settings.max_records) {
+            problems.push(format!("{name}.max_records: must be between 1 and 100000"));
+        }
+        if OnDuplicate::parse(&settings.on_duplicate).is_none() {
+            problems.push(format!(
+                "{name}.on_duplicate: {:?} must be one of update, create, skip",
+                settings.on_duplicate
+            ));
+        }
+    }
+    if export.companies.associate_company.is_some() {
+        problems.push("companies.associate_company: only contacts take this key".into());
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let settings = Settings::from_config(&Export::default());
+        assert!(settings.enabled);
+        assert_eq!(settings.contacts.on_duplicate, OnDuplicate::Update);
+        assert!(settings.contacts.associate_company);
+        assert!(!settings.companies.associate_company);
+        assert!(!settings.companies.allow_duplicates);
+        assert_eq!(settings.to_config().contacts.associate_company, Some(true));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut export = Export::default();
+        export.companies.max_records = 0;
+        export.contacts.max_records = 100_001;
+        export.contacts.on_duplicate = "merge".into();
+        export.companies.associate_company = Some(true);
+        let problems = validate(&export);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[2].starts_with("contacts.on_duplicate"));
+    }
+
+    #[test]
+    fn override_persists_until_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let config = Export::default();
+        let mut changed = config.clone();
+        changed.contacts.on_duplicate = "skip".into();
+        Settings::save(&store, &changed).unwrap();
+        let current = Settings::current(&store, &config).unwrap();
+        assert_eq!(current.contacts.on_duplicate, OnDuplicate::Skip);
+        Settings::reset(&store).unwrap();
+        let current = Settings::current(&store, &config).unwrap();
+        assert_eq!(current.contacts.on_duplicate, OnDuplicate::Update);
+    }
+}

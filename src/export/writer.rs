@@ -1,0 +1,243 @@
+//! The export worker: runs queued jobs one at a time (so two jobs exporting the same email
+//! or domain create one record: the second sees the first's writes in the mirror), plans
+//! each record, writes creates and updates in batches of at most 100, and resumes a job
+//! after a crash by reconciling what HubSpot did with every create it may have sent.
+
+mod create;
+mod reconcile;
+mod update;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::context::Context;
+use super::job::{self, Header, Outcome, Row};
+use super::plan::{Action, Plan};
+use super::Exporter;
+use crate::hubspot::{self, WRITE_BATCH_LIMIT};
+use crate::ownership::{Fallback, UserMap};
+use crate::store::{self, Store, Term};
+use crate::sync::{self, Syncer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    HubSpot(#[from] hubspot::Error),
+    #[error(transparent)]
+    Sync(#[from] sync::Error),
+    #[error("export {0} does not exist")]
+    NoSuchJob(u64),
+    #[error("record {0} named by a 409 could not be read back")]
+    Vanished(i64),
+    #[error("some records of the job have no outcome yet")]
+    Incomplete,
+}
+
+/// What the worker writes with.
+pub struct Writer {
+    pub syncer: Arc<Syncer>,
+    pub fallback: Fallback,
+    pub exporter: Arc<Exporter>,
+}
+
+/// Runs jobs until shutdown; a job that hits a transient failure is resumed after a pause.
+pub async fn run(writer: Writer, shutdown: CancellationToken) {
+    loop {
+        let pause = match writer.run_pending(&shutdown).await {
+            Ok(()) => Duration::from_secs(30),
+            Err(error) => {
+                tracing::warn!(%error, "export paused; it resumes shortly");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            () = writer.exporter.wake.notified() => {}
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// The state of the job being run.
+struct Job {
+    id: u64,
+    header: Header,
+    rows: Vec<Row>,
+    context: Context,
+    owner: Result<i64, String>,
+    /// Rows with a new outcome not yet saved.
+    dirty: Vec<u32>,
+}
+
+impl Job {
+    fn finish(&mut self, index: u32, outcome: Outcome) {
+        self.rows[index as usize].outcome = Some(outcome);
+        self.dirty.push(index);
+    }
+}
+
+/// Creates and updates waiting to be sent.
+#[derive(Default)]
+struct Batch {
+    creates: Vec<(u32, Plan)>,
+    keys: HashSet<Term>,
+    updates: Vec<(u32, Plan)>,
+}
+
+impl Writer {
+    fn store(&self) -> &Store {
+        &self.syncer.store
+    }
+
+    fn portal(&self) -> i64 {
+        self.syncer.portal
+    }
+
+    /// Runs every unfinished job, oldest first.
+    pub async fn run_pending(&self, shutdown: &CancellationToken) -> Result<(), Error> {
+        while let Some(id) = job::next_unfinished(self.store(), self.portal())? {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            self.run_job(id, shutdown).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_job(&self, id: u64, shutdown: &CancellationToken) -> Result<(), Error> {
+        let (store, portal) = (self.store(), self.portal());
+        let mut header = job::header(store, portal, id)?.ok_or(Error::NoSuchJob(id))?;
+        if header.state != "running" {
+            header.state = "running".into();
+            job::save_header(store, portal, id, &header)?;
+        }
+        let rows = job::rows(store, portal, id)?;
+        let context = Context::load(store, portal, header.kind, &self.exporter.config)?;
+        let owner = UserMap { store, portal }
+            .resolve(&header.user_email, &self.fallback)
+            .map(|(owner, _)| owner)
+            .map_err(|error| error.to_string());
+        let mut job = Job {
+            id,
+            header,
+            rows,
+            context,
+            owner,
+            dirty: Vec::new(),
+        };
+        self.reconcile(&mut job).await?;
+        let queue: VecDeque<u32> = (0..job.rows.len() as u32)
+            .filter(|i| job.rows[*i as usize].outcome.is_none())
+            .collect();
+        self.work(&mut job, queue, shutdown).await?;
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        if job.rows.iter().any(|row| row.outcome.is_none()) {
+            return Err(Error::Incomplete);
+        }
+        job.header.state = "done".into();
+        job::save_header(store, portal, id, &job.header)?;
+        tracing::info!(export = id, total = job.header.total, "export finished");
+        Ok(())
+    }
+
+    /// Plans each queued row and sends creates and updates in batches.
+    async fn work(
+        &self,
+        job: &mut Job,
+        mut queue: VecDeque<u32>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Error> {
+        let mut batch = Batch::default();
+        loop {
+            let Some(index) = queue.pop_front() else {
+                self.flush(job, &mut batch, &mut queue).await?;
+                if queue.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            };
+            if shutdown.is_cancelled() {
+                // The job stays `running` and resumes at the next start.
+                return self.flush(job, &mut batch, &mut queue).await;
+            }
+            let row = &job.rows[index as usize];
+            let plan = job
+                .context
+                .plan(self.store(), &row.fields, row.on_duplicate)?;
+            match plan.action {
+                Action::Create => {
+                    let keys = job.context.keys(&row.fields);
+                    // A record sharing a key with one in this batch waits until that one
+                    // is written, then sees it as its duplicate.
+                    if keys.iter().any(|key| batch.keys.contains(key)) {
+                        self.flush(job, &mut batch, &mut queue).await?;
+                        queue.push_front(index);
+                        continue;
+                    }
+                    if let Err(message) = &job.owner {
+                        let outcome = Outcome::failed("no_owner", message, None, plan.duplicates);
+                        job.finish(index, outcome);
+                        continue;
+                    }
+                    batch.keys.extend(keys);
+                    batch.creates.push((index, plan));
+                }
+                Action::Update { id } => {
+                    let same = |(_, p): &(u32, Plan)| p.action == Action::Update { id };
+                    if batch.updates.iter().any(same) {
+                        self.flush(job, &mut batch, &mut queue).await?;
+                        queue.push_front(index);
+                        continue;
+                    }
+                    batch.updates.push((index, plan));
+                }
+                Action::Skip { .. } | Action::Fail(_) => {
+                    job.finish(index, Outcome::planned(&plan, None));
+                }
+            }
+            if batch.creates.len() >= WRITE_BATCH_LIMIT || batch.updates.len() >= WRITE_BATCH_LIMIT
+            {
+                self.flush(job, &mut batch, &mut queue).await?;
+            }
+        }
+    }
+
+    /// Sends what is batched; rows a 409 sends back are queued first for planning again.
+    async fn flush(
+        &self,
+        job: &mut Job,
+        batch: &mut Batch,
+        queue: &mut VecDeque<u32>,
+    ) -> Result<(), Error> {
+        let creates = std::mem::take(&mut batch.creates);
+        batch.keys.clear();
+        if !creates.is_empty() {
+            let replan = self.create(job, creates).await?;
+            for index in replan.into_iter().rev() {
+                queue.push_front(index);
+            }
+        }
+        let updates = std::mem::take(&mut batch.updates);
+        if !updates.is_empty() {
+            self.update(job, updates).await?;
+        }
+        self.save_dirty(job)
+    }
+
+    fn save_dirty(&self, job: &mut Job) -> Result<(), Error> {
+        if job.dirty.is_empty() {
+            return Ok(());
+        }
+        let dirty = std::mem::take(&mut job.dirty);
+        let rows: Vec<(u32, &Row)> = dirty.iter().map(|i| (*i, &job.rows[*i as usize])).collect();
+        job::save_rows(self.store(), self.portal(), job.id, &rows)?;
+        Ok(())
+    }
+}

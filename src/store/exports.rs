@@ -1,0 +1,103 @@
+//! Durable export jobs: a header per job and one row per exported record (its input, the
+//! intent persisted before a create is sent, and its result). Values are the caller's bytes.
+
+use super::keys::{self, i64_key};
+use super::{Error, Result};
+
+const HEADER: u8 = b'j';
+const ROW: u8 = b'r';
+const NEXT_ID: &[u8] = b"next_id";
+
+pub struct Exports {
+    tree: sled::Tree,
+}
+
+fn header_key(portal: i64, id: u64) -> Vec<u8> {
+    let mut key = vec![HEADER];
+    key.extend_from_slice(&i64_key(portal));
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn row_prefix(portal: i64, id: u64) -> Vec<u8> {
+    let mut key = vec![ROW];
+    key.extend_from_slice(&i64_key(portal));
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn row_key(portal: i64, id: u64, index: u32) -> Vec<u8> {
+    let mut key = row_prefix(portal, id);
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+impl Exports {
+    pub(super) fn open(db: &sled::Db) -> Result<Exports> {
+        Ok(Exports {
+            tree: db.open_tree(keys::EXPORTS_TREE)?,
+        })
+    }
+
+    /// A new job id, never handed out before (ids grow, so newer jobs sort later).
+    pub fn next_id(&self) -> Result<u64> {
+        let next = self.tree.update_and_fetch(NEXT_ID, |old| {
+            let current = old
+                .and_then(|bytes| keys::u64_from(bytes).ok())
+                .unwrap_or(0);
+            Some((current + 1).to_be_bytes().to_vec())
+        })?;
+        let bytes = next.ok_or_else(|| Error::Corrupt("job id counter vanished".into()))?;
+        keys::u64_from(&bytes)
+    }
+
+    /// Writes a job header and any record rows in one atomic batch.
+    pub fn write(
+        &self,
+        portal: i64,
+        id: u64,
+        header: Option<&[u8]>,
+        rows: &[(u32, Vec<u8>)],
+    ) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        if let Some(header) = header {
+            batch.insert(header_key(portal, id), header);
+        }
+        for (index, value) in rows {
+            batch.insert(row_key(portal, id, *index), value.as_slice());
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn header(&self, portal: i64, id: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree.get(header_key(portal, id))?.map(|v| v.to_vec()))
+    }
+
+    /// Job headers, newest first.
+    pub fn headers(&self, portal: i64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut prefix = vec![HEADER];
+        prefix.extend_from_slice(&i64_key(portal));
+        self.tree
+            .scan_prefix(&prefix)
+            .rev()
+            .take(limit)
+            .map(|row| {
+                let (key, value) = row?;
+                Ok((keys::u64_from(&key[prefix.len()..])?, value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Every record row of a job, in index order.
+    pub fn rows(&self, portal: i64, id: u64) -> Result<Vec<(u32, Vec<u8>)>> {
+        let prefix = row_prefix(portal, id);
+        self.tree
+            .scan_prefix(&prefix)
+            .map(|row| {
+                let (key, value) = row?;
+                Ok((keys::u32_from(&key[prefix.len()..])?, value.to_vec()))
+            })
+            .collect()
+    }
+}
