@@ -1,11 +1,15 @@
-//! Backfill: list every record of a type, page by page, each page stored with its cursor in
-//! one transaction so that a restart resumes at the next page instead of starting over.
+//! Backfill: list every record of a type, page by page, and store the pages in steps of up to
+//! 1,000 records (what one associations call takes), each step with its cursor in one
+//! transaction, so that a restart resumes after the last stored step instead of starting over.
 
 use super::state::{key, TypeState};
 use super::syncer::{Links, Result, Syncer};
-use crate::hubspot::{ListCursor, SearchCursor};
+use crate::hubspot::{ListCursor, SearchCursor, ASSOCIATION_BATCH_LIMIT, LIST_LIMIT};
 use crate::object::ObjectType;
 use crate::webhook::inbox::now_ms;
+
+/// Records stored per transaction: as many as one associations call reads.
+const STEP_RECORDS: usize = ASSOCIATION_BATCH_LIMIT;
 
 impl Syncer {
     /// Lists `kind` from where the last backfill stopped (from the start with `full`, or when
@@ -25,29 +29,41 @@ impl Syncer {
             after: state.backfill_after.clone(),
         };
         let mut stored = 0;
-        loop {
-            let page = self.client.list_page(kind, &fields, false, &cursor).await?;
-            let ids: Vec<i64> = page.items.iter().map(|record| record.id).collect();
-            let associations = self.associations(kind, &ids, Links::Canonical).await?;
-            match &page.next {
-                Some(next) => state.backfill_after = next.after.clone(),
-                None => self.finish(&mut state),
+        let mut done = false;
+        while !done {
+            // Read pages until a step is full, so associations cost one call per step.
+            let mut step = Vec::with_capacity(STEP_RECORDS);
+            loop {
+                let page = self.client.list_page(kind, &fields, false, &cursor).await?;
+                step.extend(page.items);
+                match page.next {
+                    Some(next) => {
+                        state.backfill_after = next.after.clone();
+                        cursor = next;
+                    }
+                    None => {
+                        self.finish(&mut state);
+                        done = true;
+                        break;
+                    }
+                }
+                if step.len() + LIST_LIMIT > STEP_RECORDS {
+                    break;
+                }
             }
+            let ids: Vec<i64> = step.iter().map(|record| record.id).collect();
+            let associations = self.associations(kind, &ids, Links::Canonical).await?;
             let encoded = state.encode();
             self.write_fetched(
                 kind,
-                &page.items,
+                &step,
                 true,
                 &associations,
                 Some((&key(kind), &encoded)),
             )
             .await?;
-            stored += page.items.len() as u64;
-            tracing::debug!(%kind, stored, "backfill page stored");
-            match page.next {
-                Some(next) => cursor = next,
-                None => break,
-            }
+            stored += step.len() as u64;
+            tracing::debug!(%kind, stored, "backfill step stored");
         }
         tracing::info!(%kind, stored, "backfill complete");
         Ok(stored)
