@@ -1,0 +1,199 @@
+//! Lookup API benchmark: the real gateway on a backfilled store (sync off), the load
+//! generator against `/healthz` (the ceiling), `GET /v1/companies/lookup`,
+//! `GET /v1/contacts/lookup`, and 100-item `POST /v1/indicators` with a filter.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use hubspot_gateway::sim::{self, ObjectType, RateLimit};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::backfill::Portal;
+use crate::gateway::{self, Gateway, Setup};
+use crate::load::{self, Plan, Prepared};
+use crate::report::{self, median_run};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Must match the portal the store was backfilled from (the keys are regenerated).
+    #[command(flatten)]
+    pub portal: Portal,
+    /// The backfill run whose store to serve (`target/bench/NAME/store`).
+    #[arg(long, default_value = "backfill")]
+    pub from: String,
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Distinct existing keys per type (plus a fifth as many that do not exist).
+    #[arg(long, default_value_t = 20_000)]
+    pub keys: usize,
+    /// Indicator requests per second (open loop), each 100 items.
+    #[arg(long, default_value_t = 100.0)]
+    pub indicator_rate: f64,
+}
+
+struct Keys {
+    domains: Vec<String>,
+    emails: Vec<String>,
+    fresh_domains: Vec<String>,
+    owners: Vec<String>,
+}
+
+fn sample(control: &sim::Control, kind: ObjectType, count: usize, property: &str, rng: &mut StdRng) -> Vec<String> {
+    let mut ids = control.ids(kind, "0", 2_000_000_000);
+    ids.shuffle(rng);
+    ids.iter()
+        .filter_map(|id| control.record(kind, id)?.properties.get(property).cloned())
+        .filter(|value| !value.is_empty())
+        .take(count)
+        .collect()
+}
+
+/// Existing keys from the simulator (same seed and sizes), with 20 % that do not exist mixed in.
+async fn keys(args: &Args) -> anyhow::Result<Keys> {
+    let unlimited = RateLimit { max: u32::MAX, interval_ms: 10_000 };
+    let sim = sim::start(args.portal.sim_config(unlimited), "127.0.0.1:0".parse()?).await?;
+    let control = sim.control();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut domains = sample(control, ObjectType::Companies, args.keys * 2, "domain", &mut rng);
+    let fresh_domains = domains.split_off(domains.len().min(args.keys));
+    let mut emails = sample(control, ObjectType::Contacts, args.keys, "email", &mut rng);
+    for i in 0..args.keys / 4 {
+        domains.push(format!("nx{i}-{}.bench.example", rng.gen::<u32>()));
+        emails.push(format!("nobody{i}@nx{}.bench.example", rng.gen::<u32>()));
+    }
+    domains.shuffle(&mut rng);
+    emails.shuffle(&mut rng);
+    let owners = control.owners().iter().filter(|o| !o.archived).take(2).map(|o| o.id.to_string()).collect();
+    sim.shutdown().await;
+    Ok(Keys { domains, emails, fresh_domains, owners })
+}
+
+fn get(path: String) -> Prepared {
+    Prepared { post: false, path, body: Bytes::new() }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// 100-item indicator bodies: 50 companies and 50 contacts each, with an owners-exclude and
+/// company-types filter.
+fn indicator_bodies(keys: &Keys, count: usize) -> Vec<Prepared> {
+    (0..count)
+        .map(|n| {
+            let companies: Vec<Value> = (0..50)
+                .map(|i| json!({"ref": format!("c{i}"), "domain": keys.domains[(n * 50 + i) % keys.domains.len()]}))
+                .collect();
+            let contacts: Vec<Value> = (0..50)
+                .map(|i| json!({"ref": format!("p{i}"), "email": keys.emails[(n * 50 + i) % keys.emails.len()]}))
+                .collect();
+            let body = json!({
+                "companies": companies, "contacts": contacts,
+                "filter": {"owners": {"exclude": keys.owners}, "company_types": ["PROSPECT", "CUSTOMER"]},
+            });
+            Prepared { post: true, path: "/v1/indicators".into(), body: Bytes::from(body.to_string()) }
+        })
+        .collect()
+}
+
+pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
+    let machine = crate::machine::info();
+    println!("{}", crate::machine::describe(&machine));
+    let keys = keys(&args).await?;
+    let setup = Setup {
+        binary,
+        dir: out.join(&args.from),
+        port: gateway::free_port(),
+        api_base: "http://127.0.0.1:9".into(),
+        sync: false,
+    };
+    anyhow::ensure!(setup.store().exists(), "no store at {}: run the backfill first", setup.store().display());
+    let gw = Gateway::start(&setup, "lookups.log", Duration::from_secs(300)).await?;
+    let ready_secs = gw.ready_after.as_secs_f64();
+    let status = gw.status().await?;
+    let (code, probe) = gw.get(&format!("/v1/companies/lookup?domain={}", encode(&keys.fresh_domains[0]))).await?;
+    anyhow::ensure!(code == 200 && probe["in_crm"] == true, "an existing domain is not found ({code}: {probe}): is --portal the one backfilled?");
+    let addr = gw.base.trim_start_matches("http://").parse().context("gateway address")?;
+    let plan = Plan {
+        addr,
+        token: Some(gateway::READ_TOKEN.into()),
+        connections: args.connections,
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(args.duration_secs),
+        rate: None,
+        once: false,
+    };
+    let scenarios: Vec<(&str, Arc<Vec<Prepared>>)> = vec![
+        ("healthz", Arc::new(vec![get("/healthz".into())])),
+        ("companies_lookup", Arc::new(keys.domains.iter().map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d)))).collect())),
+        ("contacts_lookup", Arc::new(keys.emails.iter().map(|e| get(format!("/v1/contacts/lookup?email={}", encode(e)))).collect())),
+    ];
+    let mut results = serde_json::Map::new();
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); scenarios.len()];
+    for run in 0..args.runs {
+        for (i, (name, requests)) in scenarios.iter().enumerate() {
+            let mut figures = load::run(&plan, requests.clone()).await?;
+            figures["load_average_1m"] = json!(crate::machine::load_average());
+            eprintln!("run {run} {name}: {} req/s p50 {} ms p99 {} ms", figures["requests_per_sec"], figures["p50_ms"], figures["p99_ms"]);
+            runs[i].push(figures);
+        }
+    }
+    for (i, (name, _)) in scenarios.iter().enumerate() {
+        results.insert(name.to_string(), json!({"median": median_run(&runs[i], "requests_per_sec"), "runs": runs[i]}));
+    }
+    // First matches write `matched_at` (a sled transaction each): existing domains never looked up before.
+    let fresh: Vec<Prepared> = keys.fresh_domains.iter().map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d)))).collect();
+    let once = Plan { warmup: Duration::ZERO, duration: Duration::from_secs(60), once: true, ..plan.clone() };
+    let first = load::run(&once, Arc::new(fresh)).await?;
+    eprintln!("first matches: {} req/s p99 {} ms", first["requests_per_sec"], first["p99_ms"]);
+    results.insert("companies_lookup_first_match".into(), first);
+
+    let bodies = Arc::new(indicator_bodies(&keys, 2_000));
+    let open = Plan { rate: Some(args.indicator_rate), connections: 16.min(args.connections), ..plan.clone() };
+    let mut indicator_runs = Vec::new();
+    for run in 0..args.runs {
+        let figures = load::run(&open, bodies.clone()).await?;
+        eprintln!("run {run} indicators at {}/s: p50 {} ms p99 {} ms", args.indicator_rate, figures["p50_ms"], figures["p99_ms"]);
+        indicator_runs.push(figures);
+    }
+    results.insert("indicators_open_loop".into(), json!({"rate": args.indicator_rate, "items_per_request": 100, "median": median_run(&indicator_runs, "p99_ms"), "runs": indicator_runs}));
+    let closed = load::run(&Plan { connections: 16.min(args.connections), ..plan.clone() }, bodies.clone()).await?;
+    eprintln!("indicators closed loop: {} req/s p99 {} ms", closed["requests_per_sec"], closed["p99_ms"]);
+    results.insert("indicators_closed_loop".into(), closed);
+    let (rss_kib, hwm_kib) = gw.memory_kib();
+    gw.stop().await?;
+
+    let result = json!({
+        "benchmark": "lookups",
+        "machine": machine,
+        "portal": {"contacts": args.portal.contacts, "companies": args.portal.companies, "deals": args.portal.deals},
+        "mirrored_counts": {"contacts": status["contacts"]["count"], "companies": status["companies"]["count"]},
+        "connections": args.connections,
+        "duration_secs": args.duration_secs,
+        "keys": {"domains": keys.domains.len(), "emails": keys.emails.len(), "missing_share": 0.2},
+        "gateway": {"ready_secs": ready_secs, "rss_kib": rss_kib, "rss_peak_kib": hwm_kib},
+        "results": results,
+    });
+    print(&result);
+    report::write(&out, "lookups", &result)?;
+    Ok(result)
+}
+
+fn print(r: &Value) {
+    let mut rows = vec![vec!["scenario".into(), "req/s".into(), "p50 ms".into(), "p99 ms".into(), "max ms".into(), "in_crm share".into(), "statuses".into()]];
+    for (name, entry) in r["results"].as_object().into_iter().flatten() {
+        let m = if entry["median"].is_null() { entry } else { &entry["median"] };
+        rows.push(vec![name.clone(), m["requests_per_sec"].to_string(), m["p50_ms"].to_string(), m["p99_ms"].to_string(), m["max_ms"].to_string(), m["in_crm_share"].to_string(), m["statuses"].to_string()]);
+    }
+    report::table(&format!("lookups ({} connections, medians of runs)", r["connections"]), &rows);
+}
