@@ -14,6 +14,8 @@ mod load;
 mod lookups;
 #[path = "bench_mirror/machine.rs"]
 mod machine;
+#[path = "bench_mirror/pages.rs"]
+mod pages;
 #[path = "bench_mirror/report.rs"]
 mod report;
 
@@ -46,6 +48,8 @@ enum Command {
     Freshness(freshness::Args),
     /// Lookup and indicator throughput/latency on a backfilled store, vs `/healthz`.
     Lookups(lookups::Args),
+    /// Where a backfill page's time goes (list, associations, store write), in-process.
+    Pages(pages::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             Command::Backfill(args) => backfill::run(gateway, out, args).await,
             Command::Freshness(args) => freshness::run(gateway, out, args).await,
             Command::Lookups(args) => lookups::run(gateway, out, args).await,
+            Command::Pages(args) => pages::run(out, args).await,
         }
     });
     match outcome {

@@ -47,15 +47,6 @@ impl Portal {
         }
     }
 
-    pub fn count(&self, kind: ObjectType) -> usize {
-        match kind {
-            ObjectType::Contacts => self.contacts,
-            ObjectType::Companies => self.companies,
-            ObjectType::Deals => self.deals,
-            ObjectType::Tasks => self.tasks,
-        }
-    }
-
     pub fn records(&self) -> usize {
         self.contacts + self.companies + self.deals + self.tasks
     }
@@ -167,8 +158,9 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
                 .collect();
             let calls: u64 = sim.stats().calls.values().sum();
             let secs = round3(started.elapsed().as_secs_f64());
-            eprintln!("[{secs:>7.1} s] mirrored {counts:?}, {calls} API calls, rss {} MiB", gw.memory_kib().0 / 1024);
-            progress.push(json!({"secs": secs, "counts": counts, "calls": calls, "rss_kib": gw.memory_kib().0}));
+            eprintln!("[{secs:>7.1} s] mirrored {counts:?}, {calls} API calls, rss {} MiB, load {}", gw.memory_kib().0 / 1024, crate::machine::load_average());
+            let load = crate::machine::load_average();
+            progress.push(json!({"secs": secs, "counts": counts, "calls": calls, "rss_kib": gw.memory_kib().0, "load_average_1m": load}));
         }
         if done.len() == 4 {
             break;

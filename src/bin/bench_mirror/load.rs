@@ -113,7 +113,7 @@ async fn connection(
     let mut i = conn;
     tokio::time::sleep_until(start).await;
     loop {
-        if let Some(interval) = interval {
+        if interval.is_some() {
             tokio::time::sleep_until(scheduled).await;
             if scheduled >= end {
                 return Ok(());

@@ -88,7 +88,7 @@ fn encode(value: &str) -> String {
 
 /// 100-item indicator bodies: 50 companies and 50 contacts each, with an owners-exclude and
 /// company-types filter.
-fn indicator_bodies(keys: &Keys, count: usize) -> Vec<Prepared> {
+fn indicator_bodies(keys: &Keys, count: usize, filtered: bool) -> Vec<Prepared> {
     (0..count)
         .map(|n| {
             let companies: Vec<Value> = (0..50)
@@ -97,10 +97,10 @@ fn indicator_bodies(keys: &Keys, count: usize) -> Vec<Prepared> {
             let contacts: Vec<Value> = (0..50)
                 .map(|i| json!({"ref": format!("p{i}"), "email": keys.emails[(n * 50 + i) % keys.emails.len()]}))
                 .collect();
-            let body = json!({
-                "companies": companies, "contacts": contacts,
-                "filter": {"owners": {"exclude": keys.owners}, "company_types": ["PROSPECT", "CUSTOMER"]},
-            });
+            let mut body = json!({"companies": companies, "contacts": contacts});
+            if filtered {
+                body["filter"] = json!({"owners": {"exclude": keys.owners}, "company_types": ["PROSPECT", "CUSTOMER"]});
+            }
             Prepared { post: true, path: "/v1/indicators".into(), body: Bytes::from(body.to_string()) }
         })
         .collect()
@@ -158,7 +158,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     eprintln!("first matches: {} req/s p99 {} ms", first["requests_per_sec"], first["p99_ms"]);
     results.insert("companies_lookup_first_match".into(), first);
 
-    let bodies = Arc::new(indicator_bodies(&keys, 2_000));
+    let bodies = Arc::new(indicator_bodies(&keys, 2_000, true));
     let open = Plan { rate: Some(args.indicator_rate), connections: 16.min(args.connections), ..plan.clone() };
     let mut indicator_runs = Vec::new();
     for run in 0..args.runs {
@@ -170,6 +170,10 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let closed = load::run(&Plan { connections: 16.min(args.connections), ..plan.clone() }, bodies.clone()).await?;
     eprintln!("indicators closed loop: {} req/s p99 {} ms", closed["requests_per_sec"], closed["p99_ms"]);
     results.insert("indicators_closed_loop".into(), closed);
+    let unfiltered = Arc::new(indicator_bodies(&keys, 2_000, false));
+    let plain = load::run(&Plan { connections: 16.min(args.connections), ..plan.clone() }, unfiltered).await?;
+    eprintln!("indicators without filter, closed loop: {} req/s p99 {} ms", plain["requests_per_sec"], plain["p99_ms"]);
+    results.insert("indicators_no_filter_closed_loop".into(), plain);
     let (rss_kib, hwm_kib) = gw.memory_kib();
     gw.stop().await?;
 
