@@ -195,6 +195,11 @@ impl Gateway {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// CPU seconds (user + system) the process has used so far.
+    pub fn cpu_secs(&self) -> f64 {
+        cpu_secs_of(&format!("/proc/{}/stat", self.pid))
+    }
+
     /// SIGTERM, then wait (≤ 60 s, then SIGKILL); returns how long the stop took.
     pub async fn stop(mut self) -> anyhow::Result<Duration> {
         let asked = Instant::now();
@@ -225,6 +230,18 @@ impl Drop for Gateway {
             self.kill();
         }
     }
+}
+
+/// utime + stime of a /proc/.../stat file, in seconds.
+pub fn cpu_secs_of(path: &str) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 /// (apparent bytes, allocated bytes) of every file under `path`.

@@ -78,6 +78,23 @@ async fn keys(args: &Args) -> anyhow::Result<Keys> {
     Ok(Keys { domains, emails, fresh_domains, owners })
 }
 
+/// Runs `plan` and adds the CPU both processes used: the gateway's CPU per request does not
+/// depend on how busy the shared machine is, unlike requests/s.
+async fn measured(gw: &Gateway, plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Value> {
+    let (gw_before, self_before) = (gw.cpu_secs(), gateway::cpu_secs_of("/proc/self/stat"));
+    let mut figures = load::run(plan, requests).await?;
+    let (gw_cpu, self_cpu) = (gw.cpu_secs() - gw_before, gateway::cpu_secs_of("/proc/self/stat") - self_before);
+    let count = figures["requests"].as_f64().unwrap_or(0.0).max(1.0);
+    // Counted over warm-up and measurement alike; requests only over the measurement.
+    let secs = (plan.warmup + plan.duration).as_secs_f64().min(figures["secs"].as_f64().unwrap_or(0.0) + plan.warmup.as_secs_f64());
+    let all = count * secs / figures["secs"].as_f64().unwrap_or(1.0).max(1e-9);
+    figures["gateway_cpu_secs"] = json!(report::round3(gw_cpu));
+    figures["loadgen_cpu_secs"] = json!(report::round3(self_cpu));
+    figures["gateway_cpu_us_per_request"] = json!(report::round3(gw_cpu * 1e6 / all));
+    figures["load_average_1m"] = json!(crate::machine::load_average());
+    Ok(figures)
+}
+
 fn get(path: String) -> Prepared {
     Prepared { post: false, path, body: Bytes::new() }
 }
@@ -142,8 +159,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let mut runs: Vec<Vec<Value>> = vec![Vec::new(); scenarios.len()];
     for run in 0..args.runs {
         for (i, (name, requests)) in scenarios.iter().enumerate() {
-            let mut figures = load::run(&plan, requests.clone()).await?;
-            figures["load_average_1m"] = json!(crate::machine::load_average());
+            let figures = measured(&gw, &plan, requests.clone()).await?;
             eprintln!("run {run} {name}: {} req/s p50 {} ms p99 {} ms", figures["requests_per_sec"], figures["p50_ms"], figures["p99_ms"]);
             runs[i].push(figures);
         }
@@ -154,7 +170,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     // First matches write `matched_at` (a sled transaction each): existing domains never looked up before.
     let fresh: Vec<Prepared> = keys.fresh_domains.iter().map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d)))).collect();
     let once = Plan { warmup: Duration::ZERO, duration: Duration::from_secs(60), once: true, ..plan.clone() };
-    let first = load::run(&once, Arc::new(fresh)).await?;
+    let first = measured(&gw, &once, Arc::new(fresh)).await?;
     eprintln!("first matches: {} req/s p99 {} ms", first["requests_per_sec"], first["p99_ms"]);
     results.insert("companies_lookup_first_match".into(), first);
 
@@ -162,16 +178,16 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let open = Plan { rate: Some(args.indicator_rate), connections: 16.min(args.connections), ..plan.clone() };
     let mut indicator_runs = Vec::new();
     for run in 0..args.runs {
-        let figures = load::run(&open, bodies.clone()).await?;
+        let figures = measured(&gw, &open, bodies.clone()).await?;
         eprintln!("run {run} indicators at {}/s: p50 {} ms p99 {} ms", args.indicator_rate, figures["p50_ms"], figures["p99_ms"]);
         indicator_runs.push(figures);
     }
     results.insert("indicators_open_loop".into(), json!({"rate": args.indicator_rate, "items_per_request": 100, "median": median_run(&indicator_runs, "p99_ms"), "runs": indicator_runs}));
-    let closed = load::run(&Plan { connections: 16.min(args.connections), ..plan.clone() }, bodies.clone()).await?;
+    let closed = measured(&gw, &Plan { connections: 16.min(args.connections), ..plan.clone() }, bodies.clone()).await?;
     eprintln!("indicators closed loop: {} req/s p99 {} ms", closed["requests_per_sec"], closed["p99_ms"]);
     results.insert("indicators_closed_loop".into(), closed);
     let unfiltered = Arc::new(indicator_bodies(&keys, 2_000, false));
-    let plain = load::run(&Plan { connections: 16.min(args.connections), ..plan.clone() }, unfiltered).await?;
+    let plain = measured(&gw, &Plan { connections: 16.min(args.connections), ..plan.clone() }, unfiltered).await?;
     eprintln!("indicators without filter, closed loop: {} req/s p99 {} ms", plain["requests_per_sec"], plain["p99_ms"]);
     results.insert("indicators_no_filter_closed_loop".into(), plain);
     let (rss_kib, hwm_kib) = gw.memory_kib();
@@ -194,10 +210,10 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
 }
 
 fn print(r: &Value) {
-    let mut rows = vec![vec!["scenario".into(), "req/s".into(), "p50 ms".into(), "p99 ms".into(), "max ms".into(), "in_crm share".into(), "statuses".into()]];
+    let mut rows = vec![vec!["scenario".into(), "req/s".into(), "p50 ms".into(), "p99 ms".into(), "max ms".into(), "gateway CPU µs/req".into(), "in_crm share".into(), "load".into(), "statuses".into()]];
     for (name, entry) in r["results"].as_object().into_iter().flatten() {
         let m = if entry["median"].is_null() { entry } else { &entry["median"] };
-        rows.push(vec![name.clone(), m["requests_per_sec"].to_string(), m["p50_ms"].to_string(), m["p99_ms"].to_string(), m["max_ms"].to_string(), m["in_crm_share"].to_string(), m["statuses"].to_string()]);
+        rows.push(vec![name.clone(), m["requests_per_sec"].to_string(), m["p50_ms"].to_string(), m["p99_ms"].to_string(), m["max_ms"].to_string(), m["gateway_cpu_us_per_request"].to_string(), m["in_crm_share"].to_string(), m["load_average_1m"].to_string(), m["statuses"].to_string()]);
     }
     report::table(&format!("lookups ({} connections, medians of runs)", r["connections"]), &rows);
 }
