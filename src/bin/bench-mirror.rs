@@ -10,12 +10,16 @@ mod freshness;
 mod gateway;
 #[path = "bench_mirror/load.rs"]
 mod load;
+#[path = "bench_mirror/lookup_keys.rs"]
+mod lookup_keys;
 #[path = "bench_mirror/lookups.rs"]
 mod lookups;
 #[path = "bench_mirror/machine.rs"]
 mod machine;
 #[path = "bench_mirror/pages.rs"]
 mod pages;
+#[path = "bench_mirror/portal.rs"]
+mod portal;
 #[path = "bench_mirror/report.rs"]
 mod report;
 
@@ -56,8 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -6,51 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use hubspot_gateway::sim::{self, ObjectType, RateLimit, SimConfig, Stats};
+use hubspot_gateway::sim::{self, ObjectType};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::gateway::{self, disk_usage, Gateway, Setup};
+use crate::portal::{classify, minimum_calls, parse_rate_limit, Portal};
 use crate::report::{self, mib, round3};
-
-/// The simulated portal's size.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Portal {
-    #[arg(long, default_value_t = 1_000_000)]
-    pub contacts: usize,
-    #[arg(long, default_value_t = 300_000)]
-    pub companies: usize,
-    #[arg(long, default_value_t = 100_000)]
-    pub deals: usize,
-    /// The simulator's default is 100.
-    #[arg(long, default_value_t = 100)]
-    pub tasks: usize,
-    #[arg(long, default_value_t = 20)]
-    pub owners: usize,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-}
-
-impl Portal {
-    pub fn sim_config(&self, rate_limit: RateLimit) -> SimConfig {
-        SimConfig {
-            seed: self.seed,
-            owners: self.owners,
-            contacts: self.contacts,
-            companies: self.companies,
-            deals: self.deals,
-            tasks: self.tasks,
-            rate_limit: Some(rate_limit),
-            access_token: gateway::ACCESS_TOKEN.into(),
-            ..SimConfig::default()
-        }
-    }
-
-    pub fn records(&self) -> usize {
-        self.contacts + self.companies + self.deals + self.tasks
-    }
-}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -69,52 +31,6 @@ pub struct Args {
     /// Give up after this long.
     #[arg(long, default_value_t = 1800)]
     pub timeout_secs: u64,
-}
-
-pub fn parse_rate_limit(text: &str) -> anyhow::Result<RateLimit> {
-    let (max, secs) = text.split_once('/').context("--rate-limit is MAX/SECONDS")?;
-    Ok(RateLimit {
-        max: max.parse()?,
-        interval_ms: secs.parse::<u64>()? * 1000,
-    })
-}
-
-const LIST: &str = "GET /crm/v3/objects/{type}";
-const ASSOC: &str = "POST /crm/v4/associations/{from}/{to}/batch/read";
-const BATCH_READ: &str = "POST /crm/v3/objects/{type}/batch/read";
-const SEARCH: &str = "POST /crm/v3/objects/{type}/search";
-
-fn pages(records: usize, per_page: usize) -> u64 {
-    records.div_ceil(per_page) as u64
-}
-
-/// The fewest list and association calls the page sizes allow for the gateway's canonical
-/// association directions (contacts→companies, deals→companies+contacts, tasks→the other 3).
-pub fn minimum_calls(portal: &Portal) -> (u64, u64) {
-    let list = pages(portal.contacts, 100).max(1)
-        + pages(portal.companies, 100).max(1)
-        + pages(portal.deals, 50).max(1)
-        + pages(portal.tasks, 100).max(1);
-    let assoc = pages(portal.contacts, 1000)
-        + 2 * pages(portal.deals, 1000)
-        + 3 * pages(portal.tasks, 1000);
-    (list, assoc)
-}
-
-/// Calls by class: (list, associations, batch read, search, other = reference + connect).
-fn classify(stats: &Stats) -> BTreeMap<&'static str, u64> {
-    let mut classes = BTreeMap::new();
-    for (endpoint, count) in &stats.calls {
-        let class = match endpoint.as_str() {
-            LIST => "list",
-            ASSOC => "associations",
-            BATCH_READ => "batch_read",
-            SEARCH => "search",
-            _ => "reference",
-        };
-        *classes.entry(class).or_default() += count;
-    }
-    classes
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
@@ -146,7 +62,8 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         for kind in ObjectType::ALL {
             let entry = &status[kind.name()];
             if !entry["last_full_sync"].is_null() && entry["backfill_in_progress"] == false {
-                done.entry(kind.name()).or_insert(started.elapsed().as_secs_f64());
+                done.entry(kind.name())
+                    .or_insert(started.elapsed().as_secs_f64());
             }
         }
         peak_rss = peak_rss.max(gw.memory_kib().0);
@@ -154,18 +71,31 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
             last_print = Instant::now();
             let counts: BTreeMap<&str, u64> = ObjectType::ALL
                 .iter()
-                .map(|kind| (kind.name(), status[kind.name()]["count"].as_u64().unwrap_or(0)))
+                .map(|kind| {
+                    (
+                        kind.name(),
+                        status[kind.name()]["count"].as_u64().unwrap_or(0),
+                    )
+                })
                 .collect();
             let calls: u64 = sim.stats().calls.values().sum();
             let secs = round3(started.elapsed().as_secs_f64());
-            eprintln!("[{secs:>7.1} s] mirrored {counts:?}, {calls} API calls, rss {} MiB, load {}", gw.memory_kib().0 / 1024, crate::machine::load_average());
+            eprintln!(
+                "[{secs:>7.1} s] mirrored {counts:?}, {calls} API calls, rss {} MiB, load {}",
+                gw.memory_kib().0 / 1024,
+                crate::machine::load_average()
+            );
             let load = crate::machine::load_average();
             progress.push(json!({"secs": secs, "counts": counts, "calls": calls, "rss_kib": gw.memory_kib().0, "load_average_1m": load}));
         }
         if done.len() == 4 {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "backfill did not finish within {} s", args.timeout_secs);
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "backfill did not finish within {} s",
+            args.timeout_secs
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let wall = started.elapsed().as_secs_f64();
@@ -178,14 +108,22 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
 
     let mut restarts = Vec::new();
     for i in 0..args.restarts {
-        let gw = Gateway::start(&setup, &format!("restart-{i}.log"), Duration::from_secs(300)).await?;
+        let gw = Gateway::start(
+            &setup,
+            &format!("restart-{i}.log"),
+            Duration::from_secs(300),
+        )
+        .await?;
         let ready = gw.ready_after.as_secs_f64();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (rss, _) = gw.memory_kib();
         gw.stop().await?;
         restarts.push(json!({"ready_secs": round3(ready), "idle_rss_kib": rss}));
     }
-    let ready_values: Vec<f64> = restarts.iter().map(|r| r["ready_secs"].as_f64().unwrap_or(0.0)).collect();
+    let ready_values: Vec<f64> = restarts
+        .iter()
+        .map(|r| r["ready_secs"].as_f64().unwrap_or(0.0))
+        .collect();
     sim.shutdown().await;
 
     let classes = classify(&stats);
@@ -201,7 +139,12 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let ideal_secs = minimum as f64 / allowed_calls_per_sec;
     let counts: BTreeMap<&str, u64> = ObjectType::ALL
         .iter()
-        .map(|kind| (kind.name(), status[kind.name()]["count"].as_u64().unwrap_or(0)))
+        .map(|kind| {
+            (
+                kind.name(),
+                status[kind.name()]["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     let result = json!({
         "benchmark": "backfill",
@@ -260,17 +203,72 @@ fn print(r: &Value) {
     let rows = vec![
         vec!["figure".into(), "value".into()],
         vec!["portal".into(), r["portal"].to_string()],
-        vec!["rate limit".into(), format!("{}/{} ms", r["rate_limit"]["max"], r["rate_limit"]["interval_ms"])],
-        vec!["wall time".into(), format!("{} s (types done at {})", r["wall_secs"], r["type_done_at_secs"])],
+        vec![
+            "rate limit".into(),
+            format!(
+                "{}/{} ms",
+                r["rate_limit"]["max"], r["rate_limit"]["interval_ms"]
+            ),
+        ],
+        vec![
+            "wall time".into(),
+            format!(
+                "{} s (types done at {})",
+                r["wall_secs"], r["type_done_at_secs"]
+            ),
+        ],
         vec!["records/s".into(), r["records_per_sec"].to_string()],
         vec!["calls by class".into(), c["by_class"].to_string()],
-        vec!["calls / minimum".into(), format!("{} / {} = {}x", c["backfill_calls"], c["minimum"]["total"], c["ratio_to_minimum"])],
-        vec!["calls per record".into(), format!("{} (minimum {})", c["calls_per_record"], c["minimum_calls_per_record"])],
-        vec!["429s".into(), format!("{} ({} of calls)", c["rate_limited_429"], c["share_429"])],
-        vec!["pacing".into(), format!("{} calls/s achieved vs {} allowed; {} of the allowed records/s", p["achieved_calls_per_sec"], p["allowed_calls_per_sec"], p["fraction_of_allowed_records_per_sec"])],
-        vec!["RSS after backfill / peak".into(), format!("{} / {} MiB", f["rss_after_backfill_kib"].as_u64().unwrap_or(0) / 1024, f["rss_peak_kib"].as_u64().unwrap_or(0) / 1024)],
-        vec!["store on disk".into(), format!("{} allocated ({} B/record)", mib(f["store_allocated_bytes"].as_u64().unwrap_or(0)), f["store_bytes_per_record"])],
-        vec!["start to ready".into(), format!("empty {} s; on the store {} s median of {}", f["ready_secs_empty_store"], f["ready_secs_median"], f["restarts"])],
+        vec![
+            "calls / minimum".into(),
+            format!(
+                "{} / {} = {}x",
+                c["backfill_calls"], c["minimum"]["total"], c["ratio_to_minimum"]
+            ),
+        ],
+        vec![
+            "calls per record".into(),
+            format!(
+                "{} (minimum {})",
+                c["calls_per_record"], c["minimum_calls_per_record"]
+            ),
+        ],
+        vec![
+            "429s".into(),
+            format!("{} ({} of calls)", c["rate_limited_429"], c["share_429"]),
+        ],
+        vec![
+            "pacing".into(),
+            format!(
+                "{} calls/s achieved vs {} allowed; {} of the allowed records/s",
+                p["achieved_calls_per_sec"],
+                p["allowed_calls_per_sec"],
+                p["fraction_of_allowed_records_per_sec"]
+            ),
+        ],
+        vec![
+            "RSS after backfill / peak".into(),
+            format!(
+                "{} / {} MiB",
+                f["rss_after_backfill_kib"].as_u64().unwrap_or(0) / 1024,
+                f["rss_peak_kib"].as_u64().unwrap_or(0) / 1024
+            ),
+        ],
+        vec![
+            "store on disk".into(),
+            format!(
+                "{} allocated ({} B/record)",
+                mib(f["store_allocated_bytes"].as_u64().unwrap_or(0)),
+                f["store_bytes_per_record"]
+            ),
+        ],
+        vec![
+            "start to ready".into(),
+            format!(
+                "empty {} s; on the store {} s median of {}",
+                f["ready_secs_empty_store"], f["ready_secs_median"], f["restarts"]
+            ),
+        ],
     ];
     report::table("backfill", &rows);
 }

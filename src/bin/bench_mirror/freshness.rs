@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::backfill::{parse_rate_limit, Portal};
 use crate::gateway::{self, Gateway, Setup};
+use crate::portal::{parse_rate_limit, Portal};
 use crate::report::{self, percentiles, round3};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -42,10 +42,20 @@ pub struct Args {
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
     let machine = crate::machine::info();
     println!("{}", crate::machine::describe(&machine));
-    let portal = Portal { contacts: args.contacts, companies: args.companies, deals: args.deals, tasks: 100, owners: 20, seed: 42 };
+    let portal = Portal {
+        contacts: args.contacts,
+        companies: args.companies,
+        deals: args.deals,
+        tasks: 100,
+        owners: 20,
+        seed: 42,
+    };
     let port = gateway::free_port();
     let mut config = portal.sim_config(parse_rate_limit(&args.rate_limit)?);
-    let mut target = WebhookTarget::new(format!("http://127.0.0.1:{port}/webhooks/hubspot"), gateway::CLIENT_SECRET);
+    let mut target = WebhookTarget::new(
+        format!("http://127.0.0.1:{port}/webhooks/hubspot"),
+        gateway::CLIENT_SECRET,
+    );
     target.retry_base_ms = 200;
     config.webhook = Some(target);
     let sim = sim::start(config, "127.0.0.1:0".parse()?).await?;
@@ -53,18 +63,28 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let setup = Setup { binary, dir, port, api_base: sim.base_url(), sync: true };
+    let setup = Setup {
+        binary,
+        dir,
+        port,
+        api_base: sim.base_url(),
+        sync: true,
+    };
     let started = Instant::now();
     let gw = Arc::new(Gateway::start(&setup, "freshness.log", Duration::from_secs(60)).await?);
     loop {
         let status = gw.status().await.unwrap_or(Value::Null);
         let done = ObjectType::ALL.iter().all(|kind| {
-            !status[kind.name()]["last_full_sync"].is_null() && status[kind.name()]["backfill_in_progress"] == false
+            !status[kind.name()]["last_full_sync"].is_null()
+                && status[kind.name()]["backfill_in_progress"] == false
         });
         if done {
             break;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "backfill did not finish in 15 min");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(900),
+            "backfill did not finish in 15 min"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let backfill_secs = started.elapsed().as_secs_f64();
@@ -84,12 +104,24 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     for n in 0..args.mutations {
         tokio::time::sleep_until(first + interval.mul_f64(n as f64)).await;
         let (kind, id, property) = if n % 3 == 2 {
-            (ObjectType::Companies, companies[n % companies.len()].clone(), "city")
+            (
+                ObjectType::Companies,
+                companies[n % companies.len()].clone(),
+                "city",
+            )
         } else {
-            (ObjectType::Contacts, contacts[n % contacts.len()].clone(), "jobtitle")
+            (
+                ObjectType::Contacts,
+                contacts[n % contacts.len()].clone(),
+                "jobtitle",
+            )
         };
         let value = format!("bench-{n}-{}", rng.gen::<u32>());
-        let (control, gw, poll) = (control.clone(), gw.clone(), Duration::from_millis(args.poll_ms));
+        let (control, gw, poll) = (
+            control.clone(),
+            gw.clone(),
+            Duration::from_millis(args.poll_ms),
+        );
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
             control.update(kind, &id, [(property, value.as_str())])?;
@@ -142,10 +174,29 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "gateway_webhooks": status["webhooks"],
     });
     let f = &result["mutation_to_visible"];
-    report::table("freshness: mutation → visible in GET /v1/objects", &[
-        vec!["mutations".into(), "p50 ms".into(), "p90 ms".into(), "p99 ms".into(), "max ms".into(), "timed out".into(), "API calls/mutation".into()],
-        vec![f["count"].to_string(), f["p50_ms"].to_string(), f["p90_ms"].to_string(), f["p99_ms"].to_string(), f["max_ms"].to_string(), timed_out.to_string(), result["api_calls_per_mutation"].to_string()],
-    ]);
+    report::table(
+        "freshness: mutation → visible in GET /v1/objects",
+        &[
+            vec![
+                "mutations".into(),
+                "p50 ms".into(),
+                "p90 ms".into(),
+                "p99 ms".into(),
+                "max ms".into(),
+                "timed out".into(),
+                "API calls/mutation".into(),
+            ],
+            vec![
+                f["count"].to_string(),
+                f["p50_ms"].to_string(),
+                f["p90_ms"].to_string(),
+                f["p99_ms"].to_string(),
+                f["max_ms"].to_string(),
+                timed_out.to_string(),
+                result["api_calls_per_mutation"].to_string(),
+            ],
+        ],
+    );
     report::write(&out, &args.name, &result)?;
     Ok(result)
 }

@@ -61,7 +61,16 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Va
         let (plan, requests, next) = (plan.clone(), requests.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
-            if let Err(error) = connection(conn, &plan, &requests, &next, (start, measure_from, end), &mut tally).await {
+            if let Err(error) = connection(
+                conn,
+                &plan,
+                &requests,
+                &next,
+                (start, measure_from, end),
+                &mut tally,
+            )
+            .await
+            {
                 tally.errors += 1;
                 tally.last_error = Some(format!("{error:#}"));
             }
@@ -80,7 +89,11 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Va
         all.checked += tally.checked;
         all.last_error = tally.last_error.or(all.last_error);
     }
-    let elapsed = if plan.once { measure_from.elapsed().min(end - measure_from) } else { plan.duration };
+    let elapsed = if plan.once {
+        measure_from.elapsed().min(end - measure_from)
+    } else {
+        plan.duration
+    };
     let secs = elapsed.as_secs_f64().max(1e-9);
     let requests = all.latencies_us.len() as f64;
     let mut figures = percentiles(&mut all.latencies_us);
@@ -107,9 +120,14 @@ async fn connection(
     let (mut sender, driver) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(driver);
     let host = plan.addr.to_string();
-    let interval = plan.rate.map(|rate| Duration::from_secs_f64(plan.connections as f64 / rate));
+    let interval = plan
+        .rate
+        .map(|rate| Duration::from_secs_f64(plan.connections as f64 / rate));
     // Spread the open-loop connections evenly over one interval.
-    let mut scheduled = start + interval.map_or(Duration::ZERO, |i| i.mul_f64(conn as f64 / plan.connections as f64));
+    let mut scheduled = start
+        + interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(conn as f64 / plan.connections as f64)
+        });
     let mut i = conn;
     tokio::time::sleep_until(start).await;
     loop {
@@ -142,7 +160,11 @@ async fn connection(
             builder = builder.header("content-type", "application/json");
         }
         let request = builder.body(Full::new(prepared.body.clone()))?;
-        let sent = if interval.is_some() { scheduled } else { Instant::now() };
+        let sent = if interval.is_some() {
+            scheduled
+        } else {
+            Instant::now()
+        };
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();

@@ -7,16 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bytes::Bytes;
-use hubspot_gateway::sim::{self, ObjectType, RateLimit};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::backfill::Portal;
 use crate::gateway::{self, Gateway, Setup};
 use crate::load::{self, Plan, Prepared};
+use crate::lookup_keys::{encode, get, indicator_bodies, keys};
+use crate::portal::Portal;
 use crate::report::{self, median_run};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -39,88 +35,35 @@ pub struct Args {
     /// Indicator requests per second (open loop), each 100 items.
     #[arg(long, default_value_t = 100.0)]
     pub indicator_rate: f64,
-}
-
-struct Keys {
-    domains: Vec<String>,
-    emails: Vec<String>,
-    fresh_domains: Vec<String>,
-    owners: Vec<String>,
-}
-
-fn sample(control: &sim::Control, kind: ObjectType, count: usize, property: &str, rng: &mut StdRng) -> Vec<String> {
-    let mut ids = control.ids(kind, "0", 2_000_000_000);
-    ids.shuffle(rng);
-    ids.iter()
-        .filter_map(|id| control.record(kind, id)?.properties.get(property).cloned())
-        .filter(|value| !value.is_empty())
-        .take(count)
-        .collect()
-}
-
-/// Existing keys from the simulator (same seed and sizes), with 20 % that do not exist mixed in.
-async fn keys(args: &Args) -> anyhow::Result<Keys> {
-    let unlimited = RateLimit { max: u32::MAX, interval_ms: 10_000 };
-    let sim = sim::start(args.portal.sim_config(unlimited), "127.0.0.1:0".parse()?).await?;
-    let control = sim.control();
-    let mut rng = StdRng::seed_from_u64(7);
-    let mut domains = sample(control, ObjectType::Companies, args.keys * 2, "domain", &mut rng);
-    let fresh_domains = domains.split_off(domains.len().min(args.keys));
-    let mut emails = sample(control, ObjectType::Contacts, args.keys, "email", &mut rng);
-    for i in 0..args.keys / 4 {
-        domains.push(format!("nx{i}-{}.bench.example", rng.gen::<u32>()));
-        emails.push(format!("nobody{i}@nx{}.bench.example", rng.gen::<u32>()));
-    }
-    domains.shuffle(&mut rng);
-    emails.shuffle(&mut rng);
-    let owners = control.owners().iter().filter(|o| !o.archived).take(2).map(|o| o.id.to_string()).collect();
-    sim.shutdown().await;
-    Ok(Keys { domains, emails, fresh_domains, owners })
+    /// Result name: `target/bench/NAME.json`.
+    #[arg(long, default_value = "lookups")]
+    pub name: String,
 }
 
 /// Runs `plan` and adds the CPU both processes used: the gateway's CPU per request does not
 /// depend on how busy the shared machine is, unlike requests/s.
-async fn measured(gw: &Gateway, plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Value> {
+async fn measured(
+    gw: &Gateway,
+    plan: &Plan,
+    requests: Arc<Vec<Prepared>>,
+) -> anyhow::Result<Value> {
     let (gw_before, self_before) = (gw.cpu_secs(), gateway::cpu_secs_of("/proc/self/stat"));
     let mut figures = load::run(plan, requests).await?;
-    let (gw_cpu, self_cpu) = (gw.cpu_secs() - gw_before, gateway::cpu_secs_of("/proc/self/stat") - self_before);
+    let (gw_cpu, self_cpu) = (
+        gw.cpu_secs() - gw_before,
+        gateway::cpu_secs_of("/proc/self/stat") - self_before,
+    );
     let count = figures["requests"].as_f64().unwrap_or(0.0).max(1.0);
     // Counted over warm-up and measurement alike; requests only over the measurement.
-    let secs = (plan.warmup + plan.duration).as_secs_f64().min(figures["secs"].as_f64().unwrap_or(0.0) + plan.warmup.as_secs_f64());
+    let secs = (plan.warmup + plan.duration)
+        .as_secs_f64()
+        .min(figures["secs"].as_f64().unwrap_or(0.0) + plan.warmup.as_secs_f64());
     let all = count * secs / figures["secs"].as_f64().unwrap_or(1.0).max(1e-9);
     figures["gateway_cpu_secs"] = json!(report::round3(gw_cpu));
     figures["loadgen_cpu_secs"] = json!(report::round3(self_cpu));
     figures["gateway_cpu_us_per_request"] = json!(report::round3(gw_cpu * 1e6 / all));
     figures["load_average_1m"] = json!(crate::machine::load_average());
     Ok(figures)
-}
-
-fn get(path: String) -> Prepared {
-    Prepared { post: false, path, body: Bytes::new() }
-}
-
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// 100-item indicator bodies: 50 companies and 50 contacts each, with an owners-exclude and
-/// company-types filter.
-fn indicator_bodies(keys: &Keys, count: usize, filtered: bool) -> Vec<Prepared> {
-    (0..count)
-        .map(|n| {
-            let companies: Vec<Value> = (0..50)
-                .map(|i| json!({"ref": format!("c{i}"), "domain": keys.domains[(n * 50 + i) % keys.domains.len()]}))
-                .collect();
-            let contacts: Vec<Value> = (0..50)
-                .map(|i| json!({"ref": format!("p{i}"), "email": keys.emails[(n * 50 + i) % keys.emails.len()]}))
-                .collect();
-            let mut body = json!({"companies": companies, "contacts": contacts});
-            if filtered {
-                body["filter"] = json!({"owners": {"exclude": keys.owners}, "company_types": ["PROSPECT", "CUSTOMER"]});
-            }
-            Prepared { post: true, path: "/v1/indicators".into(), body: Bytes::from(body.to_string()) }
-        })
-        .collect()
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
@@ -134,13 +77,29 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         api_base: "http://127.0.0.1:9".into(),
         sync: false,
     };
-    anyhow::ensure!(setup.store().exists(), "no store at {}: run the backfill first", setup.store().display());
+    anyhow::ensure!(
+        setup.store().exists(),
+        "no store at {}: run the backfill first",
+        setup.store().display()
+    );
     let gw = Gateway::start(&setup, "lookups.log", Duration::from_secs(300)).await?;
     let ready_secs = gw.ready_after.as_secs_f64();
     let status = gw.status().await?;
-    let (code, probe) = gw.get(&format!("/v1/companies/lookup?domain={}", encode(&keys.fresh_domains[0]))).await?;
-    anyhow::ensure!(code == 200 && probe["in_crm"] == true, "an existing domain is not found ({code}: {probe}): is --portal the one backfilled?");
-    let addr = gw.base.trim_start_matches("http://").parse().context("gateway address")?;
+    let (code, probe) = gw
+        .get(&format!(
+            "/v1/companies/lookup?domain={}",
+            encode(&keys.fresh_domains[0])
+        ))
+        .await?;
+    anyhow::ensure!(
+        code == 200 && probe["in_crm"] == true,
+        "an existing domain is not found ({code}: {probe}): is --portal the one backfilled?"
+    );
+    let addr = gw
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .context("gateway address")?;
     let plan = Plan {
         addr,
         token: Some(gateway::READ_TOKEN.into()),
@@ -152,43 +111,106 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     };
     let scenarios: Vec<(&str, Arc<Vec<Prepared>>)> = vec![
         ("healthz", Arc::new(vec![get("/healthz".into())])),
-        ("companies_lookup", Arc::new(keys.domains.iter().map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d)))).collect())),
-        ("contacts_lookup", Arc::new(keys.emails.iter().map(|e| get(format!("/v1/contacts/lookup?email={}", encode(e)))).collect())),
+        (
+            "companies_lookup",
+            Arc::new(
+                keys.domains
+                    .iter()
+                    .map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d))))
+                    .collect(),
+            ),
+        ),
+        (
+            "contacts_lookup",
+            Arc::new(
+                keys.emails
+                    .iter()
+                    .map(|e| get(format!("/v1/contacts/lookup?email={}", encode(e))))
+                    .collect(),
+            ),
+        ),
     ];
     let mut results = serde_json::Map::new();
     let mut runs: Vec<Vec<Value>> = vec![Vec::new(); scenarios.len()];
     for run in 0..args.runs {
         for (i, (name, requests)) in scenarios.iter().enumerate() {
             let figures = measured(&gw, &plan, requests.clone()).await?;
-            eprintln!("run {run} {name}: {} req/s p50 {} ms p99 {} ms", figures["requests_per_sec"], figures["p50_ms"], figures["p99_ms"]);
+            eprintln!(
+                "run {run} {name}: {} req/s p50 {} ms p99 {} ms",
+                figures["requests_per_sec"], figures["p50_ms"], figures["p99_ms"]
+            );
             runs[i].push(figures);
         }
     }
     for (i, (name, _)) in scenarios.iter().enumerate() {
-        results.insert(name.to_string(), json!({"median": median_run(&runs[i], "requests_per_sec"), "runs": runs[i]}));
+        results.insert(
+            name.to_string(),
+            json!({"median": median_run(&runs[i], "requests_per_sec"), "runs": runs[i]}),
+        );
     }
     // First matches write `matched_at` (a sled transaction each): existing domains never looked up before.
-    let fresh: Vec<Prepared> = keys.fresh_domains.iter().map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d)))).collect();
-    let once = Plan { warmup: Duration::ZERO, duration: Duration::from_secs(60), once: true, ..plan.clone() };
+    let fresh: Vec<Prepared> = keys
+        .fresh_domains
+        .iter()
+        .map(|d| get(format!("/v1/companies/lookup?domain={}", encode(d))))
+        .collect();
+    let once = Plan {
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(60),
+        once: true,
+        ..plan.clone()
+    };
     let first = measured(&gw, &once, Arc::new(fresh)).await?;
-    eprintln!("first matches: {} req/s p99 {} ms", first["requests_per_sec"], first["p99_ms"]);
+    eprintln!(
+        "first matches: {} req/s p99 {} ms",
+        first["requests_per_sec"], first["p99_ms"]
+    );
     results.insert("companies_lookup_first_match".into(), first);
 
     let bodies = Arc::new(indicator_bodies(&keys, 2_000, true));
-    let open = Plan { rate: Some(args.indicator_rate), connections: 16.min(args.connections), ..plan.clone() };
+    let open = Plan {
+        rate: Some(args.indicator_rate),
+        connections: 16.min(args.connections),
+        ..plan.clone()
+    };
     let mut indicator_runs = Vec::new();
     for run in 0..args.runs {
         let figures = measured(&gw, &open, bodies.clone()).await?;
-        eprintln!("run {run} indicators at {}/s: p50 {} ms p99 {} ms", args.indicator_rate, figures["p50_ms"], figures["p99_ms"]);
+        eprintln!(
+            "run {run} indicators at {}/s: p50 {} ms p99 {} ms",
+            args.indicator_rate, figures["p50_ms"], figures["p99_ms"]
+        );
         indicator_runs.push(figures);
     }
     results.insert("indicators_open_loop".into(), json!({"rate": args.indicator_rate, "items_per_request": 100, "median": median_run(&indicator_runs, "p99_ms"), "runs": indicator_runs}));
-    let closed = measured(&gw, &Plan { connections: 16.min(args.connections), ..plan.clone() }, bodies.clone()).await?;
-    eprintln!("indicators closed loop: {} req/s p99 {} ms", closed["requests_per_sec"], closed["p99_ms"]);
+    let closed = measured(
+        &gw,
+        &Plan {
+            connections: 16.min(args.connections),
+            ..plan.clone()
+        },
+        bodies.clone(),
+    )
+    .await?;
+    eprintln!(
+        "indicators closed loop: {} req/s p99 {} ms",
+        closed["requests_per_sec"], closed["p99_ms"]
+    );
     results.insert("indicators_closed_loop".into(), closed);
     let unfiltered = Arc::new(indicator_bodies(&keys, 2_000, false));
-    let plain = measured(&gw, &Plan { connections: 16.min(args.connections), ..plan.clone() }, unfiltered).await?;
-    eprintln!("indicators without filter, closed loop: {} req/s p99 {} ms", plain["requests_per_sec"], plain["p99_ms"]);
+    let plain = measured(
+        &gw,
+        &Plan {
+            connections: 16.min(args.connections),
+            ..plan.clone()
+        },
+        unfiltered,
+    )
+    .await?;
+    eprintln!(
+        "indicators without filter, closed loop: {} req/s p99 {} ms",
+        plain["requests_per_sec"], plain["p99_ms"]
+    );
     results.insert("indicators_no_filter_closed_loop".into(), plain);
     let (rss_kib, hwm_kib) = gw.memory_kib();
     gw.stop().await?;
@@ -205,15 +227,45 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "results": results,
     });
     print(&result);
-    report::write(&out, "lookups", &result)?;
+    report::write(&out, &args.name, &result)?;
     Ok(result)
 }
 
 fn print(r: &Value) {
-    let mut rows = vec![vec!["scenario".into(), "req/s".into(), "p50 ms".into(), "p99 ms".into(), "max ms".into(), "gateway CPU µs/req".into(), "in_crm share".into(), "load".into(), "statuses".into()]];
+    let mut rows = vec![vec![
+        "scenario".into(),
+        "req/s".into(),
+        "p50 ms".into(),
+        "p99 ms".into(),
+        "max ms".into(),
+        "gateway CPU µs/req".into(),
+        "in_crm share".into(),
+        "load".into(),
+        "statuses".into(),
+    ]];
     for (name, entry) in r["results"].as_object().into_iter().flatten() {
-        let m = if entry["median"].is_null() { entry } else { &entry["median"] };
-        rows.push(vec![name.clone(), m["requests_per_sec"].to_string(), m["p50_ms"].to_string(), m["p99_ms"].to_string(), m["max_ms"].to_string(), m["gateway_cpu_us_per_request"].to_string(), m["in_crm_share"].to_string(), m["load_average_1m"].to_string(), m["statuses"].to_string()]);
+        let m = if entry["median"].is_null() {
+            entry
+        } else {
+            &entry["median"]
+        };
+        rows.push(vec![
+            name.clone(),
+            m["requests_per_sec"].to_string(),
+            m["p50_ms"].to_string(),
+            m["p99_ms"].to_string(),
+            m["max_ms"].to_string(),
+            m["gateway_cpu_us_per_request"].to_string(),
+            m["in_crm_share"].to_string(),
+            m["load_average_1m"].to_string(),
+            m["statuses"].to_string(),
+        ]);
     }
-    report::table(&format!("lookups ({} connections, medians of runs)", r["connections"]), &rows);
+    report::table(
+        &format!(
+            "lookups ({} connections, medians of runs)",
+            r["connections"]
+        ),
+        &rows,
+    );
 }

@@ -31,12 +31,18 @@ pub fn round3(value: f64) -> f64 {
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted.get((sorted.len().max(1) - 1) / 2).copied().unwrap_or(0.0)
+    sorted
+        .get((sorted.len().max(1) - 1) / 2)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// The run whose `key` is the median among `runs` (so its other figures belong together).
 pub fn median_run(runs: &[Value], key: &str) -> Value {
-    let values: Vec<f64> = runs.iter().map(|run| run[key].as_f64().unwrap_or(0.0)).collect();
+    let values: Vec<f64> = runs
+        .iter()
+        .map(|run| run[key].as_f64().unwrap_or(0.0))
+        .collect();
     let middle = median(&values);
     runs.iter()
         .find(|run| run[key].as_f64() == Some(middle))
@@ -49,7 +55,13 @@ pub fn table(title: &str, rows: &[Vec<String>]) {
     println!("\n{title}");
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|row| row.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for (i, row) in rows.iter().enumerate() {
         let cells: Vec<String> = row
