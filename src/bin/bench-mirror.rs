@@ -1,0 +1,94 @@
+//! `bench-mirror`: benchmarks of the mirror (backfill, freshness) and the lookup API, run
+//! against the real `hubspot-gateway serve` binary and an in-process `hubspot-sim`; prints
+//! tables and writes `target/bench/*.json`. `scripts/bench-mirror` runs the whole set.
+
+#[path = "bench_mirror/backfill.rs"]
+mod backfill;
+#[path = "bench_mirror/freshness.rs"]
+mod freshness;
+#[path = "bench_mirror/gateway.rs"]
+mod gateway;
+#[path = "bench_mirror/load.rs"]
+mod load;
+#[path = "bench_mirror/lookup_keys.rs"]
+mod lookup_keys;
+#[path = "bench_mirror/lookups.rs"]
+mod lookups;
+#[path = "bench_mirror/machine.rs"]
+mod machine;
+#[path = "bench_mirror/pages.rs"]
+mod pages;
+#[path = "bench_mirror/portal.rs"]
+mod portal;
+#[path = "bench_mirror/report.rs"]
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmarks of hubspot-gateway's mirror and lookup API.
+#[derive(Parser)]
+struct Cli {
+    /// The gateway binary to run (a release build).
+    #[arg(long, default_value = "target/release/hubspot-gateway")]
+    gateway: PathBuf,
+    /// Where results (JSON) and stores go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Tokio worker threads of this process (the simulator, pollers, load generator).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Backfill from scratch: wall time, API calls vs minimum, pacing, footprint, restarts.
+    Backfill(backfill::Args),
+    /// Mutation → visible through webhooks, after a backfill.
+    Freshness(freshness::Args),
+    /// Lookup and indicator throughput/latency on a backfilled store, vs `/healthz`.
+    Lookups(lookups::Args),
+    /// Where a backfill page's time goes (list, associations, store write), in-process.
+    Pages(pages::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bench-mirror: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let (gateway, out) = (cli.gateway, cli.out);
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Backfill(args) => backfill::run(gateway, out, args).await,
+            Command::Freshness(args) => freshness::run(gateway, out, args).await,
+            Command::Lookups(args) => lookups::run(gateway, out, args).await,
+            Command::Pages(args) => pages::run(out, args).await,
+        }
+    });
+    match outcome {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench-mirror: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

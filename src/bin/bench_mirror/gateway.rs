@@ -1,0 +1,272 @@
+//! The real `hubspot-gateway serve` binary as a child process: its config, start until
+//! `/readyz` answers 200, RSS from /proc, disk usage of its store, and a clean stop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+use tokio::time::Instant;
+
+pub const CLIENT_SECRET: &str = "bench-client-secret";
+pub const ACCESS_TOKEN: &str = "pat-na1-bench";
+pub const READ_TOKEN: &str = "bench-read-token";
+pub const ADMIN_TOKEN: &str = "bench-admin-token";
+
+/// How one gateway process is configured.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub binary: PathBuf,
+    /// Holds config.toml and the logs; the store is `dir/store`.
+    pub dir: PathBuf,
+    pub port: u16,
+    pub api_base: String,
+    pub sync: bool,
+}
+
+impl Setup {
+    pub fn store(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn config_text(&self) -> String {
+        // A one-minute reconciliation window twelve hours from now: no run reconciles by accident.
+        let minute = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 60
+            + 720)
+            % 1440;
+        let end = (minute + 1) % 1440;
+        format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+shutdown_grace_secs = 5
+
+[hubspot]
+api_base = "{api_base}"
+client_secret = "env:BENCH_CLIENT_SECRET"
+access_token = "env:BENCH_ACCESS_TOKEN"
+max_retry_secs = 120
+
+[store]
+path = "{store}"
+
+[sync]
+enabled = {sync}
+poll_interval_secs = 300
+lookback_secs = 5
+reconcile_window_utc = "{:02}:{:02}-{:02}:{:02}"
+
+[[api.tokens]]
+name = "reader"
+token = "env:BENCH_READ_TOKEN"
+scope = "read"
+
+[[api.tokens]]
+name = "operator"
+token = "env:BENCH_ADMIN_TOKEN"
+scope = "admin"
+"#,
+            minute / 60,
+            minute % 60,
+            end / 60,
+            end % 60,
+            port = self.port,
+            api_base = self.api_base,
+            store = self.store().display(),
+            sync = self.sync,
+        )
+    }
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    pub pid: u32,
+    pub base: String,
+    /// From spawn to the first 200 from `/readyz`.
+    pub ready_after: Duration,
+    pub http: reqwest::Client,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or(18_080)
+}
+
+impl Gateway {
+    /// Spawns the binary and waits (≤ `within`) until it is ready; `log` names its stderr file.
+    pub async fn start(setup: &Setup, log: &str, within: Duration) -> anyhow::Result<Gateway> {
+        std::fs::create_dir_all(&setup.dir)?;
+        let config = setup.dir.join("config.toml");
+        std::fs::write(&config, setup.config_text())?;
+        let log_file = std::fs::File::create(setup.dir.join(log))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let base = setup.base_url();
+        let spawned = Instant::now();
+        let child = Command::new(&setup.binary)
+            .args(["--log-format", "json", "--config"])
+            .arg(&config)
+            .arg("serve")
+            .env("BENCH_CLIENT_SECRET", CLIENT_SECRET)
+            .env("BENCH_ACCESS_TOKEN", ACCESS_TOKEN)
+            .env("BENCH_READ_TOKEN", READ_TOKEN)
+            .env("BENCH_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("spawning {}", setup.binary.display()))?;
+        let mut gateway = Gateway {
+            pid: child.id(),
+            child,
+            base,
+            ready_after: Duration::ZERO,
+            http,
+        };
+        let deadline = spawned + within;
+        loop {
+            if let Some(status) = gateway.child.try_wait()? {
+                bail!("the gateway exited during start-up ({status}); see {log}");
+            }
+            let ready = gateway
+                .http
+                .get(format!("{}/readyz", gateway.base))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == 200);
+            if ready {
+                gateway.ready_after = spawned.elapsed();
+                return Ok(gateway);
+            }
+            if Instant::now() > deadline {
+                gateway.kill();
+                bail!("the gateway was not ready within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// `GET path` with the read token: (status, JSON body or Null).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(READ_TOKEN)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    pub async fn status(&self) -> anyhow::Result<Value> {
+        let (code, body) = self.get("/v1/status").await?;
+        if code != 200 {
+            bail!("GET /v1/status answered {code}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// (VmRSS, VmHWM) in KiB from /proc/PID/status.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find(|line| line.starts_with(name))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// CPU seconds (user + system) the process has used so far.
+    pub fn cpu_secs(&self) -> f64 {
+        cpu_secs_of(&format!("/proc/{}/stat", self.pid))
+    }
+
+    /// SIGTERM, then wait (≤ 60 s, then SIGKILL); returns how long the stop took.
+    pub async fn stop(mut self) -> anyhow::Result<Duration> {
+        let asked = Instant::now();
+        // SAFETY: kill(2) on our own child's pid with a valid signal has no memory effects.
+        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        while asked.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("the gateway stopped with {status}");
+                }
+                return Ok(asked.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.kill();
+        bail!("the gateway did not stop within 60 s after SIGTERM; killed")
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill();
+        }
+    }
+}
+
+/// utime + stime of a /proc/.../stat file, in seconds.
+pub fn cpu_secs_of(path: &str) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// (apparent bytes, allocated bytes) of every file under `path`.
+pub fn disk_usage(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = (0, 0);
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return total;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            let (apparent, allocated) = disk_usage(&entry.path());
+            total.0 += apparent;
+            total.1 += allocated;
+        } else {
+            total.0 += meta.len();
+            total.1 += meta.blocks() * 512;
+        }
+    }
+    total
+}

@@ -1,0 +1,91 @@
+//! Result plumbing: latency percentiles, medians of runs, aligned tables, JSON files.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+/// Latencies in microseconds → {count, p50_ms, p90_ms, p99_ms, max_ms}.
+pub fn percentiles(latencies_us: &mut [u64]) -> Value {
+    latencies_us.sort_unstable();
+    let at = |q: f64| {
+        if latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((q * latencies_us.len() as f64).ceil() as usize).clamp(1, latencies_us.len());
+        round3(latencies_us[rank - 1] as f64 / 1000.0)
+    };
+    json!({
+        "count": latencies_us.len(),
+        "p50_ms": at(0.50),
+        "p90_ms": at(0.90),
+        "p99_ms": at(0.99),
+        "max_ms": at(1.0),
+    })
+}
+
+pub fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// The median of `values` (the lower middle for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get((sorted.len().max(1) - 1) / 2)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The run whose `key` is the median among `runs` (so its other figures belong together).
+pub fn median_run(runs: &[Value], key: &str) -> Value {
+    let values: Vec<f64> = runs
+        .iter()
+        .map(|run| run[key].as_f64().unwrap_or(0.0))
+        .collect();
+    let middle = median(&values);
+    runs.iter()
+        .find(|run| run[key].as_f64() == Some(middle))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Prints rows as an aligned table (the first row is the header).
+pub fn table(title: &str, rows: &[Vec<String>]) {
+    println!("\n{title}");
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<width$}", width = widths[c]))
+            .collect();
+        println!("| {} |", cells.join(" | "));
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            println!("| {} |", rule.join(" | "));
+        }
+    }
+}
+
+/// Writes `value` pretty-printed to `dir/name.json`.
+pub fn write(dir: &Path, name: &str, value: &Value) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}
+
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1024.0 / 1024.0)
+}
