@@ -266,22 +266,9 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if let Some(scope) = scope {
-        state.tokens.read().authorize(&parts.headers, scope)?;
-    }
-    let body = if parts.method == Method::GET {
-        Bytes::new()
-    } else {
-        read_body(body, state.max_body_bytes)
-            .await
-            .map_err(|rejection| {
-                let (status, code) = rejection.status_and_code();
-                ApiError::new(status, code, rejection.to_string())
-            })?
-    };
-    let decoded: Vec<String> = params.iter().map(|param| percent_decode(param)).collect();
+    let (params, body) = prepare(state, scope, parts, params, body).await?;
     let call = Call {
-        params: decoded.iter().map(String::as_str).collect(),
+        params: params.iter().map(String::as_str).collect(),
         query: parts.uri.query(),
         body,
     };
@@ -300,17 +287,38 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let (params, body) = prepare(&state, scope, parts, params, body).await?;
+    handler(state, params, body).await
+}
+
+/// What every handler needs first: the token checked, the path parameters decoded and the
+/// body read within its limit (GET requests have none).
+async fn prepare<B>(
+    state: &State,
+    scope: Option<Scope>,
+    parts: &http::request::Parts,
+    params: Vec<&str>,
+    body: B,
+) -> Result<(Vec<String>, Bytes), ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if let Some(scope) = scope {
         state.tokens.read().authorize(&parts.headers, scope)?;
     }
-    let body = read_body(body, state.max_body_bytes)
-        .await
-        .map_err(|rejection| {
-            let (status, code) = rejection.status_and_code();
-            ApiError::new(status, code, rejection.to_string())
-        })?;
+    let body = if parts.method == Method::GET {
+        Bytes::new()
+    } else {
+        read_body(body, state.max_body_bytes)
+            .await
+            .map_err(|rejection| {
+                let (status, code) = rejection.status_and_code();
+                ApiError::new(status, code, rejection.to_string())
+            })?
+    };
     let params = params.iter().map(|param| percent_decode(param)).collect();
-    handler(state, params, body).await
+    Ok((params, body))
 }
 
 fn percent_decode(text: &str) -> String {

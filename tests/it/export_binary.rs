@@ -17,17 +17,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_hubspot-gateway");
 const RECORDS: usize = 5_000;
 
 fn start(config: &Path) -> Child {
-    Command::new(BINARY)
-        .arg("--config")
-        .arg(config)
+    crate::support::process::command(config)
         .arg("serve")
-        .env("IT_CLIENT_SECRET", CLIENT_SECRET)
-        .env("IT_ACCESS_TOKEN", "pat-na1-it")
-        .env("IT_READ_TOKEN", "it-read-token")
-        .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("IT_EXPORT_TOKEN", EXPORT_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
