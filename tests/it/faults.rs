@@ -204,7 +204,19 @@ impl OnStore {
 
 /// Every event id in the inbox at `store`.
 fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
-    let store = Store::open(store).expect("the store reopens after the disk was full");
+    // The stopped in-process gateway's last handles (connection tasks, sled's threads) may
+    // take a moment to let go of the store's lock.
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(15);
+    let store = loop {
+        match Store::open(store) {
+            Err(hubspot_gateway::store::Error::Locked { .. })
+                if std::time::SystemTime::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            opened => break opened.expect("the store reopens after the disk was full"),
+        }
+    };
     let events = store
         .inbox()
         .read_from(Position { seq: 0, index: 0 }, usize::MAX)
