@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use hubspot_gateway::store::{Position, Store};
 
+use crate::support::process::{free_port, sim_config_file};
 use crate::support::signing::Signing;
 use hubspot_gateway::sim::{self, SimConfig};
 
-use crate::support::{
-    answer, batch, config_text, config_with, far_reconcile_window, Options, ADMIN_TOKEN,
-    CLIENT_SECRET,
-};
+use crate::support::{answer, batch, config_text, ADMIN_TOKEN, CLIENT_SECRET};
 
 fn command(config: &Path) -> Command {
     crate::support::process::command(config)
@@ -88,14 +86,6 @@ impl Daemon {
         }
         Daemon { child, base }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Posts batches from several tasks until killed; returns the event ids that got a 204.
@@ -246,23 +236,7 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let options = Options {
-        hubspot: format!("api_base = \"{}\"", sim.base_url()),
-        sync: Some(format!(
-            "objects = [\"owners\", \"contacts\"]\n{}",
-            far_reconcile_window()
-        )),
-        ..Options::default()
-    };
-    let config = dir.path().join("config.toml");
-    let text = config_with(
-        &format!("127.0.0.1:{port}"),
-        "https://h.example",
-        &dir.path().join("store"),
-        &options,
-    );
-    std::fs::write(&config, text).unwrap();
+    let (config, port) = sim_config_file(dir.path(), &sim.base_url(), &["owners", "contacts"]);
     let http = reqwest::Client::new();
     let contacts_status = |base: String| {
         let http = http.clone();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hubspot_gateway::sim::{self, ObjectType, SimConfig};
 use serde_json::{json, Value};
 
+use crate::support::process::sim_config_file;
 use crate::support::{
     answer, config_with, far_reconcile_window, Options, ADMIN_TOKEN, CLIENT_SECRET, EXPORT_TOKEN,
 };
@@ -78,27 +79,8 @@ async fn a_job_killed_mid_way_resumes_and_creates_each_record_once() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let options = Options {
-        hubspot: format!("api_base = \"{}\"", sim.base_url()),
-        sync: Some(format!(
-            "objects = [\"owners\", \"contacts\", \"companies\"]\n{}",
-            far_reconcile_window()
-        )),
-        ..Options::default()
-    };
-    let config = dir.path().join("config.toml");
-    let text = config_with(
-        &format!("127.0.0.1:{port}"),
-        "https://h.example",
-        &dir.path().join("store"),
-        &options,
-    );
-    std::fs::write(&config, text).unwrap();
+    let objects = ["owners", "contacts", "companies"];
+    let (config, port) = sim_config_file(dir.path(), &sim.base_url(), &objects);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookChaos, WebhookTarget};
 use serde_json::Value;
 
+use crate::support::process::free_port;
 use crate::support::{
     far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
 };
@@ -20,14 +21,6 @@ const TYPES: [ObjectType; 4] = [
 pub struct Harness {
     pub sim: SimHandle,
     pub gateway: Gateway,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Harness {

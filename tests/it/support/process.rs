@@ -209,3 +209,28 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Writes a config (in `dir`) for the real binary mirroring `objects` from the simulator at
+/// `api_base`, listening on a free port; returns the config path and the port.
+pub fn sim_config_file(dir: &Path, api_base: &str, objects: &[&str]) -> (std::path::PathBuf, u16) {
+    let port = free_port();
+    let objects: Vec<String> = objects.iter().map(|name| format!("{name:?}")).collect();
+    let options = super::Options {
+        hubspot: format!("api_base = \"{api_base}\""),
+        sync: Some(format!(
+            "objects = [{}]\n{}",
+            objects.join(", "),
+            super::far_reconcile_window()
+        )),
+        ..super::Options::default()
+    };
+    let config = dir.join("config.toml");
+    let text = super::config_with(
+        &format!("127.0.0.1:{port}"),
+        "https://h.example",
+        &dir.join("store"),
+        &options,
+    );
+    std::fs::write(&config, text).unwrap();
+    (config, port)
+}
