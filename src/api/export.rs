@@ -220,8 +220,19 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(
         StatusCode::OK,
-        &job::to_json(id, &header, &rows),
+        &job_json(state, id, &header, &rows),
     ))
+}
+
+/// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
+fn job_json(state: &State, id: u64, header: &Header, rows: &[Row]) -> Value {
+    let mut out = job::to_json(id, header, rows);
+    if matches!(header.state.as_str(), "queued" | "running") {
+        if let Some(waiting) = state.exporter.waiting_for(id) {
+            out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
+        }
+    }
+    out
 }
 
 pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
@@ -243,7 +254,7 @@ pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         let header = job::header(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         if let Some(header) = header {
-            exports.push(job::to_json(id, &header, &rows));
+            exports.push(job_json(state, id, &header, &rows));
         }
     }
     Ok(json_response(StatusCode::OK, &json!({"exports": exports})))

@@ -20,8 +20,9 @@ pub struct Header {
     pub state: String,
     pub total: u32,
     pub created_at_ms: i64,
+    /// Why a `failed` job stopped (its records without a result then fail with `job_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Problem>,
 }
 
 /// One exported record: its input, the intent to create it, its result.
@@ -203,7 +204,52 @@ pub fn next_unfinished(store: &Store, portal: i64) -> store::Result<Option<u64>>
     Ok(unfinished)
 }
 
-/// The contract's job JSON.
+/// Ends a job as `failed` with `error`: every record without a result fails with
+/// `job_failed` (or `unknown_outcome` when its create was sent and never confirmed), so the
+/// counts add up to `total`; the worker then moves on to the next job.
+pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Result<()> {
+    let Some(mut header) = header(store, portal, id)? else {
+        return Ok(());
+    };
+    let mut rows = rows(store, portal, id)?;
+    let mut changed = Vec::new();
+    for (index, row) in rows.iter_mut().enumerate() {
+        if row.outcome.is_some() {
+            continue;
+        }
+        let (code, message) = if row.intent_at_ms.is_some() {
+            (
+                "unknown_outcome",
+                format!(
+                    "the export failed ({}) after this record's create was sent; \
+                     HubSpot may hold it: check before exporting it again",
+                    error.message
+                ),
+            )
+        } else {
+            (
+                "job_failed",
+                format!(
+                    "the export failed before this record was written: {}",
+                    error.message
+                ),
+            )
+        };
+        row.outcome = Some(Outcome::failed(code, &message, None, Vec::new()));
+        changed.push(index as u32);
+    }
+    let changed: Vec<(u32, &Row)> = changed.iter().map(|i| (*i, &rows[*i as usize])).collect();
+    for chunk in changed.chunks(1000) {
+        let encoded: Vec<(u32, Vec<u8>)> =
+            chunk.iter().map(|(i, row)| (*i, encode(*row))).collect();
+        store.exports().write(portal, id, None, &encoded)?;
+    }
+    header.state = "failed".into();
+    header.error = Some(error);
+    save_header(store, portal, id, &header)
+}
+
+/// The contract's job JSON; a failed job adds `"error": {"code", "message"}`.
 pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
     let count = |action: &str| {
         rows.iter()
@@ -227,7 +273,7 @@ pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
         "results": results,
     });
     if let Some(error) = &header.error {
-        out["error"] = json!(error);
+        out["error"] = json!({"code": error.code, "message": error.message});
     }
     out
 }

@@ -30,7 +30,16 @@ impl Harness {
     }
 
     /// Like `start`, with the gateway's store in `dir`.
-    pub async fn start_in(mut config: SimConfig, dir: tempfile::TempDir) -> Harness {
+    pub async fn start_in(config: SimConfig, dir: tempfile::TempDir) -> Harness {
+        Self::start_tuned(config, dir, "").await
+    }
+
+    /// Like `start_in`, with `hubspot_extra` added to the gateway's `[hubspot]` section.
+    pub async fn start_tuned(
+        mut config: SimConfig,
+        dir: tempfile::TempDir,
+        hubspot_extra: &str,
+    ) -> Harness {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
         config.access_token = "pat-na1-it".into();
@@ -47,7 +56,10 @@ impl Harness {
             .await
             .unwrap();
         let options = Options {
-            hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
+            hubspot: format!(
+                "api_base = \"{}\"\nmax_retry_secs = 10\n{hubspot_extra}",
+                sim.base_url()
+            ),
             sync: Some(format!(
                 "poll_interval_secs = 1\nlookback_secs = 5\n{}",
                 far_reconcile_window()

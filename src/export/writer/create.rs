@@ -124,8 +124,20 @@ impl Writer {
                     }
                     Ok(Vec::new())
                 }
-                // The outcome is unknown (timeout, 5xx) or HubSpot is unusable for now: the
-                // job pauses and, when resumed, reconciles these rows first.
+                // HubSpot answered without acting (401, 403, 429, 423, 477) or the connection
+                // was refused: nothing was created, so the rows are not left to reconcile.
+                Err(error)
+                    if error.surely_unprocessed()
+                        || matches!(error.fault(), Fault::Credentials | Fault::Config) =>
+                {
+                    for item in &items {
+                        job.rows[item.index as usize].intent_at_ms = None;
+                    }
+                    self.save_indexes(job, items.iter().map(|item| item.index))?;
+                    Err(error.into())
+                }
+                // The outcome is unknown (timeout, 5xx): the job pauses and, when resumed,
+                // reconciles these rows first.
                 Err(error) => Err(error.into()),
             }
         })
