@@ -817,3 +817,27 @@ async fn queued_jobs_say_what_they_wait_for_while_sync_is_disabled() {
     gateway.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_larger_than_max_body_bytes_gets_a_413_saying_what_to_do() {
+    let gateway = crate::support::Gateway::start_with("max_body_bytes = 4096", "").await;
+    let records: Vec<Value> = (0..100)
+        .map(|i| contact(&format!("b{i}"), &format!("big{i}@body.example"), &[]))
+        .collect();
+    let (status, body) = gateway
+        .send(
+            Method::POST,
+            "/v1/exports",
+            EXPORT_TOKEN,
+            &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "body_too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("server.max_body_bytes") && message.contains("smaller jobs"),
+        "{message}"
+    );
+    gateway.stop().await;
+}
