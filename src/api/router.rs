@@ -321,7 +321,7 @@ where
                     // A job is one body: say how to get a large one through.
                     message.push_str(
                         " (server.max_body_bytes): split the export into smaller jobs, or \
-                         raise server.max_body_bytes (about 150 bytes per contact record)",
+                         raise server.max_body_bytes (about 180 bytes per contact record)",
                     );
                 }
                 ApiError::new(status, code, message)
