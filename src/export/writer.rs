@@ -252,11 +252,14 @@ impl Writer {
             owner,
             dirty: Vec::new(),
         };
-        self.reconcile(&mut job).await?;
-        let queue: VecDeque<u32> = (0..job.rows.len() as u32)
-            .filter(|i| job.rows[*i as usize].outcome.is_none())
-            .collect();
-        self.work(&mut job, queue, shutdown).await?;
+        if let Err(error) = self.reconcile_and_work(&mut job, shutdown).await {
+            // Results already known (e.g. a batch created before a later call failed) are
+            // kept, so neither a resume nor a failed job reports them as unknown.
+            if let Err(unsaved) = self.save_dirty(&mut job) {
+                tracing::warn!(error = %unsaved, "cannot save the export's latest results");
+            }
+            return Err(error);
+        }
         if shutdown.is_cancelled() {
             return Ok(());
         }
@@ -267,6 +270,18 @@ impl Writer {
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
         Ok(())
+    }
+
+    async fn reconcile_and_work(
+        &self,
+        job: &mut Job,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Error> {
+        self.reconcile(job).await?;
+        let queue: VecDeque<u32> = (0..job.rows.len() as u32)
+            .filter(|i| job.rows[*i as usize].outcome.is_none())
+            .collect();
+        self.work(job, queue, shutdown).await
     }
 
     /// Plans each queued row and sends creates and updates in batches.

@@ -152,6 +152,7 @@ impl Writer {
     ) -> Result<(), Error> {
         let kind = job.header.kind;
         let mut links = BTreeMap::new();
+        let mut outcomes = Vec::new();
         for record in &created {
             let Some(position) = items
                 .iter()
@@ -174,10 +175,10 @@ impl Writer {
                 })
                 .collect();
             links.insert(record.id, to);
-            job.finish(
+            outcomes.push((
                 item.index,
                 created_outcome(record.id, job.owner.as_ref().ok().copied(), item.duplicates),
-            );
+            ));
         }
         let associations = if kind == ObjectType::Contacts && job.context.settings.associate_company
         {
@@ -188,6 +189,10 @@ impl Writer {
         self.syncer
             .write_fetched(kind, &created, true, &associations, None)
             .await?;
+        // Mirrored first: a row's result is saved only once the mirror holds its record.
+        for (index, outcome) in outcomes {
+            job.finish(index, outcome);
+        }
         // Rows left unmatched keep their intent and are reconciled when the job resumes.
         Ok(())
     }
