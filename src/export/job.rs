@@ -108,6 +108,24 @@ impl Outcome {
         }
     }
 
+    /// The contract's `Result`, serialisable without building a `Value` (dry runs answer
+    /// thousands); the same JSON as [`Outcome::to_json`].
+    pub fn wire<'a>(&'a self, reference: &'a str) -> Wire<'a> {
+        Wire {
+            reference,
+            action: &self.action,
+            duplicates: &self.duplicates,
+            id: self.id,
+            owner_id: self.owner_id,
+            reason: self.reason.as_deref(),
+            error: self.error.as_ref().map(|error| WireError {
+                code: &error.code,
+                message: &error.message,
+                property: error.property.as_deref(),
+            }),
+        }
+    }
+
     /// The contract's `Result` JSON.
     pub fn to_json(&self, reference: &str) -> Value {
         let mut out = json!({
@@ -131,6 +149,44 @@ impl Outcome {
             }
         }
         out
+    }
+}
+
+/// See [`Outcome::wire`].
+#[derive(Debug, Serialize)]
+pub struct Wire<'a> {
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    action: &'a str,
+    #[serde(serialize_with = "ids_as_text")]
+    duplicates: &'a [i64],
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "id_as_text")]
+    id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "id_as_text")]
+    owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<WireError<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct WireError<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    property: Option<&'a str>,
+}
+
+/// HubSpot ids are strings in the contract's JSON.
+fn ids_as_text<S: serde::Serializer>(ids: &&[i64], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(ids.iter().map(i64::to_string))
+}
+
+fn id_as_text<S: serde::Serializer>(id: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serializer.serialize_str(&id.to_string()),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -276,4 +332,34 @@ pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
         out["error"] = json!({"code": error.code, "message": error.message});
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_the_same_json_as_to_json() {
+        let outcomes = [
+            Outcome {
+                action: "created".into(),
+                id: Some(51),
+                owner_id: Some(101),
+                ..Outcome::default()
+            },
+            Outcome {
+                action: "skipped".into(),
+                id: Some(7),
+                duplicates: vec![7, 9],
+                reason: Some("unchanged".into()),
+                ..Outcome::default()
+            },
+            Outcome::failed("invalid_value", "no", Some("industry".into()), vec![3]),
+            Outcome::failed("not_allowed", "no", None, Vec::new()),
+        ];
+        for outcome in &outcomes {
+            let wire = serde_json::to_value(outcome.wire("r-1")).unwrap();
+            assert_eq!(wire, outcome.to_json("r-1"));
+        }
+    }
 }
