@@ -46,8 +46,7 @@ fn env(name: &str) -> Option<String> {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let store = std::env::temp_dir().join(format!("hubspot-gateway-fuzz-api-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&store);
+        let store = store_dir();
         let text = format!(
             r#"
 [server]
@@ -73,7 +72,9 @@ scope = "admin"
             .enable_all()
             .build()
             .unwrap();
-        let running = runtime.block_on(daemon::start(&loaded)).expect("daemon starts");
+        let running = runtime
+            .block_on(daemon::start(&loaded))
+            .expect("daemon starts");
         let state = running.state.clone();
         state
             .set_portal(Portal {
@@ -92,6 +93,29 @@ scope = "admin"
     })
 }
 
+/// A fresh store directory for this process, on tmpfs when there is one (settings and
+/// mapping saves fdatasync); directories of fuzz processes that are gone are removed.
+fn store_dir() -> std::path::PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_owned()
+    } else {
+        std::env::temp_dir()
+    };
+    const PREFIX: &str = "hubspot-gateway-fuzz-api-";
+    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(PREFIX) {
+            if !std::path::Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let store = base.join(format!("{PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    store
+}
+
 /// Owners (mapping, resolve) and the definitions the default mappings name.
 fn seed(state: &State) {
     let owner = |id: i64, email: &str| Owner {
@@ -108,7 +132,10 @@ fn seed(state: &State) {
     reference
         .replace_owners(
             HUB,
-            &[owner(101, "ann@seller.example"), owner(102, "admin@seller.example")],
+            &[
+                owner(101, "ann@seller.example"),
+                owner(102, "admin@seller.example"),
+            ],
         )
         .unwrap();
     let def = |name: &str, value_type: &str, options: &[&str]| PropertyDef {
@@ -116,7 +143,10 @@ fn seed(state: &State) {
         label: name.into(),
         value_type: value_type.into(),
         field_type: if options.is_empty() { "text" } else { "select" }.into(),
-        options: options.iter().map(|o| (o.to_string(), o.to_string())).collect(),
+        options: options
+            .iter()
+            .map(|o| (o.to_string(), o.to_string()))
+            .collect(),
         ..PropertyDef::default()
     };
     let companies = [
@@ -184,7 +214,9 @@ fn check_answer(what: &str, status: u16, body: &Value) {
         "{what}: status {status} {body}"
     );
     assert!(
-        body["error"]["code"].as_str().is_some_and(|code| !code.is_empty())
+        body["error"]["code"]
+            .as_str()
+            .is_some_and(|code| !code.is_empty())
             && body["error"]["message"].is_string(),
         "{what}: error body {body}"
     );
@@ -240,10 +272,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(mappings.len() <= items(&request, "emails"), "{answer}");
                 for mapping in mappings {
                     let email = mapping["email"].as_str().expect("email");
-                    let path = format!(
-                        "/v1/user-mappings/{}",
-                        url_escape(email)
-                    );
+                    let path = format!("/v1/user-mappings/{}", url_escape(email));
                     let _ = world.call(Method::DELETE, &path, b"");
                 }
             }
@@ -280,10 +309,18 @@ fuzz_target!(|data: &[u8]| {
             check_answer("mapping", status, &answer);
             if status == 200 {
                 let (status, stored) = world.call(Method::GET, path, b"");
-                assert_eq!((status, &stored), (200, &answer), "the mapping stored is the one answered");
+                assert_eq!(
+                    (status, &stored),
+                    (200, &answer),
+                    "the mapping stored is the one answered"
+                );
                 let again = serde_json::to_vec(&answer).unwrap();
                 let (status, second) = world.call(Method::PUT, path, &again);
-                assert_eq!((status, &second), (200, &answer), "a saved mapping re-validates");
+                assert_eq!(
+                    (status, &second),
+                    (200, &answer),
+                    "a saved mapping re-validates"
+                );
                 let previous = serde_json::to_vec(&before).unwrap();
                 let (status, restored) = world.call(Method::PUT, path, &previous);
                 assert_eq!(status, 200, "{restored}");

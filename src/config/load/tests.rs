@@ -85,8 +85,11 @@ fn store_cache_mb_defaults_and_is_bounded() {
         );
     }
     let found = problems(&format!("{base}cache_mb = \"lots\"\n"));
+    // Type errors name the section and the key, as for every other key.
     assert!(
-        found.iter().any(|p| p.starts_with("store.cache_mb")),
+        found
+            .iter()
+            .any(|p| p.starts_with("store:") && p.contains("`cache_mb`")),
         "{found:#?}"
     );
 }
