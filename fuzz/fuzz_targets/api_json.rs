@@ -281,9 +281,24 @@ fuzz_target!(|data: &[u8]| {
             let (status, answer) = world.call(Method::POST, "/v1/ownership/resolve", body);
             check_answer("resolve", status, &answer);
             if status == 200 {
-                // Nothing is mapped: the email match or the connected admin.
                 let reason = answer["reason"].as_str().unwrap_or_default();
-                assert!(matches!(reason, "email_match" | "fallback"), "{answer}");
+                assert!(
+                    matches!(reason, "mapped" | "email_match" | "fallback"),
+                    "{answer}"
+                );
+                // An email match is remembered as an auto mapping: asking again gives the
+                // same owner.
+                let (status, again) = world.call(Method::POST, "/v1/ownership/resolve", body);
+                assert_eq!(status, 200, "{again}");
+                assert_eq!(
+                    again["owner_id"], answer["owner_id"],
+                    "{answer} then {again}"
+                );
+                if let Some(email) = request["user_email"].as_str() {
+                    let email = email.trim().to_lowercase();
+                    let path = format!("/v1/user-mappings/{}", url_escape(&email));
+                    let _ = world.call(Method::DELETE, &path, b"");
+                }
             }
         }
         4 => {
