@@ -127,6 +127,64 @@ async fn oauth_tokens_expiring_while_webhooks_flow_and_the_mirror_syncs() {
     harness.stop().await;
 }
 
+/// A latency spike, then an outage longer than the client's retry budget, while records
+/// change: webhooks are acknowledged at once throughout, the failed sync calls are given up
+/// (`hubspot_failures`) rather than blocking anything, and the next cycles catch up.
+///
+/// Scaled down, honestly: HubSpot's "30 s latency spike" is 3 s here. The client's request
+/// timeout is fixed at 60 s, so a spike of either length only holds calls open (the same code
+/// path, no timeout fires). The "outage of minutes" is 14 s against `hubspot.max_retry_secs =
+/// 10` (the harness's; the default is 120 s), which is what makes a real multi-minute outage
+/// different from a short one: calls exhaust their retries and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_spike_and_an_outage_beyond_the_retry_budget_then_the_mirror_catches_up() {
+    let harness = Harness::start(small_portal()).await;
+    let control = harness.sim.control();
+    let contacts = control.ids(ObjectType::Contacts, "0", 30);
+
+    control.set_latency_ms(3_000);
+    let calls = || control.stats().calls.values().sum::<u64>();
+    let before_spike = calls();
+    update_all(&harness, &contacts[..10], "Slow").await;
+    wait_until(
+        "sync calls answered during the spike",
+        Duration::from_secs(20),
+        || async { calls() > before_spike },
+    )
+    .await;
+    control.set_latency_ms(0);
+
+    let failures_before = hubspot_failures(&harness).await;
+    let outage = Duration::from_secs(14);
+    let outage_end = tokio::time::Instant::now() + outage;
+    control.outage(outage);
+    update_all(&harness, &contacts[10..20], "Outage").await;
+    let (status, _) = harness.gateway.get("/readyz", None).await;
+    assert_eq!(status, 200, "the gateway stays ready while HubSpot is down");
+    wait_until(
+        "a sync call given up after its retry budget",
+        outage + Duration::from_secs(15),
+        || async { hubspot_failures(&harness).await > failures_before },
+    )
+    .await;
+    tokio::time::sleep_until(outage_end).await;
+    update_all(&harness, &contacts[20..], "After").await;
+    harness.converge(Duration::from_secs(60)).await;
+    harness.stop().await;
+}
+
+/// The gateway's `hubspot_failures` counter: calls that failed after their retries.
+async fn hubspot_failures(harness: &Harness) -> f64 {
+    let (status, body) = harness.gateway.get("/metrics", None).await;
+    assert_eq!(status, 200);
+    let text = body.as_str().expect("metrics are text");
+    let samples = crate::support::metrics_text::parse(text).expect("valid exposition");
+    samples
+        .get("hubspot_gateway_hubspot_failures_total")
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// 5xx bursts during the initial backfill: it retries through them and the mirror ends equal
 /// to the portal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,7 +377,7 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     }
 
     let filler = tmpfs.fill();
-    let full_at = std::time::Instant::now();
+    let full_at = tokio::time::Instant::now();
     let mut refusals = 0;
     for _ in 0..400 {
         let Some((ids, status, code)) = gateway.post_next(&mut next_id).await else {
