@@ -11,7 +11,8 @@
 //! Oracles: no panic; every answer is 2xx or a 4xx/503 with the one error body (no 500); an
 //! accepted body re-validates to the same answer (settings and mappings PUT back as they were
 //! answered; user mappings and resolve agree), and batch answers have one result per item.
-//! What a call stored is undone, so inputs stay reproducible.
+//! What a call stored is undone, so inputs stay reproducible. `FUZZ_API_TRACE=1` prints every
+//! call's path, status and answer (to check what a corpus reaches).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -194,6 +195,9 @@ impl World {
             let response = api::handle(self.state.clone(), request).await.unwrap();
             let status = response.status().as_u16();
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            if std::env::var_os("FUZZ_API_TRACE").is_some() {
+                eprintln!("{path} {status} {}", String::from_utf8_lossy(&bytes));
+            }
             let value = if bytes.is_empty() {
                 Value::Null
             } else {
