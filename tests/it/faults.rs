@@ -14,7 +14,7 @@ use hubspot_gateway::sim::{ObjectType, SimConfig};
 use hubspot_gateway::store::{Position, Store};
 
 use crate::mirror::{mutate, small_portal, wait_until, Harness};
-use crate::support::process::{free_port, Process};
+use crate::support::process::{free_port, Process, Systemd};
 use crate::support::{answer, batch, config_with, signing::Signing, Options, READ_TOKEN};
 
 /// HubSpot answers a 429 storm, 5xx, slowly and not at all (an outage) while records change:
@@ -268,7 +268,8 @@ struct OnStore {
 const PUBLIC_URL: &str = "https://hooks.example.com/gw";
 
 impl OnStore {
-    async fn start(store: &Path, config_dir: &Path) -> OnStore {
+    /// `notify`: a `NOTIFY_SOCKET` for the daemon's sd_notify messages.
+    async fn start(store: &Path, config_dir: &Path, notify: Option<&Path>) -> OnStore {
         let port = free_port();
         let text = config_with(
             &format!("127.0.0.1:{port}"),
@@ -278,7 +279,11 @@ impl OnStore {
         );
         let config = config_dir.join("config.toml");
         std::fs::write(&config, text).unwrap();
-        let mut process = Process::serve(&config);
+        let systemd = Systemd {
+            notify_socket: notify,
+            ..Systemd::default()
+        };
+        let mut process = Process::under_systemd(&config, &systemd);
         let base = format!("http://127.0.0.1:{port}");
         process.wait_ready(&base).await;
         OnStore {
@@ -367,7 +372,9 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     };
     let config_dir = tempfile::tempdir().unwrap();
     let store = tmpfs.path().join("store");
-    let gateway = OnStore::start(&store, config_dir.path()).await;
+    let notify_path = config_dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    let gateway = OnStore::start(&store, config_dir.path(), Some(&notify_path)).await;
     let mut acked = BTreeSet::new();
     let mut next_id = 1_000i64;
     for _ in 0..5 {
@@ -433,11 +440,23 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
         "{}",
         gateway.process.log_text()
     );
+    notify.set_nonblocking(true).unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut messages = Vec::new();
+    while let Ok(length) = notify.recv(&mut buffer) {
+        messages.push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.starts_with("STATUS=store unwritable")),
+        "systemd is told why: {messages:?}"
+    );
     let stored = stored_event_ids(&store);
     let lost: Vec<&i64> = acked.difference(&stored).take(10).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}…");
 
-    let gateway = OnStore::start(&store, config_dir.path()).await;
+    let gateway = OnStore::start(&store, config_dir.path(), None).await;
     let (ids, status, code) = gateway.post_next(&mut next_id).await.unwrap();
     assert_eq!(status, 204, "after a restart with space back: {code}");
     acked.extend(ids);
