@@ -83,7 +83,7 @@ struct Inner {
     ownership: Ownership,
     exports: Exports,
     path: PathBuf,
-    /// The first I/O error a commit met; sled fails every write after it.
+    /// The first I/O error a commit or check met; sled fails every write after it.
     failure: OnceLock<String>,
 }
 
