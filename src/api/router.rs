@@ -314,7 +314,17 @@ where
             .await
             .map_err(|rejection| {
                 let (status, code) = rejection.status_and_code();
-                ApiError::new(status, code, rejection.to_string())
+                let mut message = rejection.to_string();
+                if matches!(rejection, Rejection::TooLarge { .. })
+                    && parts.uri.path() == "/v1/exports"
+                {
+                    // A job is one body: say how to get a large one through.
+                    message.push_str(
+                        " (server.max_body_bytes): split the export into smaller jobs, or \
+                         raise server.max_body_bytes (about 180 bytes per contact record)",
+                    );
+                }
+                ApiError::new(status, code, message)
             })?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();

@@ -4,6 +4,8 @@
 
 #[path = "bench_mirror/backfill.rs"]
 mod backfill;
+#[path = "bench_mirror/export.rs"]
+mod export;
 #[path = "bench_mirror/freshness.rs"]
 mod freshness;
 #[path = "bench_mirror/gateway.rs"]
@@ -48,6 +50,8 @@ struct Cli {
 enum Command {
     /// Backfill from scratch: wall time, API calls vs minimum, pacing, footprint, restarts.
     Backfill(backfill::Args),
+    /// N new contacts exported at the simulator's rate limit: calls, wall time, dry run.
+    Export(export::Args),
     /// Mutation → visible through webhooks, after a backfill.
     Freshness(freshness::Args),
     /// Lookup and indicator throughput/latency on a backfilled store, vs `/healthz`.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Backfill(args) => backfill::run(gateway, out, args).await,
+            Command::Export(args) => export::run(gateway, out, args).await,
             Command::Freshness(args) => freshness::run(gateway, out, args).await,
             Command::Lookups(args) => lookups::run(gateway, out, args).await,
             Command::Pages(args) => pages::run(out, args).await,

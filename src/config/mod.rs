@@ -83,6 +83,9 @@ pub struct HubSpot {
     pub max_retry_secs: u64,
     /// API requests in flight at once (the rate limit decides the pace).
     pub max_concurrency: usize,
+    /// One HTTP request to HubSpot, answer included; a create that times out has an unknown
+    /// outcome and is reconciled before it is sent again.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for HubSpot {
@@ -97,6 +100,7 @@ impl Default for HubSpot {
             accept_legacy_signatures: true,
             max_retry_secs: 120,
             max_concurrency: 8,
+            request_timeout_secs: 60,
         }
     }
 }

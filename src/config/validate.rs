@@ -136,6 +136,12 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if !(1..=64).contains(&config.hubspot.max_concurrency) {
         problem("hubspot.max_concurrency", "must be between 1 and 64".into());
     }
+    if !(1..=600).contains(&config.hubspot.request_timeout_secs) {
+        problem(
+            "hubspot.request_timeout_secs",
+            "must be between 1 and 600".into(),
+        );
+    }
 
     if let Some(owner) = &config.ownership.fallback_owner_id {
         if owner.is_empty() || !owner.bytes().all(|b| b.is_ascii_digit()) {

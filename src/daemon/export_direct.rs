@@ -129,11 +129,8 @@ pub async fn run(
         error: None,
     };
     let id = job::enqueue(&store, info.hub_id, &header, &rows)?;
-    let writer = Writer {
-        syncer,
-        fallback,
-        exporter: Arc::new(Exporter::new(loaded.config.export.clone())),
-    };
+    let exporter = Arc::new(Exporter::new(loaded.config.export.clone()));
+    let writer = Writer::new(syncer, fallback, exporter);
     let progress = Progress::new(rows.len());
     let shutdown = CancellationToken::new();
     let work = writer.run_pending(&shutdown);

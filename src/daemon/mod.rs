@@ -143,7 +143,11 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             }
         })
     });
-    let export = tokio::spawn(export_worker(state.clone(), shutdown.clone()));
+    let export = tokio::spawn(export_worker(
+        state.clone(),
+        config.sync.enabled,
+        shutdown.clone(),
+    ));
     let store_failed = Arc::new(std::sync::OnceLock::new());
     tokio::spawn(watch_store(
         state.clone(),
@@ -270,8 +274,27 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
 }
 
 /// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
-/// and its mirror writes); a job interrupted by shutdown resumes at the next start.
-async fn export_worker(state: Arc<api::State>, shutdown: CancellationToken) {
+/// and its mirror writes); a job interrupted by shutdown resumes at the next start. Until
+/// then, queued jobs say what they wait for.
+async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
+    state.exporter.set_waiting(Some(if sync_enabled {
+        crate::export::Waiting {
+            code: "not_connected",
+            message: "waiting for the gateway to connect to HubSpot (GET /v1/status and the \
+                      log say why it has not yet)"
+                .into(),
+            job: None,
+        }
+    } else {
+        crate::export::Waiting {
+            code: "sync_disabled",
+            message: "jobs run once the gateway has connected to HubSpot, which it does only \
+                      with [sync] enabled = true; enable it, or run `hubspot-gateway export` \
+                      while no daemon is running"
+                .into(),
+            job: None,
+        }
+    }));
     let syncer = loop {
         if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
             break syncer.clone();
@@ -287,11 +310,8 @@ async fn export_worker(state: Arc<api::State>, shutdown: CancellationToken) {
         connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
         connected_user_id: portal.as_ref().and_then(|p| p.user_id),
     };
-    let writer = crate::export::writer::Writer {
-        syncer,
-        fallback,
-        exporter: state.exporter.clone(),
-    };
+    state.exporter.set_waiting(None);
+    let writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
     crate::export::writer::run(writer, shutdown).await;
 }
 

@@ -41,6 +41,7 @@ pub fn client(loaded: &Loaded) -> anyhow::Result<hubspot::Client> {
     let mut config =
         ClientConfig::new(api_base, credentials).with_max_retry_secs(hubspot.max_retry_secs);
     config.max_concurrency = hubspot.max_concurrency;
+    config.request_timeout = Duration::from_secs(hubspot.request_timeout_secs);
     Ok(hubspot::Client::new(config)?)
 }
 

@@ -20,8 +20,9 @@ pub struct Header {
     pub state: String,
     pub total: u32,
     pub created_at_ms: i64,
+    /// Why a `failed` job stopped (its records without a result then fail with `job_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Problem>,
 }
 
 /// One exported record: its input, the intent to create it, its result.
@@ -107,6 +108,24 @@ impl Outcome {
         }
     }
 
+    /// The contract's `Result`, serialisable without building a `Value` (dry runs answer
+    /// thousands); the same JSON as [`Outcome::to_json`].
+    pub fn wire<'a>(&'a self, reference: &'a str) -> Wire<'a> {
+        Wire {
+            reference,
+            action: &self.action,
+            duplicates: &self.duplicates,
+            id: self.id,
+            owner_id: self.owner_id,
+            reason: self.reason.as_deref(),
+            error: self.error.as_ref().map(|error| WireError {
+                code: &error.code,
+                message: &error.message,
+                property: error.property.as_deref(),
+            }),
+        }
+    }
+
     /// The contract's `Result` JSON.
     pub fn to_json(&self, reference: &str) -> Value {
         let mut out = json!({
@@ -130,6 +149,44 @@ impl Outcome {
             }
         }
         out
+    }
+}
+
+/// See [`Outcome::wire`].
+#[derive(Debug, Serialize)]
+pub struct Wire<'a> {
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    action: &'a str,
+    #[serde(serialize_with = "ids_as_text")]
+    duplicates: &'a [i64],
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "id_as_text")]
+    id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "id_as_text")]
+    owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<WireError<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct WireError<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    property: Option<&'a str>,
+}
+
+/// HubSpot ids are strings in the contract's JSON.
+fn ids_as_text<S: serde::Serializer>(ids: &&[i64], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(ids.iter().map(i64::to_string))
+}
+
+fn id_as_text<S: serde::Serializer>(id: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serializer.serialize_str(&id.to_string()),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -203,7 +260,52 @@ pub fn next_unfinished(store: &Store, portal: i64) -> store::Result<Option<u64>>
     Ok(unfinished)
 }
 
-/// The contract's job JSON.
+/// Ends a job as `failed` with `error`: every record without a result fails with
+/// `job_failed` (or `unknown_outcome` when its create was sent and never confirmed), so the
+/// counts add up to `total`; the worker then moves on to the next job.
+pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Result<()> {
+    let Some(mut header) = header(store, portal, id)? else {
+        return Ok(());
+    };
+    let mut rows = rows(store, portal, id)?;
+    let mut changed = Vec::new();
+    for (index, row) in rows.iter_mut().enumerate() {
+        if row.outcome.is_some() {
+            continue;
+        }
+        let (code, message) = if row.intent_at_ms.is_some() {
+            (
+                "unknown_outcome",
+                format!(
+                    "the export failed ({}) after this record's create was sent; \
+                     HubSpot may hold it: check before exporting it again",
+                    error.message
+                ),
+            )
+        } else {
+            (
+                "job_failed",
+                format!(
+                    "the export failed before this record was written: {}",
+                    error.message
+                ),
+            )
+        };
+        row.outcome = Some(Outcome::failed(code, &message, None, Vec::new()));
+        changed.push(index as u32);
+    }
+    let changed: Vec<(u32, &Row)> = changed.iter().map(|i| (*i, &rows[*i as usize])).collect();
+    for chunk in changed.chunks(1000) {
+        let encoded: Vec<(u32, Vec<u8>)> =
+            chunk.iter().map(|(i, row)| (*i, encode(*row))).collect();
+        store.exports().write(portal, id, None, &encoded)?;
+    }
+    header.state = "failed".into();
+    header.error = Some(error);
+    save_header(store, portal, id, &header)
+}
+
+/// The contract's job JSON; a failed job adds `"error": {"code", "message"}`.
 pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
     let count = |action: &str| {
         rows.iter()
@@ -227,7 +329,37 @@ pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
         "results": results,
     });
     if let Some(error) = &header.error {
-        out["error"] = json!(error);
+        out["error"] = json!({"code": error.code, "message": error.message});
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_the_same_json_as_to_json() {
+        let outcomes = [
+            Outcome {
+                action: "created".into(),
+                id: Some(51),
+                owner_id: Some(101),
+                ..Outcome::default()
+            },
+            Outcome {
+                action: "skipped".into(),
+                id: Some(7),
+                duplicates: vec![7, 9],
+                reason: Some("unchanged".into()),
+                ..Outcome::default()
+            },
+            Outcome::failed("invalid_value", "no", Some("industry".into()), vec![3]),
+            Outcome::failed("not_allowed", "no", None, Vec::new()),
+        ];
+        for outcome in &outcomes {
+            let wire = serde_json::to_value(outcome.wire("r-1")).unwrap();
+            assert_eq!(wire, outcome.to_json("r-1"));
+        }
+    }
 }

@@ -11,13 +11,14 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
-use super::job::{self, Header, Outcome, Row};
+use super::job::{self, Header, Outcome, Problem, Row};
 use super::plan::{Action, Plan};
-use super::Exporter;
-use crate::hubspot::{self, WRITE_BATCH_LIMIT};
+use super::{Exporter, Waiting};
+use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
 use crate::ownership::{Fallback, UserMap};
 use crate::store::{self, Store, Term};
 use crate::sync::{self, Syncer};
@@ -38,22 +39,67 @@ pub enum Error {
     Incomplete,
 }
 
+/// How long a job may keep failing with errors a retry can fix (HubSpot unavailable,
+/// timeouts, rate limits, store errors) with no record getting a result, before it fails with
+/// `retries_exhausted` and the next job runs.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3600);
+/// The pause after a job's first transient failure; it doubles up to `MAX_PAUSE`.
+const FIRST_PAUSE: Duration = Duration::from_secs(5);
+const MAX_PAUSE: Duration = Duration::from_secs(300);
+
 /// What the worker writes with.
 pub struct Writer {
     pub syncer: Arc<Syncer>,
     pub fallback: Fallback,
     pub exporter: Arc<Exporter>,
+    /// See [`GIVE_UP_AFTER`].
+    pub give_up_after: Duration,
 }
 
-/// Runs jobs until shutdown; a job that hits a transient failure is resumed after a pause.
+impl Error {
+    /// The job's `error.code` when retrying cannot help: HubSpot refused the token, its
+    /// scopes, the client's configuration or the request itself.
+    pub fn fatal_code(&self) -> Option<&'static str> {
+        let (Error::HubSpot(error) | Error::Sync(sync::Error::HubSpot(error))) = self else {
+            return None;
+        };
+        match error {
+            hubspot::Error::MissingScopes { .. } => Some("missing_scopes"),
+            hubspot::Error::Unauthorized { .. }
+            | hubspot::Error::ReinstallNeeded { .. }
+            | hubspot::Error::BadClientCredentials { .. } => Some("unauthorized"),
+            hubspot::Error::Forbidden { .. } => Some("forbidden"),
+            error => match error.fault() {
+                Fault::Config => Some("hubspot_config"),
+                Fault::Request => Some("hubspot_rejected"),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A job failing with transient errors: since when, how many of its records had a result
+/// then, and the pause before its next attempt.
+struct Stall {
+    job: u64,
+    since: Instant,
+    done: usize,
+    pause: Duration,
+}
+
+/// Runs jobs until shutdown. A job that hits a transient failure is resumed after a growing
+/// pause (the reason shows as `waiting` on the job); one that makes no progress for
+/// `give_up_after`, or hits a failure no retry can fix, fails and the next job runs.
 pub async fn run(writer: Writer, shutdown: CancellationToken) {
+    let mut stall = None;
     loop {
         let pause = match writer.run_pending(&shutdown).await {
-            Ok(()) => Duration::from_secs(30),
-            Err(error) => {
-                tracing::warn!(%error, "export paused; it resumes shortly");
-                Duration::from_secs(5)
+            Ok(()) => {
+                stall = None;
+                writer.exporter.set_waiting(None);
+                Duration::from_secs(30)
             }
+            Err(error) => writer.after_failure(&mut stall, &error),
         };
         tokio::select! {
             () = writer.exporter.wake.notified() => {}
@@ -98,19 +144,95 @@ impl Writer {
         self.syncer.portal
     }
 
-    /// Runs every unfinished job, oldest first.
+    /// The writer the daemon and the CLI use.
+    pub fn new(syncer: Arc<Syncer>, fallback: Fallback, exporter: Arc<Exporter>) -> Writer {
+        Writer {
+            syncer,
+            fallback,
+            exporter,
+            give_up_after: GIVE_UP_AFTER,
+        }
+    }
+
+    /// Runs every unfinished job, oldest first. A job hitting a failure no retry can fix
+    /// (see [`Error::fatal_code`]) is failed and the next one runs; a transient failure
+    /// stops here (the job stays unfinished and resumes at the next call).
     pub async fn run_pending(&self, shutdown: &CancellationToken) -> Result<(), Error> {
         while let Some(id) = job::next_unfinished(self.store(), self.portal())? {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            self.run_job(id, shutdown).await?;
+            let Err(error) = self.run_job(id, shutdown).await else {
+                continue;
+            };
+            let Some(code) = error.fatal_code() else {
+                return Err(error);
+            };
+            tracing::error!(export = id, code, %error, "export failed: retrying cannot help");
+            let problem = Problem {
+                code: code.into(),
+                message: error.to_string(),
+                property: None,
+            };
+            job::fail(self.store(), self.portal(), id, problem)?;
         }
         Ok(())
     }
 
+    /// After a transient failure: the pause before the next attempt, or, when the job has
+    /// made no progress for `give_up_after`, fails it (`retries_exhausted`) and goes on.
+    fn after_failure(&self, stall: &mut Option<Stall>, error: &Error) -> Duration {
+        let (store, portal) = (self.store(), self.portal());
+        let Ok(Some(id)) = job::next_unfinished(store, portal) else {
+            tracing::warn!(%error, "export paused; it resumes shortly");
+            return FIRST_PAUSE;
+        };
+        let done = job::rows(store, portal, id).map_or(0, |rows| {
+            rows.iter().filter(|row| row.outcome.is_some()).count()
+        });
+        let now = Instant::now();
+        let current = match stall.take() {
+            Some(stall) if stall.job == id && stall.done == done => stall,
+            _ => Stall {
+                job: id,
+                since: now,
+                done,
+                pause: FIRST_PAUSE / 2,
+            },
+        };
+        let stalled = now - current.since;
+        if stalled >= self.give_up_after {
+            let problem = Problem {
+                code: "retries_exhausted".into(),
+                message: format!(
+                    "no record was written for {} s; last error: {error}",
+                    stalled.as_secs()
+                ),
+                property: None,
+            };
+            tracing::error!(export = id, %error, "export failed: HubSpot kept failing");
+            match job::fail(store, portal, id, problem) {
+                Ok(()) => {
+                    self.exporter.set_waiting(None);
+                    return Duration::ZERO;
+                }
+                Err(error) => tracing::warn!(%error, "cannot record the failed export"),
+            }
+        }
+        let pause = (current.pause * 2).min(MAX_PAUSE);
+        tracing::warn!(export = id, %error, retry_in_secs = pause.as_secs(), "export paused; it resumes shortly");
+        self.exporter.set_waiting(Some(Waiting {
+            code: "retrying",
+            message: format!("{error}; next attempt in {} s", pause.as_secs()),
+            job: Some(id),
+        }));
+        *stall = Some(Stall { pause, ..current });
+        pause
+    }
+
     async fn run_job(&self, id: u64, shutdown: &CancellationToken) -> Result<(), Error> {
         let (store, portal) = (self.store(), self.portal());
+        self.exporter.set_waiting(None);
         let mut header = job::header(store, portal, id)?.ok_or(Error::NoSuchJob(id))?;
         if header.state != "running" {
             header.state = "running".into();
@@ -130,11 +252,14 @@ impl Writer {
             owner,
             dirty: Vec::new(),
         };
-        self.reconcile(&mut job).await?;
-        let queue: VecDeque<u32> = (0..job.rows.len() as u32)
-            .filter(|i| job.rows[*i as usize].outcome.is_none())
-            .collect();
-        self.work(&mut job, queue, shutdown).await?;
+        if let Err(error) = self.reconcile_and_work(&mut job, shutdown).await {
+            // Results already known (e.g. a batch created before a later call failed) are
+            // kept, so neither a resume nor a failed job reports them as unknown.
+            if let Err(unsaved) = self.save_dirty(&mut job) {
+                tracing::warn!(error = %unsaved, "cannot save the export's latest results");
+            }
+            return Err(error);
+        }
         if shutdown.is_cancelled() {
             return Ok(());
         }
@@ -145,6 +270,18 @@ impl Writer {
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
         Ok(())
+    }
+
+    async fn reconcile_and_work(
+        &self,
+        job: &mut Job,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Error> {
+        self.reconcile(job).await?;
+        let queue: VecDeque<u32> = (0..job.rows.len() as u32)
+            .filter(|i| job.rows[*i as usize].outcome.is_none())
+            .collect();
+        self.work(job, queue, shutdown).await
     }
 
     /// Plans each queued row and sends creates and updates in batches.

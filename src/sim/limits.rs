@@ -62,6 +62,10 @@ pub struct Limits {
     pub latency_ms: u64,
     pub forced_429: u32,
     pub outage_until_ms: i64,
+    /// The next this many writes are applied, then answered only after `stall_ms` (a
+    /// response lost to a client timeout: the write happened, the caller cannot know).
+    pub stalled_writes: u32,
+    pub stall_ms: u64,
     rng: StdRng,
 }
 
@@ -76,6 +80,8 @@ impl Limits {
             latency_ms: config.latency_ms,
             forced_429: 0,
             outage_until_ms: 0,
+            stalled_writes: 0,
+            stall_ms: 0,
             rng: StdRng::seed_from_u64(config.seed ^ 0x5eed),
         }
     }
@@ -127,6 +133,16 @@ impl Limits {
         };
         self.daily_used += 1;
         Verdict::Pass(self.headers(search, private_app, remaining))
+    }
+
+    /// Whether an applied write's answer is held back (and for how long): counts one of the
+    /// stalled writes.
+    pub fn stall_write(&mut self) -> Option<u64> {
+        if self.stalled_writes == 0 {
+            return None;
+        }
+        self.stalled_writes -= 1;
+        Some(self.stall_ms)
     }
 
     fn headers(

@@ -59,7 +59,7 @@
 //! | `POST /_sim/associations` | `{"from_type","from_id","to_type","to_id","remove":bool}` → 204 |
 //! | `POST /_sim/owners` | `{"email","first_name","last_name"}` → `{"id"}`; `DELETE /_sim/owners/{id}` archives |
 //! | `POST /_sim/bulk-touch/{type}` | `{"count"}` → `{"modified_ms"}` |
-//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..],"search_lag_ms":N}` → 204 |
+//! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..],"search_lag_ms":N,"stall_writes":N,"stall_ms":N}` → 204; `stall_writes`: the next N writes are applied, then answered after `stall_ms` (default 5000) |
 //! | `POST /_sim/expire-tokens` | → 204 |
 //! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
 //! | `POST /_sim/webhooks/target` | `{"url","client_secret","app_id"?,"retry_base_ms"?}` → 204; `DELETE` stops webhooks |

@@ -540,3 +540,304 @@ async fn server_errors_during_creates_are_reconciled_not_duplicated() {
     }
     h.stop().await;
 }
+
+async fn wait_for_state(h: &Harness, id: &str, state: &str, within: Duration) -> Value {
+    let path = format!("/v1/exports/{id}");
+    wait_until(&format!("export {id} {state}"), within, || async {
+        let (_, job) = h.gateway.get(&path, Some(EXPORT_TOKEN)).await;
+        job["state"] == state
+    })
+    .await;
+    h.gateway.get(&path, Some(EXPORT_TOKEN)).await.1
+}
+
+async fn start_job(h: &Harness, request: &Value) -> String {
+    let (status, started) = post(h, "/v1/exports", EXPORT_TOKEN, request).await;
+    assert_eq!(status, 202, "{started}");
+    started["export_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_hubspot_refuses_for_good_fails_with_the_reason_and_the_next_job_runs() {
+    let h = Harness::start(small_portal()).await;
+    // The token loses the contacts write scope: creating contacts answers 403 naming it.
+    let scopes: Vec<String> = hubspot_gateway::sim::SimConfig::default()
+        .scopes
+        .into_iter()
+        .filter(|scope| scope != "crm.objects.contacts.write")
+        .collect();
+    h.sim.control().set_scopes(scopes);
+    let records: Vec<Value> = (0..3)
+        .map(|i| contact(&format!("s{i}"), &format!("scope{i}@scopes.example"), &[]))
+        .collect();
+    let refused = start_job(
+        &h,
+        &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+    )
+    .await;
+    let companies = start_job(
+        &h,
+        &json!({"type": "companies", "user_email": "seller@internal.example", "records": [
+            {"ref": "c1", "fields": {"name": "After", "domain": "after-refusal.example"}}]}),
+    )
+    .await;
+    let job = wait_for_state(&h, &refused, "failed", Duration::from_secs(30)).await;
+    assert_eq!(job["error"]["code"], "missing_scopes", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(message.contains("crm.objects.contacts.write"), "{job}");
+    assert_eq!(
+        (job["failed"].as_u64(), job["created"].as_u64()),
+        (Some(3), Some(0))
+    );
+    for result in job["results"].as_array().unwrap() {
+        // HubSpot refused before acting: nothing is left with an unknown outcome.
+        assert_eq!(result["error"]["code"], "job_failed", "{job}");
+    }
+    assert!(job.get("waiting").is_none(), "{job}");
+    // It is not retried, and the job queued behind it runs.
+    let next = wait_for_job(&h, &companies, Duration::from_secs(30)).await;
+    assert_eq!(next["created"], 1, "{next}");
+    let (_, again) = h
+        .gateway
+        .get(&format!("/v1/exports/{refused}"), Some(EXPORT_TOKEN))
+        .await;
+    assert_eq!(again["state"], "failed");
+    let emails = count_by(&h.sim, ObjectType::Contacts, "email");
+    assert!(!emails
+        .keys()
+        .any(|email| email.ends_with("@scopes.example")));
+    h.stop().await;
+}
+
+/// A batch create HubSpot applied but whose answer arrived after the client's timeout: the
+/// job reconciles the rows before sending anything again, so each record exists once and is
+/// reported `created` (a blind re-send would have found them as duplicates, or, for
+/// companies, created them twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_create_that_happened_is_reconciled_not_sent_again() {
+    let h = Harness::start_tuned(
+        small_portal(),
+        tempfile::tempdir().unwrap(),
+        "request_timeout_secs = 1",
+    )
+    .await;
+    h.sim.control().stall_writes(1, Duration::from_secs(3));
+    let records: Vec<Value> = (0..150)
+        .map(|i| contact(&format!("t{i}"), &format!("late{i}@timeouts.example"), &[]))
+        .collect();
+    let id = start_job(
+        &h,
+        &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+    )
+    .await;
+    let job = wait_for_job(&h, &id, Duration::from_secs(60)).await;
+    assert_eq!(
+        (
+            job["created"].as_u64(),
+            job["updated"].as_u64(),
+            job["failed"].as_u64()
+        ),
+        (Some(150), Some(0), Some(0)),
+        "{job}"
+    );
+    let by_email = count_by(&h.sim, ObjectType::Contacts, "email");
+    for (i, result) in job["results"].as_array().unwrap().iter().enumerate() {
+        let ids = by_email.get(&format!("late{i}@timeouts.example")).unwrap();
+        assert_eq!(ids.len(), 1, "late{i}");
+        assert_eq!(result["id"].as_str(), Some(ids[0].as_str()), "{result}");
+    }
+
+    // Companies are not unique in HubSpot: only the reconciliation (by search) prevents twins.
+    h.sim.control().stall_writes(1, Duration::from_secs(3));
+    let records: Vec<Value> = (0..120)
+        .map(|i| json!({"ref": format!("k{i}"), "fields": {"name": format!("Late {i}"), "domain": format!("late{i}.timeouts.example")}}))
+        .collect();
+    let id = start_job(
+        &h,
+        &json!({"type": "companies", "user_email": "seller@internal.example", "records": records}),
+    )
+    .await;
+    let job = wait_for_job(&h, &id, Duration::from_secs(90)).await;
+    assert_eq!(
+        (job["created"].as_u64(), job["failed"].as_u64()),
+        (Some(120), Some(0)),
+        "{job}"
+    );
+    let by_domain = count_by(&h.sim, ObjectType::Companies, "domain");
+    for i in 0..120 {
+        let domain = format!("late{i}.timeouts.example");
+        assert_eq!(by_domain.get(&domain).map(Vec::len), Some(1), "{domain}");
+    }
+    h.stop().await;
+}
+
+/// Transient failures that never end: the job says it is retrying, then fails once it has
+/// made no progress for the bound, and the next job runs (the writer in-process, so the
+/// bound can be short; the simulator over sockets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
+    use std::sync::Arc;
+
+    use hubspot_gateway::export::job::{self, Header, Row};
+    use hubspot_gateway::export::writer::{self, Writer};
+    use hubspot_gateway::export::Exporter;
+    use hubspot_gateway::hubspot::{Client, ClientConfig, Credentials};
+    use hubspot_gateway::object::ObjectType as Kind;
+    use hubspot_gateway::secret::Secret;
+    use hubspot_gateway::store::Store;
+    use hubspot_gateway::sync::{Settings, Syncer};
+
+    let Harness { sim, gateway } = Harness::start(small_portal()).await;
+    sim.control().set_webhook_target(None);
+    let dir = gateway.stop().await;
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let portal: Value = serde_json::from_slice(&store.meta("portal").unwrap().unwrap()).unwrap();
+    let hub = portal["hub_id"].as_i64().unwrap();
+    let header = Header {
+        kind: Kind::Contacts,
+        user_email: "seller@internal.example".into(),
+        state: "queued".into(),
+        total: 1,
+        created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
+        error: None,
+    };
+    let row = |email: &str| Row {
+        reference: email.into(),
+        fields: [("email".to_owned(), email.to_owned())]
+            .into_iter()
+            .collect(),
+        on_duplicate: None,
+        intent_at_ms: None,
+        outcome: None,
+    };
+    let first = job::enqueue(&store, hub, &header, &[row("stuck@bound.example")]).unwrap();
+    let second = job::enqueue(&store, hub, &header, &[row("next@bound.example")]).unwrap();
+
+    let credentials = Credentials::PrivateApp {
+        access_token: Secret::new("pat-na1-it".to_owned()),
+    };
+    let base = url::Url::parse(&sim.base_url()).unwrap();
+    let client = Client::new(ClientConfig::new(base, credentials).with_max_retry_secs(1)).unwrap();
+    let syncer = Syncer::new(
+        client,
+        store.clone(),
+        hub,
+        vec![Kind::Contacts],
+        true,
+        Settings::default(),
+    );
+    let owner: i64 = sim.control().owners()[0].id as i64;
+    let fallback = hubspot_gateway::ownership::Fallback {
+        owner_id: Some(owner),
+        connected_user_email: None,
+        connected_user_id: None,
+    };
+    let exporter = Arc::new(Exporter::new(Default::default()));
+    let mut writer = Writer::new(Arc::new(syncer), fallback, exporter.clone());
+    writer.give_up_after = Duration::from_secs(3);
+    sim.control().outage(Duration::from_secs(600));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(writer::run(writer, shutdown.clone()));
+
+    let mut seen_retrying = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let header = job::header(&store, hub, first).unwrap().unwrap();
+        if header.state == "failed" {
+            break header;
+        }
+        seen_retrying |= exporter
+            .waiting_for(first)
+            .is_some_and(|waiting| waiting.code == "retrying");
+        assert!(tokio::time::Instant::now() < deadline, "{header:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(seen_retrying, "the stalled job showed why it waited");
+    assert!(exporter
+        .waiting_for(second)
+        .is_none_or(|w| w.job != Some(first)));
+    let error = failed.error.unwrap();
+    assert_eq!(error.code, "retries_exhausted");
+    assert!(error.message.contains("unavailable"), "{}", error.message);
+    let rows = job::rows(&store, hub, first).unwrap();
+    assert_eq!(rows[0].outcome.as_ref().unwrap().action, "failed");
+    // HubSpot is back: the next job runs.
+    sim.control().outage(Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let header = job::header(&store, hub, second).unwrap().unwrap();
+        if header.state == "done" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{header:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = job::rows(&store, hub, second).unwrap();
+    assert_eq!(rows[0].outcome.as_ref().unwrap().action, "created");
+    shutdown.cancel();
+    task.await.unwrap();
+    drop(store);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_say_what_they_wait_for_while_sync_is_disabled() {
+    let Harness { sim, gateway } = Harness::start(small_portal()).await;
+    sim.control().set_webhook_target(None);
+    let addr = gateway.addr.to_string();
+    let dir = gateway.stop().await;
+    // The same store (it remembers the portal) with sync off: jobs are accepted, never run.
+    let gateway = crate::support::Gateway::start_in(
+        dir,
+        &addr,
+        "http://unused.example",
+        &crate::support::Options::default(),
+    )
+    .await;
+    let (status, started) = gateway
+        .send(
+            Method::POST,
+            "/v1/exports",
+            EXPORT_TOKEN,
+            &json!({"type": "contacts", "user_email": "seller@internal.example",
+                    "records": [contact("w", "waiting@sync.example", &[])]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let path = format!("/v1/exports/{}", started["export_id"].as_str().unwrap());
+    let (_, job) = gateway.get(&path, Some(EXPORT_TOKEN)).await;
+    assert_eq!(job["state"], "queued", "{job}");
+    assert_eq!(job["waiting"]["code"], "sync_disabled", "{job}");
+    assert!(job["waiting"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("[sync] enabled"));
+    let (_, list) = gateway.get("/v1/exports?limit=5", Some(EXPORT_TOKEN)).await;
+    assert_eq!(list["exports"][0]["waiting"]["code"], "sync_disabled");
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_larger_than_max_body_bytes_gets_a_413_saying_what_to_do() {
+    let gateway = crate::support::Gateway::start_with("max_body_bytes = 4096", "").await;
+    let records: Vec<Value> = (0..100)
+        .map(|i| contact(&format!("b{i}"), &format!("big{i}@body.example"), &[]))
+        .collect();
+    let (status, body) = gateway
+        .send(
+            Method::POST,
+            "/v1/exports",
+            EXPORT_TOKEN,
+            &json!({"type": "contacts", "user_email": "seller@internal.example", "records": records}),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "body_too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("server.max_body_bytes") && message.contains("smaller jobs"),
+        "{message}"
+    );
+    gateway.stop().await;
+}

@@ -31,16 +31,30 @@ impl Harness {
 
     /// Like `start`, with the gateway's store in `dir`.
     pub async fn start_in(config: SimConfig, dir: tempfile::TempDir) -> Harness {
-        Self::start_with(config, dir, false).await
+        Self::start_with(config, dir, false, "").await
     }
 
     /// Like `start`, the gateway connecting with OAuth (refresh token, expiring access
     /// tokens) instead of the simulator's private-app token.
     pub async fn start_oauth(config: SimConfig) -> Harness {
-        Self::start_with(config, tempfile::tempdir().unwrap(), true).await
+        Self::start_with(config, tempfile::tempdir().unwrap(), true, "").await
     }
 
-    async fn start_with(mut config: SimConfig, dir: tempfile::TempDir, oauth: bool) -> Harness {
+    /// Like `start_in`, with `hubspot_extra` added to the gateway's `[hubspot]` section.
+    pub async fn start_tuned(
+        config: SimConfig,
+        dir: tempfile::TempDir,
+        hubspot_extra: &str,
+    ) -> Harness {
+        Self::start_with(config, dir, false, hubspot_extra).await
+    }
+
+    async fn start_with(
+        mut config: SimConfig,
+        dir: tempfile::TempDir,
+        oauth: bool,
+        hubspot_extra: &str,
+    ) -> Harness {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
         config.access_token = "pat-na1-it".into();
@@ -61,7 +75,10 @@ impl Harness {
             .await
             .unwrap();
         let options = Options {
-            hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
+            hubspot: format!(
+                "api_base = \"{}\"\nmax_retry_secs = 10\n{hubspot_extra}",
+                sim.base_url()
+            ),
             sync: Some(format!(
                 "poll_interval_secs = 1\nlookback_secs = 5\n{}",
                 far_reconcile_window()

@@ -34,7 +34,8 @@ impl Setup {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn config_text(&self) -> String {
+    /// `server_extra` is appended to `[server]` (e.g. `max_body_bytes = 4194304`).
+    fn config_text(&self, server_extra: &str) -> String {
         // A one-minute reconciliation window twelve hours from now: no run reconciles by accident.
         let minute = (std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -49,6 +50,7 @@ impl Setup {
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
 shutdown_grace_secs = 5
+{server_extra}
 
 [hubspot]
 api_base = "{api_base}"
@@ -107,9 +109,19 @@ pub fn free_port() -> u16 {
 impl Gateway {
     /// Spawns the binary and waits (≤ `within`) until it is ready; `log` names its stderr file.
     pub async fn start(setup: &Setup, log: &str, within: Duration) -> anyhow::Result<Gateway> {
+        Self::start_with(setup, log, within, "").await
+    }
+
+    /// Like `start`, with `server_extra` appended to the config's `[server]` section.
+    pub async fn start_with(
+        setup: &Setup,
+        log: &str,
+        within: Duration,
+        server_extra: &str,
+    ) -> anyhow::Result<Gateway> {
         std::fs::create_dir_all(&setup.dir)?;
         let config = setup.dir.join("config.toml");
-        std::fs::write(&config, setup.config_text())?;
+        std::fs::write(&config, setup.config_text(server_extra))?;
         let log_file = std::fs::File::create(setup.dir.join(log))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

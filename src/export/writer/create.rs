@@ -124,8 +124,20 @@ impl Writer {
                     }
                     Ok(Vec::new())
                 }
-                // The outcome is unknown (timeout, 5xx) or HubSpot is unusable for now: the
-                // job pauses and, when resumed, reconciles these rows first.
+                // HubSpot answered without acting (401, 403, 429, 423, 477) or the connection
+                // was refused: nothing was created, so the rows are not left to reconcile.
+                Err(error)
+                    if error.surely_unprocessed()
+                        || matches!(error.fault(), Fault::Credentials | Fault::Config) =>
+                {
+                    for item in &items {
+                        job.rows[item.index as usize].intent_at_ms = None;
+                    }
+                    self.save_indexes(job, items.iter().map(|item| item.index))?;
+                    Err(error.into())
+                }
+                // The outcome is unknown (timeout, 5xx): the job pauses and, when resumed,
+                // reconciles these rows first.
                 Err(error) => Err(error.into()),
             }
         })
@@ -140,6 +152,7 @@ impl Writer {
     ) -> Result<(), Error> {
         let kind = job.header.kind;
         let mut links = BTreeMap::new();
+        let mut outcomes = Vec::new();
         for record in &created {
             let Some(position) = items
                 .iter()
@@ -162,10 +175,10 @@ impl Writer {
                 })
                 .collect();
             links.insert(record.id, to);
-            job.finish(
+            outcomes.push((
                 item.index,
                 created_outcome(record.id, job.owner.as_ref().ok().copied(), item.duplicates),
-            );
+            ));
         }
         let associations = if kind == ObjectType::Contacts && job.context.settings.associate_company
         {
@@ -176,6 +189,10 @@ impl Writer {
         self.syncer
             .write_fetched(kind, &created, true, &associations, None)
             .await?;
+        // Mirrored first: a row's result is saved only once the mirror holds its record.
+        for (index, outcome) in outcomes {
+            job.finish(index, outcome);
+        }
         // Rows left unmatched keep their intent and are reconciled when the job resumes.
         Ok(())
     }

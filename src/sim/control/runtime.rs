@@ -21,6 +21,14 @@ impl Control {
         self.shared.limits.lock().forced_429 = count;
     }
 
+    /// The next `count` writes (create, update, upsert; single or batch) are applied, then
+    /// answered only after `stall`: a client timing out sooner cannot know they happened.
+    pub fn stall_writes(&self, count: u32, stall: Duration) {
+        let mut limits = self.shared.limits.lock();
+        limits.stalled_writes = count;
+        limits.stall_ms = stall.as_millis() as u64;
+    }
+
     /// Every API call answers 503 for `duration`.
     pub fn outage(&self, duration: Duration) {
         self.shared.limits.lock().outage_until_ms = time::now_ms() + duration.as_millis() as i64;

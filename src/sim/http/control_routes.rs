@@ -150,6 +150,10 @@ fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
     if let Some(count) = body["force_429"].as_u64() {
         control.force_429s(count as u32);
     }
+    if let Some(count) = body["stall_writes"].as_u64() {
+        let stall = Duration::from_millis(body["stall_ms"].as_u64().unwrap_or(5_000));
+        control.stall_writes(count as u32, stall);
+    }
     if let Some(outage) = body["outage_ms"].as_u64() {
         control.outage(Duration::from_millis(outage));
     }

@@ -91,12 +91,27 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
         return finish(shared, api.label, reply::missing_scopes(&missing)).await;
     }
     let search = matches!(api.call, Call::Search(_));
+    let write = matches!(
+        api.call,
+        Call::Create(_)
+            | Call::Update(..)
+            | Call::BatchCreate(_)
+            | Call::BatchUpdate(_)
+            | Call::BatchUpsert(_)
+    );
     let verdict = shared
         .limits
         .lock()
         .admit(search, caller == Caller::PrivateApp, now);
     let (mut reply, headers) = match verdict {
-        Verdict::Pass(headers) => (dispatch(shared, &request, api.call), headers),
+        Verdict::Pass(headers) => {
+            let reply = dispatch(shared, &request, api.call);
+            let stall = write.then(|| shared.limits.lock().stall_write()).flatten();
+            if let Some(stall_ms) = stall {
+                tokio::time::sleep(Duration::from_millis(stall_ms)).await;
+            }
+            (reply, headers)
+        }
         Verdict::Limited { policy, headers } => (reply::rate_limited(policy), headers),
         Verdict::Fault(status) => (reply::fault(status), Vec::new()),
     };
