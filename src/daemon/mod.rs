@@ -324,10 +324,11 @@ pub async fn run(loaded: Loaded, path: PathBuf) -> anyhow::Result<()> {
     if let Err(error) = logging::set_level(loaded.config.server.log_level.as_deref()) {
         tracing::warn!(%error, "could not set the log level");
     }
+    let mut stops = shutdown::Stops::install().context("installing the SIGTERM handler")?;
+    let mut hangups = shutdown::hangups().context("installing the SIGHUP handler")?;
     let running = start(&loaded).await?;
     let reloader = running.reloader(path, loaded);
     systemd::notify_ready();
-    let mut hangups = shutdown::hangups().context("installing the SIGHUP handler")?;
     let stop = running.shutdown_token();
     tokio::spawn(async move {
         loop {
@@ -346,10 +347,10 @@ pub async fn run(loaded: Loaded, path: PathBuf) -> anyhow::Result<()> {
     ));
     let token = running.shutdown_token();
     tokio::spawn(async move {
-        shutdown::first_signal().await;
+        stops.next().await;
         systemd::notify_stopping();
         token.cancel();
-        shutdown::first_signal().await;
+        stops.next().await;
         tracing::warn!("second signal: exiting without draining");
         std::process::exit(1);
     });

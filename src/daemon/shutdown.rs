@@ -1,19 +1,34 @@
 //! Signals: SIGTERM (systemd, kill) and SIGINT (Ctrl-C) stop the daemon; SIGHUP reloads.
+//! Handlers are installed before the daemon reports ready: a signal arriving after that must
+//! never meet the default action (which would kill the process without draining).
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// Resolves at the next SIGTERM or SIGINT.
-pub async fn first_signal() {
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    let mut interrupt = signal(SignalKind::interrupt()).ok();
-    tokio::select! {
-        _ = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {}
-        _ = async { interrupt.as_mut()?.recv().await }, if interrupt.is_some() => {}
+/// SIGTERM and SIGINT, from now on.
+pub struct Stops {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Stops {
+    pub fn install() -> std::io::Result<Stops> {
+        Ok(Stops {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    tracing::info!("termination signal received; shutting down");
+
+    /// Resolves at the next SIGTERM or SIGINT.
+    pub async fn next(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        tracing::info!("termination signal received; shutting down");
+    }
 }
 
 /// SIGHUP, from now on (the reload request; signals arriving during a reload coalesce).
-pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+pub fn hangups() -> std::io::Result<Signal> {
     signal(SignalKind::hangup())
 }
