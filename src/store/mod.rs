@@ -117,15 +117,21 @@ impl Store {
             exports,
             path: path.to_owned(),
         };
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        // Dedup rows re-indexed on open become durable, so the watermark can move past them.
+        store.commit()?;
+        Ok(store)
     }
 
-    /// Makes every write so far durable: sled flush, then fdatasync of the data file.
+    /// Makes every write so far durable: sled flush, then fdatasync of the data file. Also
+    /// moves the inbox's dedup watermark (see `InboxStore`).
     pub fn commit(&self) -> Result<()> {
+        let indexed = self.inner.inbox.before_commit()?;
         self.inner.db.flush()?;
         self.inner.data_file.sync_data()?;
+        self.inner.inbox.after_commit(indexed);
         Ok(())
     }
 
