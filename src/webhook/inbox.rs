@@ -1,6 +1,8 @@
 //! The webhook inbox with group commit: requests hand their verified events to one committer,
-//! which appends everything that arrived meanwhile and makes it durable with a single flush
-//! and fdatasync, then answers every waiting request at once.
+//! which appends everything that arrived meanwhile (dedup checked, one chunk row per ~32 KiB)
+//! and makes it durable with a single flush and fdatasync, then answers every waiting request
+//! at once. The per-event dedup rows are written afterwards by an indexer thread, off the
+//! acknowledgement path (see `store::InboxStore`).
 
 use std::ops::Range;
 
