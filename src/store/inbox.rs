@@ -241,11 +241,12 @@ impl InboxStore {
             (rows, unindexed.next_seq)
         };
         if !rows.is_empty() {
-            let mut batch = sled::Batch::default();
+            // One insert per row, not `apply_batch`: sled 0.34's batch holds a database-wide
+            // write lock for its whole length, which would stall the committer's chunk
+            // inserts (measured: multi-second acknowledgement stalls).
             for (key, position) in &rows {
-                batch.insert(&key[..], &position_bytes(*position)[..]);
+                self.ids.insert(&key[..], &position_bytes(*position)[..])?;
             }
-            self.ids.apply_batch(batch)?;
             let mut unindexed = self.unindexed.lock();
             for (key, _) in &rows {
                 unindexed.keys.remove(key);

@@ -168,7 +168,10 @@ async fn a_redelivery_after_kill_9_is_dropped() {
     let mut daemon = Daemon::start(&config, port).await;
     for round in 0..20 {
         let body = batch(round * 10, 10, 1);
-        assert_eq!(post_batch(&http, &daemon.base, public_url, &body).await, 204);
+        assert_eq!(
+            post_batch(&http, &daemon.base, public_url, &body).await,
+            204
+        );
     }
     daemon.child.kill().unwrap(); // SIGKILL, right after the last acknowledgement
     daemon.child.wait().unwrap();
@@ -178,7 +181,10 @@ async fn a_redelivery_after_kill_9_is_dropped() {
     for round in 0..20 {
         // HubSpot's retry: same events, next attemptNumber.
         let body = batch(round * 10, 10, 2);
-        assert_eq!(post_batch(&http, &daemon.base, public_url, &body).await, 204);
+        assert_eq!(
+            post_batch(&http, &daemon.base, public_url, &body).await,
+            204
+        );
     }
     let (after, duplicates) = webhook_counters(&http, &daemon.base).await;
     assert_eq!(after, received, "a redelivered event was stored again");
