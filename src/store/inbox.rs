@@ -229,29 +229,40 @@ impl InboxStore {
         self.unindexed.lock().keys.len()
     }
 
-    /// Writes the dedup rows of the events appended so far (not durable until the next
-    /// commit). Called after the commit that acknowledged them, off the acknowledgement path;
-    /// until then the dedup check finds them in memory. Returns how many rows were written.
-    pub fn index_pending(&self) -> Result<usize> {
+    /// Writes the dedup rows of up to `max` events appended so far (not durable until the
+    /// next commit). Called after the commit that acknowledged them, off the acknowledgement
+    /// path; until then the dedup check finds them in memory. Returns how many rows were
+    /// written.
+    pub fn index_pending(&self, max: usize) -> Result<usize> {
         let _indexing = self.indexing.lock();
-        let (rows, upto) = {
+        let rows: Vec<([u8; 32], Position)> = {
             let unindexed = self.unindexed.lock();
-            let rows: Vec<([u8; 32], Position)> =
-                unindexed.keys.iter().map(|(k, p)| (*k, *p)).collect();
-            (rows, unindexed.next_seq)
+            unindexed
+                .keys
+                .iter()
+                .take(max)
+                .map(|(k, p)| (*k, *p))
+                .collect()
         };
-        if !rows.is_empty() {
-            // One insert per row, not `apply_batch`: sled 0.34's batch holds a database-wide
-            // write lock for its whole length, which would stall the committer's chunk
-            // inserts (measured: multi-second acknowledgement stalls).
-            for (key, position) in &rows {
-                self.ids.insert(&key[..], &position_bytes(*position)[..])?;
-            }
+        // One insert per row, not `apply_batch`: sled 0.34's batch holds a process-wide write
+        // lock for its whole length, which would stall the committer's chunk inserts
+        // (measured: multi-second acknowledgement stalls).
+        for (key, position) in &rows {
+            self.ids.insert(&key[..], &position_bytes(*position)[..])?;
+        }
+        let upto = {
             let mut unindexed = self.unindexed.lock();
             for (key, _) in &rows {
                 unindexed.keys.remove(key);
             }
-        }
+            // Every chunk below the oldest event still without a row is fully indexed.
+            unindexed
+                .keys
+                .values()
+                .map(|position| position.seq)
+                .min()
+                .unwrap_or(unindexed.next_seq)
+        };
         self.indexed_written.fetch_max(upto, Ordering::AcqRel);
         Ok(rows.len())
     }

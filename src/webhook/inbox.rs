@@ -110,9 +110,12 @@ impl Inbox {
     }
 }
 
-/// Above this many events without dedup rows, the committer writes the rows itself before
-/// taking the next group (the indexer thread is behind): bounds the memory they take.
-const MAX_UNINDEXED: usize = 65_536;
+/// Above this many events without dedup rows (the indexer thread is behind), the committer
+/// writes as many rows as its group had events before taking the next group: bounds the
+/// memory they take without one long stall.
+const MAX_UNINDEXED: usize = 32_768;
+/// Dedup rows the indexer writes per pass; the committer's share waits for at most one pass.
+const INDEX_PASS: usize = 2_048;
 
 impl Committer {
     /// Commits groups of jobs until told to stop or every sender is gone, then makes the
@@ -128,8 +131,15 @@ impl Committer {
                 .name("inbox-indexer".into())
                 .spawn_scoped(scope, move || {
                     while woken.recv().is_ok() {
-                        if let Err(error) = indexer_store.inbox().index_pending() {
-                            tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
+                        loop {
+                            match indexer_store.inbox().index_pending(INDEX_PASS) {
+                                Ok(INDEX_PASS) => continue,
+                                Ok(_) => break,
+                                Err(error) => {
+                                    tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
+                                    break;
+                                }
+                            }
                         }
                     }
                 })
@@ -140,7 +150,7 @@ impl Committer {
         })?;
         self.jobs.close();
         let inbox = self.store.inbox();
-        inbox.index_pending()?;
+        inbox.index_pending(usize::MAX)?;
         inbox.persist_counters()?;
         // The first commit makes the dedup rows durable, the second persists the watermark
         // that says so (a restart then re-indexes nothing).
@@ -170,10 +180,11 @@ impl Committer {
                 next = room.then(|| self.jobs.try_recv().ok()).flatten();
             }
             if !group.is_empty() {
+                let events = group.iter().map(|(_, events, _)| events.len()).sum();
                 self.commit(group);
                 let _ = wake.try_send(());
                 if self.store.inbox().unindexed() > MAX_UNINDEXED {
-                    if let Err(error) = self.store.inbox().index_pending() {
+                    if let Err(error) = self.store.inbox().index_pending(events) {
                         tracing::error!(%error, "writing inbox dedup rows failed");
                     }
                 }
