@@ -348,6 +348,13 @@ fn metrics(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 fn readyz(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    if let Some(reason) = state.store.failure() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("the store is unwritable ({reason}); the daemon exits for a restart"),
+        ));
+    }
     if state.is_ready() {
         Ok(json_response(StatusCode::OK, &json!({"status": "ready"})))
     } else {

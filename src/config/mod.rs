@@ -109,6 +109,8 @@ pub struct Store {
     pub inbox_high_water: u64,
     /// Applied events are kept this long (for redelivery detection and inspection).
     pub inbox_retention_hours: u64,
+    /// sled's page cache in MiB (sled's own default, 1 GiB, is most of the daemon's RSS).
+    pub cache_mb: u64,
 }
 
 impl Default for Store {
@@ -117,6 +119,7 @@ impl Default for Store {
             path: "/var/lib/hubspot-gateway".into(),
             inbox_high_water: 1_000_000,
             inbox_retention_hours: 7 * 24,
+            cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

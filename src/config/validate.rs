@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 
 use super::{Config, ExportType, Problem, OBJECT_TYPES};
 
+/// `store.cache_mb` bounds: below 16 MiB sled's cache thrashes; above 1 TiB is a typo.
+const MIN_CACHE_MB: u64 = 16;
+const MAX_CACHE_MB: u64 = 1 << 20;
+
 /// Checks everything that parsing cannot; returns every problem found (empty when valid).
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -89,6 +93,12 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
     if config.store.inbox_high_water == 0 {
         problem("store.inbox_high_water", "must be at least 1".into());
+    }
+    if !(MIN_CACHE_MB..=MAX_CACHE_MB).contains(&config.store.cache_mb) {
+        problem(
+            "store.cache_mb",
+            format!("must be between {MIN_CACHE_MB} and {MAX_CACHE_MB} (MiB)"),
+        );
     }
 
     let mut seen = HashSet::new();

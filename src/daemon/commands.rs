@@ -63,7 +63,7 @@ pub async fn sync_once(
         }
         return Ok(());
     }
-    let store = Store::open(&loaded.config.store.path)?;
+    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
     let client = client(loaded)?;
     let info = connect(
         &client,

@@ -65,7 +65,7 @@ pub async fn run(
     dry_run: bool,
     inputs: &[Input],
 ) -> anyhow::Result<Vec<Value>> {
-    let store = Store::open(&loaded.config.store.path)?;
+    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
     let client = client(loaded)?;
     let kinds = record_types(loaded);
     let needs = Requirements {

@@ -41,13 +41,21 @@ pub struct Running {
     sync: Option<tokio::task::JoinHandle<()>>,
     export: tokio::task::JoinHandle<()>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
+    /// Set when the store became unwritable: the shutdown that follows is a failure.
+    store_failed: Arc<std::sync::OnceLock<String>>,
 }
+
+/// How long an unwritable store keeps the daemon up (not ready, webhooks answered 503) before
+/// it exits 1 for systemd to restart it on a freshly opened store.
+pub const STORE_FAILURE_GRACE: Duration = Duration::from_secs(5);
+/// How often the store monitor flushes sled to see whether it met an I/O error.
+const STORE_CHECK: Duration = Duration::from_millis(250);
 
 /// Opens the store, takes the listening socket (systemd's, else bound to `server.listen`) and
 /// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
-    let store = Store::open(&config.store.path)
+    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
         .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
     let (inbox, committer) = webhook::inbox(
         store.clone(),
@@ -136,6 +144,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         })
     });
     let export = tokio::spawn(export_worker(state.clone(), shutdown.clone()));
+    let store_failed = Arc::new(std::sync::OnceLock::new());
+    tokio::spawn(watch_store(
+        state.clone(),
+        shutdown.clone(),
+        store_failed.clone(),
+    ));
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -156,6 +170,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         sync,
         export,
         committer,
+        store_failed,
     })
 }
 
@@ -182,13 +197,55 @@ impl Running {
         self.pruning.await.context("inbox pruning task")?;
         self.export.await.context("export worker")?;
         self.state.ingress.inbox.close().await;
-        self.committer
-            .await
-            .context("inbox committer")?
-            .context("final store commit")?;
+        let committed = self.committer.await.context("inbox committer")?;
+        if let Some(reason) = self.store_failed.get() {
+            anyhow::bail!("stopped because the store became unwritable: {reason}");
+        }
+        committed.context("final store commit")?;
         tracing::info!("hubspot-gateway stopped cleanly");
         Ok(())
     }
+}
+
+/// Watches for the store becoming unwritable (a commit met an I/O error: disk full, read-only
+/// file system). sled 0.34 keeps that error, so this process cannot store anything any more:
+/// the daemon turns not-ready at once (`/readyz` 503, systemd `STATUS=`), keeps answering
+/// webhooks 503 so HubSpot retries, and after [`STORE_FAILURE_GRACE`] shuts down and exits 1;
+/// systemd (`Restart=on-failure`) starts it again on a freshly opened store. The check is a
+/// sled flush (`Store::check`), so an error met by any writer (inbox, sync, export) counts.
+async fn watch_store(
+    state: Arc<api::State>,
+    shutdown: CancellationToken,
+    failed: Arc<std::sync::OnceLock<String>>,
+) {
+    let reason = loop {
+        tokio::select! {
+            () = tokio::time::sleep(STORE_CHECK) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let store = state.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.check()).await;
+        if let Some(reason) = state.store.failure() {
+            break reason.to_owned();
+        }
+    };
+    state.set_ready(false);
+    let grace = STORE_FAILURE_GRACE.as_secs();
+    tracing::error!(
+        error = %reason,
+        grace_secs = grace,
+        "the store is unwritable: not ready, webhooks answered 503; exiting for a restart"
+    );
+    systemd::notify_status(&format!(
+        "store unwritable ({reason}); exiting in {grace} s for a restart"
+    ));
+    let _ = failed.set(reason);
+    tokio::select! {
+        () = tokio::time::sleep(STORE_FAILURE_GRACE) => {}
+        () = shutdown.cancelled() => return,
+    }
+    systemd::notify_stopping();
+    shutdown.cancel();
 }
 
 /// Deletes applied webhook events older than the retention, hourly.

@@ -16,6 +16,11 @@ pub fn notify_reloading() {
     notify(&[NotifyState::Reloading]);
 }
 
+/// `STATUS=`: the line `systemctl status` shows.
+pub fn notify_status(text: &str) {
+    notify(&[NotifyState::Status(text)]);
+}
+
 pub fn notify_watchdog() {
     notify(&[NotifyState::Watchdog]);
 }

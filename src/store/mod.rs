@@ -5,6 +5,11 @@
 //! sled 0.34's `flush()` ends in `sync_file_range`, which survives a process crash but not a
 //! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
 //! sled's `blobs/` directory, whose files sled never fsyncs.
+//!
+//! Failure: sled 0.34 keeps its first I/O error and fails every later write and flush, even
+//! once the disk has room again. [`Store::commit`] and [`Store::check`] therefore record the
+//! first I/O error they meet ([`Store::failure`]); the daemon then turns not-ready and exits
+//! for a restart.
 
 mod exports;
 mod inbox;
@@ -16,7 +21,7 @@ mod reference;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use exports::Exports;
 pub use inbox::{
@@ -30,6 +35,8 @@ pub use reference::Reference;
 /// The on-disk format this build writes; older formats are migrated on open.
 pub const FORMAT_VERSION: u32 = 1;
 const SEGMENT_SIZE: usize = 8 << 20;
+/// sled's page cache when the config sets no `store.cache_mb` (sled's own default is 1 GiB).
+pub const DEFAULT_CACHE_MB: u64 = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -76,15 +83,25 @@ struct Inner {
     ownership: Ownership,
     exports: Exports,
     path: PathBuf,
+    /// The first I/O error a commit or check met; sled fails every write after it.
+    failure: OnceLock<String>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `path`, checks its format and replays state.
+    /// Opens (creating if needed) the store in `path` with the default cache
+    /// ([`DEFAULT_CACHE_MB`]), checks its format and replays state.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_with_cache(path, DEFAULT_CACHE_MB)
+    }
+
+    /// Like [`Store::open`], with sled's page cache limited to about `cache_mb` MiB
+    /// (`store.cache_mb`; sled's limit is approximate, the process needs more than that).
+    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
         std::fs::create_dir_all(path)?;
         let db = sled::Config::new()
             .path(path)
             .segment_size(SEGMENT_SIZE)
+            .cache_capacity(cache_mb.saturating_mul(1 << 20))
             .open()
             .map_err(|error| match error {
                 sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
@@ -116,6 +133,7 @@ impl Store {
             ownership,
             exports,
             path: path.to_owned(),
+            failure: OnceLock::new(),
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -126,13 +144,39 @@ impl Store {
     }
 
     /// Makes every write so far durable: sled flush, then fdatasync of the data file. Also
-    /// moves the inbox's dedup watermark (see `InboxStore`).
+    /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
+    /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
-        let indexed = self.inner.inbox.before_commit()?;
-        self.inner.db.flush()?;
-        self.inner.data_file.sync_data()?;
-        self.inner.inbox.after_commit(indexed);
-        Ok(())
+        let committed = self.inner.inbox.before_commit().and_then(|indexed| {
+            self.inner.db.flush()?;
+            self.inner.data_file.sync_data()?;
+            self.inner.inbox.after_commit(indexed);
+            Ok(())
+        });
+        self.note(committed)
+    }
+
+    /// Flushes sled's log (no fdatasync: cheap when nothing is dirty), which fails once sled
+    /// has met an I/O error anywhere, and keeps that as the store's [`failure`](Store::failure).
+    pub fn check(&self) -> Result<()> {
+        let flushed = self.inner.db.flush().map(|_| ()).map_err(Error::from);
+        self.note(flushed)
+    }
+
+    fn note(&self, result: Result<()>) -> Result<()> {
+        if let Err(Error::Unavailable(reason)) = &result {
+            if self.inner.failure.set(reason.clone()).is_ok() {
+                tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
+            }
+        }
+        result
+    }
+
+    /// Why the store can no longer write, once a commit or [`check`](Store::check) met an
+    /// I/O error. sled 0.34 keeps that error for good in this process (every later write and
+    /// flush fails, even with space back): only reopening the store recovers.
+    pub fn failure(&self) -> Option<&str> {
+        self.inner.failure.get().map(String::as_str)
     }
 
     pub fn inbox(&self) -> &InboxStore {

@@ -4,19 +4,18 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use hubspot_gateway::daemon;
 use hubspot_gateway::sim::{ObjectType, SimConfig};
 use hubspot_gateway::store::{Position, Store};
-use hubspot_gateway::{config, daemon};
-use tokio_util::sync::CancellationToken;
 
 use crate::mirror::{mutate, small_portal, wait_until, Harness};
-use crate::support::{self, answer, batch, config_with, signing::Signing, Options};
+use crate::support::process::{free_port, Process, Systemd};
+use crate::support::{answer, batch, config_with, signing::Signing, Options, READ_TOKEN};
 
 /// HubSpot answers a 429 storm, 5xx, slowly and not at all (an outage) while records change:
 /// every webhook
@@ -78,6 +77,112 @@ async fn update_all(harness: &Harness, ids: &[String], title: &str) {
         (0, 0),
         "every webhook is acknowledged on its first attempt: {webhooks:?}"
     );
+}
+
+/// OAuth: every access token expires (HubSpot answers 401 `EXPIRED_AUTHENTICATION` to a token
+/// the client still believes valid) twice while records change and webhooks flow. Webhooks
+/// are acknowledged at once throughout, the client refreshes its token from the refresh
+/// token, and the mirror converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_expiring_while_webhooks_flow_and_the_mirror_syncs() {
+    let harness = Harness::start_oauth(small_portal()).await;
+    let control = harness.sim.control();
+    let refreshes = || {
+        control
+            .stats()
+            .calls
+            .iter()
+            .filter(|(endpoint, _)| endpoint.contains("/oauth/v1/token"))
+            .map(|(_, count)| *count)
+            .sum::<u64>()
+    };
+    let unauthorized = || control.stats().statuses.get(&401).copied().unwrap_or(0);
+    assert!(refreshes() >= 1, "the backfill ran on an OAuth token");
+    let contacts = control.ids(ObjectType::Contacts, "0", 30);
+    for (round, ids) in [&contacts[..15], &contacts[15..]].into_iter().enumerate() {
+        let (refreshed, rejected) = (refreshes(), unauthorized());
+        control.expire_tokens();
+        update_all(&harness, ids, &format!("Expired {round}")).await;
+        wait_until(
+            "a 401 for the expired token, then a refresh",
+            Duration::from_secs(30),
+            || async { unauthorized() > rejected && refreshes() > refreshed },
+        )
+        .await;
+        let (status, _) = harness.gateway.get("/readyz", None).await;
+        assert_eq!(
+            status, 200,
+            "the gateway stays ready while its token expires"
+        );
+    }
+    harness.converge(Duration::from_secs(60)).await;
+    for id in &contacts {
+        let (_, body) = harness
+            .gateway
+            .get(&format!("/v1/objects/contacts/{id}"), Some(READ_TOKEN))
+            .await;
+        let title = body["properties"]["jobtitle"].as_str().unwrap_or_default();
+        assert!(title.starts_with("Expired "), "contact {id}: {title:?}");
+    }
+    harness.stop().await;
+}
+
+/// A latency spike, then an outage longer than the client's retry budget, while records
+/// change: webhooks are acknowledged at once throughout, the failed sync calls are given up
+/// (`hubspot_failures`) rather than blocking anything, and the next cycles catch up.
+///
+/// Scaled down, honestly: HubSpot's "30 s latency spike" is 3 s here. The client's request
+/// timeout is fixed at 60 s, so a spike of either length only holds calls open (the same code
+/// path, no timeout fires). The "outage of minutes" is 14 s against `hubspot.max_retry_secs =
+/// 10` (the harness's; the default is 120 s), which is what makes a real multi-minute outage
+/// different from a short one: calls exhaust their retries and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_spike_and_an_outage_beyond_the_retry_budget_then_the_mirror_catches_up() {
+    let harness = Harness::start(small_portal()).await;
+    let control = harness.sim.control();
+    let contacts = control.ids(ObjectType::Contacts, "0", 30);
+
+    control.set_latency_ms(3_000);
+    let calls = || control.stats().calls.values().sum::<u64>();
+    let before_spike = calls();
+    update_all(&harness, &contacts[..10], "Slow").await;
+    wait_until(
+        "sync calls answered during the spike",
+        Duration::from_secs(20),
+        || async { calls() > before_spike },
+    )
+    .await;
+    control.set_latency_ms(0);
+
+    let failures_before = hubspot_failures(&harness).await;
+    let outage = Duration::from_secs(14);
+    let outage_end = tokio::time::Instant::now() + outage;
+    control.outage(outage);
+    update_all(&harness, &contacts[10..20], "Outage").await;
+    let (status, _) = harness.gateway.get("/readyz", None).await;
+    assert_eq!(status, 200, "the gateway stays ready while HubSpot is down");
+    wait_until(
+        "a sync call given up after its retry budget",
+        outage + Duration::from_secs(15),
+        || async { hubspot_failures(&harness).await > failures_before },
+    )
+    .await;
+    tokio::time::sleep_until(outage_end).await;
+    update_all(&harness, &contacts[20..], "After").await;
+    harness.converge(Duration::from_secs(60)).await;
+    harness.stop().await;
+}
+
+/// The gateway's `hubspot_failures` counter: calls that failed after their retries.
+async fn hubspot_failures(harness: &Harness) -> f64 {
+    let (status, body) = harness.gateway.get("/metrics", None).await;
+    assert_eq!(status, 200);
+    let text = body.as_str().expect("metrics are text");
+    let samples = crate::support::metrics_text::parse(text).expect("valid exposition");
+    samples
+        .get("hubspot_gateway_hubspot_failures_total")
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// 5xx bursts during the initial backfill: it retries through them and the mirror ends equal
@@ -152,53 +257,74 @@ impl Drop for Tmpfs {
     }
 }
 
-/// The daemon in this process with its store at a given path (`Gateway` picks its own).
+/// The real `hubspot-gateway serve` with its store at a given path (its config and log in
+/// `config_dir`), so that its exit code is what systemd would see.
 struct OnStore {
-    addr: SocketAddr,
+    process: Process,
+    base: String,
     http: reqwest::Client,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 const PUBLIC_URL: &str = "https://hooks.example.com/gw";
 
 impl OnStore {
-    async fn start(store: &Path) -> OnStore {
-        let text = config_with("127.0.0.1:0", PUBLIC_URL, store, &Options::default());
-        let loaded = config::load_str(&text, &support::env).expect("test config is valid");
-        let running = daemon::start(&loaded).await.expect("gateway starts");
+    /// `notify`: a `NOTIFY_SOCKET` for the daemon's sd_notify messages.
+    async fn start(store: &Path, config_dir: &Path, notify: Option<&Path>) -> OnStore {
+        let port = free_port();
+        let text = config_with(
+            &format!("127.0.0.1:{port}"),
+            PUBLIC_URL,
+            store,
+            &Options::default(),
+        );
+        let config = config_dir.join("config.toml");
+        std::fs::write(&config, text).unwrap();
+        let systemd = Systemd {
+            notify_socket: notify,
+            ..Systemd::default()
+        };
+        let mut process = Process::under_systemd(&config, &systemd);
+        let base = format!("http://127.0.0.1:{port}");
+        process.wait_ready(&base).await;
         OnStore {
-            addr: running.local_addr,
+            process,
+            base,
             http: reqwest::Client::new(),
-            shutdown: running.shutdown_token(),
-            task: tokio::spawn(running.wait()),
         }
     }
 
-    /// Posts the next 100 events from `next_id`; returns their ids, the status and error code.
-    async fn post_next(&self, next_id: &mut i64) -> (Range<i64>, u16, String) {
+    /// Posts the next 100 events from `next_id`; returns their ids, the status and error code
+    /// (`None`: the daemon no longer answers).
+    async fn post_next(&self, next_id: &mut i64) -> Option<(Range<i64>, u16, String)> {
         let ids = *next_id..*next_id + 100;
         *next_id = ids.end;
         let body = batch(ids.start, 100, 0);
         let uri = format!("{PUBLIC_URL}/webhooks/hubspot");
         let mut request = self
             .http
-            .post(format!("http://{}/webhooks/hubspot", self.addr))
+            .post(format!("{}/webhooks/hubspot", self.base))
             .body(body.clone());
         for (name, value) in Signing::FRESH.headers(&uri, body.as_bytes()) {
             request = request.header(name, value);
         }
-        let (status, body) = answer(request.send().await.unwrap()).await;
+        let (status, body) = answer(request.send().await.ok()?).await;
         let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
-        (ids, status, code)
+        Some((ids, status, code))
     }
 
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("gateway stops in time")
-            .unwrap()
+    async fn readyz(&self) -> Option<(u16, String)> {
+        let response = self.http.get(format!("{}/readyz", self.base));
+        let (status, body) = answer(response.send().await.ok()?).await;
+        Some((
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_owned(),
+        ))
+    }
+
+    /// SIGTERM and the exit status.
+    async fn stop(mut self) -> std::process::ExitStatus {
+        self.process.signal(libc::SIGTERM);
+        self.process.wait_exit().await
     }
 }
 
@@ -230,8 +356,13 @@ fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
         .collect()
 }
 
+/// A full disk: webhooks get 503 `storage_unavailable` and nothing unstored is acknowledged;
+/// sled 0.34 keeps the I/O error even once space returns, so the daemon turns not-ready at
+/// once (`/readyz` 503) and exits 1 after its grace (systemd's `Restart=on-failure` then
+/// restarts it); the restarted daemon, with space back, stores again and has every event it
+/// ever acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_answers_503_loses_nothing_acknowledged_and_a_restart_recovers() {
+async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers() {
     let tmpfs = match Tmpfs::mount(48) {
         Ok(tmpfs) => tmpfs,
         Err(reason) => {
@@ -239,59 +370,99 @@ async fn a_full_disk_answers_503_loses_nothing_acknowledged_and_a_restart_recove
             return;
         }
     };
+    let config_dir = tempfile::tempdir().unwrap();
     let store = tmpfs.path().join("store");
-    let gateway = OnStore::start(&store).await;
+    let notify_path = config_dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    let gateway = OnStore::start(&store, config_dir.path(), Some(&notify_path)).await;
     let mut acked = BTreeSet::new();
     let mut next_id = 1_000i64;
     for _ in 0..5 {
-        let (ids, status, code) = gateway.post_next(&mut next_id).await;
+        let (ids, status, code) = gateway.post_next(&mut next_id).await.unwrap();
         assert_eq!(status, 204, "{code}");
         acked.extend(ids);
     }
 
     let filler = tmpfs.fill();
+    let full_at = tokio::time::Instant::now();
     let mut refusals = 0;
     for _ in 0..400 {
-        let (ids, status, code) = gateway.post_next(&mut next_id).await;
+        let Some((ids, status, code)) = gateway.post_next(&mut next_id).await else {
+            break;
+        };
         match status {
             204 => acked.extend(ids),
             503 => {
                 assert_eq!(code, "storage_unavailable");
                 refusals += 1;
-                if refusals == 5 {
+                if refusals == 3 {
                     break;
                 }
             }
             other => panic!("a full disk answered {other} {code}"),
         }
     }
-    assert_eq!(refusals, 5, "the store never ran out of space");
-
-    std::fs::remove_file(filler).unwrap();
-    // sled 0.34 keeps the first I/O error and fails every later flush, so this daemon stays
-    // at 503 even with space back (reported to the store's owner); a restart recovers.
-    let (ids, status, code) = gateway.post_next(&mut next_id).await;
-    if status == 204 {
-        acked.extend(ids);
-    } else {
-        assert_eq!((status, code.as_str()), (503, "storage_unavailable"));
-        let ready = gateway.http.get(format!("http://{}/readyz", gateway.addr));
-        let ready = ready.send().await.unwrap().status();
-        eprintln!("a_full_disk: still 503 with space back until a restart; /readyz {ready}");
+    assert_eq!(refusals, 3, "the store never ran out of space");
+    // The daemon's store check runs every 250 ms.
+    let mut ready = gateway.readyz().await;
+    for _ in 0..20 {
+        if ready.as_ref().is_some_and(|(status, _)| *status == 503) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ready = gateway.readyz().await;
     }
-    let _ = gateway.stop().await;
+    assert_eq!(
+        ready,
+        Some((503, "storage_unavailable".to_owned())),
+        "not ready once the store failed, still up within the grace"
+    );
+
+    // Space back: this process still cannot write (sled keeps the error), so it answers 503
+    // until it exits 1 for a restart.
+    std::fs::remove_file(filler).unwrap();
+    if let Some((_, status, code)) = gateway.post_next(&mut next_id).await {
+        assert_eq!((status, code.as_str()), (503, "storage_unavailable"));
+    }
+    let mut gateway = gateway;
+    let exit = gateway.process.wait_exit().await;
+    assert_eq!(exit.code(), Some(1), "{}", gateway.process.log_text());
+    let waited = full_at.elapsed();
+    assert!(
+        waited >= daemon::STORE_FAILURE_GRACE && waited < Duration::from_secs(25),
+        "exited {waited:?} after the disk filled"
+    );
+    assert!(
+        gateway
+            .process
+            .log_text()
+            .contains("the store is unwritable"),
+        "{}",
+        gateway.process.log_text()
+    );
+    notify.set_nonblocking(true).unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut messages = Vec::new();
+    while let Ok(length) = notify.recv(&mut buffer) {
+        messages.push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.starts_with("STATUS=store unwritable")),
+        "systemd is told why: {messages:?}"
+    );
     let stored = stored_event_ids(&store);
     let lost: Vec<&i64> = acked.difference(&stored).take(10).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}…");
 
-    let gateway = OnStore::start(&store).await;
-    let (ids, status, code) = gateway.post_next(&mut next_id).await;
+    let gateway = OnStore::start(&store, config_dir.path(), None).await;
+    let (ids, status, code) = gateway.post_next(&mut next_id).await.unwrap();
     assert_eq!(status, 204, "after a restart with space back: {code}");
     acked.extend(ids);
-    gateway
-        .stop()
-        .await
-        .expect("a clean stop once space is back");
+    assert_eq!(gateway.readyz().await, Some((200, String::new())));
+    let exit = gateway.stop().await;
+    assert!(exit.success(), "a clean stop once space is back: {exit}");
     let stored = stored_event_ids(&store);
     assert!(
         acked.is_subset(&stored),

@@ -30,10 +30,24 @@ impl Harness {
     }
 
     /// Like `start`, with the gateway's store in `dir`.
-    pub async fn start_in(mut config: SimConfig, dir: tempfile::TempDir) -> Harness {
+    pub async fn start_in(config: SimConfig, dir: tempfile::TempDir) -> Harness {
+        Self::start_with(config, dir, false).await
+    }
+
+    /// Like `start`, the gateway connecting with OAuth (refresh token, expiring access
+    /// tokens) instead of the simulator's private-app token.
+    pub async fn start_oauth(config: SimConfig) -> Harness {
+        Self::start_with(config, tempfile::tempdir().unwrap(), true).await
+    }
+
+    async fn start_with(mut config: SimConfig, dir: tempfile::TempDir, oauth: bool) -> Harness {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
         config.access_token = "pat-na1-it".into();
+        if oauth {
+            // The app's client secret signs webhooks and authenticates the token refresh.
+            config.client_secret = CLIENT_SECRET.into();
+        }
         // A generous limit: the simulator then sends rate-limit headers and the client paces to them.
         config.rate_limit = Some(sim::RateLimit {
             max: 100_000,
@@ -52,6 +66,7 @@ impl Harness {
                 "poll_interval_secs = 1\nlookback_secs = 5\n{}",
                 far_reconcile_window()
             )),
+            oauth_client_id: oauth.then(|| sim.control().config().client_id.clone()),
             ..Options::default()
         };
         let gateway =

@@ -70,6 +70,31 @@ fn minimal_config_gets_defaults() {
 }
 
 #[test]
+fn store_cache_mb_defaults_and_is_bounded() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n[store]\n";
+    let loaded = load_str(base, &env).unwrap();
+    assert_eq!(loaded.config.store.cache_mb, crate::store::DEFAULT_CACHE_MB);
+    let loaded = load_str(&format!("{base}cache_mb = 64\n"), &env).unwrap();
+    assert_eq!(loaded.config.store.cache_mb, 64);
+    for bad in ["0", "15", "1048577"] {
+        let found = problems(&format!("{base}cache_mb = {bad}\n"));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("store.cache_mb: must be between 16 and 1048576"),
+            "{found:#?}"
+        );
+    }
+    let found = problems(&format!("{base}cache_mb = \"lots\"\n"));
+    // Type errors name the section and the key, as for every other key.
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("store:") && p.contains("`cache_mb`")),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn reports_every_problem_with_its_path() {
     let text = r#"
 [server]

@@ -27,6 +27,8 @@ pub fn env(name: &str) -> Option<String> {
         "IT_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
         "IT_EXPORT_TOKEN" => Some(EXPORT_TOKEN.into()),
         "IT_ACCESS_TOKEN" => Some("pat-na1-it".into()),
+        // The simulator's refresh token (OAuth configs, `Options::oauth_client_id`).
+        "IT_REFRESH_TOKEN" => Some(hubspot_gateway::sim::SimConfig::default().refresh_token),
         _ => None,
     }
 }
@@ -39,6 +41,9 @@ pub struct Options {
     pub store: String,
     /// `None`: sync disabled (no HubSpot is reachable); else the `[sync]` keys to use.
     pub sync: Option<String>,
+    /// OAuth with this client id and the simulator's refresh token (`env:IT_REFRESH_TOKEN`)
+    /// instead of the private-app token.
+    pub oauth_client_id: Option<String>,
 }
 
 /// A config for a gateway listening on `listen` with its store in `store`; `extra` is
@@ -63,6 +68,12 @@ pub fn config_with(
         .map_or("enabled = false".to_owned(), |keys| {
             format!("enabled = true\n{keys}")
         });
+    let credentials = options.oauth_client_id.as_deref().map_or(
+        "access_token = \"env:IT_ACCESS_TOKEN\"".to_owned(),
+        |client_id| {
+            format!("client_id = \"{client_id}\"\nrefresh_token = \"env:IT_REFRESH_TOKEN\"")
+        },
+    );
     format!(
         r#"
 [server]
@@ -73,7 +84,7 @@ shutdown_grace_secs = 5
 
 [hubspot]
 client_secret = "env:IT_CLIENT_SECRET"
-access_token = "env:IT_ACCESS_TOKEN"
+{credentials}
 {hubspot}
 
 [sync]
@@ -99,6 +110,7 @@ token = "env:IT_ADMIN_TOKEN"
 scope = "admin"
 "#,
         server = options.server,
+        credentials = credentials,
         hubspot = options.hubspot,
         store = store.display(),
         store_extra = options.store,
