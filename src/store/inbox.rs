@@ -1,11 +1,16 @@
 //! The webhook inbox on disk: an arrival-ordered log of events, a dedup index, the consumer's
 //! cursor and the counters `status` reports.
 //!
-//! Events are stored in chunks (one sled row per chunk of up to 32 KiB, several events each)
-//! because per-row cost, not bytes, bounds the ingest rate; the dedup index has one row per
-//! event. Only one writer (the webhook committer) appends.
+//! Events are stored in chunks (one sled row per chunk of up to 32 KiB, holding the events of
+//! one or several requests) because per-row cost, not bytes, bounds the ingest rate. The dedup
+//! index (`inbox_ids`, one row per event) is written *after* the commit that acknowledges the
+//! events, off the acknowledgement path: until then their keys sit in an in-memory set that
+//! the dedup check consults too. A watermark (`inbox_indexed`: every chunk below it has its
+//! dedup rows durably written) bounds what [`InboxStore::open`] re-indexes from the chunks
+//! after a crash, so dedup of an acknowledged event survives `kill -9` and power loss.
+//! Only one writer (the webhook committer) appends.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
@@ -57,17 +62,35 @@ pub struct InboxCounters {
     pub last_received_at_ms: Option<i64>,
 }
 
+/// Events stored but whose dedup rows are not written yet, and the next chunk seq; one lock,
+/// so a snapshot of the keys and the seq bound it covers are consistent.
+struct Unindexed {
+    keys: HashMap<[u8; 32], Position>,
+    next_seq: u64,
+}
+
 pub struct InboxStore {
     chunks: sled::Tree,
     ids: sled::Tree,
     meta: sled::Tree,
-    next_seq: AtomicU64,
+    unindexed: Mutex<Unindexed>,
+    /// Held while dedup rows are written, erased or pruned, so that none of them races another.
+    indexing: Mutex<()>,
+    /// Every chunk below this seq has its dedup rows written (not necessarily durable).
+    indexed_written: AtomicU64,
+    /// Every chunk below this seq has its dedup rows durable (a commit ran since they were
+    /// written): the next commit may persist it as the watermark.
+    indexed_durable: AtomicU64,
+    /// The watermark as last written to `meta`.
+    indexed_persisted: AtomicU64,
     /// Events stored but not yet acknowledged by the consumer.
     pending: AtomicU64,
     counters: Mutex<InboxCounters>,
 }
 
 impl InboxStore {
+    /// Opens the inbox and re-indexes the chunks above the durable dedup watermark (their rows
+    /// may have been lost in a crash). The caller commits afterwards.
     pub(super) fn open(db: &sled::Db) -> Result<InboxStore> {
         let chunks = db.open_tree(keys::INBOX_TREE)?;
         let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
@@ -80,14 +103,26 @@ impl InboxStore {
             Some(bytes) => decode_counters(&bytes)?,
             None => InboxCounters::default(),
         };
+        let watermark = match meta.get(keys::INBOX_INDEXED)? {
+            Some(bytes) => u64_from(&bytes)?,
+            None => 0,
+        };
         let inbox = InboxStore {
             chunks,
             ids,
             meta,
-            next_seq: AtomicU64::new(next_seq),
+            unindexed: Mutex::new(Unindexed {
+                keys: HashMap::new(),
+                next_seq,
+            }),
+            indexing: Mutex::new(()),
+            indexed_written: AtomicU64::new(watermark),
+            indexed_durable: AtomicU64::new(watermark),
+            indexed_persisted: AtomicU64::new(watermark),
             pending: AtomicU64::new(0),
             counters: Mutex::new(counters),
         };
+        inbox.reindex_from(watermark, next_seq)?;
         let cursor = inbox.cursor()?;
         let pending = inbox.count_between(
             cursor,
@@ -100,47 +135,154 @@ impl InboxStore {
         Ok(inbox)
     }
 
+    /// Writes the dedup rows of every chunk from `from` on (erased events have none).
+    /// Idempotent: rows already there are written again with the same value.
+    fn reindex_from(&self, from: u64, next_seq: u64) -> Result<u64> {
+        let mut rows = 0;
+        for row in self.chunks.range(from.to_be_bytes()..) {
+            let (key, value) = row?;
+            let seq = u64_from(&key)?;
+            let chunk = Chunk::decode(&value)?;
+            let mut id_rows = sled::Batch::default();
+            for (index, (id_key, raw)) in chunk.entries.iter().enumerate() {
+                if *raw == ERASED {
+                    continue;
+                }
+                let position = Position {
+                    seq,
+                    index: index as u16,
+                };
+                id_rows.insert(*id_key, &position_bytes(position)[..]);
+                rows += 1;
+            }
+            self.ids.apply_batch(id_rows)?;
+        }
+        self.indexed_written.store(next_seq, Ordering::Release);
+        Ok(rows)
+    }
+
     /// Appends the events not stored before (dedup by event id, portal and content digest) and
     /// counts them. Not durable until [`super::Store::commit`]; the counters are written by
     /// [`InboxStore::persist_counters`] (after a crash they may trail the events slightly).
     pub fn append(&self, received_at_ms: i64, events: &[NewEvent<'_>]) -> Result<AppendOutcome> {
-        let mut outcome = AppendOutcome::default();
+        let outcomes = self.append_group(received_at_ms, &[events])?;
+        Ok(outcomes[0])
+    }
+
+    /// Appends the events of several requests (a group commit) into shared chunks, dropping
+    /// duplicates (of stored events and within the group), and returns each request's outcome.
+    /// The new events' dedup rows are *not* written: see [`InboxStore::index_pending`].
+    pub fn append_group(
+        &self,
+        received_at_ms: i64,
+        requests: &[&[NewEvent<'_>]],
+    ) -> Result<Vec<AppendOutcome>> {
+        let mut unindexed = self.unindexed.lock();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut added: Vec<([u8; 32], Position)> = Vec::new();
         let mut seen = HashSet::new();
         let mut chunk = ChunkBuilder::new(received_at_ms);
-        let mut id_rows = sled::Batch::default();
-        let mut seq = self.next_seq.load(Ordering::Relaxed);
-        for event in events {
-            let key = event_key(event.event_id, event.portal_id, &event.digest);
-            if !seen.insert(key) || self.ids.contains_key(key)? {
-                outcome.duplicates += 1;
-                continue;
+        let mut seq = unindexed.next_seq;
+        for events in requests {
+            let mut outcome = AppendOutcome::default();
+            for event in *events {
+                let key = event_key(event.event_id, event.portal_id, &event.digest);
+                if !seen.insert(key)
+                    || unindexed.keys.contains_key(&key)
+                    || self.ids.contains_key(key)?
+                {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                if chunk.is_full_for(event.raw) {
+                    self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+                    seq += 1;
+                    chunk = ChunkBuilder::new(received_at_ms);
+                }
+                let index = chunk.push(&key, event.raw);
+                added.push((key, Position { seq, index }));
+                outcome.stored += 1;
             }
-            if chunk.is_full_for(event.raw) {
-                self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
-                seq += 1;
-                chunk = ChunkBuilder::new(received_at_ms);
-            }
-            let index = chunk.push(&key, event.raw);
-            id_rows.insert(&key, &position_bytes(Position { seq, index })[..]);
-            outcome.stored += 1;
+            outcomes.push(outcome);
         }
         if chunk.count > 0 {
             self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
             seq += 1;
         }
-        // Chunks first: a crash in between leaves events without dedup rows (a redelivery is
-        // stored twice, harmless) rather than dedup rows without events (an event lost).
-        self.ids.apply_batch(id_rows)?;
-        self.next_seq.store(seq, Ordering::Relaxed);
-        self.pending
-            .fetch_add(u64::from(outcome.stored), Ordering::Relaxed);
+        unindexed.keys.extend(added);
+        unindexed.next_seq = seq;
+        drop(unindexed);
+        let stored: u64 = outcomes.iter().map(|o| u64::from(o.stored)).sum();
+        let duplicates: u64 = outcomes.iter().map(|o| u64::from(o.duplicates)).sum();
+        self.pending.fetch_add(stored, Ordering::Relaxed);
         let mut counters = self.counters.lock();
-        counters.received += u64::from(outcome.stored);
-        counters.duplicates += u64::from(outcome.duplicates);
-        if outcome.stored > 0 {
+        counters.received += stored;
+        counters.duplicates += duplicates;
+        if stored > 0 {
             counters.last_received_at_ms = Some(received_at_ms);
         }
-        Ok(outcome)
+        Ok(outcomes)
+    }
+
+    /// Events whose dedup rows are not written yet.
+    pub fn unindexed(&self) -> usize {
+        self.unindexed.lock().keys.len()
+    }
+
+    /// Writes the dedup rows of up to `max` events appended so far (not durable until the
+    /// next commit). Called after the commit that acknowledged them, off the acknowledgement
+    /// path; until then the dedup check finds them in memory. Returns how many rows were
+    /// written.
+    pub fn index_pending(&self, max: usize) -> Result<usize> {
+        let _indexing = self.indexing.lock();
+        let rows: Vec<([u8; 32], Position)> = {
+            let unindexed = self.unindexed.lock();
+            unindexed
+                .keys
+                .iter()
+                .take(max)
+                .map(|(k, p)| (*k, *p))
+                .collect()
+        };
+        // One insert per row, not `apply_batch`: sled 0.34's batch holds a process-wide write
+        // lock for its whole length, which would stall the committer's chunk inserts
+        // (measured: multi-second acknowledgement stalls).
+        for (key, position) in &rows {
+            self.ids.insert(&key[..], &position_bytes(*position)[..])?;
+        }
+        let upto = {
+            let mut unindexed = self.unindexed.lock();
+            for (key, _) in &rows {
+                unindexed.keys.remove(key);
+            }
+            // Every chunk below the oldest event still without a row is fully indexed.
+            unindexed
+                .keys
+                .values()
+                .map(|position| position.seq)
+                .min()
+                .unwrap_or(unindexed.next_seq)
+        };
+        self.indexed_written.fetch_max(upto, Ordering::AcqRel);
+        Ok(rows.len())
+    }
+
+    /// Part of [`super::Store::commit`], before the flush: persists the dedup watermark if it
+    /// moved, and returns the bound whose rows the coming flush makes durable.
+    pub(super) fn before_commit(&self) -> Result<u64> {
+        let durable = self.indexed_durable.load(Ordering::Acquire);
+        if durable > self.indexed_persisted.load(Ordering::Acquire) {
+            self.meta
+                .insert(keys::INBOX_INDEXED, &durable.to_be_bytes()[..])?;
+            self.indexed_persisted.fetch_max(durable, Ordering::AcqRel);
+        }
+        Ok(self.indexed_written.load(Ordering::Acquire))
+    }
+
+    /// Part of [`super::Store::commit`], after the flush and fdatasync succeeded.
+    pub(super) fn after_commit(&self, written_before: u64) {
+        self.indexed_durable
+            .fetch_max(written_before, Ordering::AcqRel);
     }
 
     /// Writes the counters (once per group commit, not per request: one row less each).
@@ -236,10 +378,21 @@ impl InboxStore {
 
     /// Every stored event with this `eventId` (HubSpot does not keep them unique).
     pub fn by_event_id(&self, event_id: i64) -> Result<Vec<StoredEvent>> {
-        let mut events = Vec::new();
-        for row in self.ids.scan_prefix(keys::i64_key(event_id)) {
+        let prefix = keys::i64_key(event_id);
+        let mut positions: BTreeSet<Position> = self
+            .unindexed
+            .lock()
+            .keys
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, position)| *position)
+            .collect();
+        for row in self.ids.scan_prefix(prefix) {
             let (_, value) = row?;
-            let position = position_from(&value)?;
+            positions.insert(position_from(&value)?);
+        }
+        let mut events = Vec::new();
+        for position in positions {
             if let Some(bytes) = self.chunks.get(position.seq.to_be_bytes())? {
                 let chunk = Chunk::decode(&bytes)?;
                 if let Some((_, raw)) = chunk.entries.get(usize::from(position.index)) {
@@ -256,6 +409,7 @@ impl InboxStore {
     pub fn prune(&self, cutoff_ms: i64) -> Result<u64> {
         let cursor = self.cursor()?;
         let mut pruned = 0;
+        let _indexing = self.indexing.lock();
         for row in self.chunks.range(..cursor.seq.to_be_bytes()) {
             let (key, value) = row?;
             let chunk = Chunk::decode(&value)?;
@@ -263,9 +417,14 @@ impl InboxStore {
                 break;
             }
             let mut id_rows = sled::Batch::default();
+            let mut unindexed = self.unindexed.lock();
             for (id_key, _) in &chunk.entries {
                 id_rows.remove(&id_key[..]);
+                if let Ok(key) = <[u8; 32]>::try_from(*id_key) {
+                    unindexed.keys.remove(&key);
+                }
             }
+            drop(unindexed);
             self.ids.apply_batch(id_rows)?;
             self.chunks.remove(key)?;
             pruned += chunk.entries.len() as u64;
@@ -288,8 +447,10 @@ impl InboxStore {
             {
                 continue;
             }
+            let _indexing = self.indexing.lock();
             let mut rebuilt = ChunkBuilder::new(chunk.received_at_ms);
             let mut id_rows = sled::Batch::default();
+            let mut erased_keys = Vec::new();
             for (id_key, raw) in &chunk.entries {
                 let key: [u8; 32] = (*id_key)
                     .try_into()
@@ -297,12 +458,18 @@ impl InboxStore {
                 if *raw != ERASED && erase(raw) {
                     rebuilt.push(&key, ERASED);
                     id_rows.remove(&key[..]);
+                    erased_keys.push(key);
                     erased += 1;
                 } else {
                     rebuilt.push(&key, raw);
                 }
             }
             self.chunks.insert(key, rebuilt.finish())?;
+            let mut unindexed = self.unindexed.lock();
+            for key in &erased_keys {
+                unindexed.keys.remove(key);
+            }
+            drop(unindexed);
             self.ids.apply_batch(id_rows)?;
         }
         Ok(erased)

@@ -11,6 +11,8 @@ pub const INBOX_IDS_TREE: &str = "inbox_ids.v1";
 pub const FORMAT_VERSION: &[u8] = b"format_version";
 pub const INBOX_CURSOR: &[u8] = b"inbox_cursor";
 pub const INBOX_COUNTERS: &[u8] = b"inbox_counters";
+/// Dedup watermark: every inbox chunk below this seq has its dedup rows durably written.
+pub const INBOX_INDEXED: &[u8] = b"inbox_indexed";
 
 /// Big-endian bytes of an i64 that sort like the number.
 pub fn i64_key(value: i64) -> [u8; 8] {

@@ -135,20 +135,24 @@ impl Store {
             path: path.to_owned(),
             failure: OnceLock::new(),
         };
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        // Dedup rows re-indexed on open become durable, so the watermark can move past them.
+        store.commit()?;
+        Ok(store)
     }
 
-    /// Makes every write so far durable: sled flush, then fdatasync of the data file. The
-    /// first I/O error is kept as the store's [`failure`](Store::failure).
+    /// Makes every write so far durable: sled flush, then fdatasync of the data file. Also
+    /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
+    /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
-        let committed = self
-            .inner
-            .db
-            .flush()
-            .map_err(Error::from)
-            .and_then(|_| Ok(self.inner.data_file.sync_data()?));
+        let committed = self.inner.inbox.before_commit().and_then(|indexed| {
+            self.inner.db.flush()?;
+            self.inner.data_file.sync_data()?;
+            self.inner.inbox.after_commit(indexed);
+            Ok(())
+        });
         self.note(committed)
     }
 

@@ -117,6 +117,133 @@ fn consumer_reads_acks_and_resumes() {
     assert_eq!(inbox.append(5_000, &events[..1]).unwrap().stored, 1);
 }
 
+fn dedup_rows(dir: &std::path::Path) -> (usize, Option<u64>) {
+    let db = sled::Config::new()
+        .path(dir)
+        .segment_size(SEGMENT_SIZE)
+        .open()
+        .unwrap();
+    let ids = db.open_tree(keys::INBOX_IDS_TREE).unwrap().len();
+    let meta = db.open_tree(keys::META_TREE).unwrap();
+    let watermark = meta
+        .get(keys::INBOX_INDEXED)
+        .unwrap()
+        .map(|bytes| keys::u64_from(&bytes).unwrap());
+    (ids, watermark)
+}
+
+#[test]
+fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let inbox = store.inbox();
+    let first = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
+    let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
+    // Two requests of one group sharing event 2: stored once, in one shared chunk.
+    let outcomes = inbox.append_group(1_000, &[&first, &second]).unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            AppendOutcome {
+                stored: 2,
+                duplicates: 0
+            },
+            AppendOutcome {
+                stored: 1,
+                duplicates: 1
+            }
+        ]
+    );
+    let stored = inbox.read_from(Position::default(), 10).unwrap();
+    assert!(stored.iter().all(|event| event.position.seq == 1));
+    // No dedup row yet: the in-memory set answers the dedup check and the API lookup.
+    assert_eq!(inbox.unindexed(), 3);
+    assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
+    assert_eq!(inbox.append(2_000, &second).unwrap().duplicates, 2);
+    // Indexing goes in bounded passes.
+    assert_eq!(inbox.index_pending(1).unwrap(), 1);
+    assert_eq!(inbox.unindexed(), 2);
+    assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 2);
+    assert_eq!(inbox.unindexed(), 0);
+    assert_eq!(inbox.append(3_000, &first).unwrap().duplicates, 2);
+    assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
+}
+
+#[test]
+fn a_crash_before_the_dedup_rows_loses_no_dedup() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
+    {
+        let store = Store::open(dir.path()).unwrap();
+        // Acknowledged (committed), then the process dies before any dedup row is written.
+        assert_eq!(store.inbox().append(1_000, &events).unwrap().stored, 2);
+        store.commit().unwrap();
+    }
+    assert_eq!(dedup_rows(dir.path()).0, 0, "no row was written");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        // Re-indexed from the chunks above the watermark: the redelivery is dropped.
+        let outcome = store.inbox().append(2_000, &events).unwrap();
+        assert_eq!((outcome.stored, outcome.duplicates), (0, 2));
+        assert_eq!(raws(&store.inbox().by_event_id(1).unwrap()), ["{\"a\":1}"]);
+        store.commit().unwrap();
+    }
+    let (rows, watermark) = dedup_rows(dir.path());
+    assert_eq!(rows, 2);
+    assert_eq!(
+        watermark,
+        Some(2),
+        "open re-indexed chunk 1 and committed twice"
+    );
+}
+
+#[test]
+fn the_watermark_trails_the_rows_by_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let inbox = store.inbox();
+        inbox.append(1_000, &[event(1, 1, "{\"a\":1}")]).unwrap();
+        store.commit().unwrap();
+        inbox.index_pending(usize::MAX).unwrap();
+        // This commit makes chunk 1's rows durable; only the next one may say so.
+        store.commit().unwrap();
+        inbox.append(2_000, &[event(2, 2, "{\"b\":2}")]).unwrap();
+        store.commit().unwrap();
+    }
+    let (rows, watermark) = dedup_rows(dir.path());
+    assert_eq!((rows, watermark), (1, Some(2)));
+    // Erased events get no dedup row back when re-indexed.
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.inbox().erase(|raw| raw.contains('b')).unwrap(), 1);
+        store.inbox().index_pending(usize::MAX).unwrap();
+        store.commit().unwrap();
+        store.commit().unwrap();
+        assert!(store.inbox().by_event_id(2).unwrap().is_empty());
+    }
+    assert_eq!(dedup_rows(dir.path()).0, 1);
+}
+
+#[test]
+fn erase_and_prune_drop_unindexed_keys_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let inbox = store.inbox();
+    let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
+    inbox.append(1_000, &events).unwrap();
+    assert_eq!(inbox.erase(|raw| raw.contains('a')).unwrap(), 1);
+    assert_eq!(inbox.unindexed(), 1);
+    inbox.index_pending(usize::MAX).unwrap();
+    assert!(inbox.by_event_id(1).unwrap().is_empty());
+    inbox.append(2_000, &[event(3, 3, "{\"c\":3}")]).unwrap();
+    inbox.ack(Position { seq: 3, index: 0 }).unwrap();
+    assert_eq!(inbox.prune(3_000).unwrap(), 3);
+    assert_eq!(inbox.unindexed(), 0);
+    assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 0);
+    assert_eq!(inbox.append(4_000, &events).unwrap().stored, 2);
+}
+
 #[test]
 fn refuses_a_second_process_and_a_newer_format() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! The webhook inbox with group commit: requests hand their verified events to one committer,
-//! which appends everything that arrived meanwhile and makes it durable with a single flush
-//! and fdatasync, then answers every waiting request at once.
+//! which appends everything that arrived meanwhile (dedup checked, one chunk row per ~32 KiB)
+//! and makes it durable with a single flush and fdatasync, then answers every waiting request
+//! at once. The per-event dedup rows are written afterwards by an indexer thread, off the
+//! acknowledgement path (see `store::InboxStore`).
 
 use std::ops::Range;
 
@@ -108,10 +110,55 @@ impl Inbox {
     }
 }
 
+/// Above this many events without dedup rows (the indexer thread is behind), the committer
+/// writes as many rows as its group had events before taking the next group: bounds the
+/// memory they take without one long stall.
+const MAX_UNINDEXED: usize = 32_768;
+/// Dedup rows the indexer writes per pass; the committer's share waits for at most one pass.
+const INDEX_PASS: usize = 2_048;
+
 impl Committer {
     /// Commits groups of jobs until told to stop or every sender is gone, then makes the
-    /// store durable once more. Blocking: run it off the async runtime.
+    /// store durable once more. Blocking: run it off the async runtime. The dedup rows of
+    /// committed events are written by an indexer thread it runs beside itself, after the
+    /// commit and the answers (see `store::InboxStore::index_pending`).
     pub fn run(mut self) -> store::Result<()> {
+        let store = self.store.clone();
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let indexer_store = &store;
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("inbox-indexer".into())
+                .spawn_scoped(scope, move || {
+                    while woken.recv().is_ok() {
+                        loop {
+                            match indexer_store.inbox().index_pending(INDEX_PASS) {
+                                Ok(INDEX_PASS) => continue,
+                                Ok(_) => break,
+                                Err(error) => {
+                                    tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                })
+                .map_err(|error| store::Error::Unavailable(error.to_string()))?;
+            self.commit_groups(&wake);
+            drop(wake);
+            Ok::<(), store::Error>(())
+        })?;
+        self.jobs.close();
+        let inbox = self.store.inbox();
+        inbox.index_pending(usize::MAX)?;
+        inbox.persist_counters()?;
+        // The first commit makes the dedup rows durable, the second persists the watermark
+        // that says so (a restart then re-indexes nothing).
+        self.store.commit()?;
+        self.store.commit()
+    }
+
+    fn commit_groups(&mut self, wake: &std::sync::mpsc::SyncSender<()>) {
         let mut stopping = false;
         while !stopping {
             let Some(first) = self.jobs.blocking_recv() else {
@@ -133,36 +180,41 @@ impl Committer {
                 next = room.then(|| self.jobs.try_recv().ok()).flatten();
             }
             if !group.is_empty() {
+                let events = group.iter().map(|(_, events, _)| events.len()).sum();
                 self.commit(group);
+                let _ = wake.try_send(());
+                if self.store.inbox().unindexed() > MAX_UNINDEXED {
+                    if let Err(error) = self.store.inbox().index_pending(events) {
+                        tracing::error!(%error, "writing inbox dedup rows failed");
+                    }
+                }
             }
         }
-        self.jobs.close();
-        self.store.inbox().persist_counters()?;
-        self.store.commit()
     }
 
     fn commit(&self, group: Vec<Appended>) {
         let received_at_ms = now_ms();
-        let outcomes: Vec<store::Result<AppendOutcome>> = group
+        let requests: Vec<Vec<NewEvent<'_>>> = group
             .iter()
-            .map(|(body, events, _)| {
-                let events: Vec<NewEvent<'_>> = new_events(body, events).collect();
-                self.store.inbox().append(received_at_ms, &events)
-            })
+            .map(|(body, events, _)| new_events(body, events).collect())
             .collect();
+        let slices: Vec<&[NewEvent<'_>]> = requests.iter().map(Vec::as_slice).collect();
         let committed = self
             .store
             .inbox()
-            .persist_counters()
-            .and_then(|()| self.store.commit());
+            .append_group(received_at_ms, &slices)
+            .and_then(|outcomes| {
+                self.store.inbox().persist_counters()?;
+                self.store.commit()?;
+                Ok(outcomes)
+            });
         if let Err(error) = &committed {
             tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
         }
-        for ((_, _, reply), outcome) in group.into_iter().zip(outcomes) {
-            let result = match (&committed, outcome) {
-                (Ok(()), Ok(outcome)) => Ok(outcome),
-                (Err(error), _) => Err(error.to_string()),
-                (Ok(()), Err(error)) => Err(error.to_string()),
+        for (index, (_, _, reply)) in group.into_iter().enumerate() {
+            let result = match &committed {
+                Ok(outcomes) => Ok(outcomes[index]),
+                Err(error) => Err(error.to_string()),
             };
             // The request may have gone (client hung up); its events are stored all the same.
             let _ = reply.send(result);

@@ -122,6 +122,84 @@ async fn ingest_until_killed(base: &str, public_url: &str, first: i64) -> BTreeS
     acked
 }
 
+async fn post_batch(http: &reqwest::Client, base: &str, public_url: &str, body: &str) -> u16 {
+    let mut request = http
+        .post(format!("{base}/webhooks/hubspot"))
+        .body(body.to_owned());
+    for (name, value) in
+        Signing::FRESH.headers(&format!("{public_url}/webhooks/hubspot"), body.as_bytes())
+    {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+async fn webhook_counters(http: &reqwest::Client, base: &str) -> (u64, u64) {
+    let status = http
+        .get(format!("{base}/v1/status"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let (_, status) = answer(status).await;
+    (
+        status["webhooks"]["received"].as_u64().unwrap(),
+        status["webhooks"]["duplicates"].as_u64().unwrap(),
+    )
+}
+
+/// Dedup rows are written after the acknowledging commit; `kill -9` right after the last 204
+/// (before they are durable) must not let a redelivery be stored a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_after_kill_9_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public_url = "https://hooks.example.com";
+    let config = dir.path().join("config.toml");
+    let text = config_text(
+        &format!("127.0.0.1:{port}"),
+        public_url,
+        &dir.path().join("store"),
+        "",
+    );
+    std::fs::write(&config, text).unwrap();
+    let http = reqwest::Client::new();
+
+    let mut daemon = Daemon::start(&config, port).await;
+    for round in 0..20 {
+        let body = batch(round * 10, 10, 1);
+        assert_eq!(
+            post_batch(&http, &daemon.base, public_url, &body).await,
+            204
+        );
+    }
+    daemon.child.kill().unwrap(); // SIGKILL, right after the last acknowledgement
+    daemon.child.wait().unwrap();
+
+    let mut daemon = Daemon::start(&config, port).await;
+    let (received, _) = webhook_counters(&http, &daemon.base).await;
+    for round in 0..20 {
+        // HubSpot's retry: same events, next attemptNumber.
+        let body = batch(round * 10, 10, 2);
+        assert_eq!(
+            post_batch(&http, &daemon.base, public_url, &body).await,
+            204
+        );
+    }
+    let (after, duplicates) = webhook_counters(&http, &daemon.base).await;
+    assert_eq!(after, received, "a redelivered event was stored again");
+    assert!(duplicates >= 200, "{duplicates} duplicates counted");
+    unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let stored = store
+        .inbox()
+        .read_from(Position::default(), usize::MAX)
+        .unwrap();
+    assert_eq!(stored.len(), 200, "each event stored exactly once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
