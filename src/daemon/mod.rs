@@ -40,6 +40,7 @@ pub struct Running {
     pruning: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
     export: tokio::task::JoinHandle<()>,
+    matches: tokio::task::JoinHandle<()>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
 }
 
@@ -136,6 +137,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         })
     });
     let export = tokio::spawn(export_worker(state.clone(), shutdown.clone()));
+    let matches = tokio::spawn(write_matches(state.store.clone(), shutdown.clone()));
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -155,6 +157,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         pruning,
         sync,
         export,
+        matches,
         committer,
     })
 }
@@ -181,6 +184,13 @@ impl Running {
         }
         self.pruning.await.context("inbox pruning task")?;
         self.export.await.context("export worker")?;
+        self.matches.await.context("match writer")?;
+        // The server has drained: write the last first matches.
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || store.write_matches())
+            .await
+            .context("match writer")?
+            .context("writing first matches")?;
         self.state.ingress.inbox.close().await;
         self.committer
             .await
@@ -211,6 +221,28 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
         }
     }
 }
+
+/// Writes the first matches that lookups answered from memory, so that each is durable
+/// within `MATCH_WRITE_INTERVAL` (the last ones at shutdown, in `Running::wait`).
+async fn write_matches(store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(MATCH_WRITE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.write_matches()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "writing first matches failed"),
+            Err(error) => tracing::warn!(%error, "match writer task failed"),
+        }
+    }
+}
+
+/// How often first matches are written (a `kill -9` loses at most this much of them).
+const MATCH_WRITE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
 /// and its mirror writes); a job interrupted by shutdown resumes at the next start.

@@ -1,6 +1,6 @@
-//! The mirror of CRM records: records with their index terms, aliases of merged records,
-//! associations both ways, privacy tombstones, live counts and sync cursors. Every call to
-//! [`Mirror::write`] is one sled transaction over all of them.
+//! The mirror of CRM records: records with their index terms and briefs, aliases of merged
+//! records, associations both ways, privacy tombstones, live counts and sync cursors. Every
+//! call to [`Mirror::write`] is one sled transaction over all of them.
 //!
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
 //! whether it is stale); this module carries them out. There is one writer at a time.
@@ -11,7 +11,7 @@ use sled::Transactional;
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
-use super::record::{decode, encode, Record, Stored, Term};
+use super::record::{decode, encode, Brief, Record, Stored, Term};
 use super::{Error, Result};
 use crate::object::ObjectType;
 
@@ -47,6 +47,7 @@ pub enum Write {
 
 pub struct Mirror {
     records: sled::Tree,
+    briefs: sled::Tree,
     index: sled::Tree,
     aliases: sled::Tree,
     associations: sled::Tree,
@@ -61,6 +62,7 @@ impl Mirror {
     pub(super) fn open(db: &sled::Db) -> Result<Mirror> {
         Ok(Mirror {
             records: db.open_tree(keys::RECORDS_TREE)?,
+            briefs: db.open_tree(keys::BRIEFS_TREE)?,
             index: db.open_tree(keys::INDEX_TREE)?,
             aliases: db.open_tree(keys::ALIASES_TREE)?,
             associations: db.open_tree(keys::ASSOCIATIONS_TREE)?,
@@ -99,6 +101,7 @@ impl Mirror {
             &self.purged,
             &self.counts,
             &self.cursors,
+            &self.briefs,
         ];
         let outcome = trees[..].transaction(|trees| {
             let tx = Tx {
@@ -126,6 +129,40 @@ impl Mirror {
             Some(bytes) => Ok(Some(decode::<Stored>(&bytes)?.record)),
             None => Ok(None),
         }
+    }
+
+    /// The brief of the record stored under exactly `id`, archived ones included: what
+    /// lookups and filters need, without decoding the record.
+    pub fn brief(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Brief>> {
+        match self.briefs.get(record_key(portal, kind.code(), id))? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the brief of every stored record (a store written before briefs existed);
+    /// returns how many. Replaces whatever the brief tree held.
+    pub(super) fn build_briefs(&self) -> Result<u64> {
+        self.briefs.clear()?;
+        let mut batch = sled::Batch::default();
+        let (mut built, mut in_batch) = (0, 0);
+        for row in self.records.iter() {
+            let (key, value) = row?;
+            let kind = key
+                .get(8)
+                .and_then(|code| ObjectType::ALL.into_iter().find(|k| k.code() == *code))
+                .ok_or_else(|| Error::Corrupt("record key without a type".into()))?;
+            let stored: Stored = decode(&value)?;
+            batch.insert(key, encode(&Brief::of(kind, &stored.record)));
+            built += 1;
+            in_batch += 1;
+            if in_batch == 10_000 {
+                self.briefs.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        self.briefs.apply_batch(batch)?;
+        Ok(built)
     }
 
     /// The record `id` refers to, following merge aliases to the survivor.
@@ -257,6 +294,9 @@ impl Tx<'_> {
     fn counts(&self) -> &TransactionalTree {
         &self.trees[5]
     }
+    fn briefs(&self) -> &TransactionalTree {
+        &self.trees[7]
+    }
 
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
@@ -310,11 +350,12 @@ impl Tx<'_> {
         }
     }
 
+    /// Writes a record and its brief.
     fn save(&self, stored: &Stored) -> TxResult<()> {
-        self.records().insert(
-            &record_key(self.portal, self.kind.code(), stored.record.id)[..],
-            encode(stored),
-        )?;
+        let key = record_key(self.portal, self.kind.code(), stored.record.id);
+        self.records().insert(&key[..], encode(stored))?;
+        self.briefs()
+            .insert(&key[..], encode(&Brief::of(self.kind, &stored.record)))?;
         Ok(())
     }
 
@@ -400,8 +441,9 @@ impl Tx<'_> {
                 self.index_terms(id, &stored.terms, false)?;
                 self.add_to_count(-1)?;
             }
-            self.records()
-                .remove(&record_key(self.portal, self.kind.code(), id)[..])?;
+            let key = record_key(self.portal, self.kind.code(), id);
+            self.records().remove(&key[..])?;
+            self.briefs().remove(&key[..])?;
         }
         for (code, other) in existing {
             self.link((self.kind.code(), id), (*code, *other), false)?;

@@ -24,11 +24,14 @@ pub use inbox::{
 };
 pub use mirror::{Mirror, Write};
 pub use ownership::{MappingSource, Ownership, UserMapping};
-pub use record::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind};
+pub use record::{
+    Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
+};
 pub use reference::Reference;
 
 /// The on-disk format this build writes; older formats are migrated on open.
-pub const FORMAT_VERSION: u32 = 1;
+/// 1: the first. 2: adds `briefs.v1` (built from the records on open).
+pub const FORMAT_VERSION: u32 = 2;
 const SEGMENT_SIZE: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -98,12 +101,15 @@ impl Store {
                 other => Error::from(other),
             })?;
         let meta = db.open_tree(keys::META_TREE)?;
-        check_format(&meta, path)?;
+        let found = check_format(&meta, path)?;
         let data_file = File::open(path.join("db"))?;
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
         let inbox = InboxStore::open(&db)?;
         let mirror = Mirror::open(&db)?;
+        if found < FORMAT_VERSION {
+            migrate(&db, &meta, &mirror, found, &data_file)?;
+        }
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
         let exports = Exports::open(&db)?;
@@ -127,6 +133,16 @@ impl Store {
         self.inner.db.flush()?;
         self.inner.data_file.sync_data()?;
         Ok(())
+    }
+
+    /// Writes the first matches answered since the last call and makes them durable; returns
+    /// how many were written. The daemon calls this a few times a second and at shutdown.
+    pub fn write_matches(&self) -> Result<usize> {
+        let written = self.inner.ownership.write_pending()?;
+        if written > 0 {
+            self.commit()?;
+        }
+        Ok(written)
     }
 
     pub fn inbox(&self) -> &InboxStore {
@@ -196,11 +212,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
             .any(|window| window == needle)
 }
 
-fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {
+/// The format the store has (a new store gets this build's); refuses a newer one.
+fn check_format(meta: &sled::Tree, path: &Path) -> Result<u32> {
     match meta.get(keys::FORMAT_VERSION)? {
         None => {
             meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(())
+            Ok(FORMAT_VERSION)
         }
         Some(bytes) => {
             let found = keys::u32_from(&bytes)?;
@@ -210,10 +227,36 @@ fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {
                     found,
                 });
             }
-            // Format 1 is the first; later versions add their migrations here.
-            Ok(())
+            Ok(found)
         }
     }
+}
+
+/// Brings a store of format `found` to this build's. The new format is recorded only after
+/// the migration is durable, so an interrupted one runs again at the next open.
+fn migrate(
+    db: &sled::Db,
+    meta: &sled::Tree,
+    mirror: &Mirror,
+    found: u32,
+    data_file: &File,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    // 1 → 2: the briefs of every record.
+    let briefs = mirror.build_briefs()?;
+    db.flush()?;
+    data_file.sync_data()?;
+    meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+    db.flush()?;
+    data_file.sync_data()?;
+    tracing::info!(
+        from = found,
+        to = FORMAT_VERSION,
+        briefs,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "migrated the store"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
