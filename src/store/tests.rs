@@ -431,3 +431,317 @@ mod mirror {
         );
     }
 }
+
+mod briefs {
+    use super::super::*;
+    use crate::object::ObjectType::{self, Companies, Contacts, Deals};
+
+    const PORTAL: i64 = 62515;
+
+    fn contact(id: i64, email: &str, first: &str) -> Write {
+        let record = Record {
+            id,
+            updated_at_ms: 7,
+            properties: [
+                ("email".to_string(), email.to_string()),
+                ("firstname".to_string(), first.to_string()),
+                ("hubspot_owner_id".to_string(), "101".to_string()),
+                ("hs_email_optout".to_string(), "true".to_string()),
+            ]
+            .into(),
+            ..Record::default()
+        };
+        Write::Upsert {
+            record,
+            terms: vec![Term::new(TermKind::Email, email)],
+        }
+    }
+
+    fn brief(store: &Store, kind: ObjectType, id: i64) -> Option<Brief> {
+        store.mirror().brief(PORTAL, kind, id).unwrap()
+    }
+
+    #[test]
+    fn brief_of_a_record() {
+        let record = |pairs: &[(&str, &str)]| Record {
+            id: 5,
+            updated_at_ms: 9,
+            created_at_ms: Some(3),
+            properties: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Record::default()
+        };
+        let company = Brief::of(
+            Companies,
+            &record(&[
+                ("name", " Acme "),
+                ("domain", "Acme.com"),
+                ("type", "PROSPECT"),
+                ("hubspot_owner_id", " 101 "),
+            ]),
+        );
+        assert_eq!(
+            company,
+            Brief {
+                id: 5,
+                name: "Acme".into(),
+                primary: "Acme.com".into(),
+                owner: " 101 ".into(),
+                company_type: Some("PROSPECT".into()),
+                email_opt_out: false,
+                created_at_ms: Some(3),
+                updated_at_ms: 9,
+                archived: false,
+            }
+        );
+        assert_eq!(company.owner_id(), Some(101));
+        // A contact without a name is shown by its email.
+        let nameless = Brief::of(Contacts, &record(&[("email", "ann@x.io")]));
+        assert_eq!(
+            (nameless.name.as_str(), nameless.primary.as_str()),
+            ("ann@x.io", "ann@x.io")
+        );
+        assert_eq!(
+            Brief::of(
+                Contacts,
+                &record(&[("firstname", "Ann"), ("lastname", "Lee")])
+            )
+            .name,
+            "Ann Lee"
+        );
+        // A deal's `createdate` wins over the creation time; an unparsable owner is none.
+        let deal = Brief::of(
+            Deals,
+            &record(&[
+                ("dealname", "Big"),
+                ("createdate", "2026-01-02T00:00:00Z"),
+                ("hubspot_owner_id", "x1"),
+            ]),
+        );
+        assert_eq!(deal.created_at_ms, Some(1_767_312_000_000));
+        assert_eq!(deal.owner_id(), None);
+        assert_eq!(deal.name, "Big");
+    }
+
+    #[test]
+    fn briefs_follow_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mirror = store.mirror();
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[contact(1, "ann@x.io", "Ann"), contact(2, "bo@x.io", "Bo")],
+                None,
+            )
+            .unwrap();
+        let ann = brief(&store, Contacts, 1).unwrap();
+        assert_eq!((ann.name.as_str(), ann.owner_id()), ("Ann", Some(101)));
+        assert!(ann.email_opt_out);
+        // Same key, other type: nothing.
+        assert!(brief(&store, Companies, 1).is_none());
+
+        // Updated with the record.
+        mirror
+            .write(PORTAL, Contacts, &[contact(1, "ann@y.io", "Anna")], None)
+            .unwrap();
+        assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Anna");
+        assert_eq!(brief(&store, Contacts, 1).unwrap().primary, "ann@y.io");
+
+        // Archived and restored with it.
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Archive { id: 1, at_ms: 9 }],
+                None,
+            )
+            .unwrap();
+        assert!(brief(&store, Contacts, 1).unwrap().archived);
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Restore { id: 1, at_ms: 10 }],
+                None,
+            )
+            .unwrap();
+        assert!(!brief(&store, Contacts, 1).unwrap().archived);
+
+        // A merge's losing side goes with its record.
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Alias { from: 2, to: 1 }, Write::Remove { id: 2 }],
+                None,
+            )
+            .unwrap();
+        assert!(brief(&store, Contacts, 2).is_none());
+        assert!(brief(&store, Contacts, 1).is_some());
+
+        // A privacy deletion leaves nothing of the person in any tree.
+        assert!(store
+            .trees_containing(b"ann@y.io")
+            .unwrap()
+            .contains(&keys::BRIEFS_TREE.to_string()));
+        assert!(store
+            .trees_containing(b"Anna")
+            .unwrap()
+            .contains(&keys::BRIEFS_TREE.to_string()));
+        mirror
+            .write(PORTAL, Contacts, &[Write::Purge { id: 1 }], None)
+            .unwrap();
+        assert!(brief(&store, Contacts, 1).is_none());
+        for needle in [&b"ann@y.io"[..], b"Anna"] {
+            assert_eq!(
+                store.trees_containing(needle).unwrap(),
+                Vec::<String>::new()
+            );
+        }
+    }
+
+    #[test]
+    fn opening_a_format_1_store_builds_the_briefs() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .mirror()
+                .write(
+                    PORTAL,
+                    Contacts,
+                    &[contact(1, "ann@x.io", "Ann"), contact(2, "bo@x.io", "Bo")],
+                    None,
+                )
+                .unwrap();
+            store.commit().unwrap();
+        }
+        {
+            // What the previous build wrote: no briefs, format 1.
+            let db = sled::Config::new()
+                .path(dir.path())
+                .segment_size(SEGMENT_SIZE)
+                .open()
+                .unwrap();
+            db.drop_tree(keys::BRIEFS_TREE).unwrap();
+            db.open_tree(keys::META_TREE)
+                .unwrap()
+                .insert(keys::FORMAT_VERSION, &1u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Ann");
+        assert_eq!(brief(&store, Contacts, 2).unwrap().name, "Bo");
+        let meta = store.inner.db.open_tree(keys::META_TREE).unwrap();
+        assert_eq!(
+            keys::u32_from(&meta.get(keys::FORMAT_VERSION).unwrap().unwrap()).unwrap(),
+            FORMAT_VERSION
+        );
+    }
+}
+
+mod matches {
+    use super::super::*;
+    use crate::object::ObjectType::{Companies, Contacts};
+
+    const PORTAL: i64 = 62515;
+
+    #[test]
+    fn first_matches_are_answered_at_once_and_written_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let ownership = store.ownership();
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 100).unwrap(),
+                100
+            );
+            // Stable, before and after the write.
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 200).unwrap(),
+                100
+            );
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 2, 300).unwrap(),
+                300
+            );
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 400).unwrap(), 400);
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+            assert_eq!(store.write_matches().unwrap(), 3);
+            assert_eq!(store.write_matches().unwrap(), 0);
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 500).unwrap(),
+                100
+            );
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+            assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+            // Answered but not written when the process dies: lost, and not counted.
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 3, 600).unwrap(),
+                600
+            );
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 3);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 700).unwrap(),
+            100
+        );
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 3, 800).unwrap(),
+            800
+        );
+
+        // Clearing forgets stored and pending matches of one type, and their count.
+        assert_eq!(ownership.clear_matches(PORTAL, Companies).unwrap(), 3);
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
+        assert_eq!(store.write_matches().unwrap(), 0);
+        assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 900).unwrap(),
+            900
+        );
+        assert_eq!(store.write_matches().unwrap(), 1);
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_first_matches_agree_and_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let answers: Vec<Vec<i64>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|thread| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        (0..2_000)
+                            .map(|id| {
+                                if id % 500 == 0 && thread == 0 {
+                                    store.write_matches().unwrap();
+                                }
+                                store
+                                    .ownership()
+                                    .matched_at(PORTAL, Companies, id, 1_000 * thread + id)
+                                    .unwrap()
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+        store.write_matches().unwrap();
+        assert_eq!(
+            store.ownership().matched_count(PORTAL, Companies).unwrap(),
+            2_000
+        );
+    }
+}
