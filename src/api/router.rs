@@ -36,6 +36,9 @@ pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
     Plain(Handler),
+    /// A plain handler whose work is store reads (lookups): run where a read that waits on
+    /// the disk cannot stall the async workers (see `store_read`).
+    Store(Handler),
     Async(AsyncHandler),
 }
 
@@ -58,6 +61,16 @@ const fn route(
         path,
         scope,
         action: Action::Plain(handler),
+    }
+}
+
+/// A read-scoped route whose handler reads the store.
+const fn store_route(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        scope: READ,
+        action: Action::Store(handler),
     }
 }
 
@@ -94,14 +107,9 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/owners/{id}", READ, |state, call| {
         objects::owner(state, call.params[0])
     }),
-    route(
-        Method::GET,
-        "/v1/companies/lookup",
-        READ,
-        lookups::companies,
-    ),
-    route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts),
-    route(Method::POST, "/v1/indicators", READ, lookups::indicators),
+    store_route(Method::GET, "/v1/companies/lookup", lookups::companies),
+    store_route(Method::GET, "/v1/contacts/lookup", lookups::contacts),
+    store_route(Method::POST, "/v1/indicators", lookups::indicators),
     route(
         Method::POST,
         "/v1/ownership/resolve",
@@ -211,6 +219,11 @@ where
             Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
                 .await
                 .unwrap_or_else(ApiError::into_response),
+            Action::Store(handler) => {
+                store_read(state.clone(), route.scope, *handler, &parts, params, body)
+                    .await
+                    .unwrap_or_else(ApiError::into_response)
+            }
             Action::Async(handler) => {
                 deferred(state.clone(), route.scope, *handler, &parts, params, body)
                     .await
@@ -273,6 +286,62 @@ where
         body,
     };
     handler(state, &call)
+}
+
+/// How store-reading handlers run. TEMPORARY (measurement): `HUBSPOT_GATEWAY_STORE_READS`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reads {
+    Inline,
+    BlockInPlace,
+    SpawnBlocking,
+}
+
+fn reads() -> Reads {
+    static MODE: std::sync::OnceLock<Reads> = std::sync::OnceLock::new();
+    *MODE.get_or_init(
+        || match std::env::var("HUBSPOT_GATEWAY_STORE_READS").as_deref() {
+            Ok("block_in_place") => Reads::BlockInPlace,
+            Ok("spawn_blocking") => Reads::SpawnBlocking,
+            _ => Reads::Inline,
+        },
+    )
+}
+
+async fn store_read<B>(
+    state: Arc<State>,
+    scope: Option<Scope>,
+    handler: Handler,
+    parts: &http::request::Parts,
+    params: Vec<&str>,
+    body: B,
+) -> Result<Response, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (params, body) = prepare(&state, scope, parts, params, body).await?;
+    let query = parts.uri.query().map(str::to_owned);
+    let run = move || {
+        let call = Call {
+            params: params.iter().map(String::as_str).collect(),
+            query: query.as_deref(),
+            body,
+        };
+        handler(&state, &call)
+    };
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    match reads() {
+        Reads::BlockInPlace if multi_thread => tokio::task::block_in_place(run),
+        Reads::SpawnBlocking => tokio::task::spawn_blocking(run).await.map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            )
+        })?,
+        _ => run(),
+    }
 }
 
 async fn deferred<B>(
