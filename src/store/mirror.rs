@@ -11,7 +11,7 @@ use sled::Transactional;
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
-use super::record::{decode, encode, Brief, Record, Stored, Term};
+use super::record::{decode, encode, Brief, Record, Stored, Term, TermKind};
 use super::{Error, Result};
 use crate::object::ObjectType;
 
@@ -48,6 +48,7 @@ pub enum Write {
 pub struct Mirror {
     records: sled::Tree,
     briefs: sled::Tree,
+    terms: sled::Tree,
     index: sled::Tree,
     aliases: sled::Tree,
     associations: sled::Tree,
@@ -63,6 +64,7 @@ impl Mirror {
         Ok(Mirror {
             records: db.open_tree(keys::RECORDS_TREE)?,
             briefs: db.open_tree(keys::BRIEFS_TREE)?,
+            terms: db.open_tree(keys::TERMS_TREE)?,
             index: db.open_tree(keys::INDEX_TREE)?,
             aliases: db.open_tree(keys::ALIASES_TREE)?,
             associations: db.open_tree(keys::ASSOCIATIONS_TREE)?,
@@ -102,6 +104,7 @@ impl Mirror {
             &self.counts,
             &self.cursors,
             &self.briefs,
+            &self.terms,
         ];
         let outcome = trees[..].transaction(|trees| {
             let tx = Tx {
@@ -188,6 +191,12 @@ impl Mirror {
     /// Ids of live records indexed under `term`, ascending.
     pub fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
         let prefix = term_prefix(portal, kind.code(), term.kind.code(), &term.value);
+        if listed(term.kind) {
+            return match self.terms.get(&prefix)? {
+                Some(ids) => ids.chunks(8).map(|id| trailing_id(id, 8)).collect(),
+                None => Ok(Vec::new()),
+            };
+        }
         self.index
             .scan_prefix(&prefix)
             .map(|row| {
@@ -195,6 +204,64 @@ impl Mirror {
                 trailing_id(&key, key.len())
             })
             .collect()
+    }
+
+    /// Moves the rows of listed terms from `index` into `terms` (a store written before
+    /// `terms` existed); returns how many rows moved. Can be interrupted and run again.
+    pub(super) fn move_listed_terms(&self) -> Result<u64> {
+        let mut moved = 0;
+        let mut group: Option<(Vec<u8>, Vec<u8>)> = None;
+        let mut removals = Vec::new();
+        let flush = |group: &mut Option<(Vec<u8>, Vec<u8>)>, removals: &mut Vec<sled::IVec>| {
+            if let Some((prefix, ids)) = group.take() {
+                let mut list = self
+                    .terms
+                    .get(&prefix)?
+                    .map(|v| v.to_vec())
+                    .unwrap_or_default();
+                for id in ids.chunks(8) {
+                    edit_ids(&mut list, id, true);
+                }
+                self.terms.insert(prefix, list)?;
+            }
+            if removals.len() >= 10_000 {
+                let mut batch = sled::Batch::default();
+                for key in removals.drain(..) {
+                    batch.remove(key);
+                }
+                self.index.apply_batch(batch)?;
+            }
+            Ok::<(), Error>(())
+        };
+        for row in self.index.iter() {
+            let (key, _) = row?;
+            let term_kind = *key
+                .get(9)
+                .ok_or_else(|| Error::Corrupt("short index key".into()))?;
+            if term_kind == TermKind::Owner.code() || key.len() < 19 {
+                continue;
+            }
+            let (prefix, id) = key.split_at(key.len() - 8);
+            if group
+                .as_ref()
+                .is_none_or(|(current, _)| current[..] != *prefix)
+            {
+                flush(&mut group, &mut removals)?;
+                group = Some((prefix.to_vec(), Vec::new()));
+            }
+            if let Some((_, ids)) = group.as_mut() {
+                ids.extend_from_slice(id);
+            }
+            removals.push(key);
+            moved += 1;
+        }
+        flush(&mut group, &mut removals)?;
+        let mut batch = sled::Batch::default();
+        for key in removals {
+            batch.remove(key);
+        }
+        self.index.apply_batch(batch)?;
+        Ok(moved)
     }
 
     /// Ids associated with `id` (optionally only of `to_type`), as (type code, id).
@@ -297,6 +364,9 @@ impl Tx<'_> {
     fn briefs(&self) -> &TransactionalTree {
         &self.trees[7]
     }
+    fn terms(&self) -> &TransactionalTree {
+        &self.trees[8]
+    }
 
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
@@ -361,6 +431,21 @@ impl Tx<'_> {
 
     fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> TxResult<()> {
         for term in terms {
+            if listed(term.kind) {
+                let key = term_prefix(self.portal, self.kind.code(), term.kind.code(), &term.value);
+                let mut ids = self
+                    .terms()
+                    .get(&key)?
+                    .map(|ids| ids.to_vec())
+                    .unwrap_or_default();
+                edit_ids(&mut ids, &keys::i64_key(id), present);
+                if ids.is_empty() {
+                    self.terms().remove(key)?;
+                } else {
+                    self.terms().insert(key, ids)?;
+                }
+                continue;
+            }
             let key = term_key(
                 self.portal,
                 self.kind.code(),
@@ -468,5 +553,49 @@ impl Tx<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Terms that lookups ask for by value (domain, email, name) are kept as one `terms` key
+/// listing their ids, so that a lookup is a single `get` (a sled prefix scan costs several
+/// times more). Owner terms, shared by thousands of records and never looked up by value,
+/// stay one `index` row per record.
+fn listed(kind: TermKind) -> bool {
+    kind != TermKind::Owner
+}
+
+/// Adds (`present`) or removes one id (8 bytes, `keys::i64_key`) in an ascending list of ids.
+fn edit_ids(list: &mut Vec<u8>, id: &[u8], present: bool) {
+    let mut at = 0;
+    while at + 8 <= list.len() && list[at..at + 8] < *id {
+        at += 8;
+    }
+    let found = list.get(at..at + 8) == Some(id);
+    if present && !found {
+        list.splice(at..at, id.iter().copied());
+    } else if !present && found {
+        list.drain(at..at + 8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_stay_sorted_and_unique() {
+        let mut list = Vec::new();
+        for id in [5, -1, 9, 5, 7] {
+            edit_ids(&mut list, &keys::i64_key(id), true);
+        }
+        let ids = |list: &[u8]| -> Vec<i64> {
+            list.chunks(8)
+                .map(|id| trailing_id(id, 8).unwrap())
+                .collect()
+        };
+        assert_eq!(ids(&list), [-1, 5, 7, 9]);
+        edit_ids(&mut list, &keys::i64_key(7), false);
+        edit_ids(&mut list, &keys::i64_key(8), false);
+        assert_eq!(ids(&list), [-1, 5, 9]);
     }
 }

@@ -30,8 +30,9 @@ pub use record::{
 pub use reference::Reference;
 
 /// The on-disk format this build writes; older formats are migrated on open.
-/// 1: the first. 2: adds `briefs.v1` (built from the records on open).
-pub const FORMAT_VERSION: u32 = 2;
+/// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
+/// and name rows of `index.v1` become id lists in `terms.v1`.
+pub const FORMAT_VERSION: u32 = 3;
 const SEGMENT_SIZE: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -242,8 +243,12 @@ fn migrate(
     data_file: &File,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    // 1 → 2: the briefs of every record.
-    let briefs = mirror.build_briefs()?;
+    let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
+    let terms = if found < 3 {
+        mirror.move_listed_terms()?
+    } else {
+        0
+    };
     db.flush()?;
     data_file.sync_data()?;
     meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
@@ -253,6 +258,7 @@ fn migrate(
         from = found,
         to = FORMAT_VERSION,
         briefs,
+        terms,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "migrated the store"
     );

@@ -621,13 +621,30 @@ mod briefs {
             store.commit().unwrap();
         }
         {
-            // What the previous build wrote: no briefs, format 1.
+            // What the previous build wrote: no briefs, every term a row of `index.v1`,
+            // format 1.
             let db = sled::Config::new()
                 .path(dir.path())
                 .segment_size(SEGMENT_SIZE)
                 .open()
                 .unwrap();
             db.drop_tree(keys::BRIEFS_TREE).unwrap();
+            db.drop_tree(keys::TERMS_TREE).unwrap();
+            let index = db.open_tree(keys::INDEX_TREE).unwrap();
+            let code = Contacts.code();
+            for (term, id) in [
+                ("ann@x.io", 1),
+                ("bo@x.io", 2),
+                ("shared@x.io", 1),
+                ("shared@x.io", 2),
+            ] {
+                index
+                    .insert(keys::term_key(PORTAL, code, b'e', term, id), &[][..])
+                    .unwrap();
+            }
+            index
+                .insert(keys::term_key(PORTAL, code, b'o', "101", 1), &[][..])
+                .unwrap();
             db.open_tree(keys::META_TREE)
                 .unwrap()
                 .insert(keys::FORMAT_VERSION, &1u32.to_be_bytes())
@@ -635,6 +652,24 @@ mod briefs {
             db.flush().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
+        let email = |value: &str| Term::new(TermKind::Email, value);
+        let mirror = store.mirror();
+        assert_eq!(
+            mirror.lookup(PORTAL, Contacts, &email("ann@x.io")).unwrap(),
+            [1]
+        );
+        assert_eq!(
+            mirror
+                .lookup(PORTAL, Contacts, &email("shared@x.io"))
+                .unwrap(),
+            [1, 2]
+        );
+        let owner = Term::new(TermKind::Owner, "101");
+        assert_eq!(mirror.lookup(PORTAL, Contacts, &owner).unwrap(), [1]);
+        // Moved, not copied: the emails are only in the records, briefs and term lists.
+        let mut holders = store.trees_containing(b"shared@x.io").unwrap();
+        holders.sort();
+        assert_eq!(holders, [keys::TERMS_TREE]);
         assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Ann");
         assert_eq!(brief(&store, Contacts, 2).unwrap().name, "Bo");
         let meta = store.inner.db.open_tree(keys::META_TREE).unwrap();
