@@ -36,9 +36,11 @@ pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
     Plain(Handler),
-    /// A plain handler whose work is store reads (lookups): run where a read that waits on
-    /// the disk cannot stall the async workers (see `store_read`).
-    Store(Handler),
+    /// A plain handler with milliseconds of store reads (100-item indicator requests): run on
+    /// the blocking pool, so that it neither occupies an async worker meanwhile nor stalls
+    /// one on a read that waits for the disk. Single lookups stay `Plain`: moving them there
+    /// doubled their CPU per request (measured, BENCHMARKS.md).
+    Blocking(Handler),
     Async(AsyncHandler),
 }
 
@@ -61,16 +63,6 @@ const fn route(
         path,
         scope,
         action: Action::Plain(handler),
-    }
-}
-
-/// A read-scoped route whose handler reads the store.
-const fn store_route(method: Method, path: &'static str, handler: Handler) -> Route {
-    Route {
-        method,
-        path,
-        scope: READ,
-        action: Action::Store(handler),
     }
 }
 
@@ -107,9 +99,19 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/owners/{id}", READ, |state, call| {
         objects::owner(state, call.params[0])
     }),
-    store_route(Method::GET, "/v1/companies/lookup", lookups::companies),
-    store_route(Method::GET, "/v1/contacts/lookup", lookups::contacts),
-    store_route(Method::POST, "/v1/indicators", lookups::indicators),
+    route(
+        Method::GET,
+        "/v1/companies/lookup",
+        READ,
+        lookups::companies,
+    ),
+    route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts),
+    Route {
+        method: Method::POST,
+        path: "/v1/indicators",
+        scope: READ,
+        action: Action::Blocking(lookups::indicators),
+    },
     route(
         Method::POST,
         "/v1/ownership/resolve",
@@ -219,8 +221,8 @@ where
             Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
                 .await
                 .unwrap_or_else(ApiError::into_response),
-            Action::Store(handler) => {
-                store_read(state.clone(), route.scope, *handler, &parts, params, body)
+            Action::Blocking(handler) => {
+                blocking(state.clone(), route.scope, *handler, &parts, params, body)
                     .await
                     .unwrap_or_else(ApiError::into_response)
             }
@@ -288,26 +290,7 @@ where
     handler(state, &call)
 }
 
-/// How store-reading handlers run. TEMPORARY (measurement): `HUBSPOT_GATEWAY_STORE_READS`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Reads {
-    Inline,
-    BlockInPlace,
-    SpawnBlocking,
-}
-
-fn reads() -> Reads {
-    static MODE: std::sync::OnceLock<Reads> = std::sync::OnceLock::new();
-    *MODE.get_or_init(
-        || match std::env::var("HUBSPOT_GATEWAY_STORE_READS").as_deref() {
-            Ok("block_in_place") => Reads::BlockInPlace,
-            Ok("spawn_blocking") => Reads::SpawnBlocking,
-            _ => Reads::Inline,
-        },
-    )
-}
-
-async fn store_read<B>(
+async fn blocking<B>(
     state: Arc<State>,
     scope: Option<Scope>,
     handler: Handler,
@@ -329,19 +312,13 @@ where
         };
         handler(&state, &call)
     };
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
-    match reads() {
-        Reads::BlockInPlace if multi_thread => tokio::task::block_in_place(run),
-        Reads::SpawnBlocking => tokio::task::spawn_blocking(run).await.map_err(|error| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                error.to_string(),
-            )
-        })?,
-        _ => run(),
-    }
+    tokio::task::spawn_blocking(run).await.map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    })?
 }
 
 async fn deferred<B>(
