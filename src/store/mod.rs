@@ -242,7 +242,7 @@ fn migrate(
     found: u32,
     data_file: &File,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
     let terms = if found < 3 {
         mirror.move_listed_terms()?
