@@ -15,6 +15,8 @@ use crate::webhook::inbox::now_ms;
 
 /// At most this many items (companies and contacts together) per indicator request.
 pub const MAX_ITEMS: usize = 1000;
+/// Requests with at least this many items are answered by two threads.
+const PARALLEL_FROM: usize = 16;
 
 pub fn companies(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let query = Query {
@@ -154,19 +156,57 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
     let filter = filter(request.filter.unwrap_or_default())?;
     let portal = portal(state)?;
     let now = now_ms();
-    let mut answers = Vec::with_capacity(2);
+    let mut queries = Vec::with_capacity(2);
     for (kind, items) in [
         (ObjectType::Companies, &request.companies),
         (ObjectType::Contacts, &request.contacts),
     ] {
-        if items.is_empty() || !state.objects.contains(&kind) {
-            answers.push(Vec::new());
-            continue;
+        let wanted = !items.is_empty() && state.objects.contains(&kind);
+        let list: Vec<Query> = match wanted {
+            true => items.iter().map(Item::query).collect(),
+            false => Vec::new(),
+        };
+        queries.push((kind, list));
+    }
+    // The items of a request are independent: halves run on two threads, so that a large
+    // request takes about half as long on this two-core machine (it already runs on the
+    // blocking pool, see `router`).
+    let total: usize = queries.iter().map(|(_, list)| list.len()).sum();
+    let jobs: Vec<(ObjectType, &[Query])> = queries
+        .iter()
+        .flat_map(|(kind, list)| {
+            let size = if total >= PARALLEL_FROM {
+                list.len().div_ceil(2).max(1)
+            } else {
+                list.len().max(1)
+            };
+            list.chunks(size).map(move |chunk| (*kind, chunk))
+        })
+        .collect();
+    let run = |(kind, chunk): &(ObjectType, &[Query])| {
+        ownership::indicate(&state.store, portal.hub_id, *kind, chunk, &filter, now)
+    };
+    let outcomes: Vec<crate::store::Result<Vec<Indication>>> = std::thread::scope(|scope| {
+        let (mine, others) = jobs.split_at(jobs.len().min(1));
+        let spawned: Vec<_> = others
+            .iter()
+            .map(|job| scope.spawn(move || run(job)))
+            .collect();
+        let mut outcomes: Vec<_> = mine.iter().map(run).collect();
+        for handle in spawned {
+            // Invariant: `indicate` does not panic; if it did, answer with that panic.
+            outcomes.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
         }
-        let queries: Vec<Query> = items.iter().map(Item::query).collect();
-        let found = ownership::indicate(&state.store, portal.hub_id, kind, &queries, &filter, now)
-            .map_err(|error| ApiError::storage(&error))?;
-        answers.push(found);
+        outcomes
+    });
+    let mut answers = vec![Vec::new(), Vec::new()];
+    for ((kind, _), outcome) in jobs.iter().zip(outcomes) {
+        let found = outcome.map_err(|error| ApiError::storage(&error))?;
+        answers[usize::from(*kind == ObjectType::Contacts)].extend(found);
     }
     let body = IndicatorsAnswer {
         companies: item_answers(
