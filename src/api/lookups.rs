@@ -203,7 +203,7 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         }
         outcomes
     });
-    let mut answers = vec![Vec::new(), Vec::new()];
+    let mut answers = [Vec::new(), Vec::new()];
     for ((kind, _), outcome) in jobs.iter().zip(outcomes) {
         let found = outcome.map_err(|error| ApiError::storage(&error))?;
         answers[usize::from(*kind == ObjectType::Contacts)].extend(found);
