@@ -8,15 +8,50 @@ use crate::object::ObjectType;
 use crate::store::{self, Owner, Record};
 
 pub fn owner(owner: &Owner) -> Value {
-    json!({
-        "id": owner.id.to_string(),
-        "user_id": owner.user_id.map(|id| id.to_string()),
-        "email": owner.email,
-        "first_name": owner.first_name,
-        "last_name": owner.last_name,
-        "teams": owner.teams.iter().map(|team| json!({"id": team.id, "name": team.name, "primary": team.primary})).collect::<Vec<_>>(),
-        "archived": owner.archived,
-    })
+    // Invariant: a plain struct with string keys.
+    serde_json::to_value(OwnerJson::from(owner)).expect("owner serialises")
+}
+
+/// `Owner = {"id","user_id","email","first_name","last_name","teams","archived"}`, typed so
+/// that answers can be serialised without building a `Value` first.
+#[derive(serde::Serialize)]
+pub struct OwnerJson<'a> {
+    id: String,
+    user_id: Option<String>,
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    teams: Vec<TeamJson<'a>>,
+    archived: bool,
+}
+
+#[derive(serde::Serialize)]
+struct TeamJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    primary: bool,
+}
+
+impl<'a> From<&'a Owner> for OwnerJson<'a> {
+    fn from(owner: &'a Owner) -> Self {
+        OwnerJson {
+            id: owner.id.to_string(),
+            user_id: owner.user_id.map(|id| id.to_string()),
+            email: &owner.email,
+            first_name: &owner.first_name,
+            last_name: &owner.last_name,
+            teams: owner
+                .teams
+                .iter()
+                .map(|team| TeamJson {
+                    id: &team.id,
+                    name: &team.name,
+                    primary: team.primary,
+                })
+                .collect(),
+            archived: owner.archived,
+        }
+    }
 }
 
 /// The owner a record names in `hubspot_owner_id`, if the mirror knows it.

@@ -40,6 +40,7 @@ pub struct Running {
     pruning: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
     export: tokio::task::JoinHandle<()>,
+    matches: tokio::task::JoinHandle<()>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
     /// Set when the store became unwritable: the shutdown that follows is a failure.
     store_failed: Arc<std::sync::OnceLock<String>>,
@@ -154,6 +155,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown.clone(),
         store_failed.clone(),
     ));
+    let matches = tokio::spawn(write_matches(state.store.clone(), shutdown.clone()));
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -173,6 +175,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         pruning,
         sync,
         export,
+        matches,
         committer,
         store_failed,
     })
@@ -200,11 +203,18 @@ impl Running {
         }
         self.pruning.await.context("inbox pruning task")?;
         self.export.await.context("export worker")?;
+        self.matches.await.context("match writer")?;
+        // The server has drained: write the last first matches.
+        let store = self.state.store.clone();
+        let matches_written = tokio::task::spawn_blocking(move || store.write_matches())
+            .await
+            .context("match writer")?;
         self.state.ingress.inbox.close().await;
         let committed = self.committer.await.context("inbox committer")?;
         if let Some(reason) = self.store_failed.get() {
             anyhow::bail!("stopped because the store became unwritable: {reason}");
         }
+        matches_written.context("writing first matches")?;
         committed.context("final store commit")?;
         tracing::info!("hubspot-gateway stopped cleanly");
         Ok(())
@@ -272,6 +282,28 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
         }
     }
 }
+
+/// Writes the first matches that lookups answered from memory, so that each is durable
+/// within `MATCH_WRITE_INTERVAL` (the last ones at shutdown, in `Running::wait`).
+async fn write_matches(store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(MATCH_WRITE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.write_matches()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "writing first matches failed"),
+            Err(error) => tracing::warn!(%error, "match writer task failed"),
+        }
+    }
+}
+
+/// How often first matches are written (a `kill -9` loses at most this much of them).
+const MATCH_WRITE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
 /// and its mirror writes); a job interrupted by shutdown resumes at the next start. Until

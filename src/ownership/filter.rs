@@ -1,9 +1,8 @@
 //! Filters on indicator lookups: by owner, company type, recent deals and email opt-out.
 //! A filter concerns the matched HubSpot records; an item passes when its matches do.
 
-use crate::hubspot::parse_ms;
 use crate::object::ObjectType;
-use crate::store::{self, Record, Store};
+use crate::store::{self, Brief, Store};
 
 /// At most this many owner ids in `include` or `exclude`.
 pub const MAX_OWNERS: usize = 10;
@@ -34,35 +33,26 @@ impl Filter {
         store: &Store,
         portal: i64,
         kind: ObjectType,
-        matches: &[Record],
+        matches: &[Brief],
         now_ms: i64,
     ) -> store::Result<bool> {
-        let owner = |record: &Record| {
-            record
-                .properties
-                .get("hubspot_owner_id")
-                .and_then(|id| id.trim().parse::<i64>().ok())
-        };
         if !self.include_owners.is_empty()
-            && !matches
-                .iter()
-                .any(|r| owner(r).is_some_and(|o| self.include_owners.contains(&o)))
+            && !matches.iter().any(|r| {
+                r.owner_id()
+                    .is_some_and(|o| self.include_owners.contains(&o))
+            })
         {
             return Ok(false);
         }
-        if matches
-            .iter()
-            .any(|r| owner(r).is_some_and(|o| self.exclude_owners.contains(&o)))
-        {
+        if matches.iter().any(|r| {
+            r.owner_id()
+                .is_some_and(|o| self.exclude_owners.contains(&o))
+        }) {
             return Ok(false);
         }
         if self.exclude_email_opt_out
             && kind == ObjectType::Contacts
-            && matches.iter().any(|r| {
-                r.properties
-                    .get("hs_email_optout")
-                    .is_some_and(|v| v == "true")
-            })
+            && matches.iter().any(|r| r.email_opt_out)
         {
             return Ok(false);
         }
@@ -83,12 +73,12 @@ impl Filter {
         store: &Store,
         portal: i64,
         kind: ObjectType,
-        matches: &[Record],
+        matches: &[Brief],
     ) -> store::Result<bool> {
-        let typed = |company: &Record| {
+        let typed = |company: &Brief| {
             company
-                .properties
-                .get("type")
+                .company_type
+                .as_ref()
                 .is_some_and(|t| self.company_types.contains(t))
         };
         if kind == ObjectType::Companies {
@@ -98,7 +88,7 @@ impl Filter {
         for record in matches {
             for id in mirror.associated(portal, kind, record.id, ObjectType::Companies)? {
                 if mirror
-                    .get(portal, ObjectType::Companies, id)?
+                    .brief(portal, ObjectType::Companies, id)?
                     .is_some_and(|company| !company.archived && typed(&company))
                 {
                     return Ok(true);
@@ -113,24 +103,18 @@ fn has_recent_deal(
     store: &Store,
     portal: i64,
     kind: ObjectType,
-    matches: &[Record],
+    matches: &[Brief],
     since_ms: i64,
 ) -> store::Result<bool> {
     let mirror = store.mirror();
     for record in matches {
         for id in mirror.associated(portal, kind, record.id, ObjectType::Deals)? {
-            let Some(deal) = mirror
-                .get(portal, ObjectType::Deals, id)?
-                .filter(|deal| !deal.archived)
-            else {
-                continue;
-            };
-            let created = deal
-                .properties
-                .get("createdate")
-                .and_then(|text| parse_ms(text))
-                .or(deal.created_at_ms);
-            if created.is_some_and(|created| created >= since_ms) {
+            if mirror
+                .brief(portal, ObjectType::Deals, id)?
+                .is_some_and(|deal| {
+                    !deal.archived && deal.created_at_ms.is_some_and(|at| at >= since_ms)
+                })
+            {
                 return Ok(true);
             }
         }

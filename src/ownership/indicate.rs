@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 
 use super::filter::Filter;
-use super::lookup::{company_term, contact_terms, find, Query};
+use super::lookup::{company_term, contact_terms, find_briefs, Query};
 use crate::object::ObjectType;
-use crate::store::{self, Owner, Record, Store};
+use crate::store::{self, Brief, Owner, Store};
 
 /// One matched HubSpot record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
-    pub record: Record,
+    /// What an indicator shows of the record.
+    pub record: Brief,
     pub owner: Option<Owner>,
     /// When this gateway first matched the record.
     pub matched_at_ms: i64,
@@ -54,14 +55,14 @@ pub fn indicate(
                 continue;
             }
         };
-        let records = find(store, portal, kind, &terms)?;
+        let records = find_briefs(store, portal, kind, &terms)?;
         let passes_filter = filter.passes(store, portal, kind, &records, now_ms)?;
         let mut matches = Vec::with_capacity(records.len());
         for record in records {
             let matched_at_ms = store
                 .ownership()
                 .matched_at(portal, kind, record.id, now_ms)?;
-            let owner = match owner_id(&record) {
+            let owner = match record.owner_id() {
                 Some(id) => match owners.get(&id) {
                     Some(owner) => owner.clone(),
                     None => {
@@ -85,13 +86,4 @@ pub fn indicate(
         });
     }
     Ok(answers)
-}
-
-fn owner_id(record: &Record) -> Option<i64> {
-    record
-        .properties
-        .get("hubspot_owner_id")?
-        .trim()
-        .parse()
-        .ok()
 }

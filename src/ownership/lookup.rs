@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 
 use super::normalize;
 use crate::object::ObjectType;
-use crate::store::{self, Record, Store, Term, TermKind};
+use crate::store::{self, Brief, Record, Store, Term, TermKind};
 
 /// What an item of a lookup asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,20 +67,35 @@ pub fn find(
     kind: ObjectType,
     terms: &[Term],
 ) -> store::Result<Vec<Record>> {
+    let mut records = Vec::new();
+    for brief in find_briefs(store, portal, kind, terms)? {
+        records.extend(store.mirror().get(portal, kind, brief.id)?);
+    }
+    Ok(records)
+}
+
+/// The briefs of the live records matching the first term that matches anything, best
+/// first: an index scan and a small read per match, no record decoded.
+pub fn find_briefs(
+    store: &Store,
+    portal: i64,
+    kind: ObjectType,
+    terms: &[Term],
+) -> store::Result<Vec<Brief>> {
     let mirror = store.mirror();
     for term in terms {
-        let mut records = Vec::new();
+        let mut found = Vec::new();
         for id in mirror.lookup(portal, kind, term)? {
-            if let Some(record) = mirror
-                .get(portal, kind, id)?
-                .filter(|record| !record.archived)
+            if let Some(brief) = mirror
+                .brief(portal, kind, id)?
+                .filter(|brief| !brief.archived)
             {
-                records.push(record);
+                found.push(brief);
             }
         }
-        if !records.is_empty() {
-            rank(kind, term, &mut records);
-            return Ok(records);
+        if !found.is_empty() {
+            rank(kind, term, &mut found);
+            return Ok(found);
         }
     }
     Ok(Vec::new())
@@ -88,59 +103,25 @@ pub fn find(
 
 /// Best first: the key in the primary field (domain, email) before additional ones, owned
 /// before unowned, most recently changed first; ties by id, so the order is stable.
-fn rank(kind: ObjectType, term: &Term, records: &mut [Record]) {
-    let primary_field = match (kind, term.kind) {
-        (ObjectType::Companies, TermKind::Domain) => Some("domain"),
-        (ObjectType::Contacts, TermKind::Email) => Some("email"),
-        _ => None,
-    };
-    records.sort_by_key(|record| {
-        let primary = primary_field.is_some_and(|field| {
-            let value = record
-                .properties
-                .get(field)
-                .map(String::as_str)
-                .unwrap_or("");
+fn rank(kind: ObjectType, term: &Term, found: &mut [Brief]) {
+    let primary_field = matches!(
+        (kind, term.kind),
+        (ObjectType::Companies, TermKind::Domain) | (ObjectType::Contacts, TermKind::Email)
+    );
+    found.sort_by_cached_key(|brief| {
+        let primary = primary_field && {
             let normalized = match term.kind {
-                TermKind::Domain => normalize::domain(value),
-                _ => normalize::email(value),
+                TermKind::Domain => normalize::domain(&brief.primary),
+                _ => normalize::email(&brief.primary),
             };
             normalized.as_deref() == Some(term.value.as_str())
-        });
-        let owned = record
-            .properties
-            .get("hubspot_owner_id")
-            .is_some_and(|owner| !owner.is_empty());
+        };
+        let owned = !brief.owner.is_empty();
         (
             Reverse(primary),
             Reverse(owned),
-            Reverse(record.updated_at_ms),
-            record.id,
+            Reverse(brief.updated_at_ms),
+            brief.id,
         )
     });
-}
-
-/// The display name of a record in an indicator.
-pub fn display_name(kind: ObjectType, record: &Record) -> String {
-    let get = |name: &str| {
-        record
-            .properties
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or("")
-            .trim()
-    };
-    let name = match kind {
-        ObjectType::Companies => get("name").to_owned(),
-        ObjectType::Contacts => format!("{} {}", get("firstname"), get("lastname"))
-            .trim()
-            .to_owned(),
-        ObjectType::Deals => get("dealname").to_owned(),
-        ObjectType::Tasks => get("hs_task_subject").to_owned(),
-    };
-    if name.is_empty() && kind == ObjectType::Contacts {
-        get("email").to_owned()
-    } else {
-        name
-    }
 }

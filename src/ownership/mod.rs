@@ -10,6 +10,6 @@ mod user_map;
 
 pub use filter::{Filter, MAX_OWNERS};
 pub use indicate::{indicate, Indication, Match};
-pub use lookup::{company_term, contact_terms, display_name, find, Invalid, Query};
+pub use lookup::{company_term, contact_terms, find, find_briefs, Invalid, Query};
 pub use terms::terms;
 pub use user_map::{Fallback, MappingError, Reason, UserMap};

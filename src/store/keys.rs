@@ -46,7 +46,9 @@ pub fn event_key(event_id: i64, portal_id: i64, digest: &[u8; 16]) -> [u8; 32] {
 }
 
 pub const RECORDS_TREE: &str = "records.v1";
+pub const BRIEFS_TREE: &str = "briefs.v1";
 pub const INDEX_TREE: &str = "index.v1";
+pub const TERMS_TREE: &str = "terms.v1";
 pub const ALIASES_TREE: &str = "aliases.v1";
 pub const ASSOCIATIONS_TREE: &str = "associations.v1";
 pub const PURGED_TREE: &str = "purged.v1";

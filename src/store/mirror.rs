@@ -1,6 +1,6 @@
-//! The mirror of CRM records: records with their index terms, aliases of merged records,
-//! associations both ways, privacy tombstones, live counts and sync cursors. Every call to
-//! [`Mirror::write`] is one sled transaction over all of them.
+//! The mirror of CRM records: records with their index terms and briefs, aliases of merged
+//! records, associations both ways, privacy tombstones, live counts and sync cursors. Every
+//! call to [`Mirror::write`] is one sled transaction over all of them.
 //!
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
 //! whether it is stale); this module carries them out. There is one writer at a time.
@@ -11,7 +11,7 @@ use sled::Transactional;
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
-use super::record::{decode, encode, Record, Stored, Term};
+use super::record::{decode, encode, Brief, Record, Stored, Term, TermKind};
 use super::{Error, Result};
 use crate::object::ObjectType;
 
@@ -47,6 +47,8 @@ pub enum Write {
 
 pub struct Mirror {
     records: sled::Tree,
+    briefs: sled::Tree,
+    terms: sled::Tree,
     index: sled::Tree,
     aliases: sled::Tree,
     associations: sled::Tree,
@@ -61,6 +63,8 @@ impl Mirror {
     pub(super) fn open(db: &sled::Db) -> Result<Mirror> {
         Ok(Mirror {
             records: db.open_tree(keys::RECORDS_TREE)?,
+            briefs: db.open_tree(keys::BRIEFS_TREE)?,
+            terms: db.open_tree(keys::TERMS_TREE)?,
             index: db.open_tree(keys::INDEX_TREE)?,
             aliases: db.open_tree(keys::ALIASES_TREE)?,
             associations: db.open_tree(keys::ASSOCIATIONS_TREE)?,
@@ -99,6 +103,8 @@ impl Mirror {
             &self.purged,
             &self.counts,
             &self.cursors,
+            &self.briefs,
+            &self.terms,
         ];
         let outcome = trees[..].transaction(|trees| {
             let tx = Tx {
@@ -128,6 +134,40 @@ impl Mirror {
         }
     }
 
+    /// The brief of the record stored under exactly `id`, archived ones included: what
+    /// lookups and filters need, without decoding the record.
+    pub fn brief(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Brief>> {
+        match self.briefs.get(record_key(portal, kind.code(), id))? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the brief of every stored record (a store written before briefs existed);
+    /// returns how many. Replaces whatever the brief tree held.
+    pub(super) fn build_briefs(&self) -> Result<u64> {
+        self.briefs.clear()?;
+        let mut batch = sled::Batch::default();
+        let (mut built, mut in_batch) = (0, 0);
+        for row in self.records.iter() {
+            let (key, value) = row?;
+            let kind = key
+                .get(8)
+                .and_then(|code| ObjectType::ALL.into_iter().find(|k| k.code() == *code))
+                .ok_or_else(|| Error::Corrupt("record key without a type".into()))?;
+            let stored: Stored = decode(&value)?;
+            batch.insert(key, encode(&Brief::of(kind, &stored.record)));
+            built += 1;
+            in_batch += 1;
+            if in_batch == 10_000 {
+                self.briefs.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        self.briefs.apply_batch(batch)?;
+        Ok(built)
+    }
+
     /// The record `id` refers to, following merge aliases to the survivor.
     pub fn find(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
         let id = self.resolve(portal, kind, id)?;
@@ -151,6 +191,12 @@ impl Mirror {
     /// Ids of live records indexed under `term`, ascending.
     pub fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
         let prefix = term_prefix(portal, kind.code(), term.kind.code(), &term.value);
+        if listed(term.kind) {
+            return match self.terms.get(&prefix)? {
+                Some(ids) => ids.chunks(8).map(|id| trailing_id(id, 8)).collect(),
+                None => Ok(Vec::new()),
+            };
+        }
         self.index
             .scan_prefix(&prefix)
             .map(|row| {
@@ -158,6 +204,64 @@ impl Mirror {
                 trailing_id(&key, key.len())
             })
             .collect()
+    }
+
+    /// Moves the rows of listed terms from `index` into `terms` (a store written before
+    /// `terms` existed); returns how many rows moved. Can be interrupted and run again.
+    pub(super) fn move_listed_terms(&self) -> Result<u64> {
+        let mut moved = 0;
+        let mut group: Option<(Vec<u8>, Vec<u8>)> = None;
+        let mut removals = Vec::new();
+        let flush = |group: &mut Option<(Vec<u8>, Vec<u8>)>, removals: &mut Vec<sled::IVec>| {
+            if let Some((prefix, ids)) = group.take() {
+                let mut list = self
+                    .terms
+                    .get(&prefix)?
+                    .map(|v| v.to_vec())
+                    .unwrap_or_default();
+                for id in ids.chunks(8) {
+                    edit_ids(&mut list, id, true);
+                }
+                self.terms.insert(prefix, list)?;
+            }
+            if removals.len() >= 10_000 {
+                let mut batch = sled::Batch::default();
+                for key in removals.drain(..) {
+                    batch.remove(key);
+                }
+                self.index.apply_batch(batch)?;
+            }
+            Ok::<(), Error>(())
+        };
+        for row in self.index.iter() {
+            let (key, _) = row?;
+            let term_kind = *key
+                .get(9)
+                .ok_or_else(|| Error::Corrupt("short index key".into()))?;
+            if term_kind == TermKind::Owner.code() || key.len() < 19 {
+                continue;
+            }
+            let (prefix, id) = key.split_at(key.len() - 8);
+            if group
+                .as_ref()
+                .is_none_or(|(current, _)| current[..] != *prefix)
+            {
+                flush(&mut group, &mut removals)?;
+                group = Some((prefix.to_vec(), Vec::new()));
+            }
+            if let Some((_, ids)) = group.as_mut() {
+                ids.extend_from_slice(id);
+            }
+            removals.push(key);
+            moved += 1;
+        }
+        flush(&mut group, &mut removals)?;
+        let mut batch = sled::Batch::default();
+        for key in removals {
+            batch.remove(key);
+        }
+        self.index.apply_batch(batch)?;
+        Ok(moved)
     }
 
     /// Ids associated with `id` (optionally only of `to_type`), as (type code, id).
@@ -257,6 +361,12 @@ impl Tx<'_> {
     fn counts(&self) -> &TransactionalTree {
         &self.trees[5]
     }
+    fn briefs(&self) -> &TransactionalTree {
+        &self.trees[7]
+    }
+    fn terms(&self) -> &TransactionalTree {
+        &self.trees[8]
+    }
 
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
@@ -310,16 +420,32 @@ impl Tx<'_> {
         }
     }
 
+    /// Writes a record and its brief.
     fn save(&self, stored: &Stored) -> TxResult<()> {
-        self.records().insert(
-            &record_key(self.portal, self.kind.code(), stored.record.id)[..],
-            encode(stored),
-        )?;
+        let key = record_key(self.portal, self.kind.code(), stored.record.id);
+        self.records().insert(&key[..], encode(stored))?;
+        self.briefs()
+            .insert(&key[..], encode(&Brief::of(self.kind, &stored.record)))?;
         Ok(())
     }
 
     fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> TxResult<()> {
         for term in terms {
+            if listed(term.kind) {
+                let key = term_prefix(self.portal, self.kind.code(), term.kind.code(), &term.value);
+                let mut ids = self
+                    .terms()
+                    .get(&key)?
+                    .map(|ids| ids.to_vec())
+                    .unwrap_or_default();
+                edit_ids(&mut ids, &keys::i64_key(id), present);
+                if ids.is_empty() {
+                    self.terms().remove(key)?;
+                } else {
+                    self.terms().insert(key, ids)?;
+                }
+                continue;
+            }
             let key = term_key(
                 self.portal,
                 self.kind.code(),
@@ -400,8 +526,9 @@ impl Tx<'_> {
                 self.index_terms(id, &stored.terms, false)?;
                 self.add_to_count(-1)?;
             }
-            self.records()
-                .remove(&record_key(self.portal, self.kind.code(), id)[..])?;
+            let key = record_key(self.portal, self.kind.code(), id);
+            self.records().remove(&key[..])?;
+            self.briefs().remove(&key[..])?;
         }
         for (code, other) in existing {
             self.link((self.kind.code(), id), (*code, *other), false)?;
@@ -426,5 +553,49 @@ impl Tx<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Terms that lookups ask for by value (domain, email, name) are kept as one `terms` key
+/// listing their ids, so that a lookup is a single `get` (a sled prefix scan costs several
+/// times more). Owner terms, shared by thousands of records and never looked up by value,
+/// stay one `index` row per record.
+fn listed(kind: TermKind) -> bool {
+    kind != TermKind::Owner
+}
+
+/// Adds (`present`) or removes one id (8 bytes, `keys::i64_key`) in an ascending list of ids.
+fn edit_ids(list: &mut Vec<u8>, id: &[u8], present: bool) {
+    let mut at = 0;
+    while at + 8 <= list.len() && list[at..at + 8] < *id {
+        at += 8;
+    }
+    let found = list.get(at..at + 8) == Some(id);
+    if present && !found {
+        list.splice(at..at, id.iter().copied());
+    } else if !present && found {
+        list.drain(at..at + 8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_stay_sorted_and_unique() {
+        let mut list = Vec::new();
+        for id in [5, -1, 9, 5, 7] {
+            edit_ids(&mut list, &keys::i64_key(id), true);
+        }
+        let ids = |list: &[u8]| -> Vec<i64> {
+            list.chunks(8)
+                .map(|id| trailing_id(id, 8).unwrap())
+                .collect()
+        };
+        assert_eq!(ids(&list), [-1, 5, 7, 9]);
+        edit_ids(&mut list, &keys::i64_key(7), false);
+        edit_ids(&mut list, &keys::i64_key(8), false);
+        assert_eq!(ids(&list), [-1, 5, 9]);
     }
 }

@@ -29,11 +29,15 @@ pub use inbox::{
 };
 pub use mirror::{Mirror, Write};
 pub use ownership::{MappingSource, Ownership, UserMapping};
-pub use record::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind};
+pub use record::{
+    Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
+};
 pub use reference::Reference;
 
 /// The on-disk format this build writes; older formats are migrated on open.
-pub const FORMAT_VERSION: u32 = 1;
+/// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
+/// and name rows of `index.v1` become id lists in `terms.v1`.
+pub const FORMAT_VERSION: u32 = 3;
 const SEGMENT_SIZE: usize = 8 << 20;
 /// sled's page cache when the config sets no `store.cache_mb` (sled's own default is 1 GiB).
 pub const DEFAULT_CACHE_MB: u64 = 256;
@@ -115,12 +119,15 @@ impl Store {
                 other => Error::from(other),
             })?;
         let meta = db.open_tree(keys::META_TREE)?;
-        check_format(&meta, path)?;
+        let found = check_format(&meta, path)?;
         let data_file = File::open(path.join("db"))?;
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
         let inbox = InboxStore::open(&db)?;
         let mirror = Mirror::open(&db)?;
+        if found < FORMAT_VERSION {
+            migrate(&db, &meta, &mirror, found, &data_file)?;
+        }
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
         let exports = Exports::open(&db)?;
@@ -177,6 +184,16 @@ impl Store {
     /// flush fails, even with space back): only reopening the store recovers.
     pub fn failure(&self) -> Option<&str> {
         self.inner.failure.get().map(String::as_str)
+    }
+
+    /// Writes the first matches answered since the last call and makes them durable; returns
+    /// how many were written. The daemon calls this a few times a second and at shutdown.
+    pub fn write_matches(&self) -> Result<usize> {
+        let written = self.inner.ownership.write_pending()?;
+        if written > 0 {
+            self.commit()?;
+        }
+        Ok(written)
     }
 
     pub fn inbox(&self) -> &InboxStore {
@@ -246,11 +263,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
             .any(|window| window == needle)
 }
 
-fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {
+/// The format the store has (a new store gets this build's); refuses a newer one.
+fn check_format(meta: &sled::Tree, path: &Path) -> Result<u32> {
     match meta.get(keys::FORMAT_VERSION)? {
         None => {
             meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(())
+            Ok(FORMAT_VERSION)
         }
         Some(bytes) => {
             let found = keys::u32_from(&bytes)?;
@@ -260,10 +278,41 @@ fn check_format(meta: &sled::Tree, path: &Path) -> Result<()> {
                     found,
                 });
             }
-            // Format 1 is the first; later versions add their migrations here.
-            Ok(())
+            Ok(found)
         }
     }
+}
+
+/// Brings a store of format `found` to this build's. The new format is recorded only after
+/// the migration is durable, so an interrupted one runs again at the next open.
+fn migrate(
+    db: &sled::Db,
+    meta: &sled::Tree,
+    mirror: &Mirror,
+    found: u32,
+    data_file: &File,
+) -> Result<()> {
+    let started = tokio::time::Instant::now();
+    let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
+    let terms = if found < 3 {
+        mirror.move_listed_terms()?
+    } else {
+        0
+    };
+    db.flush()?;
+    data_file.sync_data()?;
+    meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+    db.flush()?;
+    data_file.sync_data()?;
+    tracing::info!(
+        from = found,
+        to = FORMAT_VERSION,
+        briefs,
+        terms,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "migrated the store"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

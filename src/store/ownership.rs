@@ -1,6 +1,16 @@
 //! What the ownership API keeps of its own: when each record was first matched by a lookup,
 //! and the mapping of internal users (by email) to HubSpot owners.
+//!
+//! First matches are answered from memory and written behind the request path: a first
+//! match goes into `pending`, and [`Ownership::write_pending`] (the daemon calls
+//! `Store::write_matches` a few times a second and at shutdown) writes them, each with its
+//! per-type counter increment, in one transaction per chunk. A `kill -9` loses the first
+//! matches of at most that last interval (those records are then matched afresh, with a
+//! later time); the counters always equal the number of rows in `matches`.
 
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -27,10 +37,21 @@ pub struct UserMapping {
     pub source: MappingSource,
 }
 
+/// At most this many first matches wait in memory; beyond it they are written at once.
+const MAX_PENDING: usize = 100_000;
+/// First matches per transaction when writing pending ones.
+const CHUNK: usize = 1_000;
+
+type Key = [u8; 17];
+
 pub struct Ownership {
     matches: sled::Tree,
     counts: sled::Tree,
     user_map: sled::Tree,
+    /// First matches answered but not yet written: record key → matched at (ms).
+    pending: Mutex<HashMap<Key, i64>>,
+    /// Held while pending matches are written, counted or cleared.
+    writing: Mutex<()>,
 }
 
 impl Ownership {
@@ -39,31 +60,92 @@ impl Ownership {
             matches: db.open_tree(keys::MATCHES_TREE)?,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             user_map: db.open_tree(keys::USER_MAP_TREE)?,
+            pending: Mutex::new(HashMap::new()),
+            writing: Mutex::new(()),
         })
     }
 
-    /// When this record was first matched; records `now_ms` if it never was.
+    /// When this record was first matched; if it never was, `now_ms` becomes that time
+    /// (kept in memory until [`Ownership::write_pending`] writes it).
     pub fn matched_at(&self, portal: i64, kind: ObjectType, id: i64, now_ms: i64) -> Result<i64> {
         let key = record_key(portal, kind.code(), id);
-        if let Some(bytes) = self.matches.get(key)? {
-            return Ok(keys::u64_from(&bytes)? as i64);
+        // Pending before stored: a write moves a match from `pending` only once it is
+        // stored, so one of the two always has it.
+        if let Some(at) = self.pending.lock().get(&key) {
+            return Ok(*at);
         }
-        let counter = matched_counter(portal, kind);
-        let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
-            if let Some(bytes) = matches.get(key)? {
-                return Ok(
-                    keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)? as i64,
-                );
+        if let Some(at) = self.stored_match(&key)? {
+            return Ok(at);
+        }
+        let mut pending = self.pending.lock();
+        if let Some(at) = pending.get(&key) {
+            return Ok(*at);
+        }
+        // Stored meanwhile (by a write at the cap, below)?
+        if let Some(at) = self.stored_match(&key)? {
+            return Ok(at);
+        }
+        if pending.len() < MAX_PENDING {
+            pending.insert(key, now_ms);
+            return Ok(now_ms);
+        }
+        // The writer is behind: store this one now (still under the lock, so nobody else
+        // can answer another time for it meanwhile).
+        self.store_matches(&[(key, now_ms)])?;
+        Ok(now_ms)
+    }
+
+    fn stored_match(&self, key: &Key) -> Result<Option<i64>> {
+        self.matches
+            .get(key)?
+            .map(|bytes| Ok(keys::u64_from(&bytes)? as i64))
+            .transpose()
+    }
+
+    /// Writes the pending first matches; returns how many were new. Callers make them
+    /// durable afterwards (`Store::write_matches`).
+    pub(super) fn write_pending(&self) -> Result<usize> {
+        let _writing = self.writing.lock();
+        let batch: Vec<(Key, i64)> = self
+            .pending
+            .lock()
+            .iter()
+            .map(|(key, at)| (*key, *at))
+            .collect();
+        let mut written = 0;
+        for chunk in batch.chunks(CHUNK) {
+            written += self.store_matches(chunk)?;
+            let mut pending = self.pending.lock();
+            for (key, _) in chunk {
+                pending.remove(key);
             }
-            matches.insert(&key[..], &(now_ms as u64).to_be_bytes()[..])?;
-            let count = match counts.get(&counter)? {
-                Some(bytes) => {
-                    keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+        }
+        Ok(written)
+    }
+
+    /// Stores first matches that are not stored yet, each counted once, in one transaction.
+    fn store_matches(&self, found: &[(Key, i64)]) -> Result<usize> {
+        let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
+            let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
+            let mut written = 0;
+            for (key, at) in found {
+                if matches.get(key)?.is_some() {
+                    continue;
                 }
-                None => 0,
-            };
-            counts.insert(&counter[..], &(count + 1).to_be_bytes()[..])?;
-            Ok(now_ms)
+                matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
+                *added.entry(counter_of(key)).or_default() += 1;
+                written += 1;
+            }
+            for (counter, added) in &added {
+                let count = match counts.get(counter)? {
+                    Some(bytes) => {
+                        keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+                    }
+                    None => 0,
+                };
+                counts.insert(&counter[..], &(count + added).to_be_bytes()[..])?;
+            }
+            Ok(written)
         });
         outcome.map_err(|error| match error {
             TransactionError::Abort(error) => error,
@@ -71,25 +153,51 @@ impl Ownership {
         })
     }
 
-    /// Records of `kind` matched at least once.
+    /// Records of `kind` matched at least once (pending first matches included).
     pub fn matched_count(&self, portal: i64, kind: ObjectType) -> Result<u64> {
-        match self.counts.get(matched_counter(portal, kind))? {
-            Some(bytes) => keys::u64_from(&bytes),
-            None => Ok(0),
-        }
+        let _writing = self.writing.lock();
+        let prefix = type_prefix(portal, kind.code());
+        let pending = self
+            .pending
+            .lock()
+            .keys()
+            .filter(|key| key.starts_with(&prefix))
+            .count() as u64;
+        let stored = match self.counts.get(matched_counter(portal, kind))? {
+            Some(bytes) => keys::u64_from(&bytes)?,
+            None => 0,
+        };
+        Ok(stored + pending)
     }
 
     /// Forgets every recorded match of `kind`; returns how many there were.
     pub fn clear_matches(&self, portal: i64, kind: ObjectType) -> Result<u64> {
-        let mut batch = sled::Batch::default();
-        let mut cleared = 0;
-        for row in self.matches.scan_prefix(type_prefix(portal, kind.code())) {
-            batch.remove(row?.0);
-            cleared += 1;
-        }
-        self.matches.apply_batch(batch)?;
-        self.counts.remove(matched_counter(portal, kind))?;
-        Ok(cleared)
+        let _writing = self.writing.lock();
+        // Held throughout: no first match of any type is stored meanwhile.
+        let mut pending = self.pending.lock();
+        let prefix = type_prefix(portal, kind.code());
+        let before = pending.len();
+        pending.retain(|key, _| !key.starts_with(&prefix));
+        let forgotten = (before - pending.len()) as u64;
+        let stored: Vec<sled::IVec> = self
+            .matches
+            .scan_prefix(prefix)
+            .keys()
+            .collect::<std::result::Result<_, _>>()?;
+        let counter = matched_counter(portal, kind);
+        // Rows and counter together, so that the counter never disagrees with the rows.
+        let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
+            for key in &stored {
+                matches.remove(key)?;
+            }
+            counts.remove(&counter[..])?;
+            Ok(())
+        });
+        outcome.map_err(|error: TransactionError<Error>| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => Error::from(error),
+        })?;
+        Ok(forgotten + stored.len() as u64)
     }
 
     // User mappings describe the internal users, so they are kept across portals (unlike
@@ -120,7 +228,12 @@ impl Ownership {
 }
 
 fn matched_counter(portal: i64, kind: ObjectType) -> Vec<u8> {
-    let mut key = b"matched".to_vec();
-    key.extend_from_slice(&type_prefix(portal, kind.code()));
-    key
+    counter_of(&record_key(portal, kind.code(), 0))
+}
+
+/// The matched counter of the type a record key names: `matched` + portal + type.
+fn counter_of(key: &Key) -> Vec<u8> {
+    let mut counter = b"matched".to_vec();
+    counter.extend_from_slice(&key[..9]);
+    counter
 }

@@ -11,6 +11,20 @@ fn event(event_id: i64, digest_byte: u8, raw: &str) -> NewEvent<'_> {
     }
 }
 
+/// Opens the store in `path`. A store dropped just before may still be locked for a moment:
+/// sled's background flusher holds the lock until it has finished its last flush.
+pub(super) fn open(path: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 fn raws(events: &[StoredEvent]) -> Vec<&str> {
     events.iter().map(|event| event.raw.as_str()).collect()
 }
@@ -19,7 +33,7 @@ fn raws(events: &[StoredEvent]) -> Vec<&str> {
 fn appends_dedups_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let inbox = store.inbox();
         let outcome = inbox
             .append(
@@ -53,7 +67,7 @@ fn appends_dedups_and_survives_reopen() {
         inbox.persist_counters().unwrap();
         store.commit().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let inbox = store.inbox();
     assert_eq!(inbox.pending(), 3);
     let counters = inbox.counters();
@@ -83,7 +97,7 @@ fn consumer_reads_acks_and_resumes() {
     let raw = "x".repeat(1000);
     let events: Vec<NewEvent<'_>> = (0..100).map(|id| event(id, 0, &raw)).collect();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let inbox = store.inbox();
         inbox.append(1_000, &events).unwrap();
         let first = inbox.read_from(inbox.cursor().unwrap(), 40).unwrap();
@@ -98,7 +112,7 @@ fn consumer_reads_acks_and_resumes() {
         assert_eq!(inbox.pending(), 60);
         store.commit().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let inbox = store.inbox();
     assert_eq!(inbox.pending(), 60);
     let rest = inbox.read_from(inbox.cursor().unwrap(), 1000).unwrap();
@@ -135,7 +149,7 @@ fn dedup_rows(dir: &std::path::Path) -> (usize, Option<u64>) {
 #[test]
 fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let inbox = store.inbox();
     let first = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
@@ -174,14 +188,14 @@ fn a_crash_before_the_dedup_rows_loses_no_dedup() {
     let dir = tempfile::tempdir().unwrap();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         // Acknowledged (committed), then the process dies before any dedup row is written.
         assert_eq!(store.inbox().append(1_000, &events).unwrap().stored, 2);
         store.commit().unwrap();
     }
     assert_eq!(dedup_rows(dir.path()).0, 0, "no row was written");
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         // Re-indexed from the chunks above the watermark: the redelivery is dropped.
         let outcome = store.inbox().append(2_000, &events).unwrap();
         assert_eq!((outcome.stored, outcome.duplicates), (0, 2));
@@ -201,7 +215,7 @@ fn a_crash_before_the_dedup_rows_loses_no_dedup() {
 fn the_watermark_trails_the_rows_by_a_commit() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let inbox = store.inbox();
         inbox.append(1_000, &[event(1, 1, "{\"a\":1}")]).unwrap();
         store.commit().unwrap();
@@ -215,7 +229,7 @@ fn the_watermark_trails_the_rows_by_a_commit() {
     assert_eq!((rows, watermark), (1, Some(2)));
     // Erased events get no dedup row back when re-indexed.
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         assert_eq!(store.inbox().erase(|raw| raw.contains('b')).unwrap(), 1);
         store.inbox().index_pending(usize::MAX).unwrap();
         store.commit().unwrap();
@@ -228,7 +242,7 @@ fn the_watermark_trails_the_rows_by_a_commit() {
 #[test]
 fn erase_and_prune_drop_unindexed_keys_too() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let inbox = store.inbox();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     inbox.append(1_000, &events).unwrap();
@@ -247,7 +261,7 @@ fn erase_and_prune_drop_unindexed_keys_too() {
 #[test]
 fn refuses_a_second_process_and_a_newer_format() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert!(
         matches!(Store::open(dir.path()), Err(Error::Locked { .. })),
         "second open"
@@ -269,6 +283,7 @@ fn refuses_a_second_process_and_a_newer_format() {
 
 mod mirror {
     use super::super::*;
+    use super::open;
     use crate::object::ObjectType::{Companies, Contacts};
 
     const PORTAL: i64 = 62515;
@@ -296,7 +311,7 @@ mod mirror {
     #[test]
     fn records_terms_counts_and_cursor_move_together() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let mirror = store.mirror();
         let writes = [
             upsert(1, &["acme.com"]),
@@ -395,14 +410,14 @@ mod mirror {
         assert_eq!(ids, [1, 2, 3]);
         drop(store);
         // Everything persisted.
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         assert_eq!(store.mirror().count(PORTAL, Companies).unwrap(), 3);
     }
 
     #[test]
     fn merges_associations_and_privacy_deletion() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let mirror = store.mirror();
         let email = |value: &str| Term::new(TermKind::Email, value);
         let contact = |id: i64, address: &str| Write::Upsert {
@@ -511,7 +526,7 @@ mod mirror {
     #[test]
     fn reference_sets_are_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let reference = store.reference();
         let owner = |id: i64| Owner {
             id,
@@ -555,6 +570,357 @@ mod mirror {
         assert_eq!(
             reference.properties(PORTAL, Companies).unwrap()[0].name,
             "domain"
+        );
+    }
+}
+
+mod briefs {
+    use super::super::*;
+    use super::open;
+    use crate::object::ObjectType::{self, Companies, Contacts, Deals};
+
+    const PORTAL: i64 = 62515;
+
+    fn contact(id: i64, email: &str, first: &str) -> Write {
+        let record = Record {
+            id,
+            updated_at_ms: 7,
+            properties: [
+                ("email".to_string(), email.to_string()),
+                ("firstname".to_string(), first.to_string()),
+                ("hubspot_owner_id".to_string(), "101".to_string()),
+                ("hs_email_optout".to_string(), "true".to_string()),
+            ]
+            .into(),
+            ..Record::default()
+        };
+        Write::Upsert {
+            record,
+            terms: vec![Term::new(TermKind::Email, email)],
+        }
+    }
+
+    fn brief(store: &Store, kind: ObjectType, id: i64) -> Option<Brief> {
+        store.mirror().brief(PORTAL, kind, id).unwrap()
+    }
+
+    #[test]
+    fn brief_of_a_record() {
+        let record = |pairs: &[(&str, &str)]| Record {
+            id: 5,
+            updated_at_ms: 9,
+            created_at_ms: Some(3),
+            properties: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Record::default()
+        };
+        let company = Brief::of(
+            Companies,
+            &record(&[
+                ("name", " Acme "),
+                ("domain", "Acme.com"),
+                ("type", "PROSPECT"),
+                ("hubspot_owner_id", " 101 "),
+            ]),
+        );
+        assert_eq!(
+            company,
+            Brief {
+                id: 5,
+                name: "Acme".into(),
+                primary: "Acme.com".into(),
+                owner: " 101 ".into(),
+                company_type: Some("PROSPECT".into()),
+                email_opt_out: false,
+                created_at_ms: Some(3),
+                updated_at_ms: 9,
+                archived: false,
+            }
+        );
+        assert_eq!(company.owner_id(), Some(101));
+        // A contact without a name is shown by its email.
+        let nameless = Brief::of(Contacts, &record(&[("email", "ann@x.io")]));
+        assert_eq!(
+            (nameless.name.as_str(), nameless.primary.as_str()),
+            ("ann@x.io", "ann@x.io")
+        );
+        assert_eq!(
+            Brief::of(
+                Contacts,
+                &record(&[("firstname", "Ann"), ("lastname", "Lee")])
+            )
+            .name,
+            "Ann Lee"
+        );
+        // A deal's `createdate` wins over the creation time; an unparsable owner is none.
+        let deal = Brief::of(
+            Deals,
+            &record(&[
+                ("dealname", "Big"),
+                ("createdate", "2026-01-02T00:00:00Z"),
+                ("hubspot_owner_id", "x1"),
+            ]),
+        );
+        assert_eq!(deal.created_at_ms, Some(1_767_312_000_000));
+        assert_eq!(deal.owner_id(), None);
+        assert_eq!(deal.name, "Big");
+    }
+
+    #[test]
+    fn briefs_follow_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mirror = store.mirror();
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[contact(1, "ann@x.io", "Ann"), contact(2, "bo@x.io", "Bo")],
+                None,
+            )
+            .unwrap();
+        let ann = brief(&store, Contacts, 1).unwrap();
+        assert_eq!((ann.name.as_str(), ann.owner_id()), ("Ann", Some(101)));
+        assert!(ann.email_opt_out);
+        // Same key, other type: nothing.
+        assert!(brief(&store, Companies, 1).is_none());
+
+        // Updated with the record.
+        mirror
+            .write(PORTAL, Contacts, &[contact(1, "ann@y.io", "Anna")], None)
+            .unwrap();
+        assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Anna");
+        assert_eq!(brief(&store, Contacts, 1).unwrap().primary, "ann@y.io");
+
+        // Archived and restored with it.
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Archive { id: 1, at_ms: 9 }],
+                None,
+            )
+            .unwrap();
+        assert!(brief(&store, Contacts, 1).unwrap().archived);
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Restore { id: 1, at_ms: 10 }],
+                None,
+            )
+            .unwrap();
+        assert!(!brief(&store, Contacts, 1).unwrap().archived);
+
+        // A merge's losing side goes with its record.
+        mirror
+            .write(
+                PORTAL,
+                Contacts,
+                &[Write::Alias { from: 2, to: 1 }, Write::Remove { id: 2 }],
+                None,
+            )
+            .unwrap();
+        assert!(brief(&store, Contacts, 2).is_none());
+        assert!(brief(&store, Contacts, 1).is_some());
+
+        // A privacy deletion leaves nothing of the person in any tree.
+        assert!(store
+            .trees_containing(b"ann@y.io")
+            .unwrap()
+            .contains(&keys::BRIEFS_TREE.to_string()));
+        assert!(store
+            .trees_containing(b"Anna")
+            .unwrap()
+            .contains(&keys::BRIEFS_TREE.to_string()));
+        mirror
+            .write(PORTAL, Contacts, &[Write::Purge { id: 1 }], None)
+            .unwrap();
+        assert!(brief(&store, Contacts, 1).is_none());
+        for needle in [&b"ann@y.io"[..], b"Anna"] {
+            assert_eq!(
+                store.trees_containing(needle).unwrap(),
+                Vec::<String>::new()
+            );
+        }
+    }
+
+    #[test]
+    fn opening_a_format_1_store_builds_the_briefs() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            store
+                .mirror()
+                .write(
+                    PORTAL,
+                    Contacts,
+                    &[contact(1, "ann@x.io", "Ann"), contact(2, "bo@x.io", "Bo")],
+                    None,
+                )
+                .unwrap();
+            store.commit().unwrap();
+        }
+        {
+            // What the previous build wrote: no briefs, every term a row of `index.v1`,
+            // format 1.
+            let db = sled::Config::new()
+                .path(dir.path())
+                .segment_size(SEGMENT_SIZE)
+                .open()
+                .unwrap();
+            db.drop_tree(keys::BRIEFS_TREE).unwrap();
+            db.drop_tree(keys::TERMS_TREE).unwrap();
+            let index = db.open_tree(keys::INDEX_TREE).unwrap();
+            let code = Contacts.code();
+            for (term, id) in [
+                ("ann@x.io", 1),
+                ("bo@x.io", 2),
+                ("shared@x.io", 1),
+                ("shared@x.io", 2),
+            ] {
+                index
+                    .insert(keys::term_key(PORTAL, code, b'e', term, id), &[][..])
+                    .unwrap();
+            }
+            index
+                .insert(keys::term_key(PORTAL, code, b'o', "101", 1), &[][..])
+                .unwrap();
+            db.open_tree(keys::META_TREE)
+                .unwrap()
+                .insert(keys::FORMAT_VERSION, &1u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = open(dir.path());
+        let email = |value: &str| Term::new(TermKind::Email, value);
+        let mirror = store.mirror();
+        assert_eq!(
+            mirror.lookup(PORTAL, Contacts, &email("ann@x.io")).unwrap(),
+            [1]
+        );
+        assert_eq!(
+            mirror
+                .lookup(PORTAL, Contacts, &email("shared@x.io"))
+                .unwrap(),
+            [1, 2]
+        );
+        let owner = Term::new(TermKind::Owner, "101");
+        assert_eq!(mirror.lookup(PORTAL, Contacts, &owner).unwrap(), [1]);
+        // Moved, not copied: the emails are only in the records, briefs and term lists.
+        let mut holders = store.trees_containing(b"shared@x.io").unwrap();
+        holders.sort();
+        assert_eq!(holders, [keys::TERMS_TREE]);
+        assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Ann");
+        assert_eq!(brief(&store, Contacts, 2).unwrap().name, "Bo");
+        let meta = store.inner.db.open_tree(keys::META_TREE).unwrap();
+        assert_eq!(
+            keys::u32_from(&meta.get(keys::FORMAT_VERSION).unwrap().unwrap()).unwrap(),
+            FORMAT_VERSION
+        );
+    }
+}
+
+mod matches {
+    use super::super::*;
+    use super::open;
+    use crate::object::ObjectType::{Companies, Contacts};
+
+    const PORTAL: i64 = 62515;
+
+    #[test]
+    fn first_matches_are_answered_at_once_and_written_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            let ownership = store.ownership();
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 100).unwrap(),
+                100
+            );
+            // Stable, before and after the write.
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 200).unwrap(),
+                100
+            );
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 2, 300).unwrap(),
+                300
+            );
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 400).unwrap(), 400);
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+            assert_eq!(store.write_matches().unwrap(), 3);
+            assert_eq!(store.write_matches().unwrap(), 0);
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 1, 500).unwrap(),
+                100
+            );
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+            assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+            // Answered but not written when the process dies: lost, and not counted.
+            assert_eq!(
+                ownership.matched_at(PORTAL, Companies, 3, 600).unwrap(),
+                600
+            );
+            assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 3);
+        }
+        let store = open(dir.path());
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 2);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 700).unwrap(),
+            100
+        );
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 3, 800).unwrap(),
+            800
+        );
+
+        // Clearing forgets stored and pending matches of one type, and their count.
+        assert_eq!(ownership.clear_matches(PORTAL, Companies).unwrap(), 3);
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
+        assert_eq!(store.write_matches().unwrap(), 0);
+        assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 900).unwrap(),
+            900
+        );
+        assert_eq!(store.write_matches().unwrap(), 1);
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_first_matches_agree_and_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let answers: Vec<Vec<i64>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|thread| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        (0..2_000)
+                            .map(|id| {
+                                if id % 500 == 0 && thread == 0 {
+                                    store.write_matches().unwrap();
+                                }
+                                store
+                                    .ownership()
+                                    .matched_at(PORTAL, Companies, id, 1_000 * thread + id)
+                                    .unwrap()
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+        store.write_matches().unwrap();
+        assert_eq!(
+            store.ownership().matched_count(PORTAL, Companies).unwrap(),
+            2_000
         );
     }
 }
