@@ -148,21 +148,27 @@ async fn webhook_counters(http: &reqwest::Client, base: &str) -> (u64, u64) {
     )
 }
 
+/// A config for a gateway on a free port with its store in `dir`: its path and the port.
+fn write_config(dir: &std::path::Path, public_url: &str) -> (std::path::PathBuf, u16) {
+    let port = free_port();
+    let config = dir.join("config.toml");
+    let text = config_text(
+        &format!("127.0.0.1:{port}"),
+        public_url,
+        &dir.join("store"),
+        "",
+    );
+    std::fs::write(&config, text).unwrap();
+    (config, port)
+}
+
 /// Dedup rows are written after the acknowledging commit; `kill -9` right after the last 204
 /// (before they are durable) must not let a redelivery be stored a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivery_after_kill_9_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let public_url = "https://hooks.example.com";
-    let config = dir.path().join("config.toml");
-    let text = config_text(
-        &format!("127.0.0.1:{port}"),
-        public_url,
-        &dir.path().join("store"),
-        "",
-    );
-    std::fs::write(&config, text).unwrap();
+    let (config, port) = write_config(dir.path(), public_url);
     let http = reqwest::Client::new();
 
     let mut daemon = Daemon::start(&config, port).await;
@@ -203,16 +209,8 @@ async fn a_redelivery_after_kill_9_is_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let public_url = "https://hooks.example.com";
-    let config = dir.path().join("config.toml");
-    let text = config_text(
-        &format!("127.0.0.1:{port}"),
-        public_url,
-        &dir.path().join("store"),
-        "",
-    );
-    std::fs::write(&config, text).unwrap();
+    let (config, port) = write_config(dir.path(), public_url);
 
     let mut all_acked = BTreeSet::new();
     for round in 0..3i64 {
