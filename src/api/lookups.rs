@@ -325,7 +325,7 @@ impl<'a> Indicator<'a> {
             id: found.record.id.to_string(),
             kind: kind.name(),
             name: &found.record.name,
-            owner: found.owner.as_ref().map(wire::OwnerJson::from),
+            owner: found.owner.as_deref().map(wire::OwnerJson::from),
             url: portal.record_url(kind, found.record.id),
             matched_at: rfc3339(found.matched_at_ms),
             updated_at: rfc3339(found.record.updated_at_ms),
