@@ -823,6 +823,70 @@ mod briefs {
     }
 }
 
+mod owner_table {
+    use super::open;
+    use crate::store::Owner;
+
+    const PORTAL: i64 = 62515;
+
+    fn owner(id: i64, email: &str, archived: bool) -> Owner {
+        Owner {
+            id,
+            email: email.into(),
+            archived,
+            ..Owner::default()
+        }
+    }
+
+    #[test]
+    fn owners_in_memory_follow_updates_archives_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            let reference = store.reference();
+            assert!(reference.shared_owner(PORTAL, 1).is_none());
+            reference
+                .replace_owners(
+                    PORTAL,
+                    &[owner(1, "a@x.io", false), owner(2, "b@x.io", false)],
+                )
+                .unwrap();
+            reference
+                .replace_owners(PORTAL + 1, &[owner(1, "other@x.io", false)])
+                .unwrap();
+            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a@x.io");
+            // Updated, archived and dropped owners: the next read sees the replacement.
+            reference
+                .replace_owners(
+                    PORTAL,
+                    &[owner(1, "a2@x.io", false), owner(3, "c@x.io", true)],
+                )
+                .unwrap();
+            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a2@x.io");
+            assert!(reference.shared_owner(PORTAL, 2).is_none());
+            assert!(reference.owner(PORTAL, 3).unwrap().unwrap().archived);
+            assert_eq!(
+                reference.shared_owner(PORTAL + 1, 1).unwrap().email,
+                "other@x.io"
+            );
+        }
+        // Loaded from the rows on open.
+        let store = open(dir.path());
+        let reference = store.reference();
+        assert_eq!(reference.owner(PORTAL, 1).unwrap().unwrap().email, "a2@x.io");
+        assert!(reference.owner(PORTAL, 2).unwrap().is_none());
+        assert!(reference.shared_owner(PORTAL, 3).unwrap().archived);
+        assert_eq!(
+            reference.owner(PORTAL + 1, 1).unwrap().unwrap().email,
+            "other@x.io"
+        );
+        let from_rows: Vec<Owner> = reference.owners(PORTAL).unwrap();
+        for stored in &from_rows {
+            assert_eq!(*reference.shared_owner(PORTAL, stored.id).unwrap(), *stored);
+        }
+    }
+}
+
 mod matches {
     use super::open;
     use crate::object::ObjectType::{Companies, Contacts};
@@ -882,12 +946,31 @@ mod matches {
         assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
         assert_eq!(store.write_matches().unwrap(), 0);
         assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+        // The other type's stored match is kept, in memory too.
+        assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 850).unwrap(), 400);
         assert_eq!(
             ownership.matched_at(PORTAL, Companies, 1, 900).unwrap(),
             900
         );
         assert_eq!(store.write_matches().unwrap(), 1);
         assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 950).unwrap(),
+            900
+        );
+        // Cleared again after the write: the in-memory copy of the row goes with it.
+        assert_eq!(ownership.clear_matches(PORTAL, Companies).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 990).unwrap(),
+            990
+        );
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+        drop(store);
+        // What is reloaded on open is what was stored.
+        let store = open(dir.path());
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
+        assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 999).unwrap(), 400);
     }
 
     #[test]
