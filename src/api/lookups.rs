@@ -193,9 +193,10 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         .collect();
     let hub_id = portal.hub_id;
     let filter = std::sync::Arc::new(filter);
-    let run = move |store: &crate::store::Store, filter: &Filter, kind: ObjectType, chunk: &[Query]| {
-        ownership::indicate(store, hub_id, kind, chunk, filter, now)
-    };
+    let run =
+        move |store: &crate::store::Store, filter: &Filter, kind: ObjectType, chunk: &[Query]| {
+            ownership::indicate(store, hub_id, kind, chunk, filter, now)
+        };
     // Alternate jobs (first half of the companies, first half of the contacts) here, the
     // others on the helper; answers are put back in job order.
     let (mine, mut others): (Vec<_>, Vec<_>) = jobs

@@ -873,7 +873,10 @@ mod owner_table {
         // Loaded from the rows on open.
         let store = open(dir.path());
         let reference = store.reference();
-        assert_eq!(reference.owner(PORTAL, 1).unwrap().unwrap().email, "a2@x.io");
+        assert_eq!(
+            reference.owner(PORTAL, 1).unwrap().unwrap().email,
+            "a2@x.io"
+        );
         assert!(reference.owner(PORTAL, 2).unwrap().is_none());
         assert!(reference.shared_owner(PORTAL, 3).unwrap().archived);
         assert_eq!(
