@@ -977,6 +977,52 @@ mod matches {
     }
 
     #[test]
+    fn stored_matches_in_memory_agree_with_the_rows_after_merges_and_purges() {
+        use crate::store::Write;
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            let ownership = store.ownership();
+            for id in 1..=3 {
+                ownership
+                    .matched_at(PORTAL, Contacts, id, 100 * id)
+                    .unwrap();
+            }
+            assert_eq!(store.write_matches().unwrap(), 3);
+            // A merge's losing side and a privacy deletion remove records, not their rows
+            // in `matches` (ids and times only): memory and rows keep agreeing.
+            let writes = [
+                Write::Remove { id: 1 },
+                Write::Alias { from: 1, to: 2 },
+                Write::Purge { id: 3 },
+            ];
+            store
+                .mirror()
+                .write(PORTAL, Contacts, &writes, None)
+                .unwrap();
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 900).unwrap(), 100);
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 3, 900).unwrap(), 300);
+            assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 3);
+            store.commit().unwrap();
+        }
+        let store = open(dir.path());
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 3);
+        for id in 1..=3 {
+            assert_eq!(
+                ownership.matched_at(PORTAL, Contacts, id, 999).unwrap(),
+                100 * id
+            );
+        }
+        assert_eq!(store.write_matches().unwrap(), 0);
+        assert_eq!(ownership.clear_matches(PORTAL, Contacts).unwrap(), 3);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Contacts, 2, 1_000).unwrap(),
+            1_000
+        );
+    }
+
+    #[test]
     fn concurrent_first_matches_agree_and_count_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
