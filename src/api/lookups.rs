@@ -1,6 +1,8 @@
 //! Lookups and in-CRM indicators: `GET /v1/companies/lookup`, `GET /v1/contacts/lookup`,
 //! `POST /v1/indicators`, and `DELETE /v1/matches/{type}`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -209,35 +211,51 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         Some(_) => Vec::new(),
         None => std::mem::take(&mut others),
     };
+    // Whoever claims `others` first runs them: the helper task, or this thread once its own
+    // half is done and the helper has not started (all blocking threads busy): this thread
+    // never waits for a task that has not started, so requests cannot deadlock the pool.
     let helper = runtime.filter(|_| !others.is_empty()).map(|runtime| {
+        let others = std::sync::Arc::new(others);
+        let claimed = std::sync::Arc::new(AtomicBool::new(false));
         let store = state.store.clone();
         let filter = filter.clone();
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let (theirs, claim) = (others.clone(), claimed.clone());
         runtime.spawn_blocking(move || {
-            let outcomes: Vec<_> = others
+            if claim.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let outcomes: Vec<_> = theirs
                 .iter()
                 .map(|(index, (kind, chunk))| (*index, *kind, run(&store, &filter, *kind, chunk)))
                 .collect();
             // The receiver waits for this unless the request failed meanwhile.
             let _ = sender.send(outcomes);
         });
-        receiver
+        (others, claimed, receiver)
     });
     let mut outcomes: Vec<_> = mine
         .iter()
         .chain(&inline)
         .map(|(index, (kind, chunk))| (*index, *kind, run(&state.store, &filter, *kind, chunk)))
         .collect();
-    if let Some(receiver) = helper {
-        // Invariant: `indicate` does not panic; if it did, the sender is dropped unsent.
-        let theirs = receiver.recv().map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an indicator lookup failed",
-            )
-        })?;
-        outcomes.extend(theirs);
+    if let Some((others, claimed, receiver)) = helper {
+        if claimed.swap(true, Ordering::AcqRel) {
+            // Started: wait for it. Invariant: `indicate` does not panic; if it did, the
+            // sender is dropped unsent.
+            let theirs = receiver.recv().map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an indicator lookup failed",
+                )
+            })?;
+            outcomes.extend(theirs);
+        } else {
+            outcomes.extend(others.iter().map(|(index, (kind, chunk))| {
+                (*index, *kind, run(&state.store, &filter, *kind, chunk))
+            }));
+        }
     }
     outcomes.sort_by_key(|(index, _, _)| *index);
     let mut answers = [Vec::new(), Vec::new()];
