@@ -1,6 +1,8 @@
 //! Lookups and in-CRM indicators: `GET /v1/companies/lookup`, `GET /v1/contacts/lookup`,
 //! `POST /v1/indicators`, and `DELETE /v1/matches/{type}`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -170,43 +172,96 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
     }
     // The items of a request are independent: halves run on two threads, so that a large
     // request takes about half as long on this two-core machine (it already runs on the
-    // blocking pool, see `router`).
+    // blocking pool, see `router`). The other half goes to another thread of that pool
+    // (kept alive between requests), not to a new OS thread: spawning one per request cost
+    // its stack's mmap/munmap and TLB shootdowns on every request.
     let total: usize = queries.iter().map(|(_, list)| list.len()).sum();
-    let jobs: Vec<(ObjectType, &[Query])> = queries
-        .iter()
+    let jobs: Vec<(ObjectType, Vec<Query>)> = queries
+        .into_iter()
         .flat_map(|(kind, list)| {
             let size = if total >= PARALLEL_FROM {
                 list.len().div_ceil(2).max(1)
             } else {
                 list.len().max(1)
             };
-            list.chunks(size).map(move |chunk| (*kind, chunk))
+            let chunks: Vec<Vec<Query>> = list.chunks(size).map(<[Query]>::to_vec).collect();
+            let chunks = if chunks.is_empty() {
+                vec![Vec::new()]
+            } else {
+                chunks
+            };
+            chunks.into_iter().map(move |chunk| (kind, chunk))
         })
         .collect();
-    let run = |(kind, chunk): &(ObjectType, &[Query])| {
-        ownership::indicate(&state.store, portal.hub_id, *kind, chunk, &filter, now)
+    let hub_id = portal.hub_id;
+    let filter = std::sync::Arc::new(filter);
+    let run =
+        move |store: &crate::store::Store, filter: &Filter, kind: ObjectType, chunk: &[Query]| {
+            ownership::indicate(store, hub_id, kind, chunk, filter, now)
+        };
+    // Alternate jobs (first half of the companies, first half of the contacts) here, the
+    // others on the helper; answers are put back in job order.
+    let (mine, mut others): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| index % 2 == 0);
+    // Outside a runtime (not the case when serving), everything runs on this thread.
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let inline = match runtime {
+        Some(_) => Vec::new(),
+        None => std::mem::take(&mut others),
     };
-    let outcomes: Vec<crate::store::Result<Vec<Indication>>> = std::thread::scope(|scope| {
-        let (mine, others) = jobs.split_at(jobs.len().min(1));
-        let spawned: Vec<_> = others
-            .iter()
-            .map(|job| scope.spawn(move || run(job)))
-            .collect();
-        let mut outcomes: Vec<_> = mine.iter().map(run).collect();
-        for handle in spawned {
-            // Invariant: `indicate` does not panic; if it did, answer with that panic.
-            outcomes.push(
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-        }
-        outcomes
+    // Whoever claims `others` first runs them: the helper task, or this thread once its own
+    // half is done and the helper has not started (all blocking threads busy): this thread
+    // never waits for a task that has not started, so requests cannot deadlock the pool.
+    let helper = runtime.filter(|_| !others.is_empty()).map(|runtime| {
+        let others = std::sync::Arc::new(others);
+        let claimed = std::sync::Arc::new(AtomicBool::new(false));
+        let store = state.store.clone();
+        let filter = filter.clone();
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let (theirs, claim) = (others.clone(), claimed.clone());
+        runtime.spawn_blocking(move || {
+            if claim.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let outcomes: Vec<_> = theirs
+                .iter()
+                .map(|(index, (kind, chunk))| (*index, *kind, run(&store, &filter, *kind, chunk)))
+                .collect();
+            // The receiver waits for this unless the request failed meanwhile.
+            let _ = sender.send(outcomes);
+        });
+        (others, claimed, receiver)
     });
+    let mut outcomes: Vec<_> = mine
+        .iter()
+        .chain(&inline)
+        .map(|(index, (kind, chunk))| (*index, *kind, run(&state.store, &filter, *kind, chunk)))
+        .collect();
+    if let Some((others, claimed, receiver)) = helper {
+        if claimed.swap(true, Ordering::AcqRel) {
+            // Started: wait for it. Invariant: `indicate` does not panic; if it did, the
+            // sender is dropped unsent.
+            let theirs = receiver.recv().map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an indicator lookup failed",
+                )
+            })?;
+            outcomes.extend(theirs);
+        } else {
+            outcomes.extend(others.iter().map(|(index, (kind, chunk))| {
+                (*index, *kind, run(&state.store, &filter, *kind, chunk))
+            }));
+        }
+    }
+    outcomes.sort_by_key(|(index, _, _)| *index);
     let mut answers = [Vec::new(), Vec::new()];
-    for ((kind, _), outcome) in jobs.iter().zip(outcomes) {
+    for (_, kind, outcome) in outcomes {
         let found = outcome.map_err(|error| ApiError::storage(&error))?;
-        answers[usize::from(*kind == ObjectType::Contacts)].extend(found);
+        answers[usize::from(kind == ObjectType::Contacts)].extend(found);
     }
     let body = IndicatorsAnswer {
         companies: item_answers(
@@ -325,7 +380,7 @@ impl<'a> Indicator<'a> {
             id: found.record.id.to_string(),
             kind: kind.name(),
             name: &found.record.name,
-            owner: found.owner.as_ref().map(wire::OwnerJson::from),
+            owner: found.owner.as_deref().map(wire::OwnerJson::from),
             url: portal.record_url(kind, found.record.id),
             matched_at: rfc3339(found.matched_at_ms),
             updated_at: rfc3339(found.record.updated_at_ms),

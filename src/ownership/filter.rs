@@ -86,7 +86,8 @@ impl Filter {
         }
         let mirror = store.mirror();
         for record in matches {
-            for id in mirror.associated(portal, kind, record.id, ObjectType::Companies)? {
+            // A brief's id is a stored record, never an alias: no alias lookup.
+            for id in mirror.associated_exact(portal, kind, record.id, ObjectType::Companies)? {
                 if mirror
                     .brief(portal, ObjectType::Companies, id)?
                     .is_some_and(|company| !company.archived && typed(&company))
@@ -108,7 +109,7 @@ fn has_recent_deal(
 ) -> store::Result<bool> {
     let mirror = store.mirror();
     for record in matches {
-        for id in mirror.associated(portal, kind, record.id, ObjectType::Deals)? {
+        for id in mirror.associated_exact(portal, kind, record.id, ObjectType::Deals)? {
             if mirror
                 .brief(portal, ObjectType::Deals, id)?
                 .is_some_and(|deal| {

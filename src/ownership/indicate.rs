@@ -1,7 +1,7 @@
 //! In-CRM indicators: for each item of a search page, its matches in the mirror (recording
 //! when each record was first matched), their owners, and whether the item passes a filter.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::filter::Filter;
 use super::lookup::{company_term, contact_terms, find_briefs, Query};
@@ -13,7 +13,8 @@ use crate::store::{self, Brief, Owner, Store};
 pub struct Match {
     /// What an indicator shows of the record.
     pub record: Brief,
-    pub owner: Option<Owner>,
+    /// Shared with the store's in-memory owner table.
+    pub owner: Option<Arc<Owner>>,
     /// When this gateway first matched the record.
     pub matched_at_ms: i64,
 }
@@ -36,7 +37,6 @@ pub fn indicate(
     filter: &Filter,
     now_ms: i64,
 ) -> store::Result<Vec<Indication>> {
-    let mut owners: HashMap<i64, Option<Owner>> = HashMap::new();
     let mut answers = Vec::with_capacity(queries.len());
     for query in queries {
         let terms = match kind {
@@ -62,17 +62,9 @@ pub fn indicate(
             let matched_at_ms = store
                 .ownership()
                 .matched_at(portal, kind, record.id, now_ms)?;
-            let owner = match record.owner_id() {
-                Some(id) => match owners.get(&id) {
-                    Some(owner) => owner.clone(),
-                    None => {
-                        let owner = store.reference().owner(portal, id)?;
-                        owners.insert(id, owner.clone());
-                        owner
-                    }
-                },
-                None => None,
-            };
+            let owner = record
+                .owner_id()
+                .and_then(|id| store.reference().shared_owner(portal, id));
             matches.push(Match {
                 record,
                 owner,

@@ -283,6 +283,22 @@ impl Mirror {
             .collect()
     }
 
+    /// Ids of `to_type` records associated with the record stored under exactly `id`
+    /// (no alias resolved: for ids read from a brief or an index), ascending.
+    pub fn associated_exact(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        id: i64,
+        to_type: ObjectType,
+    ) -> Result<Vec<i64>> {
+        Ok(self
+            .associations_of(portal, kind, id, Some(to_type))?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
     /// Ids of `to_type` records associated with `id`, ascending.
     pub fn associated(
         &self,

@@ -7,10 +7,15 @@
 //! per-type counter increment, in one transaction per chunk. A `kill -9` loses the first
 //! matches of at most that last interval (those records are then matched afresh, with a
 //! later time); the counters always equal the number of rows in `matches`.
+//!
+//! The stored first matches are also kept in memory (`stored`, loaded on open, ~40 bytes
+//! per matched record), so answering an already-matched record reads nothing from the store.
+//! It changes only together with the rows: after a write commits, and in `clear_matches`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -43,6 +48,34 @@ const MAX_PENDING: usize = 100_000;
 const CHUNK: usize = 1_000;
 
 type Key = [u8; 17];
+/// Portal and type of a record key (`keys::type_prefix`).
+type Prefix = [u8; 9];
+/// Stored first matches in memory: portal + type → record id bytes → matched at (ms).
+type StoredMatches = HashMap<Prefix, HashMap<u64, i64, Fast>, Fast>;
+/// Keys here are ids and a few prefixes, not attacker-chosen strings: a multiplicative hash
+/// (as rustc's FxHash) instead of SipHash, which showed in the indicator profile.
+type Fast = BuildHasherDefault<FastHasher>;
+
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 
 pub struct Ownership {
     matches: sled::Tree,
@@ -50,17 +83,33 @@ pub struct Ownership {
     user_map: sled::Tree,
     /// First matches answered but not yet written: record key → matched at (ms).
     pending: Mutex<HashMap<Key, i64>>,
+    /// Every stored first match, as in `matches`: portal + type → record id bytes → at (ms).
+    stored: RwLock<StoredMatches>,
     /// Held while pending matches are written, counted or cleared.
     writing: Mutex<()>,
 }
 
 impl Ownership {
     pub(super) fn open(db: &sled::Db) -> Result<Ownership> {
+        let matches = db.open_tree(keys::MATCHES_TREE)?;
+        let mut stored = StoredMatches::default();
+        for row in matches.iter() {
+            let (key, value) = row?;
+            let key: Key = key[..].try_into().map_err(|_| {
+                Error::Corrupt(format!("a first match's key has {} bytes", key.len()))
+            })?;
+            let (prefix, id) = split(&key);
+            stored
+                .entry(prefix)
+                .or_default()
+                .insert(id, keys::u64_from(&value)? as i64);
+        }
         Ok(Ownership {
-            matches: db.open_tree(keys::MATCHES_TREE)?,
+            matches,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             user_map: db.open_tree(keys::USER_MAP_TREE)?,
             pending: Mutex::new(HashMap::new()),
+            stored: RwLock::new(stored),
             writing: Mutex::new(()),
         })
     }
@@ -74,7 +123,7 @@ impl Ownership {
         if let Some(at) = self.pending.lock().get(&key) {
             return Ok(*at);
         }
-        if let Some(at) = self.stored_match(&key)? {
+        if let Some(at) = self.stored_match(&key) {
             return Ok(at);
         }
         let mut pending = self.pending.lock();
@@ -82,7 +131,7 @@ impl Ownership {
             return Ok(*at);
         }
         // Stored meanwhile (by a write at the cap, below)?
-        if let Some(at) = self.stored_match(&key)? {
+        if let Some(at) = self.stored_match(&key) {
             return Ok(at);
         }
         if pending.len() < MAX_PENDING {
@@ -95,11 +144,9 @@ impl Ownership {
         Ok(now_ms)
     }
 
-    fn stored_match(&self, key: &Key) -> Result<Option<i64>> {
-        self.matches
-            .get(key)?
-            .map(|bytes| Ok(keys::u64_from(&bytes)? as i64))
-            .transpose()
+    fn stored_match(&self, key: &Key) -> Option<i64> {
+        let (prefix, id) = split(key);
+        self.stored.read().get(&prefix)?.get(&id).copied()
     }
 
     /// Writes the pending first matches; returns how many were new. Callers make them
@@ -127,14 +174,14 @@ impl Ownership {
     fn store_matches(&self, found: &[(Key, i64)]) -> Result<usize> {
         let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
             let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
-            let mut written = 0;
+            let mut written = Vec::new();
             for (key, at) in found {
                 if matches.get(key)?.is_some() {
                     continue;
                 }
                 matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
                 *added.entry(counter_of(key)).or_default() += 1;
-                written += 1;
+                written.push((*key, *at));
             }
             for (counter, added) in &added {
                 let count = match counts.get(counter)? {
@@ -147,10 +194,17 @@ impl Ownership {
             }
             Ok(written)
         });
-        outcome.map_err(|error| match error {
+        let written = outcome.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => Error::from(error),
-        })
+        })?;
+        // Before the callers drop them from `pending`, so that one of the two has each.
+        let mut stored = self.stored.write();
+        for (key, at) in &written {
+            let (prefix, id) = split(key);
+            stored.entry(prefix).or_default().insert(id, *at);
+        }
+        Ok(written.len())
     }
 
     /// Records of `kind` matched at least once (pending first matches included).
@@ -197,6 +251,7 @@ impl Ownership {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => Error::from(error),
         })?;
+        self.stored.write().remove(&prefix);
         Ok(forgotten + stored.len() as u64)
     }
 
@@ -225,6 +280,15 @@ impl Ownership {
     pub fn remove_mapping(&self, email: &str) -> Result<bool> {
         Ok(self.user_map.remove(email)?.is_some())
     }
+}
+
+/// A record key as portal + type and the id's key bytes.
+fn split(key: &Key) -> (Prefix, u64) {
+    let mut prefix = [0u8; 9];
+    prefix.copy_from_slice(&key[..9]);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&key[9..]);
+    (prefix, u64::from_be_bytes(id))
 }
 
 fn matched_counter(portal: i64, kind: ObjectType) -> Vec<u8> {

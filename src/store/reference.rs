@@ -1,5 +1,14 @@
 //! Reference data that has no webhooks and is re-read periodically: owners, deal pipelines
 //! and property definitions. Each set is replaced whole, so what HubSpot dropped goes too.
+//!
+//! Owners (hundreds to a few thousand per portal) are also kept in memory, loaded on open
+//! and replaced together with the rows, so that lookups resolve a record's owner without a
+//! read of the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 
 use super::keys::{self, i64_key, named_key};
 use super::record::{decode, encode, Owner, Pipeline, PropertyDef};
@@ -10,31 +19,54 @@ pub struct Reference {
     owners: sled::Tree,
     pipelines: sled::Tree,
     properties: sled::Tree,
+    /// Every stored owner: (portal, id) → owner. Equal to `owners` outside `replace_owners`.
+    owner_table: RwLock<HashMap<(i64, i64), Arc<Owner>>>,
+    /// Held while owners are replaced (rows, then table), so replacements do not interleave.
+    replacing: Mutex<()>,
 }
 
 impl Reference {
     pub(super) fn open(db: &sled::Db) -> Result<Reference> {
+        let owners = db.open_tree(keys::OWNERS_TREE)?;
+        let mut table = HashMap::new();
+        for row in owners.iter() {
+            let (key, value) = row?;
+            let owner: Owner = decode(&value)?;
+            table.insert((portal_of(&key)?, owner.id), Arc::new(owner));
+        }
         Ok(Reference {
-            owners: db.open_tree(keys::OWNERS_TREE)?,
+            owners,
             pipelines: db.open_tree(keys::PIPELINES_TREE)?,
             properties: db.open_tree(keys::PROPERTIES_TREE)?,
+            owner_table: RwLock::new(table),
+            replacing: Mutex::new(()),
         })
     }
 
     /// Replaces the portal's owners (active and archived) with `owners`.
     pub fn replace_owners(&self, portal: i64, owners: &[Owner]) -> Result<()> {
+        let _replacing = self.replacing.lock();
         let prefix = i64_key(portal);
         let rows = owners
             .iter()
             .map(|owner| (owner_key(portal, owner.id), encode(owner)));
-        replace(&self.owners, &prefix, rows)
+        replace(&self.owners, &prefix, rows)?;
+        // Only once the rows are stored: a failed write leaves both as they were.
+        let mut table = self.owner_table.write();
+        table.retain(|(of, _), _| *of != portal);
+        for owner in owners {
+            table.insert((portal, owner.id), Arc::new(owner.clone()));
+        }
+        Ok(())
     }
 
     pub fn owner(&self, portal: i64, id: i64) -> Result<Option<Owner>> {
-        self.owners
-            .get(owner_key(portal, id))?
-            .map(|bytes| decode(&bytes))
-            .transpose()
+        Ok(self.shared_owner(portal, id).map(|owner| (*owner).clone()))
+    }
+
+    /// An owner from memory, shared (no copy, no read of the store).
+    pub fn shared_owner(&self, portal: i64, id: i64) -> Option<Arc<Owner>> {
+        self.owner_table.read().get(&(portal, id)).cloned()
     }
 
     /// Every owner of the portal, by id.
@@ -73,6 +105,11 @@ impl Reference {
     pub fn properties(&self, portal: i64, kind: ObjectType) -> Result<Vec<PropertyDef>> {
         scan(&self.properties, &named_key(portal, Some(kind.code()), ""))
     }
+}
+
+/// The portal of an owner row's key.
+fn portal_of(key: &[u8]) -> Result<i64> {
+    Ok((keys::u64_from(key)? ^ (1 << 63)) as i64)
 }
 
 fn owner_key(portal: i64, id: i64) -> Vec<u8> {

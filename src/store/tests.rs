@@ -823,6 +823,73 @@ mod briefs {
     }
 }
 
+mod owner_table {
+    use super::open;
+    use crate::store::Owner;
+
+    const PORTAL: i64 = 62515;
+
+    fn owner(id: i64, email: &str, archived: bool) -> Owner {
+        Owner {
+            id,
+            email: email.into(),
+            archived,
+            ..Owner::default()
+        }
+    }
+
+    #[test]
+    fn owners_in_memory_follow_updates_archives_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            let reference = store.reference();
+            assert!(reference.shared_owner(PORTAL, 1).is_none());
+            reference
+                .replace_owners(
+                    PORTAL,
+                    &[owner(1, "a@x.io", false), owner(2, "b@x.io", false)],
+                )
+                .unwrap();
+            reference
+                .replace_owners(PORTAL + 1, &[owner(1, "other@x.io", false)])
+                .unwrap();
+            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a@x.io");
+            // Updated, archived and dropped owners: the next read sees the replacement.
+            reference
+                .replace_owners(
+                    PORTAL,
+                    &[owner(1, "a2@x.io", false), owner(3, "c@x.io", true)],
+                )
+                .unwrap();
+            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a2@x.io");
+            assert!(reference.shared_owner(PORTAL, 2).is_none());
+            assert!(reference.owner(PORTAL, 3).unwrap().unwrap().archived);
+            assert_eq!(
+                reference.shared_owner(PORTAL + 1, 1).unwrap().email,
+                "other@x.io"
+            );
+        }
+        // Loaded from the rows on open.
+        let store = open(dir.path());
+        let reference = store.reference();
+        assert_eq!(
+            reference.owner(PORTAL, 1).unwrap().unwrap().email,
+            "a2@x.io"
+        );
+        assert!(reference.owner(PORTAL, 2).unwrap().is_none());
+        assert!(reference.shared_owner(PORTAL, 3).unwrap().archived);
+        assert_eq!(
+            reference.owner(PORTAL + 1, 1).unwrap().unwrap().email,
+            "other@x.io"
+        );
+        let from_rows: Vec<Owner> = reference.owners(PORTAL).unwrap();
+        for stored in &from_rows {
+            assert_eq!(*reference.shared_owner(PORTAL, stored.id).unwrap(), *stored);
+        }
+    }
+}
+
 mod matches {
     use super::open;
     use crate::object::ObjectType::{Companies, Contacts};
@@ -882,12 +949,77 @@ mod matches {
         assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
         assert_eq!(store.write_matches().unwrap(), 0);
         assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 1);
+        // The other type's stored match is kept, in memory too.
+        assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 850).unwrap(), 400);
         assert_eq!(
             ownership.matched_at(PORTAL, Companies, 1, 900).unwrap(),
             900
         );
         assert_eq!(store.write_matches().unwrap(), 1);
         assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 950).unwrap(),
+            900
+        );
+        // Cleared again after the write: the in-memory copy of the row goes with it.
+        assert_eq!(ownership.clear_matches(PORTAL, Companies).unwrap(), 1);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Companies, 1, 990).unwrap(),
+            990
+        );
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 1);
+        drop(store);
+        // What is reloaded on open is what was stored.
+        let store = open(dir.path());
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Companies).unwrap(), 0);
+        assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 999).unwrap(), 400);
+    }
+
+    #[test]
+    fn stored_matches_in_memory_agree_with_the_rows_after_merges_and_purges() {
+        use crate::store::Write;
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            let ownership = store.ownership();
+            for id in 1..=3 {
+                ownership
+                    .matched_at(PORTAL, Contacts, id, 100 * id)
+                    .unwrap();
+            }
+            assert_eq!(store.write_matches().unwrap(), 3);
+            // A merge's losing side and a privacy deletion remove records, not their rows
+            // in `matches` (ids and times only): memory and rows keep agreeing.
+            let writes = [
+                Write::Remove { id: 1 },
+                Write::Alias { from: 1, to: 2 },
+                Write::Purge { id: 3 },
+            ];
+            store
+                .mirror()
+                .write(PORTAL, Contacts, &writes, None)
+                .unwrap();
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 1, 900).unwrap(), 100);
+            assert_eq!(ownership.matched_at(PORTAL, Contacts, 3, 900).unwrap(), 300);
+            assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 3);
+            store.commit().unwrap();
+        }
+        let store = open(dir.path());
+        let ownership = store.ownership();
+        assert_eq!(ownership.matched_count(PORTAL, Contacts).unwrap(), 3);
+        for id in 1..=3 {
+            assert_eq!(
+                ownership.matched_at(PORTAL, Contacts, id, 999).unwrap(),
+                100 * id
+            );
+        }
+        assert_eq!(store.write_matches().unwrap(), 0);
+        assert_eq!(ownership.clear_matches(PORTAL, Contacts).unwrap(), 3);
+        assert_eq!(
+            ownership.matched_at(PORTAL, Contacts, 2, 1_000).unwrap(),
+            1_000
+        );
     }
 
     #[test]
