@@ -13,7 +13,6 @@
 //! It changes only together with the rows: after a write commits, and in `clear_matches`.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -52,30 +51,9 @@ type Key = [u8; 17];
 type Prefix = [u8; 9];
 /// Stored first matches in memory: portal + type → record id bytes → matched at (ms).
 type StoredMatches = HashMap<Prefix, HashMap<u64, i64, Fast>, Fast>;
-/// Keys here are ids and a few prefixes, not attacker-chosen strings: a multiplicative hash
-/// (as rustc's FxHash) instead of SipHash, which showed in the indicator profile.
-type Fast = BuildHasherDefault<FastHasher>;
-
-#[derive(Default)]
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
+/// Keys here are ids and a few prefixes, not attacker-chosen strings: FxHash instead of
+/// SipHash, which showed in the indicator profile.
+type Fast = rustc_hash::FxBuildHasher;
 
 pub struct Ownership {
     matches: sled::Tree,
