@@ -308,11 +308,7 @@ impl Mirror {
         to_type: ObjectType,
     ) -> Result<Vec<i64>> {
         let id = self.resolve(portal, kind, id)?;
-        Ok(self
-            .associations_of(portal, kind, id, Some(to_type))?
-            .into_iter()
-            .map(|(_, id)| id)
-            .collect())
+        self.associated_exact(portal, kind, id, to_type)
     }
 
     /// Live records of a type.
