@@ -157,12 +157,16 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         }
         // Serialised straight from the outcomes: 10,000 results as `Value`s cost more than
         // the plan's lookups on a warm mirror.
-        let results: Vec<_> = rows
+        #[derive(serde::Serialize)]
+        struct Answer<'a> {
+            results: Vec<job::Wire<'a>>,
+        }
+        let results = rows
             .iter()
             .zip(&results)
             .map(|(row, outcome)| outcome.wire(&row.reference))
             .collect();
-        return Ok(json_response(StatusCode::OK, &json!({"results": results})));
+        return Ok(json_response(StatusCode::OK, &Answer { results }));
     }
     let header = Header {
         kind,

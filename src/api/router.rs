@@ -36,10 +36,11 @@ pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
     Plain(Handler),
-    /// A plain handler with milliseconds of store reads (100-item indicator requests): run on
-    /// the blocking pool, so that it neither occupies an async worker meanwhile nor stalls
-    /// one on a read that waits for the disk. Single lookups stay `Plain`: moving them there
-    /// doubled their CPU per request (measured, BENCHMARKS.md).
+    /// A plain handler with milliseconds of store work (100-item indicator requests; export
+    /// jobs and dry runs of up to 100,000 records): run on the blocking pool, so that it
+    /// neither occupies an async worker meanwhile (webhook acknowledgements wait behind it)
+    /// nor stalls one on a read that waits for the disk. Single lookups stay `Plain`: moving
+    /// them there doubled their CPU per request (measured, BENCHMARKS.md).
     Blocking(Handler),
     Async(AsyncHandler),
 }
@@ -63,6 +64,21 @@ const fn route(
         path,
         scope,
         action: Action::Plain(handler),
+    }
+}
+
+/// A route whose handler runs on the blocking pool (see [`Action::Blocking`]).
+const fn heavy(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        action: Action::Blocking(handler),
     }
 }
 
@@ -106,12 +122,7 @@ pub const ROUTES: &[Route] = &[
         lookups::companies,
     ),
     route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts),
-    Route {
-        method: Method::POST,
-        path: "/v1/indicators",
-        scope: READ,
-        action: Action::Blocking(lookups::indicators),
-    },
+    heavy(Method::POST, "/v1/indicators", READ, lookups::indicators),
     route(
         Method::POST,
         "/v1/ownership/resolve",
@@ -192,9 +203,9 @@ pub const ROUTES: &[Route] = &[
         scope: ADMIN,
         action: Action::Async(export::test_mapping),
     },
-    route(Method::POST, "/v1/exports", EXPORT, export::start),
+    heavy(Method::POST, "/v1/exports", EXPORT, export::start),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
-    route(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
+    heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
 ];
 
 /// Answers one request. Never fails: every problem becomes an error answer.

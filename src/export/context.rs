@@ -98,7 +98,7 @@ impl Context {
             return Ok(None);
         };
         let term = Term::new(TermKind::Domain, domain);
-        let found = ownership::find(store, self.portal, ObjectType::Companies, &[term])?;
+        let found = ownership::find_briefs(store, self.portal, ObjectType::Companies, &[term])?;
         Ok(found.first().map(|company| company.id))
     }
 }

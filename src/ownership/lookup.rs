@@ -60,18 +60,32 @@ pub fn contact_terms(query: &Query) -> Result<Vec<Term>, Invalid> {
     Ok(terms)
 }
 
-/// Live records matching the first term that matches anything, best first.
+/// Live records matching the first term that matches anything, best first. Reads the
+/// records themselves, not their briefs: a caller that needs the records would otherwise
+/// pull two pages per match from a cold mirror.
 pub fn find(
     store: &Store,
     portal: i64,
     kind: ObjectType,
     terms: &[Term],
 ) -> store::Result<Vec<Record>> {
-    let mut records = Vec::new();
-    for brief in find_briefs(store, portal, kind, terms)? {
-        records.extend(store.mirror().get(portal, kind, brief.id)?);
+    let mirror = store.mirror();
+    for term in terms {
+        let mut found = Vec::new();
+        for id in mirror.lookup(portal, kind, term)? {
+            if let Some(record) = mirror
+                .get(portal, kind, id)?
+                .filter(|record| !record.archived)
+            {
+                found.push((Brief::of(kind, &record), record));
+            }
+        }
+        if !found.is_empty() {
+            rank(kind, term, &mut found, |(brief, _)| brief);
+            return Ok(found.into_iter().map(|(_, record)| record).collect());
+        }
     }
-    Ok(records)
+    Ok(Vec::new())
 }
 
 /// The briefs of the live records matching the first term that matches anything, best
@@ -94,7 +108,7 @@ pub fn find_briefs(
             }
         }
         if !found.is_empty() {
-            rank(kind, term, &mut found);
+            rank(kind, term, &mut found, |brief| brief);
             return Ok(found);
         }
     }
@@ -103,12 +117,13 @@ pub fn find_briefs(
 
 /// Best first: the key in the primary field (domain, email) before additional ones, owned
 /// before unowned, most recently changed first; ties by id, so the order is stable.
-fn rank(kind: ObjectType, term: &Term, found: &mut [Brief]) {
+fn rank<T>(kind: ObjectType, term: &Term, found: &mut [T], brief_of: impl Fn(&T) -> &Brief) {
     let primary_field = matches!(
         (kind, term.kind),
         (ObjectType::Companies, TermKind::Domain) | (ObjectType::Contacts, TermKind::Email)
     );
-    found.sort_by_cached_key(|brief| {
+    found.sort_by_cached_key(|item| {
+        let brief = brief_of(item);
         let primary = primary_field && {
             let normalized = match term.kind {
                 TermKind::Domain => normalize::domain(&brief.primary),
