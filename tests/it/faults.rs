@@ -1,6 +1,7 @@
 //! Reliability under faults: a full disk under the store (503 `storage_unavailable`, nothing
 //! acknowledged that was not stored, a restart recovers once space returns), and HubSpot
-//! misbehaving (429 storms, 5xx, latency, an outage) while webhooks keep being acknowledged.
+//! misbehaving (429 storms, 5xx, a 30 s latency spike, a two-minute outage, expiring tokens)
+//! while webhooks keep being acknowledged.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -127,48 +128,78 @@ async fn oauth_tokens_expiring_while_webhooks_flow_and_the_mirror_syncs() {
     harness.stop().await;
 }
 
-/// A latency spike, then an outage longer than the client's retry budget, while records
-/// change: webhooks are acknowledged at once throughout, the failed sync calls are given up
-/// (`hubspot_failures`) rather than blocking anything, and the next cycles catch up.
-///
-/// Scaled down, honestly: HubSpot's "30 s latency spike" is 3 s here. The client's request
-/// timeout is fixed at 60 s, so a spike of either length only holds calls open (the same code
-/// path, no timeout fires). The "outage of minutes" is 14 s against `hubspot.max_retry_secs =
-/// 10` (the harness's; the default is 120 s), which is what makes a real multi-minute outage
-/// different from a short one: calls exhaust their retries and fail.
+/// HubSpot's "30 s latency spike": for 30 s every call is answered only after 30 s. With
+/// `hubspot.request_timeout_secs = 5` the client gives up on each attempt after 5 s, retries
+/// within its budget (`max_retry_secs = 10`, the harness's) and then fails the call, so a
+/// failure recorded before the spike ends is a timeout that fired. Webhooks are acknowledged
+/// at once throughout, `/readyz` stays 200, and the next cycles catch up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_latency_spike_and_an_outage_beyond_the_retry_budget_then_the_mirror_catches_up() {
-    let harness = Harness::start(small_portal()).await;
-    let control = harness.sim.control();
-    let contacts = control.ids(ObjectType::Contacts, "0", 30);
-
-    control.set_latency_ms(3_000);
-    let calls = || control.stats().calls.values().sum::<u64>();
-    let before_spike = calls();
-    update_all(&harness, &contacts[..10], "Slow").await;
-    wait_until(
-        "sync calls answered during the spike",
-        Duration::from_secs(20),
-        || async { calls() > before_spike },
+async fn a_30_second_latency_spike_times_calls_out_and_the_mirror_catches_up() {
+    let harness = Harness::start_tuned(
+        small_portal(),
+        tempfile::tempdir().unwrap(),
+        "request_timeout_secs = 5",
     )
     .await;
-    control.set_latency_ms(0);
-
+    let control = harness.sim.control();
+    let contacts = control.ids(ObjectType::Contacts, "0", 20);
     let failures_before = hubspot_failures(&harness).await;
-    let outage = Duration::from_secs(14);
-    let outage_end = tokio::time::Instant::now() + outage;
-    control.outage(outage);
-    update_all(&harness, &contacts[10..20], "Outage").await;
-    let (status, _) = harness.gateway.get("/readyz", None).await;
-    assert_eq!(status, 200, "the gateway stays ready while HubSpot is down");
+
+    let spike = Duration::from_secs(30);
+    let spike_end = tokio::time::Instant::now() + spike;
+    control.set_latency_ms(spike.as_millis() as u64);
+    update_all(&harness, &contacts[..10], "Slow").await;
     wait_until(
-        "a sync call given up after its retry budget",
-        outage + Duration::from_secs(15),
+        "a sync call given up after its attempts timed out",
+        Duration::from_secs(25),
         || async { hubspot_failures(&harness).await > failures_before },
     )
     .await;
+    assert!(
+        tokio::time::Instant::now() < spike_end,
+        "the failure came from the client's timeout, not from a late answer"
+    );
+    let (status, _) = harness.gateway.get("/readyz", None).await;
+    assert_eq!(status, 200, "the gateway stays ready while HubSpot is slow");
+    tokio::time::sleep_until(spike_end).await;
+    control.set_latency_ms(0);
+
+    update_all(&harness, &contacts[10..], "After").await;
+    harness.converge(Duration::from_secs(60)).await;
+    harness.stop().await;
+}
+
+/// An outage of two minutes (every call answered 503) while records keep changing: every
+/// webhook is acknowledged at once, `/readyz` stays 200, calls are given up after their
+/// retry budget (the harness's `max_retry_secs = 10`) instead of piling up, and the mirror
+/// converges once HubSpot is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_minute_outage_then_the_mirror_catches_up() {
+    let harness = Harness::start(small_portal()).await;
+    let control = harness.sim.control();
+    let contacts = control.ids(ObjectType::Contacts, "0", 35);
+    let failures_before = hubspot_failures(&harness).await;
+
+    let outage = Duration::from_secs(120);
+    let outage_end = tokio::time::Instant::now() + outage;
+    control.outage(outage);
+    for (round, ids) in contacts[..30].chunks(5).enumerate() {
+        assert!(
+            tokio::time::Instant::now() < outage_end,
+            "round {round} runs during the outage"
+        );
+        update_all(&harness, ids, &format!("Outage{round}")).await;
+        let (status, _) = harness.gateway.get("/readyz", None).await;
+        assert_eq!(status, 200, "the gateway stays ready while HubSpot is down");
+        tokio::time::sleep(Duration::from_secs(18)).await;
+    }
+    assert!(
+        hubspot_failures(&harness).await > failures_before,
+        "sync calls were given up during the outage"
+    );
     tokio::time::sleep_until(outage_end).await;
-    update_all(&harness, &contacts[20..], "After").await;
+
+    update_all(&harness, &contacts[30..], "After").await;
     harness.converge(Duration::from_secs(60)).await;
     harness.stop().await;
 }
