@@ -13,11 +13,11 @@ use super::router::Call;
 use super::{wire, State};
 use crate::config::Export;
 use crate::export::context::Context;
-use crate::export::job::{self, Header, Outcome, Row};
+use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
 use crate::export::{Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
-use crate::ownership::{normalize, Fallback, UserMap};
+use crate::ownership::{normalize, Fallback};
 use crate::webhook::inbox::now_ms;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
@@ -137,24 +137,9 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
             connected_user_email: hub.user_email.clone(),
             connected_user_id: hub.user_id,
         };
-        let owner = UserMap {
-            store: &state.store,
-            portal: hub.hub_id,
-        }
-        .resolve(&request.user_email, &fallback);
-        let mut results = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let plan = context
-                .plan(&state.store, &row.fields, row.on_duplicate)
-                .map_err(|e| ApiError::storage(&e))?;
-            let outcome = match (&plan.action, &owner) {
-                (crate::export::plan::Action::Create, Err(error)) => {
-                    Outcome::failed("no_owner", &error.to_string(), None, plan.duplicates)
-                }
-                _ => Outcome::planned(&plan, owner.as_ref().ok().map(|(id, _)| *id)),
-            };
-            results.push(outcome);
-        }
+        let results = context
+            .dry_run(&state.store, &request.user_email, &fallback, &rows)
+            .map_err(|e| ApiError::storage(&e))?;
         // Serialised straight from the outcomes: 10,000 results as `Value`s cost more than
         // the plan's lookups on a warm mirror.
         #[derive(serde::Serialize)]

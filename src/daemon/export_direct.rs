@@ -13,12 +13,12 @@ use super::sync::{client, connect, record_types};
 use crate::config::Loaded;
 use crate::export::context::Context;
 use crate::export::file::Input;
-use crate::export::job::{self, Header, Outcome, Row};
+use crate::export::job::{self, Header, Row};
 use crate::export::writer::Writer;
 use crate::export::{Exporter, OnDuplicate};
 use crate::hubspot::Requirements;
 use crate::object::ObjectType;
-use crate::ownership::{Fallback, UserMap};
+use crate::ownership::Fallback;
 use crate::store::Store;
 use crate::sync::{Settings, Syncer};
 use crate::webhook::inbox::now_ms;
@@ -102,22 +102,12 @@ pub async fn run(
     let rows = rows(inputs)?;
     if dry_run {
         let context = Context::load(&store, info.hub_id, kind, &loaded.config.export)?;
-        let owner = UserMap {
-            store: &store,
-            portal: info.hub_id,
-        }
-        .resolve(user_email, &fallback);
-        let mut results = Vec::new();
-        for row in &rows {
-            let plan = context.plan(&store, &row.fields, row.on_duplicate)?;
-            let outcome = match (&plan.action, &owner) {
-                (crate::export::plan::Action::Create, Err(error)) => {
-                    Outcome::failed("no_owner", &error.to_string(), None, plan.duplicates)
-                }
-                _ => Outcome::planned(&plan, owner.as_ref().ok().map(|(id, _)| *id)),
-            };
-            results.push(outcome.to_json(&row.reference));
-        }
+        let results = context
+            .dry_run(&store, user_email, &fallback, &rows)?
+            .iter()
+            .zip(&rows)
+            .map(|(outcome, row)| outcome.to_json(&row.reference))
+            .collect();
         return Ok(results);
     }
     let header = Header {

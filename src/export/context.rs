@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use super::job::{Outcome, Row};
 use super::mapping::Mapping;
-use super::plan::{self, Definitions, Mapped, Plan};
+use super::plan::{self, Action, Definitions, Mapped, Plan};
 use super::settings::{OnDuplicate, Settings, TypeSettings};
 use crate::config::Export;
 use crate::object::ObjectType;
-use crate::ownership::{self, normalize};
+use crate::ownership::{self, normalize, Fallback, UserMap};
 use crate::store::{self, Store, Term, TermKind};
 
 pub struct Context {
@@ -55,6 +56,33 @@ impl Context {
             on_duplicate,
             &matches,
         ))
+    }
+
+    /// A dry run: the outcome each row would get, record by record, writing nothing (not
+    /// even the mapping a newly detected user would get).
+    pub fn dry_run(
+        &self,
+        store: &Store,
+        user_email: &str,
+        fallback: &Fallback,
+        rows: &[Row],
+    ) -> store::Result<Vec<Outcome>> {
+        let owner = UserMap {
+            store,
+            portal: self.portal,
+        }
+        .preview(user_email, fallback);
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let plan = self.plan(store, &row.fields, row.on_duplicate)?;
+            outcomes.push(match (&plan.action, &owner) {
+                (Action::Create, Err(error)) => {
+                    Outcome::failed("no_owner", &error.to_string(), None, plan.duplicates)
+                }
+                _ => Outcome::planned(&plan, owner.as_ref().ok().map(|(id, _)| *id)),
+            });
+        }
+        Ok(outcomes)
     }
 
     /// The duplicate keys of a record, in the order they are tried. Records sharing one

@@ -142,42 +142,55 @@ impl UserMap<'_> {
         self.auto(&emails)
     }
 
-    /// The owner a new record exported by `user_email` must get, and why.
+    /// The owner a new record exported by `user_email` must get, and why. A user first seen
+    /// here whose email matches an owner is mapped to that owner (stored as `auto`).
     pub fn resolve(
         &self,
         user_email: &str,
         fallback: &Fallback,
     ) -> Result<(i64, Reason), MappingError> {
+        let (owner_id, reason, detected) = self.decide(user_email, fallback)?;
+        if let Some(mapping) = detected {
+            self.store.ownership().set_mapping(&mapping)?;
+            tracing::info!(owner = owner_id, "new user detected: mapped by email");
+        }
+        Ok((owner_id, reason))
+    }
+
+    /// What [`UserMap::resolve`] would answer, storing nothing (dry runs write nothing).
+    pub fn preview(
+        &self,
+        user_email: &str,
+        fallback: &Fallback,
+    ) -> Result<(i64, Reason), MappingError> {
+        let (owner_id, reason, _) = self.decide(user_email, fallback)?;
+        Ok((owner_id, reason))
+    }
+
+    /// The owner, why, and the `auto` mapping to store for a newly detected user.
+    fn decide(
+        &self,
+        user_email: &str,
+        fallback: &Fallback,
+    ) -> Result<(i64, Reason, Option<UserMapping>), MappingError> {
         let email = key(user_email)?;
-        if let Some(owner_id) = self
-            .store
-            .ownership()
-            .mapping(&email)?
-            .and_then(|m| m.owner_id)
-        {
+        let stored = self.store.ownership().mapping(&email)?;
+        if let Some(owner_id) = stored.as_ref().and_then(|m| m.owner_id) {
             if self.active_owner(owner_id)?.is_some() {
-                return Ok((owner_id, Reason::Mapped));
+                return Ok((owner_id, Reason::Mapped, None));
             }
         }
         if let Some(owner) = self.owner_with_email(&email)? {
-            let manual = self
-                .store
-                .ownership()
-                .mapping(&email)?
-                .is_some_and(|m| m.source == MappingSource::Manual);
-            if !manual {
-                let mapping = UserMapping {
-                    email,
-                    owner_id: Some(owner.id),
-                    source: MappingSource::Auto,
-                };
-                self.store.ownership().set_mapping(&mapping)?;
-                tracing::info!(owner = owner.id, "new user detected: mapped by email");
-            }
-            return Ok((owner.id, Reason::EmailMatch));
+            let manual = stored.is_some_and(|m| m.source == MappingSource::Manual);
+            let detected = (!manual).then_some(UserMapping {
+                email,
+                owner_id: Some(owner.id),
+                source: MappingSource::Auto,
+            });
+            return Ok((owner.id, Reason::EmailMatch, detected));
         }
         self.fallback_owner(fallback)
-            .map(|id| (id, Reason::Fallback))
+            .map(|id| (id, Reason::Fallback, None))
     }
 
     fn fallback_owner(&self, fallback: &Fallback) -> Result<i64, MappingError> {

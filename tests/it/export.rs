@@ -257,6 +257,33 @@ async fn created_records_get_the_resolved_owner_and_updates_keep_theirs() {
     )
     .await;
     assert_eq!(status, 200);
+    // A dry run by a user whose email matches an owner shows that owner but stores no
+    // mapping: a dry run writes nothing.
+    let auto_mapping = || async {
+        let (_, list) = h.gateway.get("/v1/user-mappings", Some(ADMIN_TOKEN)).await;
+        let email = active[2].email.to_lowercase();
+        list["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email.as_str())
+            .cloned()
+    };
+    let (status, dry) = post(
+        &h,
+        "/v1/exports",
+        EXPORT_TOKEN,
+        &json!({"type": "contacts", "user_email": active[2].email, "dry_run": true,
+                "records": [contact("dry", "dry-owner@newco.example", &[])]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        dry["results"][0]["owner_id"],
+        active[2].id.to_string(),
+        "{dry}"
+    );
+    assert_eq!(auto_mapping().await, None, "the dry run stored a mapping");
     let cases = [
         ("mapped.seller@internal.example", active[1].id, "own-mapped"),
         (active[2].email.as_str(), active[2].id, "own-email"),
@@ -287,6 +314,14 @@ async fn created_records_get_the_resolved_owner_and_updates_keep_theirs() {
             .await;
         assert_eq!(found["in_crm"], true, "{found}");
     }
+    // The real export did map the newly detected user.
+    let mapping = auto_mapping()
+        .await
+        .expect("the export mapped the user by email");
+    assert_eq!(
+        (mapping["owner_id"].as_str(), mapping["source"].as_str()),
+        (Some(active[2].id.to_string().as_str()), Some("auto"))
+    );
     // An update never changes the owner.
     let snapshot = h.sim.control().snapshot();
     let target = snapshot.objects[&ObjectType::Contacts]
