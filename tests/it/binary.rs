@@ -1,5 +1,5 @@
-//! Tests of the real `hubspot-gateway` binary: config errors and exit codes, and `kill -9`
-//! in the middle of ingest losing no acknowledged event.
+//! Tests of the real `hubspot-gateway` binary: config errors and exit codes, `kill -9` in the
+//! middle of ingest losing no acknowledged event, and `kill -9` during a backfill.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -291,8 +291,11 @@ async fn kill_9_loses_no_acknowledged_event() {
     );
 }
 
+/// `kill -9` three times during a backfill (at a quarter, half and three quarters of the
+/// contacts): each restart resumes where the durable cursor is instead of starting over,
+/// and the finished mirror holds every contact exactly as the simulator has it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_killed_halfway_resumes_without_starting_over() {
+async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converges() {
     let contacts = 20_000u64;
     let sim_config = SimConfig {
         owners: 5,
@@ -308,6 +311,7 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
         access_token: "pat-na1-it".into(),
         ..SimConfig::default()
     };
+    let portal_id = sim_config.portal_id;
     let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -326,22 +330,6 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
             answer(response).await.1["contacts"].clone()
         }
     };
-
-    let mut daemon = Daemon::start(&config, port).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while contacts_status(daemon.base.clone()).await["count"]
-        .as_u64()
-        .unwrap_or(0)
-        < contacts / 4
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "backfill made no progress"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
     let lists = |stats: &sim::Stats| {
         stats
             .calls
@@ -349,11 +337,30 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
             .copied()
             .unwrap_or(0)
     };
-    let before = lists(&sim.stats());
-    assert!(
-        before + 20 < contacts / 100,
-        "killed too late: {before} pages already read"
-    );
+
+    for quarter in 1..=3 {
+        let daemon = Daemon::start(&config, port).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while contacts_status(daemon.base.clone()).await["count"]
+            .as_u64()
+            .unwrap_or(0)
+            < contacts * quarter / 4
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "backfill made no progress after restart {quarter}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut child = daemon.child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let read = lists(&sim.stats());
+        assert!(
+            read + 10 < contacts / 100,
+            "killed too late: {read} pages already read at kill {quarter}"
+        );
+    }
 
     let mut daemon = Daemon::start(&config, port).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -365,19 +372,35 @@ async fn a_backfill_killed_halfway_resumes_without_starting_over() {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "backfill did not finish after the restart"
+            "backfill did not finish after the restarts"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Every page was read once, plus at most one unstored step (10 pages) and the page in
-    // flight when the process died.
+    // Every page was read once, plus per kill at most one unstored step (10 pages) and the
+    // page in flight when the process died.
     let pages = contacts / 100;
     let total = lists(&sim.stats());
     assert!(
-        total <= pages + 11,
-        "{total} list calls for {pages} pages: the backfill started over"
+        total <= pages + 3 * 11,
+        "{total} list calls for {pages} pages: a restart started over"
     );
     unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
     assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+
+    // The mirror converged: every contact, property for property.
+    let snapshot = sim.control().snapshot();
     sim.shutdown().await;
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let live = &snapshot.objects[&sim::ObjectType::Contacts];
+    assert_eq!(live.len() as u64, contacts);
+    for expected in live {
+        let id: i64 = expected.id.parse().unwrap();
+        let mirrored = store
+            .mirror()
+            .get(portal_id, hubspot_gateway::object::ObjectType::Contacts, id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("contact {id} missing"));
+        assert!(!mirrored.archived, "contact {id} archived");
+        assert_eq!(mirrored.properties, expected.properties, "contact {id}");
+    }
 }
