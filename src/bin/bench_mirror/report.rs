@@ -50,6 +50,45 @@ pub fn median_run(runs: &[Value], key: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Several runs of one benchmark as one result: the run whose `key` (a JSON pointer) is the
+/// median, so its figures belong together, plus `median_of` and each run's `summary` figures
+/// under `runs`. Prints the per-run figures.
+pub fn median_of(runs: Vec<Value>, key: &str, summary: &[&str]) -> Value {
+    let values: Vec<f64> = runs
+        .iter()
+        .map(|run| run.pointer(key).and_then(Value::as_f64).unwrap_or(0.0))
+        .collect();
+    let middle = median(&values);
+    let chosen = values
+        .iter()
+        .position(|value| *value == middle)
+        .unwrap_or(0);
+    let summaries: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            let figures: serde_json::Map<String, Value> = summary
+                .iter()
+                .map(|pointer| {
+                    let value = run.pointer(pointer).cloned().unwrap_or(Value::Null);
+                    (pointer.trim_start_matches('/').replace('/', "."), value)
+                })
+                .collect();
+            Value::Object(figures)
+        })
+        .collect();
+    if runs.len() > 1 {
+        println!("\nmedian of {} runs by {key}: run {chosen}", runs.len());
+        for (index, figures) in summaries.iter().enumerate() {
+            println!("  run {index}: {figures}");
+        }
+    }
+    let mut result = runs.into_iter().nth(chosen).unwrap_or(Value::Null);
+    result["median_of"] = json!(summaries.len());
+    result["median_by"] = json!(key);
+    result["runs"] = Value::Array(summaries);
+    result
+}
+
 /// Prints rows as an aligned table (the first row is the header).
 pub fn table(title: &str, rows: &[Vec<String>]) {
     println!("\n{title}");
