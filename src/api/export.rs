@@ -160,6 +160,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         total: rows.len() as u32,
         created_at_ms: now_ms(),
         error: None,
+        stalled: None,
     };
     let id = job::enqueue(&state.store, hub.hub_id, &header, &rows)
         .map_err(|e| ApiError::storage(&e))?;

@@ -117,6 +117,7 @@ pub async fn run(
         total: rows.len() as u32,
         created_at_ms: now_ms(),
         error: None,
+        stalled: None,
     };
     let id = job::enqueue(&store, info.hub_id, &header, &rows)?;
     let exporter = Arc::new(Exporter::new(loaded.config.export.clone()));

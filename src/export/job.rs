@@ -23,6 +23,18 @@ pub struct Header {
     /// Why a `failed` job stopped (its records without a result then fail with `job_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// Since when the job keeps failing transiently, and how many of its records had a
+    /// result then: kept in the header so that a restart does not start the give-up clock
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<Stalled>,
+}
+
+/// See [`Header::stalled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stalled {
+    pub since_ms: i64,
+    pub done: usize,
 }
 
 /// One exported record: its input, the intent to create it, its result.

@@ -11,7 +11,6 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
@@ -22,6 +21,7 @@ use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
 use crate::ownership::{Fallback, UserMap};
 use crate::store::{self, Store, Term};
 use crate::sync::{self, Syncer};
+use crate::webhook::inbox::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,7 +41,7 @@ pub enum Error {
 
 /// How long a job may keep failing with errors a retry can fix (HubSpot unavailable,
 /// timeouts, rate limits, store errors) with no record getting a result, before it fails with
-/// `retries_exhausted` and the next job runs.
+/// `retries_exhausted` and the next job runs. Counted across restarts (`Header::stalled`).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3600);
 /// The pause after a job's first transient failure; it doubles up to `MAX_PAUSE`.
 const FIRST_PAUSE: Duration = Duration::from_secs(5);
@@ -78,11 +78,11 @@ impl Error {
     }
 }
 
-/// A job failing with transient errors: since when, how many of its records had a result
-/// then, and the pause before its next attempt.
+/// A job failing with transient errors: since when (wall clock, as kept in its header), how
+/// many of its records had a result then, and the pause before its next attempt.
 struct Stall {
     job: u64,
-    since: Instant,
+    since_ms: i64,
     done: usize,
     pause: Duration,
 }
@@ -190,17 +190,17 @@ impl Writer {
         let done = job::rows(store, portal, id).map_or(0, |rows| {
             rows.iter().filter(|row| row.outcome.is_some()).count()
         });
-        let now = Instant::now();
+        let now = now_ms();
         let current = match stall.take() {
             Some(stall) if stall.job == id && stall.done == done => stall,
             _ => Stall {
                 job: id,
-                since: now,
+                since_ms: self.stalled_since(id, done, now),
                 done,
                 pause: FIRST_PAUSE / 2,
             },
         };
-        let stalled = now - current.since;
+        let stalled = Duration::from_millis(now.saturating_sub(current.since_ms).max(0) as u64);
         if stalled >= self.give_up_after {
             let problem = Problem {
                 code: "retries_exhausted".into(),
@@ -228,6 +228,27 @@ impl Writer {
         }));
         *stall = Some(Stall { pause, ..current });
         pause
+    }
+
+    /// Since when job `id` has been stalled at `done` results: what its header says when it
+    /// says so for the same `done` (the stall began before a restart), else `now_ms`, which
+    /// is then written there. A store error only costs the clock its memory.
+    fn stalled_since(&self, id: u64, done: usize, now_ms: i64) -> i64 {
+        let (store, portal) = (self.store(), self.portal());
+        let Ok(Some(mut header)) = job::header(store, portal, id) else {
+            return now_ms;
+        };
+        if let Some(stalled) = header.stalled.filter(|stalled| stalled.done == done) {
+            return stalled.since_ms;
+        }
+        header.stalled = Some(job::Stalled {
+            since_ms: now_ms,
+            done,
+        });
+        if let Err(error) = job::save_header(store, portal, id, &header) {
+            tracing::warn!(export = id, %error, "cannot record since when the export stalls");
+        }
+        now_ms
     }
 
     async fn run_job(&self, id: u64, shutdown: &CancellationToken) -> Result<(), Error> {

@@ -707,8 +707,8 @@ async fn a_timed_out_create_that_happened_is_reconciled_not_sent_again() {
 }
 
 /// Transient failures that never end: the job says it is retrying, then fails once it has
-/// made no progress for the bound, and the next job runs (the writer in-process, so the
-/// bound can be short; the simulator over sockets).
+/// made no progress for the bound, counted across a restart of the writer, and the next job
+/// runs (the writer in-process, so the bound can be short; the simulator over sockets).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     use std::sync::Arc;
@@ -735,6 +735,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
         total: 1,
         created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
         error: None,
+        stalled: None,
     };
     let row = |email: &str| Row {
         reference: email.into(),
@@ -768,25 +769,59 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
         connected_user_id: None,
     };
     let exporter = Arc::new(Exporter::new(Default::default()));
-    let mut writer = Writer::new(Arc::new(syncer), fallback, exporter.clone());
-    writer.give_up_after = Duration::from_secs(3);
+    let syncer = Arc::new(syncer);
+    let give_up_after = Duration::from_secs(3);
+    let start_writer = || {
+        let mut writer = Writer::new(syncer.clone(), fallback.clone(), exporter.clone());
+        writer.give_up_after = give_up_after;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        (
+            tokio::spawn(writer::run(writer, shutdown.clone())),
+            shutdown,
+        )
+    };
     sim.control().outage(Duration::from_secs(600));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(writer::run(writer, shutdown.clone()));
+    let (task, shutdown) = start_writer();
 
+    // The first failure records since when the job stalls; the writer then pauses 5 s.
     let mut seen_retrying = false;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let since_ms = loop {
+        let header = job::header(&store, hub, first).unwrap().unwrap();
+        seen_retrying |= exporter
+            .waiting_for(first)
+            .is_some_and(|waiting| waiting.code == "retrying");
+        if let (true, Some(stalled)) = (seen_retrying, header.stalled) {
+            break stalled.since_ms;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{header:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Past the bound while the writer pauses, "restart" it: the new writer keeps the clock
+    // from the header, so its first failure fails the job instead of starting a new hour.
+    let past_bound = since_ms + give_up_after.as_millis() as i64 + 200;
+    let wait_ms = past_bound - hubspot_gateway::webhook::inbox::now_ms();
+    tokio::time::sleep(Duration::from_millis(wait_ms.max(0) as u64)).await;
+    shutdown.cancel();
+    task.await.unwrap();
+    let header = job::header(&store, hub, first).unwrap().unwrap();
+    assert_eq!(header.state, "running", "{header:?}");
+    let restarted = tokio::time::Instant::now();
+    let (task, shutdown) = start_writer();
+    let deadline = restarted + Duration::from_secs(60);
     let failed = loop {
         let header = job::header(&store, hub, first).unwrap().unwrap();
         if header.state == "failed" {
             break header;
         }
-        seen_retrying |= exporter
-            .waiting_for(first)
-            .is_some_and(|waiting| waiting.code == "retrying");
         assert!(tokio::time::Instant::now() < deadline, "{header:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    assert!(
+        restarted.elapsed() < give_up_after,
+        "the restarted writer started the clock again: failed after {:?}",
+        restarted.elapsed()
+    );
     assert!(seen_retrying, "the stalled job showed why it waited");
     assert!(exporter
         .waiting_for(second)

@@ -319,6 +319,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
             total: 2,
             created_at_ms: sent_ms,
             error: None,
+            stalled: None,
         };
         job::enqueue(
             &store,
