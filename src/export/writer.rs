@@ -231,24 +231,24 @@ impl Writer {
     }
 
     /// Since when job `id` has been stalled at `done` results: what its header says when it
-    /// says so for the same `done` (the stall began before a restart), else `now_ms`, which
+    /// says so for the same `done` (the stall began before a restart), else `now`, which
     /// is then written there. A store error only costs the clock its memory.
-    fn stalled_since(&self, id: u64, done: usize, now_ms: i64) -> i64 {
+    fn stalled_since(&self, id: u64, done: usize, now: i64) -> i64 {
         let (store, portal) = (self.store(), self.portal());
         let Ok(Some(mut header)) = job::header(store, portal, id) else {
-            return now_ms;
+            return now;
         };
         if let Some(stalled) = header.stalled.filter(|stalled| stalled.done == done) {
             return stalled.since_ms;
         }
         header.stalled = Some(job::Stalled {
-            since_ms: now_ms,
+            since_ms: now,
             done,
         });
         if let Err(error) = job::save_header(store, portal, id, &header) {
             tracing::warn!(export = id, %error, "cannot record since when the export stalls");
         }
-        now_ms
+        now
     }
 
     async fn run_job(&self, id: u64, shutdown: &CancellationToken) -> Result<(), Error> {
