@@ -38,11 +38,10 @@ pub struct Args {
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
-    let mut runs = Vec::new();
-    for index in 0..args.runs.max(1) {
-        println!("\nbackfill run {}/{}", index + 1, args.runs.max(1));
-        runs.push(run_once(binary.clone(), &out, &args).await?);
-    }
+    let runs = report::repeat("backfill", args.runs, || {
+        run_once(binary.clone(), &out, &args)
+    })
+    .await?;
     let result = report::median_of(
         runs,
         "/wall_secs",

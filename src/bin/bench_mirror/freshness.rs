@@ -43,11 +43,10 @@ pub struct Args {
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
-    let mut runs = Vec::new();
-    for index in 0..args.runs.max(1) {
-        println!("\nfreshness run {}/{}", index + 1, args.runs.max(1));
-        runs.push(run_once(binary.clone(), &out, &args).await?);
-    }
+    let runs = report::repeat("freshness", args.runs, || {
+        run_once(binary.clone(), &out, &args)
+    })
+    .await?;
     let result = report::median_of(
         runs,
         "/mutation_to_visible/p99_ms",
@@ -59,6 +58,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
             "/machine/load_average_1m",
         ],
     );
+    report::write(&out, &args.name, &result)?;
     Ok(result)
 }
 

@@ -50,6 +50,21 @@ pub fn median_run(runs: &[Value], key: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Runs `once` `count` times (at least once), saying which run starts.
+pub async fn repeat<F, Fut>(label: &str, count: usize, mut once: F) -> anyhow::Result<Vec<Value>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Value>>,
+{
+    let count = count.max(1);
+    let mut runs = Vec::with_capacity(count);
+    for index in 0..count {
+        println!("\n{label} run {}/{count}", index + 1);
+        runs.push(once().await?);
+    }
+    Ok(runs)
+}
+
 /// Several runs of one benchmark as one result: the run whose `key` (a JSON pointer) is the
 /// median, so its figures belong together, plus `median_of` and each run's `summary` figures
 /// under `runs`. Prints the per-run figures.
