@@ -32,7 +32,7 @@ impl Reference {
         for row in owners.iter() {
             let (key, value) = row?;
             let owner: Owner = decode(&value)?;
-            table.insert((portal_of(&key)?, owner.id), Arc::new(owner));
+            table.insert((keys::trailing_id(&key, 8)?, owner.id), Arc::new(owner));
         }
         Ok(Reference {
             owners,
@@ -69,9 +69,17 @@ impl Reference {
         self.owner_table.read().get(&(portal, id)).cloned()
     }
 
-    /// Every owner of the portal, by id.
+    /// Every owner of the portal, by id (from memory, like [`Reference::owner`]).
     pub fn owners(&self, portal: i64) -> Result<Vec<Owner>> {
-        scan(&self.owners, &i64_key(portal))
+        let mut owners: Vec<Owner> = self
+            .owner_table
+            .read()
+            .iter()
+            .filter(|((of, _), _)| *of == portal)
+            .map(|(_, owner)| (**owner).clone())
+            .collect();
+        owners.sort_by_key(|owner| owner.id);
+        Ok(owners)
     }
 
     pub fn replace_pipelines(&self, portal: i64, pipelines: &[Pipeline]) -> Result<()> {
@@ -105,11 +113,6 @@ impl Reference {
     pub fn properties(&self, portal: i64, kind: ObjectType) -> Result<Vec<PropertyDef>> {
         scan(&self.properties, &named_key(portal, Some(kind.code()), ""))
     }
-}
-
-/// The portal of an owner row's key.
-fn portal_of(key: &[u8]) -> Result<i64> {
-    Ok((keys::u64_from(key)? ^ (1 << 63)) as i64)
 }
 
 fn owner_key(portal: i64, id: i64) -> Vec<u8> {

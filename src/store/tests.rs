@@ -883,10 +883,16 @@ mod owner_table {
             reference.owner(PORTAL + 1, 1).unwrap().unwrap().email,
             "other@x.io"
         );
-        let from_rows: Vec<Owner> = reference.owners(PORTAL).unwrap();
-        for stored in &from_rows {
-            assert_eq!(*reference.shared_owner(PORTAL, stored.id).unwrap(), *stored);
-        }
+        let listed: Vec<(i64, String, bool)> = reference
+            .owners(PORTAL)
+            .unwrap()
+            .into_iter()
+            .map(|owner| (owner.id, owner.email, owner.archived))
+            .collect();
+        assert_eq!(
+            listed,
+            [(1, "a2@x.io".to_owned(), false), (3, "c@x.io".to_owned(), true)]
+        );
     }
 }
 
