@@ -70,22 +70,18 @@ pub fn find(
     terms: &[Term],
 ) -> store::Result<Vec<Record>> {
     let mirror = store.mirror();
-    for term in terms {
-        let mut found = Vec::new();
-        for id in mirror.lookup(portal, kind, term)? {
-            if let Some(record) = mirror
-                .get(portal, kind, id)?
-                .filter(|record| !record.archived)
-            {
-                found.push((Brief::of(kind, &record), record));
-            }
-        }
-        if !found.is_empty() {
-            rank(kind, term, &mut found, |(brief, _)| brief);
-            return Ok(found.into_iter().map(|(_, record)| record).collect());
-        }
-    }
-    Ok(Vec::new())
+    let found = first_match(
+        store,
+        portal,
+        kind,
+        terms,
+        |id| {
+            let record = mirror.get(portal, kind, id)?;
+            Ok(record.map(|record| (Brief::of(kind, &record), record)))
+        },
+        |(brief, _)| brief,
+    )?;
+    Ok(found.into_iter().map(|(_, record)| record).collect())
 }
 
 /// The briefs of the live records matching the first term that matches anything, best
@@ -97,18 +93,33 @@ pub fn find_briefs(
     terms: &[Term],
 ) -> store::Result<Vec<Brief>> {
     let mirror = store.mirror();
+    first_match(
+        store,
+        portal,
+        kind,
+        terms,
+        |id| mirror.brief(portal, kind, id),
+        |brief| brief,
+    )
+}
+
+/// What `read` gives for the live records indexed under the first term that has any,
+/// ranked by their briefs.
+fn first_match<T>(
+    store: &Store,
+    portal: i64,
+    kind: ObjectType,
+    terms: &[Term],
+    read: impl Fn(i64) -> store::Result<Option<T>>,
+    brief_of: impl Fn(&T) -> &Brief,
+) -> store::Result<Vec<T>> {
     for term in terms {
         let mut found = Vec::new();
-        for id in mirror.lookup(portal, kind, term)? {
-            if let Some(brief) = mirror
-                .brief(portal, kind, id)?
-                .filter(|brief| !brief.archived)
-            {
-                found.push(brief);
-            }
+        for id in store.mirror().lookup(portal, kind, term)? {
+            found.extend(read(id)?.filter(|item| !brief_of(item).archived));
         }
         if !found.is_empty() {
-            rank(kind, term, &mut found, |brief| brief);
+            rank(kind, term, &mut found, &brief_of);
             return Ok(found);
         }
     }
