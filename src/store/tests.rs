@@ -891,7 +891,10 @@ mod owner_table {
             .collect();
         assert_eq!(
             listed,
-            [(1, "a2@x.io".to_owned(), false), (3, "c@x.io".to_owned(), true)]
+            [
+                (1, "a2@x.io".to_owned(), false),
+                (3, "c@x.io".to_owned(), true)
+            ]
         );
     }
 }
