@@ -180,16 +180,12 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         .into_iter()
         .flat_map(|(kind, list)| {
             let size = if total >= PARALLEL_FROM {
-                list.len().div_ceil(2).max(1)
+                list.len().div_ceil(2)
             } else {
-                list.len().max(1)
+                list.len()
             };
-            let chunks: Vec<Vec<Query>> = list.chunks(size).map(<[Query]>::to_vec).collect();
-            let chunks = if chunks.is_empty() {
-                vec![Vec::new()]
-            } else {
-                chunks
-            };
+            // No items of a type: no job (its answers stay empty).
+            let chunks: Vec<Vec<Query>> = list.chunks(size.max(1)).map(<[Query]>::to_vec).collect();
             chunks.into_iter().map(move |chunk| (kind, chunk))
         })
         .collect();
