@@ -854,12 +854,12 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
 async fn queued_jobs_say_what_they_wait_for_while_sync_is_disabled() {
     let Harness { sim, gateway } = Harness::start(small_portal()).await;
     sim.control().set_webhook_target(None);
-    let addr = gateway.addr.to_string();
     let dir = gateway.stop().await;
     // The same store (it remembers the portal) with sync off: jobs are accepted, never run.
+    // A new port: the old one may have been taken by another test meanwhile.
     let gateway = crate::support::Gateway::start_in(
         dir,
-        &addr,
+        "127.0.0.1:0",
         "http://unused.example",
         &crate::support::Options::default(),
     )

@@ -287,7 +287,6 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
     let h = crate::mirror::Harness::start(crate::mirror::small_portal()).await;
     let crate::mirror::Harness { sim, gateway } = h;
     sim.control().set_webhook_target(None);
-    let addr = gateway.addr.to_string();
     let dir = gateway.stop().await;
     let sent_ms = hubspot_gateway::webhook::inbox::now_ms() - 20_000;
     let landed = sim
@@ -338,7 +337,8 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
         ..Options::default()
     };
     let gateway =
-        crate::support::Gateway::start_in(dir, &addr, "http://unused.example", &options).await;
+        crate::support::Gateway::start_in(dir, "127.0.0.1:0", "http://unused.example", &options)
+            .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let job = loop {
         let (_, job) = gateway.get("/v1/exports/1", Some(EXPORT_TOKEN)).await;
