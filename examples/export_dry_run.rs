@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
     );
     // The portal a gateway started on this store (sync off) answers dry runs for, and the
     // same 10,000 records as a `POST /v1/exports` body: `DIR/dry_run.json` (timing the HTTP
-    // path: BENCHMARKS.md, export section).
+    // path: docs/bench/export.md).
     store.set_meta(
         "portal",
         br#"{"hub_id":1,"ui_base":"https://app.hubspot.com","user_email":null,"user_id":null}"#,

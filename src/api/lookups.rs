@@ -171,10 +171,10 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         queries.push((kind, list));
     }
     // The items of a request are independent: halves run on two threads, so that a large
-    // request takes about half as long on this two-core machine (it already runs on the
-    // blocking pool, see `router`). The other half goes to another thread of that pool
-    // (kept alive between requests), not to a new OS thread: spawning one per request cost
-    // its stack's mmap/munmap and TLB shootdowns on every request.
+    // request takes about half as long on a machine with two or more cores (it already runs
+    // on the blocking pool, see `router`). The other half goes to another thread of that pool
+    // (kept alive between requests), not to a new OS thread: spawning one per request would
+    // cost its stack's mmap/munmap and TLB shootdowns on every request.
     let total: usize = queries.iter().map(|(_, list)| list.len()).sum();
     let jobs: Vec<(ObjectType, Vec<Query>)> = queries
         .into_iter()

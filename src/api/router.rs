@@ -39,8 +39,8 @@ pub enum Action {
     /// A plain handler with milliseconds of store work (100-item indicator requests; export
     /// jobs and dry runs of up to 100,000 records): run on the blocking pool, so that it
     /// neither occupies an async worker meanwhile (webhook acknowledgements wait behind it)
-    /// nor stalls one on a read that waits for the disk. Single lookups stay `Plain`: moving
-    /// them there doubled their CPU per request (measured, BENCHMARKS.md).
+    /// nor stalls one on a read that waits for the disk. Single lookups stay `Plain`: on the
+    /// blocking pool their CPU per request doubles (docs/bench/lookups.md).
     Blocking(Handler),
     Async(AsyncHandler),
 }

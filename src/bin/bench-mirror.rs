@@ -1,6 +1,7 @@
-//! `bench-mirror`: benchmarks of the mirror (backfill, freshness) and the lookup API, run
-//! against the real `hubspot-gateway serve` binary and an in-process `hubspot-sim`; prints
-//! tables and writes `target/bench/*.json`. `scripts/bench-mirror` runs the whole set.
+//! `bench-mirror`: benchmarks of the mirror (backfill, freshness), the lookup API and export,
+//! run against the real `hubspot-gateway serve` binary and an in-process `hubspot-sim`; prints
+//! tables and writes `target/bench/*.json`. `scripts/bench-mirror` runs the whole set;
+//! docs/bench/ describes each benchmark.
 
 #[path = "bench_mirror/backfill.rs"]
 mod backfill;

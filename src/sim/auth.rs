@@ -1,4 +1,5 @@
-//! Access tokens: the static private-app token and OAuth tokens issued by refresh (§5).
+//! Access tokens: the static private-app token and OAuth tokens issued by refresh.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>
 
 use std::collections::HashMap;
 

@@ -59,7 +59,8 @@ impl ObjectType {
         }
     }
 
-    /// Contacts use `lastmodifieddate`; everything else `hs_lastmodifieddate` (§3.3).
+    /// Contacts use `lastmodifieddate`; everything else `hs_lastmodifieddate`.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
     pub fn modified_property(self) -> &'static str {
         match self {
             ObjectType::Contacts => "lastmodifieddate",
@@ -75,7 +76,8 @@ impl ObjectType {
         }
     }
 
-    /// Properties returned when a request names none (§3.1).
+    /// Properties returned when a request names none.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
     pub fn default_properties(self) -> &'static [&'static str] {
         match self {
             ObjectType::Contacts => &["firstname", "lastname", "email"],
@@ -85,7 +87,8 @@ impl ObjectType {
         }
     }
 
-    /// Read scope; tasks ride on the contacts scope (§3.8).
+    /// Read scope; tasks ride on the contacts scope.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/activities/tasks/guide>
     pub fn read_scope(self) -> &'static str {
         match self {
             ObjectType::Contacts | ObjectType::Tasks => "crm.objects.contacts.read",
@@ -107,7 +110,8 @@ impl ObjectType {
     }
 }
 
-/// HubSpot-defined association type id from `from` to `to` (§3.7, §3.13); unlabelled ones.
+/// HubSpot-defined association type id from `from` to `to`; unlabelled ones.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide>
 pub fn association_type_id(from: ObjectType, to: ObjectType) -> Option<u32> {
     use ObjectType::*;
     Some(match (from, to) {
@@ -139,7 +143,8 @@ pub fn primary_association_type_id(from: ObjectType, to: ObjectType) -> Option<u
     }
 }
 
-/// The every scope the simulator knows: read and write scopes of §5.3 and §3.13.
+/// Every scope the simulator knows: the read and write scopes of the CRM objects.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>
 pub fn all_scopes() -> Vec<String> {
     [
         "oauth",

@@ -1,4 +1,6 @@
-//! Rate limits and injected faults, decided before a request reaches its handler (§4, §3.12).
+//! Rate limits and injected faults, decided before a request reaches its handler. HubSpot:
+//! <https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines>,
+//! <https://developers.hubspot.com/docs/api-reference/error-handling>.
 
 use std::collections::VecDeque;
 
@@ -86,8 +88,9 @@ impl Limits {
         }
     }
 
-    /// Decides one API call. Search has its own bucket and no rate-limit headers (§4);
+    /// Decides one API call. Search has its own bucket and no rate-limit headers;
     /// daily headers appear only for private-app tokens.
+    /// HubSpot: <https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines>
     pub fn admit(&mut self, search: bool, private_app: bool, now_ms: i64) -> Verdict {
         let ten_secondly = if search {
             "SECONDLY"

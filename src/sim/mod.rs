@@ -39,7 +39,8 @@
 //! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
 //! create/update/upsert/archive, contacts `gdpr-delete`) for `contacts`/`0-1`, `companies`/`0-2`,
 //! `deals`/`0-3`, `tasks`/`0-27`; deal pipelines; property definitions; associations v4 batch
-//! read; OAuth token refresh and introspection. Shapes and limits follow hubspot-platform.md.
+//! read; OAuth token refresh and introspection. Shapes and limits follow HubSpot's developer
+//! documentation (<https://developers.hubspot.com/docs>); each module cites its pages.
 //! Where HubSpot is undocumented the simulator is strict on purpose: `limit` above 100 (50 with
 //! `propertiesWithHistory`) is a 400, search filters on unknown properties are a 400, batch
 //! results come back in reverse input order, upsert exists only for contacts by email.

@@ -52,7 +52,7 @@ type Prefix = [u8; 9];
 /// Stored first matches in memory: portal + type → record id bytes → matched at (ms).
 type StoredMatches = HashMap<Prefix, HashMap<u64, i64, Fast>, Fast>;
 /// Keys here are ids and a few prefixes, not attacker-chosen strings: FxHash instead of
-/// SipHash, which showed in the indicator profile.
+/// SipHash, about 2 % of an indicator request's CPU in a profile.
 type Fast = rustc_hash::FxBuildHasher;
 
 pub struct Ownership {

@@ -764,8 +764,7 @@ mod briefs {
             store.commit().unwrap();
         }
         {
-            // What the previous build wrote: no briefs, every term a row of `index.v1`,
-            // format 1.
+            // A format-1 store: no briefs, every term a row of `index.v1`.
             let db = sled::Config::new()
                 .path(dir.path())
                 .segment_size(SEGMENT_SIZE)

@@ -1,4 +1,5 @@
-//! HubSpot's webhook payload: a JSON array of events (hubspot-platform.md §2.2).
+//! HubSpot's webhook payload: a JSON array of events.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/webhooks/guide>
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;

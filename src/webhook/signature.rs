@@ -2,7 +2,9 @@
 //!
 //! All three hash the raw body bytes exactly as received. v2 and v3 also hash the full URL that
 //! HubSpot called, which the caller builds from `server.public_url` plus the request's path and
-//! query as received (never from `Host`). See hubspot-platform.md §1.
+//! query as received (never from `Host`). HubSpot, v3:
+//! <https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation>,
+//! v1 and v2: <https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests>.
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! Export benchmark (the export issue): N new contacts exported through the real gateway
+//! Export benchmark: N new contacts exported through the real gateway
 //! binary into an in-process simulator at its default rate limit (190 calls / 10 s). API calls
 //! during the job vs the minimum (⌈N/100⌉ batch creates; validation uses the property
 //! definitions mirrored at connect, so it needs no call), wall time vs what the rate limit

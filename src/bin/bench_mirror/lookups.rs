@@ -148,7 +148,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
             json!({"median": median_run(&runs[i], "requests_per_sec"), "runs": runs[i]}),
         );
     }
-    // First matches write `matched_at` (a sled transaction each): existing domains never looked up before.
+    // First matches: existing domains never looked up before (each records its `matched_at`).
     let fresh: Vec<Prepared> = keys
         .fresh_domains
         .iter()

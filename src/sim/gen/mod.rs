@@ -15,7 +15,9 @@ use crate::sim::schema::{self, PropertyDef};
 /// fixed so the same seed always yields the same portal.
 pub const ANCHOR_MS: i64 = 1_793_491_200_000;
 const TWO_YEARS_MS: i64 = 2 * 365 * 24 * 3600 * 1000;
-/// Records that share one modified timestamp, as after a bulk import (§3.3, pitfall 6).
+/// Records that share one modified timestamp, as after a bulk import: search must page past
+/// them by id.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
 pub const BULK_BLOCK: u64 = 12_000;
 /// The portal must have at least this many records of a type for the bulk block to exist.
 pub const BULK_MIN_RECORDS: u64 = 40_000;
@@ -23,7 +25,7 @@ pub const BULK_MIN_RECORDS: u64 = 40_000;
 const BULK_AGE_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Maps a record index to its numeric id and back. The first half of each type sits below
-/// 2^31, the second half above it, so clients meet both (pitfall 9).
+/// 2^31, the second half above it, so clients meet both (HubSpot's ids exceed 32 bits).
 #[derive(Debug, Clone, Copy)]
 pub struct IdSpace {
     base: u64,

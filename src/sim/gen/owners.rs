@@ -67,7 +67,8 @@ pub fn owner(seed: u64, index: u64) -> Owner {
 }
 
 impl Owner {
-    /// `/crm/v3/owners` JSON (§3.4): `userId` is null for archived owners.
+    /// `/crm/v3/owners` JSON: `userId` is null for archived owners.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/latest/crm/owners/guide>
     pub fn to_json(&self) -> serde_json::Value {
         let teams: Vec<_> = self
             .teams

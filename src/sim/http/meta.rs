@@ -1,4 +1,8 @@
-//! Owners (§3.4), pipelines (§3.5), property definitions (§3.6) and associations v4 (§3.7).
+//! Owners, pipelines, property definitions and associations v4. HubSpot:
+//! <https://developers.hubspot.com/docs/api-reference/latest/crm/owners/guide>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/crm/pipelines/guide>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/crm/properties/guide>,
+//! <https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide>.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,5 @@
-//! OAuth: refresh-token grant (§5.1 step 3) and access-token introspection (§5.1 step 4).
+//! OAuth: refresh-token grant and access-token introspection.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>
 
 use serde_json::json;
 

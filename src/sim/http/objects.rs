@@ -1,4 +1,6 @@
-//! Object reads: list (§3.1), get, batch read (§3.2) and search (§3.3).
+//! Object reads: list, get, batch read and search. HubSpot:
+//! <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>.
 
 use serde_json::{json, Value};
 
@@ -11,7 +13,9 @@ use crate::sim::portal::{Filter, FilterGroup, Portal, SearchQuery};
 use crate::sim::time;
 
 const LIST_MAX: usize = 100;
-/// `propertiesWithHistory` lowers the page size (community-observed 50, §3.1).
+/// `propertiesWithHistory` lowers the page size (HubSpot's spec says so without a number;
+/// 50 is community-observed).
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
 const HISTORY_MAX: usize = 50;
 const BATCH_MAX: usize = 100;
 

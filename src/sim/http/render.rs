@@ -1,5 +1,6 @@
 //! HubSpot's v3 record JSON: `{id, properties, propertiesWithHistory?, associations?,
-//! createdAt, updatedAt, archived, archivedAt?}` (§3.1), every property value a string.
+//! createdAt, updatedAt, archived, archivedAt?}`, every property value a string.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
 
 use serde_json::{json, Map, Value};
 

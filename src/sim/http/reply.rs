@@ -1,4 +1,7 @@
-//! Response builders and HubSpot's error bodies (§3.12, §4, §5).
+//! Response builders and HubSpot's error bodies. HubSpot:
+//! <https://developers.hubspot.com/docs/api-reference/error-handling>,
+//! <https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -85,7 +88,8 @@ pub fn missing_scopes(missing: &[String]) -> Reply {
     json(403, &body)
 }
 
-/// 429 with the body of §4.
+/// 429 with HubSpot's rate-limit body.
+/// HubSpot: <https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines>
 pub fn rate_limited(policy: &str) -> Reply {
     let message = match policy {
         "DAILY" => "You have reached your daily limit.",

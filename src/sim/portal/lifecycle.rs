@@ -100,7 +100,8 @@ impl Portal {
         if !self.set_association(from, to, present) {
             return Vec::new();
         }
-        // A primary association also exists unlabelled: HubSpot sends both (§2.2).
+        // A primary association also exists unlabelled: HubSpot sends both.
+        // HubSpot: https://developers.hubspot.com/docs/api-reference/legacy/webhooks/guide
         let primary = if present {
             self.is_primary(from, to)
         } else {

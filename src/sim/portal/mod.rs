@@ -25,7 +25,8 @@ use crate::sim::gen::Gen;
 use crate::sim::kind::ObjectType;
 use crate::sim::time;
 
-/// One history entry of `propertiesWithHistory` (§3.9).
+/// One history entry of `propertiesWithHistory`.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/deals/guide>
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Version {
     pub value: String,
@@ -82,7 +83,8 @@ impl Portal {
     /// Follows merges to the surviving id (HubSpot resolves old ids on single-record reads).
     pub fn resolve(&self, kind: ObjectType, id: u64) -> u64 {
         let mut current = id;
-        // A record takes part in at most 250 merges (§3.10), so the chain is bounded.
+        // A record takes part in at most 250 merges, so the chain is bounded.
+        // HubSpot: https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis
         for _ in 0..256 {
             match self.table(kind).entries.get(&current) {
                 Some(Entry::Merged(into)) => current = *into,
@@ -151,7 +153,8 @@ impl Portal {
         versions
     }
 
-    /// One page of ids in ascending id order: live records, or only archived ones (§3.1).
+    /// One page of ids in ascending id order: live records, or only archived ones.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
     pub fn list(
         &self,
         kind: ObjectType,
@@ -211,7 +214,8 @@ impl Portal {
         owner
     }
 
-    /// Deactivates an owner; records keep pointing at its id (pitfall 10).
+    /// Deactivates an owner; records keep pointing at its id.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/latest/crm/owners/guide>
     pub fn archive_owner(&mut self, id: u64) -> bool {
         match self.owners.iter_mut().find(|owner| owner.id == id) {
             Some(owner) => {

@@ -1,5 +1,6 @@
-//! Write validation as HubSpot does it (§3.13): every bad value in a batch is collected and the
+//! Write validation as HubSpot does it: every bad value in a batch is collected and the
 //! whole batch fails with 400 `Property values were not valid`; contacts are unique by email.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide>
 
 use std::collections::BTreeMap;
 
@@ -54,7 +55,8 @@ impl Portal {
                 format!("\"{name}\" is a read only property; its value cannot be set."),
             ));
         }
-        // An empty string clears a property (§3.13).
+        // An empty string clears a property.
+        // HubSpot: https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide
         if value.is_empty() {
             return None;
         }

@@ -3,7 +3,8 @@
 use crate::sim::gen::words;
 use crate::sim::kind::ObjectType;
 
-/// HubSpot's property `type` (§3.6).
+/// HubSpot's property `type`.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/properties/guide>
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropertyType {
     String,
@@ -188,7 +189,8 @@ impl PropertyDef {
         self
     }
 
-    /// Marks one option hidden: still a valid stored value (§3.6).
+    /// Marks one option hidden: still a valid stored value.
+    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/properties/guide>
     pub fn hide_option(mut self, value: &str) -> Self {
         for choice in &mut self.options {
             if choice.value == value {
@@ -218,8 +220,9 @@ pub fn prop(name: &'static str, label: &'static str, group: &'static str) -> Pro
     }
 }
 
-/// The created, modified and id properties every type has (names per §3.3). Deals' create
-/// date is writable in HubSpot; the others are not.
+/// The created, modified and id properties every type has, named as HubSpot's search
+/// documentation names them. Deals' create date is writable in HubSpot; the others are not.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
 pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 3] {
     let created = prop(kind.created_property(), "Create Date", group).datetime();
     let created = if kind == ObjectType::Deals {

@@ -35,7 +35,8 @@ pub fn property(kind: ObjectType, name: &str) -> Option<&'static PropertyDef> {
     properties(kind).iter().find(|def| def.name == name)
 }
 
-/// The HubSpot JSON of one property definition (§3.6).
+/// The HubSpot JSON of one property definition.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/properties/guide>
 pub fn property_json(def: &PropertyDef) -> Value {
     let options: Vec<Value> = def
         .options

@@ -1,5 +1,6 @@
-//! Deal pipelines and stages (§3.5): HubSpot's default pipeline plus a custom one whose ids
+//! Deal pipelines and stages: HubSpot's default pipeline plus a custom one whose ids
 //! are numeric strings, as custom pipelines have in real portals.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/pipelines/guide>
 
 use std::sync::OnceLock;
 

@@ -1,4 +1,5 @@
-//! Task (engagement, `0-27`) property definitions (§3.8).
+//! Task (engagement, `0-27`) property definitions.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/activities/tasks/guide>
 
 use super::builder::{prop, system, PropertyDef};
 use crate::sim::gen::words;

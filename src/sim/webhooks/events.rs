@@ -1,5 +1,6 @@
-//! HubSpot's webhook event JSON for portal changes (§2.2): classic `contact.*`, `company.*`,
+//! HubSpot's webhook event JSON for portal changes: classic `contact.*`, `company.*`,
 //! `deal.*` types, and generic `object.*` (with `objectTypeId`) for tasks.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/webhooks/guide>
 
 use serde_json::{json, Map, Value};
 

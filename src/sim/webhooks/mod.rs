@@ -1,5 +1,6 @@
 //! Outgoing webhooks: events queue in an `Outbox`; the sender batches them (≤ 100), signs each
-//! attempt with v1 and v3 (fresh timestamp), POSTs, and retries like HubSpot (§2.4).
+//! attempt with v1 and v3 (fresh timestamp), POSTs, and retries like HubSpot.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/webhooks/guide>
 
 mod events;
 mod sender;

@@ -11,7 +11,8 @@ use crate::sim::control::Shared;
 use crate::sim::{time, WebhookTarget};
 use crate::webhook::signature::{decode_v3_uri, sign_v1, sign_v3};
 
-/// HubSpot gives up after 10 attempts (§2.4).
+/// HubSpot gives up after 10 attempts.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/webhooks/guide>
 pub const MAX_ATTEMPTS: u32 = 10;
 
 /// Delivery slots when no target is configured at start (HubSpot's default).

@@ -1,4 +1,4 @@
-//! Payload parsing tests: every event kind of §2.2, leniency, and rejections.
+//! Payload parsing tests: every event kind of HubSpot's webhooks guide, leniency, and rejections.
 
 use super::*;
 

@@ -1,5 +1,6 @@
-//! Object writes (§3.13): create, update, upsert, archive — single and batch. Validation fails
+//! Object writes: create, update, upsert, archive — single and batch. Validation fails
 //! the whole batch; contacts are unique by email (409); every write fires webhooks.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide>
 
 use std::collections::BTreeMap;
 
@@ -210,7 +211,8 @@ pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     let (mut results, changes) = create_all(&mut portal, kind, &inputs);
     drop(portal);
     shared.announce(changes);
-    // HubSpot does not return results in input order (§3.13).
+    // HubSpot does not return results in input order.
+    // HubSpot: https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide
     results.reverse();
     let body = json!({"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": time::iso(time::now_ms())});
     reply::json(201, &body)
@@ -248,7 +250,8 @@ pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Re
 }
 
 /// `POST /crm/v3/objects/contacts/gdpr-delete` `{"objectId", "idProperty"?}`: permanent; fires
-/// `contact.privacyDeletion` and `contact.deletion` (§3.10).
+/// `contact.privacyDeletion` and `contact.deletion`.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide>
 pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,

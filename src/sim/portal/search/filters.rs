@@ -1,4 +1,5 @@
-//! Filter evaluation (operators, typed comparison, tokens) and query validation (§3.3).
+//! Filter evaluation (operators, typed comparison, tokens) and query validation.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
 
 use std::cmp::Ordering;
 
@@ -89,7 +90,8 @@ pub(super) fn typed(kind: ObjectType, name: &str, text: &str) -> Key {
     number.map_or_else(|| Key::Text(text.to_string()), Key::Number)
 }
 
-/// `*` is a wildcard inside a token (§3.3); otherwise a token is a whole word.
+/// `*` is a wildcard inside a token; otherwise a token is a whole word.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
 fn token_match(text: &str, token: &str) -> bool {
     if token.contains('*') {
         let parts: Vec<&str> = token.split('*').filter(|part| !part.is_empty()).collect();

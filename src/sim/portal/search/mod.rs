@@ -1,5 +1,6 @@
-//! CRM search (§3.3) over base records and the search index's view of the overlay:
+//! CRM search over base records and the search index's view of the overlay:
 //! AND within a group, OR across groups, one sort, offset paging, the 10,000-result cap.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
 
 use std::cmp::Ordering;
 
