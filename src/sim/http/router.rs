@@ -1,5 +1,6 @@
 //! Routes a request: `/_sim` control, OAuth, or an API call that passes auth, scopes, rate
-//! limits and faults (in that order, as HubSpot answers 401 before 403 before 429).
+//! limits and faults (in that order, as HubSpot answers 401 before 403 before 429) and then
+//! acts in the account, as the user, its token is bound to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use super::acting::Acting;
 use super::reply::{self, Reply};
 use super::{control_routes, meta, oauth, objects, writes, Request};
-use crate::sim::auth::{Caller, Denied};
+use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::kind::ObjectType;
 use crate::sim::limits::Verdict;
@@ -83,18 +84,7 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
     let Some(acting) = Acting::new(shared, access.grant.portal_id, access.grant.user_id) else {
         return finish(shared, api.label, reply::unauthorized(None)).await;
     };
-    let missing: Vec<String> = {
-        let tokens = shared.tokens.lock();
-        api.scopes
-            .iter()
-            .filter(|group| {
-                group
-                    .iter()
-                    .all(|scope| !tokens.allows(&access.grant, scope))
-            })
-            .map(|group| group[0].to_string())
-            .collect()
-    };
+    let missing = missing_scopes(shared, &access.grant, &api.scopes);
     if !missing.is_empty() {
         return finish(shared, api.label, reply::missing_scopes(&missing)).await;
     }
@@ -131,6 +121,17 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
         }
     }
     finish(shared, api.label, reply).await
+}
+
+/// The first scope of each group the grant has none of.
+fn missing_scopes(shared: &Shared, grant: &Grant, groups: &[Vec<&'static str>]) -> Vec<String> {
+    let tokens = shared.tokens.lock();
+    let lacks = |group: &&Vec<&str>| group.iter().all(|scope| !tokens.allows(grant, scope));
+    groups
+        .iter()
+        .filter(lacks)
+        .map(|group| group[0].to_string())
+        .collect()
 }
 
 /// Adds the configured latency and counts the answer.
