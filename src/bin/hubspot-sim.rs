@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use hubspot_gateway::sim::fire::{self, FireConfig};
-use hubspot_gateway::sim::{self, RateLimit, SimConfig, WebhookTarget};
+use hubspot_gateway::sim::{self, OtherAccount, RateLimit, SimConfig, WebhookTarget};
 use hubspot_gateway::webhook::signature::Version;
 
 #[derive(Parser)]
@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HubSpot API subset from a generated portal until Ctrl-C.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Post signed webhook batches and report throughput, latency and statuses.
     Fire(FireArgs),
 }
@@ -71,6 +71,39 @@ struct ServeArgs {
     /// First webhook retry delay; later ones double with jitter (HubSpot: about a minute).
     #[arg(long, default_value_t = 60_000)]
     webhook_retry_base_ms: u64,
+    /// Lifetime of OAuth authorization codes.
+    #[arg(long, default_value_t = 60)]
+    code_ttl_secs: u64,
+    /// A registered redirect URL of the OAuth app (repeatable). None: any https URL, or
+    /// http on localhost/127.0.0.1, is accepted.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Rotate refresh tokens: each refresh answers a new one, the old one works this many
+    /// seconds longer. Default: HubSpot's behaviour (the refresh token never changes).
+    #[arg(long)]
+    refresh_rotation_grace_secs: Option<u64>,
+    /// Accounts beside the simulated portal, comma-separated, or "none". Each is an empty
+    /// CRM whose users are the portal's first owner and admin@othercorp.example.
+    #[arg(long, default_value = "62515002", value_parser = parse_portal_ids)]
+    other_portal_ids: PortalIds,
+}
+
+/// `--other-portal-ids`: a list of portal ids, or `none`.
+#[derive(Clone)]
+struct PortalIds(Vec<i64>);
+
+fn parse_portal_ids(text: &str) -> Result<PortalIds, String> {
+    if text == "none" {
+        return Ok(PortalIds(Vec::new()));
+    }
+    text.split(',')
+        .map(|id| {
+            id.trim()
+                .parse()
+                .map_err(|_| format!("bad portal id {id:?}"))
+        })
+        .collect::<Result<_, _>>()
+        .map(PortalIds)
 }
 
 #[derive(Args)]
@@ -142,7 +175,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Fire(args) => runtime.block_on(fire_command(args)),
     }
 }
@@ -182,6 +215,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
         client_secret: args.client_secret.unwrap_or(defaults.client_secret.clone()),
         search_lag_ms: args.search_lag_ms,
         webhook,
+        code_ttl_secs: args.code_ttl_secs,
+        redirect_uris: args.redirect_uris,
+        refresh_rotation_grace_secs: args.refresh_rotation_grace_secs,
+        other_accounts: (args.other_portal_ids.0.iter())
+            .map(|&portal_id| OtherAccount {
+                portal_id,
+                ..OtherAccount::second()
+            })
+            .collect(),
         ..defaults
     };
     let handle = match sim::start(config, args.listen).await {
@@ -203,6 +245,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.portal_id,
         handle.base_url()
     );
+    println!(
+        "authorize: {}  (set the gateway's hubspot.app_base to {})",
+        handle.authorize_url(),
+        handle.base_url()
+    );
+    for user in handle.control().users().iter().take(3) {
+        println!(
+            "hubspot user: {} (accounts {:?})",
+            user.email, user.portal_ids
+        );
+    }
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
     ExitCode::SUCCESS

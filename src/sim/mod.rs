@@ -26,21 +26,34 @@
 //!   HubSpot's JSON. [`Control::snapshot`] returns the whole portal (use on small portals).
 //! - [`Stats`] (`handle.stats()`): calls per endpoint, status counts, 429s, webhook delivery.
 //!
-//! # Credentials
-//! - `access_token` is a static private-app token: never expires, rate-limit answers carry the
-//!   daily headers.
-//! - OAuth: `POST /oauth/v1/token` with `grant_type=refresh_token`, `client_id`,
-//!   `client_secret`, `refresh_token` (form-encoded) issues access tokens that expire after
-//!   `token_ttl_secs` ([`Control::expire_tokens`] expires all issued ones now).
-//! - Introspection `GET /oauth/v1/access-tokens/{token}` works for both kinds; the token's user
-//!   is the first generated owner (active, see [`Control::owners`]).
+//! # Credentials, accounts and OAuth (details: `http::oauth` and its `authorize` module)
+//! - `access_token` is a static private-app token of the simulated portal: never expires,
+//!   rate-limit answers carry the daily headers; writes with it record no user.
+//! - HubSpot users are the portals' owners (same user id in every account they belong to);
+//!   `other_accounts` adds accounts (default: [`OtherAccount::second`], an empty CRM shared with
+//!   the first owner, so signing in as them shows the account chooser). [`Control::users`],
+//!   [`Control::accounts`], [`Control::add_user`].
+//! - The authorize pages ([`SimHandle::authorize_url`]): sign-in (email, cookie), account
+//!   chooser, consent with "Connect app" / "Cancel"; [`browser::Browser`] walks them like a
+//!   person. Codes live `code_ttl_secs` (default 60: HubSpot documents only a "short window";
+//!   any client exchanges within a second, and a strict simulator catches slow ones), work once.
+//! - `POST /oauth/v1/token` (and v3): `grant_type=authorization_code` or `refresh_token`;
+//!   access tokens live `token_ttl_secs` and are bound to (account, user, scopes): API calls see
+//!   only that account's CRM and writes set `hs_created_by_user_id` / `hs_updated_by_user_id`.
+//!   The configured `refresh_token` belongs to the first owner and carries `scopes`.
+//! - Token info and revocation: `GET /oauth/v1/access-tokens/{token}`,
+//!   `GET`/`DELETE /oauth/v1/refresh-tokens/{token}`.
+//! - Switches: [`Control::expire_tokens`], [`Control::expire_codes`],
+//!   [`Control::set_refresh_rotation`], [`Control::set_token_endpoint_down`],
+//!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`].
 //!
 //! # HubSpot endpoints served
 //! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
 //! create/update/upsert/archive, contacts `gdpr-delete`) for `contacts`/`0-1`, `companies`/`0-2`,
 //! `deals`/`0-3`, `tasks`/`0-27`; deal pipelines; property definitions; associations v4 batch
-//! read; OAuth token refresh and introspection. Shapes and limits follow HubSpot's developer
-//! documentation (<https://developers.hubspot.com/docs>); each module cites its pages.
+//! read; OAuth (authorize pages, code and refresh grants, token info, revocation). Shapes and
+//! limits follow HubSpot's developer documentation (<https://developers.hubspot.com/docs>);
+//! each module cites its pages.
 //! Where HubSpot is undocumented the simulator is strict on purpose: `limit` above 100 (50 with
 //! `propertiesWithHistory`) is a 400, search filters on unknown properties are a 400, batch
 //! results come back in reverse input order, upsert exists only for contacts by email.
@@ -50,7 +63,7 @@
 //! | --- | --- |
 //! | `GET /_sim/stats` | [`Stats`] as JSON |
 //! | `GET /_sim/snapshot` | [`Snapshot`] as JSON |
-//! | `GET /_sim/config` | portal id, tokens, client id/secret, refresh token, scopes, webhook target |
+//! | `GET /_sim/config` | portal id, hub domain, tokens, client id/secret, refresh token, scopes, authorize path, webhook target |
 //! | `POST /_sim/objects/{type}` | `{"properties":{..}}` → `{"id"}` (creates, fires webhooks) |
 //! | `PATCH /_sim/objects/{type}/{id}` | `{"properties":{..}}` → 204 |
 //! | `DELETE /_sim/objects/{type}/{id}` | archive → 204 |
@@ -62,11 +75,16 @@
 //! | `POST /_sim/bulk-touch/{type}` | `{"count"}` → `{"modified_ms"}` |
 //! | `POST /_sim/faults` | any of `{"fault_rate","latency_ms","force_429":N,"outage_ms":N,"rate_limit":{"max","interval_ms"}\|null,"search_rate_limit":..,"daily_limit":N\|null,"scopes":[..],"search_lag_ms":N,"stall_writes":N,"stall_ms":N}` → 204; `stall_writes`: the next N writes are applied, then answered after `stall_ms` (default 5000) |
 //! | `POST /_sim/expire-tokens` | → 204 |
+//! | `GET /_sim/accounts` | `{"accounts":[{"portal_id","hub_domain","user_ids"}],"users":[{"user_id","email","portal_ids"}]}` |
+//! | `POST /_sim/users` | `{"email","portal_id"?}` → `{"user_id"}` (adds the user to the account; default the simulated portal) |
+//! | `POST /_sim/oauth` | any of `{"code_ttl_ms","expire_codes":true,"refresh_rotation_grace_ms":N\|null,"token_endpoint_down":bool,"redirect_uris":[..],"app_scopes":[..]\|null,"portal_scopes":{"ID":[..]\|null},"user_scopes":{"EMAIL":[..]\|null}}` → 204 |
 //! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
 //! | `POST /_sim/webhooks/target` | `{"url","client_secret","app_id"?,"retry_base_ms"?}` → 204; `DELETE` stops webhooks |
 //! | `POST /_sim/webhooks/flush` | waits (≤ 30 s) until the outbox is empty → `{"pending"}` |
 
+mod accounts;
 mod auth;
+pub mod browser;
 mod control;
 pub mod fire;
 mod gen;
@@ -82,7 +100,9 @@ mod webhooks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use control::{Control, Snapshot, SnapshotRecord};
+pub use accounts::{hub_domain, OtherAccount, User};
+pub use auth::ScopeLimit;
+pub use control::{Account, Control, Snapshot, SnapshotRecord};
 pub use gen::owners::Owner;
 pub use kind::ObjectType;
 pub use stats::{Stats, WebhookStats};
@@ -154,8 +174,19 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: String,
     pub refresh_token: String,
-    /// Granted scopes (default: every read and write scope the gateway uses).
+    /// Scopes of the private-app token and the configured refresh token (default: every read
+    /// and write scope the gateway uses).
     pub scopes: Vec<String>,
+    /// Lifetime of authorization codes (default 60; HubSpot documents only "short").
+    pub code_ttl_secs: u64,
+    /// The app's registered redirect URLs; empty (default): any https URL, or http on a
+    /// loopback host, is accepted.
+    pub redirect_uris: Vec<String>,
+    /// `Some(grace)`: every refresh answers a new refresh token and the old one works `grace`
+    /// seconds longer. `None` (default, HubSpot): the refresh token never changes.
+    pub refresh_rotation_grace_secs: Option<u64>,
+    /// Accounts beside the simulated portal (default: [`OtherAccount::second`]).
+    pub other_accounts: Vec<OtherAccount>,
     /// How long a mutation stays invisible to search (HubSpot: a few seconds).
     pub search_lag_ms: u64,
     pub webhook: Option<WebhookTarget>,
@@ -188,6 +219,10 @@ impl Default for SimConfig {
             client_secret: "sim-client-secret".to_string(),
             refresh_token: "na1-sim-refresh-token".to_string(),
             scopes: kind::all_scopes(),
+            code_ttl_secs: 60,
+            redirect_uris: Vec::new(),
+            refresh_rotation_grace_secs: None,
+            other_accounts: vec![OtherAccount::second()],
             search_lag_ms: 0,
             webhook: None,
         }
@@ -217,6 +252,11 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
 impl SimHandle {
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+
+    /// HubSpot's authorize page here (the gateway's `hubspot.app_base` + `/oauth/authorize`).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth/authorize", self.base_url)
     }
 
     pub fn local_addr(&self) -> SocketAddr {

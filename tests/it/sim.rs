@@ -1,9 +1,13 @@
 //! hubspot-sim over real sockets: HubSpot's shapes, limits, auth, writes, webhooks, `fire`.
 
+mod accounts;
 mod auth;
 mod binary;
 mod fire;
 mod limits;
+mod oauth;
+mod oauth_pages;
+mod oauth_tokens;
 mod reads;
 mod receiver;
 mod webhooks;

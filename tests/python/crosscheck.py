@@ -6,7 +6,12 @@ means the simulator's JSON differs from what HubSpot's own client expects.
 Usage: crosscheck.py BASE_URL ACCESS_TOKEN CLIENT_ID CLIENT_SECRET REFRESH_TOKEN CONTACTS COMPANIES
 """
 
+import json
+import re
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
@@ -122,6 +127,41 @@ def oauth(client, context):
     expect(info.hub_id and info.user and info.scopes, "introspection names hub, user and scopes")
     fresh = HubSpot(access_token=tokens.access_token, host=context["base"])
     expect(fresh.crm.contacts.basic_api.get_page(limit=1).results, "the OAuth token works")
+
+
+@check("oauth: authorize pages, code exchange, refresh-token info and revocation")
+def oauth_install(client, context):
+    base, redirect = context["base"], "http://localhost:9/oauth/callback"
+    users = json.load(urllib.request.urlopen(f"{base}/_sim/accounts"))["users"]
+    query = urllib.parse.urlencode({"client_id": context["client_id"], "redirect_uri": redirect,
+                                    "scope": "oauth crm.objects.contacts.read", "state": "py"})
+    page = urllib.request.urlopen(f"{base}/oauth/authorize?{query}").read().decode()
+    request = re.search(r'name="request" value="([^"]+)"', page).group(1)
+    opener = urllib.request.build_opener(NoRedirect)
+
+    def post(step, fields, cookie=""):
+        body = urllib.parse.urlencode({"request": request, **fields}).encode()
+        try:
+            return opener.open(urllib.request.Request(f"{base}/oauth/authorize/{step}", body, {"Cookie": cookie}))
+        except urllib.error.HTTPError as redirect_or_error:
+            return redirect_or_error
+    signed_in = post("sign-in", {"email": users[1]["email"]})
+    cookie = signed_in.headers["Set-Cookie"].split(";")[0]
+    portal_id = re.search(r'name="portal_id" value="(\d+)"', signed_in.read().decode()).group(1)
+    location = post("consent", {"portal_id": portal_id, "decision": "connect"}, cookie).headers["Location"]
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["code"][0]
+    tokens = client.oauth.tokens_api.create(grant_type="authorization_code", code=code, redirect_uri=redirect,
+                                           client_id=context["client_id"], client_secret=context["client_secret"])
+    expect(tokens.refresh_token and tokens.access_token, "tokens for the code")
+    info = client.oauth.refresh_tokens_api.get(tokens.refresh_token)
+    expect(info.user == users[1]["email"] and info.hub_domain and info.client_id, "refresh-token info names the user")
+    client.oauth.refresh_tokens_api.archive(tokens.refresh_token)
+    expect(client.oauth.access_tokens_api.get(tokens.access_token).user_id == users[1]["user_id"], "access tokens live on")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
 
 
 @check("contacts: create, then 409 on the same email")

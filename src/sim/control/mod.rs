@@ -1,5 +1,6 @@
 //! `Control`: the mutation and fault surface of a running simulator (tests, demo, `/_sim`).
 
+mod oauth;
 mod runtime;
 mod shared;
 mod snapshot;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 
+pub use oauth::Account;
 pub(crate) use shared::Shared;
 pub use snapshot::{Snapshot, SnapshotRecord};
 

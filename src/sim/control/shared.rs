@@ -2,7 +2,8 @@
 
 use parking_lot::Mutex;
 
-use crate::sim::auth::Tokens;
+use crate::sim::accounts::{self, Hub};
+use crate::sim::auth::{Codes, Grant, OAuth, Policy, RefreshTokens, Scopes, Sessions, Tokens};
 use crate::sim::limits::Limits;
 use crate::sim::portal::{Change, Portal};
 use crate::sim::stats::Counters;
@@ -12,8 +13,12 @@ use crate::sim::{SimConfig, WebhookTarget};
 /// State shared by the server, the webhook sender and `Control`.
 pub(crate) struct Shared {
     pub config: SimConfig,
+    /// The simulated portal (`config.portal_id`).
     pub portal: Mutex<Portal>,
+    /// The other accounts (see `accounts`).
+    pub accounts: Vec<Hub>,
     pub tokens: Mutex<Tokens>,
+    pub oauth: Mutex<OAuth>,
     pub limits: Mutex<Limits>,
     pub stats: Counters,
     pub outbox: Outbox,
@@ -36,9 +41,16 @@ impl Shared {
             config.owners as u64,
             config.search_lag_ms,
         );
+        let tokens = Tokens::new(
+            &config.access_token,
+            config.portal_id,
+            config.scopes.clone(),
+        );
         Shared {
+            accounts: accounts::build(&config, &portal.owners),
+            oauth: Mutex::new(oauth(&config, &portal)),
             portal: Mutex::new(portal),
-            tokens: Mutex::new(Tokens::new(&config.access_token, config.scopes.clone())),
+            tokens: Mutex::new(tokens),
             limits: Mutex::new(Limits::new(&config)),
             stats: Counters::default(),
             outbox: Outbox::new(config.seed),
@@ -55,11 +67,41 @@ impl Shared {
         *self.webhook.lock() = target;
     }
 
+    /// Queues the webhooks for changes in another account than the simulated portal too.
+    pub fn announce_in(&self, portal_id: i64, changes: Vec<Change>) {
+        if portal_id == self.config.portal_id {
+            return self.announce(changes);
+        }
+        if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
+            self.outbox.push(&changes, portal_id, app_id, &self.stats);
+        }
+    }
+
     /// Queues the webhooks for these changes (if a target is configured).
     pub fn announce(&self, changes: Vec<Change>) {
         if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
             self.outbox
                 .push(&changes, self.config.portal_id, app_id, &self.stats);
         }
+    }
+}
+
+/// The authorization server at start: the configured refresh token belongs to the simulated
+/// portal's first owner and carries the configured scopes.
+fn oauth(config: &SimConfig, portal: &Portal) -> OAuth {
+    let rotation_grace_ms = config.refresh_rotation_grace_secs.map(|secs| secs * 1000);
+    let mut refresh = RefreshTokens::new(rotation_grace_ms);
+    let grant = Grant {
+        portal_id: config.portal_id,
+        user_id: portal.owners.first().map(|owner| owner.user_id),
+        scopes: Scopes::Configured,
+    };
+    refresh.insert(&config.refresh_token, &config.client_id, grant);
+    OAuth {
+        codes: Codes::new(config.code_ttl_secs * 1000),
+        refresh,
+        policy: Policy::new(config.redirect_uris.clone()),
+        sessions: Sessions::default(),
+        token_endpoint_down: false,
     }
 }

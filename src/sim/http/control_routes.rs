@@ -10,7 +10,7 @@ use super::Request;
 use crate::sim::control::{Control, Shared};
 use crate::sim::kind::ObjectType;
 use crate::sim::webhooks::WebhookChaos;
-use crate::sim::{RateLimit, WebhookTarget};
+use crate::sim::{hub_domain, RateLimit, ScopeLimit, WebhookTarget};
 
 pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
     let control = Control::new(shared.clone());
@@ -32,6 +32,19 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
             Ok(None)
         }
         ("POST", ["faults"]) => faults(&control, &body).map(|()| None),
+        ("POST", ["oauth"]) => oauth(&control, &body).map(|()| None),
+        ("GET", ["accounts"]) => Ok(Some(
+            json!({"accounts": control.accounts(), "users": control.users()}),
+        )),
+        ("POST", ["users"]) => {
+            let email = body["email"].as_str().unwrap_or_default();
+            let portal_id = body["portal_id"]
+                .as_i64()
+                .unwrap_or(control.config().portal_id);
+            control
+                .add_user(email, portal_id)
+                .map(|user_id| Some(json!({"user_id": user_id})))
+        }
         ("POST", ["webhooks", "chaos"]) => serde_json::from_value::<WebhookChaos>(body)
             .map(|chaos| control.set_webhook_chaos(chaos))
             .map(|()| None)
@@ -180,6 +193,42 @@ fn faults(control: &Control, body: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `POST /_sim/oauth`: the authorization server's switches (documented in `sim/mod.rs`).
+fn oauth(control: &Control, body: &Value) -> anyhow::Result<()> {
+    let strings = |value: &Value| -> Option<Vec<String>> {
+        let list = value.as_array()?.iter().filter_map(Value::as_str);
+        Some(list.map(str::to_string).collect())
+    };
+    if let Some(ttl_ms) = body["code_ttl_ms"].as_u64() {
+        control.set_code_ttl(Duration::from_millis(ttl_ms));
+    }
+    if body["expire_codes"].as_bool() == Some(true) {
+        control.expire_codes();
+    }
+    if let Some(grace) = body.get("refresh_rotation_grace_ms") {
+        control.set_refresh_rotation(grace.as_u64().map(Duration::from_millis));
+    }
+    if let Some(down) = body["token_endpoint_down"].as_bool() {
+        control.set_token_endpoint_down(down);
+    }
+    if let Some(uris) = strings(&body["redirect_uris"]) {
+        control.set_redirect_uris(uris);
+    }
+    if let Some(scopes) = body.get("app_scopes") {
+        control.limit_scopes(ScopeLimit::App, strings(scopes));
+    }
+    for (portal_id, scopes) in body["portal_scopes"].as_object().into_iter().flatten() {
+        let portal_id = portal_id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("portal_scopes keys are portal ids, got {portal_id:?}"))?;
+        control.limit_scopes(ScopeLimit::Portal(portal_id), strings(scopes));
+    }
+    for (email, scopes) in body["user_scopes"].as_object().into_iter().flatten() {
+        control.limit_scopes(ScopeLimit::User(email.clone()), strings(scopes));
+    }
+    Ok(())
+}
+
 fn webhook_target(body: &Value) -> anyhow::Result<WebhookTarget> {
     let text = |name: &str| {
         body[name]
@@ -198,5 +247,6 @@ fn config_json(control: &Control) -> Value {
     let config = control.config();
     json!({"portal_id": config.portal_id, "access_token": config.access_token, "client_id": config.client_id,
            "client_secret": config.client_secret, "refresh_token": config.refresh_token, "scopes": config.scopes,
+           "hub_domain": hub_domain(config.portal_id), "authorize_path": "/oauth/authorize",
            "webhook_target": control.webhook_target().map(|target| target.url)})
 }

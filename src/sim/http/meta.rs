@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::objects::batch_response;
 use super::reply::{self, Reply};
 use super::Request;
-use crate::sim::control::Shared;
+use crate::sim::http::acting::Acting;
 use crate::sim::kind::{association_type_id, primary_association_type_id, ObjectType};
 use crate::sim::schema;
 use crate::sim::time;
@@ -20,7 +20,7 @@ const ASSOCIATIONS_MAX_INPUTS: usize = 1000;
 /// Associations per input and page; more come with a per-input `paging.next.after`.
 const ASSOCIATIONS_PAGE: usize = 500;
 
-pub fn owners(shared: &Shared, request: &Request) -> Reply {
+pub fn owners(acting: &Acting, request: &Request) -> Reply {
     let limit = request
         .param("limit")
         .and_then(|limit| limit.parse().ok())
@@ -34,7 +34,7 @@ pub fn owners(shared: &Shared, request: &Request) -> Reply {
         .unwrap_or(0);
     let archived = request.flag("archived");
     let email = request.param("email").map(str::to_lowercase);
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     let matching: Vec<&crate::sim::Owner> = portal
         .owners
         .iter()
@@ -59,10 +59,10 @@ pub fn owners(shared: &Shared, request: &Request) -> Reply {
     reply::json(200, &body)
 }
 
-pub fn owner(shared: &Shared, request: &Request, id: &str) -> Reply {
+pub fn owner(acting: &Acting, request: &Request, id: &str) -> Reply {
     let by_user = request.param("idProperty") == Some("userId");
     let archived = request.flag("archived");
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     let found = portal.owners.iter().find(|owner| {
         let key = if by_user { owner.user_id } else { owner.id };
         key.to_string() == id && owner.archived == archived
@@ -113,7 +113,7 @@ pub fn property(kind: ObjectType, name: &str) -> Reply {
     }
 }
 
-pub fn associations(shared: &Shared, request: &Request, from: ObjectType, to: ObjectType) -> Reply {
+pub fn associations(acting: &Acting, request: &Request, from: ObjectType, to: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
@@ -126,7 +126,7 @@ pub fn associations(shared: &Shared, request: &Request, from: ObjectType, to: Ob
         ));
     }
     let started = time::iso(time::now_ms());
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &inputs {
         let id_text = reply::id_text(&input["id"]);

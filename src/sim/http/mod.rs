@@ -1,5 +1,6 @@
 //! The simulator's HTTP server (hyper 1): HubSpot's API subset, OAuth, and `/_sim` control.
 
+mod acting;
 mod control_routes;
 mod meta;
 mod oauth;

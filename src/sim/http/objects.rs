@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::render::{self, View};
 use super::reply::{self, Reply};
 use super::Request;
-use crate::sim::control::Shared;
+use crate::sim::http::acting::Acting;
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::{Filter, FilterGroup, Portal, SearchQuery};
 use crate::sim::time;
@@ -35,7 +35,7 @@ fn view(request: &Request) -> Result<View, String> {
     })
 }
 
-pub fn list(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn list(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let view = match view(request) {
         Ok(view) => view,
         Err(message) => return reply::bad_request(&message),
@@ -71,7 +71,7 @@ pub fn list(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
             return reply::bad_request("after must be a numeric cursor from paging.next.after")
         }
     };
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     let (ids, next) = portal.list(kind, after, limit, request.flag("archived"));
     let results: Vec<Value> = ids
         .iter()
@@ -104,12 +104,12 @@ fn find(
     (record.archived_ms.is_some() == archived).then_some(resolved)
 }
 
-pub fn get(shared: &Shared, request: &Request, kind: ObjectType, id: &str) -> Reply {
+pub fn get(acting: &Acting, request: &Request, kind: ObjectType, id: &str) -> Reply {
     let view = match view(request) {
         Ok(view) => view,
         Err(message) => return reply::bad_request(&message),
     };
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     match find(
         &portal,
         kind,
@@ -133,7 +133,7 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-pub fn batch_read(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn batch_read(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
@@ -153,7 +153,7 @@ pub fn batch_read(shared: &Shared, request: &Request, kind: ObjectType) -> Reply
         associations: Vec::new(),
     };
     let started = time::iso(time::now_ms());
-    let portal = shared.portal.lock();
+    let portal = acting.portal.lock();
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in inputs {
         let id = reply::id_text(&input["id"]);
@@ -193,7 +193,7 @@ pub fn batch_response(
     reply::json(207, &body)
 }
 
-pub fn search(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn search(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
@@ -206,7 +206,7 @@ pub fn search(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
         properties: strings(&body["properties"]),
         ..View::default()
     };
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let found = match portal.search(kind, &query) {
         Ok(found) => found,
         Err(message) => return reply::bad_request(&message),

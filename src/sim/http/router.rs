@@ -1,14 +1,16 @@
 //! Routes a request: `/_sim` control, OAuth, or an API call that passes auth, scopes, rate
-//! limits and faults (in that order, as HubSpot answers 401 before 403 before 429).
+//! limits and faults (in that order, as HubSpot answers 401 before 403 before 429) and then
+//! acts in the account, as the user, its token is bound to.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::header::{HeaderName, HeaderValue};
 
+use super::acting::Acting;
 use super::reply::{self, Reply};
 use super::{control_routes, meta, oauth, objects, writes, Request};
-use crate::sim::auth::{Caller, Denied};
+use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::kind::ObjectType;
 use crate::sim::limits::Verdict;
@@ -67,11 +69,11 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
         .await;
     };
     let now = time::now_ms();
-    let caller = match request
+    let access = match request
         .bearer()
         .map(|token| shared.tokens.lock().check(token, now))
     {
-        Some(Ok(caller)) => caller,
+        Some(Ok(access)) => access,
         Some(Err(Denied::Expired { ago_ms })) => {
             return finish(shared, api.label, reply::unauthorized(Some(ago_ms))).await
         }
@@ -79,14 +81,10 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
             return finish(shared, api.label, reply::unauthorized(None)).await
         }
     };
-    let missing: Vec<String> = {
-        let tokens = shared.tokens.lock();
-        api.scopes
-            .iter()
-            .filter(|group| group.iter().all(|scope| tokens.missing(scope).is_some()))
-            .map(|group| group[0].to_string())
-            .collect()
+    let Some(acting) = Acting::new(shared, access.grant.portal_id, access.grant.user_id) else {
+        return finish(shared, api.label, reply::unauthorized(None)).await;
     };
+    let missing = missing_scopes(shared, &access.grant, &api.scopes);
     if !missing.is_empty() {
         return finish(shared, api.label, reply::missing_scopes(&missing)).await;
     }
@@ -102,10 +100,10 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
     let verdict = shared
         .limits
         .lock()
-        .admit(search, caller == Caller::PrivateApp, now);
+        .admit(search, access.caller == Caller::PrivateApp, now);
     let (mut reply, headers) = match verdict {
         Verdict::Pass(headers) => {
-            let reply = dispatch(shared, &request, api.call);
+            let reply = dispatch(&acting, &request, api.call);
             let stall = write.then(|| shared.limits.lock().stall_write()).flatten();
             if let Some(stall_ms) = stall {
                 tokio::time::sleep(Duration::from_millis(stall_ms)).await;
@@ -125,6 +123,17 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
     finish(shared, api.label, reply).await
 }
 
+/// The first scope of each group the grant has none of.
+fn missing_scopes(shared: &Shared, grant: &Grant, groups: &[Vec<&'static str>]) -> Vec<String> {
+    let tokens = shared.tokens.lock();
+    let lacks = |group: &&Vec<&str>| group.iter().all(|scope| !tokens.allows(grant, scope));
+    groups
+        .iter()
+        .filter(lacks)
+        .map(|group| group[0].to_string())
+        .collect()
+}
+
 /// Adds the configured latency and counts the answer.
 async fn finish(shared: &Shared, label: &str, reply: Reply) -> Reply {
     let latency_ms = shared.limits.lock().latency_ms;
@@ -135,27 +144,27 @@ async fn finish(shared: &Shared, label: &str, reply: Reply) -> Reply {
     reply
 }
 
-fn dispatch(shared: &Shared, request: &Request, call: Call) -> Reply {
+fn dispatch(acting: &Acting, request: &Request, call: Call) -> Reply {
     match call {
-        Call::Owners => meta::owners(shared, request),
-        Call::Owner(id) => meta::owner(shared, request, &id),
+        Call::Owners => meta::owners(acting, request),
+        Call::Owner(id) => meta::owner(acting, request, &id),
         Call::Pipelines => meta::pipelines(),
         Call::Pipeline(id) => meta::pipeline(&id),
         Call::Properties(kind) => meta::properties(kind),
         Call::Property(kind, name) => meta::property(kind, &name),
-        Call::Associations(from, to) => meta::associations(shared, request, from, to),
-        Call::List(kind) => objects::list(shared, request, kind),
-        Call::Get(kind, id) => objects::get(shared, request, kind, &id),
-        Call::BatchRead(kind) => objects::batch_read(shared, request, kind),
-        Call::Search(kind) => objects::search(shared, request, kind),
-        Call::Create(kind) => writes::create(shared, request, kind),
-        Call::Update(kind, id) => writes::update(shared, request, kind, &id),
-        Call::Archive(kind, id) => writes::archive(shared, kind, &id),
-        Call::BatchCreate(kind) => writes::batch_create(shared, request, kind),
-        Call::BatchUpdate(kind) => writes::batch_update(shared, request, kind),
-        Call::BatchUpsert(kind) => writes::batch_upsert(shared, request, kind),
-        Call::BatchArchive(kind) => writes::batch_archive(shared, request, kind),
-        Call::GdprDelete => writes::gdpr_delete(shared, request),
+        Call::Associations(from, to) => meta::associations(acting, request, from, to),
+        Call::List(kind) => objects::list(acting, request, kind),
+        Call::Get(kind, id) => objects::get(acting, request, kind, &id),
+        Call::BatchRead(kind) => objects::batch_read(acting, request, kind),
+        Call::Search(kind) => objects::search(acting, request, kind),
+        Call::Create(kind) => writes::create(acting, request, kind),
+        Call::Update(kind, id) => writes::update(acting, request, kind, &id),
+        Call::Archive(kind, id) => writes::archive(acting, kind, &id),
+        Call::BatchCreate(kind) => writes::batch_create(acting, request, kind),
+        Call::BatchUpdate(kind) => writes::batch_update(acting, request, kind),
+        Call::BatchUpsert(kind) => writes::batch_upsert(acting, request, kind),
+        Call::BatchArchive(kind) => writes::batch_archive(acting, request, kind),
+        Call::GdprDelete => writes::gdpr_delete(acting, request),
     }
 }
 

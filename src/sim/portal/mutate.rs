@@ -202,6 +202,25 @@ impl Portal {
         (id, changes)
     }
 
+    /// Records the HubSpot user behind an API write, as HubSpot does for a user's OAuth
+    /// token: `hs_updated_by_user_id` always, `hs_created_by_user_id` on creation. Not a
+    /// change of its own (no history, no webhook).
+    pub fn stamp_user(&mut self, kind: ObjectType, id: u64, user_id: u64, created: bool) {
+        let Some(record) = self.materialize(kind, id) else {
+            return;
+        };
+        let user_id = user_id.to_string();
+        if created {
+            record
+                .properties
+                .insert("hs_created_by_user_id".to_string(), user_id.clone());
+        }
+        record
+            .properties
+            .insert("hs_updated_by_user_id".to_string(), user_id);
+        self.reindex(kind, id);
+    }
+
     /// Updates a live record (a merged-away id updates its survivor, as HubSpot allows).
     pub fn update(
         &mut self,

@@ -220,10 +220,11 @@ pub fn prop(name: &'static str, label: &'static str, group: &'static str) -> Pro
     }
 }
 
-/// The created, modified and id properties every type has, named as HubSpot's search
+/// The created, modified, id and author properties every type has, named as HubSpot's search
 /// documentation names them. Deals' create date is writable in HubSpot; the others are not.
+/// The author ids are set by writes with a user's OAuth token (generated records have none).
 /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
-pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 3] {
+pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 5] {
     let created = prop(kind.created_property(), "Create Date", group).datetime();
     let created = if kind == ObjectType::Deals {
         created
@@ -238,6 +239,14 @@ pub fn system(kind: ObjectType, group: &'static str) -> [PropertyDef; 3] {
         prop("hs_object_id", "Record ID", group)
             .number(0, 0)
             .read_only(),
+        prop("hs_created_by_user_id", "Created by user ID", group)
+            .number(0, 0)
+            .read_only()
+            .pct(0),
+        prop("hs_updated_by_user_id", "Updated by user ID", group)
+            .number(0, 0)
+            .read_only()
+            .pct(0),
     ]
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::render::{self, View};
 use super::reply::{self, Reply};
 use super::Request;
-use crate::sim::control::Shared;
+use crate::sim::http::acting::Acting;
 use crate::sim::kind::{association_type_id, primary_association_type_id, ObjectType};
 use crate::sim::portal::{Change, Invalid, Portal};
 use crate::sim::time;
@@ -120,15 +120,20 @@ fn parse_inputs(request: &Request) -> Result<Vec<Value>, String> {
     Ok(inputs)
 }
 
-/// Creates validated inputs; returns their records' JSON and the changes to announce.
+/// Creates validated inputs as `user_id` (if a user's token); returns their records' JSON
+/// and the changes to announce.
 fn create_all(
     portal: &mut Portal,
     kind: ObjectType,
     inputs: &[Value],
+    user_id: Option<u64>,
 ) -> (Vec<Value>, Vec<Change>) {
     let (mut results, mut changes) = (Vec::new(), Vec::new());
     for input in inputs {
         let (id, created) = portal.create(kind, &properties_of(&input["properties"]), SOURCE);
+        if let Some(user_id) = user_id {
+            portal.stamp_user(kind, id, user_id, true);
+        }
         changes.extend(created);
         for association in input["associations"].as_array().into_iter().flatten() {
             changes.extend(associate(portal, kind, id, association));
@@ -165,12 +170,12 @@ fn associate(portal: &mut Portal, kind: ObjectType, id: u64, association: &Value
     })
 }
 
-pub fn create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn create(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
     };
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let properties = properties_of(&body["properties"]);
     let problems = portal.validate(kind, &properties, true);
     if !problems.is_empty() {
@@ -179,19 +184,24 @@ pub fn create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
     if let Some(reply) = email_conflict(&portal, kind, &[(None, &properties)]) {
         return reply;
     }
-    let (mut results, changes) = create_all(&mut portal, kind, std::slice::from_ref(&body));
+    let (mut results, changes) = create_all(
+        &mut portal,
+        kind,
+        std::slice::from_ref(&body),
+        acting.user_id,
+    );
     drop(portal);
-    shared.announce(changes);
+    acting.announce(changes);
     reply::json(201, &results.pop().unwrap_or(Value::Null))
 }
 
-pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn batch_create(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
         Err(message) => return reply::bad_request(&message),
     };
     let started = time::iso(time::now_ms());
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let all: Vec<Properties> = inputs
         .iter()
         .map(|input| properties_of(&input["properties"]))
@@ -208,9 +218,9 @@ pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     if let Some(reply) = email_conflict(&portal, kind, &writes) {
         return reply;
     }
-    let (mut results, changes) = create_all(&mut portal, kind, &inputs);
+    let (mut results, changes) = create_all(&mut portal, kind, &inputs, acting.user_id);
     drop(portal);
-    shared.announce(changes);
+    acting.announce(changes);
     // HubSpot does not return results in input order.
     // HubSpot: https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide
     results.reverse();
@@ -218,25 +228,25 @@ pub fn batch_create(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     reply::json(201, &body)
 }
 
-pub fn archive(shared: &Shared, kind: ObjectType, id: &str) -> Reply {
+pub fn archive(acting: &Acting, kind: ObjectType, id: &str) -> Reply {
     let changes = id
         .parse()
         .ok()
-        .and_then(|id| shared.portal.lock().archive(kind, id, SOURCE))
+        .and_then(|id| acting.portal.lock().archive(kind, id, SOURCE))
         .unwrap_or_default();
-    shared.announce(changes);
+    acting.announce(changes);
     // HubSpot answers 204 whether or not the record existed.
     reply::empty(204)
 }
 
-pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn batch_archive(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
         Err(message) => return reply::bad_request(&message),
     };
     let mut changes = Vec::new();
     {
-        let mut portal = shared.portal.lock();
+        let mut portal = acting.portal.lock();
         for input in &inputs {
             let id = reply::id_text(&input["id"]).parse().ok();
             changes.extend(
@@ -245,14 +255,14 @@ pub fn batch_archive(shared: &Shared, request: &Request, kind: ObjectType) -> Re
             );
         }
     }
-    shared.announce(changes);
+    acting.announce(changes);
     reply::empty(204)
 }
 
 /// `POST /crm/v3/objects/contacts/gdpr-delete` `{"objectId", "idProperty"?}`: permanent; fires
 /// `contact.privacyDeletion` and `contact.deletion`.
 /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/guide>
-pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
+pub fn gdpr_delete(acting: &Acting, request: &Request) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
@@ -260,7 +270,7 @@ pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
     let Some(key) = body["objectId"].as_str() else {
         return reply::bad_request("objectId is required");
     };
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let id = match body["idProperty"].as_str() {
         Some("email") => portal.contact_by_email(key),
         _ => key.parse().ok(),
@@ -269,6 +279,6 @@ pub fn gdpr_delete(shared: &Shared, request: &Request) -> Reply {
         return reply::not_found(&[key.to_string()]);
     };
     drop(portal);
-    shared.announce(changes);
+    acting.announce(changes);
     reply::empty(204)
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::{
     email_conflict, full_view, invalid_reply, parse_inputs, properties_of, Properties, SOURCE,
 };
-use crate::sim::control::Shared;
+use crate::sim::http::acting::Acting;
 use crate::sim::http::objects::batch_response;
 use crate::sim::http::render;
 use crate::sim::http::reply::{self, Reply};
@@ -14,29 +14,29 @@ use crate::sim::kind::ObjectType;
 use crate::sim::portal::Invalid;
 use crate::sim::time;
 
-pub fn update(shared: &Shared, request: &Request, kind: ObjectType, id: &str) -> Reply {
+pub fn update(acting: &Acting, request: &Request, kind: ObjectType, id: &str) -> Reply {
     let body = match reply::body_json(&request.body) {
         Ok(body) => body,
         Err(message) => return reply::bad_request(&message),
     };
     let input = json!({"id": id, "properties": body["properties"], "idProperty": request.param("idProperty")});
-    let reply = update_inputs(shared, kind, &[input]);
+    let reply = update_inputs(acting, kind, &[input]);
     if reply.status() == 207 {
         return reply::not_found(&[id.to_string()]);
     }
     reply
 }
 
-pub fn batch_update(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn batch_update(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     match parse_inputs(request) {
-        Ok(inputs) => update_inputs(shared, kind, &inputs),
+        Ok(inputs) => update_inputs(acting, kind, &inputs),
         Err(message) => reply::bad_request(&message),
     }
 }
 
-fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
+fn update_inputs(acting: &Acting, kind: ObjectType, inputs: &[Value]) -> Reply {
     let started = time::iso(time::now_ms());
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let mut targets = Vec::new();
     let mut missing = Vec::new();
     for input in inputs {
@@ -71,6 +71,9 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
     let (mut results, mut changes) = (Vec::new(), Vec::new());
     for (id, properties) in &targets {
         if let Some((id, changed)) = portal.update(kind, *id, properties, SOURCE) {
+            if let Some(user_id) = acting.user_id.filter(|_| !changed.is_empty()) {
+                portal.stamp_user(kind, id, user_id, false);
+            }
             changes.extend(changed);
             if let Some(record) = portal.record(kind, id) {
                 results.push(render::record(&portal, &record, &full_view(&record)));
@@ -78,7 +81,7 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
         }
     }
     drop(portal);
-    shared.announce(changes);
+    acting.announce(changes);
     results.reverse();
     if inputs.len() == 1 && missing.is_empty() {
         // The single-record PATCH answers with the record itself.
@@ -87,7 +90,7 @@ fn update_inputs(shared: &Shared, kind: ObjectType, inputs: &[Value]) -> Reply {
     batch_response(results, missing, kind, &started)
 }
 
-pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Reply {
+pub fn batch_upsert(acting: &Acting, request: &Request, kind: ObjectType) -> Reply {
     let inputs = match parse_inputs(request) {
         Ok(inputs) => inputs,
         Err(message) => return reply::bad_request(&message),
@@ -102,7 +105,7 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
         );
     }
     let started = time::iso(time::now_ms());
-    let mut portal = shared.portal.lock();
+    let mut portal = acting.portal.lock();
     let planned: Vec<(Option<u64>, Properties)> = inputs
         .iter()
         .map(|input| {
@@ -123,22 +126,23 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
     }
     let (mut results, mut changes) = (Vec::new(), Vec::new());
     for (existing, properties) in planned {
-        let (id, is_new) = match existing {
+        let (id, is_new, changed) = match existing {
             Some(id) => {
-                changes.extend(
-                    portal
-                        .update(kind, id, &properties, SOURCE)
-                        .map(|(_, changed)| changed)
-                        .unwrap_or_default(),
-                );
-                (id, false)
+                let changed = portal
+                    .update(kind, id, &properties, SOURCE)
+                    .map(|(_, changed)| changed)
+                    .unwrap_or_default();
+                (id, false, changed)
             }
             None => {
                 let (id, created) = portal.create(kind, &properties, SOURCE);
-                changes.extend(created);
-                (id, true)
+                (id, true, created)
             }
         };
+        if let Some(user_id) = acting.user_id.filter(|_| !changed.is_empty()) {
+            portal.stamp_user(kind, id, user_id, is_new);
+        }
+        changes.extend(changed);
         if let Some(record) = portal.record(kind, id) {
             let mut json = render::record(&portal, &record, &full_view(&record));
             json["new"] = json!(is_new);
@@ -146,7 +150,7 @@ pub fn batch_upsert(shared: &Shared, request: &Request, kind: ObjectType) -> Rep
         }
     }
     drop(portal);
-    shared.announce(changes);
+    acting.announce(changes);
     results.reverse();
     reply::json(
         200,
