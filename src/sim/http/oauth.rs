@@ -12,7 +12,7 @@ use crate::sim::{time, WebhookTarget};
 pub fn handle(shared: &Shared, request: &Request) -> (&'static str, Reply) {
     let segments = request.segments();
     match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["oauth", "v1" | "v3", "token"]) => {
+        ("POST", ["oauth", "v1" | "v3" | "2026-03", "token"]) => {
             ("POST /oauth/v1/token", token(shared, request))
         }
         ("GET", ["oauth", "v1", "access-tokens", token]) => (
@@ -26,7 +26,7 @@ pub fn handle(shared: &Shared, request: &Request) -> (&'static str, Reply) {
     }
 }
 
-fn oauth_error(status: &str, error: &str, message: &str) -> Reply {
+pub(super) fn oauth_error(status: &str, error: &str, message: &str) -> Reply {
     reply::json(
         400,
         &json!({"status": status, "message": message, "correlationId": reply::correlation_id(),
@@ -36,6 +36,9 @@ fn oauth_error(status: &str, error: &str, message: &str) -> Reply {
 
 fn token(shared: &Shared, request: &Request) -> Reply {
     let config = &shared.config;
+    if request.form("grant_type").as_deref() == Some("client_credentials") {
+        return super::client_credentials::grant(shared, request);
+    }
     if request.form("grant_type").as_deref() != Some("refresh_token") {
         return oauth_error(
             "BAD_GRANT_TYPE",
