@@ -25,8 +25,10 @@
 //! - Journal and subscription calls take client-credentials tokens only: another valid token
 //!   answers 403 `MISSING_SCOPES` (it cannot carry `developer.*` scopes).
 //! - Rate limit: its own rolling window (default 100 per second, the old beta's figure), 429
-//!   with `Retry-After` (seconds) and the secondly-limit body of §4. File downloads are not
-//!   API calls: no auth, no limit.
+//!   with `Retry-After` (seconds) and the secondly-limit body of §4; no rate-limit headers.
+//!   The CRM's limits, `fault_rate` and forced 429s do not touch journal calls (they are
+//!   exempt, §9.2); a HubSpot `outage` does. File downloads are not API calls: no auth, no
+//!   limit, no outage.
 //! - File URLs live `url_ttl_ms` (default 10 minutes); afterwards 403 `AccessDenied`
 //!   ("Request has expired") in S3's XML; a file past retention 404 `NoSuchKey`; a download
 //!   carrying `Authorization` 400 `InvalidArgument`, as S3 answers a second auth mechanism.

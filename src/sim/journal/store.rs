@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::file::{Entry, FileCorruption};
 use super::urls::Urls;
@@ -14,8 +14,9 @@ use super::JournalConfig;
 struct Buffer {
     portal_id: i64,
     opened_ms: i64,
-    events: Vec<Value>,
-    bytes: usize,
+    /// `[` and the events so far, comma-separated.
+    json: Vec<u8>,
+    count: usize,
 }
 
 /// What a file URL leads to.
@@ -66,9 +67,11 @@ impl Store {
     ) {
         self.tick(now_ms, config);
         for event in events {
-            let size = serde_json::to_vec(&event).map_or(0, |bytes| bytes.len() + 1);
+            // Invariant: JSON values serialise.
+            let event = serde_json::to_vec(&event).expect("JSON values serialise");
             let fits = self.buffer.as_ref().is_none_or(|buffer| {
-                buffer.portal_id == portal_id && buffer.bytes + size <= config.max_file_bytes
+                buffer.portal_id == portal_id
+                    && buffer.json.len() + event.len() + 2 <= config.max_file_bytes
             });
             if !fits {
                 self.close(now_ms);
@@ -76,12 +79,15 @@ impl Store {
             let buffer = self.buffer.get_or_insert_with(|| Buffer {
                 portal_id,
                 opened_ms: now_ms,
-                events: Vec::new(),
-                bytes: 0,
+                json: vec![b'['],
+                count: 0,
             });
-            buffer.events.push(event);
-            buffer.bytes += size;
-            if buffer.events.len() >= config.max_file_events {
+            if buffer.count > 0 {
+                buffer.json.push(b',');
+            }
+            buffer.json.extend_from_slice(&event);
+            buffer.count += 1;
+            if buffer.count >= config.max_file_events {
                 self.close(now_ms);
             }
         }
@@ -111,23 +117,24 @@ impl Store {
 
     /// Publishes the buffer as a file now (no-op when empty).
     pub fn close(&mut self, published_ms: i64) {
-        let Some(buffer) = self.buffer.take() else {
+        let Some(mut buffer) = self.buffer.take() else {
             return;
         };
+        buffer.json.push(b']');
         let offset = self.uuid();
         let corruption = (self.corrupt_next.0 > 0).then(|| {
             self.corrupt_next.0 -= 1;
             self.corrupt_next.1
         });
         self.files_written += 1;
-        self.events_written += buffer.events.len() as u64;
+        self.events_written += buffer.count as u64;
         self.by_offset
             .insert(offset.clone(), self.first_seq + self.entries.len() as u64);
         self.entries.push_back(Entry {
             offset,
             portal_id: buffer.portal_id,
             published_ms,
-            events: buffer.events,
+            events: buffer.json,
             corruption,
         });
     }
@@ -136,12 +143,7 @@ impl Store {
     pub fn age(&mut self, by_ms: i64, now_ms: i64, config: &JournalConfig) {
         self.close(now_ms);
         for entry in &mut self.entries {
-            entry.published_ms -= by_ms;
-            for event in &mut entry.events {
-                if let Some(at) = event["occurredAt"].as_i64() {
-                    event["occurredAt"] = json!(at - by_ms);
-                }
-            }
+            entry.age(by_ms);
         }
         self.urls.age(by_ms);
         self.tick(now_ms, config);
@@ -197,7 +199,7 @@ impl Store {
     }
 
     pub fn buffered(&self) -> usize {
-        self.buffer.as_ref().map_or(0, |buffer| buffer.events.len())
+        self.buffer.as_ref().map_or(0, |buffer| buffer.count)
     }
 
     fn uuid(&mut self) -> String {
@@ -229,6 +231,7 @@ fn offsets<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn config() -> JournalConfig {
         JournalConfig {
@@ -294,7 +297,7 @@ mod tests {
             UrlCheck::Expired
         ));
         assert_eq!(
-            store.get(&offset, None).unwrap().events[0]["occurredAt"],
+            store.get(&offset, None).unwrap().events()[0]["occurredAt"],
             -3_000
         );
         store.age(6_000, 1_000, &config);
