@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod fire;
 mod journal;
+mod journal_app;
 mod journal_faults;
 mod limits;
 mod reads;

@@ -61,12 +61,8 @@ pub fn journal_events(
                 association_event(change, portal_id, action, (*to_kind, *to), *primary)
             }
             what => {
-                let action = match what {
-                    ChangeKind::Created => Action::Create,
-                    ChangeKind::Deleted => Action::Delete,
-                    ChangeKind::Restored => Action::Restore,
-                    ChangeKind::Merged { .. } => Action::Merge,
-                    _ => Action::GdprDelete,
+                let Some(action) = object_action(what) else {
+                    continue;
                 };
                 if !subscriptions.wants(portal_id, kind, id, action) {
                     continue;
@@ -81,6 +77,19 @@ pub fn journal_events(
         events.push(Value::Object(event));
     }
     events
+}
+
+/// The action of a change to the record itself (property changes were grouped above,
+/// associations have theirs).
+fn object_action(what: &ChangeKind) -> Option<Action> {
+    Some(match what {
+        ChangeKind::Created => Action::Create,
+        ChangeKind::Deleted => Action::Delete,
+        ChangeKind::Restored => Action::Restore,
+        ChangeKind::Merged { .. } => Action::Merge,
+        ChangeKind::PrivacyDeleted => Action::GdprDelete,
+        ChangeKind::Property { .. } | ChangeKind::Association { .. } => return None,
+    })
 }
 
 fn action_name(action: Action) -> Value {

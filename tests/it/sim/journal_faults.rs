@@ -9,7 +9,7 @@ use hubspot_gateway::sim::{
 };
 use serde_json::Value;
 
-use super::journal::{answer, App, ALL_SCOPES};
+use super::journal_app::{answer, App, ALL_SCOPES};
 use super::receiver::{self, Received, SECRET};
 use super::Sim;
 
@@ -28,7 +28,7 @@ async fn one_file(sim: &Sim) -> (App<'_>, Value) {
     (app, entry)
 }
 
-fn s3_code(answer: &super::journal::Answer) -> String {
+fn s3_code(answer: &super::journal_app::Answer) -> String {
     let xml = String::from_utf8_lossy(&answer.bytes);
     xml.split("<Code>")
         .nth(1)
@@ -171,7 +171,7 @@ async fn broken_files_and_foreign_events() {
     let control = sim.handle.control();
     let (app, entry) = one_file(&sim).await;
     let parses =
-        |answer: super::journal::Answer| serde_json::from_slice::<Value>(&answer.bytes).is_ok();
+        |answer: super::journal_app::Answer| serde_json::from_slice::<Value>(&answer.bytes).is_ok();
     control.corrupt_journal_downloads(1, FileCorruption::NotJson);
     assert!(
         !parses(app.file(&entry).await),
