@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use hubspot_gateway::sim::fire::{self, FireConfig};
-use hubspot_gateway::sim::{self, OtherAccount, RateLimit, SimConfig, WebhookTarget};
+use hubspot_gateway::sim::{
+    self, JournalConfig, OtherAccount, RateLimit, SimConfig, WebhookTarget,
+};
 use hubspot_gateway::webhook::signature::Version;
 
 #[derive(Parser)]
@@ -71,6 +73,22 @@ struct ServeArgs {
     /// First webhook retry delay; later ones double with jitter (HubSpot: about a minute).
     #[arg(long, default_value_t = 60_000)]
     webhook_retry_base_ms: u64,
+    /// Webhooks Journal: a file closes this long after its first event (or at 10 000
+    /// events / 5 MB).
+    #[arg(long, default_value_t = 200)]
+    journal_file_interval_ms: u64,
+    /// The journal's own limit as N/SECS, or "none" (HubSpot's old beta: 100 per second).
+    #[arg(long, default_value = "100/1", value_parser = parse_limit)]
+    journal_rate_limit: LimitArg,
+    /// Lifetime of the journal's pre-signed file URLs.
+    #[arg(long, default_value_t = 600)]
+    journal_url_ttl_secs: u64,
+    /// How long the journal keeps files (HubSpot: 3 days).
+    #[arg(long, default_value_t = 72)]
+    journal_retention_hours: u64,
+    /// Subscribe the portal's journal to every change it can carry, as a consumer would.
+    #[arg(long)]
+    journal_subscribe_all: bool,
     /// Lifetime of OAuth authorization codes.
     #[arg(long, default_value_t = 60)]
     code_ttl_secs: u64,
@@ -224,6 +242,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 ..OtherAccount::second()
             })
             .collect(),
+        journal: JournalConfig {
+            file_interval_ms: args.journal_file_interval_ms.max(1),
+            rate_limit: args.journal_rate_limit.0,
+            url_ttl_ms: args.journal_url_ttl_secs * 1000,
+            retention_ms: args.journal_retention_hours * 3_600_000,
+            ..JournalConfig::default()
+        },
         ..defaults
     };
     let handle = match sim::start(config, args.listen).await {
@@ -233,12 +258,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if args.journal_subscribe_all {
+        handle.control().journal_subscribe_all();
+    }
     let config = handle.config();
     println!("hubspot-sim listening on {}", handle.base_url());
     println!("access token (private app): {}", config.access_token);
     println!(
         "oauth: client_id={} client_secret={} refresh_token={}",
         config.client_id, config.client_secret, config.refresh_token
+    );
+    println!(
+        "webhooks journal: client_credentials grant with scope developer.webhooks_journal.read; {} subscription(s)",
+        handle.control().journal_subscriptions().len()
     );
     println!(
         "portal id: {}  control: {}/_sim/stats",

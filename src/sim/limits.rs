@@ -39,6 +39,16 @@ impl Window {
         self.hits.push_back(now_ms);
         Some(self.limit.max - self.hits.len() as u32)
     }
+
+    /// Milliseconds until the window admits again (0 while it has room).
+    pub fn wait_ms(&self, now_ms: i64) -> u64 {
+        match self.hits.front() {
+            Some(&oldest) if self.hits.len() >= self.limit.max as usize => {
+                (oldest + self.limit.interval_ms as i64 - now_ms).max(0) as u64
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// What happens to a request before its handler runs.
@@ -199,6 +209,8 @@ mod tests {
         assert_eq!(window.admit(1000), Some(0));
         assert_eq!(window.admit(1050), None);
         assert_eq!(window.admit(1200), Some(1));
+        assert_eq!(window.admit(1300), Some(0));
+        assert_eq!(window.wait_ms(1300), 700, "the hit at 1000 frees first");
     }
 
     #[test]

@@ -46,6 +46,11 @@
 //! - Switches: [`Control::expire_tokens`], [`Control::expire_codes`],
 //!   [`Control::set_refresh_rotation`], [`Control::set_token_endpoint_down`],
 //!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`].
+//! - Client credentials: `POST /oauth/v1/token` (or `/oauth/2026-03/token`) with
+//!   `grant_type=client_credentials`, `client_id`, `client_secret`, `scope` (space-separated:
+//!   the `developer.webhooks_journal.*` scopes and any of `scopes`) → `{access_token,
+//!   expires_in, token_type, token_use: "client_credentials"}`, no refresh token. Only these
+//!   app tokens open the journal; they open nothing else.
 //!
 //! # HubSpot endpoints served
 //! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
@@ -57,6 +62,24 @@
 //! Where HubSpot is undocumented the simulator is strict on purpose: `limit` above 100 (50 with
 //! `propertiesWithHistory`) is a 400, search filters on unknown properties are a 400, batch
 //! results come back in reverse input order, upsert exists only for contacts by email.
+//!
+//! # Webhooks Journal (details and every assumption in `journal/mod.rs`)
+//! - Subscriptions `/webhooks-journal/subscriptions/2026-03`: `POST` create-or-update (OBJECT,
+//!   ASSOCIATION, GDPR_PRIVACY_DELETION), `GET` list, `GET`/`DELETE /{id}`,
+//!   `DELETE /portals/{portalId}`. Only changes a subscription of the portal wants are written.
+//! - Reads on `/webhooks-journal/journal/2026-03` and `/webhooks-journal/journal-local/2026-03`
+//!   (`?installPortalId=`): `earliest`, `latest`, `offset/{offset}/next` (204 when nothing is
+//!   newer, 404 for an unknown or expired offset), `batch/earliest/{n}`, `batch/latest/{n}`,
+//!   `batch/{offset}/next/{n}` (n ≤ 100), `POST batch/read` (207 for unreadable offsets).
+//!   Entries `{currentOffset, expiresAt, url}`; the URL, fetched without `Authorization`,
+//!   answers the file `{offset, publishedAt, journalEvents}` until `expiresAt`.
+//! - A file closes [`JournalConfig::file_interval_ms`] (200 ms) after its first event, or at
+//!   10 000 events / 5 MB; files are kept 3 days ([`Control::age_journal`] makes time pass).
+//! - Faults: [`Control::journal_force_429s`], [`Control::journal_force_5xx`],
+//!   [`Control::set_journal_rate_limit`] (default 100/s), [`Control::set_journal_url_ttl`],
+//!   [`Control::corrupt_journal_files`], [`Control::corrupt_journal_entry`],
+//!   [`Control::corrupt_journal_downloads`], [`Control::journal_foreign_event`]. Calls are
+//!   counted per route in [`Stats::calls`]; downloads as `GET /journal-files/...`.
 //!
 //! # HTTP control surface (`/_sim/...`, no auth; for other processes: the demo, binary tests)
 //! | route | body / answer |
@@ -81,6 +104,11 @@
 //! | `POST /_sim/webhooks/chaos` | [`WebhookChaos`] → 204 |
 //! | `POST /_sim/webhooks/target` | `{"url","client_secret","app_id"?,"retry_base_ms"?}` → 204; `DELETE` stops webhooks |
 //! | `POST /_sim/webhooks/flush` | waits (≤ 30 s) until the outbox is empty → `{"pending"}` |
+//! | `POST /_sim/journal/subscribe-all` | subscribes the portal to every journaled change → 204 |
+//! | `GET /_sim/journal/subscriptions` · `GET /_sim/journal/offsets` | `{"results"}` · `{"offsets"}` (oldest first) |
+//! | `POST /_sim/journal/flush` | closes the open buffer into a file now → 204 |
+//! | `POST /_sim/journal/age` | `{"ms"}`: the journal's content becomes that much older → 204 |
+//! | `POST /_sim/journal/faults` | any of `{"force_429":N,"retry_after_secs":S,"force_5xx":N,"rate_limit":{..}\|null,"url_ttl_ms":N,"corrupt_files":{"count","kind"},"corrupt_downloads":{"count","kind"},"corrupt_entry":{"offset","kind"\|null},"foreign_portal_id":N}` (`kind`: `truncated`\|`not_json`) → 204 |
 
 mod accounts;
 mod auth;
@@ -89,6 +117,7 @@ mod control;
 pub mod fire;
 mod gen;
 mod http;
+mod journal;
 pub mod kind;
 mod limits;
 mod portal;
@@ -104,6 +133,10 @@ pub use accounts::{hub_domain, OtherAccount, User};
 pub use auth::ScopeLimit;
 pub use control::{Account, Control, Snapshot, SnapshotRecord};
 pub use gen::owners::Owner;
+pub use journal::{
+    Action as JournalAction, FileCorruption, JournalConfig, JournalStats,
+    Subscription as JournalSubscription, SubscriptionType as JournalSubscriptionType,
+};
 pub use kind::ObjectType;
 pub use stats::{Stats, WebhookStats};
 pub use webhooks::WebhookChaos;
@@ -190,6 +223,8 @@ pub struct SimConfig {
     /// How long a mutation stays invisible to search (HubSpot: a few seconds).
     pub search_lag_ms: u64,
     pub webhook: Option<WebhookTarget>,
+    /// The Webhooks Journal's file interval, limits and retention.
+    pub journal: JournalConfig,
 }
 
 impl Default for SimConfig {
@@ -225,6 +260,7 @@ impl Default for SimConfig {
             other_accounts: vec![OtherAccount::second()],
             search_lag_ms: 0,
             webhook: None,
+            journal: JournalConfig::default(),
         }
     }
 }

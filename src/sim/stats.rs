@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::JournalStats;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WebhookStats {
     /// Events accepted into the outbox (after drop/duplicate chaos).
@@ -28,6 +30,8 @@ pub struct Stats {
     /// 429 answers (all policies).
     pub rate_limited: u64,
     pub webhooks: WebhookStats,
+    /// Filled in by `Control::stats`; journal calls are in `calls` like any other.
+    pub journal: JournalStats,
 }
 
 #[derive(Default)]

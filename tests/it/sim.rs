@@ -1,9 +1,13 @@
-//! hubspot-sim over real sockets: HubSpot's shapes, limits, auth, writes, webhooks, `fire`.
+//! hubspot-sim over real sockets: HubSpot's shapes, limits, auth, writes, webhooks, the
+//! Webhooks Journal, `fire`.
 
 mod accounts;
 mod auth;
 mod binary;
 mod fire;
+mod journal;
+mod journal_app;
+mod journal_faults;
 mod limits;
 mod oauth;
 mod oauth_pages;
@@ -13,7 +17,7 @@ mod receiver;
 mod webhooks;
 mod writes;
 
-use hubspot_gateway::sim::{self, SimConfig, SimHandle};
+use hubspot_gateway::sim::{self, JournalConfig, SimConfig, SimHandle};
 use serde_json::Value;
 
 /// A started simulator and a client that sends its private-app token.
@@ -39,6 +43,10 @@ impl Sim {
         Sim::start(SimConfig {
             rate_limit: None,
             search_rate_limit: None,
+            journal: JournalConfig {
+                rate_limit: None,
+                ..config.journal.clone()
+            },
             ..config
         })
         .await

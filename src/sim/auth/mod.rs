@@ -56,6 +56,14 @@ pub struct Access {
     pub grant: Grant,
 }
 
+/// An app-level token (client-credentials grant): no portal, no user, its own scopes. It
+/// opens the Webhooks Journal and nothing else, so it is a kind of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppToken {
+    pub expires_ms: i64,
+    pub scopes: Vec<String>,
+}
+
 struct Issued {
     grant: Grant,
     expires_ms: i64,
@@ -67,6 +75,7 @@ pub struct Tokens {
     /// The simulated portal: the private-app token's account.
     portal_id: i64,
     issued: HashMap<String, Issued>,
+    apps: HashMap<String, AppToken>,
     /// The configured scopes (see `Scopes::Configured`).
     pub scopes: Vec<String>,
 }
@@ -77,6 +86,7 @@ impl Tokens {
             private_token: private_token.to_string(),
             portal_id,
             issued: HashMap::new(),
+            apps: HashMap::new(),
             scopes,
         }
     }
@@ -122,10 +132,35 @@ impl Tokens {
         token
     }
 
-    /// Expires every issued OAuth token (the static token never expires, as in HubSpot).
+    /// A new app token (client credentials) living `ttl_secs` with these scopes.
+    pub fn issue_app(&mut self, ttl_secs: u64, scopes: Vec<String>, now_ms: i64) -> String {
+        let suffix: u64 = rand::thread_rng().gen();
+        let token = format!("CC-sim-{suffix:016x}");
+        let expires_ms = now_ms + ttl_secs as i64 * 1000;
+        self.apps
+            .insert(token.clone(), AppToken { expires_ms, scopes });
+        token
+    }
+
+    /// An app token, only: the other kinds are `Unknown` here.
+    pub fn check_app(&self, token: &str, now_ms: i64) -> Result<&AppToken, Denied> {
+        match self.apps.get(token) {
+            Some(app) if app.expires_ms > now_ms => Ok(app),
+            Some(app) => Err(Denied::Expired {
+                ago_ms: now_ms - app.expires_ms,
+            }),
+            None => Err(Denied::Unknown),
+        }
+    }
+
+    /// Expires every issued OAuth and app token (the static token never expires, as in
+    /// HubSpot).
     pub fn expire_all(&mut self, now_ms: i64) {
         for issued in self.issued.values_mut() {
             issued.expires_ms = issued.expires_ms.min(now_ms);
+        }
+        for app in self.apps.values_mut() {
+            app.expires_ms = app.expires_ms.min(now_ms);
         }
     }
 
@@ -195,6 +230,24 @@ mod tests {
         assert_eq!(
             tokens.check("pat", 3_500).unwrap().caller,
             Caller::PrivateApp
+        );
+    }
+
+    #[test]
+    fn app_tokens_are_a_kind_of_their_own() {
+        let mut tokens = Tokens::new("pat", 7, vec![]);
+        let app = tokens.issue_app(10, vec!["developer.webhooks_journal.read".into()], 0);
+        assert_eq!(tokens.check_app(&app, 9_999).unwrap().scopes.len(), 1);
+        assert_eq!(
+            tokens.check(&app, 0),
+            Err(Denied::Unknown),
+            "not a CRM token"
+        );
+        assert_eq!(tokens.check_app("pat", 0), Err(Denied::Unknown));
+        tokens.expire_all(5_000);
+        assert_eq!(
+            tokens.check_app(&app, 5_500),
+            Err(Denied::Expired { ago_ms: 500 })
         );
     }
 

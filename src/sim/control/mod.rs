@@ -1,5 +1,6 @@
 //! `Control`: the mutation and fault surface of a running simulator (tests, demo, `/_sim`).
 
+mod journal;
 mod oauth;
 mod runtime;
 mod shared;
@@ -18,7 +19,7 @@ use super::gen::owners::Owner;
 use super::kind::ObjectType;
 use super::portal::{Change, Portal};
 use super::stats::Stats;
-use super::SimConfig;
+use super::{time, SimConfig};
 
 /// Changes made through `Control` carry this `changeSource`, like edits in HubSpot's UI.
 const UI_SOURCE: &str = "CRM_UI";
@@ -54,6 +55,7 @@ impl Control {
     pub fn stats(&self) -> Stats {
         let mut stats = self.shared.stats.snapshot();
         stats.webhooks.pending = self.shared.outbox.pending() as u64;
+        stats.journal = self.shared.journal.lock().stats(time::now_ms());
         stats
     }
 

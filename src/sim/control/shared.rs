@@ -4,11 +4,12 @@ use parking_lot::Mutex;
 
 use crate::sim::accounts::{self, Hub};
 use crate::sim::auth::{Codes, Grant, OAuth, Policy, RefreshTokens, Scopes, Sessions, Tokens};
+use crate::sim::journal::Journal;
 use crate::sim::limits::Limits;
 use crate::sim::portal::{Change, Portal};
 use crate::sim::stats::Counters;
 use crate::sim::webhooks::Outbox;
-use crate::sim::{SimConfig, WebhookTarget};
+use crate::sim::{time, SimConfig, WebhookTarget};
 
 /// State shared by the server, the webhook sender and `Control`.
 pub(crate) struct Shared {
@@ -22,6 +23,7 @@ pub(crate) struct Shared {
     pub limits: Mutex<Limits>,
     pub stats: Counters,
     pub outbox: Outbox,
+    pub journal: Mutex<Journal>,
     /// Where webhooks go now (starts as `config.webhook`, `Control` may change it).
     webhook: Mutex<Option<WebhookTarget>>,
 }
@@ -54,6 +56,11 @@ impl Shared {
             limits: Mutex::new(Limits::new(&config)),
             stats: Counters::default(),
             outbox: Outbox::new(config.seed),
+            journal: Mutex::new(Journal::new(
+                config.journal.clone(),
+                config.portal_id,
+                config.seed,
+            )),
             webhook: Mutex::new(config.webhook.clone()),
             config,
         }
@@ -67,6 +74,12 @@ impl Shared {
         *self.webhook.lock() = target;
     }
 
+    /// The app id of webhooks, subscriptions and token introspection.
+    pub fn app_id(&self) -> i64 {
+        self.webhook_target()
+            .map_or(WebhookTarget::DEFAULT_APP_ID, |target| target.app_id)
+    }
+
     /// Queues the webhooks for changes in another account than the simulated portal too.
     pub fn announce_in(&self, portal_id: i64, changes: Vec<Change>) {
         if portal_id == self.config.portal_id {
@@ -77,8 +90,9 @@ impl Shared {
         }
     }
 
-    /// Queues the webhooks for these changes (if a target is configured).
+    /// Journals the subscribed changes and queues the webhooks (if a target is configured).
     pub fn announce(&self, changes: Vec<Change>) {
+        self.journal.lock().record(&changes, time::now_ms());
         if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
             self.outbox
                 .push(&changes, self.config.portal_id, app_id, &self.stats);

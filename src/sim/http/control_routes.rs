@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::reply::{self, Reply};
-use super::Request;
+use super::{control_journal, Request};
 use crate::sim::control::{Control, Shared};
 use crate::sim::kind::ObjectType;
 use crate::sim::webhooks::WebhookChaos;
@@ -74,6 +74,7 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
             Some(json!({"modified_ms": control.bulk_touch(kind, count)}))
         }),
         (method, ["objects", kind, rest @ ..]) => objects(&control, method, kind, rest, &body),
+        (method, ["journal", rest @ ..]) => control_journal::handle(&control, method, rest, &body),
         _ => {
             return reply::error(
                 404,
@@ -248,5 +249,6 @@ fn config_json(control: &Control) -> Value {
     json!({"portal_id": config.portal_id, "access_token": config.access_token, "client_id": config.client_id,
            "client_secret": config.client_secret, "refresh_token": config.refresh_token, "scopes": config.scopes,
            "hub_domain": hub_domain(config.portal_id), "authorize_path": "/oauth/authorize",
+           "journal_scopes": crate::sim::journal::SCOPES,
            "webhook_target": control.webhook_target().map(|target| target.url)})
 }

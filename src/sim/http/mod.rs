@@ -1,7 +1,9 @@
 //! The simulator's HTTP server (hyper 1): HubSpot's API subset, OAuth, and `/_sim` control.
 
 mod acting;
+mod control_journal;
 mod control_routes;
+mod journal;
 mod meta;
 mod oauth;
 mod objects;

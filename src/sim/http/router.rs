@@ -1,6 +1,6 @@
-//! Routes a request: `/_sim` control, OAuth, or an API call that passes auth, scopes, rate
-//! limits and faults (in that order, as HubSpot answers 401 before 403 before 429) and then
-//! acts in the account, as the user, its token is bound to.
+//! Routes a request: `/_sim` control, OAuth, the Webhooks Journal and its files, or an API
+//! call that passes auth, scopes, rate limits and faults (in that order, as HubSpot answers
+//! 401 before 403 before 429) and then acts in the account, as the user, its token is bound to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use hyper::header::{HeaderName, HeaderValue};
 
 use super::acting::Acting;
 use super::reply::{self, Reply};
-use super::{control_routes, meta, oauth, objects, writes, Request};
+use super::{control_routes, journal, meta, oauth, objects, writes, Request};
 use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::kind::ObjectType;
@@ -55,6 +55,14 @@ pub async fn route(shared: &Arc<Shared>, request: Request) -> Reply {
     if segments.first() == Some(&"oauth") {
         let (label, reply) = oauth::handle(shared, &request);
         return finish(shared, label, reply).await;
+    }
+    if segments.first() == Some(&"webhooks-journal") {
+        let (label, reply) = journal::handle(shared, &request);
+        return finish(shared, &label, reply).await;
+    }
+    if segments.first() == Some(&"journal-files") {
+        let reply = journal::download(shared, &request);
+        return finish(shared, journal::DOWNLOAD_LABEL, reply).await;
     }
     let Some(api) = identify(&request) else {
         return finish(

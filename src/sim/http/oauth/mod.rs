@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `GET /oauth/authorize`, `GET /oauth/{portal_id}/authorize` | the authorize pages (see `authorize`) |
 //! | `POST /oauth/authorize/{sign-in,account,consent,sign-out}` | their form posts |
-//! | `POST /oauth/v1/token`, `/oauth/v3/token` | `grant_type` = `authorization_code` or `refresh_token` (see `token`) |
+//! | `POST /oauth/v1/token`, `/oauth/v3/token`, `/oauth/2026-03/token` | `grant_type` = `authorization_code`, `refresh_token` (see `token`) or `client_credentials` (an app token for the journal) |
 //! | `GET /oauth/v1/access-tokens/{token}` | access-token info: the token's own account and user |
 //! | `GET /oauth/v1/refresh-tokens/{token}` | refresh-token info (404 once revoked or rotated away) |
 //! | `DELETE /oauth/v1/refresh-tokens/{token}` | revokes it: 204, later 404; access tokens live on |
@@ -20,6 +20,7 @@
 //! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>
 
 mod authorize;
+mod client_credentials;
 mod introspect;
 mod pages;
 mod session;
@@ -35,7 +36,7 @@ use crate::sim::control::Shared;
 pub fn handle(shared: &Shared, request: &Request) -> (&'static str, Reply) {
     let segments = request.segments();
     match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["oauth", "v1" | "v3", "token"]) => {
+        ("POST", ["oauth", "v1" | "v3" | "2026-03", "token"]) => {
             ("POST /oauth/v1/token", token::handle(shared, request))
         }
         ("GET", ["oauth", "v1", "access-tokens", token]) => (

@@ -3,6 +3,8 @@
 //! hub_id, user_id, scopes, token_use}`; errors as `super` lists them.
 //! HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/authentication/manage-oauth-tokens>
 
+use std::borrow::Cow;
+
 use serde_json::json;
 
 use super::oauth_error;
@@ -13,22 +15,26 @@ use crate::sim::http::Request;
 use crate::sim::time;
 
 /// A refused token request: HubSpot's legacy `status`, RFC 6749's `error`, the message.
-struct Refused(&'static str, &'static str, &'static str);
+pub(super) struct Refused(
+    pub &'static str,
+    pub &'static str,
+    pub std::borrow::Cow<'static, str>,
+);
 
 const BAD_GRANT_TYPE: Refused = Refused(
     "BAD_GRANT_TYPE",
     "unsupported_grant_type",
-    "grant_type must be authorization_code or refresh_token",
+    Cow::Borrowed("grant_type must be authorization_code, refresh_token or client_credentials"),
 );
 const BAD_CLIENT_ID: Refused = Refused(
     "BAD_CLIENT_ID",
     "invalid_client",
-    "missing or unknown client id",
+    Cow::Borrowed("missing or unknown client id"),
 );
 const BAD_CLIENT_SECRET: Refused = Refused(
     "BAD_CLIENT_SECRET",
     "invalid_client",
-    "missing or invalid client secret",
+    Cow::Borrowed("missing or invalid client secret"),
 );
 
 pub fn handle(shared: &Shared, request: &Request) -> Reply {
@@ -39,13 +45,14 @@ pub fn handle(shared: &Shared, request: &Request) -> Reply {
     let answer = match grant_type.as_str() {
         "authorization_code" => authorization_code(shared, request),
         "refresh_token" => refresh_token(shared, request),
+        "client_credentials" => super::client_credentials::grant(shared, request),
         _ => Err(BAD_GRANT_TYPE),
     };
-    answer.unwrap_or_else(|Refused(status, error, message)| oauth_error(status, error, message))
+    answer.unwrap_or_else(|Refused(status, error, message)| oauth_error(status, error, &message))
 }
 
 /// The app's client id and secret must both match; returns the client id.
-fn client(shared: &Shared, request: &Request) -> Result<String, Refused> {
+pub(super) fn client(shared: &Shared, request: &Request) -> Result<String, Refused> {
     let config = &shared.config;
     let client_id = request.form("client_id").unwrap_or_default();
     if client_id != config.client_id {
@@ -66,7 +73,7 @@ fn authorization_code(shared: &Shared, request: &Request) -> Result<Reply, Refus
     let redeemed = oauth
         .codes
         .redeem(&code, &client_id, &redirect_uri, time::now_ms());
-    let bad_code = |message| Refused("BAD_AUTH_CODE", "invalid_grant", message);
+    let bad_code = |message| Refused("BAD_AUTH_CODE", "invalid_grant", Cow::Borrowed(message));
     let grant = match redeemed {
         Ok(grant) => grant,
         Err(CodeRefused::Unknown) => return Err(bad_code("missing or unknown auth code")),
@@ -78,7 +85,9 @@ fn authorization_code(shared: &Shared, request: &Request) -> Result<Reply, Refus
             return Err(Refused(
                 "BAD_REDIRECT_URI",
                 "invalid_grant",
-                "redirect_uri does not match the redirect_uri the auth code was issued for",
+                Cow::Borrowed(
+                    "redirect_uri does not match the redirect_uri the auth code was issued for",
+                ),
             ))
         }
     };
@@ -96,7 +105,7 @@ fn refresh_token(shared: &Shared, request: &Request) -> Result<Reply, Refused> {
         .lock()
         .refresh
         .redeem(&token, &client_id, time::now_ms());
-    let bad_token = |message| Refused("BAD_REFRESH_TOKEN", "invalid_grant", message);
+    let bad_token = |message| Refused("BAD_REFRESH_TOKEN", "invalid_grant", Cow::Borrowed(message));
     match redeemed {
         Ok((grant, refresh_token)) => Ok(tokens(shared, &grant, &refresh_token)),
         Err(RefreshRefused::Unknown) => Err(bad_token("missing or invalid refresh token")),
