@@ -207,3 +207,68 @@ fn oauth_settings_must_come_together() {
         "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\nrefresh_token = \"env:R\"\n";
     assert!(problems(oauth).is_empty());
 }
+
+#[test]
+fn syntax_errors_never_echo_a_secret() {
+    let secret = "s3cr3t-Zq81";
+    for text in [
+        format!("[hubspot]\nclient_secret = \"{secret}\naccess_token = \"env:T\"\n"),
+        format!("[hubspot]\nclient_secret = {secret}\n"),
+        format!("[hubspot]\nclient_secret = \"{secret}\\q\"\n"),
+        format!("[hubspot]\nclient_secret = \"env:S\"\nclient_secret = \"{secret}\"\n"),
+        format!("[[api.tokens]]\nname = \"x\"\ntoken = '{secret}\nscope = \"read\"\n"),
+        format!("[[api.tokens]]\nname = \"x\", token = \"{secret}\"\n"),
+        format!("[hubspot]\nclient_secret = 9{}\n", secret.len()),
+    ] {
+        let found = problems(&text);
+        assert!(!found.is_empty(), "{text}");
+        let shown = found.join("\n");
+        assert!(!shown.contains(secret), "{text}\n{shown}");
+        assert!(!shown.contains(&format!("9{}", secret.len())), "{shown}");
+    }
+    // The position is still given, so the line can be found in the file.
+    let found = problems(&format!(
+        "[server]\n\n[hubspot]\nclient_secret = {secret}\n"
+    ));
+    assert!(
+        found[0].starts_with("(file): line 4, column 17: "),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn two_api_tokens_with_one_value_are_refused_without_showing_it() {
+    let text = r#"
+[hubspot]
+client_secret = "env:S"
+access_token = "env:T"
+
+[[api.tokens]]
+name = "search"
+token = "env:SHARED"
+scope = "read"
+
+[[api.tokens]]
+name = "other"
+token = "env:OTHER"
+scope = "read"
+
+[[api.tokens]]
+name = "operator"
+token = "env:SHARED"
+scope = "admin"
+"#;
+    let found = problems(text);
+    assert_eq!(
+        found,
+        [
+            "api.tokens[2].token: has the same value as api.tokens[0].token (\"search\"); every \
+             token must be different"
+        ]
+    );
+    // The same value written literally twice, too; the problem never shows it.
+    let literal = text.replace("env:SHARED", "same-literal-value");
+    let found = problems(&literal);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(!found[0].contains("same-literal-value"));
+}
