@@ -43,6 +43,7 @@ fn example_config_parses_and_documents_every_key() {
         );
     }
     for optional in [
+        "internal_listen",
         "tls_cert",
         "tls_key",
         "client_id",
@@ -271,4 +272,69 @@ scope = "admin"
     let found = problems(&literal);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(!found[0].contains("same-literal-value"));
+}
+
+#[test]
+fn admission_keys_have_defaults_and_bounds() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n";
+    let server = &load_str(base, &env).unwrap().config.server;
+    assert_eq!(server.webhook_max_body_bytes, 2 << 20);
+    assert_eq!(server.body_timeout_secs, 10);
+    assert_eq!(server.max_connections_per_ip, 256);
+    assert_eq!(server.max_body_memory_bytes, 64 << 20);
+    assert_eq!(server.internal_listen, None);
+    let hubspot = &load_str(base, &env).unwrap().config.hubspot;
+    assert!(!hubspot.accept_legacy_signatures, "legacy is opt-in");
+    for (keys, expected) in [
+        (
+            "max_body_memory_bytes = 1048576\nwebhook_max_body_bytes = 2097152",
+            "server.max_body_memory_bytes: must hold at least one largest body (2097152",
+        ),
+        (
+            "webhook_max_body_bytes = 100",
+            "server.webhook_max_body_bytes: must be between",
+        ),
+        (
+            "body_timeout_secs = 0",
+            "server.body_timeout_secs: must be between 1 and 3600",
+        ),
+        (
+            "max_connections_per_ip = 0",
+            "server.max_connections_per_ip: must be at least 1",
+        ),
+        (
+            "internal_listen = \"inside\"",
+            "server.internal_listen: \"inside\" is not",
+        ),
+        (
+            "listen = \"127.0.0.1:9000\"\ninternal_listen = \"127.0.0.1:9000\"",
+            "server.internal_listen: must differ from server.listen",
+        ),
+    ] {
+        let found = problems(&format!("{base}[server]\n{keys}\n"));
+        assert_eq!(found.len(), 1, "{keys}: {found:?}");
+        assert!(found[0].starts_with(expected), "{keys}: {found:?}");
+    }
+    let internal = format!("{base}[server]\ninternal_listen = \"127.0.0.1:9001\"\n");
+    assert_eq!(
+        load_str(&internal, &env)
+            .unwrap()
+            .config
+            .server
+            .internal_listen
+            .as_deref(),
+        Some("127.0.0.1:9001")
+    );
+}
+
+#[test]
+fn legacy_signatures_need_a_retention_that_outlives_hubspot_retries() {
+    let legacy = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n\
+                  accept_legacy_signatures = true\n[store]\n";
+    assert!(problems(legacy).is_empty());
+    let found = problems(&format!("{legacy}inbox_retention_hours = 24\n"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("store.inbox_retention_hours: must be at least 25"));
+    let v3_only = legacy.replace("accept_legacy_signatures = true\n", "");
+    assert!(problems(&format!("{v3_only}inbox_retention_hours = 24\n")).is_empty());
 }
