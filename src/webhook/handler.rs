@@ -46,9 +46,9 @@ impl Rejection {
             Rejection::Signature(SignatureError::Invalid(_)) => {
                 (StatusCode::UNAUTHORIZED, "invalid_signature")
             }
-            Rejection::Signature(
-                SignatureError::Stale { .. } | SignatureError::LegacyExpired { .. },
-            ) => (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            Rejection::Signature(SignatureError::Stale { .. } | SignatureError::LegacyExpired) => {
+                (StatusCode::UNAUTHORIZED, "stale_timestamp")
+            }
             Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
             Rejection::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Rejection::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
@@ -71,10 +71,15 @@ pub struct Ingress {
     pub public_url: String,
     pub inbox: Inbox,
     pub in_flight: Arc<Semaphore>,
-    /// How long a redelivery is still recognised (`store.inbox_retention_hours`): legacy
-    /// requests with older events are refused, see [`check_legacy_age`].
+    /// Legacy requests with events older than this are refused, see [`check_legacy_age`]:
+    /// the inbox's retention less [`CLOCK_SKEW_MARGIN`].
     pub legacy_window: Duration,
 }
+
+/// How far HubSpot's clock (`occurredAt`) may run ahead of ours. A dedup row lives at least
+/// the retention after its request arrived by our clock; the legacy window is counted from
+/// `occurredAt` by HubSpot's, so it is kept this much shorter.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(600);
 
 /// A request that passed every check its headers allow and holds an in-flight slot: only
 /// such a request's body is read.
@@ -88,14 +93,14 @@ impl Ingress {
         public_url: &str,
         inbox: Inbox,
         max_in_flight: usize,
-        legacy_window: Duration,
+        dedup_retention: Duration,
     ) -> Self {
         Ingress {
             verifier,
             public_url: public_url.trim_end_matches('/').to_owned(),
             inbox,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            legacy_window,
+            legacy_window: dedup_retention.saturating_sub(CLOCK_SKEW_MARGIN),
         }
     }
 

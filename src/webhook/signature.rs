@@ -54,10 +54,10 @@ pub enum SignatureError {
     #[error("request timestamp is outside the accepted window of {max_age_secs} s")]
     Stale { max_age_secs: u64 },
     #[error(
-        "a v1/v2-signed event occurred more than {window_hours} h ago \
-         (store.inbox_retention_hours): a replay of it could no longer be recognised"
+        "a v1/v2-signed event occurred too long ago: a replay of it could no longer be \
+         recognised (store.inbox_retention_hours, less 10 min for clock skew)"
     )]
-    LegacyExpired { window_hours: i64 },
+    LegacyExpired,
 }
 
 /// The signature-related headers of one request, as received.
@@ -178,8 +178,9 @@ impl Verifier {
 /// v1/v2 signatures carry no time, so a captured request verifies for ever. Redeliveries are
 /// recognised by the inbox's dedup rows, which live at least `window_ms` after the event
 /// occurred (a row lives `store.inbox_retention_hours` after its request arrived, which is
-/// after the event occurred). So a legacy request is accepted only while every event in it
-/// is younger than that: any replay of it is then still recognised and dropped.
+/// after the event occurred; the caller keeps `window_ms` shorter by the clocks' possible
+/// skew). So a legacy request is accepted only while every event in it is younger than that:
+/// any replay of it is then still recognised and dropped.
 pub fn check_legacy_age(
     oldest_occurred_at_ms: Option<i64>,
     window_ms: i64,
@@ -187,9 +188,7 @@ pub fn check_legacy_age(
 ) -> Result<(), SignatureError> {
     match oldest_occurred_at_ms {
         Some(oldest) if now_ms.saturating_sub(oldest) >= window_ms => {
-            Err(SignatureError::LegacyExpired {
-                window_hours: window_ms / 3_600_000,
-            })
+            Err(SignatureError::LegacyExpired)
         }
         _ => Ok(()),
     }

@@ -207,6 +207,15 @@ async fn legacy_requests_are_refused_once_their_dedup_rows_may_be_gone() {
             .unwrap()
             .contains("inbox_retention_hours"));
     }
+    // Ten minutes short of the retention already: HubSpot's clock may run ahead of ours.
+    let (status, _) = gateway
+        .post(
+            PATH,
+            &aged_batch(20, 1, 25 * hour_ms - 300_000),
+            Signing::V1,
+        )
+        .await;
+    assert_eq!(status, 401);
     // v3 carries its own timestamp, which bounds replays instead.
     assert_eq!(gateway.post(PATH, &mixed, Signing::FRESH).await.0, 204);
     let webhooks = gateway.webhook_status().await;

@@ -341,10 +341,7 @@ fn legacy_requests_expire_with_their_dedup_window() {
         "HubSpot's clock ahead"
     );
     for oldest in [NOW_MS - window_ms, NOW_MS - 30 * day_ms, i64::MIN] {
-        assert_eq!(
-            check(Some(oldest)),
-            Err(SignatureError::LegacyExpired { window_hours: 168 })
-        );
+        assert_eq!(check(Some(oldest)), Err(SignatureError::LegacyExpired));
     }
 }
 
