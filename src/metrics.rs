@@ -29,6 +29,7 @@ pub struct Metrics {
     rejected: Family<Labels, Counter>,
     ack_seconds: Histogram,
     lookup_seconds: Histogram,
+    connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -66,6 +67,12 @@ impl Default for Metrics {
             "Time to answer one lookup (company, contact, indicator) request",
             lookup_seconds.clone(),
         );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed unanswered: their client address had max_connections_per_ip open",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
             events_received,
@@ -73,6 +80,7 @@ impl Default for Metrics {
             rejected,
             ack_seconds,
             lookup_seconds,
+            connections_refused,
         }
     }
 }
@@ -100,6 +108,11 @@ impl Metrics {
         self.lookup_seconds.observe(elapsed.as_secs_f64());
     }
 
+    /// A connection was closed because its client address had too many open.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
     /// The text exposition of every metric, the scrape-time ones read from `state` now.
     pub fn render(&self, state: &State) -> String {
         let scraped = scrape(state);
@@ -119,6 +132,11 @@ fn scrape(state: &State) -> Registry {
         "ready",
         "1 while the daemon is ready (store open, listeners bound, not draining)",
         ConstGauge::new(i64::from(state.is_ready())),
+    );
+    registry.register(
+        "request_body_memory_bytes",
+        "Bytes of request bodies held in memory now (at most server.max_body_memory_bytes)",
+        ConstGauge::new(saturate(state.bodies.memory.held_bytes() as u64)),
     );
     registry.register(
         "inbox_depth",

@@ -192,7 +192,9 @@ impl World {
             .body(Full::new(Bytes::copy_from_slice(body)))
             .unwrap();
         self.runtime.block_on(async {
-            let response = api::handle(self.state.clone(), request).await.unwrap();
+            let response = api::handle(self.state.clone(), api::Surface::Shared, request)
+                .await
+                .unwrap();
             let status = response.status().as_u16();
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             if std::env::var_os("FUZZ_API_TRACE").is_some() {

@@ -1,19 +1,48 @@
 //! Bearer-token authentication with `read` < `export` < `admin` scopes.
 
 use http::StatusCode;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::config::Scope;
 use crate::secret::Secret;
 
-/// The configured API tokens.
+/// The configured API tokens, kept as SHA-256 digests: a presented token is hashed and
+/// compared with each digest in constant time. Both sides of every comparison are 32 bytes,
+/// so neither a token's length nor the position of the first wrong byte shows in the timing.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
-    tokens: Vec<(String, Secret<String>, Scope)>,
+    tokens: Vec<Token>,
+}
+
+#[derive(Clone)]
+struct Token {
+    name: String,
+    digest: [u8; 32],
+    scope: Scope,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.scope.as_str())
+    }
+}
+
+fn digest(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
 }
 
 impl Tokens {
     pub fn new(tokens: Vec<(String, Secret<String>, Scope)>) -> Self {
+        let tokens = tokens
+            .into_iter()
+            .map(|(name, secret, scope)| Token {
+                name,
+                digest: digest(secret.expose().as_bytes()),
+                scope,
+            })
+            .collect();
         Tokens { tokens }
     }
 
@@ -27,10 +56,11 @@ impl Tokens {
             .map(str::trim)
             .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
         // Compare with every token, without stopping early, so timing reveals nothing.
+        let presented = digest(presented.as_bytes());
         let mut found = None;
-        for (name, secret, scope) in &self.tokens {
-            if secret.matches(presented.as_bytes()) {
-                found = Some((name.as_str(), *scope));
+        for token in &self.tokens {
+            if bool::from(token.digest.ct_eq(&presented)) {
+                found = Some((token.name.as_str(), token.scope));
             }
         }
         let (name, scope) = found.ok_or_else(|| unauthorized("the bearer token is not valid"))?;

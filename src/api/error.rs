@@ -59,6 +59,15 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
         .expect("static response parts are valid")
 }
 
+/// Marks an answer as the connection's last: sent when the rest of the request's body will
+/// not be read (hyper closes such a connection anyway; this tells the client).
+pub fn close_connection(response: &mut Response) {
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+}
+
 /// An answer without a body.
 pub fn empty_response(status: StatusCode) -> Response {
     let mut response = Response::new(Full::new(Bytes::new()));

@@ -1,6 +1,7 @@
 //! The HTTP surface: webhook ingress, the query API, health. One router, one error shape.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 mod export;
 mod lookups;
@@ -8,6 +9,7 @@ mod objects;
 mod openapi;
 mod router;
 mod status;
+mod surface;
 mod sync;
 mod user_mappings;
 mod webhooks;
@@ -23,6 +25,7 @@ pub use auth::Tokens;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
 pub use status::body as status_body;
+pub use surface::Surface;
 
 use crate::object::ObjectType;
 use crate::store::Store;
@@ -61,7 +64,8 @@ pub struct State {
     pub store: Store,
     /// Replaced on reload, so read it per request.
     pub tokens: RwLock<Tokens>,
-    pub max_body_bytes: usize,
+    /// Size, time and memory limits of request bodies.
+    pub bodies: body::Limits,
     /// The record types the config mirrors.
     pub objects: Vec<ObjectType>,
     /// "Run Now" requests for the sync cycle.
@@ -87,7 +91,7 @@ impl State {
         ingress: Ingress,
         store: Store,
         tokens: Tokens,
-        max_body_bytes: usize,
+        bodies: body::Limits,
         objects: Vec<ObjectType>,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
@@ -96,7 +100,7 @@ impl State {
             ingress,
             store,
             tokens: RwLock::new(tokens),
-            max_body_bytes,
+            bodies,
             objects,
             triggers: Arc::new(Triggers::default()),
             cycle: tokio::sync::watch::Sender::new(Cycle::default()),

@@ -1,15 +1,16 @@
-//! Routing: one table of routes (method, path template, scope, handler) that the OpenAPI
-//! document is checked against; body limits; the error answer for everything else.
+//! Routing: one table of routes (method, path template, scope, where served, handler) that
+//! the OpenAPI document is checked against; body limits; the error answer for everything else.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
-use super::error::{empty_response, json_response, ApiError, Response};
+use super::body::{self, Held};
+use super::error::{close_connection, empty_response, json_response, ApiError, Response};
+use super::surface::{Exposure, Surface};
 use super::{export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
 use crate::config::Scope;
 use crate::webhook::Rejection;
@@ -50,6 +51,7 @@ pub struct Route {
     pub path: &'static str,
     /// `None`: no bearer token (webhooks carry a signature; health and docs are public).
     pub scope: Option<Scope>,
+    pub exposure: Exposure,
     pub action: Action,
 }
 
@@ -63,6 +65,18 @@ const fn route(
         method,
         path,
         scope,
+        exposure: Exposure::Api,
+        action: Action::Plain(handler),
+    }
+}
+
+/// A route every listener serves without a token.
+const fn health(path: &'static str, handler: Handler) -> Route {
+    Route {
+        method: Method::GET,
+        path,
+        scope: None,
+        exposure: Exposure::Health,
         action: Action::Plain(handler),
     }
 }
@@ -78,6 +92,7 @@ const fn heavy(
         method,
         path,
         scope,
+        exposure: Exposure::Api,
         action: Action::Blocking(handler),
     }
 }
@@ -92,13 +107,20 @@ pub const ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/webhooks/hubspot",
         scope: None,
+        exposure: Exposure::Webhook,
         action: Action::Webhook,
     },
-    route(Method::GET, "/healthz", None, |_, _| {
+    health("/healthz", |_, _| {
         Ok(json_response(StatusCode::OK, &json!({"status": "ok"})))
     }),
-    route(Method::GET, "/readyz", None, readyz),
-    route(Method::GET, "/metrics", None, metrics),
+    health("/readyz", readyz),
+    Route {
+        method: Method::GET,
+        path: "/metrics",
+        scope: READ,
+        exposure: Exposure::Operations,
+        action: Action::Plain(metrics),
+    },
     route(Method::GET, "/openapi.json", None, openapi::document),
     route(Method::GET, "/v1/status", READ, |state, _| {
         status::status(state)
@@ -201,6 +223,7 @@ pub const ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/export/mappings/{type}/test",
         scope: ADMIN,
+        exposure: Exposure::Api,
         action: Action::Async(export::test_mapping),
     },
     heavy(Method::POST, "/v1/exports", EXPORT, export::start),
@@ -208,8 +231,13 @@ pub const ROUTES: &[Route] = &[
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
 ];
 
-/// Answers one request. Never fails: every problem becomes an error answer.
-pub async fn handle<B>(state: Arc<State>, request: http::Request<B>) -> Result<Response, Infallible>
+/// Answers one request that came in on `surface`. Never fails: every problem becomes an
+/// error answer. A route another listener serves is not found here.
+pub async fn handle<B>(
+    state: Arc<State>,
+    surface: Surface,
+    request: http::Request<B>,
+) -> Result<Response, Infallible>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -222,29 +250,37 @@ where
         let Some(params) = matches(route.path, &segments) else {
             continue;
         };
+        if !surface.serves(route.exposure) {
+            continue;
+        }
         path_known = true;
         if route.method != parts.method {
             continue;
         }
         let started = tokio::time::Instant::now();
-        let response = match &route.action {
+        let scope = surface.scope(route);
+        let mut response = match &route.action {
             Action::Webhook => webhook(&state, parts, body).await,
-            Action::Plain(handler) => plain(&state, route.scope, *handler, &parts, params, body)
+            Action::Plain(handler) => plain(&state, scope, *handler, &parts, params, body)
                 .await
                 .unwrap_or_else(ApiError::into_response),
             Action::Blocking(handler) => {
-                blocking(state.clone(), route.scope, *handler, &parts, params, body)
+                blocking(state.clone(), scope, *handler, &parts, params, body)
                     .await
                     .unwrap_or_else(ApiError::into_response)
             }
             Action::Async(handler) => {
-                deferred(state.clone(), route.scope, *handler, &parts, params, body)
+                deferred(state.clone(), scope, *handler, &parts, params, body)
                     .await
                     .unwrap_or_else(ApiError::into_response)
             }
         };
         if is_lookup(route.path) {
             state.metrics.observe_lookup(started.elapsed());
+        }
+        // The rest of a late body is never read: the connection ends with this answer.
+        if response.status() == StatusCode::REQUEST_TIMEOUT {
+            close_connection(&mut response);
         }
         return Ok(response);
     }
@@ -292,11 +328,11 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(state, scope, parts, params, body).await?;
+    let (params, held) = prepare(state, scope, parts, params, body).await?;
     let call = Call {
         params: params.iter().map(String::as_str).collect(),
         query: parts.uri.query(),
-        body,
+        body: held.bytes.clone(),
     };
     handler(state, &call)
 }
@@ -313,15 +349,17 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(&state, scope, parts, params, body).await?;
+    let (params, held) = prepare(&state, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
     let run = move || {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
-            body,
+            body: held.bytes.clone(),
         };
-        handler(&state, &call)
+        let response = handler(&state, &call);
+        drop(held);
+        response
     };
     tokio::task::spawn_blocking(run).await.map_err(|error| {
         ApiError::new(
@@ -344,19 +382,20 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(&state, scope, parts, params, body).await?;
-    handler(state, params, body).await
+    let (params, held) = prepare(&state, scope, parts, params, body).await?;
+    handler(state, params, held.bytes.clone()).await
 }
 
 /// What every handler needs first: the token checked, the path parameters decoded and the
-/// body read within its limit (GET requests have none).
+/// body read within its limits (GET requests have none). The body's memory stays taken
+/// until the returned [`Held`] is dropped, after the handler ran.
 async fn prepare<B>(
     state: &State,
     scope: Option<Scope>,
     parts: &http::request::Parts,
     params: Vec<&str>,
     body: B,
-) -> Result<(Vec<String>, Bytes), ApiError>
+) -> Result<(Vec<String>, Held), ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -364,28 +403,30 @@ where
     if let Some(scope) = scope {
         state.tokens.read().authorize(&parts.headers, scope)?;
     }
-    let body = if parts.method == Method::GET {
-        Bytes::new()
+    let held = if parts.method == Method::GET {
+        Held::empty()
     } else {
-        read_body(body, state.max_body_bytes)
+        let limits = &state.bodies;
+        body::read(body, limits.api_max_bytes, limits)
             .await
-            .map_err(|rejection| {
-                let (status, code) = rejection.status_and_code();
-                let mut message = rejection.to_string();
-                if matches!(rejection, Rejection::TooLarge { .. })
-                    && parts.uri.path() == "/v1/exports"
-                {
-                    // A job is one body: say how to get a large one through.
-                    message.push_str(
-                        " (server.max_body_bytes): split the export into smaller jobs, or \
-                         raise server.max_body_bytes (about 180 bytes per contact record)",
-                    );
-                }
-                ApiError::new(status, code, message)
-            })?
+            .map_err(|rejection| body_error(&rejection, parts.uri.path()))?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();
-    Ok((params, body))
+    Ok((params, held))
+}
+
+/// The API's answer to a body that could not be read.
+fn body_error(rejection: &Rejection, path: &str) -> ApiError {
+    let (status, code) = rejection.status_and_code();
+    let mut message = rejection.to_string();
+    if matches!(rejection, Rejection::TooLarge { .. }) && path == "/v1/exports" {
+        // A job is one body: say how to get a large one through.
+        message.push_str(
+            " (server.max_body_bytes): split the export into smaller jobs, or \
+             raise server.max_body_bytes (about 180 bytes per contact record)",
+        );
+    }
+    ApiError::new(status, code, message)
 }
 
 fn percent_decode(text: &str) -> String {
@@ -403,7 +444,7 @@ fn is_lookup(path: &str) -> bool {
     )
 }
 
-/// `GET /metrics`: OpenMetrics text, unauthenticated like the health endpoints.
+/// `GET /metrics`: OpenMetrics text (the token it needs depends on the listener, [`Surface`]).
 fn metrics(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
     let text = state.metrics.render(state);
     let mut response = http::Response::new(http_body_util::Full::new(Bytes::from(text)));
@@ -439,11 +480,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = tokio::time::Instant::now();
-    let outcome = match read_body(body, state.max_body_bytes).await {
-        Ok(body) => state.ingress.handle(&parts, body).await,
-        Err(rejection) => Err(rejection),
-    };
-    match outcome {
+    match receive(state, parts, body).await {
         Ok(stored) => {
             state
                 .metrics
@@ -455,39 +492,47 @@ where
             );
             empty_response(StatusCode::NO_CONTENT)
         }
-        Err(rejection) => {
+        Err((rejection, body_unread)) => {
             let (status, code) = rejection.status_and_code();
             state.metrics.webhook_rejected(code, started.elapsed());
             if status != StatusCode::SERVICE_UNAVAILABLE {
                 state.ingress.note_rejected();
             }
             tracing::info!(%status, code, reason = %rejection, "webhook request rejected");
-            ApiError::new(status, code, rejection.to_string()).into_response()
+            let mut response = ApiError::new(status, code, rejection.to_string()).into_response();
+            // What is left of the body is not read: the connection cannot carry another
+            // request, and closing it frees its slot at once.
+            if body_unread {
+                close_connection(&mut response);
+            }
+            response
         }
     }
 }
 
-/// Reads a body of at most `limit` bytes.
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+/// The webhook path: the header checks and an in-flight slot first, then the body within its
+/// limits, then the signature over it and the durable store. A rejection says whether the
+/// body was left (partly) unread.
+async fn receive<B>(
+    state: &State,
+    parts: http::request::Parts,
+    body: B,
+) -> Result<crate::store::AppendOutcome, (Rejection, bool)>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let too_large = || Rejection::TooLarge { limit };
-    if body.size_hint().lower() > limit as u64 {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error)
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(error) => Err(Rejection::Malformed(format!(
-            "could not read the body: {error}"
-        ))),
-    }
+    let admitted = state
+        .ingress
+        .admit(&parts.headers)
+        .map_err(|rejection| (rejection, true))?;
+    let limits = &state.bodies;
+    let held = body::read(body, limits.webhook_max_bytes, limits)
+        .await
+        .map_err(|rejection| (rejection, true))?;
+    state
+        .ingress
+        .handle(admitted, &parts, held.bytes.clone())
+        .await
+        .map_err(|rejection| (rejection, false))
 }

@@ -79,9 +79,9 @@ pub fn load_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Load
 /// Parses each top-level section on its own so that problems in several sections are all
 /// reported, not just the first one serde meets.
 fn parse(text: &str) -> Result<Config, Vec<Problem>> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|error: toml::de::Error| vec![Problem::new("(file)", one_line(&error))])?;
+    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+        vec![Problem::new("(file)", syntax_error(text, &error))]
+    })?;
     let mut config = Config::default();
     let mut problems = Vec::new();
     for (section, value) in table {
@@ -109,7 +109,8 @@ fn parse(text: &str) -> Result<Config, Vec<Problem>> {
 fn section_into<T: DeserializeOwned>(value: toml::Value, target: &mut T) -> Result<(), String> {
     *target = value
         .try_into()
-        .map_err(|error: toml::de::Error| one_line(&error))?;
+        // A value carries no source text, so the error names the key but quotes no line.
+        .map_err(|error: toml::de::Error| one_line(&error.to_string()))?;
     Ok(())
 }
 
@@ -125,12 +126,26 @@ fn field_path(section: &str, message: &str) -> String {
     }
 }
 
-fn one_line(error: &toml::de::Error) -> String {
-    error
-        .to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A TOML syntax error as "line L, column C: what is wrong". toml's own rendering quotes the
+/// offending line, which may be `client_secret = ...` with a literal secret: never shown.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = one_line(error.message());
+    let Some(before) = error.span().and_then(|span| text.get(..span.start)) else {
+        return message;
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn resolve_secrets(
@@ -166,22 +181,47 @@ fn resolve_secrets(
         .refresh_token
         .as_ref()
         .and_then(|r| resolve("hubspot.refresh_token".into(), r));
-    let api_tokens = config
-        .api
-        .tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(index, ApiToken { name, token, scope })| {
-            let secret = resolve(format!("api.tokens[{index}].token"), token)?;
-            Some((name.clone(), secret, *scope))
-        })
-        .collect();
+    // Each resolved token with the index of its `[[api.tokens]]` entry.
+    let (mut indexes, mut api_tokens) = (Vec::new(), Vec::new());
+    for (index, ApiToken { name, token, scope }) in config.api.tokens.iter().enumerate() {
+        if let Some(secret) = resolve(format!("api.tokens[{index}].token"), token) {
+            indexes.push(index);
+            api_tokens.push((name.clone(), secret, *scope));
+        }
+    }
+    problems.extend(same_token_values(&indexes, &api_tokens));
     Secrets {
         client_secret,
         access_token,
         refresh_token,
         api_tokens,
     }
+}
+
+/// Two API tokens with one value would make the scope a request gets depend on table order.
+/// The problem names both keys, never the value.
+fn same_token_values(
+    indexes: &[usize],
+    tokens: &[(String, Secret<String>, Scope)],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (position, (_, secret, _)) in tokens.iter().enumerate() {
+        let value = secret.expose().as_bytes();
+        let earlier = tokens[..position]
+            .iter()
+            .position(|(_, other, _)| other.matches(value));
+        if let Some(earlier) = earlier {
+            problems.push(Problem::new(
+                format!("api.tokens[{}].token", indexes[position]),
+                format!(
+                    "has the same value as api.tokens[{}].token ({:?}); every token must be \
+                     different",
+                    indexes[earlier], tokens[earlier].0
+                ),
+            ));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

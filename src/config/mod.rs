@@ -38,14 +38,25 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     pub listen: String,
+    /// Optional second listener for the query API and `/metrics`; webhooks stay on `listen`.
+    pub internal_listen: Option<String>,
     /// The base URL HubSpot posts to; v2/v3 signatures are computed over it.
     pub public_url: String,
+    /// API request bodies.
     pub max_body_bytes: usize,
+    /// Webhook request bodies (HubSpot sends at most 100 events per request).
+    pub webhook_max_body_bytes: usize,
+    /// A request body must arrive within this, else 408 and the connection closes.
+    pub body_timeout_secs: u64,
+    /// Request bodies held in memory at once, all connections together; past it 503.
+    pub max_body_memory_bytes: usize,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Requests being handled at once; beyond it webhooks get 503 and API calls wait.
     pub max_in_flight: usize,
     pub max_connections: usize,
+    /// Open connections per client address (an IPv6 client: per /64), on each listener.
+    pub max_connections_per_ip: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     pub shutdown_grace_secs: u64,
     /// Log filter (`info`, `hubspot_gateway=debug,warn`, ...); wins over `RUST_LOG`.
@@ -56,12 +67,17 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             listen: "127.0.0.1:8080".into(),
+            internal_listen: None,
             public_url: "https://hooks.example.com".into(),
             max_body_bytes: 1 << 20,
+            webhook_max_body_bytes: 2 << 20,
+            body_timeout_secs: 10,
+            max_body_memory_bytes: 64 << 20,
             tls_cert: None,
             tls_key: None,
             max_in_flight: 512,
             max_connections: 4096,
+            max_connections_per_ip: 256,
             shutdown_grace_secs: 10,
             log_level: None,
         }
@@ -77,7 +93,8 @@ pub struct HubSpot {
     pub client_id: Option<String>,
     pub refresh_token: Option<SecretRef>,
     pub signature_max_age_secs: u64,
-    /// Accept v1/v2 signatures on requests that carry no v3 signature.
+    /// Accept v1/v2 signatures on requests that carry no v3 signature (no timestamp: their
+    /// events must be younger than `store.inbox_retention_hours`, see `webhook::handler`).
     pub accept_legacy_signatures: bool,
     /// Total time one API call may spend on retries before its error is reported.
     pub max_retry_secs: u64,
@@ -97,7 +114,7 @@ impl Default for HubSpot {
             client_id: None,
             refresh_token: None,
             signature_max_age_secs: 300,
-            accept_legacy_signatures: true,
+            accept_legacy_signatures: false,
             max_retry_secs: 120,
             max_concurrency: 8,
             request_timeout_secs: 60,

@@ -3,14 +3,41 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::secret::Secret;
 
-/// A config value that names where a secret lives. Its `Debug` never shows a literal secret.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+/// A config value that names where a secret lives. Neither its `Debug` nor a parse error
+/// shows a literal secret.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct SecretRef(String);
+
+/// serde's own "invalid type" error quotes the value (`integer `123456``): a secret written
+/// without quotes would reach the error output. This one says only what is expected.
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl de::Visitor<'_> for Text {
+            type Value = String;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+                Ok(text.to_owned())
+            }
+        }
+        match deserializer.deserialize_any(Text) {
+            Ok(text) => Ok(SecretRef(text)),
+            // A string is always accepted, so any error is about another kind of value.
+            Err(_) => Err(de::Error::custom(format!("must be a string: {EXPECTED}"))),
+        }
+    }
+}
+
+const EXPECTED: &str = "env:NAME, file:PATH, credential:NAME (or a literal, with a warning)";
 
 /// How a reference resolved: the secret, and whether it was written literally in the config.
 pub struct Resolved {
@@ -129,6 +156,29 @@ mod tests {
             .resolve(&lookup)
             .unwrap();
         assert_eq!(resolved.secret.expose(), "from-credential");
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_not_echoed() {
+        #[derive(Debug, Deserialize)]
+        struct Holder {
+            #[allow(dead_code)]
+            token: SecretRef,
+        }
+        for text in [
+            "token = 918273645",
+            "token = 9182736.45",
+            "token = [\"918273645\"]",
+            "token = { v = \"918273645\" }",
+        ] {
+            // The message alone: the config loader never prints toml's quoted source line.
+            let error = toml::from_str::<Holder>(text).unwrap_err();
+            let message = error.message();
+            assert!(!message.contains("918273645"), "{text}: {message}");
+            assert!(message.contains("must be a string"), "{text}: {message}");
+        }
+        let holder: Holder = toml::from_str("token = \"env:X\"").unwrap();
+        assert_eq!(holder.token, SecretRef::new("env:X"));
     }
 
     #[test]

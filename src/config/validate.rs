@@ -3,11 +3,16 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::{Config, ExportType, Problem, OBJECT_TYPES};
+use super::{Config, ExportType, Problem, Server, OBJECT_TYPES};
 
 /// `store.cache_mb` bounds: below 16 MiB sled's cache thrashes; above 1 TiB is a typo.
 const MIN_CACHE_MB: u64 = 16;
 const MAX_CACHE_MB: u64 = 1 << 20;
+
+/// HubSpot retries a delivery for 24 h; a legacy-signed retry must still be accepted.
+const LEGACY_MIN_RETENTION_HOURS: u64 = 25;
+/// Body limits: at least 1 KiB, at most 64 MiB.
+const BODY_BYTES: std::ops::RangeInclusive<usize> = 1024..=64 << 20;
 
 /// Checks everything that parsing cannot; returns every problem found (empty when valid).
 pub fn validate(config: &Config) -> Vec<Problem> {
@@ -24,12 +29,6 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if let Err(message) = check_public_url(&server.public_url) {
         problem("server.public_url", message);
     }
-    if !(1024..=64 << 20).contains(&server.max_body_bytes) {
-        problem(
-            "server.max_body_bytes",
-            "must be between 1024 and 67108864".into(),
-        );
-    }
     if server.tls_cert.is_some() != server.tls_key.is_some() {
         problem(
             "server.tls_cert",
@@ -41,6 +40,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
     if server.max_connections == 0 {
         problem("server.max_connections", "must be at least 1".into());
+    }
+    for (key, message) in check_admission(server) {
+        problem(&format!("server.{key}"), message);
     }
     if let Some(level) = &server.log_level {
         if let Err(message) = check_log_level(level) {
@@ -65,6 +67,18 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         problem(
             "hubspot.signature_max_age_secs",
             "must be between 1 and 86400".into(),
+        );
+    }
+    if hubspot.accept_legacy_signatures
+        && config.store.inbox_retention_hours < LEGACY_MIN_RETENTION_HOURS
+    {
+        problem(
+            "store.inbox_retention_hours",
+            format!(
+                "must be at least {LEGACY_MIN_RETENTION_HOURS} with hubspot.accept_legacy_signatures: \
+                 v1/v2 requests are refused once their events are older than this, and HubSpot \
+                 retries for 24 h"
+            ),
         );
     }
     let oauth = hubspot.client_id.is_some() || hubspot.refresh_token.is_some();
@@ -211,6 +225,52 @@ fn check_public_url(text: &str) -> Result<(), String> {
         return Err("must be a base URL without query or fragment".into());
     }
     Ok(())
+}
+
+/// The keys that bound what clients may hold: bodies, their memory and time, connections.
+fn check_admission(server: &Server) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    for (key, value) in [
+        ("max_body_bytes", server.max_body_bytes),
+        ("webhook_max_body_bytes", server.webhook_max_body_bytes),
+    ] {
+        if !BODY_BYTES.contains(&value) {
+            let (low, high) = BODY_BYTES.into_inner();
+            problems.push((key, format!("must be between {low} and {high}")));
+        }
+    }
+    let largest = server.max_body_bytes.max(server.webhook_max_body_bytes);
+    if server.max_body_memory_bytes < largest {
+        problems.push((
+            "max_body_memory_bytes",
+            format!(
+                "must hold at least one largest body ({largest} bytes, from max_body_bytes and \
+                 webhook_max_body_bytes)"
+            ),
+        ));
+    }
+    if !(1..=3600).contains(&server.body_timeout_secs) {
+        problems.push(("body_timeout_secs", "must be between 1 and 3600".into()));
+    }
+    if server.max_connections_per_ip == 0 {
+        problems.push(("max_connections_per_ip", "must be at least 1".into()));
+    }
+    if let Some(internal) = &server.internal_listen {
+        match internal.parse::<SocketAddr>() {
+            Err(_) => problems.push((
+                "internal_listen",
+                format!("{internal:?} is not an IP:port address"),
+            )),
+            // Port 0 takes any free port, so two of them do not collide.
+            Ok(address)
+                if address.port() != 0 && server.listen.parse::<SocketAddr>() == Ok(address) =>
+            {
+                problems.push(("internal_listen", "must differ from server.listen".into()))
+            }
+            Ok(_) => {}
+        }
+    }
+    problems
 }
 
 fn check_export(settings: &ExportType) -> Vec<(&'static str, String)> {

@@ -1,7 +1,8 @@
-//! The HTTP listener: accepts connections up to a bound, serves them with hyper (over TLS when
-//! configured), and on shutdown stops accepting and drains in-flight requests until a deadline.
+//! The HTTP listener: accepts connections within its admission limits, serves them with hyper
+//! (over TLS when configured), and on shutdown stops accepting and drains in-flight requests
+//! until a deadline.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,46 +12,82 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use anyhow::Context as _;
+
+use super::activation;
+use super::admission::{Admission, Pass};
 use super::tls::Tls;
-use crate::api::{self, State};
+use crate::api::{self, State, Surface};
+use crate::config;
 
 /// A client must finish its TLS handshake within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's headers must arrive within this, counted from the first byte of a request or
+/// from the end of the previous one (so it also closes idle keep-alive connections).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Limits {
-    /// One permit per open connection (`server.max_connections`).
-    pub slots: Arc<Semaphore>,
-    pub grace: Duration,
+/// One listening socket and what it serves.
+pub struct Endpoint {
+    pub listener: TcpListener,
+    pub surface: Surface,
+    pub admission: Arc<Admission>,
 }
 
-/// Serves until `shutdown` is cancelled, then drains (at most `limits.grace`). `accepted`
-/// counts accepted connections: the watchdog's evidence that this loop is alive.
+/// The listeners: `listen` (the socket systemd passed, else bound here) first, then
+/// `internal_listen` when set (always bound here). With both, `listen` serves webhooks and
+/// health checks, `internal_listen` the rest; alone, `listen` serves everything.
+pub async fn bind(server: &config::Server) -> anyhow::Result<Vec<Endpoint>> {
+    let listen: SocketAddr = server.listen.parse().context("server.listen")?;
+    let listening = activation::listen(listen).await?;
+    if listening.activated {
+        let local_addr = listening.listener.local_addr()?;
+        tracing::info!(%local_addr, "using the socket systemd passed; server.listen is not bound");
+    }
+    let endpoint = |listener, surface| Endpoint {
+        listener,
+        surface,
+        admission: Admission::new(server.max_connections, server.max_connections_per_ip),
+    };
+    let Some(internal) = &server.internal_listen else {
+        return Ok(vec![endpoint(listening.listener, Surface::Shared)]);
+    };
+    let internal: SocketAddr = internal.parse().context("server.internal_listen")?;
+    let inside = TcpListener::bind(internal)
+        .await
+        .with_context(|| format!("binding {internal} (server.internal_listen)"))?;
+    Ok(vec![
+        endpoint(listening.listener, Surface::Public),
+        endpoint(inside, Surface::Internal),
+    ])
+}
+
+/// Serves `endpoint` until `shutdown` is cancelled, then drains (at most `grace`).
 pub async fn serve(
-    listener: TcpListener,
+    endpoint: Endpoint,
     tls: Option<Tls>,
     state: Arc<State>,
     shutdown: CancellationToken,
-    limits: Limits,
-    accepted: Arc<AtomicU64>,
+    grace: Duration,
 ) {
+    let Endpoint {
+        listener,
+        surface,
+        admission,
+    } = endpoint;
     let graceful = GracefulShutdown::new();
-    let slots = limits.slots;
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit,
+        let slot = tokio::select! {
+            slot = admission.slots.acquire() => slot,
             () = shutdown.cancelled() => break,
         };
-        // Invariant: the semaphore is never closed.
-        let permit = permit.expect("connection semaphore open");
         let result = tokio::select! {
             result = listener.accept() => result,
             () = shutdown.cancelled() => break,
         };
-        let stream = match result {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match result {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -58,26 +95,29 @@ pub async fn serve(
                 continue;
             }
         };
-        accepted.fetch_add(1, Ordering::Relaxed);
+        admission.note_accepted();
+        let Some(pass) = admit(&admission, &state, peer, slot) else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (state, watcher) = (state.clone(), graceful.watcher());
         let acceptor = tls.as_ref().map(Tls::acceptor);
         tokio::spawn(async move {
             match acceptor {
-                None => serve_connection(stream, state, watcher).await,
+                None => serve_connection(stream, surface, state, watcher).await,
                 Some(acceptor) => {
                     if let Some(stream) = handshake(acceptor, stream).await {
-                        serve_connection(stream, state, watcher).await;
+                        serve_connection(stream, surface, state, watcher).await;
                     }
                 }
             }
-            drop(permit);
+            drop(pass);
         });
     }
     tracing::info!("draining in-flight requests");
     let drained = graceful.shutdown();
     tokio::pin!(drained);
-    let deadline = tokio::time::sleep(limits.grace);
+    let deadline = tokio::time::sleep(grace);
     tokio::pin!(deadline);
     // While draining, new connections still get an answer (`/readyz` 503, everything else
     // 503 `draining`) so health checks and load balancers see the state.
@@ -88,43 +128,63 @@ pub async fn serve(
                 break;
             }
             () = &mut deadline => {
-                tracing::warn!(grace_secs = limits.grace.as_secs(), "drain deadline passed; closing remaining connections");
+                tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing remaining connections");
                 break;
             }
-            Ok((stream, _)) = listener.accept() => {
-                accepted.fetch_add(1, Ordering::Relaxed);
+            Ok((stream, peer)) = listener.accept() => {
+                admission.note_accepted();
                 // Still bounded: without a free slot the connection is closed unanswered.
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                let Some(slot) = admission.slots.try_acquire() else {
+                    continue;
+                };
+                let Some(pass) = admit(&admission, &state, peer, slot) else {
                     continue;
                 };
                 let acceptor = tls.as_ref().map(Tls::acceptor);
                 let state = state.clone();
                 tokio::spawn(async move {
-                    serve_draining(stream, acceptor, state).await;
-                    drop(permit);
+                    serve_draining(stream, acceptor, surface, state).await;
+                    drop(pass);
                 });
             }
         }
     }
 }
 
+/// The connection's pass, or `None` (the connection is then dropped, so closed unanswered)
+/// when its client address has all the connections it may have.
+fn admit(
+    admission: &Arc<Admission>,
+    state: &State,
+    peer: SocketAddr,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Option<Pass> {
+    let pass = admission.admit(peer.ip(), slot);
+    if pass.is_none() {
+        state.metrics.connection_refused();
+        tracing::debug!(%peer, "closed: this client address has max_connections_per_ip open");
+    }
+    pass
+}
+
 /// One connection accepted while draining: one answer, then close.
 async fn serve_draining(
     stream: TcpStream,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    surface: Surface,
     state: Arc<State>,
 ) {
     match acceptor {
-        None => answer_draining(stream, state).await,
+        None => answer_draining(stream, surface, state).await,
         Some(acceptor) => {
             if let Some(stream) = handshake(acceptor, stream).await {
-                answer_draining(stream, state).await;
+                answer_draining(stream, surface, state).await;
             }
         }
     }
 }
 
-async fn answer_draining<S>(stream: S, state: Arc<State>)
+async fn answer_draining<S>(stream: S, surface: Surface, state: Arc<State>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -132,7 +192,7 @@ where
         let state = state.clone();
         async move {
             match request.uri().path() {
-                "/healthz" | "/readyz" | "/metrics" => api::handle(state, request).await,
+                "/healthz" | "/readyz" | "/metrics" => api::handle(state, surface, request).await,
                 _ => Ok(api::ApiError::new(
                     http::StatusCode::SERVICE_UNAVAILABLE,
                     "draining",
@@ -169,14 +229,14 @@ async fn handshake(
     }
 }
 
-async fn serve_connection<S>(stream: S, state: Arc<State>, watcher: Watcher)
+async fn serve_connection<S>(stream: S, surface: Surface, state: Arc<State>, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| api::handle(state.clone(), request));
+    let service = service_fn(move |request| api::handle(state.clone(), surface, request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(HEADER_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service);
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%error, "connection ended with an error");

@@ -2,6 +2,7 @@
 //! spawns long-lived tasks, handles signals or talks to systemd.
 
 mod activation;
+mod admission;
 pub mod commands;
 mod export_direct;
 mod listener;
@@ -16,7 +17,7 @@ mod watchdog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,13 +31,17 @@ use crate::webhook::{self, signature::Verifier, Ingress};
 
 /// A started daemon: bound, ready, serving until its shutdown token is cancelled.
 pub struct Running {
+    /// `server.listen` (or the socket systemd passed).
     pub local_addr: SocketAddr,
+    /// `server.internal_listen`, when set.
+    pub internal_addr: Option<SocketAddr>,
     pub state: Arc<api::State>,
     /// Swaps the certificate on reload; `None` without TLS.
     tls: Option<tls::Tls>,
     probe: watchdog::Probe,
     shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+    /// One accept loop per listener.
+    servers: Vec<tokio::task::JoinHandle<()>>,
     pruning: tokio::task::JoinHandle<()>,
     sync: Option<tokio::task::JoinHandle<()>>,
     export: tokio::task::JoinHandle<()>,
@@ -74,21 +79,18 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         max_age_secs: config.hubspot.signature_max_age_secs,
         accept_legacy: config.hubspot.accept_legacy_signatures,
     };
+    let retention = Duration::from_secs(config.store.inbox_retention_hours.saturating_mul(3600));
     let ingress = Ingress::new(
         verifier,
         &config.server.public_url,
         inbox,
         config.server.max_in_flight,
+        retention,
     );
     let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
     let objects = sync::record_types(loaded);
-    let mut state = api::State::new(
-        ingress,
-        store,
-        tokens,
-        config.server.max_body_bytes,
-        objects,
-    );
+    let bodies = api::body::Limits::new(&config.server);
+    let mut state = api::State::new(ingress, store, tokens, bodies, objects);
     state.fallback_owner_id = config
         .ownership
         .fallback_owner_id
@@ -102,28 +104,25 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),
         _ => None,
     };
-    let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
-    let listening = activation::listen(listen).await?;
-    let local_addr = listening.listener.local_addr()?;
-    if listening.activated {
-        tracing::info!(%local_addr, "using the socket systemd passed; server.listen is not bound");
-    }
+    let endpoints = listener::bind(&config.server).await?;
     let shutdown = CancellationToken::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_connections));
-    let limits = listener::Limits {
-        slots: slots.clone(),
-        grace: Duration::from_secs(config.server.shutdown_grace_secs),
-    };
-    let accepted = Arc::new(AtomicU64::new(0));
-    let server = tokio::spawn(listener::serve(
-        listening.listener,
-        tls.clone(),
-        state.clone(),
-        shutdown.clone(),
-        limits,
-        accepted.clone(),
-    ));
-    let retention = Duration::from_secs(config.store.inbox_retention_hours * 3600);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let mut watched = Vec::new();
+    let mut servers = Vec::new();
+    for endpoint in endpoints {
+        let addr = endpoint.listener.local_addr()?;
+        let admission = endpoint.admission.clone();
+        watched.push(watchdog::Watched { addr, admission });
+        servers.push(tokio::spawn(listener::serve(
+            endpoint,
+            tls.clone(),
+            state.clone(),
+            shutdown.clone(),
+            grace,
+        )));
+    }
+    let local_addr = watched[0].addr;
+    let internal_addr = watched.get(1).map(|internal| internal.addr);
     let pruning = tokio::spawn(prune_inbox(
         state.store.clone(),
         retention,
@@ -158,20 +157,19 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let matches = tokio::spawn(write_matches(state.store.clone(), shutdown.clone()));
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%local_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
+    tracing::info!(%local_addr, internal = ?internal_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
     let probe = watchdog::Probe {
-        addr: local_addr,
-        accepted,
-        slots,
+        listeners: watched,
         sync_healthy,
     };
     Ok(Running {
         local_addr,
+        internal_addr,
         state,
         tls,
         probe,
         shutdown,
-        server,
+        servers,
         pruning,
         sync,
         export,
@@ -197,7 +195,9 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         self.shutdown.cancelled().await;
         self.state.set_ready(false);
-        self.server.await.context("server task")?;
+        for server in self.servers {
+            server.await.context("server task")?;
+        }
         if let Some(sync) = self.sync {
             sync.await.context("sync task")?;
         }

@@ -57,20 +57,22 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
     Ok((from_store(loaded, &store)?, Source::Store))
 }
 
-/// The daemon's base URL and a client for it. With TLS the certificates of `tls_cert` are
-/// trusted too and the name is not checked: the address is our own `server.listen`.
+/// The daemon's API base URL (`server.internal_listen` when set, else `server.listen`) and a
+/// client for it. With TLS the certificates of `tls_cert` are trusted too and the name is not
+/// checked: the address is our own.
 pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client)> {
     let server = &loaded.config.server;
+    let address = server.internal_listen.as_deref().unwrap_or(&server.listen);
     let builder = reqwest::Client::builder().timeout(Duration::from_secs(5));
     let Some(cert) = &server.tls_cert else {
-        return Ok((format!("http://{}", server.listen), builder.build()?));
+        return Ok((format!("http://{address}"), builder.build()?));
     };
     let pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
     let mut builder = builder.danger_accept_invalid_hostnames(true);
     for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
         builder = builder.add_root_certificate(certificate);
     }
-    Ok((format!("https://{}", server.listen), builder.build()?))
+    Ok((format!("https://{address}"), builder.build()?))
 }
 
 /// The status read from a store no daemon holds open: the body `GET /v1/status` answers.

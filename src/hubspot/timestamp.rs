@@ -1,6 +1,7 @@
 //! HubSpot timestamps (ISO-8601 strings or epoch-millisecond strings) as epoch milliseconds.
 
 /// Parses `2024-01-05T10:20:30.123Z`, `...+02:00`, `2024-01-05` or `"1704450030123"`.
+/// Anything else, however odd (text from HubSpot is input), is `None`, never a panic.
 pub fn parse_ms(text: &str) -> Option<i64> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
@@ -11,13 +12,13 @@ pub fn parse_ms(text: &str) -> Option<i64> {
         None => (text, None),
     };
     let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.parse().ok()?;
+    let year = number(parts.next()?, 4)?;
+    let month = number(parts.next()?, 2)?;
+    let day = number(parts.next()?, 2)?;
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = days_from_civil(year, month as u32, day as u32);
     let millis_of_day = match time {
         Some(time) => parse_time(time)?,
         None => 0,
@@ -31,26 +32,42 @@ fn parse_time(time: &str) -> Option<i64> {
         (clock, 0)
     } else if let Some(at) = time.rfind(['+', '-']) {
         let (clock, offset) = time.split_at(at);
+        // `offset` starts with the one-byte sign found above.
         let sign = if offset.starts_with('-') { -1 } else { 1 };
         let (hours, minutes) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
-        let minutes = hours.parse::<i64>().ok()? * 60 + minutes.parse::<i64>().ok()?;
+        let minutes = number(hours, 2)? * 60 + number(minutes, 2)?;
         (clock, sign * minutes * 60_000)
     } else {
         (time, 0)
     };
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
     let mut fields = hms.split(':');
-    let hours: i64 = fields.next()?.parse().ok()?;
-    let minutes: i64 = fields.next()?.parse().ok()?;
-    let seconds: i64 = fields.next().unwrap_or("0").parse().ok()?;
-    let millis: i64 = if fraction.is_empty() {
-        0
-    } else {
-        format!("{:0<3}", &fraction[..fraction.len().min(3)])
-            .parse()
-            .ok()?
-    };
-    Some(((hours * 60 + minutes) * 60 + seconds) * 1000 + millis - offset_ms)
+    let hours = number(fields.next()?, 2)?;
+    let minutes = number(fields.next()?, 2)?;
+    let seconds = number(fields.next().unwrap_or("0"), 2)?;
+    if fields.next().is_some() || hours > 24 || minutes > 59 || seconds > 60 {
+        return None;
+    }
+    Some(((hours * 60 + minutes) * 60 + seconds) * 1000 + millis(fraction)? - offset_ms)
+}
+
+/// A fraction of a second (`1`, `123`, `123456`) in whole milliseconds; digits only.
+fn millis(fraction: &str) -> Option<i64> {
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // ASCII digits only from here, so byte positions are character positions.
+    let digits = &fraction[..fraction.len().min(3)];
+    Some(format!("{digits:0<3}").parse().unwrap_or(0))
+}
+
+/// An unsigned decimal field of 1 to `max_digits` digits.
+fn number(text: &str, max_digits: usize) -> Option<i64> {
+    let digits = !text.is_empty() && text.len() <= max_digits;
+    if !digits || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -84,9 +101,40 @@ mod tests {
             ("", None),
             ("yesterday", None),
             ("2024-13-01T00:00:00Z", None),
+            // A multi-byte character where the fraction's digits belong.
+            ("2024-01-05T10:20:30.1\u{e9}Z", None),
+            ("2024-01-05T10:20:30.\u{1F600}Z", None),
+            ("2024-01-05T10:20:30.12\u{e9}4Z", None),
+            // Fields too long to be what they claim (they overflowed before).
+            ("99999999999999999-01-01", None),
+            ("2024-01-05T99999999999999:00:00Z", None),
+            ("2024-01-05T10:20:30+99999999999999:00", None),
+            ("2024-01-05T10:20:30:40Z", None),
         ];
         for (text, want) in cases {
             assert_eq!(parse_ms(text), want, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,40}") {
+            let _ = parse_ms(&text);
+        }
+
+        #[test]
+        fn never_panics_near_the_real_shape(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.\\PC{0,5}(Z|[+-][0-9]{2}:[0-9]{2})?"
+        ) {
+            let _ = parse_ms(&text);
+        }
+
+        /// Every instant from 1970 to 9999 reads back from its RFC 3339 text.
+        #[test]
+        fn reads_back_what_humantime_writes(ms in 0i64..253_402_300_800_000) {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
+            let text = humantime::format_rfc3339_millis(time).to_string();
+            proptest::prop_assert_eq!(parse_ms(&text), Some(ms), "{}", text);
         }
     }
 }

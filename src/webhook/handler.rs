@@ -2,14 +2,17 @@
 //! stores nothing; every rejection maps to its status and code in one place.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::event::parse_batch;
 use super::inbox::{now_ms, Inbox, Pending, Refusal};
-use super::signature::{SignatureError, SignatureHeaders, Signed, Verifier};
+use super::signature::{
+    check_legacy_age, SignatureError, SignatureHeaders, Signed, Verifier, Version,
+};
 use crate::store::AppendOutcome;
 
 /// Why a webhook request was not acknowledged.
@@ -21,8 +24,14 @@ pub enum Rejection {
     Malformed(String),
     #[error("request body exceeds {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request body did not arrive within {secs} s (server.body_timeout_secs)")]
+    BodyTimeout { secs: u64 },
     #[error("too many requests in flight; retry later")]
     Busy,
+    #[error(
+        "request bodies in memory are at their limit (server.max_body_memory_bytes); retry later"
+    )]
+    BodyMemory,
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
@@ -37,12 +46,15 @@ impl Rejection {
             Rejection::Signature(SignatureError::Invalid(_)) => {
                 (StatusCode::UNAUTHORIZED, "invalid_signature")
             }
-            Rejection::Signature(SignatureError::Stale { .. }) => {
+            Rejection::Signature(SignatureError::Stale { .. } | SignatureError::LegacyExpired) => {
                 (StatusCode::UNAUTHORIZED, "stale_timestamp")
             }
             Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
             Rejection::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            Rejection::Busy | Rejection::Refused(Refusal::Overloaded { .. }) => {
+            Rejection::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Rejection::Busy
+            | Rejection::BodyMemory
+            | Rejection::Refused(Refusal::Overloaded { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
             }
             Rejection::Refused(Refusal::StorageUnavailable(_)) => {
@@ -59,25 +71,57 @@ pub struct Ingress {
     pub public_url: String,
     pub inbox: Inbox,
     pub in_flight: Arc<Semaphore>,
+    /// Legacy requests with events older than this are refused, see [`check_legacy_age`]:
+    /// the inbox's retention less [`CLOCK_SKEW_MARGIN`].
+    pub legacy_window: Duration,
+}
+
+/// How far HubSpot's clock (`occurredAt`) may run ahead of ours. A dedup row lives at least
+/// the retention after its request arrived by our clock; the legacy window is counted from
+/// `occurredAt` by HubSpot's, so it is kept this much shorter.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(600);
+
+/// A request that passed every check its headers allow and holds an in-flight slot: only
+/// such a request's body is read.
+pub struct Admitted<'a> {
+    _in_flight: SemaphorePermit<'a>,
 }
 
 impl Ingress {
-    pub fn new(verifier: Verifier, public_url: &str, inbox: Inbox, max_in_flight: usize) -> Self {
+    pub fn new(
+        verifier: Verifier,
+        public_url: &str,
+        inbox: Inbox,
+        max_in_flight: usize,
+        dedup_retention: Duration,
+    ) -> Self {
         Ingress {
             verifier,
             public_url: public_url.trim_end_matches('/').to_owned(),
             inbox,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            legacy_window: dedup_retention.saturating_sub(CLOCK_SKEW_MARGIN),
         }
     }
 
-    /// Handles one delivery whose body was read within the size limit.
+    /// Checks what the headers alone tell (a signature header is there, its version is
+    /// accepted, a v3 timestamp is fresh) and takes an in-flight slot, before any of the body
+    /// is read: a request without a signature costs no memory and cannot hold a slot waiting
+    /// for its body.
+    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted<'_>, Rejection> {
+        let headers = SignatureHeaders::from_map(headers);
+        self.verifier.check_headers(&headers, now_ms())?;
+        let permit = self.in_flight.try_acquire().map_err(|_| Rejection::Busy)?;
+        Ok(Admitted { _in_flight: permit })
+    }
+
+    /// Handles one admitted delivery whose body was read within the limits.
     pub async fn handle(
         &self,
+        _admitted: Admitted<'_>,
         parts: &http::request::Parts,
         body: Bytes,
     ) -> Result<AppendOutcome, Rejection> {
-        let _permit = self.in_flight.try_acquire().map_err(|_| Rejection::Busy)?;
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let uri = format!("{}{}", self.public_url, path_and_query);
         let signed = Signed {
@@ -86,12 +130,17 @@ impl Ingress {
             body: &body,
         };
         let headers = SignatureHeaders::from_map(&parts.headers);
-        self.verifier.verify(&headers, &signed, now_ms())?;
-        let events = pending_events(&body)?;
-        if events.is_empty() {
+        let now = now_ms();
+        let version = self.verifier.verify(&headers, &signed, now)?;
+        let batch = pending_events(&body)?;
+        if version != Version::V3 {
+            let window_ms = i64::try_from(self.legacy_window.as_millis()).unwrap_or(i64::MAX);
+            check_legacy_age(batch.oldest_occurred_at_ms, window_ms, now)?;
+        }
+        if batch.events.is_empty() {
             return Ok(AppendOutcome::default());
         }
-        Ok(self.inbox.submit(body, events).await?)
+        Ok(self.inbox.submit(body, batch.events).await?)
     }
 
     pub fn note_rejected(&self) {
@@ -99,13 +148,20 @@ impl Ingress {
     }
 }
 
+/// A parsed batch: its events located in the body, and when the oldest of them occurred.
+struct Batch {
+    events: Vec<Pending>,
+    oldest_occurred_at_ms: Option<i64>,
+}
+
 /// Parses the batch and locates each event's raw text inside the body.
-fn pending_events(body: &Bytes) -> Result<Vec<Pending>, Rejection> {
+fn pending_events(body: &Bytes) -> Result<Batch, Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::Malformed("body is not UTF-8".into()))?;
     let batch = parse_batch(text.as_bytes()).map_err(|error| Rejection::Malformed(error.0))?;
+    let oldest_occurred_at_ms = batch.iter().map(|r| r.event.occurred_at).min();
     let base = text.as_ptr() as usize;
-    Ok(batch
+    let events = batch
         .into_iter()
         .map(|received| {
             // `raw` borrows from `text`, so its address lies inside the body.
@@ -117,5 +173,9 @@ fn pending_events(body: &Bytes) -> Result<Vec<Pending>, Rejection> {
                 raw: start..start + received.raw.len(),
             }
         })
-        .collect())
+        .collect();
+    Ok(Batch {
+        events,
+        oldest_occurred_at_ms,
+    })
 }

@@ -55,6 +55,11 @@ pub enum SignatureError {
     Invalid(&'static str),
     #[error("request timestamp is outside the accepted window of {max_age_secs} s")]
     Stale { max_age_secs: u64 },
+    #[error(
+        "a v1/v2-signed event occurred too long ago: a replay of it could no longer be \
+         recognised (store.inbox_retention_hours, less 10 min for clock skew)"
+    )]
+    LegacyExpired,
 }
 
 /// The signature-related headers of one request, as received.
@@ -103,41 +108,56 @@ impl Verifier {
         request: &Signed<'_>,
         now_ms: i64,
     ) -> Result<Version, SignatureError> {
+        let version = self.check_headers(headers, now_ms)?;
         let secret = self.client_secret.expose().as_bytes();
-        if let Some(signature) = headers.v3 {
+        // `check_headers` found the headers each version needs.
+        let (expected, received) = match (version, headers.v3, headers.timestamp) {
+            (Version::V3, Some(signature), Some(timestamp)) => {
+                let uri = decode_v3_uri(request.uri);
+                let expected = sign_v3(secret, request.method, &uri, request.body, timestamp);
+                (expected, signature)
+            }
+            (Version::V1, ..) => (sign_v1(secret, request.body), headers.legacy.unwrap_or("")),
+            _ => (
+                sign_v2(secret, request.method, request.uri, request.body),
+                headers.legacy.unwrap_or(""),
+            ),
+        };
+        compare(&expected, received).map(|()| version)
+    }
+
+    /// Everything that can be checked before the body is read: a signature header is there,
+    /// its version is accepted, a v3 timestamp is well-formed and fresh. Returns the version
+    /// the body will be checked with.
+    pub fn check_headers(
+        &self,
+        headers: &SignatureHeaders<'_>,
+        now_ms: i64,
+    ) -> Result<Version, SignatureError> {
+        if headers.v3.is_some() {
             let timestamp = headers.timestamp.ok_or(SignatureError::Invalid(
                 "X-HubSpot-Signature-v3 without X-HubSpot-Request-Timestamp",
             ))?;
             self.check_timestamp(timestamp, now_ms)?;
-            let uri = decode_v3_uri(request.uri);
-            let expected = sign_v3(secret, request.method, &uri, request.body, timestamp);
-            return compare(&expected, signature).map(|()| Version::V3);
+            return Ok(Version::V3);
         }
-        let signature =
-            match (headers.legacy, self.accept_legacy) {
-                (None, _) => return Err(SignatureError::Missing),
-                (Some(_), false) => return Err(SignatureError::Invalid(
+        match (headers.legacy, self.accept_legacy) {
+            (None, _) => return Err(SignatureError::Missing),
+            (Some(_), false) => {
+                return Err(SignatureError::Invalid(
                     "only v3 signatures are accepted (hubspot.accept_legacy_signatures = false)",
-                )),
-                (Some(signature), true) => signature,
-            };
+                ))
+            }
+            (Some(_), true) => {}
+        }
         // HubSpot's webhook deliveries name v1; a missing version header means v1 too.
-        let version = match headers.legacy_version {
-            None => Version::V1,
-            Some(text) => match Version::parse(text) {
-                Some(Version::V3) | None => {
-                    return Err(SignatureError::Invalid(
-                        "X-HubSpot-Signature-Version must be v1 or v2",
-                    ))
-                }
-                Some(version) => version,
-            },
-        };
-        let expected = match version {
-            Version::V1 => sign_v1(secret, request.body),
-            _ => sign_v2(secret, request.method, request.uri, request.body),
-        };
-        compare(&expected, signature).map(|()| version)
+        match headers.legacy_version.map(Version::parse) {
+            None => Ok(Version::V1),
+            Some(Some(version @ (Version::V1 | Version::V2))) => Ok(version),
+            Some(_) => Err(SignatureError::Invalid(
+                "X-HubSpot-Signature-Version must be v1 or v2",
+            )),
+        }
     }
 
     fn check_timestamp(&self, timestamp: &str, now_ms: i64) -> Result<(), SignatureError> {
@@ -148,12 +168,31 @@ impl Verifier {
         ))?;
         let max_age_ms = i64::try_from(self.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         // Symmetric: a timestamp far in the future is as suspicious as a stale one.
-        if (now_ms - timestamp_ms).abs() > max_age_ms {
+        if (now_ms.saturating_sub(timestamp_ms)).saturating_abs() > max_age_ms {
             return Err(SignatureError::Stale {
                 max_age_secs: self.max_age_secs,
             });
         }
         Ok(())
+    }
+}
+
+/// v1/v2 signatures carry no time, so a captured request verifies for ever. Redeliveries are
+/// recognised by the inbox's dedup rows, which live at least `window_ms` after the event
+/// occurred (a row lives `store.inbox_retention_hours` after its request arrived, which is
+/// after the event occurred; the caller keeps `window_ms` shorter by the clocks' possible
+/// skew). So a legacy request is accepted only while every event in it is younger than that:
+/// any replay of it is then still recognised and dropped.
+pub fn check_legacy_age(
+    oldest_occurred_at_ms: Option<i64>,
+    window_ms: i64,
+    now_ms: i64,
+) -> Result<(), SignatureError> {
+    match oldest_occurred_at_ms {
+        Some(oldest) if now_ms.saturating_sub(oldest) >= window_ms => {
+            Err(SignatureError::LegacyExpired)
+        }
+        _ => Ok(()),
     }
 }
 

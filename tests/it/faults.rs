@@ -206,7 +206,10 @@ async fn a_two_minute_outage_then_the_mirror_catches_up() {
 
 /// The gateway's `hubspot_failures` counter: calls that failed after their retries.
 async fn hubspot_failures(harness: &Harness) -> f64 {
-    let (status, body) = harness.gateway.get("/metrics", None).await;
+    let (status, body) = harness
+        .gateway
+        .get("/metrics", Some(crate::support::READ_TOKEN))
+        .await;
     assert_eq!(status, 200);
     let text = body.as_str().expect("metrics are text");
     let samples = crate::support::metrics_text::parse(text).expect("valid exposition");

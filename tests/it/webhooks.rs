@@ -3,10 +3,26 @@
 
 use serde_json::Value;
 
-use crate::support::signing::Signing;
-use crate::support::{batch, Gateway, ADMIN_TOKEN, READ_TOKEN};
+use crate::support::signing::{now_ms, Signing};
+use crate::support::{batch, batch_at, Gateway, Options, ADMIN_TOKEN, READ_TOKEN};
 
 const PATH: &str = "/webhooks/hubspot";
+
+/// A gateway that accepts v1/v2 signatures; `server` and `store` go into their sections.
+async fn accepting_legacy(server: &str, store: &str) -> Gateway {
+    let options = Options {
+        server: server.into(),
+        hubspot: "accept_legacy_signatures = true".into(),
+        store: store.into(),
+        ..Options::default()
+    };
+    Gateway::start_options("127.0.0.1:0", "https://hooks.example.com/gw", &options).await
+}
+
+/// A batch of events that occurred `age_ms` ago.
+fn aged_batch(first_id: i64, count: i64, age_ms: i64) -> String {
+    batch_at(first_id, count, 0, now_ms() - age_ms - first_id)
+}
 
 async fn stored_ids(gateway: &Gateway) -> Vec<i64> {
     let (status, body) = gateway
@@ -25,7 +41,7 @@ async fn stored_ids(gateway: &Gateway) -> Vec<i64> {
 
 #[tokio::test]
 async fn accepts_signed_batches_and_stores_them_as_received() {
-    let gateway = Gateway::start().await;
+    let gateway = accepting_legacy("", "").await;
     let body = batch(1, 3, 0);
     assert_eq!(
         gateway.post(PATH, &body, Signing::FRESH).await,
@@ -33,11 +49,17 @@ async fn accepts_signed_batches_and_stores_them_as_received() {
     );
     // v1 and v2 signatures, and a signed query string, are accepted too.
     assert_eq!(
-        gateway.post(PATH, &batch(10, 1, 0), Signing::V1).await.0,
+        gateway
+            .post(PATH, &aged_batch(10, 1, 0), Signing::V1)
+            .await
+            .0,
         204
     );
     assert_eq!(
-        gateway.post(PATH, &batch(11, 1, 0), Signing::V2).await.0,
+        gateway
+            .post(PATH, &aged_batch(11, 1, 0), Signing::V2)
+            .await
+            .0,
         204
     );
     let with_query = format!("{PATH}?tenant=acme%2Fbeta&x=%3A");
@@ -79,7 +101,7 @@ async fn accepts_signed_batches_and_stores_them_as_received() {
 
 #[tokio::test]
 async fn every_rejection_has_its_code_and_stores_nothing() {
-    let gateway = Gateway::start_with("max_body_bytes = 2048", "").await;
+    let gateway = accepting_legacy("webhook_max_body_bytes = 2048", "").await;
     let body = batch(1, 2, 0);
     let cases = [
         (Signing::None, body.clone(), 401, "missing_signature"),
@@ -109,6 +131,12 @@ async fn every_rejection_has_its_code_and_stores_nothing() {
             "malformed_payload",
         ),
         (Signing::FRESH, batch(1, 40, 0), 413, "body_too_large"),
+        (
+            Signing::V1,
+            aged_batch(1, 2, 8 * 86_400_000),
+            401,
+            "stale_timestamp",
+        ),
     ];
     for (signing, body, status, code) in cases {
         let (got_status, got_body) = gateway.post(PATH, &body, signing).await;
@@ -123,7 +151,7 @@ async fn every_rejection_has_its_code_and_stores_nothing() {
     }
     // The signature covers the path: a body signed for another path fails.
     let (status, _) = gateway
-        .post("/webhooks/hubspot?x=1", &body, Signing::V2)
+        .post("/webhooks/hubspot?x=1", &aged_batch(1, 2, 0), Signing::V2)
         .await;
     assert_eq!(status, 204, "v2 signs the query as received");
     let webhooks = gateway.webhook_status().await;
@@ -131,7 +159,68 @@ async fn every_rejection_has_its_code_and_stores_nothing() {
         webhooks["received"], 2,
         "only the last, valid request stored anything"
     );
-    assert_eq!(webhooks["rejected"], 7);
+    assert_eq!(webhooks["rejected"], 8);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn legacy_signatures_are_off_by_default() {
+    let gateway = Gateway::start().await;
+    for signing in [Signing::V1, Signing::V2] {
+        let (status, body) = gateway.post(PATH, &aged_batch(1, 1, 0), signing).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_signature")),
+            "{signing:?}: {body}"
+        );
+    }
+    assert_eq!(gateway.webhook_status().await["received"], 0);
+    gateway.stop().await;
+}
+
+/// v1/v2 carry no timestamp: a captured request is refused once a replay of it could no
+/// longer be recognised as a redelivery (its events older than the inbox's retention).
+#[tokio::test]
+async fn legacy_requests_are_refused_once_their_dedup_rows_may_be_gone() {
+    let hour_ms = 3_600_000;
+    let gateway = accepting_legacy("", "inbox_retention_hours = 25").await;
+    // A retry a day after the event (HubSpot retries for 24 h) is accepted, and its replay
+    // is recognised.
+    let day_old = aged_batch(1, 2, 24 * hour_ms);
+    for _ in 0..2 {
+        assert_eq!(gateway.post(PATH, &day_old, Signing::V1).await.0, 204);
+    }
+    // Older than the retention: refused, whichever event of the batch is the old one.
+    let mut mixed: Vec<Value> = serde_json::from_str(&aged_batch(10, 2, 0)).unwrap();
+    let old: Vec<Value> = serde_json::from_str(&aged_batch(12, 1, 26 * hour_ms)).unwrap();
+    mixed.extend(old);
+    let mixed = serde_json::to_string(&mixed).unwrap();
+    for signing in [Signing::V1, Signing::V2] {
+        let (status, body) = gateway.post(PATH, &mixed, signing).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("stale_timestamp")),
+            "{body}"
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("inbox_retention_hours"));
+    }
+    // Ten minutes short of the retention already: HubSpot's clock may run ahead of ours.
+    let (status, _) = gateway
+        .post(
+            PATH,
+            &aged_batch(20, 1, 25 * hour_ms - 300_000),
+            Signing::V1,
+        )
+        .await;
+    assert_eq!(status, 401);
+    // v3 carries its own timestamp, which bounds replays instead.
+    assert_eq!(gateway.post(PATH, &mixed, Signing::FRESH).await.0, 204);
+    let webhooks = gateway.webhook_status().await;
+    assert_eq!(webhooks["received"], 5, "{webhooks}");
+    assert_eq!(webhooks["duplicates"], 2, "{webhooks}");
     gateway.stop().await;
 }
 

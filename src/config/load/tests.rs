@@ -43,6 +43,7 @@ fn example_config_parses_and_documents_every_key() {
         );
     }
     for optional in [
+        "internal_listen",
         "tls_cert",
         "tls_key",
         "client_id",
@@ -206,4 +207,134 @@ fn oauth_settings_must_come_together() {
     let oauth =
         "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\nrefresh_token = \"env:R\"\n";
     assert!(problems(oauth).is_empty());
+}
+
+#[test]
+fn syntax_errors_never_echo_a_secret() {
+    let secret = "s3cr3t-Zq81";
+    for text in [
+        format!("[hubspot]\nclient_secret = \"{secret}\naccess_token = \"env:T\"\n"),
+        format!("[hubspot]\nclient_secret = {secret}\n"),
+        format!("[hubspot]\nclient_secret = \"{secret}\\q\"\n"),
+        format!("[hubspot]\nclient_secret = \"env:S\"\nclient_secret = \"{secret}\"\n"),
+        format!("[[api.tokens]]\nname = \"x\"\ntoken = '{secret}\nscope = \"read\"\n"),
+        format!("[[api.tokens]]\nname = \"x\", token = \"{secret}\"\n"),
+        format!("[hubspot]\nclient_secret = 9{}\n", secret.len()),
+    ] {
+        let found = problems(&text);
+        assert!(!found.is_empty(), "{text}");
+        let shown = found.join("\n");
+        assert!(!shown.contains(secret), "{text}\n{shown}");
+        assert!(!shown.contains(&format!("9{}", secret.len())), "{shown}");
+    }
+    // The position is still given, so the line can be found in the file.
+    let found = problems(&format!(
+        "[server]\n\n[hubspot]\nclient_secret = {secret}\n"
+    ));
+    assert!(
+        found[0].starts_with("(file): line 4, column 17: "),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn two_api_tokens_with_one_value_are_refused_without_showing_it() {
+    let text = r#"
+[hubspot]
+client_secret = "env:S"
+access_token = "env:T"
+
+[[api.tokens]]
+name = "search"
+token = "env:SHARED"
+scope = "read"
+
+[[api.tokens]]
+name = "other"
+token = "env:OTHER"
+scope = "read"
+
+[[api.tokens]]
+name = "operator"
+token = "env:SHARED"
+scope = "admin"
+"#;
+    let found = problems(text);
+    assert_eq!(
+        found,
+        [
+            "api.tokens[2].token: has the same value as api.tokens[0].token (\"search\"); every \
+             token must be different"
+        ]
+    );
+    // The same value written literally twice, too; the problem never shows it.
+    let literal = text.replace("env:SHARED", "same-literal-value");
+    let found = problems(&literal);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(!found[0].contains("same-literal-value"));
+}
+
+#[test]
+fn admission_keys_have_defaults_and_bounds() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n";
+    let server = &load_str(base, &env).unwrap().config.server;
+    assert_eq!(server.webhook_max_body_bytes, 2 << 20);
+    assert_eq!(server.body_timeout_secs, 10);
+    assert_eq!(server.max_connections_per_ip, 256);
+    assert_eq!(server.max_body_memory_bytes, 64 << 20);
+    assert_eq!(server.internal_listen, None);
+    let hubspot = &load_str(base, &env).unwrap().config.hubspot;
+    assert!(!hubspot.accept_legacy_signatures, "legacy is opt-in");
+    for (keys, expected) in [
+        (
+            "max_body_memory_bytes = 1048576\nwebhook_max_body_bytes = 2097152",
+            "server.max_body_memory_bytes: must hold at least one largest body (2097152",
+        ),
+        (
+            "webhook_max_body_bytes = 100",
+            "server.webhook_max_body_bytes: must be between",
+        ),
+        (
+            "body_timeout_secs = 0",
+            "server.body_timeout_secs: must be between 1 and 3600",
+        ),
+        (
+            "max_connections_per_ip = 0",
+            "server.max_connections_per_ip: must be at least 1",
+        ),
+        (
+            "internal_listen = \"inside\"",
+            "server.internal_listen: \"inside\" is not",
+        ),
+        (
+            "listen = \"127.0.0.1:9000\"\ninternal_listen = \"127.0.0.1:9000\"",
+            "server.internal_listen: must differ from server.listen",
+        ),
+    ] {
+        let found = problems(&format!("{base}[server]\n{keys}\n"));
+        assert_eq!(found.len(), 1, "{keys}: {found:?}");
+        assert!(found[0].starts_with(expected), "{keys}: {found:?}");
+    }
+    let internal = format!("{base}[server]\ninternal_listen = \"127.0.0.1:9001\"\n");
+    assert_eq!(
+        load_str(&internal, &env)
+            .unwrap()
+            .config
+            .server
+            .internal_listen
+            .as_deref(),
+        Some("127.0.0.1:9001")
+    );
+}
+
+#[test]
+fn legacy_signatures_need_a_retention_that_outlives_hubspot_retries() {
+    let legacy = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n\
+                  accept_legacy_signatures = true\n[store]\n";
+    assert!(problems(legacy).is_empty());
+    let found = problems(&format!("{legacy}inbox_retention_hours = 24\n"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("store.inbox_retention_hours: must be at least 25"));
+    let v3_only = legacy.replace("accept_legacy_signatures = true\n", "");
+    assert!(problems(&format!("{v3_only}inbox_retention_hours = 24\n")).is_empty());
 }

@@ -267,6 +267,84 @@ fn header_combinations() {
     ));
 }
 
+/// What the headers alone decide, before a body is read, agrees with the full check.
+#[test]
+fn headers_are_checked_before_the_body() {
+    let verifier = |accept_legacy| Verifier {
+        accept_legacy,
+        ..verifier("secret")
+    };
+    let fresh = NOW_MS.to_string();
+    let stale = (NOW_MS - 301_000).to_string();
+    let cases = [
+        (
+            SignatureHeaders::default(),
+            true,
+            Err(SignatureError::Missing),
+        ),
+        (
+            SignatureHeaders {
+                v3: Some("anything"),
+                timestamp: Some(&fresh),
+                ..Default::default()
+            },
+            false,
+            Ok(Version::V3),
+        ),
+        (
+            SignatureHeaders {
+                v3: Some("anything"),
+                timestamp: Some(&stale),
+                ..Default::default()
+            },
+            false,
+            Err(SignatureError::Stale { max_age_secs: 300 }),
+        ),
+        (
+            SignatureHeaders {
+                legacy: Some("anything"),
+                legacy_version: Some("v2"),
+                ..Default::default()
+            },
+            true,
+            Ok(Version::V2),
+        ),
+    ];
+    for (headers, accept_legacy, expected) in cases {
+        assert_eq!(
+            verifier(accept_legacy).check_headers(&headers, NOW_MS),
+            expected,
+            "{headers:?}"
+        );
+    }
+    let legacy_refused = SignatureHeaders {
+        legacy: Some("anything"),
+        ..Default::default()
+    };
+    assert!(matches!(
+        verifier(false).check_headers(&legacy_refused, NOW_MS),
+        Err(SignatureError::Invalid(_))
+    ));
+}
+
+#[test]
+fn legacy_requests_expire_with_their_dedup_window() {
+    let day_ms = 86_400_000;
+    let window_ms = 7 * day_ms;
+    let check = |oldest| check_legacy_age(oldest, window_ms, NOW_MS);
+    assert_eq!(check(None), Ok(()), "an empty batch");
+    assert_eq!(check(Some(NOW_MS - day_ms)), Ok(()), "a retry within a day");
+    assert_eq!(check(Some(NOW_MS - window_ms + 1)), Ok(()));
+    assert_eq!(
+        check(Some(NOW_MS + day_ms)),
+        Ok(()),
+        "HubSpot's clock ahead"
+    );
+    for oldest in [NOW_MS - window_ms, NOW_MS - 30 * day_ms, i64::MIN] {
+        assert_eq!(check(Some(oldest)), Err(SignatureError::LegacyExpired));
+    }
+}
+
 mod fuzz {
     use proptest::prelude::*;
 

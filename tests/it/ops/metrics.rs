@@ -7,6 +7,7 @@ async fn scrape(gateway: &Gateway) -> Samples {
     let response = gateway
         .http
         .get(gateway.url("/metrics"))
+        .bearer_auth(READ_TOKEN)
         .send()
         .await
         .unwrap();

@@ -70,3 +70,25 @@ async fn status_from_the_running_daemon_and_from_the_store() {
     assert!(table.contains("4 received, 0 duplicates"), "{table}");
     assert!(!table.contains(READ_TOKEN) && !stdout.contains(ADMIN_TOKEN));
 }
+
+/// With `internal_listen`, the query API is there, and so is where `status` asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_asks_the_internal_listener_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, internal) = (free_port(), free_port());
+    let config = write_config(
+        dir.path(),
+        port,
+        &format!("internal_listen = \"127.0.0.1:{internal}\""),
+    );
+    let mut daemon = Process::serve(&config);
+    daemon.wait_ready(&format!("http://127.0.0.1:{port}")).await;
+    let (code, table, stderr) = status(&config, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        table.contains(&format!("daemon: running at http://127.0.0.1:{internal}")),
+        "{table}"
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().await.code(), Some(0));
+}

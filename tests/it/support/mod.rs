@@ -120,6 +120,8 @@ scope = "admin"
 /// A gateway running in this process.
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// `server.internal_listen`, when the config sets it.
+    pub internal_addr: Option<SocketAddr>,
     pub public_url: String,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
@@ -159,10 +161,12 @@ impl Gateway {
         let loaded = config::load_str(&text, &env).expect("test config is valid");
         let running = daemon::start(&loaded).await.expect("gateway starts");
         let addr = running.local_addr;
+        let internal_addr = running.internal_addr;
         let shutdown = running.shutdown_token();
         let task = tokio::spawn(running.wait());
         Gateway {
             addr,
+            internal_addr,
             public_url: public_url.into(),
             http: reqwest::Client::new(),
             shutdown,
@@ -240,11 +244,16 @@ pub async fn answer(response: reqwest::Response) -> (u16, Value) {
 
 /// A JSON batch of `count` contact events with ids from `first_id`.
 pub fn batch(first_id: i64, count: i64, attempt: i64) -> String {
+    batch_at(first_id, count, attempt, 1_767_225_598_000)
+}
+
+/// Like [`batch`], the events occurring at `occurred_at_ms` (+ their id, in ms).
+pub fn batch_at(first_id: i64, count: i64, attempt: i64, occurred_at_ms: i64) -> String {
     let events: Vec<Value> = (first_id..first_id + count)
         .map(|id| {
             serde_json::json!({
                 "eventId": id, "subscriptionId": 2202, "portalId": PORTAL_ID, "appId": 54321,
-                "occurredAt": 1_767_225_598_000i64 + id, "subscriptionType": "contact.propertyChange",
+                "occurredAt": occurred_at_ms + id, "subscriptionType": "contact.propertyChange",
                 "attemptNumber": attempt, "objectId": 512 + id, "propertyName": "email",
                 "propertyValue": format!("p{id}@example.com"), "changeSource": "CRM_UI"
             })
