@@ -192,6 +192,7 @@ fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
             fields,
             on_duplicate,
             intent_at_ms: None,
+            known_at_intent: Vec::new(),
             outcome: None,
         });
     }

@@ -165,6 +165,7 @@ fn rows(inputs: &[Input]) -> anyhow::Result<Vec<Row>> {
                 fields: input.fields.clone(),
                 on_duplicate,
                 intent_at_ms: None,
+                known_at_intent: Vec::new(),
                 outcome: None,
             })
         })

@@ -43,10 +43,16 @@ pub struct Row {
     pub reference: String,
     pub fields: BTreeMap<String, String>,
     pub on_duplicate: Option<OnDuplicate>,
-    /// Set (and committed) before a create is sent: a row with an intent and no result may
-    /// exist in HubSpot and is reconciled before it is sent again.
+    /// When its create was first sent, set (and committed) before sending: a row with an
+    /// intent and no result may exist in HubSpot, and its own record is looked for (see
+    /// `writer::own`) before it is planned or sent again. Kept until the row has a result,
+    /// unless HubSpot surely did not act on the first send.
     #[serde(default)]
     pub intent_at_ms: Option<i64>,
+    /// The duplicates known when the create was sent: records that existed before it, so
+    /// never its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_at_intent: Vec<i64>,
     #[serde(default)]
     pub outcome: Option<Outcome>,
 }

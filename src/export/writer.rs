@@ -3,6 +3,7 @@
 //! each record, writes creates and updates in batches of at most 100, and resumes a job
 //! after a crash by reconciling what HubSpot did with every create it may have sent.
 
+pub mod crash;
 mod create;
 mod reconcile;
 mod update;
@@ -124,6 +125,13 @@ impl Job {
     fn finish(&mut self, index: u32, outcome: Outcome) {
         self.rows[index as usize].outcome = Some(outcome);
         self.dirty.push(index);
+    }
+
+    /// Row `index` is `created` as record `id`, with the duplicates known when it was sent.
+    fn settle_created(&mut self, index: u32, id: i64) {
+        let duplicates = self.rows[index as usize].known_at_intent.clone();
+        let outcome = create::created_outcome(id, self.owner.as_ref().ok().copied(), duplicates);
+        self.finish(index, outcome);
     }
 }
 
@@ -329,6 +337,12 @@ impl Writer {
             let plan = job
                 .context
                 .plan(self.store(), &row.fields, row.on_duplicate)?;
+            // A row whose create was sent before is settled by its own record, if the
+            // mirror holds it, before the plan may take that record for a duplicate.
+            if let Some(id) = self.own_record(job, index, &plan.duplicates)? {
+                job.settle_created(index, id);
+                continue;
+            }
             match plan.action {
                 Action::Create => {
                     let keys = job.context.keys(&row.fields);
@@ -378,6 +392,8 @@ impl Writer {
         batch.keys.clear();
         if !creates.is_empty() {
             let replan = self.create(job, creates).await?;
+            // Saved before the updates are sent: a crash then finds the creates settled.
+            self.save_dirty(job)?;
             for index in replan.into_iter().rev() {
                 queue.push_front(index);
             }
@@ -393,6 +409,7 @@ impl Writer {
         if job.dirty.is_empty() {
             return Ok(());
         }
+        crash::point(crash::Step::BeforeSave);
         let dirty = std::mem::take(&mut job.dirty);
         let rows: Vec<(u32, &Row)> = dirty.iter().map(|i| (*i, &job.rows[*i as usize])).collect();
         job::save_rows(self.store(), self.portal(), job.id, &rows)?;

@@ -309,6 +309,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
                 .collect(),
             on_duplicate: None,
             intent_at_ms: Some(sent_ms),
+            known_at_intent: Vec::new(),
             outcome: None,
         };
         let header = Header {
