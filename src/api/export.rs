@@ -159,6 +159,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         state: "queued".into(),
         total: rows.len() as u32,
         created_at_ms: now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };

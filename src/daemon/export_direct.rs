@@ -116,6 +116,7 @@ pub async fn run(
         state: "queued".into(),
         total: rows.len() as u32,
         created_at_ms: now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };

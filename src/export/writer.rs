@@ -119,6 +119,8 @@ struct Job {
     owner: Result<i64, String>,
     /// Rows with a new outcome not yet saved.
     dirty: Vec<u32>,
+    /// The store's count of sealed rows when this job last looked (see `take_sealed`).
+    seals: u64,
 }
 
 impl Job {
@@ -267,6 +269,7 @@ impl Writer {
             header.state = "running".into();
             job::save_header(store, portal, id, &header)?;
         }
+        let seals = store.exports().seals();
         let rows = job::rows(store, portal, id)?;
         let context = Context::load(store, portal, header.kind, &self.exporter.config)?;
         let owner = UserMap { store, portal }
@@ -280,6 +283,7 @@ impl Writer {
             context,
             owner,
             dirty: Vec::new(),
+            seals,
         };
         if let Err(error) = self.reconcile_and_work(&mut job, shutdown).await {
             // Results already known (e.g. a batch created before a later call failed) are
@@ -296,6 +300,7 @@ impl Writer {
             return Err(Error::Incomplete);
         }
         job.header.state = "done".into();
+        job.header.finished_at_ms = Some(now_ms());
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
         Ok(())
@@ -333,7 +338,11 @@ impl Writer {
                 // The job stays `running` and resumes at the next start.
                 return self.flush(job, &mut batch, &mut queue).await;
             }
+            self.take_sealed(job, &mut batch)?;
             let row = &job.rows[index as usize];
+            if row.outcome.is_some() {
+                continue;
+            }
             let plan = job
                 .context
                 .plan(self.store(), &row.fields, row.on_duplicate)?;
@@ -388,6 +397,7 @@ impl Writer {
         batch: &mut Batch,
         queue: &mut VecDeque<u32>,
     ) -> Result<(), Error> {
+        self.take_sealed(job, batch)?;
         let creates = std::mem::take(&mut batch.creates);
         batch.keys.clear();
         if !creates.is_empty() {
@@ -403,6 +413,26 @@ impl Writer {
             self.update(job, updates).await?;
         }
         self.save_dirty(job)
+    }
+
+    /// Rows a privacy deletion sealed since the job last looked: the stored, redacted row
+    /// (which has a result) replaces the one in memory, and leaves the batch unsent.
+    fn take_sealed(&self, job: &mut Job, batch: &mut Batch) -> Result<(), Error> {
+        let seals = self.store().exports().seals();
+        if seals == job.seals {
+            return Ok(());
+        }
+        job.seals = seals;
+        let sealed = job::rows_sealed(self.store(), self.portal(), job.id)?;
+        for (index, row) in sealed {
+            batch.creates.retain(|(i, _)| *i != index);
+            batch.updates.retain(|(i, _)| *i != index);
+            job.dirty.retain(|i| *i != index);
+            if let Some(held) = job.rows.get_mut(index as usize) {
+                *held = row;
+            }
+        }
+        Ok(())
     }
 
     fn save_dirty(&self, job: &mut Job) -> Result<(), Error> {

@@ -734,6 +734,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
         state: "queued".into(),
         total: 1,
         created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };

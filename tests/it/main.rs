@@ -11,6 +11,7 @@ mod faults;
 mod mirror;
 mod ops;
 mod ownership;
+mod privacy;
 mod sim;
 mod support;
 mod tidy;

@@ -207,3 +207,17 @@ fn oauth_settings_must_come_together() {
         "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\nrefresh_token = \"env:R\"\n";
     assert!(problems(oauth).is_empty());
 }
+
+#[test]
+fn export_retention_days_defaults_to_30_and_is_bounded() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n";
+    let loaded = load_str(base, &env).unwrap();
+    assert_eq!(loaded.config.export.retention_days, 30);
+    for (days, ok) in [(0, false), (1, true), (3650, true), (3651, false)] {
+        let found = problems(&format!("{base}[export]\nretention_days = {days}\n"));
+        let refused = found
+            .iter()
+            .any(|p| p.starts_with("export.retention_days: must be between 1 and 3650"));
+        assert_eq!(refused, !ok, "{days}: {found:?}");
+    }
+}
