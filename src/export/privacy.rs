@@ -1,10 +1,11 @@
 //! Privacy deletion in export jobs (the `sync::Forget` hook the daemon registers): every row
-//! that names the person, by the record's id as its result or by one of its emails among its
-//! input fields, is redacted and sealed, so that nothing of them stays readable and no
+//! that names a forgotten contact, by its id as the row's result or by one of its emails among
+//! the row's input fields, is redacted and sealed, so that nothing of them stays readable and no
 //! worker holding the row can write it back. What stays: the row's place, action and
 //! owner, so the job's counts still add up to its total.
 
 use super::job::{decode, encode, Header, Outcome, Row};
+use crate::object::ObjectType;
 use crate::ownership::normalize;
 use crate::store::{self, Store};
 use crate::sync::Person;
@@ -13,34 +14,50 @@ use crate::sync::Person;
 pub const REDACTED: &str = "privacy_deleted";
 const MESSAGE: &str = "the person was privacy-deleted in HubSpot; what named them was erased";
 
-/// Redacts what names `person` in every export job of `portal`; returns the rows changed.
-pub fn redact(store: &Store, portal: i64, person: &Person) -> store::Result<u64> {
+/// Redacts what names one of `people` (contacts: companies name no person) in every export
+/// job of `portal`; returns the rows changed.
+pub fn redact(store: &Store, portal: i64, people: &[Person]) -> store::Result<u64> {
+    let people: Vec<&Person> = people
+        .iter()
+        .filter(|person| person.kind == ObjectType::Contacts)
+        .collect();
+    if people.is_empty() {
+        return Ok(0);
+    }
     let exports = store.exports();
-    let id_text = person.id.to_string();
     let mut changed = 0;
     for (job, bytes) in exports.headers(portal, usize::MAX)? {
         let mut header: Header = decode(&bytes)?;
-        let same_kind = header.kind == person.kind;
+        let same_kind = header.kind == ObjectType::Contacts;
         let mut sealed = Vec::new();
         let mut cleaned = Vec::new();
         for (index, bytes) in exports.rows(portal, job)? {
             // Most rows name nobody erased: decode only those whose bytes might.
             let lower = bytes.to_ascii_lowercase();
-            let might = (same_kind && contains(&lower, id_text.as_bytes()))
-                || person.emails.iter().any(|e| contains(&lower, e.as_bytes()));
-            if !might {
+            let might = |person: &&Person| {
+                (same_kind && contains(&lower, person.id.to_string().as_bytes()))
+                    || person.emails.iter().any(|e| contains(&lower, e.as_bytes()))
+            };
+            let named: Vec<&Person> = people.iter().copied().filter(might).collect();
+            if named.is_empty() {
                 continue;
             }
             let mut row: Row = decode(&bytes)?;
-            if names(&row, person, same_kind) {
-                redact_row(index, &mut row, person);
-                sealed.push((index, encode(&row)));
-            } else if same_kind && drop_id(&mut row, person.id) {
-                // Another record's row that listed the person as a duplicate.
-                match row.outcome {
-                    Some(_) => sealed.push((index, encode(&row))),
-                    None => cleaned.push((index, encode(&row))),
+            let mut seal = false;
+            let mut dropped = false;
+            for person in named {
+                if names(&row, person, same_kind) {
+                    redact_row(index, &mut row, person);
+                    seal = true;
+                } else if same_kind {
+                    // Another record's row that listed the person as a duplicate.
+                    dropped |= drop_id(&mut row, person.id);
                 }
+            }
+            if seal || (dropped && row.outcome.is_some()) {
+                sealed.push((index, encode(&row)));
+            } else if dropped {
+                cleaned.push((index, encode(&row)));
             }
         }
         changed += (sealed.len() + cleaned.len()) as u64;
@@ -48,9 +65,9 @@ pub fn redact(store: &Store, portal: i64, person: &Person) -> store::Result<u64>
         exports.update_rows(portal, job, &cleaned)?;
         if let Some(error) = header.error.as_mut() {
             let lower = error.message.to_lowercase();
-            if person
-                .emails
-                .iter()
+            let quoted = people.iter().flat_map(|person| &person.emails);
+            if quoted
+                .into_iter()
                 .any(|email| lower.contains(email.as_str()))
             {
                 error.message = MESSAGE.into();

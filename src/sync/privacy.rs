@@ -24,9 +24,9 @@ pub struct Person {
     pub values: Vec<String>,
 }
 
-/// Erases what another module keeps about a person (export rows); returns how many of its
-/// items it changed. Runs on the blocking pool.
-pub type Forget = Arc<dyn Fn(&Store, i64, &Person) -> store::Result<u64> + Send + Sync>;
+/// Erases what another module keeps about people (export rows); returns how many of its
+/// items it changed. Runs on the blocking pool, once per batch of forgotten records.
+pub type Forget = Arc<dyn Fn(&Store, i64, &[Person]) -> store::Result<u64> + Send + Sync>;
 
 /// Properties whose values identify a person (besides the emails).
 const IDENTIFYING: [&str; 5] = ["firstname", "lastname", "phone", "mobilephone", "name"];
@@ -39,16 +39,20 @@ impl Syncer {
         if ids.is_empty() {
             return Ok(());
         }
+        let people = ids
+            .iter()
+            .map(|id| self.person(kind, *id))
+            .collect::<Result<Vec<Person>>>()?;
+        let people = Arc::new(people);
+        for forget in &self.forget {
+            let (forget, store, portal) = (forget.clone(), self.store.clone(), self.portal);
+            let people = people.clone();
+            let changed = tokio::task::spawn_blocking(move || forget(&store, portal, &people))
+                .await
+                .map_err(|error| store::Error::Unavailable(error.to_string()))??;
+            tracing::info!(%kind, changed, "privacy deletion: redacted what named the records");
+        }
         for id in ids {
-            let person = self.person(kind, *id)?;
-            for forget in &self.forget {
-                let (forget, store, portal) = (forget.clone(), self.store.clone(), self.portal);
-                let person = person.clone();
-                let changed = tokio::task::spawn_blocking(move || forget(&store, portal, &person))
-                    .await
-                    .map_err(|error| store::Error::Unavailable(error.to_string()))??;
-                tracing::info!(%kind, changed, "privacy deletion: redacted what named the record");
-            }
             self.store
                 .ownership()
                 .forget_match(self.portal, kind, *id)?;

@@ -233,3 +233,55 @@ async fn finished_export_jobs_are_pruned_after_the_retention() {
     assert_eq!(held, ["exports.v1"], "the young job's row");
     sim.shutdown().await;
 }
+
+/// A privacy deletion while a job exporting the person runs: their row fails with
+/// `privacy_deleted` and the job never sends them to HubSpot again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_never_exports_a_person_deleted_meanwhile() {
+    let harness = Harness::start(small_portal()).await;
+    let control = harness.sim.control();
+    let fields = [("email", EMAIL), ("firstname", "Erasmus")];
+    let id = control.create(ObjectType::Contacts, fields).unwrap();
+    let object = format!("/v1/objects/contacts/{id}");
+    wait_until(
+        "the contact is mirrored",
+        Duration::from_secs(20),
+        || async { harness.gateway.get(&object, Some(READ_TOKEN)).await.0 == 200 },
+    )
+    .await;
+    // Slow enough for the deletion to land while the job runs.
+    control.set_latency_ms(250);
+    let mut records: Vec<Value> = (0..1000)
+        .map(|i| json!({"ref": format!("n{i}"), "fields": {"email": format!("n{i}@running.example")}}))
+        .collect();
+    records.push(json!({"ref": "them", "fields": {"email": EMAIL, "job_title": "Chief"}}));
+    let request = json!({"type": "contacts", "user_email": "seller@internal.example",
+                         "records": records});
+    let (status, started) = harness
+        .gateway
+        .send(Method::POST, "/v1/exports", EXPORT_TOKEN, &request)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let job = format!("/v1/exports/{}", started["export_id"].as_str().unwrap());
+    wait_until("the first batch", Duration::from_secs(30), || async {
+        harness.gateway.get(&job, Some(EXPORT_TOKEN)).await.1["created"] != 0
+    })
+    .await;
+    control.privacy_delete(&id).unwrap();
+    wait_until("the job", Duration::from_secs(60), || async {
+        harness.gateway.get(&job, Some(EXPORT_TOKEN)).await.1["state"] == "done"
+    })
+    .await;
+    let (_, done) = harness.gateway.get(&job, Some(EXPORT_TOKEN)).await;
+    let last = &done["results"][1000];
+    assert_eq!(last["action"], "failed", "{last}");
+    assert_eq!(last["error"]["code"], "privacy_deleted", "{last}");
+    assert_eq!(done["created"], 1000);
+    assert_eq!(names(&done.to_string(), &id), None);
+    let snapshot = control.snapshot();
+    let recreated = snapshot.objects[&ObjectType::Contacts]
+        .iter()
+        .any(|record| record.properties.get("email").map(String::as_str) == Some(EMAIL));
+    assert!(!recreated, "the person was exported again");
+    harness.stop().await;
+}

@@ -101,7 +101,16 @@ fn rows_naming_the_person_are_redacted_sealed_and_still_counted() {
         ),
     ];
     let job = job::enqueue(&store, PORTAL, &header, &rows).unwrap();
-    assert_eq!(redact(&store, PORTAL, &person()).unwrap(), 4);
+    let company = Person {
+        kind: ObjectType::Companies,
+        ..person()
+    };
+    assert_eq!(
+        redact(&store, PORTAL, &[company]).unwrap(),
+        0,
+        "names no person"
+    );
+    assert_eq!(redact(&store, PORTAL, &[person()]).unwrap(), 4);
 
     let after = job::rows(&store, PORTAL, job).unwrap();
     assert_eq!(after[0].reference, "redacted-0");
