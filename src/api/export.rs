@@ -159,6 +159,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         state: "queued".into(),
         total: rows.len() as u32,
         created_at_ms: now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };
@@ -192,6 +193,7 @@ fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
             fields,
             on_duplicate,
             intent_at_ms: None,
+            known_at_intent: Vec::new(),
             outcome: None,
         });
     }

@@ -185,6 +185,8 @@ pub struct Ownership {
 #[serde(deny_unknown_fields, default)]
 pub struct Export {
     pub enabled: bool,
+    /// Finished jobs (whose rows name people) are pruned this many days after they end.
+    pub retention_days: u32,
     pub companies: ExportType,
     pub contacts: ExportType,
 }
@@ -193,6 +195,7 @@ impl Default for Export {
     fn default() -> Self {
         Export {
             enabled: true,
+            retention_days: 30,
             companies: ExportType::default(),
             contacts: ExportType {
                 associate_company: Some(true),

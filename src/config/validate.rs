@@ -180,6 +180,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "applies to contacts only".into(),
         );
     }
+    if !(1..=3650).contains(&config.export.retention_days) {
+        problem("export.retention_days", "must be between 1 and 3650".into());
+    }
 
     let mut names = HashSet::new();
     for (index, token) in config.api.tokens.iter().enumerate() {

@@ -116,6 +116,7 @@ pub async fn run(
         state: "queued".into(),
         total: rows.len() as u32,
         created_at_ms: now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };
@@ -165,6 +166,7 @@ fn rows(inputs: &[Input]) -> anyhow::Result<Vec<Row>> {
                 fields: input.fields.clone(),
                 on_duplicate,
                 intent_at_ms: None,
+                known_at_intent: Vec::new(),
                 outcome: None,
             })
         })

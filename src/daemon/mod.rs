@@ -128,6 +128,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         retention,
         shutdown.clone(),
     ));
+    tokio::spawn(prune_exports(state.clone(), shutdown.clone()));
     let sync_healthy = Arc::new(AtomicBool::new(true));
     let sync = config.sync.enabled.then(|| {
         let supervisor = tokio::spawn(sync::supervise(
@@ -279,6 +280,36 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
             }
             Ok(Err(error)) => tracing::warn!(%error, "pruning the inbox failed"),
             Err(error) => tracing::warn!(%error, "inbox pruning task failed"),
+        }
+    }
+}
+
+/// Deletes finished export jobs past `export.retention_days`, at start and hourly.
+async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let Some(portal) = state.portal() else {
+            continue;
+        };
+        let state = state.clone();
+        let pruned = tokio::task::spawn_blocking(move || {
+            let settings = crate::export::Settings::current(&state.store, &state.exporter.config)?;
+            let now = webhook::inbox::now_ms();
+            crate::export::retention::prune(
+                &state.store,
+                portal.hub_id,
+                settings.retention_days,
+                now,
+            )
+        });
+        match pruned.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "pruning export jobs failed"),
+            Err(error) => tracing::warn!(%error, "export pruning task failed"),
         }
     }
 }

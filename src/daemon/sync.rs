@@ -74,7 +74,8 @@ fn mirrors_owners(loaded: &Loaded) -> bool {
         .any(|name| name == "owners")
 }
 
-/// The syncer for `kinds` of the portal `hub_id`, as the config tunes it.
+/// The syncer for `kinds` of the portal `hub_id`, as the config tunes it; a privacy
+/// deletion also redacts the export rows naming the person.
 pub fn syncer(
     loaded: &Loaded,
     client: hubspot::Client,
@@ -93,6 +94,7 @@ pub fn syncer(
         mirrors_owners(loaded),
         settings,
     )
+    .forgetting(std::sync::Arc::new(crate::export::privacy::redact))
 }
 
 /// Connects to HubSpot, retrying transient failures until shutdown; a missing scope or bad

@@ -20,6 +20,9 @@ pub struct Header {
     pub state: String,
     pub total: u32,
     pub created_at_ms: i64,
+    /// When it ended `done` or `failed`; it is pruned `export.retention_days` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<i64>,
     /// Why a `failed` job stopped (its records without a result then fail with `job_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
@@ -43,10 +46,16 @@ pub struct Row {
     pub reference: String,
     pub fields: BTreeMap<String, String>,
     pub on_duplicate: Option<OnDuplicate>,
-    /// Set (and committed) before a create is sent: a row with an intent and no result may
-    /// exist in HubSpot and is reconciled before it is sent again.
+    /// When its create was first sent, set (and committed) before sending: a row with an
+    /// intent and no result may exist in HubSpot, and its own record is looked for (see
+    /// `writer::own`) before it is planned or sent again. Kept until the row has a result,
+    /// unless HubSpot surely did not act on the first send.
     #[serde(default)]
     pub intent_at_ms: Option<i64>,
+    /// The duplicates known when the create was sent: records that existed before it, so
+    /// never its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_at_intent: Vec<i64>,
     #[serde(default)]
     pub outcome: Option<Outcome>,
 }
@@ -183,12 +192,12 @@ fn id_as_text<S: serde::Serializer>(id: &Option<i64>, serializer: S) -> Result<S
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Invariant: plain structs with string keys serialise.
     serde_json::to_vec(value).expect("export job value serialises")
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> store::Result<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> store::Result<T> {
     serde_json::from_slice(bytes).map_err(|error| store::Error::Corrupt(error.to_string()))
 }
 
@@ -234,11 +243,25 @@ pub fn rows(store: &Store, portal: i64, id: u64) -> store::Result<Vec<Row>> {
         .collect()
 }
 
-/// Writes changed rows and makes them durable before anything else is sent.
+/// Writes changed rows (never one a privacy deletion sealed) and makes them durable before
+/// anything else is sent.
 pub fn save_rows(store: &Store, portal: i64, id: u64, rows: &[(u32, &Row)]) -> store::Result<()> {
     let encoded: Vec<(u32, Vec<u8>)> = rows.iter().map(|(i, row)| (*i, encode(*row))).collect();
-    store.exports().write(portal, id, None, &encoded)?;
+    store.exports().update_rows(portal, id, &encoded)?;
     store.commit()
+}
+
+/// The rows of job `id` a privacy deletion sealed, as stored.
+pub fn rows_sealed(store: &Store, portal: i64, id: u64) -> store::Result<Vec<(u32, Row)>> {
+    let sealed = store.exports().sealed(portal, id)?;
+    if sealed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = rows(store, portal, id)?;
+    Ok(sealed
+        .into_iter()
+        .filter_map(|index| Some((index, rows.get(index as usize)?.clone())))
+        .collect())
 }
 
 /// The oldest job not finished yet.
@@ -291,10 +314,11 @@ pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Resul
     for chunk in changed.chunks(1000) {
         let encoded: Vec<(u32, Vec<u8>)> =
             chunk.iter().map(|(i, row)| (*i, encode(*row))).collect();
-        store.exports().write(portal, id, None, &encoded)?;
+        store.exports().update_rows(portal, id, &encoded)?;
     }
     header.state = "failed".into();
     header.error = Some(error);
+    header.finished_at_ms = Some(crate::webhook::inbox::now_ms());
     save_header(store, portal, id, &header)
 }
 

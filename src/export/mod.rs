@@ -1,11 +1,14 @@
-//! Export into HubSpot: settings, field mappings, the pure plan per record, durable jobs and
-//! the writer that carries them out exactly once.
+//! Export into HubSpot: settings, field mappings, the pure plan per record, durable jobs, the
+//! writer that carries them out exactly once, and what privacy asks of the jobs kept
+//! (redaction of a deleted person, retention).
 
 pub mod context;
 pub mod file;
 pub mod job;
 pub mod mapping;
 pub mod plan;
+pub mod privacy;
+pub mod retention;
 pub mod sample;
 pub mod settings;
 pub mod writer;

@@ -58,6 +58,8 @@ impl TypeSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub enabled: bool,
+    /// Days a finished job is kept (see `export::retention`).
+    pub retention_days: u32,
     pub companies: TypeSettings,
     pub contacts: TypeSettings,
 }
@@ -66,6 +68,7 @@ impl Settings {
     pub fn from_config(config: &Export) -> Settings {
         Settings {
             enabled: config.enabled,
+            retention_days: config.retention_days,
             companies: TypeSettings::from_config(&config.companies),
             contacts: TypeSettings::from_config(&config.contacts),
         }
@@ -125,6 +128,7 @@ impl Settings {
         };
         Export {
             enabled: self.enabled,
+            retention_days: self.retention_days,
             companies: one(&self.companies, false),
             contacts: one(&self.contacts, true),
         }
@@ -150,6 +154,9 @@ pub fn validate(export: &Export) -> Vec<String> {
     }
     if export.companies.associate_company.is_some() {
         problems.push("companies.associate_company: only contacts take this key".into());
+    }
+    if !(1..=3650).contains(&export.retention_days) {
+        problems.push("retention_days: must be between 1 and 3650".into());
     }
     problems
 }

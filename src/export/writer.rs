@@ -3,8 +3,10 @@
 //! each record, writes creates and updates in batches of at most 100, and resumes a job
 //! after a crash by reconciling what HubSpot did with every create it may have sent.
 
+pub mod crash;
 mod create;
 mod reconcile;
+mod stall;
 mod update;
 
 use std::collections::{HashSet, VecDeque};
@@ -16,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::Context;
 use super::job::{self, Header, Outcome, Problem, Row};
 use super::plan::{Action, Plan};
-use super::{Exporter, Waiting};
+use super::Exporter;
 use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
 use crate::ownership::{Fallback, UserMap};
 use crate::store::{self, Store, Term};
@@ -43,10 +45,6 @@ pub enum Error {
 /// timeouts, rate limits, store errors) with no record getting a result, before it fails with
 /// `retries_exhausted` and the next job runs. Counted across restarts (`Header::stalled`).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3600);
-/// The pause after a job's first transient failure; it doubles up to `MAX_PAUSE`.
-const FIRST_PAUSE: Duration = Duration::from_secs(5);
-const MAX_PAUSE: Duration = Duration::from_secs(300);
-
 /// What the worker writes with.
 pub struct Writer {
     pub syncer: Arc<Syncer>,
@@ -76,15 +74,6 @@ impl Error {
             },
         }
     }
-}
-
-/// A job failing with transient errors: since when (wall clock, as kept in its header), how
-/// many of its records had a result then, and the pause before its next attempt.
-struct Stall {
-    job: u64,
-    since_ms: i64,
-    done: usize,
-    pause: Duration,
 }
 
 /// Runs jobs until shutdown. A job that hits a transient failure is resumed after a growing
@@ -118,12 +107,21 @@ struct Job {
     owner: Result<i64, String>,
     /// Rows with a new outcome not yet saved.
     dirty: Vec<u32>,
+    /// The store's count of sealed rows when this job last looked (see `take_sealed`).
+    seals: u64,
 }
 
 impl Job {
     fn finish(&mut self, index: u32, outcome: Outcome) {
         self.rows[index as usize].outcome = Some(outcome);
         self.dirty.push(index);
+    }
+
+    /// Row `index` is `created` as record `id`, with the duplicates known when it was sent.
+    fn settle_created(&mut self, index: u32, id: i64) {
+        let duplicates = self.rows[index as usize].known_at_intent.clone();
+        let outcome = create::created_outcome(id, self.owner.as_ref().ok().copied(), duplicates);
+        self.finish(index, outcome);
     }
 }
 
@@ -179,78 +177,6 @@ impl Writer {
         Ok(())
     }
 
-    /// After a transient failure: the pause before the next attempt, or, when the job has
-    /// made no progress for `give_up_after`, fails it (`retries_exhausted`) and goes on.
-    fn after_failure(&self, stall: &mut Option<Stall>, error: &Error) -> Duration {
-        let (store, portal) = (self.store(), self.portal());
-        let Ok(Some(id)) = job::next_unfinished(store, portal) else {
-            tracing::warn!(%error, "export paused; it resumes shortly");
-            return FIRST_PAUSE;
-        };
-        let done = job::rows(store, portal, id).map_or(0, |rows| {
-            rows.iter().filter(|row| row.outcome.is_some()).count()
-        });
-        let now = now_ms();
-        let current = match stall.take() {
-            Some(stall) if stall.job == id && stall.done == done => stall,
-            _ => Stall {
-                job: id,
-                since_ms: self.stalled_since(id, done, now),
-                done,
-                pause: FIRST_PAUSE / 2,
-            },
-        };
-        let stalled = Duration::from_millis(now.saturating_sub(current.since_ms).max(0) as u64);
-        if stalled >= self.give_up_after {
-            let problem = Problem {
-                code: "retries_exhausted".into(),
-                message: format!(
-                    "no record was written for {} s; last error: {error}",
-                    stalled.as_secs()
-                ),
-                property: None,
-            };
-            tracing::error!(export = id, %error, "export failed: HubSpot kept failing");
-            match job::fail(store, portal, id, problem) {
-                Ok(()) => {
-                    self.exporter.set_waiting(None);
-                    return Duration::ZERO;
-                }
-                Err(error) => tracing::warn!(%error, "cannot record the failed export"),
-            }
-        }
-        let pause = (current.pause * 2).min(MAX_PAUSE);
-        tracing::warn!(export = id, %error, retry_in_secs = pause.as_secs(), "export paused; it resumes shortly");
-        self.exporter.set_waiting(Some(Waiting {
-            code: "retrying",
-            message: format!("{error}; next attempt in {} s", pause.as_secs()),
-            job: Some(id),
-        }));
-        *stall = Some(Stall { pause, ..current });
-        pause
-    }
-
-    /// Since when job `id` has been stalled at `done` results: what its header says when it
-    /// says so for the same `done` (the stall began before a restart), else `now`, which
-    /// is then written there. A store error only costs the clock its memory.
-    fn stalled_since(&self, id: u64, done: usize, now: i64) -> i64 {
-        let (store, portal) = (self.store(), self.portal());
-        let Ok(Some(mut header)) = job::header(store, portal, id) else {
-            return now;
-        };
-        if let Some(stalled) = header.stalled.filter(|stalled| stalled.done == done) {
-            return stalled.since_ms;
-        }
-        header.stalled = Some(job::Stalled {
-            since_ms: now,
-            done,
-        });
-        if let Err(error) = job::save_header(store, portal, id, &header) {
-            tracing::warn!(export = id, %error, "cannot record since when the export stalls");
-        }
-        now
-    }
-
     async fn run_job(&self, id: u64, shutdown: &CancellationToken) -> Result<(), Error> {
         let (store, portal) = (self.store(), self.portal());
         self.exporter.set_waiting(None);
@@ -259,6 +185,7 @@ impl Writer {
             header.state = "running".into();
             job::save_header(store, portal, id, &header)?;
         }
+        let seals = store.exports().seals();
         let rows = job::rows(store, portal, id)?;
         let context = Context::load(store, portal, header.kind, &self.exporter.config)?;
         let owner = UserMap { store, portal }
@@ -272,6 +199,7 @@ impl Writer {
             context,
             owner,
             dirty: Vec::new(),
+            seals,
         };
         if let Err(error) = self.reconcile_and_work(&mut job, shutdown).await {
             // Results already known (e.g. a batch created before a later call failed) are
@@ -288,6 +216,7 @@ impl Writer {
             return Err(Error::Incomplete);
         }
         job.header.state = "done".into();
+        job.header.finished_at_ms = Some(now_ms());
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
         Ok(())
@@ -325,10 +254,20 @@ impl Writer {
                 // The job stays `running` and resumes at the next start.
                 return self.flush(job, &mut batch, &mut queue).await;
             }
+            self.take_sealed(job, &mut batch)?;
             let row = &job.rows[index as usize];
+            if row.outcome.is_some() {
+                continue;
+            }
             let plan = job
                 .context
                 .plan(self.store(), &row.fields, row.on_duplicate)?;
+            // A row whose create was sent before is settled by its own record, if the
+            // mirror holds it, before the plan may take that record for a duplicate.
+            if let Some(id) = self.own_record(job, index, &plan.duplicates)? {
+                job.settle_created(index, id);
+                continue;
+            }
             match plan.action {
                 Action::Create => {
                     let keys = job.context.keys(&row.fields);
@@ -374,10 +313,13 @@ impl Writer {
         batch: &mut Batch,
         queue: &mut VecDeque<u32>,
     ) -> Result<(), Error> {
+        self.take_sealed(job, batch)?;
         let creates = std::mem::take(&mut batch.creates);
         batch.keys.clear();
         if !creates.is_empty() {
             let replan = self.create(job, creates).await?;
+            // Saved before the updates are sent: a crash then finds the creates settled.
+            self.save_dirty(job)?;
             for index in replan.into_iter().rev() {
                 queue.push_front(index);
             }
@@ -389,10 +331,31 @@ impl Writer {
         self.save_dirty(job)
     }
 
+    /// Rows a privacy deletion sealed since the job last looked: the stored, redacted row
+    /// (which has a result) replaces the one in memory, and leaves the batch unsent.
+    fn take_sealed(&self, job: &mut Job, batch: &mut Batch) -> Result<(), Error> {
+        let seals = self.store().exports().seals();
+        if seals == job.seals {
+            return Ok(());
+        }
+        job.seals = seals;
+        let sealed = job::rows_sealed(self.store(), self.portal(), job.id)?;
+        for (index, row) in sealed {
+            batch.creates.retain(|(i, _)| *i != index);
+            batch.updates.retain(|(i, _)| *i != index);
+            job.dirty.retain(|i| *i != index);
+            if let Some(held) = job.rows.get_mut(index as usize) {
+                *held = row;
+            }
+        }
+        Ok(())
+    }
+
     fn save_dirty(&self, job: &mut Job) -> Result<(), Error> {
         if job.dirty.is_empty() {
             return Ok(());
         }
+        crash::point(crash::Step::BeforeSave);
         let dirty = std::mem::take(&mut job.dirty);
         let rows: Vec<(u32, &Row)> = dirty.iter().map(|i| (*i, &job.rows[*i as usize])).collect();
         job::save_rows(self.store(), self.portal(), job.id, &rows)?;

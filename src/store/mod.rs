@@ -11,6 +11,7 @@
 //! first I/O error they meet ([`Store::failure`]); the daemon then turns not-ready and exits
 //! for a restart.
 
+mod audit;
 mod exports;
 mod inbox;
 mod keys;

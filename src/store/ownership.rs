@@ -233,6 +233,37 @@ impl Ownership {
         Ok(forgotten + stored.len() as u64)
     }
 
+    /// Forgets the first match of one record (a privacy deletion), row and counter together;
+    /// whether there was one.
+    pub fn forget_match(&self, portal: i64, kind: ObjectType, id: i64) -> Result<bool> {
+        let _writing = self.writing.lock();
+        let key = record_key(portal, kind.code(), id);
+        let pending = self.pending.lock().remove(&key).is_some();
+        let counter = counter_of(&key);
+        let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
+            if matches.remove(&key[..])?.is_none() {
+                return Ok(false);
+            }
+            let count = match counts.get(&counter)? {
+                Some(bytes) => {
+                    keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+                }
+                None => 0,
+            };
+            counts.insert(&counter[..], &count.saturating_sub(1).to_be_bytes()[..])?;
+            Ok(true)
+        });
+        let stored = outcome.map_err(|error: TransactionError<Error>| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => Error::from(error),
+        })?;
+        let (prefix, id) = split(&key);
+        if let Some(ids) = self.stored.write().get_mut(&prefix) {
+            ids.remove(&id);
+        }
+        Ok(pending || stored)
+    }
+
     // User mappings describe the internal users, so they are kept across portals (unlike
     // every other key, they carry no portal id): after a switch, `reset` drops those whose
     // owner the new portal does not have.

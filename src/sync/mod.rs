@@ -6,6 +6,7 @@ mod backfill;
 mod convert;
 pub mod events;
 mod incremental;
+pub mod privacy;
 mod reconcile;
 pub mod run;
 pub mod schedule;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use apply::{apply, Applied, Change};
 pub use events::{plan, Plan};
+pub use privacy::{Forget, Person};
 pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
 pub use state::TypeState;
 pub use syncer::{Error, Links, Settings, Syncer};

@@ -70,7 +70,17 @@ impl Syncer {
             .iter()
             .filter(|write| !matches!(write, Write::Alias { .. }))
             .count();
+        // Deleted for good: forgotten as a privacy deletion is.
+        let purged: Vec<i64> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Purge { id } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        writes.retain(|write| !matches!(write, Write::Purge { .. }));
         self.write_raw(kind, &writes).await?;
+        self.forget(kind, &purged).await?;
         self.refetch(kind, &refetch).await?;
         let repaired = (refetch.len() + removed) as u64;
         let mut state = TypeState::load(&self.store, self.portal, kind)?;

@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 
 use super::apply::{apply, Applied, Change};
 use super::convert;
+use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
 use crate::object::ObjectType;
 use crate::store::{Store, Write};
@@ -59,6 +60,8 @@ pub struct Syncer {
     pub owners: bool,
     pub settings: Settings,
     pub counters: Counters,
+    /// What else a privacy deletion erases (see `sync::privacy`).
+    pub(super) forget: Vec<Forget>,
     write_lock: Mutex<()>,
 }
 
@@ -88,8 +91,15 @@ impl Syncer {
             owners,
             settings,
             counters: Counters::default(),
+            forget: Vec::new(),
             write_lock: Mutex::new(()),
         }
+    }
+
+    /// Adds `forget` to what a privacy deletion erases (e.g. export rows naming the person).
+    pub fn forgetting(mut self, forget: Forget) -> Self {
+        self.forget.push(forget);
+        self
     }
 
     /// Owners (active and archived), deal pipelines and property definitions.

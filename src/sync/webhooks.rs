@@ -1,5 +1,6 @@
 //! Applying stored webhook events: read a window from the inbox, plan it, apply direct
-//! changes, re-read the records it names, then acknowledge. Events survive restarts until
+//! changes (privacy deletions through `Syncer::forget`), re-read the records it names, erase
+//! the events about forgotten records, then acknowledge. Events survive restarts until
 //! acknowledged, and applying one twice is harmless.
 
 use std::sync::atomic::Ordering;
@@ -39,16 +40,28 @@ impl Syncer {
             })
             .collect();
         let plan = plan(&events, self.portal, &self.objects);
-        self.write_changes(&plan.changes).await?;
-        for (kind, change) in &plan.changes {
-            if let Change::PrivacyDeleted { id } = change {
-                self.erase_events(*kind, *id)?;
-            }
+        // A privacy deletion is final: applied after the window's other changes, it ends
+        // the same.
+        let (deletions, changes): (Vec<_>, Vec<_>) = plan
+            .changes
+            .into_iter()
+            .partition(|(_, change)| matches!(change, Change::PrivacyDeleted { .. }));
+        self.write_changes(&changes).await?;
+        for kind in ObjectType::ALL {
+            let ids: Vec<i64> = deletions
+                .iter()
+                .filter_map(|(k, change)| match change {
+                    Change::PrivacyDeleted { id } if *k == kind => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            self.forget(kind, &ids).await?;
         }
         for (kind, ids) in &plan.refetch {
             let ids: Vec<i64> = ids.iter().copied().collect();
             self.refetch(*kind, &ids).await?;
         }
+        self.erase_events_after_deletion(&events)?;
         inbox.ack(next)?;
         self.counters
             .events_applied
@@ -60,46 +73,5 @@ impl Syncer {
             );
         }
         Ok(stored.len())
-    }
-
-    /// Erases every stored webhook event about record `id` of `kind` (privacy deletion).
-    pub fn erase_events(&self, kind: ObjectType, id: i64) -> Result<u64> {
-        let portal = self.portal;
-        let singular = match kind {
-            ObjectType::Contacts => "CONTACT",
-            ObjectType::Companies => "COMPANY",
-            ObjectType::Deals => "DEAL",
-            ObjectType::Tasks => "TASK",
-        };
-        let about = |raw: &str| {
-            let Ok(event) = serde_json::from_str::<Event>(raw) else {
-                return false;
-            };
-            if event.portal_id != portal {
-                return false;
-            }
-            let own_kind = ObjectType::from_event_kind(event.object_kind()) == Some(kind);
-            let ids = [
-                event.object_id,
-                event.from_object_id,
-                event.primary_object_id,
-                event.new_object_id,
-            ];
-            let names_it = ids.contains(&Some(id))
-                || event
-                    .merged_object_ids
-                    .as_ref()
-                    .is_some_and(|ids| ids.contains(&id));
-            // Associations from other types point at the record with `toObjectId`.
-            let target_is_kind = event.to_object_type_id.as_deref() == Some(kind.type_id())
-                || event
-                    .association_type
-                    .as_deref()
-                    .is_some_and(|t| t.ends_with(&format!("TO_{singular}")));
-            (own_kind && names_it) || (event.to_object_id == Some(id) && target_is_kind)
-        };
-        let erased = self.store.inbox().erase(about)?;
-        tracing::info!(%kind, erased, "privacy deletion: erased the stored webhook events about the record");
-        Ok(erased)
     }
 }

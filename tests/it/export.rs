@@ -734,6 +734,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
         state: "queued".into(),
         total: 1,
         created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
+        finished_at_ms: None,
         error: None,
         stalled: None,
     };
@@ -744,6 +745,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
             .collect(),
         on_duplicate: None,
         intent_at_ms: None,
+        known_at_intent: Vec::new(),
         outcome: None,
     };
     let first = job::enqueue(&store, hub, &header, &[row("stuck@bound.example")]).unwrap();

@@ -309,6 +309,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
                 .collect(),
             on_duplicate: None,
             intent_at_ms: Some(sent_ms),
+            known_at_intent: Vec::new(),
             outcome: None,
         };
         let header = Header {
@@ -317,6 +318,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
             state: "running".into(),
             total: 2,
             created_at_ms: sent_ms,
+            finished_at_ms: None,
             error: None,
             stalled: None,
         };

@@ -338,3 +338,17 @@ fn legacy_signatures_need_a_retention_that_outlives_hubspot_retries() {
     let v3_only = legacy.replace("accept_legacy_signatures = true\n", "");
     assert!(problems(&format!("{v3_only}inbox_retention_hours = 24\n")).is_empty());
 }
+
+#[test]
+fn export_retention_days_defaults_to_30_and_is_bounded() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\naccess_token = \"env:T\"\n";
+    let loaded = load_str(base, &env).unwrap();
+    assert_eq!(loaded.config.export.retention_days, 30);
+    for (days, ok) in [(0, false), (1, true), (3650, true), (3651, false)] {
+        let found = problems(&format!("{base}[export]\nretention_days = {days}\n"));
+        let refused = found
+            .iter()
+            .any(|p| p.starts_with("export.retention_days: must be between 1 and 3650"));
+        assert_eq!(refused, !ok, "{days}: {found:?}");
+    }
+}

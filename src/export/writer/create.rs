@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::crash::{self, Step};
 use super::{Error, Job, Writer};
 use crate::export::job::{self, Outcome, Row};
 use crate::export::plan::Plan;
@@ -21,6 +22,8 @@ pub(super) struct Item {
     index: u32,
     duplicates: Vec<i64>,
     record: NewRecord,
+    /// The row's create was sent before (its intent is older than this send).
+    resent: bool,
 }
 
 type Replan<'a> = Pin<Box<dyn Future<Output = Result<Vec<u32>, Error>> + Send + 'a>>;
@@ -36,7 +39,13 @@ impl Writer {
         let mut items = Vec::with_capacity(creates.len());
         for (index, plan) in creates {
             let row = &mut job.rows[index as usize];
-            row.intent_at_ms = Some(now);
+            let resent = row.intent_at_ms.is_some();
+            row.intent_at_ms.get_or_insert(now);
+            for id in &plan.duplicates {
+                if !row.known_at_intent.contains(id) {
+                    row.known_at_intent.push(*id);
+                }
+            }
             let mut record = NewRecord {
                 properties: plan.properties,
                 associations: Vec::new(),
@@ -57,10 +66,12 @@ impl Writer {
                 index,
                 duplicates: plan.duplicates,
                 record,
+                resent,
             });
         }
         // Durable before sending: after a crash these rows are reconciled, not re-sent blindly.
         self.save_indexes(job, items.iter().map(|item| item.index))?;
+        crash::point(Step::BeforeSend);
         self.send(job, items).await
     }
 
@@ -70,6 +81,7 @@ impl Writer {
             let records: Vec<NewRecord> = items.iter().map(|item| item.record.clone()).collect();
             match self.syncer.client.batch_create(kind, &records).await {
                 Ok(created) => {
+                    crash::point(Step::AfterSend);
                     self.accept(job, items, created).await?;
                     Ok(Vec::new())
                 }
@@ -84,9 +96,7 @@ impl Writer {
                     if !self.mirrored(kind, existing)? {
                         return Err(Error::Vanished(existing));
                     }
-                    for item in &items {
-                        job.rows[item.index as usize].intent_at_ms = None;
-                    }
+                    forget_intents(job, &items);
                     let replan: Vec<u32> = items.iter().map(|item| item.index).collect();
                     self.save_indexes(job, replan.iter().copied())?;
                     Ok(replan)
@@ -130,9 +140,7 @@ impl Writer {
                     if error.surely_unprocessed()
                         || matches!(error.fault(), Fault::Credentials | Fault::Config) =>
                 {
-                    for item in &items {
-                        job.rows[item.index as usize].intent_at_ms = None;
-                    }
+                    forget_intents(job, &items);
                     self.save_indexes(job, items.iter().map(|item| item.index))?;
                     Err(error.into())
                 }
@@ -189,6 +197,8 @@ impl Writer {
         self.syncer
             .write_fetched(kind, &created, true, &associations, None)
             .await?;
+        // The worst case: a concurrent commit made the mirror durable, the outcomes are not.
+        crash::point_after(Step::AfterMirror, || drop(self.store().commit()));
         // Mirrored first: a row's result is saved only once the mirror holds its record.
         for (index, outcome) in outcomes {
             job.finish(index, outcome);
@@ -215,6 +225,16 @@ impl Writer {
         job::save_rows(self.store(), self.portal(), job.id, &rows)?;
         job.dirty.retain(|i| !indexes.contains(i));
         Ok(())
+    }
+}
+
+/// HubSpot refused the batch without creating anything: rows sent for the first time
+/// have no create in HubSpot; rows sent before keep the intent of that earlier send.
+fn forget_intents(job: &mut Job, items: &[Item]) {
+    for item in items.iter().filter(|item| !item.resent) {
+        let row = &mut job.rows[item.index as usize];
+        row.intent_at_ms = None;
+        row.known_at_intent.clear();
     }
 }
 

@@ -122,7 +122,8 @@ impl Process {
         Self::spawn(command, config)
     }
 
-    fn spawn(mut command: Command, config: &Path) -> Process {
+    /// Spawns `command` (the binary with its arguments); the log goes next to `config`.
+    pub fn spawn(mut command: Command, config: &Path) -> Process {
         let log = config.with_extension("log");
         let stderr = std::fs::File::create(&log).unwrap();
         let child = command.stderr(stderr).spawn().unwrap();
