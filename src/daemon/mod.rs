@@ -3,7 +3,9 @@
 
 mod activation;
 pub mod commands;
+mod export_daemon;
 mod export_direct;
+pub mod export_file;
 mod listener;
 pub mod logging;
 pub mod reload;
