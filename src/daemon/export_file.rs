@@ -253,6 +253,7 @@ impl Progress {
         .expect("a valid progress template")
         .progress_chars("##-");
         bar.set_style(style);
+        super::logging::above(Some(bar.clone()));
         Progress {
             bar,
             finished: AtomicU64::new(0),
@@ -288,8 +289,18 @@ impl Progress {
     }
 
     fn finish(&self) {
-        self.bar.set_message("");
+        // Invariant: the template is valid.
+        let style = ProgressStyle::with_template("[{bar:30}] {pos}/{len} records in {elapsed}")
+            .expect("a valid progress template")
+            .progress_chars("##-");
+        self.bar.set_style(style);
         self.bar.finish();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        super::logging::above(None);
     }
 }
 

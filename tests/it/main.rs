@@ -6,6 +6,7 @@ mod client;
 mod demo;
 mod export;
 mod export_binary;
+mod export_split;
 mod faults;
 mod mirror;
 mod ops;

@@ -107,13 +107,13 @@ impl<R: std::io::Read> Iterator for Records<R> {
 /// the file. The states are csv-core's for the default dialect.
 struct QuoteWatch<R> {
     inner: R,
-    state: Quote,
+    state: Cell,
     at_end: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    CellStart,
+enum Cell {
+    Start,
     Unquoted,
     Quoted,
     /// A quote inside a quoted cell: its end, or the first of a `""` pair.
@@ -124,14 +124,14 @@ impl<R> QuoteWatch<R> {
     fn new(inner: R) -> Self {
         QuoteWatch {
             inner,
-            state: Quote::CellStart,
+            state: Cell::Start,
             at_end: false,
         }
     }
 
     /// The input has ended inside a quoted cell.
     fn ended_quoted(&self) -> bool {
-        self.at_end && self.state == Quote::Quoted
+        self.at_end && self.state == Cell::Quoted
     }
 }
 
@@ -141,11 +141,11 @@ impl<R: Read> Read for QuoteWatch<R> {
         self.at_end |= read == 0 && !buffer.is_empty();
         for byte in &buffer[..read] {
             self.state = match (self.state, byte) {
-                (Quote::CellStart, b'"') | (Quote::QuotedQuote, b'"') => Quote::Quoted,
-                (Quote::Quoted, b'"') => Quote::QuotedQuote,
-                (Quote::Quoted, _) => Quote::Quoted,
-                (_, b',' | b'\n' | b'\r') => Quote::CellStart,
-                _ => Quote::Unquoted,
+                (Cell::Start, b'"') | (Cell::QuotedQuote, b'"') => Cell::Quoted,
+                (Cell::Quoted, b'"') => Cell::QuotedQuote,
+                (Cell::Quoted, _) => Cell::Quoted,
+                (_, b',' | b'\n' | b'\r') => Cell::Start,
+                _ => Cell::Unquoted,
             };
         }
         Ok(read)
