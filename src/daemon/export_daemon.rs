@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 
 use super::commands::token_with;
-use super::export_file::{Finished, Progress, Sent};
+use super::export_file::{Finished, Sent};
+use super::progress::Progress;
 use crate::config::{Loaded, Scope};
 use crate::export::file::Input;
 use crate::object::ObjectType;

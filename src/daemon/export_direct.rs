@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::export_file::{Finished, Progress};
+use super::export_file::Finished;
+use super::progress::Progress;
 use super::sync::{client, connect, record_types};
 use crate::config::Loaded;
 use crate::export::context::Context;

@@ -5,15 +5,14 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use super::commands::running_daemon;
 use super::export_daemon::{Daemon, Envelope};
 use super::export_direct::Direct;
+use super::progress::Progress;
 use crate::config::Loaded;
 use crate::export::file::{self, Input, Summary};
 use crate::export::Settings;
@@ -103,8 +102,13 @@ pub async fn run(
     };
     let summary = run_jobs(&target, Jobs::new(open()?, limits), total, path).await?;
     print!("{}", summary.table());
-    let unfinished = summary.failed + summary.not_sent;
-    anyhow::ensure!(summary.succeeded(), "{unfinished} record(s) failed");
+    anyhow::ensure!(
+        summary.not_sent == 0,
+        "{} record(s) failed, {} not sent",
+        summary.failed,
+        summary.not_sent
+    );
+    anyhow::ensure!(summary.succeeded(), "{} record(s) failed", summary.failed);
     Ok(())
 }
 
@@ -232,75 +236,6 @@ impl<R: std::io::Read> Jobs<R> {
         for input in job.into_iter().rev() {
             self.waiting.push_front(input);
         }
-    }
-}
-
-/// One progress bar over every job of the file, on stderr when it is a terminal (nothing
-/// otherwise).
-pub struct Progress {
-    bar: ProgressBar,
-    /// Records of the jobs already finished.
-    finished: AtomicU64,
-}
-
-impl Progress {
-    fn new(total: u64) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        // Invariant: the template is valid.
-        let style = ProgressStyle::with_template(
-            "[{bar:30}] {pos}/{len} records{msg} ({elapsed}, about {eta} left)",
-        )
-        .expect("a valid progress template")
-        .progress_chars("##-");
-        bar.set_style(style);
-        super::logging::above(Some(bar.clone()));
-        Progress {
-            bar,
-            finished: AtomicU64::new(0),
-        }
-    }
-
-    /// `done` records of the current job have a result.
-    pub fn show(&self, done: u64) {
-        self.bar
-            .set_position(self.finished.load(Ordering::Relaxed) + done);
-    }
-
-    /// The current job is over; it held `records` records.
-    pub fn advance(&self, records: u64) {
-        let finished = self.finished.fetch_add(records, Ordering::Relaxed) + records;
-        self.bar.set_position(finished);
-    }
-
-    fn set_job(&self, number: u64) {
-        self.bar.set_message(format!(" in job {number}"));
-    }
-
-    /// Prints `text` on stdout above the bar.
-    fn print(&self, text: &str) {
-        if !text.is_empty() {
-            self.bar.suspend(|| print!("{text}"));
-        }
-    }
-
-    /// Prints a line on stderr above the bar.
-    fn note(&self, line: &str) {
-        self.bar.suspend(|| eprintln!("{line}"));
-    }
-
-    fn finish(&self) {
-        // Invariant: the template is valid.
-        let style = ProgressStyle::with_template("[{bar:30}] {pos}/{len} records in {elapsed}")
-            .expect("a valid progress template")
-            .progress_chars("##-");
-        self.bar.set_style(style);
-        self.bar.finish();
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        super::logging::above(None);
     }
 }
 

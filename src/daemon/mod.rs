@@ -8,6 +8,7 @@ mod export_direct;
 pub mod export_file;
 mod listener;
 pub mod logging;
+mod progress;
 pub mod reload;
 mod shutdown;
 pub mod status;

@@ -113,6 +113,16 @@ fn csv_details_kept_from_the_hand_written_parser() {
     assert!(parse("email,name\n").unwrap().is_empty());
 }
 
+#[test]
+fn json_lines_after_a_byte_order_mark_and_blank_lines() {
+    let inputs = parse("\u{feff}\n \n{\"email\": \"a@x.co\"}\r\n{\"email\": null}").unwrap();
+    let lines: Vec<(u64, &str, &str)> = inputs
+        .iter()
+        .map(|i| (i.line, i.reference.as_str(), i.fields["email"].as_str()))
+        .collect();
+    assert_eq!(lines, [(3, "line 3", "a@x.co"), (4, "line 4", "")]);
+}
+
 /// A generated CSV file of `rows` fixed-width rows, made as it is read; counts what was read.
 struct Generated {
     next_row: u64,
