@@ -101,12 +101,14 @@ fn main() -> ExitCode {
             user,
             dry_run,
             file,
-        } => match load(&cli.config) {
-            Ok(loaded) => run(async move {
-                daemon::commands::export_file(&loaded, kind, &user, dry_run, &file).await
-            }),
-            Err(code) => code,
-        },
+        } => {
+            match load(&cli.config) {
+                Ok(loaded) => run(async move {
+                    daemon::export_file::run(&loaded, kind, &user, dry_run, &file).await
+                }),
+                Err(code) => code,
+            }
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 mod activation;
 mod admission;
 pub mod commands;
+mod export_daemon;
 mod export_direct;
+pub mod export_file;
 mod listener;
 pub mod logging;
+mod progress;
 pub mod reload;
 mod shutdown;
 pub mod status;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 
 use super::commands::token_with;
@@ -111,18 +112,20 @@ pub fn render(body: &Value, source: &Source) -> String {
         Some(Value::Null) | None => "-".into(),
         Some(other) => other.to_string(),
     };
-    let mut rows = vec![[
-        "type".to_owned(),
-        "count".into(),
-        "last full sync".into(),
-        "last incremental".into(),
-        "cursor".into(),
-    ]];
+    let mut table = Table::new();
+    table.load_style(presets::ASCII_FULL_CONDENSED);
+    table.set_header([
+        "type",
+        "count",
+        "last full sync",
+        "last incremental",
+        "cursor",
+    ]);
     for (name, value) in body.as_object().into_iter().flatten() {
         if name == "webhooks" || !value.is_object() {
             continue;
         }
-        rows.push([
+        table.add_row([
             name.clone(),
             text(value.get("count")),
             text(value.get("last_full_sync")),
@@ -130,19 +133,11 @@ pub fn render(body: &Value, source: &Source) -> String {
             text(value.get("cursor")),
         ]);
     }
-    if rows.len() > 1 {
-        let widths: Vec<usize> = (0..5)
-            .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
-            .collect();
-        for row in &rows {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
+    if let Some(count) = table.column_mut(1) {
+        count.set_cell_alignment(CellAlignment::Right);
+    }
+    if !table.is_empty() {
+        out.push_str(&format!("{table}\n"));
     }
     let webhooks = body.get("webhooks");
     let field = |name: &str| text(webhooks.and_then(|hooks| hooks.get(name)));
@@ -155,4 +150,60 @@ pub fn render(body: &Value, source: &Source) -> String {
         field("last_received_at"),
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_each_type_under_a_header() {
+        let body = serde_json::json!({
+            "portal_id": 42,
+            "contacts": {"count": 1200, "last_full_sync": "2025-01-02T03:04:05Z",
+                         "last_incremental_sync": null, "cursor": "1735787045000"},
+            "companies": {"count": 7, "last_full_sync": null,
+                          "last_incremental_sync": null, "cursor": null},
+            "webhooks": {"received": 4, "duplicates": 0, "rejected": 1, "inbox_depth": 2,
+                         "last_received_at": null},
+        });
+        let text = render(&body, &Source::Store);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "daemon: not running (read from the store)");
+        assert_eq!(lines[1], "portal: 42");
+        let rows: Vec<Vec<&str>> = lines[2..lines.len() - 1]
+            .iter()
+            .filter(|line| line.starts_with('|'))
+            .map(|line| {
+                line.split('|')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec![
+                    "type",
+                    "count",
+                    "last full sync",
+                    "last incremental",
+                    "cursor"
+                ],
+                vec!["companies", "7", "-", "-", "-"],
+                vec![
+                    "contacts",
+                    "1200",
+                    "2025-01-02T03:04:05Z",
+                    "-",
+                    "1735787045000"
+                ],
+            ]
+        );
+        assert_eq!(
+            lines[lines.len() - 1],
+            "webhooks: 4 received, 0 duplicates, 1 rejected, inbox depth 2, last received -"
+        );
+    }
 }

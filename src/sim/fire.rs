@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use rand::Rng;
 use tokio::net::TcpStream;
 
-pub use report::Report;
+pub use report::{Latencies, Report};
 
 use crate::webhook::signature::Version;
 

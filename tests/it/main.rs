@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod export_binary;
 mod export_crash;
+mod export_split;
 mod faults;
 mod listeners;
 mod mirror;

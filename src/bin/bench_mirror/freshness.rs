@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hubspot_gateway::sim::fire::Latencies;
 use hubspot_gateway::sim::{self, ObjectType, WebhookTarget};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -159,12 +160,12 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
             Ok(None)
         }));
     }
-    let mut latencies = Vec::new();
+    let mut latencies = Latencies::default();
     let mut timed_out = 0;
     let mut failed = 0;
     for task in tasks {
         match task.await? {
-            Ok(Some(latency)) => latencies.push(latency.as_micros() as u64),
+            Ok(Some(latency)) => latencies.record(latency),
             Ok(None) => timed_out += 1,
             Err(error) => {
                 failed += 1;
@@ -178,7 +179,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
     let gw = Arc::into_inner(gw).expect("every poller finished");
     gw.stop().await?;
     sim.shutdown().await;
-    let figures = percentiles(&mut latencies);
+    let figures = percentiles(&latencies);
     let result = json!({
         "benchmark": "freshness",
         "machine": machine,

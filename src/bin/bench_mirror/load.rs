@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hubspot_gateway::sim::fire::Latencies;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -40,7 +41,7 @@ pub struct Plan {
 
 #[derive(Default)]
 struct Tally {
-    latencies_us: Vec<u64>,
+    latencies: Latencies,
     statuses: BTreeMap<u16, u64>,
     errors: u64,
     in_crm: u64,
@@ -80,7 +81,7 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Va
     let mut all = Tally::default();
     for task in tasks {
         let tally = task.await?;
-        all.latencies_us.extend(tally.latencies_us);
+        all.latencies.add(&tally.latencies);
         for (status, count) in tally.statuses {
             *all.statuses.entry(status).or_default() += count;
         }
@@ -95,8 +96,8 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> anyhow::Result<Va
         plan.duration
     };
     let secs = elapsed.as_secs_f64().max(1e-9);
-    let requests = all.latencies_us.len() as f64;
-    let mut figures = percentiles(&mut all.latencies_us);
+    let requests = all.latencies.count() as f64;
+    let mut figures = percentiles(&all.latencies);
     figures["requests"] = json!(requests);
     figures["secs"] = json!(round3(secs));
     figures["requests_per_sec"] = json!(round3(requests / secs));
@@ -171,7 +172,7 @@ async fn connection(
         let body = response.into_body().collect().await?.to_bytes();
         let done = Instant::now();
         if sent >= measure_from && (plan.once || sent < end) {
-            tally.latencies_us.push((done - sent).as_micros() as u64);
+            tally.latencies.record(done - sent);
             *tally.statuses.entry(status).or_default() += 1;
             if i % 8 == 0 {
                 tally.checked += 1;

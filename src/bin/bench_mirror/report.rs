@@ -1,21 +1,16 @@
-//! Result plumbing: latency percentiles, medians of runs, aligned tables, JSON files.
+//! Result plumbing: latency percentiles, medians of runs, Markdown tables, JSON files.
 
 use std::path::Path;
 
+use comfy_table::{presets, Table};
+use hubspot_gateway::sim::fire::Latencies;
 use serde_json::{json, Value};
 
-/// Latencies in microseconds → {count, p50_ms, p90_ms, p99_ms, max_ms}.
-pub fn percentiles(latencies_us: &mut [u64]) -> Value {
-    latencies_us.sort_unstable();
-    let at = |q: f64| {
-        if latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((q * latencies_us.len() as f64).ceil() as usize).clamp(1, latencies_us.len());
-        round3(latencies_us[rank - 1] as f64 / 1000.0)
-    };
+/// Latencies → {count, p50_ms, p90_ms, p99_ms, max_ms}.
+pub fn percentiles(latencies: &Latencies) -> Value {
+    let at = |quantile| round3(latencies.quantile_ms(quantile));
     json!({
-        "count": latencies_us.len(),
+        "count": latencies.count(),
         "p50_ms": at(0.50),
         "p90_ms": at(0.90),
         "p99_ms": at(0.99),
@@ -104,31 +99,19 @@ pub fn median_of(runs: Vec<Value>, key: &str, summary: &[&str]) -> Value {
     result
 }
 
-/// Prints rows as an aligned table (the first row is the header).
+/// Prints rows as a Markdown table (the first row is the header).
 pub fn table(title: &str, rows: &[Vec<String>]) {
     println!("\n{title}");
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for (i, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| format!("{cell:<width$}", width = widths[c]))
-            .collect();
-        println!("| {} |", cells.join(" | "));
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            println!("| {} |", rule.join(" | "));
-        }
+    let mut table = Table::new();
+    table.load_style(presets::ASCII_MARKDOWN);
+    let mut rows = rows.iter();
+    if let Some(header) = rows.next() {
+        table.set_header(header.clone());
     }
+    for row in rows {
+        table.add_row(row.clone());
+    }
+    println!("{table}");
 }
 
 /// Writes `value` pretty-printed to `dir/name.json`.

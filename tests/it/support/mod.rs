@@ -3,6 +3,7 @@
 
 pub mod metrics_text;
 pub mod process;
+pub mod pty;
 pub mod signing;
 
 use std::net::SocketAddr;
