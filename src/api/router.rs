@@ -10,24 +10,35 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
 use super::error::{empty_response, json_response, ApiError, Response};
-use super::{export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
+use super::{
+    connection, export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State,
+};
 use crate::config::Scope;
 use crate::webhook::Rejection;
 
-/// What a handler gets: the path's `{placeholders}` in order, the query, the body.
+/// What a handler gets: the path's `{placeholders}` in order, the query, the body, and the
+/// name of the API token that called (`None` on routes without one).
 pub struct Call<'a> {
     pub params: Vec<&'a str>,
     pub query: Option<&'a str>,
     pub body: Bytes,
+    pub caller: Option<&'a str>,
+}
+
+/// [`Call`] owned, for handlers that await HubSpot.
+pub struct OwnedCall {
+    pub params: Vec<String>,
+    pub query: Option<String>,
+    pub body: Bytes,
+    pub caller: Option<String>,
 }
 
 pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
-/// A handler that awaits HubSpot; it gets the state, the decoded path parameters and the body.
+/// A handler that awaits HubSpot.
 pub type AsyncHandler = fn(
     Arc<State>,
-    Vec<String>,
-    Bytes,
+    OwnedCall,
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>,
 >;
@@ -79,6 +90,21 @@ const fn heavy(
         path,
         scope,
         action: Action::Blocking(handler),
+    }
+}
+
+/// A route whose handler awaits HubSpot (see [`Action::Async`]).
+const fn deferred_route(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: AsyncHandler,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        action: Action::Async(handler),
     }
 }
 
@@ -197,12 +223,40 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         export::put_mapping,
     ),
-    Route {
-        method: Method::POST,
-        path: "/v1/export/mappings/{type}/test",
-        scope: ADMIN,
-        action: Action::Async(export::test_mapping),
-    },
+    deferred_route(
+        Method::POST,
+        "/v1/export/mappings/{type}/test",
+        ADMIN,
+        export::test_mapping,
+    ),
+    route(Method::GET, "/v1/connection", ADMIN, connection::get),
+    route(Method::POST, "/v1/connection/start", ADMIN, connection::start),
+    deferred_route(Method::GET, "/oauth/callback", None, connection::callback),
+    deferred_route(Method::DELETE, "/v1/connection", ADMIN, connection::disconnect),
+    route(
+        Method::PUT,
+        "/v1/connection/preferences",
+        ADMIN,
+        connection::put_preferences,
+    ),
+    route(
+        Method::POST,
+        "/v1/users/{email}/connection/start",
+        EXPORT,
+        connection::user_start,
+    ),
+    route(
+        Method::GET,
+        "/v1/users/{email}/connection",
+        EXPORT,
+        connection::user_get,
+    ),
+    deferred_route(
+        Method::DELETE,
+        "/v1/users/{email}/connection",
+        EXPORT,
+        connection::user_disconnect,
+    ),
     heavy(Method::POST, "/v1/exports", EXPORT, export::start),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
@@ -292,11 +346,12 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(state, scope, parts, params, body).await?;
+    let (caller, params, body) = prepare(state, scope, parts, params, body).await?;
     let call = Call {
         params: params.iter().map(String::as_str).collect(),
         query: parts.uri.query(),
         body,
+        caller: caller.as_deref(),
     };
     handler(state, &call)
 }
@@ -313,13 +368,14 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(&state, scope, parts, params, body).await?;
+    let (caller, params, body) = prepare(&state, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
     let run = move || {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
             body,
+            caller: caller.as_deref(),
         };
         handler(&state, &call)
     };
@@ -344,26 +400,33 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, body) = prepare(&state, scope, parts, params, body).await?;
-    handler(state, params, body).await
+    let (caller, params, body) = prepare(&state, scope, parts, params, body).await?;
+    let call = OwnedCall {
+        params,
+        query: parts.uri.query().map(str::to_owned),
+        body,
+        caller,
+    };
+    handler(state, call).await
 }
 
-/// What every handler needs first: the token checked, the path parameters decoded and the
-/// body read within its limit (GET requests have none).
+/// What every handler needs first: the token checked (its name returned), the path
+/// parameters decoded and the body read within its limit (GET requests have none).
 async fn prepare<B>(
     state: &State,
     scope: Option<Scope>,
     parts: &http::request::Parts,
     params: Vec<&str>,
     body: B,
-) -> Result<(Vec<String>, Bytes), ApiError>
+) -> Result<(Option<String>, Vec<String>, Bytes), ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if let Some(scope) = scope {
-        state.tokens.read().authorize(&parts.headers, scope)?;
-    }
+    let caller = match scope {
+        Some(scope) => Some(state.tokens.read().authorize(&parts.headers, scope)?.to_owned()),
+        None => None,
+    };
     let body = if parts.method == Method::GET {
         Bytes::new()
     } else {
@@ -385,7 +448,7 @@ where
             })?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();
-    Ok((params, body))
+    Ok((caller, params, body))
 }
 
 fn percent_decode(text: &str) -> String {

@@ -3,6 +3,7 @@
 
 mod activation;
 pub mod commands;
+pub mod connect;
 mod export_direct;
 mod listener;
 pub mod logging;
@@ -82,12 +83,14 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     );
     let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
     let objects = sync::record_types(loaded);
+    let connections = commands::connections(loaded, &store)?;
     let mut state = api::State::new(
         ingress,
         store,
         tokens,
         config.server.max_body_bytes,
         objects,
+        connections,
     );
     state.fallback_owner_id = config
         .ownership
@@ -305,46 +308,122 @@ async fn write_matches(store: Store, shutdown: CancellationToken) {
 /// How often first matches are written (a `kill -9` loses at most this much of them).
 const MATCH_WRITE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
-/// and its mirror writes); a job interrupted by shutdown resumes at the next start. Until
-/// then, queued jobs say what they wait for.
+/// Runs export jobs while the sync is connected to HubSpot (the writer needs its client and
+/// its mirror writes) and exports are enabled; a job interrupted by a change of connection
+/// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for.
 async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
-    state.exporter.set_waiting(Some(if sync_enabled {
-        crate::export::Waiting {
-            code: "not_connected",
-            message: "waiting for the gateway to connect to HubSpot (GET /v1/status and the \
-                      log say why it has not yet)"
-                .into(),
-            job: None,
+    loop {
+        let Some(syncer) = wait_for_writer(&state, sync_enabled, &shutdown).await else {
+            return;
+        };
+        state.exporter.set_waiting(None);
+        let writer = export_writer(&state, syncer.clone());
+        let stop = shutdown.child_token();
+        let run = crate::export::writer::run(writer, stop.clone());
+        tokio::pin!(run);
+        tokio::select! {
+            () = &mut run => return,
+            () = writer_outdated(&state, &syncer, &shutdown) => {
+                stop.cancel();
+                run.await;
+            }
         }
-    } else {
-        crate::export::Waiting {
-            code: "sync_disabled",
-            message: "jobs run once the gateway has connected to HubSpot, which it does only \
-                      with [sync] enabled = true; enable it, or run `hubspot-gateway export` \
-                      while no daemon is running"
-                .into(),
-            job: None,
+    }
+}
+
+/// The syncer to export with, once there is one and exports are enabled; `None` at shutdown.
+async fn wait_for_writer(
+    state: &api::State,
+    sync_enabled: bool,
+    shutdown: &CancellationToken,
+) -> Option<Arc<crate::sync::Syncer>> {
+    loop {
+        let waiting = if !state.connections.preferences().exports_enabled {
+            crate::export::Waiting {
+                code: "export_disabled",
+                message: "exports are turned off for every user (PUT /v1/connection/preferences)"
+                    .into(),
+                job: None,
+            }
+        } else if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
+            return Some(syncer);
+        } else if !sync_enabled {
+            crate::export::Waiting {
+                code: "sync_disabled",
+                message: "jobs run once the gateway has connected to HubSpot, which it does \
+                          only with [sync] enabled = true; enable it, or run `hubspot-gateway \
+                          export` while no daemon is running"
+                    .into(),
+                job: None,
+            }
+        } else {
+            let status = state.connections.status();
+            let reason = status.reason.unwrap_or_else(|| {
+                "waiting for the gateway to connect to HubSpot (the log says why it has not yet)"
+                    .into()
+            });
+            crate::export::Waiting {
+                code: status.state.as_str(),
+                message: reason,
+                job: None,
+            }
+        };
+        state.exporter.set_waiting(Some(waiting));
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => return None,
         }
-    }));
-    let syncer = loop {
-        if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
-            break syncer.clone();
-        }
+    }
+}
+
+/// Returns once `syncer` is no longer the connection's, or exports were turned off.
+async fn writer_outdated(
+    state: &api::State,
+    syncer: &Arc<crate::sync::Syncer>,
+    shutdown: &CancellationToken,
+) {
+    loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
             () = shutdown.cancelled() => return,
         }
-    };
+        let current = state.syncer();
+        let same = current.is_some_and(|current| Arc::ptr_eq(&current, syncer));
+        if !same || !state.connections.preferences().exports_enabled {
+            return;
+        }
+    }
+}
+
+/// The writer for `syncer`'s connection: the primary admin is the fallback owner; with the
+/// `user` export preference each job is written with its user's own connection.
+fn export_writer(
+    state: &api::State,
+    syncer: Arc<crate::sync::Syncer>,
+) -> crate::export::writer::Writer {
+    use crate::connection::ExportConnection;
     let portal = state.portal();
     let fallback = crate::ownership::Fallback {
         owner_id: state.fallback_owner_id,
         connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
         connected_user_id: portal.as_ref().and_then(|p| p.user_id),
     };
-    state.exporter.set_waiting(None);
-    let writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
-    crate::export::writer::run(writer, shutdown).await;
+    let mut writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
+    let connections = state.connections.clone();
+    writer.client_for = Some(Arc::new(move |user_email: &str| {
+        if connections.preferences().export_connection == ExportConnection::Service {
+            return Ok(None);
+        }
+        connections
+            .user_client(user_email)
+            .map(Some)
+            .map_err(|problem| crate::export::job::Problem {
+                code: problem.code.into(),
+                message: problem.message,
+                property: None,
+            })
+    }));
+    writer
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit); SIGHUP

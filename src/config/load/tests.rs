@@ -47,6 +47,7 @@ fn example_config_parses_and_documents_every_key() {
         "tls_key",
         "client_id",
         "refresh_token",
+        "secrets_key",
         "fallback_owner_id",
     ] {
         assert!(
@@ -194,7 +195,10 @@ fn unresolvable_secrets_are_problems_and_literals_warnings() {
 
 #[test]
 fn oauth_settings_must_come_together() {
-    let found = problems("[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n");
+    // A client id alone is an OAuth app that connects through the gateway (Connect).
+    let app = "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n";
+    assert!(problems(app).is_empty(), "{:?}", problems(app));
+    let found = problems("[hubspot]\nclient_secret = \"env:S\"\nrefresh_token = \"env:R\"\n");
     assert!(
         found
             .iter()

@@ -57,7 +57,7 @@ impl Writer {
             .partition(|(_, name, _)| kind == ObjectType::Contacts && name == "email");
         if !by_email.is_empty() {
             let emails: Vec<String> = by_email.iter().map(|(_, _, email)| email.clone()).collect();
-            let contacts = self.syncer.client.contacts_by_email(&emails).await?;
+            let contacts = job.client.contacts_by_email(&emails).await?;
             for (index, _, email) in &by_email {
                 let wanted = normalize::email(email);
                 if let Some(contact) = contacts
