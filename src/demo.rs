@@ -1,7 +1,9 @@
 //! `hubspot-gateway demo`: the whole product on one machine in one command. It starts an
-//! in-process `hubspot-sim` with a seeded portal, a gateway on a temporary store that mirrors
-//! it, shows the backfill, sends a few signed webhooks through real mutations, and prints the
-//! URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
+//! in-process `hubspot-sim` with a seeded portal and a gateway on a temporary store, connects
+//! them as a HubSpot app would be connected (the printed link opens the simulator's sign-in
+//! and consent pages in a browser; pressing Enter, or running without input, lets the demo
+//! walk them itself), shows the backfill, sends a few signed webhooks through real mutations,
+//! and prints the URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -28,6 +30,8 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
             max: 2_000,
             interval_ms: 10_000,
         }),
+        // One app: its secret signs webhooks and authenticates the OAuth calls.
+        client_secret: CLIENT_SECRET.into(),
         ..SimConfig::default()
     };
     let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
@@ -37,12 +41,18 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let text = demo_config(
         listen,
         &simulator.base_url(),
-        &simulator.config().access_token,
+        &simulator.config().client_id,
         &dir.path().join("store"),
     );
+    let secrets_key = {
+        use base64::Engine as _;
+        let key: [u8; 32] = rand::thread_rng().gen();
+        base64::engine::general_purpose::STANDARD.encode(key)
+    };
     let env = |name: &str| match name {
         "DEMO_READ_TOKEN" => Some(read_token.clone()),
         "DEMO_ADMIN_TOKEN" => Some(admin_token.clone()),
+        "DEMO_SECRETS_KEY" => Some(secrets_key.clone()),
         _ => None,
     };
     let loaded = config::load_str(&text, &env)
@@ -65,6 +75,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
         "hubspot-gateway at {base}, store in {}\n",
         dir.path().display()
     );
+    connect(&simulator, &base, &admin_token).await?;
     show_backfill(&base, &read_token).await?;
     let examples = send_webhooks(&simulator).await?;
     print_guide(&base, &read_token, &admin_token, &examples);
@@ -84,8 +95,8 @@ fn token() -> String {
 
 fn demo_config(
     listen: SocketAddr,
-    api_base: &str,
-    access_token: &str,
+    sim_base: &str,
+    client_id: &str,
     store: &std::path::Path,
 ) -> String {
     format!(
@@ -96,12 +107,14 @@ public_url = "http://{listen}"
 shutdown_grace_secs = 3
 
 [hubspot]
-api_base = "{api_base}"
+api_base = "{sim_base}"
+app_base = "{sim_base}"
 client_secret = "{CLIENT_SECRET}"
-access_token = "{access_token}"
+client_id = "{client_id}"
 
 [store]
 path = "{store}"
+secrets_key = "env:DEMO_SECRETS_KEY"
 
 [sync]
 poll_interval_secs = 30
@@ -121,6 +134,73 @@ scope = "{admin}"
         read = Scope::Read.as_str(),
         admin = Scope::Admin.as_str(),
     )
+}
+
+/// Connect: asks the gateway for HubSpot's authorize link and prints it; whoever opens it in
+/// a browser signs in to the simulator and connects. Enter (or no input at all) lets the demo
+/// walk the same pages itself, as that person would.
+async fn connect(simulator: &sim::SimHandle, base: &str, admin: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let started: serde_json::Value = http
+        .post(format!("{base}/v1/connection/start"))
+        .bearer_auth(admin)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = started["authorize_url"]
+        .as_str()
+        .with_context(|| format!("the gateway did not start connecting: {started}"))?
+        .to_owned();
+    let admin_user = simulator
+        .control()
+        .users()
+        .into_iter()
+        .next()
+        .context("the simulated portal has users")?;
+    let portal_id = simulator.config().portal_id;
+    println!("Connect the gateway to HubSpot (the simulated one), as an admin would:");
+    println!("  open {url}");
+    println!(
+        "  sign in as {}, choose account {portal_id}, then \"Connect app\"",
+        admin_user.email
+    );
+    println!("(waiting; press Enter to let the demo sign in and connect for you)\n");
+    let (pressed, mut enter) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        let _ = pressed.send(());
+    });
+    let mut walked = false;
+    loop {
+        let connection: serde_json::Value = http
+            .get(format!("{base}/v1/connection"))
+            .bearer_auth(admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if connection["state"] == "connected" {
+            println!(
+                "connected to HubSpot account {} as {}, the primary connected admin\n",
+                connection["portal_id"],
+                connection["primary_admin"]["email"].as_str().unwrap_or("?")
+            );
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = &mut enter, if !walked => {
+                walked = true;
+                let mut browser = sim::browser::Browser::new();
+                let callback = browser.authorize(&url, &admin_user.email, Some(portal_id)).await?;
+                let page = http.get(&callback).send().await?;
+                let status = page.status();
+                anyhow::ensure!(status.is_success(), "the callback answered {status}: {}", page.text().await?);
+            }
+        }
+    }
 }
 
 /// Polls `/v1/status` until every type is backfilled, drawing progress on a terminal.
@@ -249,6 +329,7 @@ fn print_guide(base: &str, read: &str, admin: &str, examples: &Examples) {
         ),
         format!("curl -s {} '{base}/v1/owners'", auth(read)),
         format!("curl -s {} '{base}/v1/webhooks/events?limit=5'", auth(admin)),
+        format!("curl -s {} '{base}/v1/connection'", auth(admin)),
     ];
     for line in lines {
         println!("  {line}");

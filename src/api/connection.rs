@@ -108,7 +108,10 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         .connections
         .start(&Who::Service, started_by)
         .map_err(refused)?;
-    Ok(json_response(StatusCode::OK, &json!({"authorize_url": url})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"authorize_url": url}),
+    ))
 }
 
 /// `GET /oauth/callback`: the state is the proof; answers a page saying what happened.
@@ -163,11 +166,11 @@ pub fn user_start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
     let email = call.params[0];
     let who = Who::user(email).ok_or_else(|| refused(Refusal::BadEmail(email.to_owned())))?;
     let started_by = call.caller.unwrap_or("api");
-    let url = state
-        .connections
-        .start(&who, started_by)
-        .map_err(refused)?;
-    Ok(json_response(StatusCode::OK, &json!({"authorize_url": url})))
+    let url = state.connections.start(&who, started_by).map_err(refused)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"authorize_url": url}),
+    ))
 }
 
 /// `GET /v1/users/{email}/connection`.
@@ -195,14 +198,22 @@ pub fn user_disconnect(state: Arc<State>, call: OwnedCall) -> Deferred {
 /// refused and what to do. Also served by `hubspot-gateway connect` without a daemon.
 pub fn callback_page(outcome: &Result<Connected, Refusal>) -> Response {
     let (status, title, lines) = match outcome {
-        Ok(connected) => (StatusCode::OK, connected_title(connected), connected_lines(connected)),
+        Ok(connected) => (
+            StatusCode::OK,
+            connected_title(connected),
+            connected_lines(connected),
+        ),
         Err(refusal) => {
             let (status, _) = status_and_code(refusal);
             let next = match refusal {
                 Refusal::HubSpot(_) | Refusal::Store(_) => "Nothing changed. Try again shortly.",
                 _ => "Nothing changed.",
             };
-            (status, "Not connected".to_owned(), vec![refusal.to_string(), next.to_owned()])
+            (
+                status,
+                "Not connected".to_owned(),
+                vec![refusal.to_string(), next.to_owned()],
+            )
         }
     };
     let mut html = format!(

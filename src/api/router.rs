@@ -230,9 +230,19 @@ pub const ROUTES: &[Route] = &[
         export::test_mapping,
     ),
     route(Method::GET, "/v1/connection", ADMIN, connection::get),
-    route(Method::POST, "/v1/connection/start", ADMIN, connection::start),
+    route(
+        Method::POST,
+        "/v1/connection/start",
+        ADMIN,
+        connection::start,
+    ),
     deferred_route(Method::GET, "/oauth/callback", None, connection::callback),
-    deferred_route(Method::DELETE, "/v1/connection", ADMIN, connection::disconnect),
+    deferred_route(
+        Method::DELETE,
+        "/v1/connection",
+        ADMIN,
+        connection::disconnect,
+    ),
     route(
         Method::PUT,
         "/v1/connection/preferences",
@@ -424,7 +434,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let caller = match scope {
-        Some(scope) => Some(state.tokens.read().authorize(&parts.headers, scope)?.to_owned()),
+        Some(scope) => Some(
+            state
+                .tokens
+                .read()
+                .authorize(&parts.headers, scope)?
+                .to_owned(),
+        ),
         None => None,
     };
     let body = if parts.method == Method::GET {

@@ -209,9 +209,9 @@ fn decode_key(text: &str) -> Result<[u8; 32], String> {
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let bytes = engine.decode(text.trim()).map_err(|_| {
-        "is not base64; make one with `openssl rand -base64 32`".to_string()
-    })?;
+    let bytes = engine
+        .decode(text.trim())
+        .map_err(|_| "is not base64; make one with `openssl rand -base64 32`".to_string())?;
     bytes.try_into().map_err(|bytes: Vec<u8>| {
         format!(
             "must be 32 bytes (base64), found {}; make one with `openssl rand -base64 32`",

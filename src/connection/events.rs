@@ -95,7 +95,10 @@ impl CredentialEvents for Persist {
                     tracing::warn!(%error, "cannot record that the connection needs reconnecting");
                 }
                 if name != SERVICE {
-                    inner.users.lock().retain(|_, (built_from, _)| built_from != id);
+                    inner
+                        .users
+                        .lock()
+                        .retain(|_, (built_from, _)| built_from != id);
                     return;
                 }
             }

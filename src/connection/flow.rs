@@ -93,7 +93,10 @@ struct Pending {
 
 /// The store name of a state: its hash, so the store cannot answer a callback.
 fn pending_name(state: &str) -> String {
-    format!("{PENDING_PREFIX}{}", hex::encode(Sha256::digest(state.as_bytes())))
+    format!(
+        "{PENDING_PREFIX}{}",
+        hex::encode(Sha256::digest(state.as_bytes()))
+    )
 }
 
 impl Connections {
@@ -144,7 +147,9 @@ impl Connections {
         if let Some(error) = callback.error {
             let description = callback.error_description.unwrap_or_default();
             return Err(Refusal::Denied(
-                format!("{error}: {description}").trim_end_matches(": ").to_owned(),
+                format!("{error}: {description}")
+                    .trim_end_matches(": ")
+                    .to_owned(),
             ));
         }
         let code = callback.code.filter(|code| !code.is_empty());
@@ -279,9 +284,7 @@ impl Connections {
             needs_reconnect: None,
             reset_user_mappings: reset,
         };
-        let slot = Slot::Connected {
-            connection: record,
-        };
+        let slot = Slot::Connected { connection: record };
         record::save_slot(&inner.store, &name, &slot)?;
         if *who == Who::Service {
             *inner.observed.write() = Default::default();

@@ -144,7 +144,9 @@ pub enum Refusal {
     TooManyFlows,
     #[error("the callback carries no state: open the authorize link the gateway gave you")]
     MissingState,
-    #[error("this link was already used or was not issued by this gateway: start connecting again")]
+    #[error(
+        "this link was already used or was not issued by this gateway: start connecting again"
+    )]
     UnknownState,
     #[error("this link expired (it is valid for 10 minutes): start connecting again")]
     ExpiredState,
@@ -156,8 +158,10 @@ pub enum Refusal {
     CodeRefused(String),
     #[error("the connection lacks required scopes: {}; connect again and grant them", .0.join(", "))]
     MissingScopes(Vec<String>),
-    #[error("this token belongs to HubSpot account {got}, but the gateway mirrors account {mirrored}; \
-             to switch accounts, disconnect first (DELETE /v1/connection)")]
+    #[error(
+        "this token belongs to HubSpot account {got}, but the gateway mirrors account {mirrored}; \
+             to switch accounts, disconnect first (DELETE /v1/connection)"
+    )]
     OtherPortal { mirrored: i64, got: i64 },
     #[error("the HubSpot user who consented is {got}, not {expected}: {expected} must sign in to HubSpot themselves")]
     OtherUser { expected: String, got: String },
@@ -229,7 +233,9 @@ impl Connections {
     }
 
     fn changed(&self) {
-        self.inner.changes.send_modify(|generation| *generation += 1);
+        self.inner
+            .changes
+            .send_modify(|generation| *generation += 1);
     }
 
     /// Refresh tokens HubSpot refused since start.

@@ -117,8 +117,15 @@ mod tests {
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(key(1).open(&flipped, b"service"), Err(Unsealed::Damaged));
-        assert_eq!(key(1).open(&sealed[..10], b"service"), Err(Unsealed::Damaged));
-        assert_ne!(sealed, key(1).seal(&token, b"service"), "a fresh nonce each time");
+        assert_eq!(
+            key(1).open(&sealed[..10], b"service"),
+            Err(Unsealed::Damaged)
+        );
+        assert_ne!(
+            sealed,
+            key(1).seal(&token, b"service"),
+            "a fresh nonce each time"
+        );
         assert_eq!(format!("{:?}", key(1)), "Key([redacted])");
     }
 }

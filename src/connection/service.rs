@@ -51,7 +51,10 @@ impl Connections {
             return Ok(Source::PrivateApp(token.clone()));
         }
         let slot = record::load_slot(&inner.store, SERVICE).map_err(|error| {
-            Unavailable::new(State::NotConnected, format!("the store cannot be read: {error}"))
+            Unavailable::new(
+                State::NotConnected,
+                format!("the store cannot be read: {error}"),
+            )
         })?;
         match slot {
             Some(Slot::Connected { connection }) => {
@@ -81,10 +84,7 @@ impl Connections {
             }
             Some(Slot::Disconnected { at_ms, .. }) => Err(Unavailable::new(
                 State::NotConnected,
-                format!(
-                    "disconnected at {}; {HOW_TO_CONNECT}",
-                    record::when(at_ms)
-                ),
+                format!("disconnected at {}; {HOW_TO_CONNECT}", record::when(at_ms)),
             )),
             None => match &inner.settings.refresh_token {
                 Some(token) => Ok(Source::Config(token.clone())),
@@ -135,7 +135,10 @@ impl Connections {
             Arc::new(Persist::new(self, target)) as Arc<dyn hubspot::CredentialEvents>
         });
         let client = settings.client(credentials, events).map_err(|error| {
-            Unavailable::new(State::NeedsReconnect, format!("cannot set up the client: {error}"))
+            Unavailable::new(
+                State::NeedsReconnect,
+                format!("cannot set up the client: {error}"),
+            )
         })?;
         Ok(ServiceClient {
             client,

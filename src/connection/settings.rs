@@ -19,7 +19,11 @@ pub struct Scopes {
 
 impl Scopes {
     pub fn required_names(&self) -> Vec<String> {
-        self.required.scopes().keys().map(|s| s.to_string()).collect()
+        self.required
+            .scopes()
+            .keys()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     /// Optional scopes that are not also required.

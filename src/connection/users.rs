@@ -60,13 +60,17 @@ impl Connections {
         };
         let reconnect = |why: &str| UserProblem {
             code: "needs_reconnect",
-            message: format!("{email} must connect their HubSpot account again ({why}): POST {start}"),
+            message: format!(
+                "{email} must connect their HubSpot account again ({why}): POST {start}"
+            ),
         };
         if let Some(reason) = &record.needs_reconnect {
             return Err(reconnect(reason));
         }
         if self.service_portal() != Some(record.portal_id) {
-            return Err(reconnect("it is for another HubSpot account than the gateway's"));
+            return Err(reconnect(
+                "it is for another HubSpot account than the gateway's",
+            ));
         }
         Ok(record)
     }
@@ -75,7 +79,10 @@ impl Connections {
         let (email, name) = Self::user_name(email)?;
         let stored = record::load_record(&self.inner.store, &name)?;
         let usable = self.user_record(&email, &name);
-        let scopes = stored.as_ref().map(|r| r.scopes.clone()).unwrap_or_default();
+        let scopes = stored
+            .as_ref()
+            .map(|r| r.scopes.clone())
+            .unwrap_or_default();
         Ok(UserStatus {
             state: match &usable {
                 Ok(_) => State::Connected,
@@ -137,16 +144,20 @@ impl Connections {
                 return Ok(client.clone());
             }
         }
-        let unreadable = |why: String| UserProblem {
+        let unreadable = |why: String| {
+            UserProblem {
             code: "needs_reconnect",
             message: format!(
                 "{email}'s stored HubSpot connection cannot be used ({why}): connect again at POST {}",
                 self.user_start_url(&email)
             ),
+        }
         };
-        let key = self.inner.key.as_ref().ok_or_else(|| {
-            unreadable("store.secrets_key is not set".into())
-        })?;
+        let key = self
+            .inner
+            .key
+            .as_ref()
+            .ok_or_else(|| unreadable("store.secrets_key is not set".into()))?;
         let token = record
             .refresh_token
             .open(key, &name, &record.id)

@@ -114,7 +114,9 @@ async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Ok(None) => anyhow::bail!("the callback server stopped"),
-        Err(_) => anyhow::bail!("no callback within 10 minutes; run `hubspot-gateway connect` again"),
+        Err(_) => {
+            anyhow::bail!("no callback within 10 minutes; run `hubspot-gateway connect` again")
+        }
     }
 }
 
@@ -139,10 +141,18 @@ async fn serve(
             let builder = http1::Builder::new();
             let _ = match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => builder.serve_connection(TokioIo::new(stream), service).await,
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
                     Err(_) => return,
                 },
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
             };
         });
     }

@@ -312,32 +312,42 @@ const MATCH_WRITE_INTERVAL: Duration = Duration::from_millis(250);
 /// its mirror writes) and exports are enabled; a job interrupted by a change of connection
 /// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for.
 async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
+    let mut changes = state.connections.subscribe();
+    let mut replaced = None;
     loop {
-        let Some(syncer) = wait_for_writer(&state, sync_enabled, &shutdown).await else {
+        let found = wait_for_writer(&state, sync_enabled, replaced.as_ref(), &shutdown).await;
+        let Some(syncer) = found else {
             return;
         };
         state.exporter.set_waiting(None);
+        changes.borrow_and_update();
         let writer = export_writer(&state, syncer.clone());
         let stop = shutdown.child_token();
         let run = crate::export::writer::run(writer, stop.clone());
         tokio::pin!(run);
-        tokio::select! {
+        replaced = tokio::select! {
             () = &mut run => return,
-            () = writer_outdated(&state, &syncer, &shutdown) => {
-                stop.cancel();
-                run.await;
-            }
-        }
+            // The connection changed: this syncer's client must not write any more.
+            _ = changes.changed() => Some(syncer),
+            () = exports_turned_off(&state, &shutdown) => None,
+        };
+        stop.cancel();
+        run.await;
     }
 }
 
-/// The syncer to export with, once there is one and exports are enabled; `None` at shutdown.
+/// The syncer to export with, once there is one (other than `replaced`) and exports are
+/// enabled; `None` at shutdown.
 async fn wait_for_writer(
     state: &api::State,
     sync_enabled: bool,
+    replaced: Option<&Arc<crate::sync::Syncer>>,
     shutdown: &CancellationToken,
 ) -> Option<Arc<crate::sync::Syncer>> {
     loop {
+        let current = state
+            .syncer()
+            .filter(|syncer| replaced.is_none_or(|old| !Arc::ptr_eq(old, syncer)));
         let waiting = if !state.connections.preferences().exports_enabled {
             crate::export::Waiting {
                 code: "export_disabled",
@@ -345,7 +355,7 @@ async fn wait_for_writer(
                     .into(),
                 job: None,
             }
-        } else if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
+        } else if let (Some(syncer), Some(_)) = (current, state.portal()) {
             return Some(syncer);
         } else if !sync_enabled {
             crate::export::Waiting {
@@ -362,8 +372,12 @@ async fn wait_for_writer(
                 "waiting for the gateway to connect to HubSpot (the log says why it has not yet)"
                     .into()
             });
+            let code = match status.state {
+                crate::connection::State::Connected => "not_connected",
+                other => other.as_str(),
+            };
             crate::export::Waiting {
-                code: status.state.as_str(),
+                code,
                 message: reason,
                 job: None,
             }
@@ -376,20 +390,14 @@ async fn wait_for_writer(
     }
 }
 
-/// Returns once `syncer` is no longer the connection's, or exports were turned off.
-async fn writer_outdated(
-    state: &api::State,
-    syncer: &Arc<crate::sync::Syncer>,
-    shutdown: &CancellationToken,
-) {
+/// Returns once exports were turned off (or at shutdown).
+async fn exports_turned_off(state: &api::State, shutdown: &CancellationToken) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
             () = shutdown.cancelled() => return,
         }
-        let current = state.syncer();
-        let same = current.is_some_and(|current| Arc::ptr_eq(&current, syncer));
-        if !same || !state.connections.preferences().exports_enabled {
+        if !state.connections.preferences().exports_enabled {
             return;
         }
     }

@@ -137,6 +137,8 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                     }
                     Ok(()) = changes.changed() => {
                         tracing::info!("the HubSpot connection changed; restarting sync");
+                        // Nobody may use the old client from now on.
+                        state.set_syncer(None);
                         stop.cancel();
                         run.await;
                     }
@@ -243,7 +245,10 @@ async fn reset_user_mappings(connections: &Connections, syncer: &Syncer) {
     };
     match map.reset() {
         Ok(mappings) => {
-            tracing::info!(mappings = mappings.len(), "user mappings reset for the new portal");
+            tracing::info!(
+                mappings = mappings.len(),
+                "user mappings reset for the new portal"
+            );
             if let Err(error) = connections.user_mappings_reset() {
                 tracing::warn!(%error, "cannot record that the user mappings were reset");
             }

@@ -50,8 +50,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(300);
 /// Which client writes the records a user exports: `Ok(None)`, the service connection's
 /// (the syncer's); `Ok(Some)`, the user's own; `Err`, why the user's records cannot be
 /// written (each then fails with that problem). The `connection` module decides.
-pub type ClientFor =
-    Arc<dyn Fn(&str) -> Result<Option<hubspot::Client>, Problem> + Send + Sync>;
+pub type ClientFor = Arc<dyn Fn(&str) -> Result<Option<hubspot::Client>, Problem> + Send + Sync>;
 
 /// What the worker writes with.
 pub struct Writer {

@@ -150,10 +150,11 @@ impl App {
         if !(200..300).contains(&status) {
             return Err(classify::error_from_response(status, &headers, &body));
         }
-        let wire: WireTokenInfo = serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
-            what: "token information".into(),
-            reason: e.to_string(),
-        })?;
+        let wire: WireTokenInfo =
+            serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
+                what: "token information".into(),
+                reason: e.to_string(),
+            })?;
         Ok(wire.into_info(access_token.expose(), None))
     }
 
@@ -187,7 +188,10 @@ mod tests {
             "https://app.hubspot.com/",
             "id-1",
             "https://gw.example/oauth/callback",
-            &["crm.objects.contacts.read".into(), "crm.objects.owners.read".into()],
+            &[
+                "crm.objects.contacts.read".into(),
+                "crm.objects.owners.read".into(),
+            ],
             &["crm.objects.contacts.write".into()],
             "s+t/=",
         );
@@ -201,7 +205,14 @@ mod tests {
         let parsed = Url::parse(&url).unwrap();
         let scope = parsed.query_pairs().find(|(k, _)| k == "scope").unwrap().1;
         assert_eq!(scope, "crm.objects.contacts.read crm.objects.owners.read");
-        let without = authorize_url("https://a.example", "i", "https://r", &["s".into()], &[], "x");
+        let without = authorize_url(
+            "https://a.example",
+            "i",
+            "https://r",
+            &["s".into()],
+            &[],
+            "x",
+        );
         assert!(!without.contains("optional_scope"), "{without}");
     }
 }

@@ -45,7 +45,9 @@
 //!   `GET`/`DELETE /oauth/v1/refresh-tokens/{token}`.
 //! - Switches: [`Control::expire_tokens`], [`Control::expire_codes`],
 //!   [`Control::set_refresh_rotation`], [`Control::set_token_endpoint_down`],
-//!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`].
+//!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`];
+//!   [`Control::refresh_tokens`] lists refresh tokens, [`Control::revoke_refresh_token`]
+//!   revokes one as an uninstall would.
 //!
 //! # HubSpot endpoints served
 //! Owners, objects (list, get, batch read, search; create, PATCH, DELETE, batch
@@ -102,7 +104,7 @@ use std::sync::Arc;
 
 pub use accounts::{hub_domain, OtherAccount, User};
 pub use auth::ScopeLimit;
-pub use control::{Account, Control, Snapshot, SnapshotRecord};
+pub use control::{Account, Control, RefreshToken, Snapshot, SnapshotRecord};
 pub use gen::owners::Owner;
 pub use kind::ObjectType;
 pub use stats::{Stats, WebhookStats};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 
-pub use oauth::Account;
+pub use oauth::{Account, RefreshToken};
 pub(crate) use shared::Shared;
 pub use snapshot::{Snapshot, SnapshotRecord};
 
