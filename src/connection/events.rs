@@ -59,6 +59,7 @@ impl CredentialEvents for Persist {
             return Ok(());
         };
         connection.refresh_token = Sealed::new(key, refresh_token, name, id);
+        let connection = Box::new(connection);
         record::save_slot(&inner.store, name, &Slot::Connected { connection })
             .map_err(|error| error.to_string())?;
         tracing::info!(connection = %name, "saved the refresh token HubSpot rotated");
@@ -90,7 +91,9 @@ impl CredentialEvents for Persist {
                     "the HubSpot connection needs to be connected again"
                 );
                 connection.needs_reconnect = Some(reason);
-                let slot = Slot::Connected { connection };
+                let slot = Slot::Connected {
+                    connection: Box::new(connection),
+                };
                 if let Err(error) = record::save_slot(&inner.store, name, &slot) {
                     tracing::warn!(%error, "cannot record that the connection needs reconnecting");
                 }

@@ -284,7 +284,9 @@ impl Connections {
             needs_reconnect: None,
             reset_user_mappings: reset,
         };
-        let slot = Slot::Connected { connection: record };
+        let slot = Slot::Connected {
+            connection: Box::new(record),
+        };
         record::save_slot(&inner.store, &name, &slot)?;
         if *who == Who::Service {
             *inner.observed.write() = Default::default();

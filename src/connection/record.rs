@@ -81,7 +81,7 @@ fn context(name: &str, id: &str) -> String {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub(super) enum Slot {
     Connected {
-        connection: Record,
+        connection: Box<Record>,
     },
     /// An explicit Disconnect: the next Connect may be for any portal, and a config
     /// `refresh_token` is no longer used.
@@ -102,7 +102,7 @@ pub(super) fn load_slot(store: &Store, name: &str) -> store::Result<Option<Slot>
 
 pub(super) fn load_record(store: &Store, name: &str) -> store::Result<Option<Record>> {
     Ok(match load_slot(store, name)? {
-        Some(Slot::Connected { connection }) => Some(connection),
+        Some(Slot::Connected { connection }) => Some(*connection),
         _ => None,
     })
 }

@@ -40,7 +40,7 @@ const HOW_TO_CONNECT: &str = "connect with POST /v1/connection/start or `hubspot
 /// Where the service connection's credentials come from.
 enum Source {
     PrivateApp(Secret<String>),
-    Stored(Record, Secret<String>),
+    Stored(Box<Record>, Secret<String>),
     Config(Secret<String>),
 }
 
@@ -165,6 +165,7 @@ impl Connections {
         let store = &self.inner.store;
         if let Some(mut connection) = record::load_record(store, SERVICE)? {
             connection.reset_user_mappings = false;
+            let connection = Box::new(connection);
             record::save_slot(store, SERVICE, &Slot::Connected { connection })?;
         }
         Ok(())
