@@ -150,7 +150,7 @@ pub enum Refusal {
     UnknownState,
     #[error("this link expired (it is valid for 10 minutes): start connecting again")]
     ExpiredState,
-    #[error("the connection was declined in HubSpot ({0}); nothing changed")]
+    #[error("the connection was declined in HubSpot ({0})")]
     Denied(String),
     #[error("the callback carries no authorization code: start connecting again")]
     MissingCode,

@@ -329,7 +329,7 @@ async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: Can
             () = &mut run => return,
             // The connection changed: this syncer's client must not write any more.
             _ = changes.changed() => Some(syncer),
-            () = exports_turned_off(&state, &shutdown) => None,
+            outdated = writer_outdated(&state, &syncer, &shutdown) => outdated.then_some(syncer),
         };
         stop.cancel();
         run.await;
@@ -390,15 +390,24 @@ async fn wait_for_writer(
     }
 }
 
-/// Returns once exports were turned off (or at shutdown).
-async fn exports_turned_off(state: &api::State, shutdown: &CancellationToken) {
+/// Returns once `syncer` is no longer the connection's (`true`), or exports were turned off
+/// (or at shutdown).
+async fn writer_outdated(
+    state: &api::State,
+    syncer: &Arc<crate::sync::Syncer>,
+    shutdown: &CancellationToken,
+) -> bool {
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return false,
+        }
+        let current = state.syncer();
+        if !current.is_some_and(|current| Arc::ptr_eq(&current, syncer)) {
+            return true;
         }
         if !state.connections.preferences().exports_enabled {
-            return;
+            return false;
         }
     }
 }
