@@ -1,25 +1,15 @@
 //! The install flow: `start` hands out HubSpot's authorize URL with a single-use `state`
-//! (kept as a hash in the store for 10 minutes, so a restart does not break a flow in
-//! progress and the store holds nothing that could answer a callback); `complete` is the
-//! callback: the state is redeemed first, then the code exchanged, the token introspected and
-//! checked, and the connection stored in one write. Whatever is refused stores nothing.
+//! (see `pending`); `complete` is the callback: the state is redeemed first, then the code
+//! exchanged, the token introspected and checked, and the connection stored in one write.
+//! Whatever is refused stores nothing.
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
-
+use super::pending::{begin, redeem, Pending};
 use super::record::{self, random_id, Record, Sealed, Slot, SERVICE};
 use super::{portal, Connections, HubSpotUser, Refusal, Scopes};
 use crate::hubspot::{self, TokenInfo};
 use crate::ownership::normalize;
 use crate::secret::Secret;
-use crate::store::Store;
 use crate::webhook::inbox::now_ms;
-
-/// How long an authorize link (its `state`) stays valid.
-pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
-/// Flows waiting for their callback at once; more are refused until some finish or expire.
-const MAX_PENDING: usize = 1_000;
-const PENDING_PREFIX: &str = "pending/";
 
 /// Whose connection a flow makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,22 +71,6 @@ pub struct Connected {
     pub replaced: Option<String>,
     /// Optional scopes the connection lacks (what they are for stays unavailable).
     pub missing_optional: Vec<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Pending {
-    /// `None`: the service connection.
-    user: Option<String>,
-    started_by: String,
-    expires_at_ms: i64,
-}
-
-/// The store name of a state: its hash, so the store cannot answer a callback.
-fn pending_name(state: &str) -> String {
-    format!(
-        "{PENDING_PREFIX}{}",
-        hex::encode(Sha256::digest(state.as_bytes()))
-    )
 }
 
 impl Connections {
@@ -314,51 +288,6 @@ impl Connections {
         };
         Ok((connected, replaced_token))
     }
-}
-
-/// A new pending flow; returns its state. Expired flows are dropped first.
-fn begin(store: &Store, who: &Who, started_by: &str) -> Result<String, Refusal> {
-    let now = now_ms();
-    let mut waiting = 0;
-    for (name, bytes) in store.connections().list(PENDING_PREFIX)? {
-        let expired = serde_json::from_slice::<Pending>(&bytes)
-            .map_or(true, |pending| pending.expires_at_ms <= now);
-        if expired {
-            store.connections().take(&name)?;
-        } else {
-            waiting += 1;
-        }
-    }
-    if waiting >= MAX_PENDING {
-        return Err(Refusal::TooManyFlows);
-    }
-    let state = random_id();
-    let pending = Pending {
-        user: match who {
-            Who::Service => None,
-            Who::User(email) => Some(email.clone()),
-        },
-        started_by: started_by.to_owned(),
-        expires_at_ms: now + STATE_TTL_MS,
-    };
-    // Invariant: plain fields serialise.
-    let bytes = serde_json::to_vec(&pending).expect("Pending serialises");
-    store.connections().put(&pending_name(&state), &bytes)?;
-    store.commit()?;
-    Ok(state)
-}
-
-/// Takes the flow `state` names: once, and only before it expires.
-fn redeem(store: &Store, state: &str) -> Result<Pending, Refusal> {
-    let taken = store.connections().take(&pending_name(state))?;
-    store.commit()?;
-    let pending: Pending = taken
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(Refusal::UnknownState)?;
-    if pending.expires_at_ms <= now_ms() {
-        return Err(Refusal::ExpiredState);
-    }
-    Ok(pending)
 }
 
 /// Revokes a refresh token the gateway will not use; a failure is only logged.

@@ -10,6 +10,7 @@
 
 mod events;
 mod flow;
+mod pending;
 pub mod portal;
 mod record;
 pub mod seal;
@@ -25,7 +26,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use flow::{Callback, Connected, Who, STATE_TTL_MS};
+pub use flow::{Callback, Connected, Who};
+pub use pending::STATE_TTL_MS;
 pub use portal::Portal;
 pub use service::{ServiceClient, Unavailable};
 pub use settings::{service_scopes, Scopes, Settings};

@@ -2,6 +2,7 @@
 //! and its bad callbacks, tokens at rest and their refresh, Change user, Disconnect,
 //! preferences, users' own connections for exports, and `kill -9` during the callback.
 
+mod callbacks;
 mod cli;
 mod crash;
 mod flow;
