@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod connection;
 pub mod daemon;
 pub mod demo;
 pub mod export;

@@ -34,6 +34,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// Connect to HubSpot as an app: print HubSpot's authorize URL and wait for the callback
+    /// (through the running daemon if there is one, else serving it on server.listen).
+    Connect,
     /// One sync pass, then exit: through the running daemon if there is one, else directly.
     Sync {
         /// Only this object type (contacts, companies, deals, tasks).
@@ -84,6 +87,10 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
+            Err(code) => code,
+        },
+        Command::Connect => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::connect::run(&loaded).await }),
             Err(code) => code,
         },
         Command::Sync { object, full } => match load(&cli.config) {

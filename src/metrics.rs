@@ -156,8 +156,9 @@ fn scrape(state: &State) -> Registry {
         registry.register("mirror_records", "Records in the mirror, by type", records);
     }
     if let Some(syncer) = state.syncer() {
-        hubspot_metrics(&mut registry, syncer);
+        hubspot_metrics(&mut registry, &syncer);
     }
+    connection_metrics(&mut registry, state);
     registry
 }
 
@@ -245,4 +246,31 @@ fn hubspot_metrics(registry: &mut Registry, syncer: &crate::sync::Syncer) {
 
 fn saturate(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The service connection's state (one series per state, 1 for the current one) and the
+/// refresh tokens HubSpot refused since start.
+fn connection_metrics(registry: &mut Registry, state: &State) {
+    use crate::connection::State as Connection;
+    let current = state.connections.status().state;
+    let states = Family::<Labels, Gauge>::default();
+    for each in [
+        Connection::Connected,
+        Connection::NotConnected,
+        Connection::NeedsReconnect,
+    ] {
+        states
+            .get_or_create(&vec![("state", each.as_str().to_owned())])
+            .set(i64::from(each == current));
+    }
+    registry.register(
+        "connection_state",
+        "1 for the state of the gateway's HubSpot connection",
+        states,
+    );
+    registry.register(
+        "connection_refusals",
+        "Refresh tokens HubSpot refused since start (each needs a new Connect)",
+        ConstCounter::new(state.connections.refusals()),
+    );
 }

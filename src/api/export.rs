@@ -111,6 +111,14 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         return Err(ApiError::bad_request("user_email must be an email address"));
     }
     let hub = portal(state)?;
+    if !state.connections.preferences().exports_enabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "export_disabled",
+            "exports are turned off for every user (PUT /v1/connection/preferences \
+             {\"exports_enabled\": true} turns them on)",
+        ));
+    }
     let context = Context::load(&state.store, hub.hub_id, kind, &state.exporter.config)
         .map_err(|e| ApiError::storage(&e))?;
     if !context.enabled {
@@ -323,19 +331,18 @@ struct TestRequest {
 /// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
 pub fn test_mapping(
     state: std::sync::Arc<State>,
-    params: Vec<String>,
-    body: bytes::Bytes,
+    call: super::router::OwnedCall,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
     Box::pin(async move {
-        let kind = export_type(&params[0])?;
-        let request: TestRequest = wire::json_body(&body)?;
+        let kind = export_type(&call.params[0])?;
+        let request: TestRequest = wire::json_body(&call.body)?;
         let fields = request
             .fields
             .into_iter()
             .map(|(name, value)| (name, text(&value)))
             .collect();
         let hub = portal(&state)?.hub_id;
-        let syncer = state.syncer().cloned().ok_or_else(|| {
+        let syncer = state.syncer().ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_connected",

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+mod connection;
 pub mod error;
 mod export;
 mod lookups;
@@ -16,47 +17,22 @@ mod webhooks;
 mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 
 pub use auth::Tokens;
+pub use connection::callback_page;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
-pub use status::body as status_body;
+pub use status::{body as status_body, connection as connection_summary};
 pub use surface::Surface;
 
+pub use crate::connection::Portal;
 use crate::object::ObjectType;
 use crate::store::Store;
 use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
-
-/// The HubSpot portal this gateway mirrors, as token introspection described it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Portal {
-    pub hub_id: i64,
-    /// `https://app.hubspot.com`, or the EU hublet's host.
-    pub ui_base: String,
-    /// The HubSpot user who connected the token (the fallback owner's user).
-    pub user_email: Option<String>,
-    pub user_id: Option<i64>,
-}
-
-impl Portal {
-    /// A link that opens the record in HubSpot; tasks have no record page, so their index.
-    pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
-        match kind {
-            ObjectType::Tasks => format!("{}/tasks/{}", self.ui_base, self.hub_id),
-            _ => format!(
-                "{}/contacts/{}/record/{}/{id}",
-                self.ui_base,
-                self.hub_id,
-                kind.type_id()
-            ),
-        }
-    }
-}
 
 /// Everything a request may need; shared by all connections.
 pub struct State {
@@ -78,13 +54,14 @@ pub struct State {
     pub fallback_owner_id: Option<i64>,
     /// `[export]` config and the export worker's wake-up.
     pub exporter: Arc<crate::export::Exporter>,
+    /// The connections to HubSpot (Connect, Disconnect, preferences, users' connections).
+    pub connections: crate::connection::Connections,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
-    syncer: OnceLock<Arc<Syncer>>,
+    /// The sync of the current connection; `None` while not connected.
+    syncer: RwLock<Option<Arc<Syncer>>>,
     ready: AtomicBool,
 }
-
-const PORTAL_META: &str = "portal";
 
 impl State {
     pub fn new(
@@ -93,6 +70,7 @@ impl State {
         tokens: Tokens,
         bodies: body::Limits,
         objects: Vec<ObjectType>,
+        connections: crate::connection::Connections,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
         let portal = stored_portal(&store).map(Arc::new);
@@ -107,8 +85,9 @@ impl State {
             metrics: crate::metrics::Metrics::default(),
             fallback_owner_id: None,
             exporter: Arc::default(),
+            connections,
             portal: RwLock::new(portal),
-            syncer: OnceLock::new(),
+            syncer: RwLock::new(None),
             ready: AtomicBool::new(false),
         }
     }
@@ -119,9 +98,7 @@ impl State {
 
     /// Records the connected portal (and remembers it for the next start).
     pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
-        // Invariant: serialising a struct of plain fields cannot fail.
-        let bytes = serde_json::to_vec(&portal).expect("Portal serialises");
-        self.store.set_meta(PORTAL_META, &bytes)?;
+        crate::connection::portal::save(&self.store, &portal)?;
         let mut current = self.portal.write();
         if let Some(known) = current
             .as_ref()
@@ -137,12 +114,13 @@ impl State {
         Ok(())
     }
 
-    pub fn syncer(&self) -> Option<&Arc<Syncer>> {
-        self.syncer.get()
+    pub fn syncer(&self) -> Option<Arc<Syncer>> {
+        self.syncer.read().clone()
     }
 
-    pub fn set_syncer(&self, syncer: Arc<Syncer>) {
-        let _ = self.syncer.set(syncer);
+    /// The sync of a new connection, or `None` when the connection went away.
+    pub fn set_syncer(&self, syncer: Option<Arc<Syncer>>) {
+        *self.syncer.write() = syncer;
     }
 
     /// Ready means: store open, listeners bound, not draining (`/readyz`).
@@ -157,8 +135,7 @@ impl State {
 
 /// The portal the store was last connected to, if any.
 pub fn stored_portal(store: &Store) -> Option<Portal> {
-    let bytes = store.meta(PORTAL_META).ok().flatten()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::connection::portal::stored(store)
 }
 
 /// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time.

@@ -13,9 +13,19 @@ use crate::sync::TypeState;
 
 pub fn status(state: &State) -> Result<Response, ApiError> {
     let portal = state.portal();
-    let body = body(&state.store, portal.as_deref(), &state.objects)
+    let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;
+    body["connection"] = connection(&state.connections.status());
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The connection's state in the status (the whole of it is `GET /v1/connection`, admin).
+pub fn connection(status: &crate::connection::Status) -> Value {
+    let mut summary = json!({"state": status.state.as_str(), "method": status.method.as_str()});
+    if let Some(reason) = &status.reason {
+        summary["reason"] = json!(reason);
+    }
+    summary
 }
 
 /// The status of the mirror of `portal` (when known) for `objects`, and of the inbox.

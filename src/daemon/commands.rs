@@ -33,6 +33,15 @@ pub fn token_with(loaded: &Loaded, scope: Scope) -> anyhow::Result<String> {
         })
 }
 
+/// The connections the config and `store` describe.
+pub fn connections(
+    loaded: &Loaded,
+    store: &Store,
+) -> anyhow::Result<crate::connection::Connections> {
+    let settings = crate::connection::Settings::from_config(loaded)?;
+    Ok(crate::connection::Connections::new(store.clone(), settings))
+}
+
 /// `hubspot-gateway sync`: one pass (a full one with `full`) over `object` or every type.
 pub async fn sync_once(
     loaded: &Loaded,
@@ -64,7 +73,7 @@ pub async fn sync_once(
         return Ok(());
     }
     let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
-    let client = client(loaded)?;
+    let client = client(loaded, &store)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),

@@ -44,7 +44,7 @@ impl Direct {
     ) -> anyhow::Result<Direct> {
         let store =
             Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
-        let client = client(loaded)?;
+        let client = client(loaded, &store)?;
         let kinds = record_types(loaded);
         let needs = Requirements {
             read: kinds.clone(),

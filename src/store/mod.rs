@@ -12,6 +12,7 @@
 //! for a restart.
 
 mod audit;
+mod connections;
 mod exports;
 mod inbox;
 mod keys;
@@ -24,6 +25,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+pub use connections::Connections;
 pub use exports::Exports;
 pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
@@ -87,6 +89,7 @@ struct Inner {
     reference: Reference,
     ownership: Ownership,
     exports: Exports,
+    connections: Connections,
     path: PathBuf,
     /// The first I/O error a commit or check met; sled fails every write after it.
     failure: OnceLock<String>,
@@ -132,6 +135,7 @@ impl Store {
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
         let exports = Exports::open(&db)?;
+        let connections = Connections::open(&db)?;
         let inner = Inner {
             db,
             data_file,
@@ -140,6 +144,7 @@ impl Store {
             reference,
             ownership,
             exports,
+            connections,
             path: path.to_owned(),
             failure: OnceLock::new(),
         };
@@ -228,6 +233,11 @@ impl Store {
     /// Durable export jobs.
     pub fn exports(&self) -> &Exports {
         &self.inner.exports
+    }
+
+    /// Connections to HubSpot (sealed tokens, preferences, pending Connect flows).
+    pub fn connections(&self) -> &Connections {
+        &self.inner.connections
     }
 
     pub fn path(&self) -> &Path {

@@ -3,6 +3,7 @@
 
 mod binary;
 mod client;
+mod connect;
 mod demo;
 mod export;
 mod export_binary;
