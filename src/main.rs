@@ -64,6 +64,18 @@ enum Command {
         dry_run: bool,
         file: PathBuf,
     },
+    /// Work on the store offline.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check a stopped store against the gateway's record of what it acknowledged, without
+    /// changing it (exit 0 consistent, 1 with what is missing).
+    Verify,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -105,6 +117,12 @@ fn main() -> ExitCode {
             Ok(loaded) => run(async move {
                 daemon::commands::export_file(&loaded, kind, &user, dry_run, &file).await
             }),
+            Err(code) => code,
+        },
+        Command::Store {
+            command: StoreCommand::Verify,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::commands::verify_store(&loaded) }),
             Err(code) => code,
         },
     }

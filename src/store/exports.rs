@@ -1,6 +1,8 @@
 //! Durable export jobs: a header per job and one row per exported record (its input, the
 //! intent persisted before a create is sent, and its result). Values are the caller's bytes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::keys::{self, i64_key};
 use super::{Error, Result};
 
@@ -10,6 +12,8 @@ const NEXT_ID: &[u8] = b"next_id";
 
 pub struct Exports {
     tree: sled::Tree,
+    /// The newest job whose header was written: the ledger records it once committed.
+    newest: AtomicU64,
 }
 
 fn header_key(portal: i64, id: u64) -> Vec<u8> {
@@ -36,7 +40,20 @@ impl Exports {
     pub(super) fn open(db: &sled::Db) -> Result<Exports> {
         Ok(Exports {
             tree: db.open_tree(keys::EXPORTS_TREE)?,
+            newest: AtomicU64::new(0),
         })
+    }
+
+    /// The last job id handed out by the store in `db` (0: none).
+    pub(super) fn last_id_in(db: &sled::Db) -> Result<u64> {
+        let tree = db.open_tree(keys::EXPORTS_TREE)?;
+        tree.get(NEXT_ID)?
+            .map_or(Ok(0), |bytes| keys::u64_from(&bytes))
+    }
+
+    /// The newest job whose header was written in this process (0: none).
+    pub(super) fn newest_written(&self) -> u64 {
+        self.newest.load(Ordering::Acquire)
     }
 
     /// A new job id, never handed out before (ids grow, so newer jobs sort later).
@@ -67,6 +84,9 @@ impl Exports {
             batch.insert(row_key(portal, id, *index), value.as_slice());
         }
         self.tree.apply_batch(batch)?;
+        if header.is_some() {
+            self.newest.fetch_max(id, Ordering::AcqRel);
+        }
         Ok(())
     }
 

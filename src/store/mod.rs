@@ -6,6 +6,12 @@
 //! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
 //! sled's `blobs/` directory, whose files sled never fsyncs.
 //!
+//! Acknowledged data: every commit that precedes an acknowledgement (a webhook's 204, an
+//! export job's 202) also records what it makes durable in the [`ledger`], a small fsynced
+//! file beside sled's. [`Store::open`] refuses a store that lacks what its ledger records
+//! (a damaged `db`, a partial restore) and drops inbox chunks stored after the last
+//! acknowledged one (a refused batch, a crash before the answer).
+//!
 //! Failure: sled 0.34 keeps its first I/O error and fails every later write and flush, even
 //! once the disk has room again. [`Store::commit`] and [`Store::check`] therefore record the
 //! first I/O error they meet ([`Store::failure`]); the daemon then turns not-ready and exits
@@ -14,10 +20,13 @@
 mod exports;
 mod inbox;
 mod keys;
+pub mod ledger;
 mod mirror;
+mod open;
 mod ownership;
 mod record;
 mod reference;
+mod verify;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,13 +35,16 @@ use std::sync::{Arc, OnceLock};
 pub use exports::Exports;
 pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
+    MAX_EVENT_BYTES,
 };
+use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
 pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
 };
 pub use reference::Reference;
+pub use verify::{verify, Verified};
 
 /// The on-disk format this build writes; older formats are migrated on open.
 /// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
@@ -52,7 +64,31 @@ pub enum Error {
     Corrupt(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    #[error(
+        "the store at {path} lacks data the gateway acknowledged: {}. It was not opened. \
+         {RECOVERY}",
+        missing.join("; ")
+    )]
+    Behind { path: PathBuf, missing: Vec<String> },
+    #[error(
+        "the store at {path} cannot be checked: its ledger file ({}) is damaged: {reason}. It \
+         was not opened. If the store is known to be complete (say, a copy just restored), \
+         delete that file and start again: it is written anew from the store. Otherwise \
+         {RECOVERY_LOWER}",
+        path.join(ledger::FILE_NAME).display()
+    )]
+    LedgerDamaged { path: PathBuf, reason: String },
 }
+
+/// How to recover a store that lost acknowledged data (README, "Recovering a damaged store").
+const RECOVERY: &str = "To recover, restore a copy of the whole store directory taken while \
+    the gateway was stopped, or move the directory aside and start on an empty one (the \
+    backfill reads the mirror again from HubSpot; webhooks acknowledged since are lost). \
+    `hubspot-gateway store verify` checks a store without starting (README, \"Recovering a \
+    damaged store\").";
+const RECOVERY_LOWER: &str = "restore a copy of the whole store directory taken while the \
+    gateway was stopped, or move the directory aside and start on an empty one (README, \
+    \"Recovering a damaged store\").";
 
 impl From<sled::Error> for Error {
     fn from(error: sled::Error) -> Self {
@@ -86,78 +122,68 @@ struct Inner {
     reference: Reference,
     ownership: Ownership,
     exports: Exports,
+    /// What has been acknowledged; written after each commit that makes more of it durable.
+    ledger: Ledger,
     path: PathBuf,
     /// The first I/O error a commit or check met; sled fails every write after it.
     failure: OnceLock<String>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `path` with the default cache
-    /// ([`DEFAULT_CACHE_MB`]), checks its format and replays state.
-    pub fn open(path: &Path) -> Result<Store> {
-        Self::open_with_cache(path, DEFAULT_CACHE_MB)
-    }
-
-    /// Like [`Store::open`], with sled's page cache limited to about `cache_mb` MiB
-    /// (`store.cache_mb`; sled's limit is approximate, the process needs more than that).
-    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
-        std::fs::create_dir_all(path)?;
-        let db = sled::Config::new()
-            .path(path)
-            .segment_size(SEGMENT_SIZE)
-            .cache_capacity(cache_mb.saturating_mul(1 << 20))
-            .open()
-            .map_err(|error| match error {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    Error::Locked {
-                        path: path.to_owned(),
-                    }
-                }
-                sled::Error::Io(io) if io.to_string().contains("lock") => Error::Locked {
-                    path: path.to_owned(),
-                },
-                other => Error::from(other),
-            })?;
-        let meta = db.open_tree(keys::META_TREE)?;
-        let found = check_format(&meta, path)?;
-        let data_file = File::open(path.join("db"))?;
-        // The directory entry of a new store must be durable too.
-        File::open(path)?.sync_all()?;
-        let inbox = InboxStore::open(&db)?;
-        let mirror = Mirror::open(&db)?;
-        if found < FORMAT_VERSION {
-            migrate(&db, &meta, &mirror, found, &data_file)?;
-        }
-        let reference = Reference::open(&db)?;
-        let ownership = Ownership::open(&db)?;
-        let exports = Exports::open(&db)?;
-        let inner = Inner {
-            db,
-            data_file,
-            inbox,
-            mirror,
-            reference,
-            ownership,
-            exports,
-            path: path.to_owned(),
-            failure: OnceLock::new(),
-        };
-        let store = Store {
-            inner: Arc::new(inner),
-        };
-        // Dedup rows re-indexed on open become durable, so the watermark can move past them.
-        store.commit()?;
-        Ok(store)
-    }
-
-    /// Makes every write so far durable: sled flush, then fdatasync of the data file. Also
+    /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
+    /// records a newly written export job in the ledger, so its caller may be answered. Also
     /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
     /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
-        let committed = self.inner.inbox.before_commit().and_then(|indexed| {
-            self.inner.db.flush()?;
-            self.inner.data_file.sync_data()?;
-            self.inner.inbox.after_commit(indexed);
+        self.commit_recording(None)
+    }
+
+    /// Stores the events of a group of webhook requests (see [`InboxStore::append_group`])
+    /// and makes them durable, then records them in the ledger as acknowledged: once this
+    /// returns the requests may be answered 2xx. Only the webhook committer calls it.
+    ///
+    /// After an error nothing more is acknowledged by this process: part of the group may
+    /// already be in sled's log, and a later commit would make it durable and acknowledged
+    /// although its requests were refused. The next open drops what the ledger does not cover.
+    pub fn store_events(
+        &self,
+        received_at_ms: i64,
+        requests: &[&[NewEvent<'_>]],
+    ) -> Result<Vec<AppendOutcome>> {
+        if let Some(reason) = self.failure() {
+            return Err(Error::Unavailable(reason.to_owned()));
+        }
+        let inbox = &self.inner.inbox;
+        let stored = inbox
+            .append_group(received_at_ms, requests)
+            .and_then(|outcomes| {
+                inbox.persist_counters()?;
+                let appended = inbox.appended();
+                self.commit_recording(Some(appended))?;
+                inbox.acknowledge(appended.0);
+                Ok(outcomes)
+            });
+        if let Err(error) = &stored {
+            self.fail(error.to_string());
+        }
+        stored
+    }
+
+    /// [`Store::commit`], recording `inbox` (last chunk, events through it) as acknowledged.
+    fn commit_recording(&self, inbox: Option<(u64, u64)>) -> Result<()> {
+        let inner = &self.inner;
+        let export_job = inner.exports.newest_written();
+        let committed = inner.inbox.before_commit().and_then(|indexed| {
+            inner.db.flush()?;
+            inner.data_file.sync_data()?;
+            inner.inbox.after_commit(indexed);
+            inner.ledger.record(|acked| {
+                acked.export_job = acked.export_job.max(export_job);
+                if let Some((seq, events)) = inbox {
+                    acked.inbox_seq = acked.inbox_seq.max(seq);
+                    acked.inbox_events = acked.inbox_events.max(events);
+                }
+            })?;
             Ok(())
         });
         self.note(committed)
@@ -172,11 +198,15 @@ impl Store {
 
     fn note(&self, result: Result<()>) -> Result<()> {
         if let Err(Error::Unavailable(reason)) = &result {
-            if self.inner.failure.set(reason.clone()).is_ok() {
-                tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
-            }
+            self.fail(reason.clone());
         }
         result
+    }
+
+    fn fail(&self, reason: String) {
+        if self.inner.failure.set(reason.clone()).is_ok() {
+            tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
+        }
     }
 
     /// Why the store can no longer write, once a commit or [`check`](Store::check) met an
@@ -254,6 +284,11 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.inner.db.size_on_disk().unwrap_or(0)
     }
+
+    /// What the ledger records as acknowledged.
+    pub fn acknowledged(&self) -> Acknowledged {
+        self.inner.ledger.current()
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -261,58 +296,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         && haystack
             .windows(needle.len())
             .any(|window| window == needle)
-}
-
-/// The format the store has (a new store gets this build's); refuses a newer one.
-fn check_format(meta: &sled::Tree, path: &Path) -> Result<u32> {
-    match meta.get(keys::FORMAT_VERSION)? {
-        None => {
-            meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(FORMAT_VERSION)
-        }
-        Some(bytes) => {
-            let found = keys::u32_from(&bytes)?;
-            if found > FORMAT_VERSION {
-                return Err(Error::TooNew {
-                    path: path.to_owned(),
-                    found,
-                });
-            }
-            Ok(found)
-        }
-    }
-}
-
-/// Brings a store of format `found` to this build's. The new format is recorded only after
-/// the migration is durable, so an interrupted one runs again at the next open.
-fn migrate(
-    db: &sled::Db,
-    meta: &sled::Tree,
-    mirror: &Mirror,
-    found: u32,
-    data_file: &File,
-) -> Result<()> {
-    let started = tokio::time::Instant::now();
-    let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
-    let terms = if found < 3 {
-        mirror.move_listed_terms()?
-    } else {
-        0
-    };
-    db.flush()?;
-    data_file.sync_data()?;
-    meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-    db.flush()?;
-    data_file.sync_data()?;
-    tracing::info!(
-        from = found,
-        to = FORMAT_VERSION,
-        briefs,
-        terms,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "migrated the store"
-    );
-    Ok(())
 }
 
 #[cfg(test)]

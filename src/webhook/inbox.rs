@@ -199,15 +199,7 @@ impl Committer {
             .map(|(body, events, _)| new_events(body, events).collect())
             .collect();
         let slices: Vec<&[NewEvent<'_>]> = requests.iter().map(Vec::as_slice).collect();
-        let committed = self
-            .store
-            .inbox()
-            .append_group(received_at_ms, &slices)
-            .and_then(|outcomes| {
-                self.store.inbox().persist_counters()?;
-                self.store.commit()?;
-                Ok(outcomes)
-            });
+        let committed = self.store.store_events(received_at_ms, &slices);
         if let Err(error) = &committed {
             tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
         }

@@ -11,6 +11,7 @@ mod mirror;
 mod ops;
 mod ownership;
 mod sim;
+mod store_damage;
 mod support;
 mod tidy;
 mod webhooks;
