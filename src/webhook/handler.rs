@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use super::event::parse_batch;
 use super::inbox::{now_ms, Inbox, Pending, Refusal};
 use super::signature::{SignatureError, SignatureHeaders, Signed, Verifier};
-use crate::store::AppendOutcome;
+use crate::store::{AppendOutcome, MAX_EVENT_BYTES};
 
 /// Why a webhook request was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,11 @@ pub enum Rejection {
     Malformed(String),
     #[error("request body exceeds {limit} bytes")]
     TooLarge { limit: usize },
+    #[error(
+        "event {index} of the batch is {bytes} bytes long; events of at most {MAX_EVENT_BYTES} \
+         bytes are stored"
+    )]
+    EventTooLarge { index: usize, bytes: usize },
     #[error("too many requests in flight; retry later")]
     Busy,
     #[error(transparent)]
@@ -41,7 +46,9 @@ impl Rejection {
                 (StatusCode::UNAUTHORIZED, "stale_timestamp")
             }
             Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
-            Rejection::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Rejection::TooLarge { .. } | Rejection::EventTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+            }
             Rejection::Busy | Rejection::Refused(Refusal::Overloaded { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
             }
@@ -99,23 +106,32 @@ impl Ingress {
     }
 }
 
-/// Parses the batch and locates each event's raw text inside the body.
+/// Parses the batch and locates each event's raw text inside the body. Refuses the batch if
+/// an event is larger than the store keeps (`MAX_EVENT_BYTES`: bigger rows would reach sled's
+/// never-synced blob files).
 fn pending_events(body: &Bytes) -> Result<Vec<Pending>, Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::Malformed("body is not UTF-8".into()))?;
     let batch = parse_batch(text.as_bytes()).map_err(|error| Rejection::Malformed(error.0))?;
     let base = text.as_ptr() as usize;
-    Ok(batch
+    batch
         .into_iter()
-        .map(|received| {
+        .enumerate()
+        .map(|(index, received)| {
+            if received.raw.len() > MAX_EVENT_BYTES {
+                return Err(Rejection::EventTooLarge {
+                    index,
+                    bytes: received.raw.len(),
+                });
+            }
             // `raw` borrows from `text`, so its address lies inside the body.
             let start = received.raw.as_ptr() as usize - base;
-            Pending {
+            Ok(Pending {
                 event_id: received.event.event_id,
                 portal_id: received.event.portal_id,
                 digest: received.event.dedup_digest(),
                 raw: start..start + received.raw.len(),
-            }
+            })
         })
-        .collect())
+        .collect()
 }
