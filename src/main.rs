@@ -82,6 +82,10 @@ const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // The store holds CRM data: nothing the gateway creates may be readable by other users,
+    // also outside systemd (whose unit sets UMask=0077 itself).
+    // SAFETY: umask(2) only sets this process's file mode creation mask.
+    unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
     // The demo talks to the user on stdout; only warnings go to the log unless asked.
     let level = if matches!(cli.command, Command::Demo { .. }) {

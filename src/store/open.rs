@@ -3,6 +3,7 @@
 //! check and migrations, and writing the ledger of a store that has none yet.
 
 use std::fs::File;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -26,7 +27,12 @@ impl Store {
     /// or that holds data but no format; a new directory, or a store from before the ledger,
     /// gets a ledger written from what it holds.
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
-        std::fs::create_dir_all(path)?;
+        // Created by the gateway, the store is its own: nobody else may read the CRM in it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)?;
+        warn_if_shared(path);
         let recorded = read_ledger(path)?;
         let db = open_db(path, cache_mb)?;
         let missing = ledger::missing(recorded.as_ref(), &holdings(&db)?);
@@ -96,6 +102,22 @@ impl Store {
         // Dedup rows re-indexed on open become durable, so the watermark can move past them.
         store.commit()?;
         Ok(store)
+    }
+}
+
+/// Logs a warning when other users may enter the store directory (made so by hand, or by a
+/// version before 0700 was enforced): the store holds CRM data.
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "the store directory is open to other users; `chmod 700` it"
+            );
+        }
     }
 }
 

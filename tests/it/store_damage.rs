@@ -2,9 +2,10 @@
 //! acknowledged webhook events and an export job; copies of it whose `db` was cut in half,
 //! overwritten for 4 KiB in the middle, cut at its tail or cut to 100 bytes make `serve` exit 1
 //! naming what is missing (and `store verify` too), while an undamaged copy starts and
-//! verifies.
+//! verifies. Also: the files the store creates are not readable by other users.
 
 use std::io::{Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -218,4 +219,43 @@ async fn refused(config: &Path, port: u16) -> (std::process::ExitStatus, String)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Outside systemd (no `UMask=`), with a permissive umask: the store directory is the
+/// gateway's alone and its files are not readable by others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_files_are_not_readable_by_other_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("var").join("store");
+    let port = free_port();
+    let config = dir.path().join("config.toml");
+    let text = config_text(&format!("127.0.0.1:{port}"), PUBLIC_URL, &store, "");
+    std::fs::write(&config, text).unwrap();
+    let mut serve = command(&config);
+    serve.arg("serve");
+    // SAFETY: umask(2) between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut serve, || {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut daemon = Process {
+        child: serve.stderr(log).spawn().unwrap(),
+        log: dir.path().join("serve.log"),
+    };
+    daemon.wait_ready(&format!("http://127.0.0.1:{port}")).await;
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit().await.success(), "{}", daemon.log_text());
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store), 0o700, "the store directory");
+    let mut open_to_others = Vec::new();
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        if mode(&path) & 0o077 != 0 {
+            open_to_others.push(format!("{} {:o}", path.display(), mode(&path)));
+        }
+    }
+    assert!(open_to_others.is_empty(), "{open_to_others:?}");
 }
