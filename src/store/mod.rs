@@ -3,8 +3,9 @@
 //!
 //! Durability: [`Store::commit`] flushes sled's log and then fdatasyncs the data file, because
 //! sled 0.34's `flush()` ends in `sync_file_range`, which survives a process crash but not a
-//! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
-//! sled's `blobs/` directory, whose files sled never fsyncs.
+//! power loss. Segments are 8 MiB and inbox events at most [`MAX_EVENT_BYTES`] so that no
+//! inbox log item (limit: a quarter segment) goes to sled's `blobs/` directory, whose files
+//! sled never fsyncs.
 //!
 //! Acknowledged data: every commit that precedes an acknowledgement (a webhook's 204, an
 //! export job's 202) also records what it makes durable in the [`ledger`], a small fsynced
@@ -129,27 +130,49 @@ struct Inner {
     failure: OnceLock<String>,
 }
 
+/// A group of inbox events made durable by [`Store::store_events`], through its last chunk;
+/// acknowledged once passed to [`Store::acknowledge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Durable {
+    seq: u64,
+    events: u64,
+}
+
 impl Store {
     /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
     /// records a newly written export job in the ledger, so its caller may be answered. Also
     /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
     /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
-        self.commit_recording(None)
+        let inner = &self.inner;
+        let export_job = inner.exports.newest_written();
+        let committed = inner.inbox.before_commit().and_then(|indexed| {
+            inner.db.flush()?;
+            inner.data_file.sync_data()?;
+            inner.inbox.after_commit(indexed);
+            inner
+                .ledger
+                .record(|acked| acked.export_job = acked.export_job.max(export_job))?;
+            Ok(())
+        });
+        self.note(committed)
     }
 
     /// Stores the events of a group of webhook requests (see [`InboxStore::append_group`])
-    /// and makes them durable, then records them in the ledger as acknowledged: once this
-    /// returns the requests may be answered 2xx. Only the webhook committer calls it.
+    /// and makes them durable; they count as acknowledged, and the requests may be answered
+    /// 2xx, once [`Store::acknowledge`] has recorded the returned [`Durable`] in the ledger.
+    /// Only the webhook committer calls these two, for one group after another; it may store
+    /// the next group while the previous one is being acknowledged.
     ///
-    /// After an error nothing more is acknowledged by this process: part of the group may
-    /// already be in sled's log, and a later commit would make it durable and acknowledged
-    /// although its requests were refused. The next open drops what the ledger does not cover.
+    /// After an error nothing more is stored by this process: part of the group may already
+    /// be in sled's log, and a later commit would make it durable. The next open drops what
+    /// the ledger does not cover.
     pub fn store_events(
         &self,
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
-    ) -> Result<Vec<AppendOutcome>> {
+    ) -> Result<(Vec<AppendOutcome>, Durable)> {
         if let Some(reason) = self.failure() {
             return Err(Error::Unavailable(reason.to_owned()));
         }
@@ -158,10 +181,9 @@ impl Store {
             .append_group(received_at_ms, requests)
             .and_then(|outcomes| {
                 inbox.persist_counters()?;
-                let appended = inbox.appended();
-                self.commit_recording(Some(appended))?;
-                inbox.acknowledge(appended.0);
-                Ok(outcomes)
+                let (seq, events) = inbox.appended();
+                self.commit()?;
+                Ok((outcomes, Durable { seq, events }))
             });
         if let Err(error) = &stored {
             self.fail(error.to_string());
@@ -169,24 +191,25 @@ impl Store {
         stored
     }
 
-    /// [`Store::commit`], recording `inbox` (last chunk, events through it) as acknowledged.
-    fn commit_recording(&self, inbox: Option<(u64, u64)>) -> Result<()> {
-        let inner = &self.inner;
-        let export_job = inner.exports.newest_written();
-        let committed = inner.inbox.before_commit().and_then(|indexed| {
-            inner.db.flush()?;
-            inner.data_file.sync_data()?;
-            inner.inbox.after_commit(indexed);
-            inner.ledger.record(|acked| {
-                acked.export_job = acked.export_job.max(export_job);
-                if let Some((seq, events)) = inbox {
-                    acked.inbox_seq = acked.inbox_seq.max(seq);
-                    acked.inbox_events = acked.inbox_events.max(events);
-                }
-            })?;
-            Ok(())
+    /// Records the inbox events `durable` covers (and every group stored before it) in the
+    /// ledger as acknowledged, and shows them to readers. Also after a later group failed:
+    /// these are durable.
+    pub fn acknowledge(&self, durable: Durable) -> Result<()> {
+        let recorded = self.inner.ledger.record(|acked| {
+            acked.inbox_seq = acked.inbox_seq.max(durable.seq);
+            acked.inbox_events = acked.inbox_events.max(durable.events);
         });
-        self.note(committed)
+        match recorded {
+            Ok(()) => {
+                self.inner.inbox.acknowledge(durable.seq);
+                Ok(())
+            }
+            Err(error) => {
+                let error = Error::from(error);
+                self.fail(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     /// Flushes sled's log (no fdatasync: cheap when nothing is dirty), which fails once sled

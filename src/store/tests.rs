@@ -27,7 +27,18 @@ pub(super) fn open(path: &std::path::Path) -> Store {
 
 /// Stores and acknowledges the events of one request.
 fn append(store: &Store, received_at_ms: i64, events: &[NewEvent<'_>]) -> AppendOutcome {
-    store.store_events(received_at_ms, &[events]).unwrap()[0]
+    store_acknowledged(store, received_at_ms, &[events])[0]
+}
+
+/// Stores the requests' events and acknowledges them, as the webhook committer does.
+pub(super) fn store_acknowledged(
+    store: &Store,
+    received_at_ms: i64,
+    requests: &[&[NewEvent<'_>]],
+) -> Vec<AppendOutcome> {
+    let (outcomes, durable) = store.store_events(received_at_ms, requests).unwrap();
+    store.acknowledge(durable).unwrap();
+    outcomes
 }
 
 fn raws(events: &[StoredEvent]) -> Vec<&str> {
@@ -39,16 +50,15 @@ fn appends_dedups_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        let outcome = store
-            .store_events(
-                1_000,
-                &[&[
-                    event(1, 1, "{\"a\":1}"),
-                    event(2, 2, "{\"b\":2}"),
-                    event(1, 1, "{\"a\":1}"),
-                ]],
-            )
-            .unwrap();
+        let outcome = store_acknowledged(
+            &store,
+            1_000,
+            &[&[
+                event(1, 1, "{\"a\":1}"),
+                event(2, 2, "{\"b\":2}"),
+                event(1, 1, "{\"a\":1}"),
+            ]],
+        );
         assert_eq!(
             outcome,
             [AppendOutcome {
@@ -58,12 +68,11 @@ fn appends_dedups_and_survives_reopen() {
         );
         store.inbox().note_rejected();
         // Same event id, different content: a distinct event.
-        let outcome = store
-            .store_events(
-                2_000,
-                &[&[event(1, 9, "{\"c\":3}"), event(2, 2, "{\"b\":2}")]],
-            )
-            .unwrap();
+        let outcome = store_acknowledged(
+            &store,
+            2_000,
+            &[&[event(1, 9, "{\"c\":3}"), event(2, 2, "{\"b\":2}")]],
+        );
         assert_eq!(
             outcome,
             [AppendOutcome {
@@ -104,7 +113,7 @@ fn consumer_reads_acks_and_resumes() {
     {
         let store = open(dir.path());
         let inbox = store.inbox();
-        store.store_events(1_000, &[&events]).unwrap();
+        store_acknowledged(&store, 1_000, &[&events]);
         let first = inbox.read_from(inbox.cursor().unwrap(), 40).unwrap();
         assert_eq!(first.len(), 40);
         // 1000-byte events: several chunks of at most 32 KiB.
@@ -159,7 +168,7 @@ fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
     let first = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
     // Two requests of one group sharing event 2: stored once, in one shared chunk.
-    let outcomes = store.store_events(1_000, &[&first, &second]).unwrap();
+    let outcomes = store_acknowledged(&store, 1_000, &[&first, &second]);
     assert_eq!(
         outcomes,
         [
@@ -195,7 +204,7 @@ fn a_crash_before_the_dedup_rows_loses_no_dedup() {
     {
         let store = open(dir.path());
         // Acknowledged (committed), then the process dies before any dedup row is written.
-        assert_eq!(store.store_events(1_000, &[&events]).unwrap()[0].stored, 2);
+        assert_eq!(store_acknowledged(&store, 1_000, &[&events])[0].stored, 2);
     }
     assert_eq!(dedup_rows(dir.path()).0, 0, "no row was written");
     {
@@ -221,15 +230,11 @@ fn the_watermark_trails_the_rows_by_a_commit() {
     {
         let store = open(dir.path());
         let inbox = store.inbox();
-        store
-            .store_events(1_000, &[&[event(1, 1, "{\"a\":1}")]])
-            .unwrap();
+        store_acknowledged(&store, 1_000, &[&[event(1, 1, "{\"a\":1}")]]);
         inbox.index_pending(usize::MAX).unwrap();
         // This commit makes chunk 1's rows durable; only the next one may say so.
         store.commit().unwrap();
-        store
-            .store_events(2_000, &[&[event(2, 2, "{\"b\":2}")]])
-            .unwrap();
+        store_acknowledged(&store, 2_000, &[&[event(2, 2, "{\"b\":2}")]]);
     }
     let (rows, watermark) = dedup_rows(dir.path());
     assert_eq!((rows, watermark), (1, Some(2)));

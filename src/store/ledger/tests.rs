@@ -103,7 +103,7 @@ mod on_stores {
     use std::path::Path;
 
     use super::super::{Acknowledged, Ledger, FILE_NAME};
-    use crate::store::tests::open;
+    use crate::store::tests::{open, store_acknowledged};
     use crate::store::{verify, Error, NewEvent, Position, Store, MAX_EVENT_BYTES};
 
     fn event(event_id: i64, raw: &str) -> NewEvent<'_> {
@@ -118,7 +118,7 @@ mod on_stores {
     /// Acknowledges events `ids`, one request (and chunk) each.
     fn acknowledge(store: &Store, ids: std::ops::Range<i64>) {
         for id in ids {
-            let outcome = store.store_events(id, &[&[event(id, "{}")]]).unwrap();
+            let outcome = store_acknowledged(store, id, &[&[event(id, "{}")]]);
             assert_eq!(outcome[0].stored, 1);
         }
     }
@@ -408,7 +408,7 @@ mod on_stores {
             let group: Vec<NewEvent<'_>> = (0..1 + id % 3)
                 .map(|i| event(id * 4 + i, &biggest))
                 .collect();
-            store.store_events(id, &[&group]).unwrap();
+            store_acknowledged(&store, id, &[&group]);
         }
         store.inbox().erase(|_| false).unwrap();
         store.inbox().ack(Position { seq: 40, index: 0 }).unwrap();
@@ -423,7 +423,7 @@ mod on_stores {
         // The limit matters: four times bigger rows do go to blobs.
         let bigger = "x".repeat(4 * MAX_EVENT_BYTES);
         for id in 2_000..2_020 {
-            store.store_events(id, &[&[event(id, &bigger)]]).unwrap();
+            store_acknowledged(&store, id, &[&[event(id, &bigger)]]);
         }
         store.commit().unwrap();
         assert!(
