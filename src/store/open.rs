@@ -34,7 +34,7 @@ impl Store {
             .create(path)?;
         warn_if_shared(path);
         let recorded = read_ledger(path)?;
-        let db = open_db(path, cache_mb)?;
+        let db = open_db(path, cache_mb).map_err(|error| unreadable(error, path, &recorded))?;
         let missing = ledger::missing(recorded.as_ref(), &holdings(&db)?);
         if !missing.is_empty() {
             return Err(Error::Behind {
@@ -147,6 +147,22 @@ pub(super) fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db> {
             },
             other => Error::from(other),
         })
+}
+
+/// An error sled met opening the store in `path`; when it could not read the store at all
+/// and the ledger records acknowledged data, that data is missing as far as anyone can tell.
+pub(super) fn unreadable(error: Error, path: &Path, recorded: &Option<Acknowledged>) -> Error {
+    match (error, recorded) {
+        (Error::Corrupt(reason), Some(recorded)) => Error::Behind {
+            path: path.to_owned(),
+            missing: vec![format!(
+                "sled cannot read it ({reason}), so none of what was acknowledged ({} webhook \
+                 events through chunk {}, export job {}) can be found",
+                recorded.inbox_events, recorded.inbox_seq, recorded.export_job
+            )],
+        },
+        (error, _) => error,
+    }
 }
 
 /// What the sled store `db` holds, in the ledger's terms.

@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd as _;
 use std::path::Path;
 
 use super::ledger::{self, Acknowledged, Holdings};
-use super::open::{holdings, open_db, read_ledger};
+use super::open::{holdings, open_db, read_ledger, unreadable};
 use super::{inbox, Error, Result};
 
 /// A store found consistent with its ledger.
@@ -42,7 +42,7 @@ pub fn verify(path: &Path) -> Result<Verified> {
         .prefix("hubspot-gateway-verify-")
         .tempdir()?;
     copy_files(path, copy.path())?;
-    let db = open_db(copy.path(), 64)?;
+    let db = open_db(copy.path(), 64).map_err(|error| unreadable(error, path, &recorded))?;
     let held = holdings(&db)?;
     let missing = ledger::missing(recorded.as_ref(), &held);
     if !missing.is_empty() {

@@ -341,6 +341,29 @@ mod on_stores {
     }
 
     #[test]
+    fn a_store_sled_cannot_read_is_refused_naming_what_was_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            acknowledge(&store, 1..8);
+        }
+        std::fs::write(
+            dir.path().join("conf"),
+            "this file is damaged beyond parsing\n",
+        )
+        .unwrap();
+        for error in [
+            Store::open(dir.path()).err().expect("refused"),
+            verify(dir.path()).expect_err("refused"),
+        ] {
+            let text = error.to_string();
+            assert!(matches!(error, Error::Behind { .. }), "{text}");
+            assert!(text.contains("sled cannot read it"), "{text}");
+            assert!(text.contains("7 webhook events through chunk 7"), "{text}");
+        }
+    }
+
+    #[test]
     fn verify_changes_nothing_and_refuses_a_store_in_use() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
