@@ -145,15 +145,22 @@ impl Store {
     /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
     /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
+        let export_job = self.inner.exports.newest_written();
+        self.make_durable()?;
+        let recorded = self
+            .inner
+            .ledger
+            .record(|acked| acked.export_job = acked.export_job.max(export_job));
+        self.note(recorded.map_err(Error::from))
+    }
+
+    /// The sled flush and fdatasync of [`Store::commit`], without the ledger.
+    fn make_durable(&self) -> Result<()> {
         let inner = &self.inner;
-        let export_job = inner.exports.newest_written();
         let committed = inner.inbox.before_commit().and_then(|indexed| {
             inner.db.flush()?;
             inner.data_file.sync_data()?;
             inner.inbox.after_commit(indexed);
-            inner
-                .ledger
-                .record(|acked| acked.export_job = acked.export_job.max(export_job))?;
             Ok(())
         });
         self.note(committed)
@@ -182,7 +189,8 @@ impl Store {
             .and_then(|outcomes| {
                 inbox.persist_counters()?;
                 let (seq, events) = inbox.appended();
-                self.commit()?;
+                // Not `commit`: the ledger is the acknowledger's to write, meanwhile.
+                self.make_durable()?;
                 Ok((outcomes, Durable { seq, events }))
             });
         if let Err(error) = &stored {
