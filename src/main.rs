@@ -67,12 +67,28 @@ enum Command {
         dry_run: bool,
         file: PathBuf,
     },
+    /// Work on the store offline.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check a stopped store against the gateway's record of what it acknowledged, without
+    /// changing it (exit 0 consistent, 1 with what is missing).
+    Verify,
 }
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // The store holds CRM data: nothing the gateway creates may be readable by other users,
+    // also outside systemd (whose unit sets UMask=0077 itself).
+    // SAFETY: umask(2) only sets this process's file mode creation mask.
+    unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
     // The demo talks to the user on stdout; only warnings go to the log unless asked.
     let level = if matches!(cli.command, Command::Demo { .. }) {
@@ -116,6 +132,12 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        Command::Store {
+            command: StoreCommand::Verify,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::commands::verify_store(&loaded) }),
+            Err(code) => code,
+        },
     }
 }
 

@@ -17,6 +17,7 @@ mod ownership;
 mod privacy;
 mod sim;
 mod slow_clients;
+mod store_damage;
 mod support;
 mod tidy;
 mod webhooks;
