@@ -137,6 +137,15 @@ impl State {
         Ok(())
     }
 
+    /// The fallback owner's sources: the config's, else the user who connected `portal`.
+    pub fn fallback(&self, portal: &Portal) -> crate::ownership::Fallback {
+        crate::ownership::Fallback {
+            owner_id: self.fallback_owner_id,
+            connected_user_email: portal.user_email.clone(),
+            connected_user_id: portal.user_id,
+        }
+    }
+
     pub fn syncer(&self) -> Option<&Arc<Syncer>> {
         self.syncer.get()
     }

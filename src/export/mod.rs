@@ -8,6 +8,7 @@ pub mod mapping;
 pub mod plan;
 pub mod sample;
 pub mod settings;
+pub mod submit;
 pub mod writer;
 
 pub use mapping::Mapping;
