@@ -29,6 +29,7 @@ pub use surface::Surface;
 
 use crate::object::ObjectType;
 use crate::store::Store;
+use crate::sync::schedule::Schedule;
 use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
 
@@ -152,6 +153,34 @@ impl State {
 
     pub fn set_syncer(&self, syncer: Arc<Syncer>) {
         let _ = self.syncer.set(syncer);
+    }
+
+    /// "Run Now": asks the sync cycle for a polling pass over `kind` (`full`: a
+    /// reconciliation); false when sync is not running (disabled or not connected yet).
+    pub fn request_sync(&self, kind: ObjectType, full: bool) -> bool {
+        if self.syncer().is_none() {
+            return false;
+        }
+        self.triggers.request(kind, full);
+        true
+    }
+
+    /// The reconciliation schedule in effect: the stored override, else the config's.
+    pub fn schedule(&self) -> crate::store::Result<Schedule> {
+        Schedule::current(&self.store, self.cycle.borrow().schedule())
+    }
+
+    /// The oldest last reconciliation of the mirrored types (`None` if one never ran): when
+    /// the schedule's next run is counted from.
+    pub fn last_reconcile_ms(&self) -> Option<i64> {
+        let portal = self.portal()?;
+        let mut oldest = None;
+        for kind in &self.objects {
+            let state = crate::sync::TypeState::load(&self.store, portal.hub_id, *kind).ok()?;
+            let last = state.last_reconcile_at_ms?;
+            oldest = Some(oldest.map_or(last, |o: i64| o.min(last)));
+        }
+        oldest
     }
 
     /// Ready means: store open, listeners bound, not draining (`/readyz`).

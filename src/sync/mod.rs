@@ -10,6 +10,7 @@ mod reconcile;
 pub mod run;
 pub mod schedule;
 pub mod state;
+pub mod status;
 mod syncer;
 mod webhooks;
 
@@ -17,4 +18,5 @@ pub use apply::{apply, Applied, Change};
 pub use events::{plan, Plan};
 pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
 pub use state::TypeState;
+pub use status::TypeStatus;
 pub use syncer::{Error, Links, Settings, Syncer};

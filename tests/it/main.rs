@@ -11,6 +11,7 @@ mod listeners;
 mod mirror;
 mod ops;
 mod ownership;
+mod schedule;
 mod sim;
 mod slow_clients;
 mod support;
