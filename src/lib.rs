@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod export;
@@ -10,6 +11,7 @@ pub mod hubspot;
 pub mod metrics;
 pub mod object;
 pub mod ownership;
+pub mod per_minute;
 pub mod secret;
 pub mod sim;
 pub mod store;

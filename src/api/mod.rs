@@ -25,7 +25,7 @@ pub use auth::Tokens;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
 pub use status::body as status_body;
-pub use surface::Surface;
+pub use surface::{Exposure, Surface};
 
 use crate::object::ObjectType;
 use crate::store::Store;

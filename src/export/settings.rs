@@ -99,6 +99,12 @@ impl Settings {
         Ok(Settings::from_config(export))
     }
 
+    /// Whether an override saved through the API (or the console) is in effect.
+    pub fn overridden(store: &Store) -> store::Result<bool> {
+        let stored = store.meta(META)?;
+        Ok(stored.is_some_and(|bytes| serde_json::from_slice::<Export>(&bytes).is_ok()))
+    }
+
     /// Drops the override: the config applies again.
     pub fn reset(store: &Store) -> store::Result<()> {
         // An empty value reads as "no override" (meta values cannot be removed).

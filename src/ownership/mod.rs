@@ -4,6 +4,7 @@
 mod filter;
 mod indicate;
 mod lookup;
+mod review;
 pub mod normalize;
 mod terms;
 mod user_map;
@@ -11,5 +12,6 @@ mod user_map;
 pub use filter::{Filter, MAX_OWNERS};
 pub use indicate::{indicate, Indication, Match};
 pub use lookup::{company_term, contact_terms, find, find_briefs, Invalid, Query};
+pub use review::{Reviewed, Standing};
 pub use terms::terms;
 pub use user_map::{Fallback, MappingError, Reason, UserMap};

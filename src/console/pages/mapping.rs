@@ -1,0 +1,330 @@
+//! Field mapping per type: ordered rows (source field → HubSpot property chosen from the
+//! mirrored definitions, fill-empty or overwrite, picklist translations offering the
+//! property's internal values); rows move up or down to change a hierarchy; saving runs the
+//! API's validation and shows every problem on its row. "Test mapping" sends a sample
+//! through the saved mapping into HubSpot and shows what HubSpot stored or why it refused.
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+use maud::{html, Markup};
+
+use super::super::layout::{csrf_field, notice};
+use super::super::reply::{Reply, Section};
+use super::super::session::Flash;
+use super::super::Ctx;
+use super::mapping_form::{self, Op};
+use super::problem::{not_connected, Failure, Outcome};
+use super::{export_type, portal, type_title};
+use crate::export::mapping::{Mapping, Problem, SaveError};
+use crate::export::sample::{self, Report};
+use crate::object::ObjectType;
+use crate::store::PropertyDef;
+
+/// What the page shows besides the mapping.
+#[derive(Default)]
+struct Shown<'a> {
+    problems: &'a [Problem],
+    unsaved: bool,
+    focus: Option<usize>,
+    test: Option<(BTreeMap<String, String>, Result<Report, String>)>,
+}
+
+/// `GET /admin/mapping/{type}`.
+pub fn page(ctx: &Ctx) -> Outcome {
+    let kind = kind(ctx)?;
+    let mapping = Mapping::current(&ctx.state().store, kind)?;
+    render(ctx, kind, &mapping, Shown::default(), StatusCode::OK)
+}
+
+/// `POST /admin/mapping/{type}`: save, or edit the rows without saving.
+pub fn edit(ctx: &Ctx) -> Outcome {
+    let kind = kind(ctx)?;
+    let mut mapping = mapping_form::read(&ctx.form);
+    let op = Op::of(&ctx.form);
+    if op != Op::Save {
+        let focus = mapping_form::apply(&mut mapping, op);
+        let shown = Shown {
+            unsaved: true,
+            focus,
+            ..Shown::default()
+        };
+        return render(ctx, kind, &mapping, shown, StatusCode::OK);
+    }
+    let definitions = definitions(ctx, kind)?;
+    match mapping.save(&ctx.state().store, kind, &definitions) {
+        Ok(()) => Ok(Reply::redirect(format!("/admin/mapping/{}", kind.name()))
+            .with_flash(Flash::ok(format!("The {} mapping is saved.", kind.name())))),
+        Err(SaveError::Invalid(problems)) => {
+            let shown = Shown {
+                problems: &problems,
+                unsaved: true,
+                ..Shown::default()
+            };
+            render(ctx, kind, &mapping, shown, StatusCode::BAD_REQUEST)
+        }
+        Err(SaveError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// `POST /admin/mapping/{type}/test`.
+pub fn test(ctx: Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
+    Box::pin(async move {
+        let kind = kind(&ctx)?;
+        let fields: BTreeMap<String, String> = ctx
+            .form
+            .fields
+            .iter()
+            .filter_map(|(name, value)| Some((name.strip_prefix("field.")?.to_owned(), value.trim().to_owned())))
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        let result = match ctx.state().syncer().cloned() {
+            None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
+            Some(syncer) => match sample::test(&syncer, &ctx.state().exporter, kind, &fields).await {
+                Ok(report) => Ok(report),
+                Err(sample::Failure::Refused(message)) => Err(format!("HubSpot refused the sample: {message}")),
+                Err(sample::Failure::Unavailable(error)) => {
+                    tracing::warn!(%error, "mapping test could not reach HubSpot");
+                    Err("HubSpot could not be reached; try again later.".to_owned())
+                }
+                Err(sample::Failure::Store(error)) => return Err(error.into()),
+            },
+        };
+        let mapping = Mapping::current(&ctx.state().store, kind)?;
+        let shown = Shown {
+            test: Some((fields, result)),
+            ..Shown::default()
+        };
+        render(&ctx, kind, &mapping, shown, StatusCode::OK)
+    })
+}
+
+fn kind(ctx: &Ctx) -> Result<ObjectType, Failure> {
+    export_type(&ctx.params[0])
+        .ok_or_else(|| Failure::NotFound("Field mappings exist for contacts and companies.".into()))
+}
+
+/// The mirrored property definitions of `kind` (none before the first connection).
+fn definitions(ctx: &Ctx, kind: ObjectType) -> Result<Vec<PropertyDef>, Failure> {
+    match portal(ctx) {
+        Some(portal) => Ok(ctx.state().store.reference().properties(portal.hub_id, kind)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn render(ctx: &Ctx, kind: ObjectType, mapping: &Mapping, shown: Shown<'_>, status: StatusCode) -> Outcome {
+    let definitions = definitions(ctx, kind)?;
+    let mut offered: Vec<&PropertyDef> = definitions
+        .iter()
+        .filter(|def| !def.archived && !def.hidden && !def.calculated && !def.read_only_value)
+        .filter(|def| def.name != "hubspot_owner_id")
+        .collect();
+    offered.sort_by_key(|def| def.label.to_lowercase());
+    let saved = Mapping::current(&ctx.state().store, kind)?;
+    let action = format!("/admin/mapping/{}", kind.name());
+    let csrf = ctx.csrf();
+    let content = html! {
+        h1 { "Field mapping" }
+        nav.row aria-label="Record type" {
+            @for other in [ObjectType::Contacts, ObjectType::Companies] {
+                @if other == kind {
+                    a.button href={ "/admin/mapping/" (other.name()) } aria-current="page" { (type_title(other)) }
+                } @else {
+                    a.button.secondary href={ "/admin/mapping/" (other.name()) } { (type_title(other)) }
+                }
+            }
+        }
+        p.lead { "Which field of an exported " (kind.name().trim_end_matches('s')) " fills which HubSpot property. Rows with the same property form a hierarchy: the first with a value wins." }
+        @if portal(ctx).is_none() { (not_connected()) }
+        @if !shown.problems.is_empty() {
+            (notice("problem", html! {
+                p { strong { "Not saved: " (shown.problems.len()) " problem(s)." } " Each is shown on its row:" }
+                ul { @for problem in shown.problems {
+                    li { a href={ "#row-" (problem.row + 1) } { "Row " (problem.row + 1) } ": " (problem.message) }
+                } }
+            }))
+        } @else if shown.unsaved {
+            (notice("info", html! { p { "Changes are not saved yet: press " strong { "Save mapping" } "." } }))
+        }
+        form method="post" action=(action) {
+            (csrf_field(csrf))
+            input type="hidden" name="rows" value=(mapping.fields.len());
+            div.actions {
+                button type="submit" name="op" value="save" { "Save mapping" }
+                button.secondary type="submit" name="op" value="add" { "Add row" }
+            }
+            @for (index, row) in mapping.fields.iter().enumerate() {
+                (row_editor(mapping, index, row, &definitions, &offered, shown.problems, shown.focus == Some(index)))
+            }
+            div.actions {
+                button type="submit" name="op" value="save" { "Save mapping" }
+                button.secondary type="submit" name="op" value="add" { "Add row" }
+            }
+        }
+        (test_section(kind, &saved, csrf, shown.test.as_ref()))
+    };
+    Ok(Reply::page(Section::Mapping, content).with_status(status))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row_editor(
+    mapping: &Mapping,
+    index: usize,
+    row: &crate::export::mapping::Row,
+    definitions: &[PropertyDef],
+    offered: &[&PropertyDef],
+    problems: &[Problem],
+    focus: bool,
+) -> Markup {
+    let number = index + 1;
+    let mine: Vec<&str> = problems.iter().filter(|p| p.row == index).map(|p| p.message.as_str()).collect();
+    let def = definitions.iter().find(|def| def.name == row.property && !def.archived);
+    let known = offered.iter().any(|def| def.name == row.property);
+    let same: Vec<usize> = mapping.fields.iter().enumerate()
+        .filter(|(_, other)| !row.property.is_empty() && other.property == row.property)
+        .map(|(i, _)| i).collect();
+    let rank = same.iter().position(|i| *i == index).unwrap_or(0) + 1;
+    let class = if mine.is_empty() { "mapping-row" } else { "mapping-row invalid" };
+    let invalid = (!mine.is_empty()).then_some("true");
+    let describe = (!mine.is_empty()).then(|| format!("row-{number}-problems"));
+    html! {
+        section class=(class) id={ "row-" (number) } aria-labelledby={ "row-" (number) "-title" } {
+            header {
+                h3 id={ "row-" (number) "-title" } {
+                    "Row " (number)
+                    @if same.len() > 1 { " " span.badge.info { "choice " (rank) " of " (same.len()) " for " (row.property) } }
+                    @if focus { " " span.badge.muted { "moved" } }
+                }
+                div.row {
+                    button.small.secondary type="submit" name="op" value={ "up:" (index) } disabled[index == 0] aria-label={ "Move row " (number) " up" } { "↑ Up" }
+                    button.small.secondary type="submit" name="op" value={ "down:" (index) } disabled[index + 1 == mapping.fields.len()] aria-label={ "Move row " (number) " down" } { "↓ Down" }
+                    button.small.secondary type="submit" name="op" value={ "remove:" (index) } aria-label={ "Remove row " (number) } { "Remove" }
+                }
+            }
+            div.fields {
+                div.field {
+                    label for={ "source-" (index) } { "Source field" }
+                    input id={ "source-" (index) } type="text" name={ "source." (index) } value=(row.source) aria-invalid=[invalid] aria-describedby=[describe.as_deref()];
+                }
+                div.field {
+                    label for={ "property-" (index) } { "HubSpot property" }
+                    select id={ "property-" (index) } name={ "property." (index) } data-refresh aria-invalid=[invalid] aria-describedby=[describe.as_deref()] {
+                        option value="" selected[row.property.is_empty()] { "Choose a property…" }
+                        @if !known && !row.property.is_empty() {
+                            option value=(row.property) selected { (row.property) " (not writable or not in HubSpot)" }
+                        }
+                        @for def in offered {
+                            option value=(def.name) selected[def.name == row.property] { (def.label) " — " (def.name) " · " (def.value_type) }
+                        }
+                    }
+                }
+                div.field {
+                    label for={ "update-" (index) } { "When the record exists" }
+                    select id={ "update-" (index) } name={ "update." (index) } {
+                        option value="fill_empty" selected[!row.overwrites()] { "Fill only if empty" }
+                        option value="overwrite" selected[row.overwrites()] { "Overwrite" }
+                    }
+                }
+            }
+            (translations(index, row, def))
+            @if !mine.is_empty() {
+                ul.problems id={ "row-" (number) "-problems" } {
+                    @for message in &mine { li { (message) } }
+                }
+            }
+        }
+    }
+}
+
+/// The picklist translation table of an enumeration property: source value → internal value.
+fn translations(index: usize, row: &crate::export::mapping::Row, def: Option<&PropertyDef>) -> Markup {
+    let values: Vec<(String, String)> = row.values.clone().unwrap_or_default().into_iter().collect();
+    let enumeration = def.filter(|def| def.value_type == "enumeration");
+    html! {
+        @if let Some(def) = enumeration {
+            div.values {
+                input type="hidden" name={ "values." (index) } value=(values.len() + 1);
+                table {
+                    caption { "Picklist translation (optional): source values to " (def.label) "'s internal values" }
+                    thead { tr { th scope="col" { "Source value" } th scope="col" { "HubSpot value" } } }
+                    tbody {
+                        @for (j, (from, to)) in values.iter().chain(std::iter::once(&(String::new(), String::new()))).enumerate() {
+                            tr {
+                                td {
+                                    label.sr-only for={ "from-" (index) "-" (j) } { "Source value " (j + 1) }
+                                    input id={ "from-" (index) "-" (j) } type="text" name={ "from." (index) "." (j) } value=(from) placeholder="e.g. Software";
+                                }
+                                td {
+                                    label.sr-only for={ "to-" (index) "-" (j) } { "HubSpot value " (j + 1) }
+                                    select id={ "to-" (index) "-" (j) } name={ "to." (index) "." (j) } {
+                                        @if !to.is_empty() && !def.options.iter().any(|(value, _)| value == to) {
+                                            option value=(to) selected { (to) " (not a value of this property)" }
+                                        }
+                                        @for (value, label) in &def.options {
+                                            option value=(value) selected[value == to] { (label) " — " (value) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } @else if let Some(values) = &row.values {
+            // Translations kept on a property that is not a picklist (validation ignores them).
+            input type="hidden" name={ "values." (index) } value=(values.len());
+            @for (j, (from, to)) in values.iter().enumerate() {
+                input type="hidden" name={ "from." (index) "." (j) } value=(from);
+                input type="hidden" name={ "to." (index) "." (j) } value=(to);
+            }
+        }
+    }
+}
+
+fn test_section(
+    kind: ObjectType,
+    saved: &Mapping,
+    csrf: &str,
+    test: Option<&(BTreeMap<String, String>, Result<Report, String>)>,
+) -> Markup {
+    let mut sources: Vec<&str> = saved.fields.iter().map(|row| row.source.as_str()).collect();
+    sources.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    sources.retain(|source| seen.insert(*source));
+    html! {
+        section.card #test aria-labelledby="test-heading" {
+            h2 #test-heading { "Test mapping" }
+            p { "Creates one " (kind.name().trim_end_matches('s')) " from this sample through the " strong { "saved" } " mapping in HubSpot, reads it back and archives it." }
+            form method="post" action={ "/admin/mapping/" (kind.name()) "/test#test" } {
+                (csrf_field(csrf))
+                div.grid {
+                    @for source in &sources {
+                        div.field {
+                            label for={ "sample-" (source) } { (source) }
+                            input id={ "sample-" (source) } type="text" name={ "field." (source) }
+                                value=(test.and_then(|(fields, _)| fields.get(*source)).map(String::as_str).unwrap_or(""));
+                        }
+                    }
+                }
+                div.actions { button type="submit" { "Run test" } }
+            }
+            @match test.map(|(_, result)| result) {
+                Some(Ok(report)) => {
+                    div.flash.ok role="status" {
+                        "HubSpot created record " strong { (report.created_id) } " and "
+                        (if report.archived { "archived it again." } else { "could not archive it: archive it by hand." })
+                    }
+                    div.table-wrap { table {
+                        caption { "What HubSpot stored" }
+                        thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } } }
+                        tbody { @for (name, value) in &report.properties_written { tr { td { code { (name) } } td { (value) } } } }
+                    } }
+                }
+                Some(Err(message)) => {
+                    div.flash.problem role="status" { (message) }
+                }
+                None => {}
+            }
+        }
+    }
+}
