@@ -1,7 +1,8 @@
 //! `hubspot-gateway demo`: the whole product on one machine in one command. It starts an
 //! in-process `hubspot-sim` with a seeded portal, a gateway on a temporary store that mirrors
 //! it, shows the backfill, sends a few signed webhooks through real mutations, and prints the
-//! URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
+//! URLs, tokens and ready-to-paste `curl` lines, the admin console's URL and a one-time
+//! sign-in link, then serves until Ctrl-C.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     target.retry_base_ms = 500;
     simulator.control().set_webhook_target(Some(target));
     let shutdown = running.shutdown_token();
+    let console = running.console.clone();
     let gateway = tokio::spawn(running.wait());
 
     println!(
@@ -68,6 +70,12 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     show_backfill(&base, &read_token).await?;
     let examples = send_webhooks(&simulator).await?;
     print_guide(&base, &read_token, &admin_token, &examples);
+    println!("\nadmin console: {base}/admin (sign in with the admin token above)");
+    println!(
+        "one-time sign-in link (works once, for 15 minutes): {}",
+        console.sign_in_link(&base)
+    );
+    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 
     wait_for_signal().await;
     eprintln!("stopping…");
@@ -253,7 +261,6 @@ fn print_guide(base: &str, read: &str, admin: &str, examples: &Examples) {
     for line in lines {
         println!("  {line}");
     }
-    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 }
 
 async fn wait_for_signal() {

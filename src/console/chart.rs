@@ -18,7 +18,8 @@ pub fn events_per_minute(minutes: &[Minute]) -> String {
         .map(|m| m.counts[0] + m.counts[1])
         .max()
         .unwrap_or(0);
-    let scale = nice_ceiling(peak);
+    let tick = nice_ceiling(peak.div_ceil(4));
+    let scale = tick * 4;
     let total: u64 = minutes.iter().map(|m| m.counts[0]).sum();
     let duplicates: u64 = minutes.iter().map(|m| m.counts[1]).sum();
     let plot_height = HEIGHT - BOTTOM - TOP;
@@ -29,7 +30,7 @@ pub fn events_per_minute(minutes: &[Minute]) -> String {
         r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Webhook events per minute, last hour</title><desc id="chart-desc">{total} events stored and {duplicates} duplicates dropped in the last hour; at most {peak} in one minute.</desc>"#
     );
     for step in 0..=4 {
-        let value = scale * step / 4;
+        let value = tick * step;
         let y = TOP + plot_height - plot_height * step as f64 / 4.0;
         let _ = write!(
             svg,
@@ -53,11 +54,15 @@ pub fn events_per_minute(minutes: &[Minute]) -> String {
             w = (slot - 2.0).max(1.0),
         );
         if index % 10 == 0 || index + 1 == minutes.len() {
-            let label = if index + 1 == minutes.len() { "now".to_owned() } else { clock };
+            let last = index + 1 == minutes.len();
+            let (label, anchor, cx) = if last {
+                ("now".to_owned(), "end", WIDTH)
+            } else {
+                (clock, "middle", x + slot / 2.0)
+            };
             let _ = write!(
                 svg,
-                r##"<text x="{cx:.1}" y="{ly:.1}" font-size="11" text-anchor="middle" fill="#616e7c">{label}</text>"##,
-                cx = x + slot / 2.0,
+                r##"<text x="{cx:.1}" y="{ly:.1}" font-size="11" text-anchor="{anchor}" fill="#616e7c">{label}</text>"##,
                 ly = HEIGHT - 6.0,
             );
         }
@@ -66,12 +71,13 @@ pub fn events_per_minute(minutes: &[Minute]) -> String {
     svg
 }
 
-/// A round axis maximum at or above `peak` (1, 2, 5 × 10ⁿ; at least 5).
-fn nice_ceiling(peak: u64) -> u64 {
+/// The round number (1, 2, 5 × 10ⁿ) at or above `value`, at least 1: the axis has four
+/// such steps.
+fn nice_ceiling(value: u64) -> u64 {
     let mut base = 1;
     loop {
         for step in [1, 2, 5] {
-            if step * base >= peak.max(4) {
+            if step * base >= value.max(1) {
                 return step * base;
             }
         }
@@ -99,9 +105,24 @@ mod tests {
             .collect();
         let svg = events_per_minute(&minutes);
         assert_eq!(svg.matches("<rect").count(), 120);
-        assert!(svg.contains("1770 events stored and 1 duplicates dropped"), "{svg}");
+        assert!(
+            svg.contains("1770 events stored and 1 duplicates dropped"),
+            "{svg}"
+        );
         assert!(svg.contains(">now</text>") && svg.contains(">00:10</text>"));
         assert!(!svg.contains("style="), "no inline style under the CSP");
-        assert_eq!((nice_ceiling(0), nice_ceiling(7), nice_ceiling(60), nice_ceiling(101)), (5, 10, 100, 200));
+        assert_eq!(
+            (
+                nice_ceiling(0),
+                nice_ceiling(3),
+                nice_ceiling(60),
+                nice_ceiling(101)
+            ),
+            (1, 5, 100, 200)
+        );
+        assert!(
+            svg.contains(">60</text>"),
+            "four steps of 20 up to 80 for a peak of 60"
+        );
     }
 }

@@ -105,25 +105,25 @@ impl Console {
             } else {
                 StatusCode::NOT_FOUND
             };
-            return self.render(pages::problem::not_found(status), None, secure);
+            return self.render(pages::problem::not_found(status), None);
         };
         let session = request::cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|id| self.sessions.find(&id))
             .filter(|session| self.still_valid(session));
         if route.access == Access::Session && session.is_none() {
-            return self.render(pages::sign_in::required(&parts), None, secure);
+            return self.render(pages::sign_in::required(&parts, secure), None);
         }
         let form = if parts.method == Method::POST {
             match self.read_form(&parts, body).await {
                 Ok(form) => form,
-                Err(reply) => return self.render(reply, session.as_ref(), secure),
+                Err(reply) => return self.render(reply, session.as_ref()),
             }
         } else {
             Form::default()
         };
         if parts.method == Method::POST {
-            if let Err(reply) = check_post(&parts, &form, route.access, session.as_ref()) {
-                return self.render(reply, session.as_ref(), secure);
+            if let Some(reply) = refuse_post(&parts, &form, route.access, session.as_ref()) {
+                return self.render(reply, session.as_ref());
             }
         }
         let ctx = Ctx {
@@ -131,7 +131,11 @@ impl Console {
             session: session.clone(),
             path: path.clone(),
             params,
-            query: parts.uri.query().map(|q| request::pairs(q.as_bytes())).unwrap_or_default(),
+            query: parts
+                .uri
+                .query()
+                .map(|q| request::pairs(q.as_bytes()))
+                .unwrap_or_default(),
             form,
             headers: parts.headers,
             secure,
@@ -146,11 +150,9 @@ impl Console {
                     }
                 }
             }
-            Handler::Async(handler) => handler(ctx)
-                .await
-                .unwrap_or_else(pages::problem::failure),
+            Handler::Async(handler) => handler(ctx).await.unwrap_or_else(pages::problem::failure),
         };
-        self.render(reply, session.as_ref(), secure)
+        self.render(reply, session.as_ref())
     }
 
     /// A token session lasts only while its token still has the admin scope.
@@ -189,8 +191,7 @@ impl Console {
     }
 
     /// The response for `reply`: pages in their shell, the flash kept for the next page.
-    fn render(&self, reply: Reply, session: Option<&Session>, secure: bool) -> Response {
-        let _ = secure;
+    fn render(&self, reply: Reply, session: Option<&Session>) -> Response {
         if let (Some(flash), Some(session)) = (reply.flash.clone(), session) {
             self.sessions.set_flash(session, flash);
         }
@@ -198,7 +199,11 @@ impl Console {
             Body::Page(page) => {
                 let flash = session.and_then(|session| self.sessions.take_flash(session));
                 let csrf = session.map(|session| session.csrf.as_str());
-                let html = layout::document(&page, csrf.filter(|_| page.section.is_some()), flash.as_ref());
+                let html = layout::document(
+                    &page,
+                    csrf.filter(|_| page.section.is_some()),
+                    flash.as_ref(),
+                );
                 reply::response(
                     reply.status,
                     "text/html; charset=utf-8",
@@ -207,8 +212,12 @@ impl Console {
                 )
             }
             Body::Redirect(location) => {
-                let mut response =
-                    reply::response(reply.status, "text/plain; charset=utf-8", Bytes::new(), "no-store");
+                let mut response = reply::response(
+                    reply.status,
+                    "text/plain; charset=utf-8",
+                    Bytes::new(),
+                    "no-store",
+                );
                 if let Ok(value) = http::HeaderValue::from_str(&location) {
                     response.headers_mut().insert(http::header::LOCATION, value);
                 }
@@ -238,7 +247,9 @@ impl Console {
         };
         for cookie in reply.cookies {
             if let Ok(value) = http::HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(http::header::SET_COOKIE, value);
+                response
+                    .headers_mut()
+                    .append(http::header::SET_COOKIE, value);
             }
         }
         response
@@ -256,15 +267,15 @@ fn static_file(method: &Method, path: &str) -> Option<Response> {
 }
 
 /// Every POST must come from this origin and carry the form's CSRF token: the session's, or
-/// on the sign-in form the one in its cookie.
-fn check_post(
+/// on the sign-in form the one in its cookie. The page refusing it otherwise.
+fn refuse_post(
     parts: &http::request::Parts,
     form: &Form,
     access: Access,
     session: Option<&Session>,
-) -> Result<(), Reply> {
+) -> Option<Reply> {
     if !request::same_origin(&parts.headers) {
-        return Err(pages::problem::forbidden_origin());
+        return Some(pages::problem::forbidden_origin());
     }
     let presented = form.get("csrf").unwrap_or("");
     let expected = match access {
@@ -272,7 +283,7 @@ fn check_post(
         Access::Public | Access::Session => session.map(|session| session.csrf.clone()),
     };
     match expected {
-        Some(expected) if !presented.is_empty() && session::same(presented, &expected) => Ok(()),
-        _ => Err(pages::problem::csrf()),
+        Some(expected) if !presented.is_empty() && session::same(presented, &expected) => None,
+        _ => Some(pages::problem::csrf()),
     }
 }

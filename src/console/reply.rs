@@ -172,7 +172,10 @@ pub fn response(status: StatusCode, content_type: &str, body: Bytes, cache: &str
     let headers = response.headers_mut();
     let set = |headers: &mut http::HeaderMap, name: http::HeaderName, value: &str| {
         // Invariant: every value here is ASCII text without control characters.
-        headers.insert(name, HeaderValue::from_str(value).expect("a valid header value"));
+        headers.insert(
+            name,
+            HeaderValue::from_str(value).expect("a valid header value"),
+        );
     };
     set(headers, http::header::CONTENT_TYPE, content_type);
     set(headers, http::header::CACHE_CONTROL, cache);
@@ -188,7 +191,7 @@ pub fn secure(headers: &mut http::HeaderMap) {
             CONTENT_SECURITY_POLICY,
         ),
         (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (http::header::REFERRER_POLICY, "no-referrer"),
+        (http::header::REFERRER_POLICY, "same-origin"),
         (http::header::X_FRAME_OPTIONS, "DENY"),
     ];
     for (name, value) in pairs {

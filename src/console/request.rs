@@ -93,7 +93,9 @@ pub fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
 /// `Secure` under TLS; `max_age_secs` 0 removes the cookie.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Max-Age={max_age_secs}; Path=/admin; HttpOnly; SameSite=Strict{secure}")
+    format!(
+        "{name}={value}; Max-Age={max_age_secs}; Path=/admin; HttpOnly; SameSite=Strict{secure}"
+    )
 }
 
 /// Whether a POST's `Origin` (when the browser sent one) is this host: a second guard beside
@@ -128,9 +130,15 @@ mod tests {
         assert_eq!(cookie(&headers, "b"), None);
         headers.insert(http::header::HOST, "127.0.0.1:8080".parse().unwrap());
         assert!(same_origin(&headers));
-        headers.insert(http::header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        headers.insert(
+            http::header::ORIGIN,
+            "http://127.0.0.1:8080".parse().unwrap(),
+        );
         assert!(same_origin(&headers));
-        headers.insert(http::header::ORIGIN, "https://evil.example".parse().unwrap());
+        headers.insert(
+            http::header::ORIGIN,
+            "https://evil.example".parse().unwrap(),
+        );
         assert!(!same_origin(&headers));
         headers.insert(http::header::ORIGIN, "null".parse().unwrap());
         assert!(!same_origin(&headers));
@@ -148,6 +156,9 @@ mod tests {
         let form = Form::multipart(Bytes::from(body), "b").await.unwrap();
         assert_eq!(form.get("csrf"), Some("t0k"));
         let file = form.file.unwrap();
-        assert_eq!((file.name.as_str(), &file.bytes[..]), ("x.csv", &b"email\na@b.c\n"[..]));
+        assert_eq!(
+            (file.name.as_str(), &file.bytes[..]),
+            ("x.csv", &b"email\na@b.c\n"[..])
+        );
     }
 }

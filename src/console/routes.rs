@@ -53,7 +53,9 @@ const fn post(path: &'static str, handler: fn(&Ctx) -> Outcome) -> Route {
 }
 
 pub const ROUTES: &[Route] = &[
-    get("/admin", |_| Ok(super::Reply::redirect("/admin/connection"))),
+    get("/admin", |_| {
+        Ok(super::Reply::redirect("/admin/connection"))
+    }),
     Route {
         method: Method::GET,
         path: "/admin/sign-in",
@@ -84,7 +86,9 @@ pub const ROUTES: &[Route] = &[
     get("/admin/settings", settings::page),
     post("/admin/settings", settings::save),
     post("/admin/settings/reset", settings::reset),
-    get("/admin/mapping", |_| Ok(super::Reply::redirect("/admin/mapping/contacts"))),
+    get("/admin/mapping", |_| {
+        Ok(super::Reply::redirect("/admin/mapping/contacts"))
+    }),
     get("/admin/mapping/{type}", mapping::page),
     post("/admin/mapping/{type}", mapping::edit),
     Route {
@@ -159,12 +163,18 @@ mod tests {
     #[test]
     fn paths_match_their_templates() {
         let (route, params) = find(&Method::GET, "/admin/users/ann%40x.test").unwrap();
-        assert_eq!((route.path, params), ("/admin/users/{email}", vec!["ann@x.test".to_owned()]));
+        assert_eq!(
+            (route.path, params),
+            ("/admin/users/{email}", vec!["ann@x.test".to_owned()])
+        );
         let (route, _) = find(&Method::GET, "/admin/exports/drafts/3").unwrap();
         assert_eq!(route.path, "/admin/exports/drafts/{draft}");
         assert!(find(&Method::DELETE, "/admin/users").is_none());
         assert!(path_known("/admin/users"));
         assert!(!path_known("/admin/nothing/here"));
-        assert!(find(&Method::GET, "/admin/").is_some(), "a trailing slash is the same page");
+        assert!(
+            find(&Method::GET, "/admin/").is_some(),
+            "a trailing slash is the same page"
+        );
     }
 }

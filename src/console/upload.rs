@@ -21,7 +21,9 @@ pub fn rows(bytes: &[u8]) -> Result<Vec<Row>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
     let inputs = file::parse(text)?;
     if inputs.is_empty() {
-        return Err("the file has no records (a CSV needs a header row and at least one record)".into());
+        return Err(
+            "the file has no records (a CSV needs a header row and at least one record)".into(),
+        );
     }
     submit::rows_of(&inputs)
 }

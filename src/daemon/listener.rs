@@ -20,8 +20,8 @@ use super::activation;
 use super::admission::{Admission, Pass};
 use super::tls::Tls;
 use crate::api::{self, State, Surface};
-use crate::console::{self, Console};
 use crate::config;
+use crate::console::{self, Console};
 
 /// A client must finish its TLS handshake within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -4,8 +4,8 @@
 mod filter;
 mod indicate;
 mod lookup;
-mod review;
 pub mod normalize;
+mod review;
 mod terms;
 mod user_map;
 

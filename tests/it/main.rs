@@ -3,6 +3,7 @@
 
 mod binary;
 mod client;
+mod console;
 mod demo;
 mod export;
 mod export_binary;

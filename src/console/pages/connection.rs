@@ -137,7 +137,7 @@ fn render(view: &View, csrf: &str) -> Markup {
     html! {
         h1 { "Connection" }
         p.lead { "The HubSpot portal this gateway mirrors and exports into, and the token it uses." }
-        div.grid {
+        div.grid.wide {
             section.card aria-labelledby="portal-heading" {
                 h2 #portal-heading { "HubSpot portal" }
                 dl.facts {
@@ -256,7 +256,10 @@ mod tests {
             ui_base: Some("https://app.hubspot.com".into()),
             primary_admin: Some((Some("ann@acme.test".into()), Some(7))),
             scopes: vec!["crm.objects.contacts.read".into()],
-            missing_scopes: vec![("crm.objects.contacts.write".into(), "exporting contacts".into())],
+            missing_scopes: vec![(
+                "crm.objects.contacts.write".into(),
+                "exporting contacts".into(),
+            )],
             export_connection: ExportConnection::User,
             exports_enabled: false,
             can_connect: true,

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use maud::{html, Markup};
 
-use super::super::layout::{badge, csrf_field, field_error, notice, progress, time};
+use super::super::layout::{badge, csrf_field, field_error, notice, plural, progress, time};
 use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::upload::{self, Draft};
@@ -45,13 +45,16 @@ pub fn upload(ctx: &Ctx) -> Outcome {
     };
     let kind = export_type(&form.kind);
     if kind.is_none() {
-        form.errors.push(("type", "Choose contacts or companies.".into()));
+        form.errors
+            .push(("type", "Choose contacts or companies.".into()));
     }
     let rows = match &ctx.form.file {
         None => Err("Choose a CSV file to upload.".to_owned()),
         Some(file) => upload::rows(&file.bytes),
     };
-    let rows = rows.map_err(|message| form.errors.push(("file", message))).ok();
+    let rows = rows
+        .map_err(|message| form.errors.push(("file", message)))
+        .ok();
     let (Some(kind), Some(rows)) = (kind, rows) else {
         return render(ctx, &form, StatusCode::BAD_REQUEST);
     };
@@ -62,12 +65,23 @@ pub fn upload(ctx: &Ctx) -> Outcome {
         rows,
         dry_run: true,
     };
-    match submit::submit(&state.store, &state.exporter, portal.hub_id, &state.fallback(&portal), request) {
+    match submit::submit(
+        &state.store,
+        &state.exporter,
+        portal.hub_id,
+        &state.fallback(&portal),
+        request,
+    ) {
         Ok(Submitted::Planned { rows, outcomes }) => {
             let draft = Draft {
                 kind,
                 user_email: form.user_email,
-                file_name: ctx.form.file.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+                file_name: ctx
+                    .form
+                    .file
+                    .as_ref()
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default(),
                 rows,
                 outcomes,
             };
@@ -80,7 +94,10 @@ pub fn upload(ctx: &Ctx) -> Outcome {
         Ok(Submitted::Queued(_)) => Err(Failure::BadRequest("a dry run was asked for".into())),
         Err(Refusal::Store(error)) => Err(error.into()),
         Err(refusal @ Refusal::BadUserEmail) => {
-            form.errors.push(("user_email", "Enter the email of the user the export is for.".into()));
+            form.errors.push((
+                "user_email",
+                "Enter the email of the user the export is for.".into(),
+            ));
             let _ = refusal;
             render(ctx, &form, StatusCode::BAD_REQUEST)
         }
@@ -119,7 +136,7 @@ pub fn review(ctx: &Ctx) -> Outcome {
                 (stat("Would skip", counts.skipped)) (stat("Would fail", counts.failed))
             }
             @if counts.failed > 0 {
-                (notice("warn", html! { p { (counts.failed) " record(s) would fail; the others are written. Their reasons are in the table." } }))
+                (notice("warn", html! { p { (plural(counts.failed, "record", "records")) " would fail; the others are written. Their reasons are in the table." } }))
             }
             form method="post" action={ "/admin/exports/drafts/" (id) } {
                 (csrf_field(csrf))
@@ -130,15 +147,15 @@ pub fn review(ctx: &Ctx) -> Outcome {
             }
         }
         div.table-wrap {
-            table {
+            table.stack {
                 caption { "Dry run" @if planned.len() > REVIEW_ROWS { " (the first " (REVIEW_ROWS) " of " (planned.len()) ")" } }
                 thead { tr { th scope="col" { "#" } th scope="col" { "Ref" } th scope="col" { "Action" } th scope="col" { "HubSpot record" } th scope="col" { "Duplicates" } th scope="col" { "Owner" } th scope="col" { "Reason or error" } } }
                 tbody {
                     @for (index, row) in planned.iter().enumerate().take(REVIEW_ROWS) {
                         @if let Some(outcome) = &row.outcome {
                             tr class=(if outcome.action == "failed" { "failed" } else { "" }) {
-                                td.number { (index + 1) }
-                                td { (row.reference) }
+                                td.number data-label="#" { (index + 1) }
+                                td data-label="Ref" { (row.reference) }
                                 (outcome_cells(outcome, draft.kind, &portal, &names, None))
                             }
                         }
@@ -158,7 +175,8 @@ pub fn decide(ctx: &Ctx) -> Outcome {
     };
     ctx.console.sessions.drop_draft(session, id);
     if ctx.form.get("decision") != Some("confirm") {
-        return Ok(Reply::redirect("/admin/exports").with_flash(Flash::ok("The upload was discarded; nothing was exported.")));
+        return Ok(Reply::redirect("/admin/exports")
+            .with_flash(Flash::ok("The upload was discarded; nothing was exported.")));
     }
     let Some(portal) = portal(ctx) else {
         return page(ctx);
@@ -170,17 +188,29 @@ pub fn decide(ctx: &Ctx) -> Outcome {
         rows: draft.rows,
         dry_run: false,
     };
-    match submit::submit(&state.store, &state.exporter, portal.hub_id, &state.fallback(&portal), request) {
+    match submit::submit(
+        &state.store,
+        &state.exporter,
+        portal.hub_id,
+        &state.fallback(&portal),
+        request,
+    ) {
         Ok(Submitted::Queued(job)) => Ok(Reply::redirect(format!("/admin/exports/{job}"))
             .with_flash(Flash::ok(format!("Export {job} is queued.")))),
         Ok(Submitted::Planned { .. }) => Err(Failure::BadRequest("not a dry run".into())),
         Err(Refusal::Store(error)) => Err(error.into()),
-        Err(refusal) => Ok(Reply::redirect("/admin/exports").with_flash(Flash::problem(format!("Not exported: {refusal}.")))),
+        Err(refusal) => Ok(Reply::redirect("/admin/exports")
+            .with_flash(Flash::problem(format!("Not exported: {refusal}.")))),
     }
 }
 
 fn draft(ctx: &Ctx) -> Result<(u64, Draft), Failure> {
-    let gone = || Failure::NotFound("This upload is no longer here (drafts live in the session: upload the file again).".into());
+    let gone = || {
+        Failure::NotFound(
+            "This upload is no longer here (drafts live in the session: upload the file again)."
+                .into(),
+        )
+    };
     let id: u64 = ctx.params[0].parse().map_err(|_| gone())?;
     let session = ctx.session.as_ref().ok_or_else(gone)?;
     let draft = ctx.console.sessions.draft(session, id).ok_or_else(gone)?;
@@ -198,7 +228,12 @@ fn render(ctx: &Ctx, form: &Upload, status: StatusCode) -> Outcome {
     };
     let state = ctx.state();
     let jobs = job::recent(&state.store, portal.hub_id, JOBS_SHOWN)?;
-    let error = |field: &str| form.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str());
+    let error = |field: &str| {
+        form.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    };
     let invalid = |field: &str| error(field).map(|_| "true");
     let csrf = ctx.csrf();
     let content = html! {
@@ -235,7 +270,7 @@ fn render(ctx: &Ctx, form: &Upload, status: StatusCode) -> Outcome {
             }
         }
         div.table-wrap {
-            table {
+            table.stack {
                 caption { "Export jobs, newest first" }
                 thead { tr {
                     th scope="col" { "Job" } th scope="col" { "Type" } th scope="col" { "User" } th scope="col" { "Started" }
@@ -261,13 +296,13 @@ fn job_row(ctx: &Ctx, portal: i64, id: u64, header: &job::Header) -> Result<Mark
     let total = u64::from(header.total);
     Ok(html! {
         tr data-progress=[live.then(|| format!("/admin/exports/{id}/progress"))] {
-            td { a href={ "/admin/exports/" (id) } { "Export " (id) } }
-            td { (header.kind.name()) }
-            td { (header.user_email) }
-            td { (time(header.created_at_ms)) }
-            td { (state_badge(&header.state)) }
-            td { (progress(done, total, &format!("Progress of export {id}"), &format!("{done} of {total}"))) }
-            td.number {
+            td data-label="Job" { a href={ "/admin/exports/" (id) } { "Export " (id) } }
+            td data-label="Type" { (header.kind.name()) }
+            td data-label="User" { (header.user_email) }
+            td data-label="Started" { (time(header.created_at_ms)) }
+            td data-label="State" { (state_badge(&header.state)) }
+            td data-label="Progress" { (progress(done, total, &format!("Progress of export {id}"), &format!("{done} of {total}"))) }
+            td.number data-label="Results" {
                 (counts.created) " · " (counts.updated) " · " (counts.skipped) " · "
                 @if counts.failed > 0 { (badge("bad", &counts.failed.to_string())) } @else { "0" }
             }

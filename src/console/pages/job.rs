@@ -31,7 +31,11 @@ impl Names {
                 .into_iter()
                 .map(|owner| {
                     let name = format!("{} {}", owner.first_name, owner.last_name);
-                    let name = if name.trim().is_empty() { owner.email } else { name.trim().to_owned() };
+                    let name = if name.trim().is_empty() {
+                        owner.email
+                    } else {
+                        name.trim().to_owned()
+                    };
                     (owner.id, name)
                 })
                 .collect(),
@@ -39,7 +43,10 @@ impl Names {
     }
 
     fn of(&self, id: i64) -> String {
-        self.0.get(&id).cloned().unwrap_or_else(|| format!("owner {id}"))
+        self.0
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("owner {id}"))
     }
 }
 
@@ -68,17 +75,17 @@ pub fn outcome_cells(
         other => badge("bad", other),
     };
     html! {
-        td { (action) }
-        td { @if let Some(id) = outcome.id { a href=(portal.record_url(kind, id)) rel="noreferrer" { (id) } } @else { span.muted { "—" } } }
-        td {
+        td data-label="Action" { (action) }
+        td data-label="HubSpot record" { @if let Some(id) = outcome.id { a href=(portal.record_url(kind, id)) rel="noreferrer" { (id) } } @else { span.muted { "—" } } }
+        td data-label="Duplicates" {
             @for (n, id) in outcome.duplicates.iter().enumerate() {
                 @if n > 0 { ", " }
                 a href=(portal.record_url(kind, *id)) rel="noreferrer" aria-label={ "Duplicate " (id) " in HubSpot" } { (id) }
             }
             @if outcome.duplicates.is_empty() { span.muted { "none" } }
         }
-        td { @if let Some(owner) = outcome.owner_id { (names.of(owner)) } @else { span.muted { "—" } } }
-        td {
+        td data-label="Owner" { @if let Some(owner) = outcome.owner_id { (names.of(owner)) } @else { span.muted { "—" } } }
+        td data-label="Reason or error" {
             @if let Some(error) = &outcome.error {
                 code { (error.code) } " " (error.message)
                 @if let Some(property) = &error.property { " " span.muted { "(" (property) ")" } }
@@ -109,10 +116,16 @@ pub fn page(ctx: &Ctx) -> Outcome {
     let listed: Vec<(usize, &Row)> = rows
         .iter()
         .enumerate()
-        .filter(|(_, row)| filter.is_none_or(|action| row.outcome.as_ref().is_some_and(|o| o.action == action)))
+        .filter(|(_, row)| {
+            filter.is_none_or(|action| row.outcome.as_ref().is_some_and(|o| o.action == action))
+        })
         .collect();
     let pages = listed.len().div_ceil(PAGE_ROWS).max(1);
-    let page: usize = ctx.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, pages);
+    let page: usize = ctx
+        .query("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
     let live = matches!(header.state.as_str(), "queued" | "running");
     let waiting = live.then(|| ctx.state().exporter.waiting_for(id)).flatten();
     let link = |action: Option<&str>, page: usize| match action {
@@ -143,7 +156,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
             }
         }
         div.table-wrap {
-            table {
+            table.stack {
                 caption { (type_title(header.kind)) @if let Some(action) = filter { ": " (action) } " — page " (page) " of " (pages) }
                 thead { tr { th scope="col" { "#" } th scope="col" { "Ref" } th scope="col" { "Action" } th scope="col" { "HubSpot record" } th scope="col" { "Duplicates" } th scope="col" { "Owner" } th scope="col" { "Reason or error" } } }
                 tbody {
@@ -151,8 +164,8 @@ pub fn page(ctx: &Ctx) -> Outcome {
                     @for (index, row) in listed.iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS) {
                         @let details = format!("/admin/exports/{id}/records/{}", index + 1);
                         tr class=(if row.outcome.as_ref().is_some_and(|o| o.action == "failed") { "failed" } else { "" }) {
-                            td.number { (index + 1) }
-                            td { (row.reference) }
+                            td.number data-label="#" { (index + 1) }
+                            td data-label="Ref" { (row.reference) }
                             @match &row.outcome {
                                 Some(outcome) => (outcome_cells(outcome, header.kind, &portal, &names, Some(&details))),
                                 None => { td { (badge("muted", "pending")) } td {} td {} td {} td { a href=(details) { "Details" } } }
@@ -183,7 +196,10 @@ fn filter_link(current: bool, href: &str, text: &str) -> Markup {
 
 fn type_title_word(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// `GET /admin/exports/{id}/progress`: what the page's script polls.
@@ -213,29 +229,68 @@ pub fn results_csv(ctx: &Ctx) -> Outcome {
     let (id, portal, header, rows) = load(ctx)?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
-        out.write_record(record).map_err(|error| Failure::BadRequest(error.to_string()))
+        out.write_record(record)
+            .map_err(|error| Failure::BadRequest(error.to_string()))
     };
-    write(&mut out, &["row", "ref", "action", "id", "url", "duplicates", "owner_id", "reason", "error_code", "error_message", "error_property"].map(String::from))?;
+    write(
+        &mut out,
+        &[
+            "row",
+            "ref",
+            "action",
+            "id",
+            "url",
+            "duplicates",
+            "owner_id",
+            "reason",
+            "error_code",
+            "error_message",
+            "error_property",
+        ]
+        .map(String::from),
+    )?;
     for (index, row) in rows.iter().enumerate() {
         let outcome = row.outcome.clone().unwrap_or_default();
         let error = outcome.error.clone();
         let ids: Vec<String> = outcome.duplicates.iter().map(i64::to_string).collect();
-        write(&mut out, &[
-            (index + 1).to_string(),
-            row.reference.clone(),
-            if row.outcome.is_some() { outcome.action.clone() } else { "pending".into() },
-            outcome.id.map(|id| id.to_string()).unwrap_or_default(),
-            outcome.id.map(|id| portal.record_url(header.kind, id)).unwrap_or_default(),
-            ids.join(" "),
-            outcome.owner_id.map(|id| id.to_string()).unwrap_or_default(),
-            outcome.reason.clone().unwrap_or_default(),
-            error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
-            error.as_ref().map(|e| e.message.clone()).unwrap_or_default(),
-            error.and_then(|e| e.property).unwrap_or_default(),
-        ])?;
+        write(
+            &mut out,
+            &[
+                (index + 1).to_string(),
+                row.reference.clone(),
+                if row.outcome.is_some() {
+                    outcome.action.clone()
+                } else {
+                    "pending".into()
+                },
+                outcome.id.map(|id| id.to_string()).unwrap_or_default(),
+                outcome
+                    .id
+                    .map(|id| portal.record_url(header.kind, id))
+                    .unwrap_or_default(),
+                ids.join(" "),
+                outcome
+                    .owner_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                outcome.reason.clone().unwrap_or_default(),
+                error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
+                error
+                    .as_ref()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default(),
+                error.and_then(|e| e.property).unwrap_or_default(),
+            ],
+        )?;
     }
-    let bytes = out.into_inner().map_err(|error| Failure::BadRequest(error.to_string()))?;
-    Ok(Reply::download("text/csv; charset=utf-8", format!("export-{id}-results.csv"), bytes))
+    let bytes = out
+        .into_inner()
+        .map_err(|error| Failure::BadRequest(error.to_string()))?;
+    Ok(Reply::download(
+        "text/csv; charset=utf-8",
+        format!("export-{id}-results.csv"),
+        bytes,
+    ))
 }
 
 /// `GET /admin/exports/{id}/records/{row}`: one record's input and result.
@@ -243,7 +298,10 @@ pub fn record(ctx: &Ctx) -> Outcome {
     let (id, portal, header, rows) = load(ctx)?;
     let missing = || Failure::NotFound(format!("Export {id} has no record {}.", ctx.params[1]));
     let number: usize = ctx.params[1].parse().map_err(|_| missing())?;
-    let row = number.checked_sub(1).and_then(|i| rows.get(i)).ok_or_else(missing)?;
+    let row = number
+        .checked_sub(1)
+        .and_then(|i| rows.get(i))
+        .ok_or_else(missing)?;
     let names = Names::load(ctx.state(), &portal)?;
     let content = html! {
         h1 { "Exports" }

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use http::StatusCode;
 use maud::{html, Markup};
 
-use super::super::layout::{csrf_field, notice};
+use super::super::layout::{csrf_field, notice, plural};
 use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::mapping_form::{self, Op};
 use super::problem::{not_connected, Failure, Outcome};
-use super::{export_type, portal, type_title};
+use super::{export_type, portal, singular, type_title};
 use crate::export::mapping::{Mapping, Problem, SaveError};
 use crate::export::sample::{self, Report};
 use crate::object::ObjectType;
@@ -27,7 +27,13 @@ struct Shown<'a> {
     problems: &'a [Problem],
     unsaved: bool,
     focus: Option<usize>,
-    test: Option<(BTreeMap<String, String>, Result<Report, String>)>,
+    test: Option<TestRun>,
+}
+
+/// A mapping test: the sample's fields and what HubSpot did (or why it did not).
+struct TestRun {
+    fields: BTreeMap<String, String>,
+    result: Result<Report, String>,
 }
 
 /// `GET /admin/mapping/{type}`.
@@ -75,14 +81,22 @@ pub fn test(ctx: Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outc
             .form
             .fields
             .iter()
-            .filter_map(|(name, value)| Some((name.strip_prefix("field.")?.to_owned(), value.trim().to_owned())))
+            .filter_map(|(name, value)| {
+                Some((
+                    name.strip_prefix("field.")?.to_owned(),
+                    value.trim().to_owned(),
+                ))
+            })
             .filter(|(_, value)| !value.is_empty())
             .collect();
         let result = match ctx.state().syncer().cloned() {
             None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
-            Some(syncer) => match sample::test(&syncer, &ctx.state().exporter, kind, &fields).await {
+            Some(syncer) => match sample::test(&syncer, &ctx.state().exporter, kind, &fields).await
+            {
                 Ok(report) => Ok(report),
-                Err(sample::Failure::Refused(message)) => Err(format!("HubSpot refused the sample: {message}")),
+                Err(sample::Failure::Refused(message)) => {
+                    Err(format!("HubSpot refused the sample: {message}"))
+                }
                 Err(sample::Failure::Unavailable(error)) => {
                     tracing::warn!(%error, "mapping test could not reach HubSpot");
                     Err("HubSpot could not be reached; try again later.".to_owned())
@@ -92,7 +106,7 @@ pub fn test(ctx: Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outc
         };
         let mapping = Mapping::current(&ctx.state().store, kind)?;
         let shown = Shown {
-            test: Some((fields, result)),
+            test: Some(TestRun { fields, result }),
             ..Shown::default()
         };
         render(&ctx, kind, &mapping, shown, StatusCode::OK)
@@ -107,12 +121,22 @@ fn kind(ctx: &Ctx) -> Result<ObjectType, Failure> {
 /// The mirrored property definitions of `kind` (none before the first connection).
 fn definitions(ctx: &Ctx, kind: ObjectType) -> Result<Vec<PropertyDef>, Failure> {
     match portal(ctx) {
-        Some(portal) => Ok(ctx.state().store.reference().properties(portal.hub_id, kind)?),
+        Some(portal) => Ok(ctx
+            .state()
+            .store
+            .reference()
+            .properties(portal.hub_id, kind)?),
         None => Ok(Vec::new()),
     }
 }
 
-fn render(ctx: &Ctx, kind: ObjectType, mapping: &Mapping, shown: Shown<'_>, status: StatusCode) -> Outcome {
+fn render(
+    ctx: &Ctx,
+    kind: ObjectType,
+    mapping: &Mapping,
+    shown: Shown<'_>,
+    status: StatusCode,
+) -> Outcome {
     let definitions = definitions(ctx, kind)?;
     let mut offered: Vec<&PropertyDef> = definitions
         .iter()
@@ -134,11 +158,11 @@ fn render(ctx: &Ctx, kind: ObjectType, mapping: &Mapping, shown: Shown<'_>, stat
                 }
             }
         }
-        p.lead { "Which field of an exported " (kind.name().trim_end_matches('s')) " fills which HubSpot property. Rows with the same property form a hierarchy: the first with a value wins." }
+        p.lead { "Which field of an exported " (singular(kind)) " fills which HubSpot property. Rows with the same property form a hierarchy: the first with a value wins." }
         @if portal(ctx).is_none() { (not_connected()) }
         @if !shown.problems.is_empty() {
             (notice("problem", html! {
-                p { strong { "Not saved: " (shown.problems.len()) " problem(s)." } " Each is shown on its row:" }
+                p { strong { "Not saved: " (plural(shown.problems.len(), "problem", "problems")) "." } " Each is shown on its row:" }
                 ul { @for problem in shown.problems {
                     li { a href={ "#row-" (problem.row + 1) } { "Row " (problem.row + 1) } ": " (problem.message) }
                 } }
@@ -177,54 +201,69 @@ fn row_editor(
     focus: bool,
 ) -> Markup {
     let number = index + 1;
-    let mine: Vec<&str> = problems.iter().filter(|p| p.row == index).map(|p| p.message.as_str()).collect();
-    let def = definitions.iter().find(|def| def.name == row.property && !def.archived);
+    let mine: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.row == index)
+        .map(|p| p.message.as_str())
+        .collect();
+    let def = definitions
+        .iter()
+        .find(|def| def.name == row.property && !def.archived);
     let known = offered.iter().any(|def| def.name == row.property);
-    let same: Vec<usize> = mapping.fields.iter().enumerate()
+    let same: Vec<usize> = mapping
+        .fields
+        .iter()
+        .enumerate()
         .filter(|(_, other)| !row.property.is_empty() && other.property == row.property)
-        .map(|(i, _)| i).collect();
+        .map(|(i, _)| i)
+        .collect();
     let rank = same.iter().position(|i| *i == index).unwrap_or(0) + 1;
-    let class = if mine.is_empty() { "mapping-row" } else { "mapping-row invalid" };
-    let invalid = (!mine.is_empty()).then_some("true");
+    let class = if mine.is_empty() {
+        "mapping-row"
+    } else {
+        "mapping-row invalid"
+    };
     let describe = (!mine.is_empty()).then(|| format!("row-{number}-problems"));
+    // Which field a problem is about: its message names it first.
+    let invalid = |field: &str| {
+        mine.iter()
+            .any(|message| field_of(message) == field)
+            .then_some("true")
+    };
     html! {
         section class=(class) id={ "row-" (number) } aria-labelledby={ "row-" (number) "-title" } {
-            header {
-                h3 id={ "row-" (number) "-title" } {
-                    "Row " (number)
-                    @if same.len() > 1 { " " span.badge.info { "choice " (rank) " of " (same.len()) " for " (row.property) } }
-                    @if focus { " " span.badge.muted { "moved" } }
-                }
-                div.row {
-                    button.small.secondary type="submit" name="op" value={ "up:" (index) } disabled[index == 0] aria-label={ "Move row " (number) " up" } { "↑ Up" }
-                    button.small.secondary type="submit" name="op" value={ "down:" (index) } disabled[index + 1 == mapping.fields.len()] aria-label={ "Move row " (number) " down" } { "↓ Down" }
-                    button.small.secondary type="submit" name="op" value={ "remove:" (index) } aria-label={ "Remove row " (number) } { "Remove" }
+            div.row-title {
+                h3 id={ "row-" (number) "-title" } { "Row " (number) }
+                @if same.len() > 1 { span.badge.info { "choice " (rank) " of " (same.len()) " for " (row.property) } }
+                @if focus { " " span.badge.muted { "moved" } }
+            }
+            div.field {
+                label for={ "source-" (index) } { "Source field" }
+                input id={ "source-" (index) } type="text" name={ "source." (index) } value=(row.source) aria-invalid=[invalid("source")] aria-describedby=[describe.as_deref()];
+            }
+            div.field {
+                label for={ "property-" (index) } { "HubSpot property" }
+                select id={ "property-" (index) } name={ "property." (index) } data-refresh aria-invalid=[invalid("property")] aria-describedby=[describe.as_deref()] {
+                    option value="" selected[row.property.is_empty()] { "Choose a property…" }
+                    @if !known && !row.property.is_empty() {
+                        option value=(row.property) selected { (row.property) " (not writable or not in HubSpot)" }
+                    }
+                    @for def in offered {
+                        option value=(def.name) selected[def.name == row.property] { (def.label) " — " (def.name) " · " (def.value_type) }
+                    }
                 }
             }
-            div.fields {
-                div.field {
-                    label for={ "source-" (index) } { "Source field" }
-                    input id={ "source-" (index) } type="text" name={ "source." (index) } value=(row.source) aria-invalid=[invalid] aria-describedby=[describe.as_deref()];
+            div.field {
+                label for={ "update-" (index) } { "If the record exists" }
+                select id={ "update-" (index) } name={ "update." (index) } aria-invalid=[invalid("update")] {
+                    option value="fill_empty" selected[!row.overwrites()] { "Fill only if empty" }
+                    option value="overwrite" selected[row.overwrites()] { "Overwrite" }
                 }
-                div.field {
-                    label for={ "property-" (index) } { "HubSpot property" }
-                    select id={ "property-" (index) } name={ "property." (index) } data-refresh aria-invalid=[invalid] aria-describedby=[describe.as_deref()] {
-                        option value="" selected[row.property.is_empty()] { "Choose a property…" }
-                        @if !known && !row.property.is_empty() {
-                            option value=(row.property) selected { (row.property) " (not writable or not in HubSpot)" }
-                        }
-                        @for def in offered {
-                            option value=(def.name) selected[def.name == row.property] { (def.label) " — " (def.name) " · " (def.value_type) }
-                        }
-                    }
-                }
-                div.field {
-                    label for={ "update-" (index) } { "When the record exists" }
-                    select id={ "update-" (index) } name={ "update." (index) } {
-                        option value="fill_empty" selected[!row.overwrites()] { "Fill only if empty" }
-                        option value="overwrite" selected[row.overwrites()] { "Overwrite" }
-                    }
-                }
+            }
+            div.row-buttons {
+                button.small.secondary type="submit" name="op" value={ "up:" (index) } disabled[index == 0] aria-label={ "Move row " (number) " up" } title="Move up" { "↑" }
+                button.small.secondary type="submit" name="op" value={ "down:" (index) } disabled[index + 1 == mapping.fields.len()] aria-label={ "Move row " (number) " down" } title="Move down" { "↓" }
+                button.small.secondary type="submit" name="op" value={ "remove:" (index) } aria-label={ "Remove row " (number) } { "Remove" }
             }
             (translations(index, row, def))
             @if !mine.is_empty() {
@@ -236,9 +275,25 @@ fn row_editor(
     }
 }
 
+/// The field of a row a validation message is about (`source`, `update` or `property`).
+fn field_of(message: &str) -> &'static str {
+    if message.starts_with("source") {
+        "source"
+    } else if message.starts_with("update") {
+        "update"
+    } else {
+        "property"
+    }
+}
+
 /// The picklist translation table of an enumeration property: source value → internal value.
-fn translations(index: usize, row: &crate::export::mapping::Row, def: Option<&PropertyDef>) -> Markup {
-    let values: Vec<(String, String)> = row.values.clone().unwrap_or_default().into_iter().collect();
+fn translations(
+    index: usize,
+    row: &crate::export::mapping::Row,
+    def: Option<&PropertyDef>,
+) -> Markup {
+    let values: Vec<(String, String)> =
+        row.values.clone().unwrap_or_default().into_iter().collect();
     let enumeration = def.filter(|def| def.value_type == "enumeration");
     html! {
         @if let Some(def) = enumeration {
@@ -257,6 +312,7 @@ fn translations(index: usize, row: &crate::export::mapping::Row, def: Option<&Pr
                                 td {
                                     label.sr-only for={ "to-" (index) "-" (j) } { "HubSpot value " (j + 1) }
                                     select id={ "to-" (index) "-" (j) } name={ "to." (index) "." (j) } {
+                                        option value="" selected[to.is_empty()] { "Choose a value…" }
                                         @if !to.is_empty() && !def.options.iter().any(|(value, _)| value == to) {
                                             option value=(to) selected { (to) " (not a value of this property)" }
                                         }
@@ -281,12 +337,7 @@ fn translations(index: usize, row: &crate::export::mapping::Row, def: Option<&Pr
     }
 }
 
-fn test_section(
-    kind: ObjectType,
-    saved: &Mapping,
-    csrf: &str,
-    test: Option<&(BTreeMap<String, String>, Result<Report, String>)>,
-) -> Markup {
+fn test_section(kind: ObjectType, saved: &Mapping, csrf: &str, test: Option<&TestRun>) -> Markup {
     let mut sources: Vec<&str> = saved.fields.iter().map(|row| row.source.as_str()).collect();
     sources.dedup();
     let mut seen = std::collections::BTreeSet::new();
@@ -294,7 +345,7 @@ fn test_section(
     html! {
         section.card #test aria-labelledby="test-heading" {
             h2 #test-heading { "Test mapping" }
-            p { "Creates one " (kind.name().trim_end_matches('s')) " from this sample through the " strong { "saved" } " mapping in HubSpot, reads it back and archives it." }
+            p { "Creates one " (singular(kind)) " from this sample through the " strong { "saved" } " mapping in HubSpot, reads it back and archives it." }
             form method="post" action={ "/admin/mapping/" (kind.name()) "/test#test" } {
                 (csrf_field(csrf))
                 div.grid {
@@ -302,13 +353,13 @@ fn test_section(
                         div.field {
                             label for={ "sample-" (source) } { (source) }
                             input id={ "sample-" (source) } type="text" name={ "field." (source) }
-                                value=(test.and_then(|(fields, _)| fields.get(*source)).map(String::as_str).unwrap_or(""));
+                                value=(test.and_then(|run| run.fields.get(*source)).map(String::as_str).unwrap_or(""));
                         }
                     }
                 }
                 div.actions { button type="submit" { "Run test" } }
             }
-            @match test.map(|(_, result)| result) {
+            @match test.map(|run| &run.result) {
                 Some(Ok(report)) => {
                     div.flash.ok role="status" {
                         "HubSpot created record " strong { (report.created_id) } " and "

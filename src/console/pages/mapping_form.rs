@@ -44,7 +44,11 @@ pub fn read(form: &Form) -> Mapping {
     let count: usize = form.text("rows").parse().unwrap_or(0).min(500);
     let fields = (0..count)
         .map(|i| {
-            let pairs: usize = form.text(&format!("values.{i}")).parse().unwrap_or(0).min(500);
+            let pairs: usize = form
+                .text(&format!("values.{i}"))
+                .parse()
+                .unwrap_or(0)
+                .min(500);
             let values: BTreeMap<String, String> = (0..pairs)
                 .filter_map(|j| {
                     let from = form.text(&format!("from.{i}.{j}"));

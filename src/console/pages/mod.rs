@@ -44,6 +44,16 @@ pub fn type_title(kind: ObjectType) -> String {
         .unwrap_or_default()
 }
 
+/// "contact" for contacts.
+pub fn singular(kind: ObjectType) -> &'static str {
+    match kind {
+        ObjectType::Contacts => "contact",
+        ObjectType::Companies => "company",
+        ObjectType::Deals => "deal",
+        ObjectType::Tasks => "task",
+    }
+}
+
 /// Whether a confirmation came with the post (the script's dialog, or the confirmation page).
 pub fn confirmed(ctx: &Ctx) -> bool {
     ctx.form.get("confirmed") == Some("yes")

@@ -64,9 +64,17 @@ pub fn failure(failure: Failure) -> Reply {
 
 pub fn not_found(status: StatusCode) -> Reply {
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        page(status, "Not allowed", "This page does not take that kind of request.")
+        page(
+            status,
+            "Not allowed",
+            "This page does not take that kind of request.",
+        )
     } else {
-        page(status, "Not found", "There is no console page at this address.")
+        page(
+            status,
+            "Not found",
+            "There is no console page at this address.",
+        )
     }
 }
 

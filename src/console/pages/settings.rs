@@ -26,8 +26,9 @@ pub fn save(ctx: &Ctx) -> Outcome {
     if problems.is_empty() {
         match Settings::save(&ctx.state().store, &export) {
             Ok(_) => {
-                return Ok(Reply::redirect("/admin/settings")
-                    .with_flash(Flash::ok("Export settings saved; they apply to the next export.")))
+                return Ok(Reply::redirect("/admin/settings").with_flash(Flash::ok(
+                    "Export settings saved; they apply to the next export.",
+                )))
             }
             Err(SaveError::Invalid(found)) => problems = found,
             Err(SaveError::Store(error)) => return Err(error.into()),
@@ -39,8 +40,9 @@ pub fn save(ctx: &Ctx) -> Outcome {
 /// `POST /admin/settings/reset`: the config's values apply again.
 pub fn reset(ctx: &Ctx) -> Outcome {
     Settings::reset(&ctx.state().store)?;
-    Ok(Reply::redirect("/admin/settings")
-        .with_flash(Flash::ok("Export settings reset to the config file's values.")))
+    Ok(Reply::redirect("/admin/settings").with_flash(Flash::ok(
+        "Export settings reset to the config file's values.",
+    )))
 }
 
 /// The posted settings, and the problems of fields that are not even numbers.

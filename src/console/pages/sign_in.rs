@@ -23,10 +23,12 @@ pub fn form(ctx: &Ctx) -> Outcome {
     }
     let token = random_token();
     let signed_out = ctx.query("signed_out").is_some();
-    Ok(
-        Reply::titled("Sign in", None, page(&token, ctx.query("next"), None, signed_out))
-            .with_cookie(set_cookie(SIGN_IN_COOKIE, &token, FORM_SECS, ctx.secure)),
+    Ok(Reply::titled(
+        "Sign in",
+        None,
+        page(&token, ctx.query("next"), None, signed_out),
     )
+    .with_cookie(set_cookie(SIGN_IN_COOKIE, &token, FORM_SECS, ctx.secure)))
 }
 
 /// `POST /admin/sign-in`: an admin-scope token opens a session; anything else is refused
@@ -91,22 +93,29 @@ pub fn sign_out(ctx: &Ctx) -> Outcome {
     if let Some(session) = &ctx.session {
         ctx.console.sessions.close(session);
     }
-    Ok(Reply::redirect("/admin/sign-in?signed_out=1")
-        .with_cookie(set_cookie(SESSION_COOKIE, "", 0, ctx.secure)))
+    Ok(
+        Reply::redirect("/admin/sign-in?signed_out=1").with_cookie(set_cookie(
+            SESSION_COOKIE,
+            "",
+            0,
+            ctx.secure,
+        )),
+    )
 }
 
 /// A page behind sign-in was asked for without a session.
-pub fn required(parts: &http::request::Parts) -> Reply {
+pub fn required(parts: &http::request::Parts, secure: bool) -> Reply {
     let path = parts.uri.path();
     if path.ends_with("/progress") {
-        let body = serde_json::json!({"error": {"code": "unauthorized", "message": "sign in again"}});
+        let body =
+            serde_json::json!({"error": {"code": "unauthorized", "message": "sign in again"}});
         return Reply::json(body).with_status(StatusCode::UNAUTHORIZED);
     }
     let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
     let reply = Reply::redirect(format!("/admin/sign-in?next={next}"));
     // A session that expired leaves its cookie behind: drop it.
     match cookie(&parts.headers, SESSION_COOKIE) {
-        Some(_) => reply.with_cookie(set_cookie(SESSION_COOKIE, "", 0, false)),
+        Some(_) => reply.with_cookie(set_cookie(SESSION_COOKIE, "", 0, secure)),
         None => reply,
     }
 }
@@ -118,7 +127,12 @@ fn open(ctx: &Ctx, credential: Credential, to: String) -> Reply {
         sessions.set_flash(&session, Flash::ok("Signed in. The session lasts 8 hours."));
     }
     Reply::redirect(to)
-        .with_cookie(set_cookie(SESSION_COOKIE, &id, LIFETIME.as_secs(), ctx.secure))
+        .with_cookie(set_cookie(
+            SESSION_COOKIE,
+            &id,
+            LIFETIME.as_secs(),
+            ctx.secure,
+        ))
         .with_cookie(set_cookie(SIGN_IN_COOKIE, "", 0, ctx.secure))
 }
 

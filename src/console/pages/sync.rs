@@ -5,7 +5,9 @@
 use http::StatusCode;
 use maud::{html, Markup};
 
-use super::super::layout::{badge, count, csrf_field, field_error, maybe_time, notice, percent, progress, time};
+use super::super::layout::{
+    badge, count, csrf_field, field_error, maybe_time, notice, percent, plural, progress, time,
+};
 use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
@@ -26,8 +28,15 @@ pub fn run_now(ctx: &Ctx) -> Outcome {
     let kind = kind(ctx)?;
     let full = ctx.form.get("full") == Some("yes");
     let flash = if ctx.state().request_sync(kind, full) {
-        let what = if full { "A full reconciliation" } else { "A sync pass" };
-        Flash::ok(format!("{what} of {} was requested; the times below change when it has run.", kind.name()))
+        let what = if full {
+            "A full reconciliation"
+        } else {
+            "A sync pass"
+        };
+        Flash::ok(format!(
+            "{what} of {} was requested; the times below change when it has run.",
+            kind.name()
+        ))
     } else {
         Flash::problem("Sync is not running (disabled, or not connected to HubSpot yet).")
     };
@@ -50,9 +59,14 @@ pub fn clear_matches(ctx: &Ctx) -> Outcome {
             "/admin/sync",
         ));
     }
-    let cleared = ctx.state().store.ownership().clear_matches(portal.hub_id, kind)?;
+    let cleared = ctx
+        .state()
+        .store
+        .ownership()
+        .clear_matches(portal.hub_id, kind)?;
     Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok(format!(
-        "Cleared {cleared} recorded match(es) of {}.",
+        "Cleared {} of {}.",
+        plural(cleared as usize, "recorded match", "recorded matches"),
         kind.name()
     ))))
 }
@@ -66,9 +80,13 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
     };
     let configured = ctx.state().cycle.borrow().schedule();
     match Schedule::save(&ctx.state().store, &change, configured) {
-        Ok(_) => Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok("Reconciliation schedule saved."))),
+        Ok(_) => {
+            Ok(Reply::redirect("/admin/sync")
+                .with_flash(Flash::ok("Reconciliation schedule saved.")))
+        }
         Err(SaveError::Invalid(problems)) => {
-            let problems: Vec<(&str, String)> = problems.into_iter().map(|p| (p.field, p.message)).collect();
+            let problems: Vec<(&str, String)> =
+                problems.into_iter().map(|p| (p.field, p.message)).collect();
             render(ctx, Some(&change), &problems, StatusCode::BAD_REQUEST)
         }
         Err(SaveError::Store(error)) => Err(error.into()),
@@ -78,18 +96,27 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
 /// `POST /admin/sync/schedule/reset`.
 pub fn reset_schedule(ctx: &Ctx) -> Outcome {
     Schedule::reset(&ctx.state().store)?;
-    Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok("The config's reconciliation schedule applies again.")))
+    Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok(
+        "The config's reconciliation schedule applies again.",
+    )))
 }
 
 fn kind(ctx: &Ctx) -> Result<ObjectType, Failure> {
     let kind: ObjectType = ctx.params[0].parse().map_err(Failure::NotFound)?;
     if !ctx.state().objects.contains(&kind) {
-        return Err(Failure::NotFound(format!("{kind} are not mirrored (sync.objects)")));
+        return Err(Failure::NotFound(format!(
+            "{kind} are not mirrored (sync.objects)"
+        )));
     }
     Ok(kind)
 }
 
-fn render(ctx: &Ctx, change: Option<&Change>, problems: &[(&str, String)], status: StatusCode) -> Outcome {
+fn render(
+    ctx: &Ctx,
+    change: Option<&Change>,
+    problems: &[(&str, String)],
+    status: StatusCode,
+) -> Outcome {
     let state = ctx.state();
     let schedule = state.schedule()?;
     let csrf = ctx.csrf();
@@ -107,10 +134,13 @@ fn render(ctx: &Ctx, change: Option<&Change>, problems: &[(&str, String)], statu
         p.lead { "How current the mirror is per record type, how many of its records lookups have matched, and when HubSpot is compared record by record." }
         @if portal(ctx).is_none() { (not_connected()) }
         @else if !running { (notice("warn", html! { p { "Sync is not running: " code { "[sync] enabled" } " is off, or the gateway has not connected yet. Run Now is unavailable." } })) }
-        div.grid {
+        div.grid.wide {
             @for status in &types { (type_card(status, csrf, running)) }
         }
-        (schedule_card(&schedule, state.last_reconcile_ms(), change, problems, csrf))
+        div.grid.wide {
+            (schedule_card(&schedule, state.last_reconcile_ms(), change, problems, csrf))
+            (filtering_card(&state.objects))
+        }
     };
     Ok(Reply::page(Section::Sync, content).with_status(status))
 }
@@ -140,7 +170,7 @@ fn type_card(status: &TypeStatus, csrf: &str, running: bool) -> Markup {
                 dt { "Last reconciliation" }
                 dd {
                     (maybe_time(status.last_reconcile_ms, "never"))
-                    @if status.last_reconcile_ms.is_some() { br; span.muted { (status.last_reconcile_repaired) " record(s) repaired" } }
+                    @if status.last_reconcile_ms.is_some() { br; span.muted { (plural(status.last_reconcile_repaired as usize, "record", "records")) " repaired" } }
                 }
             }
             div.actions {
@@ -153,7 +183,7 @@ fn type_card(status: &TypeStatus, csrf: &str, running: bool) -> Markup {
                     input type="hidden" name="full" value="yes";
                     button.secondary type="submit" disabled[!running] aria-label={ "Reconcile " (name) " now" } { "Reconcile now" }
                 }
-                form method="post" action={ "/admin/sync/" (name) "/clear-matches" } data-confirm={ "Clear the " (status.matched) " recorded match(es) of " (name) "? Nothing changes in HubSpot." } {
+                form method="post" action={ "/admin/sync/" (name) "/clear-matches" } data-confirm={ "Clear " (plural(status.matched as usize, "recorded match", "recorded matches")) " of " (name) "? Nothing changes in HubSpot." } {
                     (csrf_field(csrf))
                     button.danger type="submit" aria-label={ "Clear matches of " (name) } { "Clear matches" }
                 }
@@ -178,9 +208,17 @@ fn schedule_card(
     problems: &[(&str, String)],
     csrf: &str,
 ) -> Markup {
-    let error = |field: &str| problems.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str());
+    let error = |field: &str| {
+        problems
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    };
     let (frequency, day) = match (change, schedule.frequency) {
-        (Some(change), _) => (change.frequency.clone(), change.day.clone().unwrap_or_default()),
+        (Some(change), _) => (
+            change.frequency.clone(),
+            change.day.clone().unwrap_or_default(),
+        ),
         (None, Frequency::Weekly(day)) => ("weekly".into(), day.as_str().into()),
         (None, _) => ("daily".into(), "sunday".into()),
     };
@@ -232,16 +270,39 @@ fn schedule_card(
     }
 }
 
+fn filtering_card(objects: &[ObjectType]) -> Markup {
+    let names: Vec<&str> = objects.iter().map(|kind| kind.name()).collect();
+    html! {
+        section.card aria-labelledby="filtering-heading" {
+            h2 #filtering-heading { "Filtering" }
+            p { "The mirror holds every record of " strong { (names.join(", ")) } " (" code { "[sync] objects" } " in the config), so any filter can be answered without asking HubSpot." }
+            p { "Filters are chosen per request by the services that ask for in-CRM indicators (" code { "POST /v1/indicators" } "):" }
+            ul {
+                li { "owners: include or exclude up to 10 owners" }
+                li { "company types (e.g. PROSPECT)" }
+                li { "deals created within a number of days" }
+                li { "contacts who opted out of email left out" }
+            }
+            p.hint { "Matched records above are those such lookups found; clearing them restarts the counts and first-matched times." }
+        }
+    }
+}
+
 fn describe(schedule: &Schedule) -> String {
     let window = schedule.window;
     match schedule.frequency {
         Frequency::Interval { hours } => format!("at most every {hours} h, between {window} UTC"),
         Frequency::Daily => format!("daily, between {window} UTC"),
-        Frequency::Weekly(day) => format!("weekly on {}, between {window} UTC", title(day.as_str())),
+        Frequency::Weekly(day) => {
+            format!("weekly on {}, between {window} UTC", title(day.as_str()))
+        }
     }
 }
 
 fn title(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
 }

@@ -5,7 +5,7 @@
 use http::StatusCode;
 use maud::{html, Markup};
 
-use super::super::layout::{badge, csrf_field, field_error, notice};
+use super::super::layout::{badge, csrf_field, field_error, notice, plural};
 use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
@@ -41,21 +41,36 @@ pub fn auto(ctx: &Ctx) -> Outcome {
             .collect()
     };
     if emails.is_empty() {
-        return render(ctx, &text, Some("Enter at least one email address."), StatusCode::BAD_REQUEST);
+        return render(
+            ctx,
+            &text,
+            Some("Enter at least one email address."),
+            StatusCode::BAD_REQUEST,
+        );
     }
-    let bad: Vec<&String> = emails.iter().filter(|e| normalize::email(e).is_none()).collect();
+    let bad: Vec<&String> = emails
+        .iter()
+        .filter(|e| normalize::email(e).is_none())
+        .collect();
     if !bad.is_empty() {
         let list: Vec<&str> = bad.iter().map(|email| email.as_str()).collect();
-        let message = format!("Not email addresses: {}. Nothing was mapped.", list.join(", "));
+        let message = format!(
+            "Not email addresses: {}. Nothing was mapped.",
+            list.join(", ")
+        );
         return render(ctx, &text, Some(&message), StatusCode::BAD_REQUEST);
     }
     let mapped = users.auto(&emails)?;
     let unmapped = mapped.iter().filter(|m| m.owner_id.is_none()).count();
     let text = match unmapped {
-        0 => format!("Auto-mapped {} user(s): every one has an owner.", mapped.len()),
+        0 => format!(
+            "Auto-mapped {}: every one has an owner.",
+            plural(mapped.len(), "user", "users")
+        ),
         n => format!(
-            "Auto-mapped {} user(s); {n} found no owner with their email and are highlighted below.",
-            mapped.len()
+            "Auto-mapped {}; {} found no owner with their email: highlighted below.",
+            plural(mapped.len(), "user", "users"),
+            plural(n, "user", "users")
         ),
     };
     Ok(Reply::redirect("/admin/users").with_flash(Flash::ok(text)))
@@ -78,10 +93,12 @@ pub fn reset(ctx: &Ctx) -> Outcome {
         return page(ctx);
     };
     let mapped = users.reset()?;
-    Ok(Reply::redirect("/admin/users").with_flash(Flash::ok(format!(
-        "Reset: {} user(s) mapped again by email.",
-        mapped.len()
-    ))))
+    Ok(
+        Reply::redirect("/admin/users").with_flash(Flash::ok(format!(
+            "Reset: {} mapped again by email.",
+            plural(mapped.len(), "user", "users")
+        ))),
+    )
 }
 
 /// `GET /admin/users/{email}`: the owner picker for one user.
@@ -98,10 +115,12 @@ pub fn save(ctx: &Ctx) -> Outcome {
         return editor(ctx, Some("Choose an owner."), StatusCode::BAD_REQUEST);
     };
     match users.set(&ctx.params[0], owner_id) {
-        Ok(mapping) => Ok(Reply::redirect("/admin/users").with_flash(Flash::ok(format!(
-            "{} is mapped to owner {owner_id}.",
-            mapping.email
-        )))),
+        Ok(mapping) => Ok(
+            Reply::redirect("/admin/users").with_flash(Flash::ok(format!(
+                "{} is mapped to owner {owner_id}.",
+                mapping.email
+            ))),
+        ),
         Err(error @ (MappingError::NoSuchOwner(_) | MappingError::BadEmail(_))) => {
             editor(ctx, Some(&error.to_string()), StatusCode::BAD_REQUEST)
         }
@@ -157,14 +176,24 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
     let fallback = state.portal().map(|portal| state.fallback(&portal));
     let fallback_owner = fallback
         .and_then(|fallback| users.fallback_owner(&fallback).ok())
-        .and_then(|id| state.store.reference().owner(users.portal, id).ok().flatten());
-    let attention = reviewed.iter().filter(|u| u.standing.needs_attention()).count();
+        .and_then(|id| {
+            state
+                .store
+                .reference()
+                .owner(users.portal, id)
+                .ok()
+                .flatten()
+        });
+    let attention = reviewed
+        .iter()
+        .filter(|u| u.standing.needs_attention())
+        .count();
     let csrf = ctx.csrf();
     let content = html! {
         h1 { "User mapping" }
         p.lead { "Which HubSpot owner gets the records each internal user exports. Users who need you come first." }
         @if attention > 0 {
-            (notice("warn", html! { p { strong { (attention) " user(s) need a mapping." } " Their exports get the fallback owner (or an owner with their email) until you map them." } }))
+            (notice("warn", html! { p { strong { (plural(attention, "user needs", "users need")) " a mapping." } " Their exports get the fallback owner (or an owner with their email) until you map them." } }))
         }
         p {
             "Fallback owner: "
@@ -174,7 +203,7 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
             }
         }
         div.table-wrap {
-            table {
+            table.stack {
                 caption { "Internal users (" (reviewed.len()) ")" }
                 thead { tr { th scope="col" { "User" } th scope="col" { "HubSpot owner" } th scope="col" { "Source" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
                 tbody {
@@ -223,20 +252,20 @@ fn row(user: &Reviewed, csrf: &str) -> Markup {
     let edit = format!("/admin/users/{}", encode(&user.email));
     html! {
         tr class=(if user.standing.needs_attention() { "attention" } else { "" }) {
-            td { (user.email) }
-            td {
+            td data-label="User" { (user.email) }
+            td data-label="HubSpot owner" {
                 @match &user.owner {
                     Some(owner) => { (owner_name(owner)) br; span.muted { (owner.email) " · " (owner.id) } }
                     None => { span.muted { "—" } }
                 }
             }
-            td { (match user.source {
+            td data-label="Source" { (match user.source {
                 Some(MappingSource::Manual) => "manual",
                 Some(MappingSource::Auto) => "auto",
                 None => "seen in exports",
             }) }
-            td { (standing(user.standing)) }
-            td {
+            td data-label="Status" { (standing(user.standing)) }
+            td data-label="Actions" {
                 div.row {
                     a.button.small.secondary href=(edit) aria-label={ "Choose an owner for " (user.email) } { "Choose owner" }
                     @if user.standing == Standing::Detected {
@@ -290,7 +319,11 @@ fn editor(ctx: &Ctx, error: Option<&str>, status: StatusCode) -> Outcome {
         let content = html! { h1 { "User mapping" } (not_connected()) };
         return Ok(Reply::page(Section::Users, content));
     };
-    let current = ctx.state().store.ownership().mapping(&email.to_lowercase())?;
+    let current = ctx
+        .state()
+        .store
+        .ownership()
+        .mapping(&email.to_lowercase())?;
     let search = ctx.query("q").unwrap_or("").trim().to_lowercase();
     let mut owners: Vec<Owner> = ctx
         .state()

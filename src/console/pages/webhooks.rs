@@ -45,7 +45,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
             }
         }
         div.table-wrap {
-            table {
+            table.stack {
                 caption { "Latest events, newest first" }
                 thead { tr {
                     th scope="col" { "Received" } th scope="col" { "Event id" } th scope="col" { "Subscription" }
@@ -78,12 +78,12 @@ fn row(event: &StoredEvent) -> Markup {
     };
     html! {
         tr {
-            td { (time(event.received_at_ms)) }
-            td.mono { (text("eventId")) }
-            td { (text("subscriptionType")) }
-            td.mono { (text("objectId")) }
-            td { @if json.is_null() || event.raw == crate::store::ERASED { span.muted { "(erased by a privacy deletion)" } } @else { (change) } }
-            td.number { (text("attemptNumber")) }
+            td data-label="Received" { (time(event.received_at_ms)) }
+            td.mono data-label="Event id" { (text("eventId")) }
+            td data-label="Subscription" { (text("subscriptionType")) }
+            td.mono data-label="Object" { (text("objectId")) }
+            td data-label="Change" { @if json.is_null() || event.raw == crate::store::ERASED { span.muted { "(erased by a privacy deletion)" } } @else { (change) } }
+            td.number data-label="Attempt" { (text("attemptNumber")) }
         }
     }
 }
