@@ -47,7 +47,7 @@ pub struct Ctx {
     pub params: Vec<String>,
     pub query: Vec<(String, String)>,
     pub form: Form,
-    /// The request's cookies' header (the sign-in form's token lives there).
+    /// The request's headers (the sign-in form's token is in its cookie).
     pub headers: http::HeaderMap,
     /// Served over TLS: cookies get `Secure`.
     pub secure: bool,

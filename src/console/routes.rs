@@ -3,7 +3,8 @@
 use http::Method;
 
 use super::pages::{
-    connection, exports, job, mapping, problem::Outcome, settings, sign_in, sync, users, webhooks,
+    connection, exports, job, job_record, mapping, mapping_test, owner_picker, problem::Outcome,
+    settings, sign_in, sync, users, webhooks,
 };
 use super::Ctx;
 
@@ -80,8 +81,8 @@ pub const ROUTES: &[Route] = &[
     get("/admin/users", users::page),
     post("/admin/users/auto", users::auto),
     post("/admin/users/reset", users::reset),
-    get("/admin/users/{email}", users::edit),
-    post("/admin/users/{email}", users::save),
+    get("/admin/users/{email}", owner_picker::edit),
+    post("/admin/users/{email}", owner_picker::save),
     post("/admin/users/{email}/remove", users::remove),
     get("/admin/settings", settings::page),
     post("/admin/settings", settings::save),
@@ -95,7 +96,7 @@ pub const ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/admin/mapping/{type}/test",
         access: Access::Session,
-        handler: Handler::Async(mapping::test),
+        handler: Handler::Async(mapping_test::test),
     },
     get("/admin/sync", sync::page),
     post("/admin/sync/schedule", sync::save_schedule),
@@ -108,8 +109,8 @@ pub const ROUTES: &[Route] = &[
     post("/admin/exports/drafts/{draft}", exports::decide),
     get("/admin/exports/{id}", job::page),
     get("/admin/exports/{id}/progress", job::progress),
-    get("/admin/exports/{id}/results.csv", job::results_csv),
-    get("/admin/exports/{id}/records/{row}", job::record),
+    get("/admin/exports/{id}/results.csv", job_record::results_csv),
+    get("/admin/exports/{id}/records/{row}", job_record::record),
     get("/admin/webhooks", webhooks::page),
 ];
 

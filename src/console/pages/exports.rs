@@ -93,12 +93,11 @@ pub fn upload(ctx: &Ctx) -> Outcome {
         }
         Ok(Submitted::Queued(_)) => Err(Failure::BadRequest("a dry run was asked for".into())),
         Err(Refusal::Store(error)) => Err(error.into()),
-        Err(refusal @ Refusal::BadUserEmail) => {
+        Err(Refusal::BadUserEmail) => {
             form.errors.push((
                 "user_email",
                 "Enter the email of the user the export is for.".into(),
             ));
-            let _ = refusal;
             render(ctx, &form, StatusCode::BAD_REQUEST)
         }
         Err(refusal) => {

@@ -1,10 +1,7 @@
 //! Field mapping per type: ordered rows (source field → HubSpot property chosen from the
 //! mirrored definitions, fill-empty or overwrite, picklist translations offering the
 //! property's internal values); rows move up or down to change a hierarchy; saving runs the
-//! API's validation and shows every problem on its row. "Test mapping" sends a sample
-//! through the saved mapping into HubSpot and shows what HubSpot stored or why it refused.
-
-use std::collections::BTreeMap;
+//! API's validation and shows every problem on its row. "Test mapping" is `mapping_test`.
 
 use http::StatusCode;
 use maud::{html, Markup};
@@ -14,26 +11,20 @@ use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::mapping_form::{self, Op};
+use super::mapping_test::{test_section, TestRun};
 use super::problem::{not_connected, Failure, Outcome};
 use super::{export_type, portal, singular, type_title};
 use crate::export::mapping::{Mapping, Problem, SaveError};
-use crate::export::sample::{self, Report};
 use crate::object::ObjectType;
 use crate::store::PropertyDef;
 
 /// What the page shows besides the mapping.
 #[derive(Default)]
-struct Shown<'a> {
-    problems: &'a [Problem],
-    unsaved: bool,
-    focus: Option<usize>,
-    test: Option<TestRun>,
-}
-
-/// A mapping test: the sample's fields and what HubSpot did (or why it did not).
-struct TestRun {
-    fields: BTreeMap<String, String>,
-    result: Result<Report, String>,
+pub(super) struct Shown<'a> {
+    pub problems: &'a [Problem],
+    pub unsaved: bool,
+    pub focus: Option<usize>,
+    pub test: Option<TestRun>,
 }
 
 /// `GET /admin/mapping/{type}`.
@@ -73,47 +64,7 @@ pub fn edit(ctx: &Ctx) -> Outcome {
     }
 }
 
-/// `POST /admin/mapping/{type}/test`.
-pub fn test(ctx: Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
-    Box::pin(async move {
-        let kind = kind(&ctx)?;
-        let fields: BTreeMap<String, String> = ctx
-            .form
-            .fields
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((
-                    name.strip_prefix("field.")?.to_owned(),
-                    value.trim().to_owned(),
-                ))
-            })
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        let result = match ctx.state().syncer().cloned() {
-            None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
-            Some(syncer) => match sample::test(&syncer, &ctx.state().exporter, kind, &fields).await
-            {
-                Ok(report) => Ok(report),
-                Err(sample::Failure::Refused(message)) => {
-                    Err(format!("HubSpot refused the sample: {message}"))
-                }
-                Err(sample::Failure::Unavailable(error)) => {
-                    tracing::warn!(%error, "mapping test could not reach HubSpot");
-                    Err("HubSpot could not be reached; try again later.".to_owned())
-                }
-                Err(sample::Failure::Store(error)) => return Err(error.into()),
-            },
-        };
-        let mapping = Mapping::current(&ctx.state().store, kind)?;
-        let shown = Shown {
-            test: Some(TestRun { fields, result }),
-            ..Shown::default()
-        };
-        render(&ctx, kind, &mapping, shown, StatusCode::OK)
-    })
-}
-
-fn kind(ctx: &Ctx) -> Result<ObjectType, Failure> {
+pub(super) fn kind(ctx: &Ctx) -> Result<ObjectType, Failure> {
     export_type(&ctx.params[0])
         .ok_or_else(|| Failure::NotFound("Field mappings exist for contacts and companies.".into()))
 }
@@ -130,7 +81,7 @@ fn definitions(ctx: &Ctx, kind: ObjectType) -> Result<Vec<PropertyDef>, Failure>
     }
 }
 
-fn render(
+pub(super) fn render(
     ctx: &Ctx,
     kind: ObjectType,
     mapping: &Mapping,
@@ -332,49 +283,6 @@ fn translations(
             @for (j, (from, to)) in values.iter().enumerate() {
                 input type="hidden" name={ "from." (index) "." (j) } value=(from);
                 input type="hidden" name={ "to." (index) "." (j) } value=(to);
-            }
-        }
-    }
-}
-
-fn test_section(kind: ObjectType, saved: &Mapping, csrf: &str, test: Option<&TestRun>) -> Markup {
-    let mut sources: Vec<&str> = saved.fields.iter().map(|row| row.source.as_str()).collect();
-    sources.dedup();
-    let mut seen = std::collections::BTreeSet::new();
-    sources.retain(|source| seen.insert(*source));
-    html! {
-        section.card #test aria-labelledby="test-heading" {
-            h2 #test-heading { "Test mapping" }
-            p { "Creates one " (singular(kind)) " from this sample through the " strong { "saved" } " mapping in HubSpot, reads it back and archives it." }
-            form method="post" action={ "/admin/mapping/" (kind.name()) "/test#test" } {
-                (csrf_field(csrf))
-                div.grid {
-                    @for source in &sources {
-                        div.field {
-                            label for={ "sample-" (source) } { (source) }
-                            input id={ "sample-" (source) } type="text" name={ "field." (source) }
-                                value=(test.and_then(|run| run.fields.get(*source)).map(String::as_str).unwrap_or(""));
-                        }
-                    }
-                }
-                div.actions { button type="submit" { "Run test" } }
-            }
-            @match test.map(|run| &run.result) {
-                Some(Ok(report)) => {
-                    div.flash.ok role="status" {
-                        "HubSpot created record " strong { (report.created_id) } " and "
-                        (if report.archived { "archived it again." } else { "could not archive it: archive it by hand." })
-                    }
-                    div.table-wrap { table {
-                        caption { "What HubSpot stored" }
-                        thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } } }
-                        tbody { @for (name, value) in &report.properties_written { tr { td { code { (name) } } td { (value) } } } }
-                    } }
-                }
-                Some(Err(message)) => {
-                    div.flash.problem role="status" { (message) }
-                }
-                None => {}
             }
         }
     }

@@ -5,8 +5,11 @@
 pub mod connection;
 pub mod exports;
 pub mod job;
+pub mod job_record;
 pub mod mapping;
 mod mapping_form;
+pub mod mapping_test;
+pub mod owner_picker;
 pub mod problem;
 pub mod settings;
 pub mod sign_in;

@@ -15,6 +15,9 @@ pub type Outcome = Result<Reply, Failure>;
 pub enum Failure {
     #[error("the store is unavailable")]
     Store(#[from] crate::store::Error),
+    /// A store error another module reported as text (user mappings keep it `Clone`).
+    #[error("the store is unavailable: {0}")]
+    StoreText(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -24,9 +27,7 @@ pub enum Failure {
 impl From<crate::ownership::MappingError> for Failure {
     fn from(error: crate::ownership::MappingError) -> Self {
         match error {
-            crate::ownership::MappingError::Store(detail) => {
-                Failure::Store(crate::store::Error::Corrupt(detail.to_string()))
-            }
+            crate::ownership::MappingError::Store(detail) => Failure::StoreText(detail.to_string()),
             other => Failure::BadRequest(other.to_string()),
         }
     }
@@ -48,17 +49,17 @@ fn page(status: StatusCode, title: &str, text: &str) -> Reply {
 }
 
 pub fn failure(failure: Failure) -> Reply {
-    match failure {
-        Failure::Store(error) => {
-            tracing::error!(%error, "store error while rendering a console page");
+    match &failure {
+        Failure::Store(_) | Failure::StoreText(_) => {
+            tracing::error!(error = %failure, "store error while rendering a console page");
             page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Store unavailable",
                 "The gateway could not read or write its store. Retry in a moment; the log says more.",
             )
         }
-        Failure::NotFound(text) => page(StatusCode::NOT_FOUND, "Not found", &text),
-        Failure::BadRequest(text) => bad_request(&text),
+        Failure::NotFound(text) => page(StatusCode::NOT_FOUND, "Not found", text),
+        Failure::BadRequest(text) => bad_request(text),
     }
 }
 
