@@ -36,7 +36,8 @@ pub fn page(ctx: &Ctx) -> Outcome {
         section.card aria-labelledby="chart-heading" {
             h2 #chart-heading { "Events per minute, last hour" }
             figure.chart {
-                (trusted(chart::events_per_minute(&minutes)))
+                // A phone scrolls the chart sideways rather than shrink its labels away.
+                div.chart-scroll { (trusted(chart::events_per_minute(&minutes))) }
                 figcaption {
                     span.legend { span.swatch.stored {} "stored" }
                     span.legend { span.swatch.duplicate {} "duplicates dropped" }
