@@ -171,15 +171,18 @@ fn exports(status: &Status, csrf: &str) -> Markup {
     html! {
         section.card aria-labelledby="exports-heading" {
             h2 #exports-heading { "Exports" }
-            form.row method="post" action="/admin/connection/exports" {
+            dl.facts {
+                dt { "State" }
+                dd #exports-state { @if preferences.exports_enabled { (badge("ok", "Enabled")) } @else { (badge("bad", "Disabled")) } }
+            }
+            form.actions method="post" action="/admin/connection/exports" {
                 (csrf_field(csrf))
-                span #exports-state { @if preferences.exports_enabled { (badge("ok", "Enabled")) } @else { (badge("bad", "Disabled")) } }
                 @if preferences.exports_enabled {
                     input type="hidden" name="enabled" value="off";
-                    button.small.secondary type="submit" data-confirm="Disable exports? Every export is refused until they are enabled again." { "Disable exports" }
+                    button.secondary type="submit" data-confirm="Disable exports? Every export is refused until they are enabled again." { "Disable exports" }
                 } @else {
                     input type="hidden" name="enabled" value="on";
-                    button.small type="submit" { "Enable exports" }
+                    button type="submit" { "Enable exports" }
                 }
             }
             p.hint { "Off turns exports off for every user. Export settings has a second switch (" code { "[export] enabled" } "): exports run when both are on." }
