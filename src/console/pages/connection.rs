@@ -46,7 +46,7 @@ fn render(view: &View, csrf: &str) -> Markup {
                 dl.facts {
                     dt { "State" }
                     dd { (state_badge(status.state)) }
-                    dt { "Connected with" }
+                    dt { "Connection type" }
                     dd { (match status.method {
                         Method::PrivateApp => "a private-app token from the config",
                         Method::OAuth => "the gateway's HubSpot app (OAuth)",
