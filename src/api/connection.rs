@@ -6,9 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::Full;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -16,13 +14,13 @@ use super::error::{json_response, ApiError, Response};
 use super::router::{Call, OwnedCall};
 use super::{rfc3339, wire, State};
 use crate::connection::{
-    Callback, Connected, ExportConnection, HubSpotUser, Refusal, Status, UserStatus, Who,
+    Callback, ExportConnection, HubSpotUser, Preferences, Refusal, Status, UserStatus, Who,
 };
 
 type Deferred = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
 
 /// The one mapping of a refusal to an HTTP status and code.
-fn status_and_code(refusal: &Refusal) -> (StatusCode, &'static str) {
+pub(super) fn status_and_code(refusal: &Refusal) -> (StatusCode, &'static str) {
     match refusal {
         Refusal::NoApp => (StatusCode::CONFLICT, "no_oauth_app"),
         Refusal::NoSecretsKey => (StatusCode::CONFLICT, "no_secrets_key"),
@@ -122,7 +120,7 @@ pub fn callback(state: Arc<State>, call: OwnedCall) -> Deferred {
         if let Err(refusal) = &outcome {
             tracing::warn!(reason = %refusal, "a Connect callback was refused");
         }
-        Ok(callback_page(&outcome))
+        Ok(super::callback_page::callback_page(&outcome))
     })
 }
 
@@ -146,19 +144,28 @@ struct PreferencesRequest {
 /// `PUT /v1/connection/preferences`: the fields given change, the others stay.
 pub fn put_preferences(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: PreferencesRequest = wire::json_body(&call.body)?;
+    change_preferences(state, request.export_connection, request.exports_enabled)
+        .map_err(refused)?;
+    get(state, call)
+}
+
+/// Changes the preferences given (the API's and the console's): the others stay; waiting
+/// exports look again at once.
+pub fn change_preferences(
+    state: &State,
+    export_connection: Option<ExportConnection>,
+    exports_enabled: Option<bool>,
+) -> Result<Preferences, Refusal> {
     let mut preferences = state.connections.preferences();
-    if let Some(export_connection) = request.export_connection {
+    if let Some(export_connection) = export_connection {
         preferences.export_connection = export_connection;
     }
-    if let Some(enabled) = request.exports_enabled {
+    if let Some(enabled) = exports_enabled {
         preferences.exports_enabled = enabled;
     }
-    state
-        .connections
-        .set_preferences(preferences)
-        .map_err(refused)?;
+    let saved = state.connections.set_preferences(preferences)?;
     state.exporter.wake.notify_one();
-    get(state, call)
+    Ok(saved)
 }
 
 /// `POST /v1/users/{email}/connection/start`.
@@ -192,89 +199,4 @@ pub fn user_disconnect(state: Arc<State>, call: OwnedCall) -> Deferred {
             .map_err(refused)?;
         Ok(json_response(StatusCode::OK, &user_status_json(&status)))
     })
-}
-
-/// The page the browser lands on after HubSpot's consent: what was connected, or what was
-/// refused and what to do. Also served by `hubspot-gateway connect` without a daemon.
-pub fn callback_page(outcome: &Result<Connected, Refusal>) -> Response {
-    let (status, title, lines) = match outcome {
-        Ok(connected) => (
-            StatusCode::OK,
-            connected_title(connected),
-            connected_lines(connected),
-        ),
-        Err(refusal) => {
-            let (status, _) = status_and_code(refusal);
-            let next = match refusal {
-                Refusal::HubSpot(_) | Refusal::Store(_) => "Nothing changed. Try again shortly.",
-                _ => "Nothing changed.",
-            };
-            (
-                status,
-                "Not connected".to_owned(),
-                vec![refusal.to_string(), next.to_owned()],
-            )
-        }
-    };
-    let mut html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head>\
-         <body><main><h1>{0}</h1>",
-        escape(&title)
-    );
-    for line in lines {
-        html.push_str(&format!("<p>{}</p>", escape(&line)));
-    }
-    html.push_str("</main></body></html>\n");
-    // Invariant: static header names and values.
-    http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .header("referrer-policy", "no-referrer")
-        .header("content-security-policy", "default-src 'none'")
-        .header("x-content-type-options", "nosniff")
-        .body(Full::new(Bytes::from(html)))
-        .expect("static response parts are valid")
-}
-
-fn connected_title(connected: &Connected) -> String {
-    match &connected.who {
-        Who::Service => "Connected to HubSpot".to_owned(),
-        Who::User(email) => format!("{email} is connected to HubSpot"),
-    }
-}
-
-fn connected_lines(connected: &Connected) -> Vec<String> {
-    let account = match &connected.hub_domain {
-        Some(domain) => format!("HubSpot account {} ({domain})", connected.portal_id),
-        None => format!("HubSpot account {}", connected.portal_id),
-    };
-    let user = connected.user.email.as_deref().unwrap_or("an unknown user");
-    let mut lines = match &connected.who {
-        Who::Service => vec![
-            format!("hubspot-gateway is connected to {account} as {user}, the primary connected admin."),
-            "Sync starts now. You can close this page.".to_owned(),
-        ],
-        Who::User(email) => vec![format!(
-            "Records {email} exports are now created as {user} in {account}. You can close this page."
-        )],
-    };
-    if let Some(replaced) = &connected.replaced {
-        lines.insert(1, format!("This replaces the connection of {replaced}."));
-    }
-    if !connected.missing_optional.is_empty() {
-        lines.push(format!(
-            "Not granted (optional; exports need them): {}.",
-            connected.missing_optional.join(", ")
-        ));
-    }
-    lines
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+mod callback_page;
 mod connection;
 pub mod error;
 mod export;
@@ -22,7 +23,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 pub use auth::Tokens;
-pub use connection::callback_page;
+pub use callback_page::callback_page;
+pub use connection::change_preferences;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
 pub use status::{body as status_body, connection as connection_summary};

@@ -71,6 +71,8 @@ pub struct Connected {
     pub replaced: Option<String>,
     /// Optional scopes the connection lacks (what they are for stays unavailable).
     pub missing_optional: Vec<String>,
+    /// Who started the flow (an API token's name, `cli`, [`super::CONSOLE`]).
+    pub started_by: String,
 }
 
 impl Connections {
@@ -78,16 +80,7 @@ impl Connections {
     /// HubSpot's authorize URL with the scopes to ask for and a fresh single-use `state`.
     pub fn start(&self, who: &Who, started_by: &str) -> Result<String, Refusal> {
         let inner = &self.inner;
-        if *who == Who::Service && inner.settings.access_token.is_some() {
-            return Err(Refusal::PrivateApp);
-        }
-        let app = inner.app.as_ref().ok_or(Refusal::NoApp)?;
-        if inner.key.is_none() {
-            return Err(Refusal::NoSecretsKey);
-        }
-        if matches!(who, Who::User(_)) && self.service_portal().is_none() {
-            return Err(Refusal::NoService);
-        }
+        let app = self.can_start(who)?;
         let state = {
             let _write = inner.write.lock();
             begin(&inner.store, who, started_by)?
@@ -102,6 +95,23 @@ impl Connections {
             &scopes.optional_names(),
             &state,
         ))
+    }
+
+    /// Whether a Connect for `who` can start here (the app, the key, the service connection a
+    /// user's must join); the app to start it with.
+    pub fn can_start(&self, who: &Who) -> Result<&hubspot::App, Refusal> {
+        let inner = &self.inner;
+        if *who == Who::Service && inner.settings.access_token.is_some() {
+            return Err(Refusal::PrivateApp);
+        }
+        let app = inner.app.as_ref().ok_or(Refusal::NoApp)?;
+        if inner.key.is_none() {
+            return Err(Refusal::NoSecretsKey);
+        }
+        if matches!(who, Who::User(_)) && self.service_portal().is_none() {
+            return Err(Refusal::NoService);
+        }
+        Ok(app)
     }
 
     /// The callback: redeems the state, exchanges the code, checks the token and stores the
@@ -285,6 +295,7 @@ impl Connections {
                 .and_then(|old| old.user_email)
                 .filter(|old| Some(old) != info.user_email.as_ref()),
             missing_optional: self.scopes_for(who).missing_any(&info.scopes),
+            started_by: pending.started_by.clone(),
         };
         Ok((connected, replaced_token))
     }

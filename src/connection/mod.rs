@@ -1,7 +1,7 @@
 //! Connections to HubSpot as an app: the install flow (Connect), the primary connected admin,
 //! Change user, Disconnect, preferences, and each user's own connection for exports.
 //!
-//! One rule, several faces: the JSON API, the CLI and (later) the admin console call
+//! One rule, several faces: the JSON API, the CLI and the admin console call
 //! [`Connections`]; none of them decides anything itself. The service connection is one of:
 //! a private-app `access_token` in the config; a connection a Connect stored (its refresh
 //! token sealed under `store.secrets_key`, see [`seal`]); or a `refresh_token` in the config.
@@ -35,6 +35,9 @@ pub use users::{UserProblem, UserStatus};
 
 use crate::hubspot::{self, TokenInfo};
 use crate::store::{self, Store};
+
+/// `started_by` of the flows the admin console starts: their callback page links back to it.
+pub const CONSOLE: &str = "admin console";
 
 /// Whether the gateway can act in HubSpot with a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,12 +3,12 @@
 use http::Method;
 
 use super::pages::{
-    connection, exports, job, job_record, mapping, mapping_test, owner_picker, problem::Outcome,
-    settings, sign_in, sync, users, webhooks,
+    connection, connection_forms, exports, job, job_record, mapping, mapping_test, owner_picker,
+    problem::Outcome, settings, sign_in, sync, user_connection, users, webhooks,
 };
 use super::Ctx;
 
-type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+pub type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
 
 #[derive(Clone, Copy)]
 pub enum Handler {
@@ -77,13 +77,34 @@ pub const ROUTES: &[Route] = &[
     },
     post("/admin/sign-out", sign_in::sign_out),
     get("/admin/connection", connection::page),
-    post("/admin/connection/exports", connection::exports_switch),
+    post("/admin/connection/connect", connection_forms::connect),
+    Route {
+        method: Method::POST,
+        path: "/admin/connection/disconnect",
+        access: Access::Session,
+        handler: Handler::Async(connection_forms::disconnect),
+    },
+    post(
+        "/admin/connection/preferences",
+        connection_forms::preferences,
+    ),
+    post(
+        "/admin/connection/exports",
+        connection_forms::exports_switch,
+    ),
     get("/admin/users", users::page),
     post("/admin/users/auto", users::auto),
     post("/admin/users/reset", users::reset),
     get("/admin/users/{email}", owner_picker::edit),
     post("/admin/users/{email}", owner_picker::save),
     post("/admin/users/{email}/remove", users::remove),
+    post("/admin/users/{email}/connect", user_connection::connect),
+    Route {
+        method: Method::POST,
+        path: "/admin/users/{email}/disconnect",
+        access: Access::Session,
+        handler: Handler::Async(user_connection::disconnect),
+    },
     get("/admin/settings", settings::page),
     post("/admin/settings", settings::save),
     post("/admin/settings/reset", settings::reset),

@@ -2,6 +2,7 @@
 //! against the real daemon mirroring the simulator. Screenshots go to `target/screenshots/`.
 
 mod browser;
+mod connection;
 mod exports;
 mod mapping;
 mod pages;

@@ -3,6 +3,7 @@
 //! function as the JSON API.
 
 pub mod connection;
+pub mod connection_forms;
 pub mod exports;
 pub mod job;
 pub mod job_record;
@@ -14,6 +15,7 @@ pub mod problem;
 pub mod settings;
 pub mod sign_in;
 pub mod sync;
+pub mod user_connection;
 pub mod users;
 pub mod webhooks;
 

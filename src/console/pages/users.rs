@@ -10,7 +10,7 @@ use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::problem::{not_connected, Failure, Outcome};
-use super::{confirmation, confirmed, portal};
+use super::{confirmation, confirmed, portal, user_connection};
 use crate::export::job;
 use crate::ownership::{normalize, Reviewed, Standing, UserMap};
 use crate::store::{MappingSource, Owner};
@@ -160,9 +160,13 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
         .filter(|u| u.standing.needs_attention())
         .count();
     let csrf = ctx.csrf();
+    let connections = user_connection::shown(ctx);
     let content = html! {
         h1 { "User mapping" }
         p.lead { "Which HubSpot owner gets the records each internal user exports. Users who need you come first." }
+        @if connections {
+            (notice("info", html! { p { "Exports are created with each user's own HubSpot account (" a href="/admin/connection" { "Connection" } "): a user who has not connected gets " code { "user_not_connected" } ". Connect here opens HubSpot in this browser, where that user signs in; their product can start it too (" code { "POST /v1/users/{email}/connection/start" } ")." } }))
+        }
         @if attention > 0 {
             (notice("warn", html! { p { strong { (plural(attention, "user needs", "users need")) " a mapping." } " Their exports get the fallback owner (or an owner with their email) until you map them." } }))
         }
@@ -176,12 +180,18 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
         div.table-wrap {
             table.stack {
                 caption { "Internal users (" (reviewed.len()) ")" }
-                thead { tr { th scope="col" { "User" } th scope="col" { "HubSpot owner" } th scope="col" { "Source" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
+                thead { tr {
+                    th scope="col" { "User" } th scope="col" { "HubSpot owner" } th scope="col" { "Source" } th scope="col" { "Status" }
+                    @if connections { th scope="col" { "Own connection" } }
+                    th scope="col" { "Actions" }
+                } }
                 tbody {
                     @if reviewed.is_empty() {
-                        tr { td colspan="5" { span.muted { "No users yet: auto-map some below, or they appear when they first export." } } }
+                        tr { td colspan=(if connections { 6 } else { 5 }) { span.muted { "No users yet: auto-map some below, or they appear when they first export." } } }
                     }
-                    @for user in &reviewed { (row(user, csrf)) }
+                    @for user in &reviewed {
+                        (row(user, connections.then(|| user_connection::cell(ctx, &user.email)), csrf))
+                    }
                 }
             }
         }
@@ -219,7 +229,8 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
     Ok(Reply::page(Section::Users, content).with_status(status))
 }
 
-fn row(user: &Reviewed, csrf: &str) -> Markup {
+/// One user; `connection`: their own HubSpot connection, when exports use users' accounts.
+fn row(user: &Reviewed, connection: Option<Markup>, csrf: &str) -> Markup {
     let edit = format!("/admin/users/{}", encode(&user.email));
     html! {
         tr class=(if user.standing.needs_attention() { "attention" } else { "" }) {
@@ -236,6 +247,7 @@ fn row(user: &Reviewed, csrf: &str) -> Markup {
                 None => "seen in exports",
             }) }
             td data-label="Status" { (standing(user.standing)) }
+            @if let Some(connection) = connection { td data-label="Own connection" { (connection) } }
             td data-label="Actions" {
                 div.row {
                     a.button.small.secondary href=(edit) aria-label={ "Choose an owner for " (user.email) } { "Choose owner" }

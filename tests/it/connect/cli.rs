@@ -49,9 +49,15 @@ async fn connect(config: &Path, email: &str) -> (bool, Vec<String>) {
         .await
         .expect("connect exits after the callback")
         .unwrap();
-    while let Ok(line) = lines.try_recv() {
-        seen.push(line);
-    }
+    // The rest of the output: the reader ends at the pipe's end, after the last line.
+    let rest = async {
+        while let Some(line) = lines.recv().await {
+            seen.push(line);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), rest)
+        .await
+        .expect("the output ends when connect exits");
     (status.success(), seen)
 }
 
