@@ -49,7 +49,10 @@ impl Durable {
             .map_err(|_| anyhow::anyhow!("--durable needs BENCH_CLIENT_SECRET"))?;
         let db = sled::Config::new().path(dir).open()?;
         let events = db.open_tree("events")?;
-        let data_file = File::options().read(true).write(true).open(dir.join("db"))?;
+        let data_file = File::options()
+            .read(true)
+            .write(true)
+            .open(dir.join("db"))?;
         let (commits, waiting) = mpsc::channel();
         std::thread::spawn(move || group_commit(&db, &data_file, &waiting));
         Ok(Arc::new(Durable {
@@ -117,8 +120,11 @@ async fn answer(
     // Read the whole body like the gateway must before it can verify a signature.
     let status = match (body.collect().await, durable) {
         (Err(_), _) => StatusCode::BAD_REQUEST,
-        (Ok(_), None) => StatusCode::NO_CONTENT,
-        (Ok(body), Some(durable)) => durable.store(&parts.headers, &body.to_bytes()).await,
+        // Only deliveries are stored; a GET is the benchmark asking whether the sink is up.
+        (Ok(body), Some(durable)) if parts.method == hyper::Method::POST => {
+            durable.store(&parts.headers, &body.to_bytes()).await
+        }
+        (Ok(_), _) => StatusCode::NO_CONTENT,
     };
     let mut response = Response::new(Empty::new());
     *response.status_mut() = status;
