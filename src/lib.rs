@@ -14,4 +14,5 @@ pub mod secret;
 pub mod sim;
 pub mod store;
 pub mod sync;
+pub mod time;
 pub mod webhook;

@@ -18,7 +18,7 @@ use crate::export::mapping::SaveError;
 use crate::export::{Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
 use crate::ownership::{normalize, Fallback};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
     let current = Settings::current(&state.store, &state.exporter.config)

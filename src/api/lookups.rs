@@ -13,7 +13,7 @@ use super::router::Call;
 use super::{rfc3339, wire, Portal, State};
 use crate::object::ObjectType;
 use crate::ownership::{self, Filter, Indication, Query, MAX_OWNERS};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// At most this many items (companies and contacts together) per indicator request.
 pub const MAX_ITEMS: usize = 1000;

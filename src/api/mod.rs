@@ -161,8 +161,7 @@ pub fn stored_portal(store: &Store) -> Option<Portal> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time.
+/// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time; never before 1970.
 pub fn rfc3339(epoch_ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
+    crate::time::iso(epoch_ms.max(0))
 }

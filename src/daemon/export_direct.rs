@@ -21,7 +21,7 @@ use crate::object::ObjectType;
 use crate::ownership::Fallback;
 use crate::store::Store;
 use crate::sync::{Settings, Syncer};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// The store opened and HubSpot connected, ready to run the jobs of one file.
 pub struct Direct {

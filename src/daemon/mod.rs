@@ -274,7 +274,7 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let cutoff_ms = webhook::inbox::now_ms() - retention.as_millis() as i64;
+        let cutoff_ms = crate::time::now_ms() - retention.as_millis() as i64;
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.inbox().prune(cutoff_ms)).await {
             Ok(Ok(0)) => {}
@@ -301,7 +301,7 @@ async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
         let state = state.clone();
         let pruned = tokio::task::spawn_blocking(move || {
             let settings = crate::export::Settings::current(&state.store, &state.exporter.config)?;
-            let now = webhook::inbox::now_ms();
+            let now = crate::time::now_ms();
             crate::export::retention::prune(
                 &state.store,
                 portal.hub_id,

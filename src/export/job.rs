@@ -318,7 +318,7 @@ pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Resul
     }
     header.state = "failed".into();
     header.error = Some(error);
-    header.finished_at_ms = Some(crate::webhook::inbox::now_ms());
+    header.finished_at_ms = Some(crate::time::now_ms());
     save_header(store, portal, id, &header)
 }
 

@@ -23,7 +23,7 @@ use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
 use crate::ownership::{Fallback, UserMap};
 use crate::store::{self, Store, Term};
 use crate::sync::{self, Syncer};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

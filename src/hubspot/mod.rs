@@ -53,7 +53,6 @@ mod rate_limit;
 mod retry;
 mod schema;
 mod search;
-mod timestamp;
 mod wire;
 mod writes;
 
@@ -71,7 +70,6 @@ pub use paging::{ListCursor, SearchCursor};
 pub use rate_limit::{Budget, RateLimiter, RateLimits};
 pub use retry::{ClientStats, RetryPolicy, StatsSnapshot};
 pub use search::{SearchPage, SEARCH_LIMIT};
-pub use timestamp::parse_ms;
 pub use writes::{
     BatchWrite, NewAssociation, NewRecord, RecordUpdate, Upserted, WriteError, WRITE_BATCH_LIMIT,
 };

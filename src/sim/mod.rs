@@ -123,7 +123,6 @@ mod limits;
 mod portal;
 mod schema;
 mod stats;
-pub mod time;
 mod webhooks;
 
 use std::net::SocketAddr;

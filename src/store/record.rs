@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
-use crate::hubspot::parse_ms;
 use crate::object::ObjectType;
+use crate::time::parse_ms;
 
 const VALUE_FORMAT: u8 = 1;
 

@@ -11,7 +11,7 @@ use super::syncer::{Result, Syncer};
 use crate::hubspot::{Fields, ListCursor};
 use crate::object::ObjectType;
 use crate::store::Write;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// What HubSpot lists for one type: live ids with their modified time, merge losers with
 /// their survivor, archived ids with their archive time.

@@ -13,7 +13,7 @@ use super::schedule::Window;
 use super::state::TypeState;
 use super::syncer::Syncer;
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// How often the polling cycle runs and when reference data and reconciliation are due.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
 use crate::object::ObjectType;
 use crate::store::{Store, Write};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Why a sync step stopped.
 #[derive(Debug, thiserror::Error)]

@@ -733,7 +733,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
         user_email: "seller@internal.example".into(),
         state: "queued".into(),
         total: 1,
-        created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
+        created_at_ms: hubspot_gateway::time::now_ms(),
         finished_at_ms: None,
         error: None,
         stalled: None,
@@ -802,7 +802,7 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     // Past the bound while the writer pauses, "restart" it: the new writer keeps the clock
     // from the header, so its first failure fails the job instead of starting a new hour.
     let past_bound = since_ms + give_up_after.as_millis() as i64 + 200;
-    let wait_ms = past_bound - hubspot_gateway::webhook::inbox::now_ms();
+    let wait_ms = past_bound - hubspot_gateway::time::now_ms();
     tokio::time::sleep(Duration::from_millis(wait_ms.max(0) as u64)).await;
     shutdown.cancel();
     task.await.unwrap();

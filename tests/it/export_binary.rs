@@ -293,7 +293,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
     let crate::mirror::Harness { sim, gateway } = h;
     sim.control().set_webhook_target(None);
     let dir = gateway.stop().await;
-    let sent_ms = hubspot_gateway::webhook::inbox::now_ms() - 20_000;
+    let sent_ms = hubspot_gateway::time::now_ms() - 20_000;
     let landed = sim
         .control()
         .create(

@@ -13,7 +13,7 @@ use crate::export::job::{self, Outcome, Row};
 use crate::export::plan::Plan;
 use crate::hubspot::{self, Association, AssociationType, Fault, NewAssociation, NewRecord};
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Contact → company, unlabelled (HubSpot-defined association type 279).
 const CONTACT_TO_COMPANY: i64 = 279;

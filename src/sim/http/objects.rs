@@ -10,7 +10,7 @@ use super::Request;
 use crate::sim::http::acting::Acting;
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::{Filter, FilterGroup, Portal, SearchQuery};
-use crate::sim::time;
+use crate::time;
 
 const LIST_MAX: usize = 100;
 /// `propertiesWithHistory` lowers the page size (HubSpot's spec says so without a number;

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::{Portal, Record};
 use crate::sim::schema;
-use crate::sim::time;
+use crate::time;
 
 /// What a request asked to see of each record.
 #[derive(Debug, Default, Clone)]

@@ -14,7 +14,7 @@ use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::kind::ObjectType;
 use crate::sim::limits::Verdict;
-use crate::sim::time;
+use crate::time;
 
 /// One API operation, with the object type(s) and id it names.
 pub enum Call {

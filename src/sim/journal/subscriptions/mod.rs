@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub use parse::{parse, Invalid};
 
 use crate::sim::kind::ObjectType;
-use crate::sim::time;
+use crate::time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
