@@ -13,7 +13,8 @@ use crate::config::Loaded;
 use crate::hubspot::{self, ClientConfig, Credentials, Requirements};
 use crate::object::ObjectType;
 use crate::store::Store;
-use crate::sync::{self, schedule::Window, Cycle, Settings, Syncer};
+use crate::sync::{self, Cycle, Settings, Syncer};
+use crate::time::Window;
 
 /// The HubSpot client the config describes.
 pub fn client(loaded: &Loaded) -> anyhow::Result<hubspot::Client> {

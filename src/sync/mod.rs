@@ -9,7 +9,6 @@ mod incremental;
 pub mod privacy;
 mod reconcile;
 pub mod run;
-pub mod schedule;
 pub mod state;
 mod syncer;
 mod webhooks;

@@ -9,11 +9,11 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::schedule::Window;
 use super::state::TypeState;
 use super::syncer::Syncer;
 use crate::object::ObjectType;
 use crate::time::now_ms;
+use crate::time::Window;
 
 /// How often the polling cycle runs and when reference data and reconciliation are due.
 #[derive(Debug, Clone)]

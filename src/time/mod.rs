@@ -1,10 +1,13 @@
 //! Time, the one implementation: the epoch-millisecond clock, HubSpot's timestamp texts read
 //! and written (with `jiff`), and daily UTC windows. A leaf: it imports nothing of the product.
 
+mod window;
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::Offset;
 use jiff::Timestamp;
+
+pub use window::Window;
 
 /// Milliseconds since the Unix epoch, by the system clock (0 if it reads before 1970).
 pub fn now_ms() -> i64 {

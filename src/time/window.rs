@@ -1,4 +1,5 @@
-//! When reconciliation may run: at most once per interval, inside a daily off-hours window.
+//! Daily UTC windows (such as the reconciliation window): whether an instant falls inside,
+//! and whether a run at most once per interval is due.
 
 const DAY_MS: i64 = 86_400_000;
 
