@@ -8,7 +8,7 @@ use tokio::time::Instant as Clock;
 use hubspot_gateway::config::Export;
 use hubspot_gateway::export::context::Context;
 use hubspot_gateway::object::ObjectType;
-use hubspot_gateway::ownership::terms;
+use hubspot_gateway::ownership::{brief, terms};
 use hubspot_gateway::store::{PropertyDef, Record, Store, Write};
 
 const PORTAL: i64 = 1;
@@ -57,7 +57,12 @@ fn main() -> anyhow::Result<()> {
                     updated_at_ms: 1,
                     ..Record::default()
                 };
-                Write::Upsert { record, terms }
+                let brief = brief(ObjectType::Contacts, &record);
+                Write::Upsert {
+                    record,
+                    terms,
+                    brief,
+                }
             })
             .collect();
         store

@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 use super::sync::{client, connect, record_types, requirements, syncer};
 use crate::config::{Loaded, Scope};
 use crate::object::ObjectType;
-use crate::store::Store;
 
 /// The running daemon's base URL and a client for it (HTTPS when TLS is on), if one answers
 /// on the configured address.
@@ -63,7 +62,7 @@ pub async fn sync_once(
         }
         return Ok(());
     }
-    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
+    let store = super::open_store(&loaded.config.store)?;
     let client = client(loaded)?;
     let info = connect(
         &client,

@@ -42,8 +42,7 @@ impl Direct {
         user_email: &str,
         dry_run: bool,
     ) -> anyhow::Result<Direct> {
-        let store =
-            Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
+        let store = super::open_store(&loaded.config.store)?;
         let client = client(loaded)?;
         let kinds = record_types(loaded);
         let needs = Requirements {

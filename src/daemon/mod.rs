@@ -64,7 +64,7 @@ const STORE_CHECK: Duration = Duration::from_millis(250);
 /// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
-    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
+    let store = open_store(&config.store)
         .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
     let (inbox, committer) = webhook::inbox(
         store.clone(),
@@ -181,6 +181,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         committer,
         store_failed,
     })
+}
+
+/// Opens the store `[store]` describes, upgrading one an older build wrote (its briefs are
+/// derived by `ownership::brief`).
+pub fn open_store(config: &crate::config::Store) -> crate::store::Result<Store> {
+    Store::open_upgrading(&config.path, config.cache_mb, Some(crate::ownership::brief))
 }
 
 impl Running {

@@ -49,7 +49,7 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
         "no daemon answers on {base} ({why}) and there is no store at {}",
         path.display()
     );
-    let store = Store::open_with_cache(path, loaded.config.store.cache_mb).with_context(|| {
+    let store = super::open_store(&loaded.config.store).with_context(|| {
         format!(
             "no daemon answers on {base} ({why}), and the store at {} cannot be opened",
             path.display()

@@ -18,8 +18,13 @@ use crate::object::ObjectType;
 /// One change to the mirror of one object type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Insert or replace a record and its index terms (a live record).
-    Upsert { record: Record, terms: Vec<Term> },
+    /// Insert or replace a record with its index terms and its brief (derived by the caller
+    /// from the same record).
+    Upsert {
+        record: Record,
+        terms: Vec<Term>,
+        brief: Brief,
+    },
     /// Mark a record deleted in HubSpot: kept for a restore, but no longer found by lookups.
     Archive { id: i64, at_ms: i64 },
     /// Undo an archive.
@@ -143,9 +148,9 @@ impl Mirror {
         }
     }
 
-    /// Writes the brief of every stored record (a store written before briefs existed);
-    /// returns how many. Replaces whatever the brief tree held.
-    pub(super) fn build_briefs(&self) -> Result<u64> {
+    /// Writes the brief of every stored record (a store written before briefs existed) as
+    /// `brief_of` derives it; returns how many. Replaces whatever the brief tree held.
+    pub(super) fn build_briefs(&self, brief_of: super::BriefOf) -> Result<u64> {
         self.briefs.clear()?;
         let mut batch = sled::Batch::default();
         let (mut built, mut in_batch) = (0, 0);
@@ -156,7 +161,7 @@ impl Mirror {
                 .and_then(|code| ObjectType::ALL.into_iter().find(|k| k.code() == *code))
                 .ok_or_else(|| Error::Corrupt("record key without a type".into()))?;
             let stored: Stored = decode(&value)?;
-            batch.insert(key, encode(&Brief::of(kind, &stored.record)));
+            batch.insert(key, encode(&brief_of(kind, &stored.record)));
             built += 1;
             in_batch += 1;
             if in_batch == 10_000 {
@@ -382,7 +387,11 @@ impl Tx<'_> {
 
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
-            Write::Upsert { record, terms } => self.upsert(record, terms),
+            Write::Upsert {
+                record,
+                terms,
+                brief,
+            } => self.upsert(record, terms, brief),
             Write::Archive { id, at_ms } => self.set_archived(*id, Some(*at_ms)),
             Write::Restore { id, at_ms } => self
                 .set_archived(*id, None)
@@ -432,13 +441,27 @@ impl Tx<'_> {
         }
     }
 
-    /// Writes a record and its brief.
-    fn save(&self, stored: &Stored) -> TxResult<()> {
+    /// Writes a record, and its brief when given.
+    fn save(&self, stored: &Stored, brief: Option<&Brief>) -> TxResult<()> {
         let key = record_key(self.portal, self.kind.code(), stored.record.id);
         self.records().insert(&key[..], encode(stored))?;
-        self.briefs()
-            .insert(&key[..], encode(&Brief::of(self.kind, &stored.record)))?;
+        if let Some(brief) = brief {
+            self.briefs().insert(&key[..], encode(brief))?;
+        }
         Ok(())
+    }
+
+    /// The stored brief of record `id` with its archived flag set to `archived`: the one
+    /// field of a brief that changes without a new version of the record. Every record has
+    /// a brief (written with it since format 2); were one missing, none is invented here.
+    fn brief_archived(&self, id: i64, archived: bool) -> TxResult<Option<Brief>> {
+        let key = record_key(self.portal, self.kind.code(), id);
+        let Some(bytes) = self.briefs().get(key)? else {
+            return Ok(None);
+        };
+        let mut brief: Brief = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+        brief.archived = archived;
+        Ok(Some(brief))
     }
 
     fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> TxResult<()> {
@@ -485,7 +508,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn upsert(&self, record: &Record, terms: &[Term]) -> TxResult<()> {
+    fn upsert(&self, record: &Record, terms: &[Term], brief: &Brief) -> TxResult<()> {
         let was_live = match self.load(record.id)? {
             Some(old) if !old.record.archived => {
                 self.index_terms(record.id, &old.terms, false)?;
@@ -500,10 +523,11 @@ impl Tx<'_> {
         if was_live != is_live {
             self.add_to_count(if is_live { 1 } else { -1 })?;
         }
-        self.save(&Stored {
+        let stored = Stored {
             record: record.clone(),
             terms: terms.to_vec(),
-        })
+        };
+        self.save(&stored, Some(brief))
     }
 
     fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> TxResult<()> {
@@ -521,7 +545,8 @@ impl Tx<'_> {
         if let Some(at_ms) = archived_at_ms {
             stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
         }
-        self.save(&stored)
+        let brief = self.brief_archived(id, archive)?;
+        self.save(&stored, brief.as_ref())
     }
 
     fn touch_state(&self, id: i64, at_ms: i64) -> TxResult<()> {
@@ -529,7 +554,8 @@ impl Tx<'_> {
             return Ok(());
         };
         stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
-        self.save(&stored)
+        // `state_changed_at_ms` is not in the brief.
+        self.save(&stored, None)
     }
 
     fn remove(&self, id: i64, existing: &[(u8, i64)]) -> TxResult<()> {

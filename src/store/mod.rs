@@ -24,6 +24,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use crate::object::ObjectType;
+
 pub use exports::Exports;
 pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
@@ -49,6 +51,11 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("the store at {path} has format {found}, newer than this build's {FORMAT_VERSION}")]
     TooNew { path: PathBuf, found: u32 },
+    #[error(
+        "the store at {path} has format {found}, which only the daemon's commands upgrade \
+         (open it with `hubspot-gateway serve` once)"
+    )]
+    NeedsUpgrade { path: PathBuf, found: u32 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("storage unavailable: {0}")]
@@ -71,6 +78,11 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// How a record's brief is derived (`ownership::brief`). The store keeps briefs but cannot
+/// derive one, knowing no property names: opening a store written before briefs existed
+/// needs this from the caller.
+pub type BriefOf = fn(ObjectType, &Record) -> Brief;
 
 /// A handle to the open store; cheap to clone.
 #[derive(Clone)]
@@ -101,7 +113,14 @@ impl Store {
 
     /// Like [`Store::open`], with sled's page cache limited to about `cache_mb` MiB
     /// (`store.cache_mb`; sled's limit is approximate, the process needs more than that).
+    /// A store of a format older than briefs is refused ([`Error::NeedsUpgrade`]).
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
+        Self::open_upgrading(path, cache_mb, None)
+    }
+
+    /// Like [`Store::open_with_cache`], upgrading a store of any older format: `brief_of`
+    /// derives the briefs a store written before them lacks.
+    pub fn open_upgrading(path: &Path, cache_mb: u64, brief_of: Option<BriefOf>) -> Result<Store> {
         std::fs::create_dir_all(path)?;
         let db = sled::Config::new()
             .path(path)
@@ -127,7 +146,7 @@ impl Store {
         let inbox = InboxStore::open(&db)?;
         let mirror = Mirror::open(&db)?;
         if found < FORMAT_VERSION {
-            migrate(&db, &meta, &mirror, found, &data_file)?;
+            migrate(&db, &meta, &mirror, found, &data_file, brief_of, path)?;
         }
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
@@ -292,9 +311,20 @@ fn migrate(
     mirror: &Mirror,
     found: u32,
     data_file: &File,
+    brief_of: Option<BriefOf>,
+    path: &Path,
 ) -> Result<()> {
     let started = tokio::time::Instant::now();
-    let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
+    let briefs = match (found < 2, brief_of) {
+        (false, _) => 0,
+        (true, Some(brief_of)) => mirror.build_briefs(brief_of)?,
+        (true, None) => {
+            return Err(Error::NeedsUpgrade {
+                path: path.to_owned(),
+                found,
+            })
+        }
+    };
     let terms = if found < 3 {
         mirror.move_listed_terms()?
     } else {
