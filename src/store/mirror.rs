@@ -5,7 +5,7 @@
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
 //! whether it is stale); this module carries them out. There is one writer at a time.
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use super::keys::{
@@ -125,10 +125,7 @@ impl Mirror {
             }
             Ok(())
         });
-        outcome.map_err(|error| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => Error::from(error),
-        })
+        outcome.map_err(Error::from)
     }
 
     /// The record stored under exactly `id`, archived ones included.

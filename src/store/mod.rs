@@ -24,6 +24,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use sled::transaction::TransactionError;
+
 use crate::object::ObjectType;
 
 pub use exports::Exports;
@@ -67,6 +69,17 @@ impl From<sled::Error> for Error {
         match error {
             sled::Error::Corruption { .. } => Error::Corrupt(error.to_string()),
             other => Error::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The one reading of a failed sled transaction: an abort carries this module's error,
+/// anything else is storage.
+impl From<TransactionError<Error>> for Error {
+    fn from(error: TransactionError<Error>) -> Self {
+        match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => Error::from(error),
         }
     }
 }
