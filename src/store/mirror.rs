@@ -100,7 +100,7 @@ impl Mirror {
                 _ => {}
             }
         }
-        let trees = [
+        let trees = (
             &self.records,
             &self.index,
             &self.aliases,
@@ -110,21 +110,31 @@ impl Mirror {
             &self.cursors,
             &self.briefs,
             &self.terms,
-        ];
-        let outcome = trees[..].transaction(|trees| {
-            let tx = Tx {
-                portal,
-                kind,
-                trees,
-            };
-            for write in writes {
-                tx.apply(write, &existing)?;
-            }
-            if let Some((name, value)) = cursor {
-                trees[6].insert(keys::named_key(portal, None, name), value)?;
-            }
-            Ok(())
-        });
+        );
+        // sled hands the transaction's trees back in the order given: named here, once.
+        let outcome = trees.transaction(
+            |(records, index, aliases, associations, purged, counts, cursors, briefs, terms)| {
+                let tx = Tx {
+                    portal,
+                    kind,
+                    records,
+                    index,
+                    aliases,
+                    associations,
+                    purged,
+                    counts,
+                    briefs,
+                    terms,
+                };
+                for write in writes {
+                    tx.apply(write, &existing)?;
+                }
+                if let Some((name, value)) = cursor {
+                    cursors.insert(keys::named_key(portal, None, name), value)?;
+                }
+                Ok(())
+            },
+        );
         outcome.map_err(Error::from)
     }
 
@@ -349,39 +359,21 @@ impl Mirror {
     }
 }
 
-/// The trees of one transaction, in `Mirror::write`'s order.
+/// The trees of one transaction, by name.
 struct Tx<'a> {
     portal: i64,
     kind: ObjectType,
-    trees: &'a [TransactionalTree],
+    records: &'a TransactionalTree,
+    index: &'a TransactionalTree,
+    aliases: &'a TransactionalTree,
+    associations: &'a TransactionalTree,
+    purged: &'a TransactionalTree,
+    counts: &'a TransactionalTree,
+    briefs: &'a TransactionalTree,
+    terms: &'a TransactionalTree,
 }
 
 impl Tx<'_> {
-    fn records(&self) -> &TransactionalTree {
-        &self.trees[0]
-    }
-    fn index(&self) -> &TransactionalTree {
-        &self.trees[1]
-    }
-    fn aliases(&self) -> &TransactionalTree {
-        &self.trees[2]
-    }
-    fn associations(&self) -> &TransactionalTree {
-        &self.trees[3]
-    }
-    fn purged(&self) -> &TransactionalTree {
-        &self.trees[4]
-    }
-    fn counts(&self) -> &TransactionalTree {
-        &self.trees[5]
-    }
-    fn briefs(&self) -> &TransactionalTree {
-        &self.trees[7]
-    }
-    fn terms(&self) -> &TransactionalTree {
-        &self.trees[8]
-    }
-
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
             Write::Upsert {
@@ -396,13 +388,13 @@ impl Tx<'_> {
             Write::Remove { id } => self.remove(*id, existing),
             Write::Purge { id } => {
                 self.remove(*id, existing)?;
-                self.purged()
+                self.purged
                     .insert(&record_key(self.portal, self.kind.code(), *id)[..], &[][..])?;
                 Ok(())
             }
             Write::Alias { from, to } => {
                 let target = keys::i64_key(*to);
-                self.aliases().insert(
+                self.aliases.insert(
                     &record_key(self.portal, self.kind.code(), *from)[..],
                     &target[..],
                 )?;
@@ -428,7 +420,7 @@ impl Tx<'_> {
 
     fn load(&self, id: i64) -> TxResult<Option<Stored>> {
         match self
-            .records()
+            .records
             .get(record_key(self.portal, self.kind.code(), id))?
         {
             Some(bytes) => Ok(Some(
@@ -441,9 +433,9 @@ impl Tx<'_> {
     /// Writes a record, and its brief when given.
     fn save(&self, stored: &Stored, brief: Option<&Brief>) -> TxResult<()> {
         let key = record_key(self.portal, self.kind.code(), stored.record.id);
-        self.records().insert(&key[..], encode(stored))?;
+        self.records.insert(&key[..], encode(stored))?;
         if let Some(brief) = brief {
-            self.briefs().insert(&key[..], encode(brief))?;
+            self.briefs.insert(&key[..], encode(brief))?;
         }
         Ok(())
     }
@@ -453,7 +445,7 @@ impl Tx<'_> {
     /// a brief (written with it since format 2); were one missing, none is invented here.
     fn brief_archived(&self, id: i64, archived: bool) -> TxResult<Option<Brief>> {
         let key = record_key(self.portal, self.kind.code(), id);
-        let Some(bytes) = self.briefs().get(key)? else {
+        let Some(bytes) = self.briefs.get(key)? else {
             return Ok(None);
         };
         let mut brief: Brief = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
@@ -466,15 +458,15 @@ impl Tx<'_> {
             if listed(term.kind) {
                 let key = term_prefix(self.portal, self.kind.code(), term.kind.code(), &term.value);
                 let mut ids = self
-                    .terms()
+                    .terms
                     .get(&key)?
                     .map(|ids| ids.to_vec())
                     .unwrap_or_default();
                 edit_ids(&mut ids, &keys::i64_key(id), present);
                 if ids.is_empty() {
-                    self.terms().remove(key)?;
+                    self.terms.remove(key)?;
                 } else {
-                    self.terms().insert(key, ids)?;
+                    self.terms.insert(key, ids)?;
                 }
                 continue;
             }
@@ -486,9 +478,9 @@ impl Tx<'_> {
                 id,
             );
             if present {
-                self.index().insert(key, &[][..])?;
+                self.index.insert(key, &[][..])?;
             } else {
-                self.index().remove(key)?;
+                self.index.remove(key)?;
             }
         }
         Ok(())
@@ -496,12 +488,12 @@ impl Tx<'_> {
 
     fn add_to_count(&self, delta: i64) -> TxResult<()> {
         let key = type_prefix(self.portal, self.kind.code());
-        let current = match self.counts().get(key)? {
+        let current = match self.counts.get(key)? {
             Some(bytes) => keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?,
             None => 0,
         };
         let next = (current as i64 + delta).max(0) as u64;
-        self.counts().insert(&key[..], &next.to_be_bytes()[..])?;
+        self.counts.insert(&key[..], &next.to_be_bytes()[..])?;
         Ok(())
     }
 
@@ -562,8 +554,8 @@ impl Tx<'_> {
                 self.add_to_count(-1)?;
             }
             let key = record_key(self.portal, self.kind.code(), id);
-            self.records().remove(&key[..])?;
-            self.briefs().remove(&key[..])?;
+            self.records.remove(&key[..])?;
+            self.briefs.remove(&key[..])?;
         }
         for (code, other) in existing {
             self.link((self.kind.code(), id), (*code, *other), false)?;
@@ -582,9 +574,9 @@ impl Tx<'_> {
         ];
         for key in keys {
             if present {
-                self.associations().insert(&key[..], &[][..])?;
+                self.associations.insert(&key[..], &[][..])?;
             } else {
-                self.associations().remove(&key[..])?;
+                self.associations.remove(&key[..])?;
             }
         }
         Ok(())
