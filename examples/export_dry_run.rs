@@ -29,6 +29,9 @@ fn main() -> anyhow::Result<()> {
     let filled = path.join("filled").exists();
     let store = Store::open(&path.join("store"))?;
     let started = Clock::now();
+    // The mirror is written under its portal's write lock (the daemon's `Syncer` takes it).
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let writing = runtime.block_on(store.mirror().lock_writes(PORTAL));
     let ids: Vec<i64> = if filled {
         Vec::new()
     } else {
@@ -65,10 +68,9 @@ fn main() -> anyhow::Result<()> {
                 }
             })
             .collect();
-        store
-            .mirror()
-            .write(PORTAL, ObjectType::Contacts, &writes, None)?;
+        writing.write(ObjectType::Contacts, &writes, None)?;
     }
+    drop(writing);
     let definitions: Vec<PropertyDef> = [
         "email",
         "firstname",

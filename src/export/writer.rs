@@ -135,7 +135,7 @@ struct Batch {
 
 impl Writer {
     fn store(&self) -> &Store {
-        &self.syncer.store
+        self.syncer.store()
     }
 
     fn portal(&self) -> i64 {

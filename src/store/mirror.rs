@@ -1,6 +1,7 @@
 //! The mirror of CRM records: records with their index terms and briefs, aliases of merged
 //! records, associations both ways, privacy tombstones, live counts and sync cursors. Every
-//! call to [`Mirror::write`] is one sled transaction over all of them.
+//! write (through a [`Writing`](super::Writing), the portal's write lock) is one sled
+//! transaction over all of them.
 //!
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
 //! whether it is stale); this module carries them out. There is one writer at a time.
@@ -60,6 +61,7 @@ pub struct Mirror {
     purged: sled::Tree,
     counts: sled::Tree,
     cursors: sled::Tree,
+    pub(super) locks: super::writing::Locks,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
@@ -76,11 +78,13 @@ impl Mirror {
             purged: db.open_tree(keys::PURGED_TREE)?,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             cursors: db.open_tree(keys::CURSORS_TREE)?,
+            locks: Default::default(),
         })
     }
 
     /// Applies `writes` and, if given, sets the sync cursor `name`, all in one transaction.
-    pub fn write(
+    /// Outside the store, only through a [`Writing`](super::Writing).
+    pub(super) fn write(
         &self,
         portal: i64,
         kind: ObjectType,
@@ -352,7 +356,7 @@ impl Mirror {
             .map(|bytes| bytes.to_vec()))
     }
 
-    pub fn set_cursor(&self, portal: i64, name: &str, value: &[u8]) -> Result<()> {
+    pub(super) fn set_cursor(&self, portal: i64, name: &str, value: &[u8]) -> Result<()> {
         self.cursors
             .insert(keys::named_key(portal, None, name), value)?;
         Ok(())

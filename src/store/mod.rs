@@ -19,6 +19,7 @@ mod mirror;
 mod ownership;
 mod record;
 mod reference;
+mod writing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
 };
 pub use reference::Reference;
+pub use writing::Writing;
 
 /// The on-disk format this build writes; older formats are migrated on open.
 /// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
