@@ -42,6 +42,18 @@ impl ApiError {
         )
     }
 
+    /// A request body that could not be read (`api::body`).
+    pub fn body(error: &super::body::Error) -> Self {
+        use super::body::Error;
+        let (status, code) = match error {
+            Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Error::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Error::Memory => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Error::Unreadable(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
+        };
+        Self::new(status, code, error.to_string())
+    }
+
     pub fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         json_response(self.status, &body)

@@ -409,24 +409,23 @@ where
         let limits = &state.bodies;
         body::read(body, limits.api_max_bytes, limits)
             .await
-            .map_err(|rejection| body_error(&rejection, parts.uri.path()))?
+            .map_err(|error| body_error(&error, parts.uri.path()))?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();
     Ok((params, held))
 }
 
 /// The API's answer to a body that could not be read.
-fn body_error(rejection: &Rejection, path: &str) -> ApiError {
-    let (status, code) = rejection.status_and_code();
-    let mut message = rejection.to_string();
-    if matches!(rejection, Rejection::TooLarge { .. }) && path == "/v1/exports" {
+fn body_error(error: &body::Error, path: &str) -> ApiError {
+    let mut answer = ApiError::body(error);
+    if matches!(error, body::Error::TooLarge { .. }) && path == "/v1/exports" {
         // A job is one body: say how to get a large one through.
-        message.push_str(
+        answer.message.push_str(
             " (server.max_body_bytes): split the export into smaller jobs, or \
              raise server.max_body_bytes (about 180 bytes per contact record)",
         );
     }
-    ApiError::new(status, code, message)
+    answer
 }
 
 fn percent_decode(text: &str) -> String {
@@ -529,7 +528,7 @@ where
     let limits = &state.bodies;
     let held = body::read(body, limits.webhook_max_bytes, limits)
         .await
-        .map_err(|rejection| (rejection, true))?;
+        .map_err(|error| (Rejection::from(error), true))?;
     state
         .ingress
         .handle(admitted, &parts, held.bytes.clone())
