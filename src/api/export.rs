@@ -354,18 +354,13 @@ pub fn test_mapping(
                     "properties_written": report.properties_written,
                 }),
             )),
-            Err(error) if error.fault() == crate::hubspot::Fault::Request => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mapping_test_failed",
-                error.to_string(),
-            )),
             Err(error) => {
-                tracing::warn!(%error, "mapping test could not reach HubSpot");
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "hubspot_unavailable",
-                    "HubSpot could not be reached; retry later",
-                ))
+                let mut answer = ApiError::from(error);
+                // HubSpot refused the sample: the contract names that outcome of a test.
+                if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
+                    answer.code = "mapping_test_failed";
+                }
+                Err(answer)
             }
         }
     })
