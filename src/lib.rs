@@ -10,6 +10,7 @@ pub mod hubspot;
 pub mod metrics;
 pub mod object;
 pub mod ownership;
+pub mod portal;
 pub mod secret;
 pub mod sim;
 pub mod store;

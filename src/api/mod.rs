@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 
+/// The connected portal, a domain type (`crate::portal`); named here for the handlers.
+pub use crate::portal::Portal;
 pub use auth::Tokens;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
@@ -28,35 +29,10 @@ pub use status::body as status_body;
 pub use surface::Surface;
 
 use crate::object::ObjectType;
+use crate::portal;
 use crate::store::Store;
 use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
-
-/// The HubSpot portal this gateway mirrors, as token introspection described it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Portal {
-    pub hub_id: i64,
-    /// `https://app.hubspot.com`, or the EU hublet's host.
-    pub ui_base: String,
-    /// The HubSpot user who connected the token (the fallback owner's user).
-    pub user_email: Option<String>,
-    pub user_id: Option<i64>,
-}
-
-impl Portal {
-    /// A link that opens the record in HubSpot; tasks have no record page, so their index.
-    pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
-        match kind {
-            ObjectType::Tasks => format!("{}/tasks/{}", self.ui_base, self.hub_id),
-            _ => format!(
-                "{}/contacts/{}/record/{}/{id}",
-                self.ui_base,
-                self.hub_id,
-                kind.type_id()
-            ),
-        }
-    }
-}
 
 /// Everything a request may need; shared by all connections.
 pub struct State {
@@ -84,8 +60,6 @@ pub struct State {
     ready: AtomicBool,
 }
 
-const PORTAL_META: &str = "portal";
-
 impl State {
     pub fn new(
         ingress: Ingress,
@@ -95,7 +69,7 @@ impl State {
         objects: Vec<ObjectType>,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
-        let portal = stored_portal(&store).map(Arc::new);
+        let portal = portal::remembered(&store).map(Arc::new);
         State {
             ingress,
             store,
@@ -119,9 +93,7 @@ impl State {
 
     /// Records the connected portal (and remembers it for the next start).
     pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
-        // Invariant: serialising a struct of plain fields cannot fail.
-        let bytes = serde_json::to_vec(&portal).expect("Portal serialises");
-        self.store.set_meta(PORTAL_META, &bytes)?;
+        portal::remember(&self.store, &portal)?;
         let mut current = self.portal.write();
         if let Some(known) = current
             .as_ref()
@@ -153,12 +125,6 @@ impl State {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
-}
-
-/// The portal the store was last connected to, if any.
-pub fn stored_portal(store: &Store) -> Option<Portal> {
-    let bytes = store.meta(PORTAL_META).ok().flatten()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time; never before 1970.

@@ -78,7 +78,7 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
 
 /// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let portal = api::stored_portal(store);
+    let portal = crate::portal::remembered(store);
     Ok(api::status_body(
         store,
         portal.as_ref(),
