@@ -24,7 +24,7 @@ fn view(request: &Request) -> Result<View, String> {
         .list("associations")
         .iter()
         .map(|name| {
-            ObjectType::parse(name)
+            crate::sim::kind::parse(name)
                 .ok_or_else(|| format!("Unknown object type in associations: {name}"))
         })
         .collect::<Result<_, _>>()?;

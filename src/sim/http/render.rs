@@ -26,7 +26,7 @@ pub fn record(portal: &Portal, record: &Record, view: &View) -> Value {
         kind.modified_property(),
     ];
     let requested: Vec<&str> = if view.properties.is_empty() {
-        kind.default_properties().to_vec()
+        crate::sim::kind::default_properties(kind).to_vec()
     } else {
         view.properties
             .iter()
