@@ -156,7 +156,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let header = Header {
         kind,
         user_email: request.user_email,
-        state: "queued".into(),
+        state: job::State::Queued,
         total: rows.len() as u32,
         created_at_ms: now_ms(),
         finished_at_ms: None,
@@ -281,7 +281,7 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 /// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
 fn job_json(state: &State, id: u64, header: &Header, rows: &[Row]) -> Value {
     let mut out = job::to_json(id, header, rows);
-    if matches!(header.state.as_str(), "queued" | "running") {
+    if !header.state.is_finished() {
         if let Some(waiting) = state.exporter.waiting_for(id) {
             out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
         }

@@ -13,7 +13,7 @@ use super::sync::{client, connect, record_types};
 use crate::config::Loaded;
 use crate::export::context::Context;
 use crate::export::file::Input;
-use crate::export::job::{self, Header, Row};
+use crate::export::job::{self, Header, Row, State};
 use crate::export::writer::Writer;
 use crate::export::Exporter;
 use crate::hubspot::Requirements;
@@ -121,7 +121,7 @@ impl Direct {
         let header = Header {
             kind: self.kind,
             user_email: self.user_email.clone(),
-            state: "queued".into(),
+            state: State::Queued,
             total: rows.len() as u32,
             created_at_ms: now_ms(),
             finished_at_ms: None,

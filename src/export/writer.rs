@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
-use super::job::{self, Header, Outcome, Problem, Row};
+use super::job::{self, Header, Outcome, Problem, Row, State};
 use super::plan::{Action, Plan};
 use super::Exporter;
 use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
@@ -181,8 +181,8 @@ impl Writer {
         let (store, portal) = (self.store(), self.portal());
         self.exporter.set_waiting(None);
         let mut header = job::header(store, portal, id)?.ok_or(Error::NoSuchJob(id))?;
-        if header.state != "running" {
-            header.state = "running".into();
+        if header.state != State::Running {
+            header.state = State::Running;
             job::save_header(store, portal, id, &header)?;
         }
         let seals = store.exports().seals();
@@ -215,7 +215,7 @@ impl Writer {
         if job.rows.iter().any(|row| row.outcome.is_none()) {
             return Err(Error::Incomplete);
         }
-        job.header.state = "done".into();
+        job.header.state = State::Done;
         job.header.finished_at_ms = Some(now_ms());
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
