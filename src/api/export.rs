@@ -15,10 +15,8 @@ use crate::config::Export;
 use crate::export::context::Context;
 use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
-use crate::export::{Mapping, OnDuplicate, Settings};
+use crate::export::{self, Mapping, OnDuplicate, Refusal, Settings, Submitted};
 use crate::object::ObjectType;
-use crate::ownership::{normalize, Fallback};
-use crate::time::now_ms;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
     let current = Settings::current(&state.store, &state.exporter.config)
@@ -107,69 +105,54 @@ struct InputRecord {
 pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ExportRequest = wire::json_body(&call.body)?;
     let kind = export_type(&request.kind)?;
-    if normalize::email(&request.user_email).is_none() {
-        return Err(ApiError::bad_request("user_email must be an email address"));
-    }
     let hub = portal(state)?;
-    let context = Context::load(&state.store, hub.hub_id, kind, &state.exporter.config)
-        .map_err(|e| ApiError::storage(&e))?;
-    if !context.enabled {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "export_disabled",
-            "export is disabled in the settings",
-        ));
-    }
-    if request.records.len() as u64 > context.settings.max_records {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "too_many_records",
-            format!(
-                "at most {} records per export",
-                context.settings.max_records
-            ),
-        ));
-    }
     let rows = rows(request.records)?;
-    if request.dry_run {
-        let fallback = Fallback {
-            owner_id: state.fallback_owner_id,
-            connected_user_email: hub.user_email.clone(),
-            connected_user_id: hub.user_id,
-        };
-        let results = context
-            .dry_run(&state.store, &request.user_email, &fallback, &rows)
-            .map_err(|e| ApiError::storage(&e))?;
-        // Serialised straight from the outcomes: 10,000 results as `Value`s cost more than
-        // the plan's lookups on a warm mirror.
-        #[derive(serde::Serialize)]
-        struct Answer<'a> {
-            results: Vec<job::Wire<'a>>,
+    let submitted = export::submit(
+        &state.store,
+        hub.hub_id,
+        &state.exporter,
+        &state.fallback(),
+        export::Request {
+            kind,
+            user_email: &request.user_email,
+            dry_run: request.dry_run,
+        },
+        &rows,
+    )
+    .map_err(refused)?;
+    match submitted {
+        Submitted::Planned(results) => {
+            // Serialised straight from the outcomes: 10,000 results as `Value`s cost more
+            // than the plan's lookups on a warm mirror.
+            #[derive(serde::Serialize)]
+            struct Answer<'a> {
+                results: Vec<job::Wire<'a>>,
+            }
+            let results = rows
+                .iter()
+                .zip(&results)
+                .map(|(row, outcome)| outcome.wire(&row.reference))
+                .collect();
+            Ok(json_response(StatusCode::OK, &Answer { results }))
         }
-        let results = rows
-            .iter()
-            .zip(&results)
-            .map(|(row, outcome)| outcome.wire(&row.reference))
-            .collect();
-        return Ok(json_response(StatusCode::OK, &Answer { results }));
+        Submitted::Queued(id) => Ok(json_response(
+            StatusCode::ACCEPTED,
+            &json!({"export_id": id.to_string()}),
+        )),
     }
-    let header = Header {
-        kind,
-        user_email: request.user_email,
-        state: job::State::Queued,
-        total: rows.len() as u32,
-        created_at_ms: now_ms(),
-        finished_at_ms: None,
-        error: None,
-        stalled: None,
-    };
-    let id = job::enqueue(&state.store, hub.hub_id, &header, &rows)
-        .map_err(|e| ApiError::storage(&e))?;
-    state.exporter.wake.notify_one();
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &json!({"export_id": id.to_string()}),
-    ))
+}
+
+/// The API's answer to an export the settings refuse.
+fn refused(refusal: Refusal) -> ApiError {
+    let message = refusal.to_string();
+    match refusal {
+        Refusal::UserEmail => ApiError::bad_request(message),
+        Refusal::Disabled => ApiError::new(StatusCode::FORBIDDEN, "export_disabled", message),
+        Refusal::TooManyRecords { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "too_many_records", message)
+        }
+        Refusal::Store(error) => ApiError::storage(&error),
+    }
 }
 
 fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
@@ -188,14 +171,8 @@ fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
             .into_iter()
             .map(|(name, value)| (name, value.0))
             .collect();
-        rows.push(Row {
-            reference: record.reference.as_ref().map_or(String::new(), text),
-            fields,
-            on_duplicate,
-            intent_at_ms: None,
-            known_at_intent: Vec::new(),
-            outcome: None,
-        });
+        let reference = record.reference.as_ref().map_or(String::new(), text);
+        rows.push(Row::new(reference, fields, on_duplicate));
     }
     Ok(rows)
 }

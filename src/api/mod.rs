@@ -29,6 +29,7 @@ pub use status::body as status_body;
 pub use surface::Surface;
 
 use crate::object::ObjectType;
+use crate::ownership::Fallback;
 use crate::portal;
 use crate::store::Store;
 use crate::sync::{Cycle, Syncer, Triggers};
@@ -107,6 +108,11 @@ impl State {
         }
         *current = Some(Arc::new(portal));
         Ok(())
+    }
+
+    /// The owner records fall back to (see `ownership::Fallback`), as connected now.
+    pub fn fallback(&self) -> Fallback {
+        Fallback::new(self.fallback_owner_id, self.portal().as_deref())
     }
 
     pub fn syncer(&self) -> Option<&Arc<Syncer>> {

@@ -94,11 +94,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let objects = sync::record_types(loaded);
     let bodies = api::body::Limits::new(&config.server);
     let mut state = api::State::new(ingress, store, tokens, bodies, objects);
-    state.fallback_owner_id = config
-        .ownership
-        .fallback_owner_id
-        .as_deref()
-        .and_then(|id| id.parse().ok());
+    state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
@@ -376,14 +372,9 @@ async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: Can
             () = shutdown.cancelled() => return,
         }
     };
-    let portal = state.portal();
-    let fallback = crate::ownership::Fallback {
-        owner_id: state.fallback_owner_id,
-        connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
-        connected_user_id: portal.as_ref().and_then(|p| p.user_id),
-    };
     state.exporter.set_waiting(None);
-    let writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
+    let writer =
+        crate::export::writer::Writer::new(syncer, state.fallback(), state.exporter.clone());
     crate::export::writer::run(writer, shutdown).await;
 }
 

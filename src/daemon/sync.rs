@@ -124,6 +124,16 @@ pub async fn connect(
     }
 }
 
+/// The portal a connection's token introspection describes.
+pub fn portal(info: &hubspot::TokenInfo) -> Portal {
+    Portal {
+        hub_id: info.hub_id,
+        ui_base: info.ui_base(),
+        user_email: info.user_email.clone(),
+        user_id: info.user_id,
+    }
+}
+
 /// Connects, then runs the webhook and polling loops until shutdown.
 pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: CancellationToken) {
     let client = match client(&loaded) {
@@ -137,13 +147,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
     let Some(info) = connect(&client, &requirements(&loaded, &objects), &shutdown).await else {
         return;
     };
-    let portal = Portal {
-        hub_id: info.hub_id,
-        ui_base: info.ui_base(),
-        user_email: info.user_email.clone(),
-        user_id: info.user_id,
-    };
-    if let Err(error) = state.set_portal(portal) {
+    if let Err(error) = state.set_portal(portal(&info)) {
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }

@@ -129,6 +129,25 @@ pub struct Row {
     pub outcome: Option<Outcome>,
 }
 
+impl Row {
+    /// A record as submitted: its reference, input fields and duplicate choice, nothing
+    /// sent yet.
+    pub fn new(
+        reference: String,
+        fields: BTreeMap<String, String>,
+        on_duplicate: Option<OnDuplicate>,
+    ) -> Row {
+        Row {
+            reference,
+            fields,
+            on_duplicate,
+            intent_at_ms: None,
+            known_at_intent: Vec::new(),
+            outcome: None,
+        }
+    }
+}
+
 /// A record's result (`Result` in the contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {

@@ -3,6 +3,7 @@
 //! detected"), else the fallback owner. Archived owners are never assigned.
 
 use super::normalize;
+use crate::portal::Portal;
 use crate::store::{self, MappingSource, Owner, Store, UserMapping};
 
 /// Why an owner was chosen.
@@ -30,6 +31,18 @@ pub struct Fallback {
     pub owner_id: Option<i64>,
     pub connected_user_email: Option<String>,
     pub connected_user_id: Option<i64>,
+}
+
+impl Fallback {
+    /// The fallback of a gateway connected to `portal` (`None`: not yet): `owner_id`
+    /// (`[ownership] fallback_owner_id`) when set, else the connecting user's owner.
+    pub fn new(owner_id: Option<i64>, portal: Option<&Portal>) -> Fallback {
+        Fallback {
+            owner_id,
+            connected_user_email: portal.and_then(|portal| portal.user_email.clone()),
+            connected_user_id: portal.and_then(|portal| portal.user_id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
