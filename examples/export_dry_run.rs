@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
                     updated_at_ms: 1,
                     ..Record::default()
                 };
-                let brief = brief(ObjectType::Contacts, &record);
+                let brief = Box::new(brief(ObjectType::Contacts, &record));
                 Write::Upsert {
                     record,
                     terms,

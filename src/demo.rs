@@ -1,7 +1,12 @@
 //! `hubspot-gateway demo`: the whole product on one machine in one command. It starts an
-//! in-process `hubspot-sim` with a seeded portal, a gateway on a temporary store that mirrors
-//! it, shows the backfill, sends a few signed webhooks through real mutations, and prints the
-//! URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
+//! in-process `hubspot-sim` with a seeded portal and a gateway on a temporary store, connects
+//! them as a HubSpot app would be connected (the printed link opens the simulator's sign-in
+//! and consent pages in a browser; pressing Enter, or running without input, lets the demo
+//! walk them itself), shows the backfill, sends a few signed webhooks through real mutations,
+//! and prints the URLs, tokens and ready-to-paste `curl` lines, the admin console's URL and a
+//! one-time sign-in link, then serves until Ctrl-C.
+
+mod connect;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -28,6 +33,8 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
             max: 2_000,
             interval_ms: 10_000,
         }),
+        // One app: its secret signs webhooks and authenticates the OAuth calls.
+        client_secret: CLIENT_SECRET.into(),
         ..SimConfig::default()
     };
     let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
@@ -37,12 +44,18 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let text = demo_config(
         listen,
         &simulator.base_url(),
-        &simulator.config().access_token,
+        &simulator.config().client_id,
         &dir.path().join("store"),
     );
+    let secrets_key = {
+        use base64::Engine as _;
+        let key: [u8; 32] = rand::thread_rng().gen();
+        base64::engine::general_purpose::STANDARD.encode(key)
+    };
     let env = |name: &str| match name {
         "DEMO_READ_TOKEN" => Some(read_token.clone()),
         "DEMO_ADMIN_TOKEN" => Some(admin_token.clone()),
+        "DEMO_SECRETS_KEY" => Some(secrets_key.clone()),
         _ => None,
     };
     let loaded = config::load_str(&text, &env)
@@ -55,6 +68,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     target.retry_base_ms = 500;
     simulator.control().set_webhook_target(Some(target));
     let shutdown = running.shutdown_token();
+    let console = running.console.clone();
     let gateway = tokio::spawn(running.wait());
 
     println!(
@@ -65,9 +79,16 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
         "hubspot-gateway at {base}, store in {}\n",
         dir.path().display()
     );
+    connect::connect(&simulator, &base, &admin_token).await?;
     show_backfill(&base, &read_token).await?;
     let examples = send_webhooks(&simulator).await?;
     print_guide(&base, &read_token, &admin_token, &examples);
+    println!("\nadmin console: {base}/admin (sign in with the admin token above)");
+    println!(
+        "one-time sign-in link (works once, for 15 minutes): {}",
+        console.sign_in_link(&base)
+    );
+    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 
     wait_for_signal().await;
     eprintln!("stopping…");
@@ -84,8 +105,8 @@ fn token() -> String {
 
 fn demo_config(
     listen: SocketAddr,
-    api_base: &str,
-    access_token: &str,
+    sim_base: &str,
+    client_id: &str,
     store: &std::path::Path,
 ) -> String {
     format!(
@@ -96,12 +117,14 @@ public_url = "http://{listen}"
 shutdown_grace_secs = 3
 
 [hubspot]
-api_base = "{api_base}"
+api_base = "{sim_base}"
+app_base = "{sim_base}"
 client_secret = "{CLIENT_SECRET}"
-access_token = "{access_token}"
+client_id = "{client_id}"
 
 [store]
 path = "{store}"
+secrets_key = "env:DEMO_SECRETS_KEY"
 
 [sync]
 poll_interval_secs = 30
@@ -249,11 +272,11 @@ fn print_guide(base: &str, read: &str, admin: &str, examples: &Examples) {
         ),
         format!("curl -s {} '{base}/v1/owners'", auth(read)),
         format!("curl -s {} '{base}/v1/webhooks/events?limit=5'", auth(admin)),
+        format!("curl -s {} '{base}/v1/connection'", auth(admin)),
     ];
     for line in lines {
         println!("  {line}");
     }
-    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 }
 
 async fn wait_for_signal() {

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod config;
+pub mod connection;
+pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod export;
@@ -10,7 +12,7 @@ pub mod hubspot;
 pub mod metrics;
 pub mod object;
 pub mod ownership;
-pub mod portal;
+pub mod per_minute;
 pub mod secret;
 pub mod sim;
 pub mod store;

@@ -34,6 +34,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// Connect to HubSpot as an app: print HubSpot's authorize URL and wait for the callback
+    /// (through the running daemon if there is one, else serving it on server.listen).
+    Connect,
     /// One sync pass, then exit: through the running daemon if there is one, else directly.
     Sync {
         /// Only this object type (contacts, companies, deals, tasks).
@@ -64,12 +67,28 @@ enum Command {
         dry_run: bool,
         file: PathBuf,
     },
+    /// Work on the store offline.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check a stopped store against the gateway's record of what it acknowledged, without
+    /// changing it (exit 0 consistent, 1 with what is missing).
+    Verify,
 }
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // The store holds CRM data: nothing the gateway creates may be readable by other users,
+    // also outside systemd (whose unit sets UMask=0077 itself).
+    // SAFETY: umask(2) only sets this process's file mode creation mask.
+    unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
     // The demo talks to the user on stdout; only warnings go to the log unless asked.
     let level = if matches!(cli.command, Command::Demo { .. }) {
@@ -84,6 +103,10 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
+            Err(code) => code,
+        },
+        Command::Connect => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::connect::run(&loaded).await }),
             Err(code) => code,
         },
         Command::Sync { object, full } => match load(&cli.config) {
@@ -109,6 +132,12 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        Command::Store {
+            command: StoreCommand::Verify,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::commands::verify_store(&loaded) }),
+            Err(code) => code,
+        },
     }
 }
 

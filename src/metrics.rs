@@ -30,6 +30,8 @@ pub struct Metrics {
     ack_seconds: Histogram,
     lookup_seconds: Histogram,
     connections_refused: Counter,
+    /// Webhook events per minute over the last hour: [stored, duplicates] (the console's chart).
+    pub webhook_minutes: crate::per_minute::PerMinute,
 }
 
 impl Default for Metrics {
@@ -81,6 +83,7 @@ impl Default for Metrics {
             ack_seconds,
             lookup_seconds,
             connections_refused,
+            webhook_minutes: Default::default(),
         }
     }
 }
@@ -93,6 +96,10 @@ impl Metrics {
             .inc_by(u64::from(outcome.stored) + duplicates);
         self.events_duplicate.inc_by(duplicates);
         self.ack_seconds.observe(elapsed.as_secs_f64());
+        self.webhook_minutes.add(
+            crate::time::now_ms(),
+            [u64::from(outcome.stored), duplicates],
+        );
     }
 
     /// A webhook request was answered with the error `code` after `elapsed`.
@@ -156,8 +163,9 @@ fn scrape(state: &State) -> Registry {
         registry.register("mirror_records", "Records in the mirror, by type", records);
     }
     if let Some(syncer) = state.syncer() {
-        hubspot_metrics(&mut registry, syncer);
+        hubspot_metrics(&mut registry, &syncer);
     }
+    connection_metrics(&mut registry, state);
     registry
 }
 
@@ -245,4 +253,31 @@ fn hubspot_metrics(registry: &mut Registry, syncer: &crate::sync::Syncer) {
 
 fn saturate(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The service connection's state (one series per state, 1 for the current one) and the
+/// refresh tokens HubSpot refused since start.
+fn connection_metrics(registry: &mut Registry, state: &State) {
+    use crate::connection::State as Connection;
+    let current = state.connections.status().state;
+    let states = Family::<Labels, Gauge>::default();
+    for each in [
+        Connection::Connected,
+        Connection::NotConnected,
+        Connection::NeedsReconnect,
+    ] {
+        states
+            .get_or_create(&vec![("state", each.as_str().to_owned())])
+            .set(i64::from(each == current));
+    }
+    registry.register(
+        "connection_state",
+        "1 for the state of the gateway's HubSpot connection",
+        states,
+    );
+    registry.register(
+        "connection_refusals",
+        "Refresh tokens HubSpot refused since start (each needs a new Connect)",
+        ConstCounter::new(state.connections.refusals()),
+    );
 }

@@ -12,10 +12,10 @@ use super::objects::portal;
 use super::router::Call;
 use super::{wire, State};
 use crate::config::Export;
-use crate::export::context::Context;
 use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
-use crate::export::{self, Mapping, OnDuplicate, Refusal, Settings, Submitted};
+use crate::export::submit::{self, Refusal, Submitted};
+use crate::export::{sample, settings, Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
@@ -26,12 +26,16 @@ pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
 
 pub fn put_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let export: Export = wire::json_body(&call.body)?;
-    let saved = Settings::save(&state.store, &export).map_err(|problems| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_settings",
-            problems.join("; "),
-        )
+    let saved = Settings::save(&state.store, &export).map_err(|error| match error {
+        settings::SaveError::Invalid(problems) => {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                problems.join("; "),
+            )
+        }
+        settings::SaveError::Store(error) => ApiError::storage(&error),
     })?;
     Ok(json_response(StatusCode::OK, &saved.to_config()))
 }
@@ -105,23 +109,23 @@ struct InputRecord {
 pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ExportRequest = wire::json_body(&call.body)?;
     let kind = export_type(&request.kind)?;
-    let hub = portal(state)?;
     let rows = rows(request.records)?;
-    let submitted = export::submit(
+    let hub = portal(state)?;
+    let submitted = submit::submit(
         &state.store,
-        hub.hub_id,
         &state.exporter,
-        &state.fallback(),
-        export::Request {
+        hub.hub_id,
+        &state.fallback(&hub),
+        state.connections.preferences().exports_enabled,
+        submit::Request {
             kind,
-            user_email: &request.user_email,
+            user_email: request.user_email,
+            rows,
             dry_run: request.dry_run,
         },
-        &rows,
-    )
-    .map_err(refused)?;
-    match submitted {
-        Submitted::Planned(results) => {
+    );
+    match submitted.map_err(refusal)? {
+        Submitted::Planned { rows, outcomes } => {
             // Serialised straight from the outcomes: 10,000 results as `Value`s cost more
             // than the plan's lookups on a warm mirror.
             #[derive(serde::Serialize)]
@@ -130,7 +134,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
             }
             let results = rows
                 .iter()
-                .zip(&results)
+                .zip(&outcomes)
                 .map(|(row, outcome)| outcome.wire(&row.reference))
                 .collect();
             Ok(json_response(StatusCode::OK, &Answer { results }))
@@ -142,15 +146,26 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     }
 }
 
-/// The API's answer to an export the settings refuse.
-fn refused(refusal: Refusal) -> ApiError {
-    let message = refusal.to_string();
+/// The API's answer to a refused export.
+fn refusal(refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::UserEmail => ApiError::bad_request(message),
-        Refusal::Disabled => ApiError::new(StatusCode::FORBIDDEN, "export_disabled", message),
-        Refusal::TooManyRecords { .. } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "too_many_records", message)
-        }
+        Refusal::BadUserEmail => ApiError::bad_request(refusal.to_string()),
+        Refusal::TurnedOff => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "export_disabled",
+            "exports are turned off for every user (PUT /v1/connection/preferences \
+             {\"exports_enabled\": true} turns them on)",
+        ),
+        Refusal::Disabled => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "export_disabled",
+            refusal.to_string(),
+        ),
+        Refusal::TooManyRecords { .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_records",
+            refusal.to_string(),
+        ),
         Refusal::Store(error) => ApiError::storage(&error),
     }
 }
@@ -300,28 +315,25 @@ struct TestRequest {
 /// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
 pub fn test_mapping(
     state: std::sync::Arc<State>,
-    params: Vec<String>,
-    body: bytes::Bytes,
+    call: super::router::OwnedCall,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
     Box::pin(async move {
-        let kind = export_type(&params[0])?;
-        let request: TestRequest = wire::json_body(&body)?;
+        let kind = export_type(&call.params[0])?;
+        let request: TestRequest = wire::json_body(&call.body)?;
         let fields = request
             .fields
             .into_iter()
             .map(|(name, value)| (name, text(&value)))
             .collect();
-        let hub = portal(&state)?.hub_id;
-        let syncer = state.syncer().cloned().ok_or_else(|| {
+        portal(&state)?;
+        let syncer = state.syncer().ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_connected",
                 "the gateway has not connected to HubSpot yet",
             )
         })?;
-        let context = Context::load(&state.store, hub, kind, &state.exporter.config)
-            .map_err(|e| ApiError::storage(&e))?;
-        match crate::export::sample::run(&syncer, &context, &fields).await {
+        match sample::test(&syncer, &state.exporter, kind, &fields).await {
             Ok(report) => Ok(json_response(
                 StatusCode::OK,
                 &json!({
@@ -331,14 +343,20 @@ pub fn test_mapping(
                     "properties_written": report.properties_written,
                 }),
             )),
-            Err(error) => {
-                let mut answer = ApiError::from(error);
-                // HubSpot refused the sample: the contract names that outcome of a test.
-                if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
-                    answer.code = "mapping_test_failed";
-                }
-                Err(answer)
+            Err(sample::Failure::Refused(message)) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mapping_test_failed",
+                message,
+            )),
+            Err(sample::Failure::Unavailable(error)) => {
+                tracing::warn!(%error, "mapping test could not reach HubSpot");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "hubspot_unavailable",
+                    "HubSpot could not be reached; retry later",
+                ))
             }
+            Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
         }
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+mod connection;
 pub mod error;
 mod export;
 mod lookups;
@@ -16,22 +17,23 @@ mod webhooks;
 mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-/// The connected portal, a domain type (`crate::portal`); named here for the handlers.
-pub use crate::portal::Portal;
 pub use auth::Tokens;
+pub use connection::callback_page;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
-pub use status::body as status_body;
-pub use surface::Surface;
+pub use status::{body as status_body, connection as connection_summary};
+pub use surface::{Exposure, Surface};
 
+use crate::connection::portal;
+pub use crate::connection::Portal;
 use crate::object::ObjectType;
 use crate::ownership::Fallback;
-use crate::portal;
 use crate::store::Store;
+use crate::sync::schedule::Schedule;
 use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
 
@@ -55,9 +57,12 @@ pub struct State {
     pub fallback_owner_id: Option<i64>,
     /// `[export]` config and the export worker's wake-up.
     pub exporter: Arc<crate::export::Exporter>,
+    /// The connections to HubSpot (Connect, Disconnect, preferences, users' connections).
+    pub connections: crate::connection::Connections,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
-    syncer: OnceLock<Arc<Syncer>>,
+    /// The sync of the current connection; `None` while not connected.
+    syncer: RwLock<Option<Arc<Syncer>>>,
     ready: AtomicBool,
 }
 
@@ -68,9 +73,10 @@ impl State {
         tokens: Tokens,
         bodies: body::Limits,
         objects: Vec<ObjectType>,
+        connections: crate::connection::Connections,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
-        let portal = portal::remembered(&store).map(Arc::new);
+        let portal = portal::stored(&store).map(Arc::new);
         State {
             ingress,
             store,
@@ -82,8 +88,9 @@ impl State {
             metrics: crate::metrics::Metrics::default(),
             fallback_owner_id: None,
             exporter: Arc::default(),
+            connections,
             portal: RwLock::new(portal),
-            syncer: OnceLock::new(),
+            syncer: RwLock::new(None),
             ready: AtomicBool::new(false),
         }
     }
@@ -94,7 +101,7 @@ impl State {
 
     /// Records the connected portal (and remembers it for the next start).
     pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
-        portal::remember(&self.store, &portal)?;
+        portal::save(&self.store, &portal)?;
         let mut current = self.portal.write();
         if let Some(known) = current
             .as_ref()
@@ -110,17 +117,46 @@ impl State {
         Ok(())
     }
 
-    /// The owner records fall back to (see `ownership::Fallback`), as connected now.
-    pub fn fallback(&self) -> Fallback {
-        Fallback::new(self.fallback_owner_id, self.portal().as_deref())
+    /// The owner records fall back to (see `ownership::Fallback`) while connected to `portal`.
+    pub fn fallback(&self, portal: &Portal) -> Fallback {
+        portal::fallback(self.fallback_owner_id, Some(portal))
     }
 
-    pub fn syncer(&self) -> Option<&Arc<Syncer>> {
-        self.syncer.get()
+    pub fn syncer(&self) -> Option<Arc<Syncer>> {
+        self.syncer.read().clone()
     }
 
-    pub fn set_syncer(&self, syncer: Arc<Syncer>) {
-        let _ = self.syncer.set(syncer);
+    /// The sync of a new connection, or `None` when the connection went away.
+    pub fn set_syncer(&self, syncer: Option<Arc<Syncer>>) {
+        *self.syncer.write() = syncer;
+    }
+
+    /// "Run Now": asks the sync cycle for a polling pass over `kind` (`full`: a
+    /// reconciliation); false when sync is not running (disabled or not connected yet).
+    pub fn request_sync(&self, kind: ObjectType, full: bool) -> bool {
+        if self.syncer().is_none() {
+            return false;
+        }
+        self.triggers.request(kind, full);
+        true
+    }
+
+    /// The reconciliation schedule in effect: the stored override, else the config's.
+    pub fn schedule(&self) -> crate::store::Result<Schedule> {
+        Schedule::current(&self.store, self.cycle.borrow().schedule())
+    }
+
+    /// The oldest last reconciliation of the mirrored types (`None` if one never ran): when
+    /// the schedule's next run is counted from.
+    pub fn last_reconcile_ms(&self) -> Option<i64> {
+        let portal = self.portal()?;
+        let mut oldest = None;
+        for kind in &self.objects {
+            let state = crate::sync::TypeState::load(&self.store, portal.hub_id, *kind).ok()?;
+            let last = state.last_reconcile_at_ms?;
+            oldest = Some(oldest.map_or(last, |o: i64| o.min(last)));
+        }
+        oldest
     }
 
     /// Ready means: store open, listeners bound, not draining (`/readyz`).

@@ -11,24 +11,35 @@ use serde_json::json;
 use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
-use super::{export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State};
+use super::{
+    connection, export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State,
+};
 use crate::config::Scope;
 use crate::webhook::Rejection;
 
-/// What a handler gets: the path's `{placeholders}` in order, the query, the body.
+/// What a handler gets: the path's `{placeholders}` in order, the query, the body, and the
+/// name of the API token that called (`None` on routes without one).
 pub struct Call<'a> {
     pub params: Vec<&'a str>,
     pub query: Option<&'a str>,
     pub body: Bytes,
+    pub caller: Option<&'a str>,
+}
+
+/// [`Call`] owned, for handlers that await HubSpot.
+pub struct OwnedCall {
+    pub params: Vec<String>,
+    pub query: Option<String>,
+    pub body: Bytes,
+    pub caller: Option<String>,
 }
 
 pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
-/// A handler that awaits HubSpot; it gets the state, the decoded path parameters and the body.
+/// A handler that awaits HubSpot.
 pub type AsyncHandler = fn(
     Arc<State>,
-    Vec<String>,
-    Bytes,
+    OwnedCall,
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>,
 >;
@@ -97,6 +108,22 @@ const fn heavy(
     }
 }
 
+/// A route whose handler awaits HubSpot (see [`Action::Async`]).
+const fn deferred_route(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: AsyncHandler,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        exposure: Exposure::Api,
+        action: Action::Async(handler),
+    }
+}
+
 const READ: Option<Scope> = Some(Scope::Read);
 const EXPORT: Option<Scope> = Some(Scope::Export);
 const ADMIN: Option<Scope> = Some(Scope::Admin);
@@ -160,6 +187,14 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         |state, call| webhooks::one(state, call.params[0]),
     ),
+    route(Method::GET, "/v1/sync/schedule", ADMIN, sync::schedule),
+    route(Method::PUT, "/v1/sync/schedule", ADMIN, sync::put_schedule),
+    route(
+        Method::DELETE,
+        "/v1/sync/schedule",
+        ADMIN,
+        sync::reset_schedule,
+    ),
     route(Method::POST, "/v1/sync/{type}", ADMIN, |state, call| {
         sync::run_now(state, call.params[0], call.query)
     }),
@@ -219,13 +254,56 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         export::put_mapping,
     ),
+    deferred_route(
+        Method::POST,
+        "/v1/export/mappings/{type}/test",
+        ADMIN,
+        export::test_mapping,
+    ),
+    route(Method::GET, "/v1/connection", ADMIN, connection::get),
+    route(
+        Method::POST,
+        "/v1/connection/start",
+        ADMIN,
+        connection::start,
+    ),
     Route {
-        method: Method::POST,
-        path: "/v1/export/mappings/{type}/test",
-        scope: ADMIN,
-        exposure: Exposure::Api,
-        action: Action::Async(export::test_mapping),
+        method: Method::GET,
+        path: "/oauth/callback",
+        scope: None,
+        exposure: Exposure::Callback,
+        action: Action::Async(connection::callback),
     },
+    deferred_route(
+        Method::DELETE,
+        "/v1/connection",
+        ADMIN,
+        connection::disconnect,
+    ),
+    route(
+        Method::PUT,
+        "/v1/connection/preferences",
+        ADMIN,
+        connection::put_preferences,
+    ),
+    route(
+        Method::POST,
+        "/v1/users/{email}/connection/start",
+        EXPORT,
+        connection::user_start,
+    ),
+    route(
+        Method::GET,
+        "/v1/users/{email}/connection",
+        EXPORT,
+        connection::user_get,
+    ),
+    deferred_route(
+        Method::DELETE,
+        "/v1/users/{email}/connection",
+        EXPORT,
+        connection::user_disconnect,
+    ),
     heavy(Method::POST, "/v1/exports", EXPORT, export::start),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
@@ -328,11 +406,12 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, held) = prepare(state, scope, parts, params, body).await?;
+    let (caller, params, held) = prepare(state, scope, parts, params, body).await?;
     let call = Call {
         params: params.iter().map(String::as_str).collect(),
         query: parts.uri.query(),
         body: held.bytes.clone(),
+        caller: caller.as_deref(),
     };
     handler(state, &call)
 }
@@ -349,13 +428,14 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, held) = prepare(&state, scope, parts, params, body).await?;
+    let (caller, params, held) = prepare(&state, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
     let run = move || {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
             body: held.bytes.clone(),
+            caller: caller.as_deref(),
         };
         let response = handler(&state, &call);
         drop(held);
@@ -382,27 +462,42 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (params, held) = prepare(&state, scope, parts, params, body).await?;
-    handler(state, params, held.bytes.clone()).await
+    let (caller, params, held) = prepare(&state, scope, parts, params, body).await?;
+    let call = OwnedCall {
+        params,
+        query: parts.uri.query().map(str::to_owned),
+        body: held.bytes.clone(),
+        caller,
+    };
+    let response = handler(state, call).await;
+    drop(held);
+    response
 }
 
-/// What every handler needs first: the token checked, the path parameters decoded and the
-/// body read within its limits (GET requests have none). The body's memory stays taken
-/// until the returned [`Held`] is dropped, after the handler ran.
+/// What every handler needs first: the token checked (its name returned), the path
+/// parameters decoded and the body read within its limits (GET requests have none). The
+/// body's memory stays taken until the returned [`Held`] is dropped, after the handler ran.
 async fn prepare<B>(
     state: &State,
     scope: Option<Scope>,
     parts: &http::request::Parts,
     params: Vec<&str>,
     body: B,
-) -> Result<(Vec<String>, Held), ApiError>
+) -> Result<(Option<String>, Vec<String>, Held), ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if let Some(scope) = scope {
-        state.tokens.read().authorize(&parts.headers, scope)?;
-    }
+    let caller = match scope {
+        Some(scope) => Some(
+            state
+                .tokens
+                .read()
+                .authorize(&parts.headers, scope)?
+                .to_owned(),
+        ),
+        None => None,
+    };
     let held = if parts.method == Method::GET {
         Held::empty()
     } else {
@@ -412,7 +507,7 @@ where
             .map_err(|error| body_error(&error, parts.uri.path()))?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();
-    Ok((params, held))
+    Ok((caller, params, held))
 }
 
 /// The API's answer to a body that could not be read.

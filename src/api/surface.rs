@@ -17,6 +17,9 @@ pub enum Exposure {
     Operations,
     /// Health checks: every listener.
     Health,
+    /// The OAuth callback an admin's browser is sent to from HubSpot's consent page: every
+    /// listener, as its address is `server.public_url`; its single-use `state` is the proof.
+    Callback,
 }
 
 /// The listener a request came in on, which decides what it may reach.
@@ -34,7 +37,7 @@ impl Surface {
     /// Whether a route of this exposure is served here (elsewhere it is not found).
     pub fn serves(self, exposure: Exposure) -> bool {
         match (self, exposure) {
-            (Surface::Shared, _) | (_, Exposure::Health) => true,
+            (Surface::Shared, _) | (_, Exposure::Health | Exposure::Callback) => true,
             (Surface::Public, exposure) => exposure == Exposure::Webhook,
             (Surface::Internal, exposure) => exposure != Exposure::Webhook,
         }

@@ -87,8 +87,7 @@ struct ResolveRequest {
 
 pub fn resolve(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ResolveRequest = wire::json_body(&call.body)?;
-    portal(state)?;
-    let fallback = state.fallback();
+    let fallback = state.fallback(&*portal(state)?);
     let (owner_id, reason) = user_map(state)?
         .resolve(&request.user_email, &fallback)
         .map_err(mapping_error)?;

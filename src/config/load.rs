@@ -36,6 +36,8 @@ pub struct Secrets {
     pub client_secret: Option<Secret<String>>,
     pub access_token: Option<Secret<String>>,
     pub refresh_token: Option<Secret<String>>,
+    /// `store.secrets_key`, decoded: the key that seals stored HubSpot tokens.
+    pub secrets_key: Option<Secret<[u8; 32]>>,
     pub api_tokens: Vec<(String, Secret<String>, Scope)>,
 }
 
@@ -181,6 +183,12 @@ fn resolve_secrets(
         .refresh_token
         .as_ref()
         .and_then(|r| resolve("hubspot.refresh_token".into(), r));
+    let secrets_key = config
+        .store
+        .secrets_key
+        .as_ref()
+        .and_then(|r| resolve("store.secrets_key".into(), r))
+        .map(|text| decode_key(text.expose()));
     // Each resolved token with the index of its `[[api.tokens]]` entry.
     let (mut indexes, mut api_tokens) = (Vec::new(), Vec::new());
     for (index, ApiToken { name, token, scope }) in config.api.tokens.iter().enumerate() {
@@ -190,10 +198,19 @@ fn resolve_secrets(
         }
     }
     problems.extend(same_token_values(&indexes, &api_tokens));
+    let secrets_key = match secrets_key {
+        Some(Ok(key)) => Some(Secret::new(key)),
+        Some(Err(message)) => {
+            problems.push(Problem::new("store.secrets_key", message));
+            None
+        }
+        None => None,
+    };
     Secrets {
         client_secret,
         access_token,
         refresh_token,
+        secrets_key,
         api_tokens,
     }
 }
@@ -222,6 +239,25 @@ fn same_token_values(
         }
     }
     problems
+}
+
+/// `store.secrets_key`: exactly 32 bytes, base64 (standard alphabet, padding optional).
+fn decode_key(text: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine
+        .decode(text.trim())
+        .map_err(|_| "is not base64; make one with `openssl rand -base64 32`".to_string())?;
+    bytes.try_into().map_err(|bytes: Vec<u8>| {
+        format!(
+            "must be 32 bytes (base64), found {}; make one with `openssl rand -base64 32`",
+            bytes.len()
+        )
+    })
 }
 
 #[cfg(test)]

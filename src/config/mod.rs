@@ -88,6 +88,8 @@ impl Default for Server {
 #[serde(deny_unknown_fields, default)]
 pub struct HubSpot {
     pub api_base: String,
+    /// Where HubSpot's authorize page lives (`/oauth/authorize`): the Connect flow's start.
+    pub app_base: String,
     pub client_secret: Option<SecretRef>,
     pub access_token: Option<SecretRef>,
     pub client_id: Option<String>,
@@ -109,6 +111,7 @@ impl Default for HubSpot {
     fn default() -> Self {
         HubSpot {
             api_base: "https://api.hubapi.com".into(),
+            app_base: "https://app.hubspot.com".into(),
             client_secret: None,
             access_token: None,
             client_id: None,
@@ -132,6 +135,8 @@ pub struct Store {
     pub inbox_retention_hours: u64,
     /// sled's page cache in MiB (sled's own default, 1 GiB, is most of the daemon's RSS).
     pub cache_mb: u64,
+    /// 32 bytes (base64) that seal the HubSpot tokens a Connect stores; without it, no Connect.
+    pub secrets_key: Option<SecretRef>,
 }
 
 impl Default for Store {
@@ -141,6 +146,7 @@ impl Default for Store {
             inbox_high_water: 1_000_000,
             inbox_retention_hours: 7 * 24,
             cache_mb: crate::store::DEFAULT_CACHE_MB,
+            secrets_key: None,
         }
     }
 }

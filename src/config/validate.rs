@@ -81,24 +81,31 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             ),
         );
     }
-    let oauth = hubspot.client_id.is_some() || hubspot.refresh_token.is_some();
-    if oauth && (hubspot.client_id.is_none() || hubspot.refresh_token.is_none()) {
+    if hubspot.refresh_token.is_some() && hubspot.client_id.is_none() {
         problem(
             "hubspot.refresh_token",
             "OAuth needs client_id, refresh_token and client_secret together".into(),
         );
     }
-    if oauth && hubspot.access_token.is_some() {
+    if hubspot.refresh_token.is_some() && hubspot.access_token.is_some() {
         problem(
             "hubspot.access_token",
             "set either access_token (private app) or client_id + refresh_token (OAuth), not both"
                 .into(),
         );
     }
-    if config.sync.enabled && !oauth && hubspot.access_token.is_none() {
+    if config.sync.enabled && hubspot.client_id.is_none() && hubspot.access_token.is_none() {
         problem(
             "hubspot.access_token",
-            "sync is enabled: set access_token, or client_id + refresh_token".into(),
+            "sync is enabled: set access_token (private app), or client_id to connect as an \
+             OAuth app (`hubspot-gateway connect`)"
+                .into(),
+        );
+    }
+    if url::Url::parse(&hubspot.app_base).map(|u| u.scheme().starts_with("http")) != Ok(true) {
+        problem(
+            "hubspot.app_base",
+            format!("{:?} is not an http(s) URL", hubspot.app_base),
         );
     }
 

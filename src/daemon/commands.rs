@@ -1,5 +1,6 @@
 //! One-shot CLI commands that work with or without a running daemon: with one (its listen
 //! address answers), they go through its HTTP API; otherwise they open the store themselves.
+//! `store verify` works on a stopped store only.
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
@@ -7,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::sync::{client, connect, record_types, requirements, syncer};
 use crate::config::{Loaded, Scope};
 use crate::object::ObjectType;
+use crate::store::{self, Store};
 
 /// The running daemon's base URL and a client for it (HTTPS when TLS is on), if one answers
 /// on the configured address.
@@ -30,6 +32,15 @@ pub fn token_with(loaded: &Loaded, scope: Scope) -> anyhow::Result<String> {
                 scope.as_str()
             )
         })
+}
+
+/// The connections the config and `store` describe.
+pub fn connections(
+    loaded: &Loaded,
+    store: &Store,
+) -> anyhow::Result<crate::connection::Connections> {
+    let settings = crate::connection::Settings::from_config(loaded)?;
+    Ok(crate::connection::Connections::new(store.clone(), settings))
 }
 
 /// `hubspot-gateway sync`: one pass (a full one with `full`) over `object` or every type.
@@ -63,7 +74,7 @@ pub async fn sync_once(
         return Ok(());
     }
     let store = super::open_store(&loaded.config.store)?;
-    let client = client(loaded)?;
+    let client = client(loaded, &store)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),
@@ -80,5 +91,54 @@ pub async fn sync_once(
     }
     while syncer.apply_webhooks().await? > 0 {}
     store.commit()?;
+    Ok(())
+}
+
+/// `hubspot-gateway store verify`: checks the stopped store against its ledger (see
+/// `store::verify`) and prints what it found; an error names what is missing.
+pub fn verify_store(loaded: &Loaded) -> anyhow::Result<()> {
+    let path = &loaded.config.store.path;
+    let verified = match store::verify(path) {
+        Err(store::Error::Locked { .. }) => anyhow::bail!(
+            "a running gateway (or another process) holds the store at {}: stop it first, \
+             `store verify` checks a stopped store",
+            path.display()
+        ),
+        other => other?,
+    };
+    let held = verified.held;
+    println!(
+        "{}: consistent with what the gateway acknowledged",
+        path.display()
+    );
+    println!(
+        "  format {}, {} rows read",
+        held.format
+            .map_or("none (a new store)".into(), |f| f.to_string()),
+        verified.rows
+    );
+    match verified.recorded {
+        Some(recorded) => {
+            println!(
+                "  inbox: {} events stored through chunk {}; acknowledged {} through chunk {}",
+                held.inbox_events, held.inbox_seq, recorded.inbox_events, recorded.inbox_seq
+            );
+            println!(
+                "  export jobs: newest {}; acknowledged through {}",
+                held.export_job, recorded.export_job
+            );
+        }
+        None => println!(
+            "  no ledger yet (a store from an older version): the next start writes it from \
+             the store"
+        ),
+    }
+    if verified.unacknowledged > 0 {
+        println!(
+            "  {} inbox events were stored but never acknowledged (a refused batch or a crash \
+             before the answer): the next start drops them, HubSpot delivers them again",
+            verified.unacknowledged
+        );
+    }
     Ok(())
 }

@@ -4,9 +4,11 @@
 mod activation;
 mod admission;
 pub mod commands;
+pub mod connect;
 mod export_daemon;
 mod export_direct;
 pub mod export_file;
+mod export_worker;
 mod listener;
 pub mod logging;
 mod progress;
@@ -39,6 +41,8 @@ pub struct Running {
     /// `server.internal_listen`, when set.
     pub internal_addr: Option<SocketAddr>,
     pub state: Arc<api::State>,
+    /// The admin console (its sessions; `sign_in_link` for a one-time link).
+    pub console: Arc<crate::console::Console>,
     /// Swaps the certificate on reload; `None` without TLS.
     tls: Option<tls::Tls>,
     probe: watchdog::Probe,
@@ -93,11 +97,13 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let tokens = Tokens::new(loaded.secrets.api_tokens.clone());
     let objects = sync::record_types(loaded);
     let bodies = api::body::Limits::new(&config.server);
-    let mut state = api::State::new(ingress, store, tokens, bodies, objects);
+    let connections = commands::connections(loaded, &store)?;
+    let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections);
     state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
+    let console = Arc::new(crate::console::Console::new(state.clone()));
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),
@@ -116,6 +122,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             endpoint,
             tls.clone(),
             state.clone(),
+            console.clone(),
             shutdown.clone(),
             grace,
         )));
@@ -143,7 +150,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             }
         })
     });
-    let export = tokio::spawn(export_worker(
+    let export = tokio::spawn(export_worker::run(
         state.clone(),
         config.sync.enabled,
         shutdown.clone(),
@@ -166,6 +173,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         local_addr,
         internal_addr,
         state,
+        console,
         tls,
         probe,
         shutdown,
@@ -340,43 +348,6 @@ async fn write_matches(store: Store, shutdown: CancellationToken) {
 
 /// How often first matches are written (a `kill -9` loses at most this much of them).
 const MATCH_WRITE_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Runs export jobs once the sync has connected to HubSpot (the writer needs its client
-/// and its mirror writes); a job interrupted by shutdown resumes at the next start. Until
-/// then, queued jobs say what they wait for.
-async fn export_worker(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
-    state.exporter.set_waiting(Some(if sync_enabled {
-        crate::export::Waiting {
-            code: "not_connected",
-            message: "waiting for the gateway to connect to HubSpot (GET /v1/status and the \
-                      log say why it has not yet)"
-                .into(),
-            job: None,
-        }
-    } else {
-        crate::export::Waiting {
-            code: "sync_disabled",
-            message: "jobs run once the gateway has connected to HubSpot, which it does only \
-                      with [sync] enabled = true; enable it, or run `hubspot-gateway export` \
-                      while no daemon is running"
-                .into(),
-            job: None,
-        }
-    }));
-    let syncer = loop {
-        if let (Some(syncer), Some(_)) = (state.syncer(), state.portal()) {
-            break syncer.clone();
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = shutdown.cancelled() => return,
-        }
-    };
-    state.exporter.set_waiting(None);
-    let writer =
-        crate::export::writer::Writer::new(syncer, state.fallback(), state.exporter.clone());
-    crate::export::writer::run(writer, shutdown).await;
-}
 
 /// Runs the daemon until SIGTERM or SIGINT (a second one forces an immediate exit); SIGHUP
 /// re-reads the config file at `path`.

@@ -78,12 +78,11 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
 
 /// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let portal = crate::portal::remembered(store);
-    Ok(api::status_body(
-        store,
-        portal.as_ref(),
-        &record_types(loaded),
-    )?)
+    let portal = crate::connection::portal::stored(store);
+    let mut body = api::status_body(store, portal.as_ref(), &record_types(loaded))?;
+    let connection = super::commands::connections(loaded, store)?.status();
+    body["connection"] = api::connection_summary(&connection);
+    Ok(body)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -102,6 +101,14 @@ pub fn render(body: &Value, source: &Source) -> String {
     match source {
         Source::Daemon(base) => out.push_str(&format!("daemon: running at {base}\n")),
         Source::Store => out.push_str("daemon: not running (read from the store)\n"),
+    }
+    if let Some(connection) = body.get("connection") {
+        let state = connection["state"].as_str().unwrap_or("?");
+        let method = connection["method"].as_str().unwrap_or("?");
+        match connection["reason"].as_str() {
+            Some(reason) => out.push_str(&format!("connection: {state} ({method}): {reason}\n")),
+            None => out.push_str(&format!("connection: {state} ({method})\n")),
+        }
     }
     match body.get("portal_id") {
         Some(portal) => out.push_str(&format!("portal: {portal}\n")),
@@ -122,7 +129,7 @@ pub fn render(body: &Value, source: &Source) -> String {
         "cursor",
     ]);
     for (name, value) in body.as_object().into_iter().flatten() {
-        if name == "webhooks" || !value.is_object() {
+        if name == "webhooks" || name == "connection" || !value.is_object() {
             continue;
         }
         table.add_row([

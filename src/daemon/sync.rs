@@ -1,50 +1,22 @@
-//! Starting sync: build the HubSpot client from the config, connect (token introspection and
-//! the scope check, retried while HubSpot is unreachable), then run the sync loops.
+//! Starting sync: take the service connection's client (see `connection`), connect (token
+//! introspection and the scope check, retried while HubSpot is unreachable), then run the
+//! sync loops until the connection changes (Connect, Change user, Disconnect, a refused
+//! refresh token) or the daemon stops; without a usable connection, wait for one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Portal, State};
 use crate::config::Loaded;
-use crate::hubspot::{self, ClientConfig, Credentials, Requirements};
+use crate::connection::{self, Connections, ServiceClient};
+use crate::hubspot::{self, Requirements};
 use crate::object::ObjectType;
 use crate::store::Store;
 use crate::sync::{self, Cycle, Settings, Syncer};
 use crate::time::Window;
-
-/// The HubSpot client the config describes.
-pub fn client(loaded: &Loaded) -> anyhow::Result<hubspot::Client> {
-    let hubspot = &loaded.config.hubspot;
-    let secrets = &loaded.secrets;
-    let credentials = match (
-        &secrets.access_token,
-        &hubspot.client_id,
-        &secrets.refresh_token,
-    ) {
-        (Some(token), _, _) => Credentials::PrivateApp {
-            access_token: token.clone(),
-        },
-        (None, Some(client_id), Some(refresh_token)) => Credentials::OAuth {
-            client_id: client_id.clone(),
-            client_secret: secrets
-                .client_secret
-                .clone()
-                .context("OAuth needs hubspot.client_secret")?,
-            refresh_token: refresh_token.clone(),
-        },
-        _ => anyhow::bail!("set hubspot.access_token, or hubspot.client_id + refresh_token"),
-    };
-    let api_base = url::Url::parse(&hubspot.api_base).context("hubspot.api_base")?;
-    let mut config =
-        ClientConfig::new(api_base, credentials).with_max_retry_secs(hubspot.max_retry_secs);
-    config.max_concurrency = hubspot.max_concurrency;
-    config.request_timeout = Duration::from_secs(hubspot.request_timeout_secs);
-    Ok(hubspot::Client::new(config)?)
-}
 
 /// The record types `sync.objects` names (owners are handled as reference data).
 pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
@@ -57,12 +29,12 @@ pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
         .collect()
 }
 
-/// What the token must allow for syncing `kinds` (and owners, when `sync.objects` has them).
+/// What the token must allow for syncing `kinds` (and owners, when `sync.objects` has them):
+/// the service connection's required scopes.
 pub fn requirements(loaded: &Loaded, kinds: &[ObjectType]) -> Requirements {
     Requirements {
         read: kinds.to_vec(),
-        owners: mirrors_owners(loaded),
-        write: Vec::new(),
+        ..connection::service_scopes(loaded).required
     }
 }
 
@@ -98,74 +70,153 @@ pub fn syncer(
     .forgetting(std::sync::Arc::new(crate::export::privacy::redact))
 }
 
-/// Connects to HubSpot, retrying transient failures until shutdown; a missing scope or bad
-/// credentials end the attempt (the error says what to fix).
+/// The service connection's client (one-shot commands that open the store themselves).
+pub fn client(loaded: &Loaded, store: &Store) -> anyhow::Result<hubspot::Client> {
+    let settings = connection::Settings::from_config(loaded)?;
+    let connections = Connections::new(store.clone(), settings);
+    let service = connections
+        .service_client()
+        .map_err(|unavailable| anyhow::anyhow!("{}", unavailable.reason))?;
+    Ok(service.client)
+}
+
+/// Connects to HubSpot, retrying transient failures until `shutdown`; a missing scope or
+/// bad credentials end the attempt (logged: the error says what to fix).
 pub async fn connect(
     client: &hubspot::Client,
     needs: &Requirements,
     shutdown: &CancellationToken,
 ) -> Option<hubspot::TokenInfo> {
+    match try_connect(client, needs, shutdown).await {
+        Ok(info) => Some(info),
+        Err(Some(error)) => {
+            tracing::error!(%error, "HubSpot refused the connection");
+            None
+        }
+        Err(None) => None,
+    }
+}
+
+/// Connects to HubSpot, retrying transient failures until `stop`. `Err(Some)`: HubSpot
+/// refused (credentials, scopes: someone must act); `Err(None)`: stopped.
+pub async fn try_connect(
+    client: &hubspot::Client,
+    needs: &Requirements,
+    stop: &CancellationToken,
+) -> Result<hubspot::TokenInfo, Option<hubspot::Error>> {
     let mut delay = Duration::from_secs(1);
     loop {
         match client.connect(needs).await {
-            Ok(info) => return Some(info),
+            Ok(info) => return Ok(info),
             Err(error) if error.is_retryable() => {
                 tracing::warn!(%error, retry_in_secs = delay.as_secs(), "cannot reach HubSpot yet; webhooks are still accepted");
             }
-            Err(error) => {
-                tracing::error!(%error, "HubSpot refused the connection; sync is disabled until the config is fixed");
-                return None;
-            }
+            Err(error) => return Err(Some(error)),
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(60)),
-            () = shutdown.cancelled() => return None,
+            () = stop.cancelled() => return Err(None),
         }
     }
 }
 
-/// The portal a connection's token introspection describes.
-pub fn portal(info: &hubspot::TokenInfo) -> Portal {
-    Portal {
-        hub_id: info.hub_id,
-        ui_base: info.ui_base(),
-        user_email: info.user_email.clone(),
-        user_id: info.user_id,
-    }
-}
-
-/// Connects, then runs the webhook and polling loops until shutdown.
+/// Runs sync for each service connection in turn until shutdown: waits while there is none.
 pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: CancellationToken) {
-    let client = match client(&loaded) {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!("{error:#}");
+    let connections = state.connections.clone();
+    let mut changes = connections.subscribe();
+    loop {
+        changes.borrow_and_update();
+        let stop = shutdown.child_token();
+        match connections.service_client() {
+            Ok(service) => {
+                let run = run_connection(&loaded, &state, service, stop.clone());
+                tokio::pin!(run);
+                tokio::select! {
+                    () = &mut run => {
+                        // Connect was refused (or shutdown): wait for the connection to change.
+                        if !changed(&mut changes, &shutdown).await {
+                            return;
+                        }
+                    }
+                    Ok(()) = changes.changed() => {
+                        tracing::info!("the HubSpot connection changed; restarting sync");
+                        // Nobody may use the old client from now on.
+                        state.set_syncer(None);
+                        stop.cancel();
+                        run.await;
+                    }
+                }
+            }
+            Err(unavailable) => {
+                tracing::warn!(
+                    state = unavailable.state.as_str(),
+                    reason = %unavailable.reason,
+                    "sync waits for a HubSpot connection"
+                );
+                if !changed(&mut changes, &shutdown).await {
+                    return;
+                }
+            }
+        }
+        state.set_syncer(None);
+        if shutdown.is_cancelled() {
             return;
         }
+    }
+}
+
+/// Waits for the connection to change; `false` at shutdown.
+async fn changed(
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+    shutdown: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        changed = changes.changed() => changed.is_ok(),
+        () = shutdown.cancelled() => false,
+    }
+}
+
+/// One connection's sync: connect, record the portal, then the loops until `stop`.
+async fn run_connection(
+    loaded: &Loaded,
+    state: &Arc<State>,
+    service: ServiceClient,
+    stop: CancellationToken,
+) {
+    let connections = &state.connections;
+    let objects = record_types(loaded);
+    let client = service.client;
+    let info = match try_connect(&client, &requirements(loaded, &objects), &stop).await {
+        Ok(info) => info,
+        Err(Some(error)) => {
+            connections.refuse_service(format!("HubSpot refused the connection: {error}"));
+            return;
+        }
+        Err(None) => return,
     };
-    let objects = record_types(&loaded);
-    let Some(info) = connect(&client, &requirements(&loaded, &objects), &shutdown).await else {
-        return;
-    };
-    if let Err(error) = state.set_portal(portal(&info)) {
+    connections.observe(&info);
+    if let Err(error) = state.set_portal(Portal::of(&info)) {
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }
     let syncer = Arc::new(syncer(
-        &loaded,
+        loaded,
         client,
         state.store.clone(),
         info.hub_id,
         objects,
     ));
-    state.set_syncer(syncer.clone());
+    if service.reset_user_mappings {
+        reset_user_mappings(connections, &syncer).await;
+    }
+    state.set_syncer(Some(syncer.clone()));
     let mut loops = JoinSet::new();
-    loops.spawn(sync::run_webhooks(syncer.clone(), shutdown.clone()));
+    loops.spawn(sync::run_webhooks(syncer.clone(), stop.clone()));
     loops.spawn(sync::run_cycle(
         syncer,
         state.cycle.subscribe(),
         state.triggers.clone(),
-        shutdown.clone(),
+        stop.clone(),
     ));
     while let Some(finished) = loops.join_next().await {
         // A panicking loop takes the supervisor down with it: the watchdog then stops
@@ -175,6 +226,31 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                 std::panic::resume_unwind(error.into_panic());
             }
         }
+    }
+}
+
+/// After a switch of portals: the new portal's owners are read, then the user mappings are
+/// reset (as `POST /v1/user-mappings/reset` does). A failure leaves it for the next start.
+async fn reset_user_mappings(connections: &Connections, syncer: &Syncer) {
+    if let Err(error) = syncer.refresh_reference().await {
+        tracing::warn!(%error, "cannot read the new portal's owners; user mappings are reset later");
+        return;
+    }
+    let map = crate::ownership::UserMap {
+        store: syncer.store(),
+        portal: syncer.portal,
+    };
+    match map.reset() {
+        Ok(mappings) => {
+            tracing::info!(
+                mappings = mappings.len(),
+                "user mappings reset for the new portal"
+            );
+            if let Err(error) = connections.user_mappings_reset() {
+                tracing::warn!(%error, "cannot record that the user mappings were reset");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "resetting the user mappings failed"),
     }
 }
 

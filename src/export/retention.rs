@@ -3,8 +3,7 @@
 
 use super::job::{decode, Header};
 use crate::store::{self, Store};
-
-const DAY_MS: i64 = 86_400_000;
+use crate::time::DAY_MS;
 
 /// Removes the jobs of `portal` that finished more than `retention_days` before `now_ms`;
 /// returns how many. A job finished before finish times were kept counts from its creation.

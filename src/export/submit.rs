@@ -1,8 +1,9 @@
-//! Submitting an export, the one rule behind `POST /v1/exports` and the CLI's direct path:
-//! the request checked against the settings, then either planned (a dry run, which writes
-//! nothing) or stored as a queued job for the writer.
+//! Starting an export: the one place that checks a request against the settings in effect and
+//! either answers its dry run (writing nothing) or stores the job for the worker. The JSON API
+//! and the admin console's upload both come through here.
 
 use super::context::Context;
+use super::file::Input;
 use super::job::{self, Header, Outcome, Row, State};
 use super::Exporter;
 use crate::object::ObjectType;
@@ -10,29 +11,34 @@ use crate::ownership::{normalize, Fallback};
 use crate::store::{self, Store};
 use crate::time::now_ms;
 
-/// What is exported, for whom, and whether only as a dry run; the records are the rows.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+/// An export as asked for: the records are already parsed into rows.
+#[derive(Debug, Clone)]
+pub struct Request {
     pub kind: ObjectType,
-    /// The internal user the records are exported for (their owner follows from it).
-    pub user_email: &'a str,
+    pub user_email: String,
+    pub rows: Vec<Row>,
     pub dry_run: bool,
 }
 
-/// What a submitted export became.
+/// What became of a request.
 #[derive(Debug)]
 pub enum Submitted {
-    /// A dry run: each row's outcome, in order.
-    Planned(Vec<Outcome>),
-    /// A job stored (durably) and queued; the writer has been woken.
+    /// A dry run: the request's rows and the outcome each would get, in row order.
+    Planned {
+        rows: Vec<Row>,
+        outcomes: Vec<Outcome>,
+    },
+    /// A stored job, queued for the worker.
     Queued(u64),
 }
 
-/// Why an export was not taken.
+/// Why a request was refused as a whole (nothing was stored).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("user_email must be an email address")]
-    UserEmail,
+    BadUserEmail,
+    #[error("exports are turned off for every user")]
+    TurnedOff,
     #[error("export is disabled in the settings")]
     Disabled,
     #[error("at most {max} records per export")]
@@ -41,44 +47,64 @@ pub enum Refusal {
     Store(#[from] store::Error),
 }
 
-/// Checks `request` against the settings in effect (the store's, else `exporter.config`) and
-/// plans `rows` (a dry run) or stores them as a queued job of `portal` and wakes the writer.
+/// Checks `request` against the settings and plans it (dry run) or queues it.
+/// `exports_enabled`: the admin's switch for every user (the connection's preferences).
 pub fn submit(
     store: &Store,
-    portal: i64,
     exporter: &Exporter,
+    portal: i64,
     fallback: &Fallback,
-    request: Request<'_>,
-    rows: &[Row],
+    exports_enabled: bool,
+    request: Request,
 ) -> Result<Submitted, Refusal> {
-    if normalize::email(request.user_email).is_none() {
-        return Err(Refusal::UserEmail);
+    if !exports_enabled {
+        return Err(Refusal::TurnedOff);
+    }
+    if normalize::email(&request.user_email).is_none() {
+        return Err(Refusal::BadUserEmail);
     }
     let context = Context::load(store, portal, request.kind, &exporter.config)?;
     if !context.enabled {
         return Err(Refusal::Disabled);
     }
     let max = context.settings.max_records;
-    if rows.len() as u64 > max {
+    if request.rows.len() as u64 > max {
         return Err(Refusal::TooManyRecords { max });
     }
     if request.dry_run {
-        let outcomes = context.dry_run(store, request.user_email, fallback, rows)?;
-        return Ok(Submitted::Planned(outcomes));
+        let outcomes = context.dry_run(store, &request.user_email, fallback, &request.rows)?;
+        return Ok(Submitted::Planned {
+            rows: request.rows,
+            outcomes,
+        });
     }
     let header = Header {
         kind: request.kind,
-        user_email: request.user_email.to_owned(),
+        user_email: request.user_email,
         state: State::Queued,
-        total: rows.len() as u32,
+        total: request.rows.len() as u32,
         created_at_ms: now_ms(),
         finished_at_ms: None,
         error: None,
         stalled: None,
     };
-    let id = job::enqueue(store, portal, &header, rows)?;
+    let id = job::enqueue(store, portal, &header, &request.rows)?;
     exporter.wake.notify_one();
     Ok(Submitted::Queued(id))
+}
+
+/// The rows of an export file's records (already checked as the file was read).
+pub fn rows_of(inputs: &[Input]) -> Vec<Row> {
+    inputs
+        .iter()
+        .map(|input| {
+            Row::new(
+                input.reference.clone(),
+                input.fields.clone(),
+                input.on_duplicate,
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -97,10 +123,11 @@ mod tests {
             .collect()
     }
 
-    fn request(user_email: &str, dry_run: bool) -> Request<'_> {
+    fn request(user_email: &str, count: usize, dry_run: bool) -> Request {
         Request {
             kind: ObjectType::Companies,
-            user_email,
+            user_email: user_email.to_owned(),
+            rows: rows(count),
             dry_run,
         }
     }
@@ -114,34 +141,37 @@ mod tests {
         config.companies.max_records = 2;
         let exporter = Exporter::new(config);
         let submit =
-            |request, rows: &[Row]| submit(&store, PORTAL, &exporter, &fallback, request, rows);
-        let refused = submit(request("not an email", false), &rows(1));
-        assert!(matches!(refused, Err(Refusal::UserEmail)), "{refused:?}");
-        let refused = submit(request("a@x.io", false), &rows(3));
+            |enabled, request| submit(&store, &exporter, PORTAL, &fallback, enabled, request);
+        let refused = submit(false, request("a@x.io", 1, false));
+        assert!(matches!(refused, Err(Refusal::TurnedOff)), "{refused:?}");
+        let refused = submit(true, request("not an email", 1, false));
+        assert!(matches!(refused, Err(Refusal::BadUserEmail)), "{refused:?}");
+        let refused = submit(true, request("a@x.io", 3, false));
         assert!(
             matches!(refused, Err(Refusal::TooManyRecords { max: 2 })),
             "{refused:?}"
         );
-        let planned = submit(request("a@x.io", true), &rows(2)).unwrap();
-        assert!(matches!(planned, Submitted::Planned(ref outcomes) if outcomes.len() == 2));
+        let planned = submit(true, request("a@x.io", 2, true)).unwrap();
+        assert!(matches!(planned, Submitted::Planned { ref outcomes, .. } if outcomes.len() == 2));
         assert_eq!(store.exports().headers(PORTAL, 10).unwrap().len(), 0);
-        let Submitted::Queued(id) = submit(request("a@x.io", false), &rows(2)).unwrap() else {
+        let Submitted::Queued(id) = submit(true, request("a@x.io", 2, false)).unwrap() else {
             panic!("not queued");
         };
         let header = job::header(&store, PORTAL, id).unwrap().unwrap();
         assert_eq!((header.state, header.total), (State::Queued, 2));
         assert_eq!(job::rows(&store, PORTAL, id).unwrap(), rows(2));
 
-        let mut disabled = Export::default();
-        disabled.enabled = false;
-        let exporter = Exporter::new(disabled);
+        let exporter = Exporter::new(Export {
+            enabled: false,
+            ..Export::default()
+        });
         let refused = super::submit(
             &store,
-            PORTAL,
             &exporter,
+            PORTAL,
             &fallback,
-            request("a@x.io", true),
-            &rows(1),
+            true,
+            request("a@x.io", 1, true),
         );
         assert!(matches!(refused, Err(Refusal::Disabled)), "{refused:?}");
     }

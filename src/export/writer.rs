@@ -45,6 +45,11 @@ pub enum Error {
 /// timeouts, rate limits, store errors) with no record getting a result, before it fails with
 /// `retries_exhausted` and the next job runs. Counted across restarts (`Header::stalled`).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3600);
+/// Which client writes the records a user exports: `Ok(None)`, the service connection's
+/// (the syncer's); `Ok(Some)`, the user's own; `Err`, why the user's records cannot be
+/// written (each then fails with that problem). The `connection` module decides.
+pub type ClientFor = Arc<dyn Fn(&str) -> Result<Option<hubspot::Client>, Problem> + Send + Sync>;
+
 /// What the worker writes with.
 pub struct Writer {
     pub syncer: Arc<Syncer>,
@@ -52,6 +57,8 @@ pub struct Writer {
     pub exporter: Arc<Exporter>,
     /// See [`GIVE_UP_AFTER`].
     pub give_up_after: Duration,
+    /// `None`: every job is written with the service connection.
+    pub client_for: Option<ClientFor>,
 }
 
 impl Error {
@@ -105,6 +112,8 @@ struct Job {
     rows: Vec<Row>,
     context: Context,
     owner: Result<i64, String>,
+    /// Writes (and reads back) this job's records: the service's or its user's connection.
+    client: hubspot::Client,
     /// Rows with a new outcome not yet saved.
     dirty: Vec<u32>,
     /// The store's count of sealed rows when this job last looked (see `take_sealed`).
@@ -149,6 +158,7 @@ impl Writer {
             fallback,
             exporter,
             give_up_after: GIVE_UP_AFTER,
+            client_for: None,
         }
     }
 
@@ -192,16 +202,28 @@ impl Writer {
             .resolve(&header.user_email, &self.fallback)
             .map(|(owner, _)| owner)
             .map_err(|error| error.to_string());
+        let writes_with = match &self.client_for {
+            Some(client_for) => client_for(&header.user_email),
+            None => Ok(None),
+        };
         let mut job = Job {
             id,
             header,
             rows,
             context,
             owner,
+            client: self.syncer.client.clone(),
             dirty: Vec::new(),
             seals,
         };
-        if let Err(error) = self.reconcile_and_work(&mut job, shutdown).await {
+        let worked = match writes_with {
+            Ok(client) => {
+                job.client = client.unwrap_or(job.client);
+                self.reconcile_and_work(&mut job, shutdown).await
+            }
+            Err(problem) => self.refuse_user(&mut job, &problem).await,
+        };
+        if let Err(error) = worked {
             // Results already known (e.g. a batch created before a later call failed) are
             // kept, so neither a resume nor a failed job reports them as unknown.
             if let Err(unsaved) = self.save_dirty(&mut job) {
@@ -220,6 +242,21 @@ impl Writer {
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");
         Ok(())
+    }
+
+    /// The job's user has no usable connection: creates of unknown outcome are still looked
+    /// up (with the service connection: reads only), every other record fails with `problem`.
+    async fn refuse_user(&self, job: &mut Job, problem: &Problem) -> Result<(), Error> {
+        self.reconcile(job).await?;
+        let open: Vec<u32> = (0..job.rows.len() as u32)
+            .filter(|i| job.rows[*i as usize].outcome.is_none())
+            .collect();
+        for index in open {
+            let outcome = Outcome::failed(&problem.code, &problem.message, None, Vec::new());
+            job.finish(index, outcome);
+        }
+        tracing::warn!(export = job.id, code = %problem.code, "export records failed: {}", problem.message);
+        self.save_dirty(job)
     }
 
     async fn reconcile_and_work(

@@ -14,6 +14,18 @@ use super::error::Error;
 use super::retry::{ClientStats, RetryPolicy};
 use crate::secret::Secret;
 
+/// Where a client reports what happens to its OAuth credentials. The `connection` module
+/// implements it to persist a rotated refresh token and to mark a refused one (this module
+/// knows nothing of the store).
+pub trait CredentialEvents: Send + Sync + std::fmt::Debug {
+    /// HubSpot answered a new refresh token. Called before the answer's access token is
+    /// used; an error fails that refresh (the new refresh token is kept in memory).
+    fn rotated(&self, refresh_token: &Secret<String>) -> Result<(), String>;
+    /// HubSpot refused the refresh token (`invalid_grant`): the app must be connected again.
+    /// Called once per client; later calls fail at once without asking HubSpot.
+    fn refused(&self, message: &str);
+}
+
 #[derive(Debug, Clone)]
 pub enum Credentials {
     /// A private-app (static) access token: no refresh exists.
@@ -46,6 +58,9 @@ pub(crate) struct Auth {
     refreshing: tokio::sync::Mutex<()>,
     /// HubSpot may hand out a new refresh token with each refresh.
     refresh_token: RwLock<Option<Secret<String>>>,
+    events: Option<Arc<dyn CredentialEvents>>,
+    /// Set once HubSpot refused the refresh token: no further refresh is attempted.
+    refused: RwLock<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +72,12 @@ struct TokenResponse {
 }
 
 impl Auth {
-    pub(crate) fn new(credentials: Credentials, http: reqwest::Client, base: Url) -> Self {
+    pub(crate) fn new(
+        credentials: Credentials,
+        http: reqwest::Client,
+        base: Url,
+        events: Option<Arc<dyn CredentialEvents>>,
+    ) -> Self {
         let (current, refresh_token) = match &credentials {
             Credentials::PrivateApp { access_token } => {
                 let token = AccessToken {
@@ -77,6 +97,8 @@ impl Auth {
             current: RwLock::new(current),
             refreshing: tokio::sync::Mutex::new(()),
             refresh_token: RwLock::new(refresh_token),
+            events,
+            refused: RwLock::new(None),
         }
     }
 
@@ -145,6 +167,9 @@ impl Auth {
                 .clone()
                 .ok_or_else(|| Error::Config("no access token".into()));
         };
+        if let Some(message) = self.refused.read().clone() {
+            return Err(Error::ReinstallNeeded { message });
+        }
         // While the current token still works, one attempt is enough: callers keep using it
         // and the refresh is tried again a little later, instead of everyone waiting on retries.
         let usable = self
@@ -164,10 +189,17 @@ impl Auth {
                 return Ok(self.postpone(token));
             }
             (Err(error), _) => {
-                tracing::error!(%error, "OAuth refresh failed");
+                if let Error::ReinstallNeeded { message } = &error {
+                    self.refuse(message);
+                } else {
+                    tracing::error!(%error, "OAuth refresh failed");
+                }
                 return Err(error);
             }
         };
+        if let Some(rotated) = response.refresh_token.as_ref().filter(|t| !t.is_empty()) {
+            self.keep_rotated(Secret::new(rotated.clone()))?;
+        }
         ClientStats::bump(&stats.token_refreshes);
         let now = Instant::now();
         let lifetime = Duration::from_secs(response.expires_in);
@@ -178,9 +210,6 @@ impl Auth {
             refresh_at: Some(now + refresh_after(lifetime)),
             expires_at: Some(now + lifetime),
         });
-        if let Some(rotated) = response.refresh_token.filter(|t| !t.is_empty()) {
-            *self.refresh_token.write() = Some(Secret::new(rotated));
-        }
         *self.current.write() = Some(token.clone());
         tracing::info!(
             expires_in_secs = response.expires_in,
@@ -223,6 +252,48 @@ impl Auth {
             what: "OAuth token response".into(),
             reason: e.to_string(),
         })
+    }
+
+    /// A refresh token HubSpot rotated: kept in memory at once (the old one may be dead
+    /// already), and saved through the events before the refresh's access token is used.
+    fn keep_rotated(&self, rotated: Secret<String>) -> Result<(), Error> {
+        let unchanged = self
+            .refresh_token
+            .read()
+            .as_ref()
+            .is_some_and(|old| old.expose() == rotated.expose());
+        if unchanged {
+            return Ok(());
+        }
+        *self.refresh_token.write() = Some(rotated.clone());
+        let Some(events) = &self.events else {
+            tracing::warn!(
+                "HubSpot rotated the refresh token; it is kept in memory only (connect through \
+                 the gateway to have it stored)"
+            );
+            return Ok(());
+        };
+        events.rotated(&rotated).map_err(|reason| {
+            tracing::error!(%reason, "HubSpot rotated the refresh token and it could not be saved");
+            Error::CredentialStore(reason)
+        })
+    }
+
+    /// HubSpot refused the refresh token: remembered, reported once.
+    fn refuse(&self, message: &str) {
+        let mut refused = self.refused.write();
+        if refused.is_some() {
+            return;
+        }
+        *refused = Some(message.to_owned());
+        drop(refused);
+        match &self.events {
+            Some(events) => events.refused(message),
+            None => tracing::error!(
+                message,
+                "HubSpot refused the refresh token: the app must be connected again"
+            ),
+        }
     }
 
     /// Keeps `token` but retries the refresh in 30 s, or halfway to its expiry if sooner.

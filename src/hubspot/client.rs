@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::auth::{AccessToken, Auth, Credentials};
+use super::auth::{AccessToken, Auth, CredentialEvents, Credentials};
 use super::calls::CallCounts;
 use super::classify;
 use super::error::{Error, MissingScope, RateLimitPolicy};
@@ -36,6 +36,8 @@ pub struct ClientConfig {
     /// HubSpot refuses search bodies over 3,000 characters; wider searches fetch ids first
     /// and the properties by batch read.
     pub search_body_budget: usize,
+    /// Told when HubSpot rotates or refuses the OAuth refresh token (the owner persists it).
+    pub events: Option<Arc<dyn CredentialEvents>>,
 }
 
 impl ClientConfig {
@@ -50,6 +52,7 @@ impl ClientConfig {
             max_concurrency: 8,
             url_properties_budget: 5_500,
             search_body_budget: 3_000,
+            events: None,
         }
     }
 
@@ -138,7 +141,12 @@ impl Client {
             .user_agent(concat!("hubspot-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::from_transport)?;
-        let auth = Auth::new(config.credentials, http.clone(), config.api_base.clone());
+        let auth = Auth::new(
+            config.credentials,
+            http.clone(),
+            config.api_base.clone(),
+            config.events,
+        );
         let inner = Inner {
             http,
             base: config.api_base,

@@ -112,6 +112,10 @@ pub enum Error {
     ReinstallNeeded { message: String },
     #[error("HubSpot rejected the OAuth client credentials ({message})")]
     BadClientCredentials { message: String },
+    #[error("HubSpot refused the authorization code ({message})")]
+    CodeRefused { message: String },
+    #[error("HubSpot rotated the refresh token and it could not be saved: {0}")]
+    CredentialStore(String),
     #[error("the token lacks scopes: {}", describe_scopes(missing))]
     MissingScopes { missing: Vec<MissingScope> },
     #[error("HubSpot refused access ({details})")]
@@ -149,11 +153,14 @@ impl Error {
             | Error::ReinstallNeeded { .. }
             | Error::MissingScopes { .. }
             | Error::Forbidden { .. } => Fault::Credentials,
-            Error::BadClientCredentials { .. } | Error::Config(_) => Fault::Config,
+            Error::BadClientCredentials { .. } | Error::Config(_) | Error::CredentialStore(_) => {
+                Fault::Config
+            }
             Error::NotFound { .. }
             | Error::Conflict { .. }
             | Error::InvalidProperties { .. }
             | Error::BadRequest { .. }
+            | Error::CodeRefused { .. }
             | Error::InvalidInput(_) => Fault::Request,
             Error::Timeout | Error::Network(_) => Fault::Network,
         }

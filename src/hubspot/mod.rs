@@ -46,6 +46,7 @@ mod error;
 mod find;
 mod introspect;
 mod model;
+mod oauth;
 mod objects;
 mod owners;
 mod paging;
@@ -57,7 +58,7 @@ mod wire;
 mod writes;
 
 pub use associations::{Association, AssociationType, ASSOCIATION_BATCH_LIMIT};
-pub use auth::Credentials;
+pub use auth::{CredentialEvents, Credentials};
 pub use calls::CallCount;
 pub use client::{Client, ClientConfig};
 pub use error::{ApiDetails, Error, Fault, MissingScope, PropertyProblem, RateLimitPolicy};
@@ -65,6 +66,7 @@ pub use introspect::{Requirements, TokenInfo};
 pub use model::{
     HistoryEntry, ObjectType, Owner, Page, Pipeline, Property, PropertyOption, Record, Stage, Team,
 };
+pub use oauth::{authorize_url, App, Grant};
 pub use objects::{BatchRead, Fields, BATCH_LIMIT, HISTORY_LIMIT, LIST_LIMIT};
 pub use paging::{ListCursor, SearchCursor};
 pub use rate_limit::{Budget, RateLimiter, RateLimits};

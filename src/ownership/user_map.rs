@@ -3,7 +3,6 @@
 //! detected"), else the fallback owner. Archived owners are never assigned.
 
 use super::normalize;
-use crate::portal::Portal;
 use crate::store::{self, MappingSource, Owner, Store, UserMapping};
 
 /// Why an owner was chosen.
@@ -31,18 +30,6 @@ pub struct Fallback {
     pub owner_id: Option<i64>,
     pub connected_user_email: Option<String>,
     pub connected_user_id: Option<i64>,
-}
-
-impl Fallback {
-    /// The fallback of a gateway connected to `portal` (`None`: not yet): `owner_id`
-    /// (`[ownership] fallback_owner_id`) when set, else the connecting user's owner.
-    pub fn new(owner_id: Option<i64>, portal: Option<&Portal>) -> Fallback {
-        Fallback {
-            owner_id,
-            connected_user_email: portal.and_then(|portal| portal.user_email.clone()),
-            connected_user_id: portal.and_then(|portal| portal.user_id),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,7 +193,8 @@ impl UserMap<'_> {
             .map(|id| (id, Reason::Fallback, None))
     }
 
-    fn fallback_owner(&self, fallback: &Fallback) -> Result<i64, MappingError> {
+    /// The owner records of unmapped users get (`[ownership]`, else the connected admin).
+    pub fn fallback_owner(&self, fallback: &Fallback) -> Result<i64, MappingError> {
         if let Some(id) = fallback.owner_id {
             return self
                 .active_owner(id)?

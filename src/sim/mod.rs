@@ -45,7 +45,9 @@
 //!   `GET`/`DELETE /oauth/v1/refresh-tokens/{token}`.
 //! - Switches: [`Control::expire_tokens`], [`Control::expire_codes`],
 //!   [`Control::set_refresh_rotation`], [`Control::set_token_endpoint_down`],
-//!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`].
+//!   [`Control::limit_scopes`], [`Control::set_redirect_uris`], [`Control::set_code_ttl`];
+//!   [`Control::refresh_tokens`] lists refresh tokens, [`Control::revoke_refresh_token`]
+//!   revokes one as an uninstall would.
 //! - Client credentials: `POST /oauth/v1/token` (or `/oauth/2026-03/token`) with
 //!   `grant_type=client_credentials`, `client_id`, `client_secret`, `scope` (space-separated:
 //!   the `developer.webhooks_journal.*` scopes and any of `scopes`) → `{access_token,
@@ -130,7 +132,7 @@ use std::sync::Arc;
 
 pub use accounts::{hub_domain, OtherAccount, User};
 pub use auth::ScopeLimit;
-pub use control::{Account, Control, Snapshot, SnapshotRecord};
+pub use control::{Account, Control, RefreshToken, Snapshot, SnapshotRecord};
 pub use gen::owners::Owner;
 pub use journal::{
     Action as JournalAction, FileCorruption, JournalConfig, JournalStats,

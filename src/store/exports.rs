@@ -22,6 +22,8 @@ pub struct Exports {
     writing: Mutex<()>,
     /// Rows sealed since the store was opened (see [`Exports::seals`]).
     seals: AtomicU64,
+    /// The newest job whose header was written: the ledger records it once committed.
+    newest: AtomicU64,
 }
 
 fn header_key(portal: i64, id: u64) -> Vec<u8> {
@@ -57,7 +59,20 @@ impl Exports {
             tree: db.open_tree(keys::EXPORTS_TREE)?,
             writing: Mutex::new(()),
             seals: AtomicU64::new(0),
+            newest: AtomicU64::new(0),
         })
+    }
+
+    /// The last job id handed out by the store in `db` (0: none).
+    pub(super) fn last_id_in(db: &sled::Db) -> Result<u64> {
+        let tree = db.open_tree(keys::EXPORTS_TREE)?;
+        tree.get(NEXT_ID)?
+            .map_or(Ok(0), |bytes| keys::u64_from(&bytes))
+    }
+
+    /// The newest job whose header was written in this process (0: none).
+    pub(super) fn newest_written(&self) -> u64 {
+        self.newest.load(Ordering::Acquire)
     }
 
     /// A new job id, never handed out before (ids grow, so newer jobs sort later).
@@ -89,6 +104,9 @@ impl Exports {
             batch.insert(row_key(portal, id, *index), value.as_slice());
         }
         self.tree.apply_batch(batch)?;
+        if header.is_some() {
+            self.newest.fetch_max(id, Ordering::AcqRel);
+        }
         Ok(())
     }
 

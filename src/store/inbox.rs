@@ -19,6 +19,12 @@ use super::keys::{self, event_key, u64_from};
 use super::{Error, Result};
 
 const CHUNK_BYTES: usize = 32 * 1024;
+/// The largest event (its raw JSON) the inbox stores; the webhook handler refuses bigger ones
+/// before anything is stored. An event above `CHUNK_BYTES` gets a chunk of its own, so no
+/// chunk exceeds this plus its headers, and a sled leaf (at most 17 rows; about 20 for a
+/// moment while sled merges two) stays under 1.3 MiB: below 2 MiB, a quarter of the 8 MiB
+/// segment, above which sled 0.34 writes a log item to a blob file it never fsyncs.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 const CHUNK_FORMAT: u8 = 1;
 const ENTRY_HEADER: usize = 32 + 4;
 /// What an erased event's text becomes.
@@ -86,6 +92,10 @@ pub struct InboxStore {
     /// Events stored but not yet acknowledged by the consumer.
     pending: AtomicU64,
     counters: Mutex<InboxCounters>,
+    /// The last chunk whose events were acknowledged (answered 2xx). Readers (the consumer,
+    /// the API) see only chunks up to it: a group whose commit failed stays in sled's memory
+    /// (sled refuses every write after an I/O error, removals too) but is never shown.
+    acknowledged: AtomicU64,
 }
 
 impl InboxStore {
@@ -95,10 +105,7 @@ impl InboxStore {
         let chunks = db.open_tree(keys::INBOX_TREE)?;
         let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
         let meta = db.open_tree(keys::META_TREE)?;
-        let next_seq = match chunks.last()? {
-            Some((key, _)) => u64_from(&key)? + 1,
-            None => 1,
-        };
+        let next_seq = reach(&chunks, &meta)? + 1;
         let counters = match meta.get(keys::INBOX_COUNTERS)? {
             Some(bytes) => decode_counters(&bytes)?,
             None => InboxCounters::default(),
@@ -121,6 +128,7 @@ impl InboxStore {
             indexed_persisted: AtomicU64::new(watermark),
             pending: AtomicU64::new(0),
             counters: Mutex::new(counters),
+            acknowledged: AtomicU64::new(next_seq - 1),
         };
         inbox.reindex_from(watermark, next_seq)?;
         let cursor = inbox.cursor()?;
@@ -161,18 +169,13 @@ impl InboxStore {
         Ok(rows)
     }
 
-    /// Appends the events not stored before (dedup by event id, portal and content digest) and
-    /// counts them. Not durable until [`super::Store::commit`]; the counters are written by
-    /// [`InboxStore::persist_counters`] (after a crash they may trail the events slightly).
-    pub fn append(&self, received_at_ms: i64, events: &[NewEvent<'_>]) -> Result<AppendOutcome> {
-        let outcomes = self.append_group(received_at_ms, &[events])?;
-        Ok(outcomes[0])
-    }
-
     /// Appends the events of several requests (a group commit) into shared chunks, dropping
-    /// duplicates (of stored events and within the group), and returns each request's outcome.
-    /// The new events' dedup rows are *not* written: see [`InboxStore::index_pending`].
-    pub fn append_group(
+    /// duplicates (dedup by event id, portal and content digest; of stored events and within
+    /// the group), and returns each request's outcome. Not durable, nor shown to readers,
+    /// until [`super::Store::store_events`] commits and acknowledges them; the counters are
+    /// written by [`InboxStore::persist_counters`]. The new events' dedup rows are *not*
+    /// written: see [`InboxStore::index_pending`].
+    pub(super) fn append_group(
         &self,
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
@@ -222,6 +225,22 @@ impl InboxStore {
             counters.last_received_at_ms = Some(received_at_ms);
         }
         Ok(outcomes)
+    }
+
+    /// The last chunk appended so far (0: none) and the events stored through it: what an
+    /// acknowledging commit records in the ledger.
+    pub(super) fn appended(&self) -> (u64, u64) {
+        let seq = self.unindexed.lock().next_seq - 1;
+        (seq, self.counters.lock().received)
+    }
+
+    /// Shows the chunks through `seq` to readers: their events were acknowledged.
+    pub(super) fn acknowledge(&self, seq: u64) {
+        self.acknowledged.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    fn acknowledged(&self) -> u64 {
+        self.acknowledged.load(Ordering::Acquire)
     }
 
     /// Events whose dedup rows are not written yet.
@@ -315,10 +334,17 @@ impl InboxStore {
         })
     }
 
-    /// Up to `max` events from `from` on, in arrival order.
+    /// Up to `max` acknowledged events from `from` on, in arrival order.
     pub fn read_from(&self, from: Position, max: usize) -> Result<Vec<StoredEvent>> {
         let mut events = Vec::new();
-        for row in self.chunks.range(from.seq.to_be_bytes()..) {
+        let last = self.acknowledged();
+        if from.seq > last {
+            return Ok(events);
+        }
+        for row in self
+            .chunks
+            .range(from.seq.to_be_bytes()..=last.to_be_bytes())
+        {
             let (key, value) = row?;
             let seq = u64_from(&key)?;
             let chunk = Chunk::decode(&value)?;
@@ -353,10 +379,14 @@ impl InboxStore {
         Ok(())
     }
 
-    /// The `limit` most recently stored events, newest first.
+    /// The `limit` most recently stored (acknowledged) events, newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<StoredEvent>> {
         let mut events = Vec::new();
-        for row in self.chunks.iter().rev() {
+        for row in self
+            .chunks
+            .range(..=self.acknowledged().to_be_bytes())
+            .rev()
+        {
             let (key, value) = row?;
             let seq = u64_from(&key)?;
             let chunk = Chunk::decode(&value)?;
@@ -376,8 +406,10 @@ impl InboxStore {
         Ok(events)
     }
 
-    /// Every stored event with this `eventId` (HubSpot does not keep them unique).
+    /// Every stored (acknowledged) event with this `eventId` (HubSpot does not keep them
+    /// unique).
     pub fn by_event_id(&self, event_id: i64) -> Result<Vec<StoredEvent>> {
+        let last = self.acknowledged();
         let prefix = keys::i64_key(event_id);
         let mut positions: BTreeSet<Position> = self
             .unindexed
@@ -392,7 +424,7 @@ impl InboxStore {
             positions.insert(position_from(&value)?);
         }
         let mut events = Vec::new();
-        for position in positions {
+        for position in positions.into_iter().filter(|p| p.seq <= last) {
             if let Some(bytes) = self.chunks.get(position.seq.to_be_bytes())? {
                 let chunk = Chunk::decode(&bytes)?;
                 if let Some((_, raw)) = chunk.entries.get(usize::from(position.index)) {
@@ -498,6 +530,78 @@ impl InboxStore {
         }
         Ok(count)
     }
+}
+
+/// The newest chunk seq the inbox in `chunks` holds or its consumer has read into (0: none):
+/// the consumer's cursor keeps its place when the chunks before it are pruned.
+fn reach(chunks: &sled::Tree, meta: &sled::Tree) -> Result<u64> {
+    let last = match chunks.last()? {
+        Some((key, _)) => u64_from(&key)?,
+        None => 0,
+    };
+    let cursor = match meta.get(keys::INBOX_CURSOR)? {
+        Some(bytes) => position_from(&bytes)?,
+        None => Position::default(),
+    };
+    // A cursor at index 0 of a chunk has read nothing of it.
+    let read_into = cursor.seq - u64::from(cursor.index == 0 && cursor.seq > 0);
+    Ok(last.max(read_into))
+}
+
+/// How far the inbox of `db` reaches (see `reach`) and how many events it has stored.
+pub(super) fn held(db: &sled::Db) -> Result<(u64, u64)> {
+    let chunks = db.open_tree(keys::INBOX_TREE)?;
+    let meta = db.open_tree(keys::META_TREE)?;
+    let received = match meta.get(keys::INBOX_COUNTERS)? {
+        Some(bytes) => decode_counters(&bytes)?.received,
+        None => 0,
+    };
+    Ok((reach(&chunks, &meta)?, received))
+}
+
+/// Events stored in the chunks after `through_seq` in `db`.
+pub(super) fn count_after(db: &sled::Db, through_seq: u64) -> Result<u64> {
+    let chunks = db.open_tree(keys::INBOX_TREE)?;
+    let mut count = 0;
+    for row in chunks.range((through_seq + 1).to_be_bytes()..) {
+        count += Chunk::count(&row?.1)?;
+    }
+    Ok(count)
+}
+
+/// Deletes the chunks after `through_seq` (stored but never acknowledged: their commit
+/// failed, or the process died before the answer) with their dedup rows, and winds the
+/// `received` counter back to `events`; HubSpot redelivers what was not answered 2xx.
+/// Returns how many events went. Runs on open, before [`InboxStore::open`].
+pub(super) fn drop_unacknowledged(db: &sled::Db, through_seq: u64, events: u64) -> Result<u64> {
+    let chunks = db.open_tree(keys::INBOX_TREE)?;
+    let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
+    let meta = db.open_tree(keys::META_TREE)?;
+    let mut dropped = 0;
+    for row in chunks.range((through_seq + 1).to_be_bytes()..) {
+        let (key, value) = row?;
+        let seq = u64_from(&key)?;
+        let chunk = Chunk::decode(&value)?;
+        for (id_key, _) in &chunk.entries {
+            let indexed_here = ids
+                .get(id_key)?
+                .map(|position| position_from(&position).map(|p| p.seq == seq))
+                .transpose()?;
+            if indexed_here == Some(true) {
+                ids.remove(id_key)?;
+            }
+        }
+        chunks.remove(key)?;
+        dropped += chunk.entries.len() as u64;
+    }
+    if let Some(bytes) = meta.get(keys::INBOX_COUNTERS)? {
+        let mut counters = decode_counters(&bytes)?;
+        if counters.received > events {
+            counters.received = events;
+            meta.insert(keys::INBOX_COUNTERS, &encode_counters(&counters)[..])?;
+        }
+    }
+    Ok(dropped)
 }
 
 struct ChunkBuilder {

@@ -24,7 +24,8 @@ pub enum Write {
     Upsert {
         record: Record,
         terms: Vec<Term>,
-        brief: Brief,
+        /// Boxed: the other writes are a few words each.
+        brief: Box<Brief>,
     },
     /// Mark a record deleted in HubSpot: kept for a restore, but no longer found by lookups.
     Archive { id: i64, at_ms: i64 },

@@ -3,8 +3,15 @@
 //!
 //! Durability: [`Store::commit`] flushes sled's log and then fdatasyncs the data file, because
 //! sled 0.34's `flush()` ends in `sync_file_range`, which survives a process crash but not a
-//! power loss. Segments are 8 MiB so that no log item (limit: a quarter segment) goes to
-//! sled's `blobs/` directory, whose files sled never fsyncs.
+//! power loss. Segments are 8 MiB and inbox events at most [`MAX_EVENT_BYTES`] so that no
+//! inbox log item (limit: a quarter segment) goes to sled's `blobs/` directory, whose files
+//! sled never fsyncs.
+//!
+//! Acknowledged data: every commit that precedes an acknowledgement (a webhook's 204, an
+//! export job's 202) also records what it makes durable in the [`ledger`], a small fsynced
+//! file beside sled's. [`Store::open`] refuses a store that lacks what its ledger records
+//! (a damaged `db`, a partial restore) and drops inbox chunks stored after the last
+//! acknowledged one (a refused batch, a crash before the answer).
 //!
 //! Failure: sled 0.34 keeps its first I/O error and fails every later write and flush, even
 //! once the disk has room again. [`Store::commit`] and [`Store::check`] therefore record the
@@ -12,13 +19,17 @@
 //! for a restart.
 
 mod audit;
+mod connections;
 mod exports;
 mod inbox;
 mod keys;
+pub mod ledger;
 mod mirror;
+mod open;
 mod ownership;
 mod record;
 mod reference;
+mod verify;
 mod writing;
 
 use std::fs::File;
@@ -29,16 +40,20 @@ use sled::transaction::TransactionError;
 
 use crate::object::ObjectType;
 
+pub use connections::Connections;
 pub use exports::Exports;
 pub use inbox::{
     AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
+    MAX_EVENT_BYTES,
 };
+use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
 pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
 };
 pub use reference::Reference;
+pub use verify::{verify, Verified};
 pub use writing::Writing;
 
 /// The on-disk format this build writes; older formats are migrated on open.
@@ -64,7 +79,31 @@ pub enum Error {
     Corrupt(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    #[error(
+        "the store at {path} lacks data the gateway acknowledged: {}. It was not opened. \
+         {RECOVERY}",
+        missing.join("; ")
+    )]
+    Behind { path: PathBuf, missing: Vec<String> },
+    #[error(
+        "the store at {path} cannot be checked: its ledger file ({}) is damaged: {reason}. It \
+         was not opened. If the store is known to be complete (say, a copy just restored), \
+         delete that file and start again: it is written anew from the store. Otherwise \
+         {RECOVERY_LOWER}",
+        path.join(ledger::FILE_NAME).display()
+    )]
+    LedgerDamaged { path: PathBuf, reason: String },
 }
+
+/// How to recover a store that lost acknowledged data (README, "Recovering a damaged store").
+const RECOVERY: &str = "To recover, restore a copy of the whole store directory taken while \
+    the gateway was stopped, or move the directory aside and start on an empty one (the \
+    backfill reads the mirror again from HubSpot; webhooks acknowledged since are lost). \
+    `hubspot-gateway store verify` checks a store without starting (README, \"Recovering a \
+    damaged store\").";
+const RECOVERY_LOWER: &str = "restore a copy of the whole store directory taken while the \
+    gateway was stopped, or move the directory aside and start on an empty one (README, \
+    \"Recovering a damaged store\").";
 
 impl From<sled::Error> for Error {
     fn from(error: sled::Error) -> Self {
@@ -114,88 +153,102 @@ struct Inner {
     reference: Reference,
     ownership: Ownership,
     exports: Exports,
+    connections: Connections,
+    /// What has been acknowledged; written after each commit that makes more of it durable.
+    ledger: Ledger,
     path: PathBuf,
     /// The first I/O error a commit or check met; sled fails every write after it.
     failure: OnceLock<String>,
 }
 
+/// A group of inbox events made durable by [`Store::store_events`], through its last chunk;
+/// acknowledged once passed to [`Store::acknowledge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Durable {
+    seq: u64,
+    events: u64,
+}
+
 impl Store {
-    /// Opens (creating if needed) the store in `path` with the default cache
-    /// ([`DEFAULT_CACHE_MB`]), checks its format and replays state.
-    pub fn open(path: &Path) -> Result<Store> {
-        Self::open_with_cache(path, DEFAULT_CACHE_MB)
-    }
-
-    /// Like [`Store::open`], with sled's page cache limited to about `cache_mb` MiB
-    /// (`store.cache_mb`; sled's limit is approximate, the process needs more than that).
-    /// A store of a format older than briefs is refused ([`Error::NeedsUpgrade`]).
-    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
-        Self::open_upgrading(path, cache_mb, None)
-    }
-
-    /// Like [`Store::open_with_cache`], upgrading a store of any older format: `brief_of`
-    /// derives the briefs a store written before them lacks.
-    pub fn open_upgrading(path: &Path, cache_mb: u64, brief_of: Option<BriefOf>) -> Result<Store> {
-        std::fs::create_dir_all(path)?;
-        let db = sled::Config::new()
-            .path(path)
-            .segment_size(SEGMENT_SIZE)
-            .cache_capacity(cache_mb.saturating_mul(1 << 20))
-            .open()
-            .map_err(|error| match error {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    Error::Locked {
-                        path: path.to_owned(),
-                    }
-                }
-                sled::Error::Io(io) if io.to_string().contains("lock") => Error::Locked {
-                    path: path.to_owned(),
-                },
-                other => Error::from(other),
-            })?;
-        let meta = db.open_tree(keys::META_TREE)?;
-        let found = check_format(&meta, path)?;
-        let data_file = File::open(path.join("db"))?;
-        // The directory entry of a new store must be durable too.
-        File::open(path)?.sync_all()?;
-        let inbox = InboxStore::open(&db)?;
-        let mirror = Mirror::open(&db)?;
-        if found < FORMAT_VERSION {
-            migrate(&db, &meta, &mirror, found, &data_file, brief_of, path)?;
-        }
-        let reference = Reference::open(&db)?;
-        let ownership = Ownership::open(&db)?;
-        let exports = Exports::open(&db)?;
-        let inner = Inner {
-            db,
-            data_file,
-            inbox,
-            mirror,
-            reference,
-            ownership,
-            exports,
-            path: path.to_owned(),
-            failure: OnceLock::new(),
-        };
-        let store = Store {
-            inner: Arc::new(inner),
-        };
-        // Dedup rows re-indexed on open become durable, so the watermark can move past them.
-        store.commit()?;
-        Ok(store)
-    }
-
-    /// Makes every write so far durable: sled flush, then fdatasync of the data file. Also
+    /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
+    /// records a newly written export job in the ledger, so its caller may be answered. Also
     /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
     /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
-        let committed = self.inner.inbox.before_commit().and_then(|indexed| {
-            self.inner.db.flush()?;
-            self.inner.data_file.sync_data()?;
-            self.inner.inbox.after_commit(indexed);
+        let export_job = self.inner.exports.newest_written();
+        self.make_durable()?;
+        let recorded = self
+            .inner
+            .ledger
+            .record(|acked| acked.export_job = acked.export_job.max(export_job));
+        self.note(recorded.map_err(Error::from))
+    }
+
+    /// The sled flush and fdatasync of [`Store::commit`], without the ledger.
+    fn make_durable(&self) -> Result<()> {
+        let inner = &self.inner;
+        let committed = inner.inbox.before_commit().and_then(|indexed| {
+            inner.db.flush()?;
+            inner.data_file.sync_data()?;
+            inner.inbox.after_commit(indexed);
             Ok(())
         });
         self.note(committed)
+    }
+
+    /// Stores the events of a group of webhook requests (see [`InboxStore::append_group`])
+    /// and makes them durable; they count as acknowledged, and the requests may be answered
+    /// 2xx, once [`Store::acknowledge`] has recorded the returned [`Durable`] in the ledger.
+    /// Only the webhook committer calls these two, for one group after another; it may store
+    /// the next group while the previous one is being acknowledged.
+    ///
+    /// After an error nothing more is stored by this process: part of the group may already
+    /// be in sled's log, and a later commit would make it durable. The next open drops what
+    /// the ledger does not cover.
+    pub fn store_events(
+        &self,
+        received_at_ms: i64,
+        requests: &[&[NewEvent<'_>]],
+    ) -> Result<(Vec<AppendOutcome>, Durable)> {
+        if let Some(reason) = self.failure() {
+            return Err(Error::Unavailable(reason.to_owned()));
+        }
+        let inbox = &self.inner.inbox;
+        let stored = inbox
+            .append_group(received_at_ms, requests)
+            .and_then(|outcomes| {
+                inbox.persist_counters()?;
+                let (seq, events) = inbox.appended();
+                // Not `commit`: the ledger is the acknowledger's to write, meanwhile.
+                self.make_durable()?;
+                Ok((outcomes, Durable { seq, events }))
+            });
+        if let Err(error) = &stored {
+            self.fail(error.to_string());
+        }
+        stored
+    }
+
+    /// Records the inbox events `durable` covers (and every group stored before it) in the
+    /// ledger as acknowledged, and shows them to readers. Also after a later group failed:
+    /// these are durable.
+    pub fn acknowledge(&self, durable: Durable) -> Result<()> {
+        let recorded = self.inner.ledger.record(|acked| {
+            acked.inbox_seq = acked.inbox_seq.max(durable.seq);
+            acked.inbox_events = acked.inbox_events.max(durable.events);
+        });
+        match recorded {
+            Ok(()) => {
+                self.inner.inbox.acknowledge(durable.seq);
+                Ok(())
+            }
+            Err(error) => {
+                let error = Error::from(error);
+                self.fail(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     /// Flushes sled's log (no fdatasync: cheap when nothing is dirty), which fails once sled
@@ -207,11 +260,15 @@ impl Store {
 
     fn note(&self, result: Result<()>) -> Result<()> {
         if let Err(Error::Unavailable(reason)) = &result {
-            if self.inner.failure.set(reason.clone()).is_ok() {
-                tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
-            }
+            self.fail(reason.clone());
         }
         result
+    }
+
+    fn fail(&self, reason: String) {
+        if self.inner.failure.set(reason.clone()).is_ok() {
+            tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
+        }
     }
 
     /// Why the store can no longer write, once a commit or [`check`](Store::check) met an
@@ -264,6 +321,11 @@ impl Store {
         &self.inner.exports
     }
 
+    /// Connections to HubSpot (sealed tokens, preferences, pending Connect flows).
+    pub fn connections(&self) -> &Connections {
+        &self.inner.connections
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -289,6 +351,11 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.inner.db.size_on_disk().unwrap_or(0)
     }
+
+    /// What the ledger records as acknowledged.
+    pub fn acknowledged(&self) -> Acknowledged {
+        self.inner.ledger.current()
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -296,69 +363,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         && haystack
             .windows(needle.len())
             .any(|window| window == needle)
-}
-
-/// The format the store has (a new store gets this build's); refuses a newer one.
-fn check_format(meta: &sled::Tree, path: &Path) -> Result<u32> {
-    match meta.get(keys::FORMAT_VERSION)? {
-        None => {
-            meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(FORMAT_VERSION)
-        }
-        Some(bytes) => {
-            let found = keys::u32_from(&bytes)?;
-            if found > FORMAT_VERSION {
-                return Err(Error::TooNew {
-                    path: path.to_owned(),
-                    found,
-                });
-            }
-            Ok(found)
-        }
-    }
-}
-
-/// Brings a store of format `found` to this build's. The new format is recorded only after
-/// the migration is durable, so an interrupted one runs again at the next open.
-fn migrate(
-    db: &sled::Db,
-    meta: &sled::Tree,
-    mirror: &Mirror,
-    found: u32,
-    data_file: &File,
-    brief_of: Option<BriefOf>,
-    path: &Path,
-) -> Result<()> {
-    let started = tokio::time::Instant::now();
-    let briefs = match (found < 2, brief_of) {
-        (false, _) => 0,
-        (true, Some(brief_of)) => mirror.build_briefs(brief_of)?,
-        (true, None) => {
-            return Err(Error::NeedsUpgrade {
-                path: path.to_owned(),
-                found,
-            })
-        }
-    };
-    let terms = if found < 3 {
-        mirror.move_listed_terms()?
-    } else {
-        0
-    };
-    db.flush()?;
-    data_file.sync_data()?;
-    meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-    db.flush()?;
-    data_file.sync_data()?;
-    tracing::info!(
-        from = found,
-        to = FORMAT_VERSION,
-        briefs,
-        terms,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "migrated the store"
-    );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -41,6 +41,22 @@ pub(super) fn brief_of(_: crate::object::ObjectType, record: &Record) -> Brief {
     }
 }
 
+/// Stores and acknowledges the events of one request.
+fn append(store: &Store, received_at_ms: i64, events: &[NewEvent<'_>]) -> AppendOutcome {
+    store_acknowledged(store, received_at_ms, &[events])[0]
+}
+
+/// Stores the requests' events and acknowledges them, as the webhook committer does.
+pub(super) fn store_acknowledged(
+    store: &Store,
+    received_at_ms: i64,
+    requests: &[&[NewEvent<'_>]],
+) -> Vec<AppendOutcome> {
+    let (outcomes, durable) = store.store_events(received_at_ms, requests).unwrap();
+    store.acknowledge(durable).unwrap();
+    outcomes
+}
+
 fn raws(events: &[StoredEvent]) -> Vec<&str> {
     events.iter().map(|event| event.raw.as_str()).collect()
 }
@@ -50,38 +66,36 @@ fn appends_dedups_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        let inbox = store.inbox();
-        let outcome = inbox
-            .append(
-                1_000,
-                &[
-                    event(1, 1, "{\"a\":1}"),
-                    event(2, 2, "{\"b\":2}"),
-                    event(1, 1, "{\"a\":1}"),
-                ],
-            )
-            .unwrap();
+        let outcome = store_acknowledged(
+            &store,
+            1_000,
+            &[&[
+                event(1, 1, "{\"a\":1}"),
+                event(2, 2, "{\"b\":2}"),
+                event(1, 1, "{\"a\":1}"),
+            ]],
+        );
         assert_eq!(
             outcome,
-            AppendOutcome {
+            [AppendOutcome {
                 stored: 2,
                 duplicates: 1
-            }
+            }]
         );
+        store.inbox().note_rejected();
         // Same event id, different content: a distinct event.
-        let outcome = inbox
-            .append(2_000, &[event(1, 9, "{\"c\":3}"), event(2, 2, "{\"b\":2}")])
-            .unwrap();
+        let outcome = store_acknowledged(
+            &store,
+            2_000,
+            &[&[event(1, 9, "{\"c\":3}"), event(2, 2, "{\"b\":2}")]],
+        );
         assert_eq!(
             outcome,
-            AppendOutcome {
+            [AppendOutcome {
                 stored: 1,
                 duplicates: 1
-            }
+            }]
         );
-        inbox.note_rejected();
-        inbox.persist_counters().unwrap();
-        store.commit().unwrap();
     }
     let store = open(dir.path());
     let inbox = store.inbox();
@@ -103,7 +117,7 @@ fn appends_dedups_and_survives_reopen() {
     );
     assert!(inbox.by_event_id(77).unwrap().is_empty());
     // Dedup rows persisted too.
-    let outcome = inbox.append(4_000, &[event(2, 2, "{\"b\":2}")]).unwrap();
+    let outcome = append(&store, 4_000, &[event(2, 2, "{\"b\":2}")]);
     assert_eq!(outcome.duplicates, 1);
 }
 
@@ -115,7 +129,7 @@ fn consumer_reads_acks_and_resumes() {
     {
         let store = open(dir.path());
         let inbox = store.inbox();
-        inbox.append(1_000, &events).unwrap();
+        store_acknowledged(&store, 1_000, &[&events]);
         let first = inbox.read_from(inbox.cursor().unwrap(), 40).unwrap();
         assert_eq!(first.len(), 40);
         // 1000-byte events: several chunks of at most 32 KiB.
@@ -144,7 +158,7 @@ fn consumer_reads_acks_and_resumes() {
     assert_eq!(inbox.prune(1_001).unwrap(), 100);
     assert!(inbox.recent(10).unwrap().is_empty());
     // Pruned events' dedup rows went with them: a very late redelivery is stored again.
-    assert_eq!(inbox.append(5_000, &events[..1]).unwrap().stored, 1);
+    assert_eq!(append(&store, 5_000, &events[..1]).stored, 1);
 }
 
 fn dedup_rows(dir: &std::path::Path) -> (usize, Option<u64>) {
@@ -170,7 +184,7 @@ fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
     let first = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
     // Two requests of one group sharing event 2: stored once, in one shared chunk.
-    let outcomes = inbox.append_group(1_000, &[&first, &second]).unwrap();
+    let outcomes = store_acknowledged(&store, 1_000, &[&first, &second]);
     assert_eq!(
         outcomes,
         [
@@ -189,13 +203,13 @@ fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
     // No dedup row yet: the in-memory set answers the dedup check and the API lookup.
     assert_eq!(inbox.unindexed(), 3);
     assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
-    assert_eq!(inbox.append(2_000, &second).unwrap().duplicates, 2);
+    assert_eq!(append(&store, 2_000, &second).duplicates, 2);
     // Indexing goes in bounded passes.
     assert_eq!(inbox.index_pending(1).unwrap(), 1);
     assert_eq!(inbox.unindexed(), 2);
     assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 2);
     assert_eq!(inbox.unindexed(), 0);
-    assert_eq!(inbox.append(3_000, &first).unwrap().duplicates, 2);
+    assert_eq!(append(&store, 3_000, &first).duplicates, 2);
     assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
 }
 
@@ -206,14 +220,13 @@ fn a_crash_before_the_dedup_rows_loses_no_dedup() {
     {
         let store = open(dir.path());
         // Acknowledged (committed), then the process dies before any dedup row is written.
-        assert_eq!(store.inbox().append(1_000, &events).unwrap().stored, 2);
-        store.commit().unwrap();
+        assert_eq!(store_acknowledged(&store, 1_000, &[&events])[0].stored, 2);
     }
     assert_eq!(dedup_rows(dir.path()).0, 0, "no row was written");
     {
         let store = open(dir.path());
         // Re-indexed from the chunks above the watermark: the redelivery is dropped.
-        let outcome = store.inbox().append(2_000, &events).unwrap();
+        let outcome = append(&store, 2_000, &events);
         assert_eq!((outcome.stored, outcome.duplicates), (0, 2));
         assert_eq!(raws(&store.inbox().by_event_id(1).unwrap()), ["{\"a\":1}"]);
         store.commit().unwrap();
@@ -233,13 +246,11 @@ fn the_watermark_trails_the_rows_by_a_commit() {
     {
         let store = open(dir.path());
         let inbox = store.inbox();
-        inbox.append(1_000, &[event(1, 1, "{\"a\":1}")]).unwrap();
-        store.commit().unwrap();
+        store_acknowledged(&store, 1_000, &[&[event(1, 1, "{\"a\":1}")]]);
         inbox.index_pending(usize::MAX).unwrap();
         // This commit makes chunk 1's rows durable; only the next one may say so.
         store.commit().unwrap();
-        inbox.append(2_000, &[event(2, 2, "{\"b\":2}")]).unwrap();
-        store.commit().unwrap();
+        store_acknowledged(&store, 2_000, &[&[event(2, 2, "{\"b\":2}")]]);
     }
     let (rows, watermark) = dedup_rows(dir.path());
     assert_eq!((rows, watermark), (1, Some(2)));
@@ -261,17 +272,17 @@ fn erase_and_prune_drop_unindexed_keys_too() {
     let store = open(dir.path());
     let inbox = store.inbox();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
-    inbox.append(1_000, &events).unwrap();
+    append(&store, 1_000, &events);
     assert_eq!(inbox.erase(|raw| raw.contains('a')).unwrap(), 1);
     assert_eq!(inbox.unindexed(), 1);
     inbox.index_pending(usize::MAX).unwrap();
     assert!(inbox.by_event_id(1).unwrap().is_empty());
-    inbox.append(2_000, &[event(3, 3, "{\"c\":3}")]).unwrap();
+    append(&store, 2_000, &[event(3, 3, "{\"c\":3}")]);
     inbox.ack(Position { seq: 3, index: 0 }).unwrap();
     assert_eq!(inbox.prune(3_000).unwrap(), 3);
     assert_eq!(inbox.unindexed(), 0);
     assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 0);
-    assert_eq!(inbox.append(4_000, &events).unwrap().stored, 2);
+    assert_eq!(append(&store, 4_000, &events).stored, 2);
 }
 
 #[test]
@@ -320,7 +331,7 @@ mod mirror {
     fn upsert(id: i64, terms: &[&str]) -> Write {
         let record = record(id, 1);
         Write::Upsert {
-            brief: brief_of(Companies, &record),
+            brief: Box::new(brief_of(Companies, &record)),
             record,
             terms: terms.iter().map(|value| domain(value)).collect(),
         }
@@ -441,10 +452,10 @@ mod mirror {
         let contact = |id: i64, address: &str| Write::Upsert {
             record: record(id, 1),
             terms: vec![email(address)],
-            brief: Brief {
+            brief: Box::new(Brief {
                 id,
                 ..Brief::default()
-            },
+            }),
         };
         mirror
             .write(
@@ -617,7 +628,7 @@ mod briefs {
             ..Record::default()
         };
         Write::Upsert {
-            brief: brief_of(Contacts, &record),
+            brief: Box::new(brief_of(Contacts, &record)),
             record,
             terms: vec![Term::new(TermKind::Email, email)],
         }
@@ -751,6 +762,8 @@ mod briefs {
                 .insert(keys::FORMAT_VERSION, &1u32.to_be_bytes())
                 .unwrap();
             db.flush().unwrap();
+            // Nor did it keep a ledger.
+            std::fs::remove_file(dir.path().join(ledger::FILE_NAME)).unwrap();
         }
         // Without the caller's brief rule the store cannot build them: refused, untouched.
         assert!(matches!(

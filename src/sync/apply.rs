@@ -86,7 +86,7 @@ pub fn apply(
             };
             record.synced_at_ms = now_ms;
             let terms = terms(kind, &record.properties);
-            let brief = brief(kind, &record);
+            let brief = Box::new(brief(kind, &record));
             Applied::Writes(vec![Write::Upsert {
                 record,
                 terms,

@@ -9,7 +9,9 @@ mod incremental;
 pub mod privacy;
 mod reconcile;
 pub mod run;
+pub mod schedule;
 pub mod state;
+pub mod status;
 mod syncer;
 mod webhooks;
 
@@ -18,4 +20,5 @@ pub use events::{plan, Plan};
 pub use privacy::{Forget, Person};
 pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
 pub use state::TypeState;
+pub use status::TypeStatus;
 pub use syncer::{Error, Links, Settings, Syncer};

@@ -7,7 +7,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::Offset;
 use jiff::Timestamp;
 
-pub use window::Window;
+pub use window::{Window, DAY_MS};
 
 /// Milliseconds since the Unix epoch, by the system clock (0 if it reads before 1970).
 pub fn now_ms() -> i64 {

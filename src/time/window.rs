@@ -1,7 +1,7 @@
 //! Daily UTC windows (such as the reconciliation window): whether an instant falls inside,
-//! and whether a run at most once per interval is due.
+//! when an occurrence starts, and whether a run at most once per interval is due.
 
-const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// A daily UTC window such as 02:00-05:00 (it may wrap midnight, e.g. 22:00-04:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,57 @@ impl Window {
         let rested = last_run_ms.is_none_or(|last| now_ms - last >= interval_ms);
         rested && self.contains(now_ms)
     }
+
+    /// The window's length (a whole day when its ends are equal).
+    pub fn length_ms(&self) -> i64 {
+        let minutes = (self.end_minute - self.start_minute).rem_euclid(1440);
+        if minutes == 0 {
+            DAY_MS
+        } else {
+            minutes * 60_000
+        }
+    }
+
+    /// When the occurrence of the window that begins on the UTC day `day` (days since the
+    /// epoch) starts.
+    pub fn start_on(&self, day: i64) -> i64 {
+        day * DAY_MS + self.start_minute * 60_000
+    }
+
+    /// The start of the occurrence holding `epoch_ms`, if it is inside the window.
+    pub fn occurrence(&self, epoch_ms: i64) -> Option<i64> {
+        let day = epoch_ms.div_euclid(DAY_MS);
+        [day, day - 1]
+            .into_iter()
+            .map(|day| self.start_on(day))
+            .find(|start| (*start..start + self.length_ms()).contains(&epoch_ms))
+    }
+
+    /// The earliest time at or after `from_ms` inside the window.
+    pub fn next_inside(&self, from_ms: i64) -> i64 {
+        if self.contains(from_ms) {
+            return from_ms;
+        }
+        let day = from_ms.div_euclid(DAY_MS);
+        (day..day + 2)
+            .map(|day| self.start_on(day))
+            .find(|start| *start >= from_ms)
+            .unwrap_or(from_ms)
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (start, end) = (self.start_minute, self.end_minute);
+        write!(
+            f,
+            "{:02}:{:02}-{:02}:{:02}",
+            start / 60,
+            start % 60,
+            end / 60,
+            end % 60
+        )
+    }
 }
 
 fn minute_of_day(text: &str) -> Option<i64> {
@@ -68,5 +119,6 @@ mod tests {
         assert!(!night.due(Some(now - HOUR), now, 24 * HOUR));
         assert!(night.due(Some(now - 24 * HOUR), now, 24 * HOUR));
         assert!(!night.due(None, now + 6 * HOUR, 24 * HOUR));
+        assert_eq!(wrap.to_string(), "22:30-04:00");
     }
 }

@@ -13,7 +13,7 @@ use super::inbox::{Inbox, Pending, Refusal};
 use super::signature::{
     check_legacy_age, SignatureError, SignatureHeaders, Signed, Verifier, Version,
 };
-use crate::store::AppendOutcome;
+use crate::store::{AppendOutcome, MAX_EVENT_BYTES};
 use crate::time::now_ms;
 
 /// Why a webhook request was not acknowledged.
@@ -27,6 +27,11 @@ pub enum Rejection {
     TooLarge { limit: usize },
     #[error("the request body did not arrive within {secs} s (server.body_timeout_secs)")]
     BodyTimeout { secs: u64 },
+    #[error(
+        "event {index} of the batch is {bytes} bytes long; events of at most {MAX_EVENT_BYTES} \
+         bytes are stored"
+    )]
+    EventTooLarge { index: usize, bytes: usize },
     #[error("too many requests in flight; retry later")]
     Busy,
     #[error(
@@ -51,7 +56,9 @@ impl Rejection {
                 (StatusCode::UNAUTHORIZED, "stale_timestamp")
             }
             Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
-            Rejection::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Rejection::TooLarge { .. } | Rejection::EventTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+            }
             Rejection::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             Rejection::Busy
             | Rejection::BodyMemory
@@ -155,7 +162,9 @@ struct Batch {
     oldest_occurred_at_ms: Option<i64>,
 }
 
-/// Parses the batch and locates each event's raw text inside the body.
+/// Parses the batch and locates each event's raw text inside the body. Refuses the batch if
+/// an event is larger than the store keeps (`MAX_EVENT_BYTES`: bigger rows would reach sled's
+/// never-synced blob files).
 fn pending_events(body: &Bytes) -> Result<Batch, Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::Malformed("body is not UTF-8".into()))?;
@@ -164,17 +173,24 @@ fn pending_events(body: &Bytes) -> Result<Batch, Rejection> {
     let base = text.as_ptr() as usize;
     let events = batch
         .into_iter()
-        .map(|received| {
+        .enumerate()
+        .map(|(index, received)| {
+            if received.raw.len() > MAX_EVENT_BYTES {
+                return Err(Rejection::EventTooLarge {
+                    index,
+                    bytes: received.raw.len(),
+                });
+            }
             // `raw` borrows from `text`, so its address lies inside the body.
             let start = received.raw.as_ptr() as usize - base;
-            Pending {
+            Ok(Pending {
                 event_id: received.event.event_id,
                 portal_id: received.event.portal_id,
                 digest: received.event.dedup_digest(),
                 raw: start..start + received.raw.len(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(Batch {
         events,
         oldest_occurred_at_ms,

@@ -1,7 +1,7 @@
 //! The webhook inbox with group commit: requests hand their verified events to one committer,
 //! which appends everything that arrived meanwhile (dedup checked, one chunk row per ~32 KiB)
-//! and makes it durable with a single flush and fdatasync, then answers every waiting request
-//! at once. The per-event dedup rows are written afterwards by an indexer thread, off the
+//! and makes it durable with a single flush and fdatasync (and a record in the store's
+//! ledger: `Store::store_events`), then answers every waiting request at once. The per-event dedup rows are written afterwards by an indexer thread, off the
 //! acknowledgement path (see `store::InboxStore`).
 
 use std::ops::Range;
@@ -118,35 +118,42 @@ const MAX_UNINDEXED: usize = 32_768;
 /// Dedup rows the indexer writes per pass; the committer's share waits for at most one pass.
 const INDEX_PASS: usize = 2_048;
 
+/// Groups stored but not yet acknowledged, at most: past this the committer waits for the
+/// acknowledger (which records every waiting group at once, so it rarely has more than one).
+const MAX_UNACKNOWLEDGED: usize = 8;
+
+type Reply = oneshot::Sender<Result<AppendOutcome, String>>;
+
+/// A group of requests whose events are durable, waiting for the ledger to record them.
+struct Stored {
+    durable: store::Durable,
+    replies: Vec<(Reply, AppendOutcome)>,
+}
+
 impl Committer {
     /// Commits groups of jobs until told to stop or every sender is gone, then makes the
-    /// store durable once more. Blocking: run it off the async runtime. The dedup rows of
-    /// committed events are written by an indexer thread it runs beside itself, after the
-    /// commit and the answers (see `store::InboxStore::index_pending`).
+    /// store durable once more. Blocking: run it off the async runtime. Two threads run beside
+    /// it: the acknowledger records each durable group in the store's ledger and answers its
+    /// requests (meanwhile the next group is stored: the two fdatasyncs overlap), and the
+    /// indexer writes the dedup rows of committed events (see
+    /// `store::InboxStore::index_pending`).
     pub fn run(mut self) -> store::Result<()> {
         let store = self.store.clone();
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let indexer_store = &store;
+        let (stored, to_acknowledge) = std::sync::mpsc::sync_channel::<Stored>(MAX_UNACKNOWLEDGED);
+        let store = &store;
         std::thread::scope(|scope| {
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("inbox-indexer".into())
-                .spawn_scoped(scope, move || {
-                    while woken.recv().is_ok() {
-                        loop {
-                            match indexer_store.inbox().index_pending(INDEX_PASS) {
-                                Ok(INDEX_PASS) => continue,
-                                Ok(_) => break,
-                                Err(error) => {
-                                    tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                })
-                .map_err(|error| store::Error::Unavailable(error.to_string()))?;
-            self.commit_groups(&wake);
-            drop(wake);
+                .spawn_scoped(scope, move || index_groups(store, &woken))
+                .and_then(|_| {
+                    std::thread::Builder::new()
+                        .name("inbox-acknowledger".into())
+                        .spawn_scoped(scope, move || acknowledge_groups(store, &to_acknowledge))
+                });
+            spawned.map_err(|error| store::Error::Unavailable(error.to_string()))?;
+            self.commit_groups(&wake, &stored);
+            drop((wake, stored));
             Ok::<(), store::Error>(())
         })?;
         self.jobs.close();
@@ -159,7 +166,11 @@ impl Committer {
         self.store.commit()
     }
 
-    fn commit_groups(&mut self, wake: &std::sync::mpsc::SyncSender<()>) {
+    fn commit_groups(
+        &mut self,
+        wake: &std::sync::mpsc::SyncSender<()>,
+        acknowledger: &std::sync::mpsc::SyncSender<Stored>,
+    ) {
         let mut stopping = false;
         while !stopping {
             let Some(first) = self.jobs.blocking_recv() else {
@@ -182,7 +193,7 @@ impl Committer {
             }
             if !group.is_empty() {
                 let events = group.iter().map(|(_, events, _)| events.len()).sum();
-                self.commit(group);
+                self.commit(group, acknowledger);
                 let _ = wake.try_send(());
                 if self.store.inbox().unindexed() > MAX_UNINDEXED {
                     if let Err(error) = self.store.inbox().index_pending(events) {
@@ -193,41 +204,67 @@ impl Committer {
         }
     }
 
-    fn commit(&self, group: Vec<Appended>) {
+    /// Stores the group durably and hands it to the acknowledger; a failure is answered here.
+    fn commit(&self, group: Vec<Appended>, acknowledger: &std::sync::mpsc::SyncSender<Stored>) {
         let received_at_ms = now_ms();
         let requests: Vec<Vec<NewEvent<'_>>> = group
             .iter()
             .map(|(body, events, _)| new_events(body, events).collect())
             .collect();
         let slices: Vec<&[NewEvent<'_>]> = requests.iter().map(Vec::as_slice).collect();
-        let committed = self
-            .store
-            .inbox()
-            .append_group(received_at_ms, &slices)
-            .and_then(|outcomes| {
-                self.store.inbox().persist_counters()?;
-                self.store.commit()?;
-                Ok(outcomes)
-            });
-        if let Err(error) = &committed {
-            tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
-        }
-        for (index, (_, _, reply)) in group.into_iter().enumerate() {
-            let result = match &committed {
-                Ok(outcomes) => Ok(outcomes[index]),
-                Err(error) => Err(error.to_string()),
-            };
-            // The request may have gone (client hung up); its events are stored all the same.
-            let _ = reply.send(result);
+        match self.store.store_events(received_at_ms, &slices) {
+            Ok((outcomes, durable)) => {
+                let replies = group.into_iter().map(|(_, _, reply)| reply);
+                let replies = replies.zip(outcomes).collect();
+                // Every group goes through the acknowledger, in order, even one of duplicates
+                // only: their first copies may be in a group still being acknowledged.
+                let _ = acknowledger.send(Stored { durable, replies });
+            }
+            Err(error) => {
+                tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
+                for (_, _, reply) in group {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
         }
     }
 }
 
-type Appended = (
-    Bytes,
-    Vec<Pending>,
-    oneshot::Sender<Result<AppendOutcome, String>>,
-);
+/// The indexer thread: writes pending dedup rows each time it is woken.
+fn index_groups(store: &Store, woken: &std::sync::mpsc::Receiver<()>) {
+    while woken.recv().is_ok() {
+        loop {
+            match store.inbox().index_pending(INDEX_PASS) {
+                Ok(INDEX_PASS) => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The acknowledger thread: records the durable groups in the ledger, all those waiting at
+/// once (the last one's token covers the others), then answers their requests.
+fn acknowledge_groups(store: &Store, stored: &std::sync::mpsc::Receiver<Stored>) {
+    while let Ok(first) = stored.recv() {
+        let mut groups = vec![first];
+        groups.extend(stored.try_iter());
+        let durable = groups[groups.len() - 1].durable;
+        let acknowledged = store.acknowledge(durable).map_err(|error| {
+            tracing::error!(%error, "recording acknowledged events failed; answering 503");
+            error.to_string()
+        });
+        for (reply, outcome) in groups.into_iter().flat_map(|group| group.replies) {
+            // The request may have gone (client hung up); its events are stored all the same.
+            let _ = reply.send(acknowledged.clone().map(|()| outcome));
+        }
+    }
+}
+
+type Appended = (Bytes, Vec<Pending>, Reply);
 
 fn new_events<'a>(body: &'a Bytes, events: &'a [Pending]) -> impl Iterator<Item = NewEvent<'a>> {
     // The handler checked the body is UTF-8 and built `raw` ranges from it.

@@ -346,6 +346,25 @@ impl OnStore {
         Some((ids, status, code))
     }
 
+    /// The event ids `GET /v1/webhooks/events` lists (the most recent 1000).
+    async fn listed_event_ids(&self) -> BTreeSet<i64> {
+        let response = self
+            .http
+            .get(format!("{}/v1/webhooks/events?limit=1000", self.base))
+            .bearer_auth(crate::support::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = answer(response).await;
+        assert_eq!(status, 200, "{body}");
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|entry| entry["event"]["eventId"].as_i64())
+            .collect()
+    }
+
     async fn readyz(&self) -> Option<(u16, String)> {
         let response = self.http.get(format!("{}/readyz", self.base));
         let (status, body) = answer(response.send().await.ok()?).await;
@@ -390,7 +409,9 @@ fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
         .collect()
 }
 
-/// A full disk: webhooks get 503 `storage_unavailable` and nothing unstored is acknowledged;
+/// A full disk: webhooks get 503 `storage_unavailable`, nothing unstored is acknowledged and
+/// no part of a refused batch is kept (sled may have written part of it before the failed
+/// flush: the restart drops what the ledger does not cover);
 /// sled 0.34 keeps the I/O error even once space returns, so the daemon turns not-ready at
 /// once (`/readyz` 503) and exits 1 after its grace (systemd's `Restart=on-failure` then
 /// restarts it); the restarted daemon, with space back, stores again and has every event it
@@ -420,6 +441,7 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     let filler = tmpfs.fill();
     let full_at = tokio::time::Instant::now();
     let mut refusals = 0;
+    let mut refused = BTreeSet::new();
     for _ in 0..400 {
         let Some((ids, status, code)) = gateway.post_next(&mut next_id).await else {
             break;
@@ -428,6 +450,7 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
             204 => acked.extend(ids),
             503 => {
                 assert_eq!(code, "storage_unavailable");
+                refused.extend(ids);
                 refusals += 1;
                 if refusals == 3 {
                     break;
@@ -437,6 +460,15 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
         }
     }
     assert_eq!(refusals, 3, "the store never ran out of space");
+    // The refused events are in sled's memory (its I/O error keeps them from the disk and
+    // from being removed): they are not shown, nor handed to the sync.
+    let listed = gateway.listed_event_ids().await;
+    let shown: Vec<&i64> = refused.intersection(&listed).take(10).collect();
+    assert!(
+        shown.is_empty(),
+        "refused events listed as stored: {shown:?}…"
+    );
+    assert!(acked.iter().rev().take(100).all(|id| listed.contains(id)));
     // The daemon's store check runs every 250 ms.
     let mut ready = gateway.readyz().await;
     for _ in 0..20 {
@@ -455,8 +487,9 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     // Space back: this process still cannot write (sled keeps the error), so it answers 503
     // until it exits 1 for a restart.
     std::fs::remove_file(filler).unwrap();
-    if let Some((_, status, code)) = gateway.post_next(&mut next_id).await {
+    if let Some((ids, status, code)) = gateway.post_next(&mut next_id).await {
         assert_eq!((status, code.as_str()), (503, "storage_unavailable"));
+        refused.extend(ids);
     }
     let mut gateway = gateway;
     let exit = gateway.process.wait_exit().await;
@@ -501,5 +534,10 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     assert!(
         acked.is_subset(&stored),
         "every acknowledged event is stored"
+    );
+    let kept: Vec<&i64> = refused.intersection(&stored).take(10).collect();
+    assert!(
+        kept.is_empty(),
+        "events of batches answered 503 are stored: {kept:?}…"
     );
 }

@@ -3,6 +3,8 @@
 
 mod binary;
 mod client;
+mod connect;
+mod console;
 mod demo;
 mod export;
 mod export_binary;
@@ -14,8 +16,10 @@ mod mirror;
 mod ops;
 mod ownership;
 mod privacy;
+mod schedule;
 mod sim;
 mod slow_clients;
+mod store_damage;
 mod support;
 mod tidy;
 mod webhooks;

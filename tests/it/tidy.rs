@@ -44,11 +44,12 @@ const MAY_NOT_NAME: &[(&str, &[&str])] = &[
             "hubspot",
             "webhook",
             "api",
+            "console",
             "sync",
             "export",
             "ownership",
+            "connection",
             "daemon",
-            "portal",
             "config",
             "metrics",
             "demo",
@@ -60,11 +61,12 @@ const MAY_NOT_NAME: &[(&str, &[&str])] = &[
             "store",
             "webhook",
             "api",
+            "console",
             "sync",
             "export",
             "ownership",
+            "connection",
             "daemon",
-            "portal",
             "config",
             "metrics",
             "demo",
@@ -73,7 +75,16 @@ const MAY_NOT_NAME: &[(&str, &[&str])] = &[
     (
         "ownership",
         &[
-            "hubspot", "webhook", "api", "sync", "export", "daemon", "config", "demo",
+            "hubspot",
+            "webhook",
+            "api",
+            "console",
+            "sync",
+            "export",
+            "connection",
+            "daemon",
+            "config",
+            "demo",
         ],
     ),
     (
@@ -81,11 +92,12 @@ const MAY_NOT_NAME: &[(&str, &[&str])] = &[
         &[
             "hubspot",
             "api",
+            "console",
             "sync",
             "export",
             "ownership",
+            "connection",
             "daemon",
-            "portal",
             "demo",
         ],
     ),
@@ -95,19 +107,21 @@ const MAY_NOT_NAME: &[(&str, &[&str])] = &[
             "hubspot",
             "webhook",
             "api",
+            "console",
             "sync",
             "export",
             "ownership",
+            "connection",
             "daemon",
             "demo",
         ],
     ),
-    (
-        "portal",
-        &["hubspot", "webhook", "api", "sync", "export", "daemon"],
-    ),
-    ("sync", &["api", "export", "daemon", "demo"]),
-    ("export", &["api", "daemon", "demo"]),
+    ("connection", &["api", "console", "daemon", "demo"]),
+    ("sync", &["api", "console", "export", "daemon", "demo"]),
+    ("export", &["api", "console", "daemon", "demo"]),
+    // The two faces, side by side: the console uses the API's state, never the reverse.
+    ("api", &["console", "daemon", "demo"]),
+    ("console", &["daemon", "demo"]),
 ];
 
 /// Leaf helpers: they name nothing of the product.
@@ -304,10 +318,10 @@ use crate::{
 };
 fn f() -> char { let _ = crate::time::now_ms(); '"' } // crate::daemon
 /* crate::export */ let s = "// crate::sync \" crate::metrics";
-let raw = r#"crate::demo "quoted" "#; let c = '\''; crate::portal::remember();
+let raw = r#"crate::demo "quoted" "#; let c = '\''; crate::connection::portal::save();
 "##;
     let found: Vec<String> = named(text).into_iter().collect();
-    assert_eq!(found, ["object", "portal", "store", "time"]);
+    assert_eq!(found, ["connection", "object", "store", "time"]);
     // Every rule names real modules, so a renamed module cannot empty a rule silently.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let modules = product_modules(&src);

@@ -333,3 +333,40 @@ async fn concurrent_batches_are_all_stored() {
     let gateway = std::sync::Arc::into_inner(gateway).unwrap();
     gateway.stop().await;
 }
+
+/// One event of `bytes` bytes (its JSON text as sent).
+fn event_of(id: i64, bytes: usize) -> Value {
+    let mut event: Value = serde_json::from_str::<Vec<Value>>(&batch(id, 1, 0)).unwrap()[0].clone();
+    event["propertyValue"] = Value::String(String::new());
+    let padding = bytes - serde_json::to_string(&event).unwrap().len();
+    event["propertyValue"] = Value::String("x".repeat(padding));
+    assert_eq!(serde_json::to_string(&event).unwrap().len(), bytes);
+    event
+}
+
+/// An event bigger than the store keeps (its chunk would reach sled's never-synced blob files)
+/// is refused with 413 before anything of its batch is stored; one at the limit is stored.
+#[tokio::test]
+async fn an_event_above_the_store_limit_is_refused_whole_batch_and_all() {
+    let gateway = Gateway::start_with("max_body_bytes = 4194304", "").await;
+    let limit = hubspot_gateway::store::MAX_EVENT_BYTES;
+    let refused = Value::Array(vec![event_of(1, 300), event_of(2, limit + 1)]).to_string();
+    let (status, body) = gateway.post(PATH, &refused, Signing::FRESH).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("event 1 of the batch"), "{message}");
+    assert!(
+        stored_ids(&gateway).await.is_empty(),
+        "nothing of the batch is stored"
+    );
+
+    let accepted = Value::Array(vec![event_of(1, 300), event_of(2, limit)]).to_string();
+    let (status, body) = gateway.post(PATH, &accepted, Signing::FRESH).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(stored_ids(&gateway).await, [1, 2]);
+    gateway.stop().await;
+}

@@ -48,6 +48,7 @@ fn example_config_parses_and_documents_every_key() {
         "tls_key",
         "client_id",
         "refresh_token",
+        "secrets_key",
         "fallback_owner_id",
     ] {
         assert!(
@@ -195,7 +196,10 @@ fn unresolvable_secrets_are_problems_and_literals_warnings() {
 
 #[test]
 fn oauth_settings_must_come_together() {
-    let found = problems("[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n");
+    // A client id alone is an OAuth app that connects through the gateway (Connect).
+    let app = "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n";
+    assert!(problems(app).is_empty(), "{:?}", problems(app));
+    let found = problems("[hubspot]\nclient_secret = \"env:S\"\nrefresh_token = \"env:R\"\n");
     assert!(
         found
             .iter()
@@ -350,5 +354,36 @@ fn export_retention_days_defaults_to_30_and_is_bounded() {
             .iter()
             .any(|p| p.starts_with("export.retention_days: must be between 1 and 3650"));
         assert_eq!(refused, !ok, "{days}: {found:?}");
+    }
+}
+
+#[test]
+fn secrets_key_must_be_32_bytes_of_base64() {
+    let base = "[hubspot]\nclient_secret = \"env:S\"\nclient_id = \"abc\"\n[store]\nsecrets_key = ";
+    let key_env = |value: &'static str| {
+        move |name: &str| match name {
+            "K" => Some(value.to_owned()),
+            _ => Some(format!("value-of-{name}")),
+        }
+    };
+    let text = format!("{base}\"env:K\"\n");
+    let good = key_env("aXQtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2RlZiE=");
+    let loaded = load_str(&text, &good).unwrap();
+    assert_eq!(
+        loaded.secrets.secrets_key.unwrap().expose(),
+        b"it-secrets-key-0123456789abcdef!"
+    );
+    for (value, says) in [
+        ("c2hvcnQ=", "must be 32 bytes (base64), found 5"),
+        ("not base64!", "is not base64"),
+    ] {
+        let found = match load_str(&text, &key_env(value)) {
+            Err(problems) => problems,
+            Ok(_) => panic!("{value} must be refused"),
+        };
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].path, "store.secrets_key");
+        assert!(found[0].message.contains(says), "{found:?}");
+        assert!(!found[0].message.contains(value), "the key is not echoed");
     }
 }

@@ -79,7 +79,7 @@ impl Writer {
         Box::pin(async move {
             let kind = job.header.kind;
             let records: Vec<NewRecord> = items.iter().map(|item| item.record.clone()).collect();
-            match self.syncer.client.batch_create(kind, &records).await {
+            match job.client.batch_create(kind, &records).await {
                 Ok(created) => {
                     crash::point(Step::AfterSend);
                     self.accept(job, items, created).await?;

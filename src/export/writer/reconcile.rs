@@ -167,7 +167,7 @@ impl Writer {
         let mut found = Vec::new();
         if !by_email.is_empty() {
             let emails: Vec<String> = by_email.iter().map(|(_, _, email)| email.clone()).collect();
-            let contacts = self.syncer.client.contacts_by_email(&emails).await?;
+            let contacts = job.client.contacts_by_email(&emails).await?;
             for (index, _, email) in &by_email {
                 let wanted = normalize::email(email);
                 let ids = contacts

@@ -30,7 +30,7 @@ impl Writer {
                     _ => None,
                 })
                 .collect();
-            match self.syncer.client.batch_update(kind, &inputs).await {
+            match job.client.batch_update(kind, &inputs).await {
                 Ok(written) => {
                     let mut merged = Vec::new();
                     for record in &written.records {

@@ -61,7 +61,7 @@ async fn a_failing_refresh_keeps_the_valid_token_without_blocking_then_reports_t
         client_secret: Secret::from("secret"),
         refresh_token: Secret::from("r1"),
     };
-    let auth = Auth::new(credentials, reqwest::Client::new(), base);
+    let auth = Auth::new(credentials, reqwest::Client::new(), base, None);
     let retry = RetryPolicy {
         max_total: Duration::from_secs(1),
         ..RetryPolicy::default()

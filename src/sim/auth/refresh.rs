@@ -108,6 +108,17 @@ impl RefreshTokens {
         }
     }
 
+    /// Every token: (token, grant, still usable at `now_ms`).
+    pub fn list(&self, now_ms: i64) -> Vec<(String, Grant, bool)> {
+        self.tokens
+            .iter()
+            .map(|(token, entry)| {
+                let usable = self.info(token, now_ms).is_some();
+                (token.clone(), entry.grant.clone(), usable)
+            })
+            .collect()
+    }
+
     /// A token that can still be used: its grant and client id.
     pub fn info(&self, token: &str, now_ms: i64) -> Option<(&Grant, &str)> {
         let entry = self.tokens.get(token)?;

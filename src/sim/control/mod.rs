@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 
-pub use oauth::Account;
+pub use oauth::{Account, RefreshToken};
 pub(crate) use shared::Shared;
 pub use snapshot::{Snapshot, SnapshotRecord};
 

@@ -19,7 +19,41 @@ pub struct Account {
     pub user_ids: Vec<u64>,
 }
 
+/// A refresh token the simulator issued (or was configured with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token: String,
+    pub portal_id: i64,
+    pub user_id: Option<u64>,
+    /// Not revoked, nor rotated away past its grace.
+    pub usable: bool,
+}
+
 impl Control {
+    /// Every refresh token: a test revokes one as an uninstall would, or checks an app
+    /// revoked its own.
+    pub fn refresh_tokens(&self) -> Vec<RefreshToken> {
+        let oauth = self.shared.oauth.lock();
+        let mut tokens: Vec<RefreshToken> = oauth
+            .refresh
+            .list(time::now_ms())
+            .into_iter()
+            .map(|(token, grant, usable)| RefreshToken {
+                token,
+                portal_id: grant.portal_id,
+                user_id: grant.user_id,
+                usable,
+            })
+            .collect();
+        tokens.sort_by(|a, b| a.token.cmp(&b.token));
+        tokens
+    }
+
+    /// Revokes a refresh token, as HubSpot does when the app is uninstalled; false if unknown.
+    pub fn revoke_refresh_token(&self, token: &str) -> bool {
+        self.shared.oauth.lock().refresh.revoke(token)
+    }
+
     /// The simulated portal first, then `config.other_accounts`.
     pub fn accounts(&self) -> Vec<Account> {
         let users = self.shared.users();

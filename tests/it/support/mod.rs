@@ -1,6 +1,7 @@
 //! Test support: start the gateway on 127.0.0.1:0 with a temp store, sign and post webhooks,
 //! call the query API.
 
+pub mod gate;
 pub mod metrics_text;
 pub mod process;
 pub mod pty;
@@ -19,6 +20,9 @@ pub const READ_TOKEN: &str = "it-read-token";
 pub const ADMIN_TOKEN: &str = "it-admin-token";
 pub const EXPORT_TOKEN: &str = "it-export-token";
 pub const PORTAL_ID: i64 = 62515;
+/// 32 bytes in base64 each.
+pub const SECRETS_KEY: &str = "aXQtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2RlZiE=";
+pub const SECRETS_KEY_2: &str = "aXQtc2VjcmV0cy1rZXktMi0yMzQ1Njc4OWFiY2RlZiE=";
 
 /// Environment for the configs the tests write (no process environment is touched).
 pub fn env(name: &str) -> Option<String> {
@@ -30,6 +34,9 @@ pub fn env(name: &str) -> Option<String> {
         "IT_ACCESS_TOKEN" => Some("pat-na1-it".into()),
         // The simulator's refresh token (OAuth configs, `Options::oauth_client_id`).
         "IT_REFRESH_TOKEN" => Some(hubspot_gateway::sim::SimConfig::default().refresh_token),
+        // `store.secrets_key`s (connect tests): two different keys.
+        "IT_SECRETS_KEY" => Some(SECRETS_KEY.into()),
+        "IT_SECRETS_KEY_2" => Some(SECRETS_KEY_2.into()),
         _ => None,
     }
 }
@@ -45,6 +52,8 @@ pub struct Options {
     /// OAuth with this client id and the simulator's refresh token (`env:IT_REFRESH_TOKEN`)
     /// instead of the private-app token.
     pub oauth_client_id: Option<String>,
+    /// An OAuth app connected through Connect: only this client id (no token in the config).
+    pub connect_client_id: Option<String>,
 }
 
 /// A config for a gateway listening on `listen` with its store in `store`; `extra` is
@@ -69,12 +78,13 @@ pub fn config_with(
         .map_or("enabled = false".to_owned(), |keys| {
             format!("enabled = true\n{keys}")
         });
-    let credentials = options.oauth_client_id.as_deref().map_or(
-        "access_token = \"env:IT_ACCESS_TOKEN\"".to_owned(),
-        |client_id| {
+    let credentials = match (&options.oauth_client_id, &options.connect_client_id) {
+        (Some(client_id), _) => {
             format!("client_id = \"{client_id}\"\nrefresh_token = \"env:IT_REFRESH_TOKEN\"")
-        },
-    );
+        }
+        (None, Some(client_id)) => format!("client_id = \"{client_id}\""),
+        (None, None) => "access_token = \"env:IT_ACCESS_TOKEN\"".to_owned(),
+    };
     format!(
         r#"
 [server]
@@ -125,6 +135,8 @@ pub struct Gateway {
     pub internal_addr: Option<SocketAddr>,
     pub public_url: String,
     pub http: reqwest::Client,
+    /// The admin console (one-time sign-in links).
+    pub console: std::sync::Arc<hubspot_gateway::console::Console>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -164,12 +176,14 @@ impl Gateway {
         let addr = running.local_addr;
         let internal_addr = running.internal_addr;
         let shutdown = running.shutdown_token();
+        let console = running.console.clone();
         let task = tokio::spawn(running.wait());
         Gateway {
             addr,
             internal_addr,
             public_url: public_url.into(),
             http: reqwest::Client::new(),
+            console,
             shutdown,
             task,
             _dir: dir,

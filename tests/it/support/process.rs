@@ -27,6 +27,7 @@ fn environment(command: &mut Command) {
         .env("IT_READ_TOKEN_2", "it-read-token-2")
         .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("IT_EXPORT_TOKEN", super::EXPORT_TOKEN)
+        .env("IT_SECRETS_KEY", super::SECRETS_KEY)
         .env_remove("RUST_LOG")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")

@@ -1,0 +1,280 @@
+//! Connections: the service connection's state, Connect (`start` and the callback page),
+//! Disconnect, preferences, and users' own connections. Every decision is
+//! `connection::Connections`'; this module only maps requests and answers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{json_response, ApiError, Response};
+use super::router::{Call, OwnedCall};
+use super::{rfc3339, wire, State};
+use crate::connection::{
+    Callback, Connected, ExportConnection, HubSpotUser, Refusal, Status, UserStatus, Who,
+};
+
+type Deferred = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
+
+/// The one mapping of a refusal to an HTTP status and code.
+fn status_and_code(refusal: &Refusal) -> (StatusCode, &'static str) {
+    match refusal {
+        Refusal::NoApp => (StatusCode::CONFLICT, "no_oauth_app"),
+        Refusal::NoSecretsKey => (StatusCode::CONFLICT, "no_secrets_key"),
+        Refusal::PrivateApp => (StatusCode::CONFLICT, "private_app_configured"),
+        Refusal::TooManyFlows => (StatusCode::TOO_MANY_REQUESTS, "too_many_flows"),
+        Refusal::MissingState | Refusal::UnknownState | Refusal::ExpiredState => {
+            (StatusCode::BAD_REQUEST, "invalid_state")
+        }
+        Refusal::Denied(_) => (StatusCode::FORBIDDEN, "access_denied"),
+        Refusal::MissingCode => (StatusCode::BAD_REQUEST, "missing_code"),
+        Refusal::CodeRefused(_) => (StatusCode::BAD_REQUEST, "code_refused"),
+        Refusal::MissingScopes(_) => (StatusCode::FORBIDDEN, "missing_scopes"),
+        Refusal::OtherPortal { .. } => (StatusCode::CONFLICT, "other_portal"),
+        Refusal::OtherUser { .. } => (StatusCode::FORBIDDEN, "other_user"),
+        Refusal::NoService => (StatusCode::CONFLICT, "not_connected"),
+        Refusal::BadEmail(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        Refusal::NoUserConnection(_) => (StatusCode::NOT_FOUND, "not_connected"),
+        Refusal::HubSpot(_) => (StatusCode::BAD_GATEWAY, "hubspot_unavailable"),
+        Refusal::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+    }
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    if let Refusal::Store(error) = &refusal {
+        return ApiError::storage(error);
+    }
+    let (status, code) = status_and_code(&refusal);
+    ApiError::new(status, code, refusal.to_string())
+}
+
+fn user_json(user: &Option<HubSpotUser>) -> Value {
+    match user {
+        Some(user) => json!({"email": user.email, "user_id": user.user_id}),
+        None => Value::Null,
+    }
+}
+
+fn status_json(status: &Status) -> Value {
+    let mut body = json!({
+        "state": status.state.as_str(),
+        "method": status.method.as_str(),
+        "portal_id": status.portal_id,
+        "hub_domain": status.hub_domain,
+        "primary_admin": user_json(&status.primary_admin),
+        "scopes": status.scopes,
+        "missing_scopes": status.missing_scopes,
+        "connected_at": status.connected_at_ms.map(rfc3339),
+        "export_connection": status.preferences.export_connection.as_str(),
+        "exports_enabled": status.preferences.exports_enabled,
+    });
+    if let Some(reason) = &status.reason {
+        body["reason"] = json!(reason);
+    }
+    body
+}
+
+fn user_status_json(status: &UserStatus) -> Value {
+    let mut body = json!({
+        "email": status.email,
+        "state": status.state.as_str(),
+        "hubspot_user": user_json(&status.hubspot_user),
+        "portal_id": status.portal_id,
+        "scopes": status.scopes,
+        "missing_scopes": status.missing_scopes,
+        "connected_at": status.connected_at_ms.map(rfc3339),
+    });
+    if let Some(reason) = &status.reason {
+        body["reason"] = json!(reason);
+    }
+    body
+}
+
+/// `GET /v1/connection`.
+pub fn get(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    let status = state.connections.status();
+    Ok(json_response(StatusCode::OK, &status_json(&status)))
+}
+
+/// `POST /v1/connection/start`: `{"authorize_url"}`.
+pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let started_by = call.caller.unwrap_or("api");
+    let url = state
+        .connections
+        .start(&Who::Service, started_by)
+        .map_err(refused)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"authorize_url": url}),
+    ))
+}
+
+/// `GET /oauth/callback`: the state is the proof; answers a page saying what happened.
+pub fn callback(state: Arc<State>, call: OwnedCall) -> Deferred {
+    Box::pin(async move {
+        let callback = Callback::from_query(call.query.as_deref());
+        let outcome = state.connections.complete(callback).await;
+        if let Err(refusal) = &outcome {
+            tracing::warn!(reason = %refusal, "a Connect callback was refused");
+        }
+        Ok(callback_page(&outcome))
+    })
+}
+
+/// `DELETE /v1/connection`.
+pub fn disconnect(state: Arc<State>, _: OwnedCall) -> Deferred {
+    Box::pin(async move {
+        let status = state.connections.disconnect().await.map_err(refused)?;
+        Ok(json_response(StatusCode::OK, &status_json(&status)))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferencesRequest {
+    #[serde(default)]
+    export_connection: Option<ExportConnection>,
+    #[serde(default)]
+    exports_enabled: Option<bool>,
+}
+
+/// `PUT /v1/connection/preferences`: the fields given change, the others stay.
+pub fn put_preferences(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let request: PreferencesRequest = wire::json_body(&call.body)?;
+    let mut preferences = state.connections.preferences();
+    if let Some(export_connection) = request.export_connection {
+        preferences.export_connection = export_connection;
+    }
+    if let Some(enabled) = request.exports_enabled {
+        preferences.exports_enabled = enabled;
+    }
+    state
+        .connections
+        .set_preferences(preferences)
+        .map_err(refused)?;
+    state.exporter.wake.notify_one();
+    get(state, call)
+}
+
+/// `POST /v1/users/{email}/connection/start`.
+pub fn user_start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let email = call.params[0];
+    let who = Who::user(email).ok_or_else(|| refused(Refusal::BadEmail(email.to_owned())))?;
+    let started_by = call.caller.unwrap_or("api");
+    let url = state.connections.start(&who, started_by).map_err(refused)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"authorize_url": url}),
+    ))
+}
+
+/// `GET /v1/users/{email}/connection`.
+pub fn user_get(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let status = state
+        .connections
+        .user_status(call.params[0])
+        .map_err(refused)?;
+    Ok(json_response(StatusCode::OK, &user_status_json(&status)))
+}
+
+/// `DELETE /v1/users/{email}/connection`.
+pub fn user_disconnect(state: Arc<State>, call: OwnedCall) -> Deferred {
+    Box::pin(async move {
+        let status = state
+            .connections
+            .disconnect_user(&call.params[0])
+            .await
+            .map_err(refused)?;
+        Ok(json_response(StatusCode::OK, &user_status_json(&status)))
+    })
+}
+
+/// The page the browser lands on after HubSpot's consent: what was connected, or what was
+/// refused and what to do. Also served by `hubspot-gateway connect` without a daemon.
+pub fn callback_page(outcome: &Result<Connected, Refusal>) -> Response {
+    let (status, title, lines) = match outcome {
+        Ok(connected) => (
+            StatusCode::OK,
+            connected_title(connected),
+            connected_lines(connected),
+        ),
+        Err(refusal) => {
+            let (status, _) = status_and_code(refusal);
+            let next = match refusal {
+                Refusal::HubSpot(_) | Refusal::Store(_) => "Nothing changed. Try again shortly.",
+                _ => "Nothing changed.",
+            };
+            (
+                status,
+                "Not connected".to_owned(),
+                vec![refusal.to_string(), next.to_owned()],
+            )
+        }
+    };
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+         <body><main><h1>{0}</h1>",
+        escape(&title)
+    );
+    for line in lines {
+        html.push_str(&format!("<p>{}</p>", escape(&line)));
+    }
+    html.push_str("</main></body></html>\n");
+    // Invariant: static header names and values.
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .header("referrer-policy", "no-referrer")
+        .header("content-security-policy", "default-src 'none'")
+        .header("x-content-type-options", "nosniff")
+        .body(Full::new(Bytes::from(html)))
+        .expect("static response parts are valid")
+}
+
+fn connected_title(connected: &Connected) -> String {
+    match &connected.who {
+        Who::Service => "Connected to HubSpot".to_owned(),
+        Who::User(email) => format!("{email} is connected to HubSpot"),
+    }
+}
+
+fn connected_lines(connected: &Connected) -> Vec<String> {
+    let account = match &connected.hub_domain {
+        Some(domain) => format!("HubSpot account {} ({domain})", connected.portal_id),
+        None => format!("HubSpot account {}", connected.portal_id),
+    };
+    let user = connected.user.email.as_deref().unwrap_or("an unknown user");
+    let mut lines = match &connected.who {
+        Who::Service => vec![
+            format!("hubspot-gateway is connected to {account} as {user}, the primary connected admin."),
+            "Sync starts now. You can close this page.".to_owned(),
+        ],
+        Who::User(email) => vec![format!(
+            "Records {email} exports are now created as {user} in {account}. You can close this page."
+        )],
+    };
+    if let Some(replaced) = &connected.replaced {
+        lines.insert(1, format!("This replaces the connection of {replaced}."));
+    }
+    if !connected.missing_optional.is_empty() {
+        lines.push(format!(
+            "Not granted (optional; exports need them): {}.",
+            connected.missing_optional.join(", ")
+        ));
+    }
+    lines
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

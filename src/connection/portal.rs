@@ -1,0 +1,70 @@
+//! The HubSpot portal the gateway mirrors, as the connection's token introspection described
+//! it; remembered in the store so queries work before HubSpot is reachable again, and so a
+//! Connect can refuse a token of another portal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hubspot::TokenInfo;
+use crate::object::ObjectType;
+use crate::ownership::Fallback;
+use crate::store::{self, Store};
+
+const PORTAL_META: &str = "portal";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portal {
+    pub hub_id: i64,
+    /// `https://app.hubspot.com`, or the EU hublet's host.
+    pub ui_base: String,
+    /// The HubSpot user who connected the token (the fallback owner's user).
+    pub user_email: Option<String>,
+    pub user_id: Option<i64>,
+}
+
+impl Portal {
+    /// The portal a token's introspection describes.
+    pub fn of(info: &TokenInfo) -> Portal {
+        Portal {
+            hub_id: info.hub_id,
+            ui_base: info.ui_base(),
+            user_email: info.user_email.clone(),
+            user_id: info.user_id,
+        }
+    }
+
+    /// A link that opens the record in HubSpot; tasks have no record page, so their index.
+    pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
+        match kind {
+            ObjectType::Tasks => format!("{}/tasks/{}", self.ui_base, self.hub_id),
+            _ => format!(
+                "{}/contacts/{}/record/{}/{id}",
+                self.ui_base,
+                self.hub_id,
+                kind.type_id()
+            ),
+        }
+    }
+}
+
+/// The portal the store was last connected to, if any.
+pub fn stored(store: &Store) -> Option<Portal> {
+    let bytes = store.meta(PORTAL_META).ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Remembers `portal` as the mirrored one.
+pub fn save(store: &Store, portal: &Portal) -> store::Result<()> {
+    // Invariant: serialising a struct of plain fields cannot fail.
+    let bytes = serde_json::to_vec(portal).expect("Portal serialises");
+    store.set_meta(PORTAL_META, &bytes)
+}
+
+/// The owner records fall back to in a gateway connected to `portal` (`None`: not yet):
+/// `owner_id` (`[ownership] fallback_owner_id`) when set, else the connecting user's owner.
+pub fn fallback(owner_id: Option<i64>, portal: Option<&Portal>) -> Fallback {
+    Fallback {
+        owner_id,
+        connected_user_email: portal.and_then(|portal| portal.user_email.clone()),
+        connected_user_id: portal.and_then(|portal| portal.user_id),
+    }
+}

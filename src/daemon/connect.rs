@@ -1,0 +1,178 @@
+//! `hubspot-gateway connect`: a first connection from a terminal. Prints HubSpot's authorize
+//! URL and waits for the callback: through the running daemon's API when one answers,
+//! otherwise by serving `/oauth/callback` itself on `server.listen` until the callback came.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use super::commands::{connections, running_daemon, token_with};
+use crate::config::{Loaded, Scope};
+use crate::connection::{Callback, Connected, Connections, Refusal, Who};
+
+/// How long to wait for the callback: as long as the authorize link is valid.
+const WAIT: Duration = Duration::from_millis(crate::connection::STATE_TTL_MS as u64);
+
+pub async fn run(loaded: &Loaded) -> anyhow::Result<()> {
+    match running_daemon(loaded).await {
+        Some((base, http)) => through_daemon(loaded, &base, &http).await,
+        None => serving_the_callback(loaded).await,
+    }
+}
+
+fn announce(url: &str, redirect_uri: &str) {
+    println!("Open this link in a browser, sign in to HubSpot, choose the account and connect:\n");
+    println!("  {url}\n");
+    println!("Waiting for HubSpot to send you back to {redirect_uri} (the link is valid for 10 minutes)…");
+}
+
+async fn through_daemon(loaded: &Loaded, base: &str, http: &reqwest::Client) -> anyhow::Result<()> {
+    let token = token_with(loaded, Scope::Admin)?;
+    let get = || async {
+        let answer = http
+            .get(format!("{base}/v1/connection"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::Ok(answer.json::<Value>().await?)
+    };
+    let before = get().await?;
+    let answer = http
+        .post(format!("{base}/v1/connection/start"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    let status = answer.status();
+    let body: Value = answer.json().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "the daemon refused to start connecting: {}",
+        body["error"]["message"].as_str().unwrap_or("?")
+    );
+    let url = body["authorize_url"].as_str().context("no authorize_url")?;
+    announce(url, &redirect_uri(loaded));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = get().await?;
+        let new = now["connected_at"] != before["connected_at"] && now["state"] == "connected";
+        if new {
+            println!(
+                "Connected to HubSpot account {} as {}.",
+                now["portal_id"],
+                now["primary_admin"]["email"].as_str().unwrap_or("?")
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no connection within 10 minutes (GET /v1/connection: {now})"
+        );
+    }
+}
+
+fn redirect_uri(loaded: &Loaded) -> String {
+    let public_url = loaded.config.server.public_url.trim_end_matches('/');
+    format!("{public_url}/oauth/callback")
+}
+
+/// No daemon: the store is ours, so this process answers the callback itself.
+async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let store = super::open_store(&config.store)
+        .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    let connections = connections(loaded, &store)?;
+    let url = connections
+        .start(&Who::Service, "cli")
+        .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("binding server.listen {}", config.server.listen))?;
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::Tls::load(cert, key)?),
+        _ => None,
+    };
+    announce(&url, &redirect_uri(loaded));
+    let (done, mut outcome) = tokio::sync::mpsc::channel(1);
+    let server = tokio::spawn(serve(listener, tls, connections, done));
+    let result = tokio::time::timeout(WAIT, outcome.recv()).await;
+    server.abort();
+    match result {
+        Ok(Some(connected)) => {
+            println!(
+                "Connected to HubSpot account {} as {}.",
+                connected.portal_id,
+                connected.user.email.as_deref().unwrap_or("?")
+            );
+            store.commit()?;
+            Ok(())
+        }
+        Ok(None) => anyhow::bail!("the callback server stopped"),
+        Err(_) => {
+            anyhow::bail!("no callback within 10 minutes; run `hubspot-gateway connect` again")
+        }
+    }
+}
+
+/// Answers callbacks until one connects; refusals are shown on the page and printed.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<super::tls::Tls>,
+    connections: Connections,
+    done: tokio::sync::mpsc::Sender<Connected>,
+) {
+    let connections = Arc::new(connections);
+    while let Ok((stream, _)) = listener.accept().await {
+        let (connections, done) = (connections.clone(), done.clone());
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let (connections, done) = (connections.clone(), done.clone());
+                async move {
+                    Ok::<_, std::convert::Infallible>(answer(&connections, &done, request).await)
+                }
+            });
+            let builder = http1::Builder::new();
+            let _ = match acceptor {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(_) => return,
+                },
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+            };
+        });
+    }
+}
+
+async fn answer(
+    connections: &Connections,
+    done: &tokio::sync::mpsc::Sender<Connected>,
+    request: http::Request<hyper::body::Incoming>,
+) -> crate::api::Response {
+    if request.uri().path() != "/oauth/callback" {
+        let refusal = Refusal::MissingState;
+        return crate::api::callback_page(&Err(refusal));
+    }
+    let callback = Callback::from_query(request.uri().query());
+    let outcome = connections.complete(callback).await;
+    match &outcome {
+        Ok(connected) => {
+            let _ = done.try_send(connected.clone());
+        }
+        Err(refusal) => eprintln!("callback refused: {refusal}"),
+    }
+    crate::api::callback_page(&outcome)
+}

@@ -1,0 +1,141 @@
+//! The export worker: runs export jobs while the sync is connected (with that connection's
+//! client, or each job's user's) and exports are enabled; stops the writer of a connection
+//! that changed, before anything else is written with it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api;
+
+/// Runs export jobs while the sync is connected to HubSpot (the writer needs its client and
+/// its mirror writes) and exports are enabled; a job interrupted by a change of connection
+/// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for.
+pub async fn run(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
+    let mut changes = state.connections.subscribe();
+    let mut replaced = None;
+    loop {
+        let found = wait_for_writer(&state, sync_enabled, replaced.as_ref(), &shutdown).await;
+        let Some(syncer) = found else {
+            return;
+        };
+        state.exporter.set_waiting(None);
+        changes.borrow_and_update();
+        let writer = export_writer(&state, syncer.clone());
+        let stop = shutdown.child_token();
+        let run = crate::export::writer::run(writer, stop.clone());
+        tokio::pin!(run);
+        replaced = tokio::select! {
+            () = &mut run => return,
+            // The connection changed: this syncer's client must not write any more.
+            _ = changes.changed() => Some(syncer),
+            outdated = writer_outdated(&state, &syncer, &shutdown) => outdated.then_some(syncer),
+        };
+        stop.cancel();
+        run.await;
+    }
+}
+
+/// The syncer to export with, once there is one (other than `replaced`) and exports are
+/// enabled; `None` at shutdown.
+async fn wait_for_writer(
+    state: &api::State,
+    sync_enabled: bool,
+    replaced: Option<&Arc<crate::sync::Syncer>>,
+    shutdown: &CancellationToken,
+) -> Option<Arc<crate::sync::Syncer>> {
+    loop {
+        let current = state
+            .syncer()
+            .filter(|syncer| replaced.is_none_or(|old| !Arc::ptr_eq(old, syncer)));
+        let waiting = if !state.connections.preferences().exports_enabled {
+            crate::export::Waiting {
+                code: "export_disabled",
+                message: "exports are turned off for every user (PUT /v1/connection/preferences)"
+                    .into(),
+                job: None,
+            }
+        } else if let (Some(syncer), Some(_)) = (current, state.portal()) {
+            return Some(syncer);
+        } else if !sync_enabled {
+            crate::export::Waiting {
+                code: "sync_disabled",
+                message: "jobs run once the gateway has connected to HubSpot, which it does \
+                          only with [sync] enabled = true; enable it, or run `hubspot-gateway \
+                          export` while no daemon is running"
+                    .into(),
+                job: None,
+            }
+        } else {
+            let status = state.connections.status();
+            let reason = status.reason.unwrap_or_else(|| {
+                "waiting for the gateway to connect to HubSpot (the log says why it has not yet)"
+                    .into()
+            });
+            let code = match status.state {
+                crate::connection::State::Connected => "not_connected",
+                other => other.as_str(),
+            };
+            crate::export::Waiting {
+                code,
+                message: reason,
+                job: None,
+            }
+        };
+        state.exporter.set_waiting(Some(waiting));
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => return None,
+        }
+    }
+}
+
+/// Returns once `syncer` is no longer the connection's (`true`), or exports were turned off
+/// (or at shutdown).
+async fn writer_outdated(
+    state: &api::State,
+    syncer: &Arc<crate::sync::Syncer>,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => return false,
+        }
+        let current = state.syncer();
+        if !current.is_some_and(|current| Arc::ptr_eq(&current, syncer)) {
+            return true;
+        }
+        if !state.connections.preferences().exports_enabled {
+            return false;
+        }
+    }
+}
+
+/// The writer for `syncer`'s connection: the primary admin is the fallback owner; with the
+/// `user` export preference each job is written with its user's own connection.
+fn export_writer(
+    state: &api::State,
+    syncer: Arc<crate::sync::Syncer>,
+) -> crate::export::writer::Writer {
+    use crate::connection::ExportConnection;
+    let fallback =
+        crate::connection::portal::fallback(state.fallback_owner_id, state.portal().as_deref());
+    let mut writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
+    let connections = state.connections.clone();
+    writer.client_for = Some(Arc::new(move |user_email: &str| {
+        if connections.preferences().export_connection == ExportConnection::Service {
+            return Ok(None);
+        }
+        connections
+            .user_client(user_email)
+            .map(Some)
+            .map_err(|problem| crate::export::job::Problem {
+                code: problem.code.into(),
+                message: problem.message,
+                property: None,
+            })
+    }));
+    writer
+}
