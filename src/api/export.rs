@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::objects::portal;
-use super::router::Call;
+use super::router::{wait, Call};
 use super::{wire, State};
 use crate::config::Export;
 use crate::export::job::{self, Header, Row};
@@ -313,52 +313,47 @@ struct TestRequest {
 }
 
 /// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
-pub fn test_mapping(
-    state: std::sync::Arc<State>,
-    call: super::router::OwnedCall,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
-    Box::pin(async move {
-        let kind = export_type(&call.params[0])?;
-        let request: TestRequest = wire::json_body(&call.body)?;
-        let fields = request
-            .fields
-            .into_iter()
-            .map(|(name, value)| (name, text(&value)))
-            .collect();
-        portal(&state)?;
-        let syncer = state.syncer().ok_or_else(|| {
-            ApiError::new(
+pub fn test_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = export_type(call.params[0])?;
+    let request: TestRequest = wire::json_body(&call.body)?;
+    let fields = request
+        .fields
+        .into_iter()
+        .map(|(name, value)| (name, text(&value)))
+        .collect();
+    portal(state)?;
+    let syncer = state.syncer().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_connected",
+            "the gateway has not connected to HubSpot yet",
+        )
+    })?;
+    match wait(sample::test(&syncer, &state.exporter, kind, &fields)) {
+        Ok(report) => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "ok": true,
+                "created_id": report.created_id.to_string(),
+                "archived": report.archived,
+                "properties_written": report.properties_written,
+            }),
+        )),
+        Err(sample::Failure::Refused(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mapping_test_failed",
+            message,
+        )),
+        Err(sample::Failure::Unavailable(error)) => {
+            tracing::warn!(%error, "mapping test could not reach HubSpot");
+            Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_connected",
-                "the gateway has not connected to HubSpot yet",
-            )
-        })?;
-        match sample::test(&syncer, &state.exporter, kind, &fields).await {
-            Ok(report) => Ok(json_response(
-                StatusCode::OK,
-                &json!({
-                    "ok": true,
-                    "created_id": report.created_id.to_string(),
-                    "archived": report.archived,
-                    "properties_written": report.properties_written,
-                }),
-            )),
-            Err(sample::Failure::Refused(message)) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mapping_test_failed",
-                message,
-            )),
-            Err(sample::Failure::Unavailable(error)) => {
-                tracing::warn!(%error, "mapping test could not reach HubSpot");
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "hubspot_unavailable",
-                    "HubSpot could not be reached; retry later",
-                ))
-            }
-            Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
+                "hubspot_unavailable",
+                "HubSpot could not be reached; retry later",
+            ))
         }
-    })
+        Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
+    }
 }
 
 #[cfg(test)]
