@@ -1,6 +1,7 @@
 //! Ownership and in-CRM indicators: normalised lookup keys, the index terms and briefs of
 //! records, lookups with filters, and the mapping of internal users to HubSpot owners.
 
+mod batch;
 mod brief;
 mod filter;
 mod indicate;
@@ -10,6 +11,7 @@ mod review;
 mod terms;
 mod user_map;
 
+pub use batch::indicate_batch;
 pub use brief::brief;
 pub use filter::{Filter, MAX_OWNERS};
 pub use indicate::{indicate, Indication, Match};
