@@ -8,7 +8,7 @@ use tokio::time::Instant as Clock;
 use hubspot_gateway::config::Export;
 use hubspot_gateway::export::context::Context;
 use hubspot_gateway::object::ObjectType;
-use hubspot_gateway::ownership::terms;
+use hubspot_gateway::ownership::{brief, terms};
 use hubspot_gateway::store::{PropertyDef, Record, Store, Write};
 
 const PORTAL: i64 = 1;
@@ -29,6 +29,9 @@ fn main() -> anyhow::Result<()> {
     let filled = path.join("filled").exists();
     let store = Store::open(&path.join("store"))?;
     let started = Clock::now();
+    // The mirror is written under its portal's write lock (the daemon's `Syncer` takes it).
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let writing = runtime.block_on(store.mirror().lock_writes(PORTAL));
     let ids: Vec<i64> = if filled {
         Vec::new()
     } else {
@@ -57,13 +60,17 @@ fn main() -> anyhow::Result<()> {
                     updated_at_ms: 1,
                     ..Record::default()
                 };
-                Write::Upsert { record, terms }
+                let brief = Box::new(brief(ObjectType::Contacts, &record));
+                Write::Upsert {
+                    record,
+                    terms,
+                    brief,
+                }
             })
             .collect();
-        store
-            .mirror()
-            .write(PORTAL, ObjectType::Contacts, &writes, None)?;
+        writing.write(ObjectType::Contacts, &writes, None)?;
     }
+    drop(writing);
     let definitions: Vec<PropertyDef> = [
         "email",
         "firstname",

@@ -97,7 +97,7 @@ impl Metrics {
         self.events_duplicate.inc_by(duplicates);
         self.ack_seconds.observe(elapsed.as_secs_f64());
         self.webhook_minutes.add(
-            crate::webhook::inbox::now_ms(),
+            crate::time::now_ms(),
             [u64::from(outcome.stored), duplicates],
         );
     }
@@ -173,7 +173,7 @@ fn hubspot_metrics(registry: &mut Registry, syncer: &crate::sync::Syncer) {
     use std::sync::atomic::Ordering;
     let newest_ms = syncer.counters.newest_change_ms.load(Ordering::Relaxed);
     if newest_ms > 0 {
-        let lag_ms = crate::webhook::inbox::now_ms().saturating_sub(saturate(newest_ms));
+        let lag_ms = crate::time::now_ms().saturating_sub(saturate(newest_ms));
         let lag: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
         lag.set(lag_ms.max(0) as f64 / 1000.0);
         registry.register(

@@ -32,6 +32,16 @@ impl ObjectType {
         }
     }
 
+    /// The singular, in v3 association type names and classic webhook types.
+    pub fn singular(self) -> &'static str {
+        match self {
+            ObjectType::Contacts => "contact",
+            ObjectType::Companies => "company",
+            ObjectType::Deals => "deal",
+            ObjectType::Tasks => "task",
+        }
+    }
+
     /// HubSpot's object type id (`0-1` contacts, ...), used in record URLs and generic events.
     pub fn type_id(self) -> &'static str {
         match self {
@@ -50,6 +60,14 @@ impl ObjectType {
         }
     }
 
+    /// The property holding a record's creation time: tasks (engagements) `hs_createdate`.
+    pub fn created_property(self) -> &'static str {
+        match self {
+            ObjectType::Tasks => "hs_createdate",
+            _ => "createdate",
+        }
+    }
+
     /// The OAuth scope reading this type needs; tasks ride on the contacts scope.
     pub fn read_scope(self) -> &'static str {
         match self {
@@ -65,6 +83,11 @@ impl ObjectType {
             ObjectType::Companies => "crm.objects.companies.write",
             ObjectType::Deals => "crm.objects.deals.write",
         }
+    }
+
+    /// The position in [`ObjectType::ALL`], for tables kept per type.
+    pub fn index(self) -> usize {
+        self as usize
     }
 
     /// One byte for stored keys; never reuse a code.
@@ -120,6 +143,8 @@ mod tests {
         for kind in ObjectType::ALL {
             assert_eq!(kind.name().parse::<ObjectType>(), Ok(kind));
             assert_eq!(kind.type_id().parse::<ObjectType>(), Ok(kind));
+            assert_eq!(ObjectType::ALL[kind.index()], kind);
+            assert_eq!(ObjectType::from_event_kind(kind.singular()), Some(kind));
         }
         let codes: std::collections::HashSet<u8> =
             ObjectType::ALL.iter().map(|k| k.code()).collect();

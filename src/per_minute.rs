@@ -15,12 +15,9 @@ pub struct PerMinute {
 
 impl Default for PerMinute {
     fn default() -> Self {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis() as i64);
         PerMinute {
             slots: Mutex::new([Slot::default(); MINUTES]),
-            since_ms: since,
+            since_ms: crate::time::now_ms(),
         }
     }
 }

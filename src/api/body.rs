@@ -11,6 +11,33 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::webhook::Rejection;
 
+/// Why a body was not read. The API answers it through `ApiError` (`From`), the webhook
+/// endpoint as a `webhook::Rejection`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("request body exceeds {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body did not arrive within {secs} s (server.body_timeout_secs)")]
+    Timeout { secs: u64 },
+    #[error(
+        "request bodies in memory are at their limit (server.max_body_memory_bytes); retry later"
+    )]
+    Memory,
+    #[error("could not read the body: {0}")]
+    Unreadable(String),
+}
+
+impl From<Error> for Rejection {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::TooLarge { limit } => Rejection::TooLarge { limit },
+            Error::Timeout { secs } => Rejection::BodyTimeout { secs },
+            Error::Memory => Rejection::BodyMemory,
+            unreadable @ Error::Unreadable(_) => Rejection::Malformed(unreadable.to_string()),
+        }
+    }
+}
+
 /// The limits every body is read within (`[server]` keys).
 pub struct Limits {
     /// `max_body_bytes`: API request bodies.
@@ -79,12 +106,12 @@ impl Held {
 }
 
 /// Reads a body of at most `max_bytes` that must arrive whole within `limits.timeout`.
-pub async fn read<B>(body: B, max_bytes: usize, limits: &Limits) -> Result<Held, Rejection>
+pub async fn read<B>(body: B, max_bytes: usize, limits: &Limits) -> Result<Held, Error>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let too_large = || Rejection::TooLarge { limit: max_bytes };
+    let too_large = || Error::TooLarge { limit: max_bytes };
     let hint = body.size_hint();
     if hint.lower() > max_bytes as u64 {
         return Err(too_large());
@@ -100,14 +127,12 @@ where
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => {
                 let secs = limits.timeout.as_secs();
-                return Err(Rejection::BodyTimeout { secs });
+                return Err(Error::Timeout { secs });
             }
             Ok(None) => break,
             Ok(Some(Err(error))) => {
                 let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-                return Err(Rejection::Malformed(format!(
-                    "could not read the body: {error}"
-                )));
+                return Err(Error::Unreadable(error.to_string()));
             }
             Ok(Some(Ok(frame))) => frame,
         };
@@ -145,7 +170,7 @@ impl<'a> Buffer<'a> {
     }
 
     /// Appends, growing the buffer (doubling, up to the ceiling) with memory paid first.
-    fn append(&mut self, data: &[u8]) -> Result<(), Rejection> {
+    fn append(&mut self, data: &[u8]) -> Result<(), Error> {
         let needed = self.bytes.len() + data.len();
         let capacity = self
             .paid
@@ -153,10 +178,7 @@ impl<'a> Buffer<'a> {
             .map_or(0, OwnedSemaphorePermit::num_permits);
         if needed > capacity {
             let target = needed.max((capacity * 2).min(self.ceiling));
-            let more = self
-                .memory
-                .take(target - capacity)
-                .ok_or(Rejection::BodyMemory)?;
+            let more = self.memory.take(target - capacity).ok_or(Error::Memory)?;
             match &mut self.paid {
                 Some(paid) => paid.merge(more),
                 None => self.paid = Some(more),
@@ -221,11 +243,11 @@ mod tests {
     async fn refuses_what_is_too_large_or_beyond_the_memory_budget() {
         let limits = limits(32);
         let too_large = read(chunks(&[b"abcdef", b"ghij"]), 8, &limits).await;
-        assert_eq!(too_large.err(), Some(Rejection::TooLarge { limit: 8 }));
+        assert_eq!(too_large.err(), Some(Error::TooLarge { limit: 8 }));
         assert_eq!(limits.memory.held_bytes(), 0, "a refused body gives back");
         let first = read(chunks(&[&[1; 20]]), 100, &limits).await.unwrap();
         let second = read(chunks(&[&[2; 20]]), 100, &limits).await;
-        assert_eq!(second.err(), Some(Rejection::BodyMemory));
+        assert_eq!(second.err(), Some(Error::Memory));
         assert_eq!(limits.memory.held_bytes(), 20);
         drop(first);
         assert!(read(chunks(&[&[2; 20]]), 100, &limits).await.is_ok());
@@ -248,9 +270,6 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        assert_eq!(
-            reading.await.unwrap(),
-            Some(Rejection::BodyTimeout { secs: 10 })
-        );
+        assert_eq!(reading.await.unwrap(), Some(Error::Timeout { secs: 10 }));
     }
 }

@@ -2,22 +2,16 @@
 //! Disconnect, preferences, and users' own connections. Every decision is
 //! `connection::Connections`'; this module only maps requests and answers.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError, Response};
-use super::router::{Call, OwnedCall};
+use super::router::{wait, Call};
 use super::{rfc3339, wire, State};
 use crate::connection::{
     Callback, ExportConnection, HubSpotUser, Preferences, Refusal, Status, UserStatus, Who,
 };
-
-type Deferred = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
 
 /// The one mapping of a refusal to an HTTP status and code.
 pub(super) fn status_and_code(refusal: &Refusal) -> (StatusCode, &'static str) {
@@ -113,23 +107,19 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `GET /oauth/callback`: the state is the proof; answers a page saying what happened.
-pub fn callback(state: Arc<State>, call: OwnedCall) -> Deferred {
-    Box::pin(async move {
-        let callback = Callback::from_query(call.query.as_deref());
-        let outcome = state.connections.complete(callback).await;
-        if let Err(refusal) = &outcome {
-            tracing::warn!(reason = %refusal, "a Connect callback was refused");
-        }
-        Ok(super::callback_page::callback_page(&outcome))
-    })
+pub fn callback(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let callback = Callback::from_query(call.query);
+    let outcome = wait(state.connections.complete(callback));
+    if let Err(refusal) = &outcome {
+        tracing::warn!(reason = %refusal, "a Connect callback was refused");
+    }
+    Ok(super::callback_page::callback_page(&outcome))
 }
 
 /// `DELETE /v1/connection`.
-pub fn disconnect(state: Arc<State>, _: OwnedCall) -> Deferred {
-    Box::pin(async move {
-        let status = state.connections.disconnect().await.map_err(refused)?;
-        Ok(json_response(StatusCode::OK, &status_json(&status)))
-    })
+pub fn disconnect(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    let status = wait(state.connections.disconnect()).map_err(refused)?;
+    Ok(json_response(StatusCode::OK, &status_json(&status)))
 }
 
 #[derive(Deserialize)]
@@ -190,13 +180,7 @@ pub fn user_get(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /v1/users/{email}/connection`.
-pub fn user_disconnect(state: Arc<State>, call: OwnedCall) -> Deferred {
-    Box::pin(async move {
-        let status = state
-            .connections
-            .disconnect_user(&call.params[0])
-            .await
-            .map_err(refused)?;
-        Ok(json_response(StatusCode::OK, &user_status_json(&status)))
-    })
+pub fn user_disconnect(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let status = wait(state.connections.disconnect_user(call.params[0])).map_err(refused)?;
+    Ok(json_response(StatusCode::OK, &user_status_json(&status)))
 }

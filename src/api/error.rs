@@ -42,9 +42,52 @@ impl ApiError {
         )
     }
 
+    /// The answer to a HubSpot call that failed: a request HubSpot refused (its validation
+    /// message is the caller's to read) is 422 `hubspot_rejected`; anything else (network,
+    /// rate limits, credentials, HubSpot itself) is logged and answered 503.
+    pub fn hubspot(error: crate::hubspot::Error) -> Self {
+        if error.fault() == crate::hubspot::Fault::Request {
+            return Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "hubspot_rejected",
+                error.to_string(),
+            );
+        }
+        tracing::warn!(%error, "a request could not be answered: HubSpot failed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hubspot_unavailable",
+            "HubSpot could not be reached; retry later",
+        )
+    }
+
+    /// A request body that could not be read (`api::body`).
+    pub fn body(error: &super::body::Error) -> Self {
+        use super::body::Error;
+        let (status, code) = match error {
+            Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Error::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Error::Memory => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Error::Unreadable(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
+        };
+        Self::new(status, code, error.to_string())
+    }
+
     pub fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         json_response(self.status, &body)
+    }
+}
+
+impl From<crate::hubspot::Error> for ApiError {
+    fn from(error: crate::hubspot::Error) -> Self {
+        ApiError::hubspot(error)
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(error: crate::store::Error) -> Self {
+        ApiError::storage(&error)
     }
 }
 

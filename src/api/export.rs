@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::objects::portal;
-use super::router::Call;
+use super::router::{wait, Call};
 use super::{wire, State};
 use crate::config::Export;
 use crate::export::job::{self, Header, Row};
@@ -186,14 +186,8 @@ fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
             .into_iter()
             .map(|(name, value)| (name, value.0))
             .collect();
-        rows.push(Row {
-            reference: record.reference.as_ref().map_or(String::new(), text),
-            fields,
-            on_duplicate,
-            intent_at_ms: None,
-            known_at_intent: Vec::new(),
-            outcome: None,
-        });
+        let reference = record.reference.as_ref().map_or(String::new(), text);
+        rows.push(Row::new(reference, fields, on_duplicate));
     }
     Ok(rows)
 }
@@ -279,7 +273,7 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 /// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
 fn job_json(state: &State, id: u64, header: &Header, rows: &[Row]) -> Value {
     let mut out = job::to_json(id, header, rows);
-    if matches!(header.state.as_str(), "queued" | "running") {
+    if !header.state.is_finished() {
         if let Some(waiting) = state.exporter.waiting_for(id) {
             out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
         }
@@ -319,52 +313,47 @@ struct TestRequest {
 }
 
 /// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
-pub fn test_mapping(
-    state: std::sync::Arc<State>,
-    call: super::router::OwnedCall,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>> {
-    Box::pin(async move {
-        let kind = export_type(&call.params[0])?;
-        let request: TestRequest = wire::json_body(&call.body)?;
-        let fields = request
-            .fields
-            .into_iter()
-            .map(|(name, value)| (name, text(&value)))
-            .collect();
-        portal(&state)?;
-        let syncer = state.syncer().ok_or_else(|| {
-            ApiError::new(
+pub fn test_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = export_type(call.params[0])?;
+    let request: TestRequest = wire::json_body(&call.body)?;
+    let fields = request
+        .fields
+        .into_iter()
+        .map(|(name, value)| (name, text(&value)))
+        .collect();
+    portal(state)?;
+    let syncer = state.syncer().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_connected",
+            "the gateway has not connected to HubSpot yet",
+        )
+    })?;
+    match wait(sample::test(&syncer, &state.exporter, kind, &fields)) {
+        Ok(report) => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "ok": true,
+                "created_id": report.created_id.to_string(),
+                "archived": report.archived,
+                "properties_written": report.properties_written,
+            }),
+        )),
+        Err(sample::Failure::Refused(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mapping_test_failed",
+            message,
+        )),
+        Err(sample::Failure::Unavailable(error)) => {
+            tracing::warn!(%error, "mapping test could not reach HubSpot");
+            Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_connected",
-                "the gateway has not connected to HubSpot yet",
-            )
-        })?;
-        match sample::test(&syncer, &state.exporter, kind, &fields).await {
-            Ok(report) => Ok(json_response(
-                StatusCode::OK,
-                &json!({
-                    "ok": true,
-                    "created_id": report.created_id.to_string(),
-                    "archived": report.archived,
-                    "properties_written": report.properties_written,
-                }),
-            )),
-            Err(sample::Failure::Refused(message)) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mapping_test_failed",
-                message,
-            )),
-            Err(sample::Failure::Unavailable(error)) => {
-                tracing::warn!(%error, "mapping test could not reach HubSpot");
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "hubspot_unavailable",
-                    "HubSpot could not be reached; retry later",
-                ))
-            }
-            Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
+                "hubspot_unavailable",
+                "HubSpot could not be reached; retry later",
+            ))
         }
-    })
+        Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
+    }
 }
 
 #[cfg(test)]

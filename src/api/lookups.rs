@@ -1,8 +1,6 @@
 //! Lookups and in-CRM indicators: `GET /v1/companies/lookup`, `GET /v1/contacts/lookup`,
 //! `POST /v1/indicators`, and `DELETE /v1/matches/{type}`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -13,12 +11,10 @@ use super::router::Call;
 use super::{rfc3339, wire, Portal, State};
 use crate::object::ObjectType;
 use crate::ownership::{self, Filter, Indication, Query, MAX_OWNERS};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// At most this many items (companies and contacts together) per indicator request.
 pub const MAX_ITEMS: usize = 1000;
-/// Requests with at least this many items are answered by two threads.
-const PARALLEL_FROM: usize = 16;
 
 pub fn companies(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let query = Query {
@@ -157,108 +153,27 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
     }
     let filter = filter(request.filter.unwrap_or_default())?;
     let portal = portal(state)?;
-    let now = now_ms();
-    let mut queries = Vec::with_capacity(2);
-    for (kind, items) in [
+    let batches = [
         (ObjectType::Companies, &request.companies),
         (ObjectType::Contacts, &request.contacts),
-    ] {
+    ]
+    .map(|(kind, items)| {
         let wanted = !items.is_empty() && state.objects.contains(&kind);
-        let list: Vec<Query> = match wanted {
+        // A type not mirrored is not looked up: its answers stay empty.
+        let queries = match wanted {
             true => items.iter().map(Item::query).collect(),
             false => Vec::new(),
         };
-        queries.push((kind, list));
-    }
-    // The items of a request are independent: halves run on two threads, so that a large
-    // request takes about half as long on a machine with two or more cores (it already runs
-    // on the blocking pool, see `router`). The other half goes to another thread of that pool
-    // (kept alive between requests), not to a new OS thread: spawning one per request would
-    // cost its stack's mmap/munmap and TLB shootdowns on every request.
-    let total: usize = queries.iter().map(|(_, list)| list.len()).sum();
-    let jobs: Vec<(ObjectType, Vec<Query>)> = queries
-        .into_iter()
-        .flat_map(|(kind, list)| {
-            let size = if total >= PARALLEL_FROM {
-                list.len().div_ceil(2)
-            } else {
-                list.len()
-            };
-            // No items of a type: no job (its answers stay empty).
-            let chunks: Vec<Vec<Query>> = list.chunks(size.max(1)).map(<[Query]>::to_vec).collect();
-            chunks.into_iter().map(move |chunk| (kind, chunk))
-        })
-        .collect();
-    let hub_id = portal.hub_id;
-    let filter = std::sync::Arc::new(filter);
-    let run =
-        move |store: &crate::store::Store, filter: &Filter, kind: ObjectType, chunk: &[Query]| {
-            ownership::indicate(store, hub_id, kind, chunk, filter, now)
-        };
-    // Alternate jobs (first half of the companies, first half of the contacts) here, the
-    // others on the helper; answers are put back in job order.
-    let (mine, mut others): (Vec<_>, Vec<_>) = jobs
-        .into_iter()
-        .enumerate()
-        .partition(|(index, _)| index % 2 == 0);
-    // Outside a runtime (not the case when serving), everything runs on this thread.
-    let runtime = tokio::runtime::Handle::try_current().ok();
-    let inline = match runtime {
-        Some(_) => Vec::new(),
-        None => std::mem::take(&mut others),
-    };
-    // Whoever claims `others` first runs them: the helper task, or this thread once its own
-    // half is done and the helper has not started (all blocking threads busy): this thread
-    // never waits for a task that has not started, so requests cannot deadlock the pool.
-    let helper = runtime.filter(|_| !others.is_empty()).map(|runtime| {
-        let others = std::sync::Arc::new(others);
-        let claimed = std::sync::Arc::new(AtomicBool::new(false));
-        let store = state.store.clone();
-        let filter = filter.clone();
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let (theirs, claim) = (others.clone(), claimed.clone());
-        runtime.spawn_blocking(move || {
-            if claim.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            let outcomes: Vec<_> = theirs
-                .iter()
-                .map(|(index, (kind, chunk))| (*index, *kind, run(&store, &filter, *kind, chunk)))
-                .collect();
-            // The receiver waits for this unless the request failed meanwhile.
-            let _ = sender.send(outcomes);
-        });
-        (others, claimed, receiver)
+        (kind, queries)
     });
-    let mut outcomes: Vec<_> = mine
-        .iter()
-        .chain(&inline)
-        .map(|(index, (kind, chunk))| (*index, *kind, run(&state.store, &filter, *kind, chunk)))
-        .collect();
-    if let Some((others, claimed, receiver)) = helper {
-        if claimed.swap(true, Ordering::AcqRel) {
-            // Started: wait for it. Invariant: `indicate` does not panic; if it did, the
-            // sender is dropped unsent.
-            let theirs = receiver.recv().map_err(|_| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "an indicator lookup failed",
-                )
-            })?;
-            outcomes.extend(theirs);
-        } else {
-            outcomes.extend(others.iter().map(|(index, (kind, chunk))| {
-                (*index, *kind, run(&state.store, &filter, *kind, chunk))
-            }));
-        }
-    }
-    outcomes.sort_by_key(|(index, _, _)| *index);
-    let mut answers = [Vec::new(), Vec::new()];
-    for (_, kind, outcome) in outcomes {
-        let found = outcome.map_err(|error| ApiError::storage(&error))?;
-        answers[usize::from(kind == ObjectType::Contacts)].extend(found);
-    }
+    let answers = ownership::indicate_batch(
+        &state.store,
+        portal.hub_id,
+        batches.into(),
+        filter,
+        now_ms(),
+    )
+    .map_err(|error| ApiError::storage(&error))?;
     let body = IndicatorsAnswer {
         companies: item_answers(
             ObjectType::Companies,

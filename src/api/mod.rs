@@ -30,8 +30,10 @@ pub use router::{handle, ROUTES};
 pub use status::{body as status_body, connection as connection_summary};
 pub use surface::{Exposure, Surface};
 
+use crate::connection::portal;
 pub use crate::connection::Portal;
 use crate::object::ObjectType;
+use crate::ownership::Fallback;
 use crate::store::Store;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Cycle, Syncer, Triggers};
@@ -76,7 +78,7 @@ impl State {
         connections: crate::connection::Connections,
     ) -> Self {
         // The portal seen last time answers queries before HubSpot is reachable again.
-        let portal = stored_portal(&store).map(Arc::new);
+        let portal = portal::stored(&store).map(Arc::new);
         State {
             ingress,
             store,
@@ -101,7 +103,7 @@ impl State {
 
     /// Records the connected portal (and remembers it for the next start).
     pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
-        crate::connection::portal::save(&self.store, &portal)?;
+        portal::save(&self.store, &portal)?;
         let mut current = self.portal.write();
         if let Some(known) = current
             .as_ref()
@@ -117,13 +119,9 @@ impl State {
         Ok(())
     }
 
-    /// The fallback owner's sources: the config's, else the user who connected `portal`.
-    pub fn fallback(&self, portal: &Portal) -> crate::ownership::Fallback {
-        crate::ownership::Fallback {
-            owner_id: self.fallback_owner_id,
-            connected_user_email: portal.user_email.clone(),
-            connected_user_id: portal.user_id,
-        }
+    /// The owner records fall back to (see `ownership::Fallback`) while connected to `portal`.
+    pub fn fallback(&self, portal: &Portal) -> Fallback {
+        portal::fallback(self.fallback_owner_id, Some(portal))
     }
 
     pub fn syncer(&self) -> Option<Arc<Syncer>> {
@@ -173,13 +171,7 @@ impl State {
     }
 }
 
-/// The portal the store was last connected to, if any.
-pub fn stored_portal(store: &Store) -> Option<Portal> {
-    crate::connection::portal::stored(store)
-}
-
-/// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time.
+/// RFC 3339 UTC text (millisecond precision) of an epoch-milliseconds time; never before 1970.
 pub fn rfc3339(epoch_ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
+    crate::time::iso(epoch_ms.max(0))
 }

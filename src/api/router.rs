@@ -26,35 +26,34 @@ pub struct Call<'a> {
     pub caller: Option<&'a str>,
 }
 
-/// [`Call`] owned, for handlers that await HubSpot.
-pub struct OwnedCall {
-    pub params: Vec<String>,
-    pub query: Option<String>,
-    pub body: Bytes,
-    pub caller: Option<String>,
-}
-
+/// The one handler signature. A handler that calls HubSpot waits for it with
+/// [`wait`] and runs on the blocking pool ([`Runs::Blocking`]).
 pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
-/// A handler that awaits HubSpot.
-pub type AsyncHandler = fn(
-    Arc<State>,
-    OwnedCall,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send>,
->;
+/// Where a route's handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// On the connection's task: microseconds of work (single lookups stay here: on the
+    /// blocking pool their CPU per request doubles, docs/bench/lookups.md).
+    Inline,
+    /// On the blocking pool: milliseconds of store work (100-item indicator requests, export
+    /// jobs and dry runs of up to 100,000 records) or a wait for HubSpot, so that it neither
+    /// occupies an async worker meanwhile (webhook acknowledgements wait behind it) nor
+    /// stalls one on a read that waits for the disk or the network.
+    Blocking,
+}
+
+/// The latency histogram of `/metrics` a route's answers are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    /// `lookup_seconds`: company, contact and indicator lookups, whatever they answer.
+    Lookup,
+}
 
 pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
-    Plain(Handler),
-    /// A plain handler with milliseconds of store work (100-item indicator requests; export
-    /// jobs and dry runs of up to 100,000 records): run on the blocking pool, so that it
-    /// neither occupies an async worker meanwhile (webhook acknowledgements wait behind it)
-    /// nor stalls one on a read that waits for the disk. Single lookups stay `Plain`: on the
-    /// blocking pool their CPU per request doubles (docs/bench/lookups.md).
-    Blocking(Handler),
-    Async(AsyncHandler),
+    Handle(Handler, Runs),
 }
 
 pub struct Route {
@@ -64,6 +63,9 @@ pub struct Route {
     pub scope: Option<Scope>,
     pub exposure: Exposure,
     pub action: Action,
+    pub latency: Option<Latency>,
+    /// Added to the answer to a body above `server.max_body_bytes`: how to get through.
+    pub too_large_hint: Option<&'static str>,
 }
 
 const fn route(
@@ -77,50 +79,46 @@ const fn route(
         path,
         scope,
         exposure: Exposure::Api,
-        action: Action::Plain(handler),
+        action: Action::Handle(handler, Runs::Inline),
+        latency: None,
+        too_large_hint: None,
     }
 }
 
 /// A route every listener serves without a token.
 const fn health(path: &'static str, handler: Handler) -> Route {
-    Route {
-        method: Method::GET,
-        path,
-        scope: None,
-        exposure: Exposure::Health,
-        action: Action::Plain(handler),
-    }
+    route(Method::GET, path, None, handler).exposed(Exposure::Health)
 }
 
-/// A route whose handler runs on the blocking pool (see [`Action::Blocking`]).
+/// A route whose handler runs on the blocking pool (see [`Runs::Blocking`]).
 const fn heavy(
     method: Method,
     path: &'static str,
     scope: Option<Scope>,
     handler: Handler,
 ) -> Route {
-    Route {
-        method,
-        path,
-        scope,
-        exposure: Exposure::Api,
-        action: Action::Blocking(handler),
-    }
+    let mut route = route(method, path, scope, handler);
+    route.action = Action::Handle(handler, Runs::Blocking);
+    route
 }
 
-/// A route whose handler awaits HubSpot (see [`Action::Async`]).
-const fn deferred_route(
-    method: Method,
-    path: &'static str,
-    scope: Option<Scope>,
-    handler: AsyncHandler,
-) -> Route {
-    Route {
-        method,
-        path,
-        scope,
-        exposure: Exposure::Api,
-        action: Action::Async(handler),
+impl Route {
+    /// The route's answers are counted in `lookup_seconds`.
+    const fn lookup(mut self) -> Route {
+        self.latency = Some(Latency::Lookup);
+        self
+    }
+
+    /// Served where `exposure` says instead of with the API.
+    const fn exposed(mut self, exposure: Exposure) -> Route {
+        self.exposure = exposure;
+        self
+    }
+
+    /// Says how to get a body above `server.max_body_bytes` through.
+    const fn too_large_hint(mut self, hint: &'static str) -> Route {
+        self.too_large_hint = Some(hint);
+        self
     }
 }
 
@@ -136,18 +134,14 @@ pub const ROUTES: &[Route] = &[
         scope: None,
         exposure: Exposure::Webhook,
         action: Action::Webhook,
+        latency: None,
+        too_large_hint: None,
     },
     health("/healthz", |_, _| {
         Ok(json_response(StatusCode::OK, &json!({"status": "ok"})))
     }),
     health("/readyz", readyz),
-    Route {
-        method: Method::GET,
-        path: "/metrics",
-        scope: READ,
-        exposure: Exposure::Operations,
-        action: Action::Plain(metrics),
-    },
+    route(Method::GET, "/metrics", READ, metrics).exposed(Exposure::Operations),
     route(Method::GET, "/openapi.json", None, openapi::document),
     route(Method::GET, "/v1/status", READ, |state, _| {
         status::status(state)
@@ -169,9 +163,10 @@ pub const ROUTES: &[Route] = &[
         "/v1/companies/lookup",
         READ,
         lookups::companies,
-    ),
-    route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts),
-    heavy(Method::POST, "/v1/indicators", READ, lookups::indicators),
+    )
+    .lookup(),
+    route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts).lookup(),
+    heavy(Method::POST, "/v1/indicators", READ, lookups::indicators).lookup(),
     route(
         Method::POST,
         "/v1/ownership/resolve",
@@ -254,7 +249,7 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         export::put_mapping,
     ),
-    deferred_route(
+    heavy(
         Method::POST,
         "/v1/export/mappings/{type}/test",
         ADMIN,
@@ -267,14 +262,8 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         connection::start,
     ),
-    Route {
-        method: Method::GET,
-        path: "/oauth/callback",
-        scope: None,
-        exposure: Exposure::Callback,
-        action: Action::Async(connection::callback),
-    },
-    deferred_route(
+    heavy(Method::GET, "/oauth/callback", None, connection::callback).exposed(Exposure::Callback),
+    heavy(
         Method::DELETE,
         "/v1/connection",
         ADMIN,
@@ -298,13 +287,16 @@ pub const ROUTES: &[Route] = &[
         EXPORT,
         connection::user_get,
     ),
-    deferred_route(
+    heavy(
         Method::DELETE,
         "/v1/users/{email}/connection",
         EXPORT,
         connection::user_disconnect,
     ),
-    heavy(Method::POST, "/v1/exports", EXPORT, export::start),
+    heavy(Method::POST, "/v1/exports", EXPORT, export::start).too_large_hint(
+        " (server.max_body_bytes): split the export into smaller jobs, or raise \
+         server.max_body_bytes (about 180 bytes per contact record)",
+    ),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
 ];
@@ -336,25 +328,27 @@ where
             continue;
         }
         let started = tokio::time::Instant::now();
-        let scope = surface.scope(route);
-        let mut response = match &route.action {
+        let mut response = match route.action {
             Action::Webhook => webhook(&state, parts, body).await,
-            Action::Plain(handler) => plain(&state, scope, *handler, &parts, params, body)
+            Action::Handle(handler, runs) => {
+                let scope = surface.scope(route);
+                run(
+                    state.clone(),
+                    route,
+                    scope,
+                    handler,
+                    runs,
+                    &parts,
+                    params,
+                    body,
+                )
                 .await
-                .unwrap_or_else(ApiError::into_response),
-            Action::Blocking(handler) => {
-                blocking(state.clone(), scope, *handler, &parts, params, body)
-                    .await
-                    .unwrap_or_else(ApiError::into_response)
-            }
-            Action::Async(handler) => {
-                deferred(state.clone(), scope, *handler, &parts, params, body)
-                    .await
-                    .unwrap_or_else(ApiError::into_response)
+                .unwrap_or_else(ApiError::into_response)
             }
         };
-        if is_lookup(route.path) {
-            state.metrics.observe_lookup(started.elapsed());
+        match route.latency {
+            Some(Latency::Lookup) => state.metrics.observe_lookup(started.elapsed()),
+            None => {}
         }
         // The rest of a late body is never read: the connection ends with this answer.
         if response.status() == StatusCode::REQUEST_TIMEOUT {
@@ -394,32 +388,14 @@ fn matches<'a>(template: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
     Some(params)
 }
 
-async fn plain<B>(
-    state: &State,
-    scope: Option<Scope>,
-    handler: Handler,
-    parts: &http::request::Parts,
-    params: Vec<&str>,
-    body: B,
-) -> Result<Response, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let (caller, params, held) = prepare(state, scope, parts, params, body).await?;
-    let call = Call {
-        params: params.iter().map(String::as_str).collect(),
-        query: parts.uri.query(),
-        body: held.bytes.clone(),
-        caller: caller.as_deref(),
-    };
-    handler(state, &call)
-}
-
-async fn blocking<B>(
+/// Runs `handler` where `runs` says, once [`prepare`] has checked and read the request.
+#[allow(clippy::too_many_arguments)]
+async fn run<B>(
     state: Arc<State>,
+    route: &Route,
     scope: Option<Scope>,
     handler: Handler,
+    runs: Runs,
     parts: &http::request::Parts,
     params: Vec<&str>,
     body: B,
@@ -428,9 +404,9 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (caller, params, held) = prepare(&state, scope, parts, params, body).await?;
+    let (caller, params, held) = prepare(&state, route, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
-    let run = move || {
+    let answer = move || {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
@@ -438,40 +414,26 @@ where
             caller: caller.as_deref(),
         };
         let response = handler(&state, &call);
+        // The body's memory stays taken until the handler is done with it.
         drop(held);
         response
     };
-    tokio::task::spawn_blocking(run).await.map_err(|error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    })?
+    match runs {
+        Runs::Inline => answer(),
+        Runs::Blocking => tokio::task::spawn_blocking(answer).await.map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            )
+        })?,
+    }
 }
 
-async fn deferred<B>(
-    state: Arc<State>,
-    scope: Option<Scope>,
-    handler: AsyncHandler,
-    parts: &http::request::Parts,
-    params: Vec<&str>,
-    body: B,
-) -> Result<Response, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let (caller, params, held) = prepare(&state, scope, parts, params, body).await?;
-    let call = OwnedCall {
-        params,
-        query: parts.uri.query().map(str::to_owned),
-        body: held.bytes.clone(),
-        caller,
-    };
-    let response = handler(state, call).await;
-    drop(held);
-    response
+/// Waits for `future` (a HubSpot call) on this blocking-pool thread: how a handler of a
+/// [`Runs::Blocking`] route awaits. Panics on an async worker, where it would stall others.
+pub fn wait<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Handle::current().block_on(future)
 }
 
 /// What every handler needs first: the token checked (its name returned), the path
@@ -479,6 +441,7 @@ where
 /// body's memory stays taken until the returned [`Held`] is dropped, after the handler ran.
 async fn prepare<B>(
     state: &State,
+    route: &Route,
     scope: Option<Scope>,
     parts: &http::request::Parts,
     params: Vec<&str>,
@@ -504,24 +467,19 @@ where
         let limits = &state.bodies;
         body::read(body, limits.api_max_bytes, limits)
             .await
-            .map_err(|rejection| body_error(&rejection, parts.uri.path()))?
+            .map_err(|error| body_error(&error, route))?
     };
     let params = params.iter().map(|param| percent_decode(param)).collect();
     Ok((caller, params, held))
 }
 
 /// The API's answer to a body that could not be read.
-fn body_error(rejection: &Rejection, path: &str) -> ApiError {
-    let (status, code) = rejection.status_and_code();
-    let mut message = rejection.to_string();
-    if matches!(rejection, Rejection::TooLarge { .. }) && path == "/v1/exports" {
-        // A job is one body: say how to get a large one through.
-        message.push_str(
-            " (server.max_body_bytes): split the export into smaller jobs, or \
-             raise server.max_body_bytes (about 180 bytes per contact record)",
-        );
+fn body_error(error: &body::Error, route: &Route) -> ApiError {
+    let mut answer = ApiError::body(error);
+    if let (body::Error::TooLarge { .. }, Some(hint)) = (error, route.too_large_hint) {
+        answer.message.push_str(hint);
     }
-    ApiError::new(status, code, message)
+    answer
 }
 
 fn percent_decode(text: &str) -> String {
@@ -529,14 +487,6 @@ fn percent_decode(text: &str) -> String {
         .next()
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default()
-}
-
-/// The lookup endpoints, whose latency `/metrics` reports (whatever they answer).
-fn is_lookup(path: &str) -> bool {
-    matches!(
-        path,
-        "/v1/companies/lookup" | "/v1/contacts/lookup" | "/v1/indicators"
-    )
 }
 
 /// `GET /metrics`: OpenMetrics text (the token it needs depends on the listener, [`Surface`]).
@@ -624,7 +574,7 @@ where
     let limits = &state.bodies;
     let held = body::read(body, limits.webhook_max_bytes, limits)
         .await
-        .map_err(|rejection| (rejection, true))?;
+        .map_err(|error| (Rejection::from(error), true))?;
     state
         .ingress
         .handle(admitted, &parts, held.bytes.clone())

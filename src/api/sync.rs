@@ -10,7 +10,7 @@ use super::objects::object_type;
 use super::router::Call;
 use super::{rfc3339, wire, State};
 use crate::sync::schedule::{Change, Frequency, SaveError, Schedule};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 pub fn run_now(state: &State, kind: &str, query: Option<&str>) -> Result<Response, ApiError> {
     let kind = object_type(state, kind)?;

@@ -187,6 +187,13 @@ pub struct Ownership {
     pub fallback_owner_id: Option<String>,
 }
 
+impl Ownership {
+    /// `fallback_owner_id` as an owner id (validation refuses anything else).
+    pub fn fallback_owner(&self) -> Option<i64> {
+        self.fallback_owner_id.as_deref()?.parse().ok()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Export {

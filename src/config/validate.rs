@@ -145,7 +145,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if config.sync.reconcile_interval_hours < 1 {
         problem("sync.reconcile_interval_hours", "must be at least 1".into());
     }
-    if crate::sync::schedule::Window::parse(&config.sync.reconcile_window_utc).is_none() {
+    if crate::time::Window::parse(&config.sync.reconcile_window_utc).is_none() {
         problem(
             "sync.reconcile_window_utc",
             format!(

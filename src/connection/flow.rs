@@ -9,7 +9,7 @@ use super::{portal, Connections, HubSpotUser, Refusal, Scopes};
 use crate::hubspot::{self, TokenInfo};
 use crate::ownership::normalize;
 use crate::secret::Secret;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Whose connection a flow makes.
 #[derive(Debug, Clone, PartialEq, Eq)]

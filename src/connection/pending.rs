@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use super::record::random_id;
 use super::{Refusal, Who};
 use crate::store::Store;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// How long an authorize link (its `state`) stays valid.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;

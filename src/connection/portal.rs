@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hubspot::TokenInfo;
 use crate::object::ObjectType;
+use crate::ownership::Fallback;
 use crate::store::{self, Store};
 
 const PORTAL_META: &str = "portal";
@@ -20,6 +22,16 @@ pub struct Portal {
 }
 
 impl Portal {
+    /// The portal a token's introspection describes.
+    pub fn of(info: &TokenInfo) -> Portal {
+        Portal {
+            hub_id: info.hub_id,
+            ui_base: info.ui_base(),
+            user_email: info.user_email.clone(),
+            user_id: info.user_id,
+        }
+    }
+
     /// A link that opens the record in HubSpot; tasks have no record page, so their index.
     pub fn record_url(&self, kind: ObjectType, id: i64) -> String {
         match kind {
@@ -45,4 +57,14 @@ pub fn save(store: &Store, portal: &Portal) -> store::Result<()> {
     // Invariant: serialising a struct of plain fields cannot fail.
     let bytes = serde_json::to_vec(portal).expect("Portal serialises");
     store.set_meta(PORTAL_META, &bytes)
+}
+
+/// The owner records fall back to in a gateway connected to `portal` (`None`: not yet):
+/// `owner_id` (`[ownership] fallback_owner_id`) when set, else the connecting user's owner.
+pub fn fallback(owner_id: Option<i64>, portal: Option<&Portal>) -> Fallback {
+    Fallback {
+        owner_id,
+        connected_user_email: portal.and_then(|portal| portal.user_email.clone()),
+        connected_user_id: portal.and_then(|portal| portal.user_id),
+    }
 }

@@ -144,9 +144,3 @@ pub(super) fn random_id() -> String {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
-
-/// RFC 3339 text of an epoch-milliseconds time (for messages).
-pub(super) fn when(epoch_ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(time).to_string()
-}

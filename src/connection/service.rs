@@ -8,7 +8,7 @@ use super::record::{self, Record, Slot, SERVICE};
 use super::{portal, Connections, HubSpotUser, Method, Refusal, State, Status};
 use crate::hubspot::{self, Credentials, TokenInfo};
 use crate::secret::Secret;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// The service connection's client, ready for the syncer.
 pub struct ServiceClient {
@@ -84,7 +84,10 @@ impl Connections {
             }
             Some(Slot::Disconnected { at_ms, .. }) => Err(Unavailable::new(
                 State::NotConnected,
-                format!("disconnected at {}; {HOW_TO_CONNECT}", record::when(at_ms)),
+                format!(
+                    "disconnected at {}; {HOW_TO_CONNECT}",
+                    crate::time::iso(at_ms)
+                ),
             )),
             None => match &inner.settings.refresh_token {
                 Some(token) => Ok(Source::Config(token.clone())),

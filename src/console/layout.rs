@@ -6,7 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::assets;
 use super::reply::{Page, Section};
 use super::session::Flash;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// The whole document around `page`; `csrf` is `None` on pages shown before signing in.
 pub fn document(page: &Page, csrf: Option<&str>, flash: Option<&Flash>) -> Markup {

@@ -25,5 +25,5 @@ pub fn rows(bytes: &[u8]) -> Result<Vec<Row>, String> {
             "the file has no records (a CSV needs a header row and at least one record)".into(),
         );
     }
-    submit::rows_of(&inputs)
+    Ok(submit::rows_of(&inputs))
 }

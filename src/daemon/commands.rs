@@ -73,7 +73,7 @@ pub async fn sync_once(
         }
         return Ok(());
     }
-    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
+    let store = super::open_store(&loaded.config.store)?;
     let client = client(loaded, &store)?;
     let info = connect(
         &client,

@@ -14,7 +14,6 @@ use serde_json::Value;
 use super::commands::{connections, running_daemon, token_with};
 use crate::config::{Loaded, Scope};
 use crate::connection::{Callback, Connected, Connections, Refusal, Who};
-use crate::store::Store;
 
 /// How long to wait for the callback: as long as the authorize link is valid.
 const WAIT: Duration = Duration::from_millis(crate::connection::STATE_TTL_MS as u64);
@@ -85,7 +84,7 @@ fn redirect_uri(loaded: &Loaded) -> String {
 /// No daemon: the store is ours, so this process answers the callback itself.
 async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
-    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
+    let store = super::open_store(&config.store)
         .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
     let connections = connections(loaded, &store)?;
     let url = connections

@@ -11,6 +11,7 @@ use super::export_file::{Finished, Sent};
 use super::progress::Progress;
 use crate::config::{Loaded, Scope};
 use crate::export::file::Input;
+use crate::export::job::State;
 use crate::object::ObjectType;
 
 /// A daemon answering on `server.listen`, and what its jobs are sent with.
@@ -78,9 +79,9 @@ impl Daemon {
                 .await?;
             let results = job["results"].as_array().cloned().unwrap_or_default();
             progress.show(results.len() as u64);
-            match job["state"].as_str() {
-                Some("done") => return Ok(Finished::done(results)),
-                Some("failed") => {
+            match job["state"].as_str().and_then(State::parse) {
+                Some(State::Done) => return Ok(Finished::done(results)),
+                Some(State::Failed) => {
                     let error = &job["error"];
                     let why = format!(
                         "{}: {}",

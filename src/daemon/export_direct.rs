@@ -11,9 +11,11 @@ use super::export_file::Finished;
 use super::progress::Progress;
 use super::sync::{client, connect, record_types};
 use crate::config::Loaded;
+use crate::connection::{portal, Connections, Portal};
 use crate::export::context::Context;
 use crate::export::file::Input;
-use crate::export::job::{self, Header, Row};
+use crate::export::job;
+use crate::export::submit::{self, Submitted};
 use crate::export::writer::Writer;
 use crate::export::Exporter;
 use crate::hubspot::Requirements;
@@ -21,7 +23,6 @@ use crate::object::ObjectType;
 use crate::ownership::Fallback;
 use crate::store::Store;
 use crate::sync::{Settings, Syncer};
-use crate::webhook::inbox::now_ms;
 
 /// The store opened and HubSpot connected, ready to run the jobs of one file.
 pub struct Direct {
@@ -31,8 +32,9 @@ pub struct Direct {
     user_email: String,
     dry_run: bool,
     fallback: Fallback,
+    connections: Connections,
+    exporter: Arc<Exporter>,
     writer: Writer,
-    config: crate::config::Export,
 }
 
 impl Direct {
@@ -42,8 +44,7 @@ impl Direct {
         user_email: &str,
         dry_run: bool,
     ) -> anyhow::Result<Direct> {
-        let store =
-            Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
+        let store = super::open_store(&loaded.config.store)?;
         let client = client(loaded, &store)?;
         let kinds = record_types(loaded);
         let needs = Requirements {
@@ -67,26 +68,21 @@ impl Direct {
         ));
         // Owners and property definitions decide owners and value checks.
         syncer.refresh_reference().await?;
-        let fallback = Fallback {
-            owner_id: loaded
-                .config
-                .ownership
-                .fallback_owner_id
-                .as_deref()
-                .and_then(|id| id.parse().ok()),
-            connected_user_email: info.user_email.clone(),
-            connected_user_id: info.user_id,
-        };
+        let fallback = portal::fallback(
+            loaded.config.ownership.fallback_owner(),
+            Some(&Portal::of(&info)),
+        );
         let exporter = Arc::new(Exporter::new(loaded.config.export.clone()));
         Ok(Direct {
+            connections: super::commands::connections(loaded, &store)?,
             store,
             portal: info.hub_id,
             kind,
             user_email: user_email.to_owned(),
             dry_run,
             fallback: fallback.clone(),
-            writer: Writer::new(syncer, fallback, exporter),
-            config: loaded.config.export.clone(),
+            writer: Writer::new(syncer, fallback, exporter.clone()),
+            exporter,
         })
     }
 
@@ -96,7 +92,7 @@ impl Direct {
             &self.store,
             self.portal,
             self.kind,
-            &self.config,
+            &self.exporter.config,
         )?)
     }
 
@@ -105,31 +101,35 @@ impl Direct {
         Ok(self.context()?.settings.max_records)
     }
 
-    /// Runs one job (a dry run plans it) and answers its results.
+    /// Runs one job (a dry run plans it) and answers its results: submitted as the API
+    /// submits (`export::submit`), then run here by the daemon's writer.
     pub async fn run(&self, inputs: &[Input], progress: &Progress) -> anyhow::Result<Finished> {
-        let rows = rows(inputs);
-        if self.dry_run {
-            let context = self.context()?;
-            let outcomes = context.dry_run(&self.store, &self.user_email, &self.fallback, &rows)?;
-            progress.advance(rows.len() as u64);
-            let results = outcomes
-                .iter()
-                .zip(&rows)
-                .map(|(outcome, row)| outcome.to_json(&row.reference))
-                .collect();
-            return Ok(Finished::done(results));
-        }
-        let header = Header {
+        let request = submit::Request {
             kind: self.kind,
             user_email: self.user_email.clone(),
-            state: "queued".into(),
-            total: rows.len() as u32,
-            created_at_ms: now_ms(),
-            finished_at_ms: None,
-            error: None,
-            stalled: None,
+            rows: submit::rows_of(inputs),
+            dry_run: self.dry_run,
         };
-        let id = job::enqueue(&self.store, self.portal, &header, &rows)?;
+        let submitted = submit::submit(
+            &self.store,
+            &self.exporter,
+            self.portal,
+            &self.fallback,
+            self.connections.preferences().exports_enabled,
+            request,
+        )?;
+        let id = match submitted {
+            Submitted::Planned { rows, outcomes } => {
+                progress.advance(rows.len() as u64);
+                let results = outcomes
+                    .iter()
+                    .zip(&rows)
+                    .map(|(outcome, row)| outcome.to_json(&row.reference))
+                    .collect();
+                return Ok(Finished::done(results));
+            }
+            Submitted::Queued(id) => id,
+        };
         let shutdown = CancellationToken::new();
         let work = self.writer.run_pending(&shutdown);
         tokio::pin!(work);
@@ -159,18 +159,4 @@ impl Direct {
             failed: error.map(|error| format!("{}: {}", error.code, error.message)),
         })
     }
-}
-
-fn rows(inputs: &[Input]) -> Vec<Row> {
-    inputs
-        .iter()
-        .map(|input| Row {
-            reference: input.reference.clone(),
-            fields: input.fields.clone(),
-            on_duplicate: input.on_duplicate,
-            intent_at_ms: None,
-            known_at_intent: Vec::new(),
-            outcome: None,
-        })
-        .collect()
 }

@@ -120,12 +120,8 @@ fn export_writer(
     syncer: Arc<crate::sync::Syncer>,
 ) -> crate::export::writer::Writer {
     use crate::connection::ExportConnection;
-    let portal = state.portal();
-    let fallback = crate::ownership::Fallback {
-        owner_id: state.fallback_owner_id,
-        connected_user_email: portal.as_ref().and_then(|p| p.user_email.clone()),
-        connected_user_id: portal.as_ref().and_then(|p| p.user_id),
-    };
+    let fallback =
+        crate::connection::portal::fallback(state.fallback_owner_id, state.portal().as_deref());
     let mut writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
     let connections = state.connections.clone();
     writer.client_for = Some(Arc::new(move |user_email: &str| {

@@ -68,7 +68,7 @@ const STORE_CHECK: Duration = Duration::from_millis(250);
 /// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
-    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
+    let store = open_store(&config.store)
         .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
     let (inbox, committer) = webhook::inbox(
         store.clone(),
@@ -99,11 +99,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let bodies = api::body::Limits::new(&config.server);
     let connections = commands::connections(loaded, &store)?;
     let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections);
-    state.fallback_owner_id = config
-        .ownership
-        .fallback_owner_id
-        .as_deref()
-        .and_then(|id| id.parse().ok());
+    state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
@@ -189,6 +185,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         committer,
         store_failed,
     })
+}
+
+/// Opens the store `[store]` describes, upgrading one an older build wrote (its briefs are
+/// derived by `ownership::brief`).
+pub fn open_store(config: &crate::config::Store) -> crate::store::Result<Store> {
+    Store::open_upgrading(&config.path, config.cache_mb, Some(crate::ownership::brief))
 }
 
 impl Running {
@@ -282,7 +284,7 @@ async fn prune_inbox(store: Store, retention: Duration, shutdown: CancellationTo
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let cutoff_ms = webhook::inbox::now_ms() - retention.as_millis() as i64;
+        let cutoff_ms = crate::time::now_ms() - retention.as_millis() as i64;
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.inbox().prune(cutoff_ms)).await {
             Ok(Ok(0)) => {}
@@ -309,7 +311,7 @@ async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
         let state = state.clone();
         let pruned = tokio::task::spawn_blocking(move || {
             let settings = crate::export::Settings::current(&state.store, &state.exporter.config)?;
-            let now = webhook::inbox::now_ms();
+            let now = crate::time::now_ms();
             crate::export::retention::prune(
                 &state.store,
                 portal.hub_id,

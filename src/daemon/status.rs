@@ -49,7 +49,7 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
         "no daemon answers on {base} ({why}) and there is no store at {}",
         path.display()
     );
-    let store = Store::open_with_cache(path, loaded.config.store.cache_mb).with_context(|| {
+    let store = super::open_store(&loaded.config.store).with_context(|| {
         format!(
             "no daemon answers on {base} ({why}), and the store at {} cannot be opened",
             path.display()
@@ -78,7 +78,7 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
 
 /// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let portal = api::stored_portal(store);
+    let portal = crate::connection::portal::stored(store);
     let mut body = api::status_body(store, portal.as_ref(), &record_types(loaded))?;
     let connection = super::commands::connections(loaded, store)?.status();
     body["connection"] = api::connection_summary(&connection);

@@ -15,7 +15,8 @@ use crate::connection::{self, Connections, ServiceClient};
 use crate::hubspot::{self, Requirements};
 use crate::object::ObjectType;
 use crate::store::Store;
-use crate::sync::{self, schedule::Window, Cycle, Settings, Syncer};
+use crate::sync::{self, Cycle, Settings, Syncer};
+use crate::time::Window;
 
 /// The record types `sync.objects` names (owners are handled as reference data).
 pub fn record_types(loaded: &Loaded) -> Vec<ObjectType> {
@@ -194,13 +195,7 @@ async fn run_connection(
         Err(None) => return,
     };
     connections.observe(&info);
-    let portal = Portal {
-        hub_id: info.hub_id,
-        ui_base: info.ui_base(),
-        user_email: info.user_email.clone(),
-        user_id: info.user_id,
-    };
-    if let Err(error) = state.set_portal(portal) {
+    if let Err(error) = state.set_portal(Portal::of(&info)) {
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }
@@ -242,7 +237,7 @@ async fn reset_user_mappings(connections: &Connections, syncer: &Syncer) {
         return;
     }
     let map = crate::ownership::UserMap {
-        store: &syncer.store,
+        store: syncer.store(),
         portal: syncer.portal,
     };
     match map.reset() {

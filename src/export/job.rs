@@ -11,13 +11,82 @@ use super::settings::OnDuplicate;
 use crate::object::ObjectType;
 use crate::store::{self, Store};
 
+/// Where a job is: stored and waiting, being written, or finished either way. Stored and
+/// answered as its lower-case name (`as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [State::Queued, State::Running, State::Done, State::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Running => "running",
+            State::Done => "done",
+            State::Failed => "failed",
+        }
+    }
+
+    /// The state a job's JSON names (`None` for anything else).
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+
+    /// `done` or `failed`: every record has its result.
+    pub fn is_finished(self) -> bool {
+        matches!(self, State::Done | State::Failed)
+    }
+}
+
+/// What an export did with a record (the contract's `action`). Stored and answered as its
+/// lower-case name (`as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Created,
+    Updated,
+    Skipped,
+    Failed,
+}
+
+impl Effect {
+    pub const ALL: [Effect; 4] = [
+        Effect::Created,
+        Effect::Updated,
+        Effect::Skipped,
+        Effect::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Created => "created",
+            Effect::Updated => "updated",
+            Effect::Skipped => "skipped",
+            Effect::Failed => "failed",
+        }
+    }
+
+    /// The action a result's JSON names (`None` for anything else).
+    pub fn parse(text: &str) -> Option<Effect> {
+        Effect::ALL
+            .into_iter()
+            .find(|effect| effect.as_str() == text)
+    }
+}
+
 /// A job's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub kind: ObjectType,
     pub user_email: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
+    pub state: State,
     pub total: u32,
     pub created_at_ms: i64,
     /// When it ended `done` or `failed`; it is pruned `export.retention_days` later.
@@ -60,10 +129,29 @@ pub struct Row {
     pub outcome: Option<Outcome>,
 }
 
+impl Row {
+    /// A record as submitted: its reference, input fields and duplicate choice, nothing
+    /// sent yet.
+    pub fn new(
+        reference: String,
+        fields: BTreeMap<String, String>,
+        on_duplicate: Option<OnDuplicate>,
+    ) -> Row {
+        Row {
+            reference,
+            fields,
+            on_duplicate,
+            intent_at_ms: None,
+            known_at_intent: Vec::new(),
+            outcome: None,
+        }
+    }
+}
+
 /// A record's result (`Result` in the contract).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
-    pub action: String,
+    pub action: Effect,
     pub id: Option<i64>,
     pub duplicates: Vec<i64>,
     pub owner_id: Option<i64>,
@@ -79,34 +167,40 @@ pub struct Problem {
 }
 
 impl Outcome {
+    /// `action` with the given duplicates, nothing else said yet.
+    pub fn new(action: Effect, duplicates: Vec<i64>) -> Outcome {
+        Outcome {
+            action,
+            id: None,
+            duplicates,
+            owner_id: None,
+            reason: None,
+            error: None,
+        }
+    }
+
     /// The outcome a plan leads to if carried out (a dry run shows it as is).
     pub fn planned(plan: &Plan, owner_id: Option<i64>) -> Outcome {
-        let base = Outcome {
-            duplicates: plan.duplicates.clone(),
-            ..Outcome::default()
-        };
+        let duplicates = plan.duplicates.clone();
         match &plan.action {
             Action::Create => Outcome {
-                action: "created".into(),
                 owner_id,
-                ..base
+                ..Outcome::new(Effect::Created, duplicates)
             },
             Action::Update { id } => Outcome {
-                action: "updated".into(),
                 id: Some(*id),
-                ..base
+                ..Outcome::new(Effect::Updated, duplicates)
             },
             Action::Skip { id, reason } => Outcome {
-                action: "skipped".into(),
                 id: *id,
                 reason: Some((*reason).into()),
-                ..base
+                ..Outcome::new(Effect::Skipped, duplicates)
             },
             Action::Fail(failure) => Outcome::failed(
                 failure.code,
                 &failure.message,
                 failure.property.clone(),
-                base.duplicates,
+                duplicates,
             ),
         }
     }
@@ -118,14 +212,12 @@ impl Outcome {
         duplicates: Vec<i64>,
     ) -> Outcome {
         Outcome {
-            action: "failed".into(),
-            duplicates,
             error: Some(Problem {
                 code: code.into(),
                 message: message.into(),
                 property,
             }),
-            ..Outcome::default()
+            ..Outcome::new(Effect::Failed, duplicates)
         }
     }
 
@@ -134,7 +226,7 @@ impl Outcome {
     pub fn wire<'a>(&'a self, reference: &'a str) -> Wire<'a> {
         Wire {
             reference,
-            action: &self.action,
+            action: self.action.as_str(),
             duplicates: &self.duplicates,
             id: self.id,
             owner_id: self.owner_id,
@@ -269,7 +361,7 @@ pub fn next_unfinished(store: &Store, portal: i64) -> store::Result<Option<u64>>
     let mut unfinished = None;
     for (id, bytes) in store.exports().headers(portal, usize::MAX)? {
         let header: Header = decode(&bytes)?;
-        if matches!(header.state.as_str(), "queued" | "running") {
+        if !header.state.is_finished() {
             unfinished = Some(id);
         }
     }
@@ -316,9 +408,9 @@ pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Resul
             chunk.iter().map(|(i, row)| (*i, encode(*row))).collect();
         store.exports().update_rows(portal, id, &encoded)?;
     }
-    header.state = "failed".into();
+    header.state = State::Failed;
     header.error = Some(error);
-    header.finished_at_ms = Some(crate::webhook::inbox::now_ms());
+    header.finished_at_ms = Some(crate::time::now_ms());
     save_header(store, portal, id, &header)
 }
 
@@ -335,11 +427,11 @@ impl Counts {
     pub fn of(rows: &[Row]) -> Counts {
         let mut counts = Counts::default();
         for outcome in rows.iter().filter_map(|row| row.outcome.as_ref()) {
-            match outcome.action.as_str() {
-                "created" => counts.created += 1,
-                "updated" => counts.updated += 1,
-                "skipped" => counts.skipped += 1,
-                _ => counts.failed += 1,
+            match outcome.action {
+                Effect::Created => counts.created += 1,
+                Effect::Updated => counts.updated += 1,
+                Effect::Skipped => counts.skipped += 1,
+                Effect::Failed => counts.failed += 1,
             }
         }
         counts
@@ -383,7 +475,7 @@ pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
         "export_id": id.to_string(),
         "type": header.kind.name(),
         "user_email": header.user_email,
-        "state": header.state,
+        "state": header.state.as_str(),
         "total": header.total,
         "created": counts.created,
         "updated": counts.updated,
@@ -402,20 +494,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn states_and_effects_have_one_name_stored_and_answered() {
+        for state in State::ALL {
+            let stored = serde_json::to_value(state).unwrap();
+            assert_eq!(stored, state.as_str());
+            assert_eq!(serde_json::from_value::<State>(stored).unwrap(), state);
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
+        for effect in Effect::ALL {
+            let stored = serde_json::to_value(effect).unwrap();
+            assert_eq!(stored, effect.as_str());
+            assert_eq!(serde_json::from_value::<Effect>(stored).unwrap(), effect);
+            assert_eq!(Effect::parse(effect.as_str()), Some(effect));
+        }
+        assert_eq!(State::parse("paused"), None);
+    }
+
+    /// A header and a row stored before states and actions were types read back the same
+    /// and are written with the same bytes.
+    #[test]
+    fn stored_jobs_keep_their_bytes() {
+        let header = r#"{"kind":"contacts","user_email":"a@x.io","state":"running","total":2,"created_at_ms":5}"#;
+        let read: Header = decode(header.as_bytes()).unwrap();
+        assert_eq!(read.state, State::Running);
+        assert_eq!(String::from_utf8(encode(&read)).unwrap(), header);
+        let row = r#"{"reference":"r-1","fields":{},"on_duplicate":null,"intent_at_ms":null,"outcome":{"action":"skipped","id":7,"duplicates":[7],"owner_id":null,"reason":"unchanged","error":null}}"#;
+        let read: Row = decode(row.as_bytes()).unwrap();
+        assert_eq!(
+            read.outcome.as_ref().map(|o| o.action),
+            Some(Effect::Skipped)
+        );
+        assert_eq!(String::from_utf8(encode(&read)).unwrap(), row);
+    }
+
+    #[test]
     fn outcomes_have_the_contracts_result_json() {
         let outcomes = [
             Outcome {
-                action: "created".into(),
                 id: Some(51),
                 owner_id: Some(101),
-                ..Outcome::default()
+                ..Outcome::new(Effect::Created, Vec::new())
             },
             Outcome {
-                action: "skipped".into(),
                 id: Some(7),
-                duplicates: vec![7, 9],
                 reason: Some("unchanged".into()),
-                ..Outcome::default()
+                ..Outcome::new(Effect::Skipped, vec![7, 9])
             },
             Outcome::failed("invalid_value", "no", Some("industry".into()), vec![3]),
             Outcome::failed("not_allowed", "no", None, Vec::new()),

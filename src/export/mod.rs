@@ -1,5 +1,6 @@
-//! Export into HubSpot: settings, field mappings, the pure plan per record, durable jobs, the
-//! writer that carries them out exactly once, and what privacy asks of the jobs kept
+//! Export into HubSpot: settings, field mappings, the pure plan per record, submitting a job
+//! (the one rule the API and the CLI share), durable jobs, the writer that carries them out
+//! exactly once, and what privacy asks of the jobs kept
 //! (redaction of a deleted person, retention).
 
 pub mod context;
@@ -16,6 +17,7 @@ pub mod writer;
 
 pub use mapping::Mapping;
 pub use settings::{OnDuplicate, Settings, TypeSettings};
+pub use submit::{submit, Refusal, Request, Submitted};
 
 use crate::config::Export;
 

@@ -3,8 +3,7 @@
 
 use super::job::{decode, Header};
 use crate::store::{self, Store};
-
-const DAY_MS: i64 = 86_400_000;
+use crate::time::DAY_MS;
 
 /// Removes the jobs of `portal` that finished more than `retention_days` before `now_ms`;
 /// returns how many. A job finished before finish times were kept counts from its creation.
@@ -14,7 +13,7 @@ pub fn prune(store: &Store, portal: i64, retention_days: u32, now_ms: i64) -> st
     let mut pruned = 0;
     for (id, bytes) in exports.headers(portal, usize::MAX)? {
         let header: Header = decode(&bytes)?;
-        if !matches!(header.state.as_str(), "done" | "failed") {
+        if !header.state.is_finished() {
             continue;
         }
         if header.finished_at_ms.unwrap_or(header.created_at_ms) < cutoff {
@@ -32,17 +31,17 @@ pub fn prune(store: &Store, portal: i64, retention_days: u32, now_ms: i64) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::job::{self, Row};
+    use crate::export::job::{self, Row, State};
     use crate::object::ObjectType;
 
     const PORTAL: i64 = 62515;
     const NOW: i64 = 1_800_000_000_000;
 
-    fn job(store: &Store, state: &str, finished: Option<i64>, created: i64) -> u64 {
+    fn job(store: &Store, state: State, finished: Option<i64>, created: i64) -> u64 {
         let header = Header {
             kind: ObjectType::Contacts,
             user_email: "seller@internal.example".into(),
-            state: state.into(),
+            state,
             total: 1,
             created_at_ms: created,
             finished_at_ms: finished,
@@ -64,16 +63,26 @@ mod tests {
     fn finished_jobs_older_than_the_retention_are_pruned_with_their_rows() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let old = job(&store, "done", Some(NOW - 31 * DAY_MS), NOW - 40 * DAY_MS);
+        let old = job(
+            &store,
+            State::Done,
+            Some(NOW - 31 * DAY_MS),
+            NOW - 40 * DAY_MS,
+        );
         let failed = job(
             &store,
-            "failed",
+            State::Failed,
             Some(NOW - 30 * DAY_MS - 1),
             NOW - 31 * DAY_MS,
         );
-        let recent = job(&store, "done", Some(NOW - 29 * DAY_MS), NOW - 40 * DAY_MS);
-        let running = job(&store, "running", None, NOW - 90 * DAY_MS);
-        let legacy = job(&store, "done", None, NOW - 31 * DAY_MS);
+        let recent = job(
+            &store,
+            State::Done,
+            Some(NOW - 29 * DAY_MS),
+            NOW - 40 * DAY_MS,
+        );
+        let running = job(&store, State::Running, None, NOW - 90 * DAY_MS);
+        let legacy = job(&store, State::Done, None, NOW - 31 * DAY_MS);
         assert_eq!(prune(&store, PORTAL, 30, NOW).unwrap(), 3);
         for gone in [old, failed, legacy] {
             assert!(job::header(&store, PORTAL, gone).unwrap().is_none());

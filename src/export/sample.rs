@@ -39,7 +39,7 @@ pub async fn test(
     kind: ObjectType,
     fields: &BTreeMap<String, String>,
 ) -> Result<Report, Failure> {
-    let context = Context::load(&syncer.store, syncer.portal, kind, &exporter.config)?;
+    let context = Context::load(syncer.store(), syncer.portal, kind, &exporter.config)?;
     run(syncer, &context, fields)
         .await
         .map_err(|error| match error.fault() {

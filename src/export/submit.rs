@@ -4,12 +4,12 @@
 
 use super::context::Context;
 use super::file::Input;
-use super::job::{self, Header, Outcome, Row};
+use super::job::{self, Header, Outcome, Row, State};
 use super::Exporter;
 use crate::object::ObjectType;
 use crate::ownership::{normalize, Fallback};
 use crate::store::{self, Store};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// An export as asked for: the records are already parsed into rows.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ pub fn submit(
     let header = Header {
         kind: request.kind,
         user_email: request.user_email,
-        state: "queued".into(),
+        state: State::Queued,
         total: request.rows.len() as u32,
         created_at_ms: now_ms(),
         finished_at_ms: None,
@@ -93,19 +93,86 @@ pub fn submit(
     Ok(Submitted::Queued(id))
 }
 
-/// The rows of an export file's records (`on_duplicate` checked, naming the record).
-pub fn rows_of(inputs: &[Input]) -> Result<Vec<Row>, String> {
+/// The rows of an export file's records (already checked as the file was read).
+pub fn rows_of(inputs: &[Input]) -> Vec<Row> {
     inputs
         .iter()
         .map(|input| {
-            Ok(Row {
-                reference: input.reference.clone(),
-                fields: input.fields.clone(),
-                on_duplicate: input.on_duplicate,
-                intent_at_ms: None,
-                known_at_intent: Vec::new(),
-                outcome: None,
-            })
+            Row::new(
+                input.reference.clone(),
+                input.fields.clone(),
+                input.on_duplicate,
+            )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Export;
+
+    const PORTAL: i64 = 62515;
+
+    fn rows(count: usize) -> Vec<Row> {
+        (0..count)
+            .map(|at| {
+                let fields = [("name".to_owned(), format!("Acme {at}"))].into();
+                Row::new(format!("r-{at}"), fields, None)
+            })
+            .collect()
+    }
+
+    fn request(user_email: &str, count: usize, dry_run: bool) -> Request {
+        Request {
+            kind: ObjectType::Companies,
+            user_email: user_email.to_owned(),
+            rows: rows(count),
+            dry_run,
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_settings_refuse_and_queues_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let fallback = Fallback::default();
+        let mut config = Export::default();
+        config.companies.max_records = 2;
+        let exporter = Exporter::new(config);
+        let submit =
+            |enabled, request| submit(&store, &exporter, PORTAL, &fallback, enabled, request);
+        let refused = submit(false, request("a@x.io", 1, false));
+        assert!(matches!(refused, Err(Refusal::TurnedOff)), "{refused:?}");
+        let refused = submit(true, request("not an email", 1, false));
+        assert!(matches!(refused, Err(Refusal::BadUserEmail)), "{refused:?}");
+        let refused = submit(true, request("a@x.io", 3, false));
+        assert!(
+            matches!(refused, Err(Refusal::TooManyRecords { max: 2 })),
+            "{refused:?}"
+        );
+        let planned = submit(true, request("a@x.io", 2, true)).unwrap();
+        assert!(matches!(planned, Submitted::Planned { ref outcomes, .. } if outcomes.len() == 2));
+        assert_eq!(store.exports().headers(PORTAL, 10).unwrap().len(), 0);
+        let Submitted::Queued(id) = submit(true, request("a@x.io", 2, false)).unwrap() else {
+            panic!("not queued");
+        };
+        let header = job::header(&store, PORTAL, id).unwrap().unwrap();
+        assert_eq!((header.state, header.total), (State::Queued, 2));
+        assert_eq!(job::rows(&store, PORTAL, id).unwrap(), rows(2));
+
+        let exporter = Exporter::new(Export {
+            enabled: false,
+            ..Export::default()
+        });
+        let refused = super::submit(
+            &store,
+            &exporter,
+            PORTAL,
+            &fallback,
+            true,
+            request("a@x.io", 1, true),
+        );
+        assert!(matches!(refused, Err(Refusal::Disabled)), "{refused:?}");
+    }
 }

@@ -16,14 +16,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
-use super::job::{self, Header, Outcome, Problem, Row};
+use super::job::{self, Header, Outcome, Problem, Row, State};
 use super::plan::{Action, Plan};
 use super::Exporter;
 use crate::hubspot::{self, Fault, WRITE_BATCH_LIMIT};
 use crate::ownership::{Fallback, UserMap};
 use crate::store::{self, Store, Term};
 use crate::sync::{self, Syncer};
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -144,7 +144,7 @@ struct Batch {
 
 impl Writer {
     fn store(&self) -> &Store {
-        &self.syncer.store
+        self.syncer.store()
     }
 
     fn portal(&self) -> i64 {
@@ -191,8 +191,8 @@ impl Writer {
         let (store, portal) = (self.store(), self.portal());
         self.exporter.set_waiting(None);
         let mut header = job::header(store, portal, id)?.ok_or(Error::NoSuchJob(id))?;
-        if header.state != "running" {
-            header.state = "running".into();
+        if header.state != State::Running {
+            header.state = State::Running;
             job::save_header(store, portal, id, &header)?;
         }
         let seals = store.exports().seals();
@@ -237,7 +237,7 @@ impl Writer {
         if job.rows.iter().any(|row| row.outcome.is_none()) {
             return Err(Error::Incomplete);
         }
-        job.header.state = "done".into();
+        job.header.state = State::Done;
         job.header.finished_at_ms = Some(now_ms());
         job::save_header(store, portal, id, &job.header)?;
         tracing::info!(export = id, total = job.header.total, "export finished");

@@ -54,7 +54,6 @@ mod rate_limit;
 mod retry;
 mod schema;
 mod search;
-mod timestamp;
 mod wire;
 mod writes;
 
@@ -73,7 +72,6 @@ pub use paging::{ListCursor, SearchCursor};
 pub use rate_limit::{Budget, RateLimiter, RateLimits};
 pub use retry::{ClientStats, RetryPolicy, StatsSnapshot};
 pub use search::{SearchPage, SEARCH_LIMIT};
-pub use timestamp::parse_ms;
 pub use writes::{
     BatchWrite, NewAssociation, NewRecord, RecordUpdate, Upserted, WriteError, WRITE_BATCH_LIMIT,
 };

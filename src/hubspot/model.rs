@@ -29,7 +29,7 @@ impl Record {
     /// Last-modified time in epoch ms: the type's modified property, else `updatedAt`.
     pub fn modified_ms(&self, object: ObjectType) -> Option<i64> {
         self.property(object.modified_property())
-            .and_then(super::timestamp::parse_ms)
+            .and_then(crate::time::parse_ms)
             .or(self.updated_at_ms)
     }
 }

@@ -6,7 +6,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 use super::model::{HistoryEntry, Record};
-use super::timestamp::parse_ms;
+use crate::time::parse_ms;
 
 /// A HubSpot id: sent as a string (`"512"`) or a number; parsed into `i64` (ids pass 2^31).
 pub(crate) fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {

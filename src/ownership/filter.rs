@@ -3,10 +3,10 @@
 
 use crate::object::ObjectType;
 use crate::store::{self, Brief, Store};
+use crate::time::DAY_MS;
 
 /// At most this many owner ids in `include` or `exclude`.
 pub const MAX_OWNERS: usize = 10;
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 
+use super::brief::brief;
 use super::normalize;
 use crate::object::ObjectType;
 use crate::store::{self, Brief, Record, Store, Term, TermKind};
@@ -77,7 +78,7 @@ pub fn find(
         terms,
         |id| {
             let record = mirror.get(portal, kind, id)?;
-            Ok(record.map(|record| (Brief::of(kind, &record), record)))
+            Ok(record.map(|record| (brief(kind, &record), record)))
         },
         |(brief, _)| brief,
     )?;

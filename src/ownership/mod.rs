@@ -1,6 +1,8 @@
-//! Ownership and in-CRM indicators: normalised lookup keys, the index terms of records,
-//! lookups with filters, and the mapping of internal users to HubSpot owners.
+//! Ownership and in-CRM indicators: normalised lookup keys, the index terms and briefs of
+//! records, lookups with filters, and the mapping of internal users to HubSpot owners.
 
+mod batch;
+mod brief;
 mod filter;
 mod indicate;
 mod lookup;
@@ -9,6 +11,8 @@ mod review;
 mod terms;
 mod user_map;
 
+pub use batch::indicate_batch;
+pub use brief::brief;
 pub use filter::{Filter, MAX_OWNERS};
 pub use indicate::{indicate, Indication, Match};
 pub use lookup::{company_term, contact_terms, find, find_briefs, Invalid, Query};

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::sim::control::Shared;
 use crate::sim::gen::owners::{self, Owner};
 use crate::sim::portal::Portal;
-use crate::sim::{time, SimConfig};
+use crate::sim::SimConfig;
+use crate::time;
 
 /// Another account the app's users may belong to.
 #[derive(Debug, Clone, PartialEq)]

@@ -165,7 +165,7 @@ async fn worker(
         if let Some(due) = due {
             tokio::time::sleep_until(due).await;
         }
-        let occurred = crate::sim::time::now_ms();
+        let occurred = crate::time::now_ms();
         let body = builder.build(first, count, 0, occurred);
         let redeliver =
             config.duplicate_rate > 0.0 && rand::thread_rng().gen_bool(config.duplicate_rate);

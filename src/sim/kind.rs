@@ -1,112 +1,28 @@
-//! The CRM object types the simulator serves, with HubSpot's names, ids and per-type quirks.
+//! The simulator's view of the CRM object types (the product's `ObjectType`): the path forms
+//! it accepts, default properties and association type ids.
 
-use serde::{Deserialize, Serialize};
+pub use crate::object::ObjectType;
 
-/// One of the four mirrored object types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectType {
-    Contacts,
-    Companies,
-    Deals,
-    Tasks,
+/// Accepts the path forms HubSpot accepts: the plural name, the singular, or the object type
+/// id, in any case.
+pub fn parse(text: &str) -> Option<ObjectType> {
+    match text.to_ascii_lowercase().as_str() {
+        "contacts" | "contact" | "0-1" => Some(ObjectType::Contacts),
+        "companies" | "company" | "0-2" => Some(ObjectType::Companies),
+        "deals" | "deal" | "0-3" => Some(ObjectType::Deals),
+        "tasks" | "task" | "0-27" => Some(ObjectType::Tasks),
+        _ => None,
+    }
 }
 
-impl ObjectType {
-    pub const ALL: [ObjectType; 4] = [
-        ObjectType::Contacts,
-        ObjectType::Companies,
-        ObjectType::Deals,
-        ObjectType::Tasks,
-    ];
-
-    /// Accepts the path forms HubSpot accepts: the plural name or the object type id.
-    pub fn parse(text: &str) -> Option<ObjectType> {
-        match text.to_ascii_lowercase().as_str() {
-            "contacts" | "contact" | "0-1" => Some(ObjectType::Contacts),
-            "companies" | "company" | "0-2" => Some(ObjectType::Companies),
-            "deals" | "deal" | "0-3" => Some(ObjectType::Deals),
-            "tasks" | "task" | "0-27" => Some(ObjectType::Tasks),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectType::Contacts => "contacts",
-            ObjectType::Companies => "companies",
-            ObjectType::Deals => "deals",
-            ObjectType::Tasks => "tasks",
-        }
-    }
-
-    /// Singular form used in v3 association type names and classic webhook types.
-    pub fn singular(self) -> &'static str {
-        match self {
-            ObjectType::Contacts => "contact",
-            ObjectType::Companies => "company",
-            ObjectType::Deals => "deal",
-            ObjectType::Tasks => "task",
-        }
-    }
-
-    pub fn type_id(self) -> &'static str {
-        match self {
-            ObjectType::Contacts => "0-1",
-            ObjectType::Companies => "0-2",
-            ObjectType::Deals => "0-3",
-            ObjectType::Tasks => "0-27",
-        }
-    }
-
-    /// Contacts use `lastmodifieddate`; everything else `hs_lastmodifieddate`.
-    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/search-the-crm>
-    pub fn modified_property(self) -> &'static str {
-        match self {
-            ObjectType::Contacts => "lastmodifieddate",
-            _ => "hs_lastmodifieddate",
-        }
-    }
-
-    /// Tasks (engagements) use `hs_createdate`; the others `createdate`.
-    pub fn created_property(self) -> &'static str {
-        match self {
-            ObjectType::Tasks => "hs_createdate",
-            _ => "createdate",
-        }
-    }
-
-    /// Properties returned when a request names none.
-    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
-    pub fn default_properties(self) -> &'static [&'static str] {
-        match self {
-            ObjectType::Contacts => &["firstname", "lastname", "email"],
-            ObjectType::Companies => &["name", "domain"],
-            ObjectType::Deals => &["dealname", "amount", "closedate", "pipeline", "dealstage"],
-            ObjectType::Tasks => &["hs_task_subject", "hs_task_status", "hs_timestamp"],
-        }
-    }
-
-    /// Read scope; tasks ride on the contacts scope.
-    /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/activities/tasks/guide>
-    pub fn read_scope(self) -> &'static str {
-        match self {
-            ObjectType::Contacts | ObjectType::Tasks => "crm.objects.contacts.read",
-            ObjectType::Companies => "crm.objects.companies.read",
-            ObjectType::Deals => "crm.objects.deals.read",
-        }
-    }
-
-    pub fn write_scope(self) -> &'static str {
-        match self {
-            ObjectType::Contacts | ObjectType::Tasks => "crm.objects.contacts.write",
-            ObjectType::Companies => "crm.objects.companies.write",
-            ObjectType::Deals => "crm.objects.deals.write",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
+/// Properties returned when a request names none.
+/// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/using-object-apis>
+pub fn default_properties(kind: ObjectType) -> &'static [&'static str] {
+    match kind {
+        ObjectType::Contacts => &["firstname", "lastname", "email"],
+        ObjectType::Companies => &["name", "domain"],
+        ObjectType::Deals => &["dealname", "amount", "closedate", "pipeline", "dealstage"],
+        ObjectType::Tasks => &["hs_task_subject", "hs_task_status", "hs_timestamp"],
     }
 }
 

@@ -125,7 +125,6 @@ mod limits;
 mod portal;
 mod schema;
 mod stats;
-pub mod time;
 mod webhooks;
 
 use std::net::SocketAddr;

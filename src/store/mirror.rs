@@ -1,11 +1,12 @@
 //! The mirror of CRM records: records with their index terms and briefs, aliases of merged
 //! records, associations both ways, privacy tombstones, live counts and sync cursors. Every
-//! call to [`Mirror::write`] is one sled transaction over all of them.
+//! write (through a [`Writing`](super::Writing), the portal's write lock) is one sled
+//! transaction over all of them.
 //!
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
 //! whether it is stale); this module carries them out. There is one writer at a time.
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use super::keys::{
@@ -18,8 +19,14 @@ use crate::object::ObjectType;
 /// One change to the mirror of one object type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Insert or replace a record and its index terms (a live record).
-    Upsert { record: Record, terms: Vec<Term> },
+    /// Insert or replace a record with its index terms and its brief (derived by the caller
+    /// from the same record).
+    Upsert {
+        record: Record,
+        terms: Vec<Term>,
+        /// Boxed: the other writes are a few words each.
+        brief: Box<Brief>,
+    },
     /// Mark a record deleted in HubSpot: kept for a restore, but no longer found by lookups.
     Archive { id: i64, at_ms: i64 },
     /// Undo an archive.
@@ -55,6 +62,7 @@ pub struct Mirror {
     purged: sled::Tree,
     counts: sled::Tree,
     cursors: sled::Tree,
+    pub(super) locks: super::writing::Locks,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
@@ -71,11 +79,13 @@ impl Mirror {
             purged: db.open_tree(keys::PURGED_TREE)?,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             cursors: db.open_tree(keys::CURSORS_TREE)?,
+            locks: Default::default(),
         })
     }
 
     /// Applies `writes` and, if given, sets the sync cursor `name`, all in one transaction.
-    pub fn write(
+    /// Outside the store, only through a [`Writing`](super::Writing).
+    pub(super) fn write(
         &self,
         portal: i64,
         kind: ObjectType,
@@ -95,7 +105,7 @@ impl Mirror {
                 _ => {}
             }
         }
-        let trees = [
+        let trees = (
             &self.records,
             &self.index,
             &self.aliases,
@@ -105,25 +115,32 @@ impl Mirror {
             &self.cursors,
             &self.briefs,
             &self.terms,
-        ];
-        let outcome = trees[..].transaction(|trees| {
-            let tx = Tx {
-                portal,
-                kind,
-                trees,
-            };
-            for write in writes {
-                tx.apply(write, &existing)?;
-            }
-            if let Some((name, value)) = cursor {
-                trees[6].insert(keys::named_key(portal, None, name), value)?;
-            }
-            Ok(())
-        });
-        outcome.map_err(|error| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => Error::from(error),
-        })
+        );
+        // sled hands the transaction's trees back in the order given: named here, once.
+        let outcome = trees.transaction(
+            |(records, index, aliases, associations, purged, counts, cursors, briefs, terms)| {
+                let tx = Tx {
+                    portal,
+                    kind,
+                    records,
+                    index,
+                    aliases,
+                    associations,
+                    purged,
+                    counts,
+                    briefs,
+                    terms,
+                };
+                for write in writes {
+                    tx.apply(write, &existing)?;
+                }
+                if let Some((name, value)) = cursor {
+                    cursors.insert(keys::named_key(portal, None, name), value)?;
+                }
+                Ok(())
+            },
+        );
+        outcome.map_err(Error::from)
     }
 
     /// The record stored under exactly `id`, archived ones included.
@@ -143,9 +160,9 @@ impl Mirror {
         }
     }
 
-    /// Writes the brief of every stored record (a store written before briefs existed);
-    /// returns how many. Replaces whatever the brief tree held.
-    pub(super) fn build_briefs(&self) -> Result<u64> {
+    /// Writes the brief of every stored record (a store written before briefs existed) as
+    /// `brief_of` derives it; returns how many. Replaces whatever the brief tree held.
+    pub(super) fn build_briefs(&self, brief_of: super::BriefOf) -> Result<u64> {
         self.briefs.clear()?;
         let mut batch = sled::Batch::default();
         let (mut built, mut in_batch) = (0, 0);
@@ -156,7 +173,7 @@ impl Mirror {
                 .and_then(|code| ObjectType::ALL.into_iter().find(|k| k.code() == *code))
                 .ok_or_else(|| Error::Corrupt("record key without a type".into()))?;
             let stored: Stored = decode(&value)?;
-            batch.insert(key, encode(&Brief::of(kind, &stored.record)));
+            batch.insert(key, encode(&brief_of(kind, &stored.record)));
             built += 1;
             in_batch += 1;
             if in_batch == 10_000 {
@@ -340,49 +357,35 @@ impl Mirror {
             .map(|bytes| bytes.to_vec()))
     }
 
-    pub fn set_cursor(&self, portal: i64, name: &str, value: &[u8]) -> Result<()> {
+    pub(super) fn set_cursor(&self, portal: i64, name: &str, value: &[u8]) -> Result<()> {
         self.cursors
             .insert(keys::named_key(portal, None, name), value)?;
         Ok(())
     }
 }
 
-/// The trees of one transaction, in `Mirror::write`'s order.
+/// The trees of one transaction, by name.
 struct Tx<'a> {
     portal: i64,
     kind: ObjectType,
-    trees: &'a [TransactionalTree],
+    records: &'a TransactionalTree,
+    index: &'a TransactionalTree,
+    aliases: &'a TransactionalTree,
+    associations: &'a TransactionalTree,
+    purged: &'a TransactionalTree,
+    counts: &'a TransactionalTree,
+    briefs: &'a TransactionalTree,
+    terms: &'a TransactionalTree,
 }
 
 impl Tx<'_> {
-    fn records(&self) -> &TransactionalTree {
-        &self.trees[0]
-    }
-    fn index(&self) -> &TransactionalTree {
-        &self.trees[1]
-    }
-    fn aliases(&self) -> &TransactionalTree {
-        &self.trees[2]
-    }
-    fn associations(&self) -> &TransactionalTree {
-        &self.trees[3]
-    }
-    fn purged(&self) -> &TransactionalTree {
-        &self.trees[4]
-    }
-    fn counts(&self) -> &TransactionalTree {
-        &self.trees[5]
-    }
-    fn briefs(&self) -> &TransactionalTree {
-        &self.trees[7]
-    }
-    fn terms(&self) -> &TransactionalTree {
-        &self.trees[8]
-    }
-
     fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
         match write {
-            Write::Upsert { record, terms } => self.upsert(record, terms),
+            Write::Upsert {
+                record,
+                terms,
+                brief,
+            } => self.upsert(record, terms, brief),
             Write::Archive { id, at_ms } => self.set_archived(*id, Some(*at_ms)),
             Write::Restore { id, at_ms } => self
                 .set_archived(*id, None)
@@ -390,13 +393,13 @@ impl Tx<'_> {
             Write::Remove { id } => self.remove(*id, existing),
             Write::Purge { id } => {
                 self.remove(*id, existing)?;
-                self.purged()
+                self.purged
                     .insert(&record_key(self.portal, self.kind.code(), *id)[..], &[][..])?;
                 Ok(())
             }
             Write::Alias { from, to } => {
                 let target = keys::i64_key(*to);
-                self.aliases().insert(
+                self.aliases.insert(
                     &record_key(self.portal, self.kind.code(), *from)[..],
                     &target[..],
                 )?;
@@ -422,7 +425,7 @@ impl Tx<'_> {
 
     fn load(&self, id: i64) -> TxResult<Option<Stored>> {
         match self
-            .records()
+            .records
             .get(record_key(self.portal, self.kind.code(), id))?
         {
             Some(bytes) => Ok(Some(
@@ -432,13 +435,27 @@ impl Tx<'_> {
         }
     }
 
-    /// Writes a record and its brief.
-    fn save(&self, stored: &Stored) -> TxResult<()> {
+    /// Writes a record, and its brief when given.
+    fn save(&self, stored: &Stored, brief: Option<&Brief>) -> TxResult<()> {
         let key = record_key(self.portal, self.kind.code(), stored.record.id);
-        self.records().insert(&key[..], encode(stored))?;
-        self.briefs()
-            .insert(&key[..], encode(&Brief::of(self.kind, &stored.record)))?;
+        self.records.insert(&key[..], encode(stored))?;
+        if let Some(brief) = brief {
+            self.briefs.insert(&key[..], encode(brief))?;
+        }
         Ok(())
+    }
+
+    /// The stored brief of record `id` with its archived flag set to `archived`: the one
+    /// field of a brief that changes without a new version of the record. Every record has
+    /// a brief (written with it since format 2); were one missing, none is invented here.
+    fn brief_archived(&self, id: i64, archived: bool) -> TxResult<Option<Brief>> {
+        let key = record_key(self.portal, self.kind.code(), id);
+        let Some(bytes) = self.briefs.get(key)? else {
+            return Ok(None);
+        };
+        let mut brief: Brief = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+        brief.archived = archived;
+        Ok(Some(brief))
     }
 
     fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> TxResult<()> {
@@ -446,15 +463,15 @@ impl Tx<'_> {
             if listed(term.kind) {
                 let key = term_prefix(self.portal, self.kind.code(), term.kind.code(), &term.value);
                 let mut ids = self
-                    .terms()
+                    .terms
                     .get(&key)?
                     .map(|ids| ids.to_vec())
                     .unwrap_or_default();
                 edit_ids(&mut ids, &keys::i64_key(id), present);
                 if ids.is_empty() {
-                    self.terms().remove(key)?;
+                    self.terms.remove(key)?;
                 } else {
-                    self.terms().insert(key, ids)?;
+                    self.terms.insert(key, ids)?;
                 }
                 continue;
             }
@@ -466,9 +483,9 @@ impl Tx<'_> {
                 id,
             );
             if present {
-                self.index().insert(key, &[][..])?;
+                self.index.insert(key, &[][..])?;
             } else {
-                self.index().remove(key)?;
+                self.index.remove(key)?;
             }
         }
         Ok(())
@@ -476,16 +493,16 @@ impl Tx<'_> {
 
     fn add_to_count(&self, delta: i64) -> TxResult<()> {
         let key = type_prefix(self.portal, self.kind.code());
-        let current = match self.counts().get(key)? {
+        let current = match self.counts.get(key)? {
             Some(bytes) => keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?,
             None => 0,
         };
         let next = (current as i64 + delta).max(0) as u64;
-        self.counts().insert(&key[..], &next.to_be_bytes()[..])?;
+        self.counts.insert(&key[..], &next.to_be_bytes()[..])?;
         Ok(())
     }
 
-    fn upsert(&self, record: &Record, terms: &[Term]) -> TxResult<()> {
+    fn upsert(&self, record: &Record, terms: &[Term], brief: &Brief) -> TxResult<()> {
         let was_live = match self.load(record.id)? {
             Some(old) if !old.record.archived => {
                 self.index_terms(record.id, &old.terms, false)?;
@@ -500,10 +517,11 @@ impl Tx<'_> {
         if was_live != is_live {
             self.add_to_count(if is_live { 1 } else { -1 })?;
         }
-        self.save(&Stored {
+        let stored = Stored {
             record: record.clone(),
             terms: terms.to_vec(),
-        })
+        };
+        self.save(&stored, Some(brief))
     }
 
     fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> TxResult<()> {
@@ -521,7 +539,8 @@ impl Tx<'_> {
         if let Some(at_ms) = archived_at_ms {
             stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
         }
-        self.save(&stored)
+        let brief = self.brief_archived(id, archive)?;
+        self.save(&stored, brief.as_ref())
     }
 
     fn touch_state(&self, id: i64, at_ms: i64) -> TxResult<()> {
@@ -529,7 +548,8 @@ impl Tx<'_> {
             return Ok(());
         };
         stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
-        self.save(&stored)
+        // `state_changed_at_ms` is not in the brief.
+        self.save(&stored, None)
     }
 
     fn remove(&self, id: i64, existing: &[(u8, i64)]) -> TxResult<()> {
@@ -539,8 +559,8 @@ impl Tx<'_> {
                 self.add_to_count(-1)?;
             }
             let key = record_key(self.portal, self.kind.code(), id);
-            self.records().remove(&key[..])?;
-            self.briefs().remove(&key[..])?;
+            self.records.remove(&key[..])?;
+            self.briefs.remove(&key[..])?;
         }
         for (code, other) in existing {
             self.link((self.kind.code(), id), (*code, *other), false)?;
@@ -559,9 +579,9 @@ impl Tx<'_> {
         ];
         for key in keys {
             if present {
-                self.associations().insert(&key[..], &[][..])?;
+                self.associations.insert(&key[..], &[][..])?;
             } else {
-                self.associations().remove(&key[..])?;
+                self.associations.remove(&key[..])?;
             }
         }
         Ok(())

@@ -30,10 +30,15 @@ mod ownership;
 mod record;
 mod reference;
 mod verify;
+mod writing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+use sled::transaction::TransactionError;
+
+use crate::object::ObjectType;
 
 pub use connections::Connections;
 pub use exports::Exports;
@@ -49,6 +54,7 @@ pub use record::{
 };
 pub use reference::Reference;
 pub use verify::{verify, Verified};
+pub use writing::Writing;
 
 /// The on-disk format this build writes; older formats are migrated on open.
 /// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
@@ -64,6 +70,11 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("the store at {path} has format {found}, newer than this build's {FORMAT_VERSION}")]
     TooNew { path: PathBuf, found: u32 },
+    #[error(
+        "the store at {path} has format {found}, which only the daemon's commands upgrade \
+         (open it with `hubspot-gateway serve` once)"
+    )]
+    NeedsUpgrade { path: PathBuf, found: u32 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("storage unavailable: {0}")]
@@ -103,6 +114,17 @@ impl From<sled::Error> for Error {
     }
 }
 
+/// The one reading of a failed sled transaction: an abort carries this module's error,
+/// anything else is storage.
+impl From<TransactionError<Error>> for Error {
+    fn from(error: TransactionError<Error>) -> Self {
+        match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => Error::from(error),
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Self {
         Error::Unavailable(error.to_string())
@@ -110,6 +132,11 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// How a record's brief is derived (`ownership::brief`). The store keeps briefs but cannot
+/// derive one, knowing no property names: opening a store written before briefs existed
+/// needs this from the caller.
+pub type BriefOf = fn(ObjectType, &Record) -> Brief;
 
 /// A handle to the open store; cheap to clone.
 #[derive(Clone)]

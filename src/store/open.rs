@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
 use super::{
-    inbox, keys, Connections, Error, Exports, InboxStore, Inner, Mirror, Ownership, Reference,
-    Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
+    inbox, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror, Ownership,
+    Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
 impl Store {
@@ -25,8 +25,15 @@ impl Store {
     ///
     /// Refuses ([`Error::Behind`]) a store that lacks what its ledger records as acknowledged,
     /// or that holds data but no format; a new directory, or a store from before the ledger,
-    /// gets a ledger written from what it holds.
+    /// gets a ledger written from what it holds. A store of a format older than briefs is
+    /// refused ([`Error::NeedsUpgrade`]).
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store> {
+        Self::open_upgrading(path, cache_mb, None)
+    }
+
+    /// Like [`Store::open_with_cache`], upgrading a store of any older format: `brief_of`
+    /// derives the briefs a store written before them lacks.
+    pub fn open_upgrading(path: &Path, cache_mb: u64, brief_of: Option<BriefOf>) -> Result<Store> {
         // Created by the gateway, the store is its own: nobody else may read the CRM in it.
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -61,7 +68,7 @@ impl Store {
         let inbox = InboxStore::open(&db)?;
         let mirror = Mirror::open(&db)?;
         if found < FORMAT_VERSION {
-            migrate(&db, &meta, &mirror, found, &data_file)?;
+            migrate(&db, &meta, &mirror, found, &data_file, brief_of, path)?;
         }
         let reference = Reference::open(&db)?;
         let ownership = Ownership::open(&db)?;
@@ -219,9 +226,20 @@ fn migrate(
     mirror: &Mirror,
     found: u32,
     data_file: &File,
+    brief_of: Option<BriefOf>,
+    path: &Path,
 ) -> Result<()> {
     let started = tokio::time::Instant::now();
-    let briefs = if found < 2 { mirror.build_briefs()? } else { 0 };
+    let briefs = match (found < 2, brief_of) {
+        (false, _) => 0,
+        (true, Some(brief_of)) => mirror.build_briefs(brief_of)?,
+        (true, None) => {
+            return Err(Error::NeedsUpgrade {
+                path: path.to_owned(),
+                found,
+            })
+        }
+    };
     let terms = if found < 3 {
         mirror.move_listed_terms()?
     } else {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::keys::{self, record_key, type_prefix};
@@ -172,10 +172,7 @@ impl Ownership {
             }
             Ok(written)
         });
-        let written = outcome.map_err(|error| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => Error::from(error),
-        })?;
+        let written = outcome?;
         // Before the callers drop them from `pending`, so that one of the two has each.
         let mut stored = self.stored.write();
         for (key, at) in &written {
@@ -223,12 +220,9 @@ impl Ownership {
                 matches.remove(key)?;
             }
             counts.remove(&counter[..])?;
-            Ok(())
+            Ok::<_, ConflictableTransactionError<Error>>(())
         });
-        outcome.map_err(|error: TransactionError<Error>| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => Error::from(error),
-        })?;
+        outcome?;
         self.stored.write().remove(&prefix);
         Ok(forgotten + stored.len() as u64)
     }
@@ -253,10 +247,7 @@ impl Ownership {
             counts.insert(&counter[..], &count.saturating_sub(1).to_be_bytes()[..])?;
             Ok(true)
         });
-        let stored = outcome.map_err(|error: TransactionError<Error>| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => Error::from(error),
-        })?;
+        let stored = outcome?;
         let (prefix, id) = split(&key);
         if let Some(ids) = self.stored.write().get_mut(&prefix) {
             ids.remove(&id);

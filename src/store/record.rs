@@ -8,8 +8,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
-use crate::hubspot::parse_ms;
-use crate::object::ObjectType;
 
 const VALUE_FORMAT: u8 = 1;
 
@@ -134,7 +132,9 @@ pub struct PropertyDef {
 
 /// The few fields of a record that lookups, indicators and filters need, kept beside the
 /// record (tree `briefs.v1`, written in the same transaction) so that the request path never
-/// decodes every property of a record.
+/// decodes every property of a record. Derived by the caller (`ownership::brief`), which
+/// knows the properties they come from; the store only keeps it in step with the record's
+/// archived flag.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Brief {
     pub id: i64,
@@ -155,45 +155,6 @@ pub struct Brief {
 }
 
 impl Brief {
-    /// The brief of a record of `kind`.
-    pub fn of(kind: ObjectType, record: &Record) -> Brief {
-        let get = |name: &str| {
-            record
-                .properties
-                .get(name)
-                .map(String::as_str)
-                .unwrap_or("")
-        };
-        let name = match kind {
-            ObjectType::Companies => get("name").trim().to_owned(),
-            ObjectType::Contacts => {
-                let full = format!("{} {}", get("firstname").trim(), get("lastname").trim());
-                match full.trim() {
-                    "" => get("email").trim().to_owned(),
-                    name => name.to_owned(),
-                }
-            }
-            ObjectType::Deals => get("dealname").trim().to_owned(),
-            ObjectType::Tasks => get("hs_task_subject").trim().to_owned(),
-        };
-        let primary = match kind {
-            ObjectType::Companies => get("domain"),
-            ObjectType::Contacts => get("email"),
-            ObjectType::Deals | ObjectType::Tasks => "",
-        };
-        Brief {
-            id: record.id,
-            name,
-            primary: primary.to_owned(),
-            owner: get("hubspot_owner_id").to_owned(),
-            company_type: record.properties.get("type").cloned(),
-            email_opt_out: get("hs_email_optout") == "true",
-            created_at_ms: parse_ms(get("createdate")).or(record.created_at_ms),
-            updated_at_ms: record.updated_at_ms,
-            archived: record.archived,
-        }
-    }
-
     /// The owner id, when `owner` is one.
     pub fn owner_id(&self) -> Option<i64> {
         self.owner.trim().parse().ok()

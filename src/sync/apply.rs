@@ -7,7 +7,7 @@
 //! version and the last deletion/restore applied.
 
 use crate::object::ObjectType;
-use crate::ownership::terms;
+use crate::ownership::{brief, terms};
 use crate::store::{Record, Write};
 
 /// One change to one record, from a fetch or a webhook. Event times and `now_ms` are epoch ms.
@@ -86,7 +86,12 @@ pub fn apply(
             };
             record.synced_at_ms = now_ms;
             let terms = terms(kind, &record.properties);
-            Applied::Writes(vec![Write::Upsert { record, terms }])
+            let brief = Box::new(brief(kind, &record));
+            Applied::Writes(vec![Write::Upsert {
+                record,
+                terms,
+                brief,
+            }])
         }
         Change::Deleted { id, at_ms } => match current {
             None => Applied::Nothing,

@@ -6,7 +6,7 @@ use super::state::{key, TypeState};
 use super::syncer::{Links, Result, Syncer};
 use crate::hubspot::{ListCursor, SearchCursor, ASSOCIATION_BATCH_LIMIT, LIST_LIMIT};
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Records stored per transaction: as many as one associations call reads.
 const STEP_RECORDS: usize = ASSOCIATION_BATCH_LIMIT;

@@ -5,7 +5,7 @@ use super::state::{key, TypeState};
 use super::syncer::{Links, Result, Syncer};
 use crate::hubspot::{Fields, SearchCursor};
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 impl Syncer {
     /// One polling pass over `kind`; returns the records read. Waits for the backfill.

@@ -11,7 +11,7 @@ use super::syncer::{Result, Syncer};
 use crate::hubspot::{Fields, ListCursor};
 use crate::object::ObjectType;
 use crate::store::Write;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// What HubSpot lists for one type: live ids with their modified time, merge losers with
 /// their survivor, archived ids with their archive time.
@@ -83,10 +83,12 @@ impl Syncer {
         self.forget(kind, &purged).await?;
         self.refetch(kind, &refetch).await?;
         let repaired = (refetch.len() + removed) as u64;
+        let writing = self.writing().await;
         let mut state = TypeState::load(&self.store, self.portal, kind)?;
         state.last_reconcile_at_ms = Some(now_ms());
         state.last_reconcile_repaired = repaired;
-        state.save(&self.store, self.portal, kind)?;
+        state.save(&writing, kind)?;
+        drop(writing);
         tracing::info!(%kind, repaired, live = listing.live.len(), archived = listing.archived.len(), "reconciliation done");
         Ok(repaired)
     }

@@ -9,11 +9,12 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::schedule::{Schedule, Window};
+use super::schedule::Schedule;
 use super::state::TypeState;
 use super::syncer::Syncer;
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
+use crate::time::Window;
 
 /// How often the polling cycle runs and when reference data and reconciliation are due.
 #[derive(Debug, Clone)]

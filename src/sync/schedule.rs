@@ -5,11 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::store::{self, Store};
-
-mod window;
-
-pub use window::Window;
-use window::DAY_MS;
+use crate::time::{Window, DAY_MS};
 
 const META: &str = "sync.schedule";
 

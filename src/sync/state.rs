@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hubspot::SearchCursor;
 use crate::object::ObjectType;
-use crate::store::{self, Store};
+use crate::store::{self, Store, Writing};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeState {
@@ -47,9 +47,8 @@ impl TypeState {
         serde_json::to_vec(self).expect("TypeState serialises")
     }
 
-    pub fn save(&self, store: &Store, portal: i64, kind: ObjectType) -> store::Result<()> {
-        store
-            .mirror()
-            .set_cursor(portal, &key(kind), &self.encode())
+    /// Stores this state alone (with the records it covers, it goes as their write's cursor).
+    pub fn save(&self, writing: &Writing<'_>, kind: ObjectType) -> store::Result<()> {
+        writing.set_cursor(&key(kind), &self.encode())
     }
 }

@@ -1,19 +1,19 @@
 //! `Syncer`: one portal's sync, shared by the backfill, polling, webhook and reconciliation
 //! loops. Every write to the mirror goes through [`Syncer::write_fetched`] or
-//! [`Syncer::write_changes`], under one lock, so "read current, decide, write" never races.
+//! [`Syncer::write_changes`] (or, within `sync`, `write_raw`), each holding the portal's write
+//! lock (`store::Writing`, which every mirror write needs), so "read current, decide, write"
+//! never races.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio::sync::Mutex;
 
 use super::apply::{apply, Applied, Change};
 use super::convert;
 use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
 use crate::object::ObjectType;
-use crate::store::{Store, Write};
-use crate::webhook::inbox::now_ms;
+use crate::store::{Store, Write, Writing};
+use crate::time::now_ms;
 
 /// Why a sync step stopped.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub struct Counters {
 
 pub struct Syncer {
     pub client: hubspot::Client,
-    pub store: Store,
+    pub(super) store: Store,
     pub portal: i64,
     /// Record types mirrored (owners are reference data, handled apart).
     pub objects: Vec<ObjectType>,
@@ -62,7 +62,6 @@ pub struct Syncer {
     pub counters: Counters,
     /// What else a privacy deletion erases (see `sync::privacy`).
     pub(super) forget: Vec<Forget>,
-    write_lock: Mutex<()>,
 }
 
 /// Which associations to read for fetched records.
@@ -92,8 +91,17 @@ impl Syncer {
             settings,
             counters: Counters::default(),
             forget: Vec::new(),
-            write_lock: Mutex::new(()),
         }
+    }
+
+    /// The store this syncer mirrors into; its mirror is written only through the syncer.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Takes the portal's mirror write lock (see `store::Writing`).
+    pub(super) async fn writing(&self) -> Writing<'_> {
+        self.store.mirror().lock_writes(self.portal).await
     }
 
     /// Adds `forget` to what a privacy deletion erases (e.g. export rows naming the person).
@@ -192,7 +200,7 @@ impl Syncer {
         associations: &[(ObjectType, BTreeMap<i64, Vec<Association>>)],
         cursor: Option<(&str, &[u8])>,
     ) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
+        let writing = self.writing().await;
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
@@ -237,13 +245,13 @@ impl Syncer {
                 });
             }
         }
-        mirror.write(self.portal, kind, &writes, cursor)?;
+        writing.write(kind, &writes, cursor)?;
         Ok(())
     }
 
     /// Applies direct changes (deletions, restores, merges, privacy deletions) in order.
     pub async fn write_changes(&self, changes: &[(ObjectType, Change)]) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
+        let writing = self.writing().await;
         let mirror = self.store.mirror();
         let now = now_ms();
         for (kind, change) in changes {
@@ -257,7 +265,7 @@ impl Syncer {
             let current = mirror.get(self.portal, *kind, id)?;
             let purged = mirror.is_purged(self.portal, *kind, id)?;
             match apply(*kind, current.as_ref(), purged, change, now) {
-                Applied::Writes(writes) => mirror.write(self.portal, *kind, &writes, None)?,
+                Applied::Writes(writes) => writing.write(*kind, &writes, None)?,
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -267,10 +275,9 @@ impl Syncer {
         Ok(())
     }
 
-    /// Writes decided elsewhere (reconciliation), under the write lock.
-    pub async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
-        self.store.mirror().write(self.portal, kind, writes, None)?;
+    /// Writes decided elsewhere in `sync` (reconciliation, privacy), under the write lock.
+    pub(super) async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
+        self.writing().await.write(kind, writes, None)?;
         Ok(())
     }
 

@@ -9,11 +9,12 @@ use http::StatusCode;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::event::parse_batch;
-use super::inbox::{now_ms, Inbox, Pending, Refusal};
+use super::inbox::{Inbox, Pending, Refusal};
 use super::signature::{
     check_legacy_age, SignatureError, SignatureHeaders, Signed, Verifier, Version,
 };
 use crate::store::{AppendOutcome, MAX_EVENT_BYTES};
+use crate::time::now_ms;
 
 /// Why a webhook request was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{self, AppendOutcome, NewEvent, Store};
+use crate::time::now_ms;
 
 /// How many requests, and events, one commit may cover at most: a bigger group amortises the
 /// flush better but makes its first request wait longer.
@@ -276,12 +277,4 @@ fn new_events<'a>(body: &'a Bytes, events: &'a [Pending]) -> impl Iterator<Item 
             raw: text.get(event.raw.clone())?,
         })
     })
-}
-
-/// Wall-clock epoch milliseconds.
-pub fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

@@ -17,10 +17,6 @@ async fn start(config: SimConfig) -> SimHandle {
         .expect("the simulator starts")
 }
 
-fn sim_type(object: ObjectType) -> sim::ObjectType {
-    sim::ObjectType::parse(object.name()).expect("the simulator knows every type")
-}
-
 fn private_app(handle: &SimHandle) -> ClientConfig {
     let credentials = Credentials::PrivateApp {
         access_token: Secret::new(handle.config().access_token.clone()),
@@ -90,13 +86,10 @@ fn assert_mirrors(handle: &SimHandle, object: ObjectType, records: &[Record], fi
     let mut expected = Vec::new();
     let mut after = "0".to_owned();
     loop {
-        let ids = control.ids(sim_type(object), &after, 1_000);
+        let ids = control.ids(object, &after, 1_000);
         let Some(last) = ids.last() else { break };
         after = (last.parse::<u64>().unwrap() + 1).to_string();
-        expected.extend(
-            ids.iter()
-                .filter_map(|id| control.record(sim_type(object), id)),
-        );
+        expected.extend(ids.iter().filter_map(|id| control.record(object, id)));
     }
     let got: BTreeMap<String, BTreeMap<String, String>> = records
         .iter()
@@ -274,14 +267,14 @@ async fn batch_read_reports_missing_ids_and_deal_stage_history() {
     let client = Client::new(private_app(&handle)).unwrap();
     let ids: Vec<i64> = handle
         .control()
-        .ids(sim_type(ObjectType::Deals), "0", 100)
+        .ids(ObjectType::Deals, "0", 100)
         .iter()
         .map(|id| id.parse().unwrap())
         .collect();
     let gone = ids[3];
     handle
         .control()
-        .archive(sim_type(ObjectType::Deals), &gone.to_string())
+        .archive(ObjectType::Deals, &gone.to_string())
         .unwrap();
     let mut wanted = ids.clone();
     wanted.push(9_000_000_000_001);
@@ -327,10 +320,10 @@ async fn batch_read_reports_missing_ids_and_deal_stage_history() {
 async fn associations_follow_per_input_paging() {
     let handle = start(SimConfig::default()).await;
     let control = handle.control();
-    let companies = control.ids(sim_type(ObjectType::Companies), "0", 100);
+    let companies = control.ids(ObjectType::Companies, "0", 100);
     let hub = &companies[0];
     // More than one association page (500) for a single company.
-    let contacts = control.ids(sim_type(ObjectType::Contacts), "0", 500);
+    let contacts = control.ids(ObjectType::Contacts, "0", 500);
     for contact in &contacts {
         control
             .associate(

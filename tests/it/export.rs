@@ -713,7 +713,7 @@ async fn a_timed_out_create_that_happened_is_reconciled_not_sent_again() {
 async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     use std::sync::Arc;
 
-    use hubspot_gateway::export::job::{self, Header, Row};
+    use hubspot_gateway::export::job::{self, Effect, Header, Row, State};
     use hubspot_gateway::export::writer::{self, Writer};
     use hubspot_gateway::export::Exporter;
     use hubspot_gateway::hubspot::{Client, ClientConfig, Credentials};
@@ -731,9 +731,9 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     let header = Header {
         kind: Kind::Contacts,
         user_email: "seller@internal.example".into(),
-        state: "queued".into(),
+        state: State::Queued,
         total: 1,
-        created_at_ms: hubspot_gateway::webhook::inbox::now_ms(),
+        created_at_ms: hubspot_gateway::time::now_ms(),
         finished_at_ms: None,
         error: None,
         stalled: None,
@@ -802,18 +802,18 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     // Past the bound while the writer pauses, "restart" it: the new writer keeps the clock
     // from the header, so its first failure fails the job instead of starting a new hour.
     let past_bound = since_ms + give_up_after.as_millis() as i64 + 200;
-    let wait_ms = past_bound - hubspot_gateway::webhook::inbox::now_ms();
+    let wait_ms = past_bound - hubspot_gateway::time::now_ms();
     tokio::time::sleep(Duration::from_millis(wait_ms.max(0) as u64)).await;
     shutdown.cancel();
     task.await.unwrap();
     let header = job::header(&store, hub, first).unwrap().unwrap();
-    assert_eq!(header.state, "running", "{header:?}");
+    assert_eq!(header.state, State::Running, "{header:?}");
     let restarted = tokio::time::Instant::now();
     let (task, shutdown) = start_writer();
     let deadline = restarted + Duration::from_secs(60);
     let failed = loop {
         let header = job::header(&store, hub, first).unwrap().unwrap();
-        if header.state == "failed" {
+        if header.state == State::Failed {
             break header;
         }
         assert!(tokio::time::Instant::now() < deadline, "{header:?}");
@@ -832,20 +832,20 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     assert_eq!(error.code, "retries_exhausted");
     assert!(error.message.contains("unavailable"), "{}", error.message);
     let rows = job::rows(&store, hub, first).unwrap();
-    assert_eq!(rows[0].outcome.as_ref().unwrap().action, "failed");
+    assert_eq!(rows[0].outcome.as_ref().unwrap().action, Effect::Failed);
     // HubSpot is back: the next job runs.
     sim.control().outage(Duration::ZERO);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let header = job::header(&store, hub, second).unwrap().unwrap();
-        if header.state == "done" {
+        if header.state == State::Done {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{header:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let rows = job::rows(&store, hub, second).unwrap();
-    assert_eq!(rows[0].outcome.as_ref().unwrap().action, "created");
+    assert_eq!(rows[0].outcome.as_ref().unwrap().action, Effect::Created);
     shutdown.cancel();
     task.await.unwrap();
     drop(store);

@@ -286,14 +286,14 @@ fn count_emails(h: &crate::mirror::Harness) -> Vec<String> {
 /// the job reconciles: the first is `created` with HubSpot's id, the second is sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent() {
-    use hubspot_gateway::export::job::{self, Header, Row};
+    use hubspot_gateway::export::job::{self, Header, Row, State};
     use hubspot_gateway::object::ObjectType as Kind;
 
     let h = crate::mirror::Harness::start(crate::mirror::small_portal()).await;
     let crate::mirror::Harness { sim, gateway } = h;
     sim.control().set_webhook_target(None);
     let dir = gateway.stop().await;
-    let sent_ms = hubspot_gateway::webhook::inbox::now_ms() - 20_000;
+    let sent_ms = hubspot_gateway::time::now_ms() - 20_000;
     let landed = sim
         .control()
         .create(
@@ -320,7 +320,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
         let header = Header {
             kind: Kind::Companies,
             user_email: "seller@internal.example".into(),
-            state: "running".into(),
+            state: State::Running,
             total: 2,
             created_at_ms: sent_ms,
             finished_at_ms: None,

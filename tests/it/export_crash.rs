@@ -313,7 +313,7 @@ async fn companies_killed_after_sending_or_mirroring_report_what_hubspot_holds()
 /// number of its contacts are in HubSpot), then a restart; the report must equal HubSpot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_killed_at_a_random_moment_reports_what_hubspot_holds() {
-    let seed = hubspot_gateway::webhook::inbox::now_ms() as u64;
+    let seed = hubspot_gateway::time::now_ms() as u64;
     let kill_after = 1 + (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as usize % 1_999;
     eprintln!("killing once {kill_after} contacts are in HubSpot (seed {seed})");
     let config = SimConfig {

@@ -254,5 +254,26 @@ async fn without_a_daemon_the_jobs_run_on_the_store_with_one_progress_bar_at_a_t
     );
     assert_each_once(&sim, "direct-split.example");
 
+    // The direct path checks what the API checks: export disabled, nothing is sent.
+    let mut text_config = std::fs::read_to_string(&config).unwrap();
+    text_config.push_str("\n[export]\nenabled = false\n");
+    std::fs::write(&config, text_config).unwrap();
+    write_csv(&csv, "disabled.example");
+    let refused = output(export(&config, &csv, false)).await;
+    let (stdout, stderr) = text(&refused);
+    assert_ne!(refused.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("export is disabled in the settings"),
+        "{stdout}\n{stderr}"
+    );
+    let snapshot = sim.control().snapshot();
+    assert!(
+        !snapshot.objects[&ObjectType::Contacts].iter().any(|r| r
+            .properties
+            .get("email")
+            .is_some_and(|e| e.ends_with("disabled.example"))),
+        "nothing exported"
+    );
+
     sim.shutdown().await;
 }

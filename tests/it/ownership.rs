@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hubspot_gateway::hubspot::parse_ms;
 use hubspot_gateway::sim::{ObjectType, SimConfig, Snapshot, SnapshotRecord};
+use hubspot_gateway::time::parse_ms;
 use serde_json::{json, Value};
 
 use crate::mirror::{small_portal, Harness};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hubspot_gateway::export::job::{self, Header, Row};
+use hubspot_gateway::export::job::{self, Header, Row, State};
 use hubspot_gateway::object::ObjectType as Kind;
 use hubspot_gateway::sim::ObjectType;
 use hubspot_gateway::store::Store;
@@ -199,7 +199,7 @@ async fn finished_export_jobs_are_pruned_after_the_retention() {
             let header = Header {
                 kind: Kind::Contacts,
                 user_email: "seller@internal.example".into(),
-                state: "done".into(),
+                state: State::Done,
                 total: 1,
                 created_at_ms: now_ms() - 40 * day,
                 finished_at_ms: Some(now_ms() - days_ago * day),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hubspot_gateway::export::job::{Effect, State};
 use hubspot_gateway::sim::{self, ObjectType, SimConfig};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -148,9 +149,12 @@ async fn one_run(
     let plan: Value = response.json().await?;
     let dry_ms = dry_started.elapsed().as_secs_f64() * 1000.0;
     anyhow::ensure!(dry_status == 200, "dry run answered {dry_status}: {plan}");
-    let planned_creates = plan["results"]
-        .as_array()
-        .map_or(0, |r| r.iter().filter(|r| r["action"] == "created").count());
+    let planned_creates = plan["results"].as_array().map_or(0, |r| {
+        let created = |r: &&Value| r["action"].as_str().and_then(Effect::parse);
+        r.iter()
+            .filter(|r| created(r) == Some(Effect::Created))
+            .count()
+    });
 
     let before = sim.stats();
     let started = Instant::now();
@@ -170,7 +174,11 @@ async fn one_run(
             .send()
             .await?;
         let job: Value = response.json().await?;
-        if job["state"] == "done" || job["state"] == "failed" {
+        if job["state"]
+            .as_str()
+            .and_then(State::parse)
+            .is_some_and(State::is_finished)
+        {
             break job;
         }
         anyhow::ensure!(

@@ -36,15 +36,6 @@ impl Setup {
 
     /// `server_extra` is appended to `[server]` (e.g. `max_body_bytes = 4194304`).
     fn config_text(&self, server_extra: &str) -> String {
-        // A one-minute reconciliation window twelve hours from now: no run reconciles by accident.
-        let minute = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
-            / 60
-            + 720)
-            % 1440;
-        let end = (minute + 1) % 1440;
         format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
@@ -65,7 +56,7 @@ path = "{store}"
 enabled = {sync}
 poll_interval_secs = 300
 lookback_secs = 5
-reconcile_window_utc = "{:02}:{:02}-{:02}:{:02}"
+{reconcile_window}
 
 [[api.tokens]]
 name = "reader"
@@ -77,14 +68,11 @@ name = "operator"
 token = "env:BENCH_ADMIN_TOKEN"
 scope = "admin"
 "#,
-            minute / 60,
-            minute % 60,
-            end / 60,
-            end % 60,
             port = self.port,
             api_base = self.api_base,
             store = self.store().display(),
             sync = self.sync,
+            reconcile_window = hubspot_gateway::kit::far_reconcile_window(),
         )
     }
 }
@@ -99,12 +87,7 @@ pub struct Gateway {
     pub http: reqwest::Client,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or(18_080)
-}
+pub use hubspot_gateway::kit::free_port;
 
 impl Gateway {
     /// Spawns the binary and waits (≤ `within`) until it is ready; `log` names its stderr file.

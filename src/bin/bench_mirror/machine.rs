@@ -1,6 +1,7 @@
 //! The machine a benchmark ran on (cores, CPU model, memory, load, kernel, commit), for the JSON
 //! results and the printed header.
 
+use hubspot_gateway::time;
 use serde_json::{json, Value};
 
 fn read(path: &str) -> String {
@@ -53,7 +54,7 @@ pub fn info() -> Value {
         "load_average_1m": load_average(),
         "kernel": read("/proc/sys/kernel/osrelease").trim(),
         "commit": commit(),
-        "started_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "started_at": time::iso(time::now_ms()),
     })
 }
 

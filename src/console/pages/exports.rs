@@ -12,7 +12,7 @@ use super::super::Ctx;
 use super::job::{outcome_cells, state_badge, Names};
 use super::problem::{not_connected, Failure, Outcome};
 use super::{export_type, portal};
-use crate::export::job::{self, Counts};
+use crate::export::job::{self, Counts, Effect};
 use crate::export::submit::{self, Refusal, Submitted};
 
 /// Jobs listed on the page.
@@ -153,7 +153,7 @@ pub fn review(ctx: &Ctx) -> Outcome {
                 tbody {
                     @for (index, row) in planned.iter().enumerate().take(REVIEW_ROWS) {
                         @if let Some(outcome) = &row.outcome {
-                            tr class=(if outcome.action == "failed" { "failed" } else { "" }) {
+                            tr class=(if outcome.action == Effect::Failed { "failed" } else { "" }) {
                                 td.number data-label="#" { (index + 1) }
                                 td data-label="Ref" { (row.reference) }
                                 (outcome_cells(outcome, draft.kind, &portal, &names, None))
@@ -292,7 +292,7 @@ fn render(ctx: &Ctx, form: &Upload, status: StatusCode) -> Outcome {
 fn job_row(ctx: &Ctx, portal: i64, id: u64, header: &job::Header) -> Result<Markup, Failure> {
     let rows = job::rows(&ctx.state().store, portal, id)?;
     let counts = Counts::of(&rows);
-    let live = matches!(header.state.as_str(), "queued" | "running");
+    let live = !header.state.is_finished();
     let done = counts.done() as u64;
     let total = u64::from(header.total);
     Ok(html! {
@@ -301,7 +301,7 @@ fn job_row(ctx: &Ctx, portal: i64, id: u64, header: &job::Header) -> Result<Mark
             td data-label="Type" { (header.kind.name()) }
             td data-label="User" { (header.user_email) }
             td data-label="Started" { (time(header.created_at_ms)) }
-            td data-label="State" { (state_badge(&header.state)) }
+            td data-label="State" { (state_badge(header.state)) }
             td data-label="Progress" { (progress(done, total, &format!("Progress of export {id}"), &format!("{done} of {total}"))) }
             td.number data-label="Results" {
                 (counts.created) " · " (counts.updated) " · " (counts.skipped) " · "

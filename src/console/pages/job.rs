@@ -13,12 +13,11 @@ use super::super::Ctx;
 use super::problem::{Failure, Outcome};
 use super::{portal, type_title};
 use crate::api::{Portal, State};
-use crate::export::job::{self, Counts, Header, Row};
+use crate::export::job::{self, Counts, Effect, Header, Row};
 use crate::object::ObjectType;
 
 /// Records per page of a job.
 const PAGE_ROWS: usize = 100;
-const ACTIONS: [&str; 4] = ["created", "updated", "skipped", "failed"];
 
 /// Owner names by id, for tables.
 pub struct Names(HashMap<i64, String>);
@@ -50,12 +49,12 @@ impl Names {
     }
 }
 
-pub fn state_badge(state: &str) -> Markup {
+pub fn state_badge(state: job::State) -> Markup {
     match state {
-        "done" => badge("ok", "Done"),
-        "failed" => badge("bad", "Failed"),
-        "running" => badge("info", "Running"),
-        _ => badge("muted", "Queued"),
+        job::State::Done => badge("ok", "Done"),
+        job::State::Failed => badge("bad", "Failed"),
+        job::State::Running => badge("info", "Running"),
+        job::State::Queued => badge("muted", "Queued"),
     }
 }
 
@@ -68,12 +67,13 @@ pub fn outcome_cells(
     names: &Names,
     details: Option<&str>,
 ) -> Markup {
-    let action = match outcome.action.as_str() {
-        "created" => badge("ok", "created"),
-        "updated" => badge("info", "updated"),
-        "skipped" => badge("muted", "skipped"),
-        other => badge("bad", other),
+    let tone = match outcome.action {
+        Effect::Created => "ok",
+        Effect::Updated => "info",
+        Effect::Skipped => "muted",
+        Effect::Failed => "bad",
     };
+    let action = badge(tone, outcome.action.as_str());
     html! {
         td data-label="Action" { (action) }
         td data-label="HubSpot record" { @if let Some(id) = outcome.id { a href=(portal.record_url(kind, id)) rel="noreferrer" { (id) } } @else { span.muted { "—" } } }
@@ -113,7 +113,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
     let (id, portal, header, rows) = load(ctx)?;
     let names = Names::load(ctx.state(), &portal)?;
     let counts = Counts::of(&rows);
-    let filter = ctx.query("action").filter(|a| ACTIONS.contains(a));
+    let filter = ctx.query("action").and_then(Effect::parse);
     let listed: Vec<(usize, &Row)> = rows
         .iter()
         .enumerate()
@@ -127,17 +127,17 @@ pub fn page(ctx: &Ctx) -> Outcome {
         .and_then(|p| p.parse().ok())
         .unwrap_or(1)
         .clamp(1, pages);
-    let live = matches!(header.state.as_str(), "queued" | "running");
+    let live = !header.state.is_finished();
     let waiting = live.then(|| ctx.state().exporter.waiting_for(id)).flatten();
-    let link = |action: Option<&str>, page: usize| match action {
-        Some(action) => format!("/admin/exports/{id}?action={action}&page={page}"),
+    let link = |action: Option<Effect>, page: usize| match action {
+        Some(action) => format!("/admin/exports/{id}?action={}&page={page}", action.as_str()),
         None => format!("/admin/exports/{id}?page={page}"),
     };
     let content = html! {
         h1 { "Exports" }
         p { a href="/admin/exports" { "← All exports" } }
         section.card aria-labelledby="job-heading" data-progress=[live.then(|| format!("/admin/exports/{id}/progress"))] {
-            h2 #job-heading { "Export " (id) " " (state_badge(&header.state)) }
+            h2 #job-heading { "Export " (id) " " (state_badge(header.state)) }
             dl.facts {
                 dt { "Records" } dd { (header.total) " " (header.kind.name()) }
                 dt { "For user" } dd { (header.user_email) }
@@ -152,19 +152,19 @@ pub fn page(ctx: &Ctx) -> Outcome {
         }
         nav.row aria-label="Filter by action" {
             (filter_link(filter.is_none(), &link(None, 1), &format!("All ({})", rows.len())))
-            @for (action, n) in ACTIONS.iter().zip([counts.created, counts.updated, counts.skipped, counts.failed]) {
-                (filter_link(filter == Some(*action), &link(Some(action), 1), &format!("{} ({n})", type_title_word(action))))
+            @for (action, n) in Effect::ALL.into_iter().zip([counts.created, counts.updated, counts.skipped, counts.failed]) {
+                (filter_link(filter == Some(action), &link(Some(action), 1), &format!("{} ({n})", type_title_word(action.as_str()))))
             }
         }
         div.table-wrap {
             table.stack {
-                caption { (type_title(header.kind)) @if let Some(action) = filter { ": " (action) } " — page " (page) " of " (pages) }
+                caption { (type_title(header.kind)) @if let Some(action) = filter { ": " (action.as_str()) } " — page " (page) " of " (pages) }
                 thead { tr { th scope="col" { "#" } th scope="col" { "Ref" } th scope="col" { "Action" } th scope="col" { "HubSpot record" } th scope="col" { "Duplicates" } th scope="col" { "Owner" } th scope="col" { "Reason or error" } } }
                 tbody {
                     @if listed.is_empty() { tr { td colspan="7" { span.muted { "No records here." } } } }
                     @for (index, row) in listed.iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS) {
                         @let details = format!("/admin/exports/{id}/records/{}", index + 1);
-                        tr class=(if row.outcome.as_ref().is_some_and(|o| o.action == "failed") { "failed" } else { "" }) {
+                        tr class=(if row.outcome.as_ref().is_some_and(|o| o.action == Effect::Failed) { "failed" } else { "" }) {
                             td.number data-label="#" { (index + 1) }
                             td data-label="Ref" { (row.reference) }
                             @match &row.outcome {
@@ -208,7 +208,7 @@ pub fn progress_json(id: u64, header: &Header, rows: &[Row]) -> serde_json::Valu
     let counts = Counts::of(rows);
     json!({
         "export_id": id.to_string(),
-        "state": header.state,
+        "state": header.state.as_str(),
         "total": header.total,
         "done": counts.done(),
         "words": format!("{} of {}", counts.done(), header.total),
@@ -216,7 +216,7 @@ pub fn progress_json(id: u64, header: &Header, rows: &[Row]) -> serde_json::Valu
         "updated": counts.updated,
         "skipped": counts.skipped,
         "failed": counts.failed,
-        "finished": matches!(header.state.as_str(), "done" | "failed"),
+        "finished": header.state.is_finished(),
     })
 }
 

@@ -35,36 +35,30 @@ pub fn results_csv(ctx: &Ctx) -> Outcome {
         .map(String::from),
     )?;
     for (index, row) in rows.iter().enumerate() {
-        let outcome = row.outcome.clone().unwrap_or_default();
-        let error = outcome.error.clone();
-        let ids: Vec<String> = outcome.duplicates.iter().map(i64::to_string).collect();
+        let outcome = row.outcome.as_ref();
+        let text = |value: Option<String>| value.unwrap_or_default();
+        let id = outcome.and_then(|outcome| outcome.id);
+        let error = outcome.and_then(|outcome| outcome.error.as_ref());
+        let duplicates = outcome.map(|outcome| {
+            let ids: Vec<String> = outcome.duplicates.iter().map(i64::to_string).collect();
+            ids.join(" ")
+        });
         write(
             &mut out,
             &[
                 (index + 1).to_string(),
                 row.reference.clone(),
-                if row.outcome.is_some() {
-                    outcome.action.clone()
-                } else {
-                    "pending".into()
-                },
-                outcome.id.map(|id| id.to_string()).unwrap_or_default(),
                 outcome
-                    .id
-                    .map(|id| portal.record_url(header.kind, id))
-                    .unwrap_or_default(),
-                ids.join(" "),
-                outcome
-                    .owner_id
-                    .map(|id| id.to_string())
-                    .unwrap_or_default(),
-                outcome.reason.clone().unwrap_or_default(),
-                error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
-                error
-                    .as_ref()
-                    .map(|e| e.message.clone())
-                    .unwrap_or_default(),
-                error.and_then(|e| e.property).unwrap_or_default(),
+                    .map_or("pending", |outcome| outcome.action.as_str())
+                    .to_owned(),
+                text(id.map(|id| id.to_string())),
+                text(id.map(|id| portal.record_url(header.kind, id))),
+                text(duplicates),
+                text(outcome.and_then(|o| o.owner_id).map(|id| id.to_string())),
+                text(outcome.and_then(|o| o.reason.clone())),
+                text(error.map(|e| e.code.clone())),
+                text(error.map(|e| e.message.clone())),
+                text(error.and_then(|e| e.property.clone())),
             ],
         )?;
     }

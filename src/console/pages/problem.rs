@@ -5,7 +5,7 @@ use http::StatusCode;
 use maud::html;
 
 use super::super::reply::Reply;
-use crate::webhook::Rejection;
+use crate::api::{body, ApiError};
 
 /// What a page handler answers.
 pub type Outcome = Result<Reply, Failure>;
@@ -109,10 +109,10 @@ pub fn forbidden_origin() -> Reply {
     )
 }
 
-pub fn body(rejection: &Rejection, limit: usize) -> Reply {
-    let (status, _) = rejection.status_and_code();
-    let text = match rejection {
-        Rejection::TooLarge { .. } => format!(
+pub fn body(error: &body::Error, limit: usize) -> Reply {
+    let status = ApiError::body(error).status;
+    let text = match error {
+        body::Error::TooLarge { .. } => format!(
             "The upload is larger than the {} KiB a request may carry (server.max_body_bytes). \
              Split the file, or raise the limit.",
             limit / 1024

@@ -16,7 +16,7 @@ use super::{confirmation, confirmed, portal, type_title};
 use crate::object::ObjectType;
 use crate::sync::schedule::{Change, Frequency, SaveError, Schedule, Weekday};
 use crate::sync::TypeStatus;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// `GET /admin/sync`.
 pub fn page(ctx: &Ctx) -> Outcome {

@@ -10,7 +10,7 @@ use super::super::reply::{Reply, Section};
 use super::super::Ctx;
 use super::problem::Outcome;
 use crate::store::StoredEvent;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Events listed at most.
 const LATEST: usize = 25;

@@ -6,6 +6,7 @@ use comfy_table::{presets, CellAlignment, Table};
 use serde_json::Value;
 
 use super::text_of;
+use crate::export::job::Effect;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -27,11 +28,11 @@ impl Summary {
         self.jobs += 1;
         let mut failures = String::new();
         for result in results {
-            match result["action"].as_str() {
-                Some("created") => self.created += 1,
-                Some("updated") => self.updated += 1,
-                Some("skipped") => self.skipped += 1,
-                _ => {
+            match result["action"].as_str().and_then(Effect::parse) {
+                Some(Effect::Created) => self.created += 1,
+                Some(Effect::Updated) => self.updated += 1,
+                Some(Effect::Skipped) => self.skipped += 1,
+                Some(Effect::Failed) | None => {
                     self.failed += 1;
                     failures.push_str(&failure_line(result));
                 }
@@ -62,10 +63,10 @@ impl Summary {
         table.load_style(presets::ASCII_FULL_CONDENSED);
         table.set_header(["action", "records"]);
         let mut rows = vec![
-            ("created", self.created),
-            ("updated", self.updated),
-            ("skipped", self.skipped),
-            ("failed", self.failed),
+            (Effect::Created.as_str(), self.created),
+            (Effect::Updated.as_str(), self.updated),
+            (Effect::Skipped.as_str(), self.skipped),
+            (Effect::Failed.as_str(), self.failed),
         ];
         if self.not_sent > 0 {
             rows.push(("not sent", self.not_sent));

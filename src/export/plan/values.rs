@@ -3,6 +3,7 @@
 
 use crate::ownership::normalize;
 use crate::store::PropertyDef;
+use crate::time;
 
 /// `Err` carries the message naming the value and what the property accepts.
 pub fn check(def: &PropertyDef, value: &str) -> Result<(), String> {
@@ -19,16 +20,14 @@ pub fn check(def: &PropertyDef, value: &str) -> Result<(), String> {
             "true" | "false" => Ok(()),
             _ => Err(format!("{value:?} is not true or false ({})", def.name)),
         },
-        "date" if !is_date(value) && !is_epoch_ms(value) => Err(format!(
+        "date" if time::parse_date_ms(value).is_none() && !is_epoch_ms(value) => Err(format!(
             "{value:?} is not a date (YYYY-MM-DD or epoch milliseconds) ({})",
             def.name
         )),
-        "datetime" if humantime::parse_rfc3339_weak(value).is_err() && !is_epoch_ms(value) => {
-            Err(format!(
-                "{value:?} is not a date-time (RFC 3339 or epoch milliseconds) ({})",
-                def.name
-            ))
-        }
+        "datetime" if time::parse_ms(value).is_none() => Err(format!(
+            "{value:?} is not a date-time (RFC 3339 or epoch milliseconds) ({})",
+            def.name
+        )),
         _ if def.name == "email" && normalize::email(value).is_none() => {
             Err(format!("{value:?} is not an email address"))
         }
@@ -60,18 +59,6 @@ fn check_options(def: &PropertyDef, value: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn is_date(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return false;
-    }
-    if !(digits(0..4) && digits(5..7) && digits(8..10)) {
-        return false;
-    }
-    humantime::parse_rfc3339(&format!("{value}T00:00:00Z")).is_ok()
 }
 
 fn is_epoch_ms(value: &str) -> bool {

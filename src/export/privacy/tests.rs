@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{redact, REDACTED};
-use crate::export::job::{self, Header, Outcome, Row};
+use crate::export::job::{self, Effect, Header, Outcome, Row, State};
 use crate::object::ObjectType;
 use crate::store::Store;
 use crate::sync::Person;
@@ -25,13 +25,11 @@ fn row(reference: &str, fields: &[(&str, &str)], outcome: Option<Outcome>) -> Ro
     }
 }
 
-fn outcome(action: &str, id: i64, duplicates: Vec<i64>) -> Outcome {
+fn outcome(action: Effect, id: i64, duplicates: Vec<i64>) -> Outcome {
     Outcome {
-        action: action.into(),
         id: Some(id),
-        duplicates,
         owner_id: Some(101),
-        ..Outcome::default()
+        ..Outcome::new(action, duplicates)
     }
 }
 
@@ -51,7 +49,7 @@ fn rows_naming_the_person_are_redacted_sealed_and_still_counted() {
     let header = Header {
         kind: ObjectType::Contacts,
         user_email: "seller@internal.example".into(),
-        state: "running".into(),
+        state: State::Running,
         total: 5,
         created_at_ms: 0,
         finished_at_ms: None,
@@ -79,19 +77,19 @@ fn rows_naming_the_person_are_redacted_sealed_and_still_counted() {
         row(
             "r-2",
             &[("email", "old@privacy.example"), ("first_name", "Erasmus")],
-            Some(outcome("updated", ID, vec![ID, 9])),
+            Some(outcome(Effect::Updated, ID, vec![ID, 9])),
         ),
         // Someone else's row listing the person as a duplicate.
         row(
             "r-3",
             &[("email", "al@acme.example")],
-            Some(outcome("skipped", 9, vec![9, ID])),
+            Some(outcome(Effect::Skipped, 9, vec![9, ID])),
         ),
         // Unrelated.
         row(
             "r-4",
             &[("email", "bo@acme.example")],
-            Some(outcome("created", 11, vec![])),
+            Some(outcome(Effect::Created, 11, vec![])),
         ),
         // Failed with a message quoting the person.
         row(
@@ -123,8 +121,8 @@ fn rows_naming_the_person_are_redacted_sealed_and_still_counted() {
     );
     let second = after[1].outcome.as_ref().unwrap();
     assert_eq!(
-        (second.action.as_str(), second.id, &second.duplicates),
-        ("updated", None, &vec![9])
+        (second.action, second.id, &second.duplicates),
+        (Effect::Updated, None, &vec![9])
     );
     assert_eq!(second.reason.as_deref(), Some(REDACTED));
     assert_eq!(after[2].fields.len(), 1, "another person's input stays");

@@ -9,11 +9,11 @@ use std::pin::Pin;
 
 use super::crash::{self, Step};
 use super::{Error, Job, Writer};
-use crate::export::job::{self, Outcome, Row};
+use crate::export::job::{self, Effect, Outcome, Row};
 use crate::export::plan::Plan;
 use crate::hubspot::{self, Association, AssociationType, Fault, NewAssociation, NewRecord};
 use crate::object::ObjectType;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// Contact → company, unlabelled (HubSpot-defined association type 279).
 const CONTACT_TO_COMPANY: i64 = 279;
@@ -240,11 +240,9 @@ fn forget_intents(job: &mut Job, items: &[Item]) {
 
 pub(super) fn created_outcome(id: i64, owner_id: Option<i64>, duplicates: Vec<i64>) -> Outcome {
     Outcome {
-        action: "created".into(),
         id: Some(id),
         owner_id,
-        duplicates,
-        ..Outcome::default()
+        ..Outcome::new(Effect::Created, duplicates)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::hubspot;
 use crate::object::ObjectType;
 use crate::ownership::normalize;
 use crate::store;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// How long after a create HubSpot's search may still miss it.
 const SEARCH_LAG_MS: i64 = 10_000;

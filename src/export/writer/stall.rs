@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Error, Writer};
 use crate::export::job::{self, Problem};
 use crate::export::Waiting;
-use crate::webhook::inbox::now_ms;
+use crate::time::now_ms;
 
 /// The pause after a job's first transient failure; it doubles up to `MAX_PAUSE`.
 const FIRST_PAUSE: Duration = Duration::from_secs(5);

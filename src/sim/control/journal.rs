@@ -9,7 +9,8 @@ use super::Control;
 use crate::sim::journal::{FileCorruption, Subscription};
 use crate::sim::kind::ObjectType;
 use crate::sim::limits::Window;
-use crate::sim::{schema, time, RateLimit};
+use crate::sim::{schema, RateLimit};
+use crate::time;
 
 impl Control {
     /// The app's journal subscriptions, as `GET /webhooks-journal/subscriptions/2026-03` lists them.

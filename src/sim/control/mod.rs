@@ -19,7 +19,8 @@ use super::gen::owners::Owner;
 use super::kind::ObjectType;
 use super::portal::{Change, Portal};
 use super::stats::Stats;
-use super::{time, SimConfig};
+use super::SimConfig;
+use crate::time;
 
 /// Changes made through `Control` carry this `changeSource`, like edits in HubSpot's UI.
 const UI_SOURCE: &str = "CRM_UI";

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Control;
 use crate::sim::accounts::{hub_domain, User};
 use crate::sim::auth::ScopeLimit;
-use crate::sim::time;
+use crate::time;
 
 /// A HubSpot account (portal) the simulator knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

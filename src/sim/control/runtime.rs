@@ -5,7 +5,8 @@ use std::time::Duration;
 use super::Control;
 use crate::sim::limits::Window;
 use crate::sim::webhooks::WebhookChaos;
-use crate::sim::{time, RateLimit, WebhookTarget};
+use crate::sim::{RateLimit, WebhookTarget};
+use crate::time;
 
 impl Control {
     pub fn set_fault_rate(&self, fault_rate: f64) {

@@ -9,7 +9,8 @@ use crate::sim::limits::Limits;
 use crate::sim::portal::{Change, Portal};
 use crate::sim::stats::Counters;
 use crate::sim::webhooks::Outbox;
-use crate::sim::{time, SimConfig, WebhookTarget};
+use crate::sim::{SimConfig, WebhookTarget};
+use crate::time;
 
 /// State shared by the server, the webhook sender and `Control`.
 pub(crate) struct Shared {

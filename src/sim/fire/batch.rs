@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::FireConfig;
 use crate::sim::gen::mix;
-use crate::sim::time;
+use crate::time;
 use crate::webhook::signature::{decode_v3_uri, sign_v1, sign_v2, sign_v3, Version};
 
 const KINDS: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::words::{FIRST_NAMES, LAST_NAMES, TEAMS};
 use super::{mix, ANCHOR_MS};
-use crate::sim::time;
+use crate::time;
 
 /// The simulator's owner record; `http::meta` renders HubSpot's JSON from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

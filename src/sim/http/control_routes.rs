@@ -91,7 +91,7 @@ pub async fn handle(shared: &Arc<Shared>, request: &Request) -> Reply {
 }
 
 fn kind_of(text: &str) -> anyhow::Result<ObjectType> {
-    ObjectType::parse(text).ok_or_else(|| anyhow::anyhow!("unknown object type {text}"))
+    crate::sim::kind::parse(text).ok_or_else(|| anyhow::anyhow!("unknown object type {text}"))
 }
 
 fn properties(body: &Value) -> Vec<(String, String)> {

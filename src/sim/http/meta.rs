@@ -12,7 +12,7 @@ use super::Request;
 use crate::sim::http::acting::Acting;
 use crate::sim::kind::{association_type_id, primary_association_type_id, ObjectType};
 use crate::sim::schema;
-use crate::sim::time;
+use crate::time;
 
 const OWNERS_DEFAULT: usize = 100;
 const OWNERS_MAX: usize = 500;

@@ -10,7 +10,7 @@ use super::Request;
 use crate::sim::http::acting::Acting;
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::{Filter, FilterGroup, Portal, SearchQuery};
-use crate::sim::time;
+use crate::time;
 
 const LIST_MAX: usize = 100;
 /// `propertiesWithHistory` lowers the page size (HubSpot's spec says so without a number;
@@ -24,7 +24,7 @@ fn view(request: &Request) -> Result<View, String> {
         .list("associations")
         .iter()
         .map(|name| {
-            ObjectType::parse(name)
+            crate::sim::kind::parse(name)
                 .ok_or_else(|| format!("Unknown object type in associations: {name}"))
         })
         .collect::<Result<_, _>>()?;

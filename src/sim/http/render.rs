@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::{Portal, Record};
 use crate::sim::schema;
-use crate::sim::time;
+use crate::time;
 
 /// What a request asked to see of each record.
 #[derive(Debug, Default, Clone)]
@@ -26,7 +26,7 @@ pub fn record(portal: &Portal, record: &Record, view: &View) -> Value {
         kind.modified_property(),
     ];
     let requested: Vec<&str> = if view.properties.is_empty() {
-        kind.default_properties().to_vec()
+        crate::sim::kind::default_properties(kind).to_vec()
     } else {
         view.properties
             .iter()

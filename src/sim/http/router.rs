@@ -14,7 +14,7 @@ use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::kind::ObjectType;
 use crate::sim::limits::Verdict;
-use crate::sim::time;
+use crate::time;
 
 /// One API operation, with the object type(s) and id it names.
 pub enum Call {
@@ -205,7 +205,7 @@ fn identify(request: &Request) -> Option<Api> {
             Call::Pipeline(id.to_string()),
         ),
         ("GET", ["crm", "v3", "properties", kind, rest @ ..]) if rest.len() <= 1 => {
-            let kind = ObjectType::parse(kind)?;
+            let kind = crate::sim::kind::parse(kind)?;
             let scopes = vec![vec![kind.read_scope(), schema_scope(kind)]];
             match rest {
                 [] => api(
@@ -222,7 +222,7 @@ fn identify(request: &Request) -> Option<Api> {
             }
         }
         ("POST", ["crm", "v4", "associations", from, to, "batch", "read"]) => {
-            let (from, to) = (ObjectType::parse(from)?, ObjectType::parse(to)?);
+            let (from, to) = (crate::sim::kind::parse(from)?, crate::sim::kind::parse(to)?);
             let scopes = vec![vec![from.read_scope()], vec![to.read_scope()]];
             api(
                 "POST /crm/v4/associations/{from}/{to}/batch/read",
@@ -231,7 +231,7 @@ fn identify(request: &Request) -> Option<Api> {
             )
         }
         (_, ["crm", "v3", "objects", kind, rest @ ..]) => {
-            objects_call(method, ObjectType::parse(kind)?, rest)
+            objects_call(method, crate::sim::kind::parse(kind)?, rest)
         }
         _ => None,
     }

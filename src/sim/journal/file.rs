@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::sim::time;
+use crate::time;
 
 /// How a file is broken when served (a fault for testing consumers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ pub use validate::Invalid;
 use crate::sim::gen::owners::{self, Owner};
 use crate::sim::gen::Gen;
 use crate::sim::kind::ObjectType;
-use crate::sim::time;
+use crate::time;
 
 /// One history entry of `propertiesWithHistory`.
 /// HubSpot: <https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/deals/guide>

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Entry, Portal, Record, Version};
 use crate::sim::kind::ObjectType;
-use crate::sim::time;
+use crate::time;
 
 /// One thing that happened to a record, with HubSpot's `changeSource` label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -8,7 +8,7 @@ use super::{Entry, Portal};
 use crate::sim::gen::values;
 use crate::sim::kind::ObjectType;
 use crate::sim::schema::{self, PropertyType};
-use crate::sim::time;
+use crate::time;
 
 /// One entry of the message's embedded list: `{"isValid":false,"message","error","name"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl Portal {
                     format!("{value} is not a valid number"),
                 )
             }),
-            PropertyType::Date => match time::parse(value) {
+            PropertyType::Date => match time::parse_ms(value) {
                 Some(ms) if ms % 86_400_000 == 0 => None,
                 Some(_) => Some(invalid(
                     name,
@@ -125,7 +125,7 @@ impl Portal {
                     format!("{value} is not a valid date"),
                 )),
             },
-            PropertyType::DateTime => time::parse(value).is_none().then(|| {
+            PropertyType::DateTime => time::parse_ms(value).is_none().then(|| {
                 invalid(
                     name,
                     "INVALID_DATE",

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::sim::control::Shared;
-use crate::sim::{time, WebhookTarget};
+use crate::sim::WebhookTarget;
+use crate::time;
 use crate::webhook::signature::{decode_v3_uri, sign_v1, sign_v3};
 
 /// HubSpot gives up after 10 attempts.

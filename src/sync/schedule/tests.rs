@@ -1,29 +1,10 @@
-//! Windows, daily and weekly schedules, next run times, and the persisted override.
+//! Daily and weekly schedules, next run times, and the persisted override.
 
 use super::*;
 
 const HOUR: i64 = 3_600_000;
 /// 2026-01-04, a Sunday, 00:00 UTC.
 const SUNDAY: i64 = 20_457 * DAY_MS;
-
-#[test]
-fn windows_and_due_times() {
-    let night = Window::parse("02:00-05:00").unwrap();
-    assert!(night.contains(2 * HOUR) && night.contains(5 * HOUR - 1) && !night.contains(5 * HOUR));
-    assert!(night.contains(DAY_MS * 100 + 3 * HOUR));
-    let wrap = Window::parse("22:30-04:00").unwrap();
-    assert!(wrap.contains(23 * HOUR) && wrap.contains(HOUR) && !wrap.contains(12 * HOUR));
-    assert!(Window::parse("00:00-00:00").unwrap().contains(13 * HOUR));
-    for bad in ["", "2-5", "25:00-01:00", "02:00", "02:60-03:00"] {
-        assert_eq!(Window::parse(bad), None, "{bad:?}");
-    }
-    let now = DAY_MS * 10 + 3 * HOUR;
-    assert!(night.due(None, now, 24 * HOUR));
-    assert!(!night.due(Some(now - HOUR), now, 24 * HOUR));
-    assert!(night.due(Some(now - 24 * HOUR), now, 24 * HOUR));
-    assert!(!night.due(None, now + 6 * HOUR, 24 * HOUR));
-    assert_eq!(wrap.to_string(), "22:30-04:00");
-}
 
 #[test]
 fn weekdays_follow_the_calendar() {

@@ -86,8 +86,8 @@ async fn three_days_later_old_offsets_are_gone() {
         .as_str()
         .unwrap()
         .to_string();
-    let age_ms = hubspot_gateway::sim::time::now_ms()
-        - hubspot_gateway::sim::time::parse(&published).unwrap();
+    let age_ms =
+        hubspot_gateway::time::now_ms() - hubspot_gateway::time::parse_ms(&published).unwrap();
     assert!(
         age_ms >= 2 * 86_400_000,
         "publishedAt moved back by the aging: {published}"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hubspot_gateway::secret::Secret;
-use hubspot_gateway::sim::time;
+use hubspot_gateway::time;
 use hubspot_gateway::webhook::signature::{sign_v1, SignatureHeaders, Signed, Verifier};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;

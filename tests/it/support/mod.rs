@@ -148,7 +148,6 @@ impl Gateway {
     }
 
     /// `server_extra` goes into `[server]`, `store_extra` into `[store]`.
-    /// `server_extra` goes into `[server]`, `store_extra` into `[store]`.
     pub async fn start_with(server_extra: &str, store_extra: &str) -> Gateway {
         let options = Options {
             server: server_extra.to_owned(),
@@ -277,17 +276,4 @@ pub fn batch_at(first_id: i64, count: i64, attempt: i64, occurred_at_ms: i64) ->
     serde_json::to_string(&events).unwrap()
 }
 
-/// A one-minute UTC reconciliation window twelve hours away, so that no test reconciles
-/// unless it asks to.
-pub fn far_reconcile_window() -> String {
-    let minute_now = (signing::now_ms() / 60_000) % 1440;
-    let start = (minute_now + 720) % 1440;
-    let end = (start + 1) % 1440;
-    format!(
-        "reconcile_window_utc = \"{:02}:{:02}-{:02}:{:02}\"",
-        start / 60,
-        start % 60,
-        end / 60,
-        end % 60
-    )
-}
+pub use hubspot_gateway::kit::far_reconcile_window;

@@ -203,14 +203,7 @@ impl Drop for Process {
     }
 }
 
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use hubspot_gateway::kit::free_port;
 
 /// Writes a config (in `dir`) for the real binary mirroring `objects` from the simulator at
 /// `api_base`, listening on a free port; returns the config path and the port.

@@ -4,7 +4,7 @@ use super::{company_name, value, DAY_MS};
 use crate::sim::gen::{Gen, ANCHOR_MS};
 use crate::sim::kind::ObjectType::{Deals, Tasks};
 use crate::sim::schema;
-use crate::sim::time;
+use crate::time;
 
 fn stage_of(gen: &Gen, index: u64) -> (&'static schema::Pipeline, usize) {
     let pipelines = schema::pipelines();

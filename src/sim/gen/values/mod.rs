@@ -7,7 +7,7 @@ use super::words::*;
 use super::{owners, salt, Gen, ANCHOR_MS};
 use crate::sim::kind::ObjectType::{self, *};
 use crate::sim::schema::{Fill, PropertyDef};
-use crate::sim::time;
+use crate::time;
 pub use activity::stage_history;
 use activity::{deal, task};
 

@@ -9,7 +9,7 @@ use super::super::reply::{correlation_id, Reply};
 use super::super::Request;
 use crate::sim::control::Shared;
 use crate::sim::journal::UrlCheck;
-use crate::sim::time;
+use crate::time;
 
 /// Stats label of downloads (they are not API calls).
 pub const DOWNLOAD_LABEL: &str = "GET /journal-files/{portalId}/{offset}.json";

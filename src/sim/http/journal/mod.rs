@@ -16,7 +16,7 @@ use super::Request;
 use crate::sim::auth::Denied;
 use crate::sim::control::Shared;
 use crate::sim::journal::{self, Admission};
-use crate::sim::time;
+use crate::time;
 
 enum Call {
     Read { local: bool, read: reads::Read },

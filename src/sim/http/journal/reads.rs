@@ -8,7 +8,7 @@ use super::super::Request;
 use super::files;
 use crate::sim::control::Shared;
 use crate::sim::journal::{Journal, MAX_BATCH};
-use crate::sim::time;
+use crate::time;
 
 /// Where a listing starts.
 pub enum From {

@@ -7,7 +7,7 @@ use super::super::reply::{self, Reply};
 use super::super::Request;
 use crate::sim::control::Shared;
 use crate::sim::journal::Invalid;
-use crate::sim::time;
+use crate::time;
 
 pub enum Op {
     Upsert,

@@ -29,7 +29,7 @@ use crate::sim::auth::{AuthorizeRequest, Grant, Scopes};
 use crate::sim::control::Shared;
 use crate::sim::http::reply::Reply;
 use crate::sim::http::Request;
-use crate::sim::time;
+use crate::time;
 
 use super::pages::{self, Consent};
 use super::session::{cookie, session, set_cookie, signed_in};

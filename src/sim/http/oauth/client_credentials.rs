@@ -10,7 +10,8 @@ use super::token::{client, Refused};
 use crate::sim::control::Shared;
 use crate::sim::http::reply::{self, Reply};
 use crate::sim::http::Request;
-use crate::sim::{journal, time};
+use crate::sim::journal;
+use crate::time;
 
 pub(super) fn grant(shared: &Shared, request: &Request) -> Result<Reply, Refused> {
     let config = &shared.config;

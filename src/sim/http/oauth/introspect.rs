@@ -9,7 +9,8 @@ use crate::sim::accounts::hub_domain;
 use crate::sim::auth::{Caller, Denied, Grant};
 use crate::sim::control::Shared;
 use crate::sim::http::reply::{self, Reply};
-use crate::sim::{time, WebhookTarget};
+use crate::sim::WebhookTarget;
+use crate::time;
 
 /// Static tokens never expire; info reports a day so clients do not try to refresh.
 const PRIVATE_APP_EXPIRES_IN_SECS: i64 = 86_400;

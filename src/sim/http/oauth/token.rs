@@ -12,7 +12,7 @@ use crate::sim::auth::{CodeRefused, Grant, RefreshRefused};
 use crate::sim::control::Shared;
 use crate::sim::http::reply::{self, Reply};
 use crate::sim::http::Request;
-use crate::sim::time;
+use crate::time;
 
 /// A refused token request: HubSpot's legacy `status`, RFC 6749's `error`, the message.
 pub(super) struct Refused(

@@ -12,7 +12,7 @@ use super::Request;
 use crate::sim::http::acting::Acting;
 use crate::sim::kind::{association_type_id, primary_association_type_id, ObjectType};
 use crate::sim::portal::{Change, Invalid, Portal};
-use crate::sim::time;
+use crate::time;
 
 mod update;
 

@@ -12,7 +12,7 @@ use crate::sim::http::reply::{self, Reply};
 use crate::sim::http::Request;
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::Invalid;
-use crate::sim::time;
+use crate::time;
 
 pub fn update(acting: &Acting, request: &Request, kind: ObjectType, id: &str) -> Reply {
     let body = match reply::body_json(&request.body) {

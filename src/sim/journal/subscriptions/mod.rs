@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub use parse::{parse, Invalid};
 
 use crate::sim::kind::ObjectType;
-use crate::sim::time;
+use crate::time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -72,7 +72,7 @@ pub struct Subscription {
 
 impl Subscription {
     fn object_type(&self) -> Option<ObjectType> {
-        ObjectType::parse(&self.object_type_id)
+        crate::sim::kind::parse(&self.object_type_id)
     }
 
     fn covers(&self, portal_id: i64, kind: ObjectType, object_id: u64, action: Action) -> bool {
@@ -90,7 +90,7 @@ impl Subscription {
         let associated = self.associated_object_type_ids.iter().flatten();
         let mut scopes: Vec<&'static str> = std::iter::once(&self.object_type_id)
             .chain(associated)
-            .filter_map(|id| ObjectType::parse(id).map(ObjectType::read_scope))
+            .filter_map(|id| crate::sim::kind::parse(id).map(ObjectType::read_scope))
             .collect();
         scopes.dedup();
         scopes

@@ -79,7 +79,7 @@ pub fn parse(body: &Value, app_id: i64, installed_portal: i64) -> Result<Subscri
     }
     if kind == SubscriptionType::Object {
         let names = strings("properties")?;
-        let kind_of = ObjectType::parse(&object_type_id).expect("validated above");
+        let kind_of = crate::sim::kind::parse(&object_type_id).expect("validated above");
         if let Some(unknown) = names
             .iter()
             .find(|name| schema::property(kind_of, name).is_none())

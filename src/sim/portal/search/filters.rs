@@ -10,7 +10,7 @@ use super::{
 use crate::sim::kind::ObjectType;
 use crate::sim::portal::Portal;
 use crate::sim::schema::{self, PropertyType};
-use crate::sim::time;
+use crate::time;
 
 impl Portal {
     pub(super) fn matches(&self, kind: ObjectType, candidate: &Candidate, filter: &Filter) -> bool {
@@ -84,7 +84,9 @@ pub(super) fn typed(kind: ObjectType, name: &str, text: &str) -> Key {
     let ptype = schema::property(kind, name).map(|def| def.ptype);
     let number = match ptype {
         Some(PropertyType::Number) => text.parse::<f64>().ok(),
-        Some(PropertyType::Date | PropertyType::DateTime) => time::parse(text).map(|ms| ms as f64),
+        Some(PropertyType::Date | PropertyType::DateTime) => {
+            time::parse_ms(text).map(|ms| ms as f64)
+        }
         _ => None,
     };
     number.map_or_else(|| Key::Text(text.to_string()), Key::Number)

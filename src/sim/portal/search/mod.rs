@@ -12,7 +12,7 @@ use super::{Entry, Portal, Record};
 use crate::sim::gen::values;
 use crate::sim::kind::ObjectType;
 use crate::sim::schema;
-use crate::sim::time;
+use crate::time;
 
 pub const MAX_GROUPS: usize = 5;
 pub const MAX_FILTERS_PER_GROUP: usize = 6;

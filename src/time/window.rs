@@ -1,6 +1,7 @@
-//! The daily UTC window reconciliation runs in, such as 02:00-05:00 (it may wrap midnight).
+//! Daily UTC windows (such as the reconciliation window): whether an instant falls inside,
+//! when an occurrence starts, and whether a run at most once per interval is due.
 
-pub(super) const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// A daily UTC window such as 02:00-05:00 (it may wrap midnight, e.g. 22:00-04:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Window {
     }
 
     /// The window's length (a whole day when its ends are equal).
-    pub(super) fn length_ms(&self) -> i64 {
+    pub fn length_ms(&self) -> i64 {
         let minutes = (self.end_minute - self.start_minute).rem_euclid(1440);
         if minutes == 0 {
             DAY_MS
@@ -48,12 +49,12 @@ impl Window {
 
     /// When the occurrence of the window that begins on the UTC day `day` (days since the
     /// epoch) starts.
-    pub(super) fn start_on(&self, day: i64) -> i64 {
+    pub fn start_on(&self, day: i64) -> i64 {
         day * DAY_MS + self.start_minute * 60_000
     }
 
     /// The start of the occurrence holding `epoch_ms`, if it is inside the window.
-    pub(super) fn occurrence(&self, epoch_ms: i64) -> Option<i64> {
+    pub fn occurrence(&self, epoch_ms: i64) -> Option<i64> {
         let day = epoch_ms.div_euclid(DAY_MS);
         [day, day - 1]
             .into_iter()
@@ -62,7 +63,7 @@ impl Window {
     }
 
     /// The earliest time at or after `from_ms` inside the window.
-    pub(super) fn next_inside(&self, from_ms: i64) -> i64 {
+    pub fn next_inside(&self, from_ms: i64) -> i64 {
         if self.contains(from_ms) {
             return from_ms;
         }
@@ -92,4 +93,32 @@ fn minute_of_day(text: &str) -> Option<i64> {
     let (hours, minutes) = text.trim().split_once(':')?;
     let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
     ((0..24).contains(&hours) && (0..60).contains(&minutes)).then_some(hours * 60 + minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn windows_and_due_times() {
+        let night = Window::parse("02:00-05:00").unwrap();
+        assert!(
+            night.contains(2 * HOUR) && night.contains(5 * HOUR - 1) && !night.contains(5 * HOUR)
+        );
+        assert!(night.contains(DAY_MS * 100 + 3 * HOUR));
+        let wrap = Window::parse("22:30-04:00").unwrap();
+        assert!(wrap.contains(23 * HOUR) && wrap.contains(HOUR) && !wrap.contains(12 * HOUR));
+        assert!(Window::parse("00:00-00:00").unwrap().contains(13 * HOUR));
+        for bad in ["", "2-5", "25:00-01:00", "02:00", "02:60-03:00"] {
+            assert_eq!(Window::parse(bad), None, "{bad:?}");
+        }
+        let now = DAY_MS * 10 + 3 * HOUR;
+        assert!(night.due(None, now, 24 * HOUR));
+        assert!(!night.due(Some(now - HOUR), now, 24 * HOUR));
+        assert!(night.due(Some(now - 24 * HOUR), now, 24 * HOUR));
+        assert!(!night.due(None, now + 6 * HOUR, 24 * HOUR));
+        assert_eq!(wrap.to_string(), "22:30-04:00");
+    }
 }

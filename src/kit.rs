@@ -1,0 +1,35 @@
+//! What the integration tests and the benchmarks share to run a real gateway beside the
+//! simulator: a free port, and a reconciliation window that stays out of the way.
+
+use crate::time::now_ms;
+
+/// A port of 127.0.0.1 that was free a moment ago, for a server bound later (perhaps more
+/// than once, as a restarted gateway keeps its address). Taken below Linux's ephemeral range
+/// (32768 and up), where the kernel never hands a port to an outgoing connection or to a
+/// `bind` on port 0: otherwise any connection made meanwhile could take it.
+pub fn free_port() -> u16 {
+    use rand::Rng as _;
+    let mut random = rand::thread_rng();
+    for _ in 0..1000 {
+        let port = random.gen_range(20_000..32_768);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port of 127.0.0.1 between 20000 and 32767")
+}
+
+/// The `[sync]` line of a one-minute reconciliation window twelve hours from now, so that no
+/// run reconciles by accident.
+pub fn far_reconcile_window() -> String {
+    let minute_now = (now_ms() / 60_000) % 1440;
+    let start = (minute_now + 720) % 1440;
+    let end = (start + 1) % 1440;
+    format!(
+        "reconcile_window_utc = \"{:02}:{:02}-{:02}:{:02}\"",
+        start / 60,
+        start % 60,
+        end / 60,
+        end % 60
+    )
+}
