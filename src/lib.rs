@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod export;
 pub mod hubspot;
+pub mod journal;
 pub mod metrics;
 pub mod object;
 pub mod ownership;

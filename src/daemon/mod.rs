@@ -104,6 +104,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         .and_then(|id| id.parse().ok());
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
+    state.journal = crate::journal::Journal::from_config(loaded, &state.store)?;
     let state = Arc::new(state);
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {

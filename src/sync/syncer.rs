@@ -62,6 +62,8 @@ pub struct Syncer {
     pub counters: Counters,
     /// What else a privacy deletion erases (see `sync::privacy`).
     pub(super) forget: Vec<Forget>,
+    /// Which source delivered each change first (webhooks, the journal).
+    pub arrivals: super::arrivals::Arrivals,
     write_lock: Mutex<()>,
 }
 
@@ -92,6 +94,7 @@ impl Syncer {
             settings,
             counters: Counters::default(),
             forget: Vec::new(),
+            arrivals: Default::default(),
             write_lock: Mutex::new(()),
         }
     }
@@ -223,7 +226,7 @@ impl Syncer {
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
-                Applied::Nothing => continue,
+                Applied::Nothing | Applied::Unknown => continue,
             }
             for (other, links) in associations {
                 let to = links
@@ -241,30 +244,42 @@ impl Syncer {
         Ok(())
     }
 
-    /// Applies direct changes (deletions, restores, merges, privacy deletions) in order.
-    pub async fn write_changes(&self, changes: &[(ObjectType, Change)]) -> Result<()> {
+    /// Applies direct changes (deletions, restores, merges, privacy deletions, patches,
+    /// associations) in order. Returns the records a change needed but the mirror lacks
+    /// (a patch of a record it never saw): the caller reads them.
+    pub async fn write_changes(
+        &self,
+        changes: &[(ObjectType, Change)],
+    ) -> Result<Vec<(ObjectType, i64)>> {
         let _guard = self.write_lock.lock().await;
         let mirror = self.store.mirror();
         let now = now_ms();
+        let mut unknown = Vec::new();
         for (kind, change) in changes {
-            let id = match change {
-                Change::Deleted { id, .. }
-                | Change::Restored { id, .. }
-                | Change::PrivacyDeleted { id } => *id,
-                Change::Merged { survivor, .. } => *survivor,
-                Change::Fetched { record, .. } => record.id,
-            };
+            let id = change.id();
             let current = mirror.get(self.portal, *kind, id)?;
-            let purged = mirror.is_purged(self.portal, *kind, id)?;
+            let mut purged = mirror.is_purged(self.portal, *kind, id)?;
+            if let Change::Linked { to_type, to, .. } = change {
+                // No association may name a privacy-deleted record again.
+                purged = purged || mirror.is_purged(self.portal, *to_type, *to)?;
+            }
             match apply(*kind, current.as_ref(), purged, change, now) {
-                Applied::Writes(writes) => mirror.write(self.portal, *kind, &writes, None)?,
+                Applied::Writes(writes) => {
+                    if let Change::Patched { at_ms, .. } = change {
+                        self.counters
+                            .newest_change_ms
+                            .fetch_max((*at_ms).max(0) as u64, Ordering::Relaxed);
+                    }
+                    mirror.write(self.portal, *kind, &writes, None)?
+                }
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
+                Applied::Unknown => unknown.push((*kind, id)),
                 Applied::Nothing => {}
             }
         }
-        Ok(())
+        Ok(unknown)
     }
 
     /// Writes decided elsewhere (reconciliation), under the write lock.
