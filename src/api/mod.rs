@@ -5,6 +5,7 @@ pub mod body;
 mod connection;
 pub mod error;
 mod export;
+mod journal;
 mod lookups;
 mod objects;
 mod openapi;

@@ -25,7 +25,9 @@ const MAX_FILE_BYTES: usize = 16 << 20;
 /// Events and bytes one commit covers at most (a file never needs more).
 const COMMIT_EVENTS: usize = 10_000;
 const COMMIT_BYTES: usize = 5 << 20;
-/// Reads of a damaged file before it is skipped (pauses 1, 2, 4, 8, 16 s between them).
+/// Reads of a damaged file before it is skipped: the pauses between them double from the
+/// poll interval (1, 2, 4, 8, 16 s at the default 1 s), so a file HubSpot repairs within
+/// half a minute loses nothing.
 pub const FILE_ATTEMPTS: u32 = 6;
 /// A URL expiring sooner than this is not used: its entry is read again.
 const URL_MARGIN_MS: i64 = 2_000;
@@ -210,6 +212,9 @@ impl Consumer<'_> {
             portal_id: self.portal,
             position: batch.position.encode(),
         };
+        if !batch.pending.is_empty() {
+            super::crash::point(super::crash::Step::Downloaded);
+        }
         let body = bytes::Bytes::from(std::mem::take(&mut batch.body));
         let events = std::mem::take(&mut batch.pending);
         loop {
@@ -219,6 +224,7 @@ impl Consumer<'_> {
                 .await;
             match submitted {
                 Ok(outcome) => {
+                    super::crash::point(super::crash::Step::Committed);
                     self.journal.monitor.stored(&outcome);
                     break;
                 }
@@ -292,7 +298,7 @@ impl Consumer<'_> {
             .damaged_file(&entry.offset, attempts, &error);
         if attempts < FILE_ATTEMPTS {
             tracing::warn!(offset = %entry.offset, attempts, %error, "a journal file is damaged; reading it again");
-            return Duration::from_secs(1 << (attempts - 1));
+            return self.journal.settings.poll_interval * (1 << (attempts - 1));
         }
         tracing::error!(
             offset = %entry.offset,
@@ -337,6 +343,7 @@ impl Consumer<'_> {
             tracing::warn!(%error, "cannot record a journal gap; trying again");
             return Duration::from_secs(5);
         }
+        super::crash::point(super::crash::Step::GapNoted);
         // The reconciliation reads HubSpot after now: the cursor covers until now.
         let position = Position {
             offset,
@@ -346,7 +353,10 @@ impl Consumer<'_> {
         };
         let mut batch = Batch::new(self.portal, position);
         batch.files = 1;
-        self.commit(&mut batch).await.err().unwrap_or(Duration::ZERO)
+        self.commit(&mut batch)
+            .await
+            .err()
+            .unwrap_or(Duration::ZERO)
     }
 
     fn failed(&mut self, error: &Error) -> Duration {

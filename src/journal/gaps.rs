@@ -86,7 +86,12 @@ pub fn reconcile_for(kinds: &[ObjectType], last_known_ms: Option<i64>, now_ms: i
 impl Journal {
     /// Counts, records and logs a gap in `portal`'s journal, with the reconciliation it needs,
     /// durably (before the cursor moves past it), and wakes the reconciliation.
-    pub fn note_gap(&self, portal: i64, reason: Reason, needs: Reconcile) -> crate::store::Result<()> {
+    pub fn note_gap(
+        &self,
+        portal: i64,
+        reason: Reason,
+        needs: Reconcile,
+    ) -> crate::store::Result<()> {
         let now = now_ms();
         let record = self.update_record(portal, |record| {
             record.gaps += 1;
@@ -170,13 +175,19 @@ async fn reconcile_pending(
     pending: &Reconcile,
 ) -> Result<bool, crate::sync::Error> {
     let mut all = true;
-    for kind in pending.types.iter().filter(|kind| syncer.objects.contains(kind)) {
+    for kind in pending
+        .types
+        .iter()
+        .filter(|kind| syncer.objects.contains(kind))
+    {
         let state = TypeState::load(&syncer.store, syncer.portal, *kind)?;
         if state.backfill_done_at_ms.is_none() || state.backfill_started_at_ms.is_some() {
             all = false;
             continue;
         }
-        let repaired = syncer.reconcile_since(*kind, Some(pending.since_ms)).await?;
+        let repaired = syncer
+            .reconcile_since(*kind, Some(pending.since_ms))
+            .await?;
         tracing::info!(%kind, repaired, "journal gap reconciled");
         journal.update_record(syncer.portal, |record| {
             if let Some(left) = record.reconcile.as_mut() {
@@ -187,7 +198,11 @@ async fn reconcile_pending(
     if all {
         journal.update_record(syncer.portal, |record| {
             // A gap noted meanwhile added types (or moved `since`): keep those.
-            if record.reconcile.as_ref().is_some_and(|left| left.types.is_empty()) {
+            if record
+                .reconcile
+                .as_ref()
+                .is_some_and(|left| left.types.is_empty())
+            {
                 record.reconcile = None;
             }
         })?;

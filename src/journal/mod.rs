@@ -13,8 +13,10 @@
 //! types (`gaps`). `status` holds what `GET /v1/status` and the metrics show.
 
 pub mod consumer;
+pub mod crash;
 pub mod format;
 pub mod gaps;
+pub mod metrics;
 mod record;
 pub mod status;
 pub mod subscriptions;
@@ -88,7 +90,11 @@ impl Journal {
             poll_interval: Duration::from_millis(config.hubspot.journal.poll_interval_ms),
             kinds,
         };
-        Ok(Some(Arc::new(Journal::new(settings, client, store.clone()))))
+        Ok(Some(Arc::new(Journal::new(
+            settings,
+            client,
+            store.clone(),
+        ))))
     }
 
     pub fn new(settings: Settings, client: JournalClient, store: Store) -> Journal {

@@ -26,6 +26,8 @@ pub struct Monitor {
     pub gaps: AtomicU64,
     pub bad_files: AtomicU64,
     pub url_retries: AtomicU64,
+    /// Reads of a file that came back damaged (retried, or finally skipped).
+    pub damaged_reads: AtomicU64,
     pub rate_limited: AtomicU64,
     pub failures: AtomicU64,
     live: Mutex<Live>,
@@ -108,6 +110,7 @@ impl Monitor {
     }
 
     pub fn damaged_file(&self, offset: &str, attempts: u32, error: &str) {
+        self.damaged_reads.fetch_add(1, Ordering::Relaxed);
         self.live.lock().damaged = Some((offset.to_owned(), attempts, error.to_owned()));
     }
 
@@ -176,6 +179,11 @@ pub fn body(
     if let Some(monitor) = monitor {
         let live = monitor.live.lock();
         body["last_error"] = json!(live.error);
+        let count = |counter: &AtomicU64| json!(counter.load(Ordering::Relaxed));
+        body["url_retries"] = count(&monitor.url_retries);
+        body["damaged_reads"] = count(&monitor.damaged_reads);
+        body["rate_limited"] = count(&monitor.rate_limited);
+        body["failures"] = count(&monitor.failures);
         body["damaged_file"] = match &live.damaged {
             Some((offset, attempts, error)) => {
                 json!({"offset": offset, "reads": attempts, "error": error})

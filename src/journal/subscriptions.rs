@@ -44,14 +44,18 @@ pub fn wanted(
             .map(|other| other.type_id())
             .collect();
         if !others.is_empty() {
-            bodies.push(json!({"subscriptionType": "ASSOCIATION", "portalId": portal,
+            bodies.push(
+                json!({"subscriptionType": "ASSOCIATION", "portalId": portal,
                 "objectTypeId": kind.type_id(), "actions": ASSOCIATION_ACTIONS,
-                "objectIds": [], "associatedObjectTypeIds": others}));
+                "objectIds": [], "associatedObjectTypeIds": others}),
+            );
         }
     }
     if kinds.contains(&ObjectType::Contacts) {
-        bodies.push(json!({"subscriptionType": "GDPR_PRIVACY_DELETION", "portalId": portal,
-            "objectTypeId": ObjectType::Contacts.type_id(), "actions": ["GDPR_DELETE"]}));
+        bodies.push(
+            json!({"subscriptionType": "GDPR_PRIVACY_DELETION", "portalId": portal,
+            "objectTypeId": ObjectType::Contacts.type_id(), "actions": ["GDPR_DELETE"]}),
+        );
     }
     bodies
 }
@@ -144,7 +148,9 @@ impl Journal {
             }
             match self.unsubscribe(portal).await {
                 Ok(()) => return,
-                Err(error) => tracing::warn!(%error, "cannot remove the journal subscriptions yet; retrying"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot remove the journal subscriptions yet; retrying")
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(delay) => delay = (delay * 2).min(std::time::Duration::from_secs(300)),
@@ -243,6 +249,10 @@ mod tests {
         assert_eq!(bodies[1]["associatedObjectTypeIds"], json!(["0-2"]));
         assert!(bodies.iter().all(|body| body["portalId"] == 7));
         let only_deals = wanted(7, &[ObjectType::Deals], &BTreeMap::new());
-        assert_eq!(only_deals.len(), 1, "no other type to associate with, no contacts");
+        assert_eq!(
+            only_deals.len(),
+            1,
+            "no other type to associate with, no contacts"
+        );
     }
 }

@@ -154,8 +154,15 @@ mod tests {
         cursors.commit(&[(&moved(7, "b"), 2, 0)], 6).unwrap();
         cursors.commit(&[(&moved(8, "x"), 1, 0)], 4).unwrap();
         let current = cursors.get(7).unwrap().unwrap();
-        assert_eq!((current.position.as_slice(), current.stored), (&b"b"[..], 5));
-        assert_eq!(roll_back(&db, 5).unwrap(), 1, "only portal 7's move is past chunk 5");
+        assert_eq!(
+            (current.position.as_slice(), current.stored),
+            (&b"b"[..], 5)
+        );
+        assert_eq!(
+            roll_back(&db, 5).unwrap(),
+            1,
+            "only portal 7's move is past chunk 5"
+        );
         let cursors = JournalCursors::open(&db).unwrap();
         let back = cursors.get(7).unwrap().unwrap();
         assert_eq!(
@@ -163,7 +170,11 @@ mod tests {
             (&b"a"[..], 3, 1)
         );
         assert_eq!(cursors.get(8).unwrap().unwrap().position, b"x");
-        assert_eq!(roll_back(&db, 5).unwrap(), 0, "a rolled-back row is acknowledged");
+        assert_eq!(
+            roll_back(&db, 5).unwrap(),
+            0,
+            "a rolled-back row is acknowledged"
+        );
         cursors.annotate(7, b"a+").unwrap();
         assert_eq!(cursors.get(7).unwrap().unwrap().stored, 3);
         assert_eq!(cursors.all().unwrap().len(), 2);

@@ -125,7 +125,10 @@ mod tests {
         let sifted = arrivals.sift(&window);
         arrivals.settle(sifted);
         assert_eq!(
-            (arrivals.first(Source::Webhook), arrivals.first(Source::Journal)),
+            (
+                arrivals.first(Source::Webhook),
+                arrivals.first(Source::Journal)
+            ),
             (1, 1)
         );
         assert_eq!(arrivals.repeated(Source::Journal), 1);

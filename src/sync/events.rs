@@ -78,8 +78,14 @@ impl Plan {
                 };
                 let at_ms = event.occurred_at;
                 // One journal UPDATE becomes one event per property: one patch again.
-                if let Some((last_kind, Change::Patched { id: last, at_ms: at, properties })) =
-                    self.changes.last_mut()
+                if let Some((
+                    last_kind,
+                    Change::Patched {
+                        id: last,
+                        at_ms: at,
+                        properties,
+                    },
+                )) = self.changes.last_mut()
                 {
                     if (*last_kind, *last, *at) == (kind, id, at_ms) {
                         properties.insert(name.clone(), value.clone());

@@ -23,6 +23,8 @@ pub struct Setup {
     pub port: u16,
     pub api_base: String,
     pub sync: bool,
+    /// Read the simulator's Webhooks Journal, polling every this many ms while caught up.
+    pub journal_poll_ms: Option<u64>,
 }
 
 impl Setup {
@@ -45,6 +47,13 @@ impl Setup {
             + 720)
             % 1440;
         let end = (minute + 1) % 1440;
+        let journal = match self.journal_poll_ms {
+            Some(ms) => format!(
+                "client_id = \"{}\"\n[hubspot.journal]\nenabled = true\npoll_interval_ms = {ms}\n",
+                hubspot_gateway::sim::SimConfig::default().client_id
+            ),
+            None => String::new(),
+        };
         format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
@@ -57,7 +66,7 @@ api_base = "{api_base}"
 client_secret = "env:BENCH_CLIENT_SECRET"
 access_token = "env:BENCH_ACCESS_TOKEN"
 max_retry_secs = 120
-
+{journal}
 [store]
 path = "{store}"
 

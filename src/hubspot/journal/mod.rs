@@ -183,7 +183,10 @@ impl JournalClient {
             404 => return Err(DownloadError::Gone),
             other => return Err(DownloadError::Failed(format!("HTTP {other}"))),
         }
-        if response.content_length().is_some_and(|length| length as usize > limit) {
+        if response
+            .content_length()
+            .is_some_and(|length| length as usize > limit)
+        {
             return Err(DownloadError::TooBig(limit));
         }
         let mut bytes = BytesMut::new();
@@ -315,9 +318,14 @@ mod tests {
         let entries = batch_entries(body, "t").unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].offset, "a-1");
-        assert_eq!(entries[0].expires_at_ms, parse_ms("2026-03-01T00:10:00.000Z"));
+        assert_eq!(
+            entries[0].expires_at_ms,
+            parse_ms("2026-03-01T00:10:00.000Z")
+        );
         assert!(batch_entries(b"", "t").unwrap().is_empty(), "204");
-        assert!(batch_entries(br#"{"status":"COMPLETE"}"#, "t").unwrap().is_empty());
+        assert!(batch_entries(br#"{"status":"COMPLETE"}"#, "t")
+            .unwrap()
+            .is_empty());
         assert!(batch_entries(b"<html>", "t").is_err());
         assert_eq!(segment("a-b_c.d~"), "a-b_c.d~");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");

@@ -99,7 +99,10 @@ mod tests {
             renew_after(Duration::from_secs(1800)),
             Duration::from_secs(1500)
         );
-        assert_eq!(renew_after(Duration::from_secs(60)), Duration::from_secs(30));
+        assert_eq!(
+            renew_after(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
         assert_eq!(renew_after(Duration::ZERO), Duration::ZERO);
     }
 }

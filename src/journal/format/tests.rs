@@ -74,7 +74,11 @@ fn every_action_becomes_the_webhook_shape() {
     assert_eq!(events[4].object_type(), Some(ObjectType::Companies));
     let link = &events[7];
     assert_eq!(
-        (link.from_object_id, link.to_object_id, link.association_target()),
+        (
+            link.from_object_id,
+            link.to_object_id,
+            link.association_target()
+        ),
         (Some(501), Some(3_000_000_001), Some(ObjectType::Companies))
     );
     assert_eq!(
@@ -82,7 +86,11 @@ fn every_action_becomes_the_webhook_shape() {
         (Some(false), Some(true))
     );
     assert_eq!(events[8].merged_object_ids, Some(vec![78, 79]));
-    assert_eq!(events[12].object_type(), Some(ObjectType::Contacts), "a type name");
+    assert_eq!(
+        events[12].object_type(),
+        Some(ObjectType::Contacts),
+        "a type name"
+    );
 }
 
 #[test]
@@ -126,7 +134,11 @@ fn damaged_files_are_refused() {
         br#"{"journalEvents": {}}"#,
         b"",
     ] {
-        assert!(read_file(bytes).is_err(), "{}", String::from_utf8_lossy(bytes));
+        assert!(
+            read_file(bytes).is_err(),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
     }
     let empty = read_file(br#"{"journalEvents": []}"#).unwrap();
     assert!(convert(&empty, "o", PORTAL).events.is_empty());

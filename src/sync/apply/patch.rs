@@ -45,7 +45,9 @@ pub(super) fn apply(
         .properties
         .insert(kind.modified_property().to_owned(), timestamp(at_ms));
     record.updated_at_ms = at_ms;
-    let stage = properties.get("dealstage").filter(|stage| !stage.is_empty());
+    let stage = properties
+        .get("dealstage")
+        .filter(|stage| !stage.is_empty());
     if let (ObjectType::Deals, Some(stage)) = (kind, stage) {
         record.stage_history.push(StageEntry {
             stage: stage.clone(),
@@ -79,7 +81,11 @@ mod tests {
         Record {
             id: 5,
             updated_at_ms: 1_000,
-            properties: changed(&[("dealname", "Big"), ("pipeline", "default"), ("amount", "9")]),
+            properties: changed(&[
+                ("dealname", "Big"),
+                ("pipeline", "default"),
+                ("amount", "9"),
+            ]),
             ..Record::default()
         }
     }
@@ -97,7 +103,14 @@ mod tests {
     #[test]
     fn a_patch_sets_clears_and_stamps_the_version() {
         let patch = changed(&[("dealstage", "won"), ("amount", "")]);
-        let record = written(apply(ObjectType::Deals, Some(&stored()), false, 1_500, &patch, 9));
+        let record = written(apply(
+            ObjectType::Deals,
+            Some(&stored()),
+            false,
+            1_500,
+            &patch,
+            9,
+        ));
         assert_eq!(record.properties.get("dealstage").unwrap(), "won");
         assert!(!record.properties.contains_key("amount"), "cleared");
         assert_eq!(record.properties.get("dealname").unwrap(), "Big", "kept");
@@ -124,10 +137,13 @@ mod tests {
             apply(kind, Some(&stored()), false, 999, &patch, 9),
             Applied::Stale
         );
-        assert!(matches!(
-            apply(kind, Some(&stored()), false, 1_000, &patch, 9),
-            Applied::Writes(_)
-        ), "as new as the stored version: applied again, harmlessly");
+        assert!(
+            matches!(
+                apply(kind, Some(&stored()), false, 1_000, &patch, 9),
+                Applied::Writes(_)
+            ),
+            "as new as the stored version: applied again, harmlessly"
+        );
         assert_eq!(apply(kind, None, false, 1_500, &patch, 9), Applied::Unknown);
         assert_eq!(apply(kind, None, true, 1_500, &patch, 9), Applied::Nothing);
     }
