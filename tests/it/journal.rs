@@ -3,6 +3,7 @@
 //! expiring URLs) alone or beside webhooks, through gaps, damaged files, storms and crashes.
 
 mod both;
+mod cli;
 mod connect;
 mod crash;
 mod demo;

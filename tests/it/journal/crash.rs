@@ -16,7 +16,7 @@ use crate::support::process::{command, free_port, Process};
 use crate::support::{config_with, far_reconcile_window, Options, READ_TOKEN};
 
 /// The binary on the store in `dir`, reading `sim`'s journal, armed to die at `step`.
-async fn binary(sim: &sim::SimHandle, dir: &Path, step: Step) -> (Process, String) {
+fn binary(sim: &sim::SimHandle, dir: &Path, step: Step) -> (Process, String) {
     let port = free_port();
     let options = Options {
         hubspot: hubspot_section(&sim.base_url(), &sim.control().config().client_id, 100),
@@ -32,10 +32,8 @@ async fn binary(sim: &sim::SimHandle, dir: &Path, step: Step) -> (Process, Strin
     .unwrap();
     let mut command = command(&config);
     command.arg("serve").env(crash::VARIABLE, step.name());
-    let mut process = Process::spawn(command, &config);
-    let base = format!("http://{listen}");
-    process.wait_ready(&base).await;
-    (process, base)
+    // Not waited for: it may die at its crash point before it answers `/readyz`.
+    (Process::spawn(command, &config), format!("http://{listen}"))
 }
 
 /// Waits until the binary at `base` has backfilled and subscribed.
@@ -77,7 +75,7 @@ async fn killed_between_download_and_commit_or_after_it_loses_and_repeats_nothin
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (mut process, base) = binary(&sim, dir.path(), step).await;
+        let (mut process, base) = binary(&sim, dir.path(), step);
         wait_connected(&base).await;
         mutate(&sim, 0);
         sim.control().flush_journal();
@@ -103,7 +101,7 @@ async fn killed_after_noting_a_gap_reconciles_it_after_the_restart() {
     mutate(&sim, 1);
     sim.control().flush_journal();
     sim.control().age_journal(Duration::from_secs(4 * 86_400));
-    let (mut process, _) = binary(&sim, dir.path(), Step::GapNoted).await;
+    let (mut process, _) = binary(&sim, dir.path(), Step::GapNoted);
     killed(&mut process).await;
     drop(process);
     let harness = start_gateway(sim, dir, Sources::JOURNAL_ONLY).await;
