@@ -2,7 +2,8 @@
 //! in-process `hubspot-sim` with a seeded portal and a gateway on a temporary store, connects
 //! them as a HubSpot app would be connected (the printed link opens the simulator's sign-in
 //! and consent pages in a browser; pressing Enter, or running without input, lets the demo
-//! walk them itself), shows the backfill, sends a few signed webhooks through real mutations,
+//! walk them itself), shows the backfill, sends a few signed webhooks through real mutations
+//! (with `--no-webhooks`, none: the changes arrive through HubSpot's Webhooks Journal),
 //! and prints the URLs, tokens and ready-to-paste `curl` lines, the admin console's URL and a
 //! one-time sign-in link, then serves until Ctrl-C.
 
@@ -23,7 +24,9 @@ use crate::sim::{self, SimConfig, WebhookTarget};
 const CLIENT_SECRET: &str = "demo-client-secret";
 
 /// Runs the demo until SIGINT/SIGTERM.
-pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
+/// `webhooks`: the simulator posts signed webhooks to the gateway; without them the gateway
+/// reads the Webhooks Journal (it reads it with them too: both sources, each change once).
+pub async fn run(listen: SocketAddr, webhooks: bool) -> anyhow::Result<()> {
     let sim_config = SimConfig {
         contacts: 2_000,
         companies: 600,
@@ -46,6 +49,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
         &simulator.base_url(),
         &simulator.config().client_id,
         &dir.path().join("store"),
+        webhooks,
     );
     let secrets_key = {
         use base64::Engine as _;
@@ -64,9 +68,11 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
         .await
         .context("starting the gateway")?;
     let base = format!("http://{}", running.local_addr);
-    let mut target = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
-    target.retry_base_ms = 500;
-    simulator.control().set_webhook_target(Some(target));
+    if webhooks {
+        let mut target = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
+        target.retry_base_ms = 500;
+        simulator.control().set_webhook_target(Some(target));
+    }
     let shutdown = running.shutdown_token();
     let console = running.console.clone();
     let gateway = tokio::spawn(running.wait());
@@ -81,7 +87,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     );
     connect::connect(&simulator, &base, &admin_token).await?;
     show_backfill(&base, &read_token).await?;
-    let examples = send_webhooks(&simulator).await?;
+    let examples = send_webhooks(&simulator, &base, &read_token, webhooks).await?;
     print_guide(&base, &read_token, &admin_token, &examples);
     println!("\nadmin console: {base}/admin (sign in with the admin token above)");
     println!(
@@ -108,7 +114,12 @@ fn demo_config(
     sim_base: &str,
     client_id: &str,
     store: &std::path::Path,
+    webhooks: bool,
 ) -> String {
+    let journal = match webhooks {
+        true => "",
+        false => "[hubspot.journal]\nenabled = true\npoll_interval_ms = 1000\n",
+    };
     format!(
         r#"
 [server]
@@ -121,7 +132,7 @@ api_base = "{sim_base}"
 app_base = "{sim_base}"
 client_secret = "{CLIENT_SECRET}"
 client_id = "{client_id}"
-
+{journal}
 [store]
 path = "{store}"
 secrets_key = "env:DEMO_SECRETS_KEY"
@@ -205,8 +216,14 @@ struct Examples {
     company_id: String,
 }
 
-/// Mutates the simulated portal; each change reaches the gateway as a signed webhook.
-async fn send_webhooks(simulator: &sim::SimHandle) -> anyhow::Result<Examples> {
+/// Mutates the simulated portal; each change reaches the gateway as a signed webhook (or
+/// through the journal); waits until the mirror shows the new contact.
+async fn send_webhooks(
+    simulator: &sim::SimHandle,
+    base: &str,
+    token: &str,
+    webhooks: bool,
+) -> anyhow::Result<Examples> {
     let control = simulator.control();
     let company_id = control
         .ids(sim::ObjectType::Companies, "0", 1)
@@ -239,15 +256,27 @@ async fn send_webhooks(simulator: &sim::SimHandle) -> anyhow::Result<Examples> {
         (sim::ObjectType::Companies, &company_id),
         true,
     )?;
-    let before = simulator.stats().webhooks.events_delivered;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while simulator.stats().webhooks.events_delivered == before
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let http = reqwest::Client::new();
+    let lookup = format!("{base}/v1/contacts/lookup?email={email}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer: serde_json::Value = http
+            .get(&lookup)
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if answer["in_crm"] == true || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let delivered = simulator.stats().webhooks.events_delivered - before;
-    println!("sent signed webhooks for 3 changes in HubSpot ({delivered} events delivered so far): company {company_id} updated, contact {contact} created and associated\n");
+    let how = match webhooks {
+        true => "sent signed webhooks for",
+        false => "the Webhooks Journal delivered (no webhooks)",
+    };
+    println!("{how} 3 changes in HubSpot: company {company_id} updated, contact {contact} created and associated\n");
     Ok(Examples {
         domain,
         email,

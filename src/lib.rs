@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod demo;
 pub mod export;
 pub mod hubspot;
+pub mod journal;
 pub mod kit;
 pub mod metrics;
 pub mod object;

@@ -33,6 +33,9 @@ enum Command {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// No webhooks: the gateway reads HubSpot's Webhooks Journal instead.
+        #[arg(long)]
+        no_webhooks: bool,
     },
     /// Connect to HubSpot as an app: print HubSpot's authorize URL and wait for the callback
     /// (through the running daemon if there is one, else serving it on server.listen).
@@ -67,6 +70,11 @@ enum Command {
         dry_run: bool,
         file: PathBuf,
     },
+    /// HubSpot's Webhooks Journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// Work on the store offline.
     Store {
         #[command(subcommand)]
@@ -79,6 +87,13 @@ enum StoreCommand {
     /// Check a stopped store against the gateway's record of what it acknowledged, without
     /// changing it (exit 0 consistent, 1 with what is missing).
     Verify,
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Create (or update) the journal subscriptions the mirror needs for the connected
+    /// portal: through the running daemon if there is one, else directly.
+    Subscribe,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -99,7 +114,10 @@ fn main() -> ExitCode {
     logging::init(cli.log_format, level);
     match cli.command {
         // The demo needs no config file: everything is embedded.
-        Command::Demo { listen } => run(hubspot_gateway::demo::run(listen)),
+        Command::Demo {
+            listen,
+            no_webhooks,
+        } => run(hubspot_gateway::demo::run(listen, !no_webhooks)),
         Command::CheckConfig => check_config(&cli.config),
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
@@ -132,6 +150,12 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        Command::Journal {
+            command: JournalCommand::Subscribe,
+        } => match load(&cli.config) {
+            Ok(loaded) => run(async move { daemon::commands::journal_subscribe(&loaded).await }),
+            Err(code) => code,
+        },
         Command::Store {
             command: StoreCommand::Verify,
         } => match load(&cli.config) {

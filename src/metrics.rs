@@ -165,6 +165,14 @@ fn scrape(state: &State) -> Registry {
     if let Some(syncer) = state.syncer() {
         hubspot_metrics(&mut registry, &syncer);
     }
+    if let Some(journal) = &state.journal {
+        let syncer = state.syncer();
+        crate::journal::metrics::register(
+            &mut registry,
+            journal,
+            syncer.as_deref().map(|s| &s.arrivals),
+        );
+    }
     connection_metrics(&mut registry, state);
     registry
 }

@@ -6,6 +6,7 @@ mod callback_page;
 mod connection;
 pub mod error;
 mod export;
+mod journal;
 mod lookups;
 mod objects;
 mod openapi;
@@ -61,6 +62,8 @@ pub struct State {
     pub exporter: Arc<crate::export::Exporter>,
     /// The connections to HubSpot (Connect, Disconnect, preferences, users' connections).
     pub connections: crate::connection::Connections,
+    /// The Webhooks Journal, when `[hubspot.journal]` is on.
+    pub journal: Option<Arc<crate::journal::Journal>>,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
     /// The sync of the current connection; `None` while not connected.
@@ -91,6 +94,7 @@ impl State {
             fallback_owner_id: None,
             exporter: Arc::default(),
             connections,
+            journal: None,
             portal: RwLock::new(portal),
             syncer: RwLock::new(None),
             ready: AtomicBool::new(false),

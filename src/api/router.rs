@@ -12,7 +12,8 @@ use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
 use super::{
-    connection, export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State,
+    connection, export, journal, lookups, objects, openapi, status, sync, user_mappings, webhooks,
+    State,
 };
 use crate::config::Scope;
 use crate::webhook::Rejection;
@@ -181,6 +182,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/webhooks/events/{event_id}",
         ADMIN,
         |state, call| webhooks::one(state, call.params[0]),
+    ),
+    heavy(
+        Method::POST,
+        "/v1/journal/subscriptions",
+        ADMIN,
+        journal::subscribe,
     ),
     route(Method::GET, "/v1/sync/schedule", ADMIN, sync::schedule),
     route(Method::PUT, "/v1/sync/schedule", ADMIN, sync::put_schedule),

@@ -16,7 +16,21 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
     let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;
     body["connection"] = connection(&state.connections.status());
+    body["journal"] =
+        journal(state, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The Webhooks Journal's part of the status, with the running consumer's live state.
+fn journal(state: &State, portal: Option<&Portal>) -> store::Result<Value> {
+    let syncer = state.syncer();
+    crate::journal::status::body(
+        state.journal.is_some(),
+        &state.store,
+        portal.map(|portal| portal.hub_id),
+        state.journal.as_deref().map(|journal| &journal.monitor),
+        syncer.as_deref().map(|syncer| &syncer.arrivals),
+    )
 }
 
 /// The connection's state in the status (the whole of it is `GET /v1/connection`, admin).

@@ -5,6 +5,8 @@
 
 #[path = "bench_mirror/backfill.rs"]
 mod backfill;
+#[path = "bench_mirror/catchup.rs"]
+mod catchup;
 #[path = "bench_mirror/export.rs"]
 mod export;
 #[path = "bench_mirror/freshness.rs"]
@@ -55,6 +57,8 @@ enum Command {
     Export(export::Args),
     /// Mutation → visible through webhooks, after a backfill.
     Freshness(freshness::Args),
+    /// A journal-only gateway stopped for hours of mutations, then started: catch-up time, calls.
+    JournalCatchup(catchup::Args),
     /// Lookup and indicator throughput/latency on a backfilled store, vs `/healthz`.
     Lookups(lookups::Args),
     /// Where a backfill page's time goes (list, associations, store write), in-process.
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             Command::Backfill(args) => backfill::run(gateway, out, args).await,
             Command::Export(args) => export::run(gateway, out, args).await,
             Command::Freshness(args) => freshness::run(gateway, out, args).await,
+            Command::JournalCatchup(args) => catchup::run(gateway, out, args).await,
             Command::Lookups(args) => lookups::run(gateway, out, args).await,
             Command::Pages(args) => pages::run(out, args).await,
         }

@@ -105,6 +105,27 @@ pub struct HubSpot {
     /// One HTTP request to HubSpot, answer included; a create that times out has an unknown
     /// outcome and is reconciled before it is sent again.
     pub request_timeout_secs: u64,
+    /// `[hubspot.journal]`: pull events from HubSpot's Webhooks Journal.
+    pub journal: Journal,
+}
+
+/// `[hubspot.journal]`: HubSpot's Webhooks Journal as an event source beside (or instead of)
+/// webhooks, with the app's client credentials (`client_id` + `client_secret`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Journal {
+    pub enabled: bool,
+    /// How often to look for new entries while caught up (behind, it reads back to back).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal {
+            enabled: false,
+            poll_interval_ms: 1_000,
+        }
+    }
 }
 
 impl Default for HubSpot {
@@ -121,6 +142,7 @@ impl Default for HubSpot {
             max_retry_secs: 120,
             max_concurrency: 8,
             request_timeout_secs: 60,
+            journal: Journal::default(),
         }
     }
 }

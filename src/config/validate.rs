@@ -14,6 +14,33 @@ const LEGACY_MIN_RETENTION_HOURS: u64 = 25;
 /// Body limits: at least 1 KiB, at most 64 MiB.
 const BODY_BYTES: std::ops::RangeInclusive<usize> = 1024..=64 << 20;
 
+/// `[hubspot.journal]`: its bounds, and what reading the journal needs.
+fn check_journal(config: &Config) -> Vec<(&'static str, String)> {
+    let journal = &config.hubspot.journal;
+    let mut problems = Vec::new();
+    if !(100..=3_600_000).contains(&journal.poll_interval_ms) {
+        problems.push((
+            "poll_interval_ms",
+            "must be between 100 and 3600000".to_owned(),
+        ));
+    }
+    if journal.enabled && config.hubspot.client_id.is_none() {
+        problems.push((
+            "enabled",
+            "the journal is read with the app's client credentials: set hubspot.client_id \
+             (and hubspot.client_secret)"
+                .to_owned(),
+        ));
+    }
+    if journal.enabled && !config.sync.enabled {
+        problems.push((
+            "enabled",
+            "the journal feeds the mirror: it needs sync.enabled = true".to_owned(),
+        ));
+    }
+    problems
+}
+
 /// Checks everything that parsing cannot; returns every problem found (empty when valid).
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -101,6 +128,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
              OAuth app (`hubspot-gateway connect`)"
                 .into(),
         );
+    }
+    for (key, message) in check_journal(config) {
+        problem(&format!("hubspot.journal.{key}"), message);
     }
     if url::Url::parse(&hubspot.app_base).map(|u| u.scheme().starts_with("http")) != Ok(true) {
         problem(

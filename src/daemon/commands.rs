@@ -142,3 +142,49 @@ pub fn verify_store(loaded: &Loaded) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `hubspot-gateway journal subscribe`: creates (or updates) the Webhooks Journal
+/// subscriptions of the connected portal, through the running daemon or directly.
+pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        loaded.config.hubspot.journal.enabled,
+        "the Webhooks Journal is off: set [hubspot.journal] enabled = true"
+    );
+    if let Some((base, http)) = running_daemon(loaded).await {
+        let token = token_with(loaded, Scope::Admin)?;
+        let answer = http
+            .post(format!("{base}/v1/journal/subscriptions"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        let status = answer.status();
+        let body = answer.text().await?;
+        anyhow::ensure!(status.is_success(), "the daemon answered {status}: {body}");
+        println!("{body}");
+        return Ok(());
+    }
+    let kinds = record_types(loaded);
+    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
+    let journal = crate::journal::Journal::from_config(loaded, &store)?
+        .context("the Webhooks Journal is off")?;
+    let client = client(loaded, &store)?;
+    let info = connect(
+        &client,
+        &requirements(loaded, &kinds),
+        &CancellationToken::new(),
+    )
+    .await
+    .context("could not connect to HubSpot")?;
+    let syncer = syncer(loaded, client, store.clone(), info.hub_id, kinds);
+    for sub in journal.subscribe(&syncer).await? {
+        println!(
+            "{} {} {}: {}",
+            sub.id,
+            sub.kind,
+            sub.object_type_id,
+            sub.actions.join(" ")
+        );
+    }
+    store.commit()?;
+    Ok(())
+}

@@ -102,6 +102,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
+    state.journal = crate::journal::Journal::from_config(loaded, &state.store)?;
     let state = Arc::new(state);
     let console = Arc::new(crate::console::Console::new(state.clone()));
 

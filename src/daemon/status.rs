@@ -82,6 +82,13 @@ pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
     let mut body = api::status_body(store, portal.as_ref(), &record_types(loaded))?;
     let connection = super::commands::connections(loaded, store)?.status();
     body["connection"] = api::connection_summary(&connection);
+    body["journal"] = crate::journal::status::body(
+        loaded.config.hubspot.journal.enabled,
+        store,
+        portal.as_ref().map(|portal| portal.hub_id),
+        None,
+        None,
+    )?;
     Ok(body)
 }
 
@@ -129,7 +136,7 @@ pub fn render(body: &Value, source: &Source) -> String {
         "cursor",
     ]);
     for (name, value) in body.as_object().into_iter().flatten() {
-        if name == "webhooks" || name == "connection" || !value.is_object() {
+        if ["webhooks", "connection", "journal"].contains(&name.as_str()) || !value.is_object() {
             continue;
         }
         table.add_row([
@@ -156,6 +163,47 @@ pub fn render(body: &Value, source: &Source) -> String {
         field("inbox_depth"),
         field("last_received_at"),
     ));
+    if let Some(journal) = body
+        .get("journal")
+        .filter(|journal| journal["enabled"] == true)
+    {
+        out.push_str(&journal_line(journal, &text));
+    }
+    out
+}
+
+/// The Webhooks Journal in one line, its subscriptions in another.
+fn journal_line(journal: &Value, text: &dyn Fn(Option<&Value>) -> String) -> String {
+    let field = |name: &str| text(journal.get(name));
+    let mut out = format!(
+        "journal: {} events, cursor age {} s, last polled {}, {} gaps (last {})\n",
+        field("events"),
+        field("cursor_age_secs"),
+        field("last_polled_at"),
+        field("gaps"),
+        field("last_gap_at"),
+    );
+    let subscriptions: Vec<String> = journal["subscriptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|sub| {
+            format!(
+                "{} {}",
+                text(sub.get("type")),
+                text(sub.get("object_type_id"))
+            )
+        })
+        .collect();
+    if !subscriptions.is_empty() {
+        out.push_str(&format!(
+            "journal subscriptions: {}\n",
+            subscriptions.join(", ")
+        ));
+    }
+    if let Some(warning) = journal["warning"].as_str() {
+        out.push_str(&format!("journal warning: {warning}\n"));
+    }
     out
 }
 

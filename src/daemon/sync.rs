@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Portal, State};
 use crate::config::Loaded;
-use crate::connection::{self, Connections, ServiceClient};
+use crate::connection::{self, Connections, ServiceClient, Unavailable};
 use crate::hubspot::{self, Requirements};
 use crate::object::ObjectType;
 use crate::store::Store;
@@ -153,7 +153,15 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                     reason = %unavailable.reason,
                     "sync waits for a HubSpot connection"
                 );
-                if !changed(&mut changes, &shutdown).await {
+                // Meanwhile a disconnect's journal subscriptions are removed.
+                let still = tokio::select! {
+                    still = changed(&mut changes, &shutdown) => still,
+                    () = release_journal(&state, &unavailable, &stop) => {
+                        changed(&mut changes, &shutdown).await
+                    }
+                };
+                stop.cancel();
+                if !still {
                     return;
                 }
             }
@@ -162,6 +170,17 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
         if shutdown.is_cancelled() {
             return;
         }
+    }
+}
+
+/// Not connected any more (a disconnect): removes the journal subscriptions of the portal
+/// the gateway mirrored, retrying until done or `stop`.
+async fn release_journal(state: &State, unavailable: &Unavailable, stop: &CancellationToken) {
+    let (Some(journal), Some(portal)) = (&state.journal, state.portal()) else {
+        return;
+    };
+    if unavailable.state == connection::State::NotConnected {
+        journal.release(portal.hub_id, stop).await;
     }
 }
 
@@ -211,6 +230,14 @@ async fn run_connection(
     }
     state.set_syncer(Some(syncer.clone()));
     let mut loops = JoinSet::new();
+    if let Some(journal) = &state.journal {
+        // Subscribed before the first backfill reads anything: no change falls between.
+        if !subscribe_journal(journal, &syncer, &stop).await {
+            return;
+        }
+        let inbox = state.ingress.inbox.clone();
+        loops.spawn(journal.clone().run(syncer.clone(), inbox, stop.clone()));
+    }
     loops.spawn(sync::run_webhooks(syncer.clone(), stop.clone()));
     loops.spawn(sync::run_cycle(
         syncer,
@@ -225,6 +252,33 @@ async fn run_connection(
             if error.is_panic() {
                 std::panic::resume_unwind(error.into_panic());
             }
+        }
+    }
+}
+
+/// Creates the journal subscriptions of `syncer`'s portal, retrying while HubSpot fails;
+/// a refusal (credentials, scopes) is logged and the journal is read all the same (an
+/// operator fixes it, `hubspot-gateway journal subscribe` tries again). `false`: stopped.
+async fn subscribe_journal(
+    journal: &crate::journal::Journal,
+    syncer: &Syncer,
+    stop: &CancellationToken,
+) -> bool {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match journal.subscribe(syncer).await {
+            Ok(_) => return true,
+            Err(error) if error.is_retryable() => {
+                tracing::warn!(%error, retry_in_secs = delay.as_secs(), "cannot create the journal subscriptions yet");
+            }
+            Err(error) => {
+                tracing::error!(%error, "HubSpot refused the journal subscriptions; run `hubspot-gateway journal subscribe` once fixed");
+                return true;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(60)),
+            () = stop.cancelled() => return false,
         }
     }
 }
@@ -258,6 +312,7 @@ async fn reset_user_mappings(connections: &Connections, syncer: &Syncer) {
 pub fn cycle(loaded: &Loaded) -> Cycle {
     let config = &loaded.config.sync;
     Cycle {
+        incremental: !loaded.config.hubspot.journal.enabled,
         poll_interval: Duration::from_secs(config.poll_interval_secs),
         reference_interval: Duration::from_secs(config.reference_interval_secs),
         reconcile_interval: Duration::from_secs(config.reconcile_interval_hours * 3600),

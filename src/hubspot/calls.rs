@@ -33,12 +33,10 @@ impl CallCounts {
     }
 }
 
-impl Client {
+impl CallCounts {
     /// Every (endpoint, status) answered so far, in order.
-    pub fn calls(&self) -> Vec<CallCount> {
-        self.inner
-            .calls
-            .counts
+    pub(crate) fn snapshot(&self) -> Vec<CallCount> {
+        self.counts
             .lock()
             .iter()
             .map(|((endpoint, status), count)| CallCount {
@@ -47,6 +45,13 @@ impl Client {
                 count: *count,
             })
             .collect()
+    }
+}
+
+impl Client {
+    /// Every (endpoint, status) answered so far, in order.
+    pub fn calls(&self) -> Vec<CallCount> {
+        self.inner.calls.snapshot()
     }
 }
 

@@ -45,6 +45,7 @@ mod client;
 mod error;
 mod find;
 mod introspect;
+pub mod journal;
 mod model;
 mod oauth;
 mod objects;

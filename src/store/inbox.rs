@@ -46,6 +46,15 @@ pub struct NewEvent<'a> {
     pub raw: &'a str,
 }
 
+/// One request of a group commit: its events and, for the Webhooks Journal, the cursor its
+/// commit moves. A journal request's events count as received (the ledger counts every
+/// stored event) but neither as webhook duplicates nor as the last webhook's arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct Appending<'a> {
+    pub events: &'a [NewEvent<'a>],
+    pub cursor: Option<&'a super::CursorMove>,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
     pub stored: u32,
@@ -175,10 +184,27 @@ impl InboxStore {
     /// until [`super::Store::store_events`] commits and acknowledges them; the counters are
     /// written by [`InboxStore::persist_counters`]. The new events' dedup rows are *not*
     /// written: see [`InboxStore::index_pending`].
+    #[cfg(test)]
     pub(super) fn append_group(
         &self,
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
+    ) -> Result<Vec<AppendOutcome>> {
+        let requests: Vec<Appending<'_>> = requests
+            .iter()
+            .map(|events| Appending {
+                events,
+                cursor: None,
+            })
+            .collect();
+        self.append_requests(received_at_ms, &requests)
+    }
+
+    /// [`InboxStore::append_group`] for requests of any source (see [`Appending`]).
+    pub(super) fn append_requests(
+        &self,
+        received_at_ms: i64,
+        requests: &[Appending<'_>],
     ) -> Result<Vec<AppendOutcome>> {
         let mut unindexed = self.unindexed.lock();
         let mut outcomes = Vec::with_capacity(requests.len());
@@ -186,9 +212,9 @@ impl InboxStore {
         let mut seen = HashSet::new();
         let mut chunk = ChunkBuilder::new(received_at_ms);
         let mut seq = unindexed.next_seq;
-        for events in requests {
+        for request in requests {
             let mut outcome = AppendOutcome::default();
-            for event in *events {
+            for event in request.events {
                 let key = event_key(event.event_id, event.portal_id, &event.digest);
                 if !seen.insert(key)
                     || unindexed.keys.contains_key(&key)
@@ -216,12 +242,20 @@ impl InboxStore {
         unindexed.next_seq = seq;
         drop(unindexed);
         let stored: u64 = outcomes.iter().map(|o| u64::from(o.stored)).sum();
-        let duplicates: u64 = outcomes.iter().map(|o| u64::from(o.duplicates)).sum();
+        let webhooks = || {
+            requests
+                .iter()
+                .zip(&outcomes)
+                .filter(|(request, _)| request.cursor.is_none())
+                .map(|(_, outcome)| outcome)
+        };
+        let duplicates: u64 = webhooks().map(|o| u64::from(o.duplicates)).sum();
+        let webhooks_stored = webhooks().any(|o| o.stored > 0);
         self.pending.fetch_add(stored, Ordering::Relaxed);
         let mut counters = self.counters.lock();
         counters.received += stored;
         counters.duplicates += duplicates;
-        if stored > 0 {
+        if webhooks_stored {
             counters.last_received_at_ms = Some(received_at_ms);
         }
         Ok(outcomes)

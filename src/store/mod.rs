@@ -22,6 +22,7 @@ mod audit;
 mod connections;
 mod exports;
 mod inbox;
+mod journal;
 mod keys;
 pub mod ledger;
 mod mirror;
@@ -43,9 +44,10 @@ use crate::object::ObjectType;
 pub use connections::Connections;
 pub use exports::Exports;
 pub use inbox::{
-    AppendOutcome, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
+    AppendOutcome, Appending, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
     MAX_EVENT_BYTES,
 };
+pub use journal::{CursorMove, JournalCursor, JournalCursors};
 use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
 pub use ownership::{MappingSource, Ownership, UserMapping};
@@ -154,6 +156,7 @@ struct Inner {
     ownership: Ownership,
     exports: Exports,
     connections: Connections,
+    journal: JournalCursors,
     /// What has been acknowledged; written after each commit that makes more of it durable.
     ledger: Ledger,
     path: PathBuf,
@@ -211,15 +214,42 @@ impl Store {
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
     ) -> Result<(Vec<AppendOutcome>, Durable)> {
+        let requests: Vec<Appending<'_>> = requests
+            .iter()
+            .map(|events| Appending {
+                events,
+                cursor: None,
+            })
+            .collect();
+        self.store_group(received_at_ms, &requests)
+    }
+
+    /// Like [`Store::store_events`], for requests from any source: a journal request also
+    /// moves its cursor in the same commit (see [`JournalCursors`]), counting what it stored.
+    pub fn store_group(
+        &self,
+        received_at_ms: i64,
+        requests: &[Appending<'_>],
+    ) -> Result<(Vec<AppendOutcome>, Durable)> {
         if let Some(reason) = self.failure() {
             return Err(Error::Unavailable(reason.to_owned()));
         }
         let inbox = &self.inner.inbox;
         let stored = inbox
-            .append_group(received_at_ms, requests)
+            .append_requests(received_at_ms, requests)
             .and_then(|outcomes| {
                 inbox.persist_counters()?;
                 let (seq, events) = inbox.appended();
+                let moves: Vec<(&CursorMove, u64, u64)> = requests
+                    .iter()
+                    .zip(&outcomes)
+                    .filter_map(|(request, outcome)| {
+                        let counts = (u64::from(outcome.stored), u64::from(outcome.duplicates));
+                        request.cursor.map(|cursor| (cursor, counts.0, counts.1))
+                    })
+                    .collect();
+                // After the chunks: a cursor durable without its events cannot be.
+                self.inner.journal.commit(&moves, seq)?;
                 // Not `commit`: the ledger is the acknowledger's to write, meanwhile.
                 self.make_durable()?;
                 Ok((outcomes, Durable { seq, events }))
@@ -324,6 +354,11 @@ impl Store {
     /// Connections to HubSpot (sealed tokens, preferences, pending Connect flows).
     pub fn connections(&self) -> &Connections {
         &self.inner.connections
+    }
+
+    /// The Webhooks Journal's cursors, one per portal.
+    pub fn journal(&self) -> &JournalCursors {
+        &self.inner.journal
     }
 
     pub fn path(&self) -> &Path {

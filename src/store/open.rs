@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
 use super::{
-    inbox, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror, Ownership,
-    Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
+    inbox, journal, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror,
+    Ownership, Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
 impl Store {
@@ -61,6 +61,14 @@ impl Store {
                      was answered 503, or never answered); HubSpot delivers them again"
                 );
             }
+            let rolled = journal::roll_back(&db, recorded.inbox_seq)?;
+            if rolled > 0 {
+                tracing::warn!(
+                    rolled,
+                    "journal cursors went back one step: their last move was never \
+                     acknowledged; the journal is read again from there"
+                );
+            }
         }
         let data_file = File::open(path.join("db"))?;
         // The directory entry of a new store must be durable too.
@@ -74,6 +82,7 @@ impl Store {
         let ownership = Ownership::open(&db)?;
         let exports = Exports::open(&db)?;
         let connections = Connections::open(&db)?;
+        let journal = journal::JournalCursors::open(&db)?;
         // The ledger may describe only what is durable.
         db.flush()?;
         data_file.sync_data()?;
@@ -101,6 +110,7 @@ impl Store {
             ownership,
             exports,
             connections,
+            journal,
             ledger,
             path: path.to_owned(),
             failure: OnceLock::new(),

@@ -6,6 +6,8 @@
 //! `updatedAt`, deletions and restores compare their event time with both the stored
 //! version and the last deletion/restore applied.
 
+use std::collections::BTreeMap;
+
 use crate::object::ObjectType;
 use crate::ownership::{brief, terms};
 use crate::store::{Record, Write};
@@ -36,6 +38,35 @@ pub enum Change {
     PrivacyDeleted {
         id: i64,
     },
+    /// Properties HubSpot changed at `at_ms` (`""`: cleared), from an ordered source (the
+    /// Webhooks Journal): applied to the stored record without reading it again.
+    Patched {
+        id: i64,
+        at_ms: i64,
+        properties: BTreeMap<String, String>,
+    },
+    /// One association added or removed (both directions).
+    Linked {
+        from: i64,
+        to_type: ObjectType,
+        to: i64,
+        removed: bool,
+    },
+}
+
+impl Change {
+    /// The record the change is about (a merge's survivor, an association's `from`).
+    pub fn id(&self) -> i64 {
+        match self {
+            Change::Deleted { id, .. }
+            | Change::Restored { id, .. }
+            | Change::PrivacyDeleted { id }
+            | Change::Patched { id, .. } => *id,
+            Change::Merged { survivor, .. } => *survivor,
+            Change::Fetched { record, .. } => record.id,
+            Change::Linked { from, .. } => *from,
+        }
+    }
 }
 
 /// What applying a change amounts to.
@@ -46,6 +77,8 @@ pub enum Applied {
     Stale,
     /// Nothing to do (unknown record, already in that state, purged for good).
     Nothing,
+    /// The change needs the stored record, which the mirror does not have (read it).
+    Unknown,
 }
 
 /// Decides the writes for `change` given the stored record (`current`, looked up by the
@@ -135,8 +168,25 @@ pub fn apply(
             }
         }
         Change::PrivacyDeleted { id } => Applied::Writes(vec![Write::Purge { id: *id }]),
+        Change::Patched {
+            at_ms, properties, ..
+        } => patch::apply(kind, current, purged, *at_ms, properties, now_ms),
+        Change::Linked {
+            from,
+            to_type,
+            to,
+            removed,
+        } if !purged => Applied::Writes(vec![Write::Associate {
+            from: *from,
+            to_type: *to_type,
+            to: *to,
+            removed: *removed,
+        }]),
+        Change::Linked { .. } => Applied::Nothing,
     }
 }
+
+mod patch;
 
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,14 @@
-//! Turning a window of webhook events into changes: deletions, restores, merges and privacy
+//! Turning a window of events into changes: deletions, restores, merges and privacy
 //! deletions apply directly; everything else marks the record for a (coalesced) re-read,
-//! since HubSpot's payloads are thin and unordered.
+//! since webhook payloads are thin and unordered. Journal events are ordered and carry the
+//! changed values, so their property changes become patches and their association changes
+//! apply directly; only creations (whose system properties no event carries) are re-read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::apply::Change;
 use crate::object::ObjectType;
-use crate::webhook::event::Event;
+use crate::webhook::event::{Event, Source};
 
 /// What a window of events asks of the mirror.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub fn plan(events: &[Event], portal: i64, mirrored: &[ObjectType]) -> Plan {
         let kind =
             ObjectType::from_event_kind(event.object_kind()).filter(|kind| mirrored.contains(kind));
         match kind {
-            Some(kind) if event.portal_id == portal => plan.add(kind, event),
+            Some(kind) if event.portal_id == portal => plan.add(kind, event, mirrored),
             _ => plan.ignored += 1,
         }
     }
@@ -36,8 +38,11 @@ pub fn plan(events: &[Event], portal: i64, mirrored: &[ObjectType]) -> Plan {
 }
 
 impl Plan {
-    fn add(&mut self, kind: ObjectType, event: &Event) {
+    fn add(&mut self, kind: ObjectType, event: &Event, mirrored: &[ObjectType]) {
         let at_ms = event.occurred_at;
+        if event.source() == Source::Journal && self.add_journal(kind, event, mirrored) {
+            return;
+        }
         match (event.action(), event.object_id) {
             ("creation" | "propertyChange", Some(id)) => self.refetch(kind, id),
             ("deletion", Some(id)) => self.changes.push((kind, Change::Deleted { id, at_ms })),
@@ -59,6 +64,60 @@ impl Plan {
                 None => self.ignored += 1,
             },
             _ => self.ignored += 1,
+        }
+    }
+
+    /// A journal event's patch or association, in order; `false`: plan it as a webhook's.
+    fn add_journal(&mut self, kind: ObjectType, event: &Event, mirrored: &[ObjectType]) -> bool {
+        match (event.action(), event.object_id, event.from_object_id) {
+            ("propertyChange", Some(id), _) => {
+                let (Some(name), Some(value)) = (&event.property_name, &event.property_value)
+                else {
+                    // A value too big to keep: read the record instead.
+                    return false;
+                };
+                let at_ms = event.occurred_at;
+                // One journal UPDATE becomes one event per property: one patch again.
+                if let Some((
+                    last_kind,
+                    Change::Patched {
+                        id: last,
+                        at_ms: at,
+                        properties,
+                    },
+                )) = self.changes.last_mut()
+                {
+                    if (*last_kind, *last, *at) == (kind, id, at_ms) {
+                        properties.insert(name.clone(), value.clone());
+                        return true;
+                    }
+                }
+                let properties = [(name.clone(), value.clone())].into();
+                let patch = Change::Patched {
+                    id,
+                    at_ms,
+                    properties,
+                };
+                self.changes.push((kind, patch));
+                true
+            }
+            ("associationChange", _, Some(from)) => {
+                match (event.association_target(), event.to_object_id) {
+                    (Some(to_type), Some(to)) if mirrored.contains(&to_type) => {
+                        let removed = event.association_removed == Some(true);
+                        let link = Change::Linked {
+                            from,
+                            to_type,
+                            to,
+                            removed,
+                        };
+                        self.changes.push((kind, link));
+                    }
+                    _ => self.ignored += 1,
+                }
+                true
+            }
+            _ => false,
         }
     }
 

@@ -2,6 +2,7 @@
 //! `apply` and `events` are pure; the rest does IO through the HubSpot client and the store.
 
 pub mod apply;
+pub mod arrivals;
 mod backfill;
 mod convert;
 pub mod events;

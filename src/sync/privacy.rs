@@ -144,24 +144,8 @@ fn named(event: &Event) -> Vec<(ObjectType, i64)> {
         let merged = event.merged_object_ids.iter().flatten().copied();
         named.extend(ids.into_iter().flatten().chain(merged).map(|id| (kind, id)));
     }
-    if let Some(to) = event.to_object_id {
-        let target = ObjectType::ALL.into_iter().find(|kind| {
-            event.to_object_type_id.as_deref() == Some(kind.type_id())
-                || event
-                    .association_type
-                    .as_deref()
-                    .is_some_and(|t| t.ends_with(&format!("TO_{}", singular(*kind))))
-        });
-        named.extend(target.map(|kind| (kind, to)));
+    if let (Some(to), Some(target)) = (event.to_object_id, event.association_target()) {
+        named.push((target, to));
     }
     named
-}
-
-fn singular(kind: ObjectType) -> &'static str {
-    match kind {
-        ObjectType::Contacts => "CONTACT",
-        ObjectType::Companies => "COMPANY",
-        ObjectType::Deals => "DEAL",
-        ObjectType::Tasks => "TASK",
-    }
 }

@@ -25,6 +25,13 @@ struct Listing {
 impl Syncer {
     /// Compares `kind` with HubSpot and repairs the mirror; returns the records repaired.
     pub async fn reconcile(&self, kind: ObjectType) -> Result<u64> {
+        self.reconcile_since(kind, None).await
+    }
+
+    /// [`Syncer::reconcile`] after a gap in the events: records HubSpot modified at or after
+    /// `since_ms` are read again even when the mirror's version looks as new (a later patch
+    /// may have advanced it past a change that never arrived).
+    pub async fn reconcile_since(&self, kind: ObjectType, since_ms: Option<i64>) -> Result<u64> {
         if !self.backfilled(kind)? {
             return Ok(0);
         }
@@ -34,7 +41,10 @@ impl Syncer {
         let mut refetch = Vec::new();
         for (id, modified) in &listing.live {
             match mirror.get(self.portal, kind, *id)? {
-                Some(record) if !record.archived && record.updated_at_ms >= *modified => {}
+                Some(record)
+                    if !record.archived
+                        && record.updated_at_ms >= *modified
+                        && since_ms.is_none_or(|since| *modified < since) => {}
                 _ if mirror.is_purged(self.portal, kind, *id)? => {}
                 _ => refetch.push(*id),
             }

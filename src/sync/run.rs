@@ -19,6 +19,9 @@ use crate::time::Window;
 /// How often the polling cycle runs and when reference data and reconciliation are due.
 #[derive(Debug, Clone)]
 pub struct Cycle {
+    /// Search for modified records each pass; off while the Webhooks Journal delivers every
+    /// change in order (it replaces polling; gaps in it are reconciled).
+    pub incremental: bool,
     pub poll_interval: Duration,
     pub reference_interval: Duration,
     pub reconcile_interval: Duration,
@@ -29,6 +32,7 @@ impl Default for Cycle {
     /// The config's defaults.
     fn default() -> Self {
         Cycle {
+            incremental: true,
             poll_interval: Duration::from_secs(300),
             reference_interval: Duration::from_secs(600),
             reconcile_interval: Duration::from_secs(24 * 3600),
@@ -107,7 +111,9 @@ pub async fn run_cycle(
             }
             for kind in syncer.objects.clone() {
                 syncer.backfill(kind, false).await?;
-                syncer.poll(kind).await?;
+                if cycle.incremental {
+                    syncer.poll(kind).await?;
+                }
                 reconcile_if_due(&syncer, kind, &cycle).await?;
             }
             Ok::<(), super::Error>(())

@@ -62,6 +62,8 @@ pub struct Syncer {
     pub counters: Counters,
     /// What else a privacy deletion erases (see `sync::privacy`).
     pub(super) forget: Vec<Forget>,
+    /// Which source delivered each change first (webhooks, the journal).
+    pub arrivals: super::arrivals::Arrivals,
 }
 
 /// Which associations to read for fetched records.
@@ -91,6 +93,7 @@ impl Syncer {
             settings,
             counters: Counters::default(),
             forget: Vec::new(),
+            arrivals: Default::default(),
         }
     }
 
@@ -231,7 +234,7 @@ impl Syncer {
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
-                Applied::Nothing => continue,
+                Applied::Nothing | Applied::Unknown => continue,
             }
             for (other, links) in associations {
                 let to = links
@@ -249,30 +252,42 @@ impl Syncer {
         Ok(())
     }
 
-    /// Applies direct changes (deletions, restores, merges, privacy deletions) in order.
-    pub async fn write_changes(&self, changes: &[(ObjectType, Change)]) -> Result<()> {
+    /// Applies direct changes (deletions, restores, merges, privacy deletions, patches,
+    /// associations) in order. Returns the records a change needed but the mirror lacks
+    /// (a patch of a record it never saw): the caller reads them.
+    pub async fn write_changes(
+        &self,
+        changes: &[(ObjectType, Change)],
+    ) -> Result<Vec<(ObjectType, i64)>> {
         let writing = self.writing().await;
         let mirror = self.store.mirror();
         let now = now_ms();
+        let mut unknown = Vec::new();
         for (kind, change) in changes {
-            let id = match change {
-                Change::Deleted { id, .. }
-                | Change::Restored { id, .. }
-                | Change::PrivacyDeleted { id } => *id,
-                Change::Merged { survivor, .. } => *survivor,
-                Change::Fetched { record, .. } => record.id,
-            };
+            let id = change.id();
             let current = mirror.get(self.portal, *kind, id)?;
-            let purged = mirror.is_purged(self.portal, *kind, id)?;
+            let mut purged = mirror.is_purged(self.portal, *kind, id)?;
+            if let Change::Linked { to_type, to, .. } = change {
+                // No association may name a privacy-deleted record again.
+                purged = purged || mirror.is_purged(self.portal, *to_type, *to)?;
+            }
             match apply(*kind, current.as_ref(), purged, change, now) {
-                Applied::Writes(writes) => writing.write(*kind, &writes, None)?,
+                Applied::Writes(writes) => {
+                    if let Change::Patched { at_ms, .. } = change {
+                        self.counters
+                            .newest_change_ms
+                            .fetch_max((*at_ms).max(0) as u64, Ordering::Relaxed);
+                    }
+                    writing.write(*kind, &writes, None)?
+                }
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
+                Applied::Unknown => unknown.push((*kind, id)),
                 Applied::Nothing => {}
             }
         }
-        Ok(())
+        Ok(unknown)
     }
 
     /// Writes decided elsewhere in `sync` (reconciliation, privacy), under the write lock.

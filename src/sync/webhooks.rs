@@ -1,5 +1,6 @@
-//! Applying stored webhook events: read a window from the inbox, plan it, apply direct
-//! changes (privacy deletions through `Syncer::forget`), re-read the records it names, erase
+//! Applying stored events (webhooks and the Webhooks Journal alike): read a window from the
+//! inbox, drop second arrivals of a change (`arrivals`), plan it, apply direct changes and
+//! patches (privacy deletions through `Syncer::forget`), re-read the records it names, erase
 //! the events about forgotten records, then acknowledge. Events survive restarts until
 //! acknowledged, and applying one twice is harmless.
 
@@ -39,14 +40,23 @@ impl Syncer {
                 }
             })
             .collect();
-        let plan = plan(&events, self.portal, &self.objects);
+        let sifted = self.arrivals.sift(&events);
+        let fresh: Vec<Event> = events
+            .iter()
+            .zip(&sifted.keep)
+            .filter(|(_, keep)| **keep)
+            .map(|(event, _)| event.clone())
+            .collect();
+        let mut plan = plan(&fresh, self.portal, &self.objects);
         // A privacy deletion is final: applied after the window's other changes, it ends
         // the same.
         let (deletions, changes): (Vec<_>, Vec<_>) = plan
             .changes
             .into_iter()
             .partition(|(_, change)| matches!(change, Change::PrivacyDeleted { .. }));
-        self.write_changes(&changes).await?;
+        for (kind, id) in self.write_changes(&changes).await? {
+            plan.refetch.entry(kind).or_default().insert(id);
+        }
         for kind in ObjectType::ALL {
             let ids: Vec<i64> = deletions
                 .iter()
@@ -63,6 +73,7 @@ impl Syncer {
         }
         self.erase_events_after_deletion(&events)?;
         inbox.ack(next)?;
+        self.arrivals.settle(sifted);
         self.counters
             .events_applied
             .fetch_add(stored.len() as u64, Ordering::Relaxed);

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 /// One webhook event. Unknown fields are ignored; kind-specific fields are optional.
 /// Ids are i64 (many exceed 2^31) and accepted as numbers or numeric strings.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     #[serde(deserialize_with = "id")]
@@ -115,6 +115,10 @@ pub struct Event {
     pub message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_type: Option<String>,
+    /// The Webhooks Journal file this event came from; `None` for a webhook. HubSpot never
+    /// sends it: the gateway writes it when it converts a journal event (`journal::format`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_offset: Option<String>,
 }
 
 /// An event as it arrived: its raw JSON text and what it parsed into.
@@ -230,6 +234,10 @@ impl Id {
         }
     }
 }
+
+mod change;
+
+pub use change::Source;
 
 #[cfg(test)]
 mod tests;

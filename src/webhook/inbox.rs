@@ -9,7 +9,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{self, AppendOutcome, NewEvent, Store};
+use crate::store::{self, AppendOutcome, Appending, CursorMove, NewEvent, Store};
 use crate::time::now_ms;
 
 /// How many requests, and events, one commit may cover at most: a bigger group amortises the
@@ -30,6 +30,8 @@ enum Job {
     Append {
         body: Bytes,
         events: Vec<Pending>,
+        /// A journal request's cursor, moved in the same commit.
+        cursor: Option<CursorMove>,
         reply: oneshot::Sender<Result<AppendOutcome, String>>,
     },
     /// Sent once the server has drained: commit what is left and stop.
@@ -83,6 +85,17 @@ impl Inbox {
         body: Bytes,
         events: Vec<Pending>,
     ) -> Result<AppendOutcome, Refusal> {
+        self.submit_with(body, events, None).await
+    }
+
+    /// Like [`Inbox::submit`] for another source: with `cursor`, the Webhooks Journal's
+    /// cursor moves in the commit that stores these events (see `store::JournalCursors`).
+    pub async fn submit_with(
+        &self,
+        body: Bytes,
+        events: Vec<Pending>,
+        cursor: Option<CursorMove>,
+    ) -> Result<AppendOutcome, Refusal> {
         let pending = self.store.inbox().pending();
         if pending >= self.high_water {
             return Err(Refusal::Overloaded { pending });
@@ -91,6 +104,7 @@ impl Inbox {
         let job = Job::Append {
             body,
             events,
+            cursor,
             reply,
         };
         let closed = || Refusal::StorageUnavailable("the inbox is shutting down".into());
@@ -184,15 +198,16 @@ impl Committer {
                     Job::Append {
                         body,
                         events,
+                        cursor,
                         reply,
-                    } => group.push((body, events, reply)),
+                    } => group.push((body, events, cursor, reply)),
                 }
-                let events: usize = group.iter().map(|(_, events, _)| events.len()).sum();
+                let events: usize = group.iter().map(|(_, events, _, _)| events.len()).sum();
                 let room = group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS;
                 next = room.then(|| self.jobs.try_recv().ok()).flatten();
             }
             if !group.is_empty() {
-                let events = group.iter().map(|(_, events, _)| events.len()).sum();
+                let events = group.iter().map(|(_, events, _, _)| events.len()).sum();
                 self.commit(group, acknowledger);
                 let _ = wake.try_send(());
                 if self.store.inbox().unindexed() > MAX_UNINDEXED {
@@ -209,12 +224,19 @@ impl Committer {
         let received_at_ms = now_ms();
         let requests: Vec<Vec<NewEvent<'_>>> = group
             .iter()
-            .map(|(body, events, _)| new_events(body, events).collect())
+            .map(|(body, events, _, _)| new_events(body, events).collect())
             .collect();
-        let slices: Vec<&[NewEvent<'_>]> = requests.iter().map(Vec::as_slice).collect();
-        match self.store.store_events(received_at_ms, &slices) {
+        let appending: Vec<Appending<'_>> = requests
+            .iter()
+            .zip(&group)
+            .map(|(events, (_, _, cursor, _))| Appending {
+                events,
+                cursor: cursor.as_ref(),
+            })
+            .collect();
+        match self.store.store_group(received_at_ms, &appending) {
             Ok((outcomes, durable)) => {
-                let replies = group.into_iter().map(|(_, _, reply)| reply);
+                let replies = group.into_iter().map(|(_, _, _, reply)| reply);
                 let replies = replies.zip(outcomes).collect();
                 // Every group goes through the acknowledger, in order, even one of duplicates
                 // only: their first copies may be in a group still being acknowledged.
@@ -222,7 +244,7 @@ impl Committer {
             }
             Err(error) => {
                 tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
-                for (_, _, reply) in group {
+                for (_, _, _, reply) in group {
                     let _ = reply.send(Err(error.to_string()));
                 }
             }
@@ -264,7 +286,7 @@ fn acknowledge_groups(store: &Store, stored: &std::sync::mpsc::Receiver<Stored>)
     }
 }
 
-type Appended = (Bytes, Vec<Pending>, Reply);
+type Appended = (Bytes, Vec<Pending>, Option<CursorMove>, Reply);
 
 fn new_events<'a>(body: &'a Bytes, events: &'a [Pending]) -> impl Iterator<Item = NewEvent<'a>> {
     // The handler checked the body is UTF-8 and built `raw` ranges from it.

@@ -11,6 +11,7 @@ mod export_binary;
 mod export_crash;
 mod export_split;
 mod faults;
+mod journal;
 mod listeners;
 mod mirror;
 mod ops;

@@ -76,6 +76,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         port: gateway::free_port(),
         api_base: sim.base_url(),
         sync: true,
+        journal_poll_ms: None,
     };
     let started = Instant::now();
     let gw = Gateway::start(&setup, "backfill.log", Duration::from_secs(60)).await?;

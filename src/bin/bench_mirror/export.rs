@@ -103,6 +103,7 @@ async fn one_run(
         port: gateway::free_port(),
         api_base: sim.base_url(),
         sync: true,
+        journal_poll_ms: None,
     };
     // A job is one body: 10,000 contacts are ~1.6 MB.
     let gw = Gateway::start_with(

@@ -1,6 +1,7 @@
 //! Freshness benchmark: after a backfill, records are changed through the simulator's
 //! `Control` (which posts signed webhooks to the gateway) and `GET /v1/objects/{type}/{id}`
-//! is polled until the change shows: mutation → visible, p50/p99.
+//! is polled until the change shows: mutation → visible, p50/p99. With `--journal-poll-ms`
+//! the gateway also reads the Webhooks Journal; with `--no-webhooks` only the journal.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +39,12 @@ pub struct Args {
     pub poll_ms: u64,
     #[arg(long, default_value = "freshness")]
     pub name: String,
+    /// Read the Webhooks Journal too, polling every this many ms while caught up.
+    #[arg(long)]
+    pub journal_poll_ms: Option<u64>,
+    /// Send no webhooks: changes arrive through the journal alone.
+    #[arg(long, requires = "journal_poll_ms")]
+    pub no_webhooks: bool,
     /// Fresh simulator and gateway per run; the result is the median run by p99.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -81,7 +88,10 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         gateway::CLIENT_SECRET,
     );
     target.retry_base_ms = 200;
-    config.webhook = Some(target);
+    if !args.no_webhooks {
+        config.webhook = Some(target);
+    }
+    config.client_secret = gateway::CLIENT_SECRET.into();
     let sim = sim::start(config, "127.0.0.1:0".parse()?).await?;
     let dir = out.join(&args.name);
     if dir.exists() {
@@ -93,6 +103,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         port,
         api_base: sim.base_url(),
         sync: true,
+        journal_poll_ms: args.journal_poll_ms,
     };
     let started = Instant::now();
     let gw = Arc::new(Gateway::start(&setup, "freshness.log", Duration::from_secs(60)).await?);
@@ -189,6 +200,8 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         "mutations": args.mutations,
         "mutation_rate_per_sec": args.rate,
         "poll_ms": args.poll_ms,
+        "journal_poll_ms": args.journal_poll_ms,
+        "webhooks": !args.no_webhooks,
         "mutation_to_visible": figures,
         "timed_out_30s": timed_out,
         "failed": failed,
@@ -196,6 +209,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         "api_calls_per_mutation": round3((calls_after - calls_before) as f64 / args.mutations as f64),
         "sim_webhooks": stats.webhooks,
         "gateway_webhooks": status["webhooks"],
+        "gateway_journal": status["journal"],
     });
     let f = &result["mutation_to_visible"];
     report::table(

@@ -23,6 +23,8 @@ pub struct Setup {
     pub port: u16,
     pub api_base: String,
     pub sync: bool,
+    /// Read the simulator's Webhooks Journal, polling every this many ms while caught up.
+    pub journal_poll_ms: Option<u64>,
 }
 
 impl Setup {
@@ -36,6 +38,13 @@ impl Setup {
 
     /// `server_extra` is appended to `[server]` (e.g. `max_body_bytes = 4194304`).
     fn config_text(&self, server_extra: &str) -> String {
+        let journal = match self.journal_poll_ms {
+            Some(ms) => format!(
+                "client_id = \"{}\"\n[hubspot.journal]\nenabled = true\npoll_interval_ms = {ms}\n",
+                hubspot_gateway::sim::SimConfig::default().client_id
+            ),
+            None => String::new(),
+        };
         format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
@@ -48,7 +57,7 @@ api_base = "{api_base}"
 client_secret = "env:BENCH_CLIENT_SECRET"
 access_token = "env:BENCH_ACCESS_TOKEN"
 max_retry_secs = 120
-
+{journal}
 [store]
 path = "{store}"
 

@@ -76,6 +76,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         port: gateway::free_port(),
         api_base: "http://127.0.0.1:9".into(),
         sync: false,
+        journal_poll_ms: None,
     };
     anyhow::ensure!(
         setup.store().exists(),

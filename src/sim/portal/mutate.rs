@@ -50,10 +50,23 @@ impl Portal {
         source: &str,
         what: ChangeKind,
     ) -> Change {
+        self.change_at(kind, id, source, what, time::now_ms())
+    }
+
+    /// A change that happened at `occurred_ms`: HubSpot's event time is the time the record
+    /// was modified (its property versions and `lastmodifieddate` carry the same instant).
+    pub(super) fn change_at(
+        &self,
+        kind: ObjectType,
+        id: u64,
+        source: &str,
+        what: ChangeKind,
+        occurred_ms: i64,
+    ) -> Change {
         Change {
             kind,
             object_id: id,
-            occurred_ms: time::now_ms(),
+            occurred_ms,
             source: source.to_string(),
             what,
         }
@@ -162,7 +175,7 @@ impl Portal {
         changed
             .into_iter()
             .map(|(name, value)| {
-                self.change(kind, id, source, ChangeKind::Property { name, value })
+                self.change_at(kind, id, source, ChangeKind::Property { name, value }, now)
             })
             .collect()
     }
@@ -192,7 +205,7 @@ impl Portal {
         let table = self.table_mut(kind);
         table.entries.insert(id, Entry::Live(Box::new(record)));
         table.created.insert(id);
-        let mut changes = vec![self.change(kind, id, source, ChangeKind::Created)];
+        let mut changes = vec![self.change_at(kind, id, source, ChangeKind::Created, now)];
         let applied = self.apply(kind, id, properties, source);
         // `apply` queues the record for search only when a property changed.
         if applied.is_empty() {
@@ -240,7 +253,13 @@ impl Portal {
         record.archived_ms = Some(now);
         self.table_mut(kind).archived.insert(id);
         self.reindex(kind, id);
-        Some(vec![self.change(kind, id, source, ChangeKind::Deleted)])
+        Some(vec![self.change_at(
+            kind,
+            id,
+            source,
+            ChangeKind::Deleted,
+            now,
+        )])
     }
 
     pub fn restore(&mut self, kind: ObjectType, id: u64, source: &str) -> Option<Vec<Change>> {
@@ -256,7 +275,13 @@ impl Portal {
             .insert(kind.modified_property().to_string(), time::iso(now));
         self.table_mut(kind).archived.remove(&id);
         self.reindex(kind, id);
-        Some(vec![self.change(kind, id, source, ChangeKind::Restored)])
+        Some(vec![self.change_at(
+            kind,
+            id,
+            source,
+            ChangeKind::Restored,
+            now,
+        )])
     }
 
     /// Stamps `count` live records (from the start of the id range) with one modified time,

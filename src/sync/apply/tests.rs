@@ -30,13 +30,7 @@ impl Model {
     }
 
     fn change(&mut self, change: &Change) -> Applied {
-        let id = match change {
-            Change::Fetched { record, .. } => record.id,
-            Change::Deleted { id, .. }
-            | Change::Restored { id, .. }
-            | Change::PrivacyDeleted { id } => *id,
-            Change::Merged { survivor, .. } => *survivor,
-        };
+        let id = change.id();
         let applied = apply(
             KIND,
             self.records.get(&id),

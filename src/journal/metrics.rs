@@ -1,0 +1,116 @@
+//! The Webhooks Journal's series on `/metrics`: events stored, gaps, damaged files, retries,
+//! the cursor's age, journal calls and file downloads, and which source delivered each change
+//! first (webhooks or the journal).
+
+use std::sync::atomic::Ordering;
+
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::Journal;
+use crate::sync::arrivals::Arrivals;
+use crate::webhook::event::Source;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Registers the journal's series (counters count since the daemon started).
+pub fn register(registry: &mut Registry, journal: &Journal, arrivals: Option<&Arrivals>) {
+    let monitor = &journal.monitor;
+    for (name, help, value) in [
+        (
+            "journal_events_stored",
+            "Events the Webhooks Journal added to the inbox",
+            &monitor.events_stored,
+        ),
+        (
+            "journal_events_duplicate",
+            "Journal events the inbox already held (a file read again)",
+            &monitor.events_duplicate,
+        ),
+        (
+            "journal_gaps",
+            "Gaps in the Webhooks Journal (expired or too old cursor, damaged file), each reconciled",
+            &monitor.gaps,
+        ),
+        (
+            "journal_bad_files",
+            "Journal files skipped after staying damaged (their changes reconciled)",
+            &monitor.bad_files,
+        ),
+        (
+            "journal_url_retries",
+            "Journal files not downloaded (URL expired, download failed) and read again",
+            &monitor.url_retries,
+        ),
+        (
+            "journal_damaged_reads",
+            "Journal files that came back damaged (truncated, not JSON) and were read again",
+            &monitor.damaged_reads,
+        ),
+        (
+            "journal_rate_limited",
+            "Journal calls answered 429",
+            &monitor.rate_limited,
+        ),
+        (
+            "journal_failures",
+            "Journal reads that failed",
+            &monitor.failures,
+        ),
+    ] {
+        registry.register(name, help, ConstCounter::new(value.load(Ordering::Relaxed)));
+    }
+    if let Some(age) = monitor.cursor_age_secs(crate::time::now_ms()) {
+        let gauge: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+        gauge.set(age);
+        registry.register(
+            "journal_cursor_age_seconds",
+            "Now minus the time until which the inbox holds every journal event",
+            gauge,
+        );
+    }
+    let calls = Family::<Labels, Counter>::default();
+    for (kind, counts) in [
+        ("api", journal.client.calls()),
+        ("download", journal.client.downloads()),
+    ] {
+        for call in counts {
+            calls
+                .get_or_create(&vec![
+                    ("kind", kind.to_owned()),
+                    ("endpoint", call.endpoint),
+                    ("status", call.status.to_string()),
+                ])
+                .inc_by(call.count);
+        }
+    }
+    registry.register(
+        "journal_requests",
+        "Webhooks Journal answers (API calls and file downloads), by endpoint and status",
+        calls,
+    );
+    if let Some(arrivals) = arrivals {
+        let first = Family::<Labels, Counter>::default();
+        let repeated = Family::<Labels, Counter>::default();
+        for source in Source::ALL {
+            let label = vec![("source", source.as_str().to_owned())];
+            first.get_or_create(&label).inc_by(arrivals.first(source));
+            repeated
+                .get_or_create(&label)
+                .inc_by(arrivals.repeated(source));
+        }
+        registry.register(
+            "changes_first_delivered",
+            "Changes applied, by the source that delivered them first",
+            first,
+        );
+        registry.register(
+            "changes_delivered_again",
+            "Changes dropped as already delivered by a source, by that later source",
+            repeated,
+        );
+    }
+}
