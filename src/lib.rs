@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod hubspot;
 pub mod metrics;
+pub mod notify;
 pub mod object;
 pub mod ownership;
 pub mod secret;

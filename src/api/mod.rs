@@ -6,6 +6,7 @@ mod connection;
 pub mod error;
 mod export;
 mod lookups;
+mod notifications;
 mod objects;
 mod openapi;
 mod router;
@@ -56,6 +57,8 @@ pub struct State {
     pub exporter: Arc<crate::export::Exporter>,
     /// The connections to HubSpot (Connect, Disconnect, preferences, users' connections).
     pub connections: crate::connection::Connections,
+    /// Notifications to internal services and the digest, when `[notify]` configures any.
+    pub notifications: Option<Arc<crate::notify::Notifications>>,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
     /// The sync of the current connection; `None` while not connected.
@@ -86,6 +89,7 @@ impl State {
             fallback_owner_id: None,
             exporter: Arc::default(),
             connections,
+            notifications: None,
             portal: RwLock::new(portal),
             syncer: RwLock::new(None),
             ready: AtomicBool::new(false),

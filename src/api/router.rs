@@ -12,7 +12,8 @@ use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
 use super::{
-    connection, export, lookups, objects, openapi, status, sync, user_mappings, webhooks, State,
+    connection, export, lookups, notifications, objects, openapi, status, sync, user_mappings,
+    webhooks, State,
 };
 use crate::config::Scope;
 use crate::webhook::Rejection;
@@ -299,6 +300,19 @@ pub const ROUTES: &[Route] = &[
     heavy(Method::POST, "/v1/exports", EXPORT, export::start),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
+    route(Method::GET, "/v1/notifications", ADMIN, notifications::list),
+    heavy(
+        Method::POST,
+        "/v1/notifications/{name}/redeliver",
+        ADMIN,
+        notifications::redeliver,
+    ),
+    deferred_route(
+        Method::POST,
+        "/v1/notifications/digest",
+        ADMIN,
+        notifications::digest,
+    ),
 ];
 
 /// Answers one request that came in on `surface`. Never fails: every problem becomes an

@@ -205,6 +205,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
+    problems.extend(super::notify::check(&config.notify));
     problems
 }
 

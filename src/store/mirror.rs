@@ -7,7 +7,9 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
+use std::sync::Arc;
 
+use super::outbox::{self, Notice, Outbox};
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
@@ -55,12 +57,14 @@ pub struct Mirror {
     purged: sled::Tree,
     counts: sled::Tree,
     cursors: sled::Tree,
+    /// Notifications are queued in the change's transaction (`write_notifying`).
+    outbox: Arc<Outbox>,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 impl Mirror {
-    pub(super) fn open(db: &sled::Db) -> Result<Mirror> {
+    pub(super) fn open(db: &sled::Db, outbox: Arc<Outbox>) -> Result<Mirror> {
         Ok(Mirror {
             records: db.open_tree(keys::RECORDS_TREE)?,
             briefs: db.open_tree(keys::BRIEFS_TREE)?,
@@ -71,6 +75,7 @@ impl Mirror {
             purged: db.open_tree(keys::PURGED_TREE)?,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             cursors: db.open_tree(keys::CURSORS_TREE)?,
+            outbox,
         })
     }
 
@@ -82,6 +87,21 @@ impl Mirror {
         writes: &[Write],
         cursor: Option<(&str, &[u8])>,
     ) -> Result<()> {
+        self.write_notifying(portal, kind, writes, cursor, &[], 0)
+    }
+
+    /// Like [`Mirror::write`], also queueing `notices` (what `notify` derived from these
+    /// writes) in the outbox, in the same transaction; `now_ms` stamps them.
+    pub fn write_notifying(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<()> {
+        let admitted = self.outbox.admit(notices);
         // Transactions cannot scan, so read the associations that removals replace first.
         let mut existing = Vec::new();
         for write in writes {
@@ -105,6 +125,8 @@ impl Mirror {
             &self.cursors,
             &self.briefs,
             &self.terms,
+            // notify: the outbox, last, so the positions above stay as they are.
+            self.outbox.tree(),
         ];
         let outcome = trees[..].transaction(|trees| {
             let tx = Tx {
@@ -118,12 +140,16 @@ impl Mirror {
             if let Some((name, value)) = cursor {
                 trees[6].insert(keys::named_key(portal, None, name), value)?;
             }
+            // notify: the notifications of these writes, in their transaction.
+            outbox::queue_in(&trees[9], &admitted, now_ms)?;
             Ok(())
         });
         outcome.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => Error::from(error),
-        })
+        })?;
+        self.outbox.committed(&admitted);
+        Ok(())
     }
 
     /// The record stored under exactly `id`, archived ones included.

@@ -26,6 +26,7 @@ mod keys;
 pub mod ledger;
 mod mirror;
 mod open;
+mod outbox;
 mod ownership;
 mod record;
 mod reference;
@@ -43,6 +44,9 @@ pub use inbox::{
 };
 use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
+pub use outbox::{
+    FirstMatchNotice, Notice, Notification, Outbox, QueueStatus, Settled, Subject,
+};
 pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
@@ -127,6 +131,8 @@ struct Inner {
     ownership: Ownership,
     exports: Exports,
     connections: Connections,
+    /// Notifications to internal services, queued with the changes that caused them.
+    outbox: Arc<Outbox>,
     /// What has been acknowledged; written after each commit that makes more of it durable.
     ledger: Ledger,
     path: PathBuf,
@@ -297,6 +303,11 @@ impl Store {
     /// Connections to HubSpot (sealed tokens, preferences, pending Connect flows).
     pub fn connections(&self) -> &Connections {
         &self.inner.connections
+    }
+
+    /// Notifications to internal services (see `notify`).
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
     }
 
     pub fn path(&self) -> &Path {

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
 use super::{
-    inbox, keys, Connections, Error, Exports, InboxStore, Inner, Mirror, Ownership, Reference, Result, Store,
+    inbox, keys, Connections, Error, Exports, InboxStore, Inner, Mirror, Outbox, Ownership, Reference, Result, Store,
     DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
@@ -59,12 +59,13 @@ impl Store {
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
         let inbox = InboxStore::open(&db)?;
-        let mirror = Mirror::open(&db)?;
+        let outbox = Outbox::open(&db)?;
+        let mirror = Mirror::open(&db, outbox.clone())?;
         if found < FORMAT_VERSION {
             migrate(&db, &meta, &mirror, found, &data_file)?;
         }
-        let reference = Reference::open(&db)?;
-        let ownership = Ownership::open(&db)?;
+        let reference = Reference::open(&db, outbox.clone())?;
+        let ownership = Ownership::open(&db, outbox.clone())?;
         let exports = Exports::open(&db)?;
         let connections = Connections::open(&db)?;
         // The ledger may describe only what is durable.
@@ -94,6 +95,7 @@ impl Store {
             ownership,
             exports,
             connections,
+            outbox,
             ledger,
             path: path.to_owned(),
             failure: OnceLock::new(),

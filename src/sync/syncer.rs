@@ -2,8 +2,9 @@
 //! loops. Every write to the mirror goes through [`Syncer::write_fetched`] or
 //! [`Syncer::write_changes`], under one lock, so "read current, decide, write" never races.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
@@ -11,6 +12,7 @@ use super::apply::{apply, Applied, Change};
 use super::convert;
 use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
+use crate::notify::Notifier;
 use crate::object::ObjectType;
 use crate::store::{Store, Write};
 use crate::webhook::inbox::now_ms;
@@ -62,7 +64,9 @@ pub struct Syncer {
     pub counters: Counters,
     /// What else a privacy deletion erases (see `sync::privacy`).
     pub(super) forget: Vec<Forget>,
-    write_lock: Mutex<()>,
+    /// Who is told about mirror changes (see `sync::notices`); `None`: nobody.
+    pub(super) notifier: Option<Arc<Notifier>>,
+    pub(super) write_lock: Mutex<()>,
 }
 
 /// Which associations to read for fetched records.
@@ -92,8 +96,15 @@ impl Syncer {
             settings,
             counters: Counters::default(),
             forget: Vec::new(),
+            notifier: None,
             write_lock: Mutex::new(()),
         }
+    }
+
+    /// Tells `notifier`'s targets about the mirror's changes (queued with each change).
+    pub fn notifying(mut self, notifier: Option<Arc<Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Adds `forget` to what a privacy deletion erases (e.g. export rows naming the person).
@@ -113,7 +124,7 @@ impl Syncer {
                 .iter()
                 .map(convert::owner)
                 .collect();
-            reference.replace_owners(self.portal, &owners)?;
+            self.replace_owners(&owners).await?;
         }
         if self.objects.contains(&ObjectType::Deals) {
             let pipelines: Vec<_> = self
@@ -196,10 +207,14 @@ impl Syncer {
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
+        let mut before = HashMap::new();
         for fetched in records {
             let record = convert::record(kind, fetched);
             let newest = record.updated_at_ms;
             let current = mirror.get(self.portal, kind, record.id)?;
+            if let (Some(current), true) = (&current, self.notifies()) {
+                before.insert(current.id, current.clone());
+            }
             let purged = mirror.is_purged(self.portal, kind, record.id)?;
             match apply(
                 kind,
@@ -237,7 +252,7 @@ impl Syncer {
                 });
             }
         }
-        mirror.write(self.portal, kind, &writes, cursor)?;
+        self.write_notified(kind, &writes, &before, cursor)?;
         Ok(())
     }
 
@@ -257,7 +272,10 @@ impl Syncer {
             let current = mirror.get(self.portal, *kind, id)?;
             let purged = mirror.is_purged(self.portal, *kind, id)?;
             match apply(*kind, current.as_ref(), purged, change, now) {
-                Applied::Writes(writes) => mirror.write(self.portal, *kind, &writes, None)?,
+                Applied::Writes(writes) => {
+                    let before = self.stored_before(*kind, &writes)?;
+                    self.write_notified(*kind, &writes, &before, None)?
+                }
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -270,7 +288,8 @@ impl Syncer {
     /// Writes decided elsewhere (reconciliation), under the write lock.
     pub async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        self.store.mirror().write(self.portal, kind, writes, None)?;
+        let before = self.stored_before(kind, writes)?;
+        self.write_notified(kind, writes, &before, None)?;
         Ok(())
     }
 
