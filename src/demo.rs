@@ -3,7 +3,8 @@
 //! them as a HubSpot app would be connected (the printed link opens the simulator's sign-in
 //! and consent pages in a browser; pressing Enter, or running without input, lets the demo
 //! walk them itself), shows the backfill, sends a few signed webhooks through real mutations,
-//! and prints the URLs, tokens and ready-to-paste `curl` lines, then serves until Ctrl-C.
+//! and prints the URLs, tokens and ready-to-paste `curl` lines, the admin console's URL and a
+//! one-time sign-in link, then serves until Ctrl-C.
 
 mod connect;
 
@@ -67,6 +68,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     target.retry_base_ms = 500;
     simulator.control().set_webhook_target(Some(target));
     let shutdown = running.shutdown_token();
+    let console = running.console.clone();
     let gateway = tokio::spawn(running.wait());
 
     println!(
@@ -81,6 +83,12 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     show_backfill(&base, &read_token).await?;
     let examples = send_webhooks(&simulator).await?;
     print_guide(&base, &read_token, &admin_token, &examples);
+    println!("\nadmin console: {base}/admin (sign in with the admin token above)");
+    println!(
+        "one-time sign-in link (works once, for 15 minutes): {}",
+        console.sign_in_link(&base)
+    );
+    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 
     wait_for_signal().await;
     eprintln!("stopping…");
@@ -269,7 +277,6 @@ fn print_guide(base: &str, read: &str, admin: &str, examples: &Examples) {
     for line in lines {
         println!("  {line}");
     }
-    println!("\nPress Ctrl-C to stop (the temporary store is deleted).");
 }
 
 async fn wait_for_signal() {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod export;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod notify;
 pub mod object;
 pub mod ownership;
+pub mod per_minute;
 pub mod secret;
 pub mod sim;
 pub mod store;

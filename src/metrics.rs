@@ -30,6 +30,8 @@ pub struct Metrics {
     ack_seconds: Histogram,
     lookup_seconds: Histogram,
     connections_refused: Counter,
+    /// Webhook events per minute over the last hour: [stored, duplicates] (the console's chart).
+    pub webhook_minutes: crate::per_minute::PerMinute,
 }
 
 impl Default for Metrics {
@@ -81,6 +83,7 @@ impl Default for Metrics {
             ack_seconds,
             lookup_seconds,
             connections_refused,
+            webhook_minutes: Default::default(),
         }
     }
 }
@@ -93,6 +96,10 @@ impl Metrics {
             .inc_by(u64::from(outcome.stored) + duplicates);
         self.events_duplicate.inc_by(duplicates);
         self.ack_seconds.observe(elapsed.as_secs_f64());
+        self.webhook_minutes.add(
+            crate::webhook::inbox::now_ms(),
+            [u64::from(outcome.stored), duplicates],
+        );
     }
 
     /// A webhook request was answered with the error `code` after `elapsed`.

@@ -55,24 +55,55 @@ impl Tokens {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
-        // Compare with every token, without stopping early, so timing reveals nothing.
-        let presented = digest(presented.as_bytes());
-        let mut found = None;
-        for token in &self.tokens {
-            if bool::from(token.digest.ct_eq(&presented)) {
-                found = Some((token.name.as_str(), token.scope));
-            }
-        }
-        let (name, scope) = found.ok_or_else(|| unauthorized("the bearer token is not valid"))?;
-        if scope < needed {
+        let grant = self
+            .identify(presented)
+            .ok_or_else(|| unauthorized("the bearer token is not valid"))?;
+        if grant.scope < needed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 format!("this needs a token with scope {}", needed.as_str()),
             ));
         }
-        Ok(name)
+        Ok(grant.name)
     }
+
+    /// The configured token `presented` is, if any: its name, scope and digest.
+    pub fn identify(&self, presented: &str) -> Option<Grant<'_>> {
+        // Compare with every token, without stopping early, so timing reveals nothing.
+        let presented = digest(presented.as_bytes());
+        let mut found = None;
+        for token in &self.tokens {
+            if bool::from(token.digest.ct_eq(&presented)) {
+                found = Some(Grant {
+                    name: &token.name,
+                    scope: token.scope,
+                    digest: token.digest,
+                });
+            }
+        }
+        found
+    }
+
+    /// Whether a token with this digest is still configured with a scope reaching `needed`
+    /// (a browser session signed in with a token ends when a reload removes the token).
+    pub fn still_grants(&self, token_digest: &[u8; 32], needed: Scope) -> bool {
+        let mut granted = false;
+        for token in &self.tokens {
+            if bool::from(token.digest.ct_eq(token_digest)) && token.scope >= needed {
+                granted = true;
+            }
+        }
+        granted
+    }
+}
+
+/// A configured token recognised: the digest identifies it without keeping the token.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub name: &'a str,
+    pub scope: Scope,
+    pub digest: [u8; 32],
 }
 
 fn unauthorized(message: &str) -> ApiError {

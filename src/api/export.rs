@@ -12,13 +12,11 @@ use super::objects::portal;
 use super::router::Call;
 use super::{wire, State};
 use crate::config::Export;
-use crate::export::context::Context;
 use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
-use crate::export::{Mapping, OnDuplicate, Settings};
+use crate::export::submit::{self, Refusal, Submitted};
+use crate::export::{sample, settings, Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
-use crate::ownership::{normalize, Fallback};
-use crate::webhook::inbox::now_ms;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
     let current = Settings::current(&state.store, &state.exporter.config)
@@ -28,12 +26,16 @@ pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
 
 pub fn put_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let export: Export = wire::json_body(&call.body)?;
-    let saved = Settings::save(&state.store, &export).map_err(|problems| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_settings",
-            problems.join("; "),
-        )
+    let saved = Settings::save(&state.store, &export).map_err(|error| match error {
+        settings::SaveError::Invalid(problems) => {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                problems.join("; "),
+            )
+        }
+        settings::SaveError::Store(error) => ApiError::storage(&error),
     })?;
     Ok(json_response(StatusCode::OK, &saved.to_config()))
 }
@@ -107,77 +109,65 @@ struct InputRecord {
 pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ExportRequest = wire::json_body(&call.body)?;
     let kind = export_type(&request.kind)?;
-    if normalize::email(&request.user_email).is_none() {
-        return Err(ApiError::bad_request("user_email must be an email address"));
-    }
+    let rows = rows(request.records)?;
     let hub = portal(state)?;
-    if !state.connections.preferences().exports_enabled {
-        return Err(ApiError::new(
+    let submitted = submit::submit(
+        &state.store,
+        &state.exporter,
+        hub.hub_id,
+        &state.fallback(&hub),
+        state.connections.preferences().exports_enabled,
+        submit::Request {
+            kind,
+            user_email: request.user_email,
+            rows,
+            dry_run: request.dry_run,
+        },
+    );
+    match submitted.map_err(refusal)? {
+        Submitted::Planned { rows, outcomes } => {
+            // Serialised straight from the outcomes: 10,000 results as `Value`s cost more
+            // than the plan's lookups on a warm mirror.
+            #[derive(serde::Serialize)]
+            struct Answer<'a> {
+                results: Vec<job::Wire<'a>>,
+            }
+            let results = rows
+                .iter()
+                .zip(&outcomes)
+                .map(|(row, outcome)| outcome.wire(&row.reference))
+                .collect();
+            Ok(json_response(StatusCode::OK, &Answer { results }))
+        }
+        Submitted::Queued(id) => Ok(json_response(
+            StatusCode::ACCEPTED,
+            &json!({"export_id": id.to_string()}),
+        )),
+    }
+}
+
+/// The API's answer to a refused export.
+fn refusal(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::BadUserEmail => ApiError::bad_request(refusal.to_string()),
+        Refusal::TurnedOff => ApiError::new(
             StatusCode::FORBIDDEN,
             "export_disabled",
             "exports are turned off for every user (PUT /v1/connection/preferences \
              {\"exports_enabled\": true} turns them on)",
-        ));
-    }
-    let context = Context::load(&state.store, hub.hub_id, kind, &state.exporter.config)
-        .map_err(|e| ApiError::storage(&e))?;
-    if !context.enabled {
-        return Err(ApiError::new(
+        ),
+        Refusal::Disabled => ApiError::new(
             StatusCode::FORBIDDEN,
             "export_disabled",
-            "export is disabled in the settings",
-        ));
-    }
-    if request.records.len() as u64 > context.settings.max_records {
-        return Err(ApiError::new(
+            refusal.to_string(),
+        ),
+        Refusal::TooManyRecords { .. } => ApiError::new(
             StatusCode::BAD_REQUEST,
             "too_many_records",
-            format!(
-                "at most {} records per export",
-                context.settings.max_records
-            ),
-        ));
+            refusal.to_string(),
+        ),
+        Refusal::Store(error) => ApiError::storage(&error),
     }
-    let rows = rows(request.records)?;
-    if request.dry_run {
-        let fallback = Fallback {
-            owner_id: state.fallback_owner_id,
-            connected_user_email: hub.user_email.clone(),
-            connected_user_id: hub.user_id,
-        };
-        let results = context
-            .dry_run(&state.store, &request.user_email, &fallback, &rows)
-            .map_err(|e| ApiError::storage(&e))?;
-        // Serialised straight from the outcomes: 10,000 results as `Value`s cost more than
-        // the plan's lookups on a warm mirror.
-        #[derive(serde::Serialize)]
-        struct Answer<'a> {
-            results: Vec<job::Wire<'a>>,
-        }
-        let results = rows
-            .iter()
-            .zip(&results)
-            .map(|(row, outcome)| outcome.wire(&row.reference))
-            .collect();
-        return Ok(json_response(StatusCode::OK, &Answer { results }));
-    }
-    let header = Header {
-        kind,
-        user_email: request.user_email,
-        state: "queued".into(),
-        total: rows.len() as u32,
-        created_at_ms: now_ms(),
-        finished_at_ms: None,
-        error: None,
-        stalled: None,
-    };
-    let id = job::enqueue(&state.store, hub.hub_id, &header, &rows)
-        .map_err(|e| ApiError::storage(&e))?;
-    state.exporter.wake.notify_one();
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &json!({"export_id": id.to_string()}),
-    ))
 }
 
 fn rows(records: Vec<InputRecord>) -> Result<Vec<Row>, ApiError> {
@@ -341,7 +331,7 @@ pub fn test_mapping(
             .into_iter()
             .map(|(name, value)| (name, text(&value)))
             .collect();
-        let hub = portal(&state)?.hub_id;
+        portal(&state)?;
         let syncer = state.syncer().ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -349,9 +339,7 @@ pub fn test_mapping(
                 "the gateway has not connected to HubSpot yet",
             )
         })?;
-        let context = Context::load(&state.store, hub, kind, &state.exporter.config)
-            .map_err(|e| ApiError::storage(&e))?;
-        match crate::export::sample::run(&syncer, &context, &fields).await {
+        match sample::test(&syncer, &state.exporter, kind, &fields).await {
             Ok(report) => Ok(json_response(
                 StatusCode::OK,
                 &json!({
@@ -361,12 +349,12 @@ pub fn test_mapping(
                     "properties_written": report.properties_written,
                 }),
             )),
-            Err(error) if error.fault() == crate::hubspot::Fault::Request => Err(ApiError::new(
+            Err(sample::Failure::Refused(message)) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "mapping_test_failed",
-                error.to_string(),
+                message,
             )),
-            Err(error) => {
+            Err(sample::Failure::Unavailable(error)) => {
                 tracing::warn!(%error, "mapping test could not reach HubSpot");
                 Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -374,6 +362,7 @@ pub fn test_mapping(
                     "HubSpot could not be reached; retry later",
                 ))
             }
+            Err(sample::Failure::Store(error)) => Err(ApiError::storage(&error)),
         }
     })
 }

@@ -27,11 +27,12 @@ pub use connection::callback_page;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
 pub use status::{body as status_body, connection as connection_summary};
-pub use surface::Surface;
+pub use surface::{Exposure, Surface};
 
 pub use crate::connection::Portal;
 use crate::object::ObjectType;
 use crate::store::Store;
+use crate::sync::schedule::Schedule;
 use crate::sync::{Cycle, Syncer, Triggers};
 use crate::webhook::Ingress;
 
@@ -118,6 +119,15 @@ impl State {
         Ok(())
     }
 
+    /// The fallback owner's sources: the config's, else the user who connected `portal`.
+    pub fn fallback(&self, portal: &Portal) -> crate::ownership::Fallback {
+        crate::ownership::Fallback {
+            owner_id: self.fallback_owner_id,
+            connected_user_email: portal.user_email.clone(),
+            connected_user_id: portal.user_id,
+        }
+    }
+
     pub fn syncer(&self) -> Option<Arc<Syncer>> {
         self.syncer.read().clone()
     }
@@ -125,6 +135,34 @@ impl State {
     /// The sync of a new connection, or `None` when the connection went away.
     pub fn set_syncer(&self, syncer: Option<Arc<Syncer>>) {
         *self.syncer.write() = syncer;
+    }
+
+    /// "Run Now": asks the sync cycle for a polling pass over `kind` (`full`: a
+    /// reconciliation); false when sync is not running (disabled or not connected yet).
+    pub fn request_sync(&self, kind: ObjectType, full: bool) -> bool {
+        if self.syncer().is_none() {
+            return false;
+        }
+        self.triggers.request(kind, full);
+        true
+    }
+
+    /// The reconciliation schedule in effect: the stored override, else the config's.
+    pub fn schedule(&self) -> crate::store::Result<Schedule> {
+        Schedule::current(&self.store, self.cycle.borrow().schedule())
+    }
+
+    /// The oldest last reconciliation of the mirrored types (`None` if one never ran): when
+    /// the schedule's next run is counted from.
+    pub fn last_reconcile_ms(&self) -> Option<i64> {
+        let portal = self.portal()?;
+        let mut oldest = None;
+        for kind in &self.objects {
+            let state = crate::sync::TypeState::load(&self.store, portal.hub_id, *kind).ok()?;
+            let last = state.last_reconcile_at_ms?;
+            oldest = Some(oldest.map_or(last, |o: i64| o.min(last)));
+        }
+        oldest
     }
 
     /// Ready means: store open, listeners bound, not draining (`/readyz`).

@@ -188,6 +188,14 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         |state, call| webhooks::one(state, call.params[0]),
     ),
+    route(Method::GET, "/v1/sync/schedule", ADMIN, sync::schedule),
+    route(Method::PUT, "/v1/sync/schedule", ADMIN, sync::put_schedule),
+    route(
+        Method::DELETE,
+        "/v1/sync/schedule",
+        ADMIN,
+        sync::reset_schedule,
+    ),
     route(Method::POST, "/v1/sync/{type}", ADMIN, |state, call| {
         sync::run_now(state, call.params[0], call.query)
     }),

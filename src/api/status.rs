@@ -9,7 +9,7 @@ use super::wire::optional_time;
 use super::{rfc3339, Portal, State};
 use crate::object::ObjectType;
 use crate::store::{self, Store};
-use crate::sync::TypeState;
+use crate::sync::TypeStatus;
 
 pub fn status(state: &State) -> Result<Response, ApiError> {
     let portal = state.portal();
@@ -62,23 +62,20 @@ pub fn body(
 }
 
 fn type_status(store: &Store, portal: i64, kind: ObjectType) -> store::Result<Value> {
-    let count = store.mirror().count(portal, kind)?;
-    let sync = TypeState::load(store, portal, kind)?;
-    let matched = store.ownership().matched_count(portal, kind)?;
-    let match_rate = if count == 0 {
-        0.0
-    } else {
-        matched as f64 / count as f64
-    };
+    let status = TypeStatus::load(store, portal, kind)?;
     Ok(json!({
-        "count": count,
-        "last_full_sync": optional_time(sync.backfill_done_at_ms),
-        "last_incremental_sync": optional_time(sync.last_incremental_at_ms),
-        "cursor": sync.incremental.as_ref().map(|cursor| rfc3339(cursor.since_ms)),
-        "matched": matched,
-        "match_rate": match_rate,
-        "backfill_in_progress": sync.backfill_started_at_ms.is_some(),
-        "last_reconcile": optional_time(sync.last_reconcile_at_ms),
-        "last_reconcile_repaired": sync.last_reconcile_repaired,
+        "count": status.count,
+        "last_full_sync": optional_time(status.last_full_sync_ms),
+        "last_incremental_sync": optional_time(status.last_incremental_sync_ms),
+        "cursor": optional_time(status.cursor_ms),
+        "matched": status.matched,
+        "match_rate": status.match_rate,
+        "backfill_in_progress": status.backfill.is_some(),
+        "backfill_progress": status.backfill.map(|backfill| json!({
+            "stored": backfill.stored,
+            "expected": backfill.expected,
+        })),
+        "last_reconcile": optional_time(status.last_reconcile_ms),
+        "last_reconcile_repaired": status.last_reconcile_repaired,
     }))
 }

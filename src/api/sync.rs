@@ -1,12 +1,16 @@
 //! `POST /v1/sync/{type}[?full=true]`: "Run Now" — ask the sync cycle for a polling pass over
-//! one type, or with `full=true` a reconciliation of every record.
+//! one type, or with `full=true` a reconciliation of every record; and
+//! `GET/PUT/DELETE /v1/sync/schedule`: when full reconciliations run.
 
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::objects::object_type;
-use super::State;
+use super::router::Call;
+use super::{rfc3339, wire, State};
+use crate::sync::schedule::{Change, Frequency, SaveError, Schedule};
+use crate::webhook::inbox::now_ms;
 
 pub fn run_now(state: &State, kind: &str, query: Option<&str>) -> Result<Response, ApiError> {
     let kind = object_type(state, kind)?;
@@ -23,14 +27,70 @@ pub fn run_now(state: &State, kind: &str, query: Option<&str>) -> Result<Respons
             )))
         }
     };
-    if state.syncer().is_none() {
+    if !state.request_sync(kind, full) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_connected",
             "sync is not running (disabled, or not connected to HubSpot yet)",
         ));
     }
-    state.triggers.request(kind, full);
     let body = json!({"type": kind.name(), "requested": if full { "reconcile" } else { "poll" }});
     Ok(json_response(StatusCode::ACCEPTED, &body))
+}
+
+pub fn schedule(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+    let schedule = state
+        .schedule()
+        .map_err(|error| ApiError::storage(&error))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &schedule_json(state, &schedule),
+    ))
+}
+
+pub fn put_schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let change: Change = wire::json_body(&call.body)?;
+    let configured = state.cycle.borrow().schedule();
+    match Schedule::save(&state.store, &change, configured) {
+        Ok(schedule) => Ok(json_response(
+            StatusCode::OK,
+            &schedule_json(state, &schedule),
+        )),
+        Err(SaveError::Invalid(problems)) => {
+            let problems: Vec<String> = problems
+                .iter()
+                .map(|problem| format!("{}: {}", problem.field, problem.message))
+                .collect();
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_schedule",
+                problems.join("; "),
+            ))
+        }
+        Err(SaveError::Store(error)) => Err(ApiError::storage(&error)),
+    }
+}
+
+pub fn reset_schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    Schedule::reset(&state.store).map_err(|error| ApiError::storage(&error))?;
+    schedule(state, call)
+}
+
+/// `{"frequency", "day", "interval_hours", "window_utc", "source", "next_run_at"}`; the next
+/// run is computed from the oldest last reconciliation of the mirrored types.
+fn schedule_json(state: &State, schedule: &Schedule) -> Value {
+    let (frequency, day, hours) = match schedule.frequency {
+        Frequency::Interval { hours } => ("interval", None, Some(hours)),
+        Frequency::Daily => ("daily", None, None),
+        Frequency::Weekly(day) => ("weekly", Some(day.as_str()), None),
+    };
+    let last = state.last_reconcile_ms();
+    json!({
+        "frequency": frequency,
+        "day": day,
+        "interval_hours": hours,
+        "window_utc": schedule.window.to_string(),
+        "source": schedule.source.as_str(),
+        "next_run_at": rfc3339(schedule.next_run(last, now_ms())),
+    })
 }

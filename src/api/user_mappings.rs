@@ -9,7 +9,7 @@ use super::error::{json_response, ApiError, Response};
 use super::objects::portal;
 use super::router::Call;
 use super::{wire, State};
-use crate::ownership::{Fallback, MappingError, UserMap};
+use crate::ownership::{MappingError, UserMap};
 use crate::store::{MappingSource, UserMapping};
 
 pub fn list(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
@@ -87,12 +87,7 @@ struct ResolveRequest {
 
 pub fn resolve(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ResolveRequest = wire::json_body(&call.body)?;
-    let connected = portal(state)?;
-    let fallback = Fallback {
-        owner_id: state.fallback_owner_id,
-        connected_user_email: connected.user_email.clone(),
-        connected_user_id: connected.user_id,
-    };
+    let fallback = state.fallback(&*portal(state)?);
     let (owner_id, reason) = user_map(state)?
         .resolve(&request.user_email, &fallback)
         .map_err(mapping_error)?;

@@ -21,6 +21,7 @@ use super::admission::{Admission, Pass};
 use super::tls::Tls;
 use crate::api::{self, State, Surface};
 use crate::config;
+use crate::console::{self, Console};
 
 /// A client must finish its TLS handshake within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,6 +69,7 @@ pub async fn serve(
     endpoint: Endpoint,
     tls: Option<Tls>,
     state: Arc<State>,
+    console: Arc<Console>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -100,14 +102,20 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (state, watcher) = (state.clone(), graceful.watcher());
+        let (state, console, watcher) = (state.clone(), console.clone(), graceful.watcher());
         let acceptor = tls.as_ref().map(Tls::acceptor);
         tokio::spawn(async move {
+            let app = App {
+                state,
+                console,
+                surface,
+                secure: acceptor.is_some(),
+            };
             match acceptor {
-                None => serve_connection(stream, surface, state, watcher).await,
+                None => serve_connection(stream, app, watcher).await,
                 Some(acceptor) => {
                     if let Some(stream) = handshake(acceptor, stream).await {
-                        serve_connection(stream, surface, state, watcher).await;
+                        serve_connection(stream, app, watcher).await;
                     }
                 }
             }
@@ -229,11 +237,34 @@ async fn handshake(
     }
 }
 
-async fn serve_connection<S>(stream: S, surface: Surface, state: Arc<State>, watcher: Watcher)
+/// What a connection's requests are answered by: the admin console's pages where the API is
+/// served, else the API.
+#[derive(Clone)]
+struct App {
+    state: Arc<State>,
+    console: Arc<Console>,
+    surface: Surface,
+    /// The connection came over TLS (the console's cookies are then `Secure`).
+    secure: bool,
+}
+
+impl App {
+    async fn answer(
+        self,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> Result<api::Response, std::convert::Infallible> {
+        if console::serves(request.uri().path()) && self.surface.serves(api::Exposure::Api) {
+            return Ok(self.console.handle(self.secure, request).await);
+        }
+        api::handle(self.state, self.surface, request).await
+    }
+}
+
+async fn serve_connection<S>(stream: S, app: App, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| api::handle(state.clone(), surface, request));
+    let service = service_fn(move |request| app.clone().answer(request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

@@ -42,6 +42,8 @@ pub struct Running {
     /// `server.internal_listen`, when set.
     pub internal_addr: Option<SocketAddr>,
     pub state: Arc<api::State>,
+    /// The admin console (its sessions; `sign_in_link` for a one-time link).
+    pub console: Arc<crate::console::Console>,
     /// Swaps the certificate on reload; `None` without TLS.
     tls: Option<tls::Tls>,
     probe: watchdog::Probe,
@@ -112,6 +114,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     let state = Arc::new(state);
+    let console = Arc::new(crate::console::Console::new(state.clone()));
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),
@@ -130,6 +133,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             endpoint,
             tls.clone(),
             state.clone(),
+            console.clone(),
             shutdown.clone(),
             grace,
         )));
@@ -188,6 +192,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         local_addr,
         internal_addr,
         state,
+        console,
         tls,
         probe,
         shutdown,

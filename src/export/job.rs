@@ -322,13 +322,59 @@ pub fn fail(store: &Store, portal: i64, id: u64, error: Problem) -> store::Resul
     save_header(store, portal, id, &header)
 }
 
+/// How many of a job's records ended with each action, and how many have a result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+impl Counts {
+    pub fn of(rows: &[Row]) -> Counts {
+        let mut counts = Counts::default();
+        for outcome in rows.iter().filter_map(|row| row.outcome.as_ref()) {
+            match outcome.action.as_str() {
+                "created" => counts.created += 1,
+                "updated" => counts.updated += 1,
+                "skipped" => counts.skipped += 1,
+                _ => counts.failed += 1,
+            }
+        }
+        counts
+    }
+
+    /// Records with a result.
+    pub fn done(&self) -> usize {
+        self.created + self.updated + self.skipped + self.failed
+    }
+}
+
+/// The jobs of `portal`, newest first, at most `limit`.
+pub fn recent(store: &Store, portal: i64, limit: usize) -> store::Result<Vec<(u64, Header)>> {
+    store
+        .exports()
+        .headers(portal, limit)?
+        .iter()
+        .map(|(id, bytes)| Ok((*id, decode(bytes)?)))
+        .collect()
+}
+
+/// The users who exported, from the newest `limit` jobs (each once, newest first).
+pub fn users(store: &Store, portal: i64, limit: usize) -> store::Result<Vec<String>> {
+    let mut users: Vec<String> = Vec::new();
+    for (_, header) in recent(store, portal, limit)? {
+        if !users.contains(&header.user_email) {
+            users.push(header.user_email);
+        }
+    }
+    Ok(users)
+}
+
 /// The contract's job JSON; a failed job adds `"error": {"code", "message"}`.
 pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
-    let count = |action: &str| {
-        rows.iter()
-            .filter(|row| row.outcome.as_ref().is_some_and(|o| o.action == action))
-            .count()
-    };
+    let counts = Counts::of(rows);
     let results: Vec<Value> = rows
         .iter()
         .filter_map(|row| Some(row.outcome.as_ref()?.to_json(&row.reference)))
@@ -339,10 +385,10 @@ pub fn to_json(id: u64, header: &Header, rows: &[Row]) -> Value {
         "user_email": header.user_email,
         "state": header.state,
         "total": header.total,
-        "created": count("created"),
-        "updated": count("updated"),
-        "skipped": count("skipped"),
-        "failed": count("failed"),
+        "created": counts.created,
+        "updated": counts.updated,
+        "skipped": counts.skipped,
+        "failed": counts.failed,
         "results": results,
     });
     if let Some(error) = &header.error {

@@ -11,6 +11,7 @@ pub mod privacy;
 pub mod retention;
 pub mod sample;
 pub mod settings;
+pub mod submit;
 pub mod writer;
 
 pub use mapping::Mapping;

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::context::Context;
-use super::plan;
+use super::{plan, Exporter};
 use crate::hubspot::{self, Fields, NewRecord};
+use crate::object::ObjectType;
+use crate::store;
 use crate::sync::Syncer;
 
 /// What HubSpot did with the sample.
@@ -15,6 +17,35 @@ pub struct Report {
     pub archived: bool,
     /// The mapped properties as HubSpot stored them (read back after the create).
     pub properties_written: BTreeMap<String, String>,
+}
+
+/// Why a test did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// HubSpot refused the sample: its validation message.
+    #[error("{0}")]
+    Refused(String),
+    /// HubSpot could not be reached (or failed); retrying later may help.
+    #[error("HubSpot could not be reached: {0}")]
+    Unavailable(hubspot::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Tests the saved mapping of `kind` with a sample record's `fields`.
+pub async fn test(
+    syncer: &Syncer,
+    exporter: &Exporter,
+    kind: ObjectType,
+    fields: &BTreeMap<String, String>,
+) -> Result<Report, Failure> {
+    let context = Context::load(&syncer.store, syncer.portal, kind, &exporter.config)?;
+    run(syncer, &context, fields)
+        .await
+        .map_err(|error| match error.fault() {
+            hubspot::Fault::Request => Failure::Refused(error.to_string()),
+            _ => Failure::Unavailable(error),
+        })
 }
 
 /// Creates the sample, reads it back and archives it. A refusal is HubSpot's error.

@@ -90,18 +90,22 @@ impl Settings {
     }
 
     /// Validates `export` (same keys and rules as the config) and persists it.
-    pub fn save(store: &Store, export: &Export) -> Result<Settings, Vec<String>> {
+    pub fn save(store: &Store, export: &Export) -> Result<Settings, SaveError> {
         let problems = validate(export);
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(SaveError::Invalid(problems));
         }
         // Invariant: the config types serialise.
         let bytes = serde_json::to_vec(export).expect("export settings serialise");
-        store
-            .set_meta(META, &bytes)
-            .and_then(|()| store.commit())
-            .map_err(|error| vec![format!("storage: {error}")])?;
+        store.set_meta(META, &bytes)?;
+        store.commit()?;
         Ok(Settings::from_config(export))
+    }
+
+    /// Whether an override saved through the API (or the console) is in effect.
+    pub fn overridden(store: &Store) -> store::Result<bool> {
+        let stored = store.meta(META)?;
+        Ok(stored.is_some_and(|bytes| serde_json::from_slice::<Export>(&bytes).is_ok()))
     }
 
     /// Drops the override: the config applies again.
@@ -135,28 +139,59 @@ impl Settings {
     }
 }
 
+/// One problem of the settings: the key it concerns (`contacts.max_records`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the settings are invalid")]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
 /// Every problem of `export`, with its key path (the config's rules).
-pub fn validate(export: &Export) -> Vec<String> {
+pub fn validate(export: &Export) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let mut problem = |key: String, message: String| problems.push(Problem { key, message });
     for (name, settings) in [
         ("companies", &export.companies),
         ("contacts", &export.contacts),
     ] {
         if !(1..=100_000).contains(&settings.max_records) {
-            problems.push(format!("{name}.max_records: must be between 1 and 100000"));
+            problem(
+                format!("{name}.max_records"),
+                "must be between 1 and 100000".into(),
+            );
         }
         if OnDuplicate::parse(&settings.on_duplicate).is_none() {
-            problems.push(format!(
-                "{name}.on_duplicate: {:?} must be one of update, create, skip",
-                settings.on_duplicate
-            ));
+            problem(
+                format!("{name}.on_duplicate"),
+                format!(
+                    "{:?} must be one of update, create, skip",
+                    settings.on_duplicate
+                ),
+            );
         }
     }
     if export.companies.associate_company.is_some() {
-        problems.push("companies.associate_company: only contacts take this key".into());
+        problem(
+            "companies.associate_company".into(),
+            "only contacts take this key".into(),
+        );
     }
     if !(1..=3650).contains(&export.retention_days) {
-        problems.push("retention_days: must be between 1 and 3650".into());
+        problem("retention_days".into(), "must be between 1 and 3650".into());
     }
     problems
 }
@@ -185,7 +220,10 @@ mod tests {
         export.companies.associate_company = Some(true);
         let problems = validate(&export);
         assert_eq!(problems.len(), 4, "{problems:?}");
-        assert!(problems[2].starts_with("contacts.on_duplicate"));
+        assert_eq!(problems[2].key, "contacts.on_duplicate");
+        assert!(problems[2]
+            .to_string()
+            .starts_with("contacts.on_duplicate: "));
     }
 
     #[test]

@@ -83,6 +83,23 @@ impl Client {
         })
     }
 
+    /// How many live records of `object` HubSpot holds (a one-result search reports the
+    /// total): the denominator of a backfill's progress.
+    pub async fn count(&self, object: ObjectType) -> Result<u64, Error> {
+        let body = serde_json::json!({"limit": 1, "properties": ["hs_object_id"]});
+        let mut call = Call::post(
+            format!("/crm/v3/objects/{object}/search"),
+            body,
+            format!("count {object}"),
+        );
+        call.lane = Lane::Search;
+        let page: WirePage<WireRecord> = self.json(&call).await?;
+        page.total.ok_or_else(|| Error::BadResponse {
+            what: format!("count {object}"),
+            reason: "the search answer has no total".into(),
+        })
+    }
+
     /// Replaces search hits by their batch-read versions with every wanted property. A hit gone
     /// since (archived) is dropped; its cursor position still counts.
     async fn hydrate(

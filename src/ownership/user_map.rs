@@ -193,7 +193,8 @@ impl UserMap<'_> {
             .map(|id| (id, Reason::Fallback, None))
     }
 
-    fn fallback_owner(&self, fallback: &Fallback) -> Result<i64, MappingError> {
+    /// The owner records of unmapped users get (`[ownership]`, else the connected admin).
+    pub fn fallback_owner(&self, fallback: &Fallback) -> Result<i64, MappingError> {
         if let Some(id) = fallback.owner_id {
             return self
                 .active_owner(id)?

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
 use super::{
-    inbox, keys, Connections, Error, Exports, InboxStore, Inner, Mirror, Outbox, Ownership, Reference, Result, Store,
-    DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
+    inbox, keys, Connections, Error, Exports, InboxStore, Inner, Mirror, Outbox, Ownership,
+    Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
 impl Store {

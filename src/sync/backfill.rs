@@ -23,6 +23,15 @@ impl Syncer {
         if full || state.backfill_started_at_ms.is_none() {
             state.backfill_started_at_ms = Some(now_ms());
             state.backfill_after = None;
+            state.backfill_stored = 0;
+            // Only for showing progress: a backfill does not wait for a count it cannot get.
+            state.backfill_expected = match self.client.count(kind).await {
+                Ok(count) => Some(count),
+                Err(error) => {
+                    tracing::info!(%error, %kind, "no record count for the backfill's progress");
+                    None
+                }
+            };
         }
         let fields = self.fields(kind)?;
         let mut cursor = ListCursor {
@@ -53,6 +62,7 @@ impl Syncer {
             }
             let ids: Vec<i64> = step.iter().map(|record| record.id).collect();
             let associations = self.associations(kind, &ids, Links::Canonical).await?;
+            state.backfill_stored += step.len() as u64;
             let encoded = state.encode();
             self.write_fetched(
                 kind,

@@ -12,6 +12,7 @@ mod reconcile;
 pub mod run;
 pub mod schedule;
 pub mod state;
+pub mod status;
 mod syncer;
 mod webhooks;
 
@@ -20,4 +21,5 @@ pub use events::{plan, Plan};
 pub use privacy::{Forget, Person};
 pub use run::{run_cycle, run_webhooks, Cycle, Triggers};
 pub use state::TypeState;
+pub use status::TypeStatus;
 pub use syncer::{Error, Links, Settings, Syncer};

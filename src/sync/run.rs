@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::schedule::Window;
+use super::schedule::{Schedule, Window};
 use super::state::TypeState;
 use super::syncer::Syncer;
 use crate::object::ObjectType;
@@ -33,6 +33,16 @@ impl Default for Cycle {
             reconcile_interval: Duration::from_secs(24 * 3600),
             reconcile_window: Window::parse("02:00-05:00").expect("a valid window"),
         }
+    }
+}
+
+impl Cycle {
+    /// The reconciliation schedule the config describes (an override may replace it).
+    pub fn schedule(&self) -> Schedule {
+        Schedule::configured(
+            self.reconcile_interval.as_secs() / 3600,
+            self.reconcile_window,
+        )
     }
 }
 
@@ -135,11 +145,8 @@ async fn reconcile_if_due(
     cycle: &Cycle,
 ) -> Result<(), super::Error> {
     let state = TypeState::load(&syncer.store, syncer.portal, kind)?;
-    let interval_ms = cycle.reconcile_interval.as_millis() as i64;
-    if cycle
-        .reconcile_window
-        .due(state.last_reconcile_at_ms, now_ms(), interval_ms)
-    {
+    let schedule = Schedule::current(&syncer.store, cycle.schedule())?;
+    if schedule.due(state.last_reconcile_at_ms, now_ms()) {
         syncer.reconcile(kind).await?;
     }
     Ok(())

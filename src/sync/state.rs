@@ -13,6 +13,12 @@ pub struct TypeState {
     /// first page is next).
     pub backfill_after: Option<String>,
     pub backfill_started_at_ms: Option<i64>,
+    /// Records the running backfill has stored so far, and how many HubSpot counted when it
+    /// began (`None` when the count could not be read): its progress.
+    #[serde(default)]
+    pub backfill_stored: u64,
+    #[serde(default)]
+    pub backfill_expected: Option<u64>,
     /// When the last complete backfill finished ("last full sync").
     pub backfill_done_at_ms: Option<i64>,
     /// Where incremental polling resumes.

@@ -1,5 +1,6 @@
 //! `hubspot-gateway demo`: its printed connect link works in a browser (walked here as a
-//! person would), then it answers its own printed `curl` lines and stops cleanly on SIGINT.
+//! person would), it answers its own printed `curl` lines, its console sign-in link opens a
+//! session once, and it stops cleanly on SIGINT.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -120,6 +121,49 @@ async fn demo_answers_its_own_examples_and_stops_on_sigint() {
             .iter()
             .any(|line| line.starts_with("connected to HubSpot account")),
         "{lines:#?}"
+    );
+    // The console: its URL, and a one-time sign-in link that opens a session once.
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("admin console: http://") && line.contains("/admin")),
+        "{lines:#?}"
+    );
+    let link = lines
+        .iter()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|word| word.contains("/admin/sign-in/"))
+        })
+        .expect("a sign-in link");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let opened = browser.get(link).send().await.unwrap();
+    assert_eq!(opened.status(), 303);
+    let session = opened
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("hg_session="))
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let base = link.split("/admin/").next().unwrap();
+    let page = browser
+        .get(format!("{base}/admin/connection"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<h1>Connection</h1>"));
+    assert_eq!(
+        browser.get(link).send().await.unwrap().status(),
+        400,
+        "used once"
     );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())

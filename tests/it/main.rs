@@ -4,6 +4,7 @@
 mod binary;
 mod client;
 mod connect;
+mod console;
 mod demo;
 mod export;
 mod export_binary;
@@ -15,6 +16,7 @@ mod mirror;
 mod ops;
 mod ownership;
 mod privacy;
+mod schedule;
 mod sim;
 mod slow_clients;
 mod store_damage;

@@ -26,7 +26,13 @@ pub(crate) fn spawn_sender(shared: Arc<Shared>, mut shutdown: watch::Receiver<bo
         .as_ref()
         .map_or(DEFAULT_IN_FLIGHT, |target| target.max_in_flight);
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder().build() {
+        // A pooled connection is dropped after 15 s idle, before a receiver's idle timeout
+        // (commonly 30 s or more) closes it: reusing one the server is closing at that moment
+        // fails the request (an HTTP/1.1 race no client can avoid otherwise).
+        let client = match reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(15))
+            .build()
+        {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(%error, "cannot build the webhook client; webhooks disabled");

@@ -68,6 +68,24 @@ async fn https_with_a_generated_certificate_reloads_it_and_keeps_it_when_broken(
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
     assert!(plain.is_err(), "no plain HTTP on a TLS listener: {plain:?}");
 
+    // Under TLS the admin console's cookies are `Secure`.
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(first.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let sign_in = client
+        .get(format!("https://127.0.0.1:{port}/admin/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = sign_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("hg_sign_in=")
+            && cookie.ends_with("; HttpOnly; SameSite=Strict; Secure"),
+        "{cookie}"
+    );
+
     // `status` finds the daemon over HTTPS, trusting the chain in tls_cert.
     let output = crate::support::process::command(&path)
         .arg("status")

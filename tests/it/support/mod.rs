@@ -135,6 +135,8 @@ pub struct Gateway {
     pub internal_addr: Option<SocketAddr>,
     pub public_url: String,
     pub http: reqwest::Client,
+    /// The admin console (one-time sign-in links).
+    pub console: std::sync::Arc<hubspot_gateway::console::Console>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -174,12 +176,14 @@ impl Gateway {
         let addr = running.local_addr;
         let internal_addr = running.internal_addr;
         let shutdown = running.shutdown_token();
+        let console = running.console.clone();
         let task = tokio::spawn(running.wait());
         Gateway {
             addr,
             internal_addr,
             public_url: public_url.into(),
             http: reqwest::Client::new(),
+            console,
             shutdown,
             task,
             _dir: dir,

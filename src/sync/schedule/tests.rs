@@ -1,0 +1,156 @@
+//! Windows, daily and weekly schedules, next run times, and the persisted override.
+
+use super::*;
+
+const HOUR: i64 = 3_600_000;
+/// 2026-01-04, a Sunday, 00:00 UTC.
+const SUNDAY: i64 = 20_457 * DAY_MS;
+
+#[test]
+fn windows_and_due_times() {
+    let night = Window::parse("02:00-05:00").unwrap();
+    assert!(night.contains(2 * HOUR) && night.contains(5 * HOUR - 1) && !night.contains(5 * HOUR));
+    assert!(night.contains(DAY_MS * 100 + 3 * HOUR));
+    let wrap = Window::parse("22:30-04:00").unwrap();
+    assert!(wrap.contains(23 * HOUR) && wrap.contains(HOUR) && !wrap.contains(12 * HOUR));
+    assert!(Window::parse("00:00-00:00").unwrap().contains(13 * HOUR));
+    for bad in ["", "2-5", "25:00-01:00", "02:00", "02:60-03:00"] {
+        assert_eq!(Window::parse(bad), None, "{bad:?}");
+    }
+    let now = DAY_MS * 10 + 3 * HOUR;
+    assert!(night.due(None, now, 24 * HOUR));
+    assert!(!night.due(Some(now - HOUR), now, 24 * HOUR));
+    assert!(night.due(Some(now - 24 * HOUR), now, 24 * HOUR));
+    assert!(!night.due(None, now + 6 * HOUR, 24 * HOUR));
+    assert_eq!(wrap.to_string(), "22:30-04:00");
+}
+
+#[test]
+fn weekdays_follow_the_calendar() {
+    assert_eq!(Weekday::of(0), Weekday::Thursday);
+    assert_eq!(Weekday::of(SUNDAY), Weekday::Sunday);
+    assert_eq!(Weekday::of(SUNDAY + DAY_MS - 1), Weekday::Sunday);
+    assert_eq!(Weekday::of(SUNDAY + DAY_MS), Weekday::Monday);
+    assert_eq!(Weekday::of(-1), Weekday::Wednesday);
+}
+
+fn schedule(frequency: Frequency, window: &str) -> Schedule {
+    Schedule {
+        frequency,
+        window: Window::parse(window).unwrap(),
+        source: Source::Override,
+    }
+}
+
+#[test]
+fn daily_runs_once_per_window_occurrence() {
+    let daily = schedule(Frequency::Daily, "02:00-05:00");
+    let inside = SUNDAY + 3 * HOUR;
+    assert!(daily.due(None, inside));
+    assert!(daily.due(Some(inside - 20 * HOUR), inside));
+    assert!(
+        !daily.due(Some(SUNDAY + 2 * HOUR + 1), inside),
+        "ran in this window"
+    );
+    assert!(!daily.due(None, SUNDAY + 6 * HOUR), "outside the window");
+    // A window across midnight belongs to the day it starts on.
+    let late = schedule(Frequency::Daily, "22:00-04:00");
+    assert!(late.due(Some(SUNDAY - 3 * HOUR), SUNDAY + HOUR));
+    assert!(!late.due(Some(SUNDAY - HOUR), SUNDAY + 2 * HOUR));
+}
+
+#[test]
+fn weekly_runs_only_in_the_window_starting_on_its_day() {
+    let weekly = schedule(Frequency::Weekly(Weekday::Sunday), "22:00-04:00");
+    assert!(weekly.due(None, SUNDAY + 23 * HOUR));
+    assert!(
+        weekly.due(None, SUNDAY + DAY_MS + HOUR),
+        "Monday 01:00 is Sunday's window"
+    );
+    assert!(
+        !weekly.due(None, SUNDAY + HOUR),
+        "Sunday 01:00 is Saturday's window"
+    );
+    assert!(!weekly.due(Some(SUNDAY + 22 * HOUR), SUNDAY + 23 * HOUR));
+}
+
+#[test]
+fn next_run_is_the_next_eligible_window() {
+    let weekly = schedule(Frequency::Weekly(Weekday::Wednesday), "02:00-05:00");
+    // From Sunday noon: Wednesday 02:00.
+    assert_eq!(
+        weekly.next_run(None, SUNDAY + 12 * HOUR),
+        SUNDAY + 3 * DAY_MS + 2 * HOUR
+    );
+    // Inside Wednesday's window, not yet run: now.
+    let inside = SUNDAY + 3 * DAY_MS + 3 * HOUR;
+    assert_eq!(weekly.next_run(Some(inside - DAY_MS), inside), inside);
+    // Ran in it already: next Wednesday.
+    assert_eq!(
+        weekly.next_run(Some(inside - 1), inside),
+        SUNDAY + 10 * DAY_MS + 2 * HOUR
+    );
+    let daily = schedule(Frequency::Daily, "02:00-05:00");
+    assert_eq!(
+        daily.next_run(Some(SUNDAY + 2 * HOUR), SUNDAY + 4 * HOUR),
+        SUNDAY + DAY_MS + 2 * HOUR
+    );
+    let every = Schedule::configured(24, Window::parse("02:00-05:00").unwrap());
+    assert_eq!(
+        every.next_run(Some(SUNDAY + 4 * HOUR), SUNDAY + 6 * HOUR),
+        SUNDAY + DAY_MS + 4 * HOUR
+    );
+    assert_eq!(
+        every.next_run(None, SUNDAY + 6 * HOUR),
+        SUNDAY + DAY_MS + 2 * HOUR
+    );
+}
+
+#[test]
+fn changes_report_every_problem_by_field() {
+    let window = Window::parse("02:00-05:00").unwrap();
+    let check = |frequency: &str, day: Option<&str>, window_utc: Option<&str>| {
+        let change = Change {
+            frequency: frequency.into(),
+            day: day.map(Into::into),
+            window_utc: window_utc.map(Into::into),
+        };
+        match change.validate(window) {
+            Ok(schedule) => Ok(schedule.frequency),
+            Err(SaveError::Invalid(problems)) => {
+                Err(problems.iter().map(|p| p.field).collect::<Vec<_>>())
+            }
+            Err(other) => panic!("{other}"),
+        }
+    };
+    assert_eq!(check("daily", None, None), Ok(Frequency::Daily));
+    assert_eq!(
+        check("weekly", Some("Friday"), Some("01:00-02:00")),
+        Ok(Frequency::Weekly(Weekday::Friday))
+    );
+    assert_eq!(
+        check("weekly", None, Some("bad")),
+        Err(vec!["day", "window_utc"])
+    );
+    assert_eq!(check("hourly", None, None), Err(vec!["frequency"]));
+    assert_eq!(check("weekly", Some("someday"), None), Err(vec!["day"]));
+}
+
+#[test]
+fn override_persists_until_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let configured = Schedule::configured(24, Window::parse("02:00-05:00").unwrap());
+    assert_eq!(Schedule::current(&store, configured).unwrap(), configured);
+    let change = Change {
+        frequency: "weekly".into(),
+        day: Some("tuesday".into()),
+        window_utc: None,
+    };
+    let saved = Schedule::save(&store, &change, configured).unwrap();
+    assert_eq!(saved.frequency, Frequency::Weekly(Weekday::Tuesday));
+    assert_eq!(saved.window, configured.window);
+    assert_eq!(Schedule::current(&store, configured).unwrap(), saved);
+    Schedule::reset(&store).unwrap();
+    assert_eq!(Schedule::current(&store, configured).unwrap(), configured);
+}
