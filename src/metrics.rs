@@ -288,13 +288,28 @@ fn connection_metrics(registry: &mut Registry, state: &State) {
 /// Per notification target: the outbox's counts and the time from queued to delivered.
 fn notification_metrics(registry: &mut Registry, notifications: &crate::notify::Notifications) {
     let gauges = [
-        ("notify_pending", "Notifications waiting for delivery, per target"),
-        ("notify_dead", "Notifications dead (failed for notify.dead_after_secs), per target"),
+        (
+            "notify_pending",
+            "Notifications waiting for delivery, per target",
+        ),
+        (
+            "notify_dead",
+            "Notifications dead (failed for notify.dead_after_secs), per target",
+        ),
     ];
     let counters = [
-        ("notify_delivered", "Notifications delivered (answered 2xx), per target"),
-        ("notify_failed", "Failed delivery attempts (not 2xx, or no answer in time), per target"),
-        ("notify_dropped", "Notifications not queued: the target's outbox was above notify.high_water"),
+        (
+            "notify_delivered",
+            "Notifications delivered (answered 2xx), per target",
+        ),
+        (
+            "notify_failed",
+            "Failed delivery attempts (not 2xx, or no answer in time), per target",
+        ),
+        (
+            "notify_dropped",
+            "Notifications not queued: the target's outbox was above notify.high_water",
+        ),
     ];
     let status = notifications.status();
     for (name, help) in gauges {

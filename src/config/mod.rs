@@ -13,9 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use load::{load, load_str, Loaded, Problem, Secrets};
-pub use notify::{
-    signing_key, Email, Notify, Target as NotifyTarget, EVENTS as NOTIFY_EVENTS,
-};
+pub use notify::{signing_key, Email, Notify, Target as NotifyTarget, EVENTS as NOTIFY_EVENTS};
 pub use secret_ref::SecretRef;
 pub use validate::validate;
 

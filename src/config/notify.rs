@@ -34,6 +34,7 @@ pub struct Notify {
     pub retry_max_ms: u64,
     /// A notification still failing this long after it was queued is dead.
     pub dead_after_secs: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
@@ -240,10 +241,7 @@ fn check_email(email: &Email) -> Vec<(&'static str, String)> {
         ));
     }
     if email.from.parse::<lettre::message::Mailbox>().is_err() {
-        problems.push((
-            "from",
-            format!("{:?} is not an e-mail address", email.from),
-        ));
+        problems.push(("from", format!("{:?} is not an e-mail address", email.from)));
     }
     if email.to.is_empty() {
         problems.push(("to", "must name at least one address".into()));
@@ -293,12 +291,18 @@ mod tests {
     #[test]
     fn signing_keys_decode_whsec_and_need_24_bytes() {
         assert_eq!(
-            signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap().len(),
+            signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap()
+                .len(),
             24
         );
         assert_eq!(signing_key(&"k".repeat(24)).unwrap(), vec![b'k'; 24]);
-        assert!(signing_key(&"k".repeat(23)).unwrap_err().contains("found 23"));
-        assert!(signing_key("whsec_c2hvcnQ=").unwrap_err().contains("found 5"));
+        assert!(signing_key(&"k".repeat(23))
+            .unwrap_err()
+            .contains("found 23"));
+        assert!(signing_key("whsec_c2hvcnQ=")
+            .unwrap_err()
+            .contains("found 5"));
         assert!(signing_key("whsec_???").is_err());
     }
 
@@ -311,7 +315,11 @@ mod tests {
             ("http://10.0.0.1/", false),
             ("http://search.internal/", false),
         ] {
-            assert_eq!(is_loopback(&url::Url::parse(url).unwrap()), loopback, "{url}");
+            assert_eq!(
+                is_loopback(&url::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
         }
     }
 }

@@ -266,7 +266,10 @@ impl Deliverer {
                     self.live.failing_since_ms.store(0, Ordering::Relaxed);
                     let waited = (now - slot.row.queued_at_ms).max(0) as f64 / 1000.0;
                     self.live.delivery_seconds.observe(waited);
-                    settled.push(Settled::Delivered { seq: sent.seq, at_ms: now });
+                    settled.push(Settled::Delivered {
+                        seq: sent.seq,
+                        at_ms: now,
+                    });
                 }
                 Err(error) => {
                     if sent.generation == self.health.generation {
@@ -339,8 +342,12 @@ impl Deliverer {
         match written {
             Ok(Ok(())) => {}
             // Still waiting in the store: sent again after a restart (same webhook-id).
-            Ok(Err(error)) => tracing::warn!(target = %self.target.name, %error, "recording deliveries failed"),
-            Err(error) => tracing::warn!(target = %self.target.name, %error, "recording deliveries failed"),
+            Ok(Err(error)) => {
+                tracing::warn!(target = %self.target.name, %error, "recording deliveries failed")
+            }
+            Err(error) => {
+                tracing::warn!(target = %self.target.name, %error, "recording deliveries failed")
+            }
         }
     }
 
@@ -362,7 +369,12 @@ impl Deliverer {
 
 /// One attempt: POST the body signed now; `Err` says why it failed (never a secret, nor the
 /// URL, whose query may hold a token of the receiver's).
-async fn send(client: reqwest::Client, target: Target, id: String, body: Vec<u8>) -> Result<(), String> {
+async fn send(
+    client: reqwest::Client,
+    target: Target,
+    id: String,
+    body: Vec<u8>,
+) -> Result<(), String> {
     let timestamp = now_ms() / 1000;
     let signature = signature::sign(target.key.expose(), &id, timestamp, &body);
     let request = client

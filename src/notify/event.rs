@@ -40,7 +40,9 @@ impl EventKind {
     }
 
     pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -68,7 +70,11 @@ pub enum Event {
         archived: Option<Archived>,
     },
     /// `id` was merged into `into`; requests for `id` now answer `into`.
-    RecordMerged { kind: ObjectType, id: i64, into: i64 },
+    RecordMerged {
+        kind: ObjectType,
+        id: i64,
+        into: i64,
+    },
     /// An owner left (archived, or gone from HubSpot): the live records they still own.
     OwnerArchived {
         id: i64,
@@ -202,7 +208,13 @@ pub fn derive(
             Write::Archive { id, at_ms } => {
                 if let Some(was) = current(*id).filter(|was| !was.archived) {
                     events.push(deleted(kind, *id, &was, *at_ms));
-                    seen.insert(*id, Some(Seen { archived: true, ..was }));
+                    seen.insert(
+                        *id,
+                        Some(Seen {
+                            archived: true,
+                            ..was
+                        }),
+                    );
                 }
             }
             Write::Restore { id, .. } => {
@@ -215,7 +227,13 @@ pub fn derive(
                             restored: true,
                         });
                     }
-                    seen.insert(*id, Some(Seen { archived: false, ..was }));
+                    seen.insert(
+                        *id,
+                        Some(Seen {
+                            archived: false,
+                            ..was
+                        }),
+                    );
                 }
             }
             Write::Alias { from, to } => {
@@ -259,7 +277,10 @@ fn deleted(kind: ObjectType, id: i64, was: &Seen, at_ms: i64) -> Event {
 /// Owners who left between two lists of a portal's owners: active in `before`, archived or
 /// absent in `after`. A first list (`before` empty) has nobody leaving.
 pub fn owners_left(before: &[Owner], after: &[Owner]) -> Vec<i64> {
-    let now: HashMap<i64, bool> = after.iter().map(|owner| (owner.id, owner.archived)).collect();
+    let now: HashMap<i64, bool> = after
+        .iter()
+        .map(|owner| (owner.id, owner.archived))
+        .collect();
     before
         .iter()
         .filter(|owner| !owner.archived && now.get(&owner.id).copied().unwrap_or(true))

@@ -166,7 +166,10 @@ impl Notifier {
     /// Wakes the deliverers of the routes `notices` go to.
     pub fn wake(&self, notices: &[Notice]) {
         for (route, live) in self.routes.iter().zip(&self.live) {
-            if notices.iter().any(|notice| notice.targets.contains(&route.name)) {
+            if notices
+                .iter()
+                .any(|notice| notice.targets.contains(&route.name))
+            {
                 live.wake.notify_one();
             }
         }

@@ -69,15 +69,10 @@ mod tests {
     /// The Standard Webhooks specification's own example (its reference libraries' test).
     #[test]
     fn matches_the_specifications_example() {
-        let key = STANDARD
-            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .unwrap();
+        let key = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let body = br#"{"test": 2432232314}"#;
         let signature = sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
     #[test]
@@ -98,7 +93,14 @@ mod tests {
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            check(b"another key of 24 bytes!", "msg_1", "1000", &header, body, 1100),
+            check(
+                b"another key of 24 bytes!",
+                "msg_1",
+                "1000",
+                &header,
+                body,
+                1100
+            ),
             Err(Refusal::Mismatch)
         );
         assert_eq!(

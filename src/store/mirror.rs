@@ -9,10 +9,10 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use std::sync::Arc;
 
-use super::outbox::{self, Notice, Outbox};
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
+use super::outbox::{self, Notice, Outbox};
 use super::record::{decode, encode, Brief, Record, Stored, Term, TermKind};
 use super::{Error, Result};
 use crate::object::ObjectType;

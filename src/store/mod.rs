@@ -44,9 +44,7 @@ pub use inbox::{
 };
 use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
-pub use outbox::{
-    FirstMatchNotice, Notice, Notification, Outbox, QueueStatus, Settled, Subject,
-};
+pub use outbox::{FirstMatchNotice, Notice, Notification, Outbox, QueueStatus, Settled, Subject};
 pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,

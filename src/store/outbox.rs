@@ -74,11 +74,20 @@ pub struct Notification {
 /// What became of one notification a deliverer took.
 #[derive(Debug, Clone)]
 pub enum Settled {
-    Delivered { seq: u64, at_ms: i64 },
+    Delivered {
+        seq: u64,
+        at_ms: i64,
+    },
     /// Failed; to be tried again as `row` says.
-    Retry { seq: u64, row: Notification },
+    Retry {
+        seq: u64,
+        row: Notification,
+    },
     /// Failed for good: kept for redelivery.
-    Dead { seq: u64, row: Notification },
+    Dead {
+        seq: u64,
+        row: Notification,
+    },
 }
 
 /// Counts of one target, for the API and the metrics.
@@ -332,7 +341,10 @@ impl Outbox {
             notification.next_attempt_at_ms = 0;
             notification.queued_at_ms = now_ms;
             batch.remove(key.clone());
-            batch.insert(row_key(PENDING, target, seq_of(&key)?), encode(&notification));
+            batch.insert(
+                row_key(PENDING, target, seq_of(&key)?),
+                encode(&notification),
+            );
             moved += 1;
             if moved % 10_000 == 0 {
                 self.tree.apply_batch(std::mem::take(&mut batch))?;

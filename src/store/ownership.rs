@@ -160,31 +160,32 @@ impl Ownership {
         let notices = self.first_match_notices(found)?;
         let admitted = self.outbox.admit(&notices);
         let outbox_tree = self.outbox.tree();
-        let outcome = (&self.matches, &self.counts, outbox_tree).transaction(|(matches, counts, queue)| {
-            let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
-            let mut written = Vec::new();
-            for (key, at) in found {
-                if matches.get(key)?.is_some() {
-                    continue;
-                }
-                matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
-                *added.entry(counter_of(key)).or_default() += 1;
-                written.push((*key, *at));
-            }
-            // A key is in one call at a time (taken from `pending`, or stored at the cap
-            // instead of entering it), so those found new above are the ones written here.
-            outbox::queue_in(queue, &admitted, crate::webhook::inbox::now_ms())?;
-            for (counter, added) in &added {
-                let count = match counts.get(counter)? {
-                    Some(bytes) => {
-                        keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+        let outcome =
+            (&self.matches, &self.counts, outbox_tree).transaction(|(matches, counts, queue)| {
+                let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
+                let mut written = Vec::new();
+                for (key, at) in found {
+                    if matches.get(key)?.is_some() {
+                        continue;
                     }
-                    None => 0,
-                };
-                counts.insert(&counter[..], &(count + added).to_be_bytes()[..])?;
-            }
-            Ok(written)
-        });
+                    matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
+                    *added.entry(counter_of(key)).or_default() += 1;
+                    written.push((*key, *at));
+                }
+                // A key is in one call at a time (taken from `pending`, or stored at the cap
+                // instead of entering it), so those found new above are the ones written here.
+                outbox::queue_in(queue, &admitted, crate::webhook::inbox::now_ms())?;
+                for (counter, added) in &added {
+                    let count = match counts.get(counter)? {
+                        Some(bytes) => {
+                            keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+                        }
+                        None => 0,
+                    };
+                    counts.insert(&counter[..], &(count + added).to_be_bytes()[..])?;
+                }
+                Ok(written)
+            });
         let written = outcome.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => Error::from(error),
@@ -206,7 +207,9 @@ impl Ownership {
         };
         let mut notices = Vec::new();
         for (key, at) in found {
-            let kind = ObjectType::ALL.into_iter().find(|kind| kind.code() == key[8]);
+            let kind = ObjectType::ALL
+                .into_iter()
+                .find(|kind| kind.code() == key[8]);
             if let (Some(kind), false) = (kind, self.matches.contains_key(key)?) {
                 let portal = keys::trailing_id(key, 8)?;
                 let id = keys::trailing_id(key, 17)?;

@@ -14,9 +14,9 @@ use super::keys::{self, i64_key, named_key};
 use super::outbox::{self, Notice, Outbox};
 use super::record::{decode, encode, Owner, Pipeline, PropertyDef};
 use super::{Error, Result};
+use crate::object::ObjectType;
 use sled::transaction::TransactionError;
 use sled::Transactional;
-use crate::object::ObjectType;
 
 pub struct Reference {
     owners: sled::Tree,

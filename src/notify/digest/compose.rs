@@ -207,13 +207,21 @@ mod tests {
             email.subject,
             "HubSpot gateway: 3 newly matched, 5 records changed hands"
         );
-        assert!(email.text.contains("2026-01-01 00:00 to 2026-01-08 00:00"), "{}", email.text);
         assert!(
-            email.text.contains("companies: 3 newly matched; match rate 15.0 % (30 of 200), +5.0 points"),
+            email.text.contains("2026-01-01 00:00 to 2026-01-08 00:00"),
             "{}",
             email.text
         );
-        assert!(email.text.contains("Ann Lee (101): 5 moved away (5 to Bo Li (102)), 1 came in"));
+        assert!(
+            email
+                .text
+                .contains("companies: 3 newly matched; match rate 15.0 % (30 of 200), +5.0 points"),
+            "{}",
+            email.text
+        );
+        assert!(email
+            .text
+            .contains("Ann Lee (101): 5 moved away (5 to Bo Li (102)), 1 came in"));
         assert!(email.html.contains("Acme &lt;Inc&gt;"), "{}", email.html);
         assert!(!email.html.contains("<Inc>"));
         assert!(email.html.contains("<td>+5.0 points</td>"));

@@ -310,7 +310,9 @@ fn gather(
     }
     let mut owners: Vec<OwnerMoves> = owners.into_values().collect();
     for owner in &mut owners {
-        owner.to.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        owner
+            .to
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
     owners.sort_by(|a, b| {
         (b.lost + b.gained)

@@ -5,9 +5,14 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
-    Daily { minute: i64 },
+    Daily {
+        minute: i64,
+    },
     /// `weekday` 0 is Monday.
-    Weekly { weekday: i64, minute: i64 },
+    Weekly {
+        weekday: i64,
+        minute: i64,
+    },
 }
 
 impl Schedule {
@@ -74,7 +79,14 @@ mod tests {
             Schedule::parse("Daily 23:59"),
             Some(Schedule::Daily { minute: 1439 })
         );
-        for bad in ["weekly 09:00", "daily 24:00", "daily 9:00", "monthly 1 09:00", "weekly xyz 09:00", ""] {
+        for bad in [
+            "weekly 09:00",
+            "daily 24:00",
+            "daily 9:00",
+            "monthly 1 09:00",
+            "weekly xyz 09:00",
+            "",
+        ] {
             assert_eq!(Schedule::parse(bad), None, "{bad}");
         }
     }
@@ -82,7 +94,10 @@ mod tests {
     #[test]
     fn next_times() {
         let friday_nine = Schedule::parse("weekly fri 09:00").unwrap();
-        assert_eq!(friday_nine.next_after(THURSDAY), THURSDAY + DAY_MS + 9 * HOUR);
+        assert_eq!(
+            friday_nine.next_after(THURSDAY),
+            THURSDAY + DAY_MS + 9 * HOUR
+        );
         // Exactly at the time: the next week.
         let at = THURSDAY + DAY_MS + 9 * HOUR;
         assert_eq!(friday_nine.next_after(at), at + 7 * DAY_MS);

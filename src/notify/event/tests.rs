@@ -47,7 +47,12 @@ fn created(id: i64, owner: Option<&str>, restored: bool) -> Event {
 
 #[test]
 fn a_new_record_is_created_unless_the_first_full_sync_writes_it() {
-    check(&[], &[upsert(1, "101")], true, &[created(1, Some("101"), false)]);
+    check(
+        &[],
+        &[upsert(1, "101")],
+        true,
+        &[created(1, Some("101"), false)],
+    );
     check(&[], &[upsert(1, "101")], false, &[]);
     // Stored already, same owner: a property change is no event.
     check(&[record(1, "101", false)], &[upsert(1, " 101 ")], true, &[]);
@@ -84,7 +89,10 @@ fn an_owner_change_says_before_and_after() {
         &[record(1, "101", false)],
         &[upsert(1, "102"), upsert(1, "103")],
         true,
-        &[changed(Some("101"), Some("102")), changed(Some("102"), Some("103"))],
+        &[
+            changed(Some("101"), Some("102")),
+            changed(Some("102"), Some("103")),
+        ],
     );
 }
 
@@ -99,14 +107,24 @@ fn archive_restore_and_a_read_that_finds_an_archived_record_live() {
         }),
     };
     let archive = Write::Archive { id: 1, at_ms: 500 };
-    check(&[record(1, "101", false)], &[archive.clone()], true, &[archived]);
+    check(
+        &[record(1, "101", false)],
+        std::slice::from_ref(&archive),
+        true,
+        &[archived],
+    );
     // Archived already, or never stored: nothing to say.
-    check(&[record(1, "101", true)], &[archive.clone()], true, &[]);
+    check(
+        &[record(1, "101", true)],
+        std::slice::from_ref(&archive),
+        true,
+        &[],
+    );
     check(&[], &[archive], true, &[]);
     let restore = Write::Restore { id: 1, at_ms: 600 };
     check(
         &[record(1, "101", true)],
-        &[restore.clone()],
+        std::slice::from_ref(&restore),
         true,
         &[created(1, Some("101"), true)],
     );
@@ -124,10 +142,7 @@ fn archive_restore_and_a_read_that_finds_an_archived_record_live() {
 fn merges_name_the_survivor_and_unknown_losers_say_nothing() {
     let merge = |loser: i64| {
         [
-            Write::Alias {
-                from: loser,
-                to: 9,
-            },
+            Write::Alias { from: loser, to: 9 },
             Write::Remove { id: loser },
         ]
     };
@@ -155,7 +170,7 @@ fn a_privacy_deletion_carries_the_id_alone_also_of_an_archived_record() {
         &[record(1, "101", false)],
         &[Write::Purge { id: 1 }],
         true,
-        &[forgotten.clone()],
+        std::slice::from_ref(&forgotten),
     );
     check(
         &[record(1, "101", true)],
@@ -191,7 +206,12 @@ fn owners_who_left() {
         archived,
         ..Owner::default()
     };
-    let before = [owner(1, false), owner(2, false), owner(3, true), owner(4, false)];
+    let before = [
+        owner(1, false),
+        owner(2, false),
+        owner(3, true),
+        owner(4, false),
+    ];
     let after = [owner(1, false), owner(2, true), owner(3, true)];
     assert_eq!(owners_left(&before, &after), [2, 4]);
     assert_eq!(owners_left(&[], &after), Vec::<i64>::new());
