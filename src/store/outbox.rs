@@ -452,7 +452,9 @@ impl Admitted<'_> {
 /// so numbers follow commit order), one row per target.
 pub(super) fn queue_in(tx: &TransactionalTree, admitted: &Admitted, now_ms: i64) -> TxResult<()> {
     for (targets, notice) in &admitted.rows {
-        let seq = tx.generate_id()?;
+        // Sequence numbers start at 1: readers ask for what comes after the last one read (0
+        // before any), and sled's ids start at 0.
+        let seq = tx.generate_id()? + 1;
         let row = encode(&Notification {
             event: notice.event.to_owned(),
             subject: notice.subject,
@@ -468,3 +470,6 @@ pub(super) fn queue_in(tx: &TransactionalTree, admitted: &Admitted, now_ms: i64)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ mod export_split;
 mod faults;
 mod listeners;
 mod mirror;
+mod notify;
 mod ops;
 mod ownership;
 mod privacy;
