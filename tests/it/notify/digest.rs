@@ -89,8 +89,13 @@ async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
         data.contains("text/plain") && data.contains("text/html"),
         "{data}"
     );
+    let person = control
+        .record(ObjectType::Contacts, &contact)
+        .unwrap()
+        .properties["firstname"]
+        .clone();
     assert!(
-        data.contains(&contact),
+        data.contains(&person),
         "the newly matched contact is named: {data}"
     );
     assert!(

@@ -148,6 +148,35 @@ pub fn owner_chains(
     chains
 }
 
+/// Waits until the last owner change of each `(contact, owner)` in `finals` has arrived.
+pub async fn wait_for_finals(receiver: &Receiver, finals: &[(String, String)], within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let chains = owner_chains(receiver);
+        let missing: Vec<String> = finals
+            .iter()
+            .filter(|(contact, owner)| {
+                !chains
+                    .get(&format!("\"contacts\"/\"{contact}\""))
+                    .and_then(|chain| chain.last())
+                    .is_some_and(|(_, after)| after == owner.as_str())
+            })
+            .map(|(contact, owner)| {
+                let chain = chains.get(&format!("\"contacts\"/\"{contact}\""));
+                format!("{contact} → {owner}: arrived {chain:?}")
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "last owner changes missing: {missing:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether each record's owner changes link up (each one's `before` is the previous
 /// `after`): the order they were made in.
 pub fn in_order(chain: &[(Value, Value)]) -> bool {
