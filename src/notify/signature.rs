@@ -75,6 +75,27 @@ mod tests {
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
+    /// The README's three lines of Rust, as written there.
+    #[test]
+    fn the_readmes_rust_check_accepts_the_specifications_example(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let (id, timestamp) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330");
+        let body = br#"{"test": 2432232314}"#;
+        let signatures = "v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        let key = STANDARD.decode(secret.trim_start_matches("whsec_"))?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key)?;
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let ok = signatures
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .filter_map(|s| STANDARD.decode(s).ok())
+            .any(|s| mac.clone().verify_slice(&s).is_ok());
+        assert!(ok);
+        Ok(())
+    }
+
     #[test]
     fn receivers_refuse_what_was_not_signed_with_their_key_or_is_old() {
         let key = b"0123456789abcdef01234567";
