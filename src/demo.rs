@@ -8,6 +8,7 @@
 //! one-time sign-in link, then serves until Ctrl-C.
 
 mod connect;
+mod receiver;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -44,13 +45,17 @@ pub async fn run(listen: SocketAddr, webhooks: bool) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let read_token = token();
     let admin_token = token();
-    let text = demo_config(
+    // A local service that is told about changes: it prints each verified notification.
+    let notify_key: [u8; 32] = rand::thread_rng().gen();
+    let receiver = receiver::start(notify_key.to_vec()).await?;
+    let mut text = demo_config(
         listen,
         &simulator.base_url(),
         &simulator.config().client_id,
         &dir.path().join("store"),
         webhooks,
     );
+    text.push_str(&notify_config(&receiver));
     let secrets_key = {
         use base64::Engine as _;
         let key: [u8; 32] = rand::thread_rng().gen();
@@ -60,6 +65,11 @@ pub async fn run(listen: SocketAddr, webhooks: bool) -> anyhow::Result<()> {
         "DEMO_READ_TOKEN" => Some(read_token.clone()),
         "DEMO_ADMIN_TOKEN" => Some(admin_token.clone()),
         "DEMO_SECRETS_KEY" => Some(secrets_key.clone()),
+        "DEMO_NOTIFY_SECRET" => {
+            use base64::Engine as _;
+            let key = base64::engine::general_purpose::STANDARD.encode(notify_key);
+            Some(format!("whsec_{key}"))
+        }
         _ => None,
     };
     let loaded = config::load_str(&text, &env)
@@ -154,6 +164,14 @@ scope = "{admin}"
         store = store.display(),
         read = Scope::Read.as_str(),
         admin = Scope::Admin.as_str(),
+    )
+}
+
+/// A notification target: the demo's receiver, told about every event.
+fn notify_config(receiver: &str) -> String {
+    format!(
+        "\n[[notify.targets]]\nname = \"demo-receiver\"\nurl = \"{receiver}\"\n\
+         secret = \"env:DEMO_NOTIFY_SECRET\"\n"
     )
 }
 

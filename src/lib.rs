@@ -12,6 +12,7 @@ pub mod hubspot;
 pub mod journal;
 pub mod kit;
 pub mod metrics;
+pub mod notify;
 pub mod object;
 pub mod ownership;
 pub mod per_minute;

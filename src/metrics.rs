@@ -174,6 +174,9 @@ fn scrape(state: &State) -> Registry {
         );
     }
     connection_metrics(&mut registry, state);
+    if let Some(notifications) = &state.notifications {
+        notification_metrics(&mut registry, notifications);
+    }
     registry
 }
 
@@ -287,5 +290,66 @@ fn connection_metrics(registry: &mut Registry, state: &State) {
         "connection_refusals",
         "Refresh tokens HubSpot refused since start (each needs a new Connect)",
         ConstCounter::new(state.connections.refusals()),
+    );
+}
+
+/// Per notification target: the outbox's counts and the time from queued to delivered.
+fn notification_metrics(registry: &mut Registry, notifications: &crate::notify::Notifications) {
+    let gauges = [
+        (
+            "notify_pending",
+            "Notifications waiting for delivery, per target",
+        ),
+        (
+            "notify_dead",
+            "Notifications dead (failed for notify.dead_after_secs), per target",
+        ),
+    ];
+    let counters = [
+        (
+            "notify_delivered",
+            "Notifications delivered (answered 2xx), per target",
+        ),
+        (
+            "notify_failed",
+            "Failed delivery attempts (not 2xx, or no answer in time), per target",
+        ),
+        (
+            "notify_dropped",
+            "Notifications not queued: the target's outbox was above notify.high_water",
+        ),
+    ];
+    let status = notifications.status();
+    for (name, help) in gauges {
+        let family = Family::<Labels, Gauge>::default();
+        for target in &status {
+            let value = match name {
+                "notify_pending" => target.queue.pending,
+                _ => target.queue.dead,
+            };
+            family
+                .get_or_create(&vec![("target", target.name.clone())])
+                .set(saturate(value));
+        }
+        registry.register(name, help, family);
+    }
+    for (name, help) in counters {
+        let family = Family::<Labels, Counter>::default();
+        for target in &status {
+            let value = match name {
+                "notify_delivered" => target.queue.delivered,
+                "notify_failed" => target.queue.failed,
+                _ => target.queue.dropped,
+            };
+            family
+                .get_or_create(&vec![("target", target.name.clone())])
+                .inc_by(value);
+        }
+        registry.register(name, help, family);
+    }
+    registry.register(
+        "notify_delivery_seconds",
+        "Time from a notification being queued (with its mirror change) to its delivery",
+        notifications.notifier.delivery_seconds.clone(),
     );
 }

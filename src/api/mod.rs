@@ -8,6 +8,7 @@ pub mod error;
 mod export;
 mod journal;
 mod lookups;
+mod notifications;
 mod objects;
 mod openapi;
 mod router;
@@ -64,6 +65,8 @@ pub struct State {
     pub connections: crate::connection::Connections,
     /// The Webhooks Journal, when `[hubspot.journal]` is on.
     pub journal: Option<Arc<crate::journal::Journal>>,
+    /// Notifications to internal services and the digest, when `[notify]` configures any.
+    pub notifications: Option<Arc<crate::notify::Notifications>>,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
     /// The sync of the current connection; `None` while not connected.
@@ -95,6 +98,7 @@ impl State {
             exporter: Arc::default(),
             connections,
             journal: None,
+            notifications: None,
             portal: RwLock::new(portal),
             syncer: RwLock::new(None),
             ready: AtomicBool::new(false),

@@ -12,8 +12,8 @@ use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
 use super::{
-    connection, export, journal, lookups, objects, openapi, status, sync, user_mappings, webhooks,
-    State,
+    connection, export, journal, lookups, notifications, objects, openapi, status, sync,
+    user_mappings, webhooks, State,
 };
 use crate::config::Scope;
 use crate::webhook::Rejection;
@@ -306,6 +306,19 @@ pub const ROUTES: &[Route] = &[
     ),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
     heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
+    route(Method::GET, "/v1/notifications", ADMIN, notifications::list),
+    heavy(
+        Method::POST,
+        "/v1/notifications/{name}/redeliver",
+        ADMIN,
+        notifications::redeliver,
+    ),
+    heavy(
+        Method::POST,
+        "/v1/notifications/digest",
+        ADMIN,
+        notifications::digest,
+    ),
 ];
 
 /// Answers one request that came in on `surface`. Never fails: every problem becomes an

@@ -21,6 +21,8 @@ mod lookup_keys;
 mod lookups;
 #[path = "bench_mirror/machine.rs"]
 mod machine;
+#[path = "bench_mirror/notify.rs"]
+mod notify;
 #[path = "bench_mirror/pages.rs"]
 mod pages;
 #[path = "bench_mirror/portal.rs"]
@@ -61,6 +63,8 @@ enum Command {
     JournalCatchup(catchup::Args),
     /// Lookup and indicator throughput/latency on a backfilled store, vs `/healthz`.
     Lookups(lookups::Args),
+    /// Notifications: change → arrival latency, backlog throughput, ingest with a dead target.
+    Notify(notify::Args),
     /// Where a backfill page's time goes (list, associations, store write), in-process.
     Pages(pages::Args),
 }
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
             Command::Freshness(args) => freshness::run(gateway, out, args).await,
             Command::JournalCatchup(args) => catchup::run(gateway, out, args).await,
             Command::Lookups(args) => lookups::run(gateway, out, args).await,
+            Command::Notify(args) => notify::run(gateway, out, args).await,
             Command::Pages(args) => pages::run(out, args).await,
         }
     });

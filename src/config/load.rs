@@ -39,6 +39,10 @@ pub struct Secrets {
     /// `store.secrets_key`, decoded: the key that seals stored HubSpot tokens.
     pub secrets_key: Option<Secret<[u8; 32]>>,
     pub api_tokens: Vec<(String, Secret<String>, Scope)>,
+    /// The HMAC key of each `[[notify.targets]]` entry, in order (see `config::signing_key`).
+    pub notify_keys: Vec<Secret<Vec<u8>>>,
+    /// `notify.email.username` and `password`, when set.
+    pub smtp_credentials: Option<(Secret<String>, Secret<String>)>,
 }
 
 /// A config that parsed, validated and whose secrets all resolved.
@@ -65,7 +69,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
 pub fn load_str(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, Vec<Problem>> {
     let config = parse(text)?;
     let mut problems = validate(&config);
-    let mut warnings = Vec::new();
+    let mut warnings = super::notify::warnings(&config.notify);
     let secrets = resolve_secrets(&config, env, &mut problems, &mut warnings);
     if problems.is_empty() {
         Ok(Loaded {
@@ -95,7 +99,8 @@ fn parse(text: &str) -> Result<Config, Vec<Problem>> {
             "ownership" => section_into(value, &mut config.ownership),
             "export" => section_into(value, &mut config.export),
             "api" => section_into(value, &mut config.api),
-            _ => Err("unknown section; expected one of server, hubspot, store, sync, ownership, export, api".to_string()),
+            "notify" => section_into(value, &mut config.notify),
+            _ => Err("unknown section; expected one of server, hubspot, store, sync, ownership, export, api, notify".to_string()),
         };
         if let Err(message) = outcome {
             problems.push(Problem::new(field_path(&section, &message), message));
@@ -197,6 +202,23 @@ fn resolve_secrets(
             api_tokens.push((name.clone(), secret, *scope));
         }
     }
+    let (mut notify_keys, mut short_keys) = (Vec::new(), Vec::new());
+    for (index, target) in config.notify.targets.iter().enumerate() {
+        let path = format!("notify.targets[{index}].secret");
+        let Some(secret) = resolve(path.clone(), &target.secret) else {
+            continue;
+        };
+        match super::signing_key(secret.expose()) {
+            Ok(key) => notify_keys.push(Secret::new(key)),
+            Err(message) => short_keys.push(Problem::new(path, message)),
+        }
+    }
+    let smtp_credentials = config.notify.email.as_ref().and_then(|email| {
+        let username = resolve("notify.email.username".into(), email.username.as_ref()?);
+        let password = resolve("notify.email.password".into(), email.password.as_ref()?);
+        Some((username?, password?))
+    });
+    problems.extend(short_keys);
     problems.extend(same_token_values(&indexes, &api_tokens));
     let secrets_key = match secrets_key {
         Some(Ok(key)) => Some(Secret::new(key)),
@@ -212,6 +234,8 @@ fn resolve_secrets(
         refresh_token,
         secrets_key,
         api_tokens,
+        notify_keys,
+        smtp_credentials,
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`validate`] is pure and reports every problem with its key path.
 
 mod load;
+mod notify;
 mod secret_ref;
 mod validate;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use load::{load, load_str, Loaded, Problem, Secrets};
+pub use notify::{signing_key, Email, Notify, Target as NotifyTarget, EVENTS as NOTIFY_EVENTS};
 pub use secret_ref::SecretRef;
 pub use validate::validate;
 
@@ -32,6 +34,7 @@ pub struct Config {
     pub ownership: Ownership,
     pub export: Export,
     pub api: Api,
+    pub notify: Notify,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

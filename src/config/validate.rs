@@ -235,6 +235,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
+    problems.extend(super::notify::check(&config.notify));
     problems
 }
 

@@ -82,7 +82,10 @@ pub async fn sync_once(
     )
     .await
     .context("could not connect to HubSpot")?;
-    let syncer = syncer(loaded, client, store.clone(), info.hub_id, kinds.clone());
+    // Changes made here notify like the daemon's: queued now, delivered when it runs.
+    let notifier = crate::notify::attach(loaded, &store)?;
+    let syncer =
+        syncer(loaded, client, store.clone(), info.hub_id, kinds.clone()).notifying(notifier);
     syncer.refresh_reference().await?;
     for kind in &kinds {
         let listed = syncer.backfill(*kind, full).await?;

@@ -58,14 +58,12 @@ impl Direct {
         let settings = Settings {
             lookback_ms: loaded.config.sync.lookback_secs as i64 * 1000,
         };
-        let syncer = Arc::new(Syncer::new(
-            client,
-            store.clone(),
-            info.hub_id,
-            kinds,
-            true,
-            settings,
-        ));
+        // What the export writes into the mirror notifies as in the daemon.
+        let notifier = crate::notify::attach(loaded, &store)?;
+        let syncer = Arc::new(
+            Syncer::new(client, store.clone(), info.hub_id, kinds, true, settings)
+                .notifying(notifier),
+        );
         // Owners and property definitions decide owners and value checks.
         syncer.refresh_reference().await?;
         let fallback = portal::fallback(

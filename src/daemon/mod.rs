@@ -11,6 +11,7 @@ pub mod export_file;
 mod export_worker;
 mod listener;
 pub mod logging;
+mod notifications;
 mod progress;
 pub mod reload;
 mod shutdown;
@@ -53,6 +54,8 @@ pub struct Running {
     sync: Option<tokio::task::JoinHandle<()>>,
     export: tokio::task::JoinHandle<()>,
     matches: tokio::task::JoinHandle<()>,
+    /// Deliverers of notifications and the digest's mailer.
+    notifying: Vec<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
     /// Set when the store became unwritable: the shutdown that follows is a failure.
     store_failed: Arc<std::sync::OnceLock<String>>,
@@ -98,7 +101,11 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let objects = sync::record_types(loaded);
     let bodies = api::body::Limits::new(&config.server);
     let connections = commands::connections(loaded, &store)?;
+    let notifications = crate::notify::Notifications::start(loaded, &store, objects.clone())
+        .context("setting up notifications")?
+        .map(Arc::new);
     let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections);
+    state.notifications = notifications.clone();
     state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
     state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
@@ -162,7 +169,15 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown.clone(),
         store_failed.clone(),
     ));
-    let matches = tokio::spawn(write_matches(state.store.clone(), shutdown.clone()));
+    let notifier = notifications.as_ref().map(|n| n.notifier.clone());
+    let matches = tokio::spawn(write_matches(
+        state.store.clone(),
+        notifier,
+        shutdown.clone(),
+    ));
+    let notifying = notifications
+        .map(|n| notifications::spawn(&n, &state.store, &shutdown))
+        .unwrap_or_default();
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, internal = ?internal_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -183,6 +198,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         sync,
         export,
         matches,
+        notifying,
         committer,
         store_failed,
     })
@@ -219,6 +235,9 @@ impl Running {
         self.pruning.await.context("inbox pruning task")?;
         self.export.await.context("export worker")?;
         self.matches.await.context("match writer")?;
+        for task in self.notifying {
+            task.await.context("notification task")?;
+        }
         // The server has drained: write the last first matches.
         let store = self.state.store.clone();
         let matches_written = tokio::task::spawn_blocking(move || store.write_matches())
@@ -330,7 +349,11 @@ async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
 
 /// Writes the first matches that lookups answered from memory, so that each is durable
 /// within `MATCH_WRITE_INTERVAL` (the last ones at shutdown, in `Running::wait`).
-async fn write_matches(store: Store, shutdown: CancellationToken) {
+async fn write_matches(
+    store: Store,
+    notifier: Option<Arc<crate::notify::Notifier>>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(MATCH_WRITE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -340,7 +363,9 @@ async fn write_matches(store: Store, shutdown: CancellationToken) {
         }
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.write_matches()).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(0)) => {}
+            // Their `match.first` notifications were queued with them.
+            Ok(Ok(_)) => notifier.iter().for_each(|notifier| notifier.wake_all()),
             Ok(Err(error)) => tracing::warn!(%error, "writing first matches failed"),
             Err(error) => tracing::warn!(%error, "match writer task failed"),
         }

@@ -218,13 +218,10 @@ async fn run_connection(
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }
-    let syncer = Arc::new(syncer(
-        loaded,
-        client,
-        state.store.clone(),
-        info.hub_id,
-        objects,
-    ));
+    let notifier = state.notifications.as_ref().map(|n| n.notifier.clone());
+    let syncer = Arc::new(
+        syncer(loaded, client, state.store.clone(), info.hub_id, objects).notifying(notifier),
+    );
     if service.reset_user_mappings {
         reset_user_mappings(connections, &syncer).await;
     }

@@ -5,8 +5,10 @@ use super::keys::{self, i64_key};
 use super::{Result, Store};
 
 /// Trees that keep a forgotten record's bare id by design: the tombstone that keeps stale
-/// copies out, and the sync's paging positions (the id of the last record a page held).
-pub const KEEP_BARE_ID: [&str; 2] = [keys::PURGED_TREE, keys::CURSORS_TREE];
+/// copies out, the sync's paging positions (the id of the last record a page held), and the
+/// outbox, whose `record.deleted` notification of the deletion carries the bare id until it
+/// is delivered (notifications carry ids and owner ids, never what identified a person).
+pub const KEEP_BARE_ID: [&str; 3] = [keys::PURGED_TREE, keys::CURSORS_TREE, keys::OUTBOX_TREE];
 
 impl Store {
     /// Names of the trees (but [`KEEP_BARE_ID`]) holding record `id` in a key or value: its

@@ -62,6 +62,7 @@ pub const USER_MAP_TREE: &str = "user_map.v1";
 pub const EXPORTS_TREE: &str = "exports.v1";
 pub const CONNECTIONS_TREE: &str = "connections.v1";
 pub const JOURNAL_TREE: &str = "journal.v1";
+pub const OUTBOX_TREE: &str = "outbox.v1";
 
 /// Portal, object type, id: the key of a record (and of its alias, tombstone and count).
 pub fn record_key(portal: i64, kind: u8, id: i64) -> [u8; 17] {

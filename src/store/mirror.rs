@@ -8,10 +8,12 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use std::sync::Arc;
 
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
+use super::outbox::{self, Notice, Outbox};
 use super::record::{decode, encode, Brief, Record, Stored, Term, TermKind};
 use super::{Error, Result};
 use crate::object::ObjectType;
@@ -63,12 +65,14 @@ pub struct Mirror {
     counts: sled::Tree,
     cursors: sled::Tree,
     pub(super) locks: super::writing::Locks,
+    /// Notifications are queued in the change's transaction (`write_notifying`).
+    outbox: Arc<Outbox>,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 impl Mirror {
-    pub(super) fn open(db: &sled::Db) -> Result<Mirror> {
+    pub(super) fn open(db: &sled::Db, outbox: Arc<Outbox>) -> Result<Mirror> {
         Ok(Mirror {
             records: db.open_tree(keys::RECORDS_TREE)?,
             briefs: db.open_tree(keys::BRIEFS_TREE)?,
@@ -80,6 +84,7 @@ impl Mirror {
             counts: db.open_tree(keys::COUNTS_TREE)?,
             cursors: db.open_tree(keys::CURSORS_TREE)?,
             locks: Default::default(),
+            outbox,
         })
     }
 
@@ -92,6 +97,22 @@ impl Mirror {
         writes: &[Write],
         cursor: Option<(&str, &[u8])>,
     ) -> Result<()> {
+        self.write_notifying(portal, kind, writes, cursor, &[], 0)
+    }
+
+    /// Like [`Mirror::write`], also queueing `notices` (what `notify` derived from these
+    /// writes) in the outbox, in the same transaction; `now_ms` stamps them. Outside the
+    /// store, only through a [`Writing`](super::Writing).
+    pub(super) fn write_notifying(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<()> {
+        let admitted = self.outbox.admit(notices);
         // Transactions cannot scan, so read the associations that removals replace first.
         let mut existing = Vec::new();
         for write in writes {
@@ -115,10 +136,22 @@ impl Mirror {
             &self.cursors,
             &self.briefs,
             &self.terms,
+            self.outbox.tree(),
         );
         // sled hands the transaction's trees back in the order given: named here, once.
         let outcome = trees.transaction(
-            |(records, index, aliases, associations, purged, counts, cursors, briefs, terms)| {
+            |(
+                records,
+                index,
+                aliases,
+                associations,
+                purged,
+                counts,
+                cursors,
+                briefs,
+                terms,
+                queue,
+            )| {
                 let tx = Tx {
                     portal,
                     kind,
@@ -137,10 +170,14 @@ impl Mirror {
                 if let Some((name, value)) = cursor {
                     cursors.insert(keys::named_key(portal, None, name), value)?;
                 }
+                // The notifications of these writes, in their transaction.
+                outbox::queue_in(queue, &admitted, now_ms)?;
                 Ok(())
             },
         );
-        outcome.map_err(Error::from)
+        outcome?;
+        self.outbox.committed(&admitted);
+        Ok(())
     }
 
     /// The record stored under exactly `id`, archived ones included.

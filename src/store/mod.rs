@@ -27,6 +27,7 @@ mod keys;
 pub mod ledger;
 mod mirror;
 mod open;
+mod outbox;
 mod ownership;
 mod record;
 mod reference;
@@ -50,6 +51,7 @@ pub use inbox::{
 pub use journal::{CursorMove, JournalCursor, JournalCursors};
 use ledger::{Acknowledged, Ledger};
 pub use mirror::{Mirror, Write};
+pub use outbox::{FirstMatchNotice, Notice, Notification, Outbox, QueueStatus, Settled, Subject};
 pub use ownership::{MappingSource, Ownership, UserMapping};
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
@@ -157,6 +159,8 @@ struct Inner {
     exports: Exports,
     connections: Connections,
     journal: JournalCursors,
+    /// Notifications to internal services, queued with the changes that caused them.
+    outbox: Arc<Outbox>,
     /// What has been acknowledged; written after each commit that makes more of it durable.
     ledger: Ledger,
     path: PathBuf,
@@ -359,6 +363,11 @@ impl Store {
     /// The Webhooks Journal's cursors, one per portal.
     pub fn journal(&self) -> &JournalCursors {
         &self.inner.journal
+    }
+
+    /// Notifications to internal services (see `notify`).
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
     }
 
     pub fn path(&self) -> &Path {

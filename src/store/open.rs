@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
 use super::{
-    inbox, journal, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror,
+    inbox, journal, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror, Outbox,
     Ownership, Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
@@ -74,12 +74,13 @@ impl Store {
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
         let inbox = InboxStore::open(&db)?;
-        let mirror = Mirror::open(&db)?;
+        let outbox = Outbox::open(&db)?;
+        let mirror = Mirror::open(&db, outbox.clone())?;
         if found < FORMAT_VERSION {
             migrate(&db, &meta, &mirror, found, &data_file, brief_of, path)?;
         }
-        let reference = Reference::open(&db)?;
-        let ownership = Ownership::open(&db)?;
+        let reference = Reference::open(&db, outbox.clone())?;
+        let ownership = Ownership::open(&db, outbox.clone())?;
         let exports = Exports::open(&db)?;
         let connections = Connections::open(&db)?;
         let journal = journal::JournalCursors::open(&db)?;
@@ -111,6 +112,7 @@ impl Store {
             exports,
             connections,
             journal,
+            outbox,
             ledger,
             path: path.to_owned(),
             failure: OnceLock::new(),

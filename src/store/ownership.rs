@@ -13,6 +13,7 @@
 //! It changes only together with the rows: after a write commits, and in `clear_matches`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::keys::{self, record_key, type_prefix};
+use super::outbox::{self, Outbox};
 use super::record::{decode, encode};
 use super::{Error, Result};
 use crate::object::ObjectType;
@@ -65,10 +67,12 @@ pub struct Ownership {
     stored: RwLock<StoredMatches>,
     /// Held while pending matches are written, counted or cleared.
     writing: Mutex<()>,
+    /// A first match notifies `match.first` in its transaction (see `store_matches`).
+    outbox: Arc<Outbox>,
 }
 
 impl Ownership {
-    pub(super) fn open(db: &sled::Db) -> Result<Ownership> {
+    pub(super) fn open(db: &sled::Db, outbox: Arc<Outbox>) -> Result<Ownership> {
         let matches = db.open_tree(keys::MATCHES_TREE)?;
         let mut stored = StoredMatches::default();
         for row in matches.iter() {
@@ -89,6 +93,7 @@ impl Ownership {
             pending: Mutex::new(HashMap::new()),
             stored: RwLock::new(stored),
             writing: Mutex::new(()),
+            outbox,
         })
     }
 
@@ -148,31 +153,41 @@ impl Ownership {
         Ok(written)
     }
 
-    /// Stores first matches that are not stored yet, each counted once, in one transaction.
+    /// Stores first matches that are not stored yet, each counted once, in one transaction
+    /// (with its `match.first` notification, when one is wanted).
     fn store_matches(&self, found: &[(Key, i64)]) -> Result<usize> {
-        let outcome = (&self.matches, &self.counts).transaction(|(matches, counts)| {
-            let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
-            let mut written = Vec::new();
-            for (key, at) in found {
-                if matches.get(key)?.is_some() {
-                    continue;
-                }
-                matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
-                *added.entry(counter_of(key)).or_default() += 1;
-                written.push((*key, *at));
-            }
-            for (counter, added) in &added {
-                let count = match counts.get(counter)? {
-                    Some(bytes) => {
-                        keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+        // notify: a match not stored yet is a first match; its notice is queued with it.
+        let notices = self.first_match_notices(found)?;
+        let admitted = self.outbox.admit(&notices);
+        let outbox_tree = self.outbox.tree();
+        let outcome =
+            (&self.matches, &self.counts, outbox_tree).transaction(|(matches, counts, queue)| {
+                let mut added: HashMap<Vec<u8>, u64> = HashMap::new();
+                let mut written = Vec::new();
+                for (key, at) in found {
+                    if matches.get(key)?.is_some() {
+                        continue;
                     }
-                    None => 0,
-                };
-                counts.insert(&counter[..], &(count + added).to_be_bytes()[..])?;
-            }
-            Ok(written)
-        });
+                    matches.insert(&key[..], &(*at as u64).to_be_bytes()[..])?;
+                    *added.entry(counter_of(key)).or_default() += 1;
+                    written.push((*key, *at));
+                }
+                // A key is in one call at a time (taken from `pending`, or stored at the cap
+                // instead of entering it), so those found new above are the ones written here.
+                outbox::queue_in(queue, &admitted, crate::time::now_ms())?;
+                for (counter, added) in &added {
+                    let count = match counts.get(counter)? {
+                        Some(bytes) => {
+                            keys::u64_from(&bytes).map_err(ConflictableTransactionError::Abort)?
+                        }
+                        None => 0,
+                    };
+                    counts.insert(&counter[..], &(count + added).to_be_bytes()[..])?;
+                }
+                Ok(written)
+            });
         let written = outcome?;
+        self.outbox.committed(&admitted);
         // Before the callers drop them from `pending`, so that one of the two has each.
         let mut stored = self.stored.write();
         for (key, at) in &written {
@@ -180,6 +195,25 @@ impl Ownership {
             stored.entry(prefix).or_default().insert(id, *at);
         }
         Ok(written.len())
+    }
+
+    /// The `match.first` notices of those of `found` not stored yet (none without a hook).
+    fn first_match_notices(&self, found: &[(Key, i64)]) -> Result<Vec<outbox::Notice>> {
+        let Some(notice) = self.outbox.first_match_notice() else {
+            return Ok(Vec::new());
+        };
+        let mut notices = Vec::new();
+        for (key, at) in found {
+            let kind = ObjectType::ALL
+                .into_iter()
+                .find(|kind| kind.code() == key[8]);
+            if let (Some(kind), false) = (kind, self.matches.contains_key(key)?) {
+                let portal = keys::trailing_id(key, 8)?;
+                let id = keys::trailing_id(key, 17)?;
+                notices.extend(notice(portal, kind, id, *at));
+            }
+        }
+        Ok(notices)
     }
 
     /// Records of `kind` matched at least once (pending first matches included).
@@ -197,6 +231,39 @@ impl Ownership {
             None => 0,
         };
         Ok(stored + pending)
+    }
+
+    /// Records of `kind` first matched in `[from_ms, to_ms)` (pending ones included), as
+    /// (id, matched at), oldest first.
+    pub fn matched_between(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Vec<(i64, i64)> {
+        let prefix = type_prefix(portal, kind.code());
+        let within = |at: &i64| (from_ms..to_ms).contains(at);
+        let mut found: Vec<(i64, i64)> = self
+            .pending
+            .lock()
+            .iter()
+            .filter(|(key, at)| key.starts_with(&prefix) && within(at))
+            .map(|(key, at)| (split(key).1, *at))
+            .chain(
+                self.stored
+                    .read()
+                    .get(&prefix)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, at)| within(at))
+                    .map(|(id, at)| (*id, *at)),
+            )
+            .map(|(id, at)| ((id ^ (1 << 63)) as i64, at))
+            .collect();
+        found.sort_by_key(|(id, at)| (*at, *id));
+        found.dedup();
+        found
     }
 
     /// Forgets every recorded match of `kind`; returns how many there were.

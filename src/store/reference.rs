@@ -11,9 +11,12 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::keys::{self, i64_key, named_key};
+use super::outbox::{self, Notice, Outbox};
 use super::record::{decode, encode, Owner, Pipeline, PropertyDef};
-use super::Result;
+use super::{Error, Result};
 use crate::object::ObjectType;
+use sled::transaction::TransactionError;
+use sled::Transactional;
 
 pub struct Reference {
     owners: sled::Tree,
@@ -23,10 +26,11 @@ pub struct Reference {
     owner_table: RwLock<HashMap<(i64, i64), Arc<Owner>>>,
     /// Held while owners are replaced (rows, then table), so replacements do not interleave.
     replacing: Mutex<()>,
+    outbox: Arc<Outbox>,
 }
 
 impl Reference {
-    pub(super) fn open(db: &sled::Db) -> Result<Reference> {
+    pub(super) fn open(db: &sled::Db, outbox: Arc<Outbox>) -> Result<Reference> {
         let owners = db.open_tree(keys::OWNERS_TREE)?;
         let mut table = HashMap::new();
         for row in owners.iter() {
@@ -40,17 +44,55 @@ impl Reference {
             properties: db.open_tree(keys::PROPERTIES_TREE)?,
             owner_table: RwLock::new(table),
             replacing: Mutex::new(()),
+            outbox,
         })
     }
 
     /// Replaces the portal's owners (active and archived) with `owners`.
     pub fn replace_owners(&self, portal: i64, owners: &[Owner]) -> Result<()> {
+        self.replace_owners_notifying(portal, owners, &[], 0)
+    }
+
+    /// Like [`Reference::replace_owners`], also queueing `notices` (owners who left) in the
+    /// outbox in the same transaction; `now_ms` stamps them.
+    pub fn replace_owners_notifying(
+        &self,
+        portal: i64,
+        owners: &[Owner],
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<()> {
         let _replacing = self.replacing.lock();
         let prefix = i64_key(portal);
         let rows = owners
             .iter()
             .map(|owner| (owner_key(portal, owner.id), encode(owner)));
-        replace(&self.owners, &prefix, rows)?;
+        let admitted = self.outbox.admit(notices);
+        if admitted.is_empty() {
+            replace(&self.owners, &prefix, rows)?;
+        } else {
+            // notify: the owners and the notices of those who left, in one transaction.
+            let stale: Vec<sled::IVec> = self
+                .owners
+                .scan_prefix(prefix)
+                .keys()
+                .collect::<std::result::Result<_, _>>()?;
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = rows.collect();
+            let outcome = (&self.owners, self.outbox.tree()).transaction(|(tree, queue)| {
+                for key in &stale {
+                    tree.remove(key)?;
+                }
+                for (key, value) in &rows {
+                    tree.insert(&key[..], &value[..])?;
+                }
+                outbox::queue_in(queue, &admitted, now_ms)
+            });
+            outcome.map_err(|error: TransactionError<Error>| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => Error::from(error),
+            })?;
+            self.outbox.committed(&admitted);
+        }
         // Only once the rows are stored: a failed write leaves both as they were.
         let mut table = self.owner_table.write();
         table.retain(|(of, _), _| *of != portal);

@@ -52,6 +52,20 @@ impl Writing<'_> {
         self.mirror.write(self.portal, kind, writes, cursor)
     }
 
+    /// Like [`Writing::write`], also queueing `notices` (derived from these writes) in the
+    /// notifications' outbox in the same transaction; `now_ms` stamps them.
+    pub fn write_notifying(
+        &self,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+        notices: &[super::outbox::Notice],
+        now_ms: i64,
+    ) -> Result<()> {
+        self.mirror
+            .write_notifying(self.portal, kind, writes, cursor, notices, now_ms)
+    }
+
     /// Sets the sync cursor `name` alone.
     pub fn set_cursor(&self, name: &str, value: &[u8]) -> Result<()> {
         self.mirror.set_cursor(self.portal, name, value)

@@ -7,6 +7,7 @@ mod backfill;
 mod convert;
 pub mod events;
 mod incremental;
+mod notices;
 pub mod privacy;
 mod reconcile;
 pub mod run;

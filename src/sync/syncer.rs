@@ -4,13 +4,15 @@
 //! lock (`store::Writing`, which every mirror write needs), so "read current, decide, write"
 //! never races.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::apply::{apply, Applied, Change};
 use super::convert;
 use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
+use crate::notify::Notifier;
 use crate::object::ObjectType;
 use crate::store::{Store, Write, Writing};
 use crate::time::now_ms;
@@ -64,6 +66,8 @@ pub struct Syncer {
     pub(super) forget: Vec<Forget>,
     /// Which source delivered each change first (webhooks, the journal).
     pub arrivals: super::arrivals::Arrivals,
+    /// Who is told about mirror changes (see `sync::notices`); `None`: nobody.
+    pub(super) notifier: Option<Arc<Notifier>>,
 }
 
 /// Which associations to read for fetched records.
@@ -94,7 +98,14 @@ impl Syncer {
             counters: Counters::default(),
             forget: Vec::new(),
             arrivals: Default::default(),
+            notifier: None,
         }
+    }
+
+    /// Tells `notifier`'s targets about the mirror's changes (queued with each change).
+    pub fn notifying(mut self, notifier: Option<Arc<Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// The store this syncer mirrors into; its mirror is written only through the syncer.
@@ -124,7 +135,7 @@ impl Syncer {
                 .iter()
                 .map(convert::owner)
                 .collect();
-            reference.replace_owners(self.portal, &owners)?;
+            self.replace_owners(&owners).await?;
         }
         if self.objects.contains(&ObjectType::Deals) {
             let pipelines: Vec<_> = self
@@ -207,10 +218,14 @@ impl Syncer {
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
+        let mut before = HashMap::new();
         for fetched in records {
             let record = convert::record(kind, fetched);
             let newest = record.updated_at_ms;
             let current = mirror.get(self.portal, kind, record.id)?;
+            if let (Some(current), true) = (&current, self.notifies()) {
+                before.insert(current.id, current.clone());
+            }
             let purged = mirror.is_purged(self.portal, kind, record.id)?;
             match apply(
                 kind,
@@ -248,7 +263,7 @@ impl Syncer {
                 });
             }
         }
-        writing.write(kind, &writes, cursor)?;
+        self.write_notified(&writing, kind, &writes, &before, cursor)?;
         Ok(())
     }
 
@@ -278,7 +293,8 @@ impl Syncer {
                             .newest_change_ms
                             .fetch_max((*at_ms).max(0) as u64, Ordering::Relaxed);
                     }
-                    writing.write(*kind, &writes, None)?
+                    let before = self.stored_before(*kind, &writes)?;
+                    self.write_notified(&writing, *kind, &writes, &before, None)?
                 }
                 Applied::Stale => {
                     self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
@@ -292,7 +308,9 @@ impl Syncer {
 
     /// Writes decided elsewhere in `sync` (reconciliation, privacy), under the write lock.
     pub(super) async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
-        self.writing().await.write(kind, writes, None)?;
+        let writing = self.writing().await;
+        let before = self.stored_before(kind, writes)?;
+        self.write_notified(&writing, kind, writes, &before, None)?;
         Ok(())
     }
 

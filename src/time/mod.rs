@@ -1,12 +1,14 @@
 //! Time, the one implementation: the epoch-millisecond clock, HubSpot's timestamp texts read
-//! and written (with `jiff`), and daily UTC windows. A leaf: it imports nothing of the product.
+//! and written (with `jiff`), daily UTC windows and recurring times of day. A leaf: it imports nothing of the product.
 
+mod recurrence;
 mod window;
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::Offset;
 use jiff::Timestamp;
 
+pub use recurrence::Recurrence;
 pub use window::{Window, DAY_MS};
 
 /// Milliseconds since the Unix epoch, by the system clock (0 if it reads before 1970).

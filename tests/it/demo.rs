@@ -116,6 +116,24 @@ async fn demo_answers_its_own_examples_and_stops_on_sigint() {
             );
         }
     }
+    // The demo's receiver prints the notification of the contact it created, verified.
+    let notified = |lines: &[String]| {
+        lines.iter().any(|line| {
+            line.starts_with("notification received, signature verified")
+                && line.contains("record.created")
+        })
+    };
+    if !notified(&lines) {
+        let arrived = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = receiver.recv().await {
+                lines.push(line);
+                if notified(&lines) {
+                    return;
+                }
+            }
+        });
+        arrived.await.expect("a verified notification was printed");
+    }
     assert!(
         lines
             .iter()

@@ -14,6 +14,7 @@ mod faults;
 mod journal;
 mod listeners;
 mod mirror;
+mod notify;
 mod ops;
 mod ownership;
 mod privacy;

@@ -54,6 +54,8 @@ pub struct Options {
     pub oauth_client_id: Option<String>,
     /// An OAuth app connected through Connect: only this client id (no token in the config).
     pub connect_client_id: Option<String>,
+    /// Whole sections appended to the config (e.g. `[notify]`).
+    pub sections: String,
 }
 
 /// A config for a gateway listening on `listen` with its store in `store`; `extra` is
@@ -119,7 +121,10 @@ scope = "export"
 name = "operator"
 token = "env:IT_ADMIN_TOKEN"
 scope = "admin"
+
+{sections}
 "#,
+        sections = options.sections,
         server = options.server,
         credentials = credentials,
         hubspot = options.hubspot,

@@ -1,0 +1,229 @@
+//! The digest's text: what happened in a period, as plain text and as a simple HTML part.
+
+use std::fmt::Write as _;
+
+use super::super::wire::rfc3339;
+
+/// What a digest reports; gathered from the store by `digest::gather`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Digest {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub types: Vec<TypeDigest>,
+    /// Owners whose records changed hands, most moved first.
+    pub owners: Vec<OwnerMoves>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TypeDigest {
+    pub name: String,
+    /// Records a lookup matched for the first time in the period.
+    pub newly_matched: u64,
+    /// A few of them, by display name (oldest first).
+    pub examples: Vec<String>,
+    pub matched: u64,
+    pub count: u64,
+    /// The match rate at the previous digest, when there was one.
+    pub previous_rate: Option<f64>,
+}
+
+impl TypeDigest {
+    pub fn rate(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.matched as f64 / self.count as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerMoves {
+    /// The owner's name and id (or "unowned").
+    pub owner: String,
+    pub lost: u64,
+    pub gained: u64,
+    /// Where their records went: (owner, records), most first.
+    pub to: Vec<(String, u64)>,
+}
+
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn compose(digest: &Digest) -> Email {
+    let new: u64 = digest.types.iter().map(|t| t.newly_matched).sum();
+    let moved: u64 = digest.owners.iter().map(|o| o.lost).sum();
+    let period = format!(
+        "{} to {}",
+        &rfc3339(digest.from_ms)[..16].replace('T', " "),
+        &rfc3339(digest.to_ms)[..16].replace('T', " ")
+    );
+    let subject = format!("HubSpot gateway: {new} newly matched, {moved} records changed hands");
+    Email {
+        subject,
+        text: text(digest, &period),
+        html: html(digest, &period),
+    }
+}
+
+fn change(t: &TypeDigest) -> String {
+    match t.previous_rate {
+        Some(previous) => format!("{:+.1} points", (t.rate() - previous) * 100.0),
+        None => "first digest".into(),
+    }
+}
+
+fn text(digest: &Digest, period: &str) -> String {
+    let mut out = format!("What the gateway saw from {period} (UTC).\n\nNewly matched records\n");
+    for t in &digest.types {
+        let _ = writeln!(
+            out,
+            "  {}: {} newly matched; match rate {:.1} % ({} of {}), {}",
+            t.name,
+            t.newly_matched,
+            t.rate() * 100.0,
+            t.matched,
+            t.count,
+            change(t)
+        );
+        for example in &t.examples {
+            let _ = writeln!(out, "    - {example}");
+        }
+    }
+    out.push_str("\nOwners whose records changed hands\n");
+    if digest.owners.is_empty() {
+        out.push_str("  none\n");
+    }
+    for owner in &digest.owners {
+        let to: Vec<String> = owner
+            .to
+            .iter()
+            .map(|(name, count)| format!("{count} to {name}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}: {} moved away{}, {} came in",
+            owner.owner,
+            owner.lost,
+            if to.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", to.join(", "))
+            },
+            owner.gained
+        );
+    }
+    out
+}
+
+fn html(digest: &Digest, period: &str) -> String {
+    let mut out = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">\
+         <p>What the gateway saw from {} (UTC).</p>\
+         <h2>Newly matched records</h2><table cellpadding=\"4\">\
+         <tr><th align=\"left\">Type</th><th>Newly matched</th><th>Match rate</th>\
+         <th>Change</th></tr>",
+        escape(period)
+    );
+    for t in &digest.types {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{:.1} % ({} of {})</td><td>{}</td></tr>",
+            escape(&t.name),
+            t.newly_matched,
+            t.rate() * 100.0,
+            t.matched,
+            t.count,
+            escape(&change(t))
+        );
+        if !t.examples.is_empty() {
+            let names: Vec<String> = t.examples.iter().map(|e| escape(e)).collect();
+            let _ = write!(
+                out,
+                "<tr><td></td><td colspan=\"3\">{}</td></tr>",
+                names.join(", ")
+            );
+        }
+    }
+    out.push_str(
+        "</table><h2>Owners whose records changed hands</h2><table cellpadding=\"4\">\
+         <tr><th align=\"left\">Owner</th><th>Moved away</th><th>Came in</th><th align=\"left\">To</th></tr>",
+    );
+    for owner in &digest.owners {
+        let to: Vec<String> = owner
+            .to
+            .iter()
+            .map(|(name, count)| format!("{count} to {}", escape(name)))
+            .collect();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{}</td><td>{}</td></tr>",
+            escape(&owner.owner),
+            owner.lost,
+            owner.gained,
+            to.join(", ")
+        );
+    }
+    out.push_str("</table></body></html>");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn says_what_changed_in_both_parts() {
+        let digest = Digest {
+            from_ms: 1_767_225_600_000,
+            to_ms: 1_767_830_400_000,
+            types: vec![TypeDigest {
+                name: "companies".into(),
+                newly_matched: 3,
+                examples: vec!["Acme <Inc>".into()],
+                matched: 30,
+                count: 200,
+                previous_rate: Some(0.1),
+            }],
+            owners: vec![OwnerMoves {
+                owner: "Ann Lee (101)".into(),
+                lost: 5,
+                gained: 1,
+                to: vec![("Bo Li (102)".into(), 5)],
+            }],
+        };
+        let email = compose(&digest);
+        assert_eq!(
+            email.subject,
+            "HubSpot gateway: 3 newly matched, 5 records changed hands"
+        );
+        assert!(
+            email.text.contains("2026-01-01 00:00 to 2026-01-08 00:00"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email
+                .text
+                .contains("companies: 3 newly matched; match rate 15.0 % (30 of 200), +5.0 points"),
+            "{}",
+            email.text
+        );
+        assert!(email
+            .text
+            .contains("Ann Lee (101): 5 moved away (5 to Bo Li (102)), 1 came in"));
+        assert!(email.html.contains("Acme &lt;Inc&gt;"), "{}", email.html);
+        assert!(!email.html.contains("<Inc>"));
+        assert!(email.html.contains("<td>+5.0 points</td>"));
+    }
+}

@@ -1,0 +1,124 @@
+//! The e-mail digest, sent to an SMTP server the test runs: the newly matched record, the
+//! match rate, the owners whose records changed hands, in a plain text and an HTML part.
+
+use std::time::Duration;
+
+use hubspot_gateway::sim::ObjectType;
+
+use super::receiver::Receiver;
+use super::smtp::Sink;
+use super::{notify_section, target, wait_for, Harness, READ};
+use crate::mirror::{small_portal, wait_until};
+use crate::support::ADMIN_TOKEN;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
+    let sink = Sink::start().await;
+    let matches = Receiver::start_any().await;
+    let email = format!(
+        "[notify.email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nusername = \"digest-user\"\n\
+         password = \"digest-password\"\nfrom = \"CRM gateway <gw@notify.example>\"\n\
+         to = [\"sales-ops@notify.example\"]\nschedule = \"weekly fri 09:00\"\n",
+        sink.port
+    );
+    let section = notify_section(
+        "",
+        &(target("matches", &matches.url, "events = [\"match.first\"]") + &email),
+    );
+    let harness = Harness::start(small_portal(), section).await;
+    let control = harness.sim.control();
+
+    let contact = control.ids(ObjectType::Contacts, "0", 1).remove(0);
+    let address = control
+        .record(ObjectType::Contacts, &contact)
+        .unwrap()
+        .properties["email"]
+        .clone();
+    let (code, _) = harness
+        .gateway
+        .get(&format!("/v1/contacts/lookup?email={address}"), Some(READ))
+        .await;
+    assert_eq!(code, 200);
+    wait_for(&matches, "match.first", 1, Duration::from_secs(20)).await;
+
+    let moved = control.ids(ObjectType::Companies, "0", 1).remove(0);
+    let before = control
+        .record(ObjectType::Companies, &moved)
+        .unwrap()
+        .properties["hubspot_owner_id"]
+        .clone();
+    let owners: Vec<String> = control
+        .owners()
+        .iter()
+        .map(|owner| owner.id.to_string())
+        .collect();
+    let after = owners.iter().find(|id| **id != before).unwrap().clone();
+    control
+        .set_owner(ObjectType::Companies, &moved, &after)
+        .unwrap();
+    wait_until("the move is mirrored", Duration::from_secs(20), || async {
+        let (_, body) = harness
+            .gateway
+            .get(&format!("/v1/objects/companies/{moved}"), Some(READ))
+            .await;
+        body["properties"]["hubspot_owner_id"] == after.as_str()
+    })
+    .await;
+
+    let (code, sent) = harness
+        .gateway
+        .send(
+            reqwest::Method::POST,
+            "/v1/notifications/digest",
+            ADMIN_TOKEN,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{sent}");
+    assert_eq!(sent["newly_matched"], 1, "{sent}");
+    assert_eq!(sent["changed_hands"], 1, "{sent}");
+    let mails = sink.mails.lock().clone();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.login.as_deref(), Some("digest-user:digest-password"));
+    assert!(mail.from.contains("gw@notify.example"), "{mail:?}");
+    assert_eq!(mail.to, ["<sales-ops@notify.example>"]);
+    let data = mail.data.replace("=\n", "");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(
+        data.contains("text/plain") && data.contains("text/html"),
+        "{data}"
+    );
+    let person = control
+        .record(ObjectType::Contacts, &contact)
+        .unwrap()
+        .properties["firstname"]
+        .clone();
+    assert!(
+        data.contains(&person),
+        "the newly matched contact is named: {data}"
+    );
+    assert!(
+        data.contains("match rate") || data.contains("Match rate"),
+        "{data}"
+    );
+
+    // The moves were consumed: the next digest has none.
+    let (_, again) = harness
+        .gateway
+        .send(
+            reqwest::Method::POST,
+            "/v1/notifications/digest",
+            ADMIN_TOKEN,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(again["changed_hands"], 0, "{again}");
+    assert_eq!(again["newly_matched"], 0, "{again}");
+    let (_, listed) = harness
+        .gateway
+        .get("/v1/notifications", Some(ADMIN_TOKEN))
+        .await;
+    assert!(listed["email"]["last_sent_at"].is_string(), "{listed}");
+    harness.stop().await;
+}
