@@ -102,7 +102,8 @@ async fn errors_timeouts_and_slow_answers_are_retried_until_delivered() {
             Answer::Status(500),
             Answer::Status(410),
             Answer::Hang,
-            Answer::Slowly(Duration::from_millis(600)),
+            // Well inside timeout_secs (1 s), even on a loaded machine.
+            Answer::Slowly(Duration::from_millis(300)),
         ],
         Answer::Ok,
     );
