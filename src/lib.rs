@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod connection;
 pub mod console;
+pub mod crash;
 pub mod daemon;
 pub mod demo;
 pub mod export;

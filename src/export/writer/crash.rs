@@ -1,10 +1,8 @@
-//! Crash points for tests: `HUBSPOT_GATEWAY_EXPORT_CRASH=STEP[:N]` makes the process kill
-//! itself with SIGKILL the Nth time (default 1) the writer reaches STEP, so a test can stop
-//! the real binary at an exact step of a batch, as `kill -9` would, and check what the
-//! resumed job reports. Unset (always, outside tests), a crash point costs one load.
+//! The export writer's crash points (see `crate::crash`): `HUBSPOT_GATEWAY_EXPORT_CRASH=STEP[:N]`
+//! stops the real binary at an exact step of a batch, as `kill -9` would, so a test can check
+//! what the resumed job reports.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use crate::crash::Hook;
 
 /// The environment variable naming the crash point.
 pub const VARIABLE: &str = "HUBSPOT_GATEWAY_EXPORT_CRASH";
@@ -44,30 +42,9 @@ impl Step {
     }
 }
 
-struct Armed {
-    step: Step,
-    nth: u32,
-    seen: AtomicU32,
-}
+static HOOK: Hook = Hook::new(VARIABLE);
 
-fn armed() -> Option<&'static Armed> {
-    static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
-    ARMED
-        .get_or_init(|| {
-            let text = std::env::var(VARIABLE).ok()?;
-            let (name, nth) = text.split_once(':').unwrap_or((&text, "1"));
-            let step = Step::ALL.into_iter().find(|step| step.name() == name)?;
-            Some(Armed {
-                step,
-                nth: nth.parse().ok()?,
-                seen: AtomicU32::new(0),
-            })
-        })
-        .as_ref()
-}
-
-/// Kills the process (SIGKILL: no destructor, flush or log line runs) when `step` is the
-/// armed one and this is its Nth passage.
+/// Kills the process (see [`Hook`]) when `step` is the armed one and this is its Nth passage.
 pub fn point(step: Step) {
     point_after(step, || {});
 }
@@ -75,14 +52,5 @@ pub fn point(step: Step) {
 /// Like [`point`], running `before` first: e.g. a store commit, which another thread (the
 /// webhook committer, the match writer) may make at any moment, to stage the worst case.
 pub fn point_after(step: Step, before: impl FnOnce()) {
-    let Some(armed) = armed().filter(|armed| armed.step == step) else {
-        return;
-    };
-    if armed.seen.fetch_add(1, Ordering::SeqCst) + 1 == armed.nth {
-        before();
-        // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
+    HOOK.point_after(step.name(), before);
 }
