@@ -235,23 +235,14 @@ impl Auth {
             ("client_secret", client_secret.expose().as_str()),
             ("refresh_token", refresh_token.expose().as_str()),
         ];
-        let response = self
-            .http
-            .post(endpoint(&self.base, "/oauth/v1/token"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(Error::from_transport)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::from_transport)?;
-        if !(200..300).contains(&status) {
-            return Err(classify::refresh_error(status, &headers, &body));
-        }
-        serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
-            what: "OAuth token response".into(),
-            reason: e.to_string(),
-        })
+        post_token(
+            &self.http,
+            &self.base,
+            &form,
+            "OAuth token response",
+            |_| {},
+        )
+        .await
     }
 
     /// A refresh token HubSpot rotated: kept in memory at once (the old one may be dead
@@ -324,6 +315,35 @@ pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
         .saturating_sub(Duration::from_secs(300))
         .max(lifetime / 2);
     at_80.min(five_before)
+}
+
+/// Posts `form` to HubSpot's token endpoint (every grant: refresh token, authorization code,
+/// client credentials) and reads its JSON answer as `T`; a refusal is classified by
+/// [`classify::refresh_error`]. `answered` hears the status of every answer first.
+pub(super) async fn post_token<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &Url,
+    form: &[(&str, &str)],
+    what: &str,
+    answered: impl FnOnce(u16),
+) -> Result<T, Error> {
+    let response = http
+        .post(endpoint(base, "/oauth/v1/token"))
+        .form(form)
+        .send()
+        .await
+        .map_err(Error::from_transport)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(Error::from_transport)?;
+    answered(status);
+    if !(200..300).contains(&status) {
+        return Err(classify::refresh_error(status, &headers, &body));
+    }
+    serde_json::from_slice(&body).map_err(|error| Error::BadResponse {
+        what: what.into(),
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]

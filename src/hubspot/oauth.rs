@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use super::auth::post_token;
 use super::classify;
 use super::client::endpoint;
 use super::error::Error;
@@ -108,25 +109,17 @@ impl App {
             ("redirect_uri", redirect_uri),
             ("code", code),
         ];
-        let response = self
-            .http
-            .post(endpoint(&self.api_base, "/oauth/v1/token"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(Error::from_transport)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::from_transport)?;
-        if !(200..300).contains(&status) {
-            return Err(match classify::refresh_error(status, &headers, &body) {
-                Error::ReinstallNeeded { message } => Error::CodeRefused { message },
-                other => other,
-            });
-        }
-        let wire: WireGrant = serde_json::from_slice(&body).map_err(|e| Error::BadResponse {
-            what: "OAuth token response".into(),
-            reason: e.to_string(),
+        let wire: WireGrant = post_token(
+            &self.http,
+            &self.api_base,
+            &form,
+            "OAuth token response",
+            |_| {},
+        )
+        .await
+        .map_err(|error| match error {
+            Error::ReinstallNeeded { message } => Error::CodeRefused { message },
+            other => other,
         })?;
         Ok(Grant {
             access_token: Secret::new(wire.access_token),

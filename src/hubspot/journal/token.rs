@@ -9,8 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::super::classify;
-use super::super::client::endpoint;
+use super::super::auth::post_token;
 use super::super::error::Error;
 use super::JournalClient;
 use crate::secret::Secret;
@@ -66,24 +65,10 @@ impl JournalClient {
             ("client_secret", self.client_secret.expose().as_str()),
             ("scope", self.scopes.as_str()),
         ];
-        let response = self
-            .http
-            .post(endpoint(&self.base, "/oauth/v1/token"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(Error::from_transport)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::from_transport)?;
-        self.calls.record(TOKEN_LABEL, status);
-        if !(200..300).contains(&status) {
-            return Err(classify::refresh_error(status, &headers, &body));
-        }
-        serde_json::from_slice(&body).map_err(|error| Error::BadResponse {
-            what: TOKEN_LABEL.into(),
-            reason: error.to_string(),
+        post_token(&self.http, &self.base, &form, TOKEN_LABEL, |status| {
+            self.calls.record(TOKEN_LABEL, status)
         })
+        .await
     }
 }
 
