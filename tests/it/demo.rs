@@ -2,17 +2,14 @@
 //! person would), it answers its own printed `curl` lines, its console sign-in link opens a
 //! session once, and it stops cleanly on SIGINT.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::process::{free_port, lines_of};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_answers_its_own_examples_and_stops_on_sigint() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-gateway"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
         // Kept open: the demo waits for the link to be used instead of connecting itself.
@@ -21,14 +18,8 @@ async fn demo_answers_its_own_examples_and_stops_on_sigint() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
     // Read every line until the demo exits (a closed pipe would break its last words).
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let mut receiver = lines_of(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let connect = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = receiver.recv().await {

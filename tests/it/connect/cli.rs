@@ -1,13 +1,12 @@
 //! `hubspot-gateway connect` and `status`, the real binary: without a daemon it answers the
 //! callback itself on `server.listen`; with one it goes through its API.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use super::{consent, follow, portal, store_lines, PORTAL};
-use crate::support::process::{command, free_port, Process};
+use crate::support::process::{command, free_port, lines_of, Process};
 use crate::support::{config_with, far_reconcile_window, Options};
 
 /// Runs `connect`, consents as `email` with the printed link, and returns the command's
@@ -19,13 +18,7 @@ async fn connect(config: &Path, email: &str) -> (bool, Vec<String>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let mut lines = lines_of(child.stdout.take().unwrap());
     let mut seen = Vec::new();
     let link = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.recv().await {

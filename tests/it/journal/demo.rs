@@ -1,11 +1,10 @@
 //! `hubspot-gateway demo --no-webhooks`: no webhook is ever sent, yet the demo's changes
 //! reach the mirror through the Webhooks Journal and its printed lookups find them.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::process::free_port;
+use crate::support::process::{free_port, lines_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_without_webhooks_keeps_the_mirror_current_through_the_journal() {
@@ -23,13 +22,7 @@ async fn the_demo_without_webhooks_keeps_the_mirror_current_through_the_journal(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let mut receiver = lines_of(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let ready = tokio::time::timeout(Duration::from_secs(240), async {
         while let Some(line) = receiver.recv().await {

@@ -229,3 +229,16 @@ pub fn sim_config_file(dir: &Path, api_base: &str, objects: &[&str]) -> (std::pa
     std::fs::write(&config, text).unwrap();
     (config, port)
 }
+
+/// The lines a child prints, as they come: a thread reads `stdout` to its end (so the child
+/// never blocks on a full pipe, and its last lines arrive after it exits).
+pub fn lines_of(stdout: std::process::ChildStdout) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use std::io::{BufRead as _, BufReader};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    receiver
+}
