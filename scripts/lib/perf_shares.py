@@ -7,9 +7,8 @@ import sys
 
 # First match wins: (bucket, substring of some frame in the sample's stack).
 RULES = [
-    ("committer: dedup lookup (ids.contains_key)", "contains_key"),
-    ("committer: dedup rows (ids.apply_batch)", "Tree::apply_batch"),
-    ("committer: chunk + counters insert", "InboxStore::append"),
+    ("committer: dedup confirmation (chunk read)", "ChunkCache::holds_any"),
+    ("committer: chunk, digest row and counters insert", "InboxStore::append"),
     ("committer: flush (sled)", "Db::flush"),
     ("committer: flush (sled)", "Tree::flush"),
     ("committer: fdatasync", "sync_data"),

@@ -6,12 +6,16 @@ use super::{Error, Result};
 
 pub const META_TREE: &str = "meta";
 pub const INBOX_TREE: &str = "inbox.v1";
+/// One row of compact dedup digests per inbox chunk (see `inbox::seen`).
+pub const INBOX_DIGESTS_TREE: &str = "inbox_digests.v1";
+/// Format 3 and older: a dedup row per inbox event; dropped when the store is migrated.
 pub const INBOX_IDS_TREE: &str = "inbox_ids.v1";
 
 pub const FORMAT_VERSION: &[u8] = b"format_version";
 pub const INBOX_CURSOR: &[u8] = b"inbox_cursor";
 pub const INBOX_COUNTERS: &[u8] = b"inbox_counters";
-/// Dedup watermark: every inbox chunk below this seq has its dedup rows durably written.
+/// Format 3 and older: every inbox chunk below this seq had its dedup rows written; removed
+/// when the store is migrated.
 pub const INBOX_INDEXED: &[u8] = b"inbox_indexed";
 
 /// Big-endian bytes of an i64 that sort like the number.
@@ -35,8 +39,7 @@ pub fn u32_from(bytes: &[u8]) -> Result<u32> {
     Ok(u32::from_be_bytes(array))
 }
 
-/// Key of a webhook event in the dedup index: event id, portal, content digest. Prefix scans
-/// by event id find every delivery that shared it.
+/// Key of a webhook event in the dedup check: event id, portal, content digest.
 pub fn event_key(event_id: i64, portal_id: i64, digest: &[u8; 16]) -> [u8; 32] {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&i64_key(event_id));

@@ -62,8 +62,9 @@ pub use writing::Writing;
 
 /// The on-disk format this build writes; older formats are migrated on open.
 /// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
-/// and name rows of `index.v1` become id lists in `terms.v1`.
-pub const FORMAT_VERSION: u32 = 3;
+/// and name rows of `index.v1` become id lists in `terms.v1`. 4: the inbox's dedup check reads
+/// one digest row per chunk (`inbox_digests.v1`) instead of a row per event (`inbox_ids.v1`).
+pub const FORMAT_VERSION: u32 = 4;
 const SEGMENT_SIZE: usize = 8 << 20;
 /// sled's page cache when the config sets no `store.cache_mb` (sled's own default is 1 GiB).
 pub const DEFAULT_CACHE_MB: u64 = 256;
@@ -179,8 +180,7 @@ pub struct Durable {
 
 impl Store {
     /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
-    /// records a newly written export job in the ledger, so its caller may be answered. Also
-    /// moves the inbox's dedup watermark (see `InboxStore`). The first I/O error is kept as
+    /// records a newly written export job in the ledger, so its caller may be answered. The first I/O error is kept as
     /// the store's [`failure`](Store::failure).
     pub fn commit(&self) -> Result<()> {
         let export_job = self.inner.exports.newest_written();
@@ -195,12 +195,11 @@ impl Store {
     /// The sled flush and fdatasync of [`Store::commit`], without the ledger.
     fn make_durable(&self) -> Result<()> {
         let inner = &self.inner;
-        let committed = inner.inbox.before_commit().and_then(|indexed| {
+        let committed = (|| {
             inner.db.flush()?;
             inner.data_file.sync_data()?;
-            inner.inbox.after_commit(indexed);
             Ok(())
-        });
+        })();
         self.note(committed)
     }
 

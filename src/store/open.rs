@@ -73,7 +73,7 @@ impl Store {
         let data_file = File::open(path.join("db"))?;
         // The directory entry of a new store must be durable too.
         File::open(path)?.sync_all()?;
-        let inbox = InboxStore::open(&db)?;
+        let inbox = InboxStore::open(&db, found < 4)?;
         let outbox = Outbox::open(&db)?;
         let mirror = Mirror::open(&db, outbox.clone())?;
         if found < FORMAT_VERSION {
@@ -120,7 +120,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(inner),
         };
-        // Dedup rows re-indexed on open become durable, so the watermark can move past them.
+        // Digest rows derived on open become durable.
         store.commit()?;
         Ok(store)
     }
@@ -257,6 +257,11 @@ fn migrate(
     } else {
         0
     };
+    if found < 4 {
+        // `InboxStore::open` derived the digest rows that replace these.
+        db.drop_tree(keys::INBOX_IDS_TREE)?;
+        meta.remove(keys::INBOX_INDEXED)?;
+    }
     db.flush()?;
     data_file.sync_data()?;
     meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;

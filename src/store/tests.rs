@@ -116,7 +116,7 @@ fn appends_dedups_and_survives_reopen() {
         ["{\"a\":1}", "{\"c\":3}"]
     );
     assert!(inbox.by_event_id(77).unwrap().is_empty());
-    // Dedup rows persisted too.
+    // Dedup holds after a reopen too.
     let outcome = append(&store, 4_000, &[event(2, 2, "{\"b\":2}")]);
     assert_eq!(outcome.duplicates, 1);
 }
@@ -157,27 +157,20 @@ fn consumer_reads_acks_and_resumes() {
     assert_eq!(inbox.prune(1_000).unwrap(), 0);
     assert_eq!(inbox.prune(1_001).unwrap(), 100);
     assert!(inbox.recent(10).unwrap().is_empty());
-    // Pruned events' dedup rows went with them: a very late redelivery is stored again.
+    // Pruned events are forgotten by dedup too: a very late redelivery is stored again.
     assert_eq!(append(&store, 5_000, &events[..1]).stored, 1);
 }
 
-fn dedup_rows(dir: &std::path::Path) -> (usize, Option<u64>) {
-    let db = sled::Config::new()
+fn raw_db(dir: &std::path::Path) -> sled::Db {
+    sled::Config::new()
         .path(dir)
         .segment_size(SEGMENT_SIZE)
         .open()
-        .unwrap();
-    let ids = db.open_tree(keys::INBOX_IDS_TREE).unwrap().len();
-    let meta = db.open_tree(keys::META_TREE).unwrap();
-    let watermark = meta
-        .get(keys::INBOX_INDEXED)
         .unwrap()
-        .map(|bytes| keys::u64_from(&bytes).unwrap());
-    (ids, watermark)
 }
 
 #[test]
-fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
+fn dedup_needs_the_whole_key_and_drops_concurrent_duplicates_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let inbox = store.inbox();
@@ -185,104 +178,116 @@ fn dedup_rows_are_deferred_and_concurrent_duplicates_dropped_once() {
     let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
     // Two requests of one group sharing event 2: stored once, in one shared chunk.
     let outcomes = store_acknowledged(&store, 1_000, &[&first, &second]);
+    let stored = |outcome: &AppendOutcome| (outcome.stored, outcome.duplicates);
     assert_eq!(
-        outcomes,
-        [
-            AppendOutcome {
-                stored: 2,
-                duplicates: 0
-            },
-            AppendOutcome {
-                stored: 1,
-                duplicates: 1
-            }
-        ]
+        outcomes.iter().map(stored).collect::<Vec<_>>(),
+        [(2, 0), (1, 1)]
     );
-    let stored = inbox.read_from(Position::default(), 10).unwrap();
-    assert!(stored.iter().all(|event| event.position.seq == 1));
-    // No dedup row yet: the in-memory set answers the dedup check and the API lookup.
-    assert_eq!(inbox.unindexed(), 3);
-    assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
+    let read = inbox.read_from(Position::default(), 10).unwrap();
+    assert!(read.iter().all(|event| event.position.seq == 1));
     assert_eq!(append(&store, 2_000, &second).duplicates, 2);
-    // Indexing goes in bounded passes.
-    assert_eq!(inbox.index_pending(1).unwrap(), 1);
-    assert_eq!(inbox.unindexed(), 2);
-    assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 2);
-    assert_eq!(inbox.unindexed(), 0);
-    assert_eq!(append(&store, 3_000, &first).duplicates, 2);
-    assert_eq!(raws(&inbox.by_event_id(2).unwrap()), ["{\"b\":2}"]);
+    // Same id and the same check (the digest's first bytes), another digest: the check is
+    // only a candidate, confirmed against the key in the chunk.
+    let mut near = event(2, 2, "{\"b\":\"other\"}");
+    near.digest[15] = 7;
+    assert_eq!(append(&store, 3_000, &[near]).stored, 1);
+    assert_eq!(append(&store, 4_000, &[near]).duplicates, 1);
+    // Another portal, same id and digest: another event.
+    let elsewhere = NewEvent {
+        portal_id: 1,
+        ..event(2, 2, "{\"b\":2}")
+    };
+    assert_eq!(append(&store, 5_000, &[elsewhere]).stored, 1);
+    assert_eq!(
+        raws(&inbox.by_event_id(2).unwrap()),
+        ["{\"b\":2}", "{\"b\":\"other\"}", "{\"b\":2}"]
+    );
+    assert_eq!(inbox.remembered(), 5);
 }
 
 #[test]
-fn a_crash_before_the_dedup_rows_loses_no_dedup() {
+fn dedup_survives_a_crash_that_lost_the_newest_digest_rows() {
     let dir = tempfile::tempdir().unwrap();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     {
         let store = open(dir.path());
-        // Acknowledged (committed), then the process dies before any dedup row is written.
-        assert_eq!(store_acknowledged(&store, 1_000, &[&events])[0].stored, 2);
+        store_acknowledged(&store, 1_000, &[&events[..1]]);
+        store_acknowledged(&store, 2_000, &[&events[1..]]);
     }
-    assert_eq!(dedup_rows(dir.path()).0, 0, "no row was written");
+    {
+        // The crash came between chunk 2 and its digest row.
+        let db = raw_db(dir.path());
+        let digests = db.open_tree(keys::INBOX_DIGESTS_TREE).unwrap();
+        assert_eq!(digests.len(), 2);
+        digests.remove(2u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
     {
         let store = open(dir.path());
-        // Re-indexed from the chunks above the watermark: the redelivery is dropped.
-        let outcome = append(&store, 2_000, &events);
+        let outcome = append(&store, 3_000, &events);
         assert_eq!((outcome.stored, outcome.duplicates), (0, 2));
-        assert_eq!(raws(&store.inbox().by_event_id(1).unwrap()), ["{\"a\":1}"]);
-        store.commit().unwrap();
+        assert_eq!(raws(&store.inbox().by_event_id(2).unwrap()), ["{\"b\":2}"]);
     }
-    let (rows, watermark) = dedup_rows(dir.path());
-    assert_eq!(rows, 2);
-    assert_eq!(
-        watermark,
-        Some(2),
-        "open re-indexed chunk 1 and committed twice"
-    );
+    let digests = raw_db(dir.path())
+        .open_tree(keys::INBOX_DIGESTS_TREE)
+        .unwrap();
+    assert_eq!(digests.len(), 2, "open derived the lost row again");
 }
 
 #[test]
-fn the_watermark_trails_the_rows_by_a_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let store = open(dir.path());
-        let inbox = store.inbox();
-        store_acknowledged(&store, 1_000, &[&[event(1, 1, "{\"a\":1}")]]);
-        inbox.index_pending(usize::MAX).unwrap();
-        // This commit makes chunk 1's rows durable; only the next one may say so.
-        store.commit().unwrap();
-        store_acknowledged(&store, 2_000, &[&[event(2, 2, "{\"b\":2}")]]);
-    }
-    let (rows, watermark) = dedup_rows(dir.path());
-    assert_eq!((rows, watermark), (1, Some(2)));
-    // Erased events get no dedup row back when re-indexed.
-    {
-        let store = open(dir.path());
-        assert_eq!(store.inbox().erase(|raw| raw.contains('b')).unwrap(), 1);
-        store.inbox().index_pending(usize::MAX).unwrap();
-        store.commit().unwrap();
-        store.commit().unwrap();
-        assert!(store.inbox().by_event_id(2).unwrap().is_empty());
-    }
-    assert_eq!(dedup_rows(dir.path()).0, 1);
-}
-
-#[test]
-fn erase_and_prune_drop_unindexed_keys_too() {
+fn erased_events_stay_deduplicated_until_pruned() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let inbox = store.inbox();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     append(&store, 1_000, &events);
     assert_eq!(inbox.erase(|raw| raw.contains('a')).unwrap(), 1);
-    assert_eq!(inbox.unindexed(), 1);
-    inbox.index_pending(usize::MAX).unwrap();
     assert!(inbox.by_event_id(1).unwrap().is_empty());
-    append(&store, 2_000, &[event(3, 3, "{\"c\":3}")]);
+    // A late redelivery of the erased event brings nobody's data back.
+    assert_eq!(append(&store, 2_000, &events[..1]).duplicates, 1);
+    append(&store, 3_000, &[event(3, 3, "{\"c\":3}")]);
     inbox.ack(Position { seq: 3, index: 0 }).unwrap();
-    assert_eq!(inbox.prune(3_000).unwrap(), 3);
-    assert_eq!(inbox.unindexed(), 0);
-    assert_eq!(inbox.index_pending(usize::MAX).unwrap(), 0);
+    assert_eq!(inbox.prune(3_000).unwrap(), 2);
+    assert_eq!(inbox.remembered(), 1);
     assert_eq!(append(&store, 4_000, &events).stored, 2);
+    assert_eq!(inbox.remembered(), 3);
+}
+
+#[test]
+fn a_format_3_store_gets_digest_rows_for_its_dedup_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
+    {
+        let store = open(dir.path());
+        store_acknowledged(&store, 1_000, &[&events]);
+    }
+    {
+        // Written by a build before digest rows: a dedup row per event, a watermark.
+        let db = raw_db(dir.path());
+        db.drop_tree(keys::INBOX_DIGESTS_TREE).unwrap();
+        let ids = db.open_tree(keys::INBOX_IDS_TREE).unwrap();
+        ids.insert(keys::event_key(1, 62515, &[1; 16]), &[0u8; 10][..])
+            .unwrap();
+        let meta = db.open_tree(keys::META_TREE).unwrap();
+        meta.insert(keys::INBOX_INDEXED, &2u64.to_be_bytes()[..])
+            .unwrap();
+        meta.insert(keys::FORMAT_VERSION, &3u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+        std::fs::remove_file(dir.path().join(ledger::FILE_NAME)).unwrap();
+    }
+    {
+        let store = open(dir.path());
+        assert_eq!(append(&store, 2_000, &events).duplicates, 2);
+    }
+    let db = raw_db(dir.path());
+    assert!(!db
+        .tree_names()
+        .iter()
+        .any(|name| &name[..] == keys::INBOX_IDS_TREE.as_bytes()));
+    let meta = db.open_tree(keys::META_TREE).unwrap();
+    assert!(meta.get(keys::INBOX_INDEXED).unwrap().is_none());
+    assert_eq!(db.open_tree(keys::INBOX_DIGESTS_TREE).unwrap().len(), 1);
 }
 
 #[test]

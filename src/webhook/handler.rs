@@ -84,8 +84,8 @@ pub struct Ingress {
     pub legacy_window: Duration,
 }
 
-/// How far HubSpot's clock (`occurredAt`) may run ahead of ours. A dedup row lives at least
-/// the retention after its request arrived by our clock; the legacy window is counted from
+/// How far HubSpot's clock (`occurredAt`) may run ahead of ours. The dedup check knows an
+/// event at least the retention after its request arrived by our clock; the legacy window is counted from
 /// `occurredAt` by HubSpot's, so it is kept this much shorter.
 pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(600);
 

@@ -1,8 +1,7 @@
 //! The webhook inbox with group commit: requests hand their verified events to one committer,
 //! which appends everything that arrived meanwhile (dedup checked, one chunk row per ~32 KiB)
 //! and makes it durable with a single flush and fdatasync (and a record in the store's
-//! ledger: `Store::store_events`), then answers every waiting request at once. The per-event dedup rows are written afterwards by an indexer thread, off the
-//! acknowledgement path (see `store::InboxStore`).
+//! //! ledger: `Store::store_events`), then answers every waiting request at once.
 
 use std::ops::Range;
 
@@ -125,13 +124,6 @@ impl Inbox {
     }
 }
 
-/// Above this many events without dedup rows (the indexer thread is behind), the committer
-/// writes as many rows as its group had events before taking the next group: bounds the
-/// memory they take without one long stall.
-const MAX_UNINDEXED: usize = 32_768;
-/// Dedup rows the indexer writes per pass; the committer's share waits for at most one pass.
-const INDEX_PASS: usize = 2_048;
-
 /// Groups stored but not yet acknowledged, at most: past this the committer waits for the
 /// acknowledger (which records every waiting group at once, so it rarely has more than one).
 const MAX_UNACKNOWLEDGED: usize = 8;
@@ -146,45 +138,28 @@ struct Stored {
 
 impl Committer {
     /// Commits groups of jobs until told to stop or every sender is gone, then makes the
-    /// store durable once more. Blocking: run it off the async runtime. Two threads run beside
-    /// it: the acknowledger records each durable group in the store's ledger and answers its
-    /// requests (meanwhile the next group is stored: the two fdatasyncs overlap), and the
-    /// indexer writes the dedup rows of committed events (see
-    /// `store::InboxStore::index_pending`).
+    /// store durable once more. Blocking: run it off the async runtime. The acknowledger
+    /// thread runs beside it: it records each durable group in the store's ledger and answers
+    /// its requests, while the next group is stored (the two fdatasyncs overlap).
     pub fn run(mut self) -> store::Result<()> {
         let store = self.store.clone();
-        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let (stored, to_acknowledge) = std::sync::mpsc::sync_channel::<Stored>(MAX_UNACKNOWLEDGED);
         let store = &store;
         std::thread::scope(|scope| {
-            let spawned = std::thread::Builder::new()
-                .name("inbox-indexer".into())
-                .spawn_scoped(scope, move || index_groups(store, &woken))
-                .and_then(|_| {
-                    std::thread::Builder::new()
-                        .name("inbox-acknowledger".into())
-                        .spawn_scoped(scope, move || acknowledge_groups(store, &to_acknowledge))
-                });
-            spawned.map_err(|error| store::Error::Unavailable(error.to_string()))?;
-            self.commit_groups(&wake, &stored);
-            drop((wake, stored));
+            std::thread::Builder::new()
+                .name("inbox-acknowledger".into())
+                .spawn_scoped(scope, move || acknowledge_groups(store, &to_acknowledge))
+                .map_err(|error| store::Error::Unavailable(error.to_string()))?;
+            self.commit_groups(&stored);
+            drop(stored);
             Ok::<(), store::Error>(())
         })?;
         self.jobs.close();
-        let inbox = self.store.inbox();
-        inbox.index_pending(usize::MAX)?;
-        inbox.persist_counters()?;
-        // The first commit makes the dedup rows durable, the second persists the watermark
-        // that says so (a restart then re-indexes nothing).
-        self.store.commit()?;
+        self.store.inbox().persist_counters()?;
         self.store.commit()
     }
 
-    fn commit_groups(
-        &mut self,
-        wake: &std::sync::mpsc::SyncSender<()>,
-        acknowledger: &std::sync::mpsc::SyncSender<Stored>,
-    ) {
+    fn commit_groups(&mut self, acknowledger: &std::sync::mpsc::SyncSender<Stored>) {
         let mut stopping = false;
         while !stopping {
             let Some(first) = self.jobs.blocking_recv() else {
@@ -207,14 +182,7 @@ impl Committer {
                 next = room.then(|| self.jobs.try_recv().ok()).flatten();
             }
             if !group.is_empty() {
-                let events = group.iter().map(|(_, events, _, _)| events.len()).sum();
                 self.commit(group, acknowledger);
-                let _ = wake.try_send(());
-                if self.store.inbox().unindexed() > MAX_UNINDEXED {
-                    if let Err(error) = self.store.inbox().index_pending(events) {
-                        tracing::error!(%error, "writing inbox dedup rows failed");
-                    }
-                }
             }
         }
     }
@@ -246,22 +214,6 @@ impl Committer {
                 tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
                 for (_, _, _, reply) in group {
                     let _ = reply.send(Err(error.to_string()));
-                }
-            }
-        }
-    }
-}
-
-/// The indexer thread: writes pending dedup rows each time it is woken.
-fn index_groups(store: &Store, woken: &std::sync::mpsc::Receiver<()>) {
-    while woken.recv().is_ok() {
-        loop {
-            match store.inbox().index_pending(INDEX_PASS) {
-                Ok(INDEX_PASS) => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::error!(%error, "writing inbox dedup rows failed; retrying with the next group");
-                    break;
                 }
             }
         }

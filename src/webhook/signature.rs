@@ -178,8 +178,8 @@ impl Verifier {
 }
 
 /// v1/v2 signatures carry no time, so a captured request verifies for ever. Redeliveries are
-/// recognised by the inbox's dedup rows, which live at least `window_ms` after the event
-/// occurred (a row lives `store.inbox_retention_hours` after its request arrived, which is
+/// recognised by the inbox's dedup check, which knows an event at least `window_ms` after it
+/// occurred (it keeps it `store.inbox_retention_hours` after its request arrived, which is
 /// after the event occurred; the caller keeps `window_ms` shorter by the clocks' possible
 /// skew). So a legacy request is accepted only while every event in it is younger than that:
 /// any replay of it is then still recognised and dropped.

@@ -1,32 +1,34 @@
-//! The webhook inbox on disk: an arrival-ordered log of events, a dedup index, the consumer's
-//! cursor and the counters `status` reports.
+//! The webhook inbox on disk: an arrival-ordered log of events, the dedup check, the
+//! consumer's cursor and the counters `status` reports.
 //!
 //! Events are stored in chunks (one sled row per chunk of up to 32 KiB, holding the events of
-//! one or several requests) because per-row cost, not bytes, bounds the ingest rate. The dedup
-//! index (`inbox_ids`, one row per event) is written *after* the commit that acknowledges the
-//! events, off the acknowledgement path: until then their keys sit in an in-memory set that
-//! the dedup check consults too. A watermark (`inbox_indexed`: every chunk below it has its
-//! dedup rows durably written) bounds what [`InboxStore::open`] re-indexes from the chunks
-//! after a crash, so dedup of an acknowledged event survives `kill -9` and power loss.
+//! one or several requests) because per-row cost, not bytes, bounds the ingest rate. Dedup
+//! writes no row per event either: each chunk has one companion row of compact digests, and an
+//! in-memory map rebuilt from those rows on open answers the check (see [`seen`]), so dedup of
+//! an acknowledged event survives `kill -9` and power loss with the chunk it belongs to.
 //! Only one writer (the webhook committer) appends.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod chunk;
+mod seen;
+
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use self::chunk::{
+    corrupt, decode_counters, encode_counters, position_bytes, position_from, Chunk, ChunkBuilder,
+};
+use self::seen::{DigestRow, Seen, Slot};
 use super::keys::{self, event_key, u64_from};
-use super::{Error, Result};
+use super::Result;
 
-const CHUNK_BYTES: usize = 32 * 1024;
 /// The largest event (its raw JSON) the inbox stores; the webhook handler refuses bigger ones
-/// before anything is stored. An event above `CHUNK_BYTES` gets a chunk of its own, so no
-/// chunk exceeds this plus its headers, and a sled leaf (at most 17 rows; about 20 for a
+/// before anything is stored. An event above the 32 KiB chunk size gets a chunk of its own, so
+/// no chunk exceeds this plus its headers, and a sled leaf (at most 17 rows; about 20 for a
 /// moment while sled merges two) stays under 1.3 MiB: below 2 MiB, a quarter of the 8 MiB
 /// segment, above which sled 0.34 writes a log item to a blob file it never fsyncs.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
-const CHUNK_FORMAT: u8 = 1;
-const ENTRY_HEADER: usize = 32 + 4;
 /// What an erased event's text becomes.
 pub const ERASED: &str = "{}";
 
@@ -37,7 +39,7 @@ pub struct Position {
     pub index: u16,
 }
 
-/// An event to append: the parts of its identity the dedup index needs, and its raw JSON.
+/// An event to append: the parts of its identity dedup needs, and its raw JSON.
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvent<'a> {
     pub event_id: i64,
@@ -77,27 +79,18 @@ pub struct InboxCounters {
     pub last_received_at_ms: Option<i64>,
 }
 
-/// Events stored but whose dedup rows are not written yet, and the next chunk seq; one lock,
-/// so a snapshot of the keys and the seq bound it covers are consistent.
-struct Unindexed {
-    keys: HashMap<[u8; 32], Position>,
+/// What the appender owns: the map of stored events and the next chunk seq, under one lock
+/// so that a dedup check and the append it allows are one step.
+struct Held {
+    seen: Seen,
     next_seq: u64,
 }
 
 pub struct InboxStore {
     chunks: sled::Tree,
-    ids: sled::Tree,
+    digests: sled::Tree,
     meta: sled::Tree,
-    unindexed: Mutex<Unindexed>,
-    /// Held while dedup rows are written, erased or pruned, so that none of them races another.
-    indexing: Mutex<()>,
-    /// Every chunk below this seq has its dedup rows written (not necessarily durable).
-    indexed_written: AtomicU64,
-    /// Every chunk below this seq has its dedup rows durable (a commit ran since they were
-    /// written): the next commit may persist it as the watermark.
-    indexed_durable: AtomicU64,
-    /// The watermark as last written to `meta`.
-    indexed_persisted: AtomicU64,
+    held: Mutex<Held>,
     /// Events stored but not yet acknowledged by the consumer.
     pending: AtomicU64,
     counters: Mutex<InboxCounters>,
@@ -108,38 +101,28 @@ pub struct InboxStore {
 }
 
 impl InboxStore {
-    /// Opens the inbox and re-indexes the chunks above the durable dedup watermark (their rows
-    /// may have been lost in a crash). The caller commits afterwards.
-    pub(super) fn open(db: &sled::Db) -> Result<InboxStore> {
+    /// Opens the inbox and rebuilds the map of stored events from the digest rows, deriving
+    /// the rows chunks lack first (every chunk's when `derive_all`: a store from before them).
+    /// The caller commits afterwards.
+    pub(super) fn open(db: &sled::Db, derive_all: bool) -> Result<InboxStore> {
         let chunks = db.open_tree(keys::INBOX_TREE)?;
-        let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
+        let digests = db.open_tree(keys::INBOX_DIGESTS_TREE)?;
         let meta = db.open_tree(keys::META_TREE)?;
         let next_seq = reach(&chunks, &meta)? + 1;
         let counters = match meta.get(keys::INBOX_COUNTERS)? {
             Some(bytes) => decode_counters(&bytes)?,
             None => InboxCounters::default(),
         };
-        let watermark = match meta.get(keys::INBOX_INDEXED)? {
-            Some(bytes) => u64_from(&bytes)?,
-            None => 0,
-        };
+        let seen = seen::load(&digests, &chunks, derive_all)?;
         let inbox = InboxStore {
             chunks,
-            ids,
+            digests,
             meta,
-            unindexed: Mutex::new(Unindexed {
-                keys: HashMap::new(),
-                next_seq,
-            }),
-            indexing: Mutex::new(()),
-            indexed_written: AtomicU64::new(watermark),
-            indexed_durable: AtomicU64::new(watermark),
-            indexed_persisted: AtomicU64::new(watermark),
+            held: Mutex::new(Held { seen, next_seq }),
             pending: AtomicU64::new(0),
             counters: Mutex::new(counters),
             acknowledged: AtomicU64::new(next_seq - 1),
         };
-        inbox.reindex_from(watermark, next_seq)?;
         let cursor = inbox.cursor()?;
         let pending = inbox.count_between(
             cursor,
@@ -152,38 +135,11 @@ impl InboxStore {
         Ok(inbox)
     }
 
-    /// Writes the dedup rows of every chunk from `from` on (erased events have none).
-    /// Idempotent: rows already there are written again with the same value.
-    fn reindex_from(&self, from: u64, next_seq: u64) -> Result<u64> {
-        let mut rows = 0;
-        for row in self.chunks.range(from.to_be_bytes()..) {
-            let (key, value) = row?;
-            let seq = u64_from(&key)?;
-            let chunk = Chunk::decode(&value)?;
-            let mut id_rows = sled::Batch::default();
-            for (index, (id_key, raw)) in chunk.entries.iter().enumerate() {
-                if *raw == ERASED {
-                    continue;
-                }
-                let position = Position {
-                    seq,
-                    index: index as u16,
-                };
-                id_rows.insert(*id_key, &position_bytes(position)[..]);
-                rows += 1;
-            }
-            self.ids.apply_batch(id_rows)?;
-        }
-        self.indexed_written.store(next_seq, Ordering::Release);
-        Ok(rows)
-    }
-
     /// Appends the events of several requests (a group commit) into shared chunks, dropping
     /// duplicates (dedup by event id, portal and content digest; of stored events and within
     /// the group), and returns each request's outcome. Not durable, nor shown to readers,
     /// until [`super::Store::store_events`] commits and acknowledges them; the counters are
-    /// written by [`InboxStore::persist_counters`]. The new events' dedup rows are *not*
-    /// written: see [`InboxStore::index_pending`].
+    /// written by [`InboxStore::persist_counters`].
     #[cfg(test)]
     pub(super) fn append_group(
         &self,
@@ -206,41 +162,46 @@ impl InboxStore {
         received_at_ms: i64,
         requests: &[Appending<'_>],
     ) -> Result<Vec<AppendOutcome>> {
-        let mut unindexed = self.unindexed.lock();
+        let mut held = self.held.lock();
         let mut outcomes = Vec::with_capacity(requests.len());
-        let mut added: Vec<([u8; 32], Position)> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut added: Vec<(i64, Slot)> = Vec::new();
+        let mut in_group = HashSet::new();
+        let mut read = ChunkCache::default();
         let mut chunk = ChunkBuilder::new(received_at_ms);
-        let mut seq = unindexed.next_seq;
+        let mut digests = DigestRow::default();
+        let mut seq = held.next_seq;
         for request in requests {
             let mut outcome = AppendOutcome::default();
             for event in request.events {
                 let key = event_key(event.event_id, event.portal_id, &event.digest);
-                if !seen.insert(key)
-                    || unindexed.keys.contains_key(&key)
-                    || self.ids.contains_key(key)?
-                {
+                let check = seen::check(event.portal_id, &event.digest);
+                let candidates = held.seen.candidates(event.event_id, check);
+                if !in_group.insert(key) || read.holds_any(&self.chunks, candidates, &key)? {
                     outcome.duplicates += 1;
                     continue;
                 }
                 if chunk.is_full_for(event.raw) {
-                    self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+                    let full = std::mem::replace(&mut chunk, ChunkBuilder::new(received_at_ms));
+                    self.write_chunk(seq, full, std::mem::take(&mut digests))?;
                     seq += 1;
-                    chunk = ChunkBuilder::new(received_at_ms);
                 }
                 let index = chunk.push(&key, event.raw);
-                added.push((key, Position { seq, index }));
+                digests.push(event.event_id, check);
+                let position = Position { seq, index };
+                added.push((event.event_id, Slot { position, check }));
                 outcome.stored += 1;
             }
             outcomes.push(outcome);
         }
         if chunk.count > 0 {
-            self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+            self.write_chunk(seq, chunk, digests)?;
             seq += 1;
         }
-        unindexed.keys.extend(added);
-        unindexed.next_seq = seq;
-        drop(unindexed);
+        for (event_id, slot) in added {
+            held.seen.insert(event_id, slot);
+        }
+        held.next_seq = seq;
+        drop(held);
         let stored: u64 = outcomes.iter().map(|o| u64::from(o.stored)).sum();
         let webhooks = || {
             requests
@@ -261,10 +222,19 @@ impl InboxStore {
         Ok(outcomes)
     }
 
+    /// Writes a chunk, then its digest row: a crash between the two loses only the newest
+    /// digest rows, which the next open derives again (see [`seen::load`]).
+    fn write_chunk(&self, seq: u64, chunk: ChunkBuilder, digests: DigestRow) -> Result<()> {
+        self.chunks.insert(seq.to_be_bytes(), chunk.finish())?;
+        self.digests
+            .insert(seq.to_be_bytes(), digests.into_bytes())?;
+        Ok(())
+    }
+
     /// The last chunk appended so far (0: none) and the events stored through it: what an
     /// acknowledging commit records in the ledger.
     pub(super) fn appended(&self) -> (u64, u64) {
-        let seq = self.unindexed.lock().next_seq - 1;
+        let seq = self.held.lock().next_seq - 1;
         (seq, self.counters.lock().received)
     }
 
@@ -277,65 +247,9 @@ impl InboxStore {
         self.acknowledged.load(Ordering::Acquire)
     }
 
-    /// Events whose dedup rows are not written yet.
-    pub fn unindexed(&self) -> usize {
-        self.unindexed.lock().keys.len()
-    }
-
-    /// Writes the dedup rows of up to `max` events appended so far (not durable until the
-    /// next commit). Called after the commit that acknowledged them, off the acknowledgement
-    /// path; until then the dedup check finds them in memory. Returns how many rows were
-    /// written.
-    pub fn index_pending(&self, max: usize) -> Result<usize> {
-        let _indexing = self.indexing.lock();
-        let rows: Vec<([u8; 32], Position)> = {
-            let unindexed = self.unindexed.lock();
-            unindexed
-                .keys
-                .iter()
-                .take(max)
-                .map(|(k, p)| (*k, *p))
-                .collect()
-        };
-        // One insert per row, not `apply_batch`: sled 0.34's batch holds a process-wide write
-        // lock for its whole length, which would stall the committer's chunk inserts
-        // (measured: multi-second acknowledgement stalls).
-        for (key, position) in &rows {
-            self.ids.insert(&key[..], &position_bytes(*position)[..])?;
-        }
-        let upto = {
-            let mut unindexed = self.unindexed.lock();
-            for (key, _) in &rows {
-                unindexed.keys.remove(key);
-            }
-            // Every chunk below the oldest event still without a row is fully indexed.
-            unindexed
-                .keys
-                .values()
-                .map(|position| position.seq)
-                .min()
-                .unwrap_or(unindexed.next_seq)
-        };
-        self.indexed_written.fetch_max(upto, Ordering::AcqRel);
-        Ok(rows.len())
-    }
-
-    /// Part of [`super::Store::commit`], before the flush: persists the dedup watermark if it
-    /// moved, and returns the bound whose rows the coming flush makes durable.
-    pub(super) fn before_commit(&self) -> Result<u64> {
-        let durable = self.indexed_durable.load(Ordering::Acquire);
-        if durable > self.indexed_persisted.load(Ordering::Acquire) {
-            self.meta
-                .insert(keys::INBOX_INDEXED, &durable.to_be_bytes()[..])?;
-            self.indexed_persisted.fetch_max(durable, Ordering::AcqRel);
-        }
-        Ok(self.indexed_written.load(Ordering::Acquire))
-    }
-
-    /// Part of [`super::Store::commit`], after the flush and fdatasync succeeded.
-    pub(super) fn after_commit(&self, written_before: u64) {
-        self.indexed_durable
-            .fetch_max(written_before, Ordering::AcqRel);
+    /// Events the dedup map holds (those stored and not yet pruned).
+    pub fn remembered(&self) -> usize {
+        self.held.lock().seen.len()
     }
 
     /// Writes the counters (once per group commit, not per request: one row less each).
@@ -440,66 +354,53 @@ impl InboxStore {
         Ok(events)
     }
 
-    /// Every stored (acknowledged) event with this `eventId` (HubSpot does not keep them
-    /// unique).
+    /// Every stored (acknowledged, not erased) event with this `eventId` (HubSpot does not
+    /// keep them unique).
     pub fn by_event_id(&self, event_id: i64) -> Result<Vec<StoredEvent>> {
         let last = self.acknowledged();
-        let prefix = keys::i64_key(event_id);
-        let mut positions: BTreeSet<Position> = self
-            .unindexed
-            .lock()
-            .keys
-            .iter()
-            .filter(|(key, _)| key.starts_with(&prefix))
-            .map(|(_, position)| *position)
-            .collect();
-        for row in self.ids.scan_prefix(prefix) {
-            let (_, value) = row?;
-            positions.insert(position_from(&value)?);
-        }
+        let positions: BTreeSet<Position> = self.held.lock().seen.positions(event_id).collect();
         let mut events = Vec::new();
         for position in positions.into_iter().filter(|p| p.seq <= last) {
             if let Some(bytes) = self.chunks.get(position.seq.to_be_bytes())? {
                 let chunk = Chunk::decode(&bytes)?;
-                if let Some((_, raw)) = chunk.entries.get(usize::from(position.index)) {
-                    events.push(chunk.stored(position, raw));
+                match chunk.entries.get(usize::from(position.index)) {
+                    Some((_, raw)) if *raw != ERASED => events.push(chunk.stored(position, raw)),
+                    _ => {}
                 }
             }
         }
-        events.sort_by_key(|event| event.position);
         Ok(events)
     }
 
-    /// Deletes fully acknowledged chunks received before `cutoff_ms`, with their dedup rows.
-    /// Returns how many events went.
+    /// Deletes fully acknowledged chunks received before `cutoff_ms`, and what the dedup
+    /// check knew of them. Returns how many events went.
     pub fn prune(&self, cutoff_ms: i64) -> Result<u64> {
         let cursor = self.cursor()?;
         let mut pruned = 0;
-        let _indexing = self.indexing.lock();
         for row in self.chunks.range(..cursor.seq.to_be_bytes()) {
             let (key, value) = row?;
+            let seq = u64_from(&key)?;
             let chunk = Chunk::decode(&value)?;
             if chunk.received_at_ms >= cutoff_ms {
                 break;
             }
-            let mut id_rows = sled::Batch::default();
-            let mut unindexed = self.unindexed.lock();
-            for (id_key, _) in &chunk.entries {
-                id_rows.remove(&id_key[..]);
-                if let Ok(key) = <[u8; 32]>::try_from(*id_key) {
-                    unindexed.keys.remove(&key);
-                }
+            let mut held = self.held.lock();
+            for (entry_key, _) in &chunk.entries {
+                held.seen.forget(seen::of_key(entry_key)?.0, seq);
             }
-            drop(unindexed);
-            self.ids.apply_batch(id_rows)?;
+            drop(held);
+            // The digest row first: a crash between the two leaves a chunk without one, past
+            // the retention and pruned next time, never a row without its chunk.
+            self.digests.remove(&key)?;
             self.chunks.remove(key)?;
             pruned += chunk.entries.len() as u64;
         }
         Ok(pruned)
     }
 
-    /// Replaces every stored event for which `erase` is true by an empty object (`{}`), and
-    /// drops its dedup row: privacy deletions leave no copy of a person's data behind.
+    /// Replaces every stored event for which `erase` is true by an empty object (`{}`):
+    /// privacy deletions leave no copy of a person's data behind. Its dedup key (ids and a
+    /// digest of the content) stays, so a late redelivery is still dropped, not stored anew.
     /// Positions stay as they were, so the consumer's cursor is unaffected. Returns the count.
     pub fn erase(&self, erase: impl Fn(&str) -> bool) -> Result<u64> {
         let mut erased = 0;
@@ -513,30 +414,19 @@ impl InboxStore {
             {
                 continue;
             }
-            let _indexing = self.indexing.lock();
             let mut rebuilt = ChunkBuilder::new(chunk.received_at_ms);
-            let mut id_rows = sled::Batch::default();
-            let mut erased_keys = Vec::new();
-            for (id_key, raw) in &chunk.entries {
-                let key: [u8; 32] = (*id_key)
+            for (entry_key, raw) in &chunk.entries {
+                let entry_key: &[u8; 32] = (*entry_key)
                     .try_into()
                     .map_err(|_| corrupt("chunk entry key"))?;
                 if *raw != ERASED && erase(raw) {
-                    rebuilt.push(&key, ERASED);
-                    id_rows.remove(&key[..]);
-                    erased_keys.push(key);
+                    rebuilt.push(entry_key, ERASED);
                     erased += 1;
                 } else {
-                    rebuilt.push(&key, raw);
+                    rebuilt.push(entry_key, raw);
                 }
             }
             self.chunks.insert(key, rebuilt.finish())?;
-            let mut unindexed = self.unindexed.lock();
-            for key in &erased_keys {
-                unindexed.keys.remove(key);
-            }
-            drop(unindexed);
-            self.ids.apply_batch(id_rows)?;
         }
         Ok(erased)
     }
@@ -604,29 +494,22 @@ pub(super) fn count_after(db: &sled::Db, through_seq: u64) -> Result<u64> {
 }
 
 /// Deletes the chunks after `through_seq` (stored but never acknowledged: their commit
-/// failed, or the process died before the answer) with their dedup rows, and winds the
+/// failed, or the process died before the answer) with their digest rows, and winds the
 /// `received` counter back to `events`; HubSpot redelivers what was not answered 2xx.
 /// Returns how many events went. Runs on open, before [`InboxStore::open`].
 pub(super) fn drop_unacknowledged(db: &sled::Db, through_seq: u64, events: u64) -> Result<u64> {
     let chunks = db.open_tree(keys::INBOX_TREE)?;
-    let ids = db.open_tree(keys::INBOX_IDS_TREE)?;
+    let digests = db.open_tree(keys::INBOX_DIGESTS_TREE)?;
     let meta = db.open_tree(keys::META_TREE)?;
+    let after = (through_seq + 1).to_be_bytes();
     let mut dropped = 0;
-    for row in chunks.range((through_seq + 1).to_be_bytes()..) {
+    for row in chunks.range(after..) {
         let (key, value) = row?;
-        let seq = u64_from(&key)?;
-        let chunk = Chunk::decode(&value)?;
-        for (id_key, _) in &chunk.entries {
-            let indexed_here = ids
-                .get(id_key)?
-                .map(|position| position_from(&position).map(|p| p.seq == seq))
-                .transpose()?;
-            if indexed_here == Some(true) {
-                ids.remove(id_key)?;
-            }
-        }
+        dropped += Chunk::count(&value)?;
         chunks.remove(key)?;
-        dropped += chunk.entries.len() as u64;
+    }
+    for row in digests.range(after..) {
+        digests.remove(row?.0)?;
     }
     if let Some(bytes) = meta.get(keys::INBOX_COUNTERS)? {
         let mut counters = decode_counters(&bytes)?;
@@ -638,130 +521,39 @@ pub(super) fn drop_unacknowledged(db: &sled::Db, through_seq: u64, events: u64) 
     Ok(dropped)
 }
 
-struct ChunkBuilder {
-    bytes: Vec<u8>,
-    count: u16,
+/// The chunk the dedup check read last: a redelivered batch's duplicates mostly sit in one.
+#[derive(Default)]
+struct ChunkCache {
+    last: Option<(u64, sled::IVec)>,
 }
 
-impl ChunkBuilder {
-    fn new(received_at_ms: i64) -> Self {
-        let mut bytes = Vec::with_capacity(CHUNK_BYTES);
-        bytes.push(CHUNK_FORMAT);
-        bytes.extend_from_slice(&received_at_ms.to_be_bytes());
-        bytes.extend_from_slice(&0u16.to_be_bytes());
-        ChunkBuilder { bytes, count: 0 }
-    }
-
-    fn is_full_for(&self, raw: &str) -> bool {
-        self.count > 0
-            && (self.bytes.len() + ENTRY_HEADER + raw.len() > CHUNK_BYTES || self.count == u16::MAX)
-    }
-
-    fn push(&mut self, key: &[u8; 32], raw: &str) -> u16 {
-        self.bytes.extend_from_slice(key);
-        // Invariant: bodies are capped far below 4 GiB by server.max_body_bytes.
-        self.bytes
-            .extend_from_slice(&(raw.len() as u32).to_be_bytes());
-        self.bytes.extend_from_slice(raw.as_bytes());
-        self.count += 1;
-        self.count - 1
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.bytes[9..11].copy_from_slice(&self.count.to_be_bytes());
-        self.bytes
-    }
-}
-
-struct Chunk<'a> {
-    received_at_ms: i64,
-    entries: Vec<(&'a [u8], &'a str)>,
-}
-
-impl<'a> Chunk<'a> {
-    fn count(bytes: &[u8]) -> Result<u64> {
-        let count = bytes.get(9..11).ok_or_else(|| corrupt("chunk header"))?;
-        Ok(u64::from(u16::from_be_bytes([count[0], count[1]])))
-    }
-
-    fn decode(bytes: &'a [u8]) -> Result<Chunk<'a>> {
-        if bytes.first() != Some(&CHUNK_FORMAT) || bytes.len() < 11 {
-            return Err(corrupt("chunk header"));
-        }
-        let received_at_ms = u64_from(&bytes[1..9])? as i64;
-        let count = Self::count(bytes)?;
-        let mut entries = Vec::with_capacity(count as usize);
-        let mut rest = &bytes[11..];
-        for _ in 0..count {
-            if rest.len() < ENTRY_HEADER {
-                return Err(corrupt("chunk entry"));
+impl ChunkCache {
+    /// Whether any of the `candidates` positions holds the event with this full `key`.
+    fn holds_any(
+        &mut self,
+        chunks: &sled::Tree,
+        candidates: impl Iterator<Item = Position>,
+        key: &[u8; 32],
+    ) -> Result<bool> {
+        for position in candidates {
+            if self.last.as_ref().map(|(seq, _)| *seq) != Some(position.seq) {
+                let Some(bytes) = chunks.get(position.seq.to_be_bytes())? else {
+                    continue;
+                };
+                self.last = Some((position.seq, bytes));
             }
-            let (key, tail) = rest.split_at(32);
-            let length = keys::u32_from(tail)? as usize;
-            let raw = tail
-                .get(4..4 + length)
-                .ok_or_else(|| corrupt("chunk entry"))?;
-            let raw = std::str::from_utf8(raw).map_err(|_| corrupt("chunk entry text"))?;
-            entries.push((key, raw));
-            rest = &tail[4 + length..];
+            let Some((_, bytes)) = &self.last else {
+                continue;
+            };
+            let chunk = Chunk::decode(bytes)?;
+            if chunk
+                .entries
+                .get(usize::from(position.index))
+                .is_some_and(|(stored, _)| *stored == key)
+            {
+                return Ok(true);
+            }
         }
-        Ok(Chunk {
-            received_at_ms,
-            entries,
-        })
+        Ok(false)
     }
-
-    fn stored(&self, position: Position, raw: &str) -> StoredEvent {
-        StoredEvent {
-            position,
-            received_at_ms: self.received_at_ms,
-            raw: raw.to_owned(),
-        }
-    }
-}
-
-fn corrupt(what: &str) -> Error {
-    Error::Corrupt(format!("inbox {what} is damaged"))
-}
-
-fn position_bytes(position: Position) -> [u8; 10] {
-    let mut bytes = [0u8; 10];
-    bytes[..8].copy_from_slice(&position.seq.to_be_bytes());
-    bytes[8..].copy_from_slice(&position.index.to_be_bytes());
-    bytes
-}
-
-fn position_from(bytes: &[u8]) -> Result<Position> {
-    let index = bytes.get(8..10).ok_or_else(|| corrupt("position"))?;
-    Ok(Position {
-        seq: u64_from(bytes)?,
-        index: u16::from_be_bytes([index[0], index[1]]),
-    })
-}
-
-fn encode_counters(counters: &InboxCounters) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&counters.received.to_be_bytes());
-    bytes[8..16].copy_from_slice(&counters.duplicates.to_be_bytes());
-    bytes[16..24].copy_from_slice(&counters.rejected.to_be_bytes());
-    bytes[24..].copy_from_slice(
-        &counters
-            .last_received_at_ms
-            .unwrap_or(i64::MIN)
-            .to_be_bytes(),
-    );
-    bytes
-}
-
-fn decode_counters(bytes: &[u8]) -> Result<InboxCounters> {
-    if bytes.len() != 32 {
-        return Err(corrupt("counters"));
-    }
-    let last = u64_from(&bytes[24..])? as i64;
-    Ok(InboxCounters {
-        received: u64_from(bytes)?,
-        duplicates: u64_from(&bytes[8..])?,
-        rejected: u64_from(&bytes[16..])?,
-        last_received_at_ms: (last != i64::MIN).then_some(last),
-    })
 }
