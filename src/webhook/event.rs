@@ -121,6 +121,20 @@ pub struct Event {
     pub journal_offset: Option<String>,
 }
 
+/// Feeds what serde_json writes straight into a hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An event as it arrived: its raw JSON text and what it parsed into.
 #[derive(Debug, Clone)]
 pub struct Received<'a> {
@@ -154,12 +168,16 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Received<'_>>, Malformed> {
 impl Event {
     /// Identifies a delivery's content: equal for redeliveries of the same event (which differ
     /// only in `attemptNumber`), different for distinct events sharing an `eventId`.
-    pub fn dedup_digest(&self) -> [u8; 16] {
-        let mut canonical = self.clone();
-        canonical.attempt_number = None;
-        // Invariant: serialising a struct of plain fields to JSON cannot fail.
-        let bytes = serde_json::to_vec(&canonical).expect("Event serialises");
-        let hash = Sha256::digest(bytes);
+    /// The SHA-256 of the event's JSON without `attemptNumber`, streamed into the hash (no
+    /// copy of the event, no buffer); the number is put back afterwards. Stored events keep
+    /// their digests, so these bytes must never change.
+    pub fn dedup_digest(&mut self) -> [u8; 16] {
+        let attempt_number = self.attempt_number.take();
+        let mut hasher = HashWriter(Sha256::new());
+        // Invariant: serialising a struct of plain fields into a hash cannot fail.
+        serde_json::to_writer(&mut hasher, &*self).expect("Event serialises");
+        self.attempt_number = attempt_number;
+        let hash = hasher.0.finalize();
         let mut digest = [0u8; 16];
         digest.copy_from_slice(&hash[..16]);
         digest

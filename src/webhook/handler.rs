@@ -174,7 +174,7 @@ fn pending_events(body: &Bytes) -> Result<Batch, Rejection> {
     let events = batch
         .into_iter()
         .enumerate()
-        .map(|(index, received)| {
+        .map(|(index, mut received)| {
             if received.raw.len() > MAX_EVENT_BYTES {
                 return Err(Rejection::EventTooLarge {
                     index,
