@@ -252,3 +252,32 @@ pub fn disk_usage(path: &Path) -> (u64, u64) {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_loads_with_the_journal_and_the_tuning() {
+        let setup = Setup {
+            binary: PathBuf::from("hubspot-gateway"),
+            dir: PathBuf::from("/tmp/bench"),
+            port: 20_001,
+            api_base: "http://127.0.0.1:20002".into(),
+            sync: true,
+            journal_poll_ms: Some(250),
+        };
+        let text = setup.config_text(|config| config.server.max_body_bytes = 16 << 20);
+        let env = |name: &str| Some(format!("{name}-value"));
+        let config = hubspot_gateway::config::load_str(&text, &env)
+            .expect(&text)
+            .config;
+        assert_eq!(config.server.listen, "127.0.0.1:20001");
+        assert_eq!(config.server.max_body_bytes, 16 << 20);
+        assert_eq!(config.hubspot.api_base, setup.api_base);
+        assert_eq!(config.hubspot.journal.poll_interval_ms, 250);
+        assert_eq!(config.store.path, setup.store());
+        assert_eq!((config.sync.enabled, config.sync.lookback_secs), (true, 5));
+        assert_eq!(config.api.tokens.len(), 2);
+    }
+}
