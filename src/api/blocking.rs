@@ -5,7 +5,21 @@
 use std::marker::PhantomData;
 
 /// Proof that the code holding it runs on a blocking-pool thread, where it may wait.
-/// Neither `Send` nor `Sync`: it stays on the thread [`run`] gave it to.
+/// Only [`run`] makes one:
+///
+/// ```compile_fail
+/// let forged = hubspot_gateway::api::blocking::Blocking {
+///     on_this_thread: std::marker::PhantomData,
+/// };
+/// ```
+///
+/// Neither `Send` nor `Sync`: it stays on the thread [`run`] gave it to, so it cannot be
+/// taken along into a future that an async worker would poll:
+///
+/// ```compile_fail
+/// fn on_another_thread<T: Send>(_: T) {}
+/// let _ = hubspot_gateway::api::blocking::run(|blocking| on_another_thread(blocking));
+/// ```
 pub struct Blocking {
     on_this_thread: PhantomData<*const ()>,
 }
