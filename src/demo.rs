@@ -17,8 +17,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rand::Rng as _;
 
-use crate::config::{self, Scope};
+use crate::config::{self, NotifyTarget, Scope, SecretRef, NOTIFY_EVENTS};
 use crate::daemon;
+use crate::kit::GatewayConfig;
 use crate::object::ObjectType;
 use crate::sim::{self, SimConfig, WebhookTarget};
 
@@ -48,14 +49,14 @@ pub async fn run(listen: SocketAddr, webhooks: bool) -> anyhow::Result<()> {
     // A local service that is told about changes: it prints each verified notification.
     let notify_key: [u8; 32] = rand::thread_rng().gen();
     let receiver = receiver::start(notify_key.to_vec()).await?;
-    let mut text = demo_config(
+    let text = demo_config(
         listen,
         &simulator.base_url(),
         &simulator.config().client_id,
         &dir.path().join("store"),
         webhooks,
+        &receiver,
     );
-    text.push_str(&notify_config(&receiver));
     let secrets_key = {
         use base64::Engine as _;
         let key: [u8; 32] = rand::thread_rng().gen();
@@ -119,60 +120,44 @@ fn token() -> String {
     hex::encode(bytes)
 }
 
+/// The demo gateway's config: the simulator as HubSpot, connected as an OAuth app (Connect),
+/// the Webhooks Journal read when no webhooks are sent, and the receiver told about every event.
 fn demo_config(
     listen: SocketAddr,
     sim_base: &str,
     client_id: &str,
     store: &std::path::Path,
     webhooks: bool,
+    receiver: &str,
 ) -> String {
-    let journal = match webhooks {
-        true => "",
-        false => "[hubspot.journal]\nenabled = true\npoll_interval_ms = 1000\n",
-    };
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-public_url = "http://{listen}"
-shutdown_grace_secs = 3
-
-[hubspot]
-api_base = "{sim_base}"
-app_base = "{sim_base}"
-client_secret = "{CLIENT_SECRET}"
-client_id = "{client_id}"
-{journal}
-[store]
-path = "{store}"
-secrets_key = "env:DEMO_SECRETS_KEY"
-
-[sync]
-poll_interval_secs = 30
-lookback_secs = 30
-
-[[api.tokens]]
-name = "demo-read"
-token = "env:DEMO_READ_TOKEN"
-scope = "{read}"
-
-[[api.tokens]]
-name = "demo-admin"
-token = "env:DEMO_ADMIN_TOKEN"
-scope = "{admin}"
-"#,
-        store = store.display(),
-        read = Scope::Read.as_str(),
-        admin = Scope::Admin.as_str(),
-    )
-}
-
-/// A notification target: the demo's receiver, told about every event.
-fn notify_config(receiver: &str) -> String {
-    format!(
-        "\n[[notify.targets]]\nname = \"demo-receiver\"\nurl = \"{receiver}\"\n\
-         secret = \"env:DEMO_NOTIFY_SECRET\"\n"
-    )
+    let mut gateway = GatewayConfig::new(listen.to_string(), format!("http://{listen}"), store)
+        .token("demo-read", "env:DEMO_READ_TOKEN", Scope::Read)
+        .token("demo-admin", "env:DEMO_ADMIN_TOKEN", Scope::Admin);
+    let config = &mut gateway.config;
+    config.server.shutdown_grace_secs = 3;
+    config.hubspot.api_base = sim_base.to_owned();
+    config.hubspot.app_base = sim_base.to_owned();
+    config.hubspot.client_secret = Some(SecretRef::new(CLIENT_SECRET));
+    config.hubspot.client_id = Some(client_id.to_owned());
+    if !webhooks {
+        config.hubspot.journal.enabled = true;
+        config.hubspot.journal.poll_interval_ms = 1000;
+    }
+    config.store.secrets_key = Some(SecretRef::new("env:DEMO_SECRETS_KEY"));
+    config.sync.poll_interval_secs = 30;
+    config.sync.lookback_secs = 30;
+    config.notify.targets.push(NotifyTarget {
+        name: "demo-receiver".into(),
+        url: receiver.to_owned(),
+        secret: SecretRef::new("env:DEMO_NOTIFY_SECRET"),
+        events: NOTIFY_EVENTS
+            .iter()
+            .map(|event| event.to_string())
+            .collect(),
+        types: None,
+        allow_http: false,
+    });
+    gateway.text()
 }
 
 /// Polls `/v1/status` until every type is backfilled, drawing progress on a terminal.

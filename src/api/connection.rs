@@ -6,8 +6,9 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
-use super::router::{wait, Call};
+use super::router::Call;
 use super::{rfc3339, wire, State};
 use crate::connection::{
     Callback, ExportConnection, HubSpotUser, Preferences, Refusal, Status, UserStatus, Who,
@@ -107,9 +108,9 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `GET /oauth/callback`: the state is the proof; answers a page saying what happened.
-pub fn callback(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+pub fn callback(state: &State, call: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
     let callback = Callback::from_query(call.query);
-    let outcome = wait(state.connections.complete(callback));
+    let outcome = blocking.wait(state.connections.complete(callback));
     if let Err(refusal) = &outcome {
         tracing::warn!(reason = %refusal, "a Connect callback was refused");
     }
@@ -117,8 +118,10 @@ pub fn callback(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /v1/connection`.
-pub fn disconnect(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let status = wait(state.connections.disconnect()).map_err(refused)?;
+pub fn disconnect(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
+    let status = blocking
+        .wait(state.connections.disconnect())
+        .map_err(refused)?;
     Ok(json_response(StatusCode::OK, &status_json(&status)))
 }
 
@@ -180,7 +183,13 @@ pub fn user_get(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /v1/users/{email}/connection`.
-pub fn user_disconnect(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let status = wait(state.connections.disconnect_user(call.params[0])).map_err(refused)?;
+pub fn user_disconnect(
+    state: &State,
+    call: &Call<'_>,
+    blocking: &Blocking,
+) -> Result<Response, ApiError> {
+    let status = blocking
+        .wait(state.connections.disconnect_user(call.params[0]))
+        .map_err(refused)?;
     Ok(json_response(StatusCode::OK, &user_status_json(&status)))
 }

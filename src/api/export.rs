@@ -7,9 +7,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
 use super::objects::portal;
-use super::router::{wait, Call};
+use super::router::Call;
 use super::{wire, State};
 use crate::config::Export;
 use crate::export::job::{self, Header, Row};
@@ -313,7 +314,11 @@ struct TestRequest {
 }
 
 /// `POST /v1/export/mappings/{type}/test`: a sample through the mapping into HubSpot and out.
-pub fn test_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+pub fn test_mapping(
+    state: &State,
+    call: &Call<'_>,
+    blocking: &Blocking,
+) -> Result<Response, ApiError> {
     let kind = export_type(call.params[0])?;
     let request: TestRequest = wire::json_body(&call.body)?;
     let fields = request
@@ -329,7 +334,7 @@ pub fn test_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError
             "the gateway has not connected to HubSpot yet",
         )
     })?;
-    match wait(sample::test(&syncer, &state.exporter, kind, &fields)) {
+    match blocking.wait(sample::test(&syncer, &state.exporter, kind, &fields)) {
         Ok(report) => Ok(json_response(
             StatusCode::OK,
             &json!({

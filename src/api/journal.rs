@@ -5,12 +5,13 @@
 use http::StatusCode;
 use serde_json::json;
 
+use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
-use super::router::{wait, Call};
+use super::router::Call;
 use super::State;
 
 /// Runs on the blocking pool (it calls HubSpot).
-pub fn subscribe(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+pub fn subscribe(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
     {
         let Some(journal) = state.journal.clone() else {
             return Err(ApiError::new(
@@ -26,7 +27,7 @@ pub fn subscribe(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
                 "no HubSpot portal is connected",
             ));
         };
-        let subscribed = wait(journal.subscribe(&syncer)).map_err(|error| {
+        let subscribed = blocking.wait(journal.subscribe(&syncer)).map_err(|error| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "hubspot_refused",

@@ -1,6 +1,7 @@
 //! The HTTP surface: webhook ingress, the query API, health. One router, one error shape.
 
 pub mod auth;
+pub mod blocking;
 pub mod body;
 mod callback_page;
 mod connection;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
-use super::router::{wait, Call};
+use super::router::Call;
 use super::{rfc3339, State};
 use crate::notify::Notifications;
 
@@ -89,7 +90,7 @@ pub fn redeliver(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// `POST /v1/notifications/digest`: composes and e-mails the digest of the period since the
 /// last one, now (the schedule then counts from now). Runs on the blocking pool (it talks to the SMTP server).
-pub fn digest(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+pub fn digest(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
     {
         let mailer = configured(state)?.mailer.clone().ok_or_else(|| {
             ApiError::new(
@@ -98,7 +99,8 @@ pub fn digest(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
                 "no e-mail digest is configured ([notify.email])",
             )
         })?;
-        let sent = wait(mailer.send_now())
+        let sent = blocking
+            .wait(mailer.send_now())
             .map_err(|message| ApiError::new(StatusCode::BAD_GATEWAY, "digest_failed", message))?;
         Ok(json_response(
             StatusCode::OK,

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use serde_json::json;
 
+use super::blocking::{self, Blocking};
 use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
@@ -27,21 +28,22 @@ pub struct Call<'a> {
     pub caller: Option<&'a str>,
 }
 
-/// The one handler signature. A handler that calls HubSpot waits for it with
-/// [`wait`] and runs on the blocking pool ([`Runs::Blocking`]).
-pub type Handler = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
+/// A handler run on the connection's task: microseconds of work (single lookups stay here:
+/// on the blocking pool their CPU per request doubles, docs/bench/lookups.md).
+pub type Inline = fn(&State, &Call<'_>) -> Result<Response, ApiError>;
 
-/// Where a route's handler runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runs {
-    /// On the connection's task: microseconds of work (single lookups stay here: on the
-    /// blocking pool their CPU per request doubles, docs/bench/lookups.md).
-    Inline,
-    /// On the blocking pool: milliseconds of store work (100-item indicator requests, export
-    /// jobs and dry runs of up to 100,000 records) or a wait for HubSpot, so that it neither
-    /// occupies an async worker meanwhile (webhook acknowledgements wait behind it) nor
-    /// stalls one on a read that waits for the disk or the network.
-    Blocking,
+/// A handler run on the blocking pool: milliseconds of store work (100-item indicator
+/// requests, export jobs and dry runs of up to 100,000 records) or a wait for HubSpot (with
+/// [`Blocking::wait`]), so that it neither occupies an async worker meanwhile (webhook
+/// acknowledgements wait behind it) nor stalls one on a read that waits for the disk or the
+/// network. Only a route made with [`heavy`] takes one, so only there can a handler wait.
+pub type OnPool = fn(&State, &Call<'_>, &Blocking) -> Result<Response, ApiError>;
+
+/// A route's handler, which says where it runs.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Inline(Inline),
+    OnPool(OnPool),
 }
 
 /// The latency histogram of `/metrics` a route's answers are counted in.
@@ -54,7 +56,7 @@ pub enum Latency {
 pub enum Action {
     /// HubSpot's webhook delivery: signature-authenticated, answered after a durable commit.
     Webhook,
-    Handle(Handler, Runs),
+    Handle(Handler),
 }
 
 pub struct Route {
@@ -69,7 +71,7 @@ pub struct Route {
     pub too_large_hint: Option<&'static str>,
 }
 
-const fn route(
+const fn handled(
     method: Method,
     path: &'static str,
     scope: Option<Scope>,
@@ -80,27 +82,25 @@ const fn route(
         path,
         scope,
         exposure: Exposure::Api,
-        action: Action::Handle(handler, Runs::Inline),
+        action: Action::Handle(handler),
         latency: None,
         too_large_hint: None,
     }
 }
 
+/// A route whose handler runs on the connection's task (see [`Inline`]).
+const fn route(method: Method, path: &'static str, scope: Option<Scope>, handler: Inline) -> Route {
+    handled(method, path, scope, Handler::Inline(handler))
+}
+
 /// A route every listener serves without a token.
-const fn health(path: &'static str, handler: Handler) -> Route {
+const fn health(path: &'static str, handler: Inline) -> Route {
     route(Method::GET, path, None, handler).exposed(Exposure::Health)
 }
 
-/// A route whose handler runs on the blocking pool (see [`Runs::Blocking`]).
-const fn heavy(
-    method: Method,
-    path: &'static str,
-    scope: Option<Scope>,
-    handler: Handler,
-) -> Route {
-    let mut route = route(method, path, scope, handler);
-    route.action = Action::Handle(handler, Runs::Blocking);
-    route
+/// A route whose handler runs on the blocking pool (see [`OnPool`]).
+const fn heavy(method: Method, path: &'static str, scope: Option<Scope>, handler: OnPool) -> Route {
+    handled(method, path, scope, Handler::OnPool(handler))
 }
 
 impl Route {
@@ -167,7 +167,10 @@ pub const ROUTES: &[Route] = &[
     )
     .lookup(),
     route(Method::GET, "/v1/contacts/lookup", READ, lookups::contacts).lookup(),
-    heavy(Method::POST, "/v1/indicators", READ, lookups::indicators).lookup(),
+    heavy(Method::POST, "/v1/indicators", READ, |state, call, _| {
+        lookups::indicators(state, call)
+    })
+    .lookup(),
     route(
         Method::POST,
         "/v1/ownership/resolve",
@@ -300,18 +303,23 @@ pub const ROUTES: &[Route] = &[
         EXPORT,
         connection::user_disconnect,
     ),
-    heavy(Method::POST, "/v1/exports", EXPORT, export::start).too_large_hint(
+    heavy(Method::POST, "/v1/exports", EXPORT, |state, call, _| {
+        export::start(state, call)
+    })
+    .too_large_hint(
         " (server.max_body_bytes): split the export into smaller jobs, or raise \
          server.max_body_bytes (about 180 bytes per contact record)",
     ),
     route(Method::GET, "/v1/exports", EXPORT, export::list),
-    heavy(Method::GET, "/v1/exports/{id}", EXPORT, export::one),
+    heavy(Method::GET, "/v1/exports/{id}", EXPORT, |state, call, _| {
+        export::one(state, call)
+    }),
     route(Method::GET, "/v1/notifications", ADMIN, notifications::list),
     heavy(
         Method::POST,
         "/v1/notifications/{name}/redeliver",
         ADMIN,
-        notifications::redeliver,
+        |state, call, _| notifications::redeliver(state, call),
     ),
     heavy(
         Method::POST,
@@ -350,20 +358,11 @@ where
         let started = tokio::time::Instant::now();
         let mut response = match route.action {
             Action::Webhook => webhook(&state, parts, body).await,
-            Action::Handle(handler, runs) => {
+            Action::Handle(handler) => {
                 let scope = surface.scope(route);
-                run(
-                    state.clone(),
-                    route,
-                    scope,
-                    handler,
-                    runs,
-                    &parts,
-                    params,
-                    body,
-                )
-                .await
-                .unwrap_or_else(ApiError::into_response)
+                run(state.clone(), route, scope, handler, &parts, params, body)
+                    .await
+                    .unwrap_or_else(ApiError::into_response)
             }
         };
         match route.latency {
@@ -408,14 +407,12 @@ fn matches<'a>(template: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
     Some(params)
 }
 
-/// Runs `handler` where `runs` says, once [`prepare`] has checked and read the request.
-#[allow(clippy::too_many_arguments)]
+/// Runs `handler` where it says, once [`prepare`] has checked and read the request.
 async fn run<B>(
     state: Arc<State>,
     route: &Route,
     scope: Option<Scope>,
     handler: Handler,
-    runs: Runs,
     parts: &http::request::Parts,
     params: Vec<&str>,
     body: B,
@@ -426,34 +423,33 @@ where
 {
     let (caller, params, held) = prepare(&state, route, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
-    let answer = move || {
+    let answer = move |handle: &dyn Fn(&State, &Call<'_>) -> Result<Response, ApiError>| {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
             body: held.bytes.clone(),
             caller: caller.as_deref(),
         };
-        let response = handler(&state, &call);
+        let response = handle(&state, &call);
         // The body's memory stays taken until the handler is done with it.
         drop(held);
         response
     };
-    match runs {
-        Runs::Inline => answer(),
-        Runs::Blocking => tokio::task::spawn_blocking(answer).await.map_err(|error| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                error.to_string(),
-            )
-        })?,
+    match handler {
+        Handler::Inline(inline) => answer(&inline),
+        Handler::OnPool(on_pool) => {
+            let answered = blocking::run(move |blocking| {
+                answer(&|state, call| on_pool(state, call, blocking))
+            });
+            answered.await.map_err(|error| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    error.to_string(),
+                )
+            })?
+        }
     }
-}
-
-/// Waits for `future` (a HubSpot call) on this blocking-pool thread: how a handler of a
-/// [`Runs::Blocking`] route awaits. Panics on an async worker, where it would stall others.
-pub fn wait<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Handle::current().block_on(future)
 }
 
 /// What every handler needs first: the token checked (its name returned), the path

@@ -19,10 +19,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
+use crate::api::blocking::{self, Blocking};
 use crate::api::{self, Response, State};
 use reply::{Body, Reply};
 use request::Form;
-use routes::{Access, Handler};
+use routes::Access;
 pub use session::Session;
 use session::{Credential, Sessions, SESSION_COOKIE, SIGN_IN_COOKIE};
 
@@ -37,8 +38,8 @@ pub fn serves(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-/// What a handler gets.
-pub struct Ctx {
+/// What a handler gets, on the blocking pool.
+pub struct Ctx<'a> {
     pub console: Arc<Console>,
     pub session: Option<Session>,
     /// The request's path.
@@ -51,9 +52,15 @@ pub struct Ctx {
     pub headers: http::HeaderMap,
     /// Served over TLS: cookies get `Secure`.
     pub secure: bool,
+    blocking: &'a Blocking,
 }
 
-impl Ctx {
+impl Ctx<'_> {
+    /// Waits for `future` (a HubSpot call) on this blocking-pool thread.
+    pub fn wait<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.blocking.wait(future)
+    }
+
     pub fn state(&self) -> &State {
         &self.console.state
     }
@@ -126,31 +133,32 @@ impl Console {
                 return self.render(reply, session.as_ref());
             }
         }
-        let ctx = Ctx {
-            console: self.clone(),
-            session: session.clone(),
-            path: path.clone(),
-            params,
-            query: parts
-                .uri
-                .query()
-                .map(|q| request::pairs(q.as_bytes()))
-                .unwrap_or_default(),
-            form,
-            headers: parts.headers,
-            secure,
-        };
-        let reply = match route.handler {
-            Handler::Page(handler) => {
-                match tokio::task::spawn_blocking(move || handler(&ctx)).await {
-                    Ok(outcome) => outcome.unwrap_or_else(pages::problem::failure),
-                    Err(error) => {
-                        tracing::error!(%error, "console page handler failed");
-                        pages::problem::internal()
-                    }
-                }
+        let query = parts
+            .uri
+            .query()
+            .map(|q| request::pairs(q.as_bytes()))
+            .unwrap_or_default();
+        let (console, handler, headers) = (self.clone(), route.handler, parts.headers);
+        let page_session = session.clone();
+        let answered = blocking::run(move |blocking| {
+            handler(&Ctx {
+                console,
+                session: page_session,
+                path,
+                params,
+                query,
+                form,
+                headers,
+                secure,
+                blocking,
+            })
+        });
+        let reply = match answered.await {
+            Ok(outcome) => outcome.unwrap_or_else(pages::problem::failure),
+            Err(error) => {
+                tracing::error!(%error, "console page handler failed");
+                pages::problem::internal()
             }
-            Handler::Async(handler) => handler(ctx).await.unwrap_or_else(pages::problem::failure),
         };
         self.render(reply, session.as_ref())
     }

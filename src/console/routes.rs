@@ -8,15 +8,9 @@ use super::pages::{
 };
 use super::Ctx;
 
-pub type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
-
-#[derive(Clone, Copy)]
-pub enum Handler {
-    /// Store reads and writes: run on the blocking pool.
-    Page(fn(&Ctx) -> Outcome),
-    /// Awaits HubSpot (the mapping test).
-    Async(fn(Ctx) -> BoxFuture),
-}
+/// The one handler signature. Every page reads the store, so every handler runs on the
+/// blocking pool, where it may also wait for HubSpot ([`Ctx::wait`]).
+pub type Handler = fn(&Ctx) -> Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -35,21 +29,21 @@ pub struct Route {
     pub handler: Handler,
 }
 
-const fn get(path: &'static str, handler: fn(&Ctx) -> Outcome) -> Route {
+const fn get(path: &'static str, handler: Handler) -> Route {
     Route {
         method: Method::GET,
         path,
         access: Access::Session,
-        handler: Handler::Page(handler),
+        handler,
     }
 }
 
-const fn post(path: &'static str, handler: fn(&Ctx) -> Outcome) -> Route {
+const fn post(path: &'static str, handler: Handler) -> Route {
     Route {
         method: Method::POST,
         path,
         access: Access::Session,
-        handler: Handler::Page(handler),
+        handler,
     }
 }
 
@@ -61,29 +55,24 @@ pub const ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/admin/sign-in",
         access: Access::Public,
-        handler: Handler::Page(sign_in::form),
+        handler: sign_in::form,
     },
     Route {
         method: Method::POST,
         path: "/admin/sign-in",
         access: Access::SignInForm,
-        handler: Handler::Page(sign_in::submit),
+        handler: sign_in::submit,
     },
     Route {
         method: Method::GET,
         path: "/admin/sign-in/{code}",
         access: Access::Public,
-        handler: Handler::Page(sign_in::link),
+        handler: sign_in::link,
     },
     post("/admin/sign-out", sign_in::sign_out),
     get("/admin/connection", connection::page),
     post("/admin/connection/connect", connection_forms::connect),
-    Route {
-        method: Method::POST,
-        path: "/admin/connection/disconnect",
-        access: Access::Session,
-        handler: Handler::Async(connection_forms::disconnect),
-    },
+    post("/admin/connection/disconnect", connection_forms::disconnect),
     post(
         "/admin/connection/preferences",
         connection_forms::preferences,
@@ -99,12 +88,10 @@ pub const ROUTES: &[Route] = &[
     post("/admin/users/{email}", owner_picker::save),
     post("/admin/users/{email}/remove", users::remove),
     post("/admin/users/{email}/connect", user_connection::connect),
-    Route {
-        method: Method::POST,
-        path: "/admin/users/{email}/disconnect",
-        access: Access::Session,
-        handler: Handler::Async(user_connection::disconnect),
-    },
+    post(
+        "/admin/users/{email}/disconnect",
+        user_connection::disconnect,
+    ),
     get("/admin/settings", settings::page),
     post("/admin/settings", settings::save),
     post("/admin/settings/reset", settings::reset),
@@ -113,12 +100,7 @@ pub const ROUTES: &[Route] = &[
     }),
     get("/admin/mapping/{type}", mapping::page),
     post("/admin/mapping/{type}", mapping::edit),
-    Route {
-        method: Method::POST,
-        path: "/admin/mapping/{type}/test",
-        access: Access::Session,
-        handler: Handler::Async(mapping_test::test),
-    },
+    post("/admin/mapping/{type}/test", mapping_test::test),
     get("/admin/sync", sync::page),
     post("/admin/sync/schedule", sync::save_schedule),
     post("/admin/sync/schedule/reset", sync::reset_schedule),

@@ -106,12 +106,9 @@ async fn one_run(
         journal_poll_ms: None,
     };
     // A job is one body: 10,000 contacts are ~1.6 MB.
-    let gw = Gateway::start_with(
-        &setup,
-        "export.log",
-        Duration::from_secs(60),
-        "max_body_bytes = 16777216",
-    )
+    let gw = Gateway::start_with(&setup, "export.log", Duration::from_secs(60), |config| {
+        config.server.max_body_bytes = 16 << 20
+    })
     .await?;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use hubspot_gateway::config::{Config, Scope, SecretRef};
+use hubspot_gateway::kit::GatewayConfig;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -36,53 +38,29 @@ impl Setup {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// `server_extra` is appended to `[server]` (e.g. `max_body_bytes = 4194304`).
-    fn config_text(&self, server_extra: &str) -> String {
-        let journal = match self.journal_poll_ms {
-            Some(ms) => format!(
-                "client_id = \"{}\"\n[hubspot.journal]\nenabled = true\npoll_interval_ms = {ms}\n",
-                hubspot_gateway::sim::SimConfig::default().client_id
-            ),
-            None => String::new(),
-        };
-        format!(
-            r#"[server]
-listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-shutdown_grace_secs = 5
-{server_extra}
-
-[hubspot]
-api_base = "{api_base}"
-client_secret = "env:BENCH_CLIENT_SECRET"
-access_token = "env:BENCH_ACCESS_TOKEN"
-max_retry_secs = 120
-{journal}
-[store]
-path = "{store}"
-
-[sync]
-enabled = {sync}
-poll_interval_secs = 300
-lookback_secs = 5
-{reconcile_window}
-
-[[api.tokens]]
-name = "reader"
-token = "env:BENCH_READ_TOKEN"
-scope = "read"
-
-[[api.tokens]]
-name = "operator"
-token = "env:BENCH_ADMIN_TOKEN"
-scope = "admin"
-"#,
-            port = self.port,
-            api_base = self.api_base,
-            store = self.store().display(),
-            sync = self.sync,
-            reconcile_window = hubspot_gateway::kit::far_reconcile_window(),
-        )
+    /// The config: the simulator's API, sync polling every 5 minutes, no reconciliation,
+    /// the journal when asked for, a read and an admin token; then `tune`'s changes.
+    fn config_text(&self, tune: impl FnOnce(&mut Config)) -> String {
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut gateway = GatewayConfig::new(&listen, self.base_url(), &self.store())
+            .token("reader", "env:BENCH_READ_TOKEN", Scope::Read)
+            .token("operator", "env:BENCH_ADMIN_TOKEN", Scope::Admin);
+        let config = &mut gateway.config;
+        config.hubspot.api_base = self.api_base.clone();
+        config.hubspot.client_secret = Some(SecretRef::new("env:BENCH_CLIENT_SECRET"));
+        config.hubspot.access_token = Some(SecretRef::new("env:BENCH_ACCESS_TOKEN"));
+        config.hubspot.max_retry_secs = 120;
+        if let Some(ms) = self.journal_poll_ms {
+            config.hubspot.client_id = Some(hubspot_gateway::sim::SimConfig::default().client_id);
+            config.hubspot.journal.enabled = true;
+            config.hubspot.journal.poll_interval_ms = ms;
+        }
+        config.sync.enabled = self.sync;
+        config.sync.poll_interval_secs = 300;
+        config.sync.lookback_secs = 5;
+        config.sync.reconcile_window_utc = hubspot_gateway::kit::far_reconcile_window_utc();
+        tune(config);
+        gateway.text()
     }
 }
 
@@ -101,19 +79,19 @@ pub use hubspot_gateway::kit::free_port;
 impl Gateway {
     /// Spawns the binary and waits (≤ `within`) until it is ready; `log` names its stderr file.
     pub async fn start(setup: &Setup, log: &str, within: Duration) -> anyhow::Result<Gateway> {
-        Self::start_with(setup, log, within, "").await
+        Self::start_with(setup, log, within, |_| {}).await
     }
 
-    /// Like `start`, with `server_extra` appended to the config's `[server]` section.
+    /// Like `start`, with `tune`'s changes to the config.
     pub async fn start_with(
         setup: &Setup,
         log: &str,
         within: Duration,
-        server_extra: &str,
+        tune: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Gateway> {
         std::fs::create_dir_all(&setup.dir)?;
         let config = setup.dir.join("config.toml");
-        std::fs::write(&config, setup.config_text(server_extra))?;
+        std::fs::write(&config, setup.config_text(tune))?;
         let log_file = std::fs::File::create(setup.dir.join(log))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -273,4 +251,33 @@ pub fn disk_usage(path: &Path) -> (u64, u64) {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_loads_with_the_journal_and_the_tuning() {
+        let setup = Setup {
+            binary: PathBuf::from("hubspot-gateway"),
+            dir: PathBuf::from("/tmp/bench"),
+            port: 20_001,
+            api_base: "http://127.0.0.1:20002".into(),
+            sync: true,
+            journal_poll_ms: Some(250),
+        };
+        let text = setup.config_text(|config| config.server.max_body_bytes = 16 << 20);
+        let env = |name: &str| Some(format!("{name}-value"));
+        let config = hubspot_gateway::config::load_str(&text, &env)
+            .expect(&text)
+            .config;
+        assert_eq!(config.server.listen, "127.0.0.1:20001");
+        assert_eq!(config.server.max_body_bytes, 16 << 20);
+        assert_eq!(config.hubspot.api_base, setup.api_base);
+        assert_eq!(config.hubspot.journal.poll_interval_ms, 250);
+        assert_eq!(config.store.path, setup.store());
+        assert_eq!((config.sync.enabled, config.sync.lookback_secs), (true, 5));
+        assert_eq!(config.api.tokens.len(), 2);
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hubspot_gateway::config::{Notify, NotifyTarget, SecretRef};
 use hubspot_gateway::sim::fire::Latencies;
 use hubspot_gateway::sim::{self, Control, ObjectType, SimHandle, WebhookTarget};
 use parking_lot::Mutex;
@@ -106,13 +107,23 @@ async fn start_receiver() -> anyhow::Result<(Arc<Receiver>, String)> {
     Ok((receiver, url))
 }
 
-/// `[notify]` with one target at `url` (appended after `[server]`'s keys: a TOML table).
-fn notify_section(url: &str) -> String {
-    format!(
-        "\n[notify]\nretry_initial_ms = 50\nretry_max_ms = 200\nmax_in_flight = 32\nhigh_water = 1000000\n\
-         [[notify.targets]]\nname = \"bench\"\nurl = \"{url}\"\n\
-         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"owner.changed\"]\n"
-    )
+/// `[notify]` with one target at `url`, told about owner changes, retrying fast.
+fn notify_to(url: &str) -> Notify {
+    Notify {
+        retry_initial_ms: 50,
+        retry_max_ms: 200,
+        max_in_flight: 32,
+        high_water: 1_000_000,
+        targets: vec![NotifyTarget {
+            name: "bench".into(),
+            url: url.into(),
+            secret: SecretRef::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            events: vec!["owner.changed".into()],
+            types: None,
+            allow_http: false,
+        }],
+        ..Notify::default()
+    }
 }
 
 struct Run {
@@ -145,7 +156,7 @@ async fn start_gateway(
     out: &std::path::Path,
     binary: &std::path::Path,
     name: &str,
-    extra: &str,
+    notify: Option<Notify>,
 ) -> anyhow::Result<Gateway> {
     let port = gateway::free_port();
     let mut target = WebhookTarget::new(
@@ -166,7 +177,13 @@ async fn start_gateway(
         sync: true,
         journal_poll_ms: None,
     };
-    let gw = Gateway::start_with(&setup, "gateway.log", Duration::from_secs(60), extra).await?;
+    let within = Duration::from_secs(60);
+    let gw = Gateway::start_with(&setup, "gateway.log", within, |config| {
+        if let Some(notify) = notify {
+            config.notify = notify;
+        }
+    })
+    .await?;
     let started = Instant::now();
     loop {
         let status = gw.status().await.unwrap_or(Value::Null);
@@ -347,7 +364,7 @@ pub async fn run(
             &out,
             &binary,
             &format!("{}-target", args.name),
-            &notify_section(&url),
+            Some(notify_to(&url)),
         )
         .await?;
         latencies.push(latency(&mut run, &receiver, &args).await?);
@@ -356,8 +373,8 @@ pub async fn run(
         // Interleaved: no target, then a dead one (nothing listens at its port).
         let dead = format!("http://127.0.0.1:{}/hooks", gateway::free_port());
         for (label, extra, into) in [
-            ("none", String::new(), &mut no_target),
-            ("dead", notify_section(&dead), &mut dead_target),
+            ("none", None, &mut no_target),
+            ("dead", Some(notify_to(&dead)), &mut dead_target),
         ] {
             eprintln!("run {}/{}: ingest, target {label}", at + 1, args.runs);
             let gw = start_gateway(
@@ -365,7 +382,7 @@ pub async fn run(
                 &out,
                 &binary,
                 &format!("{}-{label}", args.name),
-                &extra,
+                extra,
             )
             .await?;
             into.push(ingest(&mut run, &gw, args.burst).await?);

@@ -5,7 +5,6 @@
 use maud::html;
 
 use super::super::reply::{Reply, Section};
-use super::super::routes::BoxFuture;
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::problem::Outcome;
@@ -41,24 +40,22 @@ pub fn to_hubspot(authorize_url: &str, what_next: &str) -> Reply {
 
 /// `POST /admin/connection/disconnect` (confirmed first): revokes the refresh token at
 /// HubSpot and forgets it.
-pub fn disconnect(ctx: Ctx) -> BoxFuture {
-    Box::pin(async move {
-        if !confirmed(&ctx) {
-            return Ok(confirmation(
-                &ctx,
-                Section::Connection,
-                "Disconnect from HubSpot?",
-                "The gateway revokes its token at HubSpot; sync and exports stop until someone connects again. The mirror and the mappings stay.",
-                "Disconnect",
-                "/admin/connection",
-            ));
-        }
-        let flash = match ctx.state().connections.disconnect().await {
-            Ok(_) => Flash::ok("Disconnected: sync and exports wait until someone connects again."),
-            Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
-        };
-        Ok(Reply::redirect("/admin/connection").with_flash(flash))
-    })
+pub fn disconnect(ctx: &Ctx) -> Outcome {
+    if !confirmed(ctx) {
+        return Ok(confirmation(
+            ctx,
+            Section::Connection,
+            "Disconnect from HubSpot?",
+            "The gateway revokes its token at HubSpot; sync and exports stop until someone connects again. The mirror and the mappings stay.",
+            "Disconnect",
+            "/admin/connection",
+        ));
+    }
+    let flash = match ctx.wait(ctx.state().connections.disconnect()) {
+        Ok(_) => Flash::ok("Disconnected: sync and exports wait until someone connects again."),
+        Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
+    };
+    Ok(Reply::redirect("/admin/connection").with_flash(flash))
 }
 
 /// `POST /admin/connection/preferences`: whose connection writes exports.

@@ -23,43 +23,41 @@ pub struct TestRun {
 }
 
 /// `POST /admin/mapping/{type}/test`.
-pub fn test(ctx: Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
-    Box::pin(async move {
-        let kind = kind(&ctx)?;
-        let fields: BTreeMap<String, String> = ctx
-            .form
-            .fields
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((
-                    name.strip_prefix("field.")?.to_owned(),
-                    value.trim().to_owned(),
-                ))
-            })
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        let result = match ctx.state().syncer() {
-            None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
-            Some(syncer) => match sample::test(&syncer, &ctx.state().exporter, kind, &fields).await
-            {
-                Ok(report) => Ok(report),
-                Err(sample::Failure::Refused(message)) => {
-                    Err(format!("HubSpot refused the sample: {message}"))
-                }
-                Err(sample::Failure::Unavailable(error)) => {
-                    tracing::warn!(%error, "mapping test could not reach HubSpot");
-                    Err("HubSpot could not be reached; try again later.".to_owned())
-                }
-                Err(sample::Failure::Store(error)) => return Err(error.into()),
-            },
-        };
-        let mapping = Mapping::current(&ctx.state().store, kind)?;
-        let shown = Shown {
-            test: Some(TestRun { fields, result }),
-            ..Shown::default()
-        };
-        render(&ctx, kind, &mapping, shown, StatusCode::OK)
-    })
+pub fn test(ctx: &Ctx) -> Outcome {
+    let kind = kind(ctx)?;
+    let fields: BTreeMap<String, String> = ctx
+        .form
+        .fields
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.strip_prefix("field.")?.to_owned(),
+                value.trim().to_owned(),
+            ))
+        })
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    let result = match ctx.state().syncer() {
+        None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
+        Some(syncer) => match ctx.wait(sample::test(&syncer, &ctx.state().exporter, kind, &fields))
+        {
+            Ok(report) => Ok(report),
+            Err(sample::Failure::Refused(message)) => {
+                Err(format!("HubSpot refused the sample: {message}"))
+            }
+            Err(sample::Failure::Unavailable(error)) => {
+                tracing::warn!(%error, "mapping test could not reach HubSpot");
+                Err("HubSpot could not be reached; try again later.".to_owned())
+            }
+            Err(sample::Failure::Store(error)) => return Err(error.into()),
+        },
+    };
+    let mapping = Mapping::current(&ctx.state().store, kind)?;
+    let shown = Shown {
+        test: Some(TestRun { fields, result }),
+        ..Shown::default()
+    };
+    render(ctx, kind, &mapping, shown, StatusCode::OK)
 }
 
 pub fn test_section(

@@ -6,7 +6,6 @@ use maud::{html, Markup};
 
 use super::super::layout::{badge, csrf_field};
 use super::super::reply::{Reply, Section};
-use super::super::routes::BoxFuture;
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::connection_forms::to_hubspot;
@@ -76,23 +75,21 @@ pub fn connect(ctx: &Ctx) -> Outcome {
 }
 
 /// `POST /admin/users/{email}/disconnect` (confirmed first): revokes the user's token.
-pub fn disconnect(ctx: Ctx) -> BoxFuture {
-    Box::pin(async move {
-        let email = ctx.params[0].clone();
-        if !confirmed(&ctx) {
-            return Ok(confirmation(
-                &ctx,
-                Section::Users,
-                &format!("Disconnect {email}'s HubSpot account?"),
-                "The gateway revokes their token at HubSpot; their exports wait (user_not_connected) until they connect again.",
-                "Disconnect",
-                "/admin/users",
-            ));
-        }
-        let flash = match ctx.state().connections.disconnect_user(&email).await {
-            Ok(_) => Flash::ok(format!("{email}'s HubSpot account is disconnected.")),
-            Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
-        };
-        Ok(Reply::redirect("/admin/users").with_flash(flash))
-    })
+pub fn disconnect(ctx: &Ctx) -> Outcome {
+    let email = ctx.params[0].clone();
+    if !confirmed(ctx) {
+        return Ok(confirmation(
+            ctx,
+            Section::Users,
+            &format!("Disconnect {email}'s HubSpot account?"),
+            "The gateway revokes their token at HubSpot; their exports wait (user_not_connected) until they connect again.",
+            "Disconnect",
+            "/admin/users",
+        ));
+    }
+    let flash = match ctx.wait(ctx.state().connections.disconnect_user(&email)) {
+        Ok(_) => Flash::ok(format!("{email}'s HubSpot account is disconnected.")),
+        Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
+    };
+    Ok(Reply::redirect("/admin/users").with_flash(flash))
 }

@@ -124,7 +124,7 @@ pub fn remove(ctx: &Ctx) -> Outcome {
     Ok(Reply::redirect("/admin/users").with_flash(flash))
 }
 
-pub(super) fn user_map(ctx: &Ctx) -> Option<UserMap<'_>> {
+pub(super) fn user_map<'c>(ctx: &'c Ctx<'_>) -> Option<UserMap<'c>> {
     Some(UserMap {
         store: &ctx.state().store,
         portal: portal(ctx)?.hub_id,

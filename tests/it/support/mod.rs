@@ -10,8 +10,9 @@ pub mod signing;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hubspot_gateway::config;
+use hubspot_gateway::config::{self, Scope, SecretRef};
 use hubspot_gateway::daemon;
+use hubspot_gateway::kit::GatewayConfig;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -68,69 +69,36 @@ pub fn config_text(listen: &str, public_url: &str, store: &std::path::Path, extr
     config_with(listen, public_url, store, &options)
 }
 
+/// The tests' config: three API tokens (read, export, admin), the app's secret and its
+/// credentials, sync only when `options.sync` says, and the `options` lines added.
 pub fn config_with(
     listen: &str,
     public_url: &str,
     store: &std::path::Path,
     options: &Options,
 ) -> String {
-    let sync = options
-        .sync
-        .as_deref()
-        .map_or("enabled = false".to_owned(), |keys| {
-            format!("enabled = true\n{keys}")
-        });
-    let credentials = match (&options.oauth_client_id, &options.connect_client_id) {
+    let mut gateway = GatewayConfig::new(listen, public_url, store)
+        .token("reader", "env:IT_READ_TOKEN", Scope::Read)
+        .token("exporter", "env:IT_EXPORT_TOKEN", Scope::Export)
+        .token("operator", "env:IT_ADMIN_TOKEN", Scope::Admin);
+    let hubspot = &mut gateway.config.hubspot;
+    hubspot.client_secret = Some(SecretRef::new("env:IT_CLIENT_SECRET"));
+    match (&options.oauth_client_id, &options.connect_client_id) {
         (Some(client_id), _) => {
-            format!("client_id = \"{client_id}\"\nrefresh_token = \"env:IT_REFRESH_TOKEN\"")
+            hubspot.client_id = Some(client_id.clone());
+            hubspot.refresh_token = Some(SecretRef::new("env:IT_REFRESH_TOKEN"));
         }
-        (None, Some(client_id)) => format!("client_id = \"{client_id}\""),
-        (None, None) => "access_token = \"env:IT_ACCESS_TOKEN\"".to_owned(),
-    };
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-public_url = "{public_url}"
-shutdown_grace_secs = 5
-{server}
-
-[hubspot]
-client_secret = "env:IT_CLIENT_SECRET"
-{credentials}
-{hubspot}
-
-[sync]
-{sync}
-
-[store]
-path = "{store}"
-{store_extra}
-
-[[api.tokens]]
-name = "reader"
-token = "env:IT_READ_TOKEN"
-scope = "read"
-
-[[api.tokens]]
-name = "exporter"
-token = "env:IT_EXPORT_TOKEN"
-scope = "export"
-
-[[api.tokens]]
-name = "operator"
-token = "env:IT_ADMIN_TOKEN"
-scope = "admin"
-
-{sections}
-"#,
-        sections = options.sections,
-        server = options.server,
-        credentials = credentials,
-        hubspot = options.hubspot,
-        store = store.display(),
-        store_extra = options.store,
-    )
+        (None, Some(client_id)) => hubspot.client_id = Some(client_id.clone()),
+        (None, None) => hubspot.access_token = Some(SecretRef::new("env:IT_ACCESS_TOKEN")),
+    }
+    gateway.config.sync.enabled = options.sync.is_some();
+    gateway
+        .lines("server", &options.server)
+        .lines("hubspot", &options.hubspot)
+        .lines("sync", options.sync.as_deref().unwrap_or_default())
+        .lines("store", &options.store)
+        .toml(&options.sections)
+        .text()
 }
 
 /// A gateway running in this process.

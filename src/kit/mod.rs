@@ -1,5 +1,10 @@
-//! What the integration tests and the benchmarks share to run a real gateway beside the
-//! simulator: a free port, and a reconciliation window that stays out of the way.
+//! What the integration tests, the benchmarks and the demo share to run a real gateway beside
+//! the simulator: a free port, its config text, and a reconciliation window that stays out of
+//! the way.
+
+mod config;
+
+pub use config::GatewayConfig;
 
 use crate::time::now_ms;
 
@@ -19,17 +24,22 @@ pub fn free_port() -> u16 {
     panic!("no free port of 127.0.0.1 between 20000 and 32767")
 }
 
-/// The `[sync]` line of a one-minute reconciliation window twelve hours from now, so that no
-/// run reconciles by accident.
-pub fn far_reconcile_window() -> String {
+/// A one-minute `sync.reconcile_window_utc` twelve hours from now, so that no run reconciles
+/// by accident.
+pub fn far_reconcile_window_utc() -> String {
     let minute_now = (now_ms() / 60_000) % 1440;
     let start = (minute_now + 720) % 1440;
     let end = (start + 1) % 1440;
     format!(
-        "reconcile_window_utc = \"{:02}:{:02}-{:02}:{:02}\"",
+        "{:02}:{:02}-{:02}:{:02}",
         start / 60,
         start % 60,
         end / 60,
         end % 60
     )
+}
+
+/// [`far_reconcile_window_utc`] as a `[sync]` line, for config lines written by hand.
+pub fn far_reconcile_window() -> String {
+    format!("reconcile_window_utc = \"{}\"", far_reconcile_window_utc())
 }
