@@ -217,14 +217,7 @@ impl Store {
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
     ) -> Result<(Vec<AppendOutcome>, Durable)> {
-        let requests: Vec<Appending<'_>> = requests
-            .iter()
-            .map(|events| Appending {
-                events,
-                cursor: None,
-            })
-            .collect();
-        self.store_group(received_at_ms, &requests)
+        self.store_group(received_at_ms, &Appending::webhooks(requests))
     }
 
     /// Like [`Store::store_events`], for requests from any source: a journal request also

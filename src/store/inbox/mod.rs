@@ -57,6 +57,17 @@ pub struct Appending<'a> {
     pub cursor: Option<&'a super::CursorMove>,
 }
 
+impl<'a> Appending<'a> {
+    /// Webhook requests: events that move no cursor.
+    pub fn webhooks(requests: &[&'a [NewEvent<'a>]]) -> Vec<Appending<'a>> {
+        let webhook = |events| Appending {
+            events,
+            cursor: None,
+        };
+        requests.iter().copied().map(webhook).collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
     pub stored: u32,
@@ -146,14 +157,7 @@ impl InboxStore {
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
     ) -> Result<Vec<AppendOutcome>> {
-        let requests: Vec<Appending<'_>> = requests
-            .iter()
-            .map(|events| Appending {
-                events,
-                cursor: None,
-            })
-            .collect();
-        self.append_requests(received_at_ms, &requests)
+        self.append_requests(received_at_ms, &Appending::webhooks(requests))
     }
 
     /// [`InboxStore::append_group`] for requests of any source (see [`Appending`]).
