@@ -10,17 +10,17 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hubspot_gateway::notify::crash::{self, Step};
-use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookTarget};
+use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle};
 use serde_json::Value;
 
 use super::receiver::{Answer, Receiver};
 use super::{in_order, owner_chains, target, wait_for_finals};
-use crate::support::process::{command, sim_config_file, Process};
-use crate::support::{answer, ADMIN_TOKEN, CLIENT_SECRET};
+use crate::support::process::Process;
+use crate::support::{answer, ADMIN_TOKEN};
 
 const WITHIN: Duration = Duration::from_secs(60);
 const KILLED: &str = "the kill at the crash point";
@@ -53,16 +53,6 @@ fn portal() -> SimConfig {
         access_token: "pat-na1-it".into(),
         ..SimConfig::default()
     }
-}
-
-/// A daemon on `config`, armed with `crash_at` when given.
-fn serve(config: &Path, crash_at: Option<&str>) -> Process {
-    let mut command = command(config);
-    command.arg("serve");
-    if let Some(crash_at) = crash_at {
-        command.env(crash::VARIABLE, crash_at);
-    }
-    Process::spawn(command, config)
 }
 
 /// The daemon of one run, started again (unarmed) when it dies at its crash point.
@@ -118,7 +108,7 @@ impl Run {
         );
         assert!(!self.crashed, "killed twice: {}", self.daemon.log_text());
         self.crashed = true;
-        self.daemon = serve(&self.config, None);
+        self.daemon = super::serve(&self.config, &[]);
         self.daemon.wait_ready(&self.base).await;
     }
 }
@@ -202,18 +192,10 @@ async fn run(step: Option<Step>) {
         .unwrap();
     let receiver = Receiver::start_any().await;
     let dir = tempfile::tempdir().unwrap();
-    let (config, port) = sim_config_file(dir.path(), &sim.base_url(), &["owners", "contacts"]);
-    let base = format!("http://127.0.0.1:{port}");
     let keys = "max_in_flight = 4\ndead_after_secs = 1";
     let section = super::notify_section(keys, &target("crash", &receiver.url, ""));
-    // Webhooks come straight from the simulator: they are signed for where they are sent.
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "public_url = \"https://h.example\"",
-        &format!("public_url = \"{base}\""),
-    ) + "\n"
-        + &section;
-    std::fs::write(&config, text).unwrap();
-    let mut daemon = serve(&config, crash);
+    let (config, base) = super::binary_config(&sim, dir.path(), &section);
+    let mut daemon = super::serve(&config, &[(crash::VARIABLE, crash)]);
     daemon.wait_ready(&base).await;
     let mut run = Run {
         label: label.to_owned(),
@@ -227,9 +209,7 @@ async fn run(step: Option<Step>) {
         status.is_some_and(|status| !status["contacts"]["last_full_sync"].is_null())
     })
     .await;
-    let mut hook = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
-    hook.retry_base_ms = 50;
-    sim.control().set_webhook_target(Some(hook));
+    super::send_webhooks(&sim, &base);
     let contacts = sim
         .control()
         .ids(ObjectType::Contacts, "0", ANSWERED + FAILED);
