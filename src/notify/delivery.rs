@@ -197,12 +197,9 @@ impl Deliverer {
             // take it back after it was sent, and the change would notify again under
             // another id.
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || {
-                let _ = store;
-                Ok::<(), crate::store::Error>(())
-            })
-            .await
-            .map_err(|error| crate::store::Error::Unavailable(error.to_string()))??;
+            tokio::task::spawn_blocking(move || store.commit())
+                .await
+                .map_err(|error| crate::store::Error::Unavailable(error.to_string()))??;
             crash::point(Step::Loaded);
         }
         Ok(())

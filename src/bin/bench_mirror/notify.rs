@@ -30,8 +30,9 @@ pub struct Args {
     /// Notifications queued while the target refuses, then drained at 1 ms per answer.
     #[arg(long, default_value_t = 20_000)]
     pub backlog: usize,
-    /// Owner changes per ingest run (no target / refused / black hole), sent at full speed.
-    #[arg(long, default_value_t = 30_000)]
+    /// Owner-change events per ingest run (no target / refused / black hole), sent at full
+    /// speed, about `--contacts` contacts in turn.
+    #[arg(long, default_value_t = 300_000)]
     pub burst: usize,
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -181,8 +182,10 @@ pub async fn run(
         receiver.delay_us.store(1_000, Ordering::Relaxed);
         ceilings.push(receiver::ceiling(&receiver, &url, MAX_IN_FLIGHT, args.backlog).await?);
         receiver.delay_us.store(0, Ordering::Relaxed);
-        // Interleaved: no target, one refusing connections, one never answering.
+        // Interleaved: no target, one refusing connections, one never answering; the order
+        // turns each run, so that none always follows the same one.
         let refused = format!("http://127.0.0.1:{}/hooks", gateway::free_port());
+        ingests.rotate_left(1);
         for (label, into) in ingests.iter_mut() {
             let extra = match *label {
                 "none" => String::new(),
@@ -192,7 +195,7 @@ pub async fn run(
             eprintln!("run {}/{}: ingest, target {label}", at + 1, args.runs);
             let name = format!("{}-{label}", args.name);
             let gw = start_gateway(&run, &out, &binary, &name, &extra).await?;
-            into.push(ingest(&mut run, &gw, args.burst).await?);
+            into.push(ingest(&mut run, &gw, args.contacts, args.burst).await?);
             gw.stop().await?;
         }
     }
@@ -214,6 +217,11 @@ pub async fn run(
     let acked = |runs: &[Ingest]| median(&runs.iter().map(|i| i.acked_per_sec).collect::<Vec<_>>());
     let applied =
         |runs: &[Ingest]| median(&runs.iter().map(|i| i.applied_per_sec).collect::<Vec<_>>());
+    ingests.sort_by_key(|(label, _)| {
+        ["none", "refused", "black_hole"]
+            .iter()
+            .position(|l| l == label)
+    });
     let (none, refused, hole) = (&ingests[0].1, &ingests[1].1, &ingests[2].1);
     let ingest_runs: serde_json::Map<String, Value> = ingests
         .iter()

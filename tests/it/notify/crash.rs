@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hubspot_gateway::notify::crash::{self, Step};
-use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle};
+use hubspot_gateway::sim::{self, ObjectType, SimHandle};
 use serde_json::Value;
 
 use super::receiver::{Answer, Receiver};
@@ -41,18 +41,6 @@ fn crash_at(step: Step) -> String {
         | Step::Redelivered => 1,
     };
     format!("{}:{nth}", step.name())
-}
-
-fn portal() -> SimConfig {
-    SimConfig {
-        owners: 6,
-        contacts: 40,
-        companies: 0,
-        deals: 0,
-        tasks: 0,
-        access_token: "pat-na1-it".into(),
-        ..SimConfig::default()
-    }
 }
 
 /// The daemon of one run, started again (unarmed) when it dies at its crash point.
@@ -187,9 +175,12 @@ async fn run(step: Option<Step>) {
     let crash = step.map(crash_at);
     let crash = crash.as_deref();
     let label = crash.unwrap_or("kill -9 after the redelivery answer");
-    let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = sim::start(
+        super::contacts_portal(6, 40),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let receiver = Receiver::start_any().await;
     let dir = tempfile::tempdir().unwrap();
     let keys = "max_in_flight = 4\ndead_after_secs = 1";

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, ObjectType, SimConfig};
+use hubspot_gateway::sim::{self, ObjectType};
 use serde_json::Value;
 
 use super::receiver::Receiver;
@@ -50,15 +50,7 @@ fn log_count(daemon: &Process, needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn above_its_high_water_an_outbox_keeps_the_oldest_counts_and_logs_the_rest() {
-    let portal = SimConfig {
-        owners: 3,
-        contacts: 20,
-        companies: 0,
-        deals: 0,
-        tasks: 0,
-        access_token: "pat-na1-it".into(),
-        ..SimConfig::default()
-    };
+    let portal = super::contacts_portal(3, 20);
     let sim = sim::start(portal, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -120,6 +120,19 @@ impl Harness {
     }
 }
 
+/// A portal of `owners` owners and `contacts` contacts, nothing else, for the real binary.
+pub fn contacts_portal(owners: usize, contacts: usize) -> SimConfig {
+    SimConfig {
+        owners,
+        contacts,
+        companies: 0,
+        deals: 0,
+        tasks: 0,
+        access_token: "pat-na1-it".into(),
+        ..SimConfig::default()
+    }
+}
+
 /// A config (in `dir`) for the real binary mirroring `sim`'s owners and contacts with
 /// `section` (`[notify]`), and its base URL.
 pub fn binary_config(sim: &SimHandle, dir: &Path, section: &str) -> (PathBuf, String) {
