@@ -23,6 +23,12 @@ mod lookups;
 mod machine;
 #[path = "bench_mirror/notify.rs"]
 mod notify;
+#[path = "bench_mirror/notify_delivery.rs"]
+mod notify_delivery;
+#[path = "bench_mirror/notify_ingest.rs"]
+mod notify_ingest;
+#[path = "bench_mirror/notify_receiver.rs"]
+mod notify_receiver;
 #[path = "bench_mirror/pages.rs"]
 mod pages;
 #[path = "bench_mirror/portal.rs"]

@@ -304,6 +304,7 @@ async fn fire_command(args: FireArgs) -> ExitCode {
         duplicate_rate: args.duplicate_rate,
         portal_id: args.portal_id,
         app_id: args.app_id,
+        owner_changes: None,
     };
     if let Err(error) = fire::check(&config) {
         eprintln!("hubspot-sim fire: {error:#}");

@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::crash::{self, Step};
 use super::retry::Retry;
 use super::{signature, Live};
 use crate::config::Loaded;
@@ -199,6 +200,7 @@ impl Deliverer {
             tokio::task::spawn_blocking(move || store.commit())
                 .await
                 .map_err(|error| crate::store::Error::Unavailable(error.to_string()))??;
+            crash::point(Step::Loaded);
         }
         Ok(())
     }
@@ -337,8 +339,16 @@ impl Deliverer {
             return;
         }
         let (store, name) = (self.store.clone(), self.target.name.clone());
-        let written =
-            tokio::task::spawn_blocking(move || store.outbox().settle(&name, &settled)).await;
+        let written = tokio::task::spawn_blocking(move || {
+            store.outbox().settle(&name, &settled)?;
+            for step in [Step::Delivered, Step::RetryScheduled, Step::Dead] {
+                if settled.iter().any(|each| settled_at(each) == step) {
+                    crash::point(step);
+                }
+            }
+            Ok::<_, crate::store::Error>(())
+        })
+        .await;
         match written {
             Ok(Ok(())) => {}
             // Still waiting in the store: sent again after a restart (same webhook-id).
@@ -384,6 +394,7 @@ async fn send(
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(body);
+    crash::point(Step::Sending);
     match request.send().await {
         Ok(mut response) => {
             let status = response.status();
@@ -395,6 +406,7 @@ async fn send(
                     break;
                 }
             }
+            crash::point(Step::Answered);
             if status.is_success() {
                 Ok(())
             } else {
@@ -406,6 +418,15 @@ async fn send(
             target.timeout.as_secs_f64()
         )),
         Err(error) => Err(describe(&error.without_url())),
+    }
+}
+
+/// The crash point after recording `settled`.
+fn settled_at(settled: &Settled) -> Step {
+    match settled {
+        Settled::Delivered { .. } => Step::Delivered,
+        Settled::Retry { .. } => Step::RetryScheduled,
+        Settled::Dead { .. } => Step::Dead,
     }
 }
 

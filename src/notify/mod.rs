@@ -8,6 +8,7 @@
 //! growing pauses (`retry`) for 24 hours, then keeps them dead for redelivery. The digest
 //! (`digest`) mails people a summary on a schedule.
 
+pub mod crash;
 pub mod delivery;
 pub mod digest;
 pub mod event;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::crash::{self, Step};
 use super::delivery::Target;
 use super::digest::{self, Mailer};
 use super::{Notifier, DIGEST_QUEUE};
@@ -110,6 +111,11 @@ impl Notifications {
         }
         let moved = self.store.outbox().redeliver(name, now_ms())?;
         if moved.is_some_and(|moved| moved > 0) {
+            crash::point(Step::Redelivering);
+            // Durable before the caller is answered: an acknowledged redelivery survives a
+            // crash (else sled's next flush, up to half a second later, would carry it).
+            self.store.commit()?;
+            crash::point(Step::Redelivered);
             tracing::info!(target = %name, redelivered = moved, "dead notifications sent again");
             self.notifier.rescan(name);
         }

@@ -33,6 +33,10 @@ pub struct FireConfig {
     pub duplicate_rate: f64,
     pub portal_id: i64,
     pub app_id: i64,
+    /// What the events say. `None`: a mix of kinds about random ids (ingest load). Some:
+    /// event `n` says contact `changes[n % len].0` now has owner `changes[n % len].1` (a
+    /// change the gateway applies, for benchmarks that need the mirror to move).
+    pub owner_changes: Option<Arc<Vec<(i64, String)>>>,
 }
 
 /// Where to connect and what to put in the request line, from the target URL.

@@ -84,6 +84,9 @@ impl Syncer {
         let now = now_ms();
         let notices = self.notices(kind, writes, before, now)?;
         writing.write_notifying(kind, writes, cursor, &notices, now)?;
+        if !notices.is_empty() {
+            notify::crash::point(notify::crash::Step::Queued);
+        }
         if let Some(notifier) = &self.notifier {
             notifier.wake(&notices);
         }
@@ -118,6 +121,9 @@ impl Syncer {
         let now = now_ms();
         let notices = notifier.notices(self.portal, now, &events);
         reference.replace_owners_notifying(self.portal, owners, &notices, now)?;
+        if !notices.is_empty() {
+            notify::crash::point(notify::crash::Step::Queued);
+        }
         notifier.wake(&notices);
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! the events about forgotten records, then acknowledge. Events survive restarts until
 //! acknowledged, and applying one twice is harmless.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use super::apply::Change;
@@ -54,6 +55,19 @@ impl Syncer {
             .changes
             .into_iter()
             .partition(|(_, change)| matches!(change, Change::PrivacyDeleted { .. }));
+        // HubSpot announces a privacy deletion with a deletion beside it: applied first, that
+        // would notify the record as archived (with its owner) before it is erased. The
+        // window's other changes of an erased record are moot: it is notified once, by id.
+        let erased: HashSet<(ObjectType, i64)> = deletions
+            .iter()
+            .map(|(kind, change)| (*kind, change.id()))
+            .collect();
+        let changes: Vec<_> = changes
+            .into_iter()
+            .filter(|(kind, change)| {
+                matches!(change, Change::Merged { .. }) || !erased.contains(&(*kind, change.id()))
+            })
+            .collect();
         for (kind, id) in self.write_changes(&changes).await? {
             plan.refetch.entry(kind).or_default().insert(id);
         }

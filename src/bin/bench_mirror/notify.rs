@@ -1,25 +1,23 @@
 //! Notifications benchmark: the real gateway mirroring the simulator, with a local receiver
 //! as its target. Latency from a change to its `owner.changed` arriving, at a steady rate;
-//! throughput of a backlog to a target answering in 1 ms; and the cost of a dead target to
-//! webhook ingest (changes applied per second), against no target, interleaved in one run.
+//! throughput of a backlog to a target answering in 1 ms, beside what the receiver alone
+//! takes; and the cost of a dead target to webhook ingest at full speed (`notify_ingest`),
+//! against no target, interleaved in one run.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
 use hubspot_gateway::config::{Notify, NotifyTarget, SecretRef};
-use hubspot_gateway::sim::fire::Latencies;
 use hubspot_gateway::sim::{self, Control, ObjectType, SimHandle, WebhookTarget};
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::gateway::{self, Gateway, Setup};
+use crate::notify_delivery::{latency, throughput};
+use crate::notify_ingest::{ingest, Ingest};
+use crate::notify_receiver as receiver;
 use crate::portal::{parse_rate_limit, Portal};
-use crate::report::{self, median, percentiles, round3};
+use crate::report::{self, median, round3};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -33,8 +31,9 @@ pub struct Args {
     /// Notifications queued while the target refuses, then drained at 1 ms per answer.
     #[arg(long, default_value_t = 20_000)]
     pub backlog: usize,
-    /// Changes per ingest burst (no target / dead target).
-    #[arg(long, default_value_t = 5_000)]
+    /// Owner-change events per ingest run (no target / refused / black hole), sent at full
+    /// speed, about `--contacts` contacts in turn.
+    #[arg(long, default_value_t = 300_000)]
     pub burst: usize,
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -42,77 +41,15 @@ pub struct Args {
     pub name: String,
 }
 
-/// The receiver: answers 204 after `delay` (or 503 while `refusing`) and notes when each
-/// record's `owner.changed` arrived.
-#[derive(Default)]
-struct Receiver {
-    refusing: AtomicBool,
-    delay_us: AtomicU64,
-    delivered: AtomicU64,
-    arrivals: Mutex<HashMap<String, Instant>>,
-    first_last: Mutex<Option<(Instant, Instant)>>,
-}
-
-async fn receive(
-    receiver: Arc<Receiver>,
-    request: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<Empty<Bytes>>, std::convert::Infallible> {
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let status = if receiver.refusing.load(Ordering::Relaxed) {
-        503
-    } else {
-        let delay = receiver.delay_us.load(Ordering::Relaxed);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_micros(delay)).await;
-        }
-        let now = Instant::now();
-        if let Ok(value) = serde_json::from_slice::<Value>(&body) {
-            if let Some(id) = value["data"]["id"].as_str() {
-                receiver.arrivals.lock().insert(id.to_owned(), now);
-            }
-        }
-        receiver.delivered.fetch_add(1, Ordering::Relaxed);
-        let mut first_last = receiver.first_last.lock();
-        let first = first_last.map_or(now, |(first, _)| first);
-        *first_last = Some((first, now));
-        204
-    };
-    let mut response = hyper::Response::new(Empty::new());
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
-    Ok(response)
-}
-
-async fn start_receiver() -> anyhow::Result<(Arc<Receiver>, String)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/hooks", listener.local_addr()?);
-    let receiver = Arc::new(Receiver::default());
-    let shared = receiver.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let receiver = shared.clone();
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |request| receive(receiver.clone(), request));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok((receiver, url))
-}
+/// Requests in flight per target (`notify.max_in_flight`).
+const MAX_IN_FLIGHT: usize = 32;
 
 /// `[notify]` with one target at `url`, told about owner changes, retrying fast.
 fn notify_to(url: &str) -> Notify {
     Notify {
         retry_initial_ms: 50,
         retry_max_ms: 200,
-        max_in_flight: 32,
+        max_in_flight: MAX_IN_FLIGHT,
         high_water: 1_000_000,
         targets: vec![NotifyTarget {
             name: "bench".into(),
@@ -126,8 +63,8 @@ fn notify_to(url: &str) -> Notify {
     }
 }
 
-struct Run {
-    sim: SimHandle,
+pub struct Run {
+    pub sim: SimHandle,
     owners: Vec<String>,
     contacts: Vec<String>,
     next: usize,
@@ -135,7 +72,7 @@ struct Run {
 
 impl Run {
     /// The next contact and an owner other than its current one.
-    fn change(&mut self, control: &Control) -> (String, String) {
+    pub fn change(&mut self, control: &Control) -> (String, String) {
         let id = self.contacts[self.next % self.contacts.len()].clone();
         self.next += 1;
         let current = control
@@ -201,7 +138,7 @@ async fn start_gateway(
     Ok(gw)
 }
 
-async fn admin(gw: &Gateway, path: &str) -> anyhow::Result<Value> {
+pub async fn admin(gw: &Gateway, path: &str) -> anyhow::Result<Value> {
     let response = gw
         .http
         .get(format!("{}{path}", gw.base))
@@ -209,117 +146,6 @@ async fn admin(gw: &Gateway, path: &str) -> anyhow::Result<Value> {
         .send()
         .await?;
     Ok(response.json().await?)
-}
-
-/// Changes at `rate`/s; each one's time from the change to its notification's arrival.
-async fn latency(run: &mut Run, receiver: &Receiver, args: &Args) -> anyhow::Result<Value> {
-    let control = run.sim.control().clone();
-    let interval = Duration::from_secs_f64(1.0 / args.rate);
-    let first = Instant::now();
-    let mut changed = Vec::with_capacity(args.latency_changes);
-    for n in 0..args.latency_changes {
-        tokio::time::sleep_until(first + interval.mul_f64(n as f64)).await;
-        let (id, owner) = run.change(&control);
-        receiver.arrivals.lock().remove(&id);
-        let t0 = Instant::now();
-        control.set_owner(ObjectType::Contacts, &id, &owner)?;
-        changed.push((id, t0));
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut latencies = Latencies::default();
-    let mut missing = changed.len();
-    while Instant::now() < deadline && missing > 0 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let arrivals = receiver.arrivals.lock();
-        missing = changed
-            .iter()
-            .filter(|(id, _)| !arrivals.contains_key(id))
-            .count();
-    }
-    let arrivals = receiver.arrivals.lock();
-    for (id, t0) in &changed {
-        if let Some(at) = arrivals.get(id) {
-            latencies.record(at.saturating_duration_since(*t0));
-        }
-    }
-    Ok(
-        json!({"changes": changed.len(), "rate_per_sec": args.rate, "missing": missing, "change_to_arrival": percentiles(&latencies)}),
-    )
-}
-
-/// A backlog queued while the target refuses, then delivered to it answering in 1 ms.
-async fn throughput(
-    run: &mut Run,
-    gw: &Gateway,
-    receiver: &Receiver,
-    args: &Args,
-) -> anyhow::Result<Value> {
-    receiver.refusing.store(true, Ordering::Relaxed);
-    let control = run.sim.control().clone();
-    for _ in 0..args.backlog {
-        let (id, owner) = run.change(&control);
-        control.set_owner(ObjectType::Contacts, &id, &owner)?;
-    }
-    let started = Instant::now();
-    loop {
-        let status = admin(gw, "/v1/notifications").await?;
-        let pending = status["targets"][0]["pending"].as_u64().unwrap_or(0);
-        if pending as usize >= args.backlog {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(300),
-            "only {pending} queued"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let before = receiver.delivered.load(Ordering::Relaxed);
-    *receiver.first_last.lock() = None;
-    receiver.delay_us.store(1_000, Ordering::Relaxed);
-    receiver.refusing.store(false, Ordering::Relaxed);
-    let started = Instant::now();
-    while receiver.delivered.load(Ordering::Relaxed) - before < args.backlog as u64 {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(300),
-            "backlog not delivered in 5 min"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (first, last) = receiver.first_last.lock().expect("deliveries");
-    let secs = last.duration_since(first).as_secs_f64();
-    receiver.delay_us.store(0, Ordering::Relaxed);
-    Ok(
-        json!({"backlog": args.backlog, "answer_ms": 1, "secs": round3(secs),
-              "per_sec": round3((args.backlog - 1) as f64 / secs)}),
-    )
-}
-
-/// A burst of changes: from the first to all applied (acknowledged and in the mirror).
-async fn ingest(run: &mut Run, gw: &Gateway, burst: usize) -> anyhow::Result<f64> {
-    let control = run.sim.control().clone();
-    let received = |status: &Value| status["webhooks"]["received"].as_u64().unwrap_or(0);
-    let before = received(&gw.status().await?);
-    let started = Instant::now();
-    let mut last = (String::new(), String::new());
-    for _ in 0..burst {
-        last = run.change(&control);
-        control.set_owner(ObjectType::Contacts, &last.0, &last.1)?;
-    }
-    loop {
-        let status = gw.status().await?;
-        if received(&status) - before >= burst as u64 && status["webhooks"]["inbox_depth"] == 0 {
-            let (_, record) = gw.get(&format!("/v1/objects/contacts/{}", last.0)).await?;
-            if record["properties"]["hubspot_owner_id"] == last.1.as_str() {
-                break;
-            }
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(300),
-            "burst not applied in 5 min"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    Ok(burst as f64 / started.elapsed().as_secs_f64())
 }
 
 pub async fn run(
@@ -354,38 +180,39 @@ pub async fn run(
         contacts,
         next: 0,
     };
-    let (receiver, url) = start_receiver().await?;
-    let (mut latencies, mut throughputs, mut no_target, mut dead_target) =
-        (vec![], vec![], vec![], vec![]);
+    let (receiver, url) = receiver::start().await?;
+    let black_hole = receiver::black_hole().await?;
+    let (mut latencies, mut throughputs, mut ceilings) = (vec![], vec![], vec![]);
+    let mut ingests: [(&str, Vec<Ingest>); 3] = [
+        ("none", vec![]),
+        ("refused", vec![]),
+        ("black_hole", vec![]),
+    ];
     for at in 0..args.runs {
         eprintln!("run {}/{}: latency and throughput", at + 1, args.runs);
-        let gw = start_gateway(
-            &run,
-            &out,
-            &binary,
-            &format!("{}-target", args.name),
-            Some(notify_to(&url)),
-        )
-        .await?;
+        let name = format!("{}-target", args.name);
+        let gw = start_gateway(&run, &out, &binary, &name, Some(notify_to(&url))).await?;
         latencies.push(latency(&mut run, &receiver, &args).await?);
         throughputs.push(throughput(&mut run, &gw, &receiver, &args).await?);
         gw.stop().await?;
-        // Interleaved: no target, then a dead one (nothing listens at its port).
-        let dead = format!("http://127.0.0.1:{}/hooks", gateway::free_port());
-        for (label, extra, into) in [
-            ("none", None, &mut no_target),
-            ("dead", Some(notify_to(&dead)), &mut dead_target),
-        ] {
+        // What the receiver alone takes with the gateway's concurrency and 1 ms answers.
+        receiver.delay_us.store(1_000, Ordering::Relaxed);
+        ceilings.push(receiver::ceiling(&receiver, &url, MAX_IN_FLIGHT, args.backlog).await?);
+        receiver.delay_us.store(0, Ordering::Relaxed);
+        // Interleaved: no target, one refusing connections, one never answering; the order
+        // turns each run, so that none always follows the same one.
+        let refused = format!("http://127.0.0.1:{}/hooks", gateway::free_port());
+        ingests.rotate_left(1);
+        for (label, into) in ingests.iter_mut() {
+            let notify = match *label {
+                "none" => None,
+                "refused" => Some(notify_to(&refused)),
+                _ => Some(notify_to(&black_hole)),
+            };
             eprintln!("run {}/{}: ingest, target {label}", at + 1, args.runs);
-            let gw = start_gateway(
-                &run,
-                &out,
-                &binary,
-                &format!("{}-{label}", args.name),
-                extra,
-            )
-            .await?;
-            into.push(ingest(&mut run, &gw, args.burst).await?);
+            let name = format!("{}-{label}", args.name);
+            let gw = start_gateway(&run, &out, &binary, &name, notify).await?;
+            into.push(ingest(&mut run, &gw, args.contacts, args.burst).await?);
             gw.stop().await?;
         }
     }
@@ -403,21 +230,45 @@ pub async fn run(
             .map(|t| t["per_sec"].as_f64().unwrap_or(0.0))
             .collect::<Vec<_>>(),
     );
-    let (none, dead) = (median(&no_target), median(&dead_target));
+    let ceiling = median(&ceilings);
+    let acked = |runs: &[Ingest]| median(&runs.iter().map(|i| i.acked_per_sec).collect::<Vec<_>>());
+    let applied =
+        |runs: &[Ingest]| median(&runs.iter().map(|i| i.applied_per_sec).collect::<Vec<_>>());
+    ingests.sort_by_key(|(label, _)| {
+        ["none", "refused", "black_hole"]
+            .iter()
+            .position(|l| l == label)
+    });
+    let (none, refused, hole) = (&ingests[0].1, &ingests[1].1, &ingests[2].1);
+    let ingest_runs: serde_json::Map<String, Value> = ingests
+        .iter()
+        .map(|(label, runs)| {
+            let runs: Vec<Value> = runs.iter().map(Ingest::json).collect();
+            (label.to_string(), Value::from(runs))
+        })
+        .collect();
     let result = json!({
         "benchmark": "notify",
         "machine": crate::machine::info(),
         "runs": args.runs,
+        "ingest_events_per_run": args.burst,
         "latency_runs": latencies,
         "throughput_runs": throughputs,
-        "ingest_changes_per_sec": {"no_target": no_target, "dead_target": dead_target},
+        "receiver_ceiling_runs": ceilings,
+        "ingest_runs": ingest_runs,
         "median": {
             "change_to_arrival_p50_ms": p("p50_ms"), "change_to_arrival_p99_ms": p("p99_ms"),
             "throughput_per_sec": per_sec,
-            "ingest_no_target_per_sec": round3(none), "ingest_dead_target_per_sec": round3(dead),
-            "ingest_dead_vs_none": round3(dead / none),
+            "receiver_alone_per_sec": round3(ceiling),
+            "ingest_acked_per_sec": {"none": round3(acked(none)),
+                "refused": round3(acked(refused)), "black_hole": round3(acked(hole))},
+            "ingest_applied_per_sec": {"none": round3(applied(none)),
+                "refused": round3(applied(refused)), "black_hole": round3(applied(hole))},
+            "ingest_refused_vs_none": round3(acked(refused) / acked(none)),
+            "ingest_black_hole_vs_none": round3(acked(hole) / acked(none)),
         },
     });
+    let share = |dead: f64, none: f64| format!("{:+.1} %", (dead / none - 1.0) * 100.0);
     report::table(
         "notifications",
         &[
@@ -425,12 +276,28 @@ pub async fn run(
                 "change → arrival p50 / p99 (ms)".into(),
                 format!("{:.1} / {:.1} at {}/s", p("p50_ms"), p("p99_ms"), args.rate),
             ],
-            vec!["backlog to a 1 ms target".into(), format!("{per_sec:.0}/s")],
             vec![
-                "ingest, no target / dead target".into(),
+                "backlog to a 1 ms target / the receiver alone".into(),
+                format!("{per_sec:.0}/s / {ceiling:.0}/s"),
+            ],
+            vec![
+                "ingest acked, none / refused / black hole".into(),
                 format!(
-                    "{none:.0} / {dead:.0} changes/s ({:+.1} %)",
-                    (dead / none - 1.0) * 100.0
+                    "{:.0} / {:.0} ({}) / {:.0} ({}) events/s",
+                    acked(none),
+                    acked(refused),
+                    share(acked(refused), acked(none)),
+                    acked(hole),
+                    share(acked(hole), acked(none))
+                ),
+            ],
+            vec![
+                "ingest applied, none / refused / black hole".into(),
+                format!(
+                    "{:.0} / {:.0} / {:.0} events/s",
+                    applied(none),
+                    applied(refused),
+                    applied(hole)
                 ),
             ],
         ],

@@ -23,6 +23,7 @@ pub struct Builder {
     portal_id: i64,
     app_id: i64,
     salt: u64,
+    owner_changes: Option<std::sync::Arc<Vec<(i64, String)>>>,
 }
 
 impl Builder {
@@ -31,12 +32,16 @@ impl Builder {
             portal_id: config.portal_id,
             app_id: config.app_id,
             salt: mix(slot ^ 0xf17e),
+            owner_changes: config.owner_changes.clone(),
         }
     }
 
     /// Events `first..first + count` that happened around `occurred` (epoch ms) as one JSON
     /// array; the same arguments but `attempt` give a redelivery: equal but `attemptNumber`.
     pub fn build(&mut self, first: u64, count: usize, attempt: u32, occurred: i64) -> Vec<u8> {
+        if let Some(changes) = &self.owner_changes {
+            return self.owner_changes(changes, first, count, attempt, occurred);
+        }
         let mut body = String::with_capacity(count * 290);
         body.push('[');
         for number in first..first + count as u64 {
@@ -67,6 +72,37 @@ impl Builder {
                 );
             }
             body.push('}');
+        }
+        body.push(']');
+        body.into_bytes()
+    }
+}
+
+impl Builder {
+    /// Like [`Builder::build`], each event an owner change of `FireConfig::owner_changes`.
+    fn owner_changes(
+        &self,
+        changes: &[(i64, String)],
+        first: u64,
+        count: usize,
+        attempt: u32,
+        occurred: i64,
+    ) -> Vec<u8> {
+        let mut body = String::with_capacity(count * 290);
+        body.push('[');
+        for number in first..first + count as u64 {
+            if number > first {
+                body.push(',');
+            }
+            let (id, owner) = &changes[(number % changes.len().max(1) as u64) as usize];
+            // Invariant: writing to a String cannot fail.
+            let _ = write!(
+                body,
+                r#"{{"eventId":{},"subscriptionId":2000000,"portalId":{},"appId":{},"occurredAt":{occurred},"subscriptionType":"contact.propertyChange","attemptNumber":{attempt},"objectId":{id},"changeSource":"CRM","propertyName":"hubspot_owner_id","propertyValue":"{owner}"}}"#,
+                100_000_000 + number,
+                self.portal_id,
+                self.app_id,
+            );
         }
         body.push(']');
         body.into_bytes()

@@ -1,6 +1,6 @@
 //! A target that fails: down then back (everything delivered, in order per record), 500 /
 //! 410 / no answer / slow answers, a hanging target beside a healthy one, dead notifications
-//! redelivered, and an outbox above its high water.
+//! redelivered.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -197,62 +197,5 @@ async fn dead_notifications_are_redelivered_on_request() {
         )
         .await;
     assert_eq!(code, 404);
-    harness.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn above_its_high_water_an_outbox_keeps_the_oldest_and_counts_the_rest() {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}/hooks");
-    let harness = Harness::start(
-        small_portal(),
-        notify_section(
-            "high_water = 3",
-            &target("full", &url, "events = [\"record.created\"]"),
-        ),
-    )
-    .await;
-    let control = harness.sim.control();
-    let mut created = Vec::new();
-    for at in 0..8 {
-        let email = format!("high.water.{at}@notify.example");
-        created.push(
-            control
-                .create(ObjectType::Contacts, [("email", email)])
-                .unwrap(),
-        );
-        // One at a time, so that the outbox sees them in this order.
-        let id = created.last().unwrap().clone();
-        wait_until("mirrored", WITHIN, || async {
-            harness
-                .gateway
-                .get(&format!("/v1/objects/contacts/{id}"), Some(super::READ))
-                .await
-                .0
-                == 200
-        })
-        .await;
-    }
-    let status = harness.status("full").await;
-    assert_eq!(status["pending"], 3, "{status}");
-    assert_eq!(status["dropped"], 5, "{status}");
-    let (_, metrics) = harness.gateway.get("/metrics", Some(super::READ)).await;
-    let samples = crate::support::metrics_text::parse(metrics.as_str().unwrap()).unwrap();
-    let dropped = samples
-        .iter()
-        .find(|(name, _)| name.contains("notify_dropped") && name.contains("\"full\""))
-        .map(|(_, value)| *value);
-    assert_eq!(dropped, Some(5.0), "{samples:?}");
-
-    let receiver = Receiver::start(&key(), port).await;
-    let arrived = wait_for(&receiver, "record.created", 3, WITHIN).await;
-    let mut ids: Vec<&str> = arrived
-        .iter()
-        .map(|body| body["data"]["id"].as_str().unwrap())
-        .collect();
-    ids.sort();
-    let mut oldest: Vec<&str> = created[..3].iter().map(String::as_str).collect();
-    oldest.sort();
-    assert_eq!(ids, oldest, "the oldest are kept");
     harness.stop().await;
 }

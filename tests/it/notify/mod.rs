@@ -9,16 +9,18 @@ mod crash;
 mod digest;
 mod events;
 mod faults;
+mod high_water;
 mod receiver;
 mod smtp;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hubspot_gateway::sim::{self, SimConfig, SimHandle, WebhookTarget};
 use serde_json::Value;
 
 use crate::mirror::wait_until;
-use crate::support::process::free_port;
+use crate::support::process::{command, free_port, sim_config_file, Process};
 use crate::support::{
     far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
 };
@@ -116,6 +118,53 @@ impl Harness {
         self.gateway.stop().await;
         self.sim.shutdown().await;
     }
+}
+
+/// A portal of `owners` owners and `contacts` contacts, nothing else, for the real binary.
+pub fn contacts_portal(owners: usize, contacts: usize) -> SimConfig {
+    SimConfig {
+        owners,
+        contacts,
+        companies: 0,
+        deals: 0,
+        tasks: 0,
+        access_token: "pat-na1-it".into(),
+        ..SimConfig::default()
+    }
+}
+
+/// A config (in `dir`) for the real binary mirroring `sim`'s owners and contacts with
+/// `section` (`[notify]`), and its base URL.
+pub fn binary_config(sim: &SimHandle, dir: &Path, section: &str) -> (PathBuf, String) {
+    let objects = ["owners", "contacts"];
+    let (config, port) = sim_config_file(dir, &sim.base_url(), &objects);
+    let base = format!("http://127.0.0.1:{port}");
+    // Webhooks come straight from the simulator: they are signed for where they are sent.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "public_url = \"https://h.example\"",
+        &format!("public_url = \"{base}\""),
+    );
+    std::fs::write(&config, text + "\n" + section).unwrap();
+    (config, base)
+}
+
+/// `serve` on `config`, with `env` (a variable whose value is `None` is left out).
+pub fn serve(config: &Path, env: &[(&str, Option<&str>)]) -> Process {
+    let mut command = command(config);
+    command.arg("serve");
+    for (name, value) in env {
+        if let Some(value) = value {
+            command.env(name, value);
+        }
+    }
+    Process::spawn(command, config)
+}
+
+/// From now on the simulator sends its webhooks to the gateway at `base`.
+pub fn send_webhooks(sim: &SimHandle, base: &str) {
+    let mut hook = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
+    hook.retry_base_ms = 50;
+    sim.control().set_webhook_target(Some(hook));
 }
 
 /// Waits until `receiver` holds `count` distinct notifications of `kind`; returns them.

@@ -23,6 +23,7 @@ async fn fire_posts_signed_batches_for_every_signature_version() {
             duplicate_rate: 0.0,
             portal_id: 7,
             app_id: 8,
+            owner_changes: None,
         };
         let report = fire::run(config).await.expect("fire runs");
         assert!(report.ok(), "{}", report.human());
@@ -43,6 +44,7 @@ async fn fire_posts_signed_batches_for_every_signature_version() {
         duplicate_rate: 1.0,
         portal_id: 7,
         app_id: 8,
+        owner_changes: None,
     };
     let report = fire::run(config).await.expect("fire runs");
     assert_eq!(
