@@ -179,7 +179,7 @@ impl Syncer {
     }
 
     /// The types whose associations from `kind` are read.
-    fn link_targets(&self, kind: ObjectType, links: Links) -> Vec<ObjectType> {
+    pub(super) fn link_targets(&self, kind: ObjectType, links: Links) -> Vec<ObjectType> {
         self.objects
             .iter()
             .copied()
