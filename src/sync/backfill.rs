@@ -140,17 +140,18 @@ impl Syncer {
                     finished = true;
                 }
             }
-            state.backfill_stored += step.records.len() as u64;
+            let count = step.records.len() as u64;
+            state.backfill_stored += count;
             let encoded = state.encode();
-            self.write_fetched(
+            self.store_fetched(
                 kind,
-                &step.records,
+                step.records,
                 true,
                 &step.associations,
                 Some((&key(kind), &encoded)),
             )
             .await?;
-            stored += step.records.len() as u64;
+            stored += count;
             tracing::debug!(%kind, stored, "backfill step stored");
         }
         if !finished {
