@@ -21,8 +21,9 @@ use crate::time::now_ms;
 
 /// Records stored per transaction: as many as one associations call reads.
 const STEP_RECORDS: usize = ASSOCIATION_BATCH_LIMIT;
-/// Steps fetched ahead of the one being stored.
-const STEPS_AHEAD: usize = 2;
+/// Steps waiting, fetched, while one is stored (and the next is being read): enough for the
+/// two to overlap. A `kill -9` loses at most these unstored steps: re-read on the restart.
+const STEPS_AHEAD: usize = 1;
 
 /// One step as fetched: its records, their associations, and where the walk goes on.
 struct Step {
