@@ -8,6 +8,12 @@ use hubspot_gateway::config::{self, Loaded};
 use hubspot_gateway::daemon::{self, logging};
 use hubspot_gateway::object::ObjectType;
 
+/// sled rewrites tree nodes copy-on-write: most of a backfill's allocations are node-sized
+/// buffers freed soon after, which glibc's malloc spends about half the daemon's CPU on
+/// (consolidating and splitting chunks); mimalloc's size-class pages do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keeps a live local mirror of a HubSpot CRM portal and answers ownership questions.
 #[derive(Parser)]
 #[command(version, about)]
@@ -104,6 +110,11 @@ fn main() -> ExitCode {
     // also outside systemd (whose unit sets UMask=0077 itself).
     // SAFETY: umask(2) only sets this process's file mode creation mask.
     unsafe { libc::umask(0o077) };
+    // mimalloc asks for transparent huge pages for its arenas: each first touch of one then
+    // zeroes 2 MiB, which cost a backfill about 15 % of its CPU (sled's log buffers are
+    // fresh memory all the time) and ~40 % more RSS. Regular pages are zeroed as used.
+    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process's memory map.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     let cli = Cli::parse();
     // The demo talks to the user on stdout; only warnings go to the log unless asked.
     let level = if matches!(cli.command, Command::Demo { .. }) {

@@ -35,6 +35,8 @@ mod pages;
 mod portal;
 #[path = "bench_mirror/report.rs"]
 mod report;
+#[path = "bench_mirror/simulator.rs"]
+mod simulator;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

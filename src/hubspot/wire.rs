@@ -36,15 +36,82 @@ pub(super) fn lenient_string(value: serde_json::Value) -> Option<String> {
     }
 }
 
+/// `properties` (`null` or absent: none), each value as [`lenient_string`] reads it, parsed
+/// straight into the map: a list page is mostly property values.
 pub(super) fn properties<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, Option<String>>, D::Error> {
-    let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(deserializer)?;
-    Ok(raw
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, value)| (name, lenient_string(value)))
-        .collect())
+    struct Properties(BTreeMap<String, Option<String>>);
+    impl<'de> Deserialize<'de> for Properties {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(PropertiesVisitor)
+        }
+    }
+    struct PropertiesVisitor;
+    impl<'de> de::Visitor<'de> for PropertiesVisitor {
+        type Value = Properties;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of property values")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
+            let mut properties = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, Lenient>()? {
+                properties.insert(name, value.0);
+            }
+            Ok(Properties(properties))
+        }
+    }
+    Ok(Option::<Properties>::deserialize(deserializer)?.map_or_else(BTreeMap::new, |p| p.0))
+}
+
+/// One property value as [`lenient_string`] reads it, without building a `Value` for strings.
+struct Lenient(Option<String>);
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor)
+    }
+}
+
+struct LenientVisitor;
+
+impl<'de> de::Visitor<'de> for LenientVisitor {
+    type Value = Lenient;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a property value")
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Lenient, E> {
+        Ok(Lenient(Some(value.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Lenient, E> {
+        Ok(Lenient(Some(value)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Lenient, E> {
+        Ok(Lenient(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Lenient, E> {
+        Ok(Lenient(None))
+    }
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Lenient, E> {
+        Ok(Lenient(lenient_string(value.into())))
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Lenient, E> {
+        Ok(Lenient(lenient_string(value.into())))
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Lenient, E> {
+        Ok(Lenient(lenient_string(value.into())))
+    }
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Lenient, E> {
+        Ok(Lenient(lenient_string(value.into())))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Lenient, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Lenient(lenient_string(value)))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Lenient, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Lenient(lenient_string(value)))
+    }
 }
 
 pub(super) fn time(text: &Option<String>) -> Option<i64> {

@@ -14,7 +14,7 @@ use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
 use super::outbox::{self, Notice, Outbox};
-use super::record::{decode, encode, Brief, Record, Stored, Term, TermKind};
+use super::record::{decode, encode, Brief, Record, Stored, StoredRef, Term, TermKind};
 use super::{Error, Result};
 use crate::object::ObjectType;
 
@@ -473,9 +473,9 @@ impl Tx<'_> {
     }
 
     /// Writes a record, and its brief when given.
-    fn save(&self, stored: &Stored, brief: Option<&Brief>) -> TxResult<()> {
+    fn save(&self, stored: StoredRef<'_>, brief: Option<&Brief>) -> TxResult<()> {
         let key = record_key(self.portal, self.kind.code(), stored.record.id);
-        self.records.insert(&key[..], encode(stored))?;
+        self.records.insert(&key[..], encode(&stored))?;
         if let Some(brief) = brief {
             self.briefs.insert(&key[..], encode(brief))?;
         }
@@ -554,11 +554,7 @@ impl Tx<'_> {
         if was_live != is_live {
             self.add_to_count(if is_live { 1 } else { -1 })?;
         }
-        let stored = Stored {
-            record: record.clone(),
-            terms: terms.to_vec(),
-        };
-        self.save(&stored, Some(brief))
+        self.save(StoredRef { record, terms }, Some(brief))
     }
 
     fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> TxResult<()> {
@@ -577,7 +573,7 @@ impl Tx<'_> {
             stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
         }
         let brief = self.brief_archived(id, archive)?;
-        self.save(&stored, brief.as_ref())
+        self.save(stored.as_ref(), brief.as_ref())
     }
 
     fn touch_state(&self, id: i64, at_ms: i64) -> TxResult<()> {
@@ -586,7 +582,7 @@ impl Tx<'_> {
         };
         stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
         // `state_changed_at_ms` is not in the brief.
-        self.save(&stored, None)
+        self.save(stored.as_ref(), None)
     }
 
     fn remove(&self, id: i64, existing: &[(u8, i64)]) -> TxResult<()> {

@@ -94,38 +94,8 @@ pub fn apply(
         Change::Fetched {
             record,
             authoritative,
-        } => {
-            if purged {
-                return Applied::Nothing;
-            }
-            if let Some(current) = current {
-                let older = record.updated_at_ms < current.updated_at_ms;
-                let deleted_since =
-                    current.archived && current.state_changed_at_ms > record.updated_at_ms;
-                if older || (deleted_since && !authoritative) {
-                    return Applied::Stale;
-                }
-            }
-            let mut record = record.clone();
-            record.archived = false;
-            record.archived_at_ms = None;
-            // A read that found the record live outranks every deletion that happened before
-            // it, including ones whose webhooks are still on the way.
-            let known = current.map_or(0, |current| current.state_changed_at_ms);
-            record.state_changed_at_ms = if *authoritative {
-                known.max(now_ms)
-            } else {
-                known
-            };
-            record.synced_at_ms = now_ms;
-            let terms = terms(kind, &record.properties);
-            let brief = Box::new(brief(kind, &record));
-            Applied::Writes(vec![Write::Upsert {
-                record,
-                terms,
-                brief,
-            }])
-        }
+        } => skipped(current, purged, record, *authoritative)
+            .unwrap_or_else(|| upsert(kind, current, record.clone(), *authoritative, now_ms)),
         Change::Deleted { id, at_ms } => match current {
             None => Applied::Nothing,
             Some(current) if current.archived => Applied::Nothing,
@@ -184,6 +154,63 @@ pub fn apply(
         }]),
         Change::Linked { .. } => Applied::Nothing,
     }
+}
+
+/// [`apply`] of [`Change::Fetched`], taking the record (the sync's own reads have it to give).
+pub fn fetched(
+    kind: ObjectType,
+    current: Option<&Record>,
+    purged: bool,
+    record: Record,
+    authoritative: bool,
+    now_ms: i64,
+) -> Applied {
+    skipped(current, purged, &record, authoritative)
+        .unwrap_or_else(|| upsert(kind, current, record, authoritative, now_ms))
+}
+
+/// Why a fetched version is not written, if it is not: purged for good, or stale.
+fn skipped(
+    current: Option<&Record>,
+    purged: bool,
+    record: &Record,
+    authoritative: bool,
+) -> Option<Applied> {
+    if purged {
+        return Some(Applied::Nothing);
+    }
+    let current = current?;
+    let older = record.updated_at_ms < current.updated_at_ms;
+    let deleted_since = current.archived && current.state_changed_at_ms > record.updated_at_ms;
+    (older || (deleted_since && !authoritative)).then_some(Applied::Stale)
+}
+
+/// The write of a fetched version that is neither purged nor stale.
+fn upsert(
+    kind: ObjectType,
+    current: Option<&Record>,
+    mut record: Record,
+    authoritative: bool,
+    now_ms: i64,
+) -> Applied {
+    record.archived = false;
+    record.archived_at_ms = None;
+    // A read that found the record live outranks every deletion that happened before it,
+    // including ones whose webhooks are still on the way.
+    let known = current.map_or(0, |current| current.state_changed_at_ms);
+    record.state_changed_at_ms = if authoritative {
+        known.max(now_ms)
+    } else {
+        known
+    };
+    record.synced_at_ms = now_ms;
+    let terms = terms(kind, &record.properties);
+    let brief = Box::new(brief(kind, &record));
+    Applied::Writes(vec![Write::Upsert {
+        record,
+        terms,
+        brief,
+    }])
 }
 
 mod patch;

@@ -5,12 +5,9 @@ use crate::object::ObjectType;
 use crate::store::{Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team};
 
 /// A fetched record as stored: properties without value dropped, deal stage history kept.
-pub fn record(kind: ObjectType, fetched: &hubspot::Record) -> Record {
-    let properties = fetched
-        .properties
-        .iter()
-        .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
-        .collect();
+/// Takes the record: its strings move into the stored one.
+pub fn record(kind: ObjectType, fetched: hubspot::Record) -> Record {
+    let updated_at_ms = fetched.modified_ms(kind).unwrap_or(0);
     let mut stage_history: Vec<StageEntry> = fetched
         .history
         .get("dealstage")
@@ -25,11 +22,16 @@ pub fn record(kind: ObjectType, fetched: &hubspot::Record) -> Record {
         })
         .collect();
     stage_history.sort_by_key(|entry| entry.entered_at_ms);
+    let properties = fetched
+        .properties
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
     Record {
         id: fetched.id,
         properties,
         created_at_ms: fetched.created_at_ms,
-        updated_at_ms: fetched.modified_ms(kind).unwrap_or(0),
+        updated_at_ms,
         archived: fetched.archived,
         archived_at_ms: fetched.archived_at_ms,
         state_changed_at_ms: 0,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::apply::{apply, Applied, Change};
+use super::apply::{self, apply, Applied, Change};
 use super::convert;
 use super::privacy::Forget;
 use crate::hubspot::{self, Association, Fields};
@@ -179,7 +179,7 @@ impl Syncer {
     }
 
     /// The types whose associations from `kind` are read.
-    fn link_targets(&self, kind: ObjectType, links: Links) -> Vec<ObjectType> {
+    pub(super) fn link_targets(&self, kind: ObjectType, links: Links) -> Vec<ObjectType> {
         self.objects
             .iter()
             .copied()
@@ -214,29 +214,37 @@ impl Syncer {
         associations: &[(ObjectType, BTreeMap<i64, Vec<Association>>)],
         cursor: Option<(&str, &[u8])>,
     ) -> Result<()> {
+        let records = records.to_vec();
+        self.store_fetched(kind, records, authoritative, associations, cursor)
+            .await
+    }
+
+    /// [`Syncer::write_fetched`], taking the records (their strings move into the store's).
+    pub(super) async fn store_fetched(
+        &self,
+        kind: ObjectType,
+        records: Vec<hubspot::Record>,
+        authoritative: bool,
+        associations: &[(ObjectType, BTreeMap<i64, Vec<Association>>)],
+        cursor: Option<(&str, &[u8])>,
+    ) -> Result<()> {
         let writing = self.writing().await;
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
         let mut before = HashMap::new();
         for fetched in records {
+            let id = fetched.id;
             let record = convert::record(kind, fetched);
             let newest = record.updated_at_ms;
-            let current = mirror.get(self.portal, kind, record.id)?;
-            if let (Some(current), true) = (&current, self.notifies()) {
-                before.insert(current.id, current.clone());
+            let current = mirror.get(self.portal, kind, id)?;
+            let purged = mirror.is_purged(self.portal, kind, id)?;
+            let applied =
+                apply::fetched(kind, current.as_ref(), purged, record, authoritative, now);
+            if let (Some(current), true) = (current, self.notifies()) {
+                before.insert(current.id, current);
             }
-            let purged = mirror.is_purged(self.portal, kind, record.id)?;
-            match apply(
-                kind,
-                current.as_ref(),
-                purged,
-                &Change::Fetched {
-                    record,
-                    authoritative,
-                },
-                now,
-            ) {
+            match applied {
                 Applied::Writes(more) => {
                     self.counters
                         .records_written
@@ -253,11 +261,11 @@ impl Syncer {
             }
             for (other, links) in associations {
                 let to = links
-                    .get(&fetched.id)
+                    .get(&id)
                     .map(|list| list.iter().map(|link| link.to_id).collect())
                     .unwrap_or_default();
                 writes.push(Write::ReplaceAssociations {
-                    from: fetched.id,
+                    from: id,
                     to_type: *other,
                     to,
                 });

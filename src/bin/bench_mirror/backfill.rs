@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, ObjectType};
+use hubspot_gateway::sim::ObjectType;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::gateway::{self, disk_usage, Gateway, Setup};
 use crate::portal::{classify, minimum_calls, parse_rate_limit, Portal};
 use crate::report::{self, mib, round3};
+use crate::simulator::Simulator;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -35,6 +36,10 @@ pub struct Args {
     /// behind is the last run's).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Run this `hubspot-sim` binary as a process of its own instead of the simulator in
+    /// this process (e.g. `target/release/hubspot-sim`).
+    #[arg(long)]
+    pub sim: Option<PathBuf>,
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
@@ -48,6 +53,8 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         &[
             "/wall_secs",
             "/records_per_sec",
+            "/gateway_cpu/secs",
+            "/gateway_cpu/us_per_record",
             "/calls/ratio_to_minimum",
             "/calls/rate_limited_429",
             "/pacing/fraction_of_allowed_records_per_sec",
@@ -65,7 +72,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
     let machine = crate::machine::info();
     println!("{}", crate::machine::describe(&machine));
     let limit = parse_rate_limit(&args.rate_limit)?;
-    let sim = sim::start(args.portal.sim_config(limit), "127.0.0.1:0".parse()?).await?;
+    let mut sim = Simulator::start(args.sim.clone(), &args.portal, &args.rate_limit).await?;
     let dir = out.join(&args.name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -107,7 +114,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
                     )
                 })
                 .collect();
-            let calls: u64 = sim.stats().calls.values().sum();
+            let calls: u64 = sim.counts().await?.calls.values().sum();
             let secs = round3(started.elapsed().as_secs_f64());
             eprintln!(
                 "[{secs:>7.1} s] mirrored {counts:?}, {calls} API calls, rss {} MiB, load {}",
@@ -128,7 +135,10 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let wall = started.elapsed().as_secs_f64();
-    let stats = sim.stats();
+    // The daemon's own CPU (start-up and the backfill); the simulator's process apart.
+    let gateway_cpu = gw.cpu_secs();
+    let sim_cpu = sim.cpu_secs();
+    let stats = sim.counts().await?;
     let status = gw.status().await?;
     let (rss_kib, hwm_kib) = gw.memory_kib();
     let running_disk = disk_usage(&setup.store());
@@ -155,7 +165,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         .collect();
     sim.shutdown().await;
 
-    let classes = classify(&stats);
+    let classes = classify(&stats.calls);
     let (min_list, min_assoc) = minimum_calls(&args.portal);
     let reference = classes.get("reference").copied().unwrap_or(0);
     let backfill_calls = classes.get("list").copied().unwrap_or(0)
@@ -187,6 +197,15 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         "wall_secs": round3(wall),
         "type_done_at_secs": done,
         "records_per_sec": round3(records / wall),
+        "gateway_cpu": {
+            "secs": round3(gateway_cpu),
+            "us_per_record": round3(gateway_cpu * 1e6 / records),
+            "share_of_one_core": round3(gateway_cpu / wall),
+        },
+        "simulator": {
+            "own_process": args.sim.is_some(),
+            "cpu_secs": sim_cpu.map(round3),
+        },
         "mirrored_counts": counts,
         "calls": {
             "by_endpoint": stats.calls,
@@ -246,6 +265,20 @@ fn print(r: &Value) {
             ),
         ],
         vec!["records/s".into(), r["records_per_sec"].to_string()],
+        vec![
+            "gateway CPU".into(),
+            format!(
+                "{} s = {} µs per record ({} of one core); simulator {} s",
+                r["gateway_cpu"]["secs"],
+                r["gateway_cpu"]["us_per_record"],
+                r["gateway_cpu"]["share_of_one_core"],
+                r["simulator"]["cpu_secs"]
+            ),
+        ],
+        vec![
+            "load average (1 min, at start)".into(),
+            r["machine"]["load_average_1m"].to_string(),
+        ],
         vec!["calls by class".into(), c["by_class"].to_string()],
         vec![
             "calls / minimum".into(),

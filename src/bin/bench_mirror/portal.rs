@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use hubspot_gateway::sim::{RateLimit, SimConfig, Stats};
+use hubspot_gateway::sim::{RateLimit, SimConfig};
 
 use crate::gateway;
 
@@ -79,9 +79,9 @@ pub fn minimum_calls(portal: &Portal) -> (u64, u64) {
 }
 
 /// Calls by class: (list, associations, batch read, search, other = reference + connect).
-pub fn classify(stats: &Stats) -> BTreeMap<&'static str, u64> {
+pub fn classify(calls: &BTreeMap<String, u64>) -> BTreeMap<&'static str, u64> {
     let mut classes = BTreeMap::new();
-    for (endpoint, count) in &stats.calls {
+    for (endpoint, count) in calls {
         let class = match endpoint.as_str() {
             LIST => "list",
             ASSOC => "associations",

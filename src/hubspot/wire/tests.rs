@@ -120,10 +120,24 @@ fn ids_are_strings_or_numbers_and_never_truncated() {
 
 #[test]
 fn non_string_property_values_become_strings() {
-    let record: WireRecord =
-        serde_json::from_str(r#"{"id":"1","properties":{"n":5,"b":true,"s":"x","z":null}}"#)
-            .unwrap();
+    let record: WireRecord = serde_json::from_str(
+        r#"{"id":"1","properties":{"n":5,"b":true,"s":"x\"y","z":null,"f":-1.5,"l":[1,"a"],"o":{"k":null}}}"#,
+    )
+    .unwrap();
     let record = Record::from(record);
     let values: Vec<_> = record.properties.values().map(|v| v.as_deref()).collect();
-    assert_eq!(values, [Some("true"), Some("5"), Some("x"), None]);
+    assert_eq!(
+        values,
+        [
+            Some("true"),
+            Some("-1.5"),
+            Some(r#"[1,"a"]"#),
+            Some("5"),
+            Some(r#"{"k":null}"#),
+            Some("x\"y"),
+            None
+        ]
+    );
+    let none: WireRecord = serde_json::from_str(r#"{"id":"2","properties":null}"#).unwrap();
+    assert!(none.properties.is_empty());
 }
