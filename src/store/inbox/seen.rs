@@ -9,7 +9,12 @@
 //! so dedup stays exact (a false candidate costs one chunk read, about one in 2^32).
 //!
 //! The map takes about 40 bytes per stored event (entry and hash-table slack) for as long as
-//! the inbox keeps the event (`store.inbox_retention_hours`).
+//! the inbox keeps the event (`store.inbox_retention_hours`). It is split into [`SHARDS`]
+//! tables by event id: a table that outgrows its allocation rehashes every entry at once,
+//! under the committer's lock, and one table of a million events took 45 ms doing so, which
+//! every waiting webhook request felt. A shard holds 1/256 of that; and since ids spread
+//! evenly, shards would all fill at once, so each grows at its own fill level (see
+//! [`Seen::insert`]): the shards' rehashes spread evenly over each doubling of the map.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -28,17 +33,50 @@ pub(super) struct Slot {
     pub check: u32,
 }
 
+/// Tables the map is split into (a power of two).
+const SHARDS: usize = 256;
+
 /// Every stored event by id. HubSpot does not keep event ids unique, so an id may have several
-/// slots; the first lives in `first`, the rare others in `more`.
-#[derive(Default)]
+/// slots; the first lives in its shard of `first`, the rare others in `more`.
 pub(super) struct Seen {
-    first: HashMap<i64, Slot>,
+    first: Vec<HashMap<i64, Slot>>,
     more: HashMap<i64, Vec<Slot>>,
 }
 
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            first: (0..SHARDS).map(|_| HashMap::new()).collect(),
+            more: HashMap::new(),
+        }
+    }
+}
+
+/// The shard of an event id: its top bits after a multiplicative mix, so that ids that
+/// count up (as HubSpot's do) spread evenly.
+fn shard(event_id: i64) -> usize {
+    const SHIFT: u32 = u64::BITS - SHARDS.trailing_zeros();
+    ((event_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> SHIFT) as usize
+}
+
 impl Seen {
+    fn first(&self, event_id: i64) -> &HashMap<i64, Slot> {
+        &self.first[shard(event_id)]
+    }
+
+    fn first_mut(&mut self, event_id: i64) -> &mut HashMap<i64, Slot> {
+        &mut self.first[shard(event_id)]
+    }
+
     pub fn insert(&mut self, event_id: i64, slot: Slot) {
-        match self.first.entry(event_id) {
+        let index = shard(event_id);
+        let first = &mut self.first[index];
+        // Shard i doubles when it is (1 + i / SHARDS) / 2 full, before the table would.
+        let capacity = first.capacity();
+        if first.len() * 2 * SHARDS >= capacity * (SHARDS + index) {
+            first.reserve(capacity.max(1));
+        }
+        match first.entry(event_id) {
             Entry::Vacant(vacant) => {
                 vacant.insert(slot);
             }
@@ -59,7 +97,7 @@ impl Seen {
     }
 
     fn slots(&self, event_id: i64) -> impl Iterator<Item = Slot> + '_ {
-        let first = self.first.get(&event_id).into_iter();
+        let first = self.first(event_id).get(&event_id).into_iter();
         first
             .chain(self.more.get(&event_id).into_iter().flatten())
             .copied()
@@ -69,14 +107,14 @@ impl Seen {
     pub fn forget(&mut self, event_id: i64, seq: u64) {
         let mut more = self.more.remove(&event_id).unwrap_or_default();
         more.retain(|slot| slot.position.seq != seq);
-        if self
-            .first
+        let first = self.first_mut(event_id);
+        if first
             .get(&event_id)
             .is_some_and(|slot| slot.position.seq == seq)
         {
             match more.pop() {
-                Some(next) => self.first.insert(event_id, next),
-                None => self.first.remove(&event_id),
+                Some(next) => first.insert(event_id, next),
+                None => first.remove(&event_id),
             };
         }
         if !more.is_empty() {
@@ -85,7 +123,8 @@ impl Seen {
     }
 
     pub fn len(&self) -> usize {
-        self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+        let first: usize = self.first.iter().map(HashMap::len).sum();
+        first + self.more.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -196,6 +235,23 @@ mod tests {
         assert_eq!(seen.positions(7).count(), 0);
         assert_eq!(seen.len(), 1);
         assert!(seen.more.is_empty());
+    }
+
+    #[test]
+    fn ids_that_count_up_spread_over_every_shard() {
+        let mut sizes = [0usize; SHARDS];
+        for id in 1_000_000..1_000_000 + 256 * SHARDS as i64 {
+            sizes[shard(id)] += 1;
+        }
+        let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(*least >= 128 && *most <= 512, "{least}..{most}");
+        let mut seen = Seen::default();
+        for id in 0..10_000 {
+            seen.insert(id, slot(1, id as u32));
+        }
+        assert_eq!(seen.len(), 10_000);
+        assert!(seen.first.iter().all(|shard| !shard.is_empty()));
+        assert_eq!(seen.candidates(4_321, 4_321).count(), 1);
     }
 
     #[test]
