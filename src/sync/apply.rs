@@ -203,6 +203,11 @@ fn upsert(
     } else {
         known
     };
+    stored(kind, record, now_ms)
+}
+
+/// The write that stores `record` as read at `now_ms`, with its index terms and brief.
+fn stored(kind: ObjectType, mut record: Record, now_ms: i64) -> Applied {
     record.synced_at_ms = now_ms;
     let terms = terms(kind, &record.properties);
     let brief = Box::new(brief(kind, &record));

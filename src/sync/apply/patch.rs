@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use super::Applied;
 use crate::object::ObjectType;
-use crate::ownership::{brief, terms};
-use crate::store::{Record, StageEntry, Write};
+use crate::store::{Record, StageEntry};
 
 pub(super) fn apply(
     kind: ObjectType,
@@ -55,19 +54,13 @@ pub(super) fn apply(
             entered_at_ms: at_ms,
         });
     }
-    record.synced_at_ms = now_ms;
-    let terms = terms(kind, &record.properties);
-    let brief = Box::new(brief(kind, &record));
-    Applied::Writes(vec![Write::Upsert {
-        record,
-        terms,
-        brief,
-    }])
+    super::stored(kind, record, now_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Write;
 
     fn changed(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
