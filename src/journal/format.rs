@@ -3,7 +3,7 @@
 //! journal feed one inbox, and everything downstream (dedup, apply, privacy erasure) has one
 //! implementation.
 //!
-//! # What HubSpot does not document, assumed here and only here (hubspot-platform.md §9.3)
+//! # What HubSpot does not document, assumed here and only here
 //! - A file is a JSON object whose `journalEvents` is an array of events; `offset` and
 //!   `publishedAt` (ISO-8601 or epoch ms) are read when present. Anything else — truncated,
 //!   not JSON, no such array — is a damaged file (the consumer retries, then reports it).

@@ -1,5 +1,6 @@
-//! HubSpot's Webhooks Journal as an event source (hubspot-platform.md §9): pull instead of
-//! push, for gateways HubSpot cannot reach and to recover what webhooks missed.
+//! HubSpot's Webhooks Journal as an event source: pull instead of push, for gateways HubSpot
+//! cannot reach and to recover what webhooks missed.
+//! HubSpot: <https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/guide>
 //!
 //! For the connected portal the [`Journal`] keeps the app's journal subscriptions
 //! (`subscriptions`: created on connect, removed on disconnect), reads the portal's local

@@ -1,5 +1,5 @@
-//! HubSpot's Webhooks Journal API (version 2026-03, hubspot-platform.md §9) for one app,
-//! outside any portal's [`Client`](super::Client): its client-credentials token (`token`),
+//! HubSpot's Webhooks Journal API (version 2026-03) for one app, outside any portal's
+//! [`Client`](super::Client): its client-credentials token (`token`),
 //! reads of a portal's local journal, file downloads, and subscriptions (`subscriptions`).
 //! Journal calls are exempt from the portal's rate limits and have their own (429 with
 //! `Retry-After`); each call here is one attempt (after at most one new token on a 401), so
