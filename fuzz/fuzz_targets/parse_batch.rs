@@ -6,18 +6,18 @@ use hubspot_gateway::webhook::event::parse_batch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(batch) = parse_batch(data) else {
+    let Ok(mut batch) = parse_batch(data) else {
         return;
     };
     let body = data.as_ptr_range();
-    for received in &batch {
+    for received in &mut batch {
         let raw = received.raw.as_bytes().as_ptr_range();
         assert!(
             body.start <= raw.start && raw.end <= body.end,
             "raw text outside the body"
         );
         let alone = format!("[{}]", received.raw);
-        let again = parse_batch(alone.as_bytes()).expect("an accepted event parses alone");
+        let mut again = parse_batch(alone.as_bytes()).expect("an accepted event parses alone");
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].event.dedup_digest(), received.event.dedup_digest());
         let _ = (received.event.object_kind(), received.event.action());
