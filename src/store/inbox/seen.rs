@@ -255,6 +255,35 @@ mod tests {
     }
 
     #[test]
+    fn the_shards_grow_at_scattered_moments() {
+        // Where each insert past 50,000 made its shard grow: with every shard doubling at the
+        // same fill level, a doubling of the map would grow all 256 within a few hundred
+        // inserts; staggered, about 256 per doubling spread over its inserts.
+        let mut seen = Seen::default();
+        let mut grown_at = Vec::new();
+        for id in 0..400_000i64 {
+            let index = shard(id);
+            let before = seen.first[index].capacity();
+            seen.insert(id, slot(1, 0));
+            if id >= 50_000 && seen.first[index].capacity() != before {
+                grown_at.push(id);
+            }
+        }
+        assert!(grown_at.len() >= SHARDS, "{} growths", grown_at.len());
+        let busiest = grown_at
+            .iter()
+            .map(|&at| {
+                grown_at
+                    .iter()
+                    .filter(|&&other| (at..at + 1_000).contains(&other))
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(busiest <= 32, "{busiest} shards grew within 1,000 inserts");
+    }
+
+    #[test]
     fn the_check_of_a_key_is_the_check_of_its_parts() {
         let digest = [0xAB; 16];
         let key = super::super::super::keys::event_key(-5, 62515, &digest);
