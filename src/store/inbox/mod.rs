@@ -191,8 +191,7 @@ impl InboxStore {
                 }
                 let index = chunk.push(&key, event.raw);
                 digests.push(event.event_id, check);
-                let position = Position { seq, index };
-                added.push((event.event_id, Slot { position, check }));
+                added.push((event.event_id, Slot::new(Position { seq, index }, check)));
                 outcome.stored += 1;
             }
             outcomes.push(outcome);
