@@ -8,7 +8,7 @@
 //! id and check is only a candidate: the inbox confirms it against the full key in the chunk,
 //! so dedup stays exact (a false candidate costs one chunk read, about one in 2^32).
 //!
-//! The map takes about 50 bytes per stored event (a 25-byte entry and hash-table slack) for
+//! The map takes about 57 bytes per stored event (a 25-byte entry and hash-table slack) for
 //! as long as the inbox keeps the event (`store.inbox_retention_hours`). It is split into
 //! [`SHARDS`] tables by event id: a table that outgrows its allocation rehashes every entry
 //! at once, under the committer's lock, and one table of a million events took 45 ms doing
@@ -92,10 +92,10 @@ impl Seen {
     pub fn insert(&mut self, event_id: i64, slot: Slot) {
         let index = shard(event_id);
         let first = &mut self.first[index];
-        // Shard i doubles when it is (3 + i / SHARDS) / 4 full, before the table would: the
-        // shards' rehashes spread over the last quarter of each doubling of the map.
+        // Shard i doubles when it is (1 + i / SHARDS) / 2 full, before the table would: the
+        // shards' rehashes spread over each doubling of the map.
         let capacity = first.capacity();
-        if first.len() * 8 * SHARDS >= capacity * (6 * SHARDS + 2 * index) {
+        if first.len() * 2 * SHARDS >= capacity * (SHARDS + index) {
             first.reserve(capacity.max(1));
         }
         match first.entry(event_id) {
@@ -273,7 +273,7 @@ mod tests {
     fn the_shards_grow_at_scattered_moments() {
         // Where each insert past 50,000 made its shard grow: with every shard doubling at the
         // same fill level, a doubling of the map would grow all 256 within a few hundred
-        // inserts; staggered, they spread over the last quarter of each doubling.
+        // inserts; staggered, they spread over each doubling.
         let mut seen = Seen::default();
         let mut grown_at = Vec::new();
         for id in 0..400_000i64 {
