@@ -44,15 +44,15 @@ impl Syncer {
                 state.last_incremental_at_ms = Some(now_ms());
             }
             let encoded = state.encode();
-            self.write_fetched(
+            read += records.len() as u64;
+            self.store_fetched(
                 kind,
-                &records,
+                records,
                 authoritative,
                 &associations,
                 Some((&key(kind), &encoded)),
             )
             .await?;
-            read += records.len() as u64;
             if page.done {
                 break;
             }

@@ -331,7 +331,7 @@ impl Syncer {
         let read = self.client.batch_read(kind, ids, &fields).await?;
         let found: Vec<i64> = read.records.iter().map(|record| record.id).collect();
         let associations = self.associations(kind, &found, Links::All).await?;
-        self.write_fetched(kind, &read.records, true, &associations, None)
+        self.store_fetched(kind, read.records, true, &associations, None)
             .await
     }
 }
