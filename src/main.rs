@@ -81,6 +81,8 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// Create or upgrade the PostgreSQL schema (`store.backend = "postgres"`).
+    Migrate,
     /// Work on the store offline.
     Store {
         #[command(subcommand)]
@@ -130,6 +132,10 @@ fn main() -> ExitCode {
             no_webhooks,
         } => run(hubspot_gateway::demo::run(listen, !no_webhooks)),
         Command::CheckConfig => check_config(&cli.config),
+        Command::Migrate => match config::load(&cli.config, &|name| std::env::var(name).ok()) {
+            Ok(loaded) => run(async move { daemon::commands::migrate(&loaded).await }),
+            Err(problems) => config_problems(&cli.config, problems),
+        },
         Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
             Err(code) => code,
@@ -187,27 +193,44 @@ async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<()> {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match load(path) {
+    match config::load(path, &|name| std::env::var(name).ok()) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
             }
+            if loaded.config.store.backend == config::Backend::Postgres {
+                eprintln!("warning: {POSTGRES_PENDING}");
+            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
-        Err(code) => code,
+        Err(problems) => config_problems(path, problems),
     }
 }
 
 /// Loads the config, printing every problem; the error is the exit code to use.
+/// Loads the config for a command that runs on the store: every command but `migrate`.
 fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
-    config::load(path, &|name| std::env::var(name).ok()).map_err(|problems| {
-        eprintln!("{}: {} problem(s):", path.display(), problems.len());
-        for problem in problems {
-            eprintln!("  {problem}");
-        }
-        ExitCode::from(EXIT_CONFIG)
-    })
+    let loaded = config::load(path, &|name| std::env::var(name).ok())
+        .map_err(|problems| config_problems(path, problems))?;
+    if loaded.config.store.backend == config::Backend::Postgres {
+        eprintln!("{}: {}", path.display(), POSTGRES_PENDING);
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(loaded)
+}
+
+/// What this build does with `store.backend = "postgres"` (README, "PostgreSQL").
+const POSTGRES_PENDING: &str = "store.backend = \"postgres\": this build creates and upgrades \
+    the PostgreSQL schema (`hubspot-gateway migrate`) and has the leader lease, but keeps its \
+    stores (inbox, mirror, exports…) in sled only; use backend = \"sled\" to run it";
+
+fn config_problems(path: &std::path::Path, problems: Vec<config::Problem>) -> ExitCode {
+    eprintln!("{}: {} problem(s):", path.display(), problems.len());
+    for problem in problems {
+        eprintln!("  {problem}");
+    }
+    ExitCode::from(EXIT_CONFIG)
 }
 
 fn run(job: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {

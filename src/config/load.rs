@@ -38,6 +38,8 @@ pub struct Secrets {
     pub refresh_token: Option<Secret<String>>,
     /// `store.secrets_key`, decoded: the key that seals stored HubSpot tokens.
     pub secrets_key: Option<Secret<[u8; 32]>>,
+    /// `store.url`: the PostgreSQL database's URL.
+    pub database_url: Option<Secret<String>>,
     pub api_tokens: Vec<(String, Secret<String>, Scope)>,
     /// The HMAC key of each `[[notify.targets]]` entry, in order (see `config::signing_key`).
     pub notify_keys: Vec<Secret<Vec<u8>>>,
@@ -194,6 +196,11 @@ fn resolve_secrets(
         .as_ref()
         .and_then(|r| resolve("store.secrets_key".into(), r))
         .map(|text| decode_key(text.expose()));
+    let database_url = config
+        .store
+        .url
+        .as_ref()
+        .and_then(|r| resolve("store.url".into(), r));
     // Each resolved token with the index of its `[[api.tokens]]` entry.
     let (mut indexes, mut api_tokens) = (Vec::new(), Vec::new());
     for (index, ApiToken { name, token, scope }) in config.api.tokens.iter().enumerate() {
@@ -233,6 +240,7 @@ fn resolve_secrets(
         access_token,
         refresh_token,
         secrets_key,
+        database_url,
         api_tokens,
         notify_keys,
         smtp_credentials,

@@ -153,7 +153,13 @@ impl Default for HubSpot {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Store {
+    /// Where the gateway keeps its state: the embedded sled store in `path`, or a PostgreSQL
+    /// database at `url` that several gateways share.
+    pub backend: Backend,
     pub path: PathBuf,
+    /// `backend = "postgres"`: the database's URL (`postgresql://user:password@host/db`),
+    /// a secret reference as it may carry a password.
+    pub url: Option<SecretRef>,
     /// Webhook events stored but not yet applied; past it webhooks get 503 `overloaded`.
     pub inbox_high_water: u64,
     /// Applied events are kept this long (for redelivery detection and inspection).
@@ -167,13 +173,23 @@ pub struct Store {
 impl Default for Store {
     fn default() -> Self {
         Store {
+            backend: Backend::Sled,
             path: "/var/lib/hubspot-gateway".into(),
+            url: None,
             inbox_high_water: 1_000_000,
             inbox_retention_hours: 7 * 24,
             cache_mb: crate::store::DEFAULT_CACHE_MB,
             secrets_key: None,
         }
     }
+}
+
+/// `store.backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sled,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

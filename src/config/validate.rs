@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::{Config, ExportType, Problem, Server, OBJECT_TYPES};
+use super::{Backend, Config, ExportType, Problem, Server, OBJECT_TYPES};
 
 /// `store.cache_mb` bounds: below 16 MiB sled's cache thrashes; above 1 TiB is a typo.
 const MIN_CACHE_MB: u64 = 16;
@@ -141,6 +141,17 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     if config.store.path.as_os_str().is_empty() {
         problem("store.path", "must not be empty".into());
+    }
+    match (config.store.backend, &config.store.url) {
+        (Backend::Postgres, None) => problem(
+            "store.url",
+            "backend = \"postgres\" needs the database's URL (e.g. \"env:DATABASE_URL\")".into(),
+        ),
+        (Backend::Sled, Some(_)) => problem(
+            "store.url",
+            "is for backend = \"postgres\"; the sled store lives in store.path".into(),
+        ),
+        _ => {}
     }
     if config.store.inbox_high_water == 0 {
         problem("store.inbox_high_water", "must be at least 1".into());

@@ -191,3 +191,32 @@ pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
     store.commit()?;
     Ok(())
 }
+
+/// `hubspot-gateway migrate`: creates the PostgreSQL schema, or upgrades it to this build's
+/// version; a schema already current is left as it is.
+pub async fn migrate(loaded: &Loaded) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        loaded.config.store.backend == crate::config::Backend::Postgres,
+        "store.backend is \"sled\": `migrate` is for PostgreSQL (a sled store upgrades itself \
+         when the daemon opens it)"
+    );
+    let url = loaded
+        .secrets
+        .database_url
+        .as_ref()
+        .context("no store.url")?;
+    let database = store::postgres::Database::new(url.expose(), 1)?;
+    let migrated = database
+        .migrate()
+        .await
+        .context("migrating the PostgreSQL schema")?;
+    if migrated.from == migrated.to {
+        println!("schema already at version {}", migrated.to);
+    } else {
+        println!(
+            "schema upgraded from version {} to {}",
+            migrated.from, migrated.to
+        );
+    }
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! the way.
 
 mod config;
+pub mod postgres;
 
 pub use config::GatewayConfig;
 

@@ -29,6 +29,7 @@ mod mirror;
 mod open;
 mod outbox;
 mod ownership;
+pub mod postgres;
 mod record;
 mod reference;
 mod verify;

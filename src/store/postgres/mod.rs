@@ -1,0 +1,141 @@
+//! The PostgreSQL backend (`store.backend = "postgres"`): a pool of connections to one
+//! database that any number of gateways share, the schema and its versions ([`schema`]),
+//! and the lease that makes one of those gateways the leader ([`lease`]).
+//!
+//! The database's URL may carry a password: it is handed in resolved and never written to a
+//! log line or an error (tokio-postgres's errors do not repeat it).
+
+pub mod lease;
+pub mod schema;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+pub use lease::{Candidate, Fence, Role};
+pub use schema::{Migrated, SCHEMA_VERSION};
+
+/// How long a connection attempt may take before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the database URL is not valid: {0}")]
+    Url(String),
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
+    #[error("the database refused: {0}")]
+    Refused(String),
+    #[error(
+        "the database's schema is version {found}, newer than this build's {SCHEMA_VERSION}: a \
+         newer gateway migrated it; upgrade this one"
+    )]
+    TooNew { found: u32 },
+    #[error(
+        "the database's schema is version {found}, older than this build's {SCHEMA_VERSION}: run \
+         `hubspot-gateway migrate`"
+    )]
+    TooOld { found: u32 },
+    #[error("this replica no longer leads (the lease moved to epoch {current}, it held {held})")]
+    Fenced { held: i64, current: i64 },
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(error: tokio_postgres::Error) -> Self {
+        // A server error (a constraint, a permission) is the database answering; anything
+        // else (a closed connection, a timeout) is the database being away.
+        match error.as_db_error() {
+            Some(db) => Error::Refused(format!("{} ({})", db.message(), db.code().code())),
+            None => Error::Unavailable(with_causes(&error)),
+        }
+    }
+}
+
+/// An error's message with its causes' ("error connecting to server: Connection refused").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message = format!("{message}: {inner}");
+        cause = inner.source();
+    }
+    message
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => Error::from(error),
+            other => Error::Unavailable(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One PostgreSQL database shared by the gateways of a deployment; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl Database {
+    /// A pool of at most `connections` connections to the database at `url`
+    /// (`postgresql://user:password@host:port/db`); connects lazily.
+    pub fn new(url: &str, connections: usize) -> Result<Database> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error: tokio_postgres::Error| Error::Url(error.to_string()))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name("hubspot-gateway");
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(connections.max(1))
+            .build()
+            .map_err(|error| Error::Url(error.to_string()))?;
+        Ok(Database { pool, config })
+    }
+
+    /// A pooled connection.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// A connection of its own, outside the pool (the lease's session), with the task that
+    /// drives it; the caller spawns that.
+    async fn dedicated(
+        &self,
+    ) -> Result<(
+        tokio_postgres::Client,
+        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    )> {
+        Ok(self.config.connect(NoTls).await?)
+    }
+
+    /// Creates the schema or upgrades it to this build's version (`hubspot-gateway migrate`,
+    /// and every start: a newer build upgrades the schema it finds).
+    pub async fn migrate(&self) -> Result<Migrated> {
+        let mut client = self.client().await?;
+        schema::migrate(&mut client).await
+    }
+
+    /// The schema's version, 0 when there is none yet.
+    pub async fn schema_version(&self) -> Result<u32> {
+        let client = self.client().await?;
+        let client: &tokio_postgres::Client = &client;
+        schema::version(client).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! The schema, in versions: each migration is the SQL that takes the schema from the version
+//! before it to its own, applied in one transaction with the version it reaches, so a schema
+//! is always exactly one version. Gateways that start at once serialize on an advisory lock.
+
+use super::{Error, Result};
+
+/// The migrations, oldest first; the schema's version is how many have been applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: leadership. One row: which epoch of the lease is current and who holds it. The
+    // leader writes a new epoch when it takes the lease; every write that must happen once
+    // checks it (`lease::Fence`).
+    "CREATE TABLE leadership (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         epoch bigint NOT NULL,
+         replica text NOT NULL,
+         since timestamptz NOT NULL
+     );
+     INSERT INTO leadership (epoch, replica, since) VALUES (0, '', now());",
+];
+
+/// This build's schema version.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The advisory lock key migrations hold (an arbitrary constant: "hsgw" and 1).
+const MIGRATION_LOCK: i64 = 0x6873_6777_0000_0001;
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: u32,
+    pub to: u32,
+}
+
+/// Creates the schema or upgrades it to [`SCHEMA_VERSION`]; refuses a newer one.
+pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<Migrated> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS gateway_schema (
+                 singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                 version integer NOT NULL,
+                 upgraded_at timestamptz NOT NULL
+             )",
+        )
+        .await?;
+    let from = version(&transaction).await?;
+    if from > SCHEMA_VERSION {
+        return Err(Error::TooNew { found: from });
+    }
+    for sql in &MIGRATIONS[from as usize..] {
+        transaction.batch_execute(sql).await?;
+    }
+    let to = i32::try_from(SCHEMA_VERSION).expect("a few migrations");
+    transaction
+        .execute(
+            "INSERT INTO gateway_schema (version, upgraded_at) VALUES ($1, now())
+             ON CONFLICT (singleton) DO UPDATE SET version = $1, upgraded_at = now()
+             WHERE gateway_schema.version <> $1",
+            &[&to],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(Migrated {
+        from,
+        to: SCHEMA_VERSION,
+    })
+}
+
+/// The schema's version; 0 before the first migration.
+pub async fn version(client: &impl tokio_postgres::GenericClient) -> Result<u32> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('gateway_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client
+        .query_opt("SELECT version FROM gateway_schema", &[])
+        .await?;
+    let version: i32 = row.map_or(0, |row| row.get(0));
+    u32::try_from(version).map_err(|_| Error::Refused(format!("schema version {version}")))
+}
+
+/// Refuses a schema that is not this build's (a replica checks before it leads).
+pub async fn expect_current(client: &impl tokio_postgres::GenericClient) -> Result<()> {
+    match version(client).await? {
+        SCHEMA_VERSION => Ok(()),
+        found if found > SCHEMA_VERSION => Err(Error::TooNew { found }),
+        found => Err(Error::TooOld { found }),
+    }
+}

@@ -1,0 +1,124 @@
+//! The PostgreSQL backend as an operator meets it today: `migrate` against a real server (a
+//! throw-away cluster, `kit::postgres`), and the commands that still need sled saying so.
+
+use hubspot_gateway::kit::postgres::Cluster;
+
+use crate::support::process::command;
+
+use crate::support::{config_with, Options};
+
+/// A config file for a gateway on the database at `url` (read from `IT_DATABASE_URL`).
+fn postgres_config(dir: &std::path::Path, store_lines: &str) -> std::path::PathBuf {
+    let options = Options {
+        store: store_lines.to_owned(),
+        ..Options::default()
+    };
+    let path = dir.join("config.toml");
+    let text = config_with("127.0.0.1:0", "https://h.example", dir, &options);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The binary run with `config`, its output captured.
+fn gateway(config: &std::path::Path) -> std::process::Command {
+    let mut gateway = command(config);
+    gateway.stdout(std::process::Stdio::piped());
+    gateway
+}
+
+fn output_of(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_then_finds_it_current() {
+    let url = Cluster::shared().fresh_database().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = postgres_config(
+        dir.path(),
+        "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
+    );
+    let migrate = || {
+        gateway(&config)
+            .arg("migrate")
+            .env("IT_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert_eq!(first.status.code(), Some(0), "{}", output_of(&first));
+    let version = hubspot_gateway::store::postgres::SCHEMA_VERSION;
+    assert!(
+        output_of(&first).contains(&format!("schema upgraded from version 0 to {version}")),
+        "{}",
+        output_of(&first)
+    );
+    let again = migrate();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(output_of(&again).contains(&format!("schema already at version {version}")));
+
+    // The commands that need the stores say that this build keeps them in sled.
+    let serve = gateway(&config)
+        .arg("serve")
+        .env("IT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(serve.status.code(), Some(2));
+    assert!(
+        output_of(&serve).contains("in sled only"),
+        "{}",
+        output_of(&serve)
+    );
+}
+
+#[test]
+fn migrate_explains_a_database_it_cannot_reach_and_never_prints_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = postgres_config(
+        dir.path(),
+        "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
+    );
+    let port = hubspot_gateway::kit::free_port();
+    let url = format!("postgresql://gateway:sw0rdfish-secret@127.0.0.1:{port}/gateway");
+    let output = gateway(&config)
+        .arg("migrate")
+        .env("IT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let said = output_of(&output);
+    assert!(said.contains("unreachable"), "{said}");
+    assert!(
+        !said.contains("sw0rdfish"),
+        "the password was printed: {said}"
+    );
+}
+
+#[test]
+fn the_backend_and_its_url_go_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let without_url = postgres_config(dir.path(), "backend = \"postgres\"");
+    let output = gateway(&without_url).arg("check-config").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output_of(&output).contains("store.url: backend = \"postgres\" needs"));
+
+    let sled_with_url = postgres_config(dir.path(), "url = \"env:IT_DATABASE_URL\"");
+    let output = gateway(&sled_with_url)
+        .arg("check-config")
+        .env("IT_DATABASE_URL", "postgresql://h/db")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output_of(&output).contains("store.url: is for backend = \"postgres\""));
+
+    let migrate = gateway(&dir.path().join("config.toml"))
+        .arg("migrate")
+        .env("IT_DATABASE_URL", "postgresql://h/db")
+        .output()
+        .unwrap();
+    assert_eq!(migrate.status.code(), Some(2), "{}", output_of(&migrate));
+}
