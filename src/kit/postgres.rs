@@ -147,6 +147,13 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Before the directory goes.
+        let _ = self.pause();
+    }
+}
+
 /// How to run the server; owned by the keeper thread.
 struct Server {
     bin: PathBuf,
@@ -180,7 +187,11 @@ impl Server {
                         }
                     }
                 }
-                // Every sender is gone only when the shared cluster is; park until the end.
+                // The cluster was dropped (`Drop` stopped the server) or the process is
+                // ending: park, so that the parent-death signal comes only with the process.
+                if let Some(child) = running.take() {
+                    let _ = stop(child);
+                }
                 loop {
                     std::thread::park();
                 }

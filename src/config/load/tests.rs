@@ -49,6 +49,7 @@ fn example_config_parses_and_documents_every_key() {
         "client_id",
         "refresh_token",
         "secrets_key",
+        "url",
         "fallback_owner_id",
     ] {
         assert!(

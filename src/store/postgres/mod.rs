@@ -5,6 +5,7 @@
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
 
+pub mod inbox;
 pub mod lease;
 pub mod schema;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
 pub use schema::{Migrated, SCHEMA_VERSION};
 
@@ -43,10 +45,23 @@ pub enum Error {
 
 impl From<tokio_postgres::Error> for Error {
     fn from(error: tokio_postgres::Error) -> Self {
-        // A server error (a constraint, a permission) is the database answering; anything
-        // else (a closed connection, a timeout) is the database being away.
+        // A server error (a constraint, a permission) is the database answering, unless its
+        // class says the server is going away or cannot serve (08 connection, 53 resources,
+        // 57 operator intervention such as a shutdown, 58 system); anything else (a closed
+        // connection, a timeout) is the database being away.
         match error.as_db_error() {
-            Some(db) => Error::Refused(format!("{} ({})", db.message(), db.code().code())),
+            Some(db) => {
+                let code = db.code().code();
+                let message = format!("{} ({code})", db.message());
+                if ["08", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                {
+                    Error::Unavailable(message)
+                } else {
+                    Error::Refused(message)
+                }
+            }
             None => Error::Unavailable(with_causes(&error)),
         }
     }

@@ -16,6 +16,20 @@ const MIGRATIONS: &[&str] = &[
          since timestamptz NOT NULL
      );
      INSERT INTO leadership (epoch, replica, since) VALUES (0, '', now());",
+    // 2: the webhook inbox. Every replica appends; redelivery detection is the unique key
+    // (an event's identity digest per portal), so it holds across replicas; the leader
+    // applies what is not applied yet, in `seq` order.
+    "CREATE TABLE inbox_events (
+         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         portal_id bigint NOT NULL,
+         event_id bigint NOT NULL,
+         digest bytea NOT NULL,
+         received_at_ms bigint NOT NULL,
+         raw text NOT NULL,
+         applied boolean NOT NULL DEFAULT false,
+         UNIQUE (portal_id, digest)
+     );
+     CREATE INDEX inbox_events_unapplied ON inbox_events (seq) WHERE NOT applied;",
 ];
 
 /// This build's schema version.

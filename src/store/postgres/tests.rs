@@ -339,3 +339,108 @@ async fn a_leader_cut_off_from_the_database_stops_before_another_starts() {
     assert!(stopped <= HEARTBEAT + HEARTBEAT_TIMEOUT + Duration::from_millis(500));
     assert!(took_over < Duration::from_secs(15));
 }
+
+fn event(portal_id: i64, event_id: i64, raw: &str) -> crate::store::NewEvent<'_> {
+    let mut digest = [0; 16];
+    digest[..8].copy_from_slice(&event_id.to_le_bytes());
+    crate::store::NewEvent {
+        event_id,
+        portal_id,
+        digest,
+        raw,
+    }
+}
+
+fn outcome(stored: u32, duplicates: u32) -> crate::store::AppendOutcome {
+    crate::store::AppendOutcome { stored, duplicates }
+}
+
+#[tokio::test]
+async fn the_inbox_stores_each_event_once_whichever_replica_gets_it() {
+    let (database, url) = database().await;
+    database.migrate().await.unwrap();
+    let first = super::Inbox::new(database.clone());
+    let second = super::Inbox::new(Database::new(&url, 2).unwrap());
+    let raw = r#"{"eventId":1}"#;
+
+    let a = [event(7, 1, raw), event(7, 2, raw), event(7, 1, raw)];
+    let b = [event(7, 2, raw), event(8, 1, raw)];
+    let outcomes = first.append(1_000, &[&a, &b]).await.unwrap();
+    // Event 1 twice in the first request; event 2 again in the second; portal 8's event 1 is
+    // another event.
+    assert_eq!(outcomes, [outcome(2, 1), outcome(1, 1)]);
+
+    // A redelivery to the other replica.
+    let redelivered = [event(7, 1, raw), event(7, 3, raw)];
+    let outcomes = second.append(2_000, &[&redelivered]).await.unwrap();
+    assert_eq!(outcomes, [outcome(1, 1)]);
+
+    let stored = first.unapplied(100).await.unwrap();
+    let keys: Vec<(i64, i64, i64)> = stored
+        .iter()
+        .map(|event| (event.portal_id, event.event_id, event.received_at_ms))
+        .collect();
+    assert_eq!(
+        keys,
+        [(7, 1, 1_000), (7, 2, 1_000), (8, 1, 1_000), (7, 3, 2_000)]
+    );
+    assert!(stored.iter().all(|event| event.raw == raw));
+}
+
+#[tokio::test]
+async fn the_inbox_refuses_while_the_database_is_away_and_loses_nothing_it_acknowledged() {
+    // A cluster of its own: this test stops it.
+    let cluster = Cluster::start().unwrap();
+    let url = cluster.fresh_database().await.unwrap();
+    let database = Database::new(&url, 4).unwrap();
+    database.migrate().await.unwrap();
+    let inbox = super::Inbox::new(database);
+    let raw = "{}";
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    let mut next_id = 0;
+    let append = async |inbox: &super::Inbox, next_id: &mut i64| {
+        *next_id += 1;
+        let events = [event(1, *next_id, raw)];
+        inbox.append(0, &[&events]).await.map(|_| *next_id)
+    };
+    for _ in 0..20 {
+        acknowledged.push(append(&inbox, &mut next_id).await.unwrap());
+    }
+    cluster.pause().unwrap();
+    for _ in 0..5 {
+        match append(&inbox, &mut next_id).await {
+            Ok(id) => panic!("event {id} acknowledged with the database stopped"),
+            Err(Error::Unavailable(_)) => refused += 1,
+            Err(other) => panic!("not an unavailable database: {other:?}"),
+        }
+    }
+    cluster.resume().unwrap();
+    // The same inbox recovers: the pool drops the broken connections and makes new ones.
+    let resumed = Instant::now();
+    loop {
+        match append(&inbox, &mut next_id).await {
+            Ok(id) => {
+                acknowledged.push(id);
+                break;
+            }
+            Err(error) if resumed.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(%error, "not yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("no recovery within 10 s: {error}"),
+        }
+    }
+    assert_eq!(refused, 5);
+    let stored: Vec<i64> = inbox
+        .unapplied(1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|event| event.event_id)
+        .collect();
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged event {id} lost");
+    }
+}
