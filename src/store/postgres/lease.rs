@@ -61,6 +61,11 @@ pub struct Fence {
 }
 
 impl Fence {
+    #[cfg(test)]
+    pub(super) fn new(epoch: i64) -> Fence {
+        Fence { epoch }
+    }
+
     pub fn epoch(self) -> i64 {
         self.epoch
     }

@@ -7,6 +7,7 @@
 
 pub mod inbox;
 pub mod lease;
+pub mod mirror;
 pub mod schema;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use tokio_postgres::NoTls;
 
 pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
+pub use mirror::Mirror;
 pub use schema::{Migrated, SCHEMA_VERSION};
 
 /// How long a connection attempt may take before the database counts as unreachable.
@@ -62,9 +64,25 @@ impl From<tokio_postgres::Error> for Error {
                     Error::Refused(message)
                 }
             }
-            None => Error::Unavailable(with_causes(&error)),
+            None if error.is_closed() || io_error_in(&error) => {
+                Error::Unavailable(with_causes(&error))
+            }
+            // A value that does not convert, a row of another shape: this build's mistake.
+            None => Error::Refused(with_causes(&error)),
         }
     }
+}
+
+/// Whether an I/O error (a refused or reset connection, a timeout) is among the causes.
+fn io_error_in(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<std::io::Error>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// An error's message with its causes' ("error connecting to server: Connection refused").
@@ -152,5 +170,7 @@ impl Database {
     }
 }
 
+#[cfg(test)]
+mod mirror_tests;
 #[cfg(test)]
 mod tests;

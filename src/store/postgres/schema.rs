@@ -30,6 +30,61 @@ const MIGRATIONS: &[&str] = &[
          UNIQUE (portal_id, digest)
      );
      CREATE INDEX inbox_events_unapplied ON inbox_events (seq) WHERE NOT applied;",
+    // 3: the mirror. A record is JSONB with its brief (what lookups and filters read) and
+    // the terms it is indexed under; `record_terms` holds the terms of live records, one
+    // row each, so a lookup is one index range. `kind` is `ObjectType::code`, `term_kind`
+    // `TermKind::code`.
+    "CREATE TABLE records (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         id bigint NOT NULL,
+         record jsonb NOT NULL,
+         brief jsonb NOT NULL,
+         terms jsonb NOT NULL,
+         archived boolean NOT NULL,
+         PRIMARY KEY (portal_id, kind, id)
+     );
+     CREATE TABLE record_terms (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         term_kind smallint NOT NULL,
+         term text NOT NULL,
+         id bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind, term_kind, term, id)
+     );
+     CREATE TABLE record_counts (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         live bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind)
+     );
+     CREATE TABLE aliases (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         id bigint NOT NULL,
+         survivor bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind, id)
+     );
+     CREATE TABLE associations (
+         portal_id bigint NOT NULL,
+         from_kind smallint NOT NULL,
+         from_id bigint NOT NULL,
+         to_kind smallint NOT NULL,
+         to_id bigint NOT NULL,
+         PRIMARY KEY (portal_id, from_kind, from_id, to_kind, to_id)
+     );
+     CREATE TABLE purged (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         id bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind, id)
+     );
+     CREATE TABLE sync_cursors (
+         portal_id bigint NOT NULL,
+         name text NOT NULL,
+         value bytea NOT NULL,
+         PRIMARY KEY (portal_id, name)
+     );",
 ];
 
 /// This build's schema version.

@@ -19,6 +19,25 @@ async fn database() -> (Database, String) {
     (Database::new(&url, 4).unwrap(), url)
 }
 
+/// A migrated database and the fence of a leader's epoch on it (the lease row written as
+/// a leader would, without a lease task).
+pub(super) async fn leading_database() -> (Database, super::Fence) {
+    let (database, _) = database().await;
+    database.migrate().await.unwrap();
+    let epoch: i64 = database
+        .client()
+        .await
+        .unwrap()
+        .query_one(
+            "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    (database, super::Fence::new(epoch))
+}
+
 /// A running candidate: its role, and the token that stops it.
 struct Running {
     role: watch::Receiver<Role>,

@@ -1,0 +1,467 @@
+//! The mirror on PostgreSQL: the same [`Write`]s as sled's [`Mirror`](crate::store::Mirror),
+//! each list of them (with its sync cursor) in one transaction that first passes the leader's
+//! [`Fence`], and the same reads. Records are JSONB beside their brief; the terms of live
+//! records are rows of `record_terms`, so a lookup is one index range.
+
+use tokio_postgres::types::Json;
+use tokio_postgres::Transaction;
+
+use super::{Database, Error, Fence, Result};
+use crate::object::ObjectType;
+use crate::store::{Brief, Record, Term, Write};
+
+/// The mirror's tables, shared by every replica; only the leader writes.
+#[derive(Clone)]
+pub struct Mirror {
+    database: Database,
+}
+
+impl Mirror {
+    pub fn new(database: Database) -> Mirror {
+        Mirror { database }
+    }
+
+    /// Applies `writes` to records of `kind` and, if given, sets the sync cursor `name`, in
+    /// one transaction that commits only while `fence` is the current leader's.
+    pub async fn write(
+        &self,
+        fence: Fence,
+        portal: i64,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+    ) -> Result<()> {
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        let tx = Tx {
+            transaction: &transaction,
+            portal,
+            kind: i16::from(kind.code()),
+        };
+        for write in writes {
+            tx.apply(write).await?;
+        }
+        if let Some((name, value)) = cursor {
+            transaction
+                .execute(
+                    "INSERT INTO sync_cursors (portal_id, name, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (portal_id, name) DO UPDATE SET value = $3",
+                    &[&portal, &name, &value],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The record stored under exactly `id`, archived ones included.
+    pub async fn get(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
+        let client = self.database.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT record FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
+                &[&portal, &code(kind), &id],
+            )
+            .await?;
+        Ok(row.map(|row| row.get::<_, Json<Record>>(0).0))
+    }
+
+    /// The brief of the record stored under exactly `id`, archived ones included.
+    pub async fn brief(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Brief>> {
+        let client = self.database.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT brief FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
+                &[&portal, &code(kind), &id],
+            )
+            .await?;
+        Ok(row.map(|row| row.get::<_, Json<Brief>>(0).0))
+    }
+
+    /// The record `id` refers to, following merge aliases to the survivor.
+    pub async fn find(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
+        let id = self.resolve(portal, kind, id).await?;
+        self.get(portal, kind, id).await
+    }
+
+    /// The id a merged record lives on as (itself when not merged).
+    pub async fn resolve(&self, portal: i64, kind: ObjectType, id: i64) -> Result<i64> {
+        let client = self.database.client().await?;
+        // Merges chain (a survivor can lose a later merge); bound the walk against cycles.
+        let row = client
+            .query_one(
+                "WITH RECURSIVE chain (id, depth) AS (
+                     SELECT $3::bigint, 0
+                     UNION ALL
+                     SELECT a.survivor, chain.depth + 1 FROM aliases a JOIN chain
+                         ON a.portal_id = $1 AND a.kind = $2 AND a.id = chain.id
+                     WHERE chain.depth < 32
+                 )
+                 SELECT id, depth FROM chain ORDER BY depth DESC LIMIT 1",
+                &[&portal, &code(kind), &id],
+            )
+            .await?;
+        let (survivor, depth): (i64, i32) = (row.get(0), row.get(1));
+        if depth >= 32 {
+            return Err(Error::Refused(format!(
+                "alias chain of {kind} {id} does not end"
+            )));
+        }
+        Ok(survivor)
+    }
+
+    /// Ids of live records indexed under `term`, ascending.
+    pub async fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
+        let client = self.database.client().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM record_terms
+                 WHERE portal_id = $1 AND kind = $2 AND term_kind = $3 AND term = $4
+                 ORDER BY id",
+                &[&portal, &code(kind), &term_code(term), &term.value],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Ids of `to_type` records associated with the record stored under exactly `id`,
+    /// ascending.
+    pub async fn associated_exact(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        id: i64,
+        to_type: ObjectType,
+    ) -> Result<Vec<i64>> {
+        let client = self.database.client().await?;
+        let rows = client
+            .query(
+                "SELECT to_id FROM associations
+                 WHERE portal_id = $1 AND from_kind = $2 AND from_id = $3 AND to_kind = $4
+                 ORDER BY to_id",
+                &[&portal, &code(kind), &id, &code(to_type)],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Ids of `to_type` records associated with `id`, ascending.
+    pub async fn associated(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        id: i64,
+        to_type: ObjectType,
+    ) -> Result<Vec<i64>> {
+        let id = self.resolve(portal, kind, id).await?;
+        self.associated_exact(portal, kind, id, to_type).await
+    }
+
+    /// Live records of a type.
+    pub async fn count(&self, portal: i64, kind: ObjectType) -> Result<u64> {
+        let client = self.database.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT live FROM record_counts WHERE portal_id = $1 AND kind = $2",
+                &[&portal, &code(kind)],
+            )
+            .await?;
+        let live: i64 = row.map_or(0, |row| row.get(0));
+        Ok(u64::try_from(live).unwrap_or(0))
+    }
+
+    /// Ids of every stored record of a type (archived included), ascending.
+    pub async fn ids(&self, portal: i64, kind: ObjectType) -> Result<Vec<i64>> {
+        let client = self.database.client().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM records WHERE portal_id = $1 AND kind = $2 ORDER BY id",
+                &[&portal, &code(kind)],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Whether a privacy deletion removed this record for good.
+    pub async fn is_purged(&self, portal: i64, kind: ObjectType, id: i64) -> Result<bool> {
+        let client = self.database.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM purged WHERE portal_id = $1 AND kind = $2 AND id = $3",
+                &[&portal, &code(kind), &id],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn cursor(&self, portal: i64, name: &str) -> Result<Option<Vec<u8>>> {
+        let client = self.database.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT value FROM sync_cursors WHERE portal_id = $1 AND name = $2",
+                &[&portal, &name],
+            )
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+}
+
+fn code(kind: ObjectType) -> i16 {
+    i16::from(kind.code())
+}
+
+fn term_code(term: &Term) -> i16 {
+    i16::from(term.kind.code())
+}
+
+/// One write transaction, for records of one type of one portal.
+struct Tx<'a> {
+    transaction: &'a Transaction<'a>,
+    portal: i64,
+    kind: i16,
+}
+
+/// A stored record as a write reads it back: the parts that decide what else changes.
+struct Loaded {
+    record: Record,
+    terms: Vec<Term>,
+    brief: Brief,
+}
+
+impl Tx<'_> {
+    async fn apply(&self, write: &Write) -> Result<()> {
+        match write {
+            Write::Upsert {
+                record,
+                terms,
+                brief,
+            } => self.upsert(record, terms, brief).await,
+            Write::Archive { id, at_ms } => self.set_archived(*id, Some(*at_ms)).await,
+            Write::Restore { id, at_ms } => {
+                self.set_archived(*id, None).await?;
+                self.touch_state(*id, *at_ms).await
+            }
+            Write::Remove { id } => self.remove(*id).await,
+            Write::Purge { id } => {
+                self.remove(*id).await?;
+                self.transaction
+                    .execute(
+                        "INSERT INTO purged (portal_id, kind, id) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                        &[&self.portal, &self.kind, id],
+                    )
+                    .await?;
+                Ok(())
+            }
+            Write::Alias { from, to } => {
+                self.transaction
+                    .execute(
+                        "INSERT INTO aliases (portal_id, kind, id, survivor) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (portal_id, kind, id) DO UPDATE SET survivor = $4",
+                        &[&self.portal, &self.kind, from, to],
+                    )
+                    .await?;
+                Ok(())
+            }
+            Write::Associate {
+                from,
+                to_type,
+                to,
+                removed,
+            } => {
+                self.link((self.kind, *from), (code(*to_type), *to), !removed)
+                    .await
+            }
+            Write::ReplaceAssociations { from, to_type, to } => {
+                let to_kind = code(*to_type);
+                self.unlink_all(*from, Some(to_kind)).await?;
+                for other in to {
+                    self.link((self.kind, *from), (to_kind, *other), true)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn load(&self, id: i64) -> Result<Option<Loaded>> {
+        let row = self
+            .transaction
+            .query_opt(
+                "SELECT record, terms, brief FROM records
+                 WHERE portal_id = $1 AND kind = $2 AND id = $3 FOR UPDATE",
+                &[&self.portal, &self.kind, &id],
+            )
+            .await?;
+        Ok(row.map(|row| Loaded {
+            record: row.get::<_, Json<Record>>(0).0,
+            terms: row.get::<_, Json<Vec<Term>>>(1).0,
+            brief: row.get::<_, Json<Brief>>(2).0,
+        }))
+    }
+
+    async fn save(&self, record: &Record, terms: &[Term], brief: &Brief) -> Result<()> {
+        self.transaction
+            .execute(
+                "INSERT INTO records (portal_id, kind, id, record, brief, terms, archived)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (portal_id, kind, id)
+                 DO UPDATE SET record = $4, brief = $5, terms = $6, archived = $7",
+                &[
+                    &self.portal,
+                    &self.kind,
+                    &record.id,
+                    &Json(record),
+                    &Json(brief),
+                    &Json(terms),
+                    &record.archived,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn index_terms(&self, id: i64, terms: &[Term], present: bool) -> Result<()> {
+        if terms.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<i16> = terms.iter().map(term_code).collect();
+        let values: Vec<&str> = terms.iter().map(|term| term.value.as_str()).collect();
+        let sql = if present {
+            "INSERT INTO record_terms (portal_id, kind, term_kind, term, id)
+             SELECT $1, $2, term_kind, term, $3 FROM unnest($4::smallint[], $5::text[])
+                 AS t (term_kind, term)
+             ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM record_terms r USING unnest($4::smallint[], $5::text[]) AS t (term_kind, term)
+             WHERE r.portal_id = $1 AND r.kind = $2 AND r.id = $3
+               AND r.term_kind = t.term_kind AND r.term = t.term"
+        };
+        self.transaction
+            .execute(sql, &[&self.portal, &self.kind, &id, &kinds, &values])
+            .await?;
+        Ok(())
+    }
+
+    async fn add_to_count(&self, delta: i64) -> Result<()> {
+        self.transaction
+            .execute(
+                "INSERT INTO record_counts (portal_id, kind, live)
+                 VALUES ($1, $2, GREATEST($3::bigint, 0))
+                 ON CONFLICT (portal_id, kind)
+                 DO UPDATE SET live = GREATEST(record_counts.live + $3::bigint, 0)",
+                &[&self.portal, &self.kind, &delta],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn upsert(&self, record: &Record, terms: &[Term], brief: &Brief) -> Result<()> {
+        let was_live = match self.load(record.id).await? {
+            Some(old) if !old.record.archived => {
+                self.index_terms(record.id, &old.terms, false).await?;
+                true
+            }
+            _ => false,
+        };
+        let is_live = !record.archived;
+        if is_live {
+            self.index_terms(record.id, terms, true).await?;
+        }
+        if was_live != is_live {
+            self.add_to_count(if is_live { 1 } else { -1 }).await?;
+        }
+        self.save(record, terms, brief).await
+    }
+
+    async fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> Result<()> {
+        let Some(mut stored) = self.load(id).await? else {
+            return Ok(());
+        };
+        let archive = archived_at_ms.is_some();
+        if stored.record.archived == archive {
+            return Ok(());
+        }
+        self.index_terms(id, &stored.terms, !archive).await?;
+        self.add_to_count(if archive { -1 } else { 1 }).await?;
+        stored.record.archived = archive;
+        stored.record.archived_at_ms = archived_at_ms;
+        if let Some(at_ms) = archived_at_ms {
+            stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        }
+        stored.brief.archived = archive;
+        self.save(&stored.record, &stored.terms, &stored.brief)
+            .await
+    }
+
+    async fn touch_state(&self, id: i64, at_ms: i64) -> Result<()> {
+        let Some(mut stored) = self.load(id).await? else {
+            return Ok(());
+        };
+        stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        self.save(&stored.record, &stored.terms, &stored.brief)
+            .await
+    }
+
+    async fn remove(&self, id: i64) -> Result<()> {
+        if let Some(stored) = self.load(id).await? {
+            if !stored.record.archived {
+                self.index_terms(id, &stored.terms, false).await?;
+                self.add_to_count(-1).await?;
+            }
+            self.transaction
+                .execute(
+                    "DELETE FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
+                    &[&self.portal, &self.kind, &id],
+                )
+                .await?;
+        }
+        self.unlink_all(id, None).await
+    }
+
+    /// Removes every association of record `id` (only to `to_kind` records, if given), in
+    /// both directions: the rows from it, then their reverse rows (both by primary key).
+    async fn unlink_all(&self, id: i64, to_kind: Option<i16>) -> Result<()> {
+        let removed = self
+            .transaction
+            .query(
+                "DELETE FROM associations WHERE portal_id = $1 AND from_kind = $2
+                 AND from_id = $3 AND ($4::smallint IS NULL OR to_kind = $4)
+                 RETURNING to_kind, to_id",
+                &[&self.portal, &self.kind, &id, &to_kind],
+            )
+            .await?;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<i16> = removed.iter().map(|row| row.get(0)).collect();
+        let ids: Vec<i64> = removed.iter().map(|row| row.get(1)).collect();
+        self.transaction
+            .execute(
+                "DELETE FROM associations a USING unnest($4::smallint[], $5::bigint[])
+                     AS other (kind, id)
+                 WHERE a.portal_id = $1 AND a.from_kind = other.kind AND a.from_id = other.id
+                   AND a.to_kind = $2 AND a.to_id = $3",
+                &[&self.portal, &self.kind, &id, &kinds, &ids],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Adds or removes one association, in both directions.
+    async fn link(&self, from: (i16, i64), to: (i16, i64), present: bool) -> Result<()> {
+        let sql = if present {
+            "INSERT INTO associations (portal_id, from_kind, from_id, to_kind, to_id)
+             VALUES ($1, $2, $3, $4, $5), ($1, $4, $5, $2, $3) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM associations WHERE portal_id = $1
+             AND ((from_kind, from_id, to_kind, to_id) = ($2, $3, $4, $5)
+               OR (from_kind, from_id, to_kind, to_id) = ($4, $5, $2, $3))"
+        };
+        self.transaction
+            .execute(sql, &[&self.portal, &from.0, &from.1, &to.0, &to.1])
+            .await?;
+        Ok(())
+    }
+}
