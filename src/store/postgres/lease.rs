@@ -61,8 +61,9 @@ pub struct Fence {
 }
 
 impl Fence {
-    #[cfg(test)]
-    pub(super) fn new(epoch: i64) -> Fence {
+    /// The fence of an epoch taken outside a [`Candidate`] (tests, benchmarks: a single
+    /// writer that wrote the `leadership` row itself).
+    pub fn taken(epoch: i64) -> Fence {
         Fence { epoch }
     }
 

@@ -3,8 +3,12 @@
 //! [`Fence`], and the same reads. Records are JSONB beside their brief; the terms of live
 //! records are rows of `record_terms`, so a lookup is one index range.
 
+use std::collections::{HashMap, HashSet};
 use tokio_postgres::types::Json;
-use tokio_postgres::Transaction;
+
+use deadpool_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use super::{Database, Error, Fence, Result};
 use crate::object::ObjectType;
@@ -39,8 +43,17 @@ impl Mirror {
             portal,
             kind: i16::from(kind.code()),
         };
-        for write in writes {
-            tx.apply(write).await?;
+        let mut at = 0;
+        while at < writes.len() {
+            // A run of upserts of distinct records is a few statements, whatever its length.
+            let run = upserts_of_distinct_records(&writes[at..]);
+            if run > 0 {
+                tx.upsert_all(&writes[at..at + run]).await?;
+                at += run;
+            } else {
+                tx.apply(&writes[at]).await?;
+                at += 1;
+            }
         }
         if let Some((name, value)) = cursor {
             transaction
@@ -57,9 +70,9 @@ impl Mirror {
 
     /// The record stored under exactly `id`, archived ones included.
     pub async fn get(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Record>> {
-        let client = self.database.client().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .database
+            .read_opt(
                 "SELECT record FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
                 &[&portal, &code(kind), &id],
             )
@@ -69,9 +82,9 @@ impl Mirror {
 
     /// The brief of the record stored under exactly `id`, archived ones included.
     pub async fn brief(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Brief>> {
-        let client = self.database.client().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .database
+            .read_opt(
                 "SELECT brief FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
                 &[&portal, &code(kind), &id],
             )
@@ -87,10 +100,10 @@ impl Mirror {
 
     /// The id a merged record lives on as (itself when not merged).
     pub async fn resolve(&self, portal: i64, kind: ObjectType, id: i64) -> Result<i64> {
-        let client = self.database.client().await?;
         // Merges chain (a survivor can lose a later merge); bound the walk against cycles.
-        let row = client
-            .query_one(
+        let rows = self
+            .database
+            .read(
                 "WITH RECURSIVE chain (id, depth) AS (
                      SELECT $3::bigint, 0
                      UNION ALL
@@ -102,6 +115,9 @@ impl Mirror {
                 &[&portal, &code(kind), &id],
             )
             .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::Refused("no alias chain".into()))?;
         let (survivor, depth): (i64, i32) = (row.get(0), row.get(1));
         if depth >= 32 {
             return Err(Error::Refused(format!(
@@ -113,9 +129,9 @@ impl Mirror {
 
     /// Ids of live records indexed under `term`, ascending.
     pub async fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
-        let client = self.database.client().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .database
+            .read(
                 "SELECT id FROM record_terms
                  WHERE portal_id = $1 AND kind = $2 AND term_kind = $3 AND term = $4
                  ORDER BY id",
@@ -134,9 +150,9 @@ impl Mirror {
         id: i64,
         to_type: ObjectType,
     ) -> Result<Vec<i64>> {
-        let client = self.database.client().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .database
+            .read(
                 "SELECT to_id FROM associations
                  WHERE portal_id = $1 AND from_kind = $2 AND from_id = $3 AND to_kind = $4
                  ORDER BY to_id",
@@ -160,9 +176,9 @@ impl Mirror {
 
     /// Live records of a type.
     pub async fn count(&self, portal: i64, kind: ObjectType) -> Result<u64> {
-        let client = self.database.client().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .database
+            .read_opt(
                 "SELECT live FROM record_counts WHERE portal_id = $1 AND kind = $2",
                 &[&portal, &code(kind)],
             )
@@ -173,9 +189,9 @@ impl Mirror {
 
     /// Ids of every stored record of a type (archived included), ascending.
     pub async fn ids(&self, portal: i64, kind: ObjectType) -> Result<Vec<i64>> {
-        let client = self.database.client().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .database
+            .read(
                 "SELECT id FROM records WHERE portal_id = $1 AND kind = $2 ORDER BY id",
                 &[&portal, &code(kind)],
             )
@@ -185,9 +201,9 @@ impl Mirror {
 
     /// Whether a privacy deletion removed this record for good.
     pub async fn is_purged(&self, portal: i64, kind: ObjectType, id: i64) -> Result<bool> {
-        let client = self.database.client().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .database
+            .read_opt(
                 "SELECT 1 FROM purged WHERE portal_id = $1 AND kind = $2 AND id = $3",
                 &[&portal, &code(kind), &id],
             )
@@ -196,15 +212,27 @@ impl Mirror {
     }
 
     pub async fn cursor(&self, portal: i64, name: &str) -> Result<Option<Vec<u8>>> {
-        let client = self.database.client().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .database
+            .read_opt(
                 "SELECT value FROM sync_cursors WHERE portal_id = $1 AND name = $2",
                 &[&portal, &name],
             )
             .await?;
         Ok(row.map(|row| row.get(0)))
     }
+}
+
+/// How many writes from the first are upserts of records not upserted before in them.
+fn upserts_of_distinct_records(writes: &[Write]) -> usize {
+    let mut seen = HashSet::new();
+    writes
+        .iter()
+        .take_while(|write| match write {
+            Write::Upsert { record, .. } => seen.insert(record.id),
+            _ => false,
+        })
+        .count()
 }
 
 fn code(kind: ObjectType) -> i16 {
@@ -222,6 +250,24 @@ struct Tx<'a> {
     kind: i16,
 }
 
+/// Terms of several records as the columns of an `unnest`.
+#[derive(Default)]
+struct Terms<'a> {
+    ids: Vec<i64>,
+    kinds: Vec<i16>,
+    values: Vec<&'a str>,
+}
+
+impl<'a> Terms<'a> {
+    fn extend(&mut self, id: i64, terms: &'a [Term]) {
+        for term in terms {
+            self.ids.push(id);
+            self.kinds.push(term_code(term));
+            self.values.push(&term.value);
+        }
+    }
+}
+
 /// A stored record as a write reads it back: the parts that decide what else changes.
 struct Loaded {
     record: Record,
@@ -230,13 +276,19 @@ struct Loaded {
 }
 
 impl Tx<'_> {
+    async fn exec(&self, sql: &str, parameters: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.transaction.prepare_cached(sql).await?;
+        Ok(self.transaction.execute(&statement, parameters).await?)
+    }
+
+    async fn rows(&self, sql: &str, parameters: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let statement = self.transaction.prepare_cached(sql).await?;
+        Ok(self.transaction.query(&statement, parameters).await?)
+    }
+
     async fn apply(&self, write: &Write) -> Result<()> {
         match write {
-            Write::Upsert {
-                record,
-                terms,
-                brief,
-            } => self.upsert(record, terms, brief).await,
+            Write::Upsert { .. } => self.upsert_all(std::slice::from_ref(write)).await,
             Write::Archive { id, at_ms } => self.set_archived(*id, Some(*at_ms)).await,
             Write::Restore { id, at_ms } => {
                 self.set_archived(*id, None).await?;
@@ -245,23 +297,21 @@ impl Tx<'_> {
             Write::Remove { id } => self.remove(*id).await,
             Write::Purge { id } => {
                 self.remove(*id).await?;
-                self.transaction
-                    .execute(
-                        "INSERT INTO purged (portal_id, kind, id) VALUES ($1, $2, $3)
+                self.exec(
+                    "INSERT INTO purged (portal_id, kind, id) VALUES ($1, $2, $3)
                          ON CONFLICT DO NOTHING",
-                        &[&self.portal, &self.kind, id],
-                    )
-                    .await?;
+                    &[&self.portal, &self.kind, id],
+                )
+                .await?;
                 Ok(())
             }
             Write::Alias { from, to } => {
-                self.transaction
-                    .execute(
-                        "INSERT INTO aliases (portal_id, kind, id, survivor) VALUES ($1, $2, $3, $4)
+                self.exec(
+                    "INSERT INTO aliases (portal_id, kind, id, survivor) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (portal_id, kind, id) DO UPDATE SET survivor = $4",
-                        &[&self.portal, &self.kind, from, to],
-                    )
-                    .await?;
+                    &[&self.portal, &self.kind, from, to],
+                )
+                .await?;
                 Ok(())
             }
             Write::Associate {
@@ -286,15 +336,14 @@ impl Tx<'_> {
     }
 
     async fn load(&self, id: i64) -> Result<Option<Loaded>> {
-        let row = self
-            .transaction
-            .query_opt(
+        let rows = self
+            .rows(
                 "SELECT record, terms, brief FROM records
                  WHERE portal_id = $1 AND kind = $2 AND id = $3 FOR UPDATE",
                 &[&self.portal, &self.kind, &id],
             )
             .await?;
-        Ok(row.map(|row| Loaded {
+        Ok(rows.into_iter().next().map(|row| Loaded {
             record: row.get::<_, Json<Record>>(0).0,
             terms: row.get::<_, Json<Vec<Term>>>(1).0,
             brief: row.get::<_, Json<Brief>>(2).0,
@@ -302,23 +351,22 @@ impl Tx<'_> {
     }
 
     async fn save(&self, record: &Record, terms: &[Term], brief: &Brief) -> Result<()> {
-        self.transaction
-            .execute(
-                "INSERT INTO records (portal_id, kind, id, record, brief, terms, archived)
+        self.exec(
+            "INSERT INTO records (portal_id, kind, id, record, brief, terms, archived)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (portal_id, kind, id)
                  DO UPDATE SET record = $4, brief = $5, terms = $6, archived = $7",
-                &[
-                    &self.portal,
-                    &self.kind,
-                    &record.id,
-                    &Json(record),
-                    &Json(brief),
-                    &Json(terms),
-                    &record.archived,
-                ],
-            )
-            .await?;
+            &[
+                &self.portal,
+                &self.kind,
+                &record.id,
+                &Json(record),
+                &Json(brief),
+                &Json(terms),
+                &record.archived,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -338,41 +386,124 @@ impl Tx<'_> {
              WHERE r.portal_id = $1 AND r.kind = $2 AND r.id = $3
                AND r.term_kind = t.term_kind AND r.term = t.term"
         };
-        self.transaction
-            .execute(sql, &[&self.portal, &self.kind, &id, &kinds, &values])
+        self.exec(sql, &[&self.portal, &self.kind, &id, &kinds, &values])
             .await?;
         Ok(())
     }
 
     async fn add_to_count(&self, delta: i64) -> Result<()> {
-        self.transaction
-            .execute(
-                "INSERT INTO record_counts (portal_id, kind, live)
+        self.exec(
+            "INSERT INTO record_counts (portal_id, kind, live)
                  VALUES ($1, $2, GREATEST($3::bigint, 0))
                  ON CONFLICT (portal_id, kind)
                  DO UPDATE SET live = GREATEST(record_counts.live + $3::bigint, 0)",
-                &[&self.portal, &self.kind, &delta],
-            )
-            .await?;
+            &[&self.portal, &self.kind, &delta],
+        )
+        .await?;
         Ok(())
     }
 
-    async fn upsert(&self, record: &Record, terms: &[Term], brief: &Brief) -> Result<()> {
-        let was_live = match self.load(record.id).await? {
-            Some(old) if !old.record.archived => {
-                self.index_terms(record.id, &old.terms, false).await?;
-                true
+    /// Upserts of distinct records (other writes are skipped; the caller passes none): the
+    /// old terms of the live ones out, the new terms of the live ones in, the count moved
+    /// by how many became live or stopped being, and the rows written, each as one statement.
+    async fn upsert_all(&self, writes: &[Write]) -> Result<()> {
+        let upserts: Vec<(&Record, &[Term], &Brief)> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Upsert {
+                    record,
+                    terms,
+                    brief,
+                } => Some((record, terms.as_slice(), &**brief)),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<i64> = upserts.iter().map(|(record, ..)| record.id).collect();
+        let old: HashMap<i64, (Vec<Term>, bool)> = self
+            .rows(
+                "SELECT id, terms, archived FROM records
+                 WHERE portal_id = $1 AND kind = $2 AND id = ANY($3) FOR UPDATE",
+                &[&self.portal, &self.kind, &ids],
+            )
+            .await?
+            .into_iter()
+            .map(|row| (row.get(0), (row.get::<_, Json<Vec<Term>>>(1).0, row.get(2))))
+            .collect();
+        let (mut gone, mut added) = (Terms::default(), Terms::default());
+        let mut delta = 0i64;
+        for (record, terms, _) in &upserts {
+            let was_live = match old.get(&record.id) {
+                Some((old_terms, false)) => {
+                    gone.extend(record.id, old_terms);
+                    true
+                }
+                _ => false,
+            };
+            let is_live = !record.archived;
+            if is_live {
+                added.extend(record.id, terms);
             }
-            _ => false,
-        };
-        let is_live = !record.archived;
-        if is_live {
-            self.index_terms(record.id, terms, true).await?;
+            delta += i64::from(is_live) - i64::from(was_live);
         }
-        if was_live != is_live {
-            self.add_to_count(if is_live { 1 } else { -1 }).await?;
+        if !gone.ids.is_empty() {
+            self.exec(
+                "DELETE FROM record_terms r
+                 USING unnest($3::bigint[], $4::smallint[], $5::text[]) AS t (id, term_kind, term)
+                 WHERE r.portal_id = $1 AND r.kind = $2 AND r.id = t.id
+                   AND r.term_kind = t.term_kind AND r.term = t.term",
+                &[
+                    &self.portal,
+                    &self.kind,
+                    &gone.ids,
+                    &gone.kinds,
+                    &gone.values,
+                ],
+            )
+            .await?;
         }
-        self.save(record, terms, brief).await
+        if !added.ids.is_empty() {
+            self.exec(
+                "INSERT INTO record_terms (portal_id, kind, term_kind, term, id)
+                 SELECT $1, $2, term_kind, term, id
+                 FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS t (id, term_kind, term)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &self.portal,
+                    &self.kind,
+                    &added.ids,
+                    &added.kinds,
+                    &added.values,
+                ],
+            )
+            .await?;
+        }
+        if delta != 0 {
+            self.add_to_count(delta).await?;
+        }
+        let records: Vec<Json<&Record>> =
+            upserts.iter().map(|(record, ..)| Json(*record)).collect();
+        let briefs: Vec<Json<&Brief>> = upserts.iter().map(|(.., brief)| Json(*brief)).collect();
+        let terms: Vec<Json<&[Term]>> = upserts.iter().map(|(_, terms, _)| Json(*terms)).collect();
+        let archived: Vec<bool> = upserts.iter().map(|(record, ..)| record.archived).collect();
+        self.exec(
+            "INSERT INTO records (portal_id, kind, id, record, brief, terms, archived)
+             SELECT $1, $2, id, record, brief, terms, archived
+             FROM unnest($3::bigint[], $4::jsonb[], $5::jsonb[], $6::jsonb[], $7::boolean[])
+                 AS r (id, record, brief, terms, archived)
+             ON CONFLICT (portal_id, kind, id) DO UPDATE SET record = EXCLUDED.record,
+                 brief = EXCLUDED.brief, terms = EXCLUDED.terms, archived = EXCLUDED.archived",
+            &[
+                &self.portal,
+                &self.kind,
+                &ids,
+                &records,
+                &briefs,
+                &terms,
+                &archived,
+            ],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn set_archived(&self, id: i64, archived_at_ms: Option<i64>) -> Result<()> {
@@ -410,12 +541,11 @@ impl Tx<'_> {
                 self.index_terms(id, &stored.terms, false).await?;
                 self.add_to_count(-1).await?;
             }
-            self.transaction
-                .execute(
-                    "DELETE FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
-                    &[&self.portal, &self.kind, &id],
-                )
-                .await?;
+            self.exec(
+                "DELETE FROM records WHERE portal_id = $1 AND kind = $2 AND id = $3",
+                &[&self.portal, &self.kind, &id],
+            )
+            .await?;
         }
         self.unlink_all(id, None).await
     }
@@ -424,8 +554,7 @@ impl Tx<'_> {
     /// both directions: the rows from it, then their reverse rows (both by primary key).
     async fn unlink_all(&self, id: i64, to_kind: Option<i16>) -> Result<()> {
         let removed = self
-            .transaction
-            .query(
+            .rows(
                 "DELETE FROM associations WHERE portal_id = $1 AND from_kind = $2
                  AND from_id = $3 AND ($4::smallint IS NULL OR to_kind = $4)
                  RETURNING to_kind, to_id",
@@ -437,15 +566,14 @@ impl Tx<'_> {
         }
         let kinds: Vec<i16> = removed.iter().map(|row| row.get(0)).collect();
         let ids: Vec<i64> = removed.iter().map(|row| row.get(1)).collect();
-        self.transaction
-            .execute(
-                "DELETE FROM associations a USING unnest($4::smallint[], $5::bigint[])
+        self.exec(
+            "DELETE FROM associations a USING unnest($4::smallint[], $5::bigint[])
                      AS other (kind, id)
                  WHERE a.portal_id = $1 AND a.from_kind = other.kind AND a.from_id = other.id
                    AND a.to_kind = $2 AND a.to_id = $3",
-                &[&self.portal, &self.kind, &id, &kinds, &ids],
-            )
-            .await?;
+            &[&self.portal, &self.kind, &id, &kinds, &ids],
+        )
+        .await?;
         Ok(())
     }
 
@@ -459,8 +587,7 @@ impl Tx<'_> {
              AND ((from_kind, from_id, to_kind, to_id) = ($2, $3, $4, $5)
                OR (from_kind, from_id, to_kind, to_id) = ($4, $5, $2, $3))"
         };
-        self.transaction
-            .execute(sql, &[&self.portal, &from.0, &from.1, &to.0, &to.1])
+        self.exec(sql, &[&self.portal, &from.0, &from.1, &to.0, &to.1])
             .await?;
         Ok(())
     }

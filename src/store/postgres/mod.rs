@@ -107,6 +107,9 @@ impl From<deadpool_postgres::PoolError> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
 /// One PostgreSQL database shared by the gateways of a deployment; cheap to clone.
 #[derive(Clone)]
 pub struct Database {
@@ -142,6 +145,29 @@ impl Database {
     /// A pooled connection.
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The rows `sql` reads, on a pooled connection, the statement prepared once per
+    /// connection.
+    pub(super) async fn read(
+        &self,
+        sql: &str,
+        parameters: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, parameters).await?)
+    }
+
+    /// The row `sql` reads, if any (see [`Database::read`]).
+    pub(super) async fn read_opt(
+        &self,
+        sql: &str,
+        parameters: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&statement, parameters).await?)
     }
 
     /// A connection of its own, outside the pool (the lease's session), with the task that

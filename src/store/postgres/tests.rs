@@ -35,7 +35,7 @@ pub(super) async fn leading_database() -> (Database, super::Fence) {
         .await
         .unwrap()
         .get(0);
-    (database, super::Fence::new(epoch))
+    (database, super::Fence::taken(epoch))
 }
 
 /// A running candidate: its role, and the token that stops it.

@@ -1,16 +1,4 @@
-//! bench-inbox: the inbox's group commit on each backend, in one run, below HTTP.
-//!
-//! `bench-inbox [--seconds N] [--runs N] [--group REQUESTS]`: appends groups of REQUESTS
-//! requests of 100 webhook events each (every event new), one group after another as the
-//! daemon's committer does, for N seconds on
-//! - sled: `Store::store_events` then `Store::acknowledge` (group commit, fdatasync, ledger);
-//! - PostgreSQL, one replica: one committer appending to `store::postgres::Inbox` (one
-//!   `INSERT` and one commit per group, the server's default `synchronous_commit`);
-//! - PostgreSQL, two replicas: two committers, each with its own connection pool.
-//!
-//! The PostgreSQL server is a throw-away cluster (`kit::postgres`) on this machine, with its
-//! default settings (fsync on). Prints events/s per backend and run, then the medians and the
-//! ratios to sled, as JSON on the last line.
+//! `bench-backends inbox`: the inbox's group commit on each backend (see the binary's doc).
 
 use std::time::Duration;
 
@@ -18,6 +6,8 @@ use hubspot_gateway::kit::postgres::Cluster;
 use hubspot_gateway::store::postgres::{Database, Inbox};
 use hubspot_gateway::store::{NewEvent, Store};
 use tokio::time::Instant;
+
+use super::{argument, median};
 
 const EVENTS_PER_REQUEST: usize = 100;
 
@@ -116,24 +106,7 @@ async fn postgres_run(
     Ok(events as f64 / start.elapsed().as_secs_f64())
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
-    let arguments: Vec<String> = std::env::args().collect();
-    match arguments.iter().position(|argument| argument == name) {
-        Some(at) => Ok(arguments
-            .get(at + 1)
-            .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?
-            .parse()?),
-        None => Ok(default),
-    }
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+pub async fn run() -> anyhow::Result<()> {
     let seconds = argument("--seconds", 10)?;
     let runs = argument("--runs", 3)?;
     let group = usize::try_from(argument("--group", 8)?)?;

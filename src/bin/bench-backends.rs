@@ -1,0 +1,47 @@
+//! bench-backends: the store's operations on sled and on PostgreSQL, in one run, below HTTP.
+//! The PostgreSQL server is a throw-away cluster (`kit::postgres`) on this machine with its
+//! default settings (fsync on); each run gets a fresh database and a fresh sled store.
+//!
+//! - `bench-backends inbox [--seconds N] [--runs N] [--group REQUESTS]`: appends groups of
+//!   REQUESTS requests of 100 webhook events each (every event new), one group after another
+//!   as the daemon's committer does, for N seconds on sled (`Store::store_events` then
+//!   `Store::acknowledge`: group commit, fdatasync, ledger), on PostgreSQL with one
+//!   committer (`store::postgres::Inbox`: one `INSERT` and one commit per group) and with two
+//!   committers, each with its own pool (two replicas).
+//! - `bench-backends mirror [--contacts N] [--seconds N] [--runs N]`: fills each mirror with N
+//!   contacts (about 40 properties each, in writes of 100 records as a backfill page), then
+//!   looks up random contacts by email from two tasks for N seconds; prints records/s of the
+//!   fill, bytes per record, lookups/s and their p50/p99.
+//!
+//! Each prints one line per run and backend, then the medians as JSON on the last line.
+
+#[path = "bench_backends/inbox.rs"]
+mod inbox;
+#[path = "bench_backends/mirror.rs"]
+mod mirror;
+
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The value after `name` on the command line, else `default`.
+pub(crate) fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
+    let arguments: Vec<String> = std::env::args().collect();
+    match arguments.iter().position(|argument| argument == name) {
+        Some(at) => Ok(arguments
+            .get(at + 1)
+            .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?
+            .parse()?),
+        None => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        Some("inbox") => inbox::run().await,
+        Some("mirror") => mirror::run().await,
+        _ => anyhow::bail!("usage: bench-backends inbox|mirror [options] (see its source's doc)"),
+    }
+}
