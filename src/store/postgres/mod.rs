@@ -5,6 +5,7 @@
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
 
+pub mod exports;
 pub mod inbox;
 pub mod lease;
 pub mod mirror;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+pub use exports::Exports;
 pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
 pub use mirror::Mirror;
@@ -196,6 +198,8 @@ impl Database {
     }
 }
 
+#[cfg(test)]
+mod exports_tests;
 #[cfg(test)]
 mod mirror_tests;
 #[cfg(test)]

@@ -85,6 +85,29 @@ const MIGRATIONS: &[&str] = &[
          value bytea NOT NULL,
          PRIMARY KEY (portal_id, name)
      );",
+    // 4: export jobs. A header per job and a row per record (input, intent, outcome: the
+    // caller's bytes); a sealed row (redacted by a privacy deletion) is never written again.
+    // `export_seals` counts seals, so a worker holding rows in memory sees that one happened.
+    "CREATE SEQUENCE export_job_ids;
+     CREATE TABLE export_jobs (
+         portal_id bigint NOT NULL,
+         id bigint NOT NULL,
+         header bytea NOT NULL,
+         PRIMARY KEY (portal_id, id)
+     );
+     CREATE TABLE export_rows (
+         portal_id bigint NOT NULL,
+         job_id bigint NOT NULL,
+         index integer NOT NULL,
+         value bytea NOT NULL,
+         sealed boolean NOT NULL DEFAULT false,
+         PRIMARY KEY (portal_id, job_id, index)
+     );
+     CREATE TABLE export_seals (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         count bigint NOT NULL
+     );
+     INSERT INTO export_seals (count) VALUES (0);",
 ];
 
 /// This build's schema version.
