@@ -5,10 +5,12 @@
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
 
+pub mod connections;
 pub mod exports;
 pub mod inbox;
 pub mod lease;
 pub mod mirror;
+pub mod reference;
 pub mod schema;
 
 use std::time::Duration;
@@ -16,10 +18,12 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+pub use connections::Connections;
 pub use exports::Exports;
 pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
 pub use mirror::Mirror;
+pub use reference::Reference;
 pub use schema::{Migrated, SCHEMA_VERSION};
 
 /// How long a connection attempt may take before the database counts as unreachable.
@@ -202,5 +206,7 @@ impl Database {
 mod exports_tests;
 #[cfg(test)]
 mod mirror_tests;
+#[cfg(test)]
+mod reference_tests;
 #[cfg(test)]
 mod tests;

@@ -108,6 +108,36 @@ const MIGRATIONS: &[&str] = &[
          count bigint NOT NULL
      );
      INSERT INTO export_seals (count) VALUES (0);",
+    // 5: reference data (owners, deal pipelines, property definitions as JSONB), the
+    // connections to HubSpot (the caller's bytes; tokens in them arrive sealed) and the user
+    // mappings (no portal: they describe internal users).
+    "CREATE TABLE owners (
+         portal_id bigint NOT NULL,
+         id bigint NOT NULL,
+         owner jsonb NOT NULL,
+         PRIMARY KEY (portal_id, id)
+     );
+     CREATE TABLE pipelines (
+         portal_id bigint NOT NULL,
+         id text COLLATE \"C\" NOT NULL,
+         pipeline jsonb NOT NULL,
+         PRIMARY KEY (portal_id, id)
+     );
+     CREATE TABLE properties (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         name text COLLATE \"C\" NOT NULL,
+         property jsonb NOT NULL,
+         PRIMARY KEY (portal_id, kind, name)
+     );
+     CREATE TABLE connections (
+         name text COLLATE \"C\" PRIMARY KEY,
+         value bytea NOT NULL
+     );
+     CREATE TABLE user_mappings (
+         email text COLLATE \"C\" PRIMARY KEY,
+         mapping jsonb NOT NULL
+     );",
 ];
 
 /// This build's schema version.

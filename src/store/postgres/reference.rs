@@ -1,0 +1,203 @@
+//! Reference data on PostgreSQL: owners, deal pipelines and property definitions, each
+//! replaced as a whole per portal (and type) by the leader's sync, behind the [`Fence`]; and
+//! the user mappings, which any replica's API writes. Names are ordered by their bytes
+//! (`COLLATE "C"`), as sled orders its keys, whatever the database's collation.
+
+use tokio_postgres::types::Json;
+
+use super::{Database, Fence, Result};
+use crate::object::ObjectType;
+use crate::store::{Owner, Pipeline, PropertyDef, UserMapping};
+
+#[derive(Clone)]
+pub struct Reference {
+    database: Database,
+}
+
+impl Reference {
+    pub fn new(database: Database) -> Reference {
+        Reference { database }
+    }
+
+    /// Replaces the portal's owners (active and archived) with `owners`.
+    pub async fn replace_owners(&self, fence: Fence, portal: i64, owners: &[Owner]) -> Result<()> {
+        let ids: Vec<i64> = owners.iter().map(|owner| owner.id).collect();
+        let values: Vec<Json<&Owner>> = owners.iter().map(Json).collect();
+        self.replace(
+            fence,
+            "DELETE FROM owners WHERE portal_id = $1",
+            &[&portal],
+            "INSERT INTO owners (portal_id, id, owner)
+             SELECT $1, id, owner FROM unnest($2::bigint[], $3::jsonb[]) AS o (id, owner)",
+            &[&portal, &ids, &values],
+        )
+        .await
+    }
+
+    pub async fn owner(&self, portal: i64, id: i64) -> Result<Option<Owner>> {
+        let row = self
+            .database
+            .read_opt(
+                "SELECT owner FROM owners WHERE portal_id = $1 AND id = $2",
+                &[&portal, &id],
+            )
+            .await?;
+        Ok(row.map(|row| row.get::<_, Json<Owner>>(0).0))
+    }
+
+    /// Every owner of the portal, by id.
+    pub async fn owners(&self, portal: i64) -> Result<Vec<Owner>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT owner FROM owners WHERE portal_id = $1 ORDER BY id",
+                &[&portal],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<Owner>>(0).0)
+            .collect())
+    }
+
+    pub async fn replace_pipelines(
+        &self,
+        fence: Fence,
+        portal: i64,
+        pipelines: &[Pipeline],
+    ) -> Result<()> {
+        let ids: Vec<&str> = pipelines
+            .iter()
+            .map(|pipeline| pipeline.id.as_str())
+            .collect();
+        let values: Vec<Json<&Pipeline>> = pipelines.iter().map(Json).collect();
+        self.replace(
+            fence,
+            "DELETE FROM pipelines WHERE portal_id = $1",
+            &[&portal],
+            "INSERT INTO pipelines (portal_id, id, pipeline)
+             SELECT $1, id, pipeline FROM unnest($2::text[], $3::jsonb[]) AS p (id, pipeline)",
+            &[&portal, &ids, &values],
+        )
+        .await
+    }
+
+    /// The portal's deal pipelines, by id.
+    pub async fn pipelines(&self, portal: i64) -> Result<Vec<Pipeline>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT pipeline FROM pipelines WHERE portal_id = $1 ORDER BY id",
+                &[&portal],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<Pipeline>>(0).0)
+            .collect())
+    }
+
+    pub async fn replace_properties(
+        &self,
+        fence: Fence,
+        portal: i64,
+        kind: ObjectType,
+        properties: &[PropertyDef],
+    ) -> Result<()> {
+        let kind = i16::from(kind.code());
+        let names: Vec<&str> = properties.iter().map(|p| p.name.as_str()).collect();
+        let values: Vec<Json<&PropertyDef>> = properties.iter().map(Json).collect();
+        self.replace(
+            fence,
+            "DELETE FROM properties WHERE portal_id = $1 AND kind = $2",
+            &[&portal, &kind],
+            "INSERT INTO properties (portal_id, kind, name, property)
+             SELECT $1, $2, name, property FROM unnest($3::text[], $4::jsonb[])
+                 AS p (name, property)",
+            &[&portal, &kind, &names, &values],
+        )
+        .await
+    }
+
+    /// Every property definition of a type, by name.
+    pub async fn properties(&self, portal: i64, kind: ObjectType) -> Result<Vec<PropertyDef>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT property FROM properties WHERE portal_id = $1 AND kind = $2 ORDER BY name",
+                &[&portal, &i16::from(kind.code())],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<PropertyDef>>(0).0)
+            .collect())
+    }
+
+    /// Every user mapping, by email.
+    pub async fn mappings(&self) -> Result<Vec<UserMapping>> {
+        let rows = self
+            .database
+            .read("SELECT mapping FROM user_mappings ORDER BY email", &[])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<UserMapping>>(0).0)
+            .collect())
+    }
+
+    pub async fn mapping(&self, email: &str) -> Result<Option<UserMapping>> {
+        let row = self
+            .database
+            .read_opt(
+                "SELECT mapping FROM user_mappings WHERE email = $1",
+                &[&email],
+            )
+            .await?;
+        Ok(row.map(|row| row.get::<_, Json<UserMapping>>(0).0))
+    }
+
+    pub async fn set_mapping(&self, mapping: &UserMapping) -> Result<()> {
+        self.database
+            .read(
+                "INSERT INTO user_mappings (email, mapping) VALUES ($1, $2)
+                 ON CONFLICT (email) DO UPDATE SET mapping = $2",
+                &[&mapping.email, &Json(mapping)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a mapping; whether there was one.
+    pub async fn remove_mapping(&self, email: &str) -> Result<bool> {
+        let rows = self
+            .database
+            .read(
+                "DELETE FROM user_mappings WHERE email = $1 RETURNING email",
+                &[&email],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Deletes what `delete` names and inserts what `insert` lists, in one transaction behind
+    /// `fence`.
+    async fn replace(
+        &self,
+        fence: Fence,
+        delete: &str,
+        delete_parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        insert: &str,
+        insert_parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<()> {
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        let statement = transaction.prepare_cached(delete).await?;
+        transaction.execute(&statement, delete_parameters).await?;
+        let statement = transaction.prepare_cached(insert).await?;
+        transaction.execute(&statement, insert_parameters).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}
