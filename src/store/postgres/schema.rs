@@ -18,7 +18,8 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO leadership (epoch, replica, since) VALUES (0, '', now());",
     // 2: the webhook inbox. Every replica appends; redelivery detection is the unique key
     // (an event's identity digest per portal), so it holds across replicas; the leader
-    // applies what is not applied yet, in `seq` order.
+    // applies what is not applied yet, in `seq` order. The Webhooks Journal's cursors move
+    // in the transaction that stores the events they cover.
     "CREATE TABLE inbox_events (
          seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
          portal_id bigint NOT NULL,
@@ -29,7 +30,15 @@ const MIGRATIONS: &[&str] = &[
          applied boolean NOT NULL DEFAULT false,
          UNIQUE (portal_id, digest)
      );
-     CREATE INDEX inbox_events_unapplied ON inbox_events (seq) WHERE NOT applied;",
+     CREATE INDEX inbox_events_unapplied ON inbox_events (seq) WHERE NOT applied;
+     CREATE INDEX inbox_events_by_event_id ON inbox_events (event_id);
+     CREATE INDEX inbox_events_by_arrival ON inbox_events (received_at_ms);
+     CREATE TABLE journal_cursors (
+         portal_id bigint PRIMARY KEY,
+         position bytea NOT NULL,
+         stored bigint NOT NULL,
+         duplicates bigint NOT NULL
+     );",
     // 3: the mirror. A record is JSONB with its brief (what lookups and filters read) and
     // the terms it is indexed under; `record_terms` holds the terms of live records, one
     // row each, so a lookup is one index range. `kind` is `ObjectType::code`, `term_kind`

@@ -463,3 +463,112 @@ async fn the_inbox_refuses_while_the_database_is_away_and_loses_nothing_it_ackno
         assert!(stored.contains(id), "acknowledged event {id} lost");
     }
 }
+
+#[tokio::test]
+async fn a_journal_cursor_moves_with_its_events_and_only_behind_the_fence() {
+    let (database, fence) = leading_database().await;
+    let inbox = super::Inbox::new(database.clone());
+    let events = [event(7, 1, "{}"), event(7, 2, "{}"), event(7, 1, "{}")];
+    let moved = crate::store::CursorMove {
+        portal_id: 7,
+        position: b"offset-1".to_vec(),
+    };
+    let request = crate::store::Appending {
+        events: &events,
+        cursor: Some(&moved),
+    };
+    assert!(matches!(
+        inbox.append_group(0, &[request], None).await,
+        Err(Error::Refused(_))
+    ));
+    let outcomes = inbox
+        .append_group(0, &[request], Some(fence))
+        .await
+        .unwrap();
+    assert_eq!(outcomes, [outcome(2, 1)]);
+    let cursor = inbox.journal_cursor(7).await.unwrap().unwrap();
+    assert_eq!(
+        (cursor.position.as_slice(), cursor.stored, cursor.duplicates),
+        (&b"offset-1"[..], 2, 1)
+    );
+
+    // A deposed leader's journal read stores nothing and moves nothing.
+    database
+        .client()
+        .await
+        .unwrap()
+        .batch_execute("UPDATE leadership SET epoch = epoch + 1")
+        .await
+        .unwrap();
+    let later = [event(7, 3, "{}")];
+    let stale = crate::store::CursorMove {
+        portal_id: 7,
+        position: b"offset-2".to_vec(),
+    };
+    let refused = inbox
+        .append_group(
+            0,
+            &[crate::store::Appending {
+                events: &later,
+                cursor: Some(&stale),
+            }],
+            Some(fence),
+        )
+        .await;
+    assert!(matches!(refused, Err(Error::Fenced { .. })), "{refused:?}");
+    assert_eq!(inbox.unapplied(10).await.unwrap().len(), 2);
+    assert_eq!(
+        inbox.journal_cursor(7).await.unwrap().unwrap().position,
+        b"offset-1"
+    );
+}
+
+#[tokio::test]
+async fn applied_events_are_pruned_and_erased_ones_stay_deduplicated() {
+    let (database, fence) = leading_database().await;
+    let inbox = super::Inbox::new(database);
+    let old = [
+        event(1, 1, r#"{"email":"ann@x.io"}"#),
+        event(1, 2, r#"{"email":"bob@x.io"}"#),
+    ];
+    inbox.append(1_000, &[&old]).await.unwrap();
+    let new = [event(1, 3, r#"{"email":"ann@x.io"}"#)];
+    inbox.append(5_000, &[&new]).await.unwrap();
+    assert_eq!(inbox.pending().await.unwrap(), 3);
+
+    let first_two: Vec<i64> = inbox
+        .unapplied(2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    inbox.mark_applied(fence, &first_two).await.unwrap();
+    assert_eq!(inbox.pending().await.unwrap(), 1);
+
+    let erased = inbox
+        .erase(fence, |raw| raw.contains("ann@x.io"))
+        .await
+        .unwrap();
+    assert_eq!(erased, 2);
+    assert!(
+        inbox.by_event_id(1).await.unwrap().is_empty(),
+        "an erased event is not shown"
+    );
+    assert_eq!(inbox.by_event_id(2).await.unwrap().len(), 1);
+    let recent = inbox.recent(10).await.unwrap();
+    assert!(recent.iter().all(|event| !event.raw.contains("ann@x.io")));
+    let again = [event(1, 3, r#"{"email":"ann@x.io"}"#)];
+    assert_eq!(
+        inbox.append(6_000, &[&again]).await.unwrap(),
+        [outcome(0, 1)]
+    );
+
+    // Only applied events older than the cutoff go; a redelivery of one is new again.
+    assert_eq!(inbox.prune(fence, 5_000).await.unwrap(), 2);
+    assert_eq!(inbox.recent(10).await.unwrap().len(), 1);
+    assert_eq!(
+        inbox.append(7_000, &[&old[..1]]).await.unwrap(),
+        [outcome(1, 0)]
+    );
+}
