@@ -12,9 +12,14 @@
 //!   contacts (about 40 properties each, in writes of 100 records as a backfill page), then
 //!   looks up random contacts by email from two tasks for N seconds; prints records/s of the
 //!   fill, bytes per record, lookups/s and their p50/p99.
+//! - `bench-backends failover [--kills N] [--replicas N]`: replicas as processes campaign for
+//!   the leader lease; the leader is killed with SIGKILL N times; the time from each kill to
+//!   another replica leading (p50, p99, max). PostgreSQL only: sled has one process.
 //!
 //! Each prints one line per run and backend, then the medians as JSON on the last line.
 
+#[path = "bench_backends/failover.rs"]
+mod failover;
 #[path = "bench_backends/inbox.rs"]
 mod inbox;
 #[path = "bench_backends/mirror.rs"]
@@ -42,6 +47,10 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("inbox") => inbox::run().await,
         Some("mirror") => mirror::run().await,
-        _ => anyhow::bail!("usage: bench-backends inbox|mirror [options] (see its source's doc)"),
+        Some("failover") => failover::run().await,
+        Some("candidate") => failover::candidate().await,
+        _ => anyhow::bail!(
+            "usage: bench-backends inbox|mirror|failover [options] (see its source's doc)"
+        ),
     }
 }
