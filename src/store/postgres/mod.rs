@@ -9,6 +9,7 @@ pub mod connections;
 pub mod exports;
 pub mod inbox;
 pub mod lease;
+pub mod matches;
 pub mod mirror;
 pub mod reference;
 pub mod schema;
@@ -22,6 +23,7 @@ pub use connections::Connections;
 pub use exports::Exports;
 pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
+pub use matches::Matches;
 pub use mirror::Mirror;
 pub use reference::Reference;
 pub use schema::{Migrated, SCHEMA_VERSION};
@@ -204,6 +206,8 @@ impl Database {
 
 #[cfg(test)]
 mod exports_tests;
+#[cfg(test)]
+mod matches_tests;
 #[cfg(test)]
 mod mirror_tests;
 #[cfg(test)]

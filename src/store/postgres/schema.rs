@@ -147,6 +147,22 @@ const MIGRATIONS: &[&str] = &[
          email text COLLATE \"C\" PRIMARY KEY,
          mapping jsonb NOT NULL
      );",
+    // 6: first matches: when a record was first found by a lookup, once for every replica
+    // (the first row written wins), and their count per type, kept with the rows.
+    "CREATE TABLE first_matches (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         id bigint NOT NULL,
+         matched_at_ms bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind, id)
+     );
+     CREATE INDEX first_matches_by_time ON first_matches (portal_id, kind, matched_at_ms);
+     CREATE TABLE match_counts (
+         portal_id bigint NOT NULL,
+         kind smallint NOT NULL,
+         matched bigint NOT NULL,
+         PRIMARY KEY (portal_id, kind)
+     );",
 ];
 
 /// This build's schema version.
