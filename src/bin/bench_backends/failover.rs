@@ -17,9 +17,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::argument;
 
-/// `bench-backends candidate URL NAME`: campaigns until killed; prints `leading EPOCH` and
-/// `following` as its role changes.
+/// `bench-backends candidate URL NAME`: campaigns until killed or its stdin closes (the
+/// benchmark ended); prints `leading EPOCH` and `following` as its role changes.
 pub async fn candidate() -> anyhow::Result<()> {
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
     let arguments: Vec<String> = std::env::args().collect();
     let (Some(url), Some(name)) = (arguments.get(2), arguments.get(3)) else {
         anyhow::bail!("usage: bench-backends candidate URL NAME");
@@ -46,6 +50,7 @@ struct Replica {
 fn start(url: &str, name: &str) -> anyhow::Result<Replica> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["candidate", url, name])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;

@@ -30,6 +30,9 @@ pub use schema::{Migrated, SCHEMA_VERSION};
 
 /// How long a connection attempt may take before the database counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The server ends a pooled session idle this long inside a transaction (see `Database::new`);
+/// within the lease's takeover (`lease::IDLE_SESSION_TIMEOUT`).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -133,6 +136,16 @@ impl Database {
             .parse()
             .map_err(|error: tokio_postgres::Error| Error::Url(error.to_string()))?;
         config.connect_timeout(CONNECT_TIMEOUT);
+        // A transaction left open by a gateway cut off from the database would hold its row
+        // locks (the fence's `FOR SHARE` on the lease row among them) until TCP gave up,
+        // hours later: the server ends such sessions. The gateway's transactions never wait
+        // on anything but the database.
+        let options = format!(
+            "{} -c idle_in_transaction_session_timeout={}s",
+            config.get_options().unwrap_or(""),
+            IDLE_IN_TRANSACTION.as_secs()
+        );
+        config.options(options.trim());
         if config.get_application_name().is_none() {
             config.application_name("hubspot-gateway");
         }

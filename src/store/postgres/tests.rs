@@ -335,12 +335,21 @@ async fn a_leader_cut_off_from_the_database_stops_before_another_starts() {
         .unwrap();
     let partition = Partition::to(port).await;
     let through = url.replace(&format!(":{port}/"), &format!(":{}/", partition.port));
-    let mut cut_off = campaign(Database::new(&through, 2).unwrap(), "cut-off");
-    until(&mut cut_off, POLL * 3, leading).await.expect("leads");
+    let cut_off_database = Database::new(&through, 2).unwrap();
+    let mut cut_off = campaign(cut_off_database.clone(), "cut-off");
+    let fence = until(&mut cut_off, POLL * 3, leading)
+        .await
+        .expect("leads")
+        .fence()
+        .unwrap();
     let mut other = campaign(database.clone(), "other");
     tokio::time::sleep(POLL * 2).await;
     assert!(following(*other.role.borrow()));
 
+    // Cut in the middle of a fenced write: its transaction holds the lease row.
+    let mut writer = cut_off_database.client().await.unwrap();
+    let open = writer.transaction().await.unwrap();
+    fence.check(&open).await.unwrap();
     partition.cut();
     let cut = Instant::now();
     until(&mut cut_off, Duration::from_secs(15), following)
@@ -357,6 +366,7 @@ async fn a_leader_cut_off_from_the_database_stops_before_another_starts() {
     );
     assert!(stopped <= HEARTBEAT + HEARTBEAT_TIMEOUT + Duration::from_millis(500));
     assert!(took_over < Duration::from_secs(15));
+    drop(open);
 }
 
 fn event(portal_id: i64, event_id: i64, raw: &str) -> crate::store::NewEvent<'_> {
