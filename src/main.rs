@@ -133,6 +133,14 @@ fn main() -> ExitCode {
         } => run(hubspot_gateway::demo::run(listen, !no_webhooks)),
         Command::CheckConfig => check_config(&cli.config),
         Command::Migrate => match config::load(&cli.config, &|name| std::env::var(name).ok()) {
+            Ok(loaded) if loaded.config.store.backend == config::Backend::Sled => {
+                eprintln!(
+                    "{}: store.backend is \"sled\": `migrate` is for PostgreSQL (a sled store \
+                     upgrades itself when the daemon opens it)",
+                    cli.config.display()
+                );
+                ExitCode::from(EXIT_CONFIG)
+            }
             Ok(loaded) => run(async move { daemon::commands::migrate(&loaded).await }),
             Err(problems) => config_problems(&cli.config, problems),
         },

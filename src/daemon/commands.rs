@@ -192,14 +192,9 @@ pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `hubspot-gateway migrate`: creates the PostgreSQL schema, or upgrades it to this build's
-/// version; a schema already current is left as it is.
+/// `hubspot-gateway migrate` (with `store.backend = "postgres"`): creates the PostgreSQL
+/// schema, or upgrades it to this build's version; a schema already current is left as it is.
 pub async fn migrate(loaded: &Loaded) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        loaded.config.store.backend == crate::config::Backend::Postgres,
-        "store.backend is \"sled\": `migrate` is for PostgreSQL (a sled store upgrades itself \
-         when the daemon opens it)"
-    );
     let url = loaded
         .secrets
         .database_url

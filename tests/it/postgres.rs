@@ -4,11 +4,11 @@
 use hubspot_gateway::kit::postgres::Cluster;
 
 use crate::support::process::command;
-
 use crate::support::{config_with, Options};
 
-/// A config file for a gateway on the database at `url` (read from `IT_DATABASE_URL`).
-fn postgres_config(dir: &std::path::Path, store_lines: &str) -> std::path::PathBuf {
+/// A config file in `dir` with `store_lines` in its `[store]` section (the database's URL,
+/// when given, is read from `IT_DATABASE_URL`).
+fn config_file(dir: &std::path::Path, store_lines: &str) -> std::path::PathBuf {
     let options = Options {
         store: store_lines.to_owned(),
         ..Options::default()
@@ -38,7 +38,7 @@ fn output_of(output: &std::process::Output) -> String {
 async fn migrate_creates_the_schema_then_finds_it_current() {
     let url = Cluster::shared().fresh_database().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = postgres_config(
+    let config = config_file(
         dir.path(),
         "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
     );
@@ -78,7 +78,7 @@ async fn migrate_creates_the_schema_then_finds_it_current() {
 #[test]
 fn migrate_explains_a_database_it_cannot_reach_and_never_prints_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let config = postgres_config(
+    let config = config_file(
         dir.path(),
         "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
     );
@@ -101,12 +101,12 @@ fn migrate_explains_a_database_it_cannot_reach_and_never_prints_the_password() {
 #[test]
 fn the_backend_and_its_url_go_together() {
     let dir = tempfile::tempdir().unwrap();
-    let without_url = postgres_config(dir.path(), "backend = \"postgres\"");
+    let without_url = config_file(dir.path(), "backend = \"postgres\"");
     let output = gateway(&without_url).arg("check-config").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(output_of(&output).contains("store.url: backend = \"postgres\" needs"));
 
-    let sled_with_url = postgres_config(dir.path(), "url = \"env:IT_DATABASE_URL\"");
+    let sled_with_url = config_file(dir.path(), "url = \"env:IT_DATABASE_URL\"");
     let output = gateway(&sled_with_url)
         .arg("check-config")
         .env("IT_DATABASE_URL", "postgresql://h/db")
@@ -121,4 +121,9 @@ fn the_backend_and_its_url_go_together() {
         .output()
         .unwrap();
     assert_eq!(migrate.status.code(), Some(2), "{}", output_of(&migrate));
+
+    let sled = config_file(dir.path(), "");
+    let migrate = gateway(&sled).arg("migrate").output().unwrap();
+    assert_eq!(migrate.status.code(), Some(2));
+    assert!(output_of(&migrate).contains("`migrate` is for PostgreSQL"));
 }

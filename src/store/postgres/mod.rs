@@ -1,6 +1,10 @@
 //! The PostgreSQL backend (`store.backend = "postgres"`): a pool of connections to one
-//! database that any number of gateways share, the schema and its versions ([`schema`]),
-//! and the lease that makes one of those gateways the leader ([`lease`]).
+//! database that any number of gateways share ([`Database`]), the schema and its versions
+//! ([`schema`]), the lease that makes one of those gateways the leader ([`lease`]), and the
+//! stores, each with the operations of its sled counterpart: the webhook inbox with the
+//! journal's cursors, the mirror, export jobs, reference data with the user mappings,
+//! connections, first matches. The daemon does not run on it yet (ARCHITECTURE.md,
+//! "PostgreSQL").
 //!
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
@@ -60,8 +64,9 @@ impl From<tokio_postgres::Error> for Error {
     fn from(error: tokio_postgres::Error) -> Self {
         // A server error (a constraint, a permission) is the database answering, unless its
         // class says the server is going away or cannot serve (08 connection, 53 resources,
-        // 57 operator intervention such as a shutdown, 58 system); anything else (a closed
-        // connection, a timeout) is the database being away.
+        // 57 operator intervention such as a shutdown, 58 system). Without a server error, a
+        // closed connection or an I/O error (refused, reset, timed out) is the database being
+        // away; anything else is a statement this build got wrong.
         match error.as_db_error() {
             Some(db) => {
                 let code = db.code().code();
@@ -78,7 +83,6 @@ impl From<tokio_postgres::Error> for Error {
             None if error.is_closed() || io_error_in(&error) => {
                 Error::Unavailable(with_causes(&error))
             }
-            // A value that does not convert, a row of another shape: this build's mistake.
             None => Error::Refused(with_causes(&error)),
         }
     }
