@@ -10,9 +10,9 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{Database, Error, Fence, Result};
+use super::{Database, Error, Fence, Outbox, Result};
 use crate::object::ObjectType;
-use crate::store::{Brief, Record, Term, Write};
+use crate::store::{Brief, Notice, Record, Term, Write};
 
 /// The mirror's tables, shared by every replica; only the leader writes.
 #[derive(Clone)]
@@ -34,6 +34,21 @@ impl Mirror {
         kind: ObjectType,
         writes: &[Write],
         cursor: Option<(&str, &[u8])>,
+    ) -> Result<()> {
+        self.write_notifying(fence, portal, kind, writes, cursor, None)
+            .await
+    }
+
+    /// Like [`Mirror::write`], also queueing `notices` (what `notify` derived from these
+    /// writes) in `outbox`, in the same transaction; `now_ms` stamps them.
+    pub async fn write_notifying(
+        &self,
+        fence: Fence,
+        portal: i64,
+        kind: ObjectType,
+        writes: &[Write],
+        cursor: Option<(&str, &[u8])>,
+        notifying: Option<(&Outbox, &[Notice], i64)>,
     ) -> Result<()> {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
@@ -63,6 +78,9 @@ impl Mirror {
                     &[&portal, &name, &value],
                 )
                 .await?;
+        }
+        if let Some((outbox, notices, now_ms)) = notifying {
+            super::outbox::queue_in(outbox, &transaction, notices, now_ms).await?;
         }
         transaction.commit().await?;
         Ok(())

@@ -3,8 +3,8 @@
 //! ([`schema`]), the lease that makes one of those gateways the leader ([`lease`]), and the
 //! stores, each with the operations of its sled counterpart: the webhook inbox with the
 //! journal's cursors, the mirror, export jobs, reference data with the user mappings,
-//! connections, first matches. The daemon does not run on it yet (ARCHITECTURE.md,
-//! "PostgreSQL").
+//! connections, first matches, the outbox of notifications. The daemon does not run on it
+//! yet (ARCHITECTURE.md, "PostgreSQL").
 //!
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod lease;
 pub mod matches;
 pub mod mirror;
+pub mod outbox;
 pub mod reference;
 pub mod schema;
 
@@ -29,6 +30,7 @@ pub use inbox::{Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
 pub use matches::Matches;
 pub use mirror::Mirror;
+pub use outbox::Outbox;
 pub use reference::Reference;
 pub use schema::{Migrated, SCHEMA_VERSION};
 
@@ -227,6 +229,8 @@ mod exports_tests;
 mod matches_tests;
 #[cfg(test)]
 mod mirror_tests;
+#[cfg(test)]
+mod outbox_tests;
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]

@@ -163,6 +163,32 @@ const MIGRATIONS: &[&str] = &[
          matched bigint NOT NULL,
          PRIMARY KEY (portal_id, kind)
      );",
+    // 7: the outbox of notifications: per target, waiting and dead ones by sequence number
+    // (one per notification, shared by its targets), the totals, and the instance number
+    // that makes message ids unique across deployments.
+    "CREATE SEQUENCE outbox_seq;
+     CREATE TABLE outbox (
+         target text COLLATE \"C\" NOT NULL,
+         dead boolean NOT NULL,
+         seq bigint NOT NULL,
+         notification jsonb NOT NULL,
+         PRIMARY KEY (target, dead, seq)
+     );
+     CREATE TABLE outbox_totals (
+         target text COLLATE \"C\" PRIMARY KEY,
+         delivered bigint NOT NULL,
+         failed bigint NOT NULL,
+         dropped bigint NOT NULL,
+         last_error text,
+         last_error_at_ms bigint,
+         last_delivered_at_ms bigint
+     );
+     CREATE TABLE outbox_instance (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         instance bigint NOT NULL
+     );
+     INSERT INTO outbox_instance (instance)
+         VALUES ((random() * 9223372036854775807)::bigint);",
 ];
 
 /// This build's schema version.

@@ -1,0 +1,375 @@
+//! The outbox of notifications on PostgreSQL: sled's [`Outbox`](crate::store::Outbox) in two
+//! tables. A notification is queued in the transaction of the change that caused it
+//! ([`queue_in`], from [`Mirror::write_notifying`](super::Mirror::write_notifying)), behind
+//! that change's fence; delivery (settling, redelivering, the targets' configuration) is the
+//! leader's and passes the fence too. Pending and dead counts are counted in the database,
+//! so every replica reports the same.
+//!
+//! Bounded as on sled: a target holds at most its high water of waiting notifications (and
+//! as many dead ones); past it new ones are not queued and are counted as dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::Transaction;
+use parking_lot::RwLock;
+use tokio_postgres::types::Json;
+
+use super::{Database, Fence, Result};
+use crate::store::{Notice, Notification, QueueStatus, Settled};
+
+#[derive(Clone)]
+pub struct Outbox {
+    database: Database,
+    /// Random, fixed when the schema was created: makes message ids unique across stores.
+    instance: u64,
+    /// The configured targets and their high water.
+    targets: Arc<RwLock<HashMap<String, u64>>>,
+}
+
+impl Outbox {
+    pub async fn open(database: Database) -> Result<Outbox> {
+        let rows = database
+            .read("SELECT instance FROM outbox_instance", &[])
+            .await?;
+        let instance = rows.first().map_or(0, |row| row.get::<_, i64>(0) as u64);
+        Ok(Outbox {
+            database,
+            instance,
+            targets: Arc::default(),
+        })
+    }
+
+    /// The message id of notification `seq`: the same for every attempt, target and replica.
+    pub fn message_id(&self, seq: u64) -> String {
+        format!("msg_{:016x}{seq:016x}", self.instance)
+    }
+
+    /// Declares the targets (name, high water); returns, per target no longer configured,
+    /// how many of its notifications were deleted with it. The leader's, behind `fence`.
+    pub async fn configure(
+        &self,
+        fence: Fence,
+        targets: &[(String, u64)],
+    ) -> Result<Vec<(String, u64)>> {
+        let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        let removed = transaction
+            .query(
+                "DELETE FROM outbox WHERE NOT (target = ANY($1)) RETURNING target",
+                &[&names],
+            )
+            .await?;
+        transaction
+            .execute(
+                "DELETE FROM outbox_totals WHERE NOT (target = ANY($1))",
+                &[&names],
+            )
+            .await?;
+        transaction.commit().await?;
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for row in removed {
+            *counts.entry(row.get(0)).or_default() += 1;
+        }
+        *self.targets.write() = targets.iter().cloned().collect();
+        Ok(counts.into_iter().collect())
+    }
+
+    fn high_water(&self, target: &str) -> Option<u64> {
+        self.targets.read().get(target).copied()
+    }
+
+    /// Up to `limit` waiting notifications of `target` after `after`, oldest first.
+    pub async fn waiting(
+        &self,
+        target: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>> {
+        let (after, limit) = (after as i64, limit as i64);
+        let rows = self
+            .database
+            .read(
+                "SELECT seq, notification FROM outbox WHERE target = $1 AND NOT dead AND seq > $2
+                 ORDER BY seq LIMIT $3",
+                &[&target, &after, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let seq: i64 = row.get(0);
+                (seq as u64, row.get::<_, Json<Notification>>(1).0)
+            })
+            .collect())
+    }
+
+    /// Records what became of notifications of `target`, in one transaction behind `fence`.
+    pub async fn settle(&self, fence: Fence, target: &str, settled: &[Settled]) -> Result<()> {
+        let Some(high_water) = self.high_water(target) else {
+            return Ok(());
+        };
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        let mut dead = count(&transaction, target, true).await?;
+        let mut totals = Totals::default();
+        for each in settled {
+            match each {
+                Settled::Delivered { seq, at_ms } => {
+                    remove_pending(&transaction, target, *seq).await?;
+                    totals.delivered += 1;
+                    totals.last_delivered_at_ms = Some(*at_ms);
+                }
+                Settled::Retry { seq, row } => {
+                    transaction
+                        .execute(
+                            "UPDATE outbox SET notification = $3
+                             WHERE target = $1 AND NOT dead AND seq = $2",
+                            &[&target, &(*seq as i64), &Json(row)],
+                        )
+                        .await?;
+                    totals.failed(row);
+                }
+                Settled::Dead { seq, row } => {
+                    remove_pending(&transaction, target, *seq).await?;
+                    totals.failed(row);
+                    if dead >= high_water {
+                        totals.dropped += 1;
+                        tracing::warn!(
+                            target = %target,
+                            high_water,
+                            "a dead notification above the high water was discarded"
+                        );
+                    } else {
+                        transaction
+                            .execute(
+                                "INSERT INTO outbox (target, dead, seq, notification)
+                                 VALUES ($1, true, $2, $3)",
+                                &[&target, &(*seq as i64), &Json(row)],
+                            )
+                            .await?;
+                        dead += 1;
+                    }
+                }
+            }
+        }
+        totals.add_to(&transaction, target).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Moves every dead notification of `target` back to waiting, to be tried again for a
+    /// full retry period from `now_ms`; how many. `None`: no such target. Behind `fence`.
+    pub async fn redeliver(&self, fence: Fence, target: &str, now_ms: i64) -> Result<Option<u64>> {
+        if self.high_water(target).is_none() {
+            return Ok(None);
+        }
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        let moved = transaction
+            .execute(
+                "UPDATE outbox SET dead = false, notification = notification
+                     || jsonb_build_object('attempts', 0, 'next_attempt_at_ms', 0,
+                                           'queued_at_ms', $2::bigint)
+                 WHERE target = $1 AND dead",
+                &[&target, &now_ms],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(Some(moved))
+    }
+
+    /// The counts of `target`; `None`: no such target.
+    pub async fn status(&self, target: &str) -> Result<Option<QueueStatus>> {
+        if self.high_water(target).is_none() {
+            return Ok(None);
+        }
+        let rows = self
+            .database
+            .read(
+                "SELECT (SELECT count(*) FROM outbox WHERE target = $1 AND NOT dead),
+                        (SELECT count(*) FROM outbox WHERE target = $1 AND dead),
+                        t.delivered, t.failed, t.dropped, t.last_error, t.last_error_at_ms,
+                        t.last_delivered_at_ms
+                 FROM (SELECT 1) AS one LEFT JOIN outbox_totals t ON t.target = $1",
+                &[&target],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let number = |at: usize| row.get::<_, Option<i64>>(at).unwrap_or(0).max(0) as u64;
+        Ok(Some(QueueStatus {
+            pending: number(0),
+            dead: number(1),
+            delivered: number(2),
+            failed: number(3),
+            dropped: number(4),
+            last_error: row.get(5),
+            last_error_at_ms: row.get(6),
+            last_delivered_at_ms: row.get(7),
+        }))
+    }
+}
+
+/// The advisory lock a transaction takes before numbering its notifications (see
+/// [`queue_in`]): "hsgw" and 3.
+const NUMBERING_LOCK: i64 = 0x6873_6777_0000_0003;
+
+/// Queues `notices` in `transaction` (the change that caused them): one sequence number per
+/// notice, one row per configured target below its high water; the others are counted as
+/// dropped. A deliverer reads what comes after the last number it read, so numbers must
+/// follow commit order: a transaction that queues takes [`NUMBERING_LOCK`] before it
+/// numbers, and holds it until it commits.
+pub(super) async fn queue_in(
+    outbox: &Outbox,
+    transaction: &Transaction<'_>,
+    notices: &[Notice],
+    now_ms: i64,
+) -> Result<()> {
+    let mut pending: HashMap<&str, u64> = HashMap::new();
+    let mut dropped: HashMap<&str, u64> = HashMap::new();
+    let mut rows: Vec<(Vec<&str>, Notification)> = Vec::new();
+    for notice in notices {
+        let mut targets = Vec::new();
+        for target in &notice.targets {
+            let Some(high_water) = outbox.high_water(target) else {
+                continue;
+            };
+            let waiting = match pending.get(&**target) {
+                Some(waiting) => *waiting,
+                None => count(transaction, target, false).await?,
+            };
+            if waiting >= high_water {
+                *dropped.entry(target).or_default() += 1;
+                pending.insert(target, waiting);
+            } else {
+                targets.push(&**target);
+                pending.insert(target, waiting + 1);
+            }
+        }
+        if !targets.is_empty() {
+            let notification = Notification {
+                event: notice.event.to_owned(),
+                subject: notice.subject,
+                body: notice.body.clone(),
+                queued_at_ms: now_ms,
+                attempts: 0,
+                next_attempt_at_ms: 0,
+                last_error: None,
+            };
+            rows.push((targets, notification));
+        }
+    }
+    if !rows.is_empty() {
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&NUMBERING_LOCK])
+            .await?;
+    }
+    for (targets, notification) in &rows {
+        // One number for every target of a notice: one message id wherever it goes.
+        let seq: i64 = transaction
+            .query_one("SELECT nextval('outbox_seq')", &[])
+            .await?
+            .get(0);
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO outbox (target, dead, seq, notification)
+                 SELECT target, false, $2, $3 FROM unnest($1::text[]) AS target",
+            )
+            .await?;
+        transaction
+            .execute(&statement, &[targets, &seq, &Json(notification)])
+            .await?;
+    }
+    for (target, dropped) in dropped {
+        let totals = Totals {
+            dropped,
+            ..Totals::default()
+        };
+        totals.add_to(transaction, target).await?;
+        tracing::warn!(
+            target = %target,
+            dropped,
+            "outbox above its high water: new notifications for this target are dropped \
+             (the oldest are kept) until deliveries catch up"
+        );
+    }
+    Ok(())
+}
+
+async fn count(transaction: &Transaction<'_>, target: &str, dead: bool) -> Result<u64> {
+    let statement = transaction
+        .prepare_cached("SELECT count(*) FROM outbox WHERE target = $1 AND dead = $2")
+        .await?;
+    let count: i64 = transaction
+        .query_one(&statement, &[&target, &dead])
+        .await?
+        .get(0);
+    Ok(count as u64)
+}
+
+async fn remove_pending(transaction: &Transaction<'_>, target: &str, seq: u64) -> Result<()> {
+    transaction
+        .execute(
+            "DELETE FROM outbox WHERE target = $1 AND NOT dead AND seq = $2",
+            &[&target, &(seq as i64)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Additions to a target's totals (the latest error and delivery replace the stored ones).
+#[derive(Default)]
+struct Totals {
+    delivered: u64,
+    failed: u64,
+    dropped: u64,
+    last_error: Option<String>,
+    last_error_at_ms: Option<i64>,
+    last_delivered_at_ms: Option<i64>,
+}
+
+impl Totals {
+    fn failed(&mut self, row: &Notification) {
+        self.failed += 1;
+        self.last_error = row.last_error.clone();
+        self.last_error_at_ms = Some(crate::time::now_ms());
+    }
+
+    async fn add_to(&self, transaction: &Transaction<'_>, target: &str) -> Result<()> {
+        let (delivered, failed, dropped) = (
+            self.delivered as i64,
+            self.failed as i64,
+            self.dropped as i64,
+        );
+        transaction
+            .execute(
+                "INSERT INTO outbox_totals (target, delivered, failed, dropped, last_error,
+                     last_error_at_ms, last_delivered_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (target) DO UPDATE SET
+                     delivered = outbox_totals.delivered + $2,
+                     failed = outbox_totals.failed + $3,
+                     dropped = outbox_totals.dropped + $4,
+                     last_error = CASE WHEN $3 > 0 THEN $5 ELSE outbox_totals.last_error END,
+                     last_error_at_ms = COALESCE($6, outbox_totals.last_error_at_ms),
+                     last_delivered_at_ms = COALESCE($7, outbox_totals.last_delivered_at_ms)",
+                &[
+                    &target,
+                    &delivered,
+                    &failed,
+                    &dropped,
+                    &self.last_error,
+                    &self.last_error_at_ms,
+                    &self.last_delivered_at_ms,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
