@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Database, Result};
+use super::{Database, Outbox, Result};
 use crate::object::ObjectType;
+use crate::store::FirstMatchNotice;
 
 #[derive(Clone)]
 pub struct Matches {
@@ -25,6 +26,17 @@ impl Matches {
     /// Stores first matches `(type, id, matched at)` not stored yet and returns the time
     /// stored for each, in order: its own, or the earlier one another write stored.
     pub async fn store(&self, portal: i64, found: &[(ObjectType, i64, i64)]) -> Result<Vec<i64>> {
+        self.store_notifying(portal, found, None).await
+    }
+
+    /// Like [`Matches::store`], also queueing in `outbox`, in the same transaction, the
+    /// notice `notice` makes of each match this call stored (a first match).
+    pub async fn store_notifying(
+        &self,
+        portal: i64,
+        found: &[(ObjectType, i64, i64)],
+        notifying: Option<(&Outbox, &FirstMatchNotice)>,
+    ) -> Result<Vec<i64>> {
         let kinds: Vec<i16> = found.iter().map(|(kind, ..)| code(*kind)).collect();
         let ids: Vec<i64> = found.iter().map(|(_, id, _)| *id).collect();
         let times: Vec<i64> = found.iter().map(|(.., at)| *at).collect();
@@ -35,13 +47,25 @@ impl Matches {
                 "INSERT INTO first_matches (portal_id, kind, id, matched_at_ms)
                  SELECT $1, kind, id, at FROM unnest($2::smallint[], $3::bigint[], $4::bigint[])
                      AS m (kind, id, at)
-                 ON CONFLICT DO NOTHING RETURNING kind",
+                 ON CONFLICT DO NOTHING RETURNING kind, id, matched_at_ms",
                 &[&portal, &kinds, &ids, &times],
             )
             .await?;
         let mut added: BTreeMap<i16, i64> = BTreeMap::new();
         for row in &inserted {
             *added.entry(row.get(0)).or_default() += 1;
+        }
+        if let Some((outbox, notice)) = notifying {
+            let notices: Vec<_> = inserted
+                .iter()
+                .filter_map(|row| {
+                    let kind = ObjectType::ALL
+                        .into_iter()
+                        .find(|kind| code(*kind) == row.get::<_, i16>(0))?;
+                    notice(portal, kind, row.get(1), row.get(2))
+                })
+                .collect();
+            super::outbox::queue_in(outbox, &transaction, &notices, crate::time::now_ms()).await?;
         }
         for (kind, count) in added {
             transaction

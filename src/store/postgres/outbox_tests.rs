@@ -191,3 +191,56 @@ async fn notifications_are_numbered_in_commit_order() {
     let bodies: Vec<&[u8]> = waiting.iter().map(|(_, row)| row.body.as_slice()).collect();
     assert_eq!(bodies, [&b"{\"id\":\"1\"}"[..], b"{\"id\":\"2\"}"]);
 }
+
+#[tokio::test]
+async fn owner_replacements_and_first_matches_queue_their_notices_once() {
+    let (database, fence) = leading_database().await;
+    let outbox = Outbox::open(database.clone()).await.unwrap();
+    outbox
+        .configure(fence, &[("t".to_owned(), 100)])
+        .await
+        .unwrap();
+    let left = Notice {
+        targets: vec![Arc::from("t")],
+        event: "owner.deactivated",
+        subject: Subject::owner(7),
+        body: b"owner 7 left".to_vec(),
+    };
+    super::Reference::new(database.clone())
+        .replace_owners_notifying(fence, PORTAL, &[], Some((&outbox, &[left], 0)))
+        .await
+        .unwrap();
+
+    let first_match: crate::store::FirstMatchNotice = Arc::new(|portal, kind, id, at| {
+        Some(Notice {
+            targets: vec![Arc::from("t")],
+            event: "match.first",
+            subject: Subject::record(kind, id),
+            body: format!("{portal} {kind} {id} {at}").into_bytes(),
+        })
+    });
+    let replicas = [
+        super::Matches::new(database.clone()),
+        super::Matches::new(database.clone()),
+    ];
+    let found = [(Contacts, 1, 100)];
+    let (a, b) = tokio::join!(
+        replicas[0].store_notifying(PORTAL, &found, Some((&outbox, &first_match))),
+        replicas[1].store_notifying(PORTAL, &found, Some((&outbox, &first_match))),
+    );
+    a.unwrap();
+    b.unwrap();
+    replicas[0]
+        .store_notifying(PORTAL, &found, Some((&outbox, &first_match)))
+        .await
+        .unwrap();
+
+    let bodies: Vec<String> = outbox
+        .waiting("t", 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, row)| String::from_utf8(row.body).unwrap())
+        .collect();
+    assert_eq!(bodies, ["owner 7 left", "62515 contacts 1 100"]);
+}

@@ -5,9 +5,9 @@
 
 use tokio_postgres::types::Json;
 
-use super::{Database, Fence, Result};
+use super::{Database, Fence, Outbox, Result};
 use crate::object::ObjectType;
-use crate::store::{Owner, Pipeline, PropertyDef, UserMapping};
+use crate::store::{Notice, Owner, Pipeline, PropertyDef, UserMapping};
 
 #[derive(Clone)]
 pub struct Reference {
@@ -21,6 +21,19 @@ impl Reference {
 
     /// Replaces the portal's owners (active and archived) with `owners`.
     pub async fn replace_owners(&self, fence: Fence, portal: i64, owners: &[Owner]) -> Result<()> {
+        self.replace_owners_notifying(fence, portal, owners, None)
+            .await
+    }
+
+    /// Like [`Reference::replace_owners`], also queueing `notices` (owners who left) in
+    /// `outbox` in the same transaction; `now_ms` stamps them.
+    pub async fn replace_owners_notifying(
+        &self,
+        fence: Fence,
+        portal: i64,
+        owners: &[Owner],
+        notifying: Option<(&Outbox, &[Notice], i64)>,
+    ) -> Result<()> {
         let ids: Vec<i64> = owners.iter().map(|owner| owner.id).collect();
         let values: Vec<Json<&Owner>> = owners.iter().map(Json).collect();
         self.replace(
@@ -30,6 +43,7 @@ impl Reference {
             "INSERT INTO owners (portal_id, id, owner)
              SELECT $1, id, owner FROM unnest($2::bigint[], $3::jsonb[]) AS o (id, owner)",
             &[&portal, &ids, &values],
+            notifying,
         )
         .await
     }
@@ -78,6 +92,7 @@ impl Reference {
             "INSERT INTO pipelines (portal_id, id, pipeline)
              SELECT $1, id, pipeline FROM unnest($2::text[], $3::jsonb[]) AS p (id, pipeline)",
             &[&portal, &ids, &values],
+            None,
         )
         .await
     }
@@ -115,6 +130,7 @@ impl Reference {
              SELECT $1, $2, name, property FROM unnest($3::text[], $4::jsonb[])
                  AS p (name, property)",
             &[&portal, &kind, &names, &values],
+            None,
         )
         .await
     }
@@ -180,8 +196,8 @@ impl Reference {
         Ok(!rows.is_empty())
     }
 
-    /// Deletes what `delete` names and inserts what `insert` lists, in one transaction behind
-    /// `fence`.
+    /// Deletes what `delete` names and inserts what `insert` lists, with the notices if any,
+    /// in one transaction behind `fence`.
     async fn replace(
         &self,
         fence: Fence,
@@ -189,6 +205,7 @@ impl Reference {
         delete_parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
         insert: &str,
         insert_parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        notifying: Option<(&Outbox, &[Notice], i64)>,
     ) -> Result<()> {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
@@ -197,6 +214,9 @@ impl Reference {
         transaction.execute(&statement, delete_parameters).await?;
         let statement = transaction.prepare_cached(insert).await?;
         transaction.execute(&statement, insert_parameters).await?;
+        if let Some((outbox, notices, now_ms)) = notifying {
+            super::outbox::queue_in(outbox, &transaction, notices, now_ms).await?;
+        }
         transaction.commit().await?;
         Ok(())
     }
