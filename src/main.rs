@@ -230,8 +230,8 @@ fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
 
 /// What this build does with `store.backend = "postgres"` (README, "PostgreSQL").
 const POSTGRES_PENDING: &str = "store.backend = \"postgres\": this build creates and upgrades \
-    the PostgreSQL schema (`hubspot-gateway migrate`) and has the leader lease, but keeps its \
-    stores (inbox, mirror, exports…) in sled only; use backend = \"sled\" to run it";
+    the PostgreSQL schema (`hubspot-gateway migrate`), but its daemon and commands still run \
+    on sled only; use backend = \"sled\" to run it";
 
 fn config_problems(path: &std::path::Path, problems: Vec<config::Problem>) -> ExitCode {
     eprintln!("{}: {} problem(s):", path.display(), problems.len());

@@ -69,7 +69,7 @@ async fn migrate_creates_the_schema_then_finds_it_current() {
         .unwrap();
     assert_eq!(serve.status.code(), Some(2));
     assert!(
-        output_of(&serve).contains("in sled only"),
+        output_of(&serve).contains("on sled only"),
         "{}",
         output_of(&serve)
     );
