@@ -44,9 +44,12 @@ impl Matches {
         let transaction = client.transaction().await?;
         let inserted = transaction
             .query(
+                // In key order: two replicas inserting overlapping keys in different orders
+                // would wait for each other's uncommitted rows.
                 "INSERT INTO first_matches (portal_id, kind, id, matched_at_ms)
                  SELECT $1, kind, id, at FROM unnest($2::smallint[], $3::bigint[], $4::bigint[])
                      AS m (kind, id, at)
+                 ORDER BY kind, id
                  ON CONFLICT DO NOTHING RETURNING kind, id, matched_at_ms",
                 &[&portal, &kinds, &ids, &times],
             )
