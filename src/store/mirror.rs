@@ -567,11 +567,7 @@ impl Tx<'_> {
         }
         self.index_terms(id, &stored.terms, !archive)?;
         self.add_to_count(if archive { -1 } else { 1 })?;
-        stored.record.archived = archive;
-        stored.record.archived_at_ms = archived_at_ms;
-        if let Some(at_ms) = archived_at_ms {
-            stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
-        }
+        stored.record.set_archived(archived_at_ms);
         let brief = self.brief_archived(id, archive)?;
         self.save(stored.as_ref(), brief.as_ref())
     }
@@ -580,7 +576,7 @@ impl Tx<'_> {
         let Some(mut stored) = self.load(id)? else {
             return Ok(());
         };
-        stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        stored.record.note_state_change(at_ms);
         // `state_changed_at_ms` is not in the brief.
         self.save(stored.as_ref(), None)
     }

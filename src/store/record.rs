@@ -30,6 +30,23 @@ pub struct Record {
     pub stage_history: Vec<StageEntry>,
 }
 
+impl Record {
+    /// Archives the record (`Some(at)`: deleted in HubSpot at that time) or restores it
+    /// (`None`); an archive's time also orders later events against it.
+    pub(super) fn set_archived(&mut self, archived_at_ms: Option<i64>) {
+        self.archived = archived_at_ms.is_some();
+        self.archived_at_ms = archived_at_ms;
+        if let Some(at_ms) = archived_at_ms {
+            self.note_state_change(at_ms);
+        }
+    }
+
+    /// Records that a deletion or restore happened at `at_ms` (the latest one counts).
+    pub(super) fn note_state_change(&mut self, at_ms: i64) {
+        self.state_changed_at_ms = self.state_changed_at_ms.max(at_ms);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageEntry {
     pub stage: String,

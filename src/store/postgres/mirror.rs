@@ -534,11 +534,7 @@ impl Tx<'_> {
         }
         self.index_terms(id, &stored.terms, !archive).await?;
         self.add_to_count(if archive { -1 } else { 1 }).await?;
-        stored.record.archived = archive;
-        stored.record.archived_at_ms = archived_at_ms;
-        if let Some(at_ms) = archived_at_ms {
-            stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
-        }
+        stored.record.set_archived(archived_at_ms);
         stored.brief.archived = archive;
         self.save(&stored.record, &stored.terms, &stored.brief)
             .await
@@ -548,7 +544,7 @@ impl Tx<'_> {
         let Some(mut stored) = self.load(id).await? else {
             return Ok(());
         };
-        stored.record.state_changed_at_ms = stored.record.state_changed_at_ms.max(at_ms);
+        stored.record.note_state_change(at_ms);
         self.save(&stored.record, &stored.terms, &stored.brief)
             .await
     }
