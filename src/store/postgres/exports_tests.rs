@@ -1,7 +1,7 @@
 //! Export jobs on both backends: one sequence of operations, every read compared; a deposed
 //! leader's intent refused.
 
-use super::tests::leading_database;
+use super::tests::{depose, leading_database};
 use super::Exports;
 use crate::store::Store;
 
@@ -128,13 +128,7 @@ async fn a_deposed_leader_writes_no_intent() {
         .write(PORTAL, id, Some(b"h"), &rows(&[(0, "a")]))
         .await
         .unwrap();
-    database
-        .client()
-        .await
-        .unwrap()
-        .batch_execute("UPDATE leadership SET epoch = epoch + 1")
-        .await
-        .unwrap();
+    depose(&database).await;
     let refused = exports
         .update_rows(fence, PORTAL, id, &rows(&[(0, "a: sending")]))
         .await;

@@ -3,7 +3,7 @@
 //! sure the scenario exercises what it names (a lookup hit, an archive hiding a record, a
 //! merge, a purge, associations both ways).
 
-use super::tests::leading_database;
+use super::tests::{depose, leading_database};
 use super::Mirror;
 use crate::object::ObjectType::{self, Companies, Contacts};
 use crate::store::{Brief, Record, Store, Term, TermKind, Write};
@@ -270,13 +270,7 @@ async fn a_write_with_an_old_epoch_changes_nothing() {
         )
         .await
         .unwrap();
-    database
-        .client()
-        .await
-        .unwrap()
-        .batch_execute("UPDATE leadership SET epoch = epoch + 1")
-        .await
-        .unwrap();
+    depose(&database).await;
     let refused = mirror
         .write(
             fence,

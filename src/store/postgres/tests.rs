@@ -19,6 +19,17 @@ async fn database() -> (Database, String) {
     (Database::new(&url, 4).unwrap(), url)
 }
 
+/// Writes a newer epoch, as a new leader taking the lease would: the current one is fenced.
+pub(super) async fn depose(database: &Database) {
+    database
+        .client()
+        .await
+        .unwrap()
+        .batch_execute("UPDATE leadership SET epoch = epoch + 1")
+        .await
+        .unwrap();
+}
+
 /// A migrated database and the fence of a leader's epoch on it (the lease row written as
 /// a leader would, without a lease task).
 pub(super) async fn leading_database() -> (Database, super::Fence) {
@@ -229,13 +240,7 @@ async fn a_fenced_write_waits_for_nothing_but_holds_off_a_new_epoch() {
     fence.check(&transaction).await.unwrap();
     // While the fenced transaction is open, a takeover's epoch write waits for it.
     let writer = database.clone();
-    let takeover = tokio::spawn(async move {
-        let client = writer.client().await.unwrap();
-        client
-            .execute("UPDATE leadership SET epoch = epoch + 1", &[])
-            .await
-            .unwrap();
-    });
+    let takeover = tokio::spawn(async move { depose(&writer).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !takeover.is_finished(),
@@ -503,13 +508,7 @@ async fn a_journal_cursor_moves_with_its_events_and_only_behind_the_fence() {
     );
 
     // A deposed leader's journal read stores nothing and moves nothing.
-    database
-        .client()
-        .await
-        .unwrap()
-        .batch_execute("UPDATE leadership SET epoch = epoch + 1")
-        .await
-        .unwrap();
+    depose(&database).await;
     let later = [event(7, 3, "{}")];
     let stale = crate::store::CursorMove {
         portal_id: 7,
