@@ -25,11 +25,6 @@ mod inbox;
 #[path = "bench_backends/mirror.rs"]
 mod mirror;
 
-pub(crate) fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// The value after `name` on the command line, else `default`.
 pub(crate) fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
     let arguments: Vec<String> = std::env::args().collect();

@@ -1,6 +1,6 @@
 //! What the integration tests, the benchmarks and the demo share to run a real gateway beside
-//! the simulator: a free port, its config text, and a reconciliation window that stays out of
-//! the way.
+//! the simulator: a free port, its config text, a reconciliation window that stays out of
+//! the way, a throw-away PostgreSQL server, and the median the benchmarks report.
 
 mod config;
 pub mod postgres;
@@ -23,6 +23,17 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no free port of 127.0.0.1 between 20000 and 32767")
+}
+
+/// The median of `values` (the lower middle for an even count; 0 for none): how the
+/// benchmarks summarise their runs.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get((sorted.len().max(1) - 1) / 2)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// A one-minute `sync.reconcile_window_utc` twelve hours from now, so that no run reconciles

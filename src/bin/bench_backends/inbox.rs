@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use hubspot_gateway::kit::median;
 use hubspot_gateway::kit::postgres::Cluster;
 use hubspot_gateway::store::postgres::{Database, Inbox};
 use hubspot_gateway::store::{NewEvent, Store};
 use tokio::time::Instant;
 
-use super::{argument, median};
+use super::argument;
 
 const EVENTS_PER_REQUEST: usize = 100;
 
@@ -125,7 +126,7 @@ pub async fn run() -> anyhow::Result<()> {
             rates.push(rate);
         }
     }
-    let (sled, one, two) = (median(&mut sled), median(&mut one), median(&mut two));
+    let (sled, one, two) = (median(&sled), median(&one), median(&two));
     println!(
         "{}",
         serde_json::json!({

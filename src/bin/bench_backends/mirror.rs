@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use hubspot_gateway::kit::median;
 use hubspot_gateway::kit::postgres::Cluster;
 use hubspot_gateway::object::ObjectType::Contacts;
 use hubspot_gateway::store::postgres::{Database, Fence, Mirror};
 use hubspot_gateway::store::{Brief, Record, Store, Term, TermKind, Write};
 use tokio::time::Instant;
 
-use super::{argument, median};
+use super::argument;
 
 const PORTAL: i64 = 62515;
 /// Records per write: a backfill page.
@@ -226,7 +227,7 @@ fn show(name: &str, run: u64, figures: &Figures) {
 }
 
 fn medians(runs: &[Figures]) -> serde_json::Value {
-    let of = |field: fn(&Figures) -> f64| median(&mut runs.iter().map(field).collect::<Vec<_>>());
+    let of = |field: fn(&Figures) -> f64| median(&runs.iter().map(field).collect::<Vec<_>>());
     serde_json::json!({
         "fill_records_per_s": of(|f| f.fill_per_s).round(),
         "bytes_per_record": of(|f| f.bytes_per_record).round(),

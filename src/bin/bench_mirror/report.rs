@@ -22,15 +22,7 @@ pub fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-/// The median of `values` (the lower middle for an even count).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
-        .get((sorted.len().max(1) - 1) / 2)
-        .copied()
-        .unwrap_or(0.0)
-}
+pub use hubspot_gateway::kit::median;
 
 /// The run whose `key` is the median among `runs` (so its other figures belong together).
 pub fn median_run(runs: &[Value], key: &str) -> Value {
