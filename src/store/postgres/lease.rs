@@ -73,11 +73,12 @@ impl Fence {
 
     /// Fails with [`Error::Fenced`] unless the lease is still at this epoch; holds the
     /// `leadership` row until `transaction` ends, so no new epoch is written meanwhile.
-    pub async fn check(self, transaction: &tokio_postgres::Transaction<'_>) -> Result<()> {
-        let current: i64 = transaction
-            .query_one("SELECT epoch FROM leadership FOR SHARE", &[])
-            .await?
-            .get(0);
+    pub async fn check(self, transaction: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+        // Prepared once per pooled connection: every fenced write starts with this.
+        let statement = transaction
+            .prepare_cached("SELECT epoch FROM leadership FOR SHARE")
+            .await?;
+        let current: i64 = transaction.query_one(&statement, &[]).await?.get(0);
         if current == self.epoch {
             Ok(())
         } else {

@@ -71,13 +71,12 @@ impl Mirror {
             }
         }
         if let Some((name, value)) = cursor {
-            transaction
-                .execute(
-                    "INSERT INTO sync_cursors (portal_id, name, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (portal_id, name) DO UPDATE SET value = $3",
-                    &[&portal, &name, &value],
-                )
-                .await?;
+            tx.exec(
+                "INSERT INTO sync_cursors (portal_id, name, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (portal_id, name) DO UPDATE SET value = $3",
+                &[&portal, &name, &value],
+            )
+            .await?;
         }
         if let Some((outbox, notices, now_ms)) = notifying {
             super::outbox::queue_in(outbox, &transaction, notices, now_ms).await?;
