@@ -319,7 +319,8 @@ fn notification_metrics(registry: &mut Registry, notifications: &crate::notify::
             "Notifications not queued: the target's outbox was above notify.high_water",
         ),
     ];
-    let status = notifications.status();
+    // The store unreadable (PostgreSQL away): no per-target series in this scrape.
+    let status = notifications.status().unwrap_or_default();
     for (name, help) in gauges {
         let family = Family::<Labels, Gauge>::default();
         for target in &status {

@@ -37,7 +37,7 @@ pub fn list(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
         ));
     };
     let targets: Vec<Value> = notifications
-        .status()
+        .status()?
         .into_iter()
         .map(|target| {
             let queue = &target.queue;

@@ -195,7 +195,7 @@ impl Writer {
             header.state = State::Running;
             job::save_header(store, portal, id, &header)?;
         }
-        let seals = store.exports().seals();
+        let seals = store.exports().seals()?;
         let rows = job::rows(store, portal, id)?;
         let context = Context::load(store, portal, header.kind, &self.exporter.config)?;
         let owner = UserMap { store, portal }
@@ -371,7 +371,7 @@ impl Writer {
     /// Rows a privacy deletion sealed since the job last looked: the stored, redacted row
     /// (which has a result) replaces the one in memory, and leaves the batch unsent.
     fn take_sealed(&self, job: &mut Job, batch: &mut Batch) -> Result<(), Error> {
-        let seals = self.store().exports().seals();
+        let seals = self.store().exports().seals()?;
         if seals == job.seals {
             return Ok(());
         }

@@ -80,27 +80,31 @@ impl Notifications {
         }))
     }
 
-    pub fn status(&self) -> Vec<TargetStatus> {
-        self.targets
-            .iter()
-            .filter_map(|target| {
-                let route = self
-                    .notifier
-                    .routes
-                    .iter()
-                    .find(|route| route.name == target.name)?;
-                let live = self.notifier.live(&target.name)?;
-                let failing = live.failing_since_ms.load(Ordering::Relaxed);
-                Some(TargetStatus {
-                    name: target.name.to_string(),
-                    url: shown_url(&target.url),
-                    events: route.events.iter().map(|kind| kind.as_str()).collect(),
-                    types: route.types.clone(),
-                    queue: self.store.outbox().status(&target.name)?,
-                    failing_since_ms: (failing > 0).then_some(failing),
-                })
-            })
-            .collect()
+    pub fn status(&self) -> store::Result<Vec<TargetStatus>> {
+        let mut status = Vec::new();
+        for target in self.targets.iter() {
+            let routed = self
+                .notifier
+                .routes
+                .iter()
+                .find(|route| route.name == target.name);
+            let (Some(route), Some(live)) = (routed, self.notifier.live(&target.name)) else {
+                continue;
+            };
+            let Some(queue) = self.store.outbox().status(&target.name)? else {
+                continue;
+            };
+            let failing = live.failing_since_ms.load(Ordering::Relaxed);
+            status.push(TargetStatus {
+                name: target.name.to_string(),
+                url: shown_url(&target.url),
+                events: route.events.iter().map(|kind| kind.as_str()).collect(),
+                types: route.types.clone(),
+                queue,
+                failing_since_ms: (failing > 0).then_some(failing),
+            });
+        }
+        Ok(status)
     }
 
     /// Sends the dead notifications of target `name` again; how many. `None`: no target

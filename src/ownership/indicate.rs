@@ -64,7 +64,9 @@ pub fn indicate(
                 .matched_at(portal, kind, record.id, now_ms)?;
             let owner = record
                 .owner_id()
-                .and_then(|id| store.reference().shared_owner(portal, id));
+                .map(|id| store.reference().shared_owner(portal, id))
+                .transpose()?
+                .flatten();
             matches.push(Match {
                 record,
                 owner,

@@ -17,12 +17,17 @@ impl Store {
         let binary = i64_key(id);
         let text = id.to_string();
         let mut found = Vec::new();
-        for name in self.inner.db.tree_names() {
+        let Some(embedded) = self.embedded() else {
+            return Err(super::Error::Database(
+                "the privacy audit searches sled's trees; this store is on PostgreSQL".into(),
+            ));
+        };
+        for name in embedded.db.tree_names() {
             let tree_name = String::from_utf8_lossy(&name).into_owned();
             if KEEP_BARE_ID.contains(&tree_name.as_str()) {
                 continue;
             }
-            let tree = self.inner.db.open_tree(&name)?;
+            let tree = embedded.db.open_tree(&name)?;
             for row in tree.iter() {
                 let (key, value) = row?;
                 let names = |bytes: &[u8]| {

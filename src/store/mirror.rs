@@ -1,6 +1,6 @@
 //! The mirror of CRM records: records with their index terms and briefs, aliases of merged
 //! records, associations both ways, privacy tombstones, live counts and sync cursors. Every
-//! write (through a [`Writing`](super::Writing), the portal's write lock) is one sled
+//! write (through a [`Writing`](super::front::Writing), the portal's write lock) is one sled
 //! transaction over all of them.
 //!
 //! The mirror decides nothing: `sync::apply` works out which writes a change needs (and
@@ -64,7 +64,6 @@ pub struct Mirror {
     purged: sled::Tree,
     counts: sled::Tree,
     cursors: sled::Tree,
-    pub(super) locks: super::writing::Locks,
     /// Notifications are queued in the change's transaction (`write_notifying`).
     outbox: Arc<Outbox>,
 }
@@ -83,24 +82,11 @@ impl Mirror {
             purged: db.open_tree(keys::PURGED_TREE)?,
             counts: db.open_tree(keys::COUNTS_TREE)?,
             cursors: db.open_tree(keys::CURSORS_TREE)?,
-            locks: Default::default(),
             outbox,
         })
     }
 
-    /// Applies `writes` and, if given, sets the sync cursor `name`, all in one transaction.
-    /// Outside the store, only through a [`Writing`](super::Writing).
-    pub(super) fn write(
-        &self,
-        portal: i64,
-        kind: ObjectType,
-        writes: &[Write],
-        cursor: Option<(&str, &[u8])>,
-    ) -> Result<()> {
-        self.write_notifying(portal, kind, writes, cursor, &[], 0)
-    }
-
-    /// Like [`Mirror::write`], also queueing `notices` (what `notify` derived from these
+    /// Applies `writes` and, if given, sets the sync cursor `name`, queueing `notices` (what `notify` derived from these
     /// writes) in the outbox, in the same transaction; `now_ms` stamps them. Outside the
     /// store, only through a [`Writing`](super::Writing).
     pub(super) fn write_notifying(

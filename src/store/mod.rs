@@ -21,6 +21,7 @@
 mod audit;
 mod connections;
 mod exports;
+mod front;
 mod inbox;
 mod journal;
 mod keys;
@@ -33,7 +34,6 @@ pub mod postgres;
 mod record;
 mod reference;
 mod verify;
-mod writing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,23 +43,24 @@ use sled::transaction::TransactionError;
 
 use crate::object::ObjectType;
 
-pub use connections::Connections;
-pub use exports::Exports;
+pub use front::{
+    Connections, Exports, InboxStore, JournalCursors, Mirror, Outbox, Ownership, Reference, Window,
+    Writing,
+};
 pub use inbox::{
-    AppendOutcome, Appending, InboxCounters, InboxStore, NewEvent, Position, StoredEvent, ERASED,
+    AppendOutcome, Appending, InboxCounters, NewEvent, Position, StoredEvent, ERASED,
     MAX_EVENT_BYTES,
 };
-pub use journal::{CursorMove, JournalCursor, JournalCursors};
+pub use journal::{CursorMove, JournalCursor};
 use ledger::{Acknowledged, Ledger};
-pub use mirror::{Mirror, Write};
-pub use outbox::{FirstMatchNotice, Notice, Notification, Outbox, QueueStatus, Settled, Subject};
-pub use ownership::{MappingSource, Ownership, UserMapping};
+pub use mirror::Write;
+pub use outbox::{FirstMatchNotice, Notice, Notification, QueueStatus, Settled, Subject};
+pub use ownership::{MappingSource, UserMapping};
+pub use postgres::Role;
 pub use record::{
     Brief, Owner, Pipeline, PropertyDef, Record, Stage, StageEntry, Team, Term, TermKind,
 };
-pub use reference::Reference;
 pub use verify::{verify, Verified};
-pub use writing::Writing;
 
 /// The on-disk format this build writes; older formats are migrated on open.
 /// 1: the first. 2: adds `briefs.v1` (built from the records on open). 3: the domain, email
@@ -85,6 +86,13 @@ pub enum Error {
     Corrupt(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// On PostgreSQL: a write that must happen once, asked of a replica that does not lead.
+    #[error("not the leader: {0}")]
+    NotLeader(String),
+    /// On PostgreSQL: the database answered with an error (a schema of another version, a
+    /// constraint, a permission).
+    #[error("{0}")]
+    Database(String),
     #[error(
         "the store at {path} lacks data the gateway acknowledged: {}. It was not opened. \
          {RECOVERY}",
@@ -131,6 +139,16 @@ impl From<TransactionError<Error>> for Error {
     }
 }
 
+impl From<postgres::Error> for Error {
+    fn from(error: postgres::Error) -> Self {
+        match error {
+            postgres::Error::Unavailable(_) => Error::Unavailable(error.to_string()),
+            postgres::Error::Fenced { .. } => Error::NotLeader(error.to_string()),
+            other => Error::Database(other.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Self {
         Error::Unavailable(error.to_string())
@@ -151,9 +169,6 @@ pub struct Store {
 }
 
 struct Inner {
-    db: sled::Db,
-    /// Opened once: fdatasync after each flush makes a commit survive power loss.
-    data_file: File,
     inbox: InboxStore,
     mirror: Mirror,
     reference: Reference,
@@ -161,8 +176,25 @@ struct Inner {
     exports: Exports,
     connections: Connections,
     journal: JournalCursors,
-    /// Notifications to internal services, queued with the changes that caused them.
-    outbox: Arc<Outbox>,
+    /// Notifications to internal services, queued with the changes that cause them.
+    outbox: Outbox,
+    engine: Engine,
+}
+
+/// What a backend needs beyond the fronts: sled's files and ledger, or the database.
+enum Engine {
+    Sled(Embedded),
+    Postgres {
+        pg: front::Postgres,
+        /// The gateway's own small named values (sled's `meta` tree).
+        settings: Connections,
+    },
+}
+
+struct Embedded {
+    db: sled::Db,
+    /// Opened once: fdatasync after each flush makes a commit survive power loss.
+    data_file: File,
     /// What has been acknowledged; written after each commit that makes more of it durable.
     ledger: Ledger,
     path: PathBuf,
@@ -171,7 +203,8 @@ struct Inner {
 }
 
 /// A group of inbox events made durable by [`Store::store_events`], through its last chunk;
-/// acknowledged once passed to [`Store::acknowledge`].
+/// acknowledged once passed to [`Store::acknowledge`]. On PostgreSQL its commit was the
+/// acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct Durable {
@@ -180,39 +213,86 @@ pub struct Durable {
 }
 
 impl Store {
+    /// The store on PostgreSQL of a replica whose lease task publishes `role`: the schema
+    /// must be this build's (`Database::migrate`). Called on the runtime that will drive
+    /// the database's connections; the store's users run there too.
+    pub async fn open_postgres(
+        database: postgres::Database,
+        role: tokio::sync::watch::Receiver<Role>,
+    ) -> Result<Store> {
+        let version = database.schema_version().await?;
+        if version != postgres::SCHEMA_VERSION {
+            let error = match version {
+                found if found > postgres::SCHEMA_VERSION => postgres::Error::TooNew { found },
+                found => postgres::Error::TooOld { found },
+            };
+            return Err(error.into());
+        }
+        let outbox = postgres::Outbox::open(database.clone()).await?;
+        let pg = front::Postgres::new(database, outbox, role);
+        let first_match = Arc::default();
+        let inner = Inner {
+            inbox: InboxStore::postgres(&pg),
+            mirror: Mirror::postgres(&pg),
+            reference: Reference::postgres(&pg),
+            ownership: Ownership::postgres(&pg, Arc::clone(&first_match)),
+            exports: Exports::postgres(&pg),
+            connections: Connections::postgres(&pg),
+            journal: JournalCursors::postgres(&pg),
+            outbox: Outbox::postgres(&pg, first_match),
+            engine: Engine::Postgres {
+                settings: Connections::postgres_settings(&pg),
+                pg,
+            },
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn embedded(&self) -> Option<&Embedded> {
+        match &self.inner.engine {
+            Engine::Sled(embedded) => Some(embedded),
+            Engine::Postgres { .. } => None,
+        }
+    }
+
+    /// This replica's role on PostgreSQL; `None` on sled, where the one process leads.
+    pub fn role(&self) -> Option<Role> {
+        match &self.inner.engine {
+            Engine::Sled(_) => None,
+            Engine::Postgres { pg, .. } => Some(pg.role()),
+        }
+    }
+
     /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
-    /// records a newly written export job in the ledger, so its caller may be answered. The first I/O error is kept as
-    /// the store's [`failure`](Store::failure).
+    /// records a newly written export job in the ledger, so its caller may be answered. The
+    /// first I/O error is kept as the store's [`failure`](Store::failure). On PostgreSQL
+    /// every write was durable when it returned.
     pub fn commit(&self) -> Result<()> {
-        let export_job = self.inner.exports.newest_written();
-        self.make_durable()?;
-        let recorded = self
-            .inner
+        let (Some(embedded), Some(exports)) = (self.embedded(), self.inner.exports.on_sled())
+        else {
+            return Ok(());
+        };
+        let export_job = exports.newest_written();
+        self.make_durable(embedded)?;
+        let recorded = embedded
             .ledger
             .record(|acked| acked.export_job = acked.export_job.max(export_job));
         self.note(recorded.map_err(Error::from))
     }
 
     /// The sled flush and fdatasync of [`Store::commit`], without the ledger.
-    fn make_durable(&self) -> Result<()> {
-        let inner = &self.inner;
+    fn make_durable(&self, embedded: &Embedded) -> Result<()> {
         let committed = (|| {
-            inner.db.flush()?;
-            inner.data_file.sync_data()?;
+            embedded.db.flush()?;
+            embedded.data_file.sync_data()?;
             Ok(())
         })();
         self.note(committed)
     }
 
-    /// Stores the events of a group of webhook requests (see [`InboxStore::append_group`])
-    /// and makes them durable; they count as acknowledged, and the requests may be answered
-    /// 2xx, once [`Store::acknowledge`] has recorded the returned [`Durable`] in the ledger.
-    /// Only the webhook committer calls these two, for one group after another; it may store
-    /// the next group while the previous one is being acknowledged.
-    ///
-    /// After an error nothing more is stored by this process: part of the group may already
-    /// be in sled's log, and a later commit would make it durable. The next open drops what
-    /// the ledger does not cover.
+    /// Stores the events of a group of webhook requests (see [`Store::store_group`]).
     pub fn store_events(
         &self,
         received_at_ms: i64,
@@ -221,17 +301,37 @@ impl Store {
         self.store_group(received_at_ms, &Appending::webhooks(requests))
     }
 
-    /// Like [`Store::store_events`], for requests from any source: a journal request also
-    /// moves its cursor in the same commit (see [`JournalCursors`]), counting what it stored.
+    /// Stores the events of a group of requests from any source and makes them durable; a
+    /// journal request also moves its cursor in the same commit (see
+    /// [`JournalCursors`](journal::JournalCursors)), counting what it stored. They count as
+    /// acknowledged, and the requests may be answered 2xx, once [`Store::acknowledge`] has
+    /// recorded the returned [`Durable`] in the ledger. Only the webhook committer calls
+    /// these two, for one group after another; it may store the next group while the
+    /// previous one is being acknowledged.
+    ///
+    /// On sled, after an error nothing more is stored by this process: part of the group
+    /// may already be in sled's log, and a later commit would make it durable. The next open
+    /// drops what the ledger does not cover. On PostgreSQL a failed transaction stored
+    /// nothing, and the next group tries again.
     pub fn store_group(
         &self,
         received_at_ms: i64,
         requests: &[Appending<'_>],
     ) -> Result<(Vec<AppendOutcome>, Durable)> {
+        let on_postgres = Durable { seq: 0, events: 0 };
+        if let Some(appended) = self.inner.inbox.append_postgres(received_at_ms, requests) {
+            return appended.map(|outcomes| (outcomes, on_postgres));
+        }
+        let (Some(embedded), Some(inbox), Some(journal)) = (
+            self.embedded(),
+            self.inner.inbox.on_sled(),
+            self.inner.journal.on_sled(),
+        ) else {
+            unreachable!("a store is on sled or on PostgreSQL");
+        };
         if let Some(reason) = self.failure() {
             return Err(Error::Unavailable(reason.to_owned()));
         }
-        let inbox = &self.inner.inbox;
         let stored = inbox
             .append_requests(received_at_ms, requests)
             .and_then(|outcomes| {
@@ -246,9 +346,9 @@ impl Store {
                     })
                     .collect();
                 // After the chunks: a cursor durable without its events cannot be.
-                self.inner.journal.commit(&moves, seq)?;
+                journal.commit(&moves, seq)?;
                 // Not `commit`: the ledger is the acknowledger's to write, meanwhile.
-                self.make_durable()?;
+                self.make_durable(embedded)?;
                 Ok((outcomes, Durable { seq, events }))
             });
         if let Err(error) = &stored {
@@ -261,13 +361,16 @@ impl Store {
     /// ledger as acknowledged, and shows them to readers. Also after a later group failed:
     /// these are durable.
     pub fn acknowledge(&self, durable: Durable) -> Result<()> {
-        let recorded = self.inner.ledger.record(|acked| {
+        let (Some(embedded), Some(inbox)) = (self.embedded(), self.inner.inbox.on_sled()) else {
+            return Ok(());
+        };
+        let recorded = embedded.ledger.record(|acked| {
             acked.inbox_seq = acked.inbox_seq.max(durable.seq);
             acked.inbox_events = acked.inbox_events.max(durable.events);
         });
         match recorded {
             Ok(()) => {
-                self.inner.inbox.acknowledge(durable.seq);
+                inbox.acknowledge(durable.seq);
                 Ok(())
             }
             Err(error) => {
@@ -280,8 +383,12 @@ impl Store {
 
     /// Flushes sled's log (no fdatasync: cheap when nothing is dirty), which fails once sled
     /// has met an I/O error anywhere, and keeps that as the store's [`failure`](Store::failure).
+    /// On PostgreSQL there is nothing to check: each request meets the database's state.
     pub fn check(&self) -> Result<()> {
-        let flushed = self.inner.db.flush().map(|_| ()).map_err(Error::from);
+        let Some(embedded) = self.embedded() else {
+            return Ok(());
+        };
+        let flushed = embedded.db.flush().map(|_| ()).map_err(Error::from);
         self.note(flushed)
     }
 
@@ -293,22 +400,30 @@ impl Store {
     }
 
     fn fail(&self, reason: String) {
-        if self.inner.failure.set(reason.clone()).is_ok() {
+        let Some(embedded) = self.embedded() else {
+            return;
+        };
+        if embedded.failure.set(reason.clone()).is_ok() {
             tracing::error!(error = %reason, "the store is unwritable (disk full or I/O error)");
         }
     }
 
     /// Why the store can no longer write, once a commit or [`check`](Store::check) met an
     /// I/O error. sled 0.34 keeps that error for good in this process (every later write and
-    /// flush fails, even with space back): only reopening the store recovers.
+    /// flush fails, even with space back): only reopening the store recovers. Never on
+    /// PostgreSQL, where the database coming back is the recovery.
     pub fn failure(&self) -> Option<&str> {
-        self.inner.failure.get().map(String::as_str)
+        self.embedded()?.failure.get().map(String::as_str)
     }
 
     /// Writes the first matches answered since the last call and makes them durable; returns
     /// how many were written. The daemon calls this a few times a second and at shutdown.
+    /// On PostgreSQL first matches are stored before they are answered: none wait.
     pub fn write_matches(&self) -> Result<usize> {
-        let written = self.inner.ownership.write_pending()?;
+        let Some(ownership) = self.inner.ownership.on_sled() else {
+            return Ok(0);
+        };
+        let written = ownership.write_pending()?;
         if written > 0 {
             self.commit()?;
         }
@@ -321,14 +436,26 @@ impl Store {
 
     /// A small named value of the gateway's own (e.g. the connected portal).
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let meta = self.inner.db.open_tree(keys::META_TREE)?;
-        Ok(meta.get(format!("app.{name}"))?.map(|bytes| bytes.to_vec()))
+        let name = format!("app.{name}");
+        match &self.inner.engine {
+            Engine::Sled(embedded) => {
+                let meta = embedded.db.open_tree(keys::META_TREE)?;
+                Ok(meta.get(name)?.map(|bytes| bytes.to_vec()))
+            }
+            Engine::Postgres { settings, .. } => settings.get(&name),
+        }
     }
 
     pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
-        let meta = self.inner.db.open_tree(keys::META_TREE)?;
-        meta.insert(format!("app.{name}"), value)?;
-        Ok(())
+        let name = format!("app.{name}");
+        match &self.inner.engine {
+            Engine::Sled(embedded) => {
+                let meta = embedded.db.open_tree(keys::META_TREE)?;
+                meta.insert(name, value)?;
+                Ok(())
+            }
+            Engine::Postgres { settings, .. } => settings.put(&name, value),
+        }
     }
 
     pub fn mirror(&self) -> &Mirror {
@@ -363,16 +490,23 @@ impl Store {
         &self.inner.outbox
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The directory of a store on sled.
+    pub fn path(&self) -> Option<&Path> {
+        Some(&self.embedded()?.path)
     }
 
-    /// Names of the trees holding `needle` in a key or value (a privacy audit: after a
-    /// privacy deletion, a person's email must be found nowhere).
+    /// Names of the sled trees holding `needle` in a key or value (a privacy audit: after a
+    /// privacy deletion, a person's email must be found nowhere). sled's alone: on
+    /// PostgreSQL an error says so rather than an empty answer.
     pub fn trees_containing(&self, needle: &[u8]) -> Result<Vec<String>> {
         let mut found = Vec::new();
-        for name in self.inner.db.tree_names() {
-            let tree = self.inner.db.open_tree(&name)?;
+        let Some(embedded) = self.embedded() else {
+            return Err(Error::Database(
+                "the privacy audit searches sled's trees; this store is on PostgreSQL".into(),
+            ));
+        };
+        for name in embedded.db.tree_names() {
+            let tree = embedded.db.open_tree(&name)?;
             for row in tree.iter() {
                 let (key, value) = row?;
                 if contains(&key, needle) || contains(&value, needle) {
@@ -384,14 +518,17 @@ impl Store {
         Ok(found)
     }
 
-    /// Bytes the store occupies on disk.
+    /// Bytes the store occupies on disk (sled; 0 on PostgreSQL, whose size its server
+    /// reports).
     pub fn size_on_disk(&self) -> u64 {
-        self.inner.db.size_on_disk().unwrap_or(0)
+        self.embedded()
+            .and_then(|embedded| embedded.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 
-    /// What the ledger records as acknowledged.
-    pub fn acknowledged(&self) -> Acknowledged {
-        self.inner.ledger.current()
+    /// What the ledger of a store on sled records as acknowledged.
+    pub fn acknowledged(&self) -> Option<Acknowledged> {
+        Some(self.embedded()?.ledger.current())
     }
 }
 

@@ -7,10 +7,17 @@ use std::os::unix::fs::DirBuilderExt as _;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use super::connections::Connections;
+use super::exports::Exports;
+use super::inbox::InboxStore;
 use super::ledger::{self, Acknowledged, Holdings, Ledger};
+use super::mirror::Mirror;
+use super::outbox::Outbox;
+use super::ownership::Ownership;
+use super::reference::Reference;
 use super::{
-    inbox, journal, keys, BriefOf, Connections, Error, Exports, InboxStore, Inner, Mirror, Outbox,
-    Ownership, Reference, Result, Store, DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
+    front, inbox, journal, keys, BriefOf, Embedded, Engine, Error, Inner, Result, Store,
+    DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
 };
 
 impl Store {
@@ -103,19 +110,21 @@ impl Store {
         };
         ledger.record(|acked| acked.format = acked.format.max(FORMAT_VERSION))?;
         let inner = Inner {
-            db,
-            data_file,
-            inbox,
-            mirror,
-            reference,
-            ownership,
-            exports,
-            connections,
-            journal,
-            outbox,
-            ledger,
-            path: path.to_owned(),
-            failure: OnceLock::new(),
+            inbox: front::InboxStore::sled(inbox),
+            mirror: front::Mirror::sled(mirror),
+            reference: front::Reference::sled(reference),
+            ownership: front::Ownership::sled(ownership),
+            exports: front::Exports::sled(exports),
+            connections: front::Connections::sled(connections),
+            journal: front::JournalCursors::sled(journal),
+            outbox: front::Outbox::sled(outbox),
+            engine: Engine::Sled(Embedded {
+                db,
+                data_file,
+                ledger,
+                path: path.to_owned(),
+                failure: OnceLock::new(),
+            }),
         };
         let store = Store {
             inner: Arc::new(inner),

@@ -48,11 +48,6 @@ impl Reference {
         })
     }
 
-    /// Replaces the portal's owners (active and archived) with `owners`.
-    pub fn replace_owners(&self, portal: i64, owners: &[Owner]) -> Result<()> {
-        self.replace_owners_notifying(portal, owners, &[], 0)
-    }
-
     /// Like [`Reference::replace_owners`], also queueing `notices` (owners who left) in the
     /// outbox in the same transaction; `now_ms` stamps them.
     pub fn replace_owners_notifying(

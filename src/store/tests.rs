@@ -98,7 +98,7 @@ fn appends_dedups_and_survives_reopen() {
         );
     }
     let store = open(dir.path());
-    let inbox = store.inbox();
+    let inbox = store.inbox().on_sled().unwrap();
     assert_eq!(inbox.pending(), 3);
     let counters = inbox.counters();
     assert_eq!(
@@ -128,7 +128,7 @@ fn consumer_reads_acks_and_resumes() {
     let events: Vec<NewEvent<'_>> = (0..100).map(|id| event(id, 0, &raw)).collect();
     {
         let store = open(dir.path());
-        let inbox = store.inbox();
+        let inbox = store.inbox().on_sled().unwrap();
         store_acknowledged(&store, 1_000, &[&events]);
         let first = inbox.read_from(inbox.cursor().unwrap(), 40).unwrap();
         assert_eq!(first.len(), 40);
@@ -143,7 +143,7 @@ fn consumer_reads_acks_and_resumes() {
         store.commit().unwrap();
     }
     let store = open(dir.path());
-    let inbox = store.inbox();
+    let inbox = store.inbox().on_sled().unwrap();
     assert_eq!(inbox.pending(), 60);
     let rest = inbox.read_from(inbox.cursor().unwrap(), 1000).unwrap();
     assert_eq!(rest.len(), 60);
@@ -173,7 +173,7 @@ fn raw_db(dir: &std::path::Path) -> sled::Db {
 fn dedup_needs_the_whole_key_and_drops_concurrent_duplicates_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let inbox = store.inbox();
+    let inbox = store.inbox().on_sled().unwrap();
     let first = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     let second = [event(2, 2, "{\"b\":2}"), event(3, 3, "{\"c\":3}")];
     // Two requests of one group sharing event 2: stored once, in one shared chunk.
@@ -238,7 +238,7 @@ fn dedup_survives_a_crash_that_lost_the_newest_digest_rows() {
 fn erased_events_stay_deduplicated_until_pruned() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let inbox = store.inbox();
+    let inbox = store.inbox().on_sled().unwrap();
     let events = [event(1, 1, "{\"a\":1}"), event(2, 2, "{\"b\":2}")];
     append(&store, 1_000, &events);
     assert_eq!(inbox.erase(|raw| raw.contains('a')).unwrap(), 1);
@@ -803,7 +803,12 @@ mod briefs {
         assert_eq!(holders, [keys::TERMS_TREE]);
         assert_eq!(brief(&store, Contacts, 1).unwrap().name, "Ann");
         assert_eq!(brief(&store, Contacts, 2).unwrap().name, "Bo");
-        let meta = store.inner.db.open_tree(keys::META_TREE).unwrap();
+        let meta = store
+            .embedded()
+            .unwrap()
+            .db
+            .open_tree(keys::META_TREE)
+            .unwrap();
         assert_eq!(
             keys::u32_from(&meta.get(keys::FORMAT_VERSION).unwrap().unwrap()).unwrap(),
             FORMAT_VERSION
@@ -832,7 +837,7 @@ mod owner_table {
         {
             let store = open(dir.path());
             let reference = store.reference();
-            assert!(reference.shared_owner(PORTAL, 1).is_none());
+            assert!(reference.shared_owner(PORTAL, 1).unwrap().is_none());
             reference
                 .replace_owners(
                     PORTAL,
@@ -842,7 +847,10 @@ mod owner_table {
             reference
                 .replace_owners(PORTAL + 1, &[owner(1, "other@x.io", false)])
                 .unwrap();
-            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a@x.io");
+            assert_eq!(
+                reference.shared_owner(PORTAL, 1).unwrap().unwrap().email,
+                "a@x.io"
+            );
             // Updated, archived and dropped owners: the next read sees the replacement.
             reference
                 .replace_owners(
@@ -850,11 +858,18 @@ mod owner_table {
                     &[owner(1, "a2@x.io", false), owner(3, "c@x.io", true)],
                 )
                 .unwrap();
-            assert_eq!(reference.shared_owner(PORTAL, 1).unwrap().email, "a2@x.io");
-            assert!(reference.shared_owner(PORTAL, 2).is_none());
+            assert_eq!(
+                reference.shared_owner(PORTAL, 1).unwrap().unwrap().email,
+                "a2@x.io"
+            );
+            assert!(reference.shared_owner(PORTAL, 2).unwrap().is_none());
             assert!(reference.owner(PORTAL, 3).unwrap().unwrap().archived);
             assert_eq!(
-                reference.shared_owner(PORTAL + 1, 1).unwrap().email,
+                reference
+                    .shared_owner(PORTAL + 1, 1)
+                    .unwrap()
+                    .unwrap()
+                    .email,
                 "other@x.io"
             );
         }
@@ -866,7 +881,7 @@ mod owner_table {
             "a2@x.io"
         );
         assert!(reference.owner(PORTAL, 2).unwrap().is_none());
-        assert!(reference.shared_owner(PORTAL, 3).unwrap().archived);
+        assert!(reference.shared_owner(PORTAL, 3).unwrap().unwrap().archived);
         assert_eq!(
             reference.owner(PORTAL + 1, 1).unwrap().unwrap().email,
             "other@x.io"

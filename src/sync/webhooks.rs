@@ -11,7 +11,7 @@ use super::apply::Change;
 use super::events::plan;
 use super::syncer::{Result, Syncer};
 use crate::object::ObjectType;
-use crate::store::{Position, ERASED};
+use crate::store::ERASED;
 use crate::webhook::event::Event;
 
 /// Events applied per window at most.
@@ -21,15 +21,11 @@ impl Syncer {
     /// Applies the next window of stored events; returns how many were consumed.
     pub async fn apply_webhooks(&self) -> Result<usize> {
         let inbox = self.store.inbox();
-        let cursor = inbox.cursor()?;
-        let stored = inbox.read_from(cursor, WINDOW_EVENTS)?;
-        let Some(last) = stored.last() else {
+        let window = inbox.window(WINDOW_EVENTS)?;
+        let stored = &window.events;
+        if stored.is_empty() {
             return Ok(0);
-        };
-        let next = Position {
-            seq: last.position.seq,
-            index: last.position.index + 1,
-        };
+        }
         let events: Vec<Event> = stored
             .iter()
             .filter(|stored| stored.raw != ERASED)
@@ -86,7 +82,7 @@ impl Syncer {
             self.refetch(*kind, &ids).await?;
         }
         self.erase_events_after_deletion(&events)?;
-        inbox.ack(next)?;
+        inbox.mark_applied(&window)?;
         self.arrivals.settle(sifted);
         self.counters
             .events_applied

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use hubspot_gateway::store::{Position, Store};
+use hubspot_gateway::store::Store;
 
 use crate::support::process::{free_port, sim_config_file};
 use crate::support::signing::Signing;
@@ -199,10 +199,7 @@ async fn a_redelivery_after_kill_9_is_dropped() {
     assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
 
     let store = Store::open(&dir.path().join("store")).unwrap();
-    let stored = store
-        .inbox()
-        .read_from(Position::default(), usize::MAX)
-        .unwrap();
+    let stored = store.inbox().recent(usize::MAX).unwrap();
     assert_eq!(stored.len(), 200, "each event stored exactly once");
 }
 
@@ -271,11 +268,7 @@ async fn kill_9_loses_no_acknowledged_event() {
     // Every acknowledged event is in the store, exactly once.
     let store = Store::open(&dir.path().join("store")).unwrap();
     let mut stored = BTreeSet::new();
-    for event in store
-        .inbox()
-        .read_from(Position::default(), usize::MAX)
-        .unwrap()
-    {
+    for event in store.inbox().recent(usize::MAX).unwrap() {
         let event: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
         assert!(
             stored.insert(event["eventId"].as_i64().unwrap()),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hubspot_gateway::daemon;
 use hubspot_gateway::sim::{ObjectType, SimConfig};
-use hubspot_gateway::store::{Position, Store};
+use hubspot_gateway::store::Store;
 
 use crate::mirror::{mutate, small_portal, wait_until, Harness};
 use crate::support::process::{free_port, Process, Systemd};
@@ -396,12 +396,10 @@ fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
             opened => break opened.expect("the store reopens after the disk was full"),
         }
     };
-    let events = store
-        .inbox()
-        .read_from(Position { seq: 0, index: 0 }, usize::MAX)
-        .unwrap();
+    let events = store.inbox().recent(usize::MAX).unwrap();
     events
         .iter()
+        .rev()
         .map(|event| {
             let value: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
             value["eventId"].as_i64().unwrap()

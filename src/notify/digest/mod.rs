@@ -254,7 +254,7 @@ fn gather(
     let mut types = Vec::new();
     for kind in objects {
         let ownership = store.ownership();
-        let newly = ownership.matched_between(portal, *kind, from_ms, to_ms);
+        let newly = ownership.matched_between(portal, *kind, from_ms, to_ms)?;
         let mut examples = Vec::new();
         for (id, _) in &newly {
             if examples.len() == EXAMPLES {
@@ -335,7 +335,8 @@ fn owner_name(store: &Store, portal: i64, owner: Option<&str>) -> String {
     let known = id
         .parse()
         .ok()
-        .and_then(|id| store.reference().shared_owner(portal, id));
+        // A name for a mail: unreadable, the owner is shown by id.
+        .and_then(|id| store.reference().shared_owner(portal, id).ok().flatten());
     match known {
         Some(owner) => {
             let full = format!("{} {}", owner.first_name, owner.last_name);

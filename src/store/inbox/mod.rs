@@ -251,6 +251,7 @@ impl InboxStore {
     }
 
     /// Events the dedup map holds (those stored and not yet pruned).
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.held.lock().seen.len()
     }

@@ -141,6 +141,7 @@ impl Seen {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         let first: usize = self.first.iter().map(HashMap::len).sum();
         first + self.more.values().map(Vec::len).sum::<usize>()

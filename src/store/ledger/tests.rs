@@ -152,7 +152,12 @@ mod on_stores {
     }
 
     fn stored_ids(store: &Store) -> Vec<i64> {
-        let events = store.inbox().read_from(Position::default(), 100).unwrap();
+        let events = store
+            .inbox()
+            .on_sled()
+            .unwrap()
+            .read_from(Position::default(), 100)
+            .unwrap();
         events.iter().map(|e| e.received_at_ms).collect()
     }
 
@@ -161,7 +166,7 @@ mod on_stores {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         assert_eq!(
-            store.acknowledged(),
+            store.acknowledged().unwrap(),
             Acknowledged {
                 format: FORMAT_VERSION,
                 ..Default::default()
@@ -171,6 +176,8 @@ mod on_stores {
         // A plain commit (the sync's, say) acknowledges no inbox event.
         store
             .inbox()
+            .on_sled()
+            .unwrap()
             .append_group(99, &[&[event(99, "{}")]])
             .unwrap();
         store.commit().unwrap();
@@ -181,7 +188,7 @@ mod on_stores {
             inbox_events: 7,
             export_job: 1,
         };
-        assert_eq!(store.acknowledged(), expected);
+        assert_eq!(store.acknowledged().unwrap(), expected);
         drop(store);
         assert_eq!(Ledger::read(dir.path()).unwrap(), Some(expected));
     }
@@ -236,6 +243,8 @@ mod on_stores {
             // answer), made durable by someone else's commit, digest rows written.
             store
                 .inbox()
+                .on_sled()
+                .unwrap()
                 .append_group(3, &[&[event(3, "{}"), event(4, "{}")]])
                 .unwrap();
             store.inbox().persist_counters().unwrap();
@@ -277,7 +286,7 @@ mod on_stores {
             inbox_events: 3,
             export_job: 1,
         };
-        assert_eq!(store.acknowledged(), expected);
+        assert_eq!(store.acknowledged().unwrap(), expected);
         drop(store);
         assert_eq!(Ledger::read(dir.path()).unwrap(), Some(expected));
     }
@@ -404,14 +413,24 @@ mod on_stores {
         {
             let store = open(dir.path());
             acknowledge(&store, 1..3);
-            store.inbox().ack(Position { seq: 3, index: 0 }).unwrap();
+            store
+                .inbox()
+                .on_sled()
+                .unwrap()
+                .ack(Position { seq: 3, index: 0 })
+                .unwrap();
             assert_eq!(store.inbox().prune(10).unwrap(), 2);
             store.commit().unwrap();
         }
         let store = open(dir.path());
         acknowledge(&store, 3..4);
-        let cursor = store.inbox().cursor().unwrap();
-        let unread = store.inbox().read_from(cursor, 10).unwrap();
+        let cursor = store.inbox().on_sled().unwrap().cursor().unwrap();
+        let unread = store
+            .inbox()
+            .on_sled()
+            .unwrap()
+            .read_from(cursor, 10)
+            .unwrap();
         assert_eq!(unread.len(), 1, "the new event is after the cursor");
     }
 
@@ -433,7 +452,12 @@ mod on_stores {
             store_acknowledged(&store, id, &[&group]);
         }
         store.inbox().erase(|_| false).unwrap();
-        store.inbox().ack(Position { seq: 40, index: 0 }).unwrap();
+        store
+            .inbox()
+            .on_sled()
+            .unwrap()
+            .ack(Position { seq: 40, index: 0 })
+            .unwrap();
         store.inbox().prune(i64::MAX).unwrap();
         acknowledge(&store, 1_000..1_040);
         store.commit().unwrap();

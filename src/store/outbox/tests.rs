@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
+
 use super::super::tests::open;
 use super::*;
 use crate::object::ObjectType;
@@ -21,9 +23,9 @@ fn notice(id: i64) -> Notice {
 
 fn queue(store: &crate::store::Store, ids: &[i64]) {
     let notices: Vec<Notice> = ids.iter().map(|id| notice(*id)).collect();
-    store
-        .mirror()
-        .write_notifying(1, ObjectType::Contacts, &[], None, &notices, 1_000)
+    let writing = store.mirror().lock_writes(1).now_or_never().unwrap();
+    writing
+        .write_notifying(ObjectType::Contacts, &[], None, &notices, 1_000)
         .unwrap();
 }
 
@@ -42,7 +44,7 @@ fn the_first_notification_of_a_new_store_is_read() {
     let waiting = store.outbox().waiting("t", 0, 10).unwrap();
     assert_eq!(bodies(&waiting), ["{\"id\":\"7\"}"]);
     assert!(waiting[0].0 >= 1);
-    assert_eq!(store.outbox().status("t").unwrap().pending, 1);
+    assert_eq!(store.outbox().status("t").unwrap().unwrap().pending, 1);
 }
 
 #[test]
@@ -54,7 +56,7 @@ fn above_the_high_water_the_oldest_are_kept_and_the_rest_counted() {
     queue(&store, &[3]);
     let waiting = store.outbox().waiting("t", 0, 10).unwrap();
     assert_eq!(bodies(&waiting), ["{\"id\":\"1\"}", "{\"id\":\"2\"}"]);
-    let status = store.outbox().status("t").unwrap();
+    let status = store.outbox().status("t").unwrap().unwrap();
     assert_eq!((status.pending, status.dropped), (2, 1));
     // Delivering one makes room again.
     let seq = waiting[0].0;
@@ -63,7 +65,7 @@ fn above_the_high_water_the_oldest_are_kept_and_the_rest_counted() {
     queue(&store, &[4]);
     let waiting = store.outbox().waiting("t", 0, 10).unwrap();
     assert_eq!(bodies(&waiting), ["{\"id\":\"2\"}", "{\"id\":\"4\"}"]);
-    assert_eq!(store.outbox().status("t").unwrap().delivered, 1);
+    assert_eq!(store.outbox().status("t").unwrap().unwrap().delivered, 1);
 }
 
 #[test]
@@ -86,7 +88,7 @@ fn dead_notifications_wait_for_redelivery_across_a_reopen() {
     }
     let store = open(dir.path());
     store.outbox().configure(&[("t".into(), 10)]).unwrap();
-    let status = store.outbox().status("t").unwrap();
+    let status = store.outbox().status("t").unwrap().unwrap();
     assert_eq!((status.pending, status.dead), (1, 1));
     assert_eq!(status.last_error.as_deref(), Some("answered HTTP 500"));
     assert_eq!(
@@ -96,6 +98,6 @@ fn dead_notifications_wait_for_redelivery_across_a_reopen() {
     assert_eq!(store.outbox().redeliver("t", 5_000).unwrap(), Some(1));
     let waiting = store.outbox().waiting("t", 0, 10).unwrap();
     assert_eq!(waiting.len(), 2);
-    assert_eq!(store.outbox().status("t").unwrap().dead, 0);
+    assert_eq!(store.outbox().status("t").unwrap().unwrap().dead, 0);
     assert_eq!(store.outbox().redeliver("nobody", 5_000).unwrap(), None);
 }

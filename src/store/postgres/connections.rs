@@ -1,23 +1,40 @@
-//! The connections to HubSpot on PostgreSQL: sled's [`Connections`](crate::store::Connections)
-//! (small named values, the caller's bytes) in one table. Any replica writes them: a Connect
-//! callback or a disconnection arrives at whichever replica the browser reached.
+//! Small named values (the caller's bytes) in a table of their own: the connections to
+//! HubSpot (sled's [`Connections`](crate::store::Connections)) and the gateway's settings
+//! (sled's `meta` tree). Any replica writes them: a Connect callback, a disconnection or a
+//! setting changed in the console arrives at whichever replica the browser reached.
 
 use super::{Database, Result};
 
 #[derive(Clone)]
 pub struct Connections {
     database: Database,
+    /// `connections` or `settings`.
+    table: &'static str,
 }
 
 impl Connections {
     pub fn new(database: Database) -> Connections {
-        Connections { database }
+        Connections {
+            database,
+            table: "connections",
+        }
+    }
+
+    /// The gateway's settings, with the operations of connections.
+    pub fn settings(database: Database) -> Connections {
+        Connections {
+            database,
+            table: "settings",
+        }
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .database
-            .read_opt("SELECT value FROM connections WHERE name = $1", &[&name])
+            .read_opt(
+                &format!("SELECT value FROM {} WHERE name = $1", self.table),
+                &[&name],
+            )
             .await?;
         Ok(row.map(|row| row.get(0)))
     }
@@ -26,8 +43,11 @@ impl Connections {
     pub async fn put(&self, name: &str, value: &[u8]) -> Result<()> {
         self.database
             .read(
-                "INSERT INTO connections (name, value) VALUES ($1, $2)
-                 ON CONFLICT (name) DO UPDATE SET value = $2",
+                &format!(
+                    "INSERT INTO {} (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = $2",
+                    self.table
+                ),
                 &[&name, &value],
             )
             .await?;
@@ -40,7 +60,7 @@ impl Connections {
         let row = self
             .database
             .read_opt(
-                "DELETE FROM connections WHERE name = $1 RETURNING value",
+                &format!("DELETE FROM {} WHERE name = $1 RETURNING value", self.table),
                 &[&name],
             )
             .await?;
@@ -52,7 +72,10 @@ impl Connections {
         let rows = self
             .database
             .read(
-                "SELECT name, value FROM connections WHERE starts_with(name, $1) ORDER BY name",
+                &format!(
+                    "SELECT name, value FROM {} WHERE starts_with(name, $1) ORDER BY name",
+                    self.table
+                ),
                 &[&prefix],
             )
             .await?;

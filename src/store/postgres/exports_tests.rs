@@ -31,7 +31,7 @@ async fn observe_postgres(exports: &Exports) -> String {
 
 fn observe_sled(store: &Store) -> String {
     let exports = store.exports();
-    let mut seen = format!("seals {}\n", exports.seals());
+    let mut seen = format!("seals {}\n", exports.seals().unwrap());
     for portal in [PORTAL, PORTAL + 1] {
         seen += &format!("headers {:?}\n", exports.headers(portal, 10).unwrap());
         for job in [1, 2] {

@@ -254,6 +254,47 @@ impl Inbox {
         Ok(seqs.len() as u64)
     }
 
+    /// Every portal's journal cursor (status sums them).
+    pub async fn journal_cursors(&self) -> Result<Vec<(i64, JournalCursor)>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT portal_id, position, stored, duplicates FROM journal_cursors
+                 ORDER BY portal_id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let cursor = JournalCursor {
+                    position: row.get(1),
+                    stored: row.get::<_, i64>(2) as u64,
+                    duplicates: row.get::<_, i64>(3) as u64,
+                };
+                (row.get(0), cursor)
+            })
+            .collect())
+    }
+
+    /// Replaces the position of `portal`'s journal cursor without moving it (the consumer's
+    /// bookkeeping between moves, sled's `JournalCursors::annotate`); behind `fence`.
+    pub async fn annotate_journal(&self, fence: Fence, portal: i64, position: &[u8]) -> Result<()> {
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        fence.check(&transaction).await?;
+        transaction
+            .execute(
+                "INSERT INTO journal_cursors (portal_id, position, stored, duplicates)
+                 VALUES ($1, $2, 0, 0)
+                 ON CONFLICT (portal_id) DO UPDATE SET position = $2",
+                &[&portal, &position],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
     /// The journal cursor of `portal`, if its journal was ever read.
     pub async fn journal_cursor(&self, portal: i64) -> Result<Option<JournalCursor>> {
         let row = self

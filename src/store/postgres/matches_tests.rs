@@ -15,8 +15,8 @@ fn observe_sled(store: &Store) -> String {
         seen += &format!(
             "{kind}: count {} all {:?} early {:?}\n",
             ownership.matched_count(PORTAL, kind).unwrap(),
-            ownership.matched_between(PORTAL, kind, 0, 1_000),
-            ownership.matched_between(PORTAL, kind, 100, 200),
+            ownership.matched_between(PORTAL, kind, 0, 1_000).unwrap(),
+            ownership.matched_between(PORTAL, kind, 100, 200).unwrap(),
         );
     }
     seen

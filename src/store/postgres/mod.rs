@@ -131,7 +131,8 @@ use tokio_postgres::Row;
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
-    config: tokio_postgres::Config,
+    /// Shared: a handle is a few words (the stores hold one each).
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 impl Database {
@@ -166,7 +167,10 @@ impl Database {
             .max_size(connections.max(1))
             .build()
             .map_err(|error| Error::Url(error.to_string()))?;
-        Ok(Database { pool, config })
+        Ok(Database {
+            pool,
+            config: std::sync::Arc::new(config),
+        })
     }
 
     /// A pooled connection.

@@ -40,6 +40,16 @@ impl Outbox {
         })
     }
 
+    /// An outbox that has read nothing (instance 0), for tests that never reach a database.
+    #[cfg(test)]
+    pub fn unopened(database: Database) -> Outbox {
+        Outbox {
+            database,
+            instance: 0,
+            targets: Arc::default(),
+        }
+    }
+
     /// The message id of notification `seq`: the same for every attempt, target and replica.
     pub fn message_id(&self, seq: u64) -> String {
         format!("msg_{:016x}{seq:016x}", self.instance)
@@ -75,6 +85,12 @@ impl Outbox {
         }
         *self.targets.write() = targets.iter().cloned().collect();
         Ok(counts.into_iter().collect())
+    }
+
+    /// Declares the targets (name, high water) in this process alone, deleting nothing: a
+    /// follower queues notices (first matches) for the targets the leader configured.
+    pub fn declare(&self, targets: &[(String, u64)]) {
+        *self.targets.write() = targets.iter().cloned().collect();
     }
 
     fn high_water(&self, target: &str) -> Option<u64> {

@@ -45,7 +45,7 @@ fn observe_sled(store: &Store) -> String {
             format!(
                 "{target}: waiting {:?}\n{target}: status {:?}\n",
                 outbox.waiting(target, 0, 10).unwrap(),
-                timeless(outbox.status(target)),
+                timeless(outbox.status(target).unwrap()),
             )
         })
         .collect()
@@ -82,10 +82,11 @@ async fn sled_and_postgres_keep_the_outbox_alike() {
     store.outbox().configure(&targets).unwrap();
     outbox.configure(fence, &targets).await.unwrap();
     let notices: Vec<Notice> = [1, 2, 3].into_iter().map(notice).collect();
-    store
-        .mirror()
-        .write_notifying(PORTAL, Contacts, &[], None, &notices, 1_000)
+    let writing = store.mirror().lock_writes(PORTAL).await;
+    writing
+        .write_notifying(Contacts, &[], None, &notices, 1_000)
         .unwrap();
+    drop(writing);
     mirror
         .write_notifying(
             fence,

@@ -189,6 +189,12 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO outbox_instance (instance)
          VALUES ((random() * 9223372036854775807)::bigint);",
+    // 8: the gateway's own small named values (settings the console changes, the digest's
+    // state), sled's `meta` tree.
+    "CREATE TABLE settings (
+         name text COLLATE \"C\" PRIMARY KEY,
+         value bytea NOT NULL
+     );",
 ];
 
 /// This build's schema version.

@@ -1,0 +1,279 @@
+//! The webhook inbox: the committer appends (through `Store::store_group`), the sync's
+//! consumer reads [`Window`]s of unapplied events and marks them applied, the API and the
+//! console read recent events and counters.
+//!
+//! On PostgreSQL the counters are this replica's since it started (each replica answers its
+//! own share of the webhooks), and `pending` is the shared table's count, read at most every
+//! [`PENDING_REFRESH`]: the committer asks it once per request.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::super::inbox::{self as on_sled, InboxCounters, Position, StoredEvent};
+use super::super::postgres::{self, Unapplied};
+use super::super::{AppendOutcome, Appending, Result};
+use super::Postgres;
+
+/// How stale the count of pending events may be on PostgreSQL.
+const PENDING_REFRESH: Duration = Duration::from_millis(250);
+
+pub struct InboxStore {
+    backend: Backend,
+}
+
+enum Backend {
+    Sled(on_sled::InboxStore),
+    Postgres {
+        inbox: postgres::Inbox,
+        pg: Postgres,
+        counters: Mutex<InboxCounters>,
+        /// The last count of pending events and when it was read.
+        pending: Mutex<Option<(u64, Instant)>>,
+    },
+}
+
+/// Events the consumer reads together, oldest first, and what marks them applied.
+pub struct Window {
+    pub events: Vec<StoredEvent>,
+    applied: Applied,
+}
+
+/// What [`InboxStore::mark_applied`] records for a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// sled: the consumer's cursor moves past the window's last event.
+    Before(Position),
+    /// PostgreSQL: these events (by `seq`) are marked; replicas commit out of order, so
+    /// there is no cursor.
+    Seqs(Vec<i64>),
+}
+
+impl InboxStore {
+    pub(in crate::store) fn sled(inbox: on_sled::InboxStore) -> InboxStore {
+        InboxStore {
+            backend: Backend::Sled(inbox),
+        }
+    }
+
+    pub(in crate::store) fn postgres(pg: &Postgres) -> InboxStore {
+        InboxStore {
+            backend: Backend::Postgres {
+                inbox: postgres::Inbox::new(pg.database.clone()),
+                pg: pg.clone(),
+                counters: Mutex::default(),
+                pending: Mutex::default(),
+            },
+        }
+    }
+
+    /// sled's inbox, for the store's group commit and its opening.
+    pub(in crate::store) fn on_sled(&self) -> Option<&on_sled::InboxStore> {
+        match &self.backend {
+            Backend::Sled(inbox) => Some(inbox),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// PostgreSQL's part of `Store::store_group`: one transaction, behind the fence when a
+    /// journal request moves its cursor; durable when it returns.
+    pub(in crate::store) fn append_postgres(
+        &self,
+        received_at_ms: i64,
+        requests: &[Appending<'_>],
+    ) -> Option<Result<Vec<AppendOutcome>>> {
+        let Backend::Postgres {
+            inbox,
+            pg,
+            counters,
+            pending,
+        } = &self.backend
+        else {
+            return None;
+        };
+        let appended = (|| {
+            let moves_cursor = requests.iter().any(|request| request.cursor.is_some());
+            let fence = if moves_cursor {
+                Some(pg.fence()?)
+            } else {
+                None
+            };
+            pg.wait(inbox.append_group(received_at_ms, requests, fence))
+        })();
+        if let Ok(outcomes) = &appended {
+            let mut counters = counters.lock();
+            let mut any_webhook_stored = false;
+            for (request, outcome) in requests.iter().zip(outcomes) {
+                counters.received += u64::from(outcome.stored);
+                if request.cursor.is_none() {
+                    counters.duplicates += u64::from(outcome.duplicates);
+                    any_webhook_stored |= outcome.stored > 0;
+                }
+            }
+            if any_webhook_stored {
+                counters.last_received_at_ms = Some(received_at_ms);
+            }
+            if let Some((count, _)) = pending.lock().as_mut() {
+                *count += outcomes.iter().map(|o| u64::from(o.stored)).sum::<u64>();
+            }
+        }
+        Some(appended)
+    }
+
+    /// Writes the counters where the store keeps them (sled: once per group commit).
+    pub fn persist_counters(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.persist_counters(),
+            Backend::Postgres { .. } => Ok(()),
+        }
+    }
+
+    /// Counts a rejected request.
+    pub fn note_rejected(&self) {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.note_rejected(),
+            Backend::Postgres { counters, .. } => counters.lock().rejected += 1,
+        }
+    }
+
+    pub fn counters(&self) -> InboxCounters {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.counters(),
+            Backend::Postgres { counters, .. } => *counters.lock(),
+        }
+    }
+
+    /// Events stored and not yet applied. On PostgreSQL a count at most [`PENDING_REFRESH`]
+    /// old; the last one known while the database is away.
+    pub fn pending(&self) -> u64 {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.pending(),
+            Backend::Postgres {
+                inbox, pg, pending, ..
+            } => {
+                let now = Instant::now();
+                let mut known = pending.lock();
+                match *known {
+                    Some((count, at)) if now.duration_since(at) < PENDING_REFRESH => count,
+                    last => match pg.wait(inbox.pending()) {
+                        Ok(count) => {
+                            *known = Some((count, now));
+                            count
+                        }
+                        Err(_) => last.map_or(0, |(count, _)| count),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Up to `max` events not applied yet, oldest first.
+    pub fn window(&self, max: usize) -> Result<Window> {
+        match &self.backend {
+            Backend::Sled(inbox) => {
+                let events = inbox.read_from(inbox.cursor()?, max)?;
+                let next = events.last().map_or_else(
+                    || inbox.cursor(),
+                    |last| {
+                        Ok(Position {
+                            seq: last.position.seq,
+                            index: last.position.index + 1,
+                        })
+                    },
+                )?;
+                Ok(Window {
+                    events,
+                    applied: Applied::Before(next),
+                })
+            }
+            Backend::Postgres { inbox, pg, .. } => {
+                let limit = i64::try_from(max).unwrap_or(i64::MAX);
+                let rows = pg.wait(inbox.unapplied(limit))?;
+                let seqs = rows.iter().map(|row| row.seq).collect();
+                Ok(Window {
+                    events: rows.into_iter().map(stored).collect(),
+                    applied: Applied::Seqs(seqs),
+                })
+            }
+        }
+    }
+
+    /// Records that the window's events are applied: they are not read again.
+    pub fn mark_applied(&self, window: &Window) -> Result<()> {
+        match (&self.backend, &window.applied) {
+            (Backend::Sled(inbox), Applied::Before(next)) => inbox.ack(*next),
+            (
+                Backend::Postgres {
+                    inbox, pg, pending, ..
+                },
+                Applied::Seqs(seqs),
+            ) => {
+                pg.wait(inbox.mark_applied(pg.fence()?, seqs))?;
+                if let Some((count, _)) = pending.lock().as_mut() {
+                    *count = count.saturating_sub(seqs.len() as u64);
+                }
+                Ok(())
+            }
+            (_, applied) => unreachable!("a window of another backend: {applied:?}"),
+        }
+    }
+
+    /// The `limit` most recently stored events, newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.recent(limit),
+            Backend::Postgres { inbox, pg, .. } => {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                Ok(pg
+                    .wait(inbox.recent(limit))?
+                    .into_iter()
+                    .map(stored)
+                    .collect())
+            }
+        }
+    }
+
+    /// Every stored, not erased event with this `eventId` (HubSpot does not keep them
+    /// unique), oldest first.
+    pub fn by_event_id(&self, event_id: i64) -> Result<Vec<StoredEvent>> {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.by_event_id(event_id),
+            Backend::Postgres { inbox, pg, .. } => Ok(pg
+                .wait(inbox.by_event_id(event_id))?
+                .into_iter()
+                .map(stored)
+                .collect()),
+        }
+    }
+
+    /// Deletes applied events received before `cutoff_ms`; returns how many went. The
+    /// leader's on PostgreSQL.
+    pub fn prune(&self, cutoff_ms: i64) -> Result<u64> {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.prune(cutoff_ms),
+            Backend::Postgres { inbox, pg, .. } => pg.wait(inbox.prune(pg.fence()?, cutoff_ms)),
+        }
+    }
+
+    /// Replaces every stored event for which `erase` is true by [`ERASED`](super::super::ERASED)
+    /// (privacy deletions); returns the count. The leader's on PostgreSQL.
+    pub fn erase(&self, erase: impl Fn(&str) -> bool) -> Result<u64> {
+        match &self.backend {
+            Backend::Sled(inbox) => inbox.erase(erase),
+            Backend::Postgres { inbox, pg, .. } => pg.wait(inbox.erase(pg.fence()?, erase)),
+        }
+    }
+}
+
+/// An event read from PostgreSQL in the inbox's common shape: its `seq` is its position.
+fn stored(row: Unapplied) -> StoredEvent {
+    StoredEvent {
+        position: Position {
+            seq: row.seq as u64,
+            index: 0,
+        },
+        received_at_ms: row.received_at_ms,
+        raw: row.raw,
+    }
+}
