@@ -144,7 +144,7 @@ fn main() -> ExitCode {
             Ok(loaded) => run(async move { daemon::commands::migrate(&loaded).await }),
             Err(problems) => config_problems(&cli.config, problems),
         },
-        Command::Serve => match load(&cli.config) {
+        Command::Serve => match load_any(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
             Err(code) => code,
         },
@@ -216,11 +216,10 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Loads the config, printing every problem; the error is the exit code to use.
-/// Loads the config for a command that runs on the store: every command but `migrate`.
+/// Loads the config for a command that runs on sled alone (see [`POSTGRES_PENDING`]),
+/// printing every problem; the error is the exit code to use.
 fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
-    let loaded = config::load(path, &|name| std::env::var(name).ok())
-        .map_err(|problems| config_problems(path, problems))?;
+    let loaded = load_any(path)?;
     if loaded.config.store.backend == config::Backend::Postgres {
         eprintln!("{}: {}", path.display(), POSTGRES_PENDING);
         return Err(ExitCode::from(EXIT_CONFIG));
@@ -228,10 +227,15 @@ fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
     Ok(loaded)
 }
 
+/// Loads the config for a command that runs on either backend.
+fn load_any(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    config::load(path, &|name| std::env::var(name).ok())
+        .map_err(|problems| config_problems(path, problems))
+}
+
 /// What this build does with `store.backend = "postgres"` (README, "PostgreSQL").
-const POSTGRES_PENDING: &str = "store.backend = \"postgres\": this build creates and upgrades \
-    the PostgreSQL schema (`hubspot-gateway migrate`), but its daemon and commands still run \
-    on sled only; use backend = \"sled\" to run it";
+const POSTGRES_PENDING: &str = "store.backend = \"postgres\": `serve` and `migrate` run on \
+    PostgreSQL; the other commands still open sled only: use the API of a running `serve`";
 
 fn config_problems(path: &std::path::Path, problems: Vec<config::Problem>) -> ExitCode {
     eprintln!("{}: {} problem(s):", path.display(), problems.len());

@@ -68,6 +68,9 @@ pub struct State {
     pub journal: Option<Arc<crate::journal::Journal>>,
     /// Notifications to internal services and the digest, when `[notify]` configures any.
     pub notifications: Option<Arc<crate::notify::Notifications>>,
+    /// On PostgreSQL: this replica's id in the lease (`GET /v1/status` shows it with whether
+    /// it leads).
+    pub replica: Option<String>,
     /// The portal seen last (restored from the store at start), replaced on connect.
     portal: RwLock<Option<Arc<Portal>>>,
     /// The sync of the current connection; `None` while not connected.
@@ -100,6 +103,7 @@ impl State {
             connections,
             journal: None,
             notifications: None,
+            replica: None,
             portal: RwLock::new(portal),
             syncer: RwLock::new(None),
             ready: AtomicBool::new(false),

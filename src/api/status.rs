@@ -18,6 +18,10 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
     body["connection"] = connection(&state.connections.status());
     body["journal"] =
         journal(state, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
+    if let (Some(id), Some(roles)) = (&state.replica, state.store.roles()) {
+        let leader = matches!(*roles.borrow(), store::Role::Leading { .. });
+        body["replica"] = json!({"id": id, "leader": leader});
+    }
     Ok(json_response(StatusCode::OK, &body))
 }
 

@@ -9,6 +9,7 @@ mod export_daemon;
 mod export_direct;
 pub mod export_file;
 mod export_worker;
+mod leading;
 mod listener;
 pub mod logging;
 mod notifications;
@@ -57,6 +58,8 @@ pub struct Running {
     /// Deliverers of notifications and the digest's mailer.
     notifying: Vec<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
+    /// On PostgreSQL: the lease task, stopped after the leader's work (see `Running::wait`).
+    lease: Option<Lease>,
     /// Set when the store became unwritable: the shutdown that follows is a failure.
     store_failed: Arc<std::sync::OnceLock<String>>,
 }
@@ -67,12 +70,31 @@ pub const STORE_FAILURE_GRACE: Duration = Duration::from_secs(5);
 /// How often the store monitor flushes sled to see whether it met an I/O error.
 const STORE_CHECK: Duration = Duration::from_millis(250);
 
+/// This replica's lease on PostgreSQL: its task and what stops it.
+struct Lease {
+    task: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+/// How many connections to PostgreSQL one gateway pools (the lease's session is one more):
+/// the webhook committer, the sync's writes and the query API's reads at once.
+const DATABASE_CONNECTIONS: usize = 16;
+
 /// Opens the store, takes the listening socket (systemd's, else bound to `server.listen`) and
 /// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
-    let store = open_store(&config.store)
-        .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    let (store, lease, replica) = match config.store.backend {
+        crate::config::Backend::Sled => {
+            let store = open_store(&config.store)
+                .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+            (store, None, None)
+        }
+        crate::config::Backend::Postgres => {
+            let (store, lease, replica) = open_postgres(loaded).await?;
+            (store, Some(lease), Some(replica))
+        }
+    };
     let (inbox, committer) = webhook::inbox(
         store.clone(),
         config.store.inbox_high_water,
@@ -105,6 +127,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         .context("setting up notifications")?
         .map(Arc::new);
     let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections);
+    state.replica = replica;
     state.notifications = notifications.clone();
     state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
@@ -137,32 +160,35 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     }
     let local_addr = watched[0].addr;
     let internal_addr = watched.get(1).map(|internal| internal.addr);
-    let pruning = tokio::spawn(prune_inbox(
-        state.store.clone(),
-        retention,
-        shutdown.clone(),
-    ));
-    tokio::spawn(prune_exports(state.clone(), shutdown.clone()));
+    // The leader's work: on PostgreSQL only while this replica leads.
+    let roles = || state.store.roles();
+    let store = state.store.clone();
+    let pruning = tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
+        prune_inbox(store.clone(), retention, stop)
+    }));
+    let pruned = state.clone();
+    tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
+        prune_exports(pruned.clone(), stop)
+    }));
     let sync_healthy = Arc::new(AtomicBool::new(true));
     let sync = config.sync.enabled.then(|| {
-        let supervisor = tokio::spawn(sync::supervise(
-            loaded.clone(),
-            state.clone(),
-            shutdown.clone(),
-        ));
-        let healthy = sync_healthy.clone();
-        tokio::spawn(async move {
-            if let Err(error) = supervisor.await {
-                tracing::error!(%error, "the sync task failed");
-                healthy.store(false, Ordering::Release);
+        let (loaded, state, healthy) = (loaded.clone(), state.clone(), sync_healthy.clone());
+        tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
+            let supervisor = tokio::spawn(sync::supervise(loaded.clone(), state.clone(), stop));
+            let healthy = healthy.clone();
+            async move {
+                if let Err(error) = supervisor.await {
+                    tracing::error!(%error, "the sync task failed");
+                    healthy.store(false, Ordering::Release);
+                }
             }
-        })
+        }))
     });
-    let export = tokio::spawn(export_worker::run(
-        state.clone(),
-        config.sync.enabled,
-        shutdown.clone(),
-    ));
+    let exporting = state.clone();
+    let sync_enabled = config.sync.enabled;
+    let export = tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
+        export_worker::run(exporting.clone(), sync_enabled, stop)
+    }));
     let store_failed = Arc::new(std::sync::OnceLock::new());
     tokio::spawn(watch_store(
         state.clone(),
@@ -176,8 +202,19 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         shutdown.clone(),
     ));
     let notifying = notifications
-        .map(|n| notifications::spawn(&n, &state.store, &shutdown))
-        .unwrap_or_default();
+        .map(|n| {
+            let store = state.store.clone();
+            tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
+                let tasks = notifications::spawn(&n, &store, &stop);
+                async move {
+                    for task in tasks {
+                        let _ = task.await;
+                    }
+                }
+            }))
+        })
+        .into_iter()
+        .collect();
     state.set_ready(true);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local_addr, internal = ?internal_addr, scheme, store = %config.store.path.display(), "hubspot-gateway is ready");
@@ -200,8 +237,43 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         matches,
         notifying,
         committer,
+        lease,
         store_failed,
     })
+}
+
+/// Opens the store on PostgreSQL (upgrading an older schema) and starts this replica's
+/// lease; returns them with the replica's id.
+async fn open_postgres(loaded: &Loaded) -> anyhow::Result<(Store, Lease, String)> {
+    use crate::store::postgres::{Candidate, Database};
+    let url = loaded
+        .secrets
+        .database_url
+        .as_ref()
+        .context("no store.url")?;
+    let database = Database::new(url.expose(), DATABASE_CONNECTIONS)?;
+    let replica = replica_id();
+    let (role, roles) = tokio::sync::watch::channel(crate::store::Role::Following);
+    let store =
+        Store::open_postgres(database.clone(), roles).context("opening the PostgreSQL store")?;
+    let stop = CancellationToken::new();
+    let candidate = Candidate::new(database, replica.clone());
+    let task = tokio::spawn(candidate.run(role, stop.clone()));
+    Ok((store, Lease { task, stop }, replica))
+}
+
+/// This replica's name in the lease and in `GET /v1/status`: the host and the process (and,
+/// from a process's second gateway on, as in tests, which one).
+fn replica_id() -> String {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let process = std::process::id();
+    match STARTED.fetch_add(1, Ordering::Relaxed) {
+        0 => format!("{host}/{process}"),
+        nth => format!("{host}/{process}.{nth}"),
+    }
 }
 
 /// Opens the store `[store]` describes, upgrading one an older build wrote (its briefs are
@@ -237,6 +309,11 @@ impl Running {
         self.matches.await.context("match writer")?;
         for task in self.notifying {
             task.await.context("notification task")?;
+        }
+        // The leader's work has stopped: the lease may go to another replica.
+        if let Some(lease) = self.lease {
+            lease.stop.cancel();
+            lease.task.await.context("lease task")?;
         }
         // The server has drained: write the last first matches.
         let store = self.state.store.clone();

@@ -88,12 +88,18 @@ impl Error {
 /// `give_up_after`, or hits a failure no retry can fix, fails and the next job runs.
 pub async fn run(writer: Writer, shutdown: CancellationToken) {
     let mut stall = None;
+    // A job submitted here wakes the writer; one submitted at another replica (on
+    // PostgreSQL) is found by looking again soon.
+    let idle = match writer.store().roles() {
+        None => Duration::from_secs(30),
+        Some(_) => Duration::from_secs(2),
+    };
     loop {
         let pause = match writer.run_pending(&shutdown).await {
             Ok(()) => {
                 stall = None;
                 writer.exporter.set_waiting(None);
-                Duration::from_secs(30)
+                idle
             }
             Err(error) => writer.after_failure(&mut stall, &error),
         };

@@ -213,23 +213,21 @@ pub struct Durable {
 }
 
 impl Store {
-    /// The store on PostgreSQL of a replica whose lease task publishes `role`: the schema
-    /// must be this build's (`Database::migrate`). Called on the runtime that will drive
-    /// the database's connections; the store's users run there too.
-    pub async fn open_postgres(
+    /// The store on PostgreSQL of a replica whose lease task publishes `role`; creates the
+    /// schema or upgrades an older one (refusing a newer one: a newer build migrated it).
+    /// The daemon's store users run on a multi-threaded runtime (see `front`).
+    pub fn open_postgres(
         database: postgres::Database,
         role: tokio::sync::watch::Receiver<Role>,
     ) -> Result<Store> {
-        let version = database.schema_version().await?;
-        if version != postgres::SCHEMA_VERSION {
-            let error = match version {
-                found if found > postgres::SCHEMA_VERSION => postgres::Error::TooNew { found },
-                found => postgres::Error::TooOld { found },
-            };
-            return Err(error.into());
+        let (pg, migrated) = front::Postgres::open(database, role)?;
+        if migrated.from != migrated.to {
+            tracing::info!(
+                from = migrated.from,
+                to = migrated.to,
+                "upgraded the PostgreSQL schema"
+            );
         }
-        let outbox = postgres::Outbox::open(database.clone()).await?;
-        let pg = front::Postgres::new(database, outbox, role);
         let first_match = Arc::default();
         let inner = Inner {
             inbox: InboxStore::postgres(&pg),
@@ -257,11 +255,12 @@ impl Store {
         }
     }
 
-    /// This replica's role on PostgreSQL; `None` on sled, where the one process leads.
-    pub fn role(&self) -> Option<Role> {
+    /// This replica's role on PostgreSQL, as its lease task publishes it; `None` on sled,
+    /// where the one process leads.
+    pub fn roles(&self) -> Option<tokio::sync::watch::Receiver<Role>> {
         match &self.inner.engine {
             Engine::Sled(_) => None,
-            Engine::Postgres { pg, .. } => Some(pg.role()),
+            Engine::Postgres { pg, .. } => Some(pg.roles()),
         }
     }
 

@@ -13,10 +13,10 @@ use hubspot_gateway::export::writer::crash;
 use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle};
 use serde_json::{json, Value};
 
-use crate::support::process::{command, sim_config_file, Process};
+use crate::support::process::{command, sim_config_file_on, Process};
 use crate::support::{answer, EXPORT_TOKEN};
 
-fn portal() -> SimConfig {
+pub(crate) fn portal() -> SimConfig {
     SimConfig {
         owners: 5,
         contacts: 40,
@@ -37,7 +37,7 @@ fn key_of(kind: ObjectType) -> &'static str {
 }
 
 /// Records in the simulator by lower-cased key.
-fn by_key(sim: &SimHandle, kind: ObjectType) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn by_key(sim: &SimHandle, kind: ObjectType) -> BTreeMap<String, BTreeSet<String>> {
     let mut by = BTreeMap::<String, BTreeSet<String>>::new();
     for record in &sim.control().snapshot().objects[&kind] {
         if let Some(value) = record.properties.get(key_of(kind)) {
@@ -51,7 +51,7 @@ fn by_key(sim: &SimHandle, kind: ObjectType) -> BTreeMap<String, BTreeSet<String
 
 /// `new` contacts HubSpot has never seen, then a row for each existing email in
 /// `existing` (each becomes `updated` or `skipped`, never `created`).
-fn contacts(new: usize, existing: &[String]) -> Vec<Value> {
+pub(crate) fn contacts(new: usize, existing: &[String]) -> Vec<Value> {
     let fresh = (0..new).map(|i| {
         json!({"ref": format!("n{i}"), "fields": {"email": format!("c{i}@crash.example"),
                "first_name": "Crash", "last_name": format!("N{i}")}})
@@ -67,7 +67,7 @@ fn contacts(new: usize, existing: &[String]) -> Vec<Value> {
 /// row names a record with its key that did not exist before the job, an `updated` or
 /// `skipped` one a record that did; per key, the records HubSpot gained are exactly those
 /// the job's rows report as created (nothing created twice or unreported); the counts add up.
-fn assert_report_matches(
+pub(crate) fn assert_report_matches(
     kind: ObjectType,
     job: &Value,
     rows: &[Value],
@@ -124,7 +124,7 @@ fn assert_report_matches(
 }
 
 /// A daemon for `config`, armed with `crash_at` (`STEP:N`) when given.
-fn serve(config: &Path, crash_at: Option<&str>) -> Process {
+pub(crate) fn serve(config: &Path, crash_at: Option<&str>) -> Process {
     let mut command = command(config);
     command.arg("serve");
     if let Some(crash_at) = crash_at {
@@ -133,7 +133,7 @@ fn serve(config: &Path, crash_at: Option<&str>) -> Process {
     Process::spawn(command, config)
 }
 
-async fn get(base: &str, path: &str) -> Option<Value> {
+pub(crate) async fn get(base: &str, path: &str) -> Option<Value> {
     let response = reqwest::Client::new()
         .get(format!("{base}{path}"))
         .bearer_auth(EXPORT_TOKEN)
@@ -144,7 +144,7 @@ async fn get(base: &str, path: &str) -> Option<Value> {
 }
 
 /// Waits (with a deadline) until the job at `path` is `done` (`Some`) or `daemon` exits.
-async fn until_done(daemon: &mut Process, base: &str, path: &str) -> Option<Value> {
+pub(crate) async fn until_done(daemon: &mut Process, base: &str, path: &str) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(job) = get(base, path).await.filter(|job| job["state"] == "done") {
@@ -164,9 +164,18 @@ async fn until_done(daemon: &mut Process, base: &str, path: &str) -> Option<Valu
 }
 
 /// A gateway's config (companies may be created beside a duplicate) and its base URL.
-fn gateway_config(sim: &SimHandle, dir: &Path) -> (PathBuf, String) {
+pub(crate) fn gateway_config(sim: &SimHandle, dir: &Path) -> (PathBuf, String) {
+    gateway_config_on(sim, dir, None)
+}
+
+/// Like [`gateway_config`], on PostgreSQL at `database_url` when given.
+pub(crate) fn gateway_config_on(
+    sim: &SimHandle,
+    dir: &Path,
+    database_url: Option<&str>,
+) -> (PathBuf, String) {
     let objects = ["owners", "contacts", "companies"];
-    let (config, port) = sim_config_file(dir, &sim.base_url(), &objects);
+    let (config, port) = sim_config_file_on(dir, &sim.base_url(), &objects, database_url);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[export.companies]\nallow_duplicates = true\n");
     std::fs::write(&config, text).unwrap();
@@ -175,7 +184,7 @@ fn gateway_config(sim: &SimHandle, dir: &Path) -> (PathBuf, String) {
 
 /// Waits until `daemon` has mirrored the portal, then starts an export of `rows`; returns
 /// the job's path.
-async fn start_export(
+pub(crate) async fn start_export(
     daemon: &mut Process,
     base: &str,
     kind: ObjectType,

@@ -19,6 +19,7 @@ mod ops;
 mod ownership;
 mod postgres;
 mod privacy;
+mod replicas;
 mod schedule;
 mod sim;
 mod slow_clients;

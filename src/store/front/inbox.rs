@@ -153,12 +153,13 @@ impl InboxStore {
                 inbox, pg, pending, ..
             } => {
                 let now = Instant::now();
-                let mut known = pending.lock();
-                match *known {
+                let last = *pending.lock();
+                match last {
                     Some((count, at)) if now.duration_since(at) < PENDING_REFRESH => count,
+                    // Counted outside the lock: a slow count holds no other request up.
                     last => match pg.wait(inbox.pending()) {
                         Ok(count) => {
-                            *known = Some((count, now));
+                            *pending.lock() = Some((count, now));
                             count
                         }
                         Err(_) => last.map_or(0, |(count, _)| count),

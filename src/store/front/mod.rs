@@ -46,7 +46,7 @@ pub struct Shared {
     /// Notifications queued in the transactions of the changes that cause them.
     pub outbox: postgres::Outbox,
     role: watch::Receiver<Role>,
-    runtime: Handle,
+    driver: Driver,
 }
 
 impl std::ops::Deref for Postgres {
@@ -58,23 +58,33 @@ impl std::ops::Deref for Postgres {
 }
 
 impl Postgres {
-    /// The front's view of `database` for a replica whose lease task publishes `role`.
-    /// Called on the runtime that will drive the database.
-    pub fn new(
+    /// The front's view of `database` for a replica whose lease task publishes `role`:
+    /// creates the schema or upgrades an older one first (refusing a newer one).
+    pub fn open(
         database: postgres::Database,
-        outbox: postgres::Outbox,
         role: watch::Receiver<Role>,
-    ) -> Postgres {
-        Postgres(Arc::new(Shared {
+    ) -> Result<(Postgres, postgres::Migrated)> {
+        let driver = Driver::start()?;
+        let (migrated, outbox) = driver.wait(async {
+            let migrated = database.migrate().await?;
+            Ok((migrated, postgres::Outbox::open(database.clone()).await?))
+        })?;
+        let shared = Shared {
             database,
             outbox,
             role,
-            runtime: Handle::current(),
-        }))
+            driver,
+        };
+        Ok((Postgres(Arc::new(shared)), migrated))
     }
 }
 
 impl Shared {
+    /// The replica's role as it changes.
+    pub fn roles(&self) -> watch::Receiver<Role> {
+        self.role.clone()
+    }
+
     /// The replica's role now.
     pub fn role(&self) -> Role {
         *self.role.borrow()
@@ -87,14 +97,49 @@ impl Shared {
         })
     }
 
-    /// Waits for `future` from synchronous code: on a runtime worker, after handing the
-    /// worker's other tasks to another thread; on a blocking-pool or plain thread, directly.
     fn wait<T>(&self, future: impl Future<Output = postgres::Result<T>>) -> Result<T> {
+        self.driver.wait(future)
+    }
+}
+
+/// A runtime of its own, on its own thread, that drives the database's connections (their
+/// I/O and the tasks of the pool). A caller waiting for the database then never depends on
+/// the daemon's workers, which may all be busy, or blocked on a lock the caller holds.
+struct Driver(Option<tokio::runtime::Runtime>);
+
+impl Driver {
+    fn start() -> Result<Driver> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("gateway-database")
+            .enable_all()
+            .build()?;
+        Ok(Driver(Some(runtime)))
+    }
+
+    /// Waits for `future` from synchronous code: on one of the daemon's runtime workers,
+    /// after handing the worker's other tasks to another thread; on a blocking-pool or plain
+    /// thread, directly. The future runs on the calling thread, in this runtime's context
+    /// (so connections it opens are driven here).
+    fn wait<T>(&self, future: impl Future<Output = postgres::Result<T>>) -> Result<T> {
+        let Some(runtime) = &self.0 else {
+            unreachable!("the runtime is only taken when the driver is dropped");
+        };
         let result = match Handle::try_current() {
-            Ok(_) => tokio::task::block_in_place(|| self.runtime.block_on(future)),
-            Err(_) => self.runtime.block_on(future),
+            Ok(_) => tokio::task::block_in_place(|| runtime.block_on(future)),
+            Err(_) => runtime.block_on(future),
         };
         result.map_err(Error::from)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Dropped wherever the last store handle goes, maybe on an async worker, where a
+        // runtime may not block to shut down.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -102,33 +147,47 @@ impl Shared {
 mod tests {
     use super::*;
 
-    fn shared() -> Shared {
-        let database = postgres::Database::new("postgresql://nobody@127.0.0.1:1/none", 1)
-            .expect("a valid URL");
-        let (_, role) = watch::channel(Role::Following);
-        Shared {
-            outbox: postgres::Outbox::unopened(database.clone()),
-            database,
-            role,
-            runtime: Handle::current(),
-        }
-    }
-
-    /// The front waits from a runtime worker, from the blocking pool and from a plain thread.
+    /// The driver waits from a runtime worker, from the blocking pool and from a plain
+    /// thread.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waits_from_every_kind_of_thread() {
-        let pg = Arc::new(shared());
+        let driver = Arc::new(Driver::start().unwrap());
         let answer = || async {
             tokio::task::yield_now().await;
             Ok::<_, postgres::Error>(42)
         };
-        assert_eq!(pg.wait(answer()).unwrap(), 42);
-        let on_pool = pg.clone();
+        assert_eq!(driver.wait(answer()).unwrap(), 42);
+        let on_pool = driver.clone();
         let pooled = tokio::task::spawn_blocking(move || on_pool.wait(answer()).unwrap());
         assert_eq!(pooled.await.unwrap(), 42);
-        let on_thread = pg.clone();
+        let on_thread = driver.clone();
         let plain = std::thread::spawn(move || on_thread.wait(answer()).unwrap());
         assert_eq!(plain.join().unwrap(), 42);
-        assert!(matches!(pg.fence(), Err(Error::NotLeader(_))), "a follower");
+    }
+
+    /// A caller holding a lock that every worker of the daemon's runtime waits for still
+    /// gets its answer: the database's side does not need those workers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_caller_does_not_need_the_daemons_workers() {
+        let driver = Arc::new(Driver::start().unwrap());
+        let lock = Arc::new(parking_lot::Mutex::new(()));
+        let held = lock.lock();
+        // Both workers block on the lock (as request handlers might).
+        let blocked: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = lock.clone();
+                tokio::spawn(async move { drop(lock.lock()) })
+            })
+            .collect();
+        // What the database's connection tasks do: run on the driver's runtime.
+        let answered = driver.wait(async {
+            let spawned = tokio::spawn(async { 6 * 7 });
+            Ok::<_, postgres::Error>(spawned.await.unwrap_or(0))
+        });
+        assert_eq!(answered.unwrap(), 42);
+        drop(held);
+        for task in blocked {
+            task.await.unwrap();
+        }
     }
 }

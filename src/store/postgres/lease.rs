@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{schema, Database, Error, Result};
+use super::{schema, Database, Error, Result, SCHEMA_VERSION};
 
 /// The advisory lock key of leadership ("hsgw" and 2).
 const LEADER_LOCK: i64 = 0x6873_6777_0000_0002;
@@ -198,11 +198,25 @@ impl Candidate {
                     return Ok(());
                 }
             }
-            let still_ours = "SELECT (SELECT epoch FROM leadership) = $1";
-            let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&epoch];
+            // A newer build may have migrated the schema meanwhile: this one stops leading.
+            let still_ours = "SELECT (SELECT epoch FROM leadership) = $1,
+                                     (SELECT version FROM gateway_schema) = $2";
+            let version = SCHEMA_VERSION as i32;
+            let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&epoch, &version];
             let check = client.query_one(still_ours, &parameters);
             match tokio::time::timeout(HEARTBEAT_TIMEOUT, check).await {
-                Ok(Ok(row)) if row.get::<_, bool>(0) => {}
+                Ok(Ok(row)) if row.get::<_, bool>(0) && row.get::<_, bool>(1) => {}
+                Ok(Ok(row)) if row.get::<_, bool>(0) => {
+                    client
+                        .execute("SELECT pg_advisory_unlock($1)", &[&LEADER_LOCK])
+                        .await?;
+                    return Err(schema::expect_current(client)
+                        .await
+                        .err()
+                        .unwrap_or_else(|| {
+                            Error::Refused("the schema changed under this leader".into())
+                        }));
+                }
                 Ok(Ok(_)) => {
                     return Err(Error::Refused("another replica wrote a newer epoch".into()))
                 }

@@ -40,16 +40,6 @@ impl Outbox {
         })
     }
 
-    /// An outbox that has read nothing (instance 0), for tests that never reach a database.
-    #[cfg(test)]
-    pub fn unopened(database: Database) -> Outbox {
-        Outbox {
-            database,
-            instance: 0,
-            targets: Arc::default(),
-        }
-    }
-
     /// The message id of notification `seq`: the same for every attempt, target and replica.
     pub fn message_id(&self, seq: u64) -> String {
         format!("msg_{:016x}{seq:016x}", self.instance)

@@ -277,6 +277,26 @@ async fn a_build_older_than_the_schema_does_not_lead() {
         .expect("leads once the schema is its own");
 }
 
+#[tokio::test]
+async fn a_leader_stops_leading_once_a_newer_build_migrated() {
+    let (database, _) = database().await;
+    database.migrate().await.unwrap();
+    let mut old_build = campaign(database.clone(), "old");
+    until(&mut old_build, POLL * 3, leading)
+        .await
+        .expect("leads");
+    let newer = SCHEMA_VERSION + 1;
+    execute(
+        &database,
+        &format!("UPDATE gateway_schema SET version = {newer}"),
+    )
+    .await;
+    until(&mut old_build, HEARTBEAT * 3, following)
+        .await
+        .expect("stops leading within a few heartbeats");
+    assert_eq!(until(&mut old_build, POLL * 3, leading).await, None);
+}
+
 /// A TCP proxy that can stop forwarding without closing anything: to either end, the
 /// network between them has gone silent.
 struct Partition {

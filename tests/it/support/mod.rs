@@ -57,6 +57,8 @@ pub struct Options {
     pub connect_client_id: Option<String>,
     /// Whole sections appended to the config (e.g. `[notify]`).
     pub sections: String,
+    /// The store on PostgreSQL at this URL (read from `IT_DATABASE_URL`) instead of sled.
+    pub database_url: Option<String>,
 }
 
 /// A config for a gateway listening on `listen` with its store in `store`; `extra` is
@@ -92,11 +94,15 @@ pub fn config_with(
         (None, None) => hubspot.access_token = Some(SecretRef::new("env:IT_ACCESS_TOKEN")),
     }
     gateway.config.sync.enabled = options.sync.is_some();
+    let backend = match options.database_url {
+        Some(_) => "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
+        None => "",
+    };
     gateway
         .lines("server", &options.server)
         .lines("hubspot", &options.hubspot)
         .lines("sync", options.sync.as_deref().unwrap_or_default())
-        .lines("store", &options.store)
+        .lines("store", &format!("{backend}\n{}", options.store))
         .toml(&options.sections)
         .text()
 }
@@ -143,6 +149,11 @@ impl Gateway {
         options: &Options,
     ) -> Gateway {
         let text = config_with(listen, public_url, &dir.path().join("store"), options);
+        let database_url = options.database_url.clone();
+        let env = |name: &str| match name {
+            "IT_DATABASE_URL" => database_url.clone(),
+            other => env(other),
+        };
         let loaded = config::load_str(&text, &env).expect("test config is valid");
         let running = daemon::start(&loaded).await.expect("gateway starts");
         let addr = running.local_addr;

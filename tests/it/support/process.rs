@@ -208,6 +208,17 @@ pub use hubspot_gateway::kit::free_port;
 /// Writes a config (in `dir`) for the real binary mirroring `objects` from the simulator at
 /// `api_base`, listening on a free port; returns the config path and the port.
 pub fn sim_config_file(dir: &Path, api_base: &str, objects: &[&str]) -> (std::path::PathBuf, u16) {
+    sim_config_file_on(dir, api_base, objects, None)
+}
+
+/// Like [`sim_config_file`], the store on PostgreSQL at `database_url` when given (the
+/// daemon reads it from `IT_DATABASE_URL`).
+pub fn sim_config_file_on(
+    dir: &Path,
+    api_base: &str,
+    objects: &[&str],
+    database_url: Option<&str>,
+) -> (std::path::PathBuf, u16) {
     let port = free_port();
     let objects: Vec<String> = objects.iter().map(|name| format!("{name:?}")).collect();
     let options = super::Options {
@@ -217,6 +228,7 @@ pub fn sim_config_file(dir: &Path, api_base: &str, objects: &[&str]) -> (std::pa
             objects.join(", "),
             super::far_reconcile_window()
         )),
+        database_url: database_url.map(str::to_owned),
         ..super::Options::default()
     };
     let config = dir.join("config.toml");

@@ -1,0 +1,122 @@
+//! `kill -9` of the leader at each step of an export's batch create (the writer's crash
+//! points, as in `export_crash`): another replica takes the lease, resumes the job from the
+//! intents in the database, and its report equals what HubSpot (the simulator) holds: every
+//! record created exactly once.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::time::Duration;
+
+use hubspot_gateway::export::writer::crash;
+use hubspot_gateway::kit::postgres::Cluster;
+use hubspot_gateway::sim::{self, ObjectType, SimHandle};
+use serde_json::Value;
+
+use crate::export_crash::{
+    assert_report_matches, by_key, contacts, gateway_config_on, get, portal, start_export,
+    until_done,
+};
+use crate::mirror::wait_until;
+use crate::support::process::{command, Process};
+
+/// A replica's daemon on the database at `url`, armed with `crash_at` (`STEP:N`) when given.
+struct Replica {
+    process: Process,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Replica {
+    async fn start(sim: &SimHandle, url: &str, crash_at: Option<&str>) -> Replica {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, base) = gateway_config_on(sim, dir.path(), Some(url));
+        let mut serve = command(&config);
+        serve.arg("serve").env("IT_DATABASE_URL", url);
+        if let Some(crash_at) = crash_at {
+            serve.env(crash::VARIABLE, crash_at);
+        }
+        let mut process = Process::spawn(serve, &config);
+        process.wait_ready(&base).await;
+        Replica {
+            process,
+            base,
+            _dir: dir,
+        }
+    }
+
+    async fn leads(&self) -> bool {
+        get(&self.base, "/v1/status")
+            .await
+            .is_some_and(|status| status["replica"]["leader"] == true)
+    }
+
+    async fn until_leading(&self) {
+        wait_until("the replica to lead", Duration::from_secs(15), || {
+            self.leads()
+        })
+        .await;
+    }
+}
+
+/// Exports `rows` with a leader that kills itself at `crashes[0]`; the standby (armed with
+/// `crashes[1]`, and so on) takes over; returns the job a last, unarmed replica finishes.
+async fn export_across_replicas(
+    sim: &SimHandle,
+    kind: ObjectType,
+    rows: &[Value],
+    crashes: &[&str],
+) -> Value {
+    let url = Cluster::shared().fresh_database().await.unwrap();
+    let mut armed = crashes
+        .iter()
+        .copied()
+        .map(Some)
+        .chain(std::iter::repeat(None));
+    let mut leader = Replica::start(sim, &url, armed.next().flatten()).await;
+    leader.until_leading().await;
+    let mut standby = Replica::start(sim, &url, armed.next().flatten()).await;
+    let path = start_export(&mut leader.process, &leader.base, kind, rows).await;
+    for _ in crashes {
+        let done = until_done(&mut leader.process, &leader.base, &path).await;
+        assert!(
+            done.is_none(),
+            "the job ended before its crash point: {done:?}"
+        );
+        let status = leader.process.wait_exit().await;
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "{}",
+            leader.process.log_text()
+        );
+        leader = standby;
+        leader.until_leading().await;
+        standby = Replica::start(sim, &url, armed.next().flatten()).await;
+    }
+    let job = until_done(&mut leader.process, &leader.base, &path).await;
+    job.unwrap_or_else(|| panic!("the job never finished: {}", leader.process.log_text()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_at_each_step_of_a_batch_another_replica_reports_what_hubspot_holds() {
+    let runs: Vec<Vec<String>> = crash::Step::ALL
+        .iter()
+        .filter(|step| **step != crash::Step::Reconciled)
+        .map(|step| vec![format!("{}:2", step.name())])
+        .chain([vec!["after_send:2".into(), "reconciled:1".into()]])
+        .collect();
+    for crashes in runs {
+        let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let kind = ObjectType::Contacts;
+        let before = by_key(&sim, kind);
+        let existing: Vec<String> = before.keys().take(6).cloned().collect();
+        let rows = contacts(250, &existing);
+        let crashes: Vec<&str> = crashes.iter().map(String::as_str).collect();
+        let job = export_across_replicas(&sim, kind, &rows, &crashes).await;
+        assert_eq!(job["created"], 250, "{crashes:?}: {job}");
+        assert_eq!(job["updated"], 3, "{crashes:?}: {job}");
+        assert_report_matches(kind, &job, &rows, &before, &sim);
+        sim.shutdown().await;
+    }
+}
