@@ -144,7 +144,7 @@ fn main() -> ExitCode {
             Ok(loaded) => run(async move { daemon::commands::migrate(&loaded).await }),
             Err(problems) => config_problems(&cli.config, problems),
         },
-        Command::Serve => match load_any(&cli.config) {
+        Command::Serve => match load(&cli.config) {
             Ok(loaded) => run(daemon::run(loaded, cli.config.clone())),
             Err(code) => code,
         },
@@ -183,7 +183,7 @@ fn main() -> ExitCode {
         },
         Command::Store {
             command: StoreCommand::Verify,
-        } => match load(&cli.config) {
+        } => match load_sled(&cli.config) {
             Ok(loaded) => run(async move { daemon::commands::verify_store(&loaded) }),
             Err(code) => code,
         },
@@ -206,9 +206,6 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
             }
-            if loaded.config.store.backend == config::Backend::Postgres {
-                eprintln!("warning: {POSTGRES_PENDING}");
-            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
@@ -216,26 +213,26 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Loads the config for a command that runs on sled alone (see [`POSTGRES_PENDING`]),
-/// printing every problem; the error is the exit code to use.
-fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
-    let loaded = load_any(path)?;
+/// Loads the config for a command that runs on sled alone (`store verify`, which checks
+/// sled's files against their ledger), printing every problem; the error is the exit code.
+fn load_sled(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    let loaded = load(path)?;
     if loaded.config.store.backend == config::Backend::Postgres {
-        eprintln!("{}: {}", path.display(), POSTGRES_PENDING);
+        eprintln!(
+            "{}: store.backend is \"postgres\": `store verify` checks a sled store; PostgreSQL \
+             checks its own data (and `pg_amcheck` checks it on demand)",
+            path.display()
+        );
         return Err(ExitCode::from(EXIT_CONFIG));
     }
     Ok(loaded)
 }
 
-/// Loads the config for a command that runs on either backend.
-fn load_any(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+/// Loads the config, printing every problem; the error is the exit code to use.
+fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
     config::load(path, &|name| std::env::var(name).ok())
         .map_err(|problems| config_problems(path, problems))
 }
-
-/// What this build does with `store.backend = "postgres"` (README, "PostgreSQL").
-const POSTGRES_PENDING: &str = "store.backend = \"postgres\": `serve` and `migrate` run on \
-    PostgreSQL; the other commands still open sled only: use the API of a running `serve`";
 
 fn config_problems(path: &std::path::Path, problems: Vec<config::Problem>) -> ExitCode {
     eprintln!("{}: {} problem(s):", path.display(), problems.len());

@@ -73,8 +73,9 @@ pub async fn sync_once(
         }
         return Ok(());
     }
-    let store = super::open_store(&loaded.config.store)?;
-    let client = client(loaded, &store)?;
+    let opened = super::open_for_command(loaded, true).await?;
+    let store = &opened.store;
+    let client = client(loaded, store)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),
@@ -83,7 +84,7 @@ pub async fn sync_once(
     .await
     .context("could not connect to HubSpot")?;
     // Changes made here notify like the daemon's: queued now, delivered when it runs.
-    let notifier = crate::notify::attach(loaded, &store)?;
+    let notifier = crate::notify::attach(loaded, store)?;
     let syncer =
         syncer(loaded, client, store.clone(), info.hub_id, kinds.clone()).notifying(notifier);
     syncer.refresh_reference().await?;
@@ -167,10 +168,11 @@ pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
         return Ok(());
     }
     let kinds = record_types(loaded);
-    let store = Store::open_with_cache(&loaded.config.store.path, loaded.config.store.cache_mb)?;
-    let journal = crate::journal::Journal::from_config(loaded, &store)?
+    let opened = super::open_for_command(loaded, true).await?;
+    let store = &opened.store;
+    let journal = crate::journal::Journal::from_config(loaded, store)?
         .context("the Webhooks Journal is off")?;
-    let client = client(loaded, &store)?;
+    let client = client(loaded, store)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),

@@ -84,9 +84,9 @@ fn redirect_uri(loaded: &Loaded) -> String {
 /// No daemon: the store is ours, so this process answers the callback itself.
 async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
-    let store = super::open_store(&config.store)
-        .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
-    let connections = connections(loaded, &store)?;
+    let opened = super::open_for_command(loaded, false).await?;
+    let store = &opened.store;
+    let connections = connections(loaded, store)?;
     let url = connections
         .start(&Who::Service, "cli")
         .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;

@@ -27,6 +27,8 @@ use crate::sync::{Settings, Syncer};
 /// The store opened and HubSpot connected, ready to run the jobs of one file.
 pub struct Direct {
     store: Store,
+    /// Holds the store (on PostgreSQL: the lease) while the export runs.
+    _opened: super::Opened,
     portal: i64,
     kind: ObjectType,
     user_email: String,
@@ -44,7 +46,9 @@ impl Direct {
         user_email: &str,
         dry_run: bool,
     ) -> anyhow::Result<Direct> {
-        let store = super::open_store(&loaded.config.store)?;
+        // A dry run writes nothing that must happen once; an export takes the lease.
+        let opened = super::open_for_command(loaded, !dry_run).await?;
+        let store = opened.store.clone();
         let client = client(loaded, &store)?;
         let kinds = record_types(loaded);
         let needs = Requirements {
@@ -74,6 +78,7 @@ impl Direct {
         Ok(Direct {
             connections: super::commands::connections(loaded, &store)?,
             store,
+            _opened: opened,
             portal: info.hub_id,
             kind,
             user_email: user_email.to_owned(),

@@ -276,6 +276,59 @@ fn replica_id() -> String {
     }
 }
 
+/// A store a command opened itself (no daemon answered), and on PostgreSQL the lease it
+/// holds while it runs (released when this is dropped).
+pub struct Opened {
+    pub store: Store,
+    lease: Option<Lease>,
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        if let Some(lease) = &self.lease {
+            lease.stop.cancel();
+        }
+    }
+}
+
+/// How long a command waits for the lease before it says that another gateway leads.
+const COMMAND_LEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// The store for a command run while no daemon answers: sled's directory (which this process
+/// then holds alone), or the PostgreSQL database. A command that `leads` (it syncs, exports
+/// or subscribes) takes the lease first, as a replica would, and refuses to run while
+/// another gateway holds it.
+pub async fn open_for_command(loaded: &Loaded, leads: bool) -> anyhow::Result<Opened> {
+    let config = &loaded.config.store;
+    if config.backend == crate::config::Backend::Sled {
+        let store = open_store(config)
+            .with_context(|| format!("opening the store at {}", config.path.display()))?;
+        return Ok(Opened { store, lease: None });
+    }
+    let (store, lease, replica) = open_postgres(loaded).await?;
+    let opened = Opened {
+        store,
+        lease: Some(lease),
+    };
+    if leads {
+        let mut roles = opened
+            .store
+            .roles()
+            .context("a PostgreSQL store has roles")?;
+        let leading = roles.wait_for(|role| matches!(role, crate::store::Role::Leading { .. }));
+        if tokio::time::timeout(COMMAND_LEASE_WAIT, leading)
+            .await
+            .is_err()
+        {
+            anyhow::bail!(
+                "another gateway leads on this database (this command, as {replica}, waited                  {} s for the lease): ask the leader through its API (`server.listen` of its                  config), or stop it",
+                COMMAND_LEASE_WAIT.as_secs()
+            );
+        }
+    }
+    Ok(opened)
+}
+
 /// Opens the store `[store]` describes, upgrading one an older build wrote (its briefs are
 /// derived by `ownership::brief`).
 pub fn open_store(config: &crate::config::Store) -> crate::store::Result<Store> {

@@ -42,20 +42,22 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
         let value = serde_json::from_str(&body).context("the daemon's status is not JSON")?;
         return Ok((value, Source::Daemon(base)));
     }
-    let path = &loaded.config.store.path;
     let why = unreachable.unwrap_or_default();
-    anyhow::ensure!(
-        path.exists(),
-        "no daemon answers on {base} ({why}) and there is no store at {}",
-        path.display()
-    );
-    let store = super::open_store(&loaded.config.store).with_context(|| {
-        format!(
-            "no daemon answers on {base} ({why}), and the store at {} cannot be opened",
+    if loaded.config.store.backend == crate::config::Backend::Sled {
+        let path = &loaded.config.store.path;
+        anyhow::ensure!(
+            path.exists(),
+            "no daemon answers on {base} ({why}) and there is no store at {}",
             path.display()
-        )
-    })?;
-    Ok((from_store(loaded, &store)?, Source::Store))
+        );
+    }
+    let opened = super::open_for_command(loaded, false)
+        .await
+        .with_context(|| {
+            format!("no daemon answers on {base} ({why}), and the store cannot be opened")
+        })?;
+    let store = &opened.store;
+    Ok((from_store(loaded, store)?, Source::Store))
 }
 
 /// The daemon's API base URL (`server.internal_listen` when set, else `server.listen`) and a

@@ -1,5 +1,5 @@
-//! The PostgreSQL backend as an operator meets it today: `migrate` against a real server (a
-//! throw-away cluster, `kit::postgres`), and the commands that still need sled saying so.
+//! The PostgreSQL backend as an operator meets it from the command line: `migrate` against a
+//! real server (a throw-away cluster, `kit::postgres`), the commands on the database.
 
 use hubspot_gateway::kit::postgres::Cluster;
 
@@ -61,18 +61,63 @@ async fn migrate_creates_the_schema_then_finds_it_current() {
     assert_eq!(again.status.code(), Some(0));
     assert!(output_of(&again).contains(&format!("schema already at version {version}")));
 
-    // The commands that need the stores say that this build keeps them in sled.
-    let serve = gateway(&config)
-        .arg("serve")
+    // With no daemon answering, `status` reads the database itself.
+    let status = gateway(&config)
+        .args(["status", "--json"])
         .env("IT_DATABASE_URL", &url)
         .output()
         .unwrap();
-    assert_eq!(serve.status.code(), Some(2));
+    assert_eq!(status.status.code(), Some(0), "{}", output_of(&status));
+    let body: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(body["webhooks"]["received"], 0, "{body}");
+
+    // `store verify` checks sled's files: it says so.
+    let verify = gateway(&config)
+        .args(["store", "verify"])
+        .env("IT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(2));
     assert!(
-        output_of(&serve).contains("on sled only"),
+        output_of(&verify).contains("checks a sled store"),
         "{}",
-        output_of(&serve)
+        output_of(&verify)
     );
+}
+
+/// A command that writes what must happen once takes the lease; while a replica leads, it
+/// refuses and says where to go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_needs_the_lease_refuses_while_another_gateway_leads() {
+    use hubspot_gateway::store::postgres::{Candidate, Database, Role};
+    let url = Cluster::shared().fresh_database().await.unwrap();
+    let database = Database::new(&url, 1).unwrap();
+    database.migrate().await.unwrap();
+    let (role, mut roles) = tokio::sync::watch::channel(Role::Following);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let leader = tokio::spawn(Candidate::new(database, "elsewhere").run(role, stop.clone()));
+    roles
+        .wait_for(|role| matches!(role, Role::Leading { .. }))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(
+        dir.path(),
+        "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
+    );
+    let mut sync = gateway(&config);
+    sync.arg("sync").env("IT_DATABASE_URL", &url);
+    let sync = tokio::task::spawn_blocking(move || sync.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sync.status.code(), Some(1), "{}", output_of(&sync));
+    assert!(
+        output_of(&sync).contains("another gateway leads"),
+        "{}",
+        output_of(&sync)
+    );
+    stop.cancel();
+    leader.await.unwrap();
 }
 
 #[test]
