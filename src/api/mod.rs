@@ -132,6 +132,18 @@ impl State {
         Ok(())
     }
 
+    /// On a replica that follows: takes the portal the leader connected to, as the store has
+    /// it (the leader saves it on connect). Whether it changed.
+    pub fn follow_portal(&self) -> bool {
+        let stored = portal::stored(&self.store).map(Arc::new);
+        let mut current = self.portal.write();
+        if stored.is_none() || stored == *current {
+            return false;
+        }
+        *current = stored;
+        true
+    }
+
     /// The owner records fall back to (see `ownership::Fallback`) while connected to `portal`.
     pub fn fallback(&self, portal: &Portal) -> Fallback {
         portal::fallback(self.fallback_owner_id, Some(portal))

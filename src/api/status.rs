@@ -65,7 +65,7 @@ pub fn body(
         body.insert("owners".into(), json!({"count": owners.len()}));
     }
     let inbox = store.inbox();
-    let counters = inbox.counters();
+    let counters = inbox.counters()?;
     body.insert(
         "webhooks".into(),
         json!({

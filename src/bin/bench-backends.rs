@@ -15,9 +15,16 @@
 //! - `bench-backends failover [--kills N] [--replicas N]`: replicas as processes campaign for
 //!   the leader lease; the leader is killed with SIGKILL N times; the time from each kill to
 //!   another replica leading (p50, p99, max). PostgreSQL only: sled has one process.
+//! - `bench-backends cluster [--databases N]`: for scripts (`scripts/bench-replicas`):
+//!   starts a throw-away cluster, prints the URL of each of N fresh databases (default 1),
+//!   one a line, then waits until its stdin is closed or SIGTERM comes; the cluster stops
+//!   with it.
 //!
-//! Each prints one line per run and backend, then the medians as JSON on the last line.
+//! Each benchmark prints one line per run and backend, then the medians as JSON on the last
+//! line.
 
+#[path = "bench_backends/cluster.rs"]
+mod cluster;
 #[path = "bench_backends/failover.rs"]
 mod failover;
 #[path = "bench_backends/inbox.rs"]
@@ -44,8 +51,9 @@ async fn main() -> anyhow::Result<()> {
         Some("mirror") => mirror::run().await,
         Some("failover") => failover::run().await,
         Some("candidate") => failover::candidate().await,
+        Some("cluster") => cluster::run().await,
         _ => anyhow::bail!(
-            "usage: bench-backends inbox|mirror|failover [options] (see its source's doc)"
+            "usage: bench-backends inbox|mirror|failover|cluster [options] (see its source's doc)"
         ),
     }
 }

@@ -15,6 +15,7 @@ pub mod logging;
 mod notifications;
 mod progress;
 pub mod reload;
+mod replica;
 mod shutdown;
 pub mod status;
 pub mod sync;
@@ -34,7 +35,9 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Tokens};
 use crate::config::Loaded;
 use crate::store::Store;
+
 use crate::webhook::{self, signature::Verifier, Ingress};
+pub use replica::{open_for_command, open_store, Opened};
 
 /// A started daemon: bound, ready, serving until its shutdown token is cancelled.
 pub struct Running {
@@ -59,7 +62,7 @@ pub struct Running {
     notifying: Vec<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
     /// On PostgreSQL: the lease task, stopped after the leader's work (see `Running::wait`).
-    lease: Option<Lease>,
+    lease: Option<replica::Lease>,
     /// Set when the store became unwritable: the shutdown that follows is a failure.
     store_failed: Arc<std::sync::OnceLock<String>>,
 }
@@ -70,28 +73,18 @@ pub const STORE_FAILURE_GRACE: Duration = Duration::from_secs(5);
 /// How often the store monitor flushes sled to see whether it met an I/O error.
 const STORE_CHECK: Duration = Duration::from_millis(250);
 
-/// This replica's lease on PostgreSQL: its task and what stops it.
-struct Lease {
-    task: tokio::task::JoinHandle<()>,
-    stop: CancellationToken,
-}
-
-/// How many connections to PostgreSQL one gateway pools (the lease's session is one more):
-/// the webhook committer, the sync's writes and the query API's reads at once.
-const DATABASE_CONNECTIONS: usize = 16;
-
 /// Opens the store, takes the listening socket (systemd's, else bound to `server.listen`) and
 /// starts serving.
 pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let config = &loaded.config;
     let (store, lease, replica) = match config.store.backend {
         crate::config::Backend::Sled => {
-            let store = open_store(&config.store)
+            let store = replica::open_store(&config.store)
                 .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
             (store, None, None)
         }
         crate::config::Backend::Postgres => {
-            let (store, lease, replica) = open_postgres(loaded).await?;
+            let (store, lease, replica) = replica::open(loaded).await?;
             (store, Some(lease), Some(replica))
         }
     };
@@ -189,6 +182,9 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let export = tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
         export_worker::run(exporting.clone(), sync_enabled, stop)
     }));
+    if let Some(roles) = roles() {
+        tokio::spawn(follow_portal(state.clone(), roles, shutdown.clone()));
+    }
     let store_failed = Arc::new(std::sync::OnceLock::new());
     tokio::spawn(watch_store(
         state.clone(),
@@ -208,7 +204,9 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
                 let tasks = notifications::spawn(&n, &store, &stop);
                 async move {
                     for task in tasks {
-                        let _ = task.await;
+                        if let Err(error) = task.await {
+                            tracing::error!(%error, "a notification task failed");
+                        }
                     }
                 }
             }))
@@ -240,99 +238,6 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         lease,
         store_failed,
     })
-}
-
-/// Opens the store on PostgreSQL (upgrading an older schema) and starts this replica's
-/// lease; returns them with the replica's id.
-async fn open_postgres(loaded: &Loaded) -> anyhow::Result<(Store, Lease, String)> {
-    use crate::store::postgres::{Candidate, Database};
-    let url = loaded
-        .secrets
-        .database_url
-        .as_ref()
-        .context("no store.url")?;
-    let database = Database::new(url.expose(), DATABASE_CONNECTIONS)?;
-    let replica = replica_id();
-    let (role, roles) = tokio::sync::watch::channel(crate::store::Role::Following);
-    let store =
-        Store::open_postgres(database.clone(), roles).context("opening the PostgreSQL store")?;
-    let stop = CancellationToken::new();
-    let candidate = Candidate::new(database, replica.clone());
-    let task = tokio::spawn(candidate.run(role, stop.clone()));
-    Ok((store, Lease { task, stop }, replica))
-}
-
-/// This replica's name in the lease and in `GET /v1/status`: the host and the process (and,
-/// from a process's second gateway on, as in tests, which one).
-fn replica_id() -> String {
-    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    let process = std::process::id();
-    match STARTED.fetch_add(1, Ordering::Relaxed) {
-        0 => format!("{host}/{process}"),
-        nth => format!("{host}/{process}.{nth}"),
-    }
-}
-
-/// A store a command opened itself (no daemon answered), and on PostgreSQL the lease it
-/// holds while it runs (released when this is dropped).
-pub struct Opened {
-    pub store: Store,
-    lease: Option<Lease>,
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        if let Some(lease) = &self.lease {
-            lease.stop.cancel();
-        }
-    }
-}
-
-/// How long a command waits for the lease before it says that another gateway leads.
-const COMMAND_LEASE_WAIT: Duration = Duration::from_secs(5);
-
-/// The store for a command run while no daemon answers: sled's directory (which this process
-/// then holds alone), or the PostgreSQL database. A command that `leads` (it syncs, exports
-/// or subscribes) takes the lease first, as a replica would, and refuses to run while
-/// another gateway holds it.
-pub async fn open_for_command(loaded: &Loaded, leads: bool) -> anyhow::Result<Opened> {
-    let config = &loaded.config.store;
-    if config.backend == crate::config::Backend::Sled {
-        let store = open_store(config)
-            .with_context(|| format!("opening the store at {}", config.path.display()))?;
-        return Ok(Opened { store, lease: None });
-    }
-    let (store, lease, replica) = open_postgres(loaded).await?;
-    let opened = Opened {
-        store,
-        lease: Some(lease),
-    };
-    if leads {
-        let mut roles = opened
-            .store
-            .roles()
-            .context("a PostgreSQL store has roles")?;
-        let leading = roles.wait_for(|role| matches!(role, crate::store::Role::Leading { .. }));
-        if tokio::time::timeout(COMMAND_LEASE_WAIT, leading)
-            .await
-            .is_err()
-        {
-            anyhow::bail!(
-                "another gateway leads on this database (this command, as {replica}, waited                  {} s for the lease): ask the leader through its API (`server.listen` of its                  config), or stop it",
-                COMMAND_LEASE_WAIT.as_secs()
-            );
-        }
-    }
-    Ok(opened)
-}
-
-/// Opens the store `[store]` describes, upgrading one an older build wrote (its briefs are
-/// derived by `ownership::brief`).
-pub fn open_store(config: &crate::config::Store) -> crate::store::Result<Store> {
-    Store::open_upgrading(&config.path, config.cache_mb, Some(crate::ownership::brief))
 }
 
 impl Running {
@@ -424,6 +329,34 @@ async fn watch_store(
     }
     systemd::notify_stopping();
     shutdown.cancel();
+}
+
+/// How often a replica that follows looks for the portal the leader connected to.
+const FOLLOW_PORTAL: Duration = Duration::from_secs(1);
+
+/// On PostgreSQL: while this replica follows, it answers for the portal the leader
+/// connected to (the leader's sync saves it), looking for a change every [`FOLLOW_PORTAL`].
+async fn follow_portal(
+    state: Arc<api::State>,
+    roles: tokio::sync::watch::Receiver<crate::store::Role>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(FOLLOW_PORTAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        if matches!(*roles.borrow(), crate::store::Role::Leading { .. }) {
+            continue;
+        }
+        let following = state.clone();
+        match tokio::task::spawn_blocking(move || following.follow_portal()).await {
+            Ok(true) => tracing::info!("answering for the portal the leader connected to"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "following the leader's portal failed"),
+        }
+    }
 }
 
 /// Deletes applied webhook events older than the retention, hourly.

@@ -12,15 +12,17 @@ pub const KEEP_BARE_ID: [&str; 3] = [keys::PURGED_TREE, keys::CURSORS_TREE, keys
 
 impl Store {
     /// Names of the trees (but [`KEEP_BARE_ID`]) holding record `id` in a key or value: its
-    /// 8-byte key form, or its digits as a whole number.
+    /// 8-byte key form, or its digits as a whole number. On PostgreSQL, the tables (but
+    /// `postgres::audit::KEEP_BARE_ID`) naming it in any column.
     pub fn trees_naming(&self, id: i64) -> Result<Vec<String>> {
         let binary = i64_key(id);
         let text = id.to_string();
         let mut found = Vec::new();
-        let Some(embedded) = self.embedded() else {
-            return Err(super::Error::Database(
-                "the privacy audit searches sled's trees; this store is on PostgreSQL".into(),
-            ));
+        let embedded = match &self.inner.engine {
+            super::Engine::Sled(embedded) => embedded,
+            super::Engine::Postgres { pg, .. } => {
+                return pg.wait(super::postgres::audit::tables_naming(&pg.database, id))
+            }
         };
         for name in embedded.db.tree_names() {
             let tree_name = String::from_utf8_lossy(&name).into_owned();

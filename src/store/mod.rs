@@ -213,14 +213,14 @@ pub struct Durable {
 }
 
 impl Store {
-    /// The store on PostgreSQL of a replica whose lease task publishes `role`; creates the
+    /// The store on PostgreSQL of `replica`, whose lease task publishes `role`; creates the
     /// schema or upgrades an older one (refusing a newer one: a newer build migrated it).
-    /// The daemon's store users run on a multi-threaded runtime (see `front`).
     pub fn open_postgres(
         database: postgres::Database,
+        replica: &str,
         role: tokio::sync::watch::Receiver<Role>,
     ) -> Result<Store> {
-        let (pg, migrated) = front::Postgres::open(database, role)?;
+        let (pg, migrated) = front::Postgres::open(database, replica, role)?;
         if migrated.from != migrated.to {
             tracing::info!(
                 from = migrated.from,
@@ -494,15 +494,15 @@ impl Store {
         Some(&self.embedded()?.path)
     }
 
-    /// Names of the sled trees holding `needle` in a key or value (a privacy audit: after a
-    /// privacy deletion, a person's email must be found nowhere). sled's alone: on
-    /// PostgreSQL an error says so rather than an empty answer.
+    /// Names of the trees (tables, on PostgreSQL) holding `needle` in a key or value (a
+    /// privacy audit: after a privacy deletion, a person's email must be found nowhere).
     pub fn trees_containing(&self, needle: &[u8]) -> Result<Vec<String>> {
         let mut found = Vec::new();
-        let Some(embedded) = self.embedded() else {
-            return Err(Error::Database(
-                "the privacy audit searches sled's trees; this store is on PostgreSQL".into(),
-            ));
+        let embedded = match &self.inner.engine {
+            Engine::Sled(embedded) => embedded,
+            Engine::Postgres { pg, .. } => {
+                return pg.wait(postgres::audit::tables_containing(&pg.database, needle))
+            }
         };
         for name in embedded.db.tree_names() {
             let tree = embedded.db.open_tree(&name)?;

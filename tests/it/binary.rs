@@ -6,8 +6,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use hubspot_gateway::store::Store;
-
 use crate::support::process::{free_port, sim_config_file};
 use crate::support::signing::Signing;
 use hubspot_gateway::sim::{self, SimConfig};
@@ -198,7 +196,7 @@ async fn a_redelivery_after_kill_9_is_dropped() {
     unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
     assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
 
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     let stored = store.inbox().recent(usize::MAX).unwrap();
     assert_eq!(stored.len(), 200, "each event stored exactly once");
 }
@@ -266,7 +264,7 @@ async fn kill_9_loses_no_acknowledged_event() {
     assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
 
     // Every acknowledged event is in the store, exactly once.
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     let mut stored = BTreeSet::new();
     for event in store.inbox().recent(usize::MAX).unwrap() {
         let event: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
@@ -383,7 +381,7 @@ async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converge
     // The mirror converged: every contact, property for property.
     let snapshot = sim.control().snapshot();
     sim.shutdown().await;
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     let live = &snapshot.objects[&sim::ObjectType::Contacts];
     assert_eq!(live.len() as u64, contacts);
     for expected in live {

@@ -719,13 +719,12 @@ async fn a_job_failing_transiently_past_the_bound_fails_and_the_next_runs() {
     use hubspot_gateway::hubspot::{Client, ClientConfig, Credentials};
     use hubspot_gateway::object::ObjectType as Kind;
     use hubspot_gateway::secret::Secret;
-    use hubspot_gateway::store::Store;
     use hubspot_gateway::sync::{Settings, Syncer};
 
     let Harness { sim, gateway } = Harness::start(small_portal()).await;
     sim.control().set_webhook_target(None);
     let dir = gateway.stop().await;
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     let portal: Value = serde_json::from_slice(&store.meta("portal").unwrap().unwrap()).unwrap();
     let hub = portal["hub_id"].as_i64().unwrap();
     let header = Header {
@@ -877,6 +876,14 @@ async fn queued_jobs_say_what_they_wait_for_while_sync_is_disabled() {
         .await;
     assert_eq!(status, 202, "{started}");
     let path = format!("/v1/exports/{}", started["export_id"].as_str().unwrap());
+    // The export worker says why the job waits once it runs (on PostgreSQL, once this
+    // gateway leads).
+    crate::mirror::wait_until(
+        "the job to say why it waits",
+        Duration::from_secs(10),
+        || async { !gateway.get(&path, Some(EXPORT_TOKEN)).await.1["waiting"].is_null() },
+    )
+    .await;
     let (_, job) = gateway.get(&path, Some(EXPORT_TOKEN)).await;
     assert_eq!(job["state"], "queued", "{job}");
     assert_eq!(job["waiting"]["code"], "sync_disabled", "{job}");

@@ -302,7 +302,7 @@ async fn creates_of_unknown_outcome_are_reconciled_by_search_before_being_resent
         )
         .unwrap();
     {
-        let store = hubspot_gateway::store::Store::open(&dir.path().join("store")).unwrap();
+        let store = crate::support::open_store(&dir.path().join("store")).await;
         let portal: Value =
             serde_json::from_slice(&store.meta("portal").unwrap().unwrap()).unwrap();
         let hub = portal["hub_id"].as_i64().unwrap();

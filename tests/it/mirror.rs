@@ -404,7 +404,7 @@ async fn a_privacy_deleted_contact_leaves_no_trace_in_any_tree() {
         .as_array()
         .is_some_and(|ids| ids.contains(&Value::String(id.clone()))));
     let dir = harness.stop().await;
-    let store = hubspot_gateway::store::Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     for needle in [email, "Erasmus", "Forgotten", "Chief Secret Officer"] {
         assert_eq!(
             store.trees_containing(needle.as_bytes()).unwrap(),

@@ -111,8 +111,8 @@ async fn sigterm_drains_in_flight_requests_answers_503_on_readyz_and_exits_0() {
     let status = daemon.wait_exit().await;
     assert_eq!(status.code(), Some(0), "{}", daemon.log_text());
     assert!(daemon.log_text().contains("stopped cleanly"));
-    let store = hubspot_gateway::store::Store::open(&dir.path().join("store")).unwrap();
-    assert_eq!(store.inbox().counters().received, 3);
+    let store = crate::support::open_store(&dir.path().join("store")).await;
+    assert_eq!(store.inbox().counters().unwrap().received, 3);
 }
 
 /// Reads one response head (up to the blank line) byte by byte.

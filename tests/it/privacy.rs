@@ -8,7 +8,6 @@ use std::time::Duration;
 use hubspot_gateway::export::job::{self, Header, Row, State};
 use hubspot_gateway::object::ObjectType as Kind;
 use hubspot_gateway::sim::ObjectType;
-use hubspot_gateway::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -173,7 +172,7 @@ async fn a_privacy_deletion_leaves_nothing_of_the_person_in_any_route_or_tree() 
     );
 
     let dir = harness.stop().await;
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     for needle in NEEDLES {
         let trees = store.trees_containing(needle.as_bytes()).unwrap();
         assert_eq!(trees, Vec::<String>::new(), "{needle:?} survived");
@@ -191,7 +190,7 @@ async fn finished_export_jobs_are_pruned_after_the_retention() {
     let dir = gateway.stop().await;
     let day = 86_400_000;
     let (old, young) = {
-        let store = Store::open(&dir.path().join("store")).unwrap();
+        let store = crate::support::open_store(&dir.path().join("store")).await;
         let portal: Value =
             serde_json::from_slice(&store.meta("portal").unwrap().unwrap()).unwrap();
         let hub = portal["hub_id"].as_i64().unwrap();
@@ -228,9 +227,15 @@ async fn finished_export_jobs_are_pruned_after_the_retention() {
     .await;
     assert_eq!(gateway.get(&path(young), Some(EXPORT_TOKEN)).await.0, 200);
     let dir = gateway.stop().await;
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     let held = store.trees_containing(b"old@retention.example").unwrap();
-    assert_eq!(held, ["exports.v1"], "the young job's row");
+    // The rows of export jobs: sled's tree, or PostgreSQL's table.
+    let rows = if store.path().is_some() {
+        "exports.v1"
+    } else {
+        "export_rows"
+    };
+    assert_eq!(held, [rows], "the young job's row");
     sim.shutdown().await;
 }
 

@@ -80,10 +80,16 @@ async fn replicas_share_one_mirror_and_one_leader() {
         "exactly one leads: {one} {other}"
     );
 
-    // The leader backfills; the follower answers from the same database.
+    // The leader backfills; the follower answers from the same database, for the portal the
+    // leader connected to.
+    let (leader, follower) = if leads(&first).await {
+        (first, second)
+    } else {
+        (second, first)
+    };
     let harness = Harness {
         sim,
-        gateway: second,
+        gateway: follower,
     };
     harness.converge(Duration::from_secs(60)).await;
     mutate(&harness.sim);
@@ -96,12 +102,16 @@ async fn replicas_share_one_mirror_and_one_leader() {
         .post("/webhooks/hubspot", &body, Signing::V3 { skew_ms: 0 })
         .await;
     assert_eq!(code, 204);
-    let before = first.webhook_status().await["duplicates"].as_u64().unwrap();
-    let (code, _) = first
+    let before = leader.webhook_status().await["duplicates"]
+        .as_u64()
+        .unwrap();
+    let (code, _) = leader
         .post("/webhooks/hubspot", &body, Signing::V3 { skew_ms: 0 })
         .await;
     assert_eq!(code, 204);
-    let after = first.webhook_status().await["duplicates"].as_u64().unwrap();
+    let after = leader.webhook_status().await["duplicates"]
+        .as_u64()
+        .unwrap();
     assert_eq!(
         after - before,
         5,
@@ -109,11 +119,7 @@ async fn replicas_share_one_mirror_and_one_leader() {
     );
 
     // The leader stops; the other takes over.
-    let (leader, follower) = if leads(&first).await {
-        (first, harness.gateway)
-    } else {
-        (harness.gateway, first)
-    };
+    let follower = harness.gateway;
     leader.stop().await;
     wait_until("the follower to lead", Duration::from_secs(15), || {
         leads(&follower)

@@ -19,7 +19,7 @@ const LATEST: usize = 25;
 pub fn page(ctx: &Ctx) -> Outcome {
     let state = ctx.state();
     let inbox = state.store.inbox();
-    let counters = inbox.counters();
+    let counters = inbox.counters()?;
     let events = inbox.recent(LATEST)?;
     let minutes = state.metrics.webhook_minutes.last_hour(now_ms());
     let since = state.metrics.webhook_minutes.since_ms();

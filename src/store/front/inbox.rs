@@ -2,22 +2,24 @@
 //! consumer reads [`Window`]s of unapplied events and marks them applied, the API and the
 //! console read recent events and counters.
 //!
-//! On PostgreSQL the counters are this replica's since it started (each replica answers its
-//! own share of the webhooks), and `pending` is the shared table's count, read at most every
-//! [`PENDING_REFRESH`]: the committer asks it once per request.
+//! On PostgreSQL each replica's counters are a row moved in its group commits (a rejected
+//! request is counted with the next one), and status shows their sums; `pending` is the
+//! shared table's count, read at most every [`PENDING_REFRESH`] and by one request at a
+//! time: the committer asks it once per request, and it scans the unapplied events.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::super::inbox::{self as on_sled, InboxCounters, Position, StoredEvent};
-use super::super::postgres::{self, Unapplied};
+use super::super::inbox::{self as on_sled, InboxCounters, Position, StoredEvent, Tally};
+use super::super::postgres::{self, Counting, Unapplied};
 use super::super::{AppendOutcome, Appending, Result};
 use super::Postgres;
 
 /// How stale the count of pending events may be on PostgreSQL.
-const PENDING_REFRESH: Duration = Duration::from_millis(250);
+const PENDING_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct InboxStore {
     backend: Backend,
@@ -28,9 +30,12 @@ enum Backend {
     Postgres {
         inbox: postgres::Inbox,
         pg: Postgres,
-        counters: Mutex<InboxCounters>,
+        /// Requests rejected since the last commit counted them.
+        rejected: AtomicU64,
         /// The last count of pending events and when it was read.
         pending: Mutex<Option<(u64, Instant)>>,
+        /// Set while a request counts them.
+        counting: AtomicBool,
     },
 }
 
@@ -62,8 +67,9 @@ impl InboxStore {
             backend: Backend::Postgres {
                 inbox: postgres::Inbox::new(pg.database.clone()),
                 pg: pg.clone(),
-                counters: Mutex::default(),
+                rejected: AtomicU64::new(0),
                 pending: Mutex::default(),
+                counting: AtomicBool::new(false),
             },
         }
     }
@@ -86,11 +92,16 @@ impl InboxStore {
         let Backend::Postgres {
             inbox,
             pg,
-            counters,
+            rejected,
             pending,
+            ..
         } = &self.backend
         else {
             return None;
+        };
+        let counting = Counting {
+            replica: &pg.replica,
+            rejected: rejected.swap(0, Ordering::Relaxed),
         };
         let appended = (|| {
             let moves_cursor = requests.iter().any(|request| request.cursor.is_some());
@@ -99,48 +110,59 @@ impl InboxStore {
             } else {
                 None
             };
-            pg.wait(inbox.append_group(received_at_ms, requests, fence))
+            pg.wait(inbox.append_group(received_at_ms, requests, fence, Some(counting)))
         })();
-        if let Ok(outcomes) = &appended {
-            let mut counters = counters.lock();
-            let mut any_webhook_stored = false;
-            for (request, outcome) in requests.iter().zip(outcomes) {
-                counters.received += u64::from(outcome.stored);
-                if request.cursor.is_none() {
-                    counters.duplicates += u64::from(outcome.duplicates);
-                    any_webhook_stored |= outcome.stored > 0;
+        match &appended {
+            Ok(outcomes) => {
+                if let Some((count, _)) = pending.lock().as_mut() {
+                    *count += Tally::of(requests, outcomes).received;
                 }
             }
-            if any_webhook_stored {
-                counters.last_received_at_ms = Some(received_at_ms);
-            }
-            if let Some((count, _)) = pending.lock().as_mut() {
-                *count += outcomes.iter().map(|o| u64::from(o.stored)).sum::<u64>();
-            }
+            // Counted by a later commit.
+            Err(_) => drop(rejected.fetch_add(counting.rejected, Ordering::Relaxed)),
         }
         Some(appended)
     }
 
-    /// Writes the counters where the store keeps them (sled: once per group commit).
+    /// Writes what the counters hold beyond the last commit (the committer, when it stops).
     pub fn persist_counters(&self) -> Result<()> {
         match &self.backend {
             Backend::Sled(inbox) => inbox.persist_counters(),
-            Backend::Postgres { .. } => Ok(()),
+            Backend::Postgres {
+                inbox,
+                pg,
+                rejected,
+                ..
+            } => match rejected.swap(0, Ordering::Relaxed) {
+                0 => Ok(()),
+                count => pg.wait(inbox.count_rejected(&pg.replica, count)),
+            },
         }
     }
 
-    /// Counts a rejected request.
+    /// Counts a rejected request (stored with the next commit).
     pub fn note_rejected(&self) {
         match &self.backend {
             Backend::Sled(inbox) => inbox.note_rejected(),
-            Backend::Postgres { counters, .. } => counters.lock().rejected += 1,
+            Backend::Postgres { rejected, .. } => drop(rejected.fetch_add(1, Ordering::Relaxed)),
         }
     }
 
-    pub fn counters(&self) -> InboxCounters {
+    /// Events received and dropped as duplicates, requests rejected, the last webhook's
+    /// arrival: on PostgreSQL every replica's, summed.
+    pub fn counters(&self) -> Result<InboxCounters> {
         match &self.backend {
-            Backend::Sled(inbox) => inbox.counters(),
-            Backend::Postgres { counters, .. } => *counters.lock(),
+            Backend::Sled(inbox) => Ok(inbox.counters()),
+            Backend::Postgres {
+                inbox,
+                pg,
+                rejected,
+                ..
+            } => {
+                let mut counters = pg.wait(inbox.counters())?;
+                counters.rejected += rejected.load(Ordering::Relaxed);
+                Ok(counters)
+            }
         }
     }
 
@@ -150,20 +172,31 @@ impl InboxStore {
         match &self.backend {
             Backend::Sled(inbox) => inbox.pending(),
             Backend::Postgres {
-                inbox, pg, pending, ..
+                inbox,
+                pg,
+                pending,
+                counting,
+                ..
             } => {
                 let now = Instant::now();
                 let last = *pending.lock();
+                let known = last.map_or(0, |(count, _)| count);
                 match last {
                     Some((count, at)) if now.duration_since(at) < PENDING_REFRESH => count,
-                    // Counted outside the lock: a slow count holds no other request up.
-                    last => match pg.wait(inbox.pending()) {
-                        Ok(count) => {
-                            *pending.lock() = Some((count, now));
-                            count
+                    // One count at a time (it scans the unapplied events): the other
+                    // requests answer with the last one meanwhile.
+                    _ if counting.swap(true, Ordering::Acquire) => known,
+                    _ => {
+                        let counted = pg.wait(inbox.pending());
+                        counting.store(false, Ordering::Release);
+                        match counted {
+                            Ok(count) => {
+                                *pending.lock() = Some((count, now));
+                                count
+                            }
+                            Err(_) => known,
                         }
-                        Err(_) => last.map_or(0, |(count, _)| count),
-                    },
+                    }
                 }
             }
         }
@@ -259,7 +292,7 @@ impl InboxStore {
 
     /// Replaces every stored event for which `erase` is true by [`ERASED`](super::super::ERASED)
     /// (privacy deletions); returns the count. The leader's on PostgreSQL.
-    pub fn erase(&self, erase: impl Fn(&str) -> bool) -> Result<u64> {
+    pub fn erase(&self, erase: impl Fn(&str) -> bool + Send) -> Result<u64> {
         match &self.backend {
             Backend::Sled(inbox) => inbox.erase(erase),
             Backend::Postgres { inbox, pg, .. } => pg.wait(inbox.erase(pg.fence()?, erase)),

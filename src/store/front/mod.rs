@@ -21,7 +21,7 @@ mod reference;
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::watch;
 
 use super::postgres::{self, Fence, Role};
@@ -45,6 +45,8 @@ pub struct Shared {
     pub database: postgres::Database,
     /// Notifications queued in the transactions of the changes that cause them.
     pub outbox: postgres::Outbox,
+    /// This replica's name (its lease's, and its row of the inbox's counters).
+    pub replica: String,
     role: watch::Receiver<Role>,
     driver: Driver,
 }
@@ -58,10 +60,11 @@ impl std::ops::Deref for Postgres {
 }
 
 impl Postgres {
-    /// The front's view of `database` for a replica whose lease task publishes `role`:
+    /// The front's view of `database` for `replica`, whose lease task publishes `role`:
     /// creates the schema or upgrades an older one first (refusing a newer one).
     pub fn open(
         database: postgres::Database,
+        replica: &str,
         role: watch::Receiver<Role>,
     ) -> Result<(Postgres, postgres::Migrated)> {
         let driver = Driver::start()?;
@@ -72,6 +75,7 @@ impl Postgres {
         let shared = Shared {
             database,
             outbox,
+            replica: replica.to_owned(),
             role,
             driver,
         };
@@ -97,7 +101,10 @@ impl Shared {
         })
     }
 
-    fn wait<T>(&self, future: impl Future<Output = postgres::Result<T>>) -> Result<T> {
+    pub(in crate::store) fn wait<T: Send>(
+        &self,
+        future: impl Future<Output = postgres::Result<T>> + Send,
+    ) -> Result<T> {
         self.driver.wait(future)
     }
 }
@@ -117,15 +124,23 @@ impl Driver {
         Ok(Driver(Some(runtime)))
     }
 
-    /// Waits for `future` from synchronous code: on one of the daemon's runtime workers,
-    /// after handing the worker's other tasks to another thread; on a blocking-pool or plain
-    /// thread, directly. The future runs on the calling thread, in this runtime's context
-    /// (so connections it opens are driven here).
-    fn wait<T>(&self, future: impl Future<Output = postgres::Result<T>>) -> Result<T> {
+    /// Waits for `future` from synchronous code: on a worker of a multi-threaded runtime
+    /// (the daemon's), after handing the worker's other tasks to another thread; on a
+    /// blocking-pool or plain thread, directly. The future runs in this runtime's context, so
+    /// connections it opens are driven here. On a single-threaded runtime (tests), which
+    /// cannot hand its tasks on, the future runs on a thread of its own while the caller's
+    /// thread waits: nothing the future needs runs on that thread.
+    fn wait<T: Send>(&self, future: impl Future<Output = postgres::Result<T>> + Send) -> Result<T> {
         let Some(runtime) = &self.0 else {
             unreachable!("the runtime is only taken when the driver is dropped");
         };
-        let result = match Handle::try_current() {
+        let result = match Handle::try_current().map(|caller| caller.runtime_flavor()) {
+            Ok(RuntimeFlavor::CurrentThread) => std::thread::scope(|scope| {
+                let waiting = scope.spawn(|| runtime.block_on(future));
+                waiting
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }),
             Ok(_) => tokio::task::block_in_place(|| runtime.block_on(future)),
             Err(_) => runtime.block_on(future),
         };
@@ -163,6 +178,17 @@ mod tests {
         let on_thread = driver.clone();
         let plain = std::thread::spawn(move || on_thread.wait(answer()).unwrap());
         assert_eq!(plain.join().unwrap(), 42);
+    }
+
+    /// On a single-threaded runtime (as in tests) the driver waits too.
+    #[tokio::test]
+    async fn waits_on_a_single_threaded_runtime() {
+        let driver = Driver::start().unwrap();
+        let answered = driver.wait(async {
+            tokio::task::yield_now().await;
+            Ok::<_, postgres::Error>(42)
+        });
+        assert_eq!(answered.unwrap(), 42);
     }
 
     /// A caller holding a lock that every worker of the daemon's runtime waits for still

@@ -82,6 +82,30 @@ pub struct StoredEvent {
     pub raw: String,
 }
 
+/// What a group commit adds to the counters: every stored event counts as received (the
+/// ledger counts them all), but only webhook requests' duplicates count as duplicates and
+/// only theirs as the last webhook's arrival: the journal's are its own (`JournalCursor`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub received: u64,
+    pub duplicates: u64,
+    pub webhook_stored: bool,
+}
+
+impl Tally {
+    pub fn of(requests: &[Appending<'_>], outcomes: &[AppendOutcome]) -> Tally {
+        let mut tally = Tally::default();
+        for (request, outcome) in requests.iter().zip(outcomes) {
+            tally.received += u64::from(outcome.stored);
+            if request.cursor.is_none() {
+                tally.duplicates += u64::from(outcome.duplicates);
+                tally.webhook_stored |= outcome.stored > 0;
+            }
+        }
+        tally
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxCounters {
     pub received: u64,
@@ -205,21 +229,12 @@ impl InboxStore {
         }
         held.next_seq = seq;
         drop(held);
-        let stored: u64 = outcomes.iter().map(|o| u64::from(o.stored)).sum();
-        let webhooks = || {
-            requests
-                .iter()
-                .zip(&outcomes)
-                .filter(|(request, _)| request.cursor.is_none())
-                .map(|(_, outcome)| outcome)
-        };
-        let duplicates: u64 = webhooks().map(|o| u64::from(o.duplicates)).sum();
-        let webhooks_stored = webhooks().any(|o| o.stored > 0);
-        self.pending.fetch_add(stored, Ordering::Relaxed);
+        let tally = Tally::of(requests, &outcomes);
+        self.pending.fetch_add(tally.received, Ordering::Relaxed);
         let mut counters = self.counters.lock();
-        counters.received += stored;
-        counters.duplicates += duplicates;
-        if webhooks_stored {
+        counters.received += tally.received;
+        counters.duplicates += tally.duplicates;
+        if tally.webhook_stored {
             counters.last_received_at_ms = Some(received_at_ms);
         }
         Ok(outcomes)

@@ -261,7 +261,7 @@ mod on_stores {
         );
         let store = open(dir.path());
         assert_eq!(stored_ids(&store), [1, 2]);
-        assert_eq!(store.inbox().counters().received, 2);
+        assert_eq!(store.inbox().counters().unwrap().received, 2);
         assert_eq!(store.inbox().pending(), 2);
         // Their redelivery is stored (their digest rows went with them), after the others.
         acknowledge(&store, 3..5);

@@ -10,12 +10,52 @@
 use std::collections::HashSet;
 
 use super::{Database, Error, Fence, Result};
-use crate::store::{AppendOutcome, Appending, JournalCursor, NewEvent, ERASED};
+use crate::store::inbox::Tally;
+use crate::store::{AppendOutcome, Appending, InboxCounters, JournalCursor, NewEvent, ERASED};
 
 /// The inbox's table, shared by every replica.
 #[derive(Clone)]
 pub struct Inbox {
     database: Database,
+}
+
+/// Whose counters a group commit moves, and the rejected requests it adds.
+#[derive(Debug, Clone, Copy)]
+pub struct Counting<'a> {
+    pub replica: &'a str,
+    pub rejected: u64,
+}
+
+/// Moves `counting`'s row of the counters by `tally` (and its rejected requests) in
+/// `transaction`.
+async fn move_counters(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    counting: Counting<'_>,
+    tally: Tally,
+    last_received_at_ms: Option<i64>,
+) -> Result<()> {
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO inbox_counters (replica, received, duplicates, rejected, last_received_at_ms)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (replica) DO UPDATE SET
+                 received = inbox_counters.received + $2,
+                 duplicates = inbox_counters.duplicates + $3,
+                 rejected = inbox_counters.rejected + $4,
+                 last_received_at_ms = coalesce($5, inbox_counters.last_received_at_ms)",
+        )
+        .await?;
+    let (received, duplicates) = (tally.received as i64, tally.duplicates as i64);
+    let rejected = counting.rejected as i64;
+    let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+        &counting.replica,
+        &received,
+        &duplicates,
+        &rejected,
+        &last_received_at_ms,
+    ];
+    transaction.execute(&statement, &parameters).await?;
+    Ok(())
 }
 
 /// An event as stored.
@@ -54,18 +94,19 @@ impl Inbox {
         received_at_ms: i64,
         requests: &[&[NewEvent<'_>]],
     ) -> Result<Vec<AppendOutcome>> {
-        self.append_group(received_at_ms, &Appending::webhooks(requests), None)
+        self.append_group(received_at_ms, &Appending::webhooks(requests), None, None)
             .await
     }
 
     /// Like [`Inbox::append`], for requests from any source: a journal request's cursor
     /// moves in the same transaction, counting what it stored, behind `fence` (required
-    /// when a request moves a cursor).
+    /// when a request moves a cursor); with `counting`, that replica's counters too.
     pub async fn append_group(
         &self,
         received_at_ms: i64,
         requests: &[Appending<'_>],
         fence: Option<Fence>,
+        counting: Option<Counting<'_>>,
     ) -> Result<Vec<AppendOutcome>> {
         if fence.is_none() && requests.iter().any(|request| request.cursor.is_some()) {
             return Err(Error::Refused(
@@ -123,6 +164,11 @@ impl Inbox {
                 outcome
             })
             .collect();
+        if let Some(counting) = counting {
+            let tally = Tally::of(requests, &outcomes);
+            let last = tally.webhook_stored.then_some(received_at_ms);
+            move_counters(&transaction, counting, tally, last).await?;
+        }
         for (request, outcome) in requests.iter().zip(&outcomes) {
             let Some(cursor) = request.cursor else {
                 continue;
@@ -143,6 +189,37 @@ impl Inbox {
         }
         transaction.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Adds `rejected` requests to `replica`'s counters (those not yet counted by a commit).
+    pub async fn count_rejected(&self, replica: &str, rejected: u64) -> Result<()> {
+        let mut client = self.database.client().await?;
+        let transaction = client.transaction().await?;
+        let counting = Counting { replica, rejected };
+        move_counters(&transaction, counting, Tally::default(), None).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The counters of every replica, summed.
+    pub async fn counters(&self) -> Result<InboxCounters> {
+        let row = self
+            .database
+            .read_opt(
+                "SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(duplicates), 0)::bigint,
+                        coalesce(sum(rejected), 0)::bigint, max(last_received_at_ms)
+                 FROM inbox_counters",
+                &[],
+            )
+            .await?;
+        Ok(
+            row.map_or_else(InboxCounters::default, |row| InboxCounters {
+                received: row.get::<_, i64>(0) as u64,
+                duplicates: row.get::<_, i64>(1) as u64,
+                rejected: row.get::<_, i64>(2) as u64,
+                last_received_at_ms: row.get(3),
+            }),
+        )
     }
 
     /// Up to `limit` events not applied yet, oldest first.
@@ -229,7 +306,7 @@ impl Inbox {
     /// Replaces every stored event for which `erase` is true by [`ERASED`]: a privacy
     /// deletion leaves no copy of a person's data. The identity digest stays, so a late
     /// redelivery is still dropped. Returns the count; behind `fence`.
-    pub async fn erase(&self, fence: Fence, erase: impl Fn(&str) -> bool) -> Result<u64> {
+    pub async fn erase(&self, fence: Fence, erase: impl Fn(&str) -> bool + Send) -> Result<u64> {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
         fence.check(&transaction).await?;

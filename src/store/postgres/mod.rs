@@ -9,6 +9,7 @@
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
 
+pub mod audit;
 pub mod connections;
 pub mod exports;
 pub mod inbox;
@@ -26,7 +27,7 @@ use tokio_postgres::NoTls;
 
 pub use connections::Connections;
 pub use exports::Exports;
-pub use inbox::{Inbox, Unapplied};
+pub use inbox::{Counting, Inbox, Unapplied};
 pub use lease::{Candidate, Fence, Role};
 pub use matches::Matches;
 pub use mirror::Mirror;

@@ -8,11 +8,11 @@
 //! Bounded as on sled: a target holds at most its high water of waiting notifications (and
 //! as many dead ones); past it new ones are not queued and are counted as dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Transaction;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio_postgres::types::Json;
 
 use super::{Database, Fence, Result};
@@ -25,6 +25,9 @@ pub struct Outbox {
     instance: u64,
     /// The configured targets and their high water.
     targets: Arc<RwLock<HashMap<String, u64>>>,
+    /// Targets this process found above their high water (it says so once, when dropping
+    /// starts, and again when it ends).
+    dropping: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Outbox {
@@ -37,6 +40,7 @@ impl Outbox {
             database,
             instance,
             targets: Arc::default(),
+            dropping: Arc::default(),
         })
     }
 
@@ -253,9 +257,20 @@ pub(super) async fn queue_in(
             if waiting >= high_water {
                 *dropped.entry(target).or_default() += 1;
                 pending.insert(target, waiting);
+                if outbox.dropping.lock().insert(target.to_string()) {
+                    tracing::warn!(
+                        target = %target,
+                        high_water,
+                        "outbox above its high water: new notifications for this target are \
+                         dropped (the oldest are kept) until deliveries catch up"
+                    );
+                }
             } else {
                 targets.push(&**target);
                 pending.insert(target, waiting + 1);
+                if outbox.dropping.lock().remove(&**target) {
+                    tracing::info!(target = %target, "outbox below its high water again; queueing notifications");
+                }
             }
         }
         if !targets.is_empty() {
@@ -298,12 +313,6 @@ pub(super) async fn queue_in(
             ..Totals::default()
         };
         totals.add_to(transaction, target).await?;
-        tracing::warn!(
-            target = %target,
-            dropped,
-            "outbox above its high water: new notifications for this target are dropped \
-             (the oldest are kept) until deliveries catch up"
-        );
     }
     Ok(())
 }

@@ -195,6 +195,15 @@ const MIGRATIONS: &[&str] = &[
          name text COLLATE \"C\" PRIMARY KEY,
          value bytea NOT NULL
      );",
+    // 9: the inbox's counters, a row per replica (each moves its own row in its commits, so
+    // replicas never wait for each other's); status shows their sums.
+    "CREATE TABLE inbox_counters (
+         replica text COLLATE \"C\" PRIMARY KEY,
+         received bigint NOT NULL,
+         duplicates bigint NOT NULL,
+         rejected bigint NOT NULL,
+         last_received_at_ms bigint
+     );",
 ];
 
 /// This build's schema version.

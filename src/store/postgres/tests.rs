@@ -513,11 +513,11 @@ async fn a_journal_cursor_moves_with_its_events_and_only_behind_the_fence() {
         cursor: Some(&moved),
     };
     assert!(matches!(
-        inbox.append_group(0, &[request], None).await,
+        inbox.append_group(0, &[request], None, None).await,
         Err(Error::Refused(_))
     ));
     let outcomes = inbox
-        .append_group(0, &[request], Some(fence))
+        .append_group(0, &[request], Some(fence), None)
         .await
         .unwrap();
     assert_eq!(outcomes, [outcome(2, 1)]);
@@ -542,6 +542,7 @@ async fn a_journal_cursor_moves_with_its_events_and_only_behind_the_fence() {
                 cursor: Some(&stale),
             }],
             Some(fence),
+            None,
         )
         .await;
     assert!(matches!(refused, Err(Error::Fenced { .. })), "{refused:?}");

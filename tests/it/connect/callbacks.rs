@@ -2,7 +2,6 @@
 //! declined consent; a code HubSpot refuses. A flow in progress survives a restart.
 
 use hubspot_gateway::sim::browser::Browser;
-use hubspot_gateway::store::Store;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -48,7 +47,7 @@ async fn a_callback_with_a_forged_reused_expired_or_missing_state_changes_nothin
     let port = gateway.addr.port();
     let dir = gateway.stop().await;
     {
-        let store = Store::open(&dir.path().join("store")).unwrap();
+        let store = crate::support::open_store(&dir.path().join("store")).await;
         let state = param(&expired, "state").unwrap();
         let name = format!("pending/{}", hex::encode(Sha256::digest(state.as_bytes())));
         let mut pending: Value =

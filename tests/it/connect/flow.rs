@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use hubspot_gateway::sim::browser::Browser;
-use hubspot_gateway::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -129,7 +128,7 @@ async fn connect_stores_the_connection_syncs_with_it_and_survives_a_restart() {
 
     // At rest the refresh token is sealed: its text is nowhere in the store.
     let dir = setup.gateway.stop().await;
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = crate::support::open_store(&dir.path().join("store")).await;
     assert_eq!(
         store.trees_containing(tokens[0].as_bytes()).unwrap(),
         Vec::<String>::new()

@@ -80,3 +80,54 @@ fn units_verify_and_are_hardened() {
     let score: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
     assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
 }
+
+/// The replica template (PostgreSQL store) verifies as an instance and is hardened alike.
+#[test]
+fn the_replica_template_verifies_and_is_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let template = std::fs::read_to_string(root.join("hubspot-gateway@.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/bin/hubspot-gateway",
+            crate::support::process::BINARY,
+        );
+    let instance = dir.path().join("hubspot-gateway@a.service");
+    std::fs::write(&instance, template).unwrap();
+    let verify = match analyze(
+        dir.path(),
+        &["verify", "--man=no", instance.to_str().unwrap()],
+    ) {
+        Ok(output) => output,
+        Err(reason) => {
+            println!("SKIPPED the_replica_template_verifies_and_is_hardened: {reason}");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+    let security = analyze(
+        dir.path(),
+        &[
+            "security",
+            "--offline=yes",
+            "--no-pager",
+            instance.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&security.stdout);
+    let Some(score) = stdout.lines().find_map(|line| {
+        line.split("Overall exposure level for hubspot-gateway@a.service: ")
+            .nth(1)
+    }) else {
+        let stderr = String::from_utf8_lossy(&security.stderr);
+        println!("SKIPPED the exposure check: systemd-analyze security --offline failed: {stderr}");
+        return;
+    };
+    let score: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
+}

@@ -94,9 +94,10 @@ pub fn config_with(
         (None, None) => hubspot.access_token = Some(SecretRef::new("env:IT_ACCESS_TOKEN")),
     }
     gateway.config.sync.enabled = options.sync.is_some();
-    let backend = match options.database_url {
-        Some(_) => "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"",
-        None => "",
+    let backend = match (&options.database_url, backend_database(store)) {
+        (Some(_), _) => "backend = \"postgres\"\nurl = \"env:IT_DATABASE_URL\"".to_owned(),
+        (None, Some(file)) => format!("backend = \"postgres\"\nurl = \"file:{}\"", file.display()),
+        (None, None) => String::new(),
     };
     gateway
         .lines("server", &options.server)
@@ -105,6 +106,88 @@ pub fn config_with(
         .lines("store", &format!("{backend}\n{}", options.store))
         .toml(&options.sections)
         .text()
+}
+
+/// The variable that runs the suite's gateways on PostgreSQL: with `IT_BACKEND=postgres`,
+/// each store path a config names gets a database of its own on the shared throw-away
+/// cluster (`kit::postgres`), whose URL is kept in a file beside it (`STORE.database_url`,
+/// read by the config as `file:`): a gateway started again on that path, in this process or
+/// as the binary, finds the same database.
+pub const BACKEND_VARIABLE: &str = "IT_BACKEND";
+
+/// The file holding the URL of the database standing for `store` when the suite runs on
+/// PostgreSQL (created with its database on first use); `None` on sled.
+pub fn backend_database(store: &std::path::Path) -> Option<std::path::PathBuf> {
+    match std::env::var(BACKEND_VARIABLE).as_deref() {
+        Ok("postgres") => {}
+        Ok("sled") | Err(_) => return None,
+        Ok(other) => panic!("{BACKEND_VARIABLE}={other}: expected sled or postgres"),
+    }
+    let mut file = store.as_os_str().to_owned();
+    file.push(".database_url");
+    let file = std::path::PathBuf::from(file);
+    if !file.exists() {
+        // A thread of its own: callers may be inside a runtime, which cannot block.
+        let created = std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let cluster = hubspot_gateway::kit::postgres::Cluster::shared();
+            runtime.block_on(cluster.fresh_database())
+        });
+        let url = created.join().unwrap().expect("a database for the test");
+        std::fs::write(&file, url).unwrap();
+    }
+    Some(file)
+}
+
+/// The store a stopped gateway left at `store` (the config's `store.path`): sled's
+/// directory, or (the suite on PostgreSQL) its database, as the leader, so that the test may
+/// write what a leader writes.
+pub async fn open_store(store: &std::path::Path) -> OpenStore {
+    use hubspot_gateway::store::postgres::{Candidate, Database, Role};
+    let Some(url) = backend_database(store).map(|file| std::fs::read_to_string(file).unwrap())
+    else {
+        let store = hubspot_gateway::store::Store::open(store).unwrap();
+        return OpenStore { store, lease: None };
+    };
+    let database = Database::new(&url, 4).unwrap();
+    let (role, mut roles) = tokio::sync::watch::channel(Role::Following);
+    let stop = CancellationToken::new();
+    tokio::spawn(Candidate::new(database.clone(), "test").run(role, stop.clone()));
+    let leading = roles.wait_for(|role| matches!(role, Role::Leading { .. }));
+    tokio::time::timeout(Duration::from_secs(15), leading)
+        .await
+        .expect("the test takes the lease")
+        .unwrap();
+    let store = hubspot_gateway::store::Store::open_postgres(database, "test", roles).unwrap();
+    OpenStore {
+        store,
+        lease: Some(stop),
+    }
+}
+
+/// A store opened by [`open_store`]; on PostgreSQL its lease ends when this is dropped.
+pub struct OpenStore {
+    store: hubspot_gateway::store::Store,
+    lease: Option<CancellationToken>,
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = hubspot_gateway::store::Store;
+
+    fn deref(&self) -> &Self::Target {
+        &self.store
+    }
+}
+
+impl Drop for OpenStore {
+    fn drop(&mut self) {
+        if let Some(lease) = &self.lease {
+            lease.cancel();
+        }
+    }
 }
 
 /// A gateway running in this process.
