@@ -106,7 +106,9 @@ pub async fn open_for_command(loaded: &Loaded, leads: bool) -> anyhow::Result<Op
             .is_err()
         {
             anyhow::bail!(
-                "another gateway leads on this database (this command, as {replica}, waited                  {} s for the lease): ask the leader through its API (`server.listen` of its                  config), or stop it",
+                "another gateway leads on this database (this command, as {replica}, waited \
+                 {} s for the lease): ask the leader through its API (`server.listen` of its \
+                 config), or stop it",
                 COMMAND_LEASE_WAIT.as_secs()
             );
         }

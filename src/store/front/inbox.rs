@@ -47,7 +47,7 @@ pub struct Window {
 
 /// What [`InboxStore::mark_applied`] records for a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+enum Applied {
     /// sled: the consumer's cursor moves past the window's last event.
     Before(Position),
     /// PostgreSQL: these events (by `seq`) are marked; replicas commit out of order, so
