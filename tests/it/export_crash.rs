@@ -249,30 +249,49 @@ async fn export_through_crashes(
     job
 }
 
-/// Contacts (found again by email): the binary is killed at every step of the second batch
-/// create of a 256-row job, and once more while the resumed job reconciles.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contacts_killed_at_every_step_of_a_batch_report_what_hubspot_holds() {
-    let runs: Vec<Vec<String>> = crash::Step::ALL
+/// The crash points of the batch-create runs: every step of the second batch, and once more
+/// while the resumed job reconciles.
+pub(crate) fn batch_crashes() -> Vec<Vec<String>> {
+    crash::Step::ALL
         .iter()
         .filter(|step| **step != crash::Step::Reconciled)
         .map(|step| vec![format!("{}:2", step.name())])
         .chain([vec!["after_send:2".into(), "reconciled:1".into()]])
-        .collect();
-    for crashes in runs {
-        let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let kind = ObjectType::Contacts;
-        let before = by_key(&sim, kind);
-        let existing: Vec<String> = before.keys().take(6).cloned().collect();
-        let rows = contacts(250, &existing);
-        let crashes: Vec<&str> = crashes.iter().map(String::as_str).collect();
-        let job = export_through_crashes(&sim, kind, &rows, &crashes).await;
-        assert_eq!(job["created"], 250, "{crashes:?}: {job}");
-        assert_eq!(job["updated"], 3, "{crashes:?}: {job}");
-        assert_report_matches(kind, &job, &rows, &before, &sim);
-        sim.shutdown().await;
+        .collect()
+}
+
+/// Exports 250 new contacts and 6 existing ones (3 of them changed) through `crashes`, with
+/// `export` (a daemon per crash, or replicas taking over); the report must equal HubSpot.
+pub(crate) async fn contacts_through<F, Fut>(crashes: &[String], export: F)
+where
+    F: FnOnce(SimHandle, ObjectType, Vec<Value>, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = (SimHandle, Value)>,
+{
+    let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kind = ObjectType::Contacts;
+    let before = by_key(&sim, kind);
+    let existing: Vec<String> = before.keys().take(6).cloned().collect();
+    let rows = contacts(250, &existing);
+    let (sim, job) = export(sim, kind, rows.clone(), crashes.to_vec()).await;
+    assert_eq!(job["created"], 250, "{crashes:?}: {job}");
+    assert_eq!(job["updated"], 3, "{crashes:?}: {job}");
+    assert_report_matches(kind, &job, &rows, &before, &sim);
+    sim.shutdown().await;
+}
+
+/// Contacts (found again by email): the binary is killed at every step of the second batch
+/// create of a 256-row job, and once more while the resumed job reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_killed_at_every_step_of_a_batch_report_what_hubspot_holds() {
+    for crashes in batch_crashes() {
+        contacts_through(&crashes, |sim, kind, rows, crashes| async move {
+            let crashes: Vec<&str> = crashes.iter().map(String::as_str).collect();
+            let job = export_through_crashes(&sim, kind, &rows, &crashes).await;
+            (sim, job)
+        })
+        .await;
     }
 }
 

@@ -32,22 +32,15 @@ fn analyze(dir: &Path, args: &[&str]) -> Result<std::process::Output, String> {
         .map_err(|error| format!("systemd-analyze cannot run: {error}"))
 }
 
-#[test]
-fn units_verify_and_are_hardened() {
-    let dir = tempfile::tempdir().unwrap();
-    let (service, socket) = units(dir.path());
-    let verify = match analyze(
-        dir.path(),
-        &[
-            "verify",
-            "--man=no",
-            socket.to_str().unwrap(),
-            service.to_str().unwrap(),
-        ],
-    ) {
+/// `systemd-analyze verify` passes on `units` (in `dir`) and the exposure score of
+/// `service` is at most 2.0; skipped, saying why, where `systemd-analyze` cannot run.
+fn verify_and_score(test: &str, dir: &Path, units: &[&Path], service: &Path) {
+    let mut verify_args = vec!["verify", "--man=no"];
+    verify_args.extend(units.iter().map(|unit| unit.to_str().unwrap()));
+    let verify = match analyze(dir, &verify_args) {
         Ok(output) => output,
         Err(reason) => {
-            println!("SKIPPED units_verify_and_are_hardened: {reason}");
+            println!("SKIPPED {test}: {reason}");
             return;
         }
     };
@@ -57,21 +50,15 @@ fn units_verify_and_are_hardened() {
         "systemd-analyze verify: {stderr}"
     );
 
-    let security = analyze(
-        dir.path(),
-        &[
-            "security",
-            "--offline=yes",
-            "--no-pager",
-            service.to_str().unwrap(),
-        ],
-    )
-    .unwrap();
+    let service = service.to_str().unwrap();
+    let security = analyze(dir, &["security", "--offline=yes", "--no-pager", service]).unwrap();
     let stdout = String::from_utf8_lossy(&security.stdout);
-    let Some(score) = stdout.lines().find_map(|line| {
-        line.split("Overall exposure level for hubspot-gateway.service: ")
-            .nth(1)
-    }) else {
+    let name = Path::new(service).file_name().unwrap().to_string_lossy();
+    let heading = format!("Overall exposure level for {name}: ");
+    let Some(score) = stdout
+        .lines()
+        .find_map(|line| line.split(heading.as_str()).nth(1))
+    else {
         // systemd before 250 has no --offline.
         let stderr = String::from_utf8_lossy(&security.stderr);
         println!("SKIPPED the exposure check: systemd-analyze security --offline failed: {stderr}");
@@ -79,6 +66,18 @@ fn units_verify_and_are_hardened() {
     };
     let score: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
     assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
+}
+
+#[test]
+fn units_verify_and_are_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, socket) = units(dir.path());
+    verify_and_score(
+        "units_verify_and_are_hardened",
+        dir.path(),
+        &[&socket, &service],
+        &service,
+    );
 }
 
 /// The replica template (PostgreSQL store) verifies as an instance and is hardened alike.
@@ -94,40 +93,10 @@ fn the_replica_template_verifies_and_is_hardened() {
         );
     let instance = dir.path().join("hubspot-gateway@a.service");
     std::fs::write(&instance, template).unwrap();
-    let verify = match analyze(
+    verify_and_score(
+        "the_replica_template_verifies_and_is_hardened",
         dir.path(),
-        &["verify", "--man=no", instance.to_str().unwrap()],
-    ) {
-        Ok(output) => output,
-        Err(reason) => {
-            println!("SKIPPED the_replica_template_verifies_and_is_hardened: {reason}");
-            return;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&verify.stderr);
-    assert!(
-        verify.status.success() && stderr.trim().is_empty(),
-        "systemd-analyze verify: {stderr}"
+        &[&instance],
+        &instance,
     );
-    let security = analyze(
-        dir.path(),
-        &[
-            "security",
-            "--offline=yes",
-            "--no-pager",
-            instance.to_str().unwrap(),
-        ],
-    )
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&security.stdout);
-    let Some(score) = stdout.lines().find_map(|line| {
-        line.split("Overall exposure level for hubspot-gateway@a.service: ")
-            .nth(1)
-    }) else {
-        let stderr = String::from_utf8_lossy(&security.stderr);
-        println!("SKIPPED the exposure check: systemd-analyze security --offline failed: {stderr}");
-        return;
-    };
-    let score: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
 }

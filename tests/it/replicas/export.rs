@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use hubspot_gateway::export::writer::crash;
 use hubspot_gateway::kit::postgres::Cluster;
-use hubspot_gateway::sim::{self, ObjectType, SimHandle};
+use hubspot_gateway::sim::{ObjectType, SimHandle};
 use serde_json::Value;
 
 use crate::export_crash::{
-    assert_report_matches, by_key, contacts, gateway_config_on, get, portal, start_export,
-    until_done,
+    batch_crashes, contacts_through, gateway_config_on, get, start_export, until_done,
 };
 use crate::mirror::wait_until;
 use crate::support::process::{command, Process};
@@ -98,25 +97,12 @@ async fn export_across_replicas(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_at_each_step_of_a_batch_another_replica_reports_what_hubspot_holds() {
-    let runs: Vec<Vec<String>> = crash::Step::ALL
-        .iter()
-        .filter(|step| **step != crash::Step::Reconciled)
-        .map(|step| vec![format!("{}:2", step.name())])
-        .chain([vec!["after_send:2".into(), "reconciled:1".into()]])
-        .collect();
-    for crashes in runs {
-        let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let kind = ObjectType::Contacts;
-        let before = by_key(&sim, kind);
-        let existing: Vec<String> = before.keys().take(6).cloned().collect();
-        let rows = contacts(250, &existing);
-        let crashes: Vec<&str> = crashes.iter().map(String::as_str).collect();
-        let job = export_across_replicas(&sim, kind, &rows, &crashes).await;
-        assert_eq!(job["created"], 250, "{crashes:?}: {job}");
-        assert_eq!(job["updated"], 3, "{crashes:?}: {job}");
-        assert_report_matches(kind, &job, &rows, &before, &sim);
-        sim.shutdown().await;
+    for crashes in batch_crashes() {
+        contacts_through(&crashes, |sim, kind, rows, crashes| async move {
+            let crashes: Vec<&str> = crashes.iter().map(String::as_str).collect();
+            let job = export_across_replicas(&sim, kind, &rows, &crashes).await;
+            (sim, job)
+        })
+        .await;
     }
 }
