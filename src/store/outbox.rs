@@ -57,6 +57,21 @@ pub struct Notice {
     pub body: Vec<u8>,
 }
 
+impl Notice {
+    /// The notification this notice queues at `now_ms`: not tried yet.
+    pub(super) fn queued(&self, now_ms: i64) -> Notification {
+        Notification {
+            event: self.event.to_owned(),
+            subject: self.subject,
+            body: self.body.clone(),
+            queued_at_ms: now_ms,
+            attempts: 0,
+            next_attempt_at_ms: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// A queued notification, waiting or dead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
@@ -455,15 +470,7 @@ pub(super) fn queue_in(tx: &TransactionalTree, admitted: &Admitted, now_ms: i64)
         // Sequence numbers start at 1: readers ask for what comes after the last one read (0
         // before any), and sled's ids start at 0.
         let seq = tx.generate_id()? + 1;
-        let row = encode(&Notification {
-            event: notice.event.to_owned(),
-            subject: notice.subject,
-            body: notice.body.clone(),
-            queued_at_ms: now_ms,
-            attempts: 0,
-            next_attempt_at_ms: 0,
-            last_error: None,
-        });
+        let row = encode(&notice.queued(now_ms));
         for queue in targets {
             tx.insert(row_key(PENDING, &queue.name, seq), row.clone())?;
         }

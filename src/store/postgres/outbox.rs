@@ -274,16 +274,7 @@ pub(super) async fn queue_in(
             }
         }
         if !targets.is_empty() {
-            let notification = Notification {
-                event: notice.event.to_owned(),
-                subject: notice.subject,
-                body: notice.body.clone(),
-                queued_at_ms: now_ms,
-                attempts: 0,
-                next_attempt_at_ms: 0,
-                last_error: None,
-            };
-            rows.push((targets, notification));
+            rows.push((targets, notice.queued(now_ms)));
         }
     }
     if !rows.is_empty() {
