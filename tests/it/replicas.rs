@@ -17,12 +17,13 @@ use crate::support::process::free_port;
 use crate::support::signing::Signing;
 use crate::support::{batch, far_reconcile_window, Gateway, Options, CLIENT_SECRET, READ_TOKEN};
 
-/// The config of a replica of the gateway mirroring `sim` on the database at `url`.
-pub fn replica_options(sim: &SimHandle, url: &str) -> Options {
+/// The config of a replica of the gateway mirroring `sim` on the database at `url`, polling
+/// every second, with `sync_lines` added to its `[sync]`.
+pub fn replica_options(sim: &SimHandle, url: &str, sync_lines: &str) -> Options {
     Options {
         hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
         sync: Some(format!(
-            "poll_interval_secs = 1\nlookback_secs = 5\n{}",
+            "poll_interval_secs = 1\n{sync_lines}\n{}",
             far_reconcile_window()
         )),
         database_url: Some(url.to_owned()),
@@ -62,7 +63,7 @@ async fn replicas_share_one_mirror_and_one_leader() {
     let port = free_port();
     let public_url = format!("http://127.0.0.1:{port}");
     let sim = simulator(small_portal(), &public_url).await;
-    let options = replica_options(&sim, &url);
+    let options = replica_options(&sim, &url, "lookback_secs = 5");
     let first = Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
     let second = Gateway::start_options("127.0.0.1:0", &public_url, &options).await;
 

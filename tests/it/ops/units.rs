@@ -5,21 +5,24 @@ use std::process::Command;
 
 use super::*;
 
-/// The units with `ExecStart` pointing at the built binary (verify checks it is executable).
-fn units(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// The unit file `name` of `systemd/`, its `ExecStart` pointing at the built binary (verify
+/// checks it is executable).
+fn unit_text(name: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
-    let service = std::fs::read_to_string(root.join("hubspot-gateway.service"))
-        .unwrap()
-        .replace(
-            "/usr/local/bin/hubspot-gateway",
-            crate::support::process::BINARY,
-        );
+    std::fs::read_to_string(root.join(name)).unwrap().replace(
+        "/usr/local/bin/hubspot-gateway",
+        crate::support::process::BINARY,
+    )
+}
+
+/// The service and its socket, written to `dir`.
+fn units(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (service_path, socket_path) = (
         dir.join("hubspot-gateway.service"),
         dir.join("hubspot-gateway.socket"),
     );
-    std::fs::write(&service_path, service).unwrap();
-    std::fs::copy(root.join("hubspot-gateway.socket"), &socket_path).unwrap();
+    std::fs::write(&service_path, unit_text("hubspot-gateway.service")).unwrap();
+    std::fs::write(&socket_path, unit_text("hubspot-gateway.socket")).unwrap();
     (service_path, socket_path)
 }
 
@@ -84,15 +87,8 @@ fn units_verify_and_are_hardened() {
 #[test]
 fn the_replica_template_verifies_and_is_hardened() {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
-    let template = std::fs::read_to_string(root.join("hubspot-gateway@.service"))
-        .unwrap()
-        .replace(
-            "/usr/local/bin/hubspot-gateway",
-            crate::support::process::BINARY,
-        );
     let instance = dir.path().join("hubspot-gateway@a.service");
-    std::fs::write(&instance, template).unwrap();
+    std::fs::write(&instance, unit_text("hubspot-gateway@.service")).unwrap();
     verify_and_score(
         "the_replica_template_verifies_and_is_hardened",
         dir.path(),

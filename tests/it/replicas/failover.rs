@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::mirror::wait_until;
 use crate::support::process::{free_port, Process};
-use crate::support::{config_with, far_reconcile_window, Options, READ_TOKEN};
+use crate::support::{config_with, READ_TOKEN};
 
 /// A `serve` process of a replica on the database at `url`, mirroring `objects` of `sim`.
 struct Replica {
@@ -21,15 +21,7 @@ impl Replica {
     async fn start(sim: &SimHandle, url: &str, objects: &str) -> Replica {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let options = Options {
-            hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
-            sync: Some(format!(
-                "objects = [{objects}]\npoll_interval_secs = 1\n{}",
-                far_reconcile_window()
-            )),
-            database_url: Some(url.to_owned()),
-            ..Options::default()
-        };
+        let options = super::replica_options(sim, url, &format!("objects = [{objects}]"));
         let listen = format!("127.0.0.1:{port}");
         let text = config_with(
             &listen,
