@@ -206,16 +206,12 @@ impl InboxStore {
     pub fn window(&self, max: usize) -> Result<Window> {
         match &self.backend {
             Backend::Sled(inbox) => {
-                let events = inbox.read_from(inbox.cursor()?, max)?;
-                let next = events.last().map_or_else(
-                    || inbox.cursor(),
-                    |last| {
-                        Ok(Position {
-                            seq: last.position.seq,
-                            index: last.position.index + 1,
-                        })
-                    },
-                )?;
+                let cursor = inbox.cursor()?;
+                let events = inbox.read_from(cursor, max)?;
+                let next = events.last().map_or(cursor, |last| Position {
+                    seq: last.position.seq,
+                    index: last.position.index + 1,
+                });
                 Ok(Window {
                     events,
                     applied: Applied::Before(next),
