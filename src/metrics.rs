@@ -150,7 +150,9 @@ fn scrape(state: &State) -> Registry {
         "Webhook events stored and not yet applied to the mirror",
         ConstGauge::new(saturate(state.store.inbox().pending())),
     );
-    if let Some(portal) = state.portal() {
+    // With several portals, the figures are the first portal's (as `GET /v1/status` shows).
+    let site = state.sites.first();
+    if let Some(portal) = site.portal() {
         let records = Family::<Labels, Gauge>::default();
         for kind in &state.objects {
             // A store read error leaves the series out rather than failing the scrape.
@@ -162,18 +164,18 @@ fn scrape(state: &State) -> Registry {
         }
         registry.register("mirror_records", "Records in the mirror, by type", records);
     }
-    if let Some(syncer) = state.syncer() {
+    if let Some(syncer) = site.syncer() {
         hubspot_metrics(&mut registry, &syncer);
     }
     if let Some(journal) = &state.journal {
-        let syncer = state.syncer();
+        let syncer = site.syncer();
         crate::journal::metrics::register(
             &mut registry,
             journal,
             syncer.as_deref().map(|s| &s.arrivals),
         );
     }
-    connection_metrics(&mut registry, state);
+    connection_metrics(&mut registry, &site.connections);
     if let Some(notifications) = &state.notifications {
         notification_metrics(&mut registry, notifications);
     }
@@ -268,9 +270,9 @@ fn saturate(value: u64) -> i64 {
 
 /// The service connection's state (one series per state, 1 for the current one) and the
 /// refresh tokens HubSpot refused since start.
-fn connection_metrics(registry: &mut Registry, state: &State) {
+fn connection_metrics(registry: &mut Registry, connections: &crate::connection::Connections) {
     use crate::connection::State as Connection;
-    let current = state.connections.status().state;
+    let current = connections.status().state;
     let states = Family::<Labels, Gauge>::default();
     for each in [
         Connection::Connected,
@@ -289,7 +291,7 @@ fn connection_metrics(registry: &mut Registry, state: &State) {
     registry.register(
         "connection_refusals",
         "Refresh tokens HubSpot refused since start (each needs a new Connect)",
-        ConstCounter::new(state.connections.refusals()),
+        ConstCounter::new(connections.refusals()),
     );
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
 use super::router::Call;
-use super::{rfc3339, wire, State};
+use super::{rfc3339, wire, Site, State};
 use crate::connection::{
     Callback, ExportConnection, HubSpotUser, Preferences, Refusal, Status, UserStatus, Who,
 };
@@ -89,15 +89,16 @@ fn user_status_json(status: &UserStatus) -> Value {
 }
 
 /// `GET /v1/connection`.
-pub fn get(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let status = state.connections.status();
+pub fn get(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let status = call.site(state)?.connections.status();
     Ok(json_response(StatusCode::OK, &status_json(&status)))
 }
 
 /// `POST /v1/connection/start`: `{"authorize_url"}`.
 pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let started_by = call.caller.unwrap_or("api");
-    let url = state
+    let url = call
+        .site(state)?
         .connections
         .start(&Who::Service, started_by)
         .map_err(refused)?;
@@ -110,7 +111,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 /// `GET /oauth/callback`: the state is the proof; answers a page saying what happened.
 pub fn callback(state: &State, call: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
     let callback = Callback::from_query(call.query);
-    let outcome = blocking.wait(state.connections.complete(callback));
+    let outcome = blocking.wait(state.sites.complete(callback));
     if let Err(refusal) = &outcome {
         tracing::warn!(reason = %refusal, "a Connect callback was refused");
     }
@@ -118,9 +119,14 @@ pub fn callback(state: &State, call: &Call<'_>, blocking: &Blocking) -> Result<R
 }
 
 /// `DELETE /v1/connection`.
-pub fn disconnect(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
+pub fn disconnect(
+    state: &State,
+    call: &Call<'_>,
+    blocking: &Blocking,
+) -> Result<Response, ApiError> {
+    let site = call.site(state)?;
     let status = blocking
-        .wait(state.connections.disconnect())
+        .wait(site.connections.disconnect())
         .map_err(refused)?;
     Ok(json_response(StatusCode::OK, &status_json(&status)))
 }
@@ -137,7 +143,8 @@ struct PreferencesRequest {
 /// `PUT /v1/connection/preferences`: the fields given change, the others stay.
 pub fn put_preferences(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: PreferencesRequest = wire::json_body(&call.body)?;
-    change_preferences(state, request.export_connection, request.exports_enabled)
+    let site = call.site(state)?;
+    change_preferences(&site, request.export_connection, request.exports_enabled)
         .map_err(refused)?;
     get(state, call)
 }
@@ -145,19 +152,19 @@ pub fn put_preferences(state: &State, call: &Call<'_>) -> Result<Response, ApiEr
 /// Changes the preferences given (the API's and the console's): the others stay; waiting
 /// exports look again at once.
 pub fn change_preferences(
-    state: &State,
+    site: &Site,
     export_connection: Option<ExportConnection>,
     exports_enabled: Option<bool>,
 ) -> Result<Preferences, Refusal> {
-    let mut preferences = state.connections.preferences();
+    let mut preferences = site.connections.preferences();
     if let Some(export_connection) = export_connection {
         preferences.export_connection = export_connection;
     }
     if let Some(enabled) = exports_enabled {
         preferences.exports_enabled = enabled;
     }
-    let saved = state.connections.set_preferences(preferences)?;
-    state.exporter.wake.notify_one();
+    let saved = site.connections.set_preferences(preferences)?;
+    site.exporter.wake.notify_one();
     Ok(saved)
 }
 
@@ -166,7 +173,8 @@ pub fn user_start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
     let email = call.params[0];
     let who = Who::user(email).ok_or_else(|| refused(Refusal::BadEmail(email.to_owned())))?;
     let started_by = call.caller.unwrap_or("api");
-    let url = state.connections.start(&who, started_by).map_err(refused)?;
+    let url = call.site(state)?.connections.start(&who, started_by);
+    let url = url.map_err(refused)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"authorize_url": url}),
@@ -175,7 +183,8 @@ pub fn user_start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
 
 /// `GET /v1/users/{email}/connection`.
 pub fn user_get(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let status = state
+    let status = call
+        .site(state)?
         .connections
         .user_status(call.params[0])
         .map_err(refused)?;
@@ -188,8 +197,9 @@ pub fn user_disconnect(
     call: &Call<'_>,
     blocking: &Blocking,
 ) -> Result<Response, ApiError> {
+    let site = call.site(state)?;
     let status = blocking
-        .wait(state.connections.disconnect_user(call.params[0]))
+        .wait(site.connections.disconnect_user(call.params[0]))
         .map_err(refused)?;
     Ok(json_response(StatusCode::OK, &user_status_json(&status)))
 }

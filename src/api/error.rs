@@ -61,6 +61,17 @@ impl ApiError {
         )
     }
 
+    /// A request that names no portal the gateway mirrors (see `api::sites`).
+    pub fn unselected(unselected: super::sites::Unselected) -> Self {
+        use super::sites::Unselected;
+        let (status, code) = match &unselected {
+            Unselected::Required(_) => (StatusCode::BAD_REQUEST, "portal_required"),
+            Unselected::Unknown { .. } => (StatusCode::NOT_FOUND, "unknown_portal"),
+            Unselected::Malformed(_) => (StatusCode::BAD_REQUEST, "bad_portal"),
+        };
+        Self::new(status, code, unselected.to_string())
+    }
+
     /// A request body that could not be read (`api::body`).
     pub fn body(error: &super::body::Error) -> Self {
         use super::body::Error;

@@ -11,7 +11,7 @@ use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
 use super::objects::portal;
 use super::router::Call;
-use super::{wire, State};
+use super::{wire, Site, State};
 use crate::config::Export;
 use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
@@ -20,7 +20,7 @@ use crate::export::{sample, settings, Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
 
 pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let current = Settings::current(&state.store, &state.exporter.config)
+    let current = Settings::current(&state.store, state.sites.export_config())
         .map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(StatusCode::OK, &current.to_config()))
 }
@@ -59,20 +59,23 @@ pub fn export_type(name: &str) -> Result<ObjectType, ApiError> {
 
 pub fn mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let kind = export_type(call.params[0])?;
-    let mapping = Mapping::current(&state.store, kind).map_err(|e| ApiError::storage(&e))?;
+    // Before the first connection: the deployment's mapping.
+    let hub = call.site(state)?.hub_id();
+    let mapping = Mapping::current(&state.store, hub, kind);
+    let mapping = mapping.map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(StatusCode::OK, &mapping))
 }
 
 pub fn put_mapping(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let kind = export_type(call.params[0])?;
     let mapping: Mapping = wire::json_body(&call.body)?;
-    let hub = portal(state)?.hub_id;
+    let hub = portal(state, call)?.hub_id;
     let definitions = state
         .store
         .reference()
         .properties(hub, kind)
         .map_err(|e| ApiError::storage(&e))?;
-    match mapping.save(&state.store, kind, &definitions) {
+    match mapping.save(&state.store, Some(hub), kind, &definitions) {
         Ok(()) => Ok(json_response(StatusCode::OK, &mapping)),
         Err(SaveError::Invalid(problems)) => Ok(json_response(
             StatusCode::BAD_REQUEST,
@@ -111,13 +114,14 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ExportRequest = wire::json_body(&call.body)?;
     let kind = export_type(&request.kind)?;
     let rows = rows(request.records)?;
-    let hub = portal(state)?;
+    let site = call.site(state)?;
+    let hub = portal(state, call)?;
     let submitted = submit::submit(
         &state.store,
-        &state.exporter,
+        &site.exporter,
         hub.hub_id,
         &state.fallback(&hub),
-        state.connections.preferences().exports_enabled,
+        site.connections.preferences().exports_enabled,
         submit::Request {
             kind,
             user_email: request.user_email,
@@ -258,7 +262,7 @@ fn text(value: &Value) -> String {
 }
 
 pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let hub = portal(state)?.hub_id;
+    let hub = portal(state, call)?.hub_id;
     let not_found = || ApiError::not_found(format!("no export {:?}", call.params[0]));
     let id: u64 = call.params[0].parse().map_err(|_| not_found())?;
     let header = job::header(&state.store, hub, id)
@@ -267,15 +271,15 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(
         StatusCode::OK,
-        &job_json(state, id, &header, &rows),
+        &job_json(&*call.site(state)?, id, &header, &rows),
     ))
 }
 
 /// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
-fn job_json(state: &State, id: u64, header: &Header, rows: &[Row]) -> Value {
+fn job_json(site: &Site, id: u64, header: &Header, rows: &[Row]) -> Value {
     let mut out = job::to_json(id, header, rows);
     if !header.state.is_finished() {
-        if let Some(waiting) = state.exporter.waiting_for(id) {
+        if let Some(waiting) = site.exporter.waiting_for(id) {
             out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
         }
     }
@@ -283,7 +287,8 @@ fn job_json(state: &State, id: u64, header: &Header, rows: &[Row]) -> Value {
 }
 
 pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let hub = portal(state)?.hub_id;
+    let hub = portal(state, call)?.hub_id;
+    let site = call.site(state)?;
     let limit = url::form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
         .find(|(name, _)| name == "limit")
         .map(|(_, value)| value.parse::<usize>())
@@ -301,7 +306,7 @@ pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         let header = job::header(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         if let Some(header) = header {
-            exports.push(job_json(state, id, &header, &rows));
+            exports.push(job_json(&site, id, &header, &rows));
         }
     }
     Ok(json_response(StatusCode::OK, &json!({"exports": exports})))
@@ -326,15 +331,16 @@ pub fn test_mapping(
         .into_iter()
         .map(|(name, value)| (name, text(&value)))
         .collect();
-    portal(state)?;
-    let syncer = state.syncer().ok_or_else(|| {
+    portal(state, call)?;
+    let site = call.site(state)?;
+    let syncer = site.syncer().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_connected",
             "the gateway has not connected to HubSpot yet",
         )
     })?;
-    match blocking.wait(sample::test(&syncer, &state.exporter, kind, &fields)) {
+    match blocking.wait(sample::test(&syncer, &site.exporter, kind, &fields)) {
         Ok(report) => Ok(json_response(
             StatusCode::OK,
             &json!({

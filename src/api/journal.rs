@@ -11,7 +11,11 @@ use super::router::Call;
 use super::State;
 
 /// Runs on the blocking pool (it calls HubSpot).
-pub fn subscribe(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Response, ApiError> {
+pub fn subscribe(
+    state: &State,
+    call: &Call<'_>,
+    blocking: &Blocking,
+) -> Result<Response, ApiError> {
     {
         let Some(journal) = state.journal.clone() else {
             return Err(ApiError::new(
@@ -20,7 +24,7 @@ pub fn subscribe(state: &State, _: &Call<'_>, blocking: &Blocking) -> Result<Res
                 "the Webhooks Journal is off: set [hubspot.journal] enabled = true",
             ));
         };
-        let Some(syncer) = state.syncer() else {
+        let Some(syncer) = call.site(state)?.syncer() else {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "not_connected",

@@ -24,7 +24,7 @@ pub fn companies(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     if query.domain.is_none() {
         return Err(ApiError::bad_request("give ?domain="));
     }
-    lookup(state, ObjectType::Companies, query)
+    lookup(state, call, ObjectType::Companies, query)
 }
 
 pub fn contacts(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
@@ -35,12 +35,17 @@ pub fn contacts(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         company: param(call.query, "company"),
         ..Query::default()
     };
-    lookup(state, ObjectType::Contacts, query)
+    lookup(state, call, ObjectType::Contacts, query)
 }
 
-fn lookup(state: &State, kind: ObjectType, query: Query) -> Result<Response, ApiError> {
+fn lookup(
+    state: &State,
+    call: &Call<'_>,
+    kind: ObjectType,
+    query: Query,
+) -> Result<Response, ApiError> {
     object_type(state, kind.name())?;
-    let portal = portal(state)?;
+    let portal = portal(state, call)?;
     let started = tokio::time::Instant::now();
     let mut answers = ownership::indicate(
         &state.store,
@@ -152,7 +157,7 @@ pub fn indicators(state: &State, call: &Call<'_>) -> Result<Response, ApiError> 
         ));
     }
     let filter = filter(request.filter.unwrap_or_default())?;
-    let portal = portal(state)?;
+    let portal = portal(state, call)?;
     let batches = [
         (ObjectType::Companies, &request.companies),
         (ObjectType::Contacts, &request.contacts),
@@ -216,7 +221,7 @@ fn item_answers<'a>(
 
 pub fn clear_matches(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let kind = object_type(state, call.params[0])?;
-    let portal = portal(state)?;
+    let portal = portal(state, call)?;
     let cleared = state
         .store
         .ownership()

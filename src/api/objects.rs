@@ -6,13 +6,14 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::error::{json_response, ApiError, Response};
+use super::router::Call;
 use super::{wire, Portal, State};
 use crate::object::ObjectType;
 
-pub fn record(state: &State, kind: &str, id: &str) -> Result<Response, ApiError> {
-    let kind = object_type(state, kind)?;
-    let id = parse_id(id)?;
-    let portal = portal(state)?;
+pub fn record(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = object_type(state, call.params[0])?;
+    let id = parse_id(call.params[1])?;
+    let portal = portal(state, call)?;
     let mirror = state.store.mirror();
     let storage = |error| ApiError::storage(&error);
     let record = mirror
@@ -34,8 +35,8 @@ pub fn record(state: &State, kind: &str, id: &str) -> Result<Response, ApiError>
     Ok(json_response(StatusCode::OK, &body))
 }
 
-pub fn owners(state: &State) -> Result<Response, ApiError> {
-    let portal = portal(state)?;
+pub fn owners(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let portal = portal(state, call)?;
     let owners = state
         .store
         .reference()
@@ -45,9 +46,9 @@ pub fn owners(state: &State) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &json!({ "owners": list })))
 }
 
-pub fn owner(state: &State, id: &str) -> Result<Response, ApiError> {
-    let id = parse_id(id)?;
-    let portal = portal(state)?;
+pub fn owner(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let id = parse_id(call.params[0])?;
+    let portal = portal(state, call)?;
     let owner = state
         .store
         .reference()
@@ -75,9 +76,10 @@ pub fn parse_id(text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("{text:?} is not a HubSpot id")))
 }
 
-/// The connected portal; before the first connection nothing can be answered.
-pub fn portal(state: &State) -> Result<Arc<Portal>, ApiError> {
-    state.portal().ok_or_else(|| {
+/// The portal the request is about, once connected; before the first connection nothing can
+/// be answered.
+pub fn portal(state: &State, call: &Call<'_>) -> Result<Arc<Portal>, ApiError> {
+    call.site(state)?.portal().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_connected",

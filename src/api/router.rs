@@ -26,6 +26,30 @@ pub struct Call<'a> {
     pub query: Option<&'a str>,
     pub body: Bytes,
     pub caller: Option<&'a str>,
+    /// The portal the request names (`?portal=` or the header), checked when a handler
+    /// selects its site.
+    pub portal: Result<Option<i64>, super::sites::Unselected>,
+}
+
+impl Call<'_> {
+    /// The site the request is about: the portal it names, else the only one.
+    pub fn site(&self, state: &State) -> Result<Arc<super::Site>, ApiError> {
+        let named = self.portal.clone().map_err(ApiError::unselected)?;
+        state.site(named).map_err(ApiError::unselected)
+    }
+}
+
+/// The portal a request names: `?portal=ID`, else the `X-HubSpot-Portal-Id` header.
+fn named_portal(parts: &http::request::Parts) -> Result<Option<i64>, super::sites::Unselected> {
+    let query = parts.uri.query().unwrap_or_default();
+    let from_query = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "portal")
+        .map(|(_, value)| value.into_owned());
+    let from_header = parts
+        .headers
+        .get(super::sites::PORTAL_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    super::sites::named(from_query.or(from_header).as_deref())
 }
 
 /// A handler run on the connection's task: microseconds of work (single lookups stay here:
@@ -144,21 +168,15 @@ pub const ROUTES: &[Route] = &[
     health("/readyz", readyz),
     route(Method::GET, "/metrics", READ, metrics).exposed(Exposure::Operations),
     route(Method::GET, "/openapi.json", None, openapi::document),
-    route(Method::GET, "/v1/status", READ, |state, _| {
-        status::status(state)
-    }),
+    route(Method::GET, "/v1/status", READ, status::status),
     route(
         Method::GET,
         "/v1/objects/{type}/{id}",
         READ,
-        |state, call| objects::record(state, call.params[0], call.params[1]),
+        objects::record,
     ),
-    route(Method::GET, "/v1/owners", READ, |state, _| {
-        objects::owners(state)
-    }),
-    route(Method::GET, "/v1/owners/{id}", READ, |state, call| {
-        objects::owner(state, call.params[0])
-    }),
+    route(Method::GET, "/v1/owners", READ, objects::owners),
+    route(Method::GET, "/v1/owners/{id}", READ, objects::owner),
     route(
         Method::GET,
         "/v1/companies/lookup",
@@ -200,9 +218,7 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         sync::reset_schedule,
     ),
-    route(Method::POST, "/v1/sync/{type}", ADMIN, |state, call| {
-        sync::run_now(state, call.params[0], call.query)
-    }),
+    route(Method::POST, "/v1/sync/{type}", ADMIN, sync::run_now),
     route(
         Method::DELETE,
         "/v1/matches/{type}",
@@ -423,12 +439,14 @@ where
 {
     let (caller, params, held) = prepare(&state, route, scope, parts, params, body).await?;
     let query = parts.uri.query().map(str::to_owned);
+    let portal = named_portal(parts);
     let answer = move |handle: &dyn Fn(&State, &Call<'_>) -> Result<Response, ApiError>| {
         let call = Call {
             params: params.iter().map(String::as_str).collect(),
             query: query.as_deref(),
             body: held.bytes.clone(),
             caller: caller.as_deref(),
+            portal: portal.clone(),
         };
         let response = handle(&state, &call);
         // The body's memory stays taken until the handler is done with it.

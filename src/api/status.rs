@@ -5,19 +5,27 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::error::{json_response, ApiError, Response};
+use super::router::Call;
 use super::wire::optional_time;
-use super::{rfc3339, Portal, State};
+use super::{rfc3339, Portal, Site, State};
 use crate::object::ObjectType;
 use crate::store::{self, Store};
 use crate::sync::TypeStatus;
 
-pub fn status(state: &State) -> Result<Response, ApiError> {
-    let portal = state.portal();
+/// The status of the portal the request names; unnamed, of the first portal (`portals` lists
+/// every portal the gateway mirrors, so an operator sees them all).
+pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let site = match call.site(state) {
+        Err(error) if error.code == "portal_required" => state.sites.first(),
+        selected => selected?,
+    };
+    let portal = site.portal();
     let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;
-    body["connection"] = connection(&state.connections.status());
+    body["portals"] = json!(state.sites.portal_ids());
+    body["connection"] = connection(&site.connections.status());
     body["journal"] =
-        journal(state, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
+        journal(state, &site, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
     if let (Some(id), Some(roles)) = (&state.replica, state.store.roles()) {
         let leader = matches!(*roles.borrow(), store::Role::Leading { .. });
         body["replica"] = json!({"id": id, "leader": leader});
@@ -26,8 +34,8 @@ pub fn status(state: &State) -> Result<Response, ApiError> {
 }
 
 /// The Webhooks Journal's part of the status, with the running consumer's live state.
-fn journal(state: &State, portal: Option<&Portal>) -> store::Result<Value> {
-    let syncer = state.syncer();
+fn journal(state: &State, site: &Site, portal: Option<&Portal>) -> store::Result<Value> {
+    let syncer = site.syncer();
     crate::journal::status::body(
         state.journal.is_some(),
         &state.store,

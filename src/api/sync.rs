@@ -12,9 +12,10 @@ use super::{rfc3339, wire, State};
 use crate::sync::schedule::{Change, Frequency, SaveError, Schedule};
 use crate::time::now_ms;
 
-pub fn run_now(state: &State, kind: &str, query: Option<&str>) -> Result<Response, ApiError> {
-    let kind = object_type(state, kind)?;
-    let full = match query
+pub fn run_now(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let kind = object_type(state, call.params[0])?;
+    let full = match call
+        .query
         .unwrap_or("")
         .split('&')
         .find_map(|pair| pair.strip_prefix("full="))
@@ -27,7 +28,7 @@ pub fn run_now(state: &State, kind: &str, query: Option<&str>) -> Result<Respons
             )))
         }
     };
-    if !state.request_sync(kind, full) {
+    if !call.site(state)?.request_sync(kind, full) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_connected",

@@ -12,8 +12,8 @@ use super::{wire, State};
 use crate::ownership::{MappingError, UserMap};
 use crate::store::{MappingSource, UserMapping};
 
-pub fn list(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let mappings = user_map(state)?.list().map_err(mapping_error)?;
+pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let mappings = user_map(state, call)?.list().map_err(mapping_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"mappings": mappings.iter().map(mapping).collect::<Vec<_>>()}),
@@ -34,14 +34,14 @@ pub fn put(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         _ => None,
     }
     .ok_or_else(|| ApiError::bad_request("owner_id must be an owner id"))?;
-    let saved = user_map(state)?
+    let saved = user_map(state, call)?
         .set(call.params[0], owner_id)
         .map_err(mapping_error)?;
     Ok(json_response(StatusCode::OK, &mapping(&saved)))
 }
 
 pub fn delete(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    if user_map(state)?
+    if user_map(state, call)?
         .remove(call.params[0])
         .map_err(mapping_error)?
     {
@@ -62,7 +62,7 @@ struct AutoRequest {
 
 pub fn auto(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: AutoRequest = wire::json_body(&call.body)?;
-    let mapped = user_map(state)?
+    let mapped = user_map(state, call)?
         .auto(&request.emails)
         .map_err(mapping_error)?;
     Ok(json_response(
@@ -71,8 +71,8 @@ pub fn auto(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     ))
 }
 
-pub fn reset(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let mapped = user_map(state)?.reset().map_err(mapping_error)?;
+pub fn reset(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let mapped = user_map(state, call)?.reset().map_err(mapping_error)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"mappings": mapped.iter().map(mapping).collect::<Vec<_>>()}),
@@ -87,8 +87,8 @@ struct ResolveRequest {
 
 pub fn resolve(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let request: ResolveRequest = wire::json_body(&call.body)?;
-    let fallback = state.fallback(&*portal(state)?);
-    let (owner_id, reason) = user_map(state)?
+    let fallback = state.fallback(&*portal(state, call)?);
+    let (owner_id, reason) = user_map(state, call)?
         .resolve(&request.user_email, &fallback)
         .map_err(mapping_error)?;
     Ok(json_response(
@@ -97,10 +97,10 @@ pub fn resolve(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     ))
 }
 
-fn user_map(state: &State) -> Result<UserMap<'_>, ApiError> {
+fn user_map<'a>(state: &'a State, call: &Call<'_>) -> Result<UserMap<'a>, ApiError> {
     Ok(UserMap {
         store: &state.store,
-        portal: portal(state)?.hub_id,
+        portal: portal(state, call)?.hub_id,
     })
 }
 

@@ -108,6 +108,9 @@ pub struct HubSpot {
     /// One HTTP request to HubSpot, answer included; a create that times out has an unknown
     /// outcome and is reconciled before it is sent again.
     pub request_timeout_secs: u64,
+    /// A Connect of another portal's token adds that portal to the deployment (each with its
+    /// own connection, sync and mirror) instead of being refused.
+    pub multiple_portals: bool,
     /// `[hubspot.journal]`: pull events from HubSpot's Webhooks Journal.
     pub journal: Journal,
 }
@@ -145,6 +148,7 @@ impl Default for HubSpot {
             max_retry_secs: 120,
             max_concurrency: 8,
             request_timeout_secs: 60,
+            multiple_portals: false,
             journal: Journal::default(),
         }
     }

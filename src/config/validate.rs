@@ -32,6 +32,14 @@ fn check_journal(config: &Config) -> Vec<(&'static str, String)> {
                 .to_owned(),
         ));
     }
+    if journal.enabled && config.hubspot.multiple_portals {
+        problems.push((
+            "enabled",
+            "the journal is not yet read for several portals: turn it off, or \
+             hubspot.multiple_portals"
+                .to_owned(),
+        ));
+    }
     if journal.enabled && !config.sync.enabled {
         problems.push((
             "enabled",
@@ -118,6 +126,14 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         problem(
             "hubspot.access_token",
             "set either access_token (private app) or client_id + refresh_token (OAuth), not both"
+                .into(),
+        );
+    }
+    if hubspot.multiple_portals && (hubspot.client_id.is_none() || hubspot.access_token.is_some()) {
+        problem(
+            "hubspot.multiple_portals",
+            "several portals connect as an OAuth app, one Connect each: set client_id and \
+             client_secret, and no access_token"
                 .into(),
         );
     }

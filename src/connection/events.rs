@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
 
-use super::record::{self, Sealed, Slot, SERVICE};
+use super::record::{self, Sealed, Slot};
 use super::{Connections, Inner};
 use crate::hubspot::CredentialEvents;
 use crate::secret::Secret;
@@ -97,7 +97,7 @@ impl CredentialEvents for Persist {
                 if let Err(error) = record::save_slot(&inner.store, name, &slot) {
                     tracing::warn!(%error, "cannot record that the connection needs reconnecting");
                 }
-                if name != SERVICE {
+                if *name != inner.names.service {
                     inner
                         .users
                         .lock()

@@ -4,8 +4,8 @@
 //! Whatever is refused stores nothing.
 
 use super::pending::{begin, redeem, Pending};
-use super::record::{self, random_id, Record, Sealed, Slot, SERVICE};
-use super::{portal, Connections, HubSpotUser, Refusal, Scopes};
+use super::record::{self, random_id, Record, Sealed, Slot};
+use super::{Connections, HubSpotUser, Portal, Refusal, Scopes};
 use crate::hubspot::{self, TokenInfo};
 use crate::ownership::normalize;
 use crate::secret::Secret;
@@ -24,13 +24,6 @@ impl Who {
     /// A user by email; `None` when it is not an email address.
     pub fn user(email: &str) -> Option<Who> {
         normalize::email(email).map(Who::User)
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Who::Service => SERVICE.to_owned(),
-            Who::User(email) => record::user_name(email),
-        }
     }
 }
 
@@ -57,6 +50,26 @@ impl Callback {
             slot.get_or_insert_with(|| value.into_owned());
         }
         callback
+    }
+}
+
+/// A callback's checked token, before a site stores it.
+pub struct Granted {
+    who: Who,
+    info: TokenInfo,
+    refresh_token: Secret<String>,
+    pending: Pending,
+}
+
+impl Granted {
+    /// The portal the token is for.
+    pub fn portal(&self) -> Portal {
+        Portal::of(&self.info)
+    }
+
+    /// Whether it is the gateway's own connection (not a user's).
+    pub fn is_service(&self) -> bool {
+        self.who == Who::Service
     }
 }
 
@@ -115,8 +128,16 @@ impl Connections {
     }
 
     /// The callback: redeems the state, exchanges the code, checks the token and stores the
-    /// connection. A refusal after the exchange revokes the token HubSpot just issued.
+    /// connection here. A refusal after the exchange revokes the token HubSpot just issued.
     pub async fn complete(&self, callback: Callback) -> Result<Connected, Refusal> {
+        let granted = self.grant(callback).await?;
+        self.accept(granted).await
+    }
+
+    /// The callback's first half: redeems the state, exchanges the code and checks the token
+    /// (scopes; a user's must be theirs). Nothing is stored yet: [`Connections::accept`] of
+    /// the site of the token's portal does that.
+    pub async fn grant(&self, callback: Callback) -> Result<Granted, Refusal> {
         let inner = &self.inner;
         let state = callback.state.filter(|state| !state.is_empty());
         let state = state.ok_or(Refusal::MissingState)?;
@@ -153,12 +174,35 @@ impl Connections {
             Ok(info) => self.check(&who, &info).map(|()| info),
             Err(error) => Err(Refusal::HubSpot(error)),
         };
-        let stored = checked
-            .and_then(|info| self.store_connection(&who, &info, &grant.refresh_token, &pending));
+        match checked {
+            Ok(info) => Ok(Granted {
+                who,
+                info,
+                refresh_token: grant.refresh_token,
+                pending,
+            }),
+            Err(refusal) => {
+                revoke(&app, &grant.refresh_token, "a connection that was refused").await;
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The callback's second half: stores a granted connection in this site (after the portal
+    /// rule), revoking the token it replaced, or the new one if refused.
+    pub async fn accept(&self, granted: Granted) -> Result<Connected, Refusal> {
+        let app = self.inner.app.clone().ok_or(Refusal::NoApp)?;
+        let Granted {
+            who,
+            info,
+            refresh_token,
+            pending,
+        } = granted;
+        let stored = self.store_connection(&who, &info, &refresh_token, &pending);
         let (connected, replaced_token) = match stored {
             Ok(stored) => stored,
             Err(refusal) => {
-                revoke(&app, &grant.refresh_token, "a connection that was refused").await;
+                revoke(&app, &refresh_token, "a connection that was refused").await;
                 return Err(refusal);
             }
         };
@@ -172,7 +216,7 @@ impl Connections {
             }
         }
         tracing::info!(
-            connection = %who.name(),
+            connection = %self.name_of(&who),
             portal = connected.portal_id,
             user = connected.user.email.as_deref().unwrap_or("?"),
             replaced = connected.replaced.as_deref().unwrap_or(""),
@@ -180,6 +224,14 @@ impl Connections {
             "connected to HubSpot"
         );
         Ok(connected)
+    }
+
+    /// The store name of `who`'s connection in this site.
+    fn name_of(&self, who: &Who) -> String {
+        match who {
+            Who::Service => self.inner.names.service.clone(),
+            Who::User(email) => self.inner.names.user(email),
+        }
     }
 
     pub(super) fn scopes_for(&self, who: &Who) -> &Scopes {
@@ -220,10 +272,10 @@ impl Connections {
     ) -> Result<(Connected, Option<Secret<String>>), Refusal> {
         let inner = &self.inner;
         let key = inner.key.as_ref().ok_or(Refusal::NoSecretsKey)?;
-        let name = who.name();
+        let name = self.name_of(who);
         let _write = inner.write.lock();
         let previous = record::load_slot(&inner.store, &name)?;
-        let mirrored = portal::stored(&inner.store).map(|portal| portal.hub_id);
+        let mirrored = self.portal().map(|portal| portal.hub_id);
         let other = |mirrored: i64| Refusal::OtherPortal {
             mirrored,
             got: info.hub_id,

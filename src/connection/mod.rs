@@ -26,7 +26,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use flow::{Callback, Connected, Who};
+pub use flow::{Callback, Connected, Granted, Who};
 pub use pending::STATE_TTL_MS;
 pub use portal::Portal;
 pub use service::{ServiceClient, Unavailable};
@@ -190,6 +190,8 @@ pub struct Connections {
 
 struct Inner {
     store: Store,
+    /// Where this site's connections are stored.
+    names: record::Names,
     settings: Settings,
     key: Option<seal::Key>,
     app: Option<hubspot::App>,
@@ -213,12 +215,41 @@ struct Observed {
 }
 
 impl Connections {
+    /// The connections of the first site: a gateway of one portal has only these; they alone
+    /// may use credentials from the config (`hubspot.access_token`, `refresh_token`).
     pub fn new(store: Store, settings: Settings) -> Connections {
+        Connections::with_names(store, settings, record::Names::first())
+    }
+
+    /// The connections of the site of `hub_id`, a portal added by a Connect.
+    pub fn for_portal(&self, hub_id: i64) -> Connections {
+        let settings = Settings {
+            access_token: None,
+            refresh_token: None,
+            ..self.inner.settings.clone()
+        };
+        let names = record::Names::of_portal(hub_id);
+        Connections::with_names(self.inner.store.clone(), settings, names)
+    }
+
+    /// The portals, besides the first site's, a Connect added (and their connections).
+    pub fn added_portals(&self) -> store::Result<Vec<i64>> {
+        record::added_portals(&self.inner.store)
+    }
+
+    /// Whether a Connect of another portal's token adds that portal (`[hubspot]
+    /// multiple_portals`) instead of being refused.
+    pub fn multiple_portals(&self) -> bool {
+        self.inner.settings.multiple_portals
+    }
+
+    fn with_names(store: Store, settings: Settings, names: record::Names) -> Connections {
         let key = settings.secrets_key.as_ref().map(seal::Key::new);
         let app = settings.app();
         Connections {
             inner: Arc::new(Inner {
                 store,
+                names,
                 settings,
                 key,
                 app,
@@ -249,7 +280,7 @@ impl Connections {
     }
 
     pub fn preferences(&self) -> Preferences {
-        record::preferences(&self.inner.store).unwrap_or_else(|error| {
+        record::preferences(&self.inner.store, &self.inner.names).unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot read the connection preferences; using the defaults");
             Preferences::default()
         })
@@ -257,13 +288,24 @@ impl Connections {
 
     pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, Refusal> {
         let _write = self.inner.write.lock();
-        record::save_preferences(&self.inner.store, &preferences)?;
+        record::save_preferences(&self.inner.store, &self.inner.names, &preferences)?;
         tracing::info!(
             export_connection = preferences.export_connection.as_str(),
             exports_enabled = preferences.exports_enabled,
             "connection preferences changed"
         );
         Ok(preferences)
+    }
+
+    /// The portal these connections connected to last (queries answer for it before HubSpot
+    /// is reachable again; a Connect of another portal's token is refused).
+    pub fn portal(&self) -> Option<Portal> {
+        portal::stored(&self.inner.store, &self.inner.names.portal())
+    }
+
+    /// Remembers the portal the service connection connected to.
+    pub fn save_portal(&self, connected: &Portal) -> store::Result<()> {
+        portal::save(&self.inner.store, &self.inner.names.portal(), connected)
     }
 
     /// Where a user starts their own connection (in `user_not_connected` messages).

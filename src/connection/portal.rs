@@ -9,8 +9,6 @@ use crate::object::ObjectType;
 use crate::ownership::Fallback;
 use crate::store::{self, Store};
 
-const PORTAL_META: &str = "portal";
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Portal {
     pub hub_id: i64,
@@ -46,17 +44,22 @@ impl Portal {
     }
 }
 
-/// The portal the store was last connected to, if any.
-pub fn stored(store: &Store) -> Option<Portal> {
-    let bytes = store.meta(PORTAL_META).ok().flatten()?;
+/// The portal the first site (a gateway of one portal has only it) connected to last.
+pub fn first(store: &Store) -> Option<Portal> {
+    stored(store, &super::record::Names::first().portal())
+}
+
+/// The portal stored under the settings' name `name` (a site's, see `record::Names`).
+pub(super) fn stored(store: &Store, name: &str) -> Option<Portal> {
+    let bytes = store.meta(name).ok().flatten()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Remembers `portal` as the mirrored one.
-pub fn save(store: &Store, portal: &Portal) -> store::Result<()> {
+/// Remembers `portal` under `name`.
+pub(super) fn save(store: &Store, name: &str, portal: &Portal) -> store::Result<()> {
     // Invariant: serialising a struct of plain fields cannot fail.
     let bytes = serde_json::to_vec(portal).expect("Portal serialises");
-    store.set_meta(PORTAL_META, &bytes)
+    store.set_meta(name, &bytes)
 }
 
 /// The owner records fall back to in a gateway connected to `portal` (`None`: not yet):

@@ -12,13 +12,63 @@ use super::Preferences;
 use crate::secret::Secret;
 use crate::store::{self, Store};
 
-pub(super) const SERVICE: &str = "service";
+const SERVICE: &str = "service";
 const PREFERENCES: &str = "preferences";
 const USER_PREFIX: &str = "user/";
+/// Where the connections of every portal but the first live.
+const PORTAL_PREFIX: &str = "portal/";
 
-/// The store name of `email`'s connection (`email` normalised by the caller).
-pub(super) fn user_name(email: &str) -> String {
-    format!("{USER_PREFIX}{email}")
+/// The store names of one site's connections: the first site's are plain (as a gateway of one
+/// portal stores them), every other portal's under `portal/{id}/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Names {
+    prefix: String,
+    /// The service connection's.
+    pub service: String,
+}
+
+impl Names {
+    pub fn first() -> Names {
+        Names::with_prefix(String::new())
+    }
+
+    pub fn of_portal(hub_id: i64) -> Names {
+        Names::with_prefix(format!("{PORTAL_PREFIX}{hub_id}/"))
+    }
+
+    fn with_prefix(prefix: String) -> Names {
+        Names {
+            service: format!("{prefix}{SERVICE}"),
+            prefix,
+        }
+    }
+
+    /// `email`'s connection (`email` normalised by the caller).
+    pub fn user(&self, email: &str) -> String {
+        format!("{}{USER_PREFIX}{email}", self.prefix)
+    }
+
+    pub fn preferences(&self) -> String {
+        format!("{}{PREFERENCES}", self.prefix)
+    }
+
+    /// The settings' name of the portal the site connected to last.
+    pub fn portal(&self) -> String {
+        format!("{}portal", self.prefix)
+    }
+}
+
+/// The portals, besides the first site's, that have a service connection stored (or had:
+/// a Disconnect keeps the slot).
+pub(super) fn added_portals(store: &Store) -> store::Result<Vec<i64>> {
+    let mut portals = Vec::new();
+    for (name, _) in store.connections().list(PORTAL_PREFIX)? {
+        let rest = &name[PORTAL_PREFIX.len()..];
+        if let Some(id) = rest.strip_suffix(&format!("/{SERVICE}")) {
+            portals.extend(id.parse::<i64>().ok());
+        }
+    }
+    Ok(portals)
 }
 
 /// One connection as a Connect recorded it.
@@ -122,18 +172,22 @@ pub(super) fn remove(store: &Store, name: &str) -> store::Result<Option<Slot>> {
     Ok(old)
 }
 
-pub(super) fn preferences(store: &Store) -> store::Result<Preferences> {
-    let Some(bytes) = store.connections().get(PREFERENCES)? else {
+pub(super) fn preferences(store: &Store, names: &Names) -> store::Result<Preferences> {
+    let Some(bytes) = store.connections().get(&names.preferences())? else {
         return Ok(Preferences::default());
     };
     serde_json::from_slice(&bytes)
         .map_err(|error| store::Error::Corrupt(format!("connection preferences: {error}")))
 }
 
-pub(super) fn save_preferences(store: &Store, preferences: &Preferences) -> store::Result<()> {
+pub(super) fn save_preferences(
+    store: &Store,
+    names: &Names,
+    preferences: &Preferences,
+) -> store::Result<()> {
     // Invariant: two plain fields serialise.
     let bytes = serde_json::to_vec(preferences).expect("Preferences serialise");
-    store.connections().put(PREFERENCES, &bytes)?;
+    store.connections().put(&names.preferences(), &bytes)?;
     store.commit()
 }
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::events::{Persist, Target};
-use super::record::{self, Record, Slot, SERVICE};
-use super::{portal, Connections, HubSpotUser, Method, Refusal, State, Status};
+use super::record::{self, Record, Slot};
+use super::{Connections, HubSpotUser, Method, Refusal, State, Status};
 use crate::hubspot::{self, Credentials, TokenInfo};
 use crate::secret::Secret;
 use crate::time::now_ms;
@@ -50,7 +50,7 @@ impl Connections {
         if let Some(token) = &inner.settings.access_token {
             return Ok(Source::PrivateApp(token.clone()));
         }
-        let slot = record::load_slot(&inner.store, SERVICE).map_err(|error| {
+        let slot = record::load_slot(&inner.store, &inner.names.service).map_err(|error| {
             Unavailable::new(
                 State::NotConnected,
                 format!("the store cannot be read: {error}"),
@@ -71,7 +71,10 @@ impl Connections {
                         ),
                     ));
                 };
-                match connection.refresh_token.open(key, SERVICE, &connection.id) {
+                match connection
+                    .refresh_token
+                    .open(key, &inner.names.service, &connection.id)
+                {
                     Ok(token) => Ok(Source::Stored(connection, token)),
                     Err(why) => Err(Unavailable::new(
                         State::NeedsReconnect,
@@ -121,7 +124,7 @@ impl Connections {
             Source::Stored(record, token) => (
                 settings.oauth(token).ok_or_else(no_app)?,
                 Some(Target::Stored {
-                    name: SERVICE.to_owned(),
+                    name: self.inner.names.service.clone(),
                     id: record.id,
                 }),
                 Method::OAuth,
@@ -166,10 +169,14 @@ impl Connections {
     pub fn user_mappings_reset(&self) -> Result<(), Refusal> {
         let _write = self.inner.write.lock();
         let store = &self.inner.store;
-        if let Some(mut connection) = record::load_record(store, SERVICE)? {
+        if let Some(mut connection) = record::load_record(store, &self.inner.names.service)? {
             connection.reset_user_mappings = false;
             let connection = Box::new(connection);
-            record::save_slot(store, SERVICE, &Slot::Connected { connection })?;
+            record::save_slot(
+                store,
+                &self.inner.names.service,
+                &Slot::Connected { connection },
+            )?;
         }
         Ok(())
     }
@@ -177,12 +184,12 @@ impl Connections {
     /// The portal the service connection is for (users' connections must be for it too).
     pub(super) fn service_portal(&self) -> Option<i64> {
         let store = &self.inner.store;
-        if let Ok(Some(connection)) = record::load_record(store, SERVICE) {
+        if let Ok(Some(connection)) = record::load_record(store, &self.inner.names.service) {
             return Some(connection.portal_id);
         }
         if matches!(self.source(), Ok(Source::PrivateApp(_) | Source::Config(_))) {
             let observed = self.inner.observed.read().info.as_ref().map(|i| i.hub_id);
-            return observed.or_else(|| portal::stored(store).map(|p| p.hub_id));
+            return observed.or_else(|| self.portal().map(|p| p.hub_id));
         }
         None
     }
@@ -192,7 +199,9 @@ impl Connections {
         let inner = &self.inner;
         let observed = inner.observed.read().clone();
         let source = self.source();
-        let stored = record::load_record(&inner.store, SERVICE).ok().flatten();
+        let stored = record::load_record(&inner.store, &inner.names.service)
+            .ok()
+            .flatten();
         let method = match source {
             Ok(Source::PrivateApp(_)) => Method::PrivateApp,
             _ => Method::OAuth,
@@ -205,7 +214,7 @@ impl Connections {
             _ => blank(),
         };
         if status.portal_id.is_none() && source.is_ok() {
-            status.portal_id = portal::stored(&inner.store).map(|portal| portal.hub_id);
+            status.portal_id = self.portal().map(|portal| portal.hub_id);
         }
         status.method = method;
         (status.state, status.reason) = match (&source, &observed.refused) {
@@ -237,15 +246,15 @@ impl Connections {
         }
         {
             let _write = inner.write.lock();
-            let previous = record::load_record(&inner.store, SERVICE)?;
+            let previous = record::load_record(&inner.store, &inner.names.service)?;
             let portal_id = previous
                 .map(|connection| connection.portal_id)
-                .or_else(|| portal::stored(&inner.store).map(|portal| portal.hub_id));
+                .or_else(|| self.portal().map(|portal| portal.hub_id));
             let slot = Slot::Disconnected {
                 at_ms: now_ms(),
                 portal_id,
             };
-            record::save_slot(&inner.store, SERVICE, &slot)?;
+            record::save_slot(&inner.store, &inner.names.service, &slot)?;
             *inner.observed.write() = Default::default();
         }
         self.changed();

@@ -118,6 +118,8 @@ pub struct Settings {
     pub max_retry_secs: u64,
     pub max_concurrency: usize,
     pub request_timeout: Duration,
+    /// `hubspot.multiple_portals`.
+    pub multiple_portals: bool,
 }
 
 impl Settings {
@@ -139,6 +141,7 @@ impl Settings {
             max_retry_secs: hubspot.max_retry_secs,
             max_concurrency: hubspot.max_concurrency,
             request_timeout: Duration::from_secs(hubspot.request_timeout_secs),
+            multiple_portals: hubspot.multiple_portals,
         })
     }
 

@@ -31,10 +31,10 @@ pub struct UserProblem {
 }
 
 impl Connections {
-    fn user_name(email: &str) -> Result<(String, String), Refusal> {
+    fn user_name(&self, email: &str) -> Result<(String, String), Refusal> {
         match Who::user(email) {
             Some(Who::User(email)) => {
-                let name = record::user_name(&email);
+                let name = self.inner.names.user(&email);
                 Ok((email, name))
             }
             _ => Err(Refusal::BadEmail(email.to_owned())),
@@ -76,7 +76,7 @@ impl Connections {
     }
 
     pub fn user_status(&self, email: &str) -> Result<UserStatus, Refusal> {
-        let (email, name) = Self::user_name(email)?;
+        let (email, name) = self.user_name(email)?;
         let stored = record::load_record(&self.inner.store, &name)?;
         let usable = self.user_record(&email, &name);
         let scopes = stored
@@ -108,7 +108,7 @@ impl Connections {
 
     /// Revokes the user's refresh token at HubSpot and forgets the connection.
     pub async fn disconnect_user(&self, email: &str) -> Result<UserStatus, Refusal> {
-        let (email, name) = Self::user_name(email)?;
+        let (email, name) = self.user_name(email)?;
         let inner = &self.inner;
         let stored = record::load_record(&inner.store, &name)?;
         let record = stored.ok_or_else(|| Refusal::NoUserConnection(email.clone()))?;
@@ -134,7 +134,7 @@ impl Connections {
 
     /// The client exports for `email` are written with, or why there is none.
     pub fn user_client(&self, email: &str) -> Result<hubspot::Client, UserProblem> {
-        let (email, name) = Self::user_name(email).map_err(|refusal| UserProblem {
+        let (email, name) = self.user_name(email).map_err(|refusal| UserProblem {
             code: "user_not_connected",
             message: refusal.to_string(),
         })?;

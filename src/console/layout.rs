@@ -8,8 +8,19 @@ use super::reply::{Page, Section};
 use super::session::Flash;
 use crate::time::now_ms;
 
+/// The portals a deployment of several mirrors, and the one the pages show.
+pub struct Switcher {
+    pub portals: Vec<i64>,
+    pub shown: Option<i64>,
+}
+
 /// The whole document around `page`; `csrf` is `None` on pages shown before signing in.
-pub fn document(page: &Page, csrf: Option<&str>, flash: Option<&Flash>) -> Markup {
+pub fn document(
+    page: &Page,
+    csrf: Option<&str>,
+    flash: Option<&Flash>,
+    switcher: Option<&Switcher>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -39,6 +50,18 @@ pub fn document(page: &Page, csrf: Option<&str>, flash: Option<&Flash>) -> Marku
                                         }
                                     }
                                 }
+                            }
+                        }
+                        @if let Some(switcher) = switcher {
+                            form.portal method="post" action="/admin/portal" {
+                                (csrf_field(csrf))
+                                label for="portal" { "HubSpot account" }
+                                select #portal name="portal" data-submit-on-change {
+                                    @for id in &switcher.portals {
+                                        option value=(id) selected[switcher.shown == Some(*id)] { (id) }
+                                    }
+                                }
+                                button.secondary type="submit" { "Show" }
                             }
                         }
                         form.sign-out method="post" action="/admin/sign-out" {

@@ -72,10 +72,23 @@ impl Ctx<'_> {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The site of the portal the page shows: the one chosen in the header's switcher (see
+    /// [`shown_site`]).
+    pub fn site(&self) -> Arc<crate::api::Site> {
+        shown_site(self.state(), self.session.as_ref())
+    }
+
     /// The session's CSRF token (pages behind sign-in always have a session).
     pub fn csrf(&self) -> &str {
         self.session.as_ref().map_or("", |s| s.csrf.as_str())
     }
+}
+
+/// The site a session's pages show: the portal chosen in the header, else the first.
+pub fn shown_site(state: &State, session: Option<&Session>) -> Arc<crate::api::Site> {
+    let chosen = session.and_then(|session| session.portal);
+    let sites = &state.sites;
+    sites.select(chosen).unwrap_or_else(|_| sites.first())
 }
 
 impl Console {
@@ -163,6 +176,16 @@ impl Console {
         self.render(reply, session.as_ref())
     }
 
+    /// The header's portal switcher, in a deployment of several portals.
+    fn switcher(&self, session: Option<&Session>) -> Option<layout::Switcher> {
+        let portals = self.state.sites.portal_ids();
+        if portals.len() < 2 {
+            return None;
+        }
+        let shown = shown_site(&self.state, session).hub_id();
+        Some(layout::Switcher { portals, shown })
+    }
+
     /// A token session lasts only while its token still has the admin scope.
     fn still_valid(&self, session: &Session) -> bool {
         match session.credential {
@@ -207,11 +230,9 @@ impl Console {
             Body::Page(page) => {
                 let flash = session.and_then(|session| self.sessions.take_flash(session));
                 let csrf = session.map(|session| session.csrf.as_str());
-                let html = layout::document(
-                    &page,
-                    csrf.filter(|_| page.section.is_some()),
-                    flash.as_ref(),
-                );
+                let csrf = csrf.filter(|_| page.section.is_some());
+                let switcher = csrf.and_then(|_| self.switcher(session));
+                let html = layout::document(&page, csrf, flash.as_ref(), switcher.as_ref());
                 reply::response(
                     reply.status,
                     "text/html; charset=utf-8",

@@ -4,7 +4,7 @@ use http::Method;
 
 use super::pages::{
     connection, connection_forms, exports, job, job_record, mapping, mapping_test, owner_picker,
-    problem::Outcome, settings, sign_in, sync, user_connection, users, webhooks,
+    portal, problem::Outcome, settings, sign_in, sync, user_connection, users, webhooks,
 };
 use super::Ctx;
 
@@ -70,6 +70,7 @@ pub const ROUTES: &[Route] = &[
         handler: sign_in::link,
     },
     post("/admin/sign-out", sign_in::sign_out),
+    post("/admin/portal", portal::choose),
     get("/admin/connection", connection::page),
     post("/admin/connection/connect", connection_forms::connect),
     post("/admin/connection/disconnect", connection_forms::disconnect),

@@ -64,6 +64,8 @@ impl Flash {
 struct Entry {
     csrf: String,
     credential: Credential,
+    /// The portal the console shows (a deployment of several), chosen in its header.
+    portal: Option<i64>,
     expires: Instant,
     flash: Option<Flash>,
     drafts: Vec<(u64, Draft)>,
@@ -75,6 +77,8 @@ pub struct Session {
     pub key: Digest,
     pub csrf: String,
     pub credential: Credential,
+    /// The portal chosen in the header; `None`: the first.
+    pub portal: Option<i64>,
 }
 
 #[derive(Default)]
@@ -121,6 +125,7 @@ impl Sessions {
             Entry {
                 csrf: random_token(),
                 credential,
+                portal: None,
                 expires: now + LIFETIME,
                 flash: None,
                 drafts: Vec::new(),
@@ -142,11 +147,19 @@ impl Sessions {
             key,
             csrf: entry.csrf.clone(),
             credential: entry.credential,
+            portal: entry.portal,
         })
     }
 
     pub fn close(&self, session: &Session) {
         self.entries.lock().remove(&session.key);
+    }
+
+    /// Shows `portal` in this session's pages from now on.
+    pub fn choose_portal(&self, session: &Session, portal: i64) {
+        if let Some(entry) = self.entries.lock().get_mut(&session.key) {
+            entry.portal = Some(portal);
+        }
     }
 
     pub fn set_flash(&self, session: &Session, flash: Flash) {

@@ -85,8 +85,8 @@ pub async fn sync_once(
     .context("could not connect to HubSpot")?;
     // Changes made here notify like the daemon's: queued now, delivered when it runs.
     let notifier = crate::notify::attach(loaded, store)?;
-    let syncer =
-        syncer(loaded, client, store.clone(), info.hub_id, kinds.clone()).notifying(notifier);
+    let syncer = syncer(loaded, client, store.clone(), info.hub_id, kinds.clone());
+    let syncer = std::sync::Arc::new(syncer.notifying(notifier));
     syncer.refresh_reference().await?;
     for kind in &kinds {
         let listed = syncer.backfill(*kind, full).await?;

@@ -12,17 +12,22 @@ use crate::api;
 /// Runs export jobs while the sync is connected to HubSpot (the writer needs its client and
 /// its mirror writes) and exports are enabled; a job interrupted by a change of connection
 /// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for.
-pub async fn run(state: Arc<api::State>, sync_enabled: bool, shutdown: CancellationToken) {
-    let mut changes = state.connections.subscribe();
+pub async fn run(
+    state: Arc<api::State>,
+    site: Arc<api::Site>,
+    sync_enabled: bool,
+    shutdown: CancellationToken,
+) {
+    let mut changes = site.connections.subscribe();
     let mut replaced = None;
     loop {
-        let found = wait_for_writer(&state, sync_enabled, replaced.as_ref(), &shutdown).await;
+        let found = wait_for_writer(&site, sync_enabled, replaced.as_ref(), &shutdown).await;
         let Some(syncer) = found else {
             return;
         };
-        state.exporter.set_waiting(None);
+        site.exporter.set_waiting(None);
         changes.borrow_and_update();
-        let writer = export_writer(&state, syncer.clone());
+        let writer = export_writer(&state, &site, syncer.clone());
         let stop = shutdown.child_token();
         let run = crate::export::writer::run(writer, stop.clone());
         tokio::pin!(run);
@@ -30,7 +35,7 @@ pub async fn run(state: Arc<api::State>, sync_enabled: bool, shutdown: Cancellat
             () = &mut run => return,
             // The connection changed: this syncer's client must not write any more.
             _ = changes.changed() => Some(syncer),
-            outdated = writer_outdated(&state, &syncer, &shutdown) => outdated.then_some(syncer),
+            outdated = writer_outdated(&site, &syncer, &shutdown) => outdated.then_some(syncer),
         };
         stop.cancel();
         run.await;
@@ -40,23 +45,23 @@ pub async fn run(state: Arc<api::State>, sync_enabled: bool, shutdown: Cancellat
 /// The syncer to export with, once there is one (other than `replaced`) and exports are
 /// enabled; `None` at shutdown.
 async fn wait_for_writer(
-    state: &api::State,
+    site: &api::Site,
     sync_enabled: bool,
     replaced: Option<&Arc<crate::sync::Syncer>>,
     shutdown: &CancellationToken,
 ) -> Option<Arc<crate::sync::Syncer>> {
     loop {
-        let current = state
+        let current = site
             .syncer()
             .filter(|syncer| replaced.is_none_or(|old| !Arc::ptr_eq(old, syncer)));
-        let waiting = if !state.connections.preferences().exports_enabled {
+        let waiting = if !site.connections.preferences().exports_enabled {
             crate::export::Waiting {
                 code: "export_disabled",
                 message: "exports are turned off for every user (PUT /v1/connection/preferences)"
                     .into(),
                 job: None,
             }
-        } else if let (Some(syncer), Some(_)) = (current, state.portal()) {
+        } else if let (Some(syncer), Some(_)) = (current, site.portal()) {
             return Some(syncer);
         } else if !sync_enabled {
             crate::export::Waiting {
@@ -68,7 +73,7 @@ async fn wait_for_writer(
                 job: None,
             }
         } else {
-            let status = state.connections.status();
+            let status = site.connections.status();
             let reason = status.reason.unwrap_or_else(|| {
                 "waiting for the gateway to connect to HubSpot (the log says why it has not yet)"
                     .into()
@@ -83,7 +88,7 @@ async fn wait_for_writer(
                 job: None,
             }
         };
-        state.exporter.set_waiting(Some(waiting));
+        site.exporter.set_waiting(Some(waiting));
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
             () = shutdown.cancelled() => return None,
@@ -94,7 +99,7 @@ async fn wait_for_writer(
 /// Returns once `syncer` is no longer the connection's (`true`), or exports were turned off
 /// (or at shutdown).
 async fn writer_outdated(
-    state: &api::State,
+    site: &api::Site,
     syncer: &Arc<crate::sync::Syncer>,
     shutdown: &CancellationToken,
 ) -> bool {
@@ -103,11 +108,11 @@ async fn writer_outdated(
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
             () = shutdown.cancelled() => return false,
         }
-        let current = state.syncer();
+        let current = site.syncer();
         if !current.is_some_and(|current| Arc::ptr_eq(&current, syncer)) {
             return true;
         }
-        if !state.connections.preferences().exports_enabled {
+        if !site.connections.preferences().exports_enabled {
             return false;
         }
     }
@@ -117,13 +122,14 @@ async fn writer_outdated(
 /// `user` export preference each job is written with its user's own connection.
 fn export_writer(
     state: &api::State,
+    site: &api::Site,
     syncer: Arc<crate::sync::Syncer>,
 ) -> crate::export::writer::Writer {
     use crate::connection::ExportConnection;
     let fallback =
-        crate::connection::portal::fallback(state.fallback_owner_id, state.portal().as_deref());
-    let mut writer = crate::export::writer::Writer::new(syncer, fallback, state.exporter.clone());
-    let connections = state.connections.clone();
+        crate::connection::portal::fallback(state.fallback_owner_id, site.portal().as_deref());
+    let mut writer = crate::export::writer::Writer::new(syncer, fallback, site.exporter.clone());
+    let connections = site.connections.clone();
     writer.client_for = Some(Arc::new(move |user_email: &str| {
         if connections.preferences().export_connection == ExportConnection::Service {
             return Ok(None);

@@ -17,6 +17,7 @@ mod progress;
 pub mod reload;
 mod replica;
 mod shutdown;
+mod sites;
 pub mod status;
 pub mod sync;
 mod systemd;
@@ -119,12 +120,12 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let notifications = crate::notify::Notifications::start(loaded, &store, objects.clone())
         .context("setting up notifications")?
         .map(Arc::new);
-    let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections);
+    let export = config.export.clone();
+    let mut state = api::State::new(ingress, store, tokens, bodies, objects, connections, export);
     state.replica = replica;
     state.notifications = notifications.clone();
     state.fallback_owner_id = config.ownership.fallback_owner();
     state.cycle.send_replace(sync::cycle(loaded));
-    state.exporter = Arc::new(crate::export::Exporter::new(config.export.clone()));
     state.journal = crate::journal::Journal::from_config(loaded, &state.store)?;
     let state = Arc::new(state);
     let console = Arc::new(crate::console::Console::new(state.clone()));
@@ -167,7 +168,22 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let sync = config.sync.enabled.then(|| {
         let (loaded, state, healthy) = (loaded.clone(), state.clone(), sync_healthy.clone());
         tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
-            let supervisor = tokio::spawn(sync::supervise(loaded.clone(), state.clone(), stop));
+            let (loaded, state) = (loaded.clone(), state.clone());
+            let supervisor = tokio::spawn(async move {
+                let routing = state.clone();
+                let route = Arc::new(move |portal| sites::route(&routing.sites, portal));
+                let store = state.store.clone();
+                let consumer = tokio::spawn(crate::sync::run_consumer(store, route, stop.clone()));
+                sites::each(&state.sites, stop, |site, stop| {
+                    sync::supervise(loaded.clone(), state.clone(), site, stop)
+                })
+                .await;
+                if let Err(error) = consumer.await {
+                    if error.is_panic() {
+                        std::panic::resume_unwind(error.into_panic());
+                    }
+                }
+            });
             let healthy = healthy.clone();
             async move {
                 if let Err(error) = supervisor.await {
@@ -180,7 +196,13 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     let exporting = state.clone();
     let sync_enabled = config.sync.enabled;
     let export = tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
-        export_worker::run(exporting.clone(), sync_enabled, stop)
+        let state = exporting.clone();
+        async move {
+            sites::each(&state.sites, stop, |site, stop| {
+                export_worker::run(state.clone(), site, sync_enabled, stop)
+            })
+            .await
+        }
     }));
     if let Some(roles) = roles() {
         tokio::spawn(follow_portal(state.clone(), roles, shutdown.clone()));
@@ -331,11 +353,13 @@ async fn watch_store(
     shutdown.cancel();
 }
 
-/// How often a replica that follows looks for the portal the leader connected to.
+/// How often a replica looks for portals connected at another replica, and a follower for
+/// the portal the leader's sync connected to.
 const FOLLOW_PORTAL: Duration = Duration::from_secs(1);
 
-/// On PostgreSQL: while this replica follows, it answers for the portal the leader
-/// connected to (the leader's sync saves it), looking for a change every [`FOLLOW_PORTAL`].
+/// On PostgreSQL: every replica takes up the portals a Connect at another replica added;
+/// while this replica follows, it answers for the portal each site's leader-side sync
+/// connected to (saved on connect). Looks every [`FOLLOW_PORTAL`].
 async fn follow_portal(
     state: Arc<api::State>,
     roles: tokio::sync::watch::Receiver<crate::store::Role>,
@@ -347,11 +371,20 @@ async fn follow_portal(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if matches!(*roles.borrow(), crate::store::Role::Leading { .. }) {
-            continue;
-        }
+        let leading = matches!(*roles.borrow(), crate::store::Role::Leading { .. });
         let following = state.clone();
-        match tokio::task::spawn_blocking(move || following.follow_portal()).await {
+        let follow = move || {
+            if following.sites.discover() {
+                tracing::info!("took up a portal connected at another replica");
+            }
+            !leading
+                && following
+                    .sites
+                    .all()
+                    .iter()
+                    .any(|site| site.follow_portal())
+        };
+        match tokio::task::spawn_blocking(follow).await {
             Ok(true) => tracing::info!("answering for the portal the leader connected to"),
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "following the leader's portal failed"),
@@ -388,19 +421,16 @@ async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let Some(portal) = state.portal() else {
-            continue;
-        };
         let state = state.clone();
         let pruned = tokio::task::spawn_blocking(move || {
-            let settings = crate::export::Settings::current(&state.store, &state.exporter.config)?;
+            let settings =
+                crate::export::Settings::current(&state.store, state.sites.export_config())?;
             let now = crate::time::now_ms();
-            crate::export::retention::prune(
-                &state.store,
-                portal.hub_id,
-                settings.retention_days,
-                now,
-            )
+            for hub_id in state.sites.portal_ids() {
+                let days = settings.retention_days;
+                crate::export::retention::prune(&state.store, hub_id, days, now)?;
+            }
+            Ok::<_, crate::store::Error>(())
         });
         match pruned.await {
             Ok(Ok(_)) => {}

@@ -80,10 +80,12 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
 
 /// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
 pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let portal = crate::connection::portal::stored(store);
+    let portal = crate::connection::portal::first(store);
     let mut body = api::status_body(store, portal.as_ref(), &record_types(loaded))?;
-    let connection = super::commands::connections(loaded, store)?.status();
-    body["connection"] = api::connection_summary(&connection);
+    let connections = super::commands::connections(loaded, store)?;
+    body["connection"] = api::connection_summary(&connections.status());
+    let sites = api::Sites::load(connections, loaded.config.export.clone());
+    body["portals"] = serde_json::json!(sites.portal_ids());
     body["journal"] = crate::journal::status::body(
         loaded.config.hubspot.journal.enabled,
         store,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Portal, State};
+use crate::api::{Portal, Site, State};
 use crate::config::Loaded;
 use crate::connection::{self, Connections, ServiceClient, Unavailable};
 use crate::hubspot::{self, Requirements};
@@ -120,16 +120,22 @@ pub async fn try_connect(
     }
 }
 
-/// Runs sync for each service connection in turn until shutdown: waits while there is none.
-pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: CancellationToken) {
-    let connections = state.connections.clone();
+/// Runs `site`'s sync for each of its service connections in turn until shutdown: waits
+/// while there is none.
+pub async fn supervise(
+    loaded: Loaded,
+    state: Arc<State>,
+    site: Arc<Site>,
+    shutdown: CancellationToken,
+) {
+    let connections = site.connections.clone();
     let mut changes = connections.subscribe();
     loop {
         changes.borrow_and_update();
         let stop = shutdown.child_token();
         match connections.service_client() {
             Ok(service) => {
-                let run = run_connection(&loaded, &state, service, stop.clone());
+                let run = run_connection(&loaded, &state, &site, service, stop.clone());
                 tokio::pin!(run);
                 tokio::select! {
                     () = &mut run => {
@@ -141,7 +147,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                     Ok(()) = changes.changed() => {
                         tracing::info!("the HubSpot connection changed; restarting sync");
                         // Nobody may use the old client from now on.
-                        state.set_syncer(None);
+                        site.set_syncer(None);
                         stop.cancel();
                         run.await;
                     }
@@ -156,7 +162,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                 // Meanwhile a disconnect's journal subscriptions are removed.
                 let still = tokio::select! {
                     still = changed(&mut changes, &shutdown) => still,
-                    () = release_journal(&state, &unavailable, &stop) => {
+                    () = release_journal(&state, &site, &unavailable, &stop) => {
                         changed(&mut changes, &shutdown).await
                     }
                 };
@@ -166,7 +172,7 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
                 }
             }
         }
-        state.set_syncer(None);
+        site.set_syncer(None);
         if shutdown.is_cancelled() {
             return;
         }
@@ -175,8 +181,13 @@ pub async fn supervise(loaded: Loaded, state: Arc<State>, shutdown: Cancellation
 
 /// Not connected any more (a disconnect): removes the journal subscriptions of the portal
 /// the gateway mirrored, retrying until done or `stop`.
-async fn release_journal(state: &State, unavailable: &Unavailable, stop: &CancellationToken) {
-    let (Some(journal), Some(portal)) = (&state.journal, state.portal()) else {
+async fn release_journal(
+    state: &State,
+    site: &Site,
+    unavailable: &Unavailable,
+    stop: &CancellationToken,
+) {
+    let (Some(journal), Some(portal)) = (&state.journal, site.portal()) else {
         return;
     };
     if unavailable.state == connection::State::NotConnected {
@@ -199,10 +210,11 @@ async fn changed(
 async fn run_connection(
     loaded: &Loaded,
     state: &Arc<State>,
+    site: &Site,
     service: ServiceClient,
     stop: CancellationToken,
 ) {
-    let connections = &state.connections;
+    let connections = &site.connections;
     let objects = record_types(loaded);
     let client = service.client;
     let info = match try_connect(&client, &requirements(loaded, &objects), &stop).await {
@@ -214,7 +226,7 @@ async fn run_connection(
         Err(None) => return,
     };
     connections.observe(&info);
-    if let Err(error) = state.set_portal(Portal::of(&info)) {
+    if let Err(error) = site.set_portal(Portal::of(&info)) {
         tracing::error!(%error, "cannot record the connected portal");
         return;
     }
@@ -225,7 +237,7 @@ async fn run_connection(
     if service.reset_user_mappings {
         reset_user_mappings(connections, &syncer).await;
     }
-    state.set_syncer(Some(syncer.clone()));
+    site.set_syncer(Some(syncer.clone()));
     let mut loops = JoinSet::new();
     if let Some(journal) = &state.journal {
         // Subscribed before the first backfill reads anything: no change falls between.
@@ -235,11 +247,10 @@ async fn run_connection(
         let inbox = state.ingress.inbox.clone();
         loops.spawn(journal.clone().run(syncer.clone(), inbox, stop.clone()));
     }
-    loops.spawn(sync::run_webhooks(syncer.clone(), stop.clone()));
     loops.spawn(sync::run_cycle(
         syncer,
         state.cycle.subscribe(),
-        state.triggers.clone(),
+        site.triggers.clone(),
         stop.clone(),
     ));
     while let Some(finished) = loops.join_next().await {

@@ -35,7 +35,7 @@ impl Context {
             portal,
             enabled: settings.enabled,
             settings: *settings.of(kind),
-            mapping: Mapping::current(store, kind)?,
+            mapping: Mapping::current(store, Some(portal), kind)?,
             definitions: Definitions::new(store.reference().properties(portal, kind)?),
         })
     }

@@ -45,8 +45,13 @@ impl Row {
     }
 }
 
-fn meta_name(kind: ObjectType) -> String {
-    format!("export.mapping.{kind}")
+/// Where the mapping of `kind` is saved: per portal; `None`, the deployment's (saved before
+/// any portal was connected, or by a gateway from before mappings were per portal).
+fn meta_name(portal: Option<i64>, kind: ObjectType) -> String {
+    match portal {
+        Some(portal) => format!("export.mapping.{portal}.{kind}"),
+        None => format!("export.mapping.{kind}"),
+    }
 }
 
 impl Mapping {
@@ -85,18 +90,29 @@ impl Mapping {
         }
     }
 
-    /// The saved mapping, else the default.
-    pub fn current(store: &Store, kind: ObjectType) -> store::Result<Mapping> {
-        let saved = store
-            .meta(&meta_name(kind))?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    /// The mapping `portal` saved, else the deployment's, else the default.
+    pub fn current(store: &Store, portal: Option<i64>, kind: ObjectType) -> store::Result<Mapping> {
+        let saved = |portal| -> store::Result<Option<Mapping>> {
+            let bytes = store.meta(&meta_name(portal, kind))?;
+            Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        };
+        let own = match portal {
+            Some(_) => saved(portal)?,
+            None => None,
+        };
+        let saved = match own {
+            Some(own) => Some(own),
+            None => saved(None)?,
+        };
         Ok(saved.unwrap_or_else(|| Mapping::default_for(kind)))
     }
 
-    /// Validates against `definitions` and persists; every problem at once otherwise.
+    /// Validates against `definitions` and persists as `portal`'s; every problem at once
+    /// otherwise.
     pub fn save(
         &self,
         store: &Store,
+        portal: Option<i64>,
         kind: ObjectType,
         definitions: &[PropertyDef],
     ) -> Result<(), SaveError> {
@@ -106,7 +122,7 @@ impl Mapping {
         }
         // Invariant: plain strings serialise.
         let bytes = serde_json::to_vec(self).expect("mapping serialises");
-        store.set_meta(&meta_name(kind), &bytes)?;
+        store.set_meta(&meta_name(portal, kind), &bytes)?;
         store.commit()?;
         Ok(())
     }

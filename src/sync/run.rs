@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::schedule::Schedule;
 use super::state::TypeState;
 use super::syncer::Syncer;
+use super::webhooks::{consume, Consumed, Route};
 use crate::object::ObjectType;
+use crate::store::Store;
 use crate::time::now_ms;
 use crate::time::Window;
 
@@ -70,14 +72,20 @@ impl Triggers {
     }
 }
 
-/// Applies stored webhook events until shutdown; backs off while HubSpot fails.
-pub async fn run_webhooks(syncer: Arc<Syncer>, shutdown: CancellationToken) {
+/// Applies stored webhook events, each portal's with the sync `route` names, until shutdown;
+/// backs off while HubSpot fails.
+pub async fn run_consumer(
+    store: Store,
+    route: Arc<dyn Fn(i64) -> Route + Send + Sync>,
+    shutdown: CancellationToken,
+) {
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let pause = tokio::select! {
-            outcome = syncer.apply_webhooks() => match outcome {
-                Ok(0) => Duration::from_millis(25),
-                Ok(_) => { failures = 0; Duration::ZERO }
+            outcome = consume(&store, &*route) => match outcome {
+                Ok(Consumed::Events(0)) => Duration::from_millis(25),
+                Ok(Consumed::Events(_)) => { failures = 0; Duration::ZERO }
+                Ok(Consumed::Waiting) => Duration::from_millis(250),
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(%error, failures, "applying webhook events failed; they stay in the inbox");

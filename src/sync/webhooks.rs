@@ -6,38 +6,112 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::apply::Change;
+use super::arrivals::Sifted;
 use super::events::plan;
 use super::syncer::{Result, Syncer};
 use crate::object::ObjectType;
-use crate::store::ERASED;
+use crate::store::{Store, StoredEvent, ERASED};
 use crate::webhook::event::Event;
 
 /// Events applied per window at most.
 const WINDOW_EVENTS: usize = 2_000;
 
-impl Syncer {
-    /// Applies the next window of stored events; returns how many were consumed.
-    pub async fn apply_webhooks(&self) -> Result<usize> {
-        let inbox = self.store.inbox();
-        let window = inbox.window(WINDOW_EVENTS)?;
-        let stored = &window.events;
-        if stored.is_empty() {
-            return Ok(0);
+/// Where the consumer takes a portal's events.
+pub enum Route {
+    /// To the portal's sync.
+    Apply(Arc<Syncer>),
+    /// Nowhere yet: the portal's sync is about to start, so the inbox waits for it.
+    Wait,
+    /// Nowhere: the gateway does not sync that portal (its sync, once it starts, catches up
+    /// by reading HubSpot).
+    Skip,
+}
+
+/// What one read of the inbox did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// Events consumed (0: the inbox is empty).
+    Events(usize),
+    /// A portal's events wait for its sync to start: nothing was consumed.
+    Waiting,
+}
+
+/// Applies the next window of stored events, each portal's with the sync `route` names; the
+/// window is acknowledged once every portal's part is applied (or skipped).
+pub async fn consume(store: &Store, route: &(dyn Fn(i64) -> Route + Sync)) -> Result<Consumed> {
+    let inbox = store.inbox();
+    let window = inbox.window(WINDOW_EVENTS)?;
+    if window.events.is_empty() {
+        return Ok(Consumed::Events(0));
+    }
+    let events = parse(&window.events);
+    let mut portals: Vec<i64> = events.iter().map(|event| event.portal_id).collect();
+    portals.sort_unstable();
+    portals.dedup();
+    let mut targets = Vec::new();
+    let mut skipped = 0;
+    for portal in portals {
+        let theirs = events.iter().filter(|event| event.portal_id == portal);
+        match route(portal) {
+            Route::Apply(syncer) => targets.push((syncer, theirs.cloned().collect::<Vec<_>>())),
+            Route::Wait => return Ok(Consumed::Waiting),
+            Route::Skip => skipped += theirs.count(),
         }
-        let events: Vec<Event> = stored
-            .iter()
-            .filter(|stored| stored.raw != ERASED)
-            .filter_map(|stored| match serde_json::from_str(&stored.raw) {
-                Ok(event) => Some(event),
-                Err(error) => {
-                    tracing::warn!(%error, "skipping a stored event that no longer parses");
-                    None
-                }
-            })
-            .collect();
-        let sifted = self.arrivals.sift(&events);
+    }
+    let mut applied = Vec::new();
+    for (syncer, theirs) in targets {
+        let sifted = syncer.apply_events(&theirs).await?;
+        applied.push((syncer, sifted, theirs.len()));
+    }
+    inbox.mark_applied(&window)?;
+    for (syncer, sifted, count) in applied {
+        syncer.arrivals.settle(sifted);
+        let counters = &syncer.counters;
+        counters
+            .events_applied
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+    if skipped > 0 {
+        tracing::debug!(skipped, "events for portals this gateway does not sync");
+    }
+    Ok(Consumed::Events(window.events.len()))
+}
+
+/// The stored events that still parse (an erased event is no event any more).
+fn parse(stored: &[StoredEvent]) -> Vec<Event> {
+    stored
+        .iter()
+        .filter(|stored| stored.raw != ERASED)
+        .filter_map(|stored| match serde_json::from_str(&stored.raw) {
+            Ok(event) => Some(event),
+            Err(error) => {
+                tracing::warn!(%error, "skipping a stored event that no longer parses");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Syncer {
+    /// Applies the next window of stored events, this portal's (others' are skipped);
+    /// returns how many were consumed.
+    pub async fn apply_webhooks(self: &Arc<Self>) -> Result<usize> {
+        let route = |portal| match portal == self.portal {
+            true => Route::Apply(self.clone()),
+            false => Route::Skip,
+        };
+        match consume(&self.store, &route).await? {
+            Consumed::Events(count) => Ok(count),
+            Consumed::Waiting => Ok(0),
+        }
+    }
+
+    /// Applies `events` (of this portal); what `arrivals` settles once they are acknowledged.
+    async fn apply_events(&self, events: &[Event]) -> Result<Sifted> {
+        let sifted = self.arrivals.sift(events);
         let fresh: Vec<Event> = events
             .iter()
             .zip(&sifted.keep)
@@ -81,18 +155,10 @@ impl Syncer {
             let ids: Vec<i64> = ids.iter().copied().collect();
             self.refetch(*kind, &ids).await?;
         }
-        self.erase_events_after_deletion(&events)?;
-        inbox.mark_applied(&window)?;
-        self.arrivals.settle(sifted);
-        self.counters
-            .events_applied
-            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        self.erase_events_after_deletion(events)?;
         if plan.ignored > 0 {
-            tracing::debug!(
-                ignored = plan.ignored,
-                "events for other portals or unmirrored types"
-            );
+            tracing::debug!(ignored = plan.ignored, "events of unmirrored types");
         }
-        Ok(stored.len())
+        Ok(sifted)
     }
 }

@@ -83,6 +83,19 @@ impl Setup {
         key_env: Option<&str>,
         port: u16,
     ) -> Gateway {
+        Self::gateway_tuned(sim, dir, key_env, port, "", 1).await
+    }
+
+    /// Like `gateway_at`, with `hubspot` lines added to `[hubspot]` and sync polling every
+    /// `poll_secs`.
+    pub async fn gateway_tuned(
+        sim: &SimHandle,
+        dir: tempfile::TempDir,
+        key_env: Option<&str>,
+        port: u16,
+        hubspot: &str,
+        poll_secs: u64,
+    ) -> Gateway {
         let public_url = format!("http://127.0.0.1:{port}");
         let mut target =
             WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
@@ -90,12 +103,12 @@ impl Setup {
         sim.control().set_webhook_target(Some(target));
         let options = Options {
             hubspot: format!(
-                "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3",
+                "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\n{hubspot}",
                 sim.base_url()
             ),
             store: store_lines(key_env),
             sync: Some(format!(
-                "poll_interval_secs = 1\nlookback_secs = 5\n{}",
+                "poll_interval_secs = {poll_secs}\nlookback_secs = 5\n{}",
                 far_reconcile_window()
             )),
             connect_client_id: Some(sim.config().client_id.clone()),

@@ -17,6 +17,7 @@ mod mirror;
 mod notify;
 mod ops;
 mod ownership;
+mod portals;
 mod postgres;
 mod privacy;
 mod replicas;

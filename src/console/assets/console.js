@@ -78,6 +78,12 @@ for (const select of document.querySelectorAll("select[data-refresh]")) {
   });
 }
 
+// A select with data-submit-on-change (the header's portal switcher) submits its form at once;
+// without this file the person clicks its button.
+for (const select of document.querySelectorAll("select[data-submit-on-change]")) {
+  select.addEventListener("change", () => select.form.requestSubmit());
+}
+
 // A link marked data-go is where the page leads next (HubSpot's authorize page after
 // Connect): followed at once; without this file the person clicks it.
 const go = document.querySelector("a[data-go]");

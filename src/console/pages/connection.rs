@@ -23,7 +23,7 @@ struct View {
 
 /// `GET /admin/connection`.
 pub fn page(ctx: &Ctx) -> Outcome {
-    let connections = &ctx.state().connections;
+    let connections = &ctx.site().connections;
     let view = View {
         status: connections.status(),
         ui_base: portal(ctx).map(|portal| portal.ui_base.clone()),

@@ -14,7 +14,7 @@ use crate::connection::{ExportConnection, Who, CONSOLE};
 /// `POST /admin/connection/connect`: Connect, Reconnect and Change user alike start the
 /// flow; the next page sends the browser on to HubSpot's authorize URL.
 pub fn connect(ctx: &Ctx) -> Outcome {
-    match ctx.state().connections.start(&Who::Service, CONSOLE) {
+    match ctx.site().connections.start(&Who::Service, CONSOLE) {
         Ok(url) => Ok(to_hubspot(
             &url,
             "HubSpot asks you to sign in, choose the account and consent; then you come back here.",
@@ -51,7 +51,7 @@ pub fn disconnect(ctx: &Ctx) -> Outcome {
             "/admin/connection",
         ));
     }
-    let flash = match ctx.wait(ctx.state().connections.disconnect()) {
+    let flash = match ctx.wait(ctx.site().connections.disconnect()) {
         Ok(_) => Flash::ok("Disconnected: sync and exports wait until someone connects again."),
         Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
     };
@@ -68,7 +68,7 @@ pub fn preferences(ctx: &Ctx) -> Outcome {
                 .with_flash(Flash::problem("Choose service account or user accounts.")))
         }
     };
-    let flash = match crate::api::change_preferences(ctx.state(), Some(choice), None) {
+    let flash = match crate::api::change_preferences(&ctx.site(), Some(choice), None) {
         Ok(_) if choice == ExportConnection::User => Flash::ok(
             "Exports are now written with each user's own HubSpot connection: see who has connected on User mapping.",
         ),
@@ -81,7 +81,7 @@ pub fn preferences(ctx: &Ctx) -> Outcome {
 /// `POST /admin/connection/exports`: the "exports enabled" switch.
 pub fn exports_switch(ctx: &Ctx) -> Outcome {
     let enabled = ctx.form.get("enabled") == Some("on");
-    let flash = match crate::api::change_preferences(ctx.state(), None, Some(enabled)) {
+    let flash = match crate::api::change_preferences(&ctx.site(), None, Some(enabled)) {
         Ok(_) if enabled => Flash::ok("Exports are enabled."),
         Ok(_) => Flash::ok("Exports are disabled: every export is refused until you enable them."),
         Err(refusal) => Flash::problem(format!("Not saved: {refusal}.")),

@@ -67,10 +67,10 @@ pub fn upload(ctx: &Ctx) -> Outcome {
     };
     match submit::submit(
         &state.store,
-        &state.exporter,
+        &ctx.site().exporter,
         portal.hub_id,
         &state.fallback(&portal),
-        state.connections.preferences().exports_enabled,
+        ctx.site().connections.preferences().exports_enabled,
         request,
     ) {
         Ok(Submitted::Planned { rows, outcomes }) => {
@@ -190,10 +190,10 @@ pub fn decide(ctx: &Ctx) -> Outcome {
     };
     match submit::submit(
         &state.store,
-        &state.exporter,
+        &ctx.site().exporter,
         portal.hub_id,
         &state.fallback(&portal),
-        state.connections.preferences().exports_enabled,
+        ctx.site().connections.preferences().exports_enabled,
         request,
     ) {
         Ok(Submitted::Queued(job)) => Ok(Reply::redirect(format!("/admin/exports/{job}"))

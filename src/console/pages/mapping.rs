@@ -13,7 +13,7 @@ use super::super::Ctx;
 use super::mapping_form::{self, Op};
 use super::mapping_test::{test_section, TestRun};
 use super::problem::{not_connected, Failure, Outcome};
-use super::{export_type, portal, singular, type_title};
+use super::{export_type, hub_id, portal, singular, type_title};
 use crate::export::mapping::{Mapping, Problem, SaveError};
 use crate::object::ObjectType;
 use crate::store::PropertyDef;
@@ -30,7 +30,7 @@ pub(super) struct Shown<'a> {
 /// `GET /admin/mapping/{type}`.
 pub fn page(ctx: &Ctx) -> Outcome {
     let kind = kind(ctx)?;
-    let mapping = Mapping::current(&ctx.state().store, kind)?;
+    let mapping = Mapping::current(&ctx.state().store, hub_id(ctx), kind)?;
     render(ctx, kind, &mapping, Shown::default(), StatusCode::OK)
 }
 
@@ -49,7 +49,7 @@ pub fn edit(ctx: &Ctx) -> Outcome {
         return render(ctx, kind, &mapping, shown, StatusCode::OK);
     }
     let definitions = definitions(ctx, kind)?;
-    match mapping.save(&ctx.state().store, kind, &definitions) {
+    match mapping.save(&ctx.state().store, hub_id(ctx), kind, &definitions) {
         Ok(()) => Ok(Reply::redirect(format!("/admin/mapping/{}", kind.name()))
             .with_flash(Flash::ok(format!("The {} mapping is saved.", kind.name())))),
         Err(SaveError::Invalid(problems)) => {
@@ -95,7 +95,7 @@ pub(super) fn render(
         .filter(|def| def.name != "hubspot_owner_id")
         .collect();
     offered.sort_by_key(|def| def.label.to_lowercase());
-    let saved = Mapping::current(&ctx.state().store, kind)?;
+    let saved = Mapping::current(&ctx.state().store, hub_id(ctx), kind)?;
     let action = format!("/admin/mapping/{}", kind.name());
     let csrf = ctx.csrf();
     let content = html! {

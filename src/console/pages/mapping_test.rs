@@ -37,22 +37,23 @@ pub fn test(ctx: &Ctx) -> Outcome {
         })
         .filter(|(_, value)| !value.is_empty())
         .collect();
-    let result = match ctx.state().syncer() {
+    let result = match ctx.site().syncer() {
         None => Err("The gateway has not connected to HubSpot yet.".to_owned()),
-        Some(syncer) => match ctx.wait(sample::test(&syncer, &ctx.state().exporter, kind, &fields))
-        {
-            Ok(report) => Ok(report),
-            Err(sample::Failure::Refused(message)) => {
-                Err(format!("HubSpot refused the sample: {message}"))
+        Some(syncer) => {
+            match ctx.wait(sample::test(&syncer, &ctx.site().exporter, kind, &fields)) {
+                Ok(report) => Ok(report),
+                Err(sample::Failure::Refused(message)) => {
+                    Err(format!("HubSpot refused the sample: {message}"))
+                }
+                Err(sample::Failure::Unavailable(error)) => {
+                    tracing::warn!(%error, "mapping test could not reach HubSpot");
+                    Err("HubSpot could not be reached; try again later.".to_owned())
+                }
+                Err(sample::Failure::Store(error)) => return Err(error.into()),
             }
-            Err(sample::Failure::Unavailable(error)) => {
-                tracing::warn!(%error, "mapping test could not reach HubSpot");
-                Err("HubSpot could not be reached; try again later.".to_owned())
-            }
-            Err(sample::Failure::Store(error)) => return Err(error.into()),
-        },
+        }
     };
-    let mapping = Mapping::current(&ctx.state().store, kind)?;
+    let mapping = Mapping::current(&ctx.state().store, super::hub_id(ctx), kind)?;
     let shown = Shown {
         test: Some(TestRun { fields, result }),
         ..Shown::default()

@@ -11,6 +11,7 @@ pub mod mapping;
 mod mapping_form;
 pub mod mapping_test;
 pub mod owner_picker;
+pub mod portal;
 pub mod problem;
 pub mod settings;
 pub mod sign_in;
@@ -25,9 +26,14 @@ use super::Ctx;
 use crate::api::Portal;
 use crate::object::ObjectType;
 
-/// The connected portal, if the gateway has connected.
+/// The portal the page shows, if the gateway has connected to it.
 pub fn portal(ctx: &Ctx) -> Option<Arc<Portal>> {
-    ctx.state().portal()
+    ctx.site().portal()
+}
+
+/// The id of the portal the page shows, once connected.
+pub fn hub_id(ctx: &Ctx) -> Option<i64> {
+    portal(ctx).map(|portal| portal.hub_id)
 }
 
 /// The export types, as a path segment names them.

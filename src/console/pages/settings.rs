@@ -16,7 +16,7 @@ use crate::export::Settings;
 /// `GET /admin/settings`.
 pub fn page(ctx: &Ctx) -> Outcome {
     let state = ctx.state();
-    let current = Settings::current(&state.store, &state.exporter.config)?.to_config();
+    let current = Settings::current(&state.store, state.sites.export_config())?.to_config();
     render(ctx, &current, &[], StatusCode::OK)
 }
 

@@ -27,7 +27,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
 pub fn run_now(ctx: &Ctx) -> Outcome {
     let kind = kind(ctx)?;
     let full = ctx.form.get("full") == Some("yes");
-    let flash = if ctx.state().request_sync(kind, full) {
+    let flash = if ctx.site().request_sync(kind, full) {
         let what = if full {
             "A full reconciliation"
         } else {
@@ -120,7 +120,7 @@ fn render(
     let state = ctx.state();
     let schedule = state.schedule()?;
     let csrf = ctx.csrf();
-    let running = state.syncer().is_some();
+    let running = ctx.site().syncer().is_some();
     let types = match portal(ctx) {
         Some(portal) => state
             .objects

@@ -16,12 +16,12 @@ use crate::connection::{ExportConnection, State, UserStatus, Who, CONSOLE};
 
 /// Whether the page shows users' connections: only when exports use them.
 pub fn shown(ctx: &Ctx) -> bool {
-    ctx.state().connections.preferences().export_connection == ExportConnection::User
+    ctx.site().connections.preferences().export_connection == ExportConnection::User
 }
 
 /// `email`'s connection cell: its state, who it is in HubSpot, Connect or Disconnect.
 pub fn cell(ctx: &Ctx, email: &str) -> Markup {
-    let status = ctx.state().connections.user_status(email);
+    let status = ctx.site().connections.user_status(email);
     let path = format!("/admin/users/{}", encode(email));
     let csrf = ctx.csrf();
     html! {
@@ -64,7 +64,7 @@ pub fn connect(ctx: &Ctx) -> Outcome {
     let email = &ctx.params[0];
     let who = Who::user(email)
         .ok_or_else(|| Failure::BadRequest(format!("{email:?} is not an email address")))?;
-    match ctx.state().connections.start(&who, CONSOLE) {
+    match ctx.site().connections.start(&who, CONSOLE) {
         Ok(url) => Ok(to_hubspot(
             &url,
             &format!("Sign in to HubSpot as {email} (the HubSpot user must have this email) and consent; exports of {email} are then created as them."),
@@ -87,7 +87,7 @@ pub fn disconnect(ctx: &Ctx) -> Outcome {
             "/admin/users",
         ));
     }
-    let flash = match ctx.wait(ctx.state().connections.disconnect_user(&email)) {
+    let flash = match ctx.wait(ctx.site().connections.disconnect_user(&email)) {
         Ok(_) => Flash::ok(format!("{email}'s HubSpot account is disconnected.")),
         Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
     };

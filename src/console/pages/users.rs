@@ -144,7 +144,7 @@ fn render(ctx: &Ctx, emails: &str, error: Option<&str>, status: StatusCode) -> O
     };
     let reviewed = known(&users)?;
     let state = ctx.state();
-    let fallback = state.portal().map(|portal| state.fallback(&portal));
+    let fallback = portal(ctx).map(|portal| state.fallback(&portal));
     let fallback_owner = fallback
         .and_then(|fallback| users.fallback_owner(&fallback).ok())
         .and_then(|id| {

@@ -131,20 +131,44 @@ fn saved_mapping_replaces_the_default() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let kind = ObjectType::Companies;
+    let (one, other) = (Some(1), Some(2));
     assert_eq!(
-        Mapping::current(&store, kind).unwrap(),
+        Mapping::current(&store, one, kind).unwrap(),
         Mapping::default_for(kind)
     );
     let mapping = Mapping {
         fields: vec![row("site", "domain", &[])],
     };
-    mapping.save(&store, kind, &definitions()).unwrap();
-    assert_eq!(Mapping::current(&store, kind).unwrap(), mapping);
+    mapping.save(&store, one, kind, &definitions()).unwrap();
+    assert_eq!(Mapping::current(&store, one, kind).unwrap(), mapping);
+    assert_eq!(
+        Mapping::current(&store, other, kind).unwrap(),
+        Mapping::default_for(kind),
+        "each portal has its own"
+    );
     let invalid = Mapping {
         fields: vec![row("", "", &[])],
     };
     assert!(
-        matches!(invalid.save(&store, kind, &definitions()), Err(SaveError::Invalid(p)) if p.len() == 2)
+        matches!(invalid.save(&store, one, kind, &definitions()), Err(SaveError::Invalid(p)) if p.len() == 2)
     );
-    assert_eq!(Mapping::current(&store, kind).unwrap(), mapping);
+    assert_eq!(Mapping::current(&store, one, kind).unwrap(), mapping);
+}
+
+#[test]
+fn the_deployments_mapping_serves_a_portal_until_it_saves_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let kind = ObjectType::Companies;
+    let deployment = Mapping {
+        fields: vec![row("site", "domain", &[])],
+    };
+    deployment.save(&store, None, kind, &definitions()).unwrap();
+    assert_eq!(Mapping::current(&store, Some(7), kind).unwrap(), deployment);
+    let own = Mapping {
+        fields: vec![row("name", "name", &[])],
+    };
+    own.save(&store, Some(7), kind, &definitions()).unwrap();
+    assert_eq!(Mapping::current(&store, Some(7), kind).unwrap(), own);
+    assert_eq!(Mapping::current(&store, None, kind).unwrap(), deployment);
 }

@@ -135,7 +135,7 @@ impl Mailer {
 
     async fn send_locked(&self) -> Result<Sent, String> {
         let progress = self.progress();
-        let portal = crate::connection::portal::stored(&self.store)
+        let portal = crate::connection::portal::first(&self.store)
             .ok_or("not connected to a HubSpot portal yet")?
             .hub_id;
         let to_ms = now_ms();

@@ -83,6 +83,28 @@ impl Control {
         })
     }
 
+    /// Creates a record in the account `portal_id` (the simulated portal or another) as a
+    /// user would in its UI; its webhooks name that account. Returns its id.
+    pub fn create_in<K: Into<String>, V: Into<String>>(
+        &self,
+        portal_id: i64,
+        kind: ObjectType,
+        properties: impl IntoIterator<Item = (K, V)>,
+    ) -> anyhow::Result<String> {
+        let properties = to_map(properties);
+        let portal = self
+            .shared
+            .portal_of(portal_id)
+            .ok_or_else(|| anyhow!("no account {portal_id}"))?;
+        let (id, changes) = {
+            let mut portal = portal.lock();
+            check_write(&portal, kind, &properties, None)?;
+            portal.create(kind, &properties, UI_SOURCE)
+        };
+        self.shared.announce_in(portal_id, changes);
+        Ok(id.to_string())
+    }
+
     /// Sets properties (`""` clears one); fires one propertyChange per changed property.
     pub fn update<K: Into<String>, V: Into<String>>(
         &self,

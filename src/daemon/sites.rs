@@ -1,0 +1,67 @@
+//! Work each portal of the deployment has (its sync, its export worker): started for every
+//! site there is and for each one added while the daemon runs.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Site, Sites};
+use crate::sync::Route;
+
+/// Where the webhook consumer takes the events of `portal`: to its site's sync. With several
+/// portals, a site whose connection is usable but whose sync has not started keeps the inbox
+/// waiting; one that cannot connect (disconnected, needs a new Connect) does not hold up the
+/// others (its sync catches up from HubSpot when it starts). With one portal, events wait
+/// for its sync whatever the reason, as they always have.
+pub fn route(sites: &Sites, portal: i64) -> Route {
+    let all = sites.all();
+    if let [only] = all.as_slice() {
+        return match only.syncer() {
+            Some(syncer) if syncer.portal == portal => Route::Apply(syncer),
+            Some(_) => Route::Skip,
+            None => Route::Wait,
+        };
+    }
+    match sites.of(portal) {
+        Some(site) => match site.syncer() {
+            Some(syncer) => Route::Apply(syncer),
+            None if site.connections.service_client().is_ok() => Route::Wait,
+            None => Route::Skip,
+        },
+        None => Route::Skip,
+    }
+}
+
+/// Runs `work` for every site, those there are and those added later, until `stop`; returns
+/// once every run has ended. A run that panics takes this down with it (the caller's task
+/// reports it).
+pub async fn each<W, F>(sites: &Sites, stop: CancellationToken, work: W)
+where
+    W: Fn(Arc<Site>, CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut added = sites.subscribe();
+    let mut running = JoinSet::new();
+    let mut started = 0;
+    loop {
+        added.borrow_and_update();
+        let all = sites.all();
+        for site in &all[started..] {
+            running.spawn(work(site.clone(), stop.clone()));
+        }
+        started = all.len();
+        tokio::select! {
+            changed = added.changed() => if changed.is_err() { break },
+            () = stop.cancelled() => break,
+        }
+    }
+    while let Some(finished) = running.join_next().await {
+        if let Err(error) = finished {
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+        }
+    }
+}

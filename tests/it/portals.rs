@@ -1,0 +1,243 @@
+//! Several portals in one deployment (`hubspot.multiple_portals`): each Connect of another
+//! account adds that portal with its own connection, sync and mirror; webhooks are applied to
+//! the portal they name; every query names its portal (`?portal=` or the header), and no
+//! answer mixes portals. Against the simulator's two accounts, over real sockets.
+
+use std::time::Duration;
+
+use hubspot_gateway::sim::{self, SimConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::connect::{portal, Setup, OTHER_PORTAL, PORTAL};
+use crate::mirror::wait_until;
+use crate::support::process::free_port;
+use crate::support::{ADMIN_TOKEN, READ_TOKEN};
+
+const MULTIPLE: &str = "multiple_portals = true";
+/// Polling far apart: a change made after the backfill reaches the mirror by its webhook.
+const POLL_SECS: u64 = 3600;
+
+async fn start(config: SimConfig) -> Setup {
+    let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = Some("IT_SECRETS_KEY");
+    let gateway = Setup::gateway_tuned(&sim, dir, key, free_port(), MULTIPLE, POLL_SECS).await;
+    Setup { sim, gateway }
+}
+
+async fn restart(setup: Setup) -> Setup {
+    let port = setup.gateway.addr.port();
+    let dir = setup.gateway.stop().await;
+    let key = Some("IT_SECRETS_KEY");
+    let gateway = Setup::gateway_tuned(&setup.sim, dir, key, port, MULTIPLE, POLL_SECS).await;
+    Setup {
+        sim: setup.sim,
+        gateway,
+    }
+}
+
+/// `path` asking about `portal`.
+fn of(path: &str, portal: i64) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}portal={portal}")
+}
+
+/// The contact with `email` in `portal`'s mirror, if any.
+async fn contact(setup: &Setup, portal: i64, email: &str) -> Option<Value> {
+    let path = of(&format!("/v1/contacts/lookup?email={email}"), portal);
+    let (status, body) = setup.gateway.get(&path, Some(READ_TOKEN)).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let found = body["matches"].as_array().cloned().unwrap_or_default();
+    found.into_iter().next()
+}
+
+async fn wait_for_backfill_of(setup: &Setup, portal: i64) {
+    wait_until("the portal's backfill", Duration::from_secs(60), || async {
+        let (status, body) = setup
+            .gateway
+            .get(&of("/v1/status", portal), Some(READ_TOKEN))
+            .await;
+        status == 200
+            && body["portal_id"] == portal
+            && ["contacts", "companies", "deals", "tasks"]
+                .iter()
+                .all(|kind| !body[kind]["last_full_sync"].is_null())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
+    let setup = start(portal()).await;
+    let control = setup.sim.control();
+    // One address in both accounts (a person known to two customers), one in the second only.
+    let contacts = sim::ObjectType::Contacts;
+    let here = control
+        .create(contacts, [("email", "both@shared.example")])
+        .unwrap();
+    let there = control
+        .create_in(OTHER_PORTAL, contacts, [("email", "both@shared.example")])
+        .unwrap();
+    control
+        .create_in(OTHER_PORTAL, contacts, [("email", "only@other.example")])
+        .unwrap();
+    let (email, _) = setup.user(0);
+
+    assert_eq!(setup.connect_as(&email, PORTAL).await.0, 200);
+    wait_for_backfill_of(&setup, PORTAL).await;
+    let (status, html) = setup.connect_as(&email, OTHER_PORTAL).await;
+    assert_eq!(status, 200, "another account is added, not refused: {html}");
+    wait_for_backfill_of(&setup, OTHER_PORTAL).await;
+
+    // Unnamed, a query is refused with the portals to choose from; status names the first.
+    let path = "/v1/contacts/lookup?email=both@shared.example";
+    let (status, body) = setup.gateway.get(path, Some(READ_TOKEN)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "portal_required");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&PORTAL.to_string()) && message.contains(&OTHER_PORTAL.to_string()),
+        "{message}"
+    );
+    let (_, status_body) = setup.gateway.get("/v1/status", Some(READ_TOKEN)).await;
+    assert_eq!(status_body["portals"], json!([PORTAL, OTHER_PORTAL]));
+    assert_eq!(status_body["portal_id"], PORTAL);
+
+    // Each portal answers with its own record, linked to its own account.
+    let found_here = contact(&setup, PORTAL, "both@shared.example")
+        .await
+        .unwrap();
+    let found_there = contact(&setup, OTHER_PORTAL, "both@shared.example")
+        .await
+        .unwrap();
+    assert_eq!(found_here["id"], here, "{found_here}");
+    assert_eq!(found_there["id"], there, "{found_there}");
+    let url = found_there["url"].as_str().unwrap();
+    assert!(url.contains(&format!("/{OTHER_PORTAL}/")), "{url}");
+    assert!(contact(&setup, OTHER_PORTAL, "only@other.example")
+        .await
+        .is_some());
+    assert!(
+        contact(&setup, PORTAL, "only@other.example")
+            .await
+            .is_none(),
+        "a record of one portal never answers for another"
+    );
+    let (status, body) = setup
+        .gateway
+        .get(
+            &of("/v1/contacts/lookup?email=x@y.example", 1),
+            Some(READ_TOKEN),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("unknown_portal"))
+    );
+    let (status, body) = setup
+        .gateway
+        .get("/v1/owners?portal=abc", Some(READ_TOKEN))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_portal"))
+    );
+
+    // The header names the portal as `?portal=` does.
+    let response = reqwest::Client::new()
+        .get(setup.gateway.url("/v1/owners"))
+        .bearer_auth(READ_TOKEN)
+        .header("X-HubSpot-Portal-Id", OTHER_PORTAL.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let owners: Value = response.json().await.unwrap();
+    let other_owners = control
+        .accounts()
+        .into_iter()
+        .find(|account| account.portal_id == OTHER_PORTAL)
+        .unwrap();
+    assert_eq!(
+        owners["owners"].as_array().unwrap().len(),
+        other_owners.user_ids.len(),
+        "{owners}"
+    );
+
+    // A change in the second account reaches its mirror by webhook (polling is an hour
+    // apart), and only its mirror.
+    control
+        .create_in(OTHER_PORTAL, contacts, [("email", "late@other.example")])
+        .unwrap();
+    wait_until(
+        "the webhook applied to the second portal",
+        Duration::from_secs(30),
+        || async {
+            contact(&setup, OTHER_PORTAL, "late@other.example")
+                .await
+                .is_some()
+        },
+    )
+    .await;
+    assert!(contact(&setup, PORTAL, "late@other.example")
+        .await
+        .is_none());
+
+    // After a restart both portals answer at once, before HubSpot is asked anything.
+    let setup = restart(setup).await;
+    assert!(contact(&setup, OTHER_PORTAL, "only@other.example")
+        .await
+        .is_some());
+    assert!(contact(&setup, PORTAL, "both@shared.example")
+        .await
+        .is_some());
+
+    // Disconnecting one portal leaves the other connected.
+    let (status, body) = setup
+        .gateway
+        .send(
+            Method::DELETE,
+            &of("/v1/connection", OTHER_PORTAL),
+            ADMIN_TOKEN,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "not_connected");
+    let connection = |portal| {
+        let gateway = &setup.gateway;
+        async move {
+            let (_, body) = gateway
+                .get(&of("/v1/connection", portal), Some(ADMIN_TOKEN))
+                .await;
+            body["state"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(connection(PORTAL).await, "connected");
+    assert_eq!(connection(OTHER_PORTAL).await, "not_connected");
+}
+
+#[tokio::test]
+async fn without_multiple_portals_another_account_is_still_refused() {
+    let setup = Setup::start(portal()).await;
+    let (email, _) = setup.user(0);
+    assert_eq!(setup.connect_as(&email, PORTAL).await.0, 200);
+    let (status, html) = setup.connect_as(&email, OTHER_PORTAL).await;
+    assert_eq!(status, 409, "{html}");
+    let (_, status_body) = setup.gateway.get("/v1/status", Some(READ_TOKEN)).await;
+    assert_eq!(status_body["portals"], json!([PORTAL]));
+    // With one portal, naming it is allowed and naming another is not.
+    let (status, _) = setup
+        .gateway
+        .get(&of("/v1/owners", PORTAL), Some(READ_TOKEN))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = setup
+        .gateway
+        .get(&of("/v1/owners", OTHER_PORTAL), Some(READ_TOKEN))
+        .await;
+    assert_eq!(status, 404);
+}
