@@ -191,6 +191,9 @@ impl Sites {
     pub async fn complete(&self, callback: Callback) -> Result<Connected, Refusal> {
         let first = self.first();
         let granted = first.connections.grant(callback).await?;
+        // On PostgreSQL another replica may have connected portals this one has not seen yet.
+        first.follow_portal();
+        self.discover();
         let portal = granted.portal();
         let service = granted.is_service();
         let adds = service && first.connections.multiple_portals() && first.hub_id().is_some();

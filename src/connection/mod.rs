@@ -218,7 +218,19 @@ impl Connections {
     /// The connections of the first site: a gateway of one portal has only these; they alone
     /// may use credentials from the config (`hubspot.access_token`, `refresh_token`).
     pub fn new(store: Store, settings: Settings) -> Connections {
-        Connections::with_names(store, settings, record::Names::first())
+        let connections = Connections::with_names(store, settings, record::Names::first());
+        if let Some(portal) = connections.portal() {
+            // User mappings from before they carried a portal are the first portal's.
+            let moved = connections
+                .inner
+                .store
+                .ownership()
+                .move_mappings(None, portal.hub_id);
+            if let Err(error) = moved {
+                tracing::warn!(%error, "cannot file the user mappings under their portal");
+            }
+        }
+        connections
     }
 
     /// The connections of the site of `hub_id`, a portal added by a Connect.
@@ -303,9 +315,20 @@ impl Connections {
         portal::stored(&self.inner.store, &self.inner.names.portal())
     }
 
-    /// Remembers the portal the service connection connected to.
+    /// Remembers the portal the service connection connected to. The user mappings follow:
+    /// those from before they carried a portal (the first site's), and a switched portal's
+    /// (a reset then drops those whose owner the new portal lacks).
     pub fn save_portal(&self, connected: &Portal) -> store::Result<()> {
-        portal::save(&self.inner.store, &self.inner.names.portal(), connected)
+        let previous = self.portal().map(|portal| portal.hub_id);
+        portal::save(&self.inner.store, &self.inner.names.portal(), connected)?;
+        let ownership = self.inner.store.ownership();
+        if self.inner.names.is_first() {
+            ownership.move_mappings(None, connected.hub_id)?;
+        }
+        if let Some(previous) = previous {
+            ownership.move_mappings(Some(previous), connected.hub_id)?;
+        }
+        Ok(())
     }
 
     /// Where a user starts their own connection (in `user_not_connected` messages).

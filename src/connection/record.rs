@@ -43,6 +43,10 @@ impl Names {
         }
     }
 
+    pub fn is_first(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
     /// `email`'s connection (`email` normalised by the caller).
     pub fn user(&self, email: &str) -> String {
         format!("{}{USER_PREFIX}{email}", self.prefix)

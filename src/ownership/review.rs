@@ -124,7 +124,7 @@ mod tests {
             map("old@x.test", Some(2), MappingSource::Manual),
             map("gone@x.test", Some(99), MappingSource::Auto),
         ] {
-            store.ownership().set_mapping(&mapping).unwrap();
+            store.ownership().set_mapping(7, &mapping).unwrap();
         }
         let users = UserMap {
             store: &store,

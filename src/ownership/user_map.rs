@@ -78,7 +78,7 @@ impl UserMap<'_> {
     }
 
     pub fn list(&self) -> Result<Vec<UserMapping>, MappingError> {
-        Ok(self.store.ownership().mappings()?)
+        Ok(self.store.ownership().mappings(self.portal)?)
     }
 
     /// A manual mapping; the owner must exist and be active.
@@ -91,12 +91,15 @@ impl UserMap<'_> {
             owner_id: Some(owner_id),
             source: MappingSource::Manual,
         };
-        self.store.ownership().set_mapping(&mapping)?;
+        self.store.ownership().set_mapping(self.portal, &mapping)?;
         Ok(mapping)
     }
 
     pub fn remove(&self, email: &str) -> Result<bool, MappingError> {
-        Ok(self.store.ownership().remove_mapping(&key(email)?)?)
+        Ok(self
+            .store
+            .ownership()
+            .remove_mapping(self.portal, &key(email)?)?)
     }
 
     /// Maps each email to the active owner with the same email; manual mappings are kept.
@@ -107,7 +110,7 @@ impl UserMap<'_> {
             if let Some(manual) = self
                 .store
                 .ownership()
-                .mapping(&email)?
+                .mapping(self.portal, &email)?
                 .filter(|m| m.source == MappingSource::Manual)
             {
                 result.push(manual);
@@ -119,7 +122,7 @@ impl UserMap<'_> {
                 owner_id,
                 source: MappingSource::Auto,
             };
-            self.store.ownership().set_mapping(&mapping)?;
+            self.store.ownership().set_mapping(self.portal, &mapping)?;
             result.push(mapping);
         }
         Ok(result)
@@ -135,7 +138,9 @@ impl UserMap<'_> {
                 None => false,
             };
             if gone {
-                self.store.ownership().remove_mapping(&mapping.email)?;
+                self.store
+                    .ownership()
+                    .remove_mapping(self.portal, &mapping.email)?;
             }
             emails.push(mapping.email);
         }
@@ -151,7 +156,7 @@ impl UserMap<'_> {
     ) -> Result<(i64, Reason), MappingError> {
         let (owner_id, reason, detected) = self.decide(user_email, fallback)?;
         if let Some(mapping) = detected {
-            self.store.ownership().set_mapping(&mapping)?;
+            self.store.ownership().set_mapping(self.portal, &mapping)?;
             tracing::info!(owner = owner_id, "new user detected: mapped by email");
         }
         Ok((owner_id, reason))
@@ -174,7 +179,7 @@ impl UserMap<'_> {
         fallback: &Fallback,
     ) -> Result<(i64, Reason, Option<UserMapping>), MappingError> {
         let email = key(user_email)?;
-        let stored = self.store.ownership().mapping(&email)?;
+        let stored = self.store.ownership().mapping(self.portal, &email)?;
         if let Some(owner_id) = stored.as_ref().and_then(|m| m.owner_id) {
             if self.active_owner(owner_id)?.is_some() {
                 return Ok((owner_id, Reason::Mapped, None));

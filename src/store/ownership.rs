@@ -322,31 +322,68 @@ impl Ownership {
         Ok(pending || stored)
     }
 
-    // User mappings describe the internal users, so they are kept across portals (unlike
-    // every other key, they carry no portal id): after a switch, `reset` drops those whose
-    // owner the new portal does not have.
+    // User mappings describe one portal's internal users: keyed by a NUL, the portal and the
+    // email. Rows from before they carried a portal (the email alone; an email never starts
+    // with NUL) are the first portal's: `move_mappings(None, portal)` files them under it.
 
-    pub fn mappings(&self) -> Result<Vec<UserMapping>> {
-        self.user_map.iter().map(|row| decode(&row?.1)).collect()
+    pub fn mappings(&self, portal: i64) -> Result<Vec<UserMapping>> {
+        let rows = self.user_map.scan_prefix(mapping_prefix(portal));
+        rows.map(|row| decode(&row?.1)).collect()
     }
 
-    pub fn mapping(&self, email: &str) -> Result<Option<UserMapping>> {
+    pub fn mapping(&self, portal: i64, email: &str) -> Result<Option<UserMapping>> {
         self.user_map
-            .get(email)?
+            .get(mapping_key(portal, email))?
             .map(|bytes| decode(&bytes))
             .transpose()
     }
 
-    pub fn set_mapping(&self, mapping: &UserMapping) -> Result<()> {
+    pub fn set_mapping(&self, portal: i64, mapping: &UserMapping) -> Result<()> {
         self.user_map
-            .insert(mapping.email.as_bytes(), encode(mapping))?;
+            .insert(mapping_key(portal, &mapping.email), encode(mapping))?;
         Ok(())
     }
 
     /// Removes a mapping; whether there was one.
-    pub fn remove_mapping(&self, email: &str) -> Result<bool> {
-        Ok(self.user_map.remove(email)?.is_some())
+    pub fn remove_mapping(&self, portal: i64, email: &str) -> Result<bool> {
+        Ok(self.user_map.remove(mapping_key(portal, email))?.is_some())
     }
+
+    /// Files the mappings of `from` (`None`: those stored without a portal) under `to`, in
+    /// one batch; a mapping `to` has already stays. How many were moved.
+    pub fn move_mappings(&self, from: Option<i64>, to: i64) -> Result<u64> {
+        if from == Some(to) {
+            return Ok(0);
+        }
+        let rows = match from {
+            Some(from) => self.user_map.scan_prefix(mapping_prefix(from)),
+            None => self.user_map.range(&[1u8][..]..),
+        };
+        let rows = rows.collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut batch = sled::Batch::default();
+        for (key, value) in &rows {
+            let mapping: UserMapping = decode(value)?;
+            let target = mapping_key(to, &mapping.email);
+            if self.user_map.get(&target)?.is_none() {
+                batch.insert(target, value.clone());
+            }
+            batch.remove(key.clone());
+        }
+        self.user_map.apply_batch(batch)?;
+        Ok(rows.len() as u64)
+    }
+}
+
+fn mapping_prefix(portal: i64) -> [u8; 9] {
+    let mut prefix = [0u8; 9];
+    prefix[1..].copy_from_slice(&portal.to_be_bytes());
+    prefix
+}
+
+fn mapping_key(portal: i64, email: &str) -> Vec<u8> {
+    let mut key = mapping_prefix(portal).to_vec();
+    key.extend_from_slice(email.as_bytes());
+    key
 }
 
 /// A record key as portal + type and the id's key bytes.

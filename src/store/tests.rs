@@ -161,12 +161,23 @@ fn consumer_reads_acks_and_resumes() {
     assert_eq!(append(&store, 5_000, &events[..1]).stored, 1);
 }
 
+/// The store's sled database opened directly. A store just dropped may hold its file lock a
+/// moment longer (sled's flusher thread ends after the drop), so the lock is waited for.
 fn raw_db(dir: &std::path::Path) -> sled::Db {
-    sled::Config::new()
-        .path(dir)
-        .segment_size(SEGMENT_SIZE)
-        .open()
-        .unwrap()
+    let mut attempts = 0;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .segment_size(SEGMENT_SIZE)
+            .open();
+        match opened {
+            Err(sled::Error::Io(error)) if error.to_string().contains("lock") && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
 }
 
 #[test]
@@ -1066,4 +1077,40 @@ mod matches {
             2_000
         );
     }
+}
+
+#[test]
+fn user_mappings_from_before_portals_are_filed_under_the_first_portal() {
+    const HUB: i64 = 62_515;
+    let dir = tempfile::tempdir().unwrap();
+    let ann = UserMapping {
+        email: "ann@x.io".into(),
+        owner_id: Some(1),
+        source: MappingSource::Manual,
+    };
+    drop(open(dir.path()));
+    {
+        // A store from before user mappings carried a portal: the email is the key.
+        let db = raw_db(dir.path());
+        let tree = db.open_tree(keys::USER_MAP_TREE).unwrap();
+        tree.insert("ann@x.io", record::encode(&ann)).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let ownership = store.ownership();
+    assert_eq!(ownership.mappings(HUB).unwrap(), vec![]);
+    assert_eq!(ownership.move_mappings(None, HUB).unwrap(), 1);
+    assert_eq!(ownership.mappings(HUB).unwrap(), vec![ann.clone()]);
+    assert_eq!(ownership.move_mappings(None, HUB).unwrap(), 0, "once");
+    // Moving onto a portal that has a mapping of the email keeps that one.
+    let mine = UserMapping {
+        owner_id: Some(9),
+        ..ann.clone()
+    };
+    ownership.set_mapping(HUB + 1, &mine).unwrap();
+    assert_eq!(ownership.move_mappings(Some(HUB), HUB + 1).unwrap(), 1);
+    assert_eq!(ownership.mappings(HUB).unwrap(), vec![]);
+    assert_eq!(ownership.mappings(HUB + 1).unwrap(), vec![mine]);
+    assert_eq!(ownership.move_mappings(Some(HUB + 1), HUB + 1).unwrap(), 0);
+    assert_eq!(ownership.mappings(HUB + 1).unwrap().len(), 1);
 }

@@ -6,6 +6,7 @@ mod connection;
 mod exports;
 mod mapping;
 mod pages;
+mod portals;
 mod security;
 mod sync;
 mod users;

@@ -18,7 +18,8 @@ const MULTIPLE: &str = "multiple_portals = true";
 /// Polling far apart: a change made after the backfill reaches the mirror by its webhook.
 const POLL_SECS: u64 = 3600;
 
-async fn start(config: SimConfig) -> Setup {
+/// A simulator and a gateway that takes several portals, nothing connected yet.
+pub async fn start(config: SimConfig) -> Setup {
     let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -40,7 +41,7 @@ async fn restart(setup: Setup) -> Setup {
 }
 
 /// `path` asking about `portal`.
-fn of(path: &str, portal: i64) -> String {
+pub fn of(path: &str, portal: i64) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}portal={portal}")
 }
@@ -54,7 +55,7 @@ async fn contact(setup: &Setup, portal: i64, email: &str) -> Option<Value> {
     found.into_iter().next()
 }
 
-async fn wait_for_backfill_of(setup: &Setup, portal: i64) {
+pub async fn wait_for_backfill_of(setup: &Setup, portal: i64) {
     wait_until("the portal's backfill", Duration::from_secs(60), || async {
         let (status, body) = setup
             .gateway
@@ -166,6 +167,41 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
         other_owners.user_ids.len(),
         "{owners}"
     );
+
+    // User mappings are each portal's: the same person maps to an owner of each account.
+    let owner_in = |portal: i64| {
+        let gateway = &setup.gateway;
+        async move {
+            let (_, owners) = gateway
+                .get(&of("/v1/owners", portal), Some(READ_TOKEN))
+                .await;
+            owners["owners"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (first_owner, other_owner) = (owner_in(PORTAL).await, owner_in(OTHER_PORTAL).await);
+    assert_ne!(first_owner, other_owner);
+    for (portal, owner) in [(PORTAL, &first_owner), (OTHER_PORTAL, &other_owner)] {
+        let path = of("/v1/user-mappings/dev@internal.example", portal);
+        let body = json!({"owner_id": owner});
+        let (status, answer) = setup
+            .gateway
+            .send(Method::PUT, &path, ADMIN_TOKEN, &body)
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    for (portal, owner) in [(PORTAL, &first_owner), (OTHER_PORTAL, &other_owner)] {
+        let (_, list) = setup
+            .gateway
+            .get(&of("/v1/user-mappings", portal), Some(ADMIN_TOKEN))
+            .await;
+        let mapped: Vec<&Value> = list["mappings"].as_array().unwrap().iter().collect();
+        let dev: Vec<_> = mapped
+            .iter()
+            .filter(|m| m["email"] == "dev@internal.example")
+            .collect();
+        assert_eq!(dev.len(), 1, "{list}");
+        assert_eq!(dev[0]["owner_id"], json!(owner), "{list}");
+    }
 
     // A change in the second account reaches its mirror by webhook (polling is an hour
     // apart), and only its mirror.

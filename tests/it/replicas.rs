@@ -4,6 +4,7 @@
 
 mod export;
 mod failover;
+mod portals;
 mod restart;
 
 use std::time::Duration;

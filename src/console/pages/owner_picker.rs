@@ -54,7 +54,7 @@ fn editor(ctx: &Ctx, error: Option<&str>, status: StatusCode) -> Outcome {
         .state()
         .store
         .ownership()
-        .mapping(&email.to_lowercase())?;
+        .mapping(users.portal, &email.to_lowercase())?;
     let search = ctx.query("q").unwrap_or("").trim().to_lowercase();
     let mut owners: Vec<Owner> = ctx
         .state()

@@ -119,32 +119,47 @@ impl Ownership {
         }
     }
 
-    pub fn mappings(&self) -> Result<Vec<UserMapping>> {
+    /// The user mappings of `portal`.
+    pub fn mappings(&self, portal: i64) -> Result<Vec<UserMapping>> {
         match &self.backend {
-            Backend::Sled(ownership) => ownership.mappings(),
-            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.mappings()),
+            Backend::Sled(ownership) => ownership.mappings(portal),
+            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.mappings(portal)),
         }
     }
 
-    pub fn mapping(&self, email: &str) -> Result<Option<UserMapping>> {
+    pub fn mapping(&self, portal: i64, email: &str) -> Result<Option<UserMapping>> {
         match &self.backend {
-            Backend::Sled(ownership) => ownership.mapping(email),
-            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.mapping(email)),
+            Backend::Sled(ownership) => ownership.mapping(portal, email),
+            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.mapping(portal, email)),
         }
     }
 
-    pub fn set_mapping(&self, mapping: &UserMapping) -> Result<()> {
+    pub fn set_mapping(&self, portal: i64, mapping: &UserMapping) -> Result<()> {
         match &self.backend {
-            Backend::Sled(ownership) => ownership.set_mapping(mapping),
-            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.set_mapping(mapping)),
+            Backend::Sled(ownership) => ownership.set_mapping(portal, mapping),
+            Backend::Postgres { mappings, pg, .. } => {
+                pg.wait(mappings.set_mapping(portal, mapping))
+            }
         }
     }
 
-    /// Removes the mapping of `email`; whether there was one.
-    pub fn remove_mapping(&self, email: &str) -> Result<bool> {
+    /// Removes the mapping of `email` in `portal`; whether there was one.
+    pub fn remove_mapping(&self, portal: i64, email: &str) -> Result<bool> {
         match &self.backend {
-            Backend::Sled(ownership) => ownership.remove_mapping(email),
-            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.remove_mapping(email)),
+            Backend::Sled(ownership) => ownership.remove_mapping(portal, email),
+            Backend::Postgres { mappings, pg, .. } => {
+                pg.wait(mappings.remove_mapping(portal, email))
+            }
+        }
+    }
+
+    /// Files the user mappings of `from` under `to` (`None`: those stored before mappings
+    /// carried a portal, which are the first portal's); a mapping `to` has already stays.
+    /// How many were moved.
+    pub fn move_mappings(&self, from: Option<i64>, to: i64) -> Result<u64> {
+        match &self.backend {
+            Backend::Sled(ownership) => ownership.move_mappings(from, to),
+            Backend::Postgres { mappings, pg, .. } => pg.wait(mappings.move_mappings(from, to)),
         }
     }
 }

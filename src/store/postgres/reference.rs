@@ -150,11 +150,14 @@ impl Reference {
             .collect())
     }
 
-    /// Every user mapping, by email.
-    pub async fn mappings(&self) -> Result<Vec<UserMapping>> {
+    /// Every user mapping of `portal`, by email.
+    pub async fn mappings(&self, portal: i64) -> Result<Vec<UserMapping>> {
         let rows = self
             .database
-            .read("SELECT mapping FROM user_mappings ORDER BY email", &[])
+            .read(
+                "SELECT mapping FROM user_mappings WHERE portal_id = $1 ORDER BY email",
+                &[&portal],
+            )
             .await?;
         Ok(rows
             .iter()
@@ -162,38 +165,62 @@ impl Reference {
             .collect())
     }
 
-    pub async fn mapping(&self, email: &str) -> Result<Option<UserMapping>> {
+    pub async fn mapping(&self, portal: i64, email: &str) -> Result<Option<UserMapping>> {
         let row = self
             .database
             .read_opt(
-                "SELECT mapping FROM user_mappings WHERE email = $1",
-                &[&email],
+                "SELECT mapping FROM user_mappings WHERE portal_id = $1 AND email = $2",
+                &[&portal, &email],
             )
             .await?;
         Ok(row.map(|row| row.get::<_, Json<UserMapping>>(0).0))
     }
 
-    pub async fn set_mapping(&self, mapping: &UserMapping) -> Result<()> {
+    pub async fn set_mapping(&self, portal: i64, mapping: &UserMapping) -> Result<()> {
         self.database
             .read(
-                "INSERT INTO user_mappings (email, mapping) VALUES ($1, $2)
-                 ON CONFLICT (email) DO UPDATE SET mapping = $2",
-                &[&mapping.email, &Json(mapping)],
+                "INSERT INTO user_mappings (portal_id, email, mapping) VALUES ($1, $2, $3)
+                 ON CONFLICT (portal_id, email) DO UPDATE SET mapping = $3",
+                &[&portal, &mapping.email, &Json(mapping)],
             )
             .await?;
         Ok(())
     }
 
     /// Removes a mapping; whether there was one.
-    pub async fn remove_mapping(&self, email: &str) -> Result<bool> {
+    pub async fn remove_mapping(&self, portal: i64, email: &str) -> Result<bool> {
         let rows = self
             .database
             .read(
-                "DELETE FROM user_mappings WHERE email = $1 RETURNING email",
-                &[&email],
+                "DELETE FROM user_mappings WHERE portal_id = $1 AND email = $2 RETURNING email",
+                &[&portal, &email],
             )
             .await?;
         Ok(!rows.is_empty())
+    }
+
+    /// Files the mappings of `from` (`None`: those from before mappings had a portal) under
+    /// `to`, in one statement; a mapping `to` has already stays. How many were moved.
+    pub async fn move_mappings(&self, from: Option<i64>, to: i64) -> Result<u64> {
+        let from = from.unwrap_or(0);
+        if from == to {
+            return Ok(0);
+        }
+        let rows = self
+            .database
+            .read(
+                "WITH moved AS (
+                     DELETE FROM user_mappings WHERE portal_id = $1 RETURNING email, mapping
+                 ), kept AS (
+                     INSERT INTO user_mappings (portal_id, email, mapping)
+                     SELECT $2, email, mapping FROM moved
+                     ON CONFLICT (portal_id, email) DO NOTHING
+                 )
+                 SELECT email FROM moved",
+                &[&from, &to],
+            )
+            .await?;
+        Ok(rows.len() as u64)
     }
 
     /// Deletes what `delete` names and inserts what `insert` lists, with the notices if any,

@@ -7,6 +7,7 @@ use crate::object::ObjectType::{Companies, Contacts};
 use crate::store::{MappingSource, Owner, Pipeline, PropertyDef, Stage, Store, Team, UserMapping};
 
 const PORTAL: i64 = 62515;
+const OTHER: i64 = 62516;
 
 fn owner(id: i64, email: &str) -> Owner {
     Owner {
@@ -66,8 +67,11 @@ fn observe_sled(store: &Store) -> String {
         reference.pipelines(PORTAL).unwrap(),
         reference.properties(PORTAL, Contacts).unwrap(),
         reference.properties(PORTAL, Companies).unwrap(),
-        ownership.mappings().unwrap(),
-        ownership.mapping("ann@x.io").unwrap(),
+        (
+            ownership.mappings(PORTAL).unwrap(),
+            ownership.mappings(OTHER).unwrap()
+        ),
+        ownership.mapping(PORTAL, "ann@x.io").unwrap(),
         connections.list("user/").unwrap(),
         connections.get("service").unwrap(),
     )
@@ -82,8 +86,11 @@ async fn observe_postgres(reference: &Reference, connections: &Connections) -> S
         reference.pipelines(PORTAL).await.unwrap(),
         reference.properties(PORTAL, Contacts).await.unwrap(),
         reference.properties(PORTAL, Companies).await.unwrap(),
-        reference.mappings().await.unwrap(),
-        reference.mapping("ann@x.io").await.unwrap(),
+        (
+            reference.mappings(PORTAL).await.unwrap(),
+            reference.mappings(OTHER).await.unwrap(),
+        ),
+        reference.mapping(PORTAL, "ann@x.io").await.unwrap(),
         connections.list("user/").await.unwrap(),
         connections.get("service").await.unwrap(),
     )
@@ -137,13 +144,22 @@ async fn sled_and_postgres_keep_reference_data_mappings_and_connections_alike() 
     for email in ["ann@x.io", "Bob@x.io", "bob@x.io"] {
         store
             .ownership()
-            .set_mapping(&mapping(email, Some(1)))
+            .set_mapping(PORTAL, &mapping(email, Some(1)))
             .unwrap();
         reference
-            .set_mapping(&mapping(email, Some(1)))
+            .set_mapping(PORTAL, &mapping(email, Some(1)))
             .await
             .unwrap();
     }
+    // Another portal's mapping of one of those emails is its own.
+    store
+        .ownership()
+        .set_mapping(OTHER, &mapping("ann@x.io", Some(7)))
+        .unwrap();
+    reference
+        .set_mapping(OTHER, &mapping("ann@x.io", Some(7)))
+        .await
+        .unwrap();
     for (name, value) in [
         ("service", "s1"),
         ("user/b", "u-b"),
@@ -171,15 +187,19 @@ async fn sled_and_postgres_keep_reference_data_mappings_and_connections_alike() 
         .unwrap();
     store
         .ownership()
-        .set_mapping(&mapping("ann@x.io", None))
+        .set_mapping(PORTAL, &mapping("ann@x.io", None))
         .unwrap();
     reference
-        .set_mapping(&mapping("ann@x.io", None))
+        .set_mapping(PORTAL, &mapping("ann@x.io", None))
         .await
         .unwrap();
-    assert!(store.ownership().remove_mapping("bob@x.io").unwrap());
-    assert!(reference.remove_mapping("bob@x.io").await.unwrap());
-    assert!(!reference.remove_mapping("bob@x.io").await.unwrap());
+    assert!(store
+        .ownership()
+        .remove_mapping(PORTAL, "bob@x.io")
+        .unwrap());
+    assert!(reference.remove_mapping(PORTAL, "bob@x.io").await.unwrap());
+    assert!(!reference.remove_mapping(PORTAL, "bob@x.io").await.unwrap());
+    assert!(!reference.remove_mapping(OTHER, "Bob@x.io").await.unwrap());
     let taken = store.connections().take("user/a").unwrap();
     assert_eq!(taken, connections.take("user/a").await.unwrap());
     assert_eq!(
@@ -189,4 +209,21 @@ async fn sled_and_postgres_keep_reference_data_mappings_and_connections_alike() 
     );
     let seen = compare("replacing and removing").await;
     assert!(seen.contains("owner 2 None\npipelines []\n"), "{seen}");
+
+    // Moving a portal's mappings to another (a switch of portals): what the target has
+    // already stays.
+    assert_eq!(
+        store
+            .ownership()
+            .move_mappings(Some(PORTAL), OTHER)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        reference.move_mappings(Some(PORTAL), OTHER).await.unwrap(),
+        2
+    );
+    let seen = compare("moving mappings").await;
+    assert!(seen.contains("ann@x.io\", owner_id: Some(7)"), "{seen}");
+    assert!(seen.contains("ann None"), "{seen}");
 }

@@ -204,6 +204,11 @@ const MIGRATIONS: &[&str] = &[
          rejected bigint NOT NULL,
          last_received_at_ms bigint
      );",
+    // 10: user mappings per portal (a deployment mirrors several). Rows from before carry
+    // portal 0 until the first portal files them under its id.
+    "ALTER TABLE user_mappings ADD COLUMN portal_id bigint NOT NULL DEFAULT 0;
+     ALTER TABLE user_mappings DROP CONSTRAINT user_mappings_pkey;
+     ALTER TABLE user_mappings ADD PRIMARY KEY (portal_id, email);",
 ];
 
 /// This build's schema version.

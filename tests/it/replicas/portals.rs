@@ -1,0 +1,117 @@
+//! Several portals on replicas: a Connect of another account at a follower adds that portal
+//! for every replica; the leader syncs it and any replica answers for it.
+
+use std::time::Duration;
+
+use hubspot_gateway::kit::postgres::Cluster;
+use hubspot_gateway::sim::{self, WebhookTarget};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::leads;
+use crate::connect::{consent, follow, portal, store_lines, OTHER_PORTAL, PORTAL};
+use crate::mirror::wait_until;
+use crate::portals::of;
+use crate::support::process::free_port;
+use crate::support::{far_reconcile_window, Gateway, Options, ADMIN_TOKEN, READ_TOKEN};
+
+/// Connects `portal` as `email` through `gateway` (the callback comes back to it).
+async fn connect_through(gateway: &Gateway, email: &str, portal: i64) {
+    let (status, body) = gateway
+        .send(
+            Method::POST,
+            "/v1/connection/start",
+            ADMIN_TOKEN,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let url = body["authorize_url"].as_str().unwrap();
+    let (status, page) = follow(&consent(url, email, portal).await).await;
+    assert_eq!(status, 200, "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
+    let url = Cluster::shared().fresh_database().await.unwrap();
+    let (port, other_port) = (free_port(), free_port());
+    let public_url = format!("http://127.0.0.1:{port}");
+    let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut target = WebhookTarget::new(
+        format!("{public_url}/webhooks/hubspot"),
+        crate::support::CLIENT_SECRET,
+    );
+    target.retry_base_ms = 50;
+    sim.control().set_webhook_target(Some(target));
+    sim.control()
+        .create_in(
+            OTHER_PORTAL,
+            sim::ObjectType::Contacts,
+            [("email", "only@other.example")],
+        )
+        .unwrap();
+    let options = Options {
+        hubspot: format!(
+            "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\nmultiple_portals = true",
+            sim.base_url()
+        ),
+        store: store_lines(Some("IT_SECRETS_KEY")),
+        sync: Some(format!(
+            "poll_interval_secs = 1\nlookback_secs = 5\n{}",
+            far_reconcile_window()
+        )),
+        connect_client_id: Some(sim.config().client_id.clone()),
+        database_url: Some(url),
+        ..Options::default()
+    };
+    let first = Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
+    let other_url = format!("http://127.0.0.1:{other_port}");
+    let second =
+        Gateway::start_options(&format!("127.0.0.1:{other_port}"), &other_url, &options).await;
+    wait_until("a leader", Duration::from_secs(15), || async {
+        leads(&first).await || leads(&second).await
+    })
+    .await;
+    let (leader, follower) = if leads(&first).await {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    // A HubSpot user of both accounts.
+    let users = sim.control().users();
+    let both = [PORTAL, OTHER_PORTAL];
+    let user = users
+        .iter()
+        .find(|user| both.iter().all(|p| user.portal_ids.contains(p)));
+    let email = user.unwrap().email.clone();
+
+    connect_through(&leader, &email, PORTAL).await;
+    connect_through(&follower, &email, OTHER_PORTAL).await;
+    wait_until(
+        "the leader's sync of the portal connected at the follower",
+        Duration::from_secs(60),
+        || async {
+            let (status, body) = leader
+                .get(&of("/v1/status", OTHER_PORTAL), Some(READ_TOKEN))
+                .await;
+            status == 200 && !body["contacts"]["last_full_sync"].is_null()
+        },
+    )
+    .await;
+    for gateway in [&leader, &follower] {
+        let path = of("/v1/contacts/lookup?email=only@other.example", OTHER_PORTAL);
+        let (status, body) = gateway.get(&path, Some(READ_TOKEN)).await;
+        assert_eq!(
+            (status, &body["in_crm"]),
+            (200, &Value::Bool(true)),
+            "{body}"
+        );
+        let path = of("/v1/contacts/lookup?email=only@other.example", PORTAL);
+        let (_, body) = gateway.get(&path, Some(READ_TOKEN)).await;
+        assert_eq!(body["in_crm"], false, "{body}");
+        let (_, status) = gateway.get("/v1/status", Some(READ_TOKEN)).await;
+        assert_eq!(status["portals"], serde_json::json!([PORTAL, OTHER_PORTAL]));
+    }
+}
