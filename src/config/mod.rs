@@ -172,6 +172,9 @@ pub struct Store {
     pub cache_mb: u64,
     /// 32 bytes (base64) that seal the HubSpot tokens a Connect stores; without it, no Connect.
     pub secrets_key: Option<SecretRef>,
+    /// `backend = "postgres"` with `sslmode=require` in `url`: the certificates (PEM) the
+    /// server's certificate must chain to; without it, Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Store {
@@ -184,6 +187,7 @@ impl Default for Store {
             inbox_retention_hours: 7 * 24,
             cache_mb: crate::store::DEFAULT_CACHE_MB,
             secrets_key: None,
+            ca_file: None,
         }
     }
 }

@@ -202,7 +202,8 @@ pub async fn migrate(loaded: &Loaded) -> anyhow::Result<()> {
         .database_url
         .as_ref()
         .context("no store.url")?;
-    let database = store::postgres::Database::new(url.expose(), 1)?;
+    let database =
+        store::postgres::Database::new(url.expose(), 1, super::replica::ca_file(loaded))?;
     let migrated = database
         .migrate()
         .await

@@ -36,7 +36,7 @@ pub(super) async fn open(loaded: &Loaded) -> anyhow::Result<(Store, Lease, Strin
         .database_url
         .as_ref()
         .context("no store.url")?;
-    let database = Database::new(url.expose(), DATABASE_CONNECTIONS)?;
+    let database = Database::new(url.expose(), DATABASE_CONNECTIONS, ca_file(loaded))?;
     let replica = replica_id();
     let (role, roles) = tokio::sync::watch::channel(crate::store::Role::Following);
     let store = Store::open_postgres(database.clone(), &replica, roles)
@@ -45,6 +45,11 @@ pub(super) async fn open(loaded: &Loaded) -> anyhow::Result<(Store, Lease, Strin
     let candidate = Candidate::new(database, replica.clone());
     let task = tokio::spawn(candidate.run(role, stop.clone()));
     Ok((store, Lease { task, stop }, replica))
+}
+
+/// `store.ca_file`: what the database's certificate must chain to (with `sslmode=require`).
+pub(super) fn ca_file(loaded: &Loaded) -> Option<&std::path::Path> {
+    loaded.config.store.ca_file.as_deref()
 }
 
 /// This replica's name in the lease and in `GET /v1/status`: the host and the process (and,

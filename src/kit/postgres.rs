@@ -54,6 +54,16 @@ impl Cluster {
 
     /// Creates and starts a cluster in a new temporary directory.
     pub fn start() -> anyhow::Result<Cluster> {
+        Cluster::start_serving(None)
+    }
+
+    /// Like [`Cluster::start`], serving TLS too with the certificate chain and key (PEM)
+    /// given; plain connections are still accepted.
+    pub fn start_with_tls(certificate: &str, key: &str) -> anyhow::Result<Cluster> {
+        Cluster::start_serving(Some((certificate, key)))
+    }
+
+    fn start_serving(tls: Option<(&str, &str)>) -> anyhow::Result<Cluster> {
         let bin = server_binaries()?;
         sweep();
         let dir = tempfile::Builder::new()
@@ -80,6 +90,22 @@ impl Cluster {
         if !initdb.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr));
         }
+        let mut settings = Vec::new();
+        if let Some((certificate, key)) = tls {
+            for (name, text) in [("server.crt", certificate), ("server.key", key)] {
+                let path = data.join(name);
+                std::fs::write(&path, text).with_context(|| format!("writing {name}"))?;
+                // The server refuses a key others can read.
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )?;
+                if let Some((uid, gid)) = owner {
+                    chown(&path, uid, gid)?;
+                }
+            }
+            settings.push("ssl=on".to_owned());
+        }
         let port = super::free_port();
         let server = Server {
             bin,
@@ -87,6 +113,7 @@ impl Cluster {
             socket_dir: dir.path().to_owned(),
             port,
             owner,
+            settings,
         };
         let keeper = server.keep();
         let cluster = Cluster {
@@ -161,6 +188,8 @@ struct Server {
     socket_dir: PathBuf,
     port: u16,
     owner: Option<(u32, u32)>,
+    /// Server settings beyond the defaults below (`-c name=value`).
+    settings: Vec<String>,
 }
 
 impl Server {
@@ -211,6 +240,7 @@ impl Server {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "max_connections=300"])
             .args(["-c", "log_min_messages=fatal"])
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting]))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.

@@ -1,6 +1,8 @@
 //! The PostgreSQL backend as an operator meets it from the command line: `migrate` against a
 //! real server (a throw-away cluster, `kit::postgres`), the commands on the database.
 
+mod tls;
+
 use hubspot_gateway::kit::postgres::Cluster;
 
 use crate::support::process::command;
@@ -91,7 +93,7 @@ async fn migrate_creates_the_schema_then_finds_it_current() {
 async fn a_command_that_needs_the_lease_refuses_while_another_gateway_leads() {
     use hubspot_gateway::store::postgres::{Candidate, Database, Role};
     let url = Cluster::shared().fresh_database().await.unwrap();
-    let database = Database::new(&url, 1).unwrap();
+    let database = Database::new(&url, 1, None).unwrap();
     database.migrate().await.unwrap();
     let (role, mut roles) = tokio::sync::watch::channel(Role::Following);
     let stop = tokio_util::sync::CancellationToken::new();

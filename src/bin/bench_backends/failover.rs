@@ -29,7 +29,7 @@ pub async fn candidate() -> anyhow::Result<()> {
         anyhow::bail!("usage: bench-backends candidate URL NAME");
     };
     let (role, mut watching) = watch::channel(Role::Following);
-    let candidate = Candidate::new(Database::new(url, 1)?, name.clone());
+    let candidate = Candidate::new(Database::new(url, 1, None)?, name.clone());
     tokio::spawn(candidate.run(role, CancellationToken::new()));
     loop {
         watching.changed().await?;
@@ -87,7 +87,7 @@ pub async fn run() -> anyhow::Result<()> {
     let count = usize::try_from(argument("--replicas", 2)?)?;
     let cluster = Cluster::start()?;
     let url = cluster.fresh_database().await?;
-    Database::new(&url, 1)?.migrate().await?;
+    Database::new(&url, 1, None)?.migrate().await?;
     let measured = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<f64>> {
         let mut replicas: Vec<Replica> = (0..count)
             .map(|n| start(&url, &format!("replica-{n}")))

@@ -82,7 +82,7 @@ async fn postgres_run(
     let start = Instant::now();
     let committers: Vec<_> = (0..replicas)
         .map(|replica| {
-            let inbox = Inbox::new(Database::new(url, 2)?);
+            let inbox = Inbox::new(Database::new(url, 2, None)?);
             Ok(tokio::spawn(async move {
                 // Each replica's ids apart from the others'.
                 let first = i64::try_from(replica).expect("few") << 40;
@@ -120,7 +120,7 @@ pub async fn run() -> anyhow::Result<()> {
         sled.push(rate);
         for (replicas, rates) in [(1, &mut one), (2, &mut two)] {
             let url = cluster.fresh_database().await?;
-            Database::new(&url, 1)?.migrate().await?;
+            Database::new(&url, 1, None)?.migrate().await?;
             let rate = postgres_run(&url, replicas, seconds, group).await?;
             println!("run {run}: postgres, {replicas} replica(s) {rate:.0} events/s");
             rates.push(rate);

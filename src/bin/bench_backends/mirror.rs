@@ -127,7 +127,7 @@ fn sled_run(contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
 }
 
 async fn postgres_run(url: &str, contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
-    let database = Database::new(url, LOOKERS + 1)?;
+    let database = Database::new(url, LOOKERS + 1, None)?;
     database.migrate().await?;
     let epoch: i64 = database
         .client()

@@ -115,7 +115,7 @@ async fn two_replicas_storing_one_first_match_answer_one_time() {
         .unwrap()
         .get::<_, String>(0);
     let other =
-        super::Database::new(&crate::kit::postgres::Cluster::shared().url(&url), 2).unwrap();
+        super::Database::new(&crate::kit::postgres::Cluster::shared().url(&url), 2, None).unwrap();
     let (first, second) = (Matches::new(database), Matches::new(other));
     for id in 0..50 {
         let (early, late) = ([(Contacts, id, 1_000 + id)], [(Contacts, id, 5_000 + id)]);

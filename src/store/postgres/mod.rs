@@ -20,9 +20,13 @@ pub mod outbox;
 pub mod reference;
 pub mod schema;
 
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::NoTls;
 
 pub use connections::Connections;
@@ -128,21 +132,77 @@ pub type Result<T> = std::result::Result<T, Error>;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+/// How connections reach the server: in plain text, or with TLS when the URL asks for it
+/// (`sslmode=require`), the server's certificate verified against trusted roots and for the
+/// URL's host (stricter than libpq's `require`, which encrypts without verifying).
+#[derive(Clone)]
+enum Transport {
+    Plain,
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Transport {
+    /// The transport `config` asks for; TLS trusts the certificates in the PEM file
+    /// `ca_file` (`store.ca_file`), else Mozilla's roots.
+    fn of(config: &tokio_postgres::Config, ca_file: Option<&Path>) -> Result<Transport> {
+        use rustls_pki_types::pem::PemObject as _;
+        use tokio_rustls::rustls;
+        if config.get_ssl_mode() != SslMode::Require {
+            return Ok(Transport::Plain);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                let unreadable = |error: &dyn std::fmt::Display| {
+                    Error::Url(format!("store.ca_file {}: {error}", path.display()))
+                };
+                let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                    .and_then(|certificates| {
+                        certificates.collect::<std::result::Result<Vec<_>, _>>()
+                    })
+                    .map_err(|error| unreadable(&error))?;
+                for certificate in certificates {
+                    roots.add(certificate).map_err(|error| unreadable(&error))?;
+                }
+                if roots.is_empty() {
+                    return Err(unreadable(&"it holds no certificate"));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| Error::Url(format!("TLS to the database: {error}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Transport::Tls(
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+        ))
+    }
+}
+
+/// A connection's task, which the caller spawns (or polls) to drive it.
+type Driving = Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
+
 /// One PostgreSQL database shared by the gateways of a deployment; cheap to clone.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     /// Shared: a handle is a few words (the stores hold one each).
     config: std::sync::Arc<tokio_postgres::Config>,
+    transport: Transport,
 }
 
 impl Database {
     /// A pool of at most `connections` connections to the database at `url`
-    /// (`postgresql://user:password@host:port/db`); connects lazily.
-    pub fn new(url: &str, connections: usize) -> Result<Database> {
+    /// (`postgresql://user:password@host:port/db`, `?sslmode=require` for TLS, trusting
+    /// `ca_file`'s certificates, else Mozilla's roots); connects lazily.
+    pub fn new(url: &str, connections: usize, ca_file: Option<&Path>) -> Result<Database> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error: tokio_postgres::Error| Error::Url(error.to_string()))?;
+        let transport = Transport::of(&config, ca_file)?;
         config.connect_timeout(CONNECT_TIMEOUT);
         // A transaction left open by a gateway cut off from the database would hold its row
         // locks (the fence's `FOR SHARE` on the lease row among them) until TCP gave up,
@@ -157,13 +217,13 @@ impl Database {
         if config.get_application_name().is_none() {
             config.application_name("hubspot-gateway");
         }
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &transport {
+            Transport::Plain => Manager::from_config(config.clone(), NoTls, recycling()),
+            Transport::Tls(tls) => Manager::from_config(config.clone(), tls.clone(), recycling()),
+        };
         let pool = Pool::builder(manager)
             .max_size(connections.max(1))
             .build()
@@ -171,6 +231,7 @@ impl Database {
         Ok(Database {
             pool,
             config: std::sync::Arc::new(config),
+            transport,
         })
     }
 
@@ -204,13 +265,17 @@ impl Database {
 
     /// A connection of its own, outside the pool (the lease's session), with the task that
     /// drives it; the caller spawns that.
-    async fn dedicated(
-        &self,
-    ) -> Result<(
-        tokio_postgres::Client,
-        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
-    )> {
-        Ok(self.config.connect(NoTls).await?)
+    async fn dedicated(&self) -> Result<(tokio_postgres::Client, Driving)> {
+        Ok(match &self.transport {
+            Transport::Plain => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                (client, Box::pin(connection))
+            }
+            Transport::Tls(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                (client, Box::pin(connection))
+            }
+        })
     }
 
     /// Creates the schema or upgrades it to this build's version (`hubspot-gateway migrate`,

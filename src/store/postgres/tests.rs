@@ -16,7 +16,7 @@ use crate::kit::postgres::Cluster;
 
 async fn database() -> (Database, String) {
     let url = Cluster::shared().fresh_database().await.unwrap();
-    (Database::new(&url, 4).unwrap(), url)
+    (Database::new(&url, 4, None).unwrap(), url)
 }
 
 /// Writes a newer epoch, as a new leader taking the lease would: the current one is fenced.
@@ -360,7 +360,7 @@ async fn a_leader_cut_off_from_the_database_stops_before_another_starts() {
         .unwrap();
     let partition = Partition::to(port).await;
     let through = url.replace(&format!(":{port}/"), &format!(":{}/", partition.port));
-    let cut_off_database = Database::new(&through, 2).unwrap();
+    let cut_off_database = Database::new(&through, 2, None).unwrap();
     let mut cut_off = campaign(cut_off_database.clone(), "cut-off");
     let fence = until(&mut cut_off, POLL * 3, leading)
         .await
@@ -414,7 +414,7 @@ async fn the_inbox_stores_each_event_once_whichever_replica_gets_it() {
     let (database, url) = database().await;
     database.migrate().await.unwrap();
     let first = super::Inbox::new(database.clone());
-    let second = super::Inbox::new(Database::new(&url, 2).unwrap());
+    let second = super::Inbox::new(Database::new(&url, 2, None).unwrap());
     let raw = r#"{"eventId":1}"#;
 
     let a = [event(7, 1, raw), event(7, 2, raw), event(7, 1, raw)];
@@ -446,7 +446,7 @@ async fn the_inbox_refuses_while_the_database_is_away_and_loses_nothing_it_ackno
     // A cluster of its own: this test stops it.
     let cluster = Cluster::start().unwrap();
     let url = cluster.fresh_database().await.unwrap();
-    let database = Database::new(&url, 4).unwrap();
+    let database = Database::new(&url, 4, None).unwrap();
     database.migrate().await.unwrap();
     let inbox = super::Inbox::new(database);
     let raw = "{}";

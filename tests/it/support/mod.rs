@@ -152,7 +152,7 @@ pub async fn open_store(store: &std::path::Path) -> OpenStore {
         let store = hubspot_gateway::store::Store::open(store).unwrap();
         return OpenStore { store, lease: None };
     };
-    let database = Database::new(&url, 4).unwrap();
+    let database = Database::new(&url, 4, None).unwrap();
     let (role, mut roles) = tokio::sync::watch::channel(Role::Following);
     let stop = CancellationToken::new();
     tokio::spawn(Candidate::new(database.clone(), "test").run(role, stop.clone()));
