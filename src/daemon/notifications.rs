@@ -14,6 +14,9 @@ pub fn spawn(
     store: &Store,
     shutdown: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
+    if let Err(error) = notifications.configure_leading() {
+        tracing::warn!(%error, "cannot configure the notification queues as the leader");
+    }
     let mut tasks = Vec::new();
     for target in &notifications.targets {
         let Some(live) = notifications.notifier.live(&target.name) else {

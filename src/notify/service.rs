@@ -26,16 +26,23 @@ pub fn attach(loaded: &Loaded, store: &Store) -> store::Result<Option<Arc<Notifi
         .as_ref()
         .map(|notifier| notifier.queues(notify.high_water))
         .unwrap_or_default();
-    for (target, deleted) in store.outbox().configure(&queues)? {
+    configure(store, &queues)?;
+    let first_match = notifier.as_ref().and_then(Notifier::first_match_notice);
+    store.outbox().set_first_match(first_match);
+    Ok(notifier)
+}
+
+/// Declares the targets' queues to the outbox; deleting what targets no longer configured
+/// left (with a log line) is the leader's, so on PostgreSQL a follower only declares.
+fn configure(store: &Store, queues: &[(String, u64)]) -> store::Result<()> {
+    for (target, deleted) in store.outbox().configure(queues)? {
         tracing::warn!(
             target = %target,
             deleted,
             "deleted the notifications of a target no longer configured"
         );
     }
-    let first_match = notifier.as_ref().and_then(Notifier::first_match_notice);
-    store.outbox().set_first_match(first_match);
-    Ok(notifier)
+    Ok(())
 }
 
 /// The daemon's notifications: routes, targets, the mailer.
@@ -44,6 +51,8 @@ pub struct Notifications {
     pub targets: Vec<Target>,
     pub mailer: Option<Arc<Mailer>>,
     store: Store,
+    /// The targets' queues with their high water, as declared to the outbox.
+    queues: Vec<(String, u64)>,
 }
 
 /// One target as `GET /v1/notifications` shows it.
@@ -61,6 +70,13 @@ pub struct TargetStatus {
 }
 
 impl Notifications {
+    /// Configures the outbox again as the leader, when a lease begins: on PostgreSQL the
+    /// daemon attached its routes before it led, so targets no longer configured are deleted
+    /// only now.
+    pub fn configure_leading(&self) -> store::Result<()> {
+        configure(&self.store, &self.queues)
+    }
+
     /// Attaches the routes (see [`attach`]) and prepares targets and mailer; `None` when
     /// `[notify]` configures nothing.
     pub fn start(
@@ -72,11 +88,13 @@ impl Notifications {
             return Ok(None);
         };
         let mailer = Mailer::from_config(loaded, store.clone(), objects).map(Arc::new);
+        let queues = notifier.queues(loaded.config.notify.high_water);
         Ok(Some(Notifications {
             notifier,
             targets: Target::all(loaded),
             mailer,
             store: store.clone(),
+            queues,
         }))
     }
 

@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod high_water;
 mod receiver;
+mod removed;
 mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -71,22 +72,8 @@ impl Harness {
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let options = Options {
-            hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
-            sync: Some(format!(
-                "poll_interval_secs = 1\nlookback_secs = 5\nreference_interval_secs = 1\n{}",
-                far_reconcile_window()
-            )),
-            sections,
-            ..Options::default()
-        };
-        let gateway = Gateway::start_in(
-            tempfile::tempdir().unwrap(),
-            &format!("127.0.0.1:{port}"),
-            &public_url,
-            &options,
-        )
-        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Self::gateway(&sim, dir, port, sections).await;
         let harness = Harness { sim, gateway };
         wait_until("the first full sync", Duration::from_secs(60), || async {
             let (_, status) = harness.gateway.get("/v1/status", Some(READ_TOKEN)).await;
@@ -96,6 +83,41 @@ impl Harness {
         })
         .await;
         harness
+    }
+
+    /// A gateway on the store in `dir` listening on `port`, with `sections`.
+    async fn gateway(
+        sim: &SimHandle,
+        dir: tempfile::TempDir,
+        port: u16,
+        sections: String,
+    ) -> Gateway {
+        let options = Options {
+            hubspot: format!("api_base = \"{}\"\nmax_retry_secs = 10", sim.base_url()),
+            sync: Some(format!(
+                "poll_interval_secs = 1\nlookback_secs = 5\nreference_interval_secs = 1\n{}",
+                far_reconcile_window()
+            )),
+            sections,
+            ..Options::default()
+        };
+        let (listen, public_url) = (
+            format!("127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{port}"),
+        );
+        Gateway::start_in(dir, &listen, &public_url, &options).await
+    }
+
+    /// Stops the gateway and starts it again on its store with `sections`; returns the
+    /// store's directory's holder too.
+    pub async fn restart(self, sections: String) -> Harness {
+        let port = self.gateway.addr.port();
+        let dir = self.gateway.stop().await;
+        let gateway = Self::gateway(&self.sim, dir, port, sections).await;
+        Harness {
+            sim: self.sim,
+            gateway,
+        }
     }
 
     /// `GET /v1/notifications`' entry for target `name`.
