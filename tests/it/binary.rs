@@ -282,8 +282,8 @@ async fn kill_9_loses_no_acknowledged_event() {
     );
 }
 
-/// `kill -9` three times during a backfill (at a quarter, half and three quarters of the
-/// contacts): each restart resumes where the durable cursor is instead of starting over,
+/// `kill -9` three times during a backfill (once a quarter, half and three quarters of the
+/// contacts' pages are read): each restart resumes where the durable cursor is instead of starting over,
 /// and the finished mirror holds every contact exactly as the simulator has it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converges() {
@@ -329,28 +329,26 @@ async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converge
             .unwrap_or(0)
     };
 
+    // Killed by how far the listing got, not by what is stored: the store's pace differs
+    // by backend (PostgreSQL stores more slowly, so more pages are fetched ahead).
+    let pages = contacts / 100;
     for quarter in 1..=3 {
         let daemon = Daemon::start(&config, port).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while contacts_status(daemon.base.clone()).await["count"]
-            .as_u64()
-            .unwrap_or(0)
-            < contacts * quarter / 4
-        {
+        while lists(&sim.stats()) < pages * quarter / 4 {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "backfill made no progress after restart {quarter}"
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        let stored = contacts_status(daemon.base.clone()).await["count"]
+            .as_u64()
+            .unwrap_or(0);
         let mut child = daemon.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let read = lists(&sim.stats());
-        assert!(
-            read + 10 < contacts / 100,
-            "killed too late: {read} pages already read at kill {quarter}"
-        );
+        assert!(stored < contacts, "killed after the backfill at kill {quarter}");
     }
 
     let mut daemon = Daemon::start(&config, port).await;
@@ -369,7 +367,6 @@ async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converge
     }
     // Every page was read once, plus per kill at most the steps read but not stored (10
     // pages each): the one being stored, the one fetched ahead, the one being read.
-    let pages = contacts / 100;
     let total = lists(&sim.stats());
     assert!(
         total <= pages + 3 * 30,
