@@ -167,11 +167,12 @@ fn scrape(state: &State) -> Registry {
     if let Some(syncer) = site.syncer() {
         hubspot_metrics(&mut registry, &syncer);
     }
-    if let Some(journal) = &state.journal {
+    if let (Some(journal), Some(portal)) = (&state.journal, site.hub_id()) {
         let syncer = site.syncer();
         crate::journal::metrics::register(
             &mut registry,
             journal,
+            portal,
             syncer.as_deref().map(|s| &s.arrivals),
         );
     }

@@ -36,11 +36,16 @@ pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
 /// The Webhooks Journal's part of the status, with the running consumer's live state.
 fn journal(state: &State, site: &Site, portal: Option<&Portal>) -> store::Result<Value> {
     let syncer = site.syncer();
+    let monitor = state
+        .journal
+        .as_ref()
+        .zip(portal)
+        .map(|(journal, portal)| journal.monitor(portal.hub_id));
     crate::journal::status::body(
         state.journal.is_some(),
         &state.store,
         portal.map(|portal| portal.hub_id),
-        state.journal.as_deref().map(|journal| &journal.monitor),
+        monitor.as_deref(),
         syncer.as_deref().map(|syncer| &syncer.arrivals),
     )
 }

@@ -32,14 +32,6 @@ fn check_journal(config: &Config) -> Vec<(&'static str, String)> {
                 .to_owned(),
         ));
     }
-    if journal.enabled && config.hubspot.multiple_portals {
-        problems.push((
-            "enabled",
-            "the journal is not yet read for several portals: turn it off, or \
-             hubspot.multiple_portals"
-                .to_owned(),
-        ));
-    }
     if journal.enabled && !config.sync.enabled {
         problems.push((
             "enabled",

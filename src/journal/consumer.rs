@@ -7,13 +7,14 @@
 //! other failures back off. A damaged file is read again with growing pauses, reported, and
 //! after [`FILE_ATTEMPTS`] reads skipped as a gap (see `gaps`): never silently.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::format::{self, Converted};
 use super::gaps::{self, Reason};
-use super::{BadFile, Journal, Position};
+use super::{BadFile, Journal, Monitor, Position};
 use crate::hubspot::journal::{DownloadError, Entry, Start, MAX_BATCH};
 use crate::hubspot::Error;
 use crate::store::CursorMove;
@@ -52,6 +53,7 @@ pub async fn run(journal: &Journal, portal: i64, inbox: &Inbox, stop: &Cancellat
     let mut consumer = Consumer {
         journal,
         portal,
+        monitor: journal.monitor(portal),
         inbox,
         caught_up_written: position.caught_up_at_ms,
         position,
@@ -85,6 +87,7 @@ async fn pause(wait: Duration, stop: &CancellationToken) -> bool {
 struct Consumer<'a> {
     journal: &'a Journal,
     portal: i64,
+    monitor: Arc<Monitor>,
     inbox: &'a Inbox,
     position: Position,
     caught_up_written: Option<i64>,
@@ -110,7 +113,7 @@ impl Consumer<'_> {
     /// One read of entries and their files; the pause before the next.
     async fn step(&mut self) -> Duration {
         let now = now_ms();
-        self.journal.monitor.observe(&self.position, now);
+        self.monitor.observe(&self.position, now);
         if gaps::too_old(&self.position, now) {
             return self.gap(Reason::TooOld, None).await;
         }
@@ -123,11 +126,11 @@ impl Consumer<'_> {
             .client
             .entries(self.portal, start, MAX_BATCH)
             .await;
-        self.journal.monitor.polled(now);
+        self.monitor.polled(now);
         match read {
             Ok(entries) => {
                 self.failures = 0;
-                self.journal.monitor.reachable();
+                self.monitor.reachable();
                 self.read(entries, now).await
             }
             Err(Error::NotFound { .. }) if self.position.offset.is_some() => self.expired().await,
@@ -184,7 +187,7 @@ impl Consumer<'_> {
             }
             Err(error) => {
                 self.url_retries += 1;
-                self.journal.monitor.url_retry();
+                self.monitor.url_retry();
                 tracing::debug!(offset = %entry.offset, %error, "journal file not downloaded; reading the entries again");
                 let wait = match self.url_retries {
                     1 => Duration::ZERO,
@@ -226,7 +229,7 @@ impl Consumer<'_> {
             match submitted {
                 Ok(outcome) => {
                     super::crash::point(super::crash::Step::Committed);
-                    self.journal.monitor.stored(&outcome);
+                    self.monitor.stored(&outcome);
                     break;
                 }
                 // The mirror applies more slowly than the journal is read: wait for it.
@@ -243,7 +246,7 @@ impl Consumer<'_> {
         self.confirmed_ms = None;
         batch.files = 0;
         self.damaged = None;
-        self.journal.monitor.clear_damaged();
+        self.monitor.clear_damaged();
         Ok(())
     }
 
@@ -251,7 +254,7 @@ impl Consumer<'_> {
     fn caught_up(&mut self, read_at: i64) {
         self.confirmed_ms = Some(read_at);
         self.position.caught_up_at_ms = Some(read_at);
-        self.journal.monitor.observe(&self.position, read_at);
+        self.monitor.observe(&self.position, read_at);
         let due = self
             .caught_up_written
             .is_none_or(|at| read_at - at >= CAUGHT_UP_WRITE_MS);
@@ -294,9 +297,7 @@ impl Consumer<'_> {
                 1
             }
         };
-        self.journal
-            .monitor
-            .damaged_file(&entry.offset, attempts, &error);
+        self.monitor.damaged_file(&entry.offset, attempts, &error);
         if attempts < FILE_ATTEMPTS {
             tracing::warn!(offset = %entry.offset, attempts, %error, "a journal file is damaged; reading it again");
             return self.journal.settings.poll_interval * (1 << (attempts - 1));
@@ -320,7 +321,7 @@ impl Consumer<'_> {
             tracing::warn!(%error, "cannot record the damaged journal file; trying again");
             return Duration::from_secs(5);
         }
-        self.journal.monitor.bad_file();
+        self.monitor.bad_file();
         self.gap(Reason::DamagedFile, Some(&entry.offset)).await
     }
 
@@ -362,7 +363,7 @@ impl Consumer<'_> {
 
     fn failed(&mut self, error: &Error) -> Duration {
         self.failures += 1;
-        self.journal.monitor.failed(error);
+        self.monitor.failed(error);
         if let Error::RateLimited { .. } = error {
             // HubSpot's `Retry-After`, at least a second (a secondly limit).
             return error.min_retry_delay().unwrap_or(Duration::from_secs(1));

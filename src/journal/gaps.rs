@@ -111,7 +111,7 @@ impl Journal {
             });
         })?;
         self.store.commit()?;
-        self.monitor.gap();
+        self.monitor(portal).gap();
         let types: Vec<&str> = needs.types.iter().map(|kind| kind.name()).collect();
         tracing::warn!(
             portal,
@@ -122,7 +122,7 @@ impl Journal {
             "a gap in the Webhooks Journal: events were lost; the types are reconciled and \
              the journal is read on from its newest entry"
         );
-        self.reconcile.notify_one();
+        self.reconcile_wake(portal).notify_one();
         Ok(())
     }
 }
@@ -158,7 +158,8 @@ pub async fn reconcile(journal: &Journal, syncer: &Syncer, stop: &CancellationTo
                 }
             };
         }
-        let woken = journal.reconcile.notified();
+        let wake = journal.reconcile_wake(portal);
+        let woken = wake.notified();
         tokio::select! {
             () = woken, if wait.is_none() => {}
             () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}

@@ -16,9 +16,14 @@ use crate::webhook::event::Source;
 
 type Labels = Vec<(&'static str, String)>;
 
-/// Registers the journal's series (counters count since the daemon started).
-pub fn register(registry: &mut Registry, journal: &Journal, arrivals: Option<&Arrivals>) {
-    let monitor = &journal.monitor;
+/// Registers the series of `portal`'s reader (counters count since the daemon started).
+pub fn register(
+    registry: &mut Registry,
+    journal: &Journal,
+    portal: i64,
+    arrivals: Option<&Arrivals>,
+) {
+    let monitor = journal.monitor(portal);
     for (name, help, value) in [
         (
             "journal_events_stored",

@@ -47,15 +47,16 @@ pub struct Settings {
     pub kinds: Vec<ObjectType>,
 }
 
-/// The journal of the daemon (one, whichever portal is connected); shared by the sync
-/// supervisor, the API and the metrics.
+/// The journal of the daemon: each connected portal's local journal is read by that portal's
+/// sync; shared by the sync supervisors, the API and the metrics.
 pub struct Journal {
     pub settings: Settings,
     pub client: Arc<JournalClient>,
     pub store: Store,
-    pub monitor: Monitor,
-    /// Wakes the gap reconciliation.
-    reconcile: Notify,
+    /// Each portal's reader's live state.
+    monitors: parking_lot::Mutex<std::collections::HashMap<i64, Arc<Monitor>>>,
+    /// Wakes each portal's gap reconciliation.
+    reconciles: parking_lot::Mutex<std::collections::HashMap<i64, Arc<Notify>>>,
     /// The record of a portal is read, changed and written one at a time.
     record_lock: parking_lot::Mutex<()>,
 }
@@ -103,8 +104,8 @@ impl Journal {
             settings,
             client: Arc::new(client),
             store,
-            monitor: Monitor::default(),
-            reconcile: Notify::new(),
+            monitors: parking_lot::Mutex::default(),
+            reconciles: parking_lot::Mutex::default(),
             record_lock: parking_lot::Mutex::new(()),
         }
     }
@@ -115,6 +116,16 @@ impl Journal {
         let reconciling = gaps::reconcile(&self, &syncer, &stop);
         let consuming = consumer::run(&self, syncer.portal, &inbox, &stop);
         tokio::join!(reconciling, consuming);
+    }
+
+    /// The live state of `portal`'s reader (empty until it reads).
+    pub fn monitor(&self, portal: i64) -> Arc<Monitor> {
+        self.monitors.lock().entry(portal).or_default().clone()
+    }
+
+    /// What wakes `portal`'s gap reconciliation.
+    fn reconcile_wake(&self, portal: i64) -> Arc<Notify> {
+        self.reconciles.lock().entry(portal).or_default().clone()
     }
 
     /// The record of `portal` (gaps, damaged files, subscriptions).

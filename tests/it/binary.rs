@@ -348,7 +348,10 @@ async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converge
         let mut child = daemon.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(stored < contacts, "killed after the backfill at kill {quarter}");
+        assert!(
+            stored < contacts,
+            "killed after the backfill at kill {quarter}"
+        );
     }
 
     let mut daemon = Daemon::start(&config, port).await;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::connect::{portal, Setup, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
 use crate::support::process::free_port;
-use crate::support::{ADMIN_TOKEN, READ_TOKEN};
+use crate::support::{Options, ADMIN_TOKEN, READ_TOKEN};
 
 const MULTIPLE: &str = "multiple_portals = true";
 /// Polling far apart: a change made after the backfill reaches the mirror by its webhook.
@@ -276,4 +276,81 @@ async fn without_multiple_portals_another_account_is_still_refused() {
         .get(&of("/v1/owners", OTHER_PORTAL), Some(READ_TOKEN))
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_portals_webhooks_journal_feeds_its_own_mirror() {
+    // No webhook target: the journal is the only source of changes after the backfill.
+    let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let options = Options {
+        hubspot: format!(
+            "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\n{MULTIPLE}\n\
+             [hubspot.journal]\nenabled = true\npoll_interval_ms = 100\n",
+            sim.base_url()
+        ),
+        store: crate::connect::store_lines(Some("IT_SECRETS_KEY")),
+        sync: Some(crate::support::far_reconcile_window()),
+        connect_client_id: Some(sim.config().client_id.clone()),
+        ..Options::default()
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    let public_url = format!("http://{listen}");
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = crate::support::Gateway::start_in(dir, &listen, &public_url, &options).await;
+    let setup = Setup { sim, gateway };
+    let (email, _) = setup.user(0);
+    for portal in [PORTAL, OTHER_PORTAL] {
+        assert_eq!(setup.connect_as(&email, portal).await.0, 200);
+        wait_for_backfill_of(&setup, portal).await;
+    }
+    let control = setup.sim.control();
+    wait_until(
+        "both portals subscribed",
+        Duration::from_secs(30),
+        || async {
+            let subscriptions = control.journal_subscriptions();
+            [PORTAL, OTHER_PORTAL]
+                .iter()
+                .all(|portal| subscriptions.iter().any(|sub| sub.portal_id == *portal))
+        },
+    )
+    .await;
+
+    let contacts = sim::ObjectType::Contacts;
+    control
+        .create_in(OTHER_PORTAL, contacts, [("email", "journal@other.example")])
+        .unwrap();
+    control
+        .create(contacts, [("email", "journal@first.example")])
+        .unwrap();
+    wait_until(
+        "each change in its portal's mirror",
+        Duration::from_secs(30),
+        || async {
+            contact(&setup, OTHER_PORTAL, "journal@other.example")
+                .await
+                .is_some()
+                && contact(&setup, PORTAL, "journal@first.example")
+                    .await
+                    .is_some()
+        },
+    )
+    .await;
+    assert!(contact(&setup, PORTAL, "journal@other.example")
+        .await
+        .is_none());
+    assert!(contact(&setup, OTHER_PORTAL, "journal@first.example")
+        .await
+        .is_none());
+    let (_, status) = setup
+        .gateway
+        .get(&of("/v1/status", OTHER_PORTAL), Some(READ_TOKEN))
+        .await;
+    assert!(
+        status["journal"]["events"].as_u64() > Some(0),
+        "{}",
+        status["journal"]
+    );
 }

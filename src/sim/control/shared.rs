@@ -49,19 +49,19 @@ impl Shared {
             config.portal_id,
             config.scopes.clone(),
         );
+        let accounts = accounts::build(&config, &portal.owners);
+        let installed = std::iter::once(config.portal_id)
+            .chain(accounts.iter().map(|account| account.portal_id))
+            .collect();
         Shared {
-            accounts: accounts::build(&config, &portal.owners),
+            accounts,
             oauth: Mutex::new(oauth(&config, &portal)),
             portal: Mutex::new(portal),
             tokens: Mutex::new(tokens),
             limits: Mutex::new(Limits::new(&config)),
             stats: Counters::default(),
             outbox: Outbox::new(config.seed),
-            journal: Mutex::new(Journal::new(
-                config.journal.clone(),
-                config.portal_id,
-                config.seed,
-            )),
+            journal: Mutex::new(Journal::new(config.journal.clone(), installed, config.seed)),
             webhook: Mutex::new(config.webhook.clone()),
             config,
         }
@@ -81,11 +81,15 @@ impl Shared {
             .map_or(WebhookTarget::DEFAULT_APP_ID, |target| target.app_id)
     }
 
-    /// Queues the webhooks for changes in another account than the simulated portal too.
+    /// Journals and queues the webhooks of changes in another account than the simulated
+    /// portal too.
     pub fn announce_in(&self, portal_id: i64, changes: Vec<Change>) {
         if portal_id == self.config.portal_id {
             return self.announce(changes);
         }
+        self.journal
+            .lock()
+            .record(portal_id, &changes, time::now_ms());
         if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
             self.outbox.push(&changes, portal_id, app_id, &self.stats);
         }
@@ -93,7 +97,8 @@ impl Shared {
 
     /// Journals the subscribed changes and queues the webhooks (if a target is configured).
     pub fn announce(&self, changes: Vec<Change>) {
-        self.journal.lock().record(&changes, time::now_ms());
+        let home = self.config.portal_id;
+        self.journal.lock().record(home, &changes, time::now_ms());
         if let Some(app_id) = self.webhook.lock().as_ref().map(|target| target.app_id) {
             self.outbox
                 .push(&changes, self.config.portal_id, app_id, &self.stats);

@@ -168,7 +168,7 @@ mod tests {
     fn subscribed(bodies: &[Value]) -> Subscriptions {
         let mut subscriptions = Subscriptions::default();
         for body in bodies {
-            subscriptions.upsert(parse(body, 1, 9).unwrap(), 0);
+            subscriptions.upsert(parse(body, 1, &[9]).unwrap(), 0);
         }
         subscriptions
     }

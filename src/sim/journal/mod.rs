@@ -114,50 +114,52 @@ pub struct JournalStats {
 
 pub struct Journal {
     pub config: JournalConfig,
-    /// The installing portal: the only one subscriptions may name.
-    pub portal_id: i64,
+    /// The accounts the app is installed in (the simulated portal first): the ones
+    /// subscriptions may name.
+    pub installed: Vec<i64>,
     pub subscriptions: Subscriptions,
     pub store: Store,
     pub faults: JournalFaults,
 }
 
 impl Journal {
-    pub fn new(config: JournalConfig, portal_id: i64, seed: u64) -> Journal {
+    pub fn new(config: JournalConfig, installed: Vec<i64>, seed: u64) -> Journal {
         Journal {
             faults: JournalFaults::new(config.rate_limit),
             config,
-            portal_id,
+            installed,
             subscriptions: Subscriptions::default(),
             store: Store::new(seed),
         }
     }
 
-    /// Writes the subscribed events of one mutation's changes.
-    pub fn record(&mut self, changes: &[Change], now_ms: i64) {
+    /// Writes the subscribed events of one mutation's changes in the account `portal_id`.
+    pub fn record(&mut self, portal_id: i64, changes: &[Change], now_ms: i64) {
         if self.subscriptions.is_empty() {
             return;
         }
-        let events = events::journal_events(changes, self.portal_id, &self.subscriptions);
+        let events = events::journal_events(changes, portal_id, &self.subscriptions);
         if !events.is_empty() {
-            self.store
-                .append(self.portal_id, events, now_ms, &self.config);
+            self.store.append(portal_id, events, now_ms, &self.config);
         }
     }
 
-    /// Puts an event of `portal_id` (not ours) into our next file.
+    /// Puts an event of `portal_id` (not the simulated portal's) into the simulated portal's
+    /// next file.
     pub fn inject_foreign(&mut self, portal_id: i64, now_ms: i64) {
         let event = events::foreign_event(portal_id, 1 + now_ms as u64 % 1_000_000, now_ms);
-        self.store
-            .append(self.portal_id, vec![event], now_ms, &self.config);
+        let home = self.installed[0];
+        self.store.append(home, vec![event], now_ms, &self.config);
     }
 
     pub fn tick(&mut self, now_ms: i64) {
         self.store.tick(now_ms, &self.config);
     }
 
-    /// A subscription from an upsert body, validated against this journal's portal.
+    /// A subscription from an upsert body, validated against the accounts the app is
+    /// installed in.
     pub fn parse_subscription(&self, body: &Value, app_id: i64) -> Result<Subscription, Invalid> {
-        subscriptions::parse(body, app_id, self.portal_id)
+        subscriptions::parse(body, app_id, &self.installed)
     }
 
     pub fn stats(&mut self, now_ms: i64) -> JournalStats {

@@ -209,13 +209,13 @@ mod tests {
         let mut subscriptions = Subscriptions::default();
         let body = json!({"subscriptionType": "OBJECT", "portalId": 7, "objectTypeId": "0-1",
                           "actions": ["UPDATE"], "objectIds": [5], "properties": ["email"]});
-        let first = subscriptions.upsert(parse(&body, 1, 7).unwrap(), 0);
+        let first = subscriptions.upsert(parse(&body, 1, &[7]).unwrap(), 0);
         assert!(subscriptions.wants_property(7, ObjectType::Contacts, 5, "email"));
         assert!(!subscriptions.wants_property(7, ObjectType::Contacts, 6, "email"));
         assert!(!subscriptions.wants(7, ObjectType::Contacts, 5, Action::Create));
         let mut body = body;
         body["actions"] = json!(["CREATE"]);
-        let second = subscriptions.upsert(parse(&body, 1, 7).unwrap(), 10);
+        let second = subscriptions.upsert(parse(&body, 1, &[7]).unwrap(), 10);
         assert_eq!((second.id, subscriptions.all().len()), (first.id, 1));
         assert!(subscriptions.wants(7, ObjectType::Contacts, 5, Action::Create));
         assert!(subscriptions.delete(first.id) && subscriptions.is_empty());

@@ -22,7 +22,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
 }
 
 /// Parses an upsert body strictly: every field the spec marks required must be present.
-pub fn parse(body: &Value, app_id: i64, installed_portal: i64) -> Result<Subscription, Invalid> {
+pub fn parse(body: &Value, app_id: i64, installed: &[i64]) -> Result<Subscription, Invalid> {
     let kind = match body["subscriptionType"].as_str() {
         Some(text) => serde_json::from_value::<SubscriptionType>(Value::from(text))
             .map_err(|_| invalid("subscriptionType", format!("subscriptionType {text} is not one the simulator serves (OBJECT, ASSOCIATION, GDPR_PRIVACY_DELETION)")))?,
@@ -41,7 +41,7 @@ pub fn parse(body: &Value, app_id: i64, installed_portal: i64) -> Result<Subscri
     let portal_id = field("portalId")?
         .as_i64()
         .ok_or_else(|| invalid("portalId", "portalId must be an integer"))?;
-    if portal_id != installed_portal {
+    if !installed.contains(&portal_id) {
         return Err(invalid(
             "portalId",
             format!("the app is not installed in portal {portal_id}"),
@@ -139,9 +139,9 @@ mod tests {
     fn strict_parse_names_the_field() {
         let ok = json!({"subscriptionType": "OBJECT", "portalId": 7, "objectTypeId": "0-1",
                         "actions": ["CREATE", "UPDATE"], "objectIds": [], "properties": ["email"]});
-        let parsed = parse(&ok, 1, 7).unwrap();
+        let parsed = parse(&ok, 1, &[7]).unwrap();
         assert_eq!(parsed.required_scopes(), vec!["crm.objects.contacts.read"]);
-        let field = |body: Value| parse(&body, 1, 7).unwrap_err().field;
+        let field = |body: Value| parse(&body, 1, &[7]).unwrap_err().field;
         let mut body = ok.clone();
         body.as_object_mut().unwrap().remove("objectIds");
         assert_eq!(field(body), "objectIds");
