@@ -19,6 +19,8 @@ struct View {
     status: Status,
     ui_base: Option<String>,
     can_connect: Result<(), String>,
+    /// `hubspot.multiple_portals`: a Connect may add another account.
+    adds_accounts: bool,
 }
 
 /// `GET /admin/connection`.
@@ -31,6 +33,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
             .can_start(&Who::Service)
             .map(|_| ())
             .map_err(|refusal| refusal.to_string()),
+        adds_accounts: connections.multiple_portals(),
     };
     Ok(Reply::page(Section::Connection, render(&view, ctx.csrf())))
 }
@@ -123,6 +126,9 @@ fn actions(view: &View, csrf: &str) -> Markup {
                         State::NeedsReconnect => { (connect("Reconnect", "")) }
                         State::Connected => { (connect("Change user", "secondary")) }
                     }
+                    @if view.adds_accounts && status.state != State::NotConnected {
+                        (connect("Connect another HubSpot account", "secondary"))
+                    }
                 }
                 @if status.state != State::NotConnected {
                     form method="post" action="/admin/connection/disconnect" data-confirm="Disconnect from HubSpot? Sync and exports stop until someone connects again." {
@@ -135,6 +141,9 @@ fn actions(view: &View, csrf: &str) -> Markup {
                 State::NotConnected => "Connect opens HubSpot: sign in, choose the account, consent. You become the primary connected admin.",
                 _ => "Change user connects again as another HubSpot admin of the same account, who then becomes the primary connected admin.",
             } }
+            @if view.adds_accounts && status.state != State::NotConnected {
+                p.hint { "Connect another HubSpot account: choose the other account at HubSpot; it is added beside this one, with its own connection and mirror (the header's switcher shows one at a time)." }
+            }
         }
     }
 }
@@ -234,6 +243,7 @@ mod tests {
             },
             ui_base: None,
             can_connect: Ok(()),
+            adds_accounts: false,
         }
     }
 
@@ -255,6 +265,13 @@ mod tests {
         }
         let connected = render(&view(State::Connected, Method::OAuth), "t").into_string();
         assert!(connected.contains("Change user") && connected.contains("Disconnect"));
+        assert!(!connected.contains("Connect another HubSpot account"));
+        let several = View {
+            adds_accounts: true,
+            ..view(State::Connected, Method::OAuth)
+        };
+        let several = render(&several, "t").into_string();
+        assert!(several.contains("Connect another HubSpot account"));
         let none = render(&view(State::NotConnected, Method::OAuth), "t").into_string();
         assert!(none.contains("Connect to HubSpot") && !none.contains(">Disconnect<"));
     }

@@ -9,6 +9,11 @@ use crate::support::ADMIN_TOKEN;
 /// On HubSpot's (the simulator's) pages: signs in as `email` unless already signed in as
 /// them, picks `PORTAL` when asked, and consents; ends on the gateway's callback page.
 async fn consent_as(browser: &Browser, email: &str) {
+    consent_in(browser, email, PORTAL).await;
+}
+
+/// Like `consent_as`, choosing the account `portal`.
+pub(super) async fn consent_in(browser: &Browser, email: &str, portal: i64) {
     let step = browser.wait_for("main[data-step]").await;
     let mut step = step.attr("data-step").await.unwrap().unwrap();
     let signed_in_as = browser.text("main").await;
@@ -20,7 +25,7 @@ async fn consent_as(browser: &Browser, email: &str) {
         browser.fill("#email", email).await;
         browser.press("main", "Sign in").await;
     }
-    let chooser = format!("form:has(input[name=portal_id][value='{PORTAL}']) button");
+    let chooser = format!("form:has(input[name=portal_id][value='{portal}']) button");
     if browser
         .text("main")
         .await

@@ -1,6 +1,7 @@
 //! A deployment of several portals in the browser: the header's switcher says which HubSpot
 //! account the pages show and changes it; each page then shows that account only.
 
+use super::connection::consent_in;
 use super::Browser;
 use crate::connect::{portal, OTHER_PORTAL, PORTAL};
 use crate::portals::{start, wait_for_backfill_of};
@@ -21,11 +22,27 @@ async fn the_switcher_shows_one_account_at_a_time() {
     let (email, _) = setup.user(0);
     assert_eq!(setup.connect_as(&email, PORTAL).await.0, 200);
     wait_for_backfill_of(&setup, PORTAL).await;
-    assert_eq!(setup.connect_as(&email, OTHER_PORTAL).await.0, 200);
-    wait_for_backfill_of(&setup, OTHER_PORTAL).await;
 
+    // The second account is added from the Connection page, as an admin would.
     let browser = Browser::start(&format!("http://{}", setup.gateway.addr)).await;
     browser.sign_in(ADMIN_TOKEN).await;
+    browser.open("/admin/connection").await;
+    assert!(
+        browser.all("#portal").await.is_empty(),
+        "no switcher for one account"
+    );
+    browser.screenshot("console-portals-add").await;
+    browser
+        .press("main", "Connect another HubSpot account")
+        .await;
+    consent_in(&browser, &email, OTHER_PORTAL).await;
+    assert_eq!(browser.heading().await, "Connected to HubSpot");
+    assert!(browser
+        .text("main")
+        .await
+        .contains(&OTHER_PORTAL.to_string()));
+    wait_for_backfill_of(&setup, OTHER_PORTAL).await;
+
     browser.open("/admin/sync").await;
     assert_eq!(
         shown(&browser).await,

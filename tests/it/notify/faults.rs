@@ -117,6 +117,11 @@ async fn errors_timeouts_and_slow_answers_are_retried_until_delivered() {
     assert_eq!(changed[0]["data"]["owner_after"], finals[0].1.as_str());
     // 500, 410, no answer in timeout_secs (1 s), then the slow answer (within it) delivered.
     assert_eq!(receiver.state.attempts.load(Ordering::SeqCst), 4);
+    // The delivery is settled in the outbox after the receiver answered.
+    wait_until("the delivery settled", WITHIN, || async {
+        harness.status("flaky").await["delivered"] == 1
+    })
+    .await;
     let status = harness.status("flaky").await;
     assert_eq!(status["failed"], 3, "{status}");
     assert_eq!(status["delivered"], 1, "{status}");
