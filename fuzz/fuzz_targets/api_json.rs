@@ -78,6 +78,8 @@ scope = "admin"
             .expect("daemon starts");
         let state = running.state.clone();
         state
+            .sites
+            .first()
             .set_portal(Portal {
                 hub_id: HUB,
                 ui_base: "https://app.hubspot.com".into(),

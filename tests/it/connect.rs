@@ -136,25 +136,13 @@ impl Setup {
 
     /// `POST /v1/connection/start` → the authorize URL.
     pub async fn start_url(&self) -> String {
-        let (status, body) = self
-            .gateway
-            .send(
-                Method::POST,
-                "/v1/connection/start",
-                ADMIN_TOKEN,
-                &Value::Null,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["authorize_url"].as_str().unwrap().to_owned()
+        start_url(&self.gateway).await
     }
 
     /// The whole flow: start, consent as `email` in `portal`, callback. The page's status
     /// and text.
     pub async fn connect_as(&self, email: &str, portal: i64) -> (u16, String) {
-        let url = self.start_url().await;
-        let callback = consent(&url, email, portal).await;
-        follow(&callback).await
+        connect_through(&self.gateway, email, portal).await
     }
 
     /// Waits until the mirror of every type is backfilled.
@@ -209,6 +197,27 @@ impl Setup {
             .map(|t| t.token)
             .collect()
     }
+}
+
+/// `POST /v1/connection/start` at `gateway` → the authorize URL.
+pub async fn start_url(gateway: &Gateway) -> String {
+    let (status, body) = gateway
+        .send(
+            Method::POST,
+            "/v1/connection/start",
+            ADMIN_TOKEN,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["authorize_url"].as_str().unwrap().to_owned()
+}
+
+/// The whole flow through `gateway` (the callback comes back to it): start, consent as
+/// `email` in `portal`, callback. The page's status and text.
+pub async fn connect_through(gateway: &Gateway, email: &str, portal: i64) -> (u16, String) {
+    let url = start_url(gateway).await;
+    follow(&consent(&url, email, portal).await).await
 }
 
 /// A person at HubSpot's pages: signs in as `email`, chooses `portal`, connects. The URL

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::connect::{portal, Setup, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
 use crate::support::process::free_port;
-use crate::support::{Options, ADMIN_TOKEN, READ_TOKEN};
+use crate::support::{ADMIN_TOKEN, READ_TOKEN};
 
 const MULTIPLE: &str = "multiple_portals = true";
 /// Polling far apart: a change made after the backfill reaches the mirror by its webhook.
@@ -53,6 +53,11 @@ async fn contact(setup: &Setup, portal: i64, email: &str) -> Option<Value> {
     assert_eq!(status, 200, "{path}: {body}");
     let found = body["matches"].as_array().cloned().unwrap_or_default();
     found.into_iter().next()
+}
+
+/// Whether `portal`'s mirror has a contact with `email`.
+async fn has(setup: &Setup, portal: i64, email: &str) -> bool {
+    contact(setup, portal, email).await.is_some()
 }
 
 pub async fn wait_for_backfill_of(setup: &Setup, portal: i64) {
@@ -118,13 +123,9 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
     assert_eq!(found_there["id"], there, "{found_there}");
     let url = found_there["url"].as_str().unwrap();
     assert!(url.contains(&format!("/{OTHER_PORTAL}/")), "{url}");
-    assert!(contact(&setup, OTHER_PORTAL, "only@other.example")
-        .await
-        .is_some());
+    assert!(has(&setup, OTHER_PORTAL, "only@other.example").await);
     assert!(
-        contact(&setup, PORTAL, "only@other.example")
-            .await
-            .is_none(),
+        !has(&setup, PORTAL, "only@other.example").await,
         "a record of one portal never answers for another"
     );
     let (status, body) = setup
@@ -211,25 +212,15 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
     wait_until(
         "the webhook applied to the second portal",
         Duration::from_secs(30),
-        || async {
-            contact(&setup, OTHER_PORTAL, "late@other.example")
-                .await
-                .is_some()
-        },
+        || async { has(&setup, OTHER_PORTAL, "late@other.example").await },
     )
     .await;
-    assert!(contact(&setup, PORTAL, "late@other.example")
-        .await
-        .is_none());
+    assert!(!has(&setup, PORTAL, "late@other.example").await);
 
     // After a restart both portals answer at once, before HubSpot is asked anything.
     let setup = restart(setup).await;
-    assert!(contact(&setup, OTHER_PORTAL, "only@other.example")
-        .await
-        .is_some());
-    assert!(contact(&setup, PORTAL, "both@shared.example")
-        .await
-        .is_some());
+    assert!(has(&setup, OTHER_PORTAL, "only@other.example").await);
+    assert!(has(&setup, PORTAL, "both@shared.example").await);
 
     // Disconnecting one portal leaves the other connected.
     let (status, body) = setup
@@ -280,25 +271,14 @@ async fn without_multiple_portals_another_account_is_still_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_portals_webhooks_journal_feeds_its_own_mirror() {
-    // No webhook target: the journal is the only source of changes after the backfill.
     let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let options = Options {
-        hubspot: format!(
-            "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\n{MULTIPLE}\n\
-             [hubspot.journal]\nenabled = true\npoll_interval_ms = 100\n",
-            sim.base_url()
-        ),
-        store: crate::connect::store_lines(Some("IT_SECRETS_KEY")),
-        sync: Some(crate::support::far_reconcile_window()),
-        connect_client_id: Some(sim.config().client_id.clone()),
-        ..Options::default()
-    };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let public_url = format!("http://{listen}");
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = crate::support::Gateway::start_in(dir, &listen, &public_url, &options).await;
+    let journal = format!("{MULTIPLE}\n[hubspot.journal]\nenabled = true\npoll_interval_ms = 100");
+    let (dir, key) = (tempfile::tempdir().unwrap(), Some("IT_SECRETS_KEY"));
+    let gateway = Setup::gateway_tuned(&sim, dir, key, free_port(), &journal, POLL_SECS).await;
+    // No webhooks: the journal is the only source of changes after the backfill.
+    sim.control().set_webhook_target(None);
     let setup = Setup { sim, gateway };
     let (email, _) = setup.user(0);
     for portal in [PORTAL, OTHER_PORTAL] {
@@ -329,21 +309,13 @@ async fn each_portals_webhooks_journal_feeds_its_own_mirror() {
         "each change in its portal's mirror",
         Duration::from_secs(30),
         || async {
-            contact(&setup, OTHER_PORTAL, "journal@other.example")
-                .await
-                .is_some()
-                && contact(&setup, PORTAL, "journal@first.example")
-                    .await
-                    .is_some()
+            has(&setup, OTHER_PORTAL, "journal@other.example").await
+                && has(&setup, PORTAL, "journal@first.example").await
         },
     )
     .await;
-    assert!(contact(&setup, PORTAL, "journal@other.example")
-        .await
-        .is_none());
-    assert!(contact(&setup, OTHER_PORTAL, "journal@first.example")
-        .await
-        .is_none());
+    assert!(!has(&setup, PORTAL, "journal@other.example").await);
+    assert!(!has(&setup, OTHER_PORTAL, "journal@first.example").await);
     let (_, status) = setup
         .gateway
         .get(&of("/v1/status", OTHER_PORTAL), Some(READ_TOKEN))

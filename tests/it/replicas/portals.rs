@@ -5,31 +5,14 @@ use std::time::Duration;
 
 use hubspot_gateway::kit::postgres::Cluster;
 use hubspot_gateway::sim::{self, WebhookTarget};
-use reqwest::Method;
 use serde_json::Value;
 
 use super::leads;
-use crate::connect::{consent, follow, portal, store_lines, OTHER_PORTAL, PORTAL};
+use crate::connect::{connect_through, portal, store_lines, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
 use crate::portals::of;
 use crate::support::process::free_port;
-use crate::support::{far_reconcile_window, Gateway, Options, ADMIN_TOKEN, READ_TOKEN};
-
-/// Connects `portal` as `email` through `gateway` (the callback comes back to it).
-async fn connect_through(gateway: &Gateway, email: &str, portal: i64) {
-    let (status, body) = gateway
-        .send(
-            Method::POST,
-            "/v1/connection/start",
-            ADMIN_TOKEN,
-            &Value::Null,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let url = body["authorize_url"].as_str().unwrap();
-    let (status, page) = follow(&consent(url, email, portal).await).await;
-    assert_eq!(status, 200, "{page}");
-}
+use crate::support::{far_reconcile_window, Gateway, Options, READ_TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
@@ -87,8 +70,11 @@ async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
         .find(|user| both.iter().all(|p| user.portal_ids.contains(p)));
     let email = user.unwrap().email.clone();
 
-    connect_through(&leader, &email, PORTAL).await;
-    connect_through(&follower, &email, OTHER_PORTAL).await;
+    assert_eq!(connect_through(&leader, &email, PORTAL).await.0, 200);
+    assert_eq!(
+        connect_through(&follower, &email, OTHER_PORTAL).await.0,
+        200
+    );
     wait_until(
         "the leader's sync of the portal connected at the follower",
         Duration::from_secs(60),
