@@ -169,21 +169,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         let (loaded, state, healthy) = (loaded.clone(), state.clone(), sync_healthy.clone());
         tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
             let (loaded, state) = (loaded.clone(), state.clone());
-            let supervisor = tokio::spawn(async move {
-                let routing = state.clone();
-                let route = Arc::new(move |portal| sites::route(&routing.sites, portal));
-                let store = state.store.clone();
-                let consumer = tokio::spawn(crate::sync::run_consumer(store, route, stop.clone()));
-                sites::each(&state.sites, stop, |site, stop| {
-                    sync::supervise(loaded.clone(), state.clone(), site, stop)
-                })
-                .await;
-                if let Err(error) = consumer.await {
-                    if error.is_panic() {
-                        std::panic::resume_unwind(error.into_panic());
-                    }
-                }
-            });
+            let supervisor = tokio::spawn(sites::sync(loaded, state, stop));
             let healthy = healthy.clone();
             async move {
                 if let Err(error) = supervisor.await {

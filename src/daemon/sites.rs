@@ -7,8 +7,41 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Site, Sites};
+use crate::api::{Site, Sites, State};
+use crate::config::Loaded;
 use crate::sync::Route;
+
+/// The sync of every portal (each site's supervisor) and the webhook consumer that feeds
+/// them, until `stop`. A panic in any of them ends this at once with that panic, so the
+/// daemon's sync task reports it (and the watchdog stops vouching for the daemon).
+pub async fn sync(loaded: Loaded, state: Arc<State>, stop: CancellationToken) {
+    let routing = state.clone();
+    let routes = Arc::new(move |portal| route(&routing.sites, portal));
+    let store = state.store.clone();
+    let mut consumer = tokio::spawn(crate::sync::run_consumer(store, routes, stop.clone()));
+    let supervising = each(&state.sites, stop, |site, stop| {
+        super::sync::supervise(loaded.clone(), state.clone(), site, stop)
+    });
+    tokio::pin!(supervising);
+    let consumed = tokio::select! {
+        () = &mut supervising => consumer.await,
+        consumed = &mut consumer => {
+            resume_panic(consumed);
+            supervising.await;
+            Ok(())
+        }
+    };
+    resume_panic(consumed);
+}
+
+/// Goes on with the panic a task ended with, if it did.
+fn resume_panic(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = ended {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
+}
 
 /// Where the webhook consumer takes the events of `portal`: to its site's sync. With several
 /// portals, a site whose connection is usable but whose sync has not started keeps the inbox
@@ -58,10 +91,6 @@ where
         }
     }
     while let Some(finished) = running.join_next().await {
-        if let Err(error) = finished {
-            if error.is_panic() {
-                std::panic::resume_unwind(error.into_panic());
-            }
-        }
+        resume_panic(finished);
     }
 }
