@@ -12,14 +12,14 @@ mod users;
 use std::time::Duration;
 
 use hubspot_gateway::sim::browser::Browser;
-use hubspot_gateway::sim::{self, SimConfig, SimHandle, WebhookTarget};
+use hubspot_gateway::sim::{self, SimConfig, SimHandle};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::mirror::wait_until;
 use crate::support::process::free_port;
 use crate::support::{
-    far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
+    far_reconcile_window, webhooks_to, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
 };
 
 /// The simulated portal, and the second account its first owner also belongs to.
@@ -47,6 +47,29 @@ pub fn portal() -> SimConfig {
 pub struct Setup {
     pub sim: SimHandle,
     pub gateway: Gateway,
+}
+
+/// A gateway set up as an OAuth app of `sim` (nothing connected), `hubspot` lines added to
+/// `[hubspot]`, its store's key from `key_env`, sync polling every `poll_secs`.
+pub fn oauth_options(
+    sim: &SimHandle,
+    key_env: Option<&str>,
+    hubspot: &str,
+    poll_secs: u64,
+) -> Options {
+    Options {
+        hubspot: format!(
+            "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\n{hubspot}",
+            sim.base_url()
+        ),
+        store: store_lines(key_env),
+        sync: Some(format!(
+            "poll_interval_secs = {poll_secs}\nlookback_secs = 5\n{}",
+            far_reconcile_window()
+        )),
+        connect_client_id: Some(sim.config().client_id.clone()),
+        ..Options::default()
+    }
 }
 
 /// `store.secrets_key` from this variable of the test environment; `None`: no key.
@@ -97,23 +120,9 @@ impl Setup {
         poll_secs: u64,
     ) -> Gateway {
         let public_url = format!("http://127.0.0.1:{port}");
-        let mut target =
-            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-        target.retry_base_ms = 50;
-        sim.control().set_webhook_target(Some(target));
-        let options = Options {
-            hubspot: format!(
-                "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\n{hubspot}",
-                sim.base_url()
-            ),
-            store: store_lines(key_env),
-            sync: Some(format!(
-                "poll_interval_secs = {poll_secs}\nlookback_secs = 5\n{}",
-                far_reconcile_window()
-            )),
-            connect_client_id: Some(sim.config().client_id.clone()),
-            ..Options::default()
-        };
+        sim.control()
+            .set_webhook_target(Some(webhooks_to(&public_url)));
+        let options = oauth_options(sim, key_env, hubspot, poll_secs);
         Gateway::start_in(dir, &format!("127.0.0.1:{port}"), &public_url, &options).await
     }
 

@@ -13,11 +13,11 @@ mod users;
 
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, SimConfig, SimHandle, WebhookTarget};
+use hubspot_gateway::sim::{self, SimConfig, SimHandle};
 
 use crate::mirror::wait_until;
 use crate::support::process::free_port;
-use crate::support::{far_reconcile_window, Gateway, Options, CLIENT_SECRET, READ_TOKEN};
+use crate::support::{far_reconcile_window, webhooks_to, Gateway, Options, READ_TOKEN};
 pub use browser::Browser;
 
 /// A simulator, a gateway mirroring it, and a browser pointed at the gateway.
@@ -41,10 +41,7 @@ impl Setup {
         };
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
-        let mut target =
-            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-        target.retry_base_ms = 50;
-        config.webhook = Some(target);
+        config.webhook = Some(webhooks_to(&public_url));
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

@@ -13,12 +13,14 @@ mod only;
 
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, ObjectType, SimConfig, WebhookTarget};
+use hubspot_gateway::sim::{self, ObjectType, SimConfig};
 use serde_json::Value;
 
 use crate::mirror::{small_portal, wait_until, Harness};
 use crate::support::process::free_port;
-use crate::support::{far_reconcile_window, Gateway, Options, CLIENT_SECRET, READ_TOKEN};
+use crate::support::{
+    far_reconcile_window, webhooks_to, Gateway, Options, CLIENT_SECRET, READ_TOKEN,
+};
 
 /// How the gateway under test is fed.
 #[derive(Debug, Clone, Copy)]
@@ -79,10 +81,8 @@ pub async fn start_gateway(
     let port = free_port();
     let public_url = format!("http://127.0.0.1:{port}");
     if sources.webhooks {
-        let mut target =
-            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-        target.retry_base_ms = 50;
-        sim.control().set_webhook_target(Some(target));
+        sim.control()
+            .set_webhook_target(Some(webhooks_to(&public_url)));
     }
     let options = Options {
         hubspot: hubspot_section(

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookChaos, WebhookTarget};
+use hubspot_gateway::sim::{self, ObjectType, SimConfig, SimHandle, WebhookChaos};
 use serde_json::Value;
 
 use crate::support::process::free_port;
 use crate::support::{
-    far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
+    far_reconcile_window, webhooks_to, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
 };
 
 const TYPES: [ObjectType; 4] = [
@@ -67,10 +67,7 @@ impl Harness {
             max: 100_000,
             interval_ms: 10_000,
         });
-        let mut target =
-            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-        target.retry_base_ms = 50;
-        config.webhook = Some(target);
+        config.webhook = Some(webhooks_to(&public_url));
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

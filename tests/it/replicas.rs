@@ -10,13 +10,13 @@ mod restart;
 use std::time::Duration;
 
 use hubspot_gateway::kit::postgres::Cluster;
-use hubspot_gateway::sim::{self, SimConfig, SimHandle, WebhookTarget};
+use hubspot_gateway::sim::{self, SimConfig, SimHandle};
 use serde_json::Value;
 
 use crate::mirror::{mutate, small_portal, wait_until, Harness};
 use crate::support::process::free_port;
 use crate::support::signing::Signing;
-use crate::support::{batch, far_reconcile_window, Gateway, Options, CLIENT_SECRET, READ_TOKEN};
+use crate::support::{batch, far_reconcile_window, webhooks_to, Gateway, Options, READ_TOKEN};
 
 /// The config of a replica of the gateway mirroring `sim` on the database at `url`, polling
 /// every second, with `sync_lines` added to its `[sync]`.
@@ -39,9 +39,7 @@ pub async fn simulator(mut config: SimConfig, public_url: &str) -> SimHandle {
         max: 100_000,
         interval_ms: 10_000,
     });
-    let mut target = WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-    target.retry_base_ms = 50;
-    config.webhook = Some(target);
+    config.webhook = Some(webhooks_to(public_url));
     sim::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()

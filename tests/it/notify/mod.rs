@@ -17,13 +17,13 @@ mod smtp;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hubspot_gateway::sim::{self, SimConfig, SimHandle, WebhookTarget};
+use hubspot_gateway::sim::{self, SimConfig, SimHandle};
 use serde_json::Value;
 
 use crate::mirror::wait_until;
 use crate::support::process::{command, free_port, sim_config_file, Process};
 use crate::support::{
-    far_reconcile_window, Gateway, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN,
+    far_reconcile_window, webhooks_to, Gateway, Options, ADMIN_TOKEN, READ_TOKEN,
 };
 use receiver::Receiver;
 
@@ -65,10 +65,7 @@ impl Harness {
             max: 100_000,
             interval_ms: 10_000,
         });
-        let mut webhooks =
-            WebhookTarget::new(format!("{public_url}/webhooks/hubspot"), CLIENT_SECRET);
-        webhooks.retry_base_ms = 50;
-        config.webhook = Some(webhooks);
+        config.webhook = Some(webhooks_to(&public_url));
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -184,9 +181,7 @@ pub fn serve(config: &Path, env: &[(&str, Option<&str>)]) -> Process {
 
 /// From now on the simulator sends its webhooks to the gateway at `base`.
 pub fn send_webhooks(sim: &SimHandle, base: &str) {
-    let mut hook = WebhookTarget::new(format!("{base}/webhooks/hubspot"), CLIENT_SECRET);
-    hook.retry_base_ms = 50;
-    sim.control().set_webhook_target(Some(hook));
+    sim.control().set_webhook_target(Some(webhooks_to(base)));
 }
 
 /// Waits until `receiver` holds `count` distinct notifications of `kind`; returns them.

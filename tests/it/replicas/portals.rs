@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use hubspot_gateway::kit::postgres::Cluster;
-use hubspot_gateway::sim::{self, WebhookTarget};
+use hubspot_gateway::sim;
 use serde_json::Value;
 
 use super::leads;
-use crate::connect::{connect_through, portal, store_lines, OTHER_PORTAL, PORTAL};
+use crate::connect::{connect_through, oauth_options, portal, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
 use crate::portals::of;
 use crate::support::process::free_port;
-use crate::support::{far_reconcile_window, Gateway, Options, READ_TOKEN};
+use crate::support::{webhooks_to, Gateway, Options, READ_TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
@@ -22,12 +22,8 @@ async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
     let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let mut target = WebhookTarget::new(
-        format!("{public_url}/webhooks/hubspot"),
-        crate::support::CLIENT_SECRET,
-    );
-    target.retry_base_ms = 50;
-    sim.control().set_webhook_target(Some(target));
+    sim.control()
+        .set_webhook_target(Some(webhooks_to(&public_url)));
     sim.control()
         .create_in(
             OTHER_PORTAL,
@@ -36,18 +32,8 @@ async fn a_portal_connected_at_a_follower_is_synced_by_the_leader() {
         )
         .unwrap();
     let options = Options {
-        hubspot: format!(
-            "api_base = \"{0}\"\napp_base = \"{0}\"\nmax_retry_secs = 3\nmultiple_portals = true",
-            sim.base_url()
-        ),
-        store: store_lines(Some("IT_SECRETS_KEY")),
-        sync: Some(format!(
-            "poll_interval_secs = 1\nlookback_secs = 5\n{}",
-            far_reconcile_window()
-        )),
-        connect_client_id: Some(sim.config().client_id.clone()),
         database_url: Some(url),
-        ..Options::default()
+        ..oauth_options(&sim, Some("IT_SECRETS_KEY"), "multiple_portals = true", 1)
     };
     let first = Gateway::start_options(&format!("127.0.0.1:{port}"), &public_url, &options).await;
     let other_url = format!("http://127.0.0.1:{other_port}");

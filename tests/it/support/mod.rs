@@ -17,6 +17,15 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub const CLIENT_SECRET: &str = "it-client-secret-\u{e9}";
+
+/// Where the simulator posts its webhooks for the gateway at `public_url`, signed with
+/// [`CLIENT_SECRET`], retrying fast (tests cannot wait HubSpot's minutes).
+pub fn webhooks_to(public_url: &str) -> hubspot_gateway::sim::WebhookTarget {
+    let url = format!("{public_url}/webhooks/hubspot");
+    let mut target = hubspot_gateway::sim::WebhookTarget::new(url, CLIENT_SECRET);
+    target.retry_base_ms = 50;
+    target
+}
 pub const READ_TOKEN: &str = "it-read-token";
 pub const ADMIN_TOKEN: &str = "it-admin-token";
 pub const EXPORT_TOKEN: &str = "it-export-token";
