@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
-use super::objects::portal;
+use super::objects::{connected, portal};
 use super::router::Call;
 use super::{wire, Site, State};
 use crate::config::Export;
@@ -115,7 +115,7 @@ pub fn start(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let kind = export_type(&request.kind)?;
     let rows = rows(request.records)?;
     let site = call.site(state)?;
-    let hub = portal(state, call)?;
+    let hub = connected(&site)?;
     let submitted = submit::submit(
         &state.store,
         &site.exporter,
@@ -262,7 +262,8 @@ fn text(value: &Value) -> String {
 }
 
 pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let hub = portal(state, call)?.hub_id;
+    let site = call.site(state)?;
+    let hub = connected(&site)?.hub_id;
     let not_found = || ApiError::not_found(format!("no export {:?}", call.params[0]));
     let id: u64 = call.params[0].parse().map_err(|_| not_found())?;
     let header = job::header(&state.store, hub, id)
@@ -271,7 +272,7 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(
         StatusCode::OK,
-        &job_json(&*call.site(state)?, id, &header, &rows),
+        &job_json(&site, id, &header, &rows),
     ))
 }
 
@@ -287,8 +288,8 @@ fn job_json(site: &Site, id: u64, header: &Header, rows: &[Row]) -> Value {
 }
 
 pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    let hub = portal(state, call)?.hub_id;
     let site = call.site(state)?;
+    let hub = connected(&site)?.hub_id;
     let limit = url::form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
         .find(|(name, _)| name == "limit")
         .map(|(_, value)| value.parse::<usize>())
@@ -331,8 +332,8 @@ pub fn test_mapping(
         .into_iter()
         .map(|(name, value)| (name, text(&value)))
         .collect();
-    portal(state, call)?;
     let site = call.site(state)?;
+    connected(&site)?;
     let syncer = site.syncer().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::router::Call;
-use super::{wire, Portal, State};
+use super::{wire, Portal, Site, State};
 use crate::object::ObjectType;
 
 pub fn record(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
@@ -79,7 +79,12 @@ pub fn parse_id(text: &str) -> Result<i64, ApiError> {
 /// The portal the request is about, once connected; before the first connection nothing can
 /// be answered.
 pub fn portal(state: &State, call: &Call<'_>) -> Result<Arc<Portal>, ApiError> {
-    call.site(state)?.portal().ok_or_else(|| {
+    connected(&*call.site(state)?)
+}
+
+/// The portal `site` connected to; before the first connection nothing can be answered.
+pub fn connected(site: &Site) -> Result<Arc<Portal>, ApiError> {
+    site.portal().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_connected",

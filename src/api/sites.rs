@@ -267,42 +267,37 @@ impl Sites {
 
     /// The portals the sites answer for, in the order they were added.
     pub fn portal_ids(&self) -> Vec<i64> {
-        self.sites
-            .read()
-            .iter()
-            .filter_map(|site| site.hub_id())
-            .collect()
+        portal_ids(&self.sites.read())
     }
 
     /// The site of the portal `hub_id`.
     pub fn of(&self, hub_id: i64) -> Option<Arc<Site>> {
-        let sites = self.sites.read();
-        sites
-            .iter()
-            .find(|site| site.hub_id() == Some(hub_id))
-            .cloned()
+        site_of(&self.sites.read(), hub_id)
     }
 
     /// The site a request is about: the portal it names, else the only site.
     pub fn select(&self, named: Option<i64>) -> Result<Arc<Site>, Unselected> {
         let sites = self.sites.read();
         match named {
-            Some(named) => sites
-                .iter()
-                .find(|site| site.hub_id() == Some(named))
-                .cloned()
-                .ok_or_else(|| Unselected::Unknown {
-                    named,
-                    known: self.known(&sites),
-                }),
+            Some(named) => site_of(&sites, named).ok_or_else(|| Unselected::Unknown {
+                named,
+                known: portal_ids(&sites),
+            }),
             None if sites.len() == 1 => Ok(sites[0].clone()),
-            None => Err(Unselected::Required(self.known(&sites))),
+            None => Err(Unselected::Required(portal_ids(&sites))),
         }
     }
+}
 
-    fn known(&self, sites: &[Arc<Site>]) -> Vec<i64> {
-        sites.iter().filter_map(|site| site.hub_id()).collect()
-    }
+fn portal_ids(sites: &[Arc<Site>]) -> Vec<i64> {
+    sites.iter().filter_map(|site| site.hub_id()).collect()
+}
+
+fn site_of(sites: &[Arc<Site>], hub_id: i64) -> Option<Arc<Site>> {
+    sites
+        .iter()
+        .find(|site| site.hub_id() == Some(hub_id))
+        .cloned()
 }
 
 #[cfg(test)]
