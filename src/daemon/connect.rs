@@ -119,7 +119,9 @@ async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
     }
 }
 
-/// Answers callbacks until one connects; refusals are shown on the page and printed.
+/// Answers callbacks until one connects; refusals are shown on the page and printed. The
+/// connection is reported only once its page has been written and the connection closed:
+/// the command exits right after, which would otherwise cut the browser's answer short.
 async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<super::tls::Tls>,
@@ -131,10 +133,16 @@ async fn serve(
         let (connections, done) = (connections.clone(), done.clone());
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
+            let connected = Arc::new(parking_lot::Mutex::new(None));
+            let slot = connected.clone();
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let (connections, done) = (connections.clone(), done.clone());
+                let (connections, slot) = (connections.clone(), slot.clone());
                 async move {
-                    Ok::<_, std::convert::Infallible>(answer(&connections, &done, request).await)
+                    let (response, outcome) = answer(&connections, request).await;
+                    if outcome.is_some() {
+                        *slot.lock() = outcome;
+                    }
+                    Ok::<_, std::convert::Infallible>(response)
                 }
             });
             let builder = http1::Builder::new();
@@ -153,26 +161,38 @@ async fn serve(
                         .await
                 }
             };
+            let connected = connected.lock().take();
+            if let Some(connected) = connected {
+                let _ = done.try_send(connected);
+            }
         });
     }
 }
 
+/// The callback's page, and what it connected. The page of a connection closes its HTTP
+/// connection (`Connection: close`), so the server knows when the browser has it.
 async fn answer(
     connections: &Connections,
-    done: &tokio::sync::mpsc::Sender<Connected>,
     request: http::Request<hyper::body::Incoming>,
-) -> crate::api::Response {
+) -> (crate::api::Response, Option<Connected>) {
     if request.uri().path() != "/oauth/callback" {
         let refusal = Refusal::MissingState;
-        return crate::api::callback_page(&Err(refusal));
+        return (crate::api::callback_page(&Err(refusal)), None);
     }
     let callback = Callback::from_query(request.uri().query());
     let outcome = connections.complete(callback).await;
-    match &outcome {
+    let mut page = crate::api::callback_page(&outcome);
+    match outcome {
         Ok(connected) => {
-            let _ = done.try_send(connected.clone());
+            page.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            (page, Some(connected))
         }
-        Err(refusal) => eprintln!("callback refused: {refusal}"),
+        Err(refusal) => {
+            eprintln!("callback refused: {refusal}");
+            (page, None)
+        }
     }
-    crate::api::callback_page(&outcome)
 }
