@@ -33,7 +33,7 @@ pub enum Route {
 /// What one read of the inbox did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consumed {
-    /// Events consumed (0: the inbox is empty).
+    /// Events consumed, redeliveries dropped among them (0: the inbox is empty).
     Events(usize),
     /// A portal's events wait for its sync to start: nothing was consumed.
     Waiting,
@@ -44,7 +44,7 @@ pub enum Consumed {
 pub async fn consume(store: &Store, route: &(dyn Fn(i64) -> Route + Sync)) -> Result<Consumed> {
     let inbox = store.inbox();
     let window = inbox.window(WINDOW_EVENTS)?;
-    if window.events.is_empty() {
+    if window.is_empty() {
         return Ok(Consumed::Events(0));
     }
     let events = parse(&window.events);
@@ -77,7 +77,7 @@ pub async fn consume(store: &Store, route: &(dyn Fn(i64) -> Route + Sync)) -> Re
     if skipped > 0 {
         tracing::debug!(skipped, "events for portals this gateway does not sync");
     }
-    Ok(Consumed::Events(window.events.len()))
+    Ok(Consumed::Events(window.read()))
 }
 
 /// The stored events that still parse (an erased event is no event any more).

@@ -191,14 +191,20 @@ async fn a_redelivery_after_kill_9_is_dropped() {
         );
     }
     let (after, duplicates) = webhook_counters(&http, &daemon.base).await;
-    assert_eq!(after, received, "a redelivered event was stored again");
-    assert!(duplicates >= 200, "{duplicates} duplicates counted");
+    if !crate::support::on_postgres() {
+        // sled drops redeliveries on arrival; PostgreSQL's leader when it applies them (this
+        // daemon syncs nothing: the window below is what it would apply).
+        assert_eq!(after, received, "a redelivered event was stored again");
+        assert!(duplicates >= 200, "{duplicates} duplicates counted");
+    }
     unsafe { libc::kill(daemon.child.id() as i32, libc::SIGTERM) };
     assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
 
     let store = crate::support::open_store(&dir.path().join("store")).await;
     let stored = store.inbox().recent(usize::MAX).unwrap();
-    assert_eq!(stored.len(), 200, "each event stored exactly once");
+    assert_eq!(stored.len(), 200, "each event shown exactly once");
+    let window = store.inbox().window(1_000).unwrap();
+    assert_eq!(window.events.len(), 200, "each event applied exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,23 @@ async fn stored_ids(gateway: &Gateway) -> Vec<i64> {
     ids
 }
 
+/// The webhook counters: received and duplicates.
+async fn counters(gateway: &Gateway) -> (u64, u64) {
+    let webhooks = gateway.webhook_status().await;
+    let count = |name: &str| webhooks[name].as_u64().unwrap();
+    (count("received"), count("duplicates"))
+}
+
+/// The counters after `received` events and `duplicates` redeliveries: sled drops a
+/// redelivery when it arrives; on PostgreSQL the leader drops it when it applies the events,
+/// which these gateways (no HubSpot to sync) never do, so it counts as received until then.
+fn dropped_on_arrival(received: u64, duplicates: u64) -> (u64, u64) {
+    match crate::support::on_postgres() {
+        true => (received + duplicates, 0),
+        false => (received, duplicates),
+    }
+}
+
 #[tokio::test]
 async fn accepts_signed_batches_and_stores_them_as_received() {
     let gateway = accepting_legacy("", "").await;
@@ -218,9 +235,7 @@ async fn legacy_requests_are_refused_once_their_dedup_rows_may_be_gone() {
     assert_eq!(status, 401);
     // v3 carries its own timestamp, which bounds replays instead.
     assert_eq!(gateway.post(PATH, &mixed, Signing::FRESH).await.0, 204);
-    let webhooks = gateway.webhook_status().await;
-    assert_eq!(webhooks["received"], 5, "{webhooks}");
-    assert_eq!(webhooks["duplicates"], 2, "{webhooks}");
+    assert_eq!(counters(&gateway).await, dropped_on_arrival(5, 2));
     gateway.stop().await;
 }
 
@@ -244,14 +259,7 @@ async fn redeliveries_are_acknowledged_and_dropped() {
         .get("/v1/webhooks/events/1", Some(ADMIN_TOKEN))
         .await;
     assert_eq!(same_id["events"].as_array().unwrap().len(), 2);
-    let webhooks = gateway.webhook_status().await;
-    assert_eq!(
-        (
-            webhooks["received"].as_u64(),
-            webhooks["duplicates"].as_u64()
-        ),
-        (Some(8), Some(3))
-    );
+    assert_eq!(counters(&gateway).await, dropped_on_arrival(8, 3));
     gateway.stop().await;
 }
 

@@ -45,14 +45,32 @@ pub struct Window {
     applied: Applied,
 }
 
+impl Window {
+    /// Whether the window read nothing: the inbox is empty. (On PostgreSQL a window of
+    /// redeliveries only has no events but is not empty: marking it applied drops them.)
+    pub fn is_empty(&self) -> bool {
+        match &self.applied {
+            Applied::Before(_) => self.events.is_empty(),
+            Applied::Postgres(window) => window.is_empty(),
+        }
+    }
+
+    /// The events read: those to apply and, on PostgreSQL, the redeliveries dropped.
+    pub fn read(&self) -> usize {
+        match &self.applied {
+            Applied::Before(_) => self.events.len(),
+            Applied::Postgres(window) => window.events_read(),
+        }
+    }
+}
+
 /// What [`InboxStore::mark_applied`] records for a window.
-#[derive(Debug, Clone, PartialEq, Eq)]
 enum Applied {
     /// sled: the consumer's cursor moves past the window's last event.
     Before(Position),
-    /// PostgreSQL: these events (by `seq`) are marked; replicas commit out of order, so
-    /// there is no cursor.
-    Seqs(Vec<i64>),
+    /// PostgreSQL: these requests are marked and their events recorded for redelivery
+    /// detection; replicas commit out of order, so there is no cursor.
+    Postgres(postgres::Window),
 }
 
 impl InboxStore {
@@ -218,12 +236,11 @@ impl InboxStore {
                 })
             }
             Backend::Postgres { inbox, pg, .. } => {
-                let limit = i64::try_from(max).unwrap_or(i64::MAX);
-                let rows = pg.wait(inbox.unapplied(limit))?;
-                let seqs = rows.iter().map(|row| row.seq).collect();
+                let mut window = pg.wait(inbox.window(max))?;
+                let events = std::mem::take(&mut window.events);
                 Ok(Window {
-                    events: rows.into_iter().map(stored).collect(),
-                    applied: Applied::Seqs(seqs),
+                    events: events.into_iter().map(stored).collect(),
+                    applied: Applied::Postgres(window),
                 })
             }
         }
@@ -237,15 +254,15 @@ impl InboxStore {
                 Backend::Postgres {
                     inbox, pg, pending, ..
                 },
-                Applied::Seqs(seqs),
+                Applied::Postgres(read),
             ) => {
-                pg.wait(inbox.mark_applied(pg.fence()?, seqs))?;
+                pg.wait(inbox.mark_applied(pg.fence()?, &pg.replica, read))?;
                 if let Some((count, _)) = pending.lock().as_mut() {
-                    *count = count.saturating_sub(seqs.len() as u64);
+                    *count = count.saturating_sub(read.events_read() as u64);
                 }
                 Ok(())
             }
-            (_, applied) => unreachable!("a window of another backend: {applied:?}"),
+            _ => unreachable!("a window of another backend"),
         }
     }
 
@@ -253,14 +270,11 @@ impl InboxStore {
     pub fn recent(&self, limit: usize) -> Result<Vec<StoredEvent>> {
         match &self.backend {
             Backend::Sled(inbox) => inbox.recent(limit),
-            Backend::Postgres { inbox, pg, .. } => {
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                Ok(pg
-                    .wait(inbox.recent(limit))?
-                    .into_iter()
-                    .map(stored)
-                    .collect())
-            }
+            Backend::Postgres { inbox, pg, .. } => Ok(pg
+                .wait(inbox.recent(limit))?
+                .into_iter()
+                .map(stored)
+                .collect()),
         }
     }
 
@@ -296,12 +310,13 @@ impl InboxStore {
     }
 }
 
-/// An event read from PostgreSQL in the inbox's common shape: its `seq` is its position.
+/// An event read from PostgreSQL in the inbox's common shape: its request and its place there
+/// are its position.
 fn stored(row: Unapplied) -> StoredEvent {
     StoredEvent {
         position: Position {
             seq: row.seq as u64,
-            index: 0,
+            index: u16::try_from(row.index).unwrap_or(u16::MAX),
         },
         received_at_ms: row.received_at_ms,
         raw: row.raw,

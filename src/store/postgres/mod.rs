@@ -3,8 +3,8 @@
 //! ([`schema`]), the lease that makes one of those gateways the leader ([`lease`]), and the
 //! stores, each with the operations of its sled counterpart: the webhook inbox with the
 //! journal's cursors, the mirror, export jobs, reference data with the user mappings,
-//! connections, first matches, the outbox of notifications. The daemon does not run on it
-//! yet (ARCHITECTURE.md, "PostgreSQL").
+//! connections, first matches, the outbox of notifications. `store::front` puts them behind
+//! the interface the rest of the gateway uses (ARCHITECTURE.md, "PostgreSQL").
 //!
 //! The database's URL may carry a password: it is handed in resolved and never written to a
 //! log line or an error (tokio-postgres's errors do not repeat it).
@@ -31,7 +31,7 @@ use tokio_postgres::NoTls;
 
 pub use connections::Connections;
 pub use exports::Exports;
-pub use inbox::{Counting, Inbox, Unapplied};
+pub use inbox::{Counting, Inbox, Unapplied, Window};
 pub use lease::{Candidate, Fence, Role};
 pub use matches::Matches;
 pub use mirror::Mirror;
@@ -295,6 +295,8 @@ impl Database {
 
 #[cfg(test)]
 mod exports_tests;
+#[cfg(test)]
+mod inbox_tests;
 #[cfg(test)]
 mod matches_tests;
 #[cfg(test)]

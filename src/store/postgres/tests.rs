@@ -14,7 +14,7 @@ use super::lease::{Candidate, Role, HEARTBEAT, HEARTBEAT_TIMEOUT, POLL};
 use super::{Database, Error, Migrated, SCHEMA_VERSION};
 use crate::kit::postgres::Cluster;
 
-async fn database() -> (Database, String) {
+pub(super) async fn database() -> (Database, String) {
     let url = Cluster::shared().fresh_database().await.unwrap();
     (Database::new(&url, 4, None).unwrap(), url)
 }
@@ -35,6 +35,13 @@ pub(super) async fn depose(database: &Database) {
 pub(super) async fn leading_database() -> (Database, super::Fence) {
     let (database, _) = database().await;
     database.migrate().await.unwrap();
+    let fence = lead(&database).await;
+    (database, fence)
+}
+
+/// The fence of a new epoch on a migrated database, written as a leader taking the lease
+/// would.
+pub(super) async fn lead(database: &Database) -> super::Fence {
     let epoch: i64 = database
         .client()
         .await
@@ -46,7 +53,7 @@ pub(super) async fn leading_database() -> (Database, super::Fence) {
         .await
         .unwrap()
         .get(0);
-    (database, super::Fence::taken(epoch))
+    super::Fence::taken(epoch)
 }
 
 /// A running candidate: its role, and the token that stops it.
@@ -392,213 +399,4 @@ async fn a_leader_cut_off_from_the_database_stops_before_another_starts() {
     assert!(stopped <= HEARTBEAT + HEARTBEAT_TIMEOUT + Duration::from_millis(500));
     assert!(took_over < Duration::from_secs(15));
     drop(open);
-}
-
-fn event(portal_id: i64, event_id: i64, raw: &str) -> crate::store::NewEvent<'_> {
-    let mut digest = [0; 16];
-    digest[..8].copy_from_slice(&event_id.to_le_bytes());
-    crate::store::NewEvent {
-        event_id,
-        portal_id,
-        digest,
-        raw,
-    }
-}
-
-fn outcome(stored: u32, duplicates: u32) -> crate::store::AppendOutcome {
-    crate::store::AppendOutcome { stored, duplicates }
-}
-
-#[tokio::test]
-async fn the_inbox_stores_each_event_once_whichever_replica_gets_it() {
-    let (database, url) = database().await;
-    database.migrate().await.unwrap();
-    let first = super::Inbox::new(database.clone());
-    let second = super::Inbox::new(Database::new(&url, 2, None).unwrap());
-    let raw = r#"{"eventId":1}"#;
-
-    let a = [event(7, 1, raw), event(7, 2, raw), event(7, 1, raw)];
-    let b = [event(7, 2, raw), event(8, 1, raw)];
-    let outcomes = first.append(1_000, &[&a, &b]).await.unwrap();
-    // Event 1 twice in the first request; event 2 again in the second; portal 8's event 1 is
-    // another event.
-    assert_eq!(outcomes, [outcome(2, 1), outcome(1, 1)]);
-
-    // A redelivery to the other replica.
-    let redelivered = [event(7, 1, raw), event(7, 3, raw)];
-    let outcomes = second.append(2_000, &[&redelivered]).await.unwrap();
-    assert_eq!(outcomes, [outcome(1, 1)]);
-
-    let stored = first.unapplied(100).await.unwrap();
-    let keys: Vec<(i64, i64, i64)> = stored
-        .iter()
-        .map(|event| (event.portal_id, event.event_id, event.received_at_ms))
-        .collect();
-    assert_eq!(
-        keys,
-        [(7, 1, 1_000), (7, 2, 1_000), (8, 1, 1_000), (7, 3, 2_000)]
-    );
-    assert!(stored.iter().all(|event| event.raw == raw));
-}
-
-#[tokio::test]
-async fn the_inbox_refuses_while_the_database_is_away_and_loses_nothing_it_acknowledged() {
-    // A cluster of its own: this test stops it.
-    let cluster = Cluster::start().unwrap();
-    let url = cluster.fresh_database().await.unwrap();
-    let database = Database::new(&url, 4, None).unwrap();
-    database.migrate().await.unwrap();
-    let inbox = super::Inbox::new(database);
-    let raw = "{}";
-
-    let mut acknowledged = Vec::new();
-    let mut refused = 0;
-    let mut next_id = 0;
-    let append = async |inbox: &super::Inbox, next_id: &mut i64| {
-        *next_id += 1;
-        let events = [event(1, *next_id, raw)];
-        inbox.append(0, &[&events]).await.map(|_| *next_id)
-    };
-    for _ in 0..20 {
-        acknowledged.push(append(&inbox, &mut next_id).await.unwrap());
-    }
-    cluster.pause().unwrap();
-    for _ in 0..5 {
-        match append(&inbox, &mut next_id).await {
-            Ok(id) => panic!("event {id} acknowledged with the database stopped"),
-            Err(Error::Unavailable(_)) => refused += 1,
-            Err(other) => panic!("not an unavailable database: {other:?}"),
-        }
-    }
-    cluster.resume().unwrap();
-    // The same inbox recovers: the pool drops the broken connections and makes new ones.
-    let resumed = Instant::now();
-    loop {
-        match append(&inbox, &mut next_id).await {
-            Ok(id) => {
-                acknowledged.push(id);
-                break;
-            }
-            Err(error) if resumed.elapsed() < Duration::from_secs(10) => {
-                tracing::debug!(%error, "not yet");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("no recovery within 10 s: {error}"),
-        }
-    }
-    assert_eq!(refused, 5);
-    let stored: Vec<i64> = inbox
-        .unapplied(1_000)
-        .await
-        .unwrap()
-        .iter()
-        .map(|event| event.event_id)
-        .collect();
-    for id in &acknowledged {
-        assert!(stored.contains(id), "acknowledged event {id} lost");
-    }
-}
-
-#[tokio::test]
-async fn a_journal_cursor_moves_with_its_events_and_only_behind_the_fence() {
-    let (database, fence) = leading_database().await;
-    let inbox = super::Inbox::new(database.clone());
-    let events = [event(7, 1, "{}"), event(7, 2, "{}"), event(7, 1, "{}")];
-    let moved = crate::store::CursorMove {
-        portal_id: 7,
-        position: b"offset-1".to_vec(),
-    };
-    let request = crate::store::Appending {
-        events: &events,
-        cursor: Some(&moved),
-    };
-    assert!(matches!(
-        inbox.append_group(0, &[request], None, None).await,
-        Err(Error::Refused(_))
-    ));
-    let outcomes = inbox
-        .append_group(0, &[request], Some(fence), None)
-        .await
-        .unwrap();
-    assert_eq!(outcomes, [outcome(2, 1)]);
-    let cursor = inbox.journal_cursor(7).await.unwrap().unwrap();
-    assert_eq!(
-        (cursor.position.as_slice(), cursor.stored, cursor.duplicates),
-        (&b"offset-1"[..], 2, 1)
-    );
-
-    // A deposed leader's journal read stores nothing and moves nothing.
-    depose(&database).await;
-    let later = [event(7, 3, "{}")];
-    let stale = crate::store::CursorMove {
-        portal_id: 7,
-        position: b"offset-2".to_vec(),
-    };
-    let refused = inbox
-        .append_group(
-            0,
-            &[crate::store::Appending {
-                events: &later,
-                cursor: Some(&stale),
-            }],
-            Some(fence),
-            None,
-        )
-        .await;
-    assert!(matches!(refused, Err(Error::Fenced { .. })), "{refused:?}");
-    assert_eq!(inbox.unapplied(10).await.unwrap().len(), 2);
-    assert_eq!(
-        inbox.journal_cursor(7).await.unwrap().unwrap().position,
-        b"offset-1"
-    );
-}
-
-#[tokio::test]
-async fn applied_events_are_pruned_and_erased_ones_stay_deduplicated() {
-    let (database, fence) = leading_database().await;
-    let inbox = super::Inbox::new(database);
-    let old = [
-        event(1, 1, r#"{"email":"ann@x.io"}"#),
-        event(1, 2, r#"{"email":"bob@x.io"}"#),
-    ];
-    inbox.append(1_000, &[&old]).await.unwrap();
-    let new = [event(1, 3, r#"{"email":"ann@x.io"}"#)];
-    inbox.append(5_000, &[&new]).await.unwrap();
-    assert_eq!(inbox.pending().await.unwrap(), 3);
-
-    let first_two: Vec<i64> = inbox
-        .unapplied(2)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
-    inbox.mark_applied(fence, &first_two).await.unwrap();
-    assert_eq!(inbox.pending().await.unwrap(), 1);
-
-    let erased = inbox
-        .erase(fence, |raw| raw.contains("ann@x.io"))
-        .await
-        .unwrap();
-    assert_eq!(erased, 2);
-    assert!(
-        inbox.by_event_id(1).await.unwrap().is_empty(),
-        "an erased event is not shown"
-    );
-    assert_eq!(inbox.by_event_id(2).await.unwrap().len(), 1);
-    let recent = inbox.recent(10).await.unwrap();
-    assert!(recent.iter().all(|event| !event.raw.contains("ann@x.io")));
-    let again = [event(1, 3, r#"{"email":"ann@x.io"}"#)];
-    assert_eq!(
-        inbox.append(6_000, &[&again]).await.unwrap(),
-        [outcome(0, 1)]
-    );
-
-    // Only applied events older than the cutoff go; a redelivery of one is new again.
-    assert_eq!(inbox.prune(fence, 5_000).await.unwrap(), 2);
-    assert_eq!(inbox.recent(10).await.unwrap().len(), 1);
-    assert_eq!(
-        inbox.append(7_000, &[&old[..1]]).await.unwrap(),
-        [outcome(1, 0)]
-    );
 }

@@ -91,7 +91,7 @@ async fn the_database_restarting_under_load_loses_no_acknowledged_event() {
     let database = Database::new(&url, 1, None).unwrap();
     let client = database.client().await.unwrap();
     let stored: BTreeSet<i64> = client
-        .query("SELECT event_id FROM inbox_events", &[])
+        .query("SELECT unnest(event_ids) FROM inbox_requests", &[])
         .await
         .unwrap()
         .iter()

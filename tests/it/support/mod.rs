@@ -124,6 +124,11 @@ pub fn config_with(
 /// as the binary, finds the same database.
 pub const BACKEND_VARIABLE: &str = "IT_BACKEND";
 
+/// Whether the suite's gateways run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(BACKEND_VARIABLE).as_deref() == Ok("postgres")
+}
+
 /// The file holding the URL of the database standing for `store` when the suite runs on
 /// PostgreSQL (created with its database on first use); `None` on sled.
 pub fn backend_database(store: &std::path::Path) -> Option<std::path::PathBuf> {
