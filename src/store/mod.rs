@@ -255,6 +255,12 @@ impl Store {
         }
     }
 
+    /// Whether group commits are independent of each other (PostgreSQL's transactions), so
+    /// that several may be in flight; sled's are recorded in its ledger one after another.
+    pub fn commits_independently(&self) -> bool {
+        self.embedded().is_none()
+    }
+
     /// This replica's role on PostgreSQL, as its lease task publishes it; `None` on sled,
     /// where the one process leads.
     pub fn roles(&self) -> Option<tokio::sync::watch::Receiver<Role>> {

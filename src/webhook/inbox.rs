@@ -1,7 +1,9 @@
-//! The webhook inbox with group commit: requests hand their verified events to one committer,
-//! which appends everything that arrived meanwhile (dedup checked, one chunk row per ~32 KiB)
-//! and makes it durable with a single flush and fdatasync (and a record in the store's
-//! //! ledger: `Store::store_events`), then answers every waiting request at once.
+//! The webhook inbox with group commit: requests hand their verified events to the committer,
+//! which appends everything that arrived meanwhile and makes it durable at once, then answers
+//! every waiting request. On sled: dedup checked, one chunk row per ~32 KiB, a single flush
+//! and fdatasync and a record in the store's ledger (`Store::store_group`), one group after
+//! another. On PostgreSQL: a transaction per group, two groups in flight, so that one is
+//! stored while the other's commit waits for the WAL.
 
 use std::ops::Range;
 
@@ -138,12 +140,25 @@ struct Stored {
     replies: Vec<(Reply, AppendOutcome)>,
 }
 
+/// Groups in flight at once when commits are independent (PostgreSQL): while one waits for
+/// its transaction to commit, the next is stored.
+const INDEPENDENT_COMMITTERS: usize = 2;
+
 impl Committer {
     /// Commits groups of jobs until told to stop or every sender is gone, then makes the
-    /// store durable once more. Blocking: run it off the async runtime. The acknowledger
-    /// thread runs beside it: it records each durable group in the store's ledger and answers
-    /// its requests, while the next group is stored (the two fdatasyncs overlap).
-    pub fn run(mut self) -> store::Result<()> {
+    /// store durable once more. Blocking: run it off the async runtime.
+    pub fn run(self) -> store::Result<()> {
+        if self.store.commits_independently() {
+            self.run_independent()
+        } else {
+            self.run_in_order()
+        }
+    }
+
+    /// sled: one group at a time. The acknowledger thread runs beside it: it records each
+    /// durable group in the store's ledger and answers its requests, while the next group is
+    /// stored (the two fdatasyncs overlap).
+    fn run_in_order(mut self) -> store::Result<()> {
         let store = self.store.clone();
         let (stored, to_acknowledge) = std::sync::mpsc::sync_channel::<Stored>(MAX_UNACKNOWLEDGED);
         let store = &store;
@@ -164,62 +179,115 @@ impl Committer {
     fn commit_groups(&mut self, acknowledger: &std::sync::mpsc::SyncSender<Stored>) {
         let mut stopping = false;
         while !stopping {
-            let Some(first) = self.jobs.blocking_recv() else {
+            let Some(group) = next_group(&mut self.jobs, &mut stopping) else {
                 break;
             };
-            let mut group = Vec::new();
-            let mut next = Some(first);
-            while let Some(job) = next {
-                match job {
-                    Job::Stop => stopping = true,
-                    Job::Append {
-                        body,
-                        events,
-                        cursor,
-                        reply,
-                    } => group.push((body, events, cursor, reply)),
-                }
-                let events: usize = group.iter().map(|(_, events, _, _)| events.len()).sum();
-                let room = group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS;
-                next = room.then(|| self.jobs.try_recv().ok()).flatten();
+            if group.is_empty() {
+                continue;
             }
-            if !group.is_empty() {
-                self.commit(group, acknowledger);
+            if let Some(stored) = commit(&self.store, group) {
+                // Every group goes through the acknowledger, in order, even one of
+                // duplicates only: their first copies may be in a group still being
+                // acknowledged.
+                let _ = acknowledger.send(stored);
             }
         }
     }
 
-    /// Stores the group durably and hands it to the acknowledger; a failure is answered here.
-    fn commit(&self, group: Vec<Appended>, acknowledger: &std::sync::mpsc::SyncSender<Stored>) {
-        let received_at_ms = now_ms();
-        let requests: Vec<Vec<NewEvent<'_>>> = group
-            .iter()
-            .map(|(body, events, _, _)| new_events(body, events).collect())
-            .collect();
-        let appending: Vec<Appending<'_>> = requests
-            .iter()
-            .zip(&group)
-            .map(|(events, (_, _, cursor, _))| Appending {
-                events,
-                cursor: cursor.as_ref(),
-            })
-            .collect();
-        match self.store.store_group(received_at_ms, &appending) {
-            Ok((outcomes, durable)) => {
-                let replies = group.into_iter().map(|(_, _, _, reply)| reply);
-                let replies = replies.zip(outcomes).collect();
-                // Every group goes through the acknowledger, in order, even one of duplicates
-                // only: their first copies may be in a group still being acknowledged.
-                let _ = acknowledger.send(Stored { durable, replies });
+    /// PostgreSQL: [`INDEPENDENT_COMMITTERS`] threads take turns gathering a group and each
+    /// commits its own, answering its requests once the transaction has committed.
+    fn run_independent(self) -> store::Result<()> {
+        let Committer { jobs, store } = self;
+        let jobs = parking_lot::Mutex::new(jobs);
+        let (jobs, shared) = (&jobs, &store);
+        std::thread::scope(|scope| {
+            for number in 0..INDEPENDENT_COMMITTERS {
+                std::thread::Builder::new()
+                    .name(format!("inbox-committer-{number}"))
+                    .spawn_scoped(scope, move || loop {
+                        let mut stopping = false;
+                        let group = {
+                            let mut jobs = jobs.lock();
+                            let group = next_group(&mut jobs, &mut stopping);
+                            if stopping {
+                                // The others take what is left, then find the channel closed.
+                                jobs.close();
+                            }
+                            group
+                        };
+                        let Some(group) = group else {
+                            break;
+                        };
+                        if group.is_empty() {
+                            continue;
+                        }
+                        if let Some(stored) = commit(shared, group) {
+                            for (reply, outcome) in stored.replies {
+                                let _ = reply.send(Ok(outcome));
+                            }
+                        }
+                    })
+                    .map_err(|error| store::Error::Unavailable(error.to_string()))?;
             }
-            Err(error) => {
-                tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
-                for (_, _, _, reply) in group {
-                    let _ = reply.send(Err(error.to_string()));
-                }
+            Ok::<(), store::Error>(())
+        })?;
+        store.inbox().persist_counters()?;
+        store.commit()
+    }
+}
+
+/// Stores the group durably; a failure is answered here.
+fn commit(store: &Store, group: Vec<Appended>) -> Option<Stored> {
+    let received_at_ms = now_ms();
+    let requests: Vec<Vec<NewEvent<'_>>> = group
+        .iter()
+        .map(|(body, events, _, _)| new_events(body, events).collect())
+        .collect();
+    let appending: Vec<Appending<'_>> = requests
+        .iter()
+        .zip(&group)
+        .map(|(events, (_, _, cursor, _))| Appending {
+            events,
+            cursor: cursor.as_ref(),
+        })
+        .collect();
+    match store.store_group(received_at_ms, &appending) {
+        Ok((outcomes, durable)) => {
+            let replies = group.into_iter().map(|(_, _, _, reply)| reply);
+            let replies = replies.zip(outcomes).collect();
+            Some(Stored { durable, replies })
+        }
+        Err(error) => {
+            tracing::error!(%error, "inbox commit failed; answering 503 so HubSpot retries");
+            for (_, _, _, reply) in group {
+                let _ = reply.send(Err(error.to_string()));
             }
+            None
         }
     }
+}
+
+/// The next group: the first job waited for, then what is already waiting, up to the
+/// group's limits. `None` once the channel is closed and empty; `stopping` once a stop came.
+fn next_group(jobs: &mut mpsc::Receiver<Job>, stopping: &mut bool) -> Option<Vec<Appended>> {
+    let first = jobs.blocking_recv()?;
+    let mut group = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next {
+        match job {
+            Job::Stop => *stopping = true,
+            Job::Append {
+                body,
+                events,
+                cursor,
+                reply,
+            } => group.push((body, events, cursor, reply)),
+        }
+        let events: usize = group.iter().map(|(_, events, _, _)| events.len()).sum();
+        let room = group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS;
+        next = room.then(|| jobs.try_recv().ok()).flatten();
+    }
+    Some(group)
 }
 
 /// The acknowledger thread: records the durable groups in the ledger, all those waiting at

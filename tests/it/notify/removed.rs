@@ -2,6 +2,7 @@
 //! starts leading (on PostgreSQL the daemon declares its targets before it holds the lease,
 //! so the deletion waits for it), and nothing is delivered to it any more.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hubspot_gateway::sim::ObjectType;
@@ -39,6 +40,16 @@ async fn a_target_removed_from_the_config_leaves_nothing_queued() {
 
     let only_kept = notify_section("", &target("kept", &receiver.url, ""));
     let harness = harness.restart(only_kept).await;
+    // Deliveries start once the leader has configured its targets (on PostgreSQL after the
+    // restarted gateway takes the lease): a new attempt for the kept target shows it did.
+    let attempts = || receiver.state.attempts.load(Ordering::Relaxed);
+    let before = attempts();
+    wait_until(
+        "the leader delivering again",
+        Duration::from_secs(30),
+        || async { attempts() > before },
+    )
+    .await;
     let (_, body) = harness
         .gateway
         .get("/v1/notifications", Some(crate::support::ADMIN_TOKEN))
