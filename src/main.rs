@@ -54,6 +54,9 @@ enum Command {
         /// A full pass: list every record again (a reconciliation when the daemon runs).
         #[arg(long)]
         full: bool,
+        /// The HubSpot portal (account id) to sync, when the gateway mirrors several.
+        #[arg(long)]
+        portal: Option<i64>,
     },
     /// Sync state, counts, cursors, inbox depth, last webhook: from the running daemon if
     /// one answers, else read from the store.
@@ -61,6 +64,10 @@ enum Command {
         /// Print JSON (the shape of GET /v1/status) instead of a table.
         #[arg(long)]
         json: bool,
+        /// The HubSpot portal (account id) to describe, when the gateway mirrors several
+        /// (default: the first).
+        #[arg(long)]
+        portal: Option<i64>,
     },
     /// Export a CSV (header = source field names) or JSON Lines file into HubSpot: through the
     /// running daemon if there is one, else directly. Exit 0 when no record failed.
@@ -74,6 +81,9 @@ enum Command {
         /// Show what would happen, record by record; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The HubSpot portal (account id) to export into, when the gateway mirrors several.
+        #[arg(long)]
+        portal: Option<i64>,
         file: PathBuf,
     },
     /// HubSpot's Webhooks Journal.
@@ -101,7 +111,11 @@ enum StoreCommand {
 enum JournalCommand {
     /// Create (or update) the journal subscriptions the mirror needs for the connected
     /// portal: through the running daemon if there is one, else directly.
-    Subscribe,
+    Subscribe {
+        /// The HubSpot portal (account id), when the gateway mirrors several.
+        #[arg(long)]
+        portal: Option<i64>,
+    },
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -152,33 +166,38 @@ fn main() -> ExitCode {
             Ok(loaded) => run(async move { daemon::connect::run(&loaded).await }),
             Err(code) => code,
         },
-        Command::Sync { object, full } => match load(&cli.config) {
+        Command::Sync {
+            object,
+            full,
+            portal,
+        } => match load(&cli.config) {
             Ok(loaded) => {
-                run(async move { daemon::commands::sync_once(&loaded, object, full).await })
+                run(async move { daemon::commands::sync_once(&loaded, object, full, portal).await })
             }
             Err(code) => code,
         },
-        Command::Status { json } => match load(&cli.config) {
-            Ok(loaded) => run(async move { status(&loaded, json).await }),
+        Command::Status { json, portal } => match load(&cli.config) {
+            Ok(loaded) => run(async move { status(&loaded, json, portal).await }),
             Err(code) => code,
         },
         Command::Export {
             kind,
             user,
             dry_run,
+            portal,
             file,
-        } => {
-            match load(&cli.config) {
-                Ok(loaded) => run(async move {
-                    daemon::export_file::run(&loaded, kind, &user, dry_run, &file).await
-                }),
-                Err(code) => code,
-            }
-        }
-        Command::Journal {
-            command: JournalCommand::Subscribe,
         } => match load(&cli.config) {
-            Ok(loaded) => run(async move { daemon::commands::journal_subscribe(&loaded).await }),
+            Ok(loaded) => run(async move {
+                daemon::export_file::run(&loaded, kind, &user, dry_run, &file, portal).await
+            }),
+            Err(code) => code,
+        },
+        Command::Journal {
+            command: JournalCommand::Subscribe { portal },
+        } => match load(&cli.config) {
+            Ok(loaded) => {
+                run(async move { daemon::commands::journal_subscribe(&loaded, portal).await })
+            }
             Err(code) => code,
         },
         Command::Store {
@@ -190,8 +209,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<()> {
-    let (body, source) = daemon::status::collect(loaded).await?;
+async fn status(loaded: &Loaded, json: bool, portal: Option<i64>) -> anyhow::Result<()> {
+    let (body, source) = daemon::status::collect(loaded, portal).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&body)?);
     } else {

@@ -2,10 +2,13 @@
 //! address answers), they go through its HTTP API; otherwise they open the store themselves.
 //! `store verify` works on a stopped store only.
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::sync::{client, connect, record_types, requirements, syncer};
+use crate::api::sites::{Site, Sites, Unselected, PORTAL_HEADER};
 use crate::config::{Loaded, Scope};
 use crate::object::ObjectType;
 use crate::store::{self, Store};
@@ -43,11 +46,48 @@ pub fn connections(
     Ok(crate::connection::Connections::new(store.clone(), settings))
 }
 
-/// `hubspot-gateway sync`: one pass (a full one with `full`) over `object` or every type.
+/// The portals the store holds (the first one's and those a Connect added), as the daemon
+/// loads them: for commands that open the store themselves.
+pub fn sites(loaded: &Loaded, store: &Store) -> anyhow::Result<Sites> {
+    let first = connections(loaded, store)?;
+    Ok(Sites::load(first, loaded.config.export.clone()))
+}
+
+/// The portal `--portal` names, by the rule the API follows: without it, the only one.
+pub fn site(loaded: &Loaded, store: &Store, portal: Option<i64>) -> anyhow::Result<Arc<Site>> {
+    select(&sites(loaded, store)?, portal)
+}
+
+/// The site of `sites` the portal `--portal` names (see [`site`]).
+pub fn select(sites: &Sites, portal: Option<i64>) -> anyhow::Result<Arc<Site>> {
+    sites.select(portal).map_err(|unselected| match unselected {
+        Unselected::Required(ids) => {
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            anyhow::anyhow!(
+                "this gateway mirrors several HubSpot portals ({}): name one with --portal ID",
+                ids.join(", ")
+            )
+        }
+        other => anyhow::anyhow!("{other}"),
+    })
+}
+
+/// A request to the running daemon about the portal `--portal` names (the header the API
+/// reads); without it the daemon applies its rule.
+pub fn about(request: reqwest::RequestBuilder, portal: Option<i64>) -> reqwest::RequestBuilder {
+    match portal {
+        Some(id) => request.header(PORTAL_HEADER, id.to_string()),
+        None => request,
+    }
+}
+
+/// `hubspot-gateway sync`: one pass (a full one with `full`) over `object` or every type, of
+/// the portal `portal` names.
 pub async fn sync_once(
     loaded: &Loaded,
     object: Option<ObjectType>,
     full: bool,
+    portal: Option<i64>,
 ) -> anyhow::Result<()> {
     let kinds: Vec<ObjectType> = record_types(loaded)
         .into_iter()
@@ -62,7 +102,8 @@ pub async fn sync_once(
         let token = token_with(loaded, Scope::Admin)?;
         for kind in &kinds {
             let url = format!("{base}/v1/sync/{kind}?full={full}");
-            let answer = http.post(&url).bearer_auth(&token).send().await?;
+            let request = http.post(&url).bearer_auth(&token);
+            let answer = about(request, portal).send().await?;
             anyhow::ensure!(
                 answer.status().is_success(),
                 "the daemon answered {} for {kind}: {}",
@@ -75,7 +116,7 @@ pub async fn sync_once(
     }
     let opened = super::open_for_command(loaded, true).await?;
     let store = &opened.store;
-    let client = client(loaded, store)?;
+    let client = client(&site(loaded, store, portal)?.connections)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),
@@ -149,18 +190,17 @@ pub fn verify_store(loaded: &Loaded) -> anyhow::Result<()> {
 
 /// `hubspot-gateway journal subscribe`: creates (or updates) the Webhooks Journal
 /// subscriptions of the connected portal, through the running daemon or directly.
-pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
+pub async fn journal_subscribe(loaded: &Loaded, portal: Option<i64>) -> anyhow::Result<()> {
     anyhow::ensure!(
         loaded.config.hubspot.journal.enabled,
         "the Webhooks Journal is off: set [hubspot.journal] enabled = true"
     );
     if let Some((base, http)) = running_daemon(loaded).await {
         let token = token_with(loaded, Scope::Admin)?;
-        let answer = http
+        let request = http
             .post(format!("{base}/v1/journal/subscriptions"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
+            .bearer_auth(&token);
+        let answer = about(request, portal).send().await?;
         let status = answer.status();
         let body = answer.text().await?;
         anyhow::ensure!(status.is_success(), "the daemon answered {status}: {body}");
@@ -172,7 +212,7 @@ pub async fn journal_subscribe(loaded: &Loaded) -> anyhow::Result<()> {
     let store = &opened.store;
     let journal = crate::journal::Journal::from_config(loaded, store)?
         .context("the Webhooks Journal is off")?;
-    let client = client(loaded, store)?;
+    let client = client(&site(loaded, store, portal)?.connections)?;
     let info = connect(
         &client,
         &requirements(loaded, &kinds),

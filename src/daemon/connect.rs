@@ -11,9 +11,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-use super::commands::{connections, running_daemon, token_with};
+use super::commands::{running_daemon, sites, token_with};
+use crate::api::Sites;
 use crate::config::{Loaded, Scope};
-use crate::connection::{Callback, Connected, Connections, Refusal, Who};
+use crate::connection::{Callback, Connected, Refusal, Who};
 
 /// How long to wait for the callback: as long as the authorize link is valid.
 const WAIT: Duration = Duration::from_millis(crate::connection::STATE_TTL_MS as u64);
@@ -33,20 +34,32 @@ fn announce(url: &str, redirect_uri: &str) {
 
 async fn through_daemon(loaded: &Loaded, base: &str, http: &reqwest::Client) -> anyhow::Result<()> {
     let token = token_with(loaded, Scope::Admin)?;
-    let get = || async {
-        let answer = http
-            .get(format!("{base}/v1/connection"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        anyhow::Ok(answer.json::<Value>().await?)
+    let get = |path: String| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(&token);
+        async move { anyhow::Ok(request.send().await?.json::<Value>().await?) }
     };
-    let before = get().await?;
-    let answer = http
+    // Every portal's connection (one unnamed while nothing is connected): the flow connected
+    // when one of them changes or a portal is added (the account chosen at HubSpot decides).
+    let connections = || async {
+        let status = get("/v1/status".into()).await?;
+        let ids = status["portals"].as_array().cloned().unwrap_or_default();
+        let ids: Vec<i64> = ids.iter().filter_map(Value::as_i64).collect();
+        let mut each = Vec::new();
+        for id in ids.iter().map(Some).chain(ids.is_empty().then_some(None)) {
+            let query = id.map_or(String::new(), |id| format!("?portal={id}"));
+            each.push(get(format!("/v1/connection{query}")).await?);
+        }
+        anyhow::Ok(each)
+    };
+    let before = connections().await?;
+    // With several portals a flow starts at one of them (the first).
+    let first = before
+        .first()
+        .and_then(|connection| connection["portal_id"].as_i64());
+    let request = http
         .post(format!("{base}/v1/connection/start"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+        .bearer_auth(&token);
+    let answer = super::commands::about(request, first).send().await?;
     let status = answer.status();
     let body: Value = answer.json().await?;
     anyhow::ensure!(
@@ -59,19 +72,25 @@ async fn through_daemon(loaded: &Loaded, base: &str, http: &reqwest::Client) -> 
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = get().await?;
-        let new = now["connected_at"] != before["connected_at"] && now["state"] == "connected";
-        if new {
+        let now = connections().await?;
+        let new = now.iter().find(|connection| {
+            connection["state"] == "connected"
+                && !before.iter().any(|earlier| {
+                    earlier["portal_id"] == connection["portal_id"]
+                        && earlier["connected_at"] == connection["connected_at"]
+                })
+        });
+        if let Some(connection) = new {
             println!(
                 "Connected to HubSpot account {} as {}.",
-                now["portal_id"],
-                now["primary_admin"]["email"].as_str().unwrap_or("?")
+                connection["portal_id"],
+                connection["primary_admin"]["email"].as_str().unwrap_or("?")
             );
             return Ok(());
         }
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
-            "no connection within 10 minutes (GET /v1/connection: {now})"
+            "no connection within 10 minutes (GET /v1/connection: {now:?})"
         );
     }
 }
@@ -86,8 +105,10 @@ async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
     let opened = super::open_for_command(loaded, false).await?;
     let store = &opened.store;
-    let connections = connections(loaded, store)?;
-    let url = connections
+    let sites = sites(loaded, store)?;
+    let url = sites
+        .first()
+        .connections
         .start(&Who::Service, "cli")
         .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -99,7 +120,7 @@ async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
     };
     announce(&url, &redirect_uri(loaded));
     let (done, mut outcome) = tokio::sync::mpsc::channel(1);
-    let server = tokio::spawn(serve(listener, tls, connections, done));
+    let server = tokio::spawn(serve(listener, tls, sites, done));
     let result = tokio::time::timeout(WAIT, outcome.recv()).await;
     server.abort();
     match result {
@@ -125,20 +146,20 @@ async fn serving_the_callback(loaded: &Loaded) -> anyhow::Result<()> {
 async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<super::tls::Tls>,
-    connections: Connections,
+    sites: Sites,
     done: tokio::sync::mpsc::Sender<Connected>,
 ) {
-    let connections = Arc::new(connections);
+    let sites = Arc::new(sites);
     while let Ok((stream, _)) = listener.accept().await {
-        let (connections, done) = (connections.clone(), done.clone());
+        let (sites, done) = (sites.clone(), done.clone());
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
             let connected = Arc::new(parking_lot::Mutex::new(None));
             let slot = connected.clone();
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let (connections, slot) = (connections.clone(), slot.clone());
+                let (sites, slot) = (sites.clone(), slot.clone());
                 async move {
-                    let (response, outcome) = answer(&connections, request).await;
+                    let (response, outcome) = answer(&sites, request).await;
                     if outcome.is_some() {
                         *slot.lock() = outcome;
                     }
@@ -172,7 +193,7 @@ async fn serve(
 /// The callback's page, and what it connected. The page of a connection closes its HTTP
 /// connection (`Connection: close`), so the server knows when the browser has it.
 async fn answer(
-    connections: &Connections,
+    sites: &Sites,
     request: http::Request<hyper::body::Incoming>,
 ) -> (crate::api::Response, Option<Connected>) {
     if request.uri().path() != "/oauth/callback" {
@@ -180,7 +201,8 @@ async fn answer(
         return (crate::api::callback_page(&Err(refusal)), None);
     }
     let callback = Callback::from_query(request.uri().query());
-    let outcome = connections.complete(callback).await;
+    // The daemon's rule: a token is stored for its portal (a new one with several portals).
+    let outcome = sites.complete(callback).await;
     let mut page = crate::api::callback_page(&outcome);
     match outcome {
         Ok(connected) => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use super::commands::token_with;
+use super::commands::{about, token_with};
 use super::export_file::{Finished, Sent};
 use super::progress::Progress;
 use crate::config::{Loaded, Scope};
@@ -20,6 +20,8 @@ pub struct Daemon {
     http: reqwest::Client,
     token: String,
     envelope: Envelope,
+    /// The portal `--portal` names.
+    portal: Option<i64>,
 }
 
 impl Daemon {
@@ -27,25 +29,26 @@ impl Daemon {
         loaded: &Loaded,
         (base, http): (String, reqwest::Client),
         envelope: Envelope,
+        portal: Option<i64>,
     ) -> anyhow::Result<Daemon> {
         Ok(Daemon {
             base,
             http,
             token: token_with(loaded, Scope::Export)?,
             envelope,
+            portal,
         })
     }
 
     /// Sends one job and follows it to its end (a dry run is answered at once).
     pub async fn run(&self, inputs: &[Input], progress: &Progress) -> anyhow::Result<Sent> {
-        let answer = self
+        let request = self
             .http
             .post(format!("{}/v1/exports", self.base))
             .bearer_auth(&self.token)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(self.envelope.body(inputs))
-            .send()
-            .await?;
+            .body(self.envelope.body(inputs));
+        let answer = about(request, self.portal).send().await?;
         let status = answer.status();
         let reply: Value = answer.json().await?;
         let code = reply["error"]["code"].as_str().unwrap_or_default();
@@ -69,14 +72,11 @@ impl Daemon {
 
     async fn follow(&self, id: &str, progress: &Progress) -> anyhow::Result<Finished> {
         loop {
-            let job: Value = self
+            let request = self
                 .http
                 .get(format!("{}/v1/exports/{id}", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await?
-                .json()
-                .await?;
+                .bearer_auth(&self.token);
+            let job: Value = about(request, self.portal).send().await?.json().await?;
             let results = job["results"].as_array().cloned().unwrap_or_default();
             progress.show(results.len() as u64);
             match job["state"].as_str().and_then(State::parse) {

@@ -45,11 +45,13 @@ impl Direct {
         kind: ObjectType,
         user_email: &str,
         dry_run: bool,
+        portal: Option<i64>,
     ) -> anyhow::Result<Direct> {
         // A dry run writes nothing that must happen once; an export takes the lease.
         let opened = super::open_for_command(loaded, !dry_run).await?;
         let store = opened.store.clone();
-        let client = client(loaded, &store)?;
+        let site = super::commands::site(loaded, &store, portal)?;
+        let client = client(&site.connections)?;
         let kinds = record_types(loaded);
         let needs = Requirements {
             read: kinds.clone(),
@@ -76,7 +78,7 @@ impl Direct {
         );
         let exporter = Arc::new(Exporter::new(loaded.config.export.clone()));
         Ok(Direct {
-            connections: super::commands::connections(loaded, &store)?,
+            connections: site.connections.clone(),
             store,
             _opened: opened,
             portal: info.hub_id,

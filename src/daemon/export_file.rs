@@ -62,6 +62,7 @@ pub async fn run(
     user_email: &str,
     dry_run: bool,
     path: &Path,
+    portal: Option<i64>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         matches!(kind, ObjectType::Companies | ObjectType::Contacts),
@@ -86,12 +87,12 @@ pub async fn run(
                 .of(kind)
                 .max_records;
             (
-                Target::Daemon(Daemon::new(loaded, daemon, envelope)?),
+                Target::Daemon(Daemon::new(loaded, daemon, envelope, portal)?),
                 max_records,
             )
         }
         None => {
-            let direct = Direct::connect(loaded, kind, user_email, dry_run).await?;
+            let direct = Direct::connect(loaded, kind, user_email, dry_run, portal).await?;
             let max_records = direct.max_records()?;
             (Target::Direct(direct), max_records)
         }

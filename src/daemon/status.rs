@@ -19,8 +19,9 @@ pub enum Source {
     Store,
 }
 
-/// The status body (the shape of `GET /v1/status`) and where it came from.
-pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
+/// The status body (the shape of `GET /v1/status`) of the portal `portal` names (without it,
+/// the first) and where it came from.
+pub async fn collect(loaded: &Loaded, portal: Option<i64>) -> anyhow::Result<(Value, Source)> {
     let (base, http) = daemon_client(loaded)?;
     let unreachable = match http.get(format!("{base}/healthz")).send().await {
         Ok(answer) if answer.status().is_success() => None,
@@ -30,9 +31,8 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
     };
     if unreachable.is_none() {
         let token = token_with(loaded, Scope::Read)?;
-        let answer = http
-            .get(format!("{base}/v1/status"))
-            .bearer_auth(token)
+        let request = http.get(format!("{base}/v1/status")).bearer_auth(token);
+        let answer = super::commands::about(request, portal)
             .send()
             .await
             .with_context(|| format!("asking the daemon at {base}"))?;
@@ -57,7 +57,7 @@ pub async fn collect(loaded: &Loaded) -> anyhow::Result<(Value, Source)> {
             format!("no daemon answers on {base} ({why}), and the store cannot be opened")
         })?;
     let store = &opened.store;
-    Ok((from_store(loaded, store)?, Source::Store))
+    Ok((from_store(loaded, store, portal)?, Source::Store))
 }
 
 /// The daemon's API base URL (`server.internal_listen` when set, else `server.listen`) and a
@@ -78,18 +78,23 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
     Ok((format!("https://{address}"), builder.build()?))
 }
 
-/// The status read from a store no daemon holds open: the body `GET /v1/status` answers.
-pub fn from_store(loaded: &Loaded, store: &Store) -> anyhow::Result<Value> {
-    let portal = crate::connection::portal::first(store);
-    let mut body = api::status_body(store, portal.as_ref(), &record_types(loaded))?;
-    let connections = super::commands::connections(loaded, store)?;
-    body["connection"] = api::connection_summary(&connections.status());
-    let sites = api::Sites::load(connections, loaded.config.export.clone());
+/// The status read from a store no daemon holds open: the body `GET /v1/status` answers for
+/// the portal `named` (without it, the first).
+pub fn from_store(loaded: &Loaded, store: &Store, named: Option<i64>) -> anyhow::Result<Value> {
+    let sites = super::commands::sites(loaded, store)?;
+    let site = match named {
+        None => sites.first(),
+        Some(_) => super::commands::select(&sites, named)?,
+    };
+    let portal = site.portal();
+    let portal = portal.as_deref();
+    let mut body = api::status_body(store, portal, &record_types(loaded))?;
+    body["connection"] = api::connection_summary(&site.connections.status());
     body["portals"] = serde_json::json!(sites.portal_ids());
     body["journal"] = crate::journal::status::body(
         loaded.config.hubspot.journal.enabled,
         store,
-        portal.as_ref().map(|portal| portal.hub_id),
+        portal.map(|portal| portal.hub_id),
         None,
         None,
     )?;

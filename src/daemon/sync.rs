@@ -70,10 +70,9 @@ pub fn syncer(
     .forgetting(std::sync::Arc::new(crate::export::privacy::redact))
 }
 
-/// The service connection's client (one-shot commands that open the store themselves).
-pub fn client(loaded: &Loaded, store: &Store) -> anyhow::Result<hubspot::Client> {
-    let settings = connection::Settings::from_config(loaded)?;
-    let connections = Connections::new(store.clone(), settings);
+/// The service connection's client of a portal's `connections` (one-shot commands that open
+/// the store themselves).
+pub fn client(connections: &Connections) -> anyhow::Result<hubspot::Client> {
     let service = connections
         .service_client()
         .map_err(|unavailable| anyhow::anyhow!("{}", unavailable.reason))?;
