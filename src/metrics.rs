@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -132,7 +132,9 @@ impl Metrics {
     }
 }
 
-/// A registry of the values read at scrape time: inbox, mirror, sync and HubSpot client.
+/// A registry of the values read at scrape time: inbox, mirror, sync, HubSpot client and
+/// connection. What is about a portal carries a `portal` label (its id; empty while the
+/// connection names none), one series per portal the deployment mirrors.
 fn scrape(state: &State) -> Registry {
     let mut registry = Registry::with_prefix(PREFIX);
     registry.register(
@@ -150,117 +152,165 @@ fn scrape(state: &State) -> Registry {
         "Webhook events stored and not yet applied to the mirror",
         ConstGauge::new(saturate(state.store.inbox().pending())),
     );
-    // With several portals, the figures are the first portal's (as `GET /v1/status` shows).
-    let site = state.sites.first();
-    if let Some(portal) = site.portal() {
-        let records = Family::<Labels, Gauge>::default();
-        for kind in &state.objects {
-            // A store read error leaves the series out rather than failing the scrape.
-            if let Ok(count) = state.store.mirror().count(portal.hub_id, *kind) {
-                records
-                    .get_or_create(&vec![("type", kind.name().to_owned())])
-                    .set(saturate(count));
+    let records = Family::<Labels, Gauge>::default();
+    let mut hubspot = HubSpotSeries::default();
+    let mut connection = ConnectionSeries::default();
+    let mut journal = crate::journal::metrics::Series::default();
+    for site in state.sites.all() {
+        let hub_id = site.hub_id();
+        let portal = hub_id.map_or(String::new(), |id| id.to_string());
+        let syncer = site.syncer();
+        if let Some(hub_id) = hub_id {
+            for kind in &state.objects {
+                // A store read error leaves the series out rather than failing the scrape.
+                if let Ok(count) = state.store.mirror().count(hub_id, *kind) {
+                    records
+                        .get_or_create(&labels(&portal, [("type", kind.name().to_owned())]))
+                        .set(saturate(count));
+                }
+            }
+            if let Some(reader) = &state.journal {
+                let arrivals = syncer.as_deref().map(|syncer| &syncer.arrivals);
+                journal.add(reader, hub_id, arrivals);
             }
         }
-        registry.register("mirror_records", "Records in the mirror, by type", records);
+        if let Some(syncer) = &syncer {
+            hubspot.add(&portal, syncer);
+        }
+        connection.add(&portal, &site.connections);
     }
-    if let Some(syncer) = site.syncer() {
-        hubspot_metrics(&mut registry, &syncer);
+    registry.register("mirror_records", "Records in the mirror, by type", records);
+    hubspot.register(&mut registry);
+    if let Some(reader) = &state.journal {
+        journal.register(&mut registry, reader);
     }
-    if let (Some(journal), Some(portal)) = (&state.journal, site.hub_id()) {
-        let syncer = site.syncer();
-        crate::journal::metrics::register(
-            &mut registry,
-            journal,
-            portal,
-            syncer.as_deref().map(|s| &s.arrivals),
-        );
-    }
-    connection_metrics(&mut registry, &site.connections);
+    connection.register(&mut registry);
     if let Some(notifications) = &state.notifications {
         notification_metrics(&mut registry, notifications);
     }
     registry
 }
 
-fn hubspot_metrics(registry: &mut Registry, syncer: &crate::sync::Syncer) {
-    use std::sync::atomic::Ordering;
-    let newest_ms = syncer.counters.newest_change_ms.load(Ordering::Relaxed);
-    if newest_ms > 0 {
-        let lag_ms = crate::time::now_ms().saturating_sub(saturate(newest_ms));
-        let lag: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
-        lag.set(lag_ms.max(0) as f64 / 1000.0);
+/// `portal`'s label, then `more`.
+fn labels<const N: usize>(portal: &str, more: [(&'static str, String); N]) -> Labels {
+    let mut labels = vec![("portal", portal.to_owned())];
+    labels.extend(more);
+    labels
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// Each portal's sync lag and HubSpot client: calls, retries, its rate-limit budget.
+#[derive(Default)]
+struct HubSpotSeries {
+    lag: Family<Labels, FloatGauge>,
+    requests: Family<Labels, Counter>,
+    attempts: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    rate_limited: Family<Labels, Counter>,
+    token_refreshes: Family<Labels, Counter>,
+    failures: Family<Labels, Counter>,
+    budget: Family<Labels, FloatGauge>,
+    remaining: Family<Labels, Gauge>,
+    daily_remaining: Family<Labels, Gauge>,
+}
+
+impl HubSpotSeries {
+    fn add(&mut self, portal: &str, syncer: &crate::sync::Syncer) {
+        use std::sync::atomic::Ordering;
+        let only = labels(portal, []);
+        let newest_ms = syncer.counters.newest_change_ms.load(Ordering::Relaxed);
+        if newest_ms > 0 {
+            let lag_ms = crate::time::now_ms().saturating_sub(saturate(newest_ms));
+            self.lag
+                .get_or_create(&only)
+                .set(lag_ms.max(0) as f64 / 1000.0);
+        }
+        let client = &syncer.client;
+        for call in client.calls() {
+            let each = labels(
+                portal,
+                [
+                    ("endpoint", call.endpoint),
+                    ("status", call.status.to_string()),
+                ],
+            );
+            self.requests.get_or_create(&each).inc_by(call.count);
+        }
+        let stats = client.stats();
+        for (family, value) in [
+            (&self.attempts, stats.requests),
+            (&self.retries, stats.retries),
+            (&self.rate_limited, stats.rate_limited),
+            (&self.token_refreshes, stats.token_refreshes),
+            (&self.failures, stats.failures),
+        ] {
+            family.get_or_create(&only).inc_by(value);
+        }
+        let budget = client.budget();
+        self.budget.get_or_create(&only).set(budget.tokens_now);
+        if let Some(remaining) = budget.remaining {
+            self.remaining
+                .get_or_create(&only)
+                .set(i64::from(remaining));
+        }
+        if let Some(remaining) = budget.daily_remaining {
+            self.daily_remaining
+                .get_or_create(&only)
+                .set(i64::from(remaining));
+        }
+    }
+
+    fn register(self, registry: &mut Registry) {
         registry.register(
             "sync_lag_seconds",
             "Now minus the newest HubSpot modification time applied to the mirror",
-            lag,
+            self.lag,
         );
-    }
-    let client = &syncer.client;
-    let calls = Family::<Labels, Counter>::default();
-    for call in client.calls() {
-        calls
-            .get_or_create(&vec![
-                ("endpoint", call.endpoint),
-                ("status", call.status.to_string()),
-            ])
-            .inc_by(call.count);
-    }
-    registry.register(
-        "hubspot_requests",
-        "HubSpot API responses, by endpoint and HTTP status",
-        calls,
-    );
-    let stats = client.stats();
-    for (name, help, value) in [
-        (
-            "hubspot_attempts",
-            "HubSpot API requests sent, retries included",
-            stats.requests,
-        ),
-        (
-            "hubspot_retries",
-            "HubSpot API calls retried",
-            stats.retries,
-        ),
-        (
-            "hubspot_rate_limited",
-            "HubSpot 429 answers",
-            stats.rate_limited,
-        ),
-        (
-            "hubspot_token_refreshes",
-            "OAuth access token refreshes",
-            stats.token_refreshes,
-        ),
-        (
-            "hubspot_failures",
-            "HubSpot API calls that failed after retries",
-            stats.failures,
-        ),
-    ] {
-        registry.register(name, help, ConstCounter::new(value));
-    }
-    let budget = client.budget();
-    let tokens: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
-    tokens.set(budget.tokens_now);
-    registry.register(
-        "hubspot_rate_limit_budget",
-        "Requests the client may send now without waiting (its pacing bucket)",
-        tokens,
-    );
-    if let Some(remaining) = budget.remaining {
+        registry.register(
+            "hubspot_requests",
+            "HubSpot API responses, by endpoint and HTTP status",
+            self.requests,
+        );
+        for (name, help, family) in [
+            (
+                "hubspot_attempts",
+                "HubSpot API requests sent, retries included",
+                self.attempts,
+            ),
+            ("hubspot_retries", "HubSpot API calls retried", self.retries),
+            (
+                "hubspot_rate_limited",
+                "HubSpot 429 answers",
+                self.rate_limited,
+            ),
+            (
+                "hubspot_token_refreshes",
+                "OAuth access token refreshes",
+                self.token_refreshes,
+            ),
+            (
+                "hubspot_failures",
+                "HubSpot API calls that failed after retries",
+                self.failures,
+            ),
+        ] {
+            registry.register(name, help, family);
+        }
+        registry.register(
+            "hubspot_rate_limit_budget",
+            "Requests the client may send now without waiting (its pacing bucket)",
+            self.budget,
+        );
         registry.register(
             "hubspot_rate_limit_remaining",
             "X-HubSpot-RateLimit-Remaining of the latest answer that carried it",
-            ConstGauge::new(i64::from(remaining)),
+            self.remaining,
         );
-    }
-    if let Some(remaining) = budget.daily_remaining {
         registry.register(
             "hubspot_rate_limit_daily_remaining",
             "X-HubSpot-RateLimit-Daily-Remaining of the latest answer that carried it",
-            ConstGauge::new(i64::from(remaining)),
+            self.daily_remaining,
         );
     }
 }
@@ -269,31 +319,44 @@ fn saturate(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// The service connection's state (one series per state, 1 for the current one) and the
+/// Each portal's service connection: one series per state (1 for the current one), and the
 /// refresh tokens HubSpot refused since start.
-fn connection_metrics(registry: &mut Registry, connections: &crate::connection::Connections) {
-    use crate::connection::State as Connection;
-    let current = connections.status().state;
-    let states = Family::<Labels, Gauge>::default();
-    for each in [
-        Connection::Connected,
-        Connection::NotConnected,
-        Connection::NeedsReconnect,
-    ] {
-        states
-            .get_or_create(&vec![("state", each.as_str().to_owned())])
-            .set(i64::from(each == current));
+#[derive(Default)]
+struct ConnectionSeries {
+    states: Family<Labels, Gauge>,
+    refusals: Family<Labels, Counter>,
+}
+
+impl ConnectionSeries {
+    fn add(&mut self, portal: &str, connections: &crate::connection::Connections) {
+        use crate::connection::State as Connection;
+        let current = connections.status().state;
+        for each in [
+            Connection::Connected,
+            Connection::NotConnected,
+            Connection::NeedsReconnect,
+        ] {
+            self.states
+                .get_or_create(&labels(portal, [("state", each.as_str().to_owned())]))
+                .set(i64::from(each == current));
+        }
+        self.refusals
+            .get_or_create(&labels(portal, []))
+            .inc_by(connections.refusals());
     }
-    registry.register(
-        "connection_state",
-        "1 for the state of the gateway's HubSpot connection",
-        states,
-    );
-    registry.register(
-        "connection_refusals",
-        "Refresh tokens HubSpot refused since start (each needs a new Connect)",
-        ConstCounter::new(connections.refusals()),
-    );
+
+    fn register(self, registry: &mut Registry) {
+        registry.register(
+            "connection_state",
+            "1 for the state of the gateway's HubSpot connection",
+            self.states,
+        );
+        registry.register(
+            "connection_refusals",
+            "Refresh tokens HubSpot refused since start (each needs a new Connect)",
+            self.refusals,
+        );
+    }
 }
 
 /// Per notification target: the outbox's counts and the time from queued to delivered.

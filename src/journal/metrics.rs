@@ -4,7 +4,6 @@
 
 use std::sync::atomic::Ordering;
 
-use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,67 +15,117 @@ use crate::webhook::event::Source;
 
 type Labels = Vec<(&'static str, String)>;
 
-/// Registers the series of `portal`'s reader (counters count since the daemon started).
-pub fn register(
-    registry: &mut Registry,
-    journal: &Journal,
-    portal: i64,
-    arrivals: Option<&Arrivals>,
-) {
-    let monitor = journal.monitor(portal);
-    for (name, help, value) in [
-        (
-            "journal_events_stored",
-            "Events the Webhooks Journal added to the inbox",
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// The journal's series of every portal, labelled by it (`Series::add` each, then
+/// `register`); the journal's requests are the deployment's (one app-level client).
+#[derive(Default)]
+pub struct Series {
+    counters: [Family<Labels, Counter>; 8],
+    cursor_age: Family<Labels, FloatGauge>,
+    first: Family<Labels, Counter>,
+    repeated: Family<Labels, Counter>,
+}
+
+/// The counters' names and help, in `Series::counters` order.
+const COUNTERS: [(&str, &str); 8] = [
+    (
+        "journal_events_stored",
+        "Events the Webhooks Journal added to the inbox",
+    ),
+    (
+        "journal_events_duplicate",
+        "Journal events the inbox already held when they arrived (a file read again)",
+    ),
+    (
+        "journal_gaps",
+        "Gaps in the Webhooks Journal (expired or too old cursor, damaged file), each reconciled",
+    ),
+    (
+        "journal_bad_files",
+        "Journal files skipped after staying damaged (their changes reconciled)",
+    ),
+    (
+        "journal_url_retries",
+        "Journal files not downloaded (URL expired, download failed) and read again",
+    ),
+    (
+        "journal_damaged_reads",
+        "Journal files that came back damaged (truncated, not JSON) and were read again",
+    ),
+    ("journal_rate_limited", "Journal calls answered 429"),
+    ("journal_failures", "Journal reads that failed"),
+];
+
+impl Series {
+    /// `portal`'s reader (counters count since the daemon started) and, with its sync
+    /// running, which source delivered its changes first.
+    pub fn add(&mut self, journal: &Journal, portal: i64, arrivals: Option<&Arrivals>) {
+        let monitor = journal.monitor(portal);
+        let label = vec![("portal", portal.to_string())];
+        let values = [
             &monitor.events_stored,
-        ),
-        (
-            "journal_events_duplicate",
-            "Journal events the inbox already held (a file read again)",
             &monitor.events_duplicate,
-        ),
-        (
-            "journal_gaps",
-            "Gaps in the Webhooks Journal (expired or too old cursor, damaged file), each reconciled",
             &monitor.gaps,
-        ),
-        (
-            "journal_bad_files",
-            "Journal files skipped after staying damaged (their changes reconciled)",
             &monitor.bad_files,
-        ),
-        (
-            "journal_url_retries",
-            "Journal files not downloaded (URL expired, download failed) and read again",
             &monitor.url_retries,
-        ),
-        (
-            "journal_damaged_reads",
-            "Journal files that came back damaged (truncated, not JSON) and were read again",
             &monitor.damaged_reads,
-        ),
-        (
-            "journal_rate_limited",
-            "Journal calls answered 429",
             &monitor.rate_limited,
-        ),
-        (
-            "journal_failures",
-            "Journal reads that failed",
             &monitor.failures,
-        ),
-    ] {
-        registry.register(name, help, ConstCounter::new(value.load(Ordering::Relaxed)));
+        ];
+        for (family, value) in self.counters.iter().zip(values) {
+            family
+                .get_or_create(&label)
+                .inc_by(value.load(Ordering::Relaxed));
+        }
+        if let Some(age) = monitor.cursor_age_secs(crate::time::now_ms()) {
+            self.cursor_age.get_or_create(&label).set(age);
+        }
+        if let Some(arrivals) = arrivals {
+            for source in Source::ALL {
+                let labels = vec![
+                    ("portal", portal.to_string()),
+                    ("source", source.as_str().to_owned()),
+                ];
+                self.first
+                    .get_or_create(&labels)
+                    .inc_by(arrivals.first(source));
+                self.repeated
+                    .get_or_create(&labels)
+                    .inc_by(arrivals.repeated(source));
+            }
+        }
     }
-    if let Some(age) = monitor.cursor_age_secs(crate::time::now_ms()) {
-        let gauge: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
-        gauge.set(age);
+
+    pub fn register(self, registry: &mut Registry, journal: &Journal) {
+        for ((name, help), family) in COUNTERS.into_iter().zip(self.counters) {
+            registry.register(name, help, family);
+        }
         registry.register(
             "journal_cursor_age_seconds",
             "Now minus the time until which the inbox holds every journal event",
-            gauge,
+            self.cursor_age,
+        );
+        registry.register(
+            "journal_requests",
+            "Webhooks Journal answers (API calls and file downloads), by endpoint and status",
+            requests(journal),
+        );
+        registry.register(
+            "changes_first_delivered",
+            "Changes applied, by the source that delivered them first",
+            self.first,
+        );
+        registry.register(
+            "changes_delivered_again",
+            "Changes dropped as already delivered by a source, by that later source",
+            self.repeated,
         );
     }
+}
+
+/// The journal client's answers, API calls and downloads.
+fn requests(journal: &Journal) -> Family<Labels, Counter> {
     let calls = Family::<Labels, Counter>::default();
     for (kind, counts) in [
         ("api", journal.client.calls()),
@@ -92,30 +141,5 @@ pub fn register(
                 .inc_by(call.count);
         }
     }
-    registry.register(
-        "journal_requests",
-        "Webhooks Journal answers (API calls and file downloads), by endpoint and status",
-        calls,
-    );
-    if let Some(arrivals) = arrivals {
-        let first = Family::<Labels, Counter>::default();
-        let repeated = Family::<Labels, Counter>::default();
-        for source in Source::ALL {
-            let label = vec![("source", source.as_str().to_owned())];
-            first.get_or_create(&label).inc_by(arrivals.first(source));
-            repeated
-                .get_or_create(&label)
-                .inc_by(arrivals.repeated(source));
-        }
-        registry.register(
-            "changes_first_delivered",
-            "Changes applied, by the source that delivered them first",
-            first,
-        );
-        registry.register(
-            "changes_delivered_again",
-            "Changes dropped as already delivered by a source, by that later source",
-            repeated,
-        );
-    }
+    calls
 }

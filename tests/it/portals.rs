@@ -111,6 +111,15 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
     let (_, status_body) = setup.gateway.get("/v1/status", Some(READ_TOKEN)).await;
     assert_eq!(status_body["portals"], json!([PORTAL, OTHER_PORTAL]));
     assert_eq!(status_body["portal_id"], PORTAL);
+    // /metrics has each portal's series, by its label: here the other account's contacts.
+    let (_, metrics) = setup.gateway.get("/metrics", Some(READ_TOKEN)).await;
+    let metrics = metrics.as_str().unwrap_or_default();
+    for portal in [PORTAL, OTHER_PORTAL] {
+        let connected = format!("connection_state{{portal=\"{portal}\",state=\"connected\"}} 1");
+        assert!(metrics.contains(&connected), "{metrics}");
+    }
+    let counted = format!("mirror_records{{portal=\"{OTHER_PORTAL}\",type=\"contacts\"}} 2\n");
+    assert!(metrics.contains(&counted), "{metrics}");
 
     // Each portal answers with its own record, linked to its own account.
     let found_here = contact(&setup, PORTAL, "both@shared.example")

@@ -111,7 +111,9 @@ async fn connect_stores_the_connection_syncs_with_it_and_survives_a_restart() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("connection_state{state=\"connected\"} 1"),
+        metrics.contains(&format!(
+            "connection_state{{portal=\"{PORTAL}\",state=\"connected\"}} 1"
+        )),
         "{metrics}"
     );
 

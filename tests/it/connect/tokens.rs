@@ -91,10 +91,13 @@ async fn a_revoked_refresh_token_turns_the_connection_to_needs_reconnect() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("connection_state{state=\"needs_reconnect\"} 1"),
+        metrics.contains(&format!(
+            "connection_state{{portal=\"{PORTAL}\",state=\"needs_reconnect\"}} 1"
+        )),
         "{metrics}"
     );
-    assert!(metrics.contains("connection_refusals_total 1"), "{metrics}");
+    let refusals = format!("connection_refusals_total{{portal=\"{PORTAL}\"}} 1");
+    assert!(metrics.contains(&refusals), "{metrics}");
     wait_until("sync stopped", Duration::from_secs(10), || async {
         let (status, _) = setup
             .gateway
