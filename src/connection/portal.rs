@@ -49,6 +49,21 @@ pub fn first(store: &Store) -> Option<Portal> {
     stored(store, &super::record::Names::first().portal())
 }
 
+/// Every portal the deployment mirrors, the first site's first, then those a Connect added
+/// (the order `api::Sites` lists them in).
+pub fn mirrored(store: &Store) -> store::Result<Vec<i64>> {
+    let mut ids: Vec<i64> = first(store)
+        .map(|portal| portal.hub_id)
+        .into_iter()
+        .collect();
+    for id in super::record::added_portals(store)? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// The portal stored under the settings' name `name` (a site's, see `record::Names`).
 pub(super) fn stored(store: &Store, name: &str) -> Option<Portal> {
     let bytes = store.meta(name).ok().flatten()?;

@@ -68,6 +68,8 @@ pub struct OwnerChange {
     pub object_type: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// The portal of the record (`None` in a body without one).
+    pub portal_id: Option<i64>,
 }
 
 /// The owner change a body describes; `None` for other events or a body that does not parse.
@@ -82,6 +84,7 @@ pub fn owner_change(body: &[u8]) -> Option<OwnerChange> {
         object_type: data["object_type"].as_str()?.to_owned(),
         before: owner("owner_before"),
         after: owner("owner_after"),
+        portal_id: data["portal_id"].as_i64(),
     })
 }
 
@@ -183,7 +186,8 @@ mod tests {
             OwnerChange {
                 object_type: "contacts".into(),
                 before: None,
-                after: Some("102".into())
+                after: Some("102".into()),
+                portal_id: Some(1),
             }
         );
         let other = Event::MatchFirst {

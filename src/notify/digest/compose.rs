@@ -9,9 +9,34 @@ use super::super::wire::rfc3339;
 pub struct Digest {
     pub from_ms: i64,
     pub to_ms: i64,
+    /// One per portal the deployment mirrors, the first first.
+    pub portals: Vec<PortalDigest>,
+}
+
+/// What happened in one portal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PortalDigest {
+    pub portal_id: i64,
     pub types: Vec<TypeDigest>,
     /// Owners whose records changed hands, most moved first.
     pub owners: Vec<OwnerMoves>,
+}
+
+impl Digest {
+    pub fn newly_matched(&self) -> u64 {
+        let types = self.portals.iter().flat_map(|portal| &portal.types);
+        types.map(|t| t.newly_matched).sum()
+    }
+
+    pub fn changed_hands(&self) -> u64 {
+        let owners = self.portals.iter().flat_map(|portal| &portal.owners);
+        owners.map(|o| o.lost).sum()
+    }
+
+    /// A portal's heading, when there are several to tell apart.
+    fn heading(&self, portal: &PortalDigest) -> Option<String> {
+        (self.portals.len() > 1).then(|| format!("HubSpot account {}", portal.portal_id))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,8 +79,7 @@ pub struct Email {
 }
 
 pub fn compose(digest: &Digest) -> Email {
-    let new: u64 = digest.types.iter().map(|t| t.newly_matched).sum();
-    let moved: u64 = digest.owners.iter().map(|o| o.lost).sum();
+    let (new, moved) = (digest.newly_matched(), digest.changed_hands());
     let period = format!(
         "{} to {}",
         &rfc3339(digest.from_ms)[..16].replace('T', " "),
@@ -77,8 +101,19 @@ fn change(t: &TypeDigest) -> String {
 }
 
 fn text(digest: &Digest, period: &str) -> String {
-    let mut out = format!("What the gateway saw from {period} (UTC).\n\nNewly matched records\n");
-    for t in &digest.types {
+    let mut out = format!("What the gateway saw from {period} (UTC).\n");
+    for portal in &digest.portals {
+        if let Some(heading) = digest.heading(portal) {
+            let _ = write!(out, "\n{heading}\n");
+        }
+        portal_text(&mut out, portal);
+    }
+    out
+}
+
+fn portal_text(out: &mut String, portal: &PortalDigest) {
+    out.push_str("\nNewly matched records\n");
+    for t in &portal.types {
         let _ = writeln!(
             out,
             "  {}: {} newly matched; match rate {:.1} % ({} of {}), {}",
@@ -94,10 +129,10 @@ fn text(digest: &Digest, period: &str) -> String {
         }
     }
     out.push_str("\nOwners whose records changed hands\n");
-    if digest.owners.is_empty() {
+    if portal.owners.is_empty() {
         out.push_str("  none\n");
     }
-    for owner in &digest.owners {
+    for owner in &portal.owners {
         let to: Vec<String> = owner
             .to
             .iter()
@@ -116,19 +151,31 @@ fn text(digest: &Digest, period: &str) -> String {
             owner.gained
         );
     }
-    out
 }
 
 fn html(digest: &Digest, period: &str) -> String {
     let mut out = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\">\
-         <p>What the gateway saw from {} (UTC).</p>\
-         <h2>Newly matched records</h2><table cellpadding=\"4\">\
-         <tr><th align=\"left\">Type</th><th>Newly matched</th><th>Match rate</th>\
-         <th>Change</th></tr>",
+         <p>What the gateway saw from {} (UTC).</p>",
         escape(period)
     );
-    for t in &digest.types {
+    for portal in &digest.portals {
+        if let Some(heading) = digest.heading(portal) {
+            let _ = write!(out, "<h1>{}</h1>", escape(&heading));
+        }
+        portal_html(&mut out, portal);
+    }
+    out.push_str("</body></html>");
+    out
+}
+
+fn portal_html(out: &mut String, portal: &PortalDigest) {
+    out.push_str(
+        "<h2>Newly matched records</h2><table cellpadding=\"4\">\
+         <tr><th align=\"left\">Type</th><th>Newly matched</th><th>Match rate</th>\
+         <th>Change</th></tr>",
+    );
+    for t in &portal.types {
         let _ = write!(
             out,
             "<tr><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{:.1} % ({} of {})</td><td>{}</td></tr>",
@@ -152,7 +199,7 @@ fn html(digest: &Digest, period: &str) -> String {
         "</table><h2>Owners whose records changed hands</h2><table cellpadding=\"4\">\
          <tr><th align=\"left\">Owner</th><th>Moved away</th><th>Came in</th><th align=\"left\">To</th></tr>",
     );
-    for owner in &digest.owners {
+    for owner in &portal.owners {
         let to: Vec<String> = owner
             .to
             .iter()
@@ -167,8 +214,7 @@ fn html(digest: &Digest, period: &str) -> String {
             to.join(", ")
         );
     }
-    out.push_str("</table></body></html>");
-    out
+    out.push_str("</table>");
 }
 
 fn escape(text: &str) -> String {
@@ -184,25 +230,7 @@ mod tests {
 
     #[test]
     fn says_what_changed_in_both_parts() {
-        let digest = Digest {
-            from_ms: 1_767_225_600_000,
-            to_ms: 1_767_830_400_000,
-            types: vec![TypeDigest {
-                name: "companies".into(),
-                newly_matched: 3,
-                examples: vec!["Acme <Inc>".into()],
-                matched: 30,
-                count: 200,
-                previous_rate: Some(0.1),
-            }],
-            owners: vec![OwnerMoves {
-                owner: "Ann Lee (101)".into(),
-                lost: 5,
-                gained: 1,
-                to: vec![("Bo Li (102)".into(), 5)],
-            }],
-        };
-        let email = compose(&digest);
+        let email = compose(&digest_of(vec![portal(62515, 3, 5)]));
         assert_eq!(
             email.subject,
             "HubSpot gateway: 3 newly matched, 5 records changed hands"
@@ -225,5 +253,56 @@ mod tests {
         assert!(email.html.contains("Acme &lt;Inc&gt;"), "{}", email.html);
         assert!(!email.html.contains("<Inc>"));
         assert!(email.html.contains("<td>+5.0 points</td>"));
+        assert!(
+            !email.text.contains("HubSpot account"),
+            "one portal needs no heading"
+        );
+    }
+
+    #[test]
+    fn several_portals_each_get_their_section_and_the_subject_sums_them() {
+        let email = compose(&digest_of(vec![portal(1, 3, 5), portal(2, 4, 0)]));
+        assert_eq!(
+            email.subject,
+            "HubSpot gateway: 7 newly matched, 5 records changed hands"
+        );
+        let first = email.text.find("HubSpot account 1\n").unwrap();
+        let second = email.text.find("HubSpot account 2\n").unwrap();
+        assert!(first < second, "{}", email.text);
+        assert!(email.text[second..].contains("companies: 4 newly matched"));
+        assert!(email.text[second..].contains("  none\n"), "{}", email.text);
+        assert!(email.html.contains("<h1>HubSpot account 2</h1>"));
+    }
+
+    fn digest_of(portals: Vec<PortalDigest>) -> Digest {
+        Digest {
+            from_ms: 1_767_225_600_000,
+            to_ms: 1_767_830_400_000,
+            portals,
+        }
+    }
+
+    /// A portal where `newly` companies were matched and Ann's `moved` records went to Bo.
+    fn portal(portal_id: i64, newly: u64, moved: u64) -> PortalDigest {
+        PortalDigest {
+            portal_id,
+            types: vec![TypeDigest {
+                name: "companies".into(),
+                newly_matched: newly,
+                examples: vec!["Acme <Inc>".into()],
+                matched: 30,
+                count: 200,
+                previous_rate: Some(0.1),
+            }],
+            owners: (moved > 0)
+                .then(|| OwnerMoves {
+                    owner: "Ann Lee (101)".into(),
+                    lost: moved,
+                    gained: 1,
+                    to: vec![("Bo Li (102)".into(), moved)],
+                })
+                .into_iter()
+                .collect(),
+        }
     }
 }

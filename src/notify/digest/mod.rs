@@ -1,6 +1,7 @@
-//! The e-mail digest for people (`[notify.email]`): on its schedule, per object type the
-//! records newly matched since the last digest, the match rate and its change, and the owners
-//! whose records changed hands; plain text and a simple HTML part, sent over SMTP (`lettre`).
+//! The e-mail digest for people (`[notify.email]`): on its schedule, for each portal the
+//! deployment mirrors, per object type the records newly matched since the last digest, the
+//! match rate and its change, and the owners whose records changed hands; plain text and a
+//! simple HTML part, sent over SMTP (`lettre`).
 //!
 //! Owner changes reach it through the outbox like any target's notifications (the queue
 //! [`DIGEST_QUEUE`](super::DIGEST_QUEUE), queued in the change's transaction); they leave it
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-pub use compose::{compose, Digest, Email, OwnerMoves, TypeDigest};
+pub use compose::{compose, Digest, Email, OwnerMoves, PortalDigest, TypeDigest};
 
 use super::wire::owner_change;
 use super::DIGEST_QUEUE;
@@ -135,15 +136,17 @@ impl Mailer {
 
     async fn send_locked(&self) -> Result<Sent, String> {
         let progress = self.progress();
-        let portal = crate::connection::portal::first(&self.store)
-            .ok_or("not connected to a HubSpot portal yet")?
-            .hub_id;
+        let portals =
+            crate::connection::portal::mirrored(&self.store).map_err(|error| error.to_string())?;
+        if portals.is_empty() {
+            return Err("not connected to a HubSpot portal yet".into());
+        }
         let to_ms = now_ms();
         let (store, objects) = (self.store.clone(), self.objects.clone());
         let rates = progress.rates.clone();
         let from_ms = progress.period_start_ms;
         let (digest, consumed) = tokio::task::spawn_blocking(move || {
-            gather(&store, portal, &objects, &rates, from_ms, to_ms)
+            gather(&store, &portals, &objects, &rates, from_ms, to_ms)
         })
         .await
         .map_err(|error| error.to_string())?
@@ -157,21 +160,21 @@ impl Mailer {
         let store = self.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.outbox().settle(DIGEST_QUEUE, &settled))
             .await;
+        let rates = digest.portals.iter().flat_map(|portal| {
+            let rate = |t: &TypeDigest| (rate_key(portal.portal_id, &t.name), t.rate());
+            portal.types.iter().map(rate)
+        });
         self.save(&Progress {
             period_start_ms: to_ms,
-            rates: digest
-                .types
-                .iter()
-                .map(|t| (t.name.clone(), t.rate()))
-                .collect(),
+            rates: rates.collect(),
             last_sent_at_ms: Some(to_ms),
         });
         tracing::info!(to = ?self.settings.to, "digest e-mailed");
         Ok(Sent {
             from_ms,
             to_ms,
-            newly_matched: digest.types.iter().map(|t| t.newly_matched).sum(),
-            changed_hands: digest.owners.iter().map(|o| o.lost).sum(),
+            newly_matched: digest.newly_matched(),
+            changed_hands: digest.changed_hands(),
         })
     }
 
@@ -242,15 +245,75 @@ impl Mailer {
     }
 }
 
-/// Reads what the digest of `[from_ms, to_ms)` reports, and the owner-change rows it counts.
+/// Where a portal's match rate of a type is kept in [`Progress::rates`].
+fn rate_key(portal: i64, kind: &str) -> String {
+    format!("{portal}/{kind}")
+}
+
+/// Reads what the digest of `[from_ms, to_ms)` reports for each of `portals` (the first
+/// first), and the owner-change rows it counts.
 fn gather(
     store: &Store,
-    portal: i64,
+    portals: &[i64],
     objects: &[ObjectType],
     rates: &BTreeMap<String, f64>,
     from_ms: i64,
     to_ms: i64,
 ) -> crate::store::Result<(Digest, Vec<u64>)> {
+    // Each owner change of the period, by portal (a body without one: the first portal's).
+    let mut moves: HashMap<i64, HashMap<Moved, u64>> = HashMap::new();
+    let mut consumed = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.outbox().waiting(DIGEST_QUEUE, after, 10_000)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = *last;
+        for (seq, row) in page.iter().filter(|(_, row)| row.queued_at_ms < to_ms) {
+            if let Some(change) = owner_change(&row.body) {
+                let portal = change.portal_id.unwrap_or(portals[0]);
+                let of_portal = moves.entry(portal).or_default();
+                *of_portal.entry((change.before, change.after)).or_default() += 1;
+            }
+            consumed.push(*seq);
+        }
+    }
+    let mut sections = Vec::new();
+    for (index, portal) in portals.iter().enumerate() {
+        // Rates kept before they were kept per portal are the first portal's.
+        let previous = |kind: &str| {
+            let legacy = (index == 0).then(|| rates.get(kind)).flatten();
+            rates.get(&rate_key(*portal, kind)).or(legacy).copied()
+        };
+        let moved = moves.remove(portal).unwrap_or_default();
+        sections.push(PortalDigest {
+            portal_id: *portal,
+            types: types(store, *portal, objects, &previous, from_ms, to_ms)?,
+            owners: owners(store, *portal, &moved),
+        });
+    }
+    let digest = Digest {
+        from_ms,
+        to_ms,
+        portals: sections,
+    };
+    Ok((digest, consumed))
+}
+
+/// An owner change: the owner before and after.
+type Moved = (Option<String>, Option<String>);
+
+/// Per type of `portal`: the records newly matched in the period (a few by name), the match
+/// rate and the one at the last digest.
+fn types(
+    store: &Store,
+    portal: i64,
+    objects: &[ObjectType],
+    previous: &dyn Fn(&str) -> Option<f64>,
+    from_ms: i64,
+    to_ms: i64,
+) -> crate::store::Result<Vec<TypeDigest>> {
     let mut types = Vec::new();
     for kind in objects {
         let ownership = store.ownership();
@@ -272,28 +335,17 @@ fn gather(
             examples,
             matched: ownership.matched_count(portal, *kind)?,
             count: store.mirror().count(portal, *kind)?,
-            previous_rate: rates.get(kind.name()).copied(),
+            previous_rate: previous(kind.name()),
         });
     }
-    let mut moves: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
-    let mut consumed = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.outbox().waiting(DIGEST_QUEUE, after, 10_000)?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = *last;
-        for (seq, row) in page.iter().filter(|(_, row)| row.queued_at_ms < to_ms) {
-            if let Some(change) = owner_change(&row.body) {
-                *moves.entry((change.before, change.after)).or_default() += 1;
-            }
-            consumed.push(*seq);
-        }
-    }
+    Ok(types)
+}
+
+/// `portal`'s owners whose records changed hands, most moved first, named in that portal.
+fn owners(store: &Store, portal: i64, moves: &HashMap<Moved, u64>) -> Vec<OwnerMoves> {
     let name = |owner: &Option<String>| owner_name(store, portal, owner.as_deref());
     let mut owners: HashMap<Option<String>, OwnerMoves> = HashMap::new();
-    for ((before, after), count) in &moves {
+    for ((before, after), count) in moves {
         let lost = owners.entry(before.clone()).or_insert_with(|| OwnerMoves {
             owner: name(before),
             ..OwnerMoves::default()
@@ -318,13 +370,7 @@ fn gather(
             .then_with(|| a.owner.cmp(&b.owner))
     });
     owners.truncate(OWNERS);
-    let digest = Digest {
-        from_ms,
-        to_ms,
-        types,
-        owners,
-    };
-    Ok((digest, consumed))
+    owners
 }
 
 /// "First Last (id)", else the owner's email, else the bare id; "unowned" for none.

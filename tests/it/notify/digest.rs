@@ -122,3 +122,119 @@ async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
     assert!(listed["email"]["last_sent_at"].is_string(), "{listed}");
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_portals_the_digest_has_a_section_for_each() {
+    use crate::connect::{connect_through, oauth_options, portal, OTHER_PORTAL, PORTAL};
+    use crate::portals::{of, wait_for_backfill_of};
+
+    let sink = Sink::start().await;
+    let sim = hubspot_gateway::sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    // The other account's only contact, matched by a lookup there.
+    sim.control()
+        .create_in(
+            OTHER_PORTAL,
+            ObjectType::Contacts,
+            [("email", "ida@other.example"), ("firstname", "Ida")],
+        )
+        .unwrap();
+    let port = crate::support::process::free_port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    sim.control()
+        .set_webhook_target(Some(crate::support::webhooks_to(&public_url)));
+    let mut options = oauth_options(
+        &sim,
+        Some("IT_SECRETS_KEY"),
+        "multiple_portals = true",
+        3600,
+    );
+    options.sections = notify_section(
+        "",
+        &format!(
+            "[notify.email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nfrom = \"gw@notify.example\"\n\
+             to = [\"ops@notify.example\"]\nschedule = \"weekly fri 09:00\"\n",
+            sink.port
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gateway =
+        crate::support::Gateway::start_in(dir, &format!("127.0.0.1:{port}"), &public_url, &options)
+            .await;
+    let admin = sim
+        .control()
+        .users()
+        .into_iter()
+        .find(|user| user.portal_ids.contains(&OTHER_PORTAL))
+        .unwrap()
+        .email;
+    let setup = crate::connect::Setup { sim, gateway };
+    let control = setup.sim.control();
+    for account in [PORTAL, OTHER_PORTAL] {
+        assert_eq!(
+            connect_through(&setup.gateway, &admin, account).await.0,
+            200
+        );
+        wait_for_backfill_of(&setup, account).await;
+    }
+
+    // A first match in the other account; an owner change in the first.
+    let lookup = of("/v1/contacts/lookup?email=ida@other.example", OTHER_PORTAL);
+    let (code, found) = setup.gateway.get(&lookup, Some(READ)).await;
+    assert_eq!(
+        (code, found["matches"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+    let moved = control.ids(ObjectType::Companies, "0", 1).remove(0);
+    let before = control
+        .record(ObjectType::Companies, &moved)
+        .unwrap()
+        .properties["hubspot_owner_id"]
+        .clone();
+    let owners: Vec<String> = control.owners().iter().map(|o| o.id.to_string()).collect();
+    let after = owners.iter().find(|id| **id != before).unwrap().clone();
+    control
+        .set_owner(ObjectType::Companies, &moved, &after)
+        .unwrap();
+    let mirrored = of(&format!("/v1/objects/companies/{moved}"), PORTAL);
+    wait_until("the move is mirrored", Duration::from_secs(20), || async {
+        let (_, body) = setup.gateway.get(&mirrored, Some(READ)).await;
+        body["properties"]["hubspot_owner_id"] == after.as_str()
+    })
+    .await;
+
+    let (code, sent) = setup
+        .gateway
+        .send(
+            reqwest::Method::POST,
+            "/v1/notifications/digest",
+            ADMIN_TOKEN,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{sent}");
+    assert_eq!(
+        (
+            sent["newly_matched"].as_u64(),
+            sent["changed_hands"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let mails = sink.mails.lock().clone();
+    let data = mails[0].data.replace("=\n", "");
+    let first = data
+        .find(&format!("HubSpot account {PORTAL}"))
+        .expect(&data);
+    let other = data
+        .find(&format!("HubSpot account {OTHER_PORTAL}"))
+        .expect(&data);
+    assert!(first < other, "{data}");
+    let (first_part, other_part) = data.split_at(other);
+    // Plain text first: the first account's section holds the move, the other's the match.
+    assert!(first_part[first..].contains("1 moved away"), "{data}");
+    assert!(other_part.contains("contacts: 1 newly matched"), "{data}");
+    assert!(other_part.contains("Ida"), "{data}");
+    setup.gateway.stop().await;
+    setup.sim.shutdown().await;
+}
