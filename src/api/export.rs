@@ -19,15 +19,18 @@ use crate::export::submit::{self, Refusal, Submitted};
 use crate::export::{sample, settings, Mapping, OnDuplicate, Settings};
 use crate::object::ObjectType;
 
-pub fn settings(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
-    let current = Settings::current(&state.store, state.sites.export_config())
+/// `GET /v1/export/settings`: the named portal's.
+pub fn settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let portal = call.site(state)?.hub_id();
+    let current = Settings::current(&state.store, portal, state.sites.export_config())
         .map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(StatusCode::OK, &current.to_config()))
 }
 
 pub fn put_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let export: Export = wire::json_body(&call.body)?;
-    let saved = Settings::save(&state.store, &export).map_err(|error| match error {
+    let portal = call.site(state)?.hub_id();
+    let saved = Settings::save(&state.store, portal, &export).map_err(|error| match error {
         settings::SaveError::Invalid(problems) => {
             let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
             ApiError::new(
@@ -42,7 +45,8 @@ pub fn put_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError
 }
 
 pub fn reset_settings(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    Settings::reset(&state.store).map_err(|e| ApiError::storage(&e))?;
+    let portal = call.site(state)?.hub_id();
+    Settings::reset(&state.store, portal).map_err(|e| ApiError::storage(&e))?;
     settings(state, call)
 }
 

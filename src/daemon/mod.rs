@@ -409,10 +409,11 @@ async fn prune_exports(state: Arc<api::State>, shutdown: CancellationToken) {
         }
         let state = state.clone();
         let pruned = tokio::task::spawn_blocking(move || {
-            let settings =
-                crate::export::Settings::current(&state.store, state.sites.export_config())?;
             let now = crate::time::now_ms();
             for hub_id in state.sites.portal_ids() {
+                let config = state.sites.export_config();
+                let settings =
+                    crate::export::Settings::current(&state.store, Some(hub_id), config)?;
                 let days = settings.retention_days;
                 crate::export::retention::prune(&state.store, hub_id, days, now)?;
             }

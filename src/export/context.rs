@@ -29,7 +29,7 @@ impl Context {
         kind: ObjectType,
         config: &Export,
     ) -> store::Result<Context> {
-        let settings = Settings::current(store, config)?;
+        let settings = Settings::current(store, Some(portal), config)?;
         Ok(Context {
             kind,
             portal,

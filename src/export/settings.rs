@@ -1,5 +1,5 @@
-//! Export settings per object type: the `[export]` config, overridden through the API and
-//! persisted in the store until reset.
+//! Export settings per object type: the `[export]` config, overridden through the API (per
+//! portal) and persisted in the store until reset.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +8,19 @@ use crate::object::ObjectType;
 use crate::store::{self, Store};
 
 const META: &str = "export.settings";
+
+/// Where `portal`'s override is kept. The first portal's (and that of a gateway not connected
+/// yet) has the plain name, so the override a store kept before settings were per portal is
+/// its; another portal's carries its id.
+fn meta_name(store: &Store, portal: Option<i64>) -> String {
+    let first = crate::connection::portal::first(store).map(|first| first.hub_id);
+    match portal {
+        Some(portal) if first.is_some_and(|first| first != portal) => {
+            format!("{META}.{portal}")
+        }
+        _ => META.to_owned(),
+    }
+}
 
 /// What an export of one record may do when a duplicate is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,37 +94,38 @@ impl Settings {
         }
     }
 
-    /// The settings in effect: the stored override, else the config.
-    pub fn current(store: &Store, config: &Export) -> store::Result<Settings> {
-        let stored = store
-            .meta(META)?
-            .and_then(|bytes| serde_json::from_slice::<Export>(&bytes).ok());
+    /// The settings in effect for `portal`: its stored override, else the config.
+    pub fn current(store: &Store, portal: Option<i64>, config: &Export) -> store::Result<Settings> {
+        let stored = stored(store, portal)?;
         Ok(Settings::from_config(stored.as_ref().unwrap_or(config)))
     }
 
-    /// Validates `export` (same keys and rules as the config) and persists it.
-    pub fn save(store: &Store, export: &Export) -> Result<Settings, SaveError> {
+    /// Validates `export` (same keys and rules as the config) and persists it as `portal`'s.
+    pub fn save(
+        store: &Store,
+        portal: Option<i64>,
+        export: &Export,
+    ) -> Result<Settings, SaveError> {
         let problems = validate(export);
         if !problems.is_empty() {
             return Err(SaveError::Invalid(problems));
         }
         // Invariant: the config types serialise.
         let bytes = serde_json::to_vec(export).expect("export settings serialise");
-        store.set_meta(META, &bytes)?;
+        store.set_meta(&meta_name(store, portal), &bytes)?;
         store.commit()?;
         Ok(Settings::from_config(export))
     }
 
-    /// Whether an override saved through the API (or the console) is in effect.
-    pub fn overridden(store: &Store) -> store::Result<bool> {
-        let stored = store.meta(META)?;
-        Ok(stored.is_some_and(|bytes| serde_json::from_slice::<Export>(&bytes).is_ok()))
+    /// Whether an override saved through the API (or the console) is in effect for `portal`.
+    pub fn overridden(store: &Store, portal: Option<i64>) -> store::Result<bool> {
+        Ok(stored(store, portal)?.is_some())
     }
 
-    /// Drops the override: the config applies again.
-    pub fn reset(store: &Store) -> store::Result<()> {
+    /// Drops `portal`'s override: the config applies again.
+    pub fn reset(store: &Store, portal: Option<i64>) -> store::Result<()> {
         // An empty value reads as "no override" (meta values cannot be removed).
-        store.set_meta(META, b"")?;
+        store.set_meta(&meta_name(store, portal), b"")?;
         store.commit()
     }
 
@@ -150,6 +164,12 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.key, self.message)
     }
+}
+
+/// `portal`'s stored override, if one is in effect.
+fn stored(store: &Store, portal: Option<i64>) -> store::Result<Option<Export>> {
+    let bytes = store.meta(&meta_name(store, portal))?;
+    Ok(bytes.and_then(|bytes| serde_json::from_slice::<Export>(&bytes).ok()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,11 +253,48 @@ mod tests {
         let config = Export::default();
         let mut changed = config.clone();
         changed.contacts.on_duplicate = "skip".into();
-        Settings::save(&store, &changed).unwrap();
-        let current = Settings::current(&store, &config).unwrap();
+        Settings::save(&store, None, &changed).unwrap();
+        let current = Settings::current(&store, None, &config).unwrap();
         assert_eq!(current.contacts.on_duplicate, OnDuplicate::Skip);
-        Settings::reset(&store).unwrap();
-        let current = Settings::current(&store, &config).unwrap();
+        Settings::reset(&store, None).unwrap();
+        let current = Settings::current(&store, None, &config).unwrap();
         assert_eq!(current.contacts.on_duplicate, OnDuplicate::Update);
+    }
+
+    #[test]
+    fn each_portal_has_its_own_override_and_the_first_keeps_the_one_from_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let config = Export::default();
+        let on_duplicate = |portal| {
+            let current = Settings::current(&store, portal, &config).unwrap();
+            current.contacts.on_duplicate
+        };
+        let mut skip = config.clone();
+        skip.contacts.on_duplicate = "skip".into();
+        // Saved before the gateway knew its portal: the first portal's once it does.
+        Settings::save(&store, None, &skip).unwrap();
+        // The first portal as the connection stores it (`connection::record::Names`).
+        let first = crate::connection::Portal {
+            hub_id: 1,
+            ui_base: "https://app.hubspot.com".into(),
+            user_email: None,
+            user_id: None,
+        };
+        let bytes = serde_json::to_vec(&first).unwrap();
+        store.set_meta("portal", &bytes).unwrap();
+        assert_eq!(on_duplicate(Some(1)), OnDuplicate::Skip);
+        assert_eq!(on_duplicate(Some(2)), OnDuplicate::Update, "the config's");
+
+        let mut create = config.clone();
+        create.contacts.on_duplicate = "create".into();
+        Settings::save(&store, Some(2), &create).unwrap();
+        assert_eq!(on_duplicate(Some(2)), OnDuplicate::Create);
+        assert_eq!(on_duplicate(Some(1)), OnDuplicate::Skip);
+        assert!(Settings::overridden(&store, Some(2)).unwrap());
+        Settings::reset(&store, Some(2)).unwrap();
+        assert_eq!(on_duplicate(Some(2)), OnDuplicate::Update);
+        assert!(Settings::overridden(&store, Some(1)).unwrap());
+        assert!(!Settings::overridden(&store, Some(2)).unwrap());
     }
 }

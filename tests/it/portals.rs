@@ -213,6 +213,36 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
         assert_eq!(dev[0]["owner_id"], json!(owner), "{list}");
     }
 
+    // Export settings are each portal's: skip duplicates in the second account only.
+    let settings = "/v1/export/settings";
+    let (_, mut changed) = setup
+        .gateway
+        .get(&of(settings, OTHER_PORTAL), Some(ADMIN_TOKEN))
+        .await;
+    changed["contacts"]["on_duplicate"] = json!("skip");
+    let (status, saved) = setup
+        .gateway
+        .send(
+            Method::PUT,
+            &of(settings, OTHER_PORTAL),
+            ADMIN_TOKEN,
+            &changed,
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    for (portal, expected) in [(PORTAL, "update"), (OTHER_PORTAL, "skip")] {
+        let (_, current) = setup
+            .gateway
+            .get(&of(settings, portal), Some(ADMIN_TOKEN))
+            .await;
+        assert_eq!(
+            current["contacts"]["on_duplicate"], expected,
+            "{portal}: {current}"
+        );
+    }
+    let (status, _) = setup.gateway.get(settings, Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 400, "several portals: the settings of which?");
+
     // A change in the second account reaches its mirror by webhook (polling is an hour
     // apart), and only its mirror.
     control

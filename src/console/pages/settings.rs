@@ -16,7 +16,12 @@ use crate::export::Settings;
 /// `GET /admin/settings`.
 pub fn page(ctx: &Ctx) -> Outcome {
     let state = ctx.state();
-    let current = Settings::current(&state.store, state.sites.export_config())?.to_config();
+    let current = Settings::current(
+        &state.store,
+        super::hub_id(ctx),
+        state.sites.export_config(),
+    )?
+    .to_config();
     render(ctx, &current, &[], StatusCode::OK)
 }
 
@@ -24,7 +29,7 @@ pub fn page(ctx: &Ctx) -> Outcome {
 pub fn save(ctx: &Ctx) -> Outcome {
     let (export, mut problems) = read(ctx);
     if problems.is_empty() {
-        match Settings::save(&ctx.state().store, &export) {
+        match Settings::save(&ctx.state().store, super::hub_id(ctx), &export) {
             Ok(_) => {
                 return Ok(Reply::redirect("/admin/settings").with_flash(Flash::ok(
                     "Export settings saved; they apply to the next export.",
@@ -39,7 +44,7 @@ pub fn save(ctx: &Ctx) -> Outcome {
 
 /// `POST /admin/settings/reset`: the config's values apply again.
 pub fn reset(ctx: &Ctx) -> Outcome {
-    Settings::reset(&ctx.state().store)?;
+    Settings::reset(&ctx.state().store, super::hub_id(ctx))?;
     Ok(Reply::redirect("/admin/settings").with_flash(Flash::ok(
         "Export settings reset to the config file's values.",
     )))
@@ -94,7 +99,7 @@ fn read(ctx: &Ctx) -> (Export, Vec<Problem>) {
 }
 
 fn render(ctx: &Ctx, export: &Export, problems: &[Problem], status: StatusCode) -> Outcome {
-    let overridden = Settings::overridden(&ctx.state().store)?;
+    let overridden = Settings::overridden(&ctx.state().store, super::hub_id(ctx))?;
     let csrf = ctx.csrf();
     let content = html! {
         h1 { "Export settings" }
