@@ -209,6 +209,7 @@ impl Inbox {
             }),
         )
     }
+
     /// Events stored and not applied yet (redeliveries among them until the leader reads
     /// them).
     pub async fn pending(&self) -> Result<u64> {
