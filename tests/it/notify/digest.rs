@@ -9,7 +9,33 @@ use super::receiver::Receiver;
 use super::smtp::Sink;
 use super::{notify_section, target, wait_for, Harness, READ};
 use crate::mirror::{small_portal, wait_until};
-use crate::support::ADMIN_TOKEN;
+use crate::support::{Gateway, ADMIN_TOKEN};
+
+/// Gives a company of the simulated portal another owner and waits until `gateway` mirrors
+/// the change (asking at `path` of the record's API path).
+async fn move_a_company(
+    control: &hubspot_gateway::sim::Control,
+    gateway: &Gateway,
+    path: impl Fn(String) -> String,
+) {
+    let moved = control.ids(ObjectType::Companies, "0", 1).remove(0);
+    let (_, after) = super::reassign(control, ObjectType::Companies, &moved);
+    let mirrored = path(format!("/v1/objects/companies/{moved}"));
+    wait_until("the move is mirrored", Duration::from_secs(20), || async {
+        let (_, body) = gateway.get(&mirrored, Some(READ)).await;
+        body["properties"]["hubspot_owner_id"] == after.as_str()
+    })
+    .await;
+}
+
+/// `POST /v1/notifications/digest`: its status and answer.
+async fn send_digest(gateway: &Gateway) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({});
+    let path = "/v1/notifications/digest";
+    gateway
+        .send(reqwest::Method::POST, path, ADMIN_TOKEN, &body)
+        .await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
@@ -41,39 +67,9 @@ async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
     assert_eq!(code, 200);
     wait_for(&matches, "match.first", 1, Duration::from_secs(20)).await;
 
-    let moved = control.ids(ObjectType::Companies, "0", 1).remove(0);
-    let before = control
-        .record(ObjectType::Companies, &moved)
-        .unwrap()
-        .properties["hubspot_owner_id"]
-        .clone();
-    let owners: Vec<String> = control
-        .owners()
-        .iter()
-        .map(|owner| owner.id.to_string())
-        .collect();
-    let after = owners.iter().find(|id| **id != before).unwrap().clone();
-    control
-        .set_owner(ObjectType::Companies, &moved, &after)
-        .unwrap();
-    wait_until("the move is mirrored", Duration::from_secs(20), || async {
-        let (_, body) = harness
-            .gateway
-            .get(&format!("/v1/objects/companies/{moved}"), Some(READ))
-            .await;
-        body["properties"]["hubspot_owner_id"] == after.as_str()
-    })
-    .await;
+    move_a_company(control, &harness.gateway, |path| path).await;
 
-    let (code, sent) = harness
-        .gateway
-        .send(
-            reqwest::Method::POST,
-            "/v1/notifications/digest",
-            ADMIN_TOKEN,
-            &serde_json::json!({}),
-        )
-        .await;
+    let (code, sent) = send_digest(&harness.gateway).await;
     assert_eq!(code, 200, "{sent}");
     assert_eq!(sent["newly_matched"], 1, "{sent}");
     assert_eq!(sent["changed_hands"], 1, "{sent}");
@@ -104,15 +100,7 @@ async fn the_digest_reports_new_matches_and_owner_moves_by_smtp() {
     );
 
     // The moves were consumed: the next digest has none.
-    let (_, again) = harness
-        .gateway
-        .send(
-            reqwest::Method::POST,
-            "/v1/notifications/digest",
-            ADMIN_TOKEN,
-            &serde_json::json!({}),
-        )
-        .await;
+    let (_, again) = send_digest(&harness.gateway).await;
     assert_eq!(again["changed_hands"], 0, "{again}");
     assert_eq!(again["newly_matched"], 0, "{again}");
     let (_, listed) = harness
@@ -159,9 +147,7 @@ async fn with_several_portals_the_digest_has_a_section_for_each() {
         ),
     );
     let dir = tempfile::tempdir().unwrap();
-    let gateway =
-        crate::support::Gateway::start_in(dir, &format!("127.0.0.1:{port}"), &public_url, &options)
-            .await;
+    let gateway = Gateway::start_in(dir, &format!("127.0.0.1:{port}"), &public_url, &options).await;
     let admin = sim
         .control()
         .users()
@@ -186,33 +172,9 @@ async fn with_several_portals_the_digest_has_a_section_for_each() {
         (code, found["matches"].as_array().map(Vec::len)),
         (200, Some(1))
     );
-    let moved = control.ids(ObjectType::Companies, "0", 1).remove(0);
-    let before = control
-        .record(ObjectType::Companies, &moved)
-        .unwrap()
-        .properties["hubspot_owner_id"]
-        .clone();
-    let owners: Vec<String> = control.owners().iter().map(|o| o.id.to_string()).collect();
-    let after = owners.iter().find(|id| **id != before).unwrap().clone();
-    control
-        .set_owner(ObjectType::Companies, &moved, &after)
-        .unwrap();
-    let mirrored = of(&format!("/v1/objects/companies/{moved}"), PORTAL);
-    wait_until("the move is mirrored", Duration::from_secs(20), || async {
-        let (_, body) = setup.gateway.get(&mirrored, Some(READ)).await;
-        body["properties"]["hubspot_owner_id"] == after.as_str()
-    })
-    .await;
+    move_a_company(control, &setup.gateway, |path| of(&path, PORTAL)).await;
 
-    let (code, sent) = setup
-        .gateway
-        .send(
-            reqwest::Method::POST,
-            "/v1/notifications/digest",
-            ADMIN_TOKEN,
-            &serde_json::json!({}),
-        )
-        .await;
+    let (code, sent) = send_digest(&setup.gateway).await;
     assert_eq!(code, 200, "{sent}");
     assert_eq!(
         (

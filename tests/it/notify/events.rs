@@ -53,20 +53,7 @@ async fn each_change_notifies_once_signed_and_the_backfill_notifies_nothing() {
 
     // owner.changed: before → after.
     let contact = control.ids(ObjectType::Contacts, "0", 1).remove(0);
-    let before = control
-        .record(ObjectType::Contacts, &contact)
-        .unwrap()
-        .properties["hubspot_owner_id"]
-        .clone();
-    let owners: Vec<String> = control
-        .owners()
-        .iter()
-        .map(|owner| owner.id.to_string())
-        .collect();
-    let after = owners.iter().find(|id| **id != before).unwrap().clone();
-    control
-        .set_owner(ObjectType::Contacts, &contact, &after)
-        .unwrap();
+    let (before, after) = super::reassign(control, ObjectType::Contacts, &contact);
     let changed = wait_for(&all, "owner.changed", 1, WITHIN).await;
     assert_eq!(
         changed[0]["data"],
@@ -120,7 +107,12 @@ async fn each_change_notifies_once_signed_and_the_backfill_notifies_nothing() {
     );
 
     // owner.archived: the records the owner still owns, counted per type.
-    let leaving = owners.iter().find(|id| **id != after).unwrap().clone();
+    let owners = control.owners();
+    let leaving = owners
+        .iter()
+        .map(|owner| owner.id.to_string())
+        .find(|id| *id != after)
+        .unwrap();
     let owned = owned_by(&harness, ObjectType::Contacts, &leaving);
     assert!(owned > 0);
     control.archive_owner(&leaving).unwrap();

@@ -139,6 +139,24 @@ impl Harness {
     }
 }
 
+/// Gives the record `id` of `kind` another owner in the simulated portal; its owner before
+/// and after.
+pub fn reassign(control: &sim::Control, kind: sim::ObjectType, id: &str) -> (String, String) {
+    let before = control.record(kind, id).unwrap().properties["hubspot_owner_id"].clone();
+    let owners: Vec<String> = control
+        .owners()
+        .iter()
+        .map(|owner| owner.id.to_string())
+        .collect();
+    let after = owners
+        .iter()
+        .find(|owner| **owner != before)
+        .unwrap()
+        .clone();
+    control.set_owner(kind, id, &after).unwrap();
+    (before, after)
+}
+
 /// A portal of `owners` owners and `contacts` contacts, nothing else, for the real binary.
 pub fn contacts_portal(owners: usize, contacts: usize) -> SimConfig {
     SimConfig {
