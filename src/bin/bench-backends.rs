@@ -7,7 +7,10 @@
 //!   as the daemon's committer does, for N seconds on sled (`Store::store_events` then
 //!   `Store::acknowledge`: group commit, fdatasync, ledger), on PostgreSQL with one
 //!   committer (`store::postgres::Inbox`: one `INSERT` and one commit per group) and with two
-//!   committers, each with its own pool (two replicas).
+//!   committers, each with its own pool (two replicas). Then, on sled and on the one-committer
+//!   database, the leader's reading: windows of 2,000 events read and marked applied until
+//!   none is left, as the webhook consumer does without applying them to a mirror (on
+//!   PostgreSQL this is where redeliveries are dropped and events recorded for detecting them).
 //! - `bench-backends mirror [--contacts N] [--seconds N] [--runs N]`: fills each mirror with N
 //!   contacts (about 40 properties each, in writes of 100 records as a backfill page), then
 //!   looks up random contacts by email from two tasks for N seconds; prints records/s of the

@@ -213,10 +213,12 @@ async fn hubspot_failures(harness: &Harness) -> f64 {
     assert_eq!(status, 200);
     let text = body.as_str().expect("metrics are text");
     let samples = crate::support::metrics_text::parse(text).expect("valid exposition");
+    // Every portal's series (this gateway has one).
     samples
-        .get("hubspot_gateway_hubspot_failures_total")
-        .copied()
-        .unwrap_or(0.0)
+        .iter()
+        .filter(|(series, _)| series.starts_with("hubspot_gateway_hubspot_failures_total{"))
+        .map(|(_, count)| count)
+        .sum()
 }
 
 /// 5xx bursts during the initial backfill: it retries through them and the mirror ends equal

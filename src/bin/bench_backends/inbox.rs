@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hubspot_gateway::kit::median;
 use hubspot_gateway::kit::postgres::Cluster;
-use hubspot_gateway::store::postgres::{Database, Inbox};
+use hubspot_gateway::store::postgres::{Database, Fence, Inbox};
 use hubspot_gateway::store::{NewEvent, Store};
 use tokio::time::Instant;
 
@@ -57,7 +57,12 @@ fn new_events(request: &[(i64, String)]) -> Vec<NewEvent<'_>> {
         .collect()
 }
 
-fn sled_run(seconds: u64, group: usize) -> anyhow::Result<f64> {
+/// Events the leader's consumer reads per window (as `sync::webhooks` does).
+const WINDOW: usize = 2_000;
+
+/// Appends for `seconds`, then reads and marks applied what was stored, window by window, as
+/// the leader's consumer does (without applying to a mirror): both rates in events/s.
+fn sled_run(seconds: u64, group: usize) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
     let mut load = Load { group, next: 0 };
@@ -70,7 +75,43 @@ fn sled_run(seconds: u64, group: usize) -> anyhow::Result<f64> {
         store.acknowledge(durable)?;
         events += outcomes.iter().map(|o| o.stored as usize).sum::<usize>();
     }
-    Ok(events as f64 / start.elapsed().as_secs_f64())
+    let appended = events as f64 / start.elapsed().as_secs_f64();
+    let (start, mut drained) = (Instant::now(), 0usize);
+    loop {
+        let window = store.inbox().window(WINDOW)?;
+        if window.is_empty() {
+            break;
+        }
+        store.inbox().mark_applied(&window)?;
+        drained += window.read();
+    }
+    Ok((appended, drained as f64 / start.elapsed().as_secs_f64()))
+}
+
+/// Reads and marks applied everything stored at `url`, as the leader's consumer does (the
+/// window drops redeliveries and records the rest for detecting them); events/s.
+async fn postgres_drain(url: &str) -> anyhow::Result<f64> {
+    let database = Database::new(url, 2, None)?;
+    let epoch: i64 = database
+        .client()
+        .await?
+        .query_one(
+            "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
+            &[],
+        )
+        .await?
+        .get(0);
+    let (fence, inbox) = (Fence::taken(epoch), Inbox::new(database));
+    let (start, mut drained) = (Instant::now(), 0usize);
+    loop {
+        let window = inbox.window(WINDOW).await?;
+        if window.is_empty() {
+            break;
+        }
+        inbox.mark_applied(fence, "bench", &window).await?;
+        drained += window.events_read();
+    }
+    Ok(drained as f64 / start.elapsed().as_secs_f64())
 }
 
 async fn postgres_run(
@@ -113,20 +154,28 @@ pub async fn run() -> anyhow::Result<()> {
     let group = usize::try_from(argument("--group", 8)?)?;
     let cluster = Cluster::start()?;
     let (mut sled, mut one, mut two) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sled_drains, mut postgres_drains) = (Vec::new(), Vec::new());
     for run in 1..=runs {
         // A fresh database and store each run, alternating the backends.
-        let rate = tokio::task::spawn_blocking(move || sled_run(seconds, group)).await??;
-        println!("run {run}: sled {rate:.0} events/s");
+        let (rate, drain) = tokio::task::spawn_blocking(move || sled_run(seconds, group)).await??;
+        println!("run {run}: sled {rate:.0} events/s, the leader's reading {drain:.0} events/s");
         sled.push(rate);
+        sled_drains.push(drain);
         for (replicas, rates) in [(1, &mut one), (2, &mut two)] {
             let url = cluster.fresh_database().await?;
             Database::new(&url, 1, None)?.migrate().await?;
             let rate = postgres_run(&url, replicas, seconds, group).await?;
             println!("run {run}: postgres, {replicas} replica(s) {rate:.0} events/s");
             rates.push(rate);
+            if replicas == 1 {
+                let drain = postgres_drain(&url).await?;
+                println!("run {run}: postgres, the leader's reading {drain:.0} events/s");
+                postgres_drains.push(drain);
+            }
         }
     }
     let (sled, one, two) = (median(&sled), median(&one), median(&two));
+    let (sled_drain, postgres_drain) = (median(&sled_drains), median(&postgres_drains));
     println!(
         "{}",
         serde_json::json!({
@@ -139,6 +188,8 @@ pub async fn run() -> anyhow::Result<()> {
             "postgres_two_replicas_events_per_s": two.round(),
             "one_replica_vs_sled": (one / sled * 100.0).round() / 100.0,
             "two_replicas_vs_one": (two / one * 100.0).round() / 100.0,
+            "sled_leader_reading_events_per_s": sled_drain.round(),
+            "postgres_leader_reading_events_per_s": postgres_drain.round(),
         })
     );
     Ok(())
