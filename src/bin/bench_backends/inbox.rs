@@ -92,16 +92,8 @@ fn sled_run(seconds: u64, group: usize) -> anyhow::Result<(f64, f64)> {
 /// window drops redeliveries and records the rest for detecting them); events/s.
 async fn postgres_drain(url: &str) -> anyhow::Result<f64> {
     let database = Database::new(url, 2, None)?;
-    let epoch: i64 = database
-        .client()
-        .await?
-        .query_one(
-            "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
-            &[],
-        )
-        .await?
-        .get(0);
-    let (fence, inbox) = (Fence::taken(epoch), Inbox::new(database));
+    let fence = Fence::take_unheld(&database).await?;
+    let inbox = Inbox::new(database);
     let (start, mut drained) = (Instant::now(), 0usize);
     loop {
         let window = inbox.window(WINDOW).await?;

@@ -129,16 +129,7 @@ fn sled_run(contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
 async fn postgres_run(url: &str, contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
     let database = Database::new(url, LOOKERS + 1, None)?;
     database.migrate().await?;
-    let epoch: i64 = database
-        .client()
-        .await?
-        .query_one(
-            "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
-            &[],
-        )
-        .await?
-        .get(0);
-    let fence = Fence::taken(epoch);
+    let fence = Fence::take_unheld(&database).await?;
     let mirror = Mirror::new(database.clone());
     let start = Instant::now();
     let mut id = 1;

@@ -61,10 +61,19 @@ pub struct Fence {
 }
 
 impl Fence {
-    /// The fence of an epoch taken outside a [`Candidate`] (tests, benchmarks: a single
-    /// writer that wrote the `leadership` row itself).
-    pub fn taken(epoch: i64) -> Fence {
-        Fence { epoch }
+    /// Writes a new epoch as a leader taking the lease would, but outside a [`Candidate`]
+    /// and without holding the lease (tests, benchmarks: a single writer); its fence.
+    pub async fn take_unheld(database: &Database) -> Result<Fence> {
+        let epoch: i64 = database
+            .client()
+            .await?
+            .query_one(
+                "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
+                &[],
+            )
+            .await?
+            .get(0);
+        Ok(Fence { epoch })
     }
 
     pub fn epoch(self) -> i64 {

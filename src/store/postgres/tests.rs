@@ -42,18 +42,7 @@ pub(super) async fn leading_database() -> (Database, super::Fence) {
 /// The fence of a new epoch on a migrated database, written as a leader taking the lease
 /// would.
 pub(super) async fn lead(database: &Database) -> super::Fence {
-    let epoch: i64 = database
-        .client()
-        .await
-        .unwrap()
-        .query_one(
-            "UPDATE leadership SET epoch = epoch + 1 RETURNING epoch",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    super::Fence::taken(epoch)
+    super::Fence::take_unheld(database).await.unwrap()
 }
 
 /// A running candidate: its role, and the token that stops it.
