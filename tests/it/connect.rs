@@ -208,16 +208,17 @@ impl Setup {
     }
 }
 
+/// `POST /v1/connection/start` at `gateway`: the status and answer.
+pub async fn start(gateway: &Gateway) -> (u16, Value) {
+    let path = "/v1/connection/start";
+    gateway
+        .send(Method::POST, path, ADMIN_TOKEN, &Value::Null)
+        .await
+}
+
 /// `POST /v1/connection/start` at `gateway` → the authorize URL.
 pub async fn start_url(gateway: &Gateway) -> String {
-    let (status, body) = gateway
-        .send(
-            Method::POST,
-            "/v1/connection/start",
-            ADMIN_TOKEN,
-            &Value::Null,
-        )
-        .await;
+    let (status, body) = start(gateway).await;
     assert_eq!(status, 200, "{body}");
     body["authorize_url"].as_str().unwrap().to_owned()
 }

@@ -339,14 +339,7 @@ async fn a_private_app_token_shows_as_connected_and_refuses_connect() {
     assert_eq!(connection["portal_id"], PORTAL);
     let first = &harness.sim.control().users()[0];
     assert_eq!(connection["primary_admin"]["email"], first.email);
-    let (status, body) = gateway
-        .send(
-            Method::POST,
-            "/v1/connection/start",
-            ADMIN_TOKEN,
-            &Value::Null,
-        )
-        .await;
+    let (status, body) = super::start(gateway).await;
     assert_eq!(
         (status, &body["error"]["code"]),
         (409, &json!("private_app_configured")),

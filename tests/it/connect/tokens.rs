@@ -268,15 +268,7 @@ async fn a_changed_secrets_key_says_so_and_connecting_again_works() {
             .contains("store.secrets_key is not set"),
         "{connection}"
     );
-    let (status, body) = setup
-        .gateway
-        .send(
-            Method::POST,
-            "/v1/connection/start",
-            ADMIN_TOKEN,
-            &Value::Null,
-        )
-        .await;
+    let (status, body) = super::start(&setup.gateway).await;
     assert_eq!(
         (status, &body["error"]["code"]),
         (409, &json!("no_secrets_key")),
