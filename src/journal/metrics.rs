@@ -2,6 +2,7 @@
 //! the cursor's age, journal calls and file downloads, and which source delivered each change
 //! first (webhooks or the journal).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use prometheus_client::metrics::counter::Counter;
@@ -21,41 +22,12 @@ type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 /// `register`); the journal's requests are the deployment's (one app-level client).
 #[derive(Default)]
 pub struct Series {
-    counters: [Family<Labels, Counter>; 8],
+    /// The monitors' counters by name, with their help.
+    counters: BTreeMap<&'static str, (&'static str, Family<Labels, Counter>)>,
     cursor_age: Family<Labels, FloatGauge>,
     first: Family<Labels, Counter>,
     repeated: Family<Labels, Counter>,
 }
-
-/// The counters' names and help, in `Series::counters` order.
-const COUNTERS: [(&str, &str); 8] = [
-    (
-        "journal_events_stored",
-        "Events the Webhooks Journal added to the inbox",
-    ),
-    (
-        "journal_events_duplicate",
-        "Journal events the inbox already held when they arrived (a file read again)",
-    ),
-    (
-        "journal_gaps",
-        "Gaps in the Webhooks Journal (expired or too old cursor, damaged file), each reconciled",
-    ),
-    (
-        "journal_bad_files",
-        "Journal files skipped after staying damaged (their changes reconciled)",
-    ),
-    (
-        "journal_url_retries",
-        "Journal files not downloaded (URL expired, download failed) and read again",
-    ),
-    (
-        "journal_damaged_reads",
-        "Journal files that came back damaged (truncated, not JSON) and were read again",
-    ),
-    ("journal_rate_limited", "Journal calls answered 429"),
-    ("journal_failures", "Journal reads that failed"),
-];
 
 impl Series {
     /// `portal`'s reader (counters count since the daemon started) and, with its sync
@@ -63,17 +35,49 @@ impl Series {
     pub fn add(&mut self, journal: &Journal, portal: i64, arrivals: Option<&Arrivals>) {
         let monitor = journal.monitor(portal);
         let label = vec![("portal", portal.to_string())];
-        let values = [
-            &monitor.events_stored,
-            &monitor.events_duplicate,
-            &monitor.gaps,
-            &monitor.bad_files,
-            &monitor.url_retries,
-            &monitor.damaged_reads,
-            &monitor.rate_limited,
-            &monitor.failures,
-        ];
-        for (family, value) in self.counters.iter().zip(values) {
+        for (name, help, value) in [
+            (
+                "journal_events_stored",
+                "Events the Webhooks Journal added to the inbox",
+                &monitor.events_stored,
+            ),
+            (
+                "journal_events_duplicate",
+                "Journal events the inbox already held when they arrived (a file read again)",
+                &monitor.events_duplicate,
+            ),
+            (
+                "journal_gaps",
+                "Gaps in the Webhooks Journal (expired or too old cursor, damaged file), each reconciled",
+                &monitor.gaps,
+            ),
+            (
+                "journal_bad_files",
+                "Journal files skipped after staying damaged (their changes reconciled)",
+                &monitor.bad_files,
+            ),
+            (
+                "journal_url_retries",
+                "Journal files not downloaded (URL expired, download failed) and read again",
+                &monitor.url_retries,
+            ),
+            (
+                "journal_damaged_reads",
+                "Journal files that came back damaged (truncated, not JSON) and were read again",
+                &monitor.damaged_reads,
+            ),
+            (
+                "journal_rate_limited",
+                "Journal calls answered 429",
+                &monitor.rate_limited,
+            ),
+            (
+                "journal_failures",
+                "Journal reads that failed",
+                &monitor.failures,
+            ),
+        ] {
+            let (_, family) = self.counters.entry(name).or_insert((help, Family::default()));
             family
                 .get_or_create(&label)
                 .inc_by(value.load(Ordering::Relaxed));
@@ -98,7 +102,7 @@ impl Series {
     }
 
     pub fn register(self, registry: &mut Registry, journal: &Journal) {
-        for ((name, help), family) in COUNTERS.into_iter().zip(self.counters) {
+        for (name, (help, family)) in self.counters {
             registry.register(name, help, family);
         }
         registry.register(
