@@ -275,6 +275,15 @@ impl Sites {
         site_of(&self.sites.read(), hub_id)
     }
 
+    /// The site a status describes: the portal it names, else the first (a status lists
+    /// every portal, so unnamed it need not refuse).
+    pub fn described(&self, named: Option<i64>) -> Result<Arc<Site>, Unselected> {
+        match named {
+            None => Ok(self.first()),
+            named => self.select(named),
+        }
+    }
+
     /// The site a request is about: the portal it names, else the only site.
     pub fn select(&self, named: Option<i64>) -> Result<Arc<Site>, Unselected> {
         let sites = self.sites.read();

@@ -6,7 +6,6 @@ use serde_json::{json, Map, Value};
 
 use super::error::{json_response, ApiError, Response};
 use super::router::Call;
-use super::sites::Unselected;
 use super::wire::optional_time;
 use super::{rfc3339, Portal, Site, State};
 use crate::object::ObjectType;
@@ -17,10 +16,7 @@ use crate::sync::TypeStatus;
 /// every portal the gateway mirrors, so an operator sees them all).
 pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let named = call.portal.clone().map_err(ApiError::unselected)?;
-    let site = match state.site(named) {
-        Err(Unselected::Required(_)) => state.sites.first(),
-        selected => selected.map_err(ApiError::unselected)?,
-    };
+    let site = state.sites.described(named).map_err(ApiError::unselected)?;
     let portal = site.portal();
     let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;

@@ -55,12 +55,12 @@ pub fn sites(loaded: &Loaded, store: &Store) -> anyhow::Result<Sites> {
 
 /// The portal `--portal` names, by the rule the API follows: without it, the only one.
 pub fn site(loaded: &Loaded, store: &Store, portal: Option<i64>) -> anyhow::Result<Arc<Site>> {
-    select(&sites(loaded, store)?, portal)
+    sites(loaded, store)?.select(portal).map_err(unselected)
 }
 
-/// The site of `sites` the portal `--portal` names (see [`site`]).
-pub fn select(sites: &Sites, portal: Option<i64>) -> anyhow::Result<Arc<Site>> {
-    sites.select(portal).map_err(|unselected| match unselected {
+/// Why `--portal` names no site, in the command line's words.
+pub fn unselected(unselected: Unselected) -> anyhow::Error {
+    match unselected {
         Unselected::Required(ids) => {
             let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
             anyhow::anyhow!(
@@ -69,7 +69,7 @@ pub fn select(sites: &Sites, portal: Option<i64>) -> anyhow::Result<Arc<Site>> {
             )
         }
         other => anyhow::anyhow!("{other}"),
-    })
+    }
 }
 
 /// A request to the running daemon about the portal `--portal` names (the header the API

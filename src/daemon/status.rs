@@ -82,10 +82,9 @@ pub fn daemon_client(loaded: &Loaded) -> anyhow::Result<(String, reqwest::Client
 /// the portal `named` (without it, the first).
 pub fn from_store(loaded: &Loaded, store: &Store, named: Option<i64>) -> anyhow::Result<Value> {
     let sites = super::commands::sites(loaded, store)?;
-    let site = match named {
-        None => sites.first(),
-        Some(_) => super::commands::select(&sites, named)?,
-    };
+    let site = sites
+        .described(named)
+        .map_err(super::commands::unselected)?;
     let portal = site.portal();
     let portal = portal.as_deref();
     let mut body = api::status_body(store, portal, &record_types(loaded))?;
