@@ -109,25 +109,21 @@ impl State {
         portal::fallback(self.fallback_owner_id, Some(portal))
     }
 
-    /// The reconciliation schedule in effect: the stored override, else the config's.
-    pub fn schedule(&self) -> crate::store::Result<Schedule> {
-        Schedule::current(&self.store, self.cycle.borrow().schedule())
+    /// The reconciliation schedule in effect for `portal` (`None`: not connected yet): its
+    /// stored override, else the config's.
+    pub fn schedule(&self, portal: Option<i64>) -> crate::store::Result<Schedule> {
+        Schedule::current(&self.store, portal, self.cycle.borrow().schedule())
     }
 
-    /// The oldest last reconciliation of the mirrored types in every portal (`None` if one
-    /// never ran): when the schedule's next run is counted from.
-    pub fn last_reconcile_ms(&self) -> Option<i64> {
-        let portals = self.sites.portal_ids();
-        if portals.is_empty() {
-            return None;
-        }
+    /// The oldest last reconciliation of `portal`'s mirrored types (`None` if one never ran,
+    /// or not connected yet): when the schedule's next run is counted from.
+    pub fn last_reconcile_ms(&self, portal: Option<i64>) -> Option<i64> {
+        let hub_id = portal?;
         let mut oldest = None;
-        for hub_id in portals {
-            for kind in &self.objects {
-                let state = crate::sync::TypeState::load(&self.store, hub_id, *kind).ok()?;
-                let last = state.last_reconcile_at_ms?;
-                oldest = Some(oldest.map_or(last, |o: i64| o.min(last)));
-            }
+        for kind in &self.objects {
+            let state = crate::sync::TypeState::load(&self.store, hub_id, *kind).ok()?;
+            let last = state.last_reconcile_at_ms?;
+            oldest = Some(oldest.map_or(last, |o: i64| o.min(last)));
         }
         oldest
     }

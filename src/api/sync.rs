@@ -39,23 +39,27 @@ pub fn run_now(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::ACCEPTED, &body))
 }
 
-pub fn schedule(state: &State, _: &Call<'_>) -> Result<Response, ApiError> {
+/// `GET /v1/sync/schedule`: the named portal's.
+pub fn schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let portal = call.site(state)?.hub_id();
     let schedule = state
-        .schedule()
+        .schedule(portal)
         .map_err(|error| ApiError::storage(&error))?;
     Ok(json_response(
         StatusCode::OK,
-        &schedule_json(state, &schedule),
+        &schedule_json(state, portal, &schedule),
     ))
 }
 
+/// `PUT /v1/sync/schedule`: overrides the named portal's.
 pub fn put_schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
+    let portal = call.site(state)?.hub_id();
     let change: Change = wire::json_body(&call.body)?;
     let configured = state.cycle.borrow().schedule();
-    match Schedule::save(&state.store, &change, configured) {
+    match Schedule::save(&state.store, portal, &change, configured) {
         Ok(schedule) => Ok(json_response(
             StatusCode::OK,
-            &schedule_json(state, &schedule),
+            &schedule_json(state, portal, &schedule),
         )),
         Err(SaveError::Invalid(problems)) => {
             let problems: Vec<String> = problems
@@ -72,20 +76,22 @@ pub fn put_schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError
     }
 }
 
+/// `DELETE /v1/sync/schedule`: the named portal's follows the config again.
 pub fn reset_schedule(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
-    Schedule::reset(&state.store).map_err(|error| ApiError::storage(&error))?;
+    let portal = call.site(state)?.hub_id();
+    Schedule::reset(&state.store, portal).map_err(|error| ApiError::storage(&error))?;
     schedule(state, call)
 }
 
 /// `{"frequency", "day", "interval_hours", "window_utc", "source", "next_run_at"}`; the next
-/// run is computed from the oldest last reconciliation of the mirrored types.
-fn schedule_json(state: &State, schedule: &Schedule) -> Value {
+/// run is computed from the oldest last reconciliation of `portal`'s mirrored types.
+fn schedule_json(state: &State, portal: Option<i64>, schedule: &Schedule) -> Value {
     let (frequency, day, hours) = match schedule.frequency {
         Frequency::Interval { hours } => ("interval", None, Some(hours)),
         Frequency::Daily => ("daily", None, None),
         Frequency::Weekly(day) => ("weekly", Some(day.as_str()), None),
     };
-    let last = state.last_reconcile_ms();
+    let last = state.last_reconcile_ms(portal);
     json!({
         "frequency": frequency,
         "day": day,

@@ -64,6 +64,17 @@ pub fn mirrored(store: &Store) -> store::Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// Where a setting kept per portal (`base`, e.g. `export.settings`) is stored for `portal`.
+/// The first portal's (and that of a gateway not connected yet) has the plain name, so what a
+/// store kept before settings were per portal is its; another portal's carries its id.
+pub fn setting_name(store: &Store, base: &str, portal: Option<i64>) -> String {
+    let first = first(store).map(|first| first.hub_id);
+    match portal {
+        Some(portal) if first.is_some_and(|first| first != portal) => format!("{base}.{portal}"),
+        _ => base.to_owned(),
+    }
+}
+
 /// The portal stored under the settings' name `name` (a site's, see `record::Names`).
 pub(super) fn stored(store: &Store, name: &str) -> Option<Portal> {
     let bytes = store.meta(name).ok().flatten()?;

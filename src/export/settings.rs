@@ -9,17 +9,8 @@ use crate::store::{self, Store};
 
 const META: &str = "export.settings";
 
-/// Where `portal`'s override is kept. The first portal's (and that of a gateway not connected
-/// yet) has the plain name, so the override a store kept before settings were per portal is
-/// its; another portal's carries its id.
 fn meta_name(store: &Store, portal: Option<i64>) -> String {
-    let first = crate::connection::portal::first(store).map(|first| first.hub_id);
-    match portal {
-        Some(portal) if first.is_some_and(|first| first != portal) => {
-            format!("{META}.{portal}")
-        }
-        _ => META.to_owned(),
-    }
+    crate::connection::portal::setting_name(store, META, portal)
 }
 
 /// What an export of one record may do when a duplicate is found.

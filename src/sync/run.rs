@@ -160,7 +160,7 @@ async fn reconcile_if_due(
     cycle: &Cycle,
 ) -> Result<(), super::Error> {
     let state = TypeState::load(&syncer.store, syncer.portal, kind)?;
-    let schedule = Schedule::current(&syncer.store, cycle.schedule())?;
+    let schedule = Schedule::current(&syncer.store, Some(syncer.portal), cycle.schedule())?;
     if schedule.due(state.last_reconcile_at_ms, now_ms()) {
         syncer.reconcile(kind).await?;
     }

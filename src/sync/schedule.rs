@@ -1,6 +1,6 @@
 //! When reconciliation may run: inside a daily off-hours UTC window, either at most once per
-//! configured interval (`[sync]`), or — overridden through the API or the console — once a
-//! day or once a week on a chosen day. The override is persisted and read at every pass.
+//! configured interval (`[sync]`), or — overridden through the API or the console, per portal —
+//! once a day or once a week on a chosen day. The override is persisted and read at every pass.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +8,11 @@ use crate::store::{self, Store};
 use crate::time::{Window, DAY_MS};
 
 const META: &str = "sync.schedule";
+
+/// Where `portal`'s override is kept.
+fn meta_name(store: &Store, portal: Option<i64>) -> String {
+    crate::connection::portal::setting_name(store, META, portal)
+}
 
 /// A day of the week (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,20 +143,25 @@ impl Schedule {
         }
     }
 
-    /// The schedule in effect: the stored override, else `configured`.
-    pub fn current(store: &Store, configured: Schedule) -> store::Result<Schedule> {
+    /// The schedule in effect for `portal`: its stored override, else `configured`.
+    pub fn current(
+        store: &Store,
+        portal: Option<i64>,
+        configured: Schedule,
+    ) -> store::Result<Schedule> {
         let stored = store
-            .meta(META)?
+            .meta(&meta_name(store, portal))?
             .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok());
         Ok(stored
             .and_then(|stored| stored.schedule())
             .unwrap_or(configured))
     }
 
-    /// Validates `change` (every problem at once) and persists it as the override. The
+    /// Validates `change` (every problem at once) and persists it as `portal`'s override. The
     /// window stays `configured`'s when the change names none.
     pub fn save(
         store: &Store,
+        portal: Option<i64>,
         change: &Change,
         configured: Schedule,
     ) -> Result<Schedule, SaveError> {
@@ -166,15 +176,15 @@ impl Schedule {
         };
         // Invariant: a struct of strings serialises.
         let bytes = serde_json::to_vec(&stored).expect("schedule serialises");
-        store.set_meta(META, &bytes)?;
+        store.set_meta(&meta_name(store, portal), &bytes)?;
         store.commit()?;
         Ok(schedule)
     }
 
-    /// Drops the override: the config's schedule applies again.
-    pub fn reset(store: &Store) -> store::Result<()> {
+    /// Drops `portal`'s override: the config's schedule applies again.
+    pub fn reset(store: &Store, portal: Option<i64>) -> store::Result<()> {
         // An empty value reads as "no override" (meta values cannot be removed).
-        store.set_meta(META, b"")?;
+        store.set_meta(&meta_name(store, portal), b"")?;
         store.commit()
     }
 

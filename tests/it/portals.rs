@@ -243,6 +243,27 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
     let (status, _) = setup.gateway.get(settings, Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 400, "several portals: the settings of which?");
 
+    // So is the reconciliation schedule: weekly in the second account only.
+    let schedule = "/v1/sync/schedule";
+    let weekly = json!({"frequency": "weekly", "day": "friday"});
+    let (status, saved) = setup
+        .gateway
+        .send(
+            Method::PUT,
+            &of(schedule, OTHER_PORTAL),
+            ADMIN_TOKEN,
+            &weekly,
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let expected = vec![
+        (json!("interval"), json!("config")),
+        (json!("weekly"), json!("override")),
+    ];
+    assert_eq!(frequencies(&setup).await, expected);
+    let (status, _) = setup.gateway.get(schedule, Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 400, "several portals: the schedule of which?");
+
     // A change in the second account reaches its mirror by webhook (polling is an hour
     // apart), and only its mirror.
     control
@@ -260,6 +281,7 @@ async fn each_connected_portal_has_its_own_mirror_and_every_answer_names_one() {
     let setup = restart(setup).await;
     assert!(has(&setup, OTHER_PORTAL, "only@other.example").await);
     assert!(has(&setup, PORTAL, "both@shared.example").await);
+    assert_eq!(frequencies(&setup).await, expected, "kept per portal");
 
     // Disconnecting one portal leaves the other connected.
     let (status, body) = setup
@@ -364,4 +386,15 @@ async fn each_portals_webhooks_journal_feeds_its_own_mirror() {
         "{}",
         status["journal"]
     );
+}
+
+/// Each portal's reconciliation frequency and where it comes from, the first's first.
+async fn frequencies(setup: &Setup) -> Vec<(Value, Value)> {
+    let mut found = Vec::new();
+    for portal in [PORTAL, OTHER_PORTAL] {
+        let path = of("/v1/sync/schedule", portal);
+        let (_, current) = setup.gateway.get(&path, Some(ADMIN_TOKEN)).await;
+        found.push((current["frequency"].clone(), current["source"].clone()));
+    }
+    found
 }

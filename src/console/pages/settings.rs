@@ -104,7 +104,7 @@ fn render(ctx: &Ctx, export: &Export, problems: &[Problem], status: StatusCode) 
     let content = html! {
         h1 { "Export settings" }
         p.lead { "What an export into HubSpot may do, per record type. Saved here, they override the " code { "[export]" } " section of the config until you reset them." }
-        p { "In effect: " @if overridden { (badge("info", "saved here")) } @else { (badge("muted", "the config file's values")) } }
+        p { "In effect: " @if overridden { (badge("info", "saved for this account")) } @else { (badge("muted", "the config file's values")) } }
         @if !problems.is_empty() {
             (notice("problem", html! { p { strong { "Not saved." } " Fix the " (problems.len()) " field(s) marked below." } }))
         }

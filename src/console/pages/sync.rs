@@ -14,7 +14,7 @@ use super::super::Ctx;
 use super::problem::{not_connected, Failure, Outcome};
 use super::{confirmation, confirmed, portal, type_title};
 use crate::object::ObjectType;
-use crate::sync::schedule::{Change, Frequency, SaveError, Schedule, Weekday};
+use crate::sync::schedule::{Change, Frequency, SaveError, Schedule, Source, Weekday};
 use crate::sync::TypeStatus;
 use crate::time::now_ms;
 
@@ -79,7 +79,8 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
         window_utc: Some(ctx.form.text("window_utc")),
     };
     let configured = ctx.state().cycle.borrow().schedule();
-    match Schedule::save(&ctx.state().store, &change, configured) {
+    let portal = ctx.site().hub_id();
+    match Schedule::save(&ctx.state().store, portal, &change, configured) {
         Ok(_) => {
             Ok(Reply::redirect("/admin/sync")
                 .with_flash(Flash::ok("Reconciliation schedule saved.")))
@@ -95,7 +96,7 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
 
 /// `POST /admin/sync/schedule/reset`.
 pub fn reset_schedule(ctx: &Ctx) -> Outcome {
-    Schedule::reset(&ctx.state().store)?;
+    Schedule::reset(&ctx.state().store, ctx.site().hub_id())?;
     Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok(
         "The config's reconciliation schedule applies again.",
     )))
@@ -118,7 +119,8 @@ fn render(
     status: StatusCode,
 ) -> Outcome {
     let state = ctx.state();
-    let schedule = state.schedule()?;
+    let hub_id = ctx.site().hub_id();
+    let schedule = state.schedule(hub_id)?;
     let csrf = ctx.csrf();
     let running = ctx.site().syncer().is_some();
     let types = match portal(ctx) {
@@ -138,7 +140,7 @@ fn render(
             @for status in &types { (type_card(status, csrf, running)) }
         }
         div.grid.wide {
-            (schedule_card(&schedule, state.last_reconcile_ms(), change, problems, csrf))
+            (schedule_card(&schedule, state.last_reconcile_ms(hub_id), change, problems, csrf))
             (filtering_card(&state.objects))
         }
     };
@@ -229,7 +231,7 @@ fn schedule_card(
         section.card aria-labelledby="schedule-heading" {
             h2 #schedule-heading { "Full reconciliation" }
             p { "Compares every record with HubSpot and repairs what webhooks and polling missed. Now: " strong { (describe(schedule)) }
-                " " (badge(if schedule.source.as_str() == "override" { "info" } else { "muted" }, if schedule.source.as_str() == "override" { "saved here" } else { "from the config" })) }
+                " " @if schedule.source == Source::Override { (badge("info", "saved for this account")) } @else { (badge("muted", "from the config")) } }
             p { "Next run: " (time(schedule.next_run(last, now_ms()))) }
             form method="post" action="/admin/sync/schedule" {
                 (csrf_field(csrf))

@@ -118,20 +118,33 @@ fn changes_report_every_problem_by_field() {
 }
 
 #[test]
-fn override_persists_until_reset() {
+fn each_portal_keeps_its_override_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
+    // The first portal as the connection stores it (`connection::record::Names`).
+    let first = crate::connection::Portal {
+        hub_id: 1,
+        ui_base: "https://app.hubspot.com".into(),
+        user_email: None,
+        user_id: None,
+    };
+    store
+        .set_meta("portal", &serde_json::to_vec(&first).unwrap())
+        .unwrap();
     let configured = Schedule::configured(24, Window::parse("02:00-05:00").unwrap());
-    assert_eq!(Schedule::current(&store, configured).unwrap(), configured);
+    let current = |portal| Schedule::current(&store, Some(portal), configured).unwrap();
+    assert_eq!(current(1), configured);
     let change = Change {
         frequency: "weekly".into(),
         day: Some("tuesday".into()),
         window_utc: None,
     };
-    let saved = Schedule::save(&store, &change, configured).unwrap();
+    let saved = Schedule::save(&store, Some(2), &change, configured).unwrap();
     assert_eq!(saved.frequency, Frequency::Weekly(Weekday::Tuesday));
     assert_eq!(saved.window, configured.window);
-    assert_eq!(Schedule::current(&store, configured).unwrap(), saved);
-    Schedule::reset(&store).unwrap();
-    assert_eq!(Schedule::current(&store, configured).unwrap(), configured);
+    assert_eq!(saved.source, Source::Override);
+    assert_eq!(current(2), saved);
+    assert_eq!(current(1), configured, "another portal's override");
+    Schedule::reset(&store, Some(2)).unwrap();
+    assert_eq!(current(2), configured);
 }

@@ -79,6 +79,27 @@ async fn the_switcher_shows_one_account_at_a_time() {
     assert_eq!(contacts_shown(&browser).await, "2", "the other account's");
     browser.screenshot("console-portals-other").await;
 
+    // The reconciliation schedule saved here is the other account's only.
+    browser
+        .find("#frequency")
+        .await
+        .select_by_value("daily")
+        .await
+        .unwrap();
+    browser
+        .press("section[aria-labelledby=schedule-heading]", "Save schedule")
+        .await;
+    let card = browser
+        .text("section[aria-labelledby=schedule-heading]")
+        .await;
+    assert!(card.contains("saved for this account"), "{card}");
+    browser.screenshot("console-portals-schedule").await;
+    for (portal, expected) in [(PORTAL, "interval"), (OTHER_PORTAL, "daily")] {
+        let path = crate::portals::of("/v1/sync/schedule", portal);
+        let (_, api) = setup.gateway.get(&path, Some(ADMIN_TOKEN)).await;
+        assert_eq!(api["frequency"], expected, "{portal}: {api}");
+    }
+
     // Every page shows the chosen account: the connection names it.
     browser.open("/admin/connection").await;
     let card = browser
