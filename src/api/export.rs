@@ -276,15 +276,15 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
     Ok(json_response(
         StatusCode::OK,
-        &job_json(&site, id, &header, &rows),
+        &job_json(state, &site, id, &header, &rows),
     ))
 }
 
 /// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
-fn job_json(site: &Site, id: u64, header: &Header, rows: &[Row]) -> Value {
+fn job_json(state: &State, site: &Site, id: u64, header: &Header, rows: &[Row]) -> Value {
     let mut out = job::to_json(id, header, rows);
     if !header.state.is_finished() {
-        if let Some(waiting) = site.exporter.waiting_for(id) {
+        if let Some(waiting) = state.export_waiting(site, id) {
             out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
         }
     }
@@ -311,7 +311,7 @@ pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         let header = job::header(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
         if let Some(header) = header {
-            exports.push(job_json(&site, id, &header, &rows));
+            exports.push(job_json(state, &site, id, &header, &rows));
         }
     }
     Ok(json_response(StatusCode::OK, &json!({"exports": exports})))

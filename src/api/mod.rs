@@ -37,6 +37,7 @@ pub use surface::{Exposure, Surface};
 
 use crate::connection::portal;
 pub use crate::connection::Portal;
+use crate::export::{Exporter, Waiting};
 use crate::object::ObjectType;
 use crate::ownership::Fallback;
 use crate::store::Store;
@@ -107,6 +108,22 @@ impl State {
     /// The owner records fall back to (see `ownership::Fallback`) while connected to `portal`.
     pub fn fallback(&self, portal: &Portal) -> Fallback {
         portal::fallback(self.fallback_owner_id, Some(portal))
+    }
+
+    /// What export job `id` of `site`'s portal waits for, if anything: the worker's own word
+    /// where it runs (sled; the leader), else what the leader published.
+    pub fn export_waiting(&self, site: &Site, id: u64) -> Option<Waiting> {
+        if self.store.leads() {
+            return site.exporter.waiting_for(id);
+        }
+        let hub_id = site.hub_id()?;
+        match Exporter::published(&self.store, hub_id, id) {
+            Ok(waiting) => waiting,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read what export jobs wait for");
+                None
+            }
+        }
     }
 
     /// The reconciliation schedule in effect for `portal` (`None`: not connected yet): its

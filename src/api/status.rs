@@ -24,9 +24,8 @@ pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     body["connection"] = connection(&site.connections.status());
     body["journal"] =
         journal(state, &site, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
-    if let (Some(id), Some(roles)) = (&state.replica, state.store.roles()) {
-        let leader = matches!(*roles.borrow(), store::Role::Leading { .. });
-        body["replica"] = json!({"id": id, "leader": leader});
+    if let Some(id) = &state.replica {
+        body["replica"] = json!({"id": id, "leader": state.store.leads()});
     }
     Ok(json_response(StatusCode::OK, &body))
 }

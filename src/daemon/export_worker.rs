@@ -8,11 +8,50 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
+use crate::export::Exporter;
 
 /// Runs export jobs while the sync is connected to HubSpot (the writer needs its client and
 /// its mirror writes) and exports are enabled; a job interrupted by a change of connection
-/// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for.
+/// or by shutdown resumes later. Meanwhile, queued jobs say what they wait for; on
+/// PostgreSQL that is published for the replicas that follow.
 pub async fn run(
+    state: Arc<api::State>,
+    site: Arc<api::Site>,
+    sync_enabled: bool,
+    shutdown: CancellationToken,
+) {
+    let work = work(state.clone(), site.clone(), sync_enabled, shutdown);
+    if state.store.roles().is_none() {
+        return work.await;
+    }
+    tokio::select! {
+        () = work => {}
+        () = publish_waiting(&state, &site) => {}
+    }
+}
+
+/// Publishes what the site's jobs wait for at the start and whenever it changes (see
+/// `api::State::export_waiting`); runs until dropped.
+async fn publish_waiting(state: &api::State, site: &api::Site) {
+    let mut changes = site.exporter.subscribe();
+    loop {
+        let waiting = changes.borrow_and_update().clone();
+        let published = site.hub_id().map_or(Ok(()), |hub_id| {
+            Exporter::publish(&state.store, hub_id, waiting.as_ref())
+        });
+        if let Err(error) = published {
+            tracing::warn!(%error, "cannot publish what export jobs wait for; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        if changes.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// The worker itself (see [`run`]).
+async fn work(
     state: Arc<api::State>,
     site: Arc<api::Site>,
     sync_enabled: bool,
@@ -56,7 +95,7 @@ async fn wait_for_writer(
             .filter(|syncer| replaced.is_none_or(|old| !Arc::ptr_eq(old, syncer)));
         let waiting = if !site.connections.preferences().exports_enabled {
             crate::export::Waiting {
-                code: "export_disabled",
+                code: "export_disabled".into(),
                 message: "exports are turned off for every user (PUT /v1/connection/preferences)"
                     .into(),
                 job: None,
@@ -65,7 +104,7 @@ async fn wait_for_writer(
             return Some(syncer);
         } else if !sync_enabled {
             crate::export::Waiting {
-                code: "sync_disabled",
+                code: "sync_disabled".into(),
                 message: "jobs run once the gateway has connected to HubSpot, which it does \
                           only with [sync] enabled = true; enable it, or run `hubspot-gateway \
                           export` while no daemon is running"
@@ -83,7 +122,7 @@ async fn wait_for_writer(
                 other => other.as_str(),
             };
             crate::export::Waiting {
-                code,
+                code: code.into(),
                 message: reason,
                 job: None,
             }

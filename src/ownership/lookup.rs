@@ -72,13 +72,15 @@ pub fn find(
 ) -> store::Result<Vec<Record>> {
     let mirror = store.mirror();
     let found = first_match(
-        store,
-        portal,
         kind,
         terms,
-        |id| {
-            let record = mirror.get(portal, kind, id)?;
-            Ok(record.map(|record| (brief(kind, &record), record)))
+        |term| {
+            let mut found = Vec::new();
+            for id in mirror.lookup(portal, kind, term)? {
+                let record = mirror.get(portal, kind, id)?;
+                found.extend(record.map(|record| (brief(kind, &record), record)));
+            }
+            Ok(found)
         },
         |(brief, _)| brief,
     )?;
@@ -86,7 +88,8 @@ pub fn find(
 }
 
 /// The briefs of the live records matching the first term that matches anything, best
-/// first: an index scan and a small read per match, no record decoded.
+/// first: per term an index read and a small read per match (on PostgreSQL one query), no
+/// record decoded.
 pub fn find_briefs(
     store: &Store,
     portal: i64,
@@ -95,30 +98,24 @@ pub fn find_briefs(
 ) -> store::Result<Vec<Brief>> {
     let mirror = store.mirror();
     first_match(
-        store,
-        portal,
         kind,
         terms,
-        |id| mirror.brief(portal, kind, id),
+        |term| mirror.term_briefs(portal, kind, term),
         |brief| brief,
     )
 }
 
-/// What `read` gives for the live records indexed under the first term that has any,
-/// ranked by their briefs.
+/// What `read` gives for the first term under which it finds live records, ranked by their
+/// briefs.
 fn first_match<T>(
-    store: &Store,
-    portal: i64,
     kind: ObjectType,
     terms: &[Term],
-    read: impl Fn(i64) -> store::Result<Option<T>>,
+    read: impl Fn(&Term) -> store::Result<Vec<T>>,
     brief_of: impl Fn(&T) -> &Brief,
 ) -> store::Result<Vec<T>> {
     for term in terms {
-        let mut found = Vec::new();
-        for id in store.mirror().lookup(portal, kind, term)? {
-            found.extend(read(id)?.filter(|item| !brief_of(item).archived));
-        }
+        let mut found = read(term)?;
+        found.retain(|item| !brief_of(item).archived);
         if !found.is_empty() {
             rank(kind, term, &mut found, &brief_of);
             return Ok(found);

@@ -228,6 +228,15 @@ impl Mirror {
         )))
     }
 
+    /// The briefs of the records indexed under `term`, by ascending id.
+    pub fn term_briefs(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<Brief>> {
+        let mut briefs = Vec::new();
+        for id in self.lookup(portal, kind, term)? {
+            briefs.extend(self.brief(portal, kind, id)?);
+        }
+        Ok(briefs)
+    }
+
     /// Ids of live records indexed under `term`, ascending.
     pub fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
         let prefix = term_prefix(portal, kind.code(), term.kind.code(), &term.value);

@@ -270,6 +270,13 @@ impl Store {
         }
     }
 
+    /// Whether this process does the leader's work: always on sled (one process per store),
+    /// on PostgreSQL while it holds the lease.
+    pub fn leads(&self) -> bool {
+        self.roles()
+            .is_none_or(|roles| matches!(*roles.borrow(), Role::Leading { .. }))
+    }
+
     /// Makes every write so far durable: sled flush, then fdatasync of the data file; then
     /// records a newly written export job in the ledger, so its caller may be answered. The
     /// first I/O error is kept as the store's [`failure`](Store::failure). On PostgreSQL

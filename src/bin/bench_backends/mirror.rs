@@ -106,10 +106,7 @@ fn sled_run(contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
                     let id = n.rem_euclid(contacts) + 1;
                     let asked = Instant::now();
                     let term = Term::new(TermKind::Email, email(id));
-                    let ids = store.mirror().lookup(PORTAL, Contacts, &term)?;
-                    for found in ids {
-                        store.mirror().brief(PORTAL, Contacts, found)?;
-                    }
+                    store.mirror().term_briefs(PORTAL, Contacts, &term)?;
                     latencies.record(asked.elapsed().as_micros() as u64)?;
                 }
                 anyhow::Ok(latencies)
@@ -165,9 +162,7 @@ async fn postgres_run(url: &str, contacts: i64, seconds: u64) -> anyhow::Result<
                     let id = n.rem_euclid(contacts) + 1;
                     let asked = Instant::now();
                     let term = Term::new(TermKind::Email, email(id));
-                    for found in mirror.lookup(PORTAL, Contacts, &term).await? {
-                        mirror.brief(PORTAL, Contacts, found).await?;
-                    }
+                    mirror.term_briefs(PORTAL, Contacts, &term).await?;
                     latencies.record(asked.elapsed().as_micros() as u64)?;
                 }
                 anyhow::Ok(latencies)

@@ -128,7 +128,9 @@ pub fn page(ctx: &Ctx) -> Outcome {
         .unwrap_or(1)
         .clamp(1, pages);
     let live = !header.state.is_finished();
-    let waiting = live.then(|| ctx.site().exporter.waiting_for(id)).flatten();
+    let waiting = live
+        .then(|| ctx.state().export_waiting(&ctx.site(), id))
+        .flatten();
     let link = |action: Option<Effect>, page: usize| match action {
         Some(action) => format!("/admin/exports/{id}?action={}&page={page}", action.as_str()),
         None => format!("/admin/exports/{id}?page={page}"),

@@ -66,7 +66,7 @@ impl Writer {
         let pause = (current.pause * 2).min(MAX_PAUSE);
         tracing::warn!(export = id, %error, retry_in_secs = pause.as_secs(), "export paused; it resumes shortly");
         self.exporter.set_waiting(Some(Waiting {
-            code: "retrying",
+            code: "retrying".into(),
             message: format!("{error}; next attempt in {} s", pause.as_secs()),
             job: Some(id),
         }));

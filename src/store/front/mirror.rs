@@ -104,6 +104,14 @@ impl Mirror {
         }
     }
 
+    /// The briefs of the records indexed under `term`, by ascending id.
+    pub fn term_briefs(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<Brief>> {
+        match &self.backend {
+            Backend::Sled(mirror) => mirror.term_briefs(portal, kind, term),
+            Backend::Postgres(mirror, pg) => pg.wait(mirror.term_briefs(portal, kind, term)),
+        }
+    }
+
     /// Live records indexed under `term`.
     pub fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
         match &self.backend {

@@ -144,6 +144,30 @@ impl Mirror {
         Ok(survivor)
     }
 
+    /// The briefs of the records indexed under `term`, by ascending id: one round trip
+    /// where a lookup and a brief per record take several.
+    pub async fn term_briefs(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        term: &Term,
+    ) -> Result<Vec<Brief>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT r.brief FROM record_terms t JOIN records r
+                     ON r.portal_id = t.portal_id AND r.kind = t.kind AND r.id = t.id
+                 WHERE t.portal_id = $1 AND t.kind = $2 AND t.term_kind = $3 AND t.term = $4
+                 ORDER BY t.id",
+                &[&portal, &code(kind), &term_code(term), &term.value],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<Brief>>(0).0)
+            .collect())
+    }
+
     /// Ids of live records indexed under `term`, ascending.
     pub async fn lookup(&self, portal: i64, kind: ObjectType, term: &Term) -> Result<Vec<i64>> {
         let rows = self

@@ -70,6 +70,10 @@ async fn observe_sled(store: &Store, ids: &[i64], terms: &[Term]) -> String {
                 "{kind} {term:?} {:?}\n",
                 mirror.lookup(PORTAL, kind, term).unwrap()
             );
+            seen += &format!(
+                "{kind} {term:?} briefs {:?}\n",
+                mirror.term_briefs(PORTAL, kind, term).unwrap()
+            );
         }
     }
     seen += &format!(
@@ -107,6 +111,10 @@ async fn observe_postgres(mirror: &Mirror, ids: &[i64], terms: &[Term]) -> Strin
             seen += &format!(
                 "{kind} {term:?} {:?}\n",
                 mirror.lookup(PORTAL, kind, term).await.unwrap()
+            );
+            seen += &format!(
+                "{kind} {term:?} briefs {:?}\n",
+                mirror.term_briefs(PORTAL, kind, term).await.unwrap()
             );
         }
     }
@@ -239,6 +247,10 @@ async fn sled_and_postgres_mirror_the_same_writes_alike() {
     assert!(lookup(
         2,
         "contacts Term { kind: Domain, value: \"acme.com\" } [4]\n"
+    ));
+    assert!(lookup(
+        2,
+        "contacts Term { kind: Domain, value: \"acme.com\" } briefs [Brief { id: 4,"
     ));
     assert!(lookup(
         2,

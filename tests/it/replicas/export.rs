@@ -1,7 +1,7 @@
 //! `kill -9` of the leader at each step of an export's batch create (the writer's crash
 //! points, as in `export_crash`): another replica takes the lease, resumes the job from the
 //! intents in the database, and its report equals what HubSpot (the simulator) holds: every
-//! record created exactly once.
+//! record created exactly once. And a job held up at the leader says why at every replica.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::time::Duration;
@@ -9,13 +9,14 @@ use std::time::Duration;
 use hubspot_gateway::export::writer::crash;
 use hubspot_gateway::kit::postgres::Cluster;
 use hubspot_gateway::sim::{ObjectType, SimHandle};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::export_crash::{
-    batch_crashes, contacts_through, gateway_config_on, get, start_export, until_done,
+    batch_crashes, contacts_through, gateway_config_on, get, portal, start_export, until_done,
 };
 use crate::mirror::wait_until;
 use crate::support::process::{command, Process};
+use crate::support::{answer, EXPORT_TOKEN};
 
 /// A replica's daemon on the database at `url`, armed with `crash_at` (`STEP:N`) when given.
 struct Replica {
@@ -26,8 +27,21 @@ struct Replica {
 
 impl Replica {
     async fn start(sim: &SimHandle, url: &str, crash_at: Option<&str>) -> Replica {
+        Replica::start_with(sim, url, crash_at, "").await
+    }
+
+    /// Like [`Replica::start`], with `hubspot` added to the config's `[hubspot]` section.
+    async fn start_with(
+        sim: &SimHandle,
+        url: &str,
+        crash_at: Option<&str>,
+        hubspot: &str,
+    ) -> Replica {
         let dir = tempfile::tempdir().unwrap();
         let (config, base) = gateway_config_on(sim, dir.path(), Some(url));
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.replacen("api_base = ", &format!("{hubspot}\napi_base = "), 1);
+        std::fs::write(&config, text).unwrap();
         let mut serve = command(&config);
         serve.arg("serve").env("IT_DATABASE_URL", url);
         if let Some(crash_at) = crash_at {
@@ -105,4 +119,69 @@ async fn the_leader_killed_at_each_step_of_a_batch_another_replica_reports_what_
         })
         .await;
     }
+}
+
+/// A job held up at the leader says why at every replica: the leader publishes what its
+/// jobs wait for, and a replica that follows answers with that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_up_job_says_why_at_every_replica() {
+    let sim = hubspot_gateway::sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = Cluster::shared().fresh_database().await.unwrap();
+    // HubSpot's failures reach the export writer after a second of retries.
+    let quick = "max_retry_secs = 1";
+    let leader = Replica::start_with(&sim, &url, None, quick).await;
+    leader.until_leading().await;
+    let follower = Replica::start_with(&sim, &url, None, quick).await;
+    assert!(!follower.leads().await);
+    wait_until("the backfill", Duration::from_secs(60), || async {
+        get(&follower.base, "/v1/status")
+            .await
+            .is_some_and(|status| !status["contacts"]["last_full_sync"].is_null())
+    })
+    .await;
+
+    sim.control().outage(Duration::from_secs(600));
+    let request = json!({"type": "contacts", "user_email": "seller@internal.example",
+                         "records": [{"ref": "r", "fields": {"email": "held@up.example"}}]});
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/exports", follower.base))
+        .bearer_auth(EXPORT_TOKEN)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let (status, started) = answer(response).await;
+    assert_eq!(status, 202, "{started}");
+    let path = format!("/v1/exports/{}", started["export_id"].as_str().unwrap());
+    let waiting = |replica: &Replica| {
+        let (base, path) = (replica.base.clone(), path.clone());
+        async move { get(&base, &path).await.unwrap()["waiting"].clone() }
+    };
+    wait_until(
+        "the leader's job to wait",
+        Duration::from_secs(30),
+        || async { waiting(&leader).await["code"] == "retrying" },
+    )
+    .await;
+    let at_follower = waiting(&follower).await;
+    assert_eq!(at_follower["code"], "retrying", "{at_follower}");
+    assert!(
+        at_follower["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("next attempt")),
+        "{at_follower}"
+    );
+
+    // HubSpot is back: the job runs, and no replica says it waits any more.
+    sim.control().outage(Duration::ZERO);
+    wait_until("the job done", Duration::from_secs(60), || async {
+        get(&follower.base, &path).await.unwrap()["state"] == "done"
+    })
+    .await;
+    for replica in [&leader, &follower] {
+        assert!(waiting(replica).await.is_null());
+    }
+    sim.shutdown().await;
 }
