@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api;
 use crate::export::Exporter;
+use crate::store::postgres::Heard;
 
 /// Runs export jobs while the sync is connected to HubSpot (the writer needs its client and
 /// its mirror writes) and exports are enabled; a job interrupted by a change of connection
@@ -27,6 +28,28 @@ pub async fn run(
     tokio::select! {
         () = work => {}
         () = publish_waiting(&state, &site) => {}
+    }
+}
+
+/// On PostgreSQL: wakes the export worker of each portal a new job is announced for (by any
+/// replica; see `store::postgres::listen`), until `shutdown`. Without a leader's worker
+/// running here the wake-up is kept for when one starts, which then looks once.
+pub async fn wake_on_new_jobs(state: Arc<api::State>, shutdown: CancellationToken) {
+    let Some(mut heard) = state.store.new_jobs() else {
+        return;
+    };
+    loop {
+        let sites = tokio::select! {
+            heard = heard.recv() => match heard {
+                Some(Heard::NewJob(portal)) => state.sites.of(portal).into_iter().collect(),
+                Some(Heard::MaybeMissed) => state.sites.all(),
+                None => return,
+            },
+            () = shutdown.cancelled() => return,
+        };
+        for site in sites {
+            site.exporter.wake.notify_one();
+        }
     }
 }
 

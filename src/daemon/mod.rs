@@ -192,6 +192,10 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
     }));
     if let Some(roles) = roles() {
         tokio::spawn(follow_portal(state.clone(), roles, shutdown.clone()));
+        tokio::spawn(export_worker::wake_on_new_jobs(
+            state.clone(),
+            shutdown.clone(),
+        ));
     }
     let store_failed = Arc::new(std::sync::OnceLock::new());
     tokio::spawn(watch_store(

@@ -88,11 +88,12 @@ impl Error {
 /// `give_up_after`, or hits a failure no retry can fix, fails and the next job runs.
 pub async fn run(writer: Writer, shutdown: CancellationToken) {
     let mut stall = None;
-    // A job submitted here wakes the writer; one submitted at another replica (on
-    // PostgreSQL) is found by looking again soon.
+    // A job submitted here wakes the writer, and so does one submitted at another replica
+    // (on PostgreSQL, announced by a NOTIFY; see `daemon::export_worker::wake_on_new_jobs`).
+    // Looking again now and then covers what a broken listening session might miss.
     let idle = match writer.store().roles() {
         None => Duration::from_secs(30),
-        Some(_) => Duration::from_secs(2),
+        Some(_) => Duration::from_secs(10),
     };
     loop {
         let pause = match writer.run_pending(&shutdown).await {

@@ -270,6 +270,16 @@ impl Store {
         }
     }
 
+    /// On PostgreSQL: new export jobs as any replica stores them (see
+    /// [`postgres::listen`]), for as long as the receiver is kept; `None` on sled, where a
+    /// job is stored by the process that runs it.
+    pub fn new_jobs(&self) -> Option<tokio::sync::mpsc::Receiver<postgres::Heard>> {
+        match &self.inner.engine {
+            Engine::Sled(_) => None,
+            Engine::Postgres { pg, .. } => Some(pg.database.new_jobs()),
+        }
+    }
+
     /// Whether this process does the leader's work: always on sled (one process per store),
     /// on PostgreSQL while it holds the lease.
     pub fn leads(&self) -> bool {

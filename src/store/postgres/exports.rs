@@ -1,7 +1,8 @@
 //! Export jobs on PostgreSQL: the operations of sled's [`Exports`](crate::store::Exports) on
 //! `export_jobs` and `export_rows`. Creating a job is any replica's (the API answers it);
 //! what the leader's export worker and sync write (intents, outcomes, seals, removals) passes
-//! the [`Fence`] in the same transaction, so a deposed leader's intent never lands.
+//! the [`Fence`] in the same transaction, so a deposed leader's intent never lands. A new job
+//! is announced to the leader ([`super::listen`]).
 
 use super::{Database, Fence, Result};
 
@@ -48,14 +49,20 @@ impl Exports {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
         if let Some(header) = header {
+            // A new job (no row before: `xmax` 0) is announced to the leader, on commit.
             let statement = transaction
-                .prepare_cached(
-                    "INSERT INTO export_jobs (portal_id, id, header) VALUES ($1, $2, $3)
-                     ON CONFLICT (portal_id, id) DO UPDATE SET header = $3",
-                )
+                .prepare_cached(&format!(
+                    "WITH written AS (
+                         INSERT INTO export_jobs (portal_id, id, header) VALUES ($1, $2, $3)
+                         ON CONFLICT (portal_id, id) DO UPDATE SET header = $3
+                         RETURNING xmax = 0 AS new
+                     )
+                     SELECT pg_notify('{}', $1::text) FROM written WHERE new",
+                    super::listen::NEW_JOBS
+                ))
                 .await?;
             transaction
-                .execute(&statement, &[&portal, &job(id), &header])
+                .query(&statement, &[&portal, &job(id), &header])
                 .await?;
         }
         if !rows.is_empty() {

@@ -138,3 +138,71 @@ async fn a_deposed_leader_writes_no_intent() {
     );
     assert_eq!(exports.rows(PORTAL, id).await.unwrap(), rows(&[(0, "a")]));
 }
+
+/// A new job is announced once, on commit, with its portal; a header written again is not;
+/// a listener that (re)starts says it may have missed some.
+#[tokio::test]
+async fn a_new_job_is_announced_to_listeners() {
+    use super::Heard;
+
+    let (database, _) = leading_database().await;
+    let mut heard = database.new_jobs();
+    assert_eq!(next(&mut heard).await, Heard::MaybeMissed);
+
+    // Another replica's handle stores the jobs.
+    let exports = Exports::new(database.clone());
+    let first = exports.next_id().await.unwrap();
+    exports
+        .write(PORTAL, first, None, &rows(&[(0, "a")]))
+        .await
+        .unwrap();
+    exports
+        .write(PORTAL, first, Some(b"queued"), &[])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut heard).await, Heard::NewJob(PORTAL));
+    exports
+        .write(PORTAL, first, Some(b"running"), &[])
+        .await
+        .unwrap();
+    let second = exports.next_id().await.unwrap();
+    exports
+        .write(PORTAL + 1, second, Some(b"queued"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut heard).await,
+        Heard::NewJob(PORTAL + 1),
+        "the rewritten header was not announced"
+    );
+
+    // The listening session ends (a server restart, a network cut): it listens again.
+    let ended: i64 = database
+        .client()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query = $1 AND datname = current_database()",
+            &[&format!("LISTEN {}", super::listen::NEW_JOBS)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    assert_eq!(next(&mut heard).await, Heard::MaybeMissed);
+    let third = exports.next_id().await.unwrap();
+    exports
+        .write(PORTAL, third, Some(b"queued"), &[])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut heard).await, Heard::NewJob(PORTAL));
+}
+
+/// What a listener hears next (within 10 s).
+async fn next(heard: &mut tokio::sync::mpsc::Receiver<super::Heard>) -> super::Heard {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv());
+    next.await
+        .expect("nothing heard")
+        .expect("the listener ended")
+}
