@@ -33,6 +33,8 @@ mod notify_receiver;
 mod pages;
 #[path = "bench_mirror/portal.rs"]
 mod portal;
+#[path = "bench_mirror/portals.rs"]
+mod portals;
 #[path = "bench_mirror/report.rs"]
 mod report;
 #[path = "bench_mirror/simulator.rs"]
@@ -75,6 +77,8 @@ enum Command {
     Notify(notify::Args),
     /// Where a backfill page's time goes (list, associations, store write), in-process.
     Pages(pages::Args),
+    /// Many portals in one deployment: Connect each, backfill, idle footprint, restart.
+    Portals(portals::Args),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
             Command::Lookups(args) => lookups::run(gateway, out, args).await,
             Command::Notify(args) => notify::run(gateway, out, args).await,
             Command::Pages(args) => pages::run(out, args).await,
+            Command::Portals(args) => portals::run(gateway, out, args).await,
         }
     });
     match outcome {
