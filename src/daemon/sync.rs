@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::api::{Portal, Site, State};
 use crate::config::Loaded;
@@ -238,20 +239,24 @@ async fn run_connection(
     }
     site.set_syncer(Some(syncer.clone()));
     let mut loops = JoinSet::new();
+    // What the loops log names their portal (a deployment may mirror hundreds).
+    let span = tracing::info_span!("sync", portal = info.hub_id);
     if let Some(journal) = &state.journal {
         // Subscribed before the first backfill reads anything: no change falls between.
         if !subscribe_journal(journal, &syncer, &stop).await {
             return;
         }
         let inbox = state.ingress.inbox.clone();
-        loops.spawn(journal.clone().run(syncer.clone(), inbox, stop.clone()));
+        let reading = journal.clone().run(syncer.clone(), inbox, stop.clone());
+        loops.spawn(reading.instrument(span.clone()));
     }
-    loops.spawn(sync::run_cycle(
+    let cycle = sync::run_cycle(
         syncer,
         state.cycle.subscribe(),
         site.triggers.clone(),
         stop.clone(),
-    ));
+    );
+    loops.spawn(cycle.instrument(span));
     while let Some(finished) = loops.join_next().await {
         // A panicking loop takes the supervisor down with it: the watchdog then stops
         // vouching for the daemon and systemd restarts it.

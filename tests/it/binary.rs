@@ -397,6 +397,16 @@ async fn a_backfill_killed_repeatedly_resumes_without_starting_over_and_converge
     daemon.signal(libc::SIGTERM);
     let exit = daemon.wait_exit().await;
     assert_eq!(exit.code(), Some(0), "{}", problems(&daemon.log_text()));
+    // What the sync logs names its portal (a deployment may mirror hundreds).
+    let last_log = daemon.log_text();
+    let completed = last_log
+        .lines()
+        .find(|line| line.contains("backfill complete"))
+        .unwrap_or_else(|| panic!("{last_log}"));
+    assert!(
+        completed.contains(&format!("\"portal\":{portal_id}")),
+        "{completed}"
+    );
 
     // The mirror converged: every contact, property for property.
     let snapshot = sim.control().snapshot();
