@@ -199,6 +199,11 @@ pub(crate) async fn start_export(
         assert!(tokio::time::Instant::now() < deadline, "no backfill");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    post_export(base, kind, rows).await
+}
+
+/// Starts an export of `rows` at the gateway at `base`; returns the job's path.
+pub(crate) async fn post_export(base: &str, kind: ObjectType, rows: &[Value]) -> String {
     let request = json!({"type": kind.name(), "user_email": "seller@internal.example",
                          "records": rows});
     let response = reqwest::Client::new()

@@ -12,11 +12,11 @@ use hubspot_gateway::sim::{ObjectType, SimHandle};
 use serde_json::{json, Value};
 
 use crate::export_crash::{
-    batch_crashes, contacts_through, gateway_config_on, get, portal, start_export, until_done,
+    batch_crashes, contacts_through, gateway_config_on, get, portal, post_export, start_export,
+    until_done,
 };
 use crate::mirror::wait_until;
 use crate::support::process::{command, Process};
-use crate::support::{answer, EXPORT_TOKEN};
 
 /// A replica's daemon on the database at `url`, armed with `crash_at` (`STEP:N`) when given.
 struct Replica {
@@ -143,18 +143,8 @@ async fn a_held_up_job_says_why_at_every_replica() {
     .await;
 
     sim.control().outage(Duration::from_secs(600));
-    let request = json!({"type": "contacts", "user_email": "seller@internal.example",
-                         "records": [{"ref": "r", "fields": {"email": "held@up.example"}}]});
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/exports", follower.base))
-        .bearer_auth(EXPORT_TOKEN)
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    let (status, started) = answer(response).await;
-    assert_eq!(status, 202, "{started}");
-    let path = format!("/v1/exports/{}", started["export_id"].as_str().unwrap());
+    let held = json!({"ref": "r", "fields": {"email": "held@up.example"}});
+    let path = post_export(&follower.base, ObjectType::Contacts, &[held]).await;
     let waiting = |replica: &Replica| {
         let (base, path) = (replica.base.clone(), path.clone());
         async move { get(&base, &path).await.unwrap()["waiting"].clone() }
