@@ -190,8 +190,8 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             .await
         }
     }));
-    if let Some(roles) = roles() {
-        tokio::spawn(follow_portal(state.clone(), roles, shutdown.clone()));
+    if roles().is_some() {
+        tokio::spawn(follow_portal(state.clone(), shutdown.clone()));
         tokio::spawn(export_worker::wake_on_new_jobs(
             state.clone(),
             shutdown.clone(),
@@ -350,18 +350,14 @@ const FOLLOW_PORTAL: Duration = Duration::from_secs(1);
 /// On PostgreSQL: every replica takes up the portals a Connect at another replica added;
 /// while this replica follows, it answers for the portal each site's leader-side sync
 /// connected to (saved on connect). Looks every [`FOLLOW_PORTAL`].
-async fn follow_portal(
-    state: Arc<api::State>,
-    roles: tokio::sync::watch::Receiver<crate::store::Role>,
-    shutdown: CancellationToken,
-) {
+async fn follow_portal(state: Arc<api::State>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(FOLLOW_PORTAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let leading = matches!(*roles.borrow(), crate::store::Role::Leading { .. });
+        let leading = state.store.leads();
         let following = state.clone();
         let follow = move || {
             if following.sites.discover() {
