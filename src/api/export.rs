@@ -11,12 +11,12 @@ use super::blocking::Blocking;
 use super::error::{json_response, ApiError, Response};
 use super::objects::{connected, portal};
 use super::router::Call;
-use super::{wire, Site, State};
+use super::{wire, State};
 use crate::config::Export;
 use crate::export::job::{self, Header, Row};
 use crate::export::mapping::SaveError;
 use crate::export::submit::{self, Refusal, Submitted};
-use crate::export::{sample, settings, Mapping, OnDuplicate, Settings};
+use crate::export::{sample, settings, Mapping, OnDuplicate, Settings, Waiting};
 use crate::object::ObjectType;
 
 /// `GET /v1/export/settings`: the named portal's.
@@ -274,19 +274,19 @@ pub fn one(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::storage(&e))?
         .ok_or_else(not_found)?;
     let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
+    let waiting = state.export_waiting(&site);
     Ok(json_response(
         StatusCode::OK,
-        &job_json(state, &site, id, &header, &rows),
+        &job_json(id, &header, &rows, waiting.as_ref()),
     ))
 }
 
-/// A job's JSON; a queued or running job that is held up says why in `"waiting"`.
-fn job_json(state: &State, site: &Site, id: u64, header: &Header, rows: &[Row]) -> Value {
+/// A job's JSON; a queued or running job that `waiting` holds up says why in `"waiting"`.
+fn job_json(id: u64, header: &Header, rows: &[Row], waiting: Option<&Waiting>) -> Value {
     let mut out = job::to_json(id, header, rows);
-    if !header.state.is_finished() {
-        if let Some(waiting) = state.export_waiting(site, id) {
-            out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
-        }
+    let held = waiting.filter(|waiting| waiting.holds(id));
+    if let Some(waiting) = held.filter(|_| !header.state.is_finished()) {
+        out["waiting"] = json!({"code": waiting.code, "message": waiting.message});
     }
     out
 }
@@ -301,18 +301,11 @@ pub fn list(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         .map_err(|_| ApiError::bad_request("limit must be a number"))?
         .unwrap_or(20)
         .clamp(1, 100);
+    let waiting = state.export_waiting(&site);
     let mut exports = Vec::new();
-    for (id, _) in state
-        .store
-        .exports()
-        .headers(hub, limit)
-        .map_err(|e| ApiError::storage(&e))?
-    {
-        let header = job::header(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
+    for (id, header) in job::recent(&state.store, hub, limit).map_err(|e| ApiError::storage(&e))? {
         let rows = job::rows(&state.store, hub, id).map_err(|e| ApiError::storage(&e))?;
-        if let Some(header) = header {
-            exports.push(job_json(state, &site, id, &header, &rows));
-        }
+        exports.push(job_json(id, &header, &rows, waiting.as_ref()));
     }
     Ok(json_response(StatusCode::OK, &json!({"exports": exports})))
 }

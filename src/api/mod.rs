@@ -110,14 +110,15 @@ impl State {
         portal::fallback(self.fallback_owner_id, Some(portal))
     }
 
-    /// What export job `id` of `site`'s portal waits for, if anything: the worker's own word
-    /// where it runs (sled; the leader), else what the leader published.
-    pub fn export_waiting(&self, site: &Site, id: u64) -> Option<Waiting> {
+    /// What `site`'s unfinished export jobs wait for, if anything (see [`Waiting::holds`] for
+    /// which): the worker's own word where it runs (sled; the leader), else what the leader
+    /// published.
+    pub fn export_waiting(&self, site: &Site) -> Option<Waiting> {
         if self.store.leads() {
-            return site.exporter.waiting_for(id);
+            return site.exporter.waiting();
         }
         let hub_id = site.hub_id()?;
-        match Exporter::published(&self.store, hub_id, id) {
+        match Exporter::published(&self.store, hub_id) {
             Ok(waiting) => waiting,
             Err(error) => {
                 tracing::warn!(%error, "cannot read what export jobs wait for");

@@ -52,7 +52,7 @@ pub struct Waiting {
 
 impl Waiting {
     /// Whether job `id` (queued or running) is held up by this.
-    fn holds(&self, id: u64) -> bool {
+    pub fn holds(&self, id: u64) -> bool {
         self.job.is_none_or(|job| job == id)
     }
 }
@@ -74,13 +74,16 @@ impl Exporter {
         });
     }
 
+    /// What the jobs wait for, if anything, as the worker here knows it (see
+    /// [`Waiting::holds`] for which jobs).
+    pub fn waiting(&self) -> Option<Waiting> {
+        self.waiting.borrow().clone()
+    }
+
     /// What job `id` (queued or running) is waiting for, if anything, as the worker here
     /// knows it.
     pub fn waiting_for(&self, id: u64) -> Option<Waiting> {
-        self.waiting
-            .borrow()
-            .clone()
-            .filter(|waiting| waiting.holds(id))
+        self.waiting().filter(|waiting| waiting.holds(id))
     }
 
     /// Changes when what the jobs wait for changes.
@@ -91,19 +94,23 @@ impl Exporter {
     /// Records what `portal`'s jobs wait for where replicas that follow read it (on
     /// PostgreSQL the worker runs on the leader only).
     pub fn publish(store: &Store, portal: i64, waiting: Option<&Waiting>) -> store::Result<()> {
-        let name = crate::connection::portal::setting_name(store, WAITING_META, Some(portal));
         // Invariant: a struct of strings and numbers serialises.
         let bytes = waiting.map_or_else(Vec::new, |waiting| {
             serde_json::to_vec(waiting).expect("Waiting serialises")
         });
-        store.set_meta(&name, &bytes)
+        store.set_meta(&waiting_name(store, portal), &bytes)
     }
 
-    /// What the leader last published about job `id` of `portal` (see [`Exporter::publish`]).
-    pub fn published(store: &Store, portal: i64, id: u64) -> store::Result<Option<Waiting>> {
-        let name = crate::connection::portal::setting_name(store, WAITING_META, Some(portal));
-        let stored = store.meta(&name)?.unwrap_or_default();
-        let waiting = serde_json::from_slice::<Waiting>(&stored).ok();
-        Ok(waiting.filter(|waiting| waiting.holds(id)))
+    /// What the leader last published about `portal`'s jobs (see [`Exporter::publish`]).
+    pub fn published(store: &Store, portal: i64) -> store::Result<Option<Waiting>> {
+        let stored = store
+            .meta(&waiting_name(store, portal))?
+            .unwrap_or_default();
+        Ok(serde_json::from_slice::<Waiting>(&stored).ok())
     }
+}
+
+/// Where the leader publishes what `portal`'s jobs wait for.
+fn waiting_name(store: &Store, portal: i64) -> String {
+    crate::connection::portal::setting_name(store, WAITING_META, Some(portal))
 }

@@ -129,8 +129,9 @@ pub fn page(ctx: &Ctx) -> Outcome {
         .clamp(1, pages);
     let live = !header.state.is_finished();
     let waiting = live
-        .then(|| ctx.state().export_waiting(&ctx.site(), id))
-        .flatten();
+        .then(|| ctx.state().export_waiting(&ctx.site()))
+        .flatten()
+        .filter(|waiting| waiting.holds(id));
     let link = |action: Option<Effect>, page: usize| match action {
         Some(action) => format!("/admin/exports/{id}?action={}&page={page}", action.as_str()),
         None => format!("/admin/exports/{id}?page={page}"),
