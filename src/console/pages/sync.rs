@@ -12,7 +12,7 @@ use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
 use super::problem::{not_connected, Failure, Outcome};
-use super::{confirmation, confirmed, portal, type_title};
+use super::{confirmation, confirmed, hub_id, portal, type_title};
 use crate::object::ObjectType;
 use crate::sync::schedule::{Change, Frequency, SaveError, Schedule, Source, Weekday};
 use crate::sync::TypeStatus;
@@ -79,8 +79,7 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
         window_utc: Some(ctx.form.text("window_utc")),
     };
     let configured = ctx.state().cycle.borrow().schedule();
-    let portal = ctx.site().hub_id();
-    match Schedule::save(&ctx.state().store, portal, &change, configured) {
+    match Schedule::save(&ctx.state().store, hub_id(ctx), &change, configured) {
         Ok(_) => {
             Ok(Reply::redirect("/admin/sync")
                 .with_flash(Flash::ok("Reconciliation schedule saved.")))
@@ -96,7 +95,7 @@ pub fn save_schedule(ctx: &Ctx) -> Outcome {
 
 /// `POST /admin/sync/schedule/reset`.
 pub fn reset_schedule(ctx: &Ctx) -> Outcome {
-    Schedule::reset(&ctx.state().store, ctx.site().hub_id())?;
+    Schedule::reset(&ctx.state().store, hub_id(ctx))?;
     Ok(Reply::redirect("/admin/sync").with_flash(Flash::ok(
         "The config's reconciliation schedule applies again.",
     )))
@@ -119,7 +118,7 @@ fn render(
     status: StatusCode,
 ) -> Outcome {
     let state = ctx.state();
-    let hub_id = ctx.site().hub_id();
+    let hub_id = hub_id(ctx);
     let schedule = state.schedule(hub_id)?;
     let csrf = ctx.csrf();
     let running = ctx.site().syncer().is_some();
