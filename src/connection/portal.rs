@@ -75,6 +75,19 @@ pub fn setting_name(store: &Store, base: &str, portal: Option<i64>) -> String {
     }
 }
 
+/// Remembers `hub_id` as the first site's portal, as its Connect would (for the unit tests
+/// of settings kept per portal).
+#[cfg(test)]
+pub fn remember_first(store: &Store, hub_id: i64) {
+    let portal = Portal {
+        hub_id,
+        ui_base: "https://app.hubspot.com".into(),
+        user_email: None,
+        user_id: None,
+    };
+    save(store, &super::record::Names::first().portal(), &portal).unwrap();
+}
+
 /// The portal stored under the settings' name `name` (a site's, see `record::Names`).
 pub(super) fn stored(store: &Store, name: &str) -> Option<Portal> {
     let bytes = store.meta(name).ok().flatten()?;

@@ -265,15 +265,7 @@ mod tests {
         skip.contacts.on_duplicate = "skip".into();
         // Saved before the gateway knew its portal: the first portal's once it does.
         Settings::save(&store, None, &skip).unwrap();
-        // The first portal as the connection stores it (`connection::record::Names`).
-        let first = crate::connection::Portal {
-            hub_id: 1,
-            ui_base: "https://app.hubspot.com".into(),
-            user_email: None,
-            user_id: None,
-        };
-        let bytes = serde_json::to_vec(&first).unwrap();
-        store.set_meta("portal", &bytes).unwrap();
+        crate::connection::portal::remember_first(&store, 1);
         assert_eq!(on_duplicate(Some(1)), OnDuplicate::Skip);
         assert_eq!(on_duplicate(Some(2)), OnDuplicate::Update, "the config's");
 

@@ -121,16 +121,7 @@ fn changes_report_every_problem_by_field() {
 fn each_portal_keeps_its_override_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    // The first portal as the connection stores it (`connection::record::Names`).
-    let first = crate::connection::Portal {
-        hub_id: 1,
-        ui_base: "https://app.hubspot.com".into(),
-        user_email: None,
-        user_id: None,
-    };
-    store
-        .set_meta("portal", &serde_json::to_vec(&first).unwrap())
-        .unwrap();
+    crate::connection::portal::remember_first(&store, 1);
     let configured = Schedule::configured(24, Window::parse("02:00-05:00").unwrap());
     let current = |portal| Schedule::current(&store, Some(portal), configured).unwrap();
     assert_eq!(current(1), configured);
