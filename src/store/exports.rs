@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use super::erase::remove_prefix;
 use super::keys::{self, i64_key};
 use super::{Error, Result};
 
@@ -185,6 +186,19 @@ impl Exports {
             .keys()
             .map(|key| keys::u32_from(&key?[prefix.len()..]))
             .collect()
+    }
+
+    /// Deletes every job of `portal` (`Store::erase_portal`): headers first, so the jobs
+    /// leave the lists at once, then rows and seals. Returns (jobs, keys deleted).
+    pub(super) fn erase(&self, portal: i64) -> Result<(u64, u64)> {
+        let of = |kind: u8| {
+            let mut prefix = vec![kind];
+            prefix.extend_from_slice(&i64_key(portal));
+            prefix
+        };
+        let jobs = remove_prefix(&self.tree, &of(HEADER))?;
+        let rows = remove_prefix(&self.tree, &of(ROW))? + remove_prefix(&self.tree, &of(SEAL))?;
+        Ok((jobs, jobs + rows))
     }
 
     /// Removes job `id`: its header, rows and seals, in one atomic batch.

@@ -103,6 +103,12 @@ impl JournalCursors {
         Ok(())
     }
 
+    /// Deletes the cursor of `portal` (`Store::erase_portal`); how many (0 or 1).
+    pub(super) fn erase(&self, portal: i64) -> Result<u64> {
+        let _lock = self.lock.lock();
+        Ok(u64::from(self.tree.remove(i64_key(portal))?.is_some()))
+    }
+
     fn row(&self, portal: i64) -> Result<Option<Row>> {
         self.tree
             .get(i64_key(portal))?

@@ -10,6 +10,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::sync::Arc;
 
+use super::erase::remove_prefix;
 use super::keys::{
     self, association_key, record_key, term_key, term_prefix, trailing_id, type_prefix,
 };
@@ -393,6 +394,30 @@ impl Mirror {
         self.cursors
             .insert(keys::named_key(portal, None, name), value)?;
         Ok(())
+    }
+
+    /// Deletes everything of `portal` (`Store::erase_portal`, under the portal's write lock):
+    /// every key of each tree starts with the portal. Returns (records, every key deleted).
+    pub(super) fn erase(&self, portal: i64) -> Result<(u64, u64)> {
+        let prefix = keys::i64_key(portal);
+        // `counts` also holds the first matches' counters, under `matched`: a portal id is
+        // positive, so its key starts at 0x80, never with that `m`.
+        let derived = [
+            &self.briefs,
+            &self.index,
+            &self.terms,
+            &self.aliases,
+            &self.associations,
+            &self.purged,
+            &self.counts,
+            &self.cursors,
+        ];
+        let mut deleted = 0;
+        for tree in derived {
+            deleted += remove_prefix(tree, &prefix)?;
+        }
+        let records = remove_prefix(&self.records, &prefix)?;
+        Ok((records, deleted + records))
     }
 }
 

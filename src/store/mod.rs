@@ -20,6 +20,7 @@
 
 mod audit;
 mod connections;
+mod erase;
 mod exports;
 mod front;
 mod inbox;
@@ -43,6 +44,7 @@ use sled::transaction::TransactionError;
 
 use crate::object::ObjectType;
 
+pub use erase::Erased;
 pub use front::{
     Connections, Exports, InboxStore, JournalCursors, Mirror, Outbox, Ownership, Reference, Window,
     Writing,
@@ -477,6 +479,19 @@ impl Store {
                 Ok(())
             }
             Engine::Postgres { settings, .. } => settings.put(&name, value),
+        }
+    }
+
+    /// Deletes the named value (nothing when there is none).
+    pub fn remove_meta(&self, name: &str) -> Result<()> {
+        let name = format!("app.{name}");
+        match &self.inner.engine {
+            Engine::Sled(embedded) => {
+                let meta = embedded.db.open_tree(keys::META_TREE)?;
+                meta.remove(name)?;
+                Ok(())
+            }
+            Engine::Postgres { settings, .. } => settings.take(&name).map(drop),
         }
     }
 

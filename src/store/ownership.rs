@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
+use super::erase::remove_prefix;
 use super::keys::{self, record_key, type_prefix};
 use super::outbox::{self, Outbox};
 use super::record::{decode, encode};
@@ -320,6 +321,28 @@ impl Ownership {
             ids.remove(&id);
         }
         Ok(pending || stored)
+    }
+
+    /// Deletes the portal's first matches (stored and pending, rows and memory), their
+    /// counters and its user mappings (`Store::erase_portal`). Returns (first matches,
+    /// mappings, keys deleted).
+    pub(super) fn erase(&self, portal: i64) -> Result<(u64, u64, u64)> {
+        // Held throughout: `write_pending` cannot store a dropped pending match meanwhile.
+        let _writing = self.writing.lock();
+        let prefix = keys::i64_key(portal);
+        let pending = {
+            let mut pending = self.pending.lock();
+            let before = pending.len();
+            pending.retain(|key, _| !key.starts_with(&prefix));
+            (before - pending.len()) as u64
+        };
+        let stored = remove_prefix(&self.matches, &prefix)?;
+        let mut counters = b"matched".to_vec();
+        counters.extend_from_slice(&prefix);
+        let counters = remove_prefix(&self.counts, &counters)?;
+        self.stored.write().retain(|of, _| !of.starts_with(&prefix));
+        let mappings = remove_prefix(&self.user_map, &mapping_prefix(portal))?;
+        Ok((pending + stored, mappings, stored + counters + mappings))
     }
 
     // User mappings describe one portal's internal users: keyed by a NUL, the portal and the

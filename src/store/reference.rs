@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use super::erase::remove_prefix;
 use super::keys::{self, i64_key, named_key};
 use super::outbox::{self, Notice, Outbox};
 use super::record::{decode, encode, Owner, Pipeline, PropertyDef};
@@ -149,6 +150,19 @@ impl Reference {
     /// Every property definition of a type, by name.
     pub fn properties(&self, portal: i64, kind: ObjectType) -> Result<Vec<PropertyDef>> {
         scan(&self.properties, &named_key(portal, Some(kind.code()), ""))
+    }
+
+    /// Deletes the portal's owners (rows, then memory, as a replacement does), pipelines and
+    /// property definitions (`Store::erase_portal`); how many rows.
+    pub(super) fn erase(&self, portal: i64) -> Result<u64> {
+        let _replacing = self.replacing.lock();
+        let prefix = i64_key(portal);
+        let mut deleted = 0;
+        for tree in [&self.owners, &self.pipelines, &self.properties] {
+            deleted += remove_prefix(tree, &prefix)?;
+        }
+        self.owner_table.write().retain(|(of, _), _| *of != portal);
+        Ok(deleted)
     }
 }
 

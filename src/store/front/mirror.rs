@@ -45,6 +45,14 @@ impl Mirror {
         }
     }
 
+    /// sled's mirror (the store erases a portal's part of it, `Store::erase_portal`).
+    pub(in crate::store) fn on_sled(&self) -> Option<&on_sled::Mirror> {
+        match &self.backend {
+            Backend::Sled(mirror) => Some(mirror),
+            Backend::Postgres(..) => None,
+        }
+    }
+
     /// Waits for `portal`'s write lock (held by another writer meanwhile) and takes it.
     pub async fn lock_writes(&self, portal: i64) -> Writing<'_> {
         let lock = self.locks.lock().entry(portal).or_default().clone();

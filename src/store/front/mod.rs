@@ -95,7 +95,7 @@ impl Shared {
     }
 
     /// The fence of a write that must happen once; [`Error::NotLeader`] on a follower.
-    fn fence(&self) -> Result<Fence> {
+    pub(in crate::store) fn fence(&self) -> Result<Fence> {
         self.role().fence().ok_or_else(|| {
             Error::NotLeader("this replica follows; the leader makes this change".into())
         })

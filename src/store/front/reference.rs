@@ -33,6 +33,14 @@ impl Reference {
         }
     }
 
+    /// sled's reference data, owners in memory included (see `Store::erase_portal`).
+    pub(in crate::store) fn on_sled(&self) -> Option<&on_sled::Reference> {
+        match &self.backend {
+            Backend::Sled(reference) => Some(reference),
+            Backend::Postgres(..) => None,
+        }
+    }
+
     /// Replaces the portal's owners (active and archived) with `owners`.
     pub fn replace_owners(&self, portal: i64, owners: &[Owner]) -> Result<()> {
         self.replace_owners_notifying(portal, owners, &[], 0)

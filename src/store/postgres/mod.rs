@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod connections;
+pub mod erase;
 pub mod exports;
 pub mod inbox;
 pub mod lease;
