@@ -31,6 +31,7 @@ pub(super) fn status_and_code(refusal: &Refusal) -> (StatusCode, &'static str) {
         Refusal::OtherPortal { .. } => (StatusCode::CONFLICT, "other_portal"),
         Refusal::OtherUser { .. } => (StatusCode::FORBIDDEN, "other_user"),
         Refusal::NoService => (StatusCode::CONFLICT, "not_connected"),
+        Refusal::Removing => (StatusCode::CONFLICT, "portal_removing"),
         Refusal::BadEmail(_) => (StatusCode::BAD_REQUEST, "bad_request"),
         Refusal::NoUserConnection(_) => (StatusCode::NOT_FOUND, "not_connected"),
         Refusal::HubSpot(_) => (StatusCode::BAD_GATEWAY, "hubspot_unavailable"),

@@ -12,6 +12,8 @@ mod lookups;
 mod notifications;
 mod objects;
 mod openapi;
+mod portals;
+pub mod removal;
 mod router;
 pub mod sites;
 mod status;

@@ -13,7 +13,7 @@ use super::body::{self, Held};
 use super::error::{close_connection, empty_response, json_response, ApiError, Response};
 use super::surface::{Exposure, Surface};
 use super::{
-    connection, export, journal, lookups, notifications, objects, openapi, status, sync,
+    connection, export, journal, lookups, notifications, objects, openapi, portals, status, sync,
     user_mappings, webhooks, State,
 };
 use crate::config::Scope;
@@ -295,6 +295,7 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         connection::disconnect,
     ),
+    heavy(Method::DELETE, "/v1/portals/{id}", ADMIN, portals::remove),
     route(
         Method::PUT,
         "/v1/connection/preferences",

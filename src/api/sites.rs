@@ -3,108 +3,20 @@
 //! the API and the console, that picks the site a request is about: the portal it names
 //! (`?portal=ID` or the `X-HubSpot-Portal-Id` header), else the only one.
 
+mod site;
+
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::config::Export;
-use crate::connection::{Callback, Connected, Connections, Portal, Refusal};
-use crate::export::Exporter;
-use crate::object::ObjectType;
-use crate::sync::{Syncer, Triggers};
+use crate::connection::{Callback, Connected, Connections, Refusal};
+
+pub use site::Site;
 
 /// The header that names the portal a request is about (as `?portal=` does).
 pub const PORTAL_HEADER: &str = "x-hubspot-portal-id";
-
-/// One portal's part of the deployment.
-pub struct Site {
-    pub connections: Connections,
-    /// The portal a Connect added the site for; `None` for the first site (whose portal is
-    /// whichever its connection has).
-    added_for: Option<i64>,
-    /// The portal seen last (restored from the store at start), replaced on connect.
-    portal: RwLock<Option<Arc<Portal>>>,
-    /// The sync of the current connection; `None` while not connected.
-    syncer: RwLock<Option<Arc<Syncer>>>,
-    /// "Run Now" requests for the site's sync cycle.
-    pub triggers: Arc<Triggers>,
-    /// The site's export worker: its wake-up and what its jobs wait for.
-    pub exporter: Arc<Exporter>,
-}
-
-impl Site {
-    /// A site answering for the portal `connections` connected to last; `added_for`: the
-    /// portal a Connect added it for (`None`: the first site).
-    fn new(connections: Connections, added_for: Option<i64>, export: &Export) -> Site {
-        let portal = connections.portal().map(Arc::new);
-        Site {
-            connections,
-            added_for,
-            exporter: Arc::new(Exporter::new(export.clone())),
-            portal: RwLock::new(portal),
-            syncer: RwLock::new(None),
-            triggers: Arc::default(),
-        }
-    }
-
-    pub fn portal(&self) -> Option<Arc<Portal>> {
-        self.portal.read().clone()
-    }
-
-    pub fn hub_id(&self) -> Option<i64> {
-        self.portal.read().as_ref().map(|portal| portal.hub_id)
-    }
-
-    /// Records the connected portal (and remembers it for the next start).
-    pub fn set_portal(&self, portal: Portal) -> crate::store::Result<()> {
-        self.connections.save_portal(&portal)?;
-        let mut current = self.portal.write();
-        if let Some(known) = current
-            .as_ref()
-            .filter(|known| known.hub_id != portal.hub_id)
-        {
-            tracing::warn!(
-                old = known.hub_id,
-                new = portal.hub_id,
-                "now connected to another portal; reset the user mappings (POST /v1/user-mappings/reset)"
-            );
-        }
-        *current = Some(Arc::new(portal));
-        Ok(())
-    }
-
-    /// On a replica that follows: takes the portal the leader connected to, as the store has
-    /// it (the leader saves it on connect). Whether it changed.
-    pub fn follow_portal(&self) -> bool {
-        let stored = self.connections.portal().map(Arc::new);
-        let mut current = self.portal.write();
-        if stored.is_none() || stored == *current {
-            return false;
-        }
-        *current = stored;
-        true
-    }
-
-    pub fn syncer(&self) -> Option<Arc<Syncer>> {
-        self.syncer.read().clone()
-    }
-
-    /// The sync of a new connection, or `None` when the connection went away.
-    pub fn set_syncer(&self, syncer: Option<Arc<Syncer>>) {
-        *self.syncer.write() = syncer;
-    }
-
-    /// "Run Now": asks the site's sync cycle for a polling pass over `kind` (`full`: a
-    /// reconciliation); false when its sync is not running (disabled or not connected yet).
-    pub fn request_sync(&self, kind: ObjectType, full: bool) -> bool {
-        if self.syncer().is_none() {
-            return false;
-        }
-        self.triggers.request(kind, full);
-        true
-    }
-}
 
 /// Why a request names no site: the API answers 400 or 404, the console a page saying so.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,49 +51,112 @@ pub fn named(text: Option<&str>) -> Result<Option<i64>, Unselected> {
 /// Every site of the deployment; the first is the one a single-portal gateway has.
 pub struct Sites {
     sites: RwLock<Vec<Arc<Site>>>,
+    /// Sites taken out of the deployment (their portal is being removed) whose work has not
+    /// been stopped yet.
+    retiring: Mutex<Vec<Arc<Site>>>,
     /// `[export]`, for every site's export worker.
     export: Export,
     /// Held while a Connect adds a site, so that one portal gets one site.
     adding: tokio::sync::Mutex<()>,
-    /// How many sites there are; the daemon starts each added site's work on a change.
-    count: watch::Sender<usize>,
+    /// Changes whenever a site is added or taken out; the daemon starts each new site's work.
+    changes: watch::Sender<u64>,
+    /// Wakes the daemon's removals (see `api::removal::settle`) when one is requested here.
+    pub removal_requested: tokio::sync::Notify,
 }
 
 impl Sites {
-    /// The first site (of `first`) and one for each portal a Connect added before.
+    /// The first site (of `first`) and one for each portal a Connect added before, but none
+    /// for a portal being removed.
     pub fn load(first: Connections, export: Export) -> Sites {
+        let removing = first.removals().unwrap_or_default();
+        let first = match first.portal() {
+            Some(portal) if removing.contains(&portal.hub_id) => {
+                first.hold();
+                Site::blank(first, &export)
+            }
+            _ => Site::new(first, None, &export),
+        };
         let sites = Sites {
-            sites: RwLock::new(vec![Arc::new(Site::new(first, None, &export))]),
+            sites: RwLock::new(vec![Arc::new(first)]),
+            retiring: Mutex::default(),
             export,
             adding: tokio::sync::Mutex::new(()),
-            count: watch::Sender::new(1),
+            changes: watch::Sender::new(0),
+            removal_requested: tokio::sync::Notify::new(),
         };
         sites.discover();
         sites
     }
 
-    /// Adds the sites of portals connected since (on PostgreSQL, by another replica's
-    /// Connect); whether there were any.
+    /// Follows what other replicas did (on PostgreSQL): adds the sites of portals connected
+    /// since, takes out those of portals removed or being removed. Whether it added any.
     pub fn discover(&self) -> bool {
         let Ok(_adding) = self.adding.try_lock() else {
             return false;
         };
         let first = self.first();
-        let added = match first.connections.added_portals() {
-            Ok(added) => added,
-            Err(error) => {
+        let (added, removing) = match (
+            first.connections.added_portals(),
+            first.connections.removals(),
+        ) {
+            (Ok(added), Ok(removing)) => (added, removing),
+            (Err(error), _) | (_, Err(error)) => {
                 tracing::warn!(%error, "cannot read which portals are connected");
                 return false;
             }
         };
+        for site in self.all() {
+            let gone = match (site.added_for, site.hub_id()) {
+                (Some(id), _) => (!added.contains(&id) || removing.contains(&id)).then_some(id),
+                // The first site's portal, removed at another replica.
+                (None, Some(id)) => {
+                    (removing.contains(&id) || site.connections.portal().is_none()).then_some(id)
+                }
+                (None, None) => None,
+            };
+            if let Some(id) = gone {
+                self.take_out(id);
+            }
+        }
         let mut any = false;
         for hub_id in added {
-            if self.of_added(hub_id).is_none() {
+            if !removing.contains(&hub_id) && self.of_added(hub_id).is_none() {
                 self.add(self.added(&first.connections, hub_id));
                 any = true;
             }
         }
         any
+    }
+
+    /// Takes the site of `hub_id` out of the deployment: requests naming the portal are
+    /// refused from now on, and its webhook events skipped. The first site's place goes to a
+    /// blank site (a Connect fills it). Its work is stopped by [`Sites::retire_taken`].
+    /// Whether there was such a site.
+    pub fn take_out(&self, hub_id: i64) -> bool {
+        let mut sites = self.sites.write();
+        let of_portal =
+            |site: &Arc<Site>| site.hub_id() == Some(hub_id) || site.added_for == Some(hub_id);
+        let Some(at) = sites.iter().position(of_portal) else {
+            return false;
+        };
+        let taken = if at == 0 {
+            sites[0].connections.hold();
+            let blank = Site::blank(sites[0].connections.clone(), &self.export);
+            std::mem::replace(&mut sites[0], Arc::new(blank))
+        } else {
+            sites.remove(at)
+        };
+        self.retiring.lock().push(taken);
+        self.changes.send_modify(|generation| *generation += 1);
+        true
+    }
+
+    /// Stops the work of every site taken out; returns once it has all ended.
+    pub async fn retire_taken(&self) {
+        let taken = std::mem::take(&mut *self.retiring.lock());
+        for site in taken {
+            site.retire().await;
+        }
     }
 
     /// A Connect's callback. The token is stored in the site of its portal; a service
@@ -219,9 +194,7 @@ impl Sites {
             site.set_portal(portal)?;
         }
         if new {
-            let mut sites = self.sites.write();
-            sites.push(site);
-            self.count.send_replace(sites.len());
+            self.add_site(site);
         }
         Ok(connected)
     }
@@ -245,9 +218,9 @@ impl Sites {
             .cloned()
     }
 
-    /// Changes when a site is added.
-    pub fn subscribe(&self) -> watch::Receiver<usize> {
-        self.count.subscribe()
+    /// Changes when a site is added or taken out.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub fn all(&self) -> Vec<Arc<Site>> {
@@ -260,9 +233,12 @@ impl Sites {
     }
 
     fn add(&self, site: Site) {
-        let mut sites = self.sites.write();
-        sites.push(Arc::new(site));
-        self.count.send_replace(sites.len());
+        self.add_site(Arc::new(site));
+    }
+
+    fn add_site(&self, site: Arc<Site>) {
+        self.sites.write().push(site);
+        self.changes.send_modify(|generation| *generation += 1);
     }
 
     /// The portals the sites answer for, in the order they were added.
@@ -275,16 +251,18 @@ impl Sites {
         site_of(&self.sites.read(), hub_id)
     }
 
-    /// The site a status describes: the portal it names, else the first (a status lists
+    /// The site a status describes: the portal it names, else the one a request naming none
+    /// is about, else the first (a status lists
     /// every portal, so unnamed it need not refuse).
     pub fn described(&self, named: Option<i64>) -> Result<Arc<Site>, Unselected> {
         match named {
-            None => Ok(self.first()),
+            None => Ok(self.select(None).unwrap_or_else(|_| self.first())),
             named => self.select(named),
         }
     }
 
-    /// The site a request is about: the portal it names, else the only site.
+    /// The site a request is about: the portal it names, else the only site (a blank first
+    /// site aside).
     pub fn select(&self, named: Option<i64>) -> Result<Arc<Site>, Unselected> {
         let sites = self.sites.read();
         match named {
@@ -292,8 +270,12 @@ impl Sites {
                 named,
                 known: portal_ids(&sites),
             }),
-            None if sites.len() == 1 => Ok(sites[0].clone()),
-            None => Err(Unselected::Required(portal_ids(&sites))),
+            None => match sites.as_slice() {
+                [only] => Ok(only.clone()),
+                // A blank first site (its portal removed) beside one other: the other.
+                [first, second] if first.hub_id().is_none() => Ok(second.clone()),
+                _ => Err(Unselected::Required(portal_ids(&sites))),
+            },
         }
     }
 }
@@ -311,7 +293,72 @@ fn site_of(sites: &[Arc<Site>], hub_id: i64) -> Option<Arc<Site>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+    use crate::store::Store;
+    use tokio_util::sync::CancellationToken;
+
+    /// Sites of a store whose first portal is 1 and where a Connect added 2.
+    fn two_portals(dir: &tempfile::TempDir) -> Sites {
+        let store = Store::open(dir.path()).unwrap();
+        crate::connection::portal::remember_sites(&store, 1, &[2]);
+        Sites::load(
+            Connections::new(store, crate::connection::Settings::bare()),
+            Export::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_site_taken_out_stops_answering_and_its_work_ends_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let sites = two_portals(&dir);
+        assert_eq!(sites.portal_ids(), [1, 2]);
+        let second = sites.of(2).unwrap();
+        let (stop, ended) = (CancellationToken::new(), Arc::new(AtomicBool::new(false)));
+        let ending = ended.clone();
+        let work = second.run(&stop, |stop| async move {
+            stop.cancelled().await;
+            ending.store(true, Ordering::SeqCst);
+        });
+        tokio::spawn(work.unwrap());
+
+        assert!(sites.take_out(2));
+        assert_eq!(sites.portal_ids(), [1]);
+        let refused = sites.select(Some(2)).err().unwrap();
+        assert!(matches!(refused, Unselected::Unknown { named: 2, .. }));
+        assert!(
+            !ended.load(Ordering::SeqCst),
+            "stopped by retire_taken, not before"
+        );
+        sites.retire_taken().await;
+        assert!(ended.load(Ordering::SeqCst));
+        assert!(!stop.is_cancelled(), "the daemon's own stop is untouched");
+        assert!(
+            second.run(&stop, |_| async {}).is_none(),
+            "nothing of it starts again"
+        );
+        assert!(!sites.take_out(2));
+    }
+
+    #[tokio::test]
+    async fn the_first_portal_taken_out_leaves_a_blank_site_that_holds_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let sites = two_portals(&dir);
+        assert!(sites.take_out(1));
+        assert_eq!(sites.portal_ids(), [2]);
+        assert_eq!(sites.all().len(), 2);
+        assert_eq!(sites.first().hub_id(), None);
+        // Unnamed requests and the status mean the one portal left.
+        assert_eq!(sites.select(None).unwrap().hub_id(), Some(2));
+        assert_eq!(sites.described(None).unwrap().hub_id(), Some(2));
+        let unavailable = sites.first().connections.service_client().err().unwrap();
+        assert!(
+            unavailable.reason.contains("being removed"),
+            "{}",
+            unavailable.reason
+        );
+    }
 
     #[test]
     fn a_portal_is_named_by_a_positive_number() {

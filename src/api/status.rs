@@ -21,6 +21,9 @@ pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;
     body["portals"] = json!(state.sites.portal_ids());
+    let removing =
+        super::removal::pending(&state.sites).map_err(|error| ApiError::storage(&error))?;
+    body["removing"] = json!(removing);
     body["connection"] = connection(&site.connections.status());
     body["journal"] =
         journal(state, &site, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;

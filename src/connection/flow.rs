@@ -198,6 +198,15 @@ impl Connections {
             refresh_token,
             pending,
         } = granted;
+        if self.is_held() {
+            revoke(
+                &app,
+                &refresh_token,
+                "a connection refused during a removal",
+            )
+            .await;
+            return Err(Refusal::Removing);
+        }
         let stored = self.store_connection(&who, &info, &refresh_token, &pending);
         let (connected, replaced_token) = match stored {
             Ok(stored) => stored,
@@ -354,7 +363,7 @@ impl Connections {
 }
 
 /// Revokes a refresh token the gateway will not use; a failure is only logged.
-async fn revoke(app: &hubspot::App, token: &Secret<String>, what: &str) {
+pub(super) async fn revoke(app: &hubspot::App, token: &Secret<String>, what: &str) {
     if let Err(error) = app.revoke(token).await {
         tracing::warn!(%error, "could not revoke the refresh token of {what}");
     }

@@ -10,6 +10,7 @@
 
 mod events;
 mod flow;
+mod forget;
 mod pending;
 pub mod portal;
 mod record;
@@ -19,7 +20,7 @@ mod settings;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -170,6 +171,8 @@ pub enum Refusal {
     OtherPortal { mirrored: i64, got: i64 },
     #[error("the HubSpot user who consented is {got}, not {expected}: {expected} must sign in to HubSpot themselves")]
     OtherUser { expected: String, got: String },
+    #[error("the HubSpot account connected here is being removed from this gateway; connect again in a few seconds")]
+    Removing,
     #[error("connect the gateway itself first (POST /v1/connection/start): a user's connection must be for its HubSpot account")]
     NoService,
     #[error("{0:?} is not an email address")]
@@ -205,6 +208,9 @@ struct Inner {
     users: Mutex<HashMap<String, (String, hubspot::Client)>>,
     /// Refresh tokens HubSpot refused, since start (a metric).
     refusals: AtomicU64,
+    /// Set while the site's portal is being removed: the service connection is not used,
+    /// though its record stays until the removal revokes its token.
+    held: AtomicBool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -270,6 +276,7 @@ impl Connections {
                 write: Mutex::new(()),
                 users: Mutex::default(),
                 refusals: AtomicU64::new(0),
+                held: AtomicBool::new(false),
             }),
         }
     }

@@ -65,27 +65,38 @@ pub fn mirrored(store: &Store) -> store::Result<Vec<i64>> {
 }
 
 /// Where a setting kept per portal (`base`, e.g. `export.settings`) is stored for `portal`.
-/// The first portal's (and that of a gateway not connected yet) has the plain name, so what a
-/// store kept before settings were per portal is its; another portal's carries its id.
-pub fn setting_name(store: &Store, base: &str, portal: Option<i64>) -> String {
-    let first = first(store).map(|first| first.hub_id);
-    match portal {
-        Some(portal) if first.is_some_and(|first| first != portal) => format!("{base}.{portal}"),
+/// A portal a Connect added has its own name, carrying its id; the first site's portal (and
+/// that of a gateway not connected yet) has the plain name, so what a store kept before
+/// settings were per portal is its, and the first site's next portal starts from no
+/// setting once a removal deleted them.
+pub fn setting_name(store: &Store, base: &str, portal: Option<i64>) -> store::Result<String> {
+    Ok(match portal {
+        Some(portal) if super::record::is_added(store, portal)? => format!("{base}.{portal}"),
         _ => base.to_owned(),
-    }
+    })
 }
 
-/// Remembers `hub_id` as the first site's portal, as its Connect would (for the unit tests
-/// of settings kept per portal).
+/// Remembers `first` as the first site's portal and `added` as portals a Connect added
+/// (disconnected), as their Connects would (for the unit tests of per-portal settings).
 #[cfg(test)]
-pub fn remember_first(store: &Store, hub_id: i64) {
-    let portal = Portal {
+pub fn remember_sites(store: &Store, first: i64, added: &[i64]) {
+    use super::record::{save_slot, Names, Slot};
+    let portal = |hub_id| Portal {
         hub_id,
         ui_base: "https://app.hubspot.com".into(),
         user_email: None,
         user_id: None,
     };
-    save(store, &super::record::Names::first().portal(), &portal).unwrap();
+    save(store, &Names::first().portal(), &portal(first)).unwrap();
+    for &hub_id in added {
+        let names = Names::of_portal(hub_id);
+        let slot = Slot::Disconnected {
+            at_ms: 0,
+            portal_id: Some(hub_id),
+        };
+        save_slot(store, &names.service, &slot).unwrap();
+        save(store, &names.portal(), &portal(hub_id)).unwrap();
+    }
 }
 
 /// The portal stored under the settings' name `name` (a site's, see `record::Names`).

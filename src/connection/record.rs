@@ -75,6 +75,12 @@ pub(super) fn added_portals(store: &Store) -> store::Result<Vec<i64>> {
     Ok(portals)
 }
 
+/// Whether `hub_id` is a portal a Connect added (its service slot is stored).
+pub(super) fn is_added(store: &Store, hub_id: i64) -> store::Result<bool> {
+    let name = Names::of_portal(hub_id).service;
+    Ok(store.connections().get(&name)?.is_some())
+}
+
 /// One connection as a Connect recorded it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Record {

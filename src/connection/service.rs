@@ -1,6 +1,7 @@
 //! The service connection: the client that sync (and service-account exports) use, the
 //! status `GET /v1/connection` shows, Disconnect, and what the sync supervisor observed.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::events::{Persist, Target};
@@ -49,6 +50,12 @@ impl Connections {
         let inner = &self.inner;
         if let Some(token) = &inner.settings.access_token {
             return Ok(Source::PrivateApp(token.clone()));
+        }
+        if inner.held.load(Ordering::Acquire) {
+            return Err(Unavailable::new(
+                State::NotConnected,
+                format!("the portal is being removed from this deployment; {HOW_TO_CONNECT}"),
+            ));
         }
         let slot = record::load_slot(&inner.store, &inner.names.service).map_err(|error| {
             Unavailable::new(

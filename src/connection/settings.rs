@@ -123,6 +123,28 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// No OAuth app, no token, no secrets key: connections that can only be read (for unit
+    /// tests of what is built on them).
+    #[cfg(test)]
+    pub fn bare() -> Settings {
+        Settings {
+            api_base: Url::parse("https://api.hubapi.com").unwrap(),
+            app_base: "https://app.hubspot.com".into(),
+            public_url: "https://gateway.example".into(),
+            client_id: None,
+            client_secret: None,
+            access_token: None,
+            refresh_token: None,
+            secrets_key: None,
+            service_scopes: Scopes::default(),
+            user_scopes: Scopes::default(),
+            max_retry_secs: 0,
+            max_concurrency: 1,
+            request_timeout: Duration::from_secs(1),
+            multiple_portals: true,
+        }
+    }
+
     pub fn from_config(loaded: &Loaded) -> anyhow::Result<Settings> {
         let hubspot = &loaded.config.hubspot;
         let secrets = &loaded.secrets;

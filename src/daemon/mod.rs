@@ -190,6 +190,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             .await
         }
     }));
+    tokio::spawn(settle_removals(state.clone(), shutdown.clone()));
     if roles().is_some() {
         tokio::spawn(follow_portal(state.clone(), shutdown.clone()));
         tokio::spawn(export_worker::wake_on_new_jobs(
@@ -374,6 +375,31 @@ async fn follow_portal(state: Arc<api::State>, shutdown: CancellationToken) {
             Ok(true) => tracing::info!("answering for the portal the leader connected to"),
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "following the leader's portal failed"),
+        }
+    }
+}
+
+/// How often every replica looks for portals being removed (a removal requested here wakes
+/// it at once).
+const SETTLE_REMOVALS: Duration = Duration::from_secs(1);
+
+/// Moves portal removals on (see `api::removal`): at start (one a crash interrupted), when
+/// one is requested here, and every [`SETTLE_REMOVALS`] (one requested at another replica).
+async fn settle_removals(state: Arc<api::State>, shutdown: CancellationToken) {
+    loop {
+        let settling = state.clone();
+        let settled =
+            api::blocking::run(move |blocking| blocking.wait(api::removal::settle(&settling)))
+                .await;
+        match settled {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "removing a portal failed; trying again"),
+            Err(error) => tracing::warn!(%error, "the portal removal task failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SETTLE_REMOVALS) => {}
+            () = state.sites.removal_requested.notified() => {}
+            () = shutdown.cancelled() => return,
         }
     }
 }

@@ -67,27 +67,33 @@ pub fn route(sites: &Sites, portal: i64) -> Route {
     }
 }
 
-/// Runs `work` for every site, those there are and those added later, until `stop`; returns
-/// once every run has ended. A run that panics takes this down with it (the caller's task
-/// reports it).
+/// Runs `work` for every site, those there are and those added later, until `stop`; a site
+/// taken out stops its own (see `Site::retire`). Returns once every run has ended. A run
+/// that panics takes this down with it (the caller's task reports it).
 pub async fn each<W, F>(sites: &Sites, stop: CancellationToken, work: W)
 where
     W: Fn(Arc<Site>, CancellationToken) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    let mut added = sites.subscribe();
+    let mut changes = sites.subscribe();
     let mut running = JoinSet::new();
-    let mut started = 0;
+    let mut started: Vec<Arc<Site>> = Vec::new();
     loop {
-        added.borrow_and_update();
-        let all = sites.all();
-        for site in &all[started..] {
-            running.spawn(work(site.clone(), stop.clone()));
+        changes.borrow_and_update();
+        started.retain(|site| !site.is_retired());
+        for site in sites.all() {
+            if started.iter().any(|known| Arc::ptr_eq(known, &site)) {
+                continue;
+            }
+            if let Some(run) = site.run(&stop, |stop| work(site.clone(), stop)) {
+                running.spawn(run);
+            }
+            started.push(site);
         }
-        started = all.len();
         tokio::select! {
-            changed = added.changed() => if changed.is_err() { break },
+            changed = changes.changed() => if changed.is_err() { break },
             () = stop.cancelled() => break,
+            Some(finished) = running.join_next() => resume_panic(finished),
         }
     }
     while let Some(finished) = running.join_next().await {

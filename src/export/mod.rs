@@ -94,23 +94,25 @@ impl Exporter {
     /// Records what `portal`'s jobs wait for where replicas that follow read it (on
     /// PostgreSQL the worker runs on the leader only).
     pub fn publish(store: &Store, portal: i64, waiting: Option<&Waiting>) -> store::Result<()> {
+        let name = waiting_name(store, portal)?;
+        let Some(waiting) = waiting else {
+            return store.remove_meta(&name);
+        };
         // Invariant: a struct of strings and numbers serialises.
-        let bytes = waiting.map_or_else(Vec::new, |waiting| {
-            serde_json::to_vec(waiting).expect("Waiting serialises")
-        });
-        store.set_meta(&waiting_name(store, portal), &bytes)
+        let bytes = serde_json::to_vec(waiting).expect("Waiting serialises");
+        store.set_meta(&name, &bytes)
     }
 
     /// What the leader last published about `portal`'s jobs (see [`Exporter::publish`]).
     pub fn published(store: &Store, portal: i64) -> store::Result<Option<Waiting>> {
         let stored = store
-            .meta(&waiting_name(store, portal))?
+            .meta(&waiting_name(store, portal)?)?
             .unwrap_or_default();
         Ok(serde_json::from_slice::<Waiting>(&stored).ok())
     }
 }
 
 /// Where the leader publishes what `portal`'s jobs wait for.
-fn waiting_name(store: &Store, portal: i64) -> String {
+fn waiting_name(store: &Store, portal: i64) -> store::Result<String> {
     crate::connection::portal::setting_name(store, WAITING_META, Some(portal))
 }

@@ -9,7 +9,7 @@ use crate::store::{self, Store};
 
 const META: &str = "export.settings";
 
-fn meta_name(store: &Store, portal: Option<i64>) -> String {
+fn meta_name(store: &Store, portal: Option<i64>) -> store::Result<String> {
     crate::connection::portal::setting_name(store, META, portal)
 }
 
@@ -103,7 +103,7 @@ impl Settings {
         }
         // Invariant: the config types serialise.
         let bytes = serde_json::to_vec(export).expect("export settings serialise");
-        store.set_meta(&meta_name(store, portal), &bytes)?;
+        store.set_meta(&meta_name(store, portal)?, &bytes)?;
         store.commit()?;
         Ok(Settings::from_config(export))
     }
@@ -115,8 +115,7 @@ impl Settings {
 
     /// Drops `portal`'s override: the config applies again.
     pub fn reset(store: &Store, portal: Option<i64>) -> store::Result<()> {
-        // An empty value reads as "no override" (meta values cannot be removed).
-        store.set_meta(&meta_name(store, portal), b"")?;
+        store.remove_meta(&meta_name(store, portal)?)?;
         store.commit()
     }
 
@@ -159,7 +158,7 @@ impl std::fmt::Display for Problem {
 
 /// `portal`'s stored override, if one is in effect.
 fn stored(store: &Store, portal: Option<i64>) -> store::Result<Option<Export>> {
-    let bytes = store.meta(&meta_name(store, portal))?;
+    let bytes = store.meta(&meta_name(store, portal)?)?;
     Ok(bytes.and_then(|bytes| serde_json::from_slice::<Export>(&bytes).ok()))
 }
 
@@ -265,7 +264,7 @@ mod tests {
         skip.contacts.on_duplicate = "skip".into();
         // Saved before the gateway knew its portal: the first portal's once it does.
         Settings::save(&store, None, &skip).unwrap();
-        crate::connection::portal::remember_first(&store, 1);
+        crate::connection::portal::remember_sites(&store, 1, &[2]);
         assert_eq!(on_duplicate(Some(1)), OnDuplicate::Skip);
         assert_eq!(on_duplicate(Some(2)), OnDuplicate::Update, "the config's");
 

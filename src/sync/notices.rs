@@ -102,11 +102,12 @@ impl Syncer {
             .as_ref()
             .filter(|notifier| notifier.wants(EventKind::OwnerArchived));
         let Some(notifier) = wanted else {
+            let _writing = self.writing().await?;
             reference.replace_owners(self.portal, owners)?;
             return Ok(());
         };
         // Counted and replaced under the write lock: no record changes hands meanwhile.
-        let _writing = self.writing().await;
+        let _writing = self.writing().await?;
         let left = notify::owners_left(&reference.owners(self.portal)?, owners);
         let mut events = Vec::with_capacity(left.len());
         for id in left {

@@ -93,7 +93,7 @@ impl Syncer {
         self.forget(kind, &purged).await?;
         self.refetch(kind, &refetch).await?;
         let repaired = (refetch.len() + removed) as u64;
-        let writing = self.writing().await;
+        let writing = self.writing().await?;
         let mut state = TypeState::load(&self.store, self.portal, kind)?;
         state.last_reconcile_at_ms = Some(now_ms());
         state.last_reconcile_repaired = repaired;

@@ -10,7 +10,7 @@ use crate::time::{Window, DAY_MS};
 const META: &str = "sync.schedule";
 
 /// Where `portal`'s override is kept.
-fn meta_name(store: &Store, portal: Option<i64>) -> String {
+fn meta_name(store: &Store, portal: Option<i64>) -> store::Result<String> {
     crate::connection::portal::setting_name(store, META, portal)
 }
 
@@ -150,7 +150,7 @@ impl Schedule {
         configured: Schedule,
     ) -> store::Result<Schedule> {
         let stored = store
-            .meta(&meta_name(store, portal))?
+            .meta(&meta_name(store, portal)?)?
             .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok());
         Ok(stored
             .and_then(|stored| stored.schedule())
@@ -176,15 +176,14 @@ impl Schedule {
         };
         // Invariant: a struct of strings serialises.
         let bytes = serde_json::to_vec(&stored).expect("schedule serialises");
-        store.set_meta(&meta_name(store, portal), &bytes)?;
+        store.set_meta(&meta_name(store, portal)?, &bytes)?;
         store.commit()?;
         Ok(schedule)
     }
 
     /// Drops `portal`'s override: the config's schedule applies again.
     pub fn reset(store: &Store, portal: Option<i64>) -> store::Result<()> {
-        // An empty value reads as "no override" (meta values cannot be removed).
-        store.set_meta(&meta_name(store, portal), b"")?;
+        store.remove_meta(&meta_name(store, portal)?)?;
         store.commit()
     }
 

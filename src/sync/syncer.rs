@@ -5,7 +5,7 @@
 //! never races.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::apply::{self, apply, Applied, Change};
@@ -24,6 +24,9 @@ pub enum Error {
     HubSpot(#[from] hubspot::Error),
     #[error(transparent)]
     Store(#[from] crate::store::Error),
+    /// The portal was removed from the deployment: its mirror takes no more writes.
+    #[error("the portal was removed from this deployment")]
+    Retired,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -62,6 +65,8 @@ pub struct Syncer {
     pub owners: bool,
     pub settings: Settings,
     pub counters: Counters,
+    /// Set when the portal is removed (see [`Syncer::retire`]).
+    retired: AtomicBool,
     /// What else a privacy deletion erases (see `sync::privacy`).
     pub(super) forget: Vec<Forget>,
     /// Which source delivered each change first (webhooks, the journal).
@@ -99,6 +104,7 @@ impl Syncer {
             forget: Vec::new(),
             arrivals: Default::default(),
             notifier: None,
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -113,9 +119,21 @@ impl Syncer {
         &self.store
     }
 
-    /// Takes the portal's mirror write lock (see `store::Writing`).
-    pub(super) async fn writing(&self) -> Writing<'_> {
-        self.store.mirror().lock_writes(self.portal).await
+    /// Takes the portal's mirror write lock (see `store::Writing`); refused once the portal
+    /// is retired, so a write that waited for the lock cannot land after the erase.
+    pub(super) async fn writing(&self) -> Result<Writing<'_>> {
+        let writing = self.store.mirror().lock_writes(self.portal).await;
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::Retired);
+        }
+        Ok(writing)
+    }
+
+    /// Refuses every mirror write from now on: the portal is being removed. The removal
+    /// erases the mirror under the same write lock after this, so whatever was written
+    /// before goes with it.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
     }
 
     /// Adds `forget` to what a privacy deletion erases (e.g. export rows naming the person).
@@ -145,6 +163,7 @@ impl Syncer {
                 .iter()
                 .map(convert::pipeline)
                 .collect();
+            let _writing = self.writing().await?;
             reference.replace_pipelines(self.portal, &pipelines)?;
         }
         for kind in &self.objects {
@@ -155,6 +174,7 @@ impl Syncer {
                 .iter()
                 .map(convert::property)
                 .collect();
+            let _writing = self.writing().await?;
             reference.replace_properties(self.portal, *kind, &properties)?;
         }
         Ok(())
@@ -228,7 +248,7 @@ impl Syncer {
         associations: &[(ObjectType, BTreeMap<i64, Vec<Association>>)],
         cursor: Option<(&str, &[u8])>,
     ) -> Result<()> {
-        let writing = self.writing().await;
+        let writing = self.writing().await?;
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
@@ -282,7 +302,7 @@ impl Syncer {
         &self,
         changes: &[(ObjectType, Change)],
     ) -> Result<Vec<(ObjectType, i64)>> {
-        let writing = self.writing().await;
+        let writing = self.writing().await?;
         let mirror = self.store.mirror();
         let now = now_ms();
         let mut unknown = Vec::new();
@@ -316,7 +336,7 @@ impl Syncer {
 
     /// Writes decided elsewhere in `sync` (reconciliation, privacy), under the write lock.
     pub(super) async fn write_raw(&self, kind: ObjectType, writes: &[Write]) -> Result<()> {
-        let writing = self.writing().await;
+        let writing = self.writing().await?;
         let before = self.stored_before(kind, writes)?;
         self.write_notified(&writing, kind, writes, &before, None)?;
         Ok(())

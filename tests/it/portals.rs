@@ -29,7 +29,7 @@ pub async fn start(config: SimConfig) -> Setup {
     Setup { sim, gateway }
 }
 
-async fn restart(setup: Setup) -> Setup {
+pub async fn restart(setup: Setup) -> Setup {
     let port = setup.gateway.addr.port();
     let dir = setup.gateway.stop().await;
     let key = Some("IT_SECRETS_KEY");

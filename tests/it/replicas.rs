@@ -5,6 +5,7 @@
 mod export;
 mod failover;
 mod portals;
+mod removal;
 mod restart;
 
 use std::time::Duration;

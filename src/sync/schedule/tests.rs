@@ -121,7 +121,7 @@ fn changes_report_every_problem_by_field() {
 fn each_portal_keeps_its_override_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    crate::connection::portal::remember_first(&store, 1);
+    crate::connection::portal::remember_sites(&store, 1, &[2]);
     let configured = Schedule::configured(24, Window::parse("02:00-05:00").unwrap());
     let current = |portal| Schedule::current(&store, Some(portal), configured).unwrap();
     assert_eq!(current(1), configured);
