@@ -84,11 +84,19 @@ impl Ctx<'_> {
     }
 }
 
-/// The site a session's pages show: the portal chosen in the header, else the first.
+/// The site a session's pages show: the portal chosen in the header, else the one a request
+/// naming none is about (`Sites::select`), else the first that has a portal (the first
+/// site's may have been removed), else the first. A chosen portal since removed is passed
+/// over the same way.
 pub fn shown_site(state: &State, session: Option<&Session>) -> Arc<crate::api::Site> {
     let chosen = session.and_then(|session| session.portal);
     let sites = &state.sites;
-    sites.select(chosen).unwrap_or_else(|_| sites.first())
+    sites
+        .select(chosen)
+        .or_else(|_| sites.select(None))
+        .ok()
+        .or_else(|| sites.all().into_iter().find(|site| site.hub_id().is_some()))
+        .unwrap_or_else(|| sites.first())
 }
 
 impl Console {

@@ -74,6 +74,7 @@ pub const ROUTES: &[Route] = &[
     get("/admin/connection", connection::page),
     post("/admin/connection/connect", connection_forms::connect),
     post("/admin/connection/disconnect", connection_forms::disconnect),
+    post("/admin/connection/remove", connection_forms::remove),
     post(
         "/admin/connection/preferences",
         connection_forms::preferences,

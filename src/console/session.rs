@@ -162,6 +162,16 @@ impl Sessions {
         }
     }
 
+    /// Forgets `portal` as the chosen one of every session (it was removed from the
+    /// deployment): their pages show the portal `shown_site` falls back to.
+    pub fn forget_portal(&self, portal: i64) {
+        for entry in self.entries.lock().values_mut() {
+            if entry.portal == Some(portal) {
+                entry.portal = None;
+            }
+        }
+    }
+
     pub fn set_flash(&self, session: &Session, flash: Flash) {
         if let Some(entry) = self.entries.lock().get_mut(&session.key) {
             entry.flash = Some(flash);
@@ -256,5 +266,19 @@ mod tests {
         assert_eq!(sessions.take_flash(&session), Some(Flash::ok("Saved")));
         assert_eq!(sessions.take_flash(&session), None);
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+
+    #[test]
+    fn a_removed_portal_is_no_session_s_choice() {
+        let sessions = Sessions::default();
+        let (one, two) = (
+            sessions.open(Credential::Link),
+            sessions.open(Credential::Link),
+        );
+        sessions.choose_portal(&sessions.find(&one).unwrap(), 7);
+        sessions.choose_portal(&sessions.find(&two).unwrap(), 8);
+        sessions.forget_portal(7);
+        assert_eq!(sessions.find(&one).unwrap().portal, None);
+        assert_eq!(sessions.find(&two).unwrap().portal, Some(8));
     }
 }

@@ -7,6 +7,7 @@ mod exports;
 mod mapping;
 mod pages;
 mod portals;
+mod removal;
 mod security;
 mod sync;
 mod users;

@@ -1,16 +1,18 @@
 //! Connection: which HubSpot account the gateway is connected to, how, as whom, with which
 //! scopes; Connect / Change user / Disconnect; the export preference and the "exports
-//! enabled" switch. Everything shown and done is `connection::Connections`', as for
-//! `/v1/connection`: this page renders its [`Status`]; `connection_forms` forwards the
-//! admin's choices.
+//! enabled" switch; removing the account from the deployment. Everything shown and done is
+//! `connection::Connections`', as for `/v1/connection`, and `api::removal`'s, as for
+//! `DELETE /v1/portals/{id}`: this page renders its [`Status`] and the removals pending;
+//! `connection_forms` forwards the admin's choices.
 
 use maud::{html, Markup};
 
 use super::super::layout::{badge, csrf_field, notice, time};
 use super::super::reply::{Reply, Section};
 use super::super::Ctx;
-use super::portal;
 use super::problem::Outcome;
+use super::{hub_id, portal};
+use crate::api::removal;
 use crate::connection::{ExportConnection, Method, State, Status, Who};
 
 /// What the Connection page shows: the service connection's status, where HubSpot's pages
@@ -21,19 +23,35 @@ struct View {
     can_connect: Result<(), String>,
     /// `hubspot.multiple_portals`: a Connect may add another account.
     adds_accounts: bool,
+    /// The account the page shows (its site's portal), connected or not; `None` before any
+    /// has connected.
+    hub_id: Option<i64>,
+    /// Whether it is the deployment's only account (removed, nothing is connected).
+    only_account: bool,
+    /// The accounts being removed (`api::removal::pending`).
+    removing: Vec<i64>,
 }
 
 /// `GET /admin/connection`.
 pub fn page(ctx: &Ctx) -> Outcome {
     let connections = &ctx.site().connections;
+    let status = connections.status();
+    // Only a notice: a store that cannot list them does not take the page away.
+    let removing = removal::pending(&ctx.state().sites).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read which portals are being removed");
+        Vec::new()
+    });
     let view = View {
-        status: connections.status(),
+        status,
         ui_base: portal(ctx).map(|portal| portal.ui_base.clone()),
         can_connect: connections
             .can_start(&Who::Service)
             .map(|_| ())
             .map_err(|refusal| refusal.to_string()),
         adds_accounts: connections.multiple_portals(),
+        hub_id: hub_id(ctx),
+        only_account: ctx.state().sites.portal_ids().len() <= 1,
+        removing,
     };
     Ok(Reply::page(Section::Connection, render(&view, ctx.csrf())))
 }
@@ -43,6 +61,9 @@ fn render(view: &View, csrf: &str) -> Markup {
     html! {
         h1 { "Connection" }
         p.lead { "The HubSpot account this gateway mirrors and exports into, and who connected it." }
+        @for id in &view.removing {
+            (notice("info", html! { p { strong { "Removing HubSpot account " (id) "…" } " Its data is being deleted from this gateway (reload to see when it is done)." } }))
+        }
         div.grid.wide {
             section.card aria-labelledby="portal-heading" {
                 h2 #portal-heading { "HubSpot account" }
@@ -83,6 +104,48 @@ fn render(view: &View, csrf: &str) -> Markup {
             }
             (exports(status, csrf))
             (scopes(status))
+        }
+        @if let Some(id) = removable(view) {
+            (remove(id, view.only_account, csrf))
+        }
+    }
+}
+
+/// The account the page offers to remove: the one it shows, unless its connection is a
+/// private app's token from the config (`api::removal` refuses those) or it is being removed.
+fn removable(view: &View) -> Option<i64> {
+    view.hub_id
+        .filter(|_| view.status.method != Method::PrivateApp)
+        .filter(|id| !view.removing.contains(id))
+}
+
+/// What removing account `hub_id` deletes, said plainly (the card and its confirmation).
+pub fn removal_consequences(hub_id: i64) -> String {
+    format!(
+        "Its mirrored records, user mappings, settings and export history in this gateway are \
+         deleted, and the gateway's HubSpot tokens for it are revoked. Nothing is deleted in \
+         HubSpot. This cannot be undone: connected again, account {hub_id} starts from nothing."
+    )
+}
+
+/// The danger zone: removing the account the page shows from the deployment.
+fn remove(hub_id: i64, only_account: bool, csrf: &str) -> Markup {
+    let question = format!(
+        "Remove HubSpot account {hub_id} from this gateway? {}",
+        removal_consequences(hub_id)
+    );
+    html! {
+        section.card.danger-zone aria-labelledby="remove-heading" {
+            h2 #remove-heading { "Remove this account" }
+            p { "Removes HubSpot account " strong { (hub_id) } " from this gateway. " (removal_consequences(hub_id)) }
+            @if only_account {
+                p { "It is the only account here: afterwards the gateway is not connected, and a Connect may connect any HubSpot account." }
+            }
+            form.actions method="post" action="/admin/connection/remove" data-confirm=(question) {
+                (csrf_field(csrf))
+                input type="hidden" name="portal" value=(hub_id);
+                button.danger type="submit" { "Remove this account" }
+            }
         }
     }
 }
@@ -244,6 +307,9 @@ mod tests {
             ui_base: None,
             can_connect: Ok(()),
             adds_accounts: false,
+            hub_id: Some(62515),
+            only_account: false,
+            removing: Vec::new(),
         }
     }
 
@@ -283,5 +349,58 @@ mod tests {
         for absent in ["/admin/connection/connect", "/admin/connection/disconnect"] {
             assert!(!html.contains(absent), "{absent}");
         }
+    }
+
+    #[test]
+    fn an_account_shown_can_be_removed_after_a_plain_question() {
+        for state in [State::Connected, State::NeedsReconnect, State::NotConnected] {
+            let html = render(&view(state, Method::OAuth), "t").into_string();
+            for expected in [
+                "action=\"/admin/connection/remove\"",
+                "name=\"portal\" value=\"62515\"",
+                "name=\"csrf\" value=\"t\"",
+                "class=\"danger\" type=\"submit\">Remove this account<",
+                "data-confirm=\"Remove HubSpot account 62515 from this gateway? Its mirrored \
+                 records, user mappings, settings and export history in this gateway are deleted",
+                "Nothing is deleted in HubSpot. This cannot be undone",
+            ] {
+                assert!(html.contains(expected), "{state:?}: {expected}");
+            }
+            assert!(!html.contains("It is the only account here"));
+        }
+        let only = View {
+            only_account: true,
+            ..view(State::Connected, Method::OAuth)
+        };
+        let only = render(&only, "t").into_string();
+        assert!(only.contains("afterwards the gateway is not connected"));
+    }
+
+    #[test]
+    fn nothing_to_remove_without_an_account_or_with_a_private_app() {
+        let none = View {
+            hub_id: None,
+            ..view(State::NotConnected, Method::OAuth)
+        };
+        let private = view(State::Connected, Method::PrivateApp);
+        let going = View {
+            removing: vec![62515],
+            ..view(State::NotConnected, Method::OAuth)
+        };
+        for view in [none, private, going] {
+            let html = render(&view, "t").into_string();
+            assert!(!html.contains("/admin/connection/remove"), "{html}");
+            assert!(!html.contains("Remove this account"));
+        }
+    }
+
+    #[test]
+    fn a_removal_pending_is_said() {
+        let pending = View {
+            removing: vec![62516],
+            ..view(State::Connected, Method::OAuth)
+        };
+        let html = render(&pending, "t").into_string();
+        assert!(html.contains("Removing HubSpot account 62516…"), "{html}");
     }
 }

@@ -1,14 +1,16 @@
 //! The Connection page's forms: Connect / Reconnect / Change user (on to HubSpot's authorize
 //! page), Disconnect (confirmed first), the export preference and the "exports enabled"
-//! switch — each the call the JSON API makes.
+//! switch, removing the account (confirmed first) — each the call the JSON API makes.
 
 use maud::html;
 
 use super::super::reply::{Reply, Section};
 use super::super::session::Flash;
 use super::super::Ctx;
-use super::problem::Outcome;
-use super::{confirmation, confirmed};
+use super::connection::removal_consequences;
+use super::problem::{Failure, Outcome};
+use super::{confirmation, confirmed, hub_id};
+use crate::api::removal::{self, Refused};
 use crate::connection::{ExportConnection, Who, CONSOLE};
 
 /// `POST /admin/connection/connect`: Connect, Reconnect and Change user alike start the
@@ -56,6 +58,52 @@ pub fn disconnect(ctx: &Ctx) -> Outcome {
         Err(refusal) => Flash::problem(format!("Not disconnected: {refusal}.")),
     };
     Ok(Reply::redirect("/admin/connection").with_flash(flash))
+}
+
+/// `POST /admin/connection/remove` (confirmed first): removes the account the page shows
+/// from the deployment, as `DELETE /v1/portals/{id}` does (`api::removal::request`). The form
+/// names the account it showed; a page that shows another by now (switched in another tab)
+/// removes nothing. No session shows the account afterwards: their pages fall back to another,
+/// or to "not connected".
+pub fn remove(ctx: &Ctx) -> Outcome {
+    let back = || Reply::redirect("/admin/connection");
+    let named = ctx
+        .form
+        .get("portal")
+        .and_then(|text| text.trim().parse().ok());
+    let Some(hub_id) = hub_id(ctx).filter(|shown| named == Some(*shown)) else {
+        return Ok(back().with_flash(Flash::problem(
+            "Nothing was removed: the page no longer shows that HubSpot account. Check the \
+             account shown, then try again.",
+        )));
+    };
+    if !confirmed(ctx) {
+        return Ok(confirmation(
+            ctx,
+            Section::Connection,
+            &format!("Remove HubSpot account {hub_id} from this gateway?"),
+            &removal_consequences(hub_id),
+            "Remove this account",
+            "/admin/connection",
+        ));
+    }
+    let flash = match removal::request(ctx.state(), hub_id) {
+        Ok(()) => {
+            ctx.console.sessions.forget_portal(hub_id);
+            Flash::ok(format!(
+                "HubSpot account {hub_id} is no longer served by this gateway."
+            ))
+        }
+        Err(Refused::Unselected(unselected)) => {
+            Flash::problem(format!("Not removed: {unselected}."))
+        }
+        Err(Refused::PrivateApp(_)) => Flash::problem(
+            "Not removed: the account is connected with a private-app token from the config \
+             (hubspot.access_token); take it out of the config instead.",
+        ),
+        Err(Refused::Store(error)) => return Err(Failure::Store(error)),
+    };
+    Ok(back().with_flash(flash))
 }
 
 /// `POST /admin/connection/preferences`: whose connection writes exports.
