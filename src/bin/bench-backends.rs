@@ -13,8 +13,9 @@
 //!   PostgreSQL this is where redeliveries are dropped and events recorded for detecting them).
 //! - `bench-backends mirror [--contacts N] [--seconds N] [--runs N]`: fills each mirror with N
 //!   contacts (about 40 properties each, in writes of 100 records as a backfill page), then
-//!   looks up random contacts by email from two tasks for N seconds; prints records/s of the
-//!   fill, bytes per record, lookups/s and their p50/p99.
+//!   looks up random contacts by email from two tasks for N seconds, then removes the portal
+//!   (`Store::erase_portal`); prints records/s of the fill, bytes per record, lookups/s and
+//!   their p50/p99, and records/s of the erase.
 //! - `bench-backends failover [--kills N] [--replicas N]`: replicas as processes campaign for
 //!   the leader lease; the leader is killed with SIGKILL N times; the time from each kill to
 //!   another replica leading (p50, p99, max). PostgreSQL only: sled has one process.

@@ -1,5 +1,5 @@
-//! `bench-backends mirror`: a backfill's writes and then lookups, on each backend (see the
-//! binary's doc).
+//! `bench-backends mirror`: a backfill's writes, then lookups, then the portal removed
+//! (`erase_portal`), on each backend (see the binary's doc).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +74,8 @@ struct Figures {
     lookups_per_s: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Records per second of the erase that removes the portal.
+    erase_per_s: f64,
 }
 
 fn sled_run(contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
@@ -113,14 +115,19 @@ fn sled_run(contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
             })
         })
         .collect();
-    figures(
+    let mut figures = figures(
         fill_per_s,
         bytes_per_record,
         seconds,
         lookers
             .into_iter()
             .map(|l| l.join().map_err(|_| anyhow::anyhow!("a looker panicked"))?),
-    )
+    )?;
+    let start = Instant::now();
+    let erased = runtime.block_on(store.erase_portal(PORTAL))?;
+    anyhow::ensure!(erased.records == contacts as u64, "erased {erased:?}");
+    figures.erase_per_s = contacts as f64 / start.elapsed().as_secs_f64();
+    Ok(figures)
 }
 
 async fn postgres_run(url: &str, contacts: i64, seconds: u64) -> anyhow::Result<Figures> {
@@ -173,12 +180,17 @@ async fn postgres_run(url: &str, contacts: i64, seconds: u64) -> anyhow::Result<
     for looker in lookers {
         histograms.push(looker.await?);
     }
-    figures(
+    let mut figures = figures(
         fill_per_s,
         bytes as f64 / contacts as f64,
         seconds,
         histograms.into_iter(),
-    )
+    )?;
+    let start = Instant::now();
+    let erased = hubspot_gateway::store::postgres::erase::portal(&database, fence, PORTAL).await?;
+    anyhow::ensure!(erased.records == contacts as u64, "erased {erased:?}");
+    figures.erase_per_s = contacts as f64 / start.elapsed().as_secs_f64();
+    Ok(figures)
 }
 
 fn figures(
@@ -197,18 +209,20 @@ fn figures(
         lookups_per_s: all.len() as f64 / seconds as f64,
         p50_us: all.value_at_quantile(0.5) as f64,
         p99_us: all.value_at_quantile(0.99) as f64,
+        erase_per_s: 0.0,
     })
 }
 
 fn show(name: &str, run: u64, figures: &Figures) {
     println!(
         "run {run}: {name}: fill {:.0} records/s, {:.0} bytes/record, lookups {:.0}/s p50 {} µs \
-         p99 {} µs",
+         p99 {} µs, erase {:.0} records/s",
         figures.fill_per_s,
         figures.bytes_per_record,
         figures.lookups_per_s,
         figures.p50_us,
-        figures.p99_us
+        figures.p99_us,
+        figures.erase_per_s
     );
 }
 
@@ -220,6 +234,7 @@ fn medians(runs: &[Figures]) -> serde_json::Value {
         "lookups_per_s": of(|f| f.lookups_per_s).round(),
         "lookup_p50_us": of(|f| f.p50_us),
         "lookup_p99_us": of(|f| f.p99_us),
+        "erase_records_per_s": of(|f| f.erase_per_s).round(),
     })
 }
 
