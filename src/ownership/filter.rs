@@ -84,19 +84,14 @@ impl Filter {
         if kind == ObjectType::Companies {
             return Ok(matches.iter().any(typed));
         }
-        let mirror = store.mirror();
-        for record in matches {
-            // A brief's id is a stored record, never an alias: no alias lookup.
-            for id in mirror.associated_exact(portal, kind, record.id, ObjectType::Companies)? {
-                if mirror
-                    .brief(portal, ObjectType::Companies, id)?
-                    .is_some_and(|company| !company.archived && typed(&company))
-                {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
+        // A brief's id is a stored record, never an alias: no alias lookup.
+        let companies =
+            store
+                .mirror()
+                .associated_briefs(portal, kind, &ids(matches), ObjectType::Companies)?;
+        Ok(companies
+            .iter()
+            .any(|company| !company.archived && typed(company)))
     }
 }
 
@@ -107,18 +102,14 @@ fn has_recent_deal(
     matches: &[Brief],
     since_ms: i64,
 ) -> store::Result<bool> {
-    let mirror = store.mirror();
-    for record in matches {
-        for id in mirror.associated_exact(portal, kind, record.id, ObjectType::Deals)? {
-            if mirror
-                .brief(portal, ObjectType::Deals, id)?
-                .is_some_and(|deal| {
-                    !deal.archived && deal.created_at_ms.is_some_and(|at| at >= since_ms)
-                })
-            {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+    let deals = store
+        .mirror()
+        .associated_briefs(portal, kind, &ids(matches), ObjectType::Deals)?;
+    Ok(deals
+        .iter()
+        .any(|deal| !deal.archived && deal.created_at_ms.is_some_and(|at| at >= since_ms)))
+}
+
+fn ids(matches: &[Brief]) -> Vec<i64> {
+    matches.iter().map(|record| record.id).collect()
 }

@@ -349,6 +349,24 @@ impl Mirror {
             .collect())
     }
 
+    /// The briefs of the `to_type` records associated with each of `ids` (see the front's
+    /// `Mirror::associated_briefs`).
+    pub fn associated_briefs(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+        to_type: ObjectType,
+    ) -> Result<Vec<Brief>> {
+        let mut briefs = Vec::new();
+        for &id in ids {
+            for to in self.associated_exact(portal, kind, id, to_type)? {
+                briefs.extend(self.brief(portal, to_type, to)?);
+            }
+        }
+        Ok(briefs)
+    }
+
     /// Ids of `to_type` records associated with `id`, ascending.
     pub fn associated(
         &self,

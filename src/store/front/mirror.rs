@@ -128,6 +128,25 @@ impl Mirror {
         }
     }
 
+    /// The briefs of the `to_type` records associated with each of `ids` (stored records,
+    /// not aliases), in the order of `ids` and then of the associated ids; archived ones
+    /// included. One round trip on PostgreSQL, where the indicators' filters would otherwise
+    /// pay one per associated record.
+    pub fn associated_briefs(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+        to_type: ObjectType,
+    ) -> Result<Vec<Brief>> {
+        match &self.backend {
+            Backend::Sled(mirror) => mirror.associated_briefs(portal, kind, ids, to_type),
+            Backend::Postgres(mirror, pg) => {
+                pg.wait(mirror.associated_briefs(portal, kind, ids, to_type))
+            }
+        }
+    }
+
     /// Records of `to_type` associated with exactly `id`.
     pub fn associated_exact(
         &self,

@@ -203,6 +203,34 @@ impl Mirror {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
+    /// The briefs of the `to_type` records associated with each of `ids`, in the order of
+    /// `ids` and then of the associated ids: one statement joining the associations to the
+    /// records.
+    pub async fn associated_briefs(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+        to_type: ObjectType,
+    ) -> Result<Vec<Brief>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT r.brief FROM unnest($3::bigint[]) WITH ORDINALITY AS f (id, at)
+                 JOIN associations a ON a.portal_id = $1 AND a.from_kind = $2
+                     AND a.from_id = f.id AND a.to_kind = $4
+                 JOIN records r ON r.portal_id = a.portal_id AND r.kind = a.to_kind
+                     AND r.id = a.to_id
+                 ORDER BY f.at, a.to_id",
+                &[&portal, &code(kind), &ids, &code(to_type)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.get::<_, Json<Brief>>(0).0)
+            .collect())
+    }
+
     /// Ids of `to_type` records associated with `id`, ascending.
     pub async fn associated(
         &self,

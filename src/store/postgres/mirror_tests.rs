@@ -65,6 +65,15 @@ async fn observe_sled(store: &Store, ids: &[i64], terms: &[Term]) -> String {
                 mirror.associated(PORTAL, kind, id, Companies).unwrap(),
             );
         }
+        seen += &format!(
+            "{kind} associated briefs {:?} {:?}\n",
+            mirror
+                .associated_briefs(PORTAL, kind, ids, Contacts)
+                .unwrap(),
+            mirror
+                .associated_briefs(PORTAL, kind, ids, Companies)
+                .unwrap(),
+        );
         for term in terms {
             seen += &format!(
                 "{kind} {term:?} {:?}\n",
@@ -107,6 +116,17 @@ async fn observe_postgres(mirror: &Mirror, ids: &[i64], terms: &[Term]) -> Strin
                     .unwrap(),
             );
         }
+        seen += &format!(
+            "{kind} associated briefs {:?} {:?}\n",
+            mirror
+                .associated_briefs(PORTAL, kind, ids, Contacts)
+                .await
+                .unwrap(),
+            mirror
+                .associated_briefs(PORTAL, kind, ids, Companies)
+                .await
+                .unwrap(),
+        );
         for term in terms {
             seen += &format!(
                 "{kind} {term:?} {:?}\n",
