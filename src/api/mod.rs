@@ -34,7 +34,7 @@ pub use connection::change_preferences;
 pub use error::{ApiError, Response};
 pub use router::{handle, ROUTES};
 pub use sites::{Site, Sites};
-pub use status::{body as status_body, connection as connection_summary};
+pub use status::{add_portals, body as status_body, connection as connection_summary};
 pub use surface::{Exposure, Surface};
 
 use crate::connection::portal;

@@ -20,10 +20,7 @@ pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
     let portal = site.portal();
     let mut body = body(&state.store, portal.as_deref(), &state.objects)
         .map_err(|error| ApiError::storage(&error))?;
-    body["portals"] = json!(state.sites.portal_ids());
-    let removing =
-        super::removal::pending(&state.sites).map_err(|error| ApiError::storage(&error))?;
-    body["removing"] = json!(removing);
+    add_portals(&mut body, &state.sites).map_err(|error| ApiError::storage(&error))?;
     body["connection"] = connection(&site.connections.status());
     body["journal"] =
         journal(state, &site, portal.as_deref()).map_err(|error| ApiError::storage(&error))?;
@@ -31,6 +28,14 @@ pub fn status(state: &State, call: &Call<'_>) -> Result<Response, ApiError> {
         body["replica"] = json!({"id": id, "leader": state.store.leads()});
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The deployment's part of a status: every portal it mirrors (`portals`) and those being
+/// removed (`removing`).
+pub fn add_portals(body: &mut Value, sites: &super::Sites) -> store::Result<()> {
+    body["portals"] = json!(sites.portal_ids());
+    body["removing"] = json!(super::removal::pending(sites)?);
+    Ok(())
 }
 
 /// The Webhooks Journal's part of the status, with the running consumer's live state.

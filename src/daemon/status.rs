@@ -89,7 +89,7 @@ pub fn from_store(loaded: &Loaded, store: &Store, named: Option<i64>) -> anyhow:
     let portal = portal.as_deref();
     let mut body = api::status_body(store, portal, &record_types(loaded))?;
     body["connection"] = api::connection_summary(&site.connections.status());
-    body["portals"] = serde_json::json!(sites.portal_ids());
+    api::add_portals(&mut body, &sites)?;
     body["journal"] = crate::journal::status::body(
         loaded.config.hubspot.journal.enabled,
         store,
