@@ -35,6 +35,12 @@ mod pages;
 mod portal;
 #[path = "bench_mirror/portals.rs"]
 mod portals;
+#[path = "bench_mirror/portals_removal.rs"]
+mod portals_removal;
+#[path = "bench_mirror/portals_store.rs"]
+mod portals_store;
+#[path = "bench_mirror/portals_table.rs"]
+mod portals_table;
 #[path = "bench_mirror/report.rs"]
 mod report;
 #[path = "bench_mirror/simulator.rs"]
@@ -77,7 +83,8 @@ enum Command {
     Notify(notify::Args),
     /// Where a backfill page's time goes (list, associations, store write), in-process.
     Pages(pages::Args),
-    /// Many portals in one deployment: Connect each, backfill, idle footprint, restart.
+    /// Many portals in one deployment: Connect each, backfill, idle footprint, restart,
+    /// removal (`--postgres`: on a throw-away PostgreSQL database).
     Portals(portals::Args),
 }
 

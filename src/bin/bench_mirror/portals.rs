@@ -1,7 +1,9 @@
 //! Many portals in one deployment (`hubspot.multiple_portals`): an in-process simulator with
 //! N accounts, the real gateway binary as an OAuth app Connected to each in turn; Connect
 //! times, time until every portal is backfilled, then the idle footprint (RSS, CPU, threads,
-//! API calls per minute, store on disk), a restart, and a lookup spot check per portal.
+//! API calls per minute, store size), a restart, a lookup spot check per portal, and last the
+//! removal of one portal, then of all the others (`DELETE /v1/portals/{id}`). `--postgres`
+//! runs the same on a throw-away PostgreSQL database instead of the sled store.
 //! One run: 100 portals take minutes, and the figures describe a steady state, not a race.
 
 use std::collections::BTreeMap;
@@ -9,15 +11,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _};
-use hubspot_gateway::config::SecretRef;
+use hubspot_gateway::config::{self, SecretRef};
 use hubspot_gateway::sim::browser::Browser;
 use hubspot_gateway::sim::fire::Latencies;
 use hubspot_gateway::sim::{self, ObjectType, OtherAccount, SimConfig};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::gateway::{self, disk_usage, Gateway, Setup};
-use crate::report::{self, mib, round3};
+use crate::gateway::{self, Gateway, Setup};
+use crate::portals_store::Backend;
+use crate::report::{self, round3};
 use crate::simulator::{Counts, Simulator};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,6 +43,11 @@ pub struct Args {
     /// Give up when connecting and backfilling every portal takes longer than this.
     #[arg(long, default_value_t = 900)]
     pub timeout_secs: u64,
+    /// Run the gateway on a database of a throw-away PostgreSQL server (started by the
+    /// benchmark, one replica) instead of the sled store; the store size is then the
+    /// database's (`pg_database_size`).
+    #[arg(long)]
+    pub postgres: bool,
 }
 
 /// The simulated portal's id (the simulator's default); the others get ids from `OTHERS` up.
@@ -49,10 +57,11 @@ const OTHERS: i64 = 70_000_000;
 const SECRETS_KEY: &str = "YmVuY2gtcG9ydGFscy1zZWNyZXRzLWtleS0wMTIzNDU=";
 
 /// One account: its id, the user who consents, and a contact the lookup check asks for.
-struct Account {
-    portal_id: i64,
+pub struct Account {
+    pub portal_id: i64,
     email: String,
-    known: (String, String),
+    /// (email, record id) of the account's first contact.
+    pub known: (String, String),
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
@@ -70,7 +79,12 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let handle = sim::start(sim_config(args.portals), "127.0.0.1:0".parse()?).await?;
     let accounts = fill(&handle, &args)?;
     let mut sim = Simulator::InProcess(handle);
-    let dir = out.join("portals");
+    let name = if args.postgres {
+        "portals-postgres"
+    } else {
+        "portals"
+    };
+    let dir = out.join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -78,6 +92,8 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     // A file, not a variable: the gateway module passes only its own variables to the child.
     let key_file = dir.join("secrets_key");
     std::fs::write(&key_file, SECRETS_KEY)?;
+    let backend = Backend::start(args.postgres, &dir).await?;
+    println!("store: {}", backend.name());
     let setup = Setup {
         binary,
         dir: dir.clone(),
@@ -86,7 +102,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         sync: true,
         journal_poll_ms: None,
     };
-    let tune = tune(sim.base_url(), &key_file, args.poll_secs);
+    let tune = tune(sim.base_url(), &key_file, args.poll_secs, &backend);
     let gw = Gateway::start_with(&setup, "portals.log", Duration::from_secs(60), &tune).await?;
 
     // Connect every account in turn, each timed from `connection/start` to the callback's page.
@@ -125,20 +141,25 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     // Idle: nothing connects, nothing changes in HubSpot; sync polls on its own schedule.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (cpu_before, calls_before) = (gw.cpu_secs(), sim.counts().await?);
+    let server_cpu_before = backend.server_cpu_secs();
     let idle_started = Instant::now();
     let timeline = idle_timeline(&gw, &mut sim, args.idle_secs).await?;
     let idle_wall = idle_started.elapsed().as_secs_f64();
     let idle_cpu = gw.cpu_secs() - cpu_before;
+    let server_idle_cpu = backend
+        .server_cpu_secs()
+        .zip(server_cpu_before)
+        .map(|(after, before)| round3(after - before));
     let idle_calls = delta(&calls_before, &sim.counts().await?);
     let idle_total: u64 = idle_calls.calls.values().sum();
     let load_idle = crate::machine::load_average();
     let (rss_kib, _) = gw.memory_kib();
     let idle_threads = threads(gw.pid);
-    let store_running = disk_usage(&setup.store());
+    let store_running = backend.size(&setup).await?;
 
     // Restart on the same store (same port: the stored redirect URL stays valid).
     let stop_secs = gw.stop().await?.as_secs_f64();
-    let store_stopped = disk_usage(&setup.store());
+    let store_stopped = backend.size(&setup).await?;
     let calls_before = sim.counts().await?;
     let restarted = Instant::now();
     let gw = Gateway::start_with(&setup, "restart.log", Duration::from_secs(300), &tune).await?;
@@ -164,6 +185,12 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
     let threads_after_restart = threads(gw.pid);
 
     let lookups = spot_check(&gw, &accounts).await?;
+
+    // Removal: one portal, then every other one; each until `/v1/status` lists no removal.
+    let calls_before = sim.counts().await?;
+    let mut removal = crate::portals_removal::run(&gw, &accounts).await?;
+    removal["api_calls"] = json!(delta(&calls_before, &sim.counts().await?).calls);
+    removal["store_after"] = backend.size(&setup).await?;
     gw.stop().await?;
     sim.shutdown().await;
 
@@ -172,8 +199,9 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "restart.log": log_lines(&dir.join("restart.log")),
     });
     let result = json!({
-        "benchmark": "portals",
+        "benchmark": name,
         "runs": 1,
+        "backend": backend.name(),
         "machine": machine,
         "portals": args.portals,
         "per_portal": {"contacts": args.records_each, "companies": args.companies_each},
@@ -200,12 +228,12 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
             "timeline": timeline,
             "rate_limited_429": idle_calls.rate_limited,
             "load_average_1m": load_idle,
-            "store_apparent_bytes": store_running.0,
-            "store_allocated_bytes": store_running.1,
+            "store": store_running,
+            "postgres_server_cpu_secs": server_idle_cpu,
         },
         "restart": {
             "stop_secs": round3(stop_secs),
-            "store_allocated_bytes_stopped": store_stopped.1,
+            "store_stopped": store_stopped,
             "ready_secs": round3(ready_secs),
             "all_portals_answer_secs": round3(all_answer_secs),
             "rss_kib_10s_after": rss_after_restart_kib,
@@ -214,10 +242,11 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
             "api_calls": restart_calls.calls,
         },
         "lookups": lookups,
+        "removal": removal,
         "gateway_log": warnings,
     });
-    print(&result);
-    report::write(&out, "portals", &result)?;
+    crate::portals_table::print(&result);
+    report::write(&out, name, &result)?;
     Ok(result)
 }
 
@@ -292,14 +321,24 @@ fn fill(handle: &sim::SimHandle, args: &Args) -> anyhow::Result<Vec<Account>> {
     Ok(accounts)
 }
 
-/// The gateway as an OAuth app of the simulator taking several portals (no access token).
+/// The gateway as an OAuth app of the simulator taking several portals (no access token),
+/// on the backend's store.
 fn tune(
     sim_base: String,
     key_file: &Path,
     poll_secs: u64,
-) -> impl Fn(&mut hubspot_gateway::config::Config) {
+    backend: &Backend,
+) -> impl Fn(&mut config::Config) {
     let key = format!("file:{}", key_file.display());
+    let database = match backend {
+        Backend::Sled => None,
+        Backend::Postgres { url_file, .. } => Some(format!("file:{}", url_file.display())),
+    };
     move |config| {
+        if let Some(url) = &database {
+            config.store.backend = config::Backend::Postgres;
+            config.store.url = Some(SecretRef::new(url));
+        }
         config.hubspot.access_token = None;
         config.hubspot.client_id = Some(SimConfig::default().client_id);
         config.hubspot.app_base = sim_base.clone();
@@ -428,20 +467,9 @@ async fn spot_check(gw: &Gateway, accounts: &[Account]) -> anyhow::Result<Value>
     let mut checked = Vec::new();
     for index in picks.into_iter().filter(|index| *index < accounts.len()) {
         let account = &accounts[index];
+        let url = lookup_own(gw, account).await?;
         let (email, id) = &account.known;
-        let path = format!(
-            "/v1/contacts/lookup?email={email}&portal={}",
-            account.portal_id
-        );
-        let (code, body) = gw.get(&path).await?;
-        let found = &body["matches"][0];
-        let url = found["url"].as_str().unwrap_or_default();
-        let own = url.contains(&format!("/{}/", account.portal_id));
-        ensure!(
-            code == 200 && found["id"].as_str() == Some(id.as_str()) && own,
-            "{path} answered {code}: {body}"
-        );
-        checked.push(json!({"portal": account.portal_id, "email": email, "status": code, "id": id, "url": url}));
+        checked.push(json!({"portal": account.portal_id, "email": email, "status": 200, "id": id, "url": url}));
     }
     let (first, last) = (&accounts[0], &accounts[accounts.len() - 1]);
     if first.portal_id != last.portal_id {
@@ -462,6 +490,25 @@ async fn spot_check(gw: &Gateway, accounts: &[Account]) -> anyhow::Result<Value>
     Ok(Value::Array(checked))
 }
 
+/// The account's known contact, by email: must answer 200 with that record, its URL naming
+/// the account's own portal; returns the URL.
+pub async fn lookup_own(gw: &Gateway, account: &Account) -> anyhow::Result<String> {
+    let (email, id) = &account.known;
+    let path = format!(
+        "/v1/contacts/lookup?email={email}&portal={}",
+        account.portal_id
+    );
+    let (code, body) = gw.get(&path).await?;
+    let found = &body["matches"][0];
+    let url = found["url"].as_str().unwrap_or_default();
+    let own = url.contains(&format!("/{}/", account.portal_id));
+    ensure!(
+        code == 200 && found["id"].as_str() == Some(id.as_str()) && own,
+        "{path} answered {code}: {body}"
+    );
+    Ok(url.to_owned())
+}
+
 /// WARN and ERROR lines of a gateway log (JSON lines): how many, and the first few.
 fn log_lines(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -480,120 +527,4 @@ fn log_lines(path: &Path) -> Value {
         }
     }
     json!({"counts": counts, "first": first})
-}
-
-fn print(r: &Value) {
-    let (c, i, s) = (&r["connect"], &r["idle"], &r["restart"]);
-    let kib = |value: &Value| format!("{} MiB", value.as_u64().unwrap_or(0) / 1024);
-    let bytes = |value: &Value| mib(value.as_u64().unwrap_or(0));
-    let rows = vec![
-        vec!["figure (one run)".into(), "value".into()],
-        vec![
-            "portals".into(),
-            format!("{} x {}", r["portals"], r["per_portal"]),
-        ],
-        vec![
-            "Connect, each".into(),
-            format!(
-                "p50 {} ms, p99 {} ms, max {} ms",
-                c["each"]["p50_ms"], c["each"]["p99_ms"], c["each"]["max_ms"]
-            ),
-        ],
-        vec![
-            "all connected / contacts / every type backfilled".into(),
-            format!(
-                "{} s / {} s / {} s after the first Connect",
-                c["all_connected_secs"], c["all_backfilled_secs"], c["all_types_backfilled_secs"]
-            ),
-        ],
-        vec![
-            "idle RSS (peak)".into(),
-            format!(
-                "{} ({}); {} KiB per portal",
-                kib(&i["rss_kib"]),
-                kib(&i["rss_peak_kib"]),
-                i["rss_kib_per_portal"]
-            ),
-        ],
-        vec![
-            "idle CPU".into(),
-            format!(
-                "{} s over {} s = {} % of one core",
-                i["cpu_secs"], i["secs"], i["cpu_percent_of_one_core"]
-            ),
-        ],
-        vec![
-            "idle API calls".into(),
-            format!(
-                "{} per minute ({} in all, 429s {}; polling every {} s)",
-                i["api_calls_per_minute"],
-                i["api_calls"],
-                i["rate_limited_429"],
-                r["poll_interval_secs"]
-            ),
-        ],
-        vec![
-            "idle calls by endpoint".into(),
-            i["api_calls_by_endpoint"].to_string(),
-        ],
-        vec![
-            "idle calls per 10 s".into(),
-            i["timeline"].as_array().map_or(String::new(), |samples| {
-                let calls: Vec<String> = samples
-                    .iter()
-                    .map(|sample| sample["api_calls"].to_string())
-                    .collect();
-                calls.join(" ")
-            }),
-        ],
-        vec!["threads".into(), i["threads"].to_string()],
-        vec![
-            "store on disk".into(),
-            format!(
-                "{} allocated ({} apparent)",
-                bytes(&i["store_allocated_bytes"]),
-                bytes(&i["store_apparent_bytes"])
-            ),
-        ],
-        vec![
-            "restart".into(),
-            format!(
-                "stop {} s; ready {} s; every portal answers {} s",
-                s["stop_secs"], s["ready_secs"], s["all_portals_answer_secs"]
-            ),
-        ],
-        vec![
-            "after restart".into(),
-            format!(
-                "RSS {}, {} threads; API calls in the first {} s: {}",
-                kib(&s["rss_kib_10s_after"]),
-                s["threads"],
-                s["api_calls_first_secs"],
-                s["api_calls"]
-            ),
-        ],
-        vec![
-            "lookup spot check".into(),
-            format!(
-                "{} lookups as expected (own record; none for another portal's address)",
-                r["lookups"].as_array().map_or(0, Vec::len)
-            ),
-        ],
-        vec![
-            "load average (1 min): start / after backfill / idle".into(),
-            format!(
-                "{} / {} / {}",
-                r["machine"]["load_average_1m"], c["load_average_1m_after"], i["load_average_1m"]
-            ),
-        ],
-        vec![
-            "gateway log WARN/ERROR".into(),
-            format!(
-                "{} / restart {}",
-                r["gateway_log"]["portals.log"]["counts"],
-                r["gateway_log"]["restart.log"]["counts"]
-            ),
-        ],
-    ];
-    report::table("portals", &rows);
 }
