@@ -83,6 +83,10 @@ impl Error {
     }
 }
 
+/// How long a writer with nothing to do waits before looking for jobs again (between half
+/// and one and a half times this, by portal), unless woken.
+const IDLE: Duration = Duration::from_secs(30);
+
 /// Runs jobs until shutdown. A job that hits a transient failure is resumed after a growing
 /// pause (the reason shows as `waiting` on the job); one that makes no progress for
 /// `give_up_after`, or hits a failure no retry can fix, fails and the next job runs.
@@ -90,11 +94,10 @@ pub async fn run(writer: Writer, shutdown: CancellationToken) {
     let mut stall = None;
     // A job submitted here wakes the writer, and so does one submitted at another replica
     // (on PostgreSQL, announced by a NOTIFY; see `daemon::export_worker::wake_on_new_jobs`).
-    // Looking again now and then covers what a broken listening session might miss.
-    let idle = match writer.store().roles() {
-        None => Duration::from_secs(30),
-        Some(_) => Duration::from_secs(10),
-    };
+    // Looking again now and then covers what a broken listening session might miss, each
+    // portal at its own pace: the workers of many portals, started together, would
+    // otherwise all read the store at the same moments.
+    let idle = IDLE.mul_f64(crate::time::phase(writer.portal()));
     loop {
         let pause = match writer.run_pending(&shutdown).await {
             Ok(()) => {

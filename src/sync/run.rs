@@ -110,7 +110,7 @@ pub async fn run_cycle(
     let mut failures = 0u32;
     // The first pause is the portal's own share of an interval, so that the portals of a
     // deployment, connected or started together, do not all poll HubSpot at one moment.
-    let mut phase = Some(phase(syncer.portal));
+    let mut phase = Some(crate::time::phase(syncer.portal));
     while !shutdown.is_cancelled() {
         let cycle = cycles.borrow_and_update().clone();
         let pass = async {
@@ -173,17 +173,6 @@ async fn reconcile_if_due(
     Ok(())
 }
 
-/// A factor in [0.5, 1.5) for the first pause of `portal`'s cycle: the same for a portal at
-/// every start, spread evenly over portals (consecutive ids included), so their polls fall
-/// at different moments of the interval. (splitmix64's finaliser.)
-fn phase(portal: i64) -> f64 {
-    let mut x = (portal as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    0.5 + (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << failures.min(6)).min(30_000))
 }
@@ -195,27 +184,5 @@ async fn sleep_unless_cancelled(pause: Duration, shutdown: &CancellationToken) {
     tokio::select! {
         () = tokio::time::sleep(pause) => {}
         () = shutdown.cancelled() => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::phase;
-
-    #[test]
-    fn the_first_pauses_of_many_portals_spread_over_the_interval() {
-        let mut tenths = [0u32; 10];
-        for portal in 62_515_001..62_516_001 {
-            let factor = phase(portal);
-            assert!((0.5..1.5).contains(&factor), "{factor}");
-            tenths[((factor - 0.5) * 10.0) as usize] += 1;
-        }
-        // 1,000 consecutive ids: about 100 in each tenth of the interval.
-        assert!(tenths.iter().all(|n| (70..=130).contains(n)), "{tenths:?}");
-        assert_eq!(
-            phase(62_515_001),
-            phase(62_515_001),
-            "the same at every start"
-        );
     }
 }

@@ -18,6 +18,17 @@ pub fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
+/// A factor in [0.5, 1.5) fixed by `seed` (a portal id), spread evenly over seeds
+/// (consecutive ones included): an interval multiplied by it puts the periodic work of many
+/// portals started together at different moments. (splitmix64's finaliser.)
+pub fn phase(seed: i64) -> f64 {
+    let mut x = (seed as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    0.5 + (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Reads what HubSpot sends and accepts as a time: epoch milliseconds (`"1704450030123"`),
 /// RFC 3339 / ISO 8601 with `Z` or an offset (`2024-01-05T10:20:30.123+02:00`, a space for
 /// the `T`, seconds and fraction optional), the same without an offset (taken as UTC), or a
@@ -82,6 +93,23 @@ fn timestamp(ms: i64) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phases_of_many_portals_spread_over_the_interval() {
+        let mut tenths = [0u32; 10];
+        for portal in 62_515_001..62_516_001 {
+            let factor = phase(portal);
+            assert!((0.5..1.5).contains(&factor), "{factor}");
+            tenths[((factor - 0.5) * 10.0) as usize] += 1;
+        }
+        // 1,000 consecutive ids: about 100 in each tenth of the interval.
+        assert!(tenths.iter().all(|n| (70..=130).contains(n)), "{tenths:?}");
+        assert_eq!(
+            phase(62_515_001),
+            phase(62_515_001),
+            "the same at every start"
+        );
+    }
 
     #[test]
     fn parses_the_forms_hubspot_sends() {
