@@ -66,13 +66,17 @@ pub async fn wait_for_backfill_of(setup: &Setup, portal: i64) {
             .gateway
             .get(&of("/v1/status", portal), Some(READ_TOKEN))
             .await;
-        status == 200
-            && body["portal_id"] == portal
-            && ["contacts", "companies", "deals", "tasks"]
-                .iter()
-                .all(|kind| !body[kind]["last_full_sync"].is_null())
+        status == 200 && backfilled(&body, portal)
     })
     .await;
+}
+
+/// Whether `status` (of `GET /v1/status?portal=`) says every type of `portal` is backfilled.
+pub fn backfilled(status: &Value, portal: i64) -> bool {
+    status["portal_id"] == portal
+        && ["contacts", "companies", "deals", "tasks"]
+            .iter()
+            .all(|kind| !status[kind]["last_full_sync"].is_null())
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::connect::{consent, follow, oauth_options, portal, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
-use crate::portals::of;
+use crate::portals::{backfilled, of};
 use crate::support::process::{command, free_port, Process};
 use crate::support::{answer, config_with, Options, ADMIN_TOKEN, CLIENT_SECRET, READ_TOKEN};
 
@@ -116,11 +116,7 @@ impl Daemon {
     pub async fn wait_for_backfill_of(&self, portal: i64) {
         wait_until("the portal's backfill", Duration::from_secs(60), || async {
             let (status, body) = self.get(&of("/v1/status", portal), READ_TOKEN).await;
-            status == 200
-                && body["portal_id"] == portal
-                && ["contacts", "companies", "deals", "tasks"]
-                    .iter()
-                    .all(|kind| !body[kind]["last_full_sync"].is_null())
+            status == 200 && backfilled(&body, portal)
         })
         .await;
     }
