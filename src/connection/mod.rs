@@ -211,6 +211,8 @@ struct Inner {
     /// Set while the site's portal is being removed: the service connection is not used,
     /// though its record stays until the removal revokes its token.
     held: AtomicBool,
+    /// Told when this process saves the preferences.
+    preferences_saved: tokio::sync::Notify,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -277,6 +279,7 @@ impl Connections {
                 users: Mutex::default(),
                 refusals: AtomicU64::new(0),
                 held: AtomicBool::new(false),
+                preferences_saved: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -308,12 +311,19 @@ impl Connections {
     pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, Refusal> {
         let _write = self.inner.write.lock();
         record::save_preferences(&self.inner.store, &self.inner.names, &preferences)?;
+        self.inner.preferences_saved.notify_waiters();
         tracing::info!(
             export_connection = preferences.export_connection.as_str(),
             exports_enabled = preferences.exports_enabled,
             "connection preferences changed"
         );
         Ok(preferences)
+    }
+
+    /// Completes when this process next saves the preferences (another replica's change is
+    /// only seen by reading them).
+    pub fn preferences_saved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.preferences_saved.notified()
     }
 
     /// The portal these connections connected to last (queries answer for it before HubSpot

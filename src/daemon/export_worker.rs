@@ -158,6 +158,13 @@ async fn wait_for_writer(
     }
 }
 
+/// How often a running writer checks that its syncer is still the site's (in memory).
+const SYNCER_CHECK: Duration = Duration::from_millis(200);
+/// How often it reads whether exports are still enabled, unless this process saves the
+/// preferences meanwhile: a store read (a query on PostgreSQL) every 200 ms for every portal
+/// was most of an idle deployment's work.
+const PREFERENCES_CHECK: Duration = Duration::from_secs(5);
+
 /// Returns once `syncer` is no longer the connection's (`true`), or exports were turned off
 /// (or at shutdown).
 async fn writer_outdated(
@@ -165,17 +172,23 @@ async fn writer_outdated(
     syncer: &Arc<crate::sync::Syncer>,
     shutdown: &CancellationToken,
 ) -> bool {
+    let mut preferences_read = tokio::time::Instant::now();
     loop {
+        let mut read_preferences = preferences_read.elapsed() >= PREFERENCES_CHECK;
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = tokio::time::sleep(SYNCER_CHECK) => {}
+            () = site.connections.preferences_saved() => read_preferences = true,
             () = shutdown.cancelled() => return false,
         }
         let current = site.syncer();
         if !current.is_some_and(|current| Arc::ptr_eq(&current, syncer)) {
             return true;
         }
-        if !site.connections.preferences().exports_enabled {
-            return false;
+        if read_preferences {
+            preferences_read = tokio::time::Instant::now();
+            if !site.connections.preferences().exports_enabled {
+                return false;
+            }
         }
     }
 }
