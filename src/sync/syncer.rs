@@ -365,3 +365,28 @@ fn canonical(from: ObjectType, to: ObjectType) -> bool {
         (Contacts, Companies) | (Deals, Companies) | (Deals, Contacts) | (Tasks, _)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hubspot::{ClientConfig, Credentials};
+    use crate::secret::Secret;
+
+    #[tokio::test]
+    async fn a_retired_syncer_writes_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let credentials = Credentials::PrivateApp {
+            access_token: Secret::new("pat-na1-unit".to_owned()),
+        };
+        let base = url::Url::parse("http://127.0.0.1:9").unwrap();
+        let client = hubspot::Client::new(ClientConfig::new(base, credentials)).unwrap();
+        let kind = ObjectType::Contacts;
+        let syncer = Syncer::new(client, store, 1, vec![kind], false, Settings::default());
+        assert!(syncer.write_raw(kind, &[]).await.is_ok());
+        syncer.retire();
+        let refused = syncer.write_raw(kind, &[]).await;
+        assert!(matches!(refused, Err(Error::Retired)), "{refused:?}");
+        assert!(matches!(syncer.writing().await, Err(Error::Retired)));
+    }
+}
