@@ -181,6 +181,18 @@ impl Browser {
         self.find(css).await.click().await.unwrap();
     }
 
+    /// Takes the script's confirm prompts off this page's forms, so pressing a button that
+    /// asks first shows the confirmation page a browser without scripts gets.
+    pub async fn without_confirm_prompts(&self) {
+        self.client
+            .execute(
+                "for (const f of document.querySelectorAll('[data-confirm]')) f.removeAttribute('data-confirm');",
+                vec![],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Clicks the button or link whose visible text is `text` (inside `scope`, a CSS
     /// selector), and waits for the page it leads to.
     pub async fn press(&self, scope: &str, text: &str) {

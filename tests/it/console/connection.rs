@@ -135,14 +135,7 @@ async fn connect_change_user_prefer_user_accounts_and_disconnect() {
 
     // Disconnect without the script: the confirmation page asks first.
     browser.open("/admin/connection").await;
-    browser
-        .client
-        .execute(
-            "for (const f of document.querySelectorAll('[data-confirm]')) f.removeAttribute('data-confirm');",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.without_confirm_prompts().await;
     browser.press("main", "Disconnect").await;
     assert!(browser
         .text("main")

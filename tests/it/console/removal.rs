@@ -55,14 +55,7 @@ async fn an_account_is_removed_after_a_plain_question_and_the_pages_fall_back() 
     screenshots(&browser, "console-removal-card").await;
 
     // Without the script, a page asks; Cancel leads back and nothing is removed.
-    browser
-        .client
-        .execute(
-            "for (const f of document.querySelectorAll('[data-confirm]')) f.removeAttribute('data-confirm');",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.without_confirm_prompts().await;
     browser.press(CARD, "Remove this account").await;
     let asked = browser.text("main").await;
     assert!(
