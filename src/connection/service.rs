@@ -18,6 +18,9 @@ pub struct ServiceClient {
     /// The connection switched portals: reset the user mappings once the new portal's owners
     /// are mirrored (then [`Connections::user_mappings_reset`]).
     pub reset_user_mappings: bool,
+    /// The stored connection the client was built from (`None`: the config's credentials):
+    /// a refusal of a connection that a Connect has since replaced is not the new one's.
+    pub connection_id: Option<String>,
 }
 
 /// Why there is no service client: the state to show and what to do.
@@ -121,27 +124,30 @@ impl Connections {
                 "the OAuth connection needs hubspot.client_id and hubspot.client_secret",
             )
         };
-        let (credentials, target, method, reset) = match self.source()? {
+        let (credentials, target, method, reset, connection_id) = match self.source()? {
             Source::PrivateApp(access_token) => (
                 Credentials::PrivateApp { access_token },
                 None,
                 Method::PrivateApp,
                 false,
+                None,
             ),
             Source::Stored(record, token) => (
                 settings.oauth(token).ok_or_else(no_app)?,
                 Some(Target::Stored {
                     name: self.inner.names.service.clone(),
-                    id: record.id,
+                    id: record.id.clone(),
                 }),
                 Method::OAuth,
                 record.reset_user_mappings,
+                Some(record.id),
             ),
             Source::Config(token) => (
                 settings.oauth(token).ok_or_else(no_app)?,
                 Some(Target::Config),
                 Method::OAuth,
                 false,
+                None,
             ),
         };
         let events = target.map(|target| {
@@ -157,6 +163,7 @@ impl Connections {
             client,
             method,
             reset_user_mappings: reset,
+            connection_id,
         })
     }
 
@@ -165,11 +172,22 @@ impl Connections {
         self.inner.observed.write().info = Some(info.clone());
     }
 
-    /// The supervisor cannot use the service connection (HubSpot refused the token, or it
-    /// lacks scopes): it shows as `needs_reconnect` until the connection changes.
-    pub fn refuse_service(&self, reason: String) {
+    /// The supervisor cannot use the service connection `connection_id` (HubSpot refused the
+    /// token, or it lacks scopes): it shows as `needs_reconnect` until the connection changes.
+    /// A connection a Connect replaced meanwhile is left alone: the Connect revokes its token,
+    /// so its refusal is expected and says nothing of the new one.
+    pub fn refuse_service(&self, connection_id: Option<&str>, reason: String) {
+        let inner = &self.inner;
+        let _write = inner.write.lock();
+        if let Some(id) = connection_id {
+            let current = record::load_record(&inner.store, &inner.names.service);
+            if !matches!(current, Ok(Some(record)) if record.id == id) {
+                tracing::info!(%reason, "HubSpot refused a connection that has been replaced");
+                return;
+            }
+        }
         tracing::error!(%reason, "the HubSpot connection cannot be used; connect again");
-        self.inner.observed.write().refused = Some(reason);
+        inner.observed.write().refused = Some(reason);
     }
 
     /// The user mappings were reset after a portal switch.
@@ -312,5 +330,65 @@ fn observed_status(info: &TokenInfo) -> Status {
         }),
         scopes: info.scopes.clone(),
         ..blank()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Settings;
+    use crate::store::Store;
+
+    /// Stores a service connection with a new id, as a Connect does; its id.
+    fn connect(connections: &Connections, id: &str) -> String {
+        let inner = &connections.inner;
+        let name = &inner.names.service;
+        let key = inner.key.as_ref().unwrap();
+        let token = Secret::new(format!("refresh-{id}"));
+        let record = Record {
+            id: id.into(),
+            portal_id: 1,
+            hub_domain: None,
+            hublet: "na1".into(),
+            user_email: Some("admin@example.com".into()),
+            user_id: Some(7),
+            scopes: Vec::new(),
+            connected_at_ms: now_ms(),
+            started_by: "test".into(),
+            needs_reconnect: None,
+            reset_user_mappings: false,
+            refresh_token: record::Sealed::new(key, &token, name, id),
+        };
+        let connection = Box::new(record);
+        record::save_slot(&inner.store, name, &Slot::Connected { connection }).unwrap();
+        id.into()
+    }
+
+    #[test]
+    fn a_refusal_of_a_replaced_connection_leaves_its_successor_connected() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            client_id: Some("app".into()),
+            client_secret: Some(Secret::new("secret".into())),
+            secrets_key: Some(Secret::new([7; 32])),
+            ..Settings::bare()
+        };
+        let connections = Connections::new(Store::open(dir.path()).unwrap(), settings);
+        connect(&connections, "first");
+        let old = connections.service_client().unwrap();
+        assert_eq!(old.connection_id.as_deref(), Some("first"));
+
+        // A Connect replaces it (and revokes its token) while the old client is connecting.
+        connect(&connections, "second");
+        connections.refuse_service(old.connection_id.as_deref(), "revoked".into());
+        assert_eq!(connections.status().state, State::Connected);
+        let new = connections.service_client().unwrap();
+        assert_eq!(new.connection_id.as_deref(), Some("second"));
+
+        connections.refuse_service(new.connection_id.as_deref(), "refused".into());
+        let status = connections.status();
+        assert_eq!(status.state, State::NeedsReconnect);
+        assert_eq!(status.reason.as_deref(), Some("refused"));
+        assert!(connections.service_client().is_err());
     }
 }

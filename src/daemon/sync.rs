@@ -220,7 +220,10 @@ async fn run_connection(
     let info = match try_connect(&client, &requirements(loaded, &objects), &stop).await {
         Ok(info) => info,
         Err(Some(error)) => {
-            connections.refuse_service(format!("HubSpot refused the connection: {error}"));
+            connections.refuse_service(
+                service.connection_id.as_deref(),
+                format!("HubSpot refused the connection: {error}"),
+            );
             return;
         }
         Err(None) => return,
