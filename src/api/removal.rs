@@ -4,9 +4,10 @@
 //! A removal is recorded durably first, then the portal's site is taken out at once (requests
 //! naming it are refused, its webhook events skipped); the rest is [`settle`]'s, which every
 //! replica runs every second: it stops the work of sites taken out, and on the replica that
-//! leads it revokes the portal's tokens and deletes everything the deployment keeps for it,
-//! then the record. A crash anywhere in between leaves the record, so the next leader
-//! finishes the removal; every step can run again.
+//! leads it revokes the portal's tokens and deletes everything the deployment keeps for it
+//! (its notifications not yet delivered included), then the record. A crash anywhere in
+//! between leaves the record, so the next leader finishes the removal; every step can run
+//! again.
 
 pub mod crash;
 
@@ -71,6 +72,7 @@ pub async fn settle(state: &State) -> store::Result<()> {
         tracing::info!(
             portal = hub_id,
             records = erased.records,
+            notifications = erased.notifications,
             "removed a portal from the deployment"
         );
     }

@@ -10,6 +10,11 @@
 //! is dead (kept for `POST /v1/notifications/{name}/redeliver`). A target that fails gets one
 //! probe at a time, spaced by the same growing pauses, until one succeeds; meanwhile waiting
 //! notifications older than `dead_after` die without an attempt.
+//!
+//! Erasing a portal deletes its notifications from the outbox, the window's copies aside: a
+//! deliverer that sees an erase ([`Outbox::erasures`](crate::store::Outbox::erasures)) reads
+//! its window again from the store, and one whose notification was erased while it was being
+//! sent forgets it when the store says it is gone.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -69,6 +74,7 @@ pub async fn run(target: Target, store: Store, live: Arc<Live>, shutdown: Cancel
         }
     };
     let capacity = (target.max_in_flight * 64).clamp(256, 65_536);
+    let erasures_seen = store.outbox().erasures();
     let mut deliverer = Deliverer {
         target,
         store,
@@ -77,6 +83,7 @@ pub async fn run(target: Target, store: Store, live: Arc<Live>, shutdown: Cancel
         capacity,
         window: BTreeMap::new(),
         loaded_through: 0,
+        erasures_seen,
         health: Health::default(),
         sending: JoinSet::new(),
     };
@@ -152,6 +159,8 @@ struct Deliverer {
     /// The oldest waiting notifications, by sequence number.
     window: BTreeMap<u64, Slot>,
     loaded_through: u64,
+    /// The store's count of erases when the window was last read whole.
+    erasures_seen: u64,
     health: Health,
     sending: JoinSet<Sent>,
 }
@@ -160,6 +169,14 @@ impl Deliverer {
     /// Loads, expires and sends what is due; returns when something next falls due.
     async fn step(&mut self) -> crate::store::Result<Option<i64>> {
         if self.live.rescan.swap(false, Ordering::AcqRel) {
+            self.loaded_through = 0;
+        }
+        let erasures = self.store.outbox().erasures();
+        if erasures != self.erasures_seen {
+            // What the window holds may have been erased with its portal: only the store
+            // knows what still waits. The sends under way settle as the store finds them.
+            self.erasures_seen = erasures;
+            self.window.retain(|_, slot| slot.sending);
             self.loaded_through = 0;
         }
         self.load().await?;
@@ -334,23 +351,29 @@ impl Deliverer {
         self.write(settled).await;
     }
 
-    async fn write(&self, settled: Vec<Settled>) {
+    /// Records `settled`; a notification the store no longer has (erased with its portal)
+    /// leaves the window too, never to be sent again.
+    async fn write(&mut self, settled: Vec<Settled>) {
         if settled.is_empty() {
             return;
         }
         let (store, name) = (self.store.clone(), self.target.name.clone());
         let written = tokio::task::spawn_blocking(move || {
-            store.outbox().settle(&name, &settled)?;
+            let gone = store.outbox().settle(&name, &settled)?;
             for step in [Step::Delivered, Step::RetryScheduled, Step::Dead] {
                 if settled.iter().any(|each| settled_at(each) == step) {
                     crash::point(step);
                 }
             }
-            Ok::<_, crate::store::Error>(())
+            Ok::<_, crate::store::Error>(gone)
         })
         .await;
         match written {
-            Ok(Ok(())) => {}
+            Ok(Ok(gone)) => {
+                for seq in gone {
+                    self.window.remove(&seq);
+                }
+            }
             // Still waiting in the store: sent again after a restart (same webhook-id).
             Ok(Err(error)) => {
                 tracing::warn!(target = %self.target.name, %error, "recording deliveries failed")

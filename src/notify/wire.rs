@@ -95,9 +95,23 @@ mod tests {
     use super::*;
     use crate::notify::event::Archived;
     use crate::object::ObjectType::{Companies, Contacts};
+    use crate::store::Notification;
 
     fn check(event: Event, data: Value) {
-        let body: Value = serde_json::from_slice(&body(&event, 62515, 1_767_225_600_000)).unwrap();
+        let bytes = body(&event, 62515, 1_767_225_600_000);
+        // The store reads a queued notification's portal from its body (erasing a portal
+        // drops its notifications by it).
+        let queued = Notification {
+            event: event.kind().as_str().into(),
+            subject: event.subject(),
+            body: bytes.clone(),
+            queued_at_ms: 0,
+            attempts: 0,
+            next_attempt_at_ms: 0,
+            last_error: None,
+        };
+        assert_eq!(queued.portal(), Some(62515), "{event:?}");
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["type"], event.kind().as_str());
         assert_eq!(body["timestamp"], "2026-01-01T00:00:00.000Z");
         assert_eq!(body["data"], data, "{event:?}");

@@ -5,6 +5,10 @@
 //! and the first-match write), so a crash never leaves a change without its notification;
 //! it is removed once delivered ([`Outbox::settle`]).
 //!
+//! A notification is about the portal its body names ([`Notification::portal`]); erasing a
+//! portal drops its notifications, waiting and dead ([`Outbox::erase`]). A deliverer may
+//! hold one of them meanwhile: settling it afterwards finds it gone and puts nothing back.
+//!
 //! Bounded: a target holds at most its `high_water` waiting notifications (and as many dead
 //! ones). Past it, new notifications for that target are not queued: the oldest are kept,
 //! the dropped ones counted ([`QueueStatus::dropped`]) and logged. The counts live in
@@ -53,7 +57,8 @@ pub struct Notice {
     /// The event name (`owner.changed`, ...).
     pub event: &'static str,
     pub subject: Subject,
-    /// The body to send, as it will be signed.
+    /// The body to send, as it will be signed: the contract's JSON, whose `data.portal_id`
+    /// names the portal it is about (an erase of that portal drops it).
     pub body: Vec<u8>,
 }
 
@@ -86,6 +91,28 @@ pub struct Notification {
     pub last_error: Option<String>,
 }
 
+impl Notification {
+    /// The portal this notification is about: its body's `data.portal_id`; `None` for a body
+    /// without one.
+    pub fn portal(&self) -> Option<i64> {
+        body_portal(&self.body)
+    }
+}
+
+/// The `data.portal_id` of a notification's body (see [`Notice::body`]); the rest of the
+/// body is skipped unread.
+pub(super) fn body_portal(body: &[u8]) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Body {
+        data: Data,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        portal_id: Option<i64>,
+    }
+    serde_json::from_slice::<Body>(body).ok()?.data.portal_id
+}
+
 /// What became of one notification a deliverer took.
 #[derive(Debug, Clone)]
 pub enum Settled {
@@ -103,6 +130,16 @@ pub enum Settled {
         seq: u64,
         row: Notification,
     },
+}
+
+impl Settled {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Settled::Delivered { seq, .. }
+            | Settled::Retry { seq, .. }
+            | Settled::Dead { seq, .. } => *seq,
+        }
+    }
 }
 
 /// Counts of one target, for the API and the metrics.
@@ -151,7 +188,8 @@ pub struct Outbox {
     instance: u64,
     queues: RwLock<HashMap<Arc<str>, Arc<Queue>>>,
     first_match: RwLock<Option<FirstMatchNotice>>,
-    /// Orders settlements and redeliveries, which both move rows of one target.
+    /// Orders settlements, redeliveries and erases, which move or delete rows: an erase then
+    /// finds each row where it is, and a settlement sees whether its row is still there.
     moving: Mutex<()>,
 }
 
@@ -172,6 +210,15 @@ fn prefix(state: u8, target: &str) -> Vec<u8> {
     key.extend_from_slice(target.as_bytes());
     key.push(0);
     key
+}
+
+/// The target's name in a waiting or dead row's key (state, name, 0, seq).
+fn target_of(key: &[u8]) -> Result<&[u8]> {
+    key.len()
+        .checked_sub(9)
+        .filter(|end| *end >= 1)
+        .map(|end| &key[1..end])
+        .ok_or_else(|| Error::Corrupt("short outbox key".into()))
 }
 
 fn seq_of(key: &[u8]) -> Result<u64> {
@@ -287,31 +334,43 @@ impl Outbox {
         Ok(found)
     }
 
-    /// Records what became of notifications of `target`, in one batch.
-    pub fn settle(&self, target: &str, settled: &[Settled]) -> Result<()> {
+    /// Records what became of notifications of `target`, in one batch; returns the numbers
+    /// of those no longer waiting (erased with their portal while the deliverer held them),
+    /// which are put back nowhere: the deliverer forgets them.
+    pub fn settle(&self, target: &str, settled: &[Settled]) -> Result<Vec<u64>> {
         let Some(queue) = self.queue(target) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let _moving = self.moving.lock();
         let mut batch = sled::Batch::default();
         let mut totals = queue.totals.lock().clone();
         let (mut done, mut died, mut discarded) = (0i64, 0i64, 0u64);
         let mut dead_now = queue.dead.load(Ordering::Relaxed);
+        let mut gone = Vec::new();
         for each in settled {
+            // What happened at the target is counted either way; the rows only if still there.
             match each {
-                Settled::Delivered { seq, at_ms } => {
-                    batch.remove(row_key(PENDING, target, *seq));
+                Settled::Delivered { at_ms, .. } => {
                     totals.delivered += 1;
                     totals.last_delivered_at_ms = Some(*at_ms);
+                }
+                Settled::Retry { row, .. } | Settled::Dead { row, .. } => {
+                    note_failure(&mut totals, row)
+                }
+            }
+            let waiting = row_key(PENDING, target, each.seq());
+            if !self.tree.contains_key(&waiting)? {
+                gone.push(each.seq());
+                continue;
+            }
+            match each {
+                Settled::Delivered { .. } => {
+                    batch.remove(waiting);
                     done += 1;
                 }
-                Settled::Retry { seq, row } => {
-                    batch.insert(row_key(PENDING, target, *seq), encode(row));
-                    note_failure(&mut totals, row);
-                }
+                Settled::Retry { row, .. } => batch.insert(waiting, encode(row)),
                 Settled::Dead { seq, row } => {
-                    batch.remove(row_key(PENDING, target, *seq));
-                    note_failure(&mut totals, row);
+                    batch.remove(waiting);
                     done += 1;
                     if dead_now as u64 >= queue.high_water {
                         totals.dropped += 1;
@@ -337,7 +396,7 @@ impl Outbox {
                 "dead notifications above the high water were discarded"
             );
         }
-        Ok(())
+        Ok(gone)
     }
 
     /// Moves every dead notification of `target` back to waiting, to be tried again for a
@@ -369,6 +428,49 @@ impl Outbox {
         queue.dead.fetch_sub(moved as i64, Ordering::Relaxed);
         queue.pending.fetch_add(moved as i64, Ordering::Relaxed);
         Ok(Some(moved))
+    }
+
+    /// Deletes every waiting and dead notification about `portal`, of every target, and
+    /// takes them off the targets' counts; how many rows. Every row's body is read (the
+    /// keys do not name a portal), at most two high waters per target. Batched like the
+    /// rest of an erase; one cut short leaves the rest for the next run.
+    pub(super) fn erase(&self, portal: i64) -> Result<u64> {
+        let _moving = self.moving.lock();
+        let mut doomed = Vec::new();
+        for state in [PENDING, DEAD] {
+            for row in self.tree.scan_prefix([state]) {
+                let (key, value) = row?;
+                let notification: Notification = decode(&value)?;
+                if notification.portal() == Some(portal) {
+                    doomed.push(key);
+                }
+            }
+        }
+        let queues = self.queues.read().clone();
+        for keys in doomed.chunks(super::erase::BATCH) {
+            let mut batch = sled::Batch::default();
+            let mut taken: HashMap<(u8, &[u8]), i64> = HashMap::new();
+            for key in keys {
+                batch.remove(key.clone());
+                *taken.entry((key[0], target_of(key)?)).or_default() += 1;
+            }
+            self.tree.apply_batch(batch)?;
+            for ((state, target), count) in taken {
+                let Some(queue) = std::str::from_utf8(target)
+                    .ok()
+                    .and_then(|target| queues.get(target))
+                else {
+                    continue;
+                };
+                let counted = if state == PENDING {
+                    &queue.pending
+                } else {
+                    &queue.dead
+                };
+                counted.fetch_sub(count, Ordering::Relaxed);
+            }
+        }
+        Ok(doomed.len() as u64)
     }
 
     /// The counts of `target`; `None`: no such target.

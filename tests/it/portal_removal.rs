@@ -1,7 +1,8 @@
 //! Removing a portal from a deployment of several (`DELETE /v1/portals/{id}`): its answers
 //! stop at once, its tokens are revoked, everything kept for it is deleted (mirror, user
-//! mappings, settings), the other portal keeps all of its own, and a removed portal stays
-//! removed across a restart. Against the simulator's two accounts, over real sockets.
+//! mappings, settings, notifications not yet delivered), the other portal keeps all of its
+//! own, and a removed portal stays removed across a restart. Against the simulator's two
+//! accounts, over real sockets.
 
 use std::time::Duration;
 
@@ -9,10 +10,13 @@ use hubspot_gateway::sim;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::connect::{portal, Setup, OTHER_PORTAL, PORTAL};
+use crate::connect::{oauth_options, portal, Setup, OTHER_PORTAL, PORTAL};
 use crate::mirror::wait_until;
+use crate::notify::receiver::{Answer, Receiver};
+use crate::notify::{notify_section, reassign, target};
 use crate::portals::{of, restart, start, wait_for_backfill_of};
-use crate::support::{ADMIN_TOKEN, READ_TOKEN};
+use crate::support::process::free_port;
+use crate::support::{webhooks_to, Gateway, ADMIN_TOKEN, READ_TOKEN};
 
 const SCHEDULE: &str = "/v1/sync/schedule";
 
@@ -200,4 +204,124 @@ async fn a_removed_portal_leaves_nothing_behind_and_the_other_keeps_everything()
         (400, &json!("bad_portal")),
         "{body}"
     );
+}
+
+/// Like `portals::start`, with `[notify]` `section`.
+async fn start_notifying(section: String) -> Setup {
+    let sim = sim::start(portal(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = free_port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    sim.control()
+        .set_webhook_target(Some(webhooks_to(&public_url)));
+    let mut options = oauth_options(
+        &sim,
+        Some("IT_SECRETS_KEY"),
+        "multiple_portals = true",
+        3600,
+    );
+    options.sections = section;
+    let listen = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_in(dir, &listen, &public_url, &options).await;
+    Setup { sim, gateway }
+}
+
+/// Target `t`'s waiting notifications.
+async fn pending(setup: &Setup) -> u64 {
+    let (status, body) = setup
+        .gateway
+        .get("/v1/notifications", Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["targets"][0]["pending"].as_u64().unwrap()
+}
+
+async fn wait_for_pending(setup: &Setup, count: u64) {
+    let what = format!("{count} notifications waiting");
+    wait_until(&what, Duration::from_secs(30), || async {
+        pending(setup).await == count
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_removed_portals_waiting_notifications_are_never_delivered() {
+    let receiver = Receiver::start_any().await;
+    receiver.script(&[], Answer::Status(503));
+    let events = "events = [\"record.created\", \"owner.changed\"]\ntypes = [\"contacts\"]";
+    let setup = start_notifying(notify_section("", &target("t", &receiver.url, events))).await;
+    let (email, _) = setup.user(0);
+    for portal in [PORTAL, OTHER_PORTAL] {
+        assert_eq!(setup.connect_as(&email, portal).await.0, 200);
+        wait_for_backfill_of(&setup, portal).await;
+    }
+
+    // While the target is down, both portals change: the leaving one's creations interleaved
+    // with a contact of the staying one created and given another owner twice.
+    let control = setup.sim.control();
+    let contacts = sim::ObjectType::Contacts;
+    let owner = control.owners()[0].id.to_string();
+    let mut waiting = 0;
+    let mut staying = String::new();
+    for at in 0..3 {
+        let email = format!("leaving{at}@other.example");
+        control
+            .create_in(OTHER_PORTAL, contacts, [("email", email.as_str())])
+            .unwrap();
+        if at == 0 {
+            let properties = [
+                ("email", "stays@first.example"),
+                ("hubspot_owner_id", &owner),
+            ];
+            staying = control.create(contacts, properties).unwrap();
+        } else {
+            reassign(control, contacts, &staying);
+        }
+        // One at a time: each change its own notification, none coalesced.
+        waiting += 2;
+        wait_for_pending(&setup, waiting).await;
+    }
+    let tried = receiver
+        .state
+        .attempts
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        tried > 0,
+        "the deliverer has read the waiting notifications"
+    );
+
+    let (status, _) = remove(&setup, OTHER_PORTAL).await;
+    assert_eq!(status, 202);
+    wait_for_portals(&setup, json!([PORTAL])).await;
+    assert_eq!(pending(&setup).await, 3, "the staying portal's");
+
+    // The target comes back: it gets the staying portal's notifications, in order, and none
+    // of the removed portal's.
+    receiver.script(&[], Answer::Ok);
+    wait_for_pending(&setup, 0).await;
+    let arrived: Vec<(Value, Value, Value)> = receiver
+        .arrivals()
+        .into_iter()
+        .map(|arrival| {
+            let data = &arrival.body["data"];
+            (
+                data["portal_id"].clone(),
+                data["id"].clone(),
+                arrival.body["type"].clone(),
+            )
+        })
+        .collect();
+    let expected = ["record.created", "owner.changed", "owner.changed"]
+        .map(|kind| (json!(PORTAL), json!(staying), json!(kind)));
+    assert_eq!(arrived, expected);
+    let chain = crate::notify::owner_chains(&receiver);
+    assert!(
+        chain
+            .values()
+            .all(|changes| crate::notify::in_order(changes)),
+        "{chain:?}"
+    );
+    setup.sim.shutdown().await;
 }

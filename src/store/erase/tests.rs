@@ -1,16 +1,20 @@
 //! `Store::erase_portal` on both backends: two portals filled alike, one erased. Every read
 //! then answers for the erased portal as for one never seen, the other portal's answers and
 //! stored data are unchanged, a second erase finds nothing, and no key (sled) or row
-//! (PostgreSQL) anywhere still names the erased portal: a tree or table added later without
-//! its erase fails here.
+//! (PostgreSQL) anywhere still names the erased portal, nor any notification (by its body):
+//! a tree or table added later without its erase fails here.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
+
+use super::super::record::decode;
 use super::super::tests::{brief_of, open};
 use super::super::{
-    keys, postgres, Error, MappingSource, Owner, Pipeline, PropertyDef, Record, Role, Store, Term,
-    TermKind, UserMapping, Write,
+    keys, postgres, Error, MappingSource, Notice, Notification, Owner, Pipeline, PropertyDef,
+    Record, Role, Settled, Store, Subject, Term, TermKind, UserMapping, Write,
 };
 use super::Erased;
 use crate::kit::postgres::Cluster;
@@ -22,6 +26,8 @@ const KEPT: i64 = 7_000_002;
 const NEVER_SEEN: i64 = 7_000_003;
 
 const IDS: [i64; 6] = [1, 2, 3, 4, 5, 10];
+/// The notification targets, both configured before the portals are filled.
+pub(super) const TARGETS: [&str; 2] = ["t", "u"];
 const CURSOR: &str = "contacts.backfill";
 const EMAIL: &str = "ann@corp.io";
 
@@ -60,6 +66,39 @@ fn upsert(kind: ObjectType, id: i64, email: &str) -> Write {
     }
 }
 
+/// A notification about contact `id` of `portal` for every target in [`TARGETS`], its body
+/// shaped as the contract's.
+pub(super) fn notice(portal: i64, id: i64) -> Notice {
+    Notice {
+        targets: TARGETS.iter().map(|target| Arc::from(*target)).collect(),
+        event: "record.created",
+        subject: Subject::record(Contacts, id),
+        body: format!(
+            "{{\"type\":\"record.created\",\"data\":{{\"portal_id\":{portal},\"id\":\"{id}\"}}}}"
+        )
+        .into_bytes(),
+    }
+}
+
+/// Queues the notification `notice(portal, id)` of each of `ids`, in one mirror write.
+pub(super) fn queue(store: &Store, portal: i64, ids: &[i64]) {
+    let notices: Vec<Notice> = ids.iter().map(|id| notice(portal, *id)).collect();
+    // Uncontended in these tests: the lock is had at once.
+    let writing = store.mirror().lock_writes(portal).now_or_never().unwrap();
+    writing
+        .write_notifying(Contacts, &[], None, &notices, 1_000)
+        .unwrap();
+}
+
+/// The waiting notifications of `target` about `portal`, oldest first.
+pub(super) fn waiting_of(store: &Store, target: &str, portal: i64) -> Vec<(u64, Notification)> {
+    let waiting = store.outbox().waiting(target, 0, 1_000).unwrap();
+    waiting
+        .into_iter()
+        .filter(|(_, row)| row.portal() == Some(portal))
+        .collect()
+}
+
 fn owner(id: i64) -> Owner {
     Owner {
         id,
@@ -71,7 +110,8 @@ fn owner(id: i64) -> Owner {
 
 /// Everything of one kind the store keeps for `portal`: records (live, archived, merged,
 /// purged) with terms and an association, a sync cursor, reference data, a stored first
-/// match, a user mapping, an export job with a sealed row, a journal cursor. Returns the job.
+/// match, a user mapping, an export job with a sealed row, a journal cursor, notifications
+/// for every target (one of them dead). Returns the job.
 fn fill(store: &Store, portal: i64) -> u64 {
     let mirror = store.mirror();
     let contacts = [
@@ -140,6 +180,14 @@ fn fill(store: &Store, portal: i64) -> u64 {
         .journal()
         .annotate(portal, b"journal position")
         .unwrap();
+
+    // Configured again for the second portal: the same targets, nothing deleted.
+    let targets = TARGETS.map(|target| (target.to_owned(), 100));
+    store.outbox().configure(&targets).unwrap();
+    queue(store, portal, &[1, 2]);
+    let (seq, row) = waiting_of(store, "t", portal).remove(0);
+    let dead = Settled::Dead { seq, row };
+    assert!(store.outbox().settle("t", &[dead]).unwrap().is_empty());
     job
 }
 
@@ -224,6 +272,13 @@ fn observe(store: &Store, portal: i64, jobs: &[u64]) -> String {
         .map(|(_, cursor)| cursor)
         .collect();
     seen += &format!("journal {:?} {listed:?}\n", journal.get(portal).unwrap());
+    for target in TARGETS {
+        let waiting: Vec<_> = waiting_of(store, target, portal)
+            .into_iter()
+            .map(|(_, row)| (row.event, row.subject, row.attempts))
+            .collect();
+        seen += &format!("notifications to {target}: {waiting:?}\n");
+    }
     seen
 }
 
@@ -261,12 +316,20 @@ async fn erase_and_check(store: &Store, jobs: &[u64]) {
         matches: 2,
         mappings: 1,
         export_jobs: 1,
+        // Two to each target, one of them dead.
+        notifications: 4,
         rows: erased.rows,
     };
     assert_eq!(erased, expected);
     assert!(erased.rows > 20, "{erased:?}");
     assert_eq!(observe(store, ERASED, jobs), never_seen);
     assert_eq!(observe(store, KEPT, jobs), kept);
+    // The counts are the kept portal's alone: one waiting and one dead to t, two to u.
+    let counts = TARGETS.map(|target| {
+        let status = store.outbox().status(target).unwrap().unwrap();
+        (status.pending, status.dead)
+    });
+    assert_eq!(counts, [(1, 1), (2, 0)]);
     assert_eq!(store.erase_portal(ERASED).await.unwrap(), Erased::default());
 }
 
@@ -277,7 +340,7 @@ fn sled_rows(store: &Store) -> Vec<(String, Vec<u8>, Vec<u8>)> {
     for name in db.tree_names() {
         for row in db.open_tree(&name).unwrap().iter() {
             let (key, value) = row.unwrap();
-            if !naming_erased(&key) {
+            if !naming_erased(&key) && !notifying_erased(&name, &key, &value) {
                 let tree = String::from_utf8_lossy(&name).into_owned();
                 rows.push((tree, key.to_vec(), value.to_vec()));
             }
@@ -294,13 +357,22 @@ fn naming_erased(key: &[u8]) -> bool {
         .any(|form| key.windows(8).any(|window| window == form))
 }
 
-/// The sled trees holding a key that names the erased portal.
+/// Whether a row is a notification (waiting or dead) about the erased portal: the outbox's
+/// keys name no portal, the body does.
+fn notifying_erased(tree: &[u8], key: &[u8], value: &[u8]) -> bool {
+    tree == keys::OUTBOX_TREE.as_bytes()
+        && matches!(key.first(), Some(b'q' | b'd'))
+        && decode::<Notification>(value).unwrap().portal() == Some(ERASED)
+}
+
+/// The sled trees holding a key (or a notification) that names the erased portal.
 fn sled_trees_naming_erased(store: &Store) -> BTreeSet<String> {
     let db = &store.embedded().unwrap().db;
     let mut trees = BTreeSet::new();
     for name in db.tree_names() {
-        for key in db.open_tree(&name).unwrap().iter().keys() {
-            if naming_erased(&key.unwrap()) {
+        for row in db.open_tree(&name).unwrap().iter() {
+            let (key, value) = row.unwrap();
+            if naming_erased(&key) || notifying_erased(&name, &key, &value) {
                 trees.insert(String::from_utf8_lossy(&name).into_owned());
             }
         }
@@ -308,8 +380,9 @@ fn sled_trees_naming_erased(store: &Store) -> BTreeSet<String> {
     trees
 }
 
-/// The trees the scenario writes a key of the portal to: every tree keyed by portal.
-const SLED_TREES: [&str; 16] = [
+/// The trees the scenario writes a key of the portal to: every tree keyed by portal, and
+/// the outbox.
+const SLED_TREES: [&str; 17] = [
     keys::RECORDS_TREE,
     keys::BRIEFS_TREE,
     keys::INDEX_TREE,
@@ -326,6 +399,7 @@ const SLED_TREES: [&str; 16] = [
     keys::USER_MAP_TREE,
     keys::EXPORTS_TREE,
     keys::JOURNAL_TREE,
+    keys::OUTBOX_TREE,
 ];
 
 #[tokio::test]
@@ -382,7 +456,7 @@ async fn an_erase_waits_for_the_portals_writer() {
 
 /// A store on PostgreSQL whose replica leads (`Following`: follows), and a connection of
 /// the test's own to the same database.
-async fn postgres_store(role: Role) -> (Store, postgres::Database) {
+pub(super) async fn postgres_store(role: Role) -> (Store, postgres::Database) {
     let url = Cluster::shared().fresh_database().await.unwrap();
     let database = postgres::Database::new(&url, 4, None).unwrap();
     database.migrate().await.unwrap();
@@ -440,11 +514,39 @@ async fn erasing_a_portal_on_postgres_leaves_no_row_of_it_and_the_other_untouche
     assert!(empty.is_empty(), "the scenario fills no row of {empty:?}");
     let others = postgres_rows(&database, KEPT).await;
 
+    let notifications = postgres_notifications(&database, KEPT).await;
+    assert_eq!(
+        postgres_notifications(&database, ERASED).await.len(),
+        4,
+        "two to each target, one dead"
+    );
+
     erase_and_check(&store, &jobs).await;
     let left = postgres_rows(&database, ERASED).await;
     let left: Vec<_> = left.iter().filter(|(_, rows)| !rows.is_empty()).collect();
     assert!(left.is_empty(), "the erase left {left:?}");
     assert_eq!(postgres_rows(&database, KEPT).await, others);
+    assert!(postgres_notifications(&database, ERASED).await.is_empty());
+    assert_eq!(postgres_notifications(&database, KEPT).await, notifications);
+}
+
+/// The outbox's rows about `portal` (by their body), waiting and dead, as text, in order.
+async fn postgres_notifications(database: &postgres::Database, portal: i64) -> Vec<String> {
+    let client = database.client().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT o::text, notification FROM outbox o ORDER BY target, dead, seq",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .filter(|row| {
+            let notification: tokio_postgres::types::Json<Notification> = row.get(1);
+            notification.0.portal() == Some(portal)
+        })
+        .map(|row| row.get(0))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! changes that cause them, read and settled by the deliverers (the leader's, on
 //! PostgreSQL).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -12,6 +13,8 @@ use super::Postgres;
 
 pub struct Outbox {
     backend: Backend,
+    /// Erases of a portal run by this process (see [`Outbox::erasures`]).
+    erasures: AtomicU64,
 }
 
 enum Backend {
@@ -27,6 +30,7 @@ impl Outbox {
     pub(in crate::store) fn sled(outbox: Arc<on_sled::Outbox>) -> Outbox {
         Outbox {
             backend: Backend::Sled(outbox),
+            erasures: AtomicU64::new(0),
         }
     }
 
@@ -39,7 +43,27 @@ impl Outbox {
                 pg: pg.clone(),
                 first_match,
             },
+            erasures: AtomicU64::new(0),
         }
+    }
+
+    pub(in crate::store) fn on_sled(&self) -> Option<&on_sled::Outbox> {
+        match &self.backend {
+            Backend::Sled(outbox) => Some(outbox),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// How many erases of a portal this process ran (`Store::erase_portal`), each of which
+    /// may have dropped notifications a deliverer had already read: a deliverer that sees
+    /// the number change reads its queue again instead of sending what it holds. Deliverers
+    /// run where erases do (on PostgreSQL, both are the leader's).
+    pub fn erasures(&self) -> u64 {
+        self.erasures.load(Ordering::Acquire)
+    }
+
+    pub(in crate::store) fn note_erasure(&self) {
+        self.erasures.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The message id of notification `seq`: the same for every attempt and target.
@@ -88,8 +112,10 @@ impl Outbox {
         }
     }
 
-    /// Records what became of notifications of `target`.
-    pub fn settle(&self, target: &str, settled: &[Settled]) -> Result<()> {
+    /// Records what became of notifications of `target`; returns the numbers of those no
+    /// longer waiting (erased with their portal while the deliverer held them), which stay
+    /// gone: the deliverer forgets them.
+    pub fn settle(&self, target: &str, settled: &[Settled]) -> Result<Vec<u64>> {
         match &self.backend {
             Backend::Sled(outbox) => outbox.settle(target, settled),
             Backend::Postgres { pg, .. } => pg.wait(pg.outbox.settle(pg.fence()?, target, settled)),

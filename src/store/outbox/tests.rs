@@ -1,5 +1,6 @@
 //! Outbox tests: queued with a mirror write, read in order from the first, settled,
-//! bounded by the high water (oldest kept), dead and redelivered, across a reopen.
+//! bounded by the high water (oldest kept), dead and redelivered, across a reopen; the portal
+//! a notification is about.
 
 use std::sync::Arc;
 
@@ -100,4 +101,19 @@ fn dead_notifications_wait_for_redelivery_across_a_reopen() {
     assert_eq!(waiting.len(), 2);
     assert_eq!(store.outbox().status("t").unwrap().unwrap().dead, 0);
     assert_eq!(store.outbox().redeliver("nobody", 5_000).unwrap(), None);
+}
+
+#[test]
+fn a_notification_is_about_the_portal_its_body_names() {
+    let about = |body: &str| {
+        let mut row = notice(1).queued(0);
+        row.body = body.as_bytes().to_vec();
+        row.portal()
+    };
+    let body = r#"{"type":"owner.changed","data":{"object_type":"contacts","portal_id":62515}}"#;
+    assert_eq!(about(body), Some(62515));
+    // Nowhere else than `data.portal_id`, and never a guess.
+    assert_eq!(about(r#"{"portal_id":62515,"data":{"id":"62515"}}"#), None);
+    assert_eq!(about(r#"{"data":{"portal_id":"62515"}}"#), None);
+    assert_eq!(about("owner 7 left"), None);
 }

@@ -1,5 +1,6 @@
 //! Erasing a portal on PostgreSQL (`Store::erase_portal`): the rows of every table of the
-//! portal's data, in one transaction behind the leader's [`Fence`].
+//! portal's data and the outbox's notifications about it, in one transaction behind the
+//! leader's [`Fence`].
 
 use super::{Database, Fence, Result};
 use crate::store::Erased;
@@ -39,8 +40,8 @@ enum Counted {
     Rows,
 }
 
-/// Deletes every row of `portal` in [`TABLES`], in one transaction that commits only while
-/// `fence` is the current leader's.
+/// Deletes every row of `portal` in [`TABLES`] and its notifications, in one transaction
+/// that commits only while `fence` is the current leader's.
 pub async fn portal(database: &Database, fence: Fence, portal: i64) -> Result<Erased> {
     let mut client = database.client().await?;
     let transaction = client.transaction().await?;
@@ -59,6 +60,10 @@ pub async fn portal(database: &Database, fence: Fence, portal: i64) -> Result<Er
             Counted::Rows => {}
         }
     }
+    // Last: the outbox's deliverers wait for it (see `outbox::erase_in`) only from here to
+    // the commit, not for the whole portal's deletes.
+    erased.notifications = super::outbox::erase_in(&transaction, portal).await?;
+    erased.rows += erased.notifications;
     transaction.commit().await?;
     Ok(erased)
 }

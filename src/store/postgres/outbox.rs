@@ -7,15 +7,20 @@
 //!
 //! Bounded as on sled: a target holds at most its high water of waiting notifications (and
 //! as many dead ones); past it new ones are not queued and are counted as dropped.
+//!
+//! Erasing a portal drops its notifications ([`erase_in`], in the erase's transaction); a
+//! settlement that comes after finds its row gone and puts nothing back.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Transaction;
+use futures_util::TryStreamExt as _;
 use parking_lot::{Mutex, RwLock};
 use tokio_postgres::types::Json;
 
 use super::{Database, Fence, Result};
+use crate::store::outbox::body_portal;
 use crate::store::{Notice, Notification, QueueStatus, Settled};
 
 #[derive(Clone)]
@@ -116,37 +121,53 @@ impl Outbox {
             .collect())
     }
 
-    /// Records what became of notifications of `target`, in one transaction behind `fence`.
-    pub async fn settle(&self, fence: Fence, target: &str, settled: &[Settled]) -> Result<()> {
+    /// Records what became of notifications of `target`, in one transaction behind `fence`;
+    /// returns the numbers of those no longer waiting (erased with their portal while the
+    /// deliverer held them), which are put back nowhere: the deliverer forgets them.
+    pub async fn settle(
+        &self,
+        fence: Fence,
+        target: &str,
+        settled: &[Settled],
+    ) -> Result<Vec<u64>> {
         let Some(high_water) = self.high_water(target) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
         fence.check(&transaction).await?;
+        hold_rows(&transaction, Hold::Moving).await?;
         let mut dead = count(&transaction, target, true).await?;
         let mut totals = Totals::default();
+        let mut gone = Vec::new();
         for each in settled {
+            // What happened at the target is counted either way; the rows only if still there.
             match each {
                 Settled::Delivered { seq, at_ms } => {
-                    remove_pending(&transaction, target, *seq).await?;
+                    if !remove_pending(&transaction, target, *seq).await? {
+                        gone.push(*seq);
+                    }
                     totals.delivered += 1;
                     totals.last_delivered_at_ms = Some(*at_ms);
                 }
                 Settled::Retry { seq, row } => {
-                    transaction
+                    let updated = transaction
                         .execute(
                             "UPDATE outbox SET notification = $3
                              WHERE target = $1 AND NOT dead AND seq = $2",
                             &[&target, &(*seq as i64), &Json(row)],
                         )
                         .await?;
+                    if updated == 0 {
+                        gone.push(*seq);
+                    }
                     totals.failed(row);
                 }
                 Settled::Dead { seq, row } => {
-                    remove_pending(&transaction, target, *seq).await?;
                     totals.failed(row);
-                    if dead >= high_water {
+                    if !remove_pending(&transaction, target, *seq).await? {
+                        gone.push(*seq);
+                    } else if dead >= high_water {
                         totals.dropped += 1;
                         tracing::warn!(
                             target = %target,
@@ -168,7 +189,7 @@ impl Outbox {
         }
         totals.add_to(&transaction, target).await?;
         transaction.commit().await?;
-        Ok(())
+        Ok(gone)
     }
 
     /// Moves every dead notification of `target` back to waiting, to be tried again for a
@@ -180,6 +201,7 @@ impl Outbox {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
         fence.check(&transaction).await?;
+        hold_rows(&transaction, Hold::Moving).await?;
         let moved = transaction
             .execute(
                 "UPDATE outbox SET dead = false, notification = notification
@@ -229,6 +251,64 @@ impl Outbox {
 /// The advisory lock a transaction takes before numbering its notifications (see
 /// [`queue_in`]): "hsgw" and 3.
 const NUMBERING_LOCK: i64 = 0x6873_6777_0000_0003;
+
+/// The advisory lock over moving rows between waiting and dead and deleting them: "hsgw" and
+/// 4. Settlements and redeliveries take it shared (each moves its own target's rows), an
+/// erase exclusively, so that the erase reads every row where it is: a settlement running
+/// beside it could otherwise move a row the erase read as waiting to a dead row it never
+/// saw.
+const MOVING_LOCK: i64 = 0x6873_6777_0000_0004;
+
+enum Hold {
+    /// Moving rows of one target (a settlement, a redelivery).
+    Moving,
+    /// Deleting rows wherever they are (an erase).
+    Erasing,
+}
+
+/// Takes [`MOVING_LOCK`] for the rest of `transaction`.
+async fn hold_rows(transaction: &Transaction<'_>, hold: Hold) -> Result<()> {
+    let sql = match hold {
+        Hold::Moving => "SELECT pg_advisory_xact_lock_shared($1)",
+        Hold::Erasing => "SELECT pg_advisory_xact_lock($1)",
+    };
+    transaction.execute(sql, &[&MOVING_LOCK]).await?;
+    Ok(())
+}
+
+/// Deletes, in `transaction` (an erase's), every waiting and dead notification about
+/// `portal` of every target; how many rows. Every row's body is read (no column names a
+/// portal), streamed: at most two high waters per target.
+pub(super) async fn erase_in(transaction: &Transaction<'_>, portal: i64) -> Result<u64> {
+    hold_rows(transaction, Hold::Erasing).await?;
+    let rows = transaction
+        .query_raw(
+            "SELECT target, dead, seq, notification->'body' FROM outbox",
+            std::iter::empty::<i64>(),
+        )
+        .await?;
+    futures_util::pin_mut!(rows);
+    let (mut targets, mut dead, mut seqs) = (Vec::<String>::new(), Vec::new(), Vec::new());
+    while let Some(row) = rows.try_next().await? {
+        let body: Json<Vec<u8>> = row.get(3);
+        if body_portal(&body.0) == Some(portal) {
+            targets.push(row.get(0));
+            dead.push(row.get::<_, bool>(1));
+            seqs.push(row.get::<_, i64>(2));
+        }
+    }
+    if seqs.is_empty() {
+        return Ok(0);
+    }
+    let deleted = transaction
+        .execute(
+            "DELETE FROM outbox WHERE (target, dead, seq) IN
+                 (SELECT * FROM unnest($1::text[], $2::boolean[], $3::bigint[]))",
+            &[&targets, &dead, &seqs],
+        )
+        .await?;
+    Ok(deleted)
+}
 
 /// Queues `notices` in `transaction` (the change that caused them): one sequence number per
 /// notice, one row per configured target below its high water; the others are counted as
@@ -319,14 +399,15 @@ async fn count(transaction: &Transaction<'_>, target: &str, dead: bool) -> Resul
     Ok(count as u64)
 }
 
-async fn remove_pending(transaction: &Transaction<'_>, target: &str, seq: u64) -> Result<()> {
-    transaction
+/// Deletes a waiting row; whether it was there.
+async fn remove_pending(transaction: &Transaction<'_>, target: &str, seq: u64) -> Result<bool> {
+    let removed = transaction
         .execute(
             "DELETE FROM outbox WHERE target = $1 AND NOT dead AND seq = $2",
             &[&target, &(seq as i64)],
         )
         .await?;
-    Ok(())
+    Ok(removed > 0)
 }
 
 /// Additions to a target's totals (the latest error and delivery replace the stored ones).

@@ -10,7 +10,7 @@ mod digest;
 mod events;
 mod faults;
 mod high_water;
-mod receiver;
+pub mod receiver;
 mod removed;
 mod smtp;
 
