@@ -368,6 +368,3 @@ pub(super) async fn revoke(app: &hubspot::App, token: &Secret<String>, what: &st
         tracing::warn!(%error, "could not revoke the refresh token of {what}");
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -176,7 +176,10 @@ async fn failed_deliveries_are_retried_with_a_growing_attempt_number() {
     assert_eq!(events[0]["attemptNumber"], 2);
     // The receiver saw the event before the simulator read its answer and counted it.
     assert_eq!(
-        sim.handle.control().flush_webhooks(Duration::from_secs(10)).await,
+        sim.handle
+            .control()
+            .flush_webhooks(Duration::from_secs(10))
+            .await,
         0
     );
     let stats = sim.handle.stats().webhooks;
