@@ -253,16 +253,21 @@ impl Syncer {
         let now = now_ms();
         let mut writes = Vec::with_capacity(records.len() * (1 + associations.len()));
         let mut before = HashMap::new();
+        // The page's stored versions in one read each (see `Mirror::get_many`).
+        let ids: Vec<i64> = records.iter().map(|fetched| fetched.id).collect();
+        let stored = mirror.get_many(self.portal, kind, &ids)?;
+        let purged = mirror.purged_among(self.portal, kind, &ids)?;
         for fetched in records {
             let id = fetched.id;
             let record = convert::record(kind, fetched);
             let newest = record.updated_at_ms;
-            let current = mirror.get(self.portal, kind, id)?;
-            let purged = mirror.is_purged(self.portal, kind, id)?;
-            let applied =
-                apply::fetched(kind, current.as_ref(), purged, record, authoritative, now);
+            // Borrowed, not taken: an id twice in a page is decided against the stored
+            // version both times, as the writes land together at the end.
+            let current = stored.get(&id);
+            let purged = purged.contains(&id);
+            let applied = apply::fetched(kind, current, purged, record, authoritative, now);
             if let (Some(current), true) = (current, self.notifies()) {
-                before.insert(current.id, current);
+                before.insert(current.id, current.clone());
             }
             match applied {
                 Applied::Writes(more) => {

@@ -4,7 +4,7 @@
 //! (each write carries its fence), so one process's lock is every replica's. The sync's
 //! `Syncer` takes it for every write it makes (a tidy rule keeps `lock_writes` to `sync`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -85,6 +85,30 @@ impl Mirror {
         match &self.backend {
             Backend::Sled(mirror) => mirror.get(portal, kind, id),
             Backend::Postgres(mirror, pg) => pg.wait(mirror.get(portal, kind, id)),
+        }
+    }
+
+    /// The records stored under `ids`, archived ones included, by id. On PostgreSQL one
+    /// statement: read one by one, a page of fetched records costs a round trip and a pooled
+    /// connection per record, and many portals syncing at once then hold the pool that
+    /// every other store call (the API's, the webhooks') waits for.
+    pub fn get_many(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Record>> {
+        match &self.backend {
+            Backend::Sled(mirror) => {
+                let mut found = HashMap::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(record) = mirror.get(portal, kind, *id)? {
+                        found.insert(*id, record);
+                    }
+                }
+                Ok(found)
+            }
+            Backend::Postgres(mirror, pg) => pg.wait(mirror.get_many(portal, kind, ids)),
         }
     }
 
@@ -201,6 +225,23 @@ impl Mirror {
         match &self.backend {
             Backend::Sled(mirror) => mirror.is_purged(portal, kind, id),
             Backend::Postgres(mirror, pg) => pg.wait(mirror.is_purged(portal, kind, id)),
+        }
+    }
+
+    /// Which of `ids` a privacy deletion removed for good; on PostgreSQL one statement (see
+    /// [`Mirror::get_many`]).
+    pub fn purged_among(&self, portal: i64, kind: ObjectType, ids: &[i64]) -> Result<HashSet<i64>> {
+        match &self.backend {
+            Backend::Sled(mirror) => {
+                let mut purged = HashSet::new();
+                for id in ids {
+                    if mirror.is_purged(portal, kind, *id)? {
+                        purged.insert(*id);
+                    }
+                }
+                Ok(purged)
+            }
+            Backend::Postgres(mirror, pg) => pg.wait(mirror.purged_among(portal, kind, ids)),
         }
     }
 

@@ -97,6 +97,27 @@ impl Mirror {
         Ok(row.map(|row| row.get::<_, Json<Record>>(0).0))
     }
 
+    /// The records stored under `ids`, archived ones included, by id: one statement for
+    /// all of them.
+    pub async fn get_many(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Record>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT id, record FROM records WHERE portal_id = $1 AND kind = $2 AND id = ANY($3)",
+                &[&portal, &code(kind), &ids],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get::<_, Json<Record>>(1).0))
+            .collect())
+    }
+
     /// The brief of the record stored under exactly `id`, archived ones included.
     pub async fn brief(&self, portal: i64, kind: ObjectType, id: i64) -> Result<Option<Brief>> {
         let row = self
@@ -278,6 +299,23 @@ impl Mirror {
             )
             .await?;
         Ok(row.is_some())
+    }
+
+    /// Which of `ids` a privacy deletion removed for good: one statement for all of them.
+    pub async fn purged_among(
+        &self,
+        portal: i64,
+        kind: ObjectType,
+        ids: &[i64],
+    ) -> Result<HashSet<i64>> {
+        let rows = self
+            .database
+            .read(
+                "SELECT id FROM purged WHERE portal_id = $1 AND kind = $2 AND id = ANY($3)",
+                &[&portal, &code(kind), &ids],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|row| row.get(0)).collect())
     }
 
     pub async fn cursor(&self, portal: i64, name: &str) -> Result<Option<Vec<u8>>> {

@@ -3,6 +3,8 @@
 //! sure the scenario exercises what it names (a lookup hit, an archive hiding a record, a
 //! merge, a purge, associations both ways).
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use super::tests::{depose, leading_database};
 use super::Mirror;
 use crate::object::ObjectType::{self, Companies, Contacts};
@@ -65,6 +67,11 @@ async fn observe_sled(store: &Store, ids: &[i64], terms: &[Term]) -> String {
                 mirror.associated(PORTAL, kind, id, Companies).unwrap(),
             );
         }
+        let many = mirror.get_many(PORTAL, kind, ids).unwrap();
+        let purged = mirror.purged_among(PORTAL, kind, ids).unwrap();
+        let one_by_one = |id: i64| mirror.get(PORTAL, kind, id).unwrap();
+        let purged_one = |id: i64| mirror.is_purged(PORTAL, kind, id).unwrap();
+        seen += &batch_reads(kind, ids, many, purged, one_by_one, purged_one);
         seen += &format!(
             "{kind} associated briefs {:?} {:?}\n",
             mirror
@@ -116,6 +123,19 @@ async fn observe_postgres(mirror: &Mirror, ids: &[i64], terms: &[Term]) -> Strin
                     .unwrap(),
             );
         }
+        let many = mirror.get_many(PORTAL, kind, ids).await.unwrap();
+        let purged = mirror.purged_among(PORTAL, kind, ids).await.unwrap();
+        let mut stored = HashMap::new();
+        let mut purged_each = HashSet::new();
+        for &id in ids {
+            stored.insert(id, mirror.get(PORTAL, kind, id).await.unwrap());
+            if mirror.is_purged(PORTAL, kind, id).await.unwrap() {
+                purged_each.insert(id);
+            }
+        }
+        let one_by_one = |id: i64| stored[&id].clone();
+        let purged_one = |id: i64| purged_each.contains(&id);
+        seen += &batch_reads(kind, ids, many, purged, one_by_one, purged_one);
         seen += &format!(
             "{kind} associated briefs {:?} {:?}\n",
             mirror
@@ -143,6 +163,26 @@ async fn observe_postgres(mirror: &Mirror, ids: &[i64], terms: &[Term]) -> Strin
         mirror.cursor(PORTAL, "state.contacts").await.unwrap()
     );
     seen
+}
+
+/// The batch reads of `ids` as text, once checked against the same records read one by one
+/// (`get`, `is_purged`): a page of fetched records is decided on what the batch read says.
+fn batch_reads(
+    kind: ObjectType,
+    ids: &[i64],
+    many: HashMap<i64, Record>,
+    purged: HashSet<i64>,
+    one_by_one: impl Fn(i64) -> Option<Record>,
+    purged_one: impl Fn(i64) -> bool,
+) -> String {
+    for &id in ids {
+        assert_eq!(many.get(&id), one_by_one(id).as_ref(), "{kind} {id}");
+        assert_eq!(purged.contains(&id), purged_one(id), "{kind} {id} purged");
+    }
+    assert!(many.keys().chain(&purged).all(|id| ids.contains(id)));
+    let stored: BTreeSet<&i64> = many.keys().collect();
+    let purged: BTreeSet<&i64> = purged.iter().collect();
+    format!("{kind} get_many {stored:?} purged_among {purged:?}\n")
 }
 
 /// One step of the scenario: the type written, the writes, the contacts' cursor set with them.
@@ -284,6 +324,12 @@ async fn sled_and_postgres_mirror_the_same_writes_alike() {
         3,
         "contacts 2: get None brief None find Some(3) resolve 3 purged false"
     ));
+    assert!(lookup(
+        2,
+        "contacts get_many {1, 2, 3, 4} purged_among {}\n"
+    ));
+    assert!(lookup(3, "contacts get_many {3, 4} purged_among {1}\n"));
+    assert!(lookup(4, "companies get_many {50} purged_among {}\n"));
     assert!(lookup(4, "companies 50: get Some") && lookup(4, "contacts [4] companies []\n"));
     assert!(lookup(4, "cursor Some([112, 97, 103, 101, 45, 50])\n"));
 }
