@@ -8,6 +8,7 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::erase::remove_prefix;
@@ -71,6 +72,9 @@ pub struct Mirror {
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
+/// A write's view of some records' associations: by record id, (type code, id) pairs.
+type Links = HashMap<i64, BTreeSet<(u8, i64)>>;
+
 impl Mirror {
     pub(super) fn open(db: &sled::Db, outbox: Arc<Outbox>) -> Result<Mirror> {
         Ok(Mirror {
@@ -100,18 +104,17 @@ impl Mirror {
         now_ms: i64,
     ) -> Result<()> {
         let admitted = self.outbox.admit(notices);
-        // Transactions cannot scan, so read the associations that removals replace first.
-        let mut existing = Vec::new();
+        // Transactions cannot scan, so the stored associations of the records whose links
+        // these writes remove or replace are read first.
+        let mut stored_links = Links::new();
         for write in writes {
-            match write {
-                Write::Remove { id } | Write::Purge { id } => {
-                    existing.extend(self.associations_of(portal, kind, *id, None)?)
-                }
-                Write::ReplaceAssociations { from, to_type, .. } => {
-                    existing.extend(self.associations_of(portal, kind, *from, Some(*to_type))?)
-                }
-                _ => {}
-            }
+            let (id, to_type) = match write {
+                Write::Remove { id } | Write::Purge { id } => (*id, None),
+                Write::ReplaceAssociations { from, to_type, .. } => (*from, Some(*to_type)),
+                _ => continue,
+            };
+            let found = self.associations_of(portal, kind, id, to_type)?;
+            stored_links.entry(id).or_default().extend(found);
         }
         let trees = (
             &self.records,
@@ -151,8 +154,11 @@ impl Mirror {
                     briefs,
                     terms,
                 };
+                // Kept current as the writes go: a record's links replaced twice in one
+                // write end as the second replacement says.
+                let mut links = stored_links.clone();
                 for write in writes {
-                    tx.apply(write, &existing)?;
+                    tx.apply(write, &mut links)?;
                 }
                 if let Some((name, value)) = cursor {
                     cursors.insert(keys::named_key(portal, None, name), value)?;
@@ -454,7 +460,9 @@ struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    fn apply(&self, write: &Write, existing: &[(u8, i64)]) -> TxResult<()> {
+    /// Applies `write`; `links` holds the current associations of the records whose links
+    /// the writes remove or replace, and follows what this write does to them.
+    fn apply(&self, write: &Write, links: &mut Links) -> TxResult<()> {
         match write {
             Write::Upsert {
                 record,
@@ -465,9 +473,9 @@ impl Tx<'_> {
             Write::Restore { id, at_ms } => self
                 .set_archived(*id, None)
                 .and_then(|()| self.touch_state(*id, *at_ms)),
-            Write::Remove { id } => self.remove(*id, existing),
+            Write::Remove { id } => self.remove(*id, &links.remove(id).unwrap_or_default()),
             Write::Purge { id } => {
-                self.remove(*id, existing)?;
+                self.remove(*id, &links.remove(id).unwrap_or_default())?;
                 self.purged
                     .insert(&record_key(self.portal, self.kind.code(), *id)[..], &[][..])?;
                 Ok(())
@@ -485,13 +493,27 @@ impl Tx<'_> {
                 to_type,
                 to,
                 removed,
-            } => self.associate(*from, *to_type, *to, !removed),
-            Write::ReplaceAssociations { from, to_type, to } => {
-                for (code, other) in existing.iter().filter(|(code, _)| *code == to_type.code()) {
-                    self.link((self.kind.code(), *from), (*code, *other), false)?;
+            } => {
+                if let Some(known) = links.get_mut(from) {
+                    let link = (to_type.code(), *to);
+                    if *removed {
+                        known.remove(&link);
+                    } else {
+                        known.insert(link);
+                    }
                 }
+                self.associate(*from, *to_type, *to, !removed)
+            }
+            Write::ReplaceAssociations { from, to_type, to } => {
+                let known = links.entry(*from).or_default();
+                let code = to_type.code();
+                for (_, other) in known.iter().filter(|(kind, _)| *kind == code) {
+                    self.link((self.kind.code(), *from), (code, *other), false)?;
+                }
+                known.retain(|(kind, _)| *kind != code);
                 for other in to {
                     self.associate(*from, *to_type, *other, true)?;
+                    known.insert((code, *other));
                 }
                 Ok(())
             }
@@ -619,7 +641,8 @@ impl Tx<'_> {
         self.save(stored.as_ref(), None)
     }
 
-    fn remove(&self, id: i64, existing: &[(u8, i64)]) -> TxResult<()> {
+    /// Removes record `id` and its `links` (type code, id), both directions.
+    fn remove(&self, id: i64, links: &BTreeSet<(u8, i64)>) -> TxResult<()> {
         if let Some(stored) = self.load(id)? {
             if !stored.record.archived {
                 self.index_terms(id, &stored.terms, false)?;
@@ -629,7 +652,7 @@ impl Tx<'_> {
             self.records.remove(&key[..])?;
             self.briefs.remove(&key[..])?;
         }
-        for (code, other) in existing {
+        for (code, other) in links {
             self.link((self.kind.code(), id), (*code, *other), false)?;
         }
         Ok(())
