@@ -62,9 +62,14 @@ impl Mirror {
         while at < writes.len() {
             // A run of upserts of distinct records is a few statements, whatever its length.
             let run = upserts_of_distinct_records(&writes[at..]);
+            let replacements = replacements_of_distinct_links(kind, &writes[at..]);
             if run > 0 {
                 tx.upsert_all(&writes[at..at + run]).await?;
                 at += run;
+            } else if replacements > 1 {
+                // Likewise a run of association replacements: three statements.
+                tx.replace_all(&writes[at..at + replacements]).await?;
+                at += replacements;
             } else {
                 tx.apply(&writes[at]).await?;
                 at += 1;
@@ -337,6 +342,23 @@ fn upserts_of_distinct_records(writes: &[Write]) -> usize {
         .iter()
         .take_while(|write| match write {
             Write::Upsert { record, .. } => seen.insert(record.id),
+            _ => false,
+        })
+        .count()
+}
+
+/// How many writes from the first replace the associations of one record to one other type,
+/// each pair named once, none to the writes' own type: their rows are then disjoint (a
+/// record's links to that type, and the reverse rows to the record), so deleting all of them
+/// and then inserting all of the new ones ends where replacing one after another does.
+fn replacements_of_distinct_links(kind: ObjectType, writes: &[Write]) -> usize {
+    let mut seen = HashSet::new();
+    writes
+        .iter()
+        .take_while(|write| match write {
+            Write::ReplaceAssociations { from, to_type, .. } => {
+                *to_type != kind && seen.insert((*from, *to_type))
+            }
             _ => false,
         })
         .count()
@@ -677,6 +699,64 @@ impl Tx<'_> {
             &[&self.portal, &self.kind, &id, &kinds, &ids],
         )
         .await?;
+        Ok(())
+    }
+
+    /// Replaces the associations of `writes` (a run that
+    /// [`replacements_of_distinct_links`] allows), both directions, in three statements.
+    async fn replace_all(&self, writes: &[Write]) -> Result<()> {
+        let (mut from_ids, mut to_kinds) = (Vec::new(), Vec::new());
+        let mut links: (Vec<i64>, Vec<i16>, Vec<i64>) = Default::default();
+        for write in writes {
+            let Write::ReplaceAssociations { from, to_type, to } = write else {
+                unreachable!("a run of association replacements");
+            };
+            from_ids.push(*from);
+            to_kinds.push(code(*to_type));
+            for other in to {
+                links.0.push(*from);
+                links.1.push(code(*to_type));
+                links.2.push(*other);
+            }
+        }
+        let removed = self
+            .rows(
+                "DELETE FROM associations a USING unnest($3::bigint[], $4::smallint[])
+                     AS r (from_id, to_kind)
+                 WHERE a.portal_id = $1 AND a.from_kind = $2 AND a.from_id = r.from_id
+                   AND a.to_kind = r.to_kind
+                 RETURNING a.from_id, a.to_kind, a.to_id",
+                &[&self.portal, &self.kind, &from_ids, &to_kinds],
+            )
+            .await?;
+        if !removed.is_empty() {
+            let froms: Vec<i64> = removed.iter().map(|row| row.get(0)).collect();
+            let kinds: Vec<i16> = removed.iter().map(|row| row.get(1)).collect();
+            let ids: Vec<i64> = removed.iter().map(|row| row.get(2)).collect();
+            self.exec(
+                "DELETE FROM associations a USING unnest($3::bigint[], $4::smallint[], $5::bigint[])
+                     AS o (to_id, kind, id)
+                 WHERE a.portal_id = $1 AND a.from_kind = o.kind AND a.from_id = o.id
+                   AND a.to_kind = $2 AND a.to_id = o.to_id",
+                &[&self.portal, &self.kind, &froms, &kinds, &ids],
+            )
+            .await?;
+        }
+        if !links.0.is_empty() {
+            self.exec(
+                "INSERT INTO associations (portal_id, from_kind, from_id, to_kind, to_id)
+                 SELECT $1::bigint, $2::smallint, l.from_id, l.to_kind, l.to_id
+                     FROM unnest($3::bigint[], $4::smallint[], $5::bigint[])
+                     AS l (from_id, to_kind, to_id)
+                 UNION ALL
+                 SELECT $1::bigint, l.to_kind, l.to_id, $2::smallint, l.from_id
+                     FROM unnest($3::bigint[], $4::smallint[], $5::bigint[])
+                     AS l (from_id, to_kind, to_id)
+                 ON CONFLICT DO NOTHING",
+                &[&self.portal, &self.kind, &links.0, &links.1, &links.2],
+            )
+            .await?;
+        }
         Ok(())
     }
 

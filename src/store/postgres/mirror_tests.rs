@@ -257,6 +257,34 @@ fn steps() -> Vec<Step> {
             }],
             None,
         ),
+        (
+            Contacts,
+            vec![
+                // A run of replacements (one statement each on PostgreSQL), a link named
+                // twice, and a record's replaced again after it.
+                Write::ReplaceAssociations {
+                    from: 3,
+                    to_type: Companies,
+                    to: vec![50, 50],
+                },
+                Write::ReplaceAssociations {
+                    from: 4,
+                    to_type: Companies,
+                    to: vec![51],
+                },
+                Write::ReplaceAssociations {
+                    from: 1,
+                    to_type: Companies,
+                    to: vec![51],
+                },
+                Write::ReplaceAssociations {
+                    from: 4,
+                    to_type: Companies,
+                    to: vec![50],
+                },
+            ],
+            None,
+        ),
     ]
 }
 
@@ -332,6 +360,18 @@ async fn sled_and_postgres_mirror_the_same_writes_alike() {
     assert!(lookup(4, "companies get_many {50} purged_among {}\n"));
     assert!(lookup(4, "companies 50: get Some") && lookup(4, "contacts [4] companies []\n"));
     assert!(lookup(4, "cursor Some([112, 97, 103, 101, 45, 50])\n"));
+    assert!(
+        lookup(5, "contacts [3, 4] companies []\n"),
+        "{}",
+        observed[5]
+    );
+    let replaced_twice = observed[5]
+        .lines()
+        .find(|line| line.starts_with("contacts 4:"));
+    assert!(
+        replaced_twice.unwrap().ends_with(" companies [50]"),
+        "the second replacement of a record's links in one write is what stays"
+    );
 }
 
 #[tokio::test]
