@@ -179,9 +179,9 @@ impl Connections {
     pub fn refuse_service(&self, connection_id: Option<&str>, reason: String) {
         let inner = &self.inner;
         let _write = inner.write.lock();
-        if let Some(id) = connection_id {
-            let current = record::load_record(&inner.store, &inner.names.service);
-            if !matches!(current, Ok(Some(record)) if record.id == id) {
+        let current = record::load_record(&inner.store, &inner.names.service);
+        if let (Some(id), Ok(current)) = (connection_id, current) {
+            if current.is_none_or(|record| record.id != id) {
                 tracing::info!(%reason, "HubSpot refused a connection that has been replaced");
                 return;
             }
@@ -339,8 +339,8 @@ mod tests {
     use crate::connection::Settings;
     use crate::store::Store;
 
-    /// Stores a service connection with a new id, as a Connect does; its id.
-    fn connect(connections: &Connections, id: &str) -> String {
+    /// Stores a service connection with id `id`, as a Connect does.
+    fn connect(connections: &Connections, id: &str) {
         let inner = &connections.inner;
         let name = &inner.names.service;
         let key = inner.key.as_ref().unwrap();
@@ -361,7 +361,6 @@ mod tests {
         };
         let connection = Box::new(record);
         record::save_slot(&inner.store, name, &Slot::Connected { connection }).unwrap();
-        id.into()
     }
 
     #[test]
