@@ -13,6 +13,10 @@ use crate::object::ObjectType;
 use crate::store::Write;
 use crate::time::now_ms;
 
+/// Listed records compared with the mirror per read: bounded memory per step, however large
+/// the portal.
+const RECONCILE_STEP: usize = 1_000;
+
 /// What HubSpot lists for one type: live ids with their modified time, merge losers with
 /// their survivor, archived ids with their archive time.
 #[derive(Default)]
@@ -39,15 +43,27 @@ impl Syncer {
         let listing = self.listing(kind).await?;
         let mirror = self.store.mirror();
         let mut refetch = Vec::new();
-        for (id, modified) in &listing.live {
-            match mirror.get(self.portal, kind, *id)? {
-                Some(record)
-                    if !record.archived
-                        && record.updated_at_ms >= *modified
-                        && since_ms.is_none_or(|since| *modified < since) => {}
-                _ if mirror.is_purged(self.portal, kind, *id)? => {}
-                _ => refetch.push(*id),
+        let live: Vec<(i64, i64)> = listing.live.iter().map(|(id, at)| (*id, *at)).collect();
+        // Read a step at a time (one statement each on PostgreSQL, not one per record).
+        for step in live.chunks(RECONCILE_STEP) {
+            let ids: Vec<i64> = step.iter().map(|(id, _)| *id).collect();
+            let stored = mirror.get_many(self.portal, kind, &ids)?;
+            let stale: Vec<i64> = step
+                .iter()
+                .filter(|(id, modified)| {
+                    !stored.get(id).is_some_and(|record| {
+                        !record.archived
+                            && record.updated_at_ms >= *modified
+                            && since_ms.is_none_or(|since| *modified < since)
+                    })
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            if stale.is_empty() {
+                continue;
             }
+            let purged = mirror.purged_among(self.portal, kind, &stale)?;
+            refetch.extend(stale.into_iter().filter(|id| !purged.contains(id)));
         }
         let mut writes = Vec::new();
         for id in mirror.ids(self.portal, kind) {
