@@ -66,7 +66,7 @@ impl Mirror {
             if run > 0 {
                 tx.upsert_all(&writes[at..at + run]).await?;
                 at += run;
-            } else if replacements > 1 {
+            } else if replacements > 0 {
                 // Likewise a run of association replacements: three statements.
                 tx.replace_all(&writes[at..at + replacements]).await?;
                 at += replacements;
@@ -452,14 +452,8 @@ impl Tx<'_> {
                 self.link((self.kind, *from), (code(*to_type), *to), !removed)
                     .await
             }
-            Write::ReplaceAssociations { from, to_type, to } => {
-                let to_kind = code(*to_type);
-                self.unlink_all(*from, Some(to_kind)).await?;
-                for other in to {
-                    self.link((self.kind, *from), (to_kind, *other), true)
-                        .await?;
-                }
-                Ok(())
+            Write::ReplaceAssociations { .. } => {
+                self.replace_all(std::slice::from_ref(write)).await
             }
         }
     }
@@ -672,37 +666,44 @@ impl Tx<'_> {
             )
             .await?;
         }
-        self.unlink_all(id, None).await
+        self.unlink_all(id).await
     }
 
-    /// Removes every association of record `id` (only to `to_kind` records, if given), in
-    /// both directions: the rows from it, then their reverse rows (both by primary key).
-    async fn unlink_all(&self, id: i64, to_kind: Option<i16>) -> Result<()> {
+    /// Removes every association of record `id`, in both directions: the rows from it, then
+    /// their reverse rows (both by primary key).
+    async fn unlink_all(&self, id: i64) -> Result<()> {
         let removed = self
             .rows(
                 "DELETE FROM associations WHERE portal_id = $1 AND from_kind = $2
-                 AND from_id = $3 AND ($4::smallint IS NULL OR to_kind = $4)
-                 RETURNING to_kind, to_id",
-                &[&self.portal, &self.kind, &id, &to_kind],
+                 AND from_id = $3
+                 RETURNING from_id, to_kind, to_id",
+                &[&self.portal, &self.kind, &id],
             )
             .await?;
+        self.unlink_reverse(&removed).await
+    }
+
+    /// Deletes the reverse rows of `removed` (rows of this type's records just deleted, as
+    /// `from_id, to_kind, to_id`).
+    async fn unlink_reverse(&self, removed: &[Row]) -> Result<()> {
         if removed.is_empty() {
             return Ok(());
         }
-        let kinds: Vec<i16> = removed.iter().map(|row| row.get(0)).collect();
-        let ids: Vec<i64> = removed.iter().map(|row| row.get(1)).collect();
+        let froms: Vec<i64> = removed.iter().map(|row| row.get(0)).collect();
+        let kinds: Vec<i16> = removed.iter().map(|row| row.get(1)).collect();
+        let ids: Vec<i64> = removed.iter().map(|row| row.get(2)).collect();
         self.exec(
-            "DELETE FROM associations a USING unnest($4::smallint[], $5::bigint[])
-                     AS other (kind, id)
-                 WHERE a.portal_id = $1 AND a.from_kind = other.kind AND a.from_id = other.id
-                   AND a.to_kind = $2 AND a.to_id = $3",
-            &[&self.portal, &self.kind, &id, &kinds, &ids],
+            "DELETE FROM associations a USING unnest($3::bigint[], $4::smallint[], $5::bigint[])
+                 AS o (to_id, kind, id)
+             WHERE a.portal_id = $1 AND a.from_kind = o.kind AND a.from_id = o.id
+               AND a.to_kind = $2 AND a.to_id = o.to_id",
+            &[&self.portal, &self.kind, &froms, &kinds, &ids],
         )
         .await?;
         Ok(())
     }
 
-    /// Replaces the associations of `writes` (a run that
+    /// Replaces the associations of `writes` (one, or a run that
     /// [`replacements_of_distinct_links`] allows), both directions, in three statements.
     async fn replace_all(&self, writes: &[Write]) -> Result<()> {
         let (mut from_ids, mut to_kinds) = (Vec::new(), Vec::new());
@@ -729,19 +730,7 @@ impl Tx<'_> {
                 &[&self.portal, &self.kind, &from_ids, &to_kinds],
             )
             .await?;
-        if !removed.is_empty() {
-            let froms: Vec<i64> = removed.iter().map(|row| row.get(0)).collect();
-            let kinds: Vec<i16> = removed.iter().map(|row| row.get(1)).collect();
-            let ids: Vec<i64> = removed.iter().map(|row| row.get(2)).collect();
-            self.exec(
-                "DELETE FROM associations a USING unnest($3::bigint[], $4::smallint[], $5::bigint[])
-                     AS o (to_id, kind, id)
-                 WHERE a.portal_id = $1 AND a.from_kind = o.kind AND a.from_id = o.id
-                   AND a.to_kind = $2 AND a.to_id = o.to_id",
-                &[&self.portal, &self.kind, &froms, &kinds, &ids],
-            )
-            .await?;
-        }
+        self.unlink_reverse(&removed).await?;
         if !links.0.is_empty() {
             self.exec(
                 "INSERT INTO associations (portal_id, from_kind, from_id, to_kind, to_id)
