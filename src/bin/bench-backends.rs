@@ -24,8 +24,12 @@
 //!   one a line, then waits until its stdin is closed or SIGTERM comes; the cluster stops
 //!   with it.
 //!
+//! - `bench-backends sled-rows [--contacts N] [--runs N]`: a backfill's mirror write on sled
+//!   against the same rows written with less around them (see `bench_backends/rows.rs`).
+//!
 //! Each benchmark prints one line per run and backend, then the medians as JSON on the last
-//! line.
+//! line. The allocator and page settings are the daemon's (`src/main.rs`), so that CPU
+//! figures compare with its.
 
 #[path = "bench_backends/cluster.rs"]
 mod cluster;
@@ -35,6 +39,11 @@ mod failover;
 mod inbox;
 #[path = "bench_backends/mirror.rs"]
 mod mirror;
+#[path = "bench_backends/rows.rs"]
+mod rows;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The value after `name` on the command line, else `default`.
 pub(crate) fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
@@ -50,14 +59,18 @@ pub(crate) fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process's memory map.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     match std::env::args().nth(1).as_deref() {
         Some("inbox") => inbox::run().await,
         Some("mirror") => mirror::run().await,
         Some("failover") => failover::run().await,
         Some("candidate") => failover::candidate().await,
         Some("cluster") => cluster::run().await,
+        Some("sled-rows") => rows::run().await,
         _ => anyhow::bail!(
-            "usage: bench-backends inbox|mirror|failover|cluster [options] (see its source's doc)"
+            "usage: bench-backends inbox|mirror|sled-rows|failover|cluster [options] (see its \
+             source's doc)"
         ),
     }
 }

@@ -40,6 +40,9 @@ pub struct Args {
     /// this process (e.g. `target/release/hubspot-sim`).
     #[arg(long)]
     pub sim: Option<PathBuf>,
+    /// The gateway's `store.cache_mb` (sled's cache), else the default.
+    #[arg(long)]
+    pub cache_mb: Option<u64>,
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
@@ -86,7 +89,12 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         journal_poll_ms: None,
     };
     let started = Instant::now();
-    let gw = Gateway::start(&setup, "backfill.log", Duration::from_secs(60)).await?;
+    let cache = |config: &mut hubspot_gateway::config::Config| {
+        if let Some(mb) = args.cache_mb {
+            config.store.cache_mb = mb;
+        }
+    };
+    let gw = Gateway::start_with(&setup, "backfill.log", Duration::from_secs(60), cache).await?;
     let empty_ready = gw.ready_after;
     let mut done: BTreeMap<&str, f64> = BTreeMap::new();
     let mut progress = Vec::new();
@@ -147,10 +155,11 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
 
     let mut restarts = Vec::new();
     for i in 0..args.restarts {
-        let gw = Gateway::start(
+        let gw = Gateway::start_with(
             &setup,
             &format!("restart-{i}.log"),
             Duration::from_secs(300),
+            cache,
         )
         .await?;
         let ready = gw.ready_after.as_secs_f64();
@@ -226,6 +235,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
             "fraction_of_allowed_records_per_sec": round3(ideal_secs / wall),
         },
         "footprint": {
+            "cache_mb": args.cache_mb.unwrap_or(hubspot_gateway::store::DEFAULT_CACHE_MB),
             "rss_after_backfill_kib": rss_kib,
             "rss_peak_kib": hwm_kib.max(peak_rss),
             "store_apparent_bytes_running": running_disk.0,

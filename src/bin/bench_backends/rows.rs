@@ -1,0 +1,324 @@
+//! `bench-backends sled-rows`: what a backfill's mirror write costs in sled, against the
+//! same rows written with less around them. Each variant writes N contacts (about 40
+//! properties, one company association each) in steps of 1,000 records, as a backfill step
+//! does, into a fresh sled store with the daemon's settings, and reports the process's CPU
+//! per record (sled's own threads included) and the bytes on disk per record:
+//!
+//! - `mirror`: the product's write (`Writing::write`: each upsert reads the record's old
+//!   version and its term lists, one sled transaction over the mirror's trees);
+//! - `transaction`: the same rows in one transaction over the same trees, written blind
+//!   (no old versions read; still sled's transactional insert, which reads every key);
+//! - `batches`: the same rows as one `apply_batch` per tree (no transaction, no reads);
+//! - `one-tree`: the same rows in one tree, one `apply_batch` per step;
+//! - `record-only`: only the record rows, one `apply_batch` per step;
+//! - `none`: the rows made and encoded, nothing written: what the variants' figures include
+//!   besides the store.
+//!
+//! `--variant NAME` runs one variant only (e.g. under a profiler).
+//! The rows per contact: the record, its brief, two term lists (email, name), the owner's
+//! index row, the association both ways, and the type's live count once per step.
+
+use std::time::Duration;
+
+use hubspot_gateway::object::ObjectType::{Companies, Contacts};
+use hubspot_gateway::store::{Brief, Record, Store, Term, TermKind, Write};
+use sled::Transactional;
+use tokio::time::Instant;
+
+use super::argument;
+
+const PORTAL: i64 = 62515;
+/// Records per write: a backfill step.
+const STEP: i64 = 1_000;
+const CONTACT: u8 = b'C';
+const COMPANY: u8 = b'O';
+
+const VARIANTS: [&str; 6] = [
+    "mirror",
+    "transaction",
+    "batches",
+    "one-tree",
+    "record-only",
+    "none",
+];
+/// The mirror's trees a contact's rows go to, in the order `Rows` lists them.
+const TREES: [&str; 6] = [
+    "records",
+    "briefs",
+    "terms",
+    "index",
+    "associations",
+    "counts",
+];
+
+fn contact(id: i64) -> (Record, Vec<Term>, Brief) {
+    let mut record = Record {
+        id,
+        created_at_ms: Some(1_600_000_000_000 + id),
+        updated_at_ms: 1_700_000_000_000 + id,
+        ..Record::default()
+    };
+    let email = format!("person{id}@company{}.example", id % 20_000);
+    let owner = (100 + id % 40).to_string();
+    let properties = &mut record.properties;
+    properties.insert("email".into(), email.clone());
+    properties.insert("firstname".into(), format!("First{id}"));
+    properties.insert("lastname".into(), format!("Last{id}"));
+    properties.insert("hubspot_owner_id".into(), owner.clone());
+    properties.insert("lifecyclestage".into(), "lead".into());
+    for n in 0..35 {
+        properties.insert(format!("custom_property_{n}"), format!("value {n} of {id}"));
+    }
+    let terms = vec![
+        Term::new(TermKind::Email, email.clone()),
+        Term::new(TermKind::Name, format!("first{id} last{id}")),
+        Term::new(TermKind::Owner, owner.clone()),
+    ];
+    let brief = Brief {
+        id,
+        name: format!("First{id} Last{id}"),
+        primary: email,
+        owner,
+        created_at_ms: record.created_at_ms,
+        updated_at_ms: record.updated_at_ms,
+        ..Brief::default()
+    };
+    (record, terms, brief)
+}
+
+fn company_of(id: i64) -> i64 {
+    id % 20_000 + 1
+}
+
+fn i64_key(value: i64) -> [u8; 8] {
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn record_key(kind: u8, id: i64) -> Vec<u8> {
+    [&i64_key(PORTAL)[..], &[kind], &i64_key(id)].concat()
+}
+
+fn term_key(term: &Term) -> Vec<u8> {
+    let code = match term.kind {
+        TermKind::Domain => b'd',
+        TermKind::Email => b'e',
+        TermKind::Name => b'n',
+        TermKind::Owner => b'o',
+    };
+    [
+        &record_key(CONTACT, 0)[..9],
+        &[code],
+        term.value.as_bytes(),
+        &[0],
+    ]
+    .concat()
+}
+
+fn association_key(from: (u8, i64), to: (u8, i64)) -> Vec<u8> {
+    [
+        record_key(from.0, from.1),
+        vec![to.0],
+        i64_key(to.1).to_vec(),
+    ]
+    .concat()
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_extend(value, vec![1]).expect("a plain struct serialises")
+}
+
+/// A contact's rows as (tree index into `TREES`, key, value), as the mirror lays them out.
+fn rows(id: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let (record, terms, brief) = contact(id);
+    let key = record_key(CONTACT, id);
+    let company = (COMPANY, company_of(id));
+    let mut rows = vec![
+        (0, key.clone(), encode(&(&record, &terms))),
+        (1, key, encode(&brief)),
+    ];
+    for term in &terms {
+        if term.kind == TermKind::Owner {
+            rows.push((
+                3,
+                [term_key(term), i64_key(id).to_vec()].concat(),
+                Vec::new(),
+            ));
+        } else {
+            rows.push((2, term_key(term), i64_key(id).to_vec()));
+        }
+    }
+    rows.push((4, association_key((CONTACT, id), company), Vec::new()));
+    rows.push((4, association_key(company, (CONTACT, id)), Vec::new()));
+    rows
+}
+
+fn step_rows(first: i64, last: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let mut all: Vec<_> = (first..=last).flat_map(rows).collect();
+    all.push((
+        5,
+        record_key(CONTACT, 0)[..9].to_vec(),
+        last.to_be_bytes().to_vec(),
+    ));
+    all
+}
+
+/// The process's CPU time so far (all threads), from `/proc/self/stat`.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|at| fields.get(*at)?.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf only reads a system constant.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros(ticks * 1_000_000 / per_sec)
+}
+
+fn open(path: &std::path::Path) -> anyhow::Result<sled::Db> {
+    // The daemon's settings (`store::open_db`): 8 MiB segments, 256 MiB cache.
+    Ok(sled::Config::new()
+        .path(path)
+        .segment_size(8 << 20)
+        .cache_capacity(256 << 20)
+        .open()?)
+}
+
+fn steps(contacts: i64) -> impl Iterator<Item = (i64, i64)> {
+    (0..(contacts + STEP - 1) / STEP).map(move |n| (n * STEP + 1, ((n + 1) * STEP).min(contacts)))
+}
+
+/// Writes `contacts` with `variant`; returns (µs of CPU per record, bytes on disk per record).
+fn run_variant(variant: &str, contacts: i64) -> anyhow::Result<(f64, f64)> {
+    let dir = tempfile::tempdir()?;
+    let started = cpu();
+    let size =
+        match variant {
+            "mirror" => {
+                let store = Store::open(dir.path())?;
+                let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+                for (first, last) in steps(contacts) {
+                    let mut writes = Vec::new();
+                    let mut links = Vec::new();
+                    for id in first..=last {
+                        let (record, terms, brief) = contact(id);
+                        writes.push(Write::Upsert {
+                            record,
+                            terms,
+                            brief: Box::new(brief),
+                        });
+                        links.push(Write::ReplaceAssociations {
+                            from: id,
+                            to_type: Companies,
+                            to: vec![company_of(id)],
+                        });
+                    }
+                    writes.extend(links);
+                    let writing = runtime.block_on(store.mirror().lock_writes(PORTAL));
+                    writing.write(Contacts, &writes, None)?;
+                }
+                store.commit()?;
+                store.size_on_disk()
+            }
+            plain => {
+                let db = open(dir.path())?;
+                let trees = TREES
+                    .iter()
+                    .map(|name| db.open_tree(name))
+                    .collect::<sled::Result<Vec<_>>>()?;
+                for (first, last) in steps(contacts) {
+                    let rows = step_rows(first, last);
+                    match plain {
+                        "transaction" => {
+                            trees.as_slice().transaction(|tx| {
+                            for (tree, key, value) in &rows {
+                                tx[*tree].insert(key.as_slice(), value.as_slice())?;
+                            }
+                            Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                        })
+                        .map_err(|error| anyhow::anyhow!("transaction: {error:?}"))?;
+                        }
+                        "batches" => {
+                            let mut batches: Vec<sled::Batch> =
+                                TREES.iter().map(|_| sled::Batch::default()).collect();
+                            for (tree, key, value) in rows {
+                                batches[tree].insert(key, value);
+                            }
+                            for (tree, batch) in trees.iter().zip(batches) {
+                                tree.apply_batch(batch)?;
+                            }
+                        }
+                        "none" => {
+                            std::hint::black_box(rows);
+                        }
+                        "one-tree" | "record-only" => {
+                            let mut batch = sled::Batch::default();
+                            for (tree, key, value) in rows {
+                                if plain == "one-tree" || tree == 0 {
+                                    batch.insert([vec![tree as u8], key].concat(), value);
+                                }
+                            }
+                            trees[0].apply_batch(batch)?;
+                        }
+                        other => anyhow::bail!("no variant {other}"),
+                    }
+                }
+                db.flush()?;
+                db.size_on_disk()?
+            }
+        };
+    let cpu = cpu() - started;
+    Ok((
+        cpu.as_micros() as f64 / contacts as f64,
+        size as f64 / contacts as f64,
+    ))
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let contacts = i64::try_from(argument("--contacts", 120_000)?)?;
+    let runs = argument("--runs", 3)?;
+    let arguments: Vec<String> = std::env::args().collect();
+    let only = arguments
+        .iter()
+        .position(|a| a == "--variant")
+        .and_then(|at| arguments.get(at + 1));
+    let mut figures: Vec<(&str, Vec<f64>, Vec<f64>)> = VARIANTS
+        .iter()
+        .filter(|v| only.is_none_or(|only| only == *v))
+        .map(|v| (*v, Vec::new(), Vec::new()))
+        .collect();
+    anyhow::ensure!(!figures.is_empty(), "--variant: one of {VARIANTS:?}");
+    for run in 1..=runs {
+        // Interleaved, so that the machine's drift falls on every variant alike.
+        for (variant, cpus, sizes) in &mut figures {
+            let name = *variant;
+            let wall = Instant::now();
+            let (cpu, size) =
+                tokio::task::spawn_blocking(move || run_variant(name, contacts)).await??;
+            println!(
+                "run {run}: {name}: {cpu:.1} µs CPU per record, {size:.0} bytes per record, \
+                 {:.1} s",
+                wall.elapsed().as_secs_f64()
+            );
+            cpus.push(cpu);
+            sizes.push(size);
+        }
+    }
+    let medians: serde_json::Map<String, serde_json::Value> = figures
+        .iter()
+        .map(|(variant, cpus, sizes)| {
+            let cpu = hubspot_gateway::kit::median(cpus);
+            let size = hubspot_gateway::kit::median(sizes);
+            (
+                variant.to_string(),
+                serde_json::json!({"cpu_us_per_record": (cpu * 10.0).round() / 10.0, "bytes_per_record": size.round()}),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"contacts": contacts, "runs": runs, "step": STEP, "variants": medians})
+    );
+    Ok(())
+}
