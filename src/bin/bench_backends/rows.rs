@@ -15,6 +15,7 @@
 //!   besides the store.
 //!
 //! `--variant NAME` runs one variant only (e.g. under a profiler).
+//!
 //! The rows per contact: the record, its brief, two term lists (email, name), the owner's
 //! index row, the association both ways, and the type's live count once per step.
 
