@@ -38,6 +38,9 @@ pub struct Args {
     /// Result name: `target/bench/NAME.json`.
     #[arg(long, default_value = "lookups")]
     pub name: String,
+    /// The gateway's `store.cache_mb` (sled's cache), else the default.
+    #[arg(long)]
+    pub cache_mb: Option<u64>,
 }
 
 /// Runs `plan` and adds the CPU both processes used: the gateway's CPU per request does not
@@ -83,7 +86,13 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "no store at {}: run the backfill first",
         setup.store().display()
     );
-    let gw = Gateway::start(&setup, "lookups.log", Duration::from_secs(300)).await?;
+    let cache_mb = args.cache_mb;
+    let gw = Gateway::start_with(&setup, "lookups.log", Duration::from_secs(300), |config| {
+        if let Some(mb) = cache_mb {
+            config.store.cache_mb = mb;
+        }
+    })
+    .await?;
     let ready_secs = gw.ready_after.as_secs_f64();
     let status = gw.status().await?;
     let (code, probe) = gw
@@ -224,7 +233,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "connections": args.connections,
         "duration_secs": args.duration_secs,
         "keys": {"domains": keys.domains.len(), "emails": keys.emails.len(), "missing_share": 0.2},
-        "gateway": {"ready_secs": ready_secs, "rss_kib": rss_kib, "rss_peak_kib": hwm_kib},
+        "gateway": {"ready_secs": ready_secs, "rss_kib": rss_kib, "rss_peak_kib": hwm_kib, "cache_mb": args.cache_mb.unwrap_or(hubspot_gateway::store::DEFAULT_CACHE_MB)},
         "results": results,
     });
     print(&result);
