@@ -194,86 +194,95 @@ fn steps(contacts: i64) -> impl Iterator<Item = (i64, i64)> {
 fn run_variant(variant: &str, contacts: i64) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let started = cpu();
-    let size =
-        match variant {
-            "mirror" => {
-                let store = Store::open(dir.path())?;
-                let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-                for (first, last) in steps(contacts) {
-                    let mut writes = Vec::new();
-                    let mut links = Vec::new();
-                    for id in first..=last {
-                        let (record, terms, brief) = contact(id);
-                        writes.push(Write::Upsert {
-                            record,
-                            terms,
-                            brief: Box::new(brief),
-                        });
-                        links.push(Write::ReplaceAssociations {
-                            from: id,
-                            to_type: Companies,
-                            to: vec![company_of(id)],
-                        });
-                    }
-                    writes.extend(links);
-                    let writing = runtime.block_on(store.mirror().lock_writes(PORTAL));
-                    writing.write(Contacts, &writes, None)?;
-                }
-                store.commit()?;
-                store.size_on_disk()
-            }
-            plain => {
-                let db = open(dir.path())?;
-                let trees = TREES
-                    .iter()
-                    .map(|name| db.open_tree(name))
-                    .collect::<sled::Result<Vec<_>>>()?;
-                for (first, last) in steps(contacts) {
-                    let rows = step_rows(first, last);
-                    match plain {
-                        "transaction" => {
-                            trees.as_slice().transaction(|tx| {
-                            for (tree, key, value) in &rows {
-                                tx[*tree].insert(key.as_slice(), value.as_slice())?;
-                            }
-                            Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-                        })
-                        .map_err(|error| anyhow::anyhow!("transaction: {error:?}"))?;
-                        }
-                        "batches" => {
-                            let mut batches: Vec<sled::Batch> =
-                                TREES.iter().map(|_| sled::Batch::default()).collect();
-                            for (tree, key, value) in rows {
-                                batches[tree].insert(key, value);
-                            }
-                            for (tree, batch) in trees.iter().zip(batches) {
-                                tree.apply_batch(batch)?;
-                            }
-                        }
-                        "none" => {
-                            std::hint::black_box(rows);
-                        }
-                        "one-tree" | "record-only" => {
-                            let mut batch = sled::Batch::default();
-                            for (tree, key, value) in rows {
-                                if plain == "one-tree" || tree == 0 {
-                                    batch.insert([vec![tree as u8], key].concat(), value);
-                                }
-                            }
-                            trees[0].apply_batch(batch)?;
-                        }
-                        other => anyhow::bail!("no variant {other}"),
-                    }
-                }
-                db.flush()?;
-                db.size_on_disk()?
-            }
-        };
+    let size = match variant {
+        "mirror" => write_mirror(dir.path(), contacts)?,
+        plain => write_plain(dir.path(), plain, contacts)?,
+    };
     let cpu = cpu() - started;
     Ok((
         cpu.as_micros() as f64 / contacts as f64,
         size as f64 / contacts as f64,
     ))
+}
+
+/// The product's write, a step at a time; returns the store's size on disk.
+fn write_mirror(path: &std::path::Path, contacts: i64) -> anyhow::Result<u64> {
+    let store = Store::open(path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    for (first, last) in steps(contacts) {
+        let mut writes = Vec::new();
+        let mut links = Vec::new();
+        for id in first..=last {
+            let (record, terms, brief) = contact(id);
+            writes.push(Write::Upsert {
+                record,
+                terms,
+                brief: Box::new(brief),
+            });
+            links.push(Write::ReplaceAssociations {
+                from: id,
+                to_type: Companies,
+                to: vec![company_of(id)],
+            });
+        }
+        writes.extend(links);
+        let writing = runtime.block_on(store.mirror().lock_writes(PORTAL));
+        writing.write(Contacts, &writes, None)?;
+    }
+    store.commit()?;
+    Ok(store.size_on_disk())
+}
+
+/// The same rows written by `variant` with sled's own calls; returns the size on disk.
+fn write_plain(path: &std::path::Path, variant: &str, contacts: i64) -> anyhow::Result<u64> {
+    let db = open(path)?;
+    let trees = TREES
+        .iter()
+        .map(|name| db.open_tree(name))
+        .collect::<sled::Result<Vec<_>>>()?;
+    for (first, last) in steps(contacts) {
+        let rows = step_rows(first, last);
+        match variant {
+            "transaction" => in_transaction(&trees, &rows)?,
+            "batches" => {
+                let mut batches: Vec<sled::Batch> =
+                    TREES.iter().map(|_| sled::Batch::default()).collect();
+                for (tree, key, value) in rows {
+                    batches[tree].insert(key, value);
+                }
+                for (tree, batch) in trees.iter().zip(batches) {
+                    tree.apply_batch(batch)?;
+                }
+            }
+            "none" => {
+                std::hint::black_box(rows);
+            }
+            "one-tree" | "record-only" => {
+                let mut batch = sled::Batch::default();
+                for (tree, key, value) in rows {
+                    if variant == "one-tree" || tree == 0 {
+                        batch.insert([vec![tree as u8], key].concat(), value);
+                    }
+                }
+                trees[0].apply_batch(batch)?;
+            }
+            other => anyhow::bail!("no variant {other}"),
+        }
+    }
+    db.flush()?;
+    Ok(db.size_on_disk()?)
+}
+
+fn in_transaction(trees: &[sled::Tree], rows: &[(usize, Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
+    type Abort = sled::transaction::ConflictableTransactionError<()>;
+    trees
+        .transaction(|tx| {
+            for (tree, key, value) in rows {
+                tx[*tree].insert(key.as_slice(), value.as_slice())?;
+            }
+            Ok::<(), Abort>(())
+        })
+        .map_err(|error| anyhow::anyhow!("transaction: {error:?}"))
 }
 
 pub async fn run() -> anyhow::Result<()> {
