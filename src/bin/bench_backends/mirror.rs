@@ -24,18 +24,17 @@ fn email(id: i64) -> String {
     format!("person{id}@company{}.example", id % 50_000)
 }
 
-/// Contact `id` as a backfill would write it: about 40 properties.
-fn contact(id: i64) -> Write {
+/// Contact `id` with `email` as a backfill gets it, about 40 properties: its record and brief.
+pub(crate) fn sample_contact(id: i64, email: &str) -> (Record, Brief) {
     let mut record = Record {
         id,
         created_at_ms: Some(1_600_000_000_000 + id),
         updated_at_ms: 1_700_000_000_000 + id,
         ..Record::default()
     };
-    let email = email(id);
     let owner = (100 + id % 40).to_string();
     let properties = &mut record.properties;
-    properties.insert("email".into(), email.clone());
+    properties.insert("email".into(), email.to_owned());
     properties.insert("firstname".into(), format!("First{id}"));
     properties.insert("lastname".into(), format!("Last{id}"));
     properties.insert("hubspot_owner_id".into(), owner.clone());
@@ -43,22 +42,29 @@ fn contact(id: i64) -> Write {
     for n in 0..35 {
         properties.insert(format!("custom_property_{n}"), format!("value {n} of {id}"));
     }
-    let (_, domain) = email.split_once('@').expect("an email");
-    let terms = vec![
-        Term::new(TermKind::Email, email.clone()),
-        Term::new(TermKind::Domain, domain),
-        Term::new(TermKind::Name, format!("first{id} last{id}")),
-        Term::new(TermKind::Owner, owner.clone()),
-    ];
     let brief = Brief {
         id,
         name: format!("First{id} Last{id}"),
-        primary: email,
+        primary: email.to_owned(),
         owner,
         created_at_ms: record.created_at_ms,
         updated_at_ms: record.updated_at_ms,
         ..Brief::default()
     };
+    (record, brief)
+}
+
+/// Contact `id` as a backfill would write it.
+fn contact(id: i64) -> Write {
+    let email = email(id);
+    let (record, brief) = sample_contact(id, &email);
+    let (_, domain) = email.split_once('@').expect("an email");
+    let terms = vec![
+        Term::new(TermKind::Email, email.clone()),
+        Term::new(TermKind::Domain, domain),
+        Term::new(TermKind::Name, format!("first{id} last{id}")),
+        Term::new(TermKind::Owner, brief.owner.clone()),
+    ];
     Write::Upsert {
         record,
         terms,

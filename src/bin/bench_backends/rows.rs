@@ -27,6 +27,7 @@ use sled::Transactional;
 use tokio::time::Instant;
 
 use super::argument;
+use crate::mirror::sample_contact;
 
 const PORTAL: i64 = 62515;
 /// Records per write: a backfill step.
@@ -53,37 +54,13 @@ const TREES: [&str; 6] = [
 ];
 
 fn contact(id: i64) -> (Record, Vec<Term>, Brief) {
-    let mut record = Record {
-        id,
-        created_at_ms: Some(1_600_000_000_000 + id),
-        updated_at_ms: 1_700_000_000_000 + id,
-        ..Record::default()
-    };
     let email = format!("person{id}@company{}.example", id % 20_000);
-    let owner = (100 + id % 40).to_string();
-    let properties = &mut record.properties;
-    properties.insert("email".into(), email.clone());
-    properties.insert("firstname".into(), format!("First{id}"));
-    properties.insert("lastname".into(), format!("Last{id}"));
-    properties.insert("hubspot_owner_id".into(), owner.clone());
-    properties.insert("lifecyclestage".into(), "lead".into());
-    for n in 0..35 {
-        properties.insert(format!("custom_property_{n}"), format!("value {n} of {id}"));
-    }
+    let (record, brief) = sample_contact(id, &email);
     let terms = vec![
-        Term::new(TermKind::Email, email.clone()),
+        Term::new(TermKind::Email, email),
         Term::new(TermKind::Name, format!("first{id} last{id}")),
-        Term::new(TermKind::Owner, owner.clone()),
+        Term::new(TermKind::Owner, brief.owner.clone()),
     ];
-    let brief = Brief {
-        id,
-        name: format!("First{id} Last{id}"),
-        primary: email,
-        owner,
-        created_at_ms: record.created_at_ms,
-        updated_at_ms: record.updated_at_ms,
-        ..Brief::default()
-    };
     (record, terms, brief)
 }
 
