@@ -1,6 +1,7 @@
 //! What the integration tests, the benchmarks and the demo share to run a real gateway beside
 //! the simulator: a free port, its config text, a reconciliation window that stays out of
-//! the way, a throw-away PostgreSQL server, and the median the benchmarks report.
+//! the way, a throw-away PostgreSQL server, and the median and CPU time the benchmarks
+//! report.
 
 mod config;
 pub mod postgres;
@@ -34,6 +35,24 @@ pub fn median(values: &[f64]) -> f64 {
         .get((sorted.len().max(1) - 1) / 2)
         .copied()
         .unwrap_or(0.0)
+}
+
+/// utime + stime of a `/proc/PID/stat` file (`/proc/self/stat`: this process), in seconds:
+/// the CPU a process has used so far, all its threads.
+pub fn cpu_secs_of(path: &str) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 /// A one-minute `sync.reconcile_window_utc` twelve hours from now, so that no run reconciles

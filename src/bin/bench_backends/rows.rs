@@ -19,8 +19,7 @@
 //! The rows per contact: the record, its brief, two term lists (email, name), the owner's
 //! index row, the association both ways, and the type's live count once per step.
 
-use std::time::Duration;
-
+use hubspot_gateway::kit::cpu_secs_of;
 use hubspot_gateway::object::ObjectType::{Companies, Contacts};
 use hubspot_gateway::store::{Brief, Record, Store, Term, TermKind, Write};
 use sled::Transactional;
@@ -140,20 +139,6 @@ fn step_rows(first: i64, last: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
     all
 }
 
-/// The process's CPU time so far (all threads), from `/proc/self/stat`.
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|at| fields.get(*at)?.parse::<u64>().ok())
-        .sum();
-    // SAFETY: sysconf only reads a system constant.
-    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Duration::from_micros(ticks * 1_000_000 / per_sec)
-}
-
 fn open(path: &std::path::Path) -> anyhow::Result<sled::Db> {
     // The daemon's settings (`store::open_db`): 8 MiB segments, 256 MiB cache.
     Ok(sled::Config::new()
@@ -170,14 +155,14 @@ fn steps(contacts: i64) -> impl Iterator<Item = (i64, i64)> {
 /// Writes `contacts` with `variant`; returns (µs of CPU per record, bytes on disk per record).
 fn run_variant(variant: &str, contacts: i64) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
-    let started = cpu();
+    let started = cpu_secs_of("/proc/self/stat");
     let size = match variant {
         "mirror" => write_mirror(dir.path(), contacts)?,
         plain => write_plain(dir.path(), plain, contacts)?,
     };
-    let cpu = cpu() - started;
+    let cpu_secs = cpu_secs_of("/proc/self/stat") - started;
     Ok((
-        cpu.as_micros() as f64 / contacts as f64,
+        cpu_secs * 1e6 / contacts as f64,
         size as f64 / contacts as f64,
     ))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use hubspot_gateway::config::{Config, Scope, SecretRef};
-use hubspot_gateway::kit::GatewayConfig;
+use hubspot_gateway::kit::{cpu_secs_of, GatewayConfig};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -213,23 +213,6 @@ impl Drop for Gateway {
             self.kill();
         }
     }
-}
-
-/// utime + stime of a /proc/.../stat file, in seconds.
-pub fn cpu_secs_of(path: &str) -> f64 {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // SAFETY: sysconf has no memory effects.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (ticks(11) + ticks(12)) / hz
 }
 
 /// (apparent bytes, allocated bytes) of every file under `path`.

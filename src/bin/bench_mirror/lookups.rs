@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use hubspot_gateway::kit::cpu_secs_of;
 use serde_json::{json, Value};
 
 use crate::gateway::{self, Gateway, Setup};
@@ -50,11 +51,11 @@ async fn measured(
     plan: &Plan,
     requests: Arc<Vec<Prepared>>,
 ) -> anyhow::Result<Value> {
-    let (gw_before, self_before) = (gw.cpu_secs(), gateway::cpu_secs_of("/proc/self/stat"));
+    let (gw_before, self_before) = (gw.cpu_secs(), cpu_secs_of("/proc/self/stat"));
     let mut figures = load::run(plan, requests).await?;
     let (gw_cpu, self_cpu) = (
         gw.cpu_secs() - gw_before,
-        gateway::cpu_secs_of("/proc/self/stat") - self_before,
+        cpu_secs_of("/proc/self/stat") - self_before,
     );
     let count = figures["requests"].as_f64().unwrap_or(0.0).max(1.0);
     // Counted over warm-up and measurement alike; requests only over the measurement.

@@ -9,11 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use hubspot_gateway::kit::cpu_secs_of;
 use hubspot_gateway::sim::{self, SimHandle};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::gateway::{self, cpu_secs_of};
+use crate::gateway;
 use crate::portal::Portal;
 
 /// What the simulator served: calls per endpoint and the 429s among them.
