@@ -56,6 +56,7 @@ pub use inbox::{
 pub use journal::{CursorMove, JournalCursor};
 use ledger::{Acknowledged, Ledger};
 pub use mirror::Write;
+pub use open::open_db;
 pub use outbox::{FirstMatchNotice, Notice, Notification, QueueStatus, Settled, Subject};
 pub use ownership::{MappingSource, UserMapping};
 pub use postgres::Role;

@@ -161,8 +161,9 @@ pub(super) fn read_ledger(path: &Path) -> Result<Option<Acknowledged>> {
     })
 }
 
-/// Opens sled in `path` with the store's settings.
-pub(super) fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db> {
+/// Opens sled in `path` with the store's settings (also for benchmarks that write sled
+/// directly, so that their figures are the store's).
+pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db> {
     sled::Config::new()
         .path(path)
         .segment_size(SEGMENT_SIZE)

@@ -21,7 +21,9 @@
 
 use hubspot_gateway::kit::cpu_secs_of;
 use hubspot_gateway::object::ObjectType::{Companies, Contacts};
-use hubspot_gateway::store::{Brief, Record, Store, Term, TermKind, Write};
+use hubspot_gateway::store::{
+    open_db, Brief, Record, Store, Term, TermKind, Write, DEFAULT_CACHE_MB,
+};
 use sled::Transactional;
 use tokio::time::Instant;
 
@@ -139,15 +141,6 @@ fn step_rows(first: i64, last: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
     all
 }
 
-fn open(path: &std::path::Path) -> anyhow::Result<sled::Db> {
-    // The daemon's settings (`store::open_db`): 8 MiB segments, 256 MiB cache.
-    Ok(sled::Config::new()
-        .path(path)
-        .segment_size(8 << 20)
-        .cache_capacity(256 << 20)
-        .open()?)
-}
-
 fn steps(contacts: i64) -> impl Iterator<Item = (i64, i64)> {
     (0..(contacts + STEP - 1) / STEP).map(move |n| (n * STEP + 1, ((n + 1) * STEP).min(contacts)))
 }
@@ -197,7 +190,7 @@ fn write_mirror(path: &std::path::Path, contacts: i64) -> anyhow::Result<u64> {
 
 /// The same rows written by `variant` with sled's own calls; returns the size on disk.
 fn write_plain(path: &std::path::Path, variant: &str, contacts: i64) -> anyhow::Result<u64> {
-    let db = open(path)?;
+    let db = open_db(path, DEFAULT_CACHE_MB)?;
     let trees = TREES
         .iter()
         .map(|name| db.open_tree(name))
