@@ -89,11 +89,7 @@ async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow
         journal_poll_ms: None,
     };
     let started = Instant::now();
-    let cache = |config: &mut hubspot_gateway::config::Config| {
-        if let Some(mb) = args.cache_mb {
-            config.store.cache_mb = mb;
-        }
-    };
+    let cache = gateway::cache_of(args.cache_mb);
     let gw = Gateway::start_with(&setup, "backfill.log", Duration::from_secs(60), cache).await?;
     let empty_ready = gw.ready_after;
     let mut done: BTreeMap<&str, f64> = BTreeMap::new();

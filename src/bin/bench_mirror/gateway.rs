@@ -76,6 +76,16 @@ pub struct Gateway {
 
 pub use hubspot_gateway::kit::free_port;
 
+/// A `tune` for [`Gateway::start_with`]: sled's cache (`store.cache_mb`) at `cache_mb` MiB
+/// when given, else the config's default.
+pub fn cache_of(cache_mb: Option<u64>) -> impl Fn(&mut Config) + Copy {
+    move |config| {
+        if let Some(mb) = cache_mb {
+            config.store.cache_mb = mb;
+        }
+    }
+}
+
 impl Gateway {
     /// Spawns the binary and waits (≤ `within`) until it is ready; `log` names its stderr file.
     pub async fn start(setup: &Setup, log: &str, within: Duration) -> anyhow::Result<Gateway> {

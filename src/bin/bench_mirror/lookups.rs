@@ -87,13 +87,8 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         "no store at {}: run the backfill first",
         setup.store().display()
     );
-    let cache_mb = args.cache_mb;
-    let gw = Gateway::start_with(&setup, "lookups.log", Duration::from_secs(300), |config| {
-        if let Some(mb) = cache_mb {
-            config.store.cache_mb = mb;
-        }
-    })
-    .await?;
+    let cache = gateway::cache_of(args.cache_mb);
+    let gw = Gateway::start_with(&setup, "lookups.log", Duration::from_secs(300), cache).await?;
     let ready_secs = gw.ready_after.as_secs_f64();
     let status = gw.status().await?;
     let (code, probe) = gw
