@@ -33,8 +33,6 @@ use crate::mirror::sample_contact;
 const PORTAL: i64 = 62515;
 /// Records per write: a backfill step.
 const STEP: i64 = 1_000;
-const CONTACT: u8 = b'C';
-const COMPANY: u8 = b'O';
 
 const VARIANTS: [&str; 6] = [
     "mirror",
@@ -85,7 +83,7 @@ fn term_key(term: &Term) -> Vec<u8> {
         TermKind::Owner => b'o',
     };
     [
-        &record_key(CONTACT, 0)[..9],
+        &record_key(Contacts.code(), 0)[..9],
         &[code],
         term.value.as_bytes(),
         &[0],
@@ -109,8 +107,8 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
 /// A contact's rows as (tree index into `TREES`, key, value), as the mirror lays them out.
 fn rows(id: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
     let (record, terms, brief) = contact(id);
-    let key = record_key(CONTACT, id);
-    let company = (COMPANY, company_of(id));
+    let key = record_key(Contacts.code(), id);
+    let company = (Companies.code(), company_of(id));
     let mut rows = vec![
         (0, key.clone(), encode(&(&record, &terms))),
         (1, key, encode(&brief)),
@@ -126,8 +124,16 @@ fn rows(id: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
             rows.push((2, term_key(term), i64_key(id).to_vec()));
         }
     }
-    rows.push((4, association_key((CONTACT, id), company), Vec::new()));
-    rows.push((4, association_key(company, (CONTACT, id)), Vec::new()));
+    rows.push((
+        4,
+        association_key((Contacts.code(), id), company),
+        Vec::new(),
+    ));
+    rows.push((
+        4,
+        association_key(company, (Contacts.code(), id)),
+        Vec::new(),
+    ));
     rows
 }
 
@@ -135,7 +141,7 @@ fn step_rows(first: i64, last: i64) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
     let mut all: Vec<_> = (first..=last).flat_map(rows).collect();
     all.push((
         5,
-        record_key(CONTACT, 0)[..9].to_vec(),
+        record_key(Contacts.code(), 0)[..9].to_vec(),
         last.to_be_bytes().to_vec(),
     ));
     all
