@@ -126,11 +126,7 @@ fn main() -> ExitCode {
     // also outside systemd (whose unit sets UMask=0077 itself).
     // SAFETY: umask(2) only sets this process's file mode creation mask.
     unsafe { libc::umask(0o077) };
-    // mimalloc asks for transparent huge pages for its arenas: each first touch of one then
-    // zeroes 2 MiB, which cost a backfill about 15 % of its CPU (sled's log buffers are
-    // fresh memory all the time) and ~40 % more RSS. Regular pages are zeroed as used.
-    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process's memory map.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    hubspot_gateway::store::use_regular_pages();
     let cli = Cli::parse();
     // The demo talks to the user on stdout; only warnings go to the log unless asked.
     let level = if matches!(cli.command, Command::Demo { .. }) {

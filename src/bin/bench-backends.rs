@@ -59,8 +59,7 @@ pub(crate) fn argument(name: &str, default: u64) -> anyhow::Result<u64> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process's memory map.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    hubspot_gateway::store::use_regular_pages();
     match std::env::args().nth(1).as_deref() {
         Some("inbox") => inbox::run().await,
         Some("mirror") => mirror::run().await,
