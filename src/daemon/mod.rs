@@ -62,6 +62,9 @@ pub struct Running {
     /// Deliverers of notifications and the digest's mailer.
     notifying: Vec<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
+    /// The other tasks that hold the state: each ends on the shutdown token and is joined,
+    /// so that when `wait` returns nothing holds the store any more (a test may open it).
+    background: Vec<tokio::task::JoinHandle<()>>,
     /// On PostgreSQL: the lease task, stopped after the leader's work (see `Running::wait`).
     lease: Option<replica::Lease>,
     /// Set when the store became unwritable: the shutdown that follows is a failure.
@@ -161,9 +164,11 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         prune_inbox(store.clone(), retention, stop)
     }));
     let pruned = state.clone();
-    tokio::spawn(leading::run(roles(), shutdown.clone(), move |stop| {
-        prune_exports(pruned.clone(), stop)
-    }));
+    let mut background = vec![tokio::spawn(leading::run(
+        roles(),
+        shutdown.clone(),
+        move |stop| prune_exports(pruned.clone(), stop),
+    ))];
     let sync_healthy = Arc::new(AtomicBool::new(true));
     let sync = config.sync.enabled.then(|| {
         let (loaded, state, healthy) = (loaded.clone(), state.clone(), sync_healthy.clone());
@@ -190,20 +195,23 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
             .await
         }
     }));
-    tokio::spawn(settle_removals(state.clone(), shutdown.clone()));
+    background.push(tokio::spawn(settle_removals(
+        state.clone(),
+        shutdown.clone(),
+    )));
     if roles().is_some() {
-        tokio::spawn(follow_portal(state.clone(), shutdown.clone()));
-        tokio::spawn(export_worker::wake_on_new_jobs(
+        background.push(tokio::spawn(follow_portal(state.clone(), shutdown.clone())));
+        background.push(tokio::spawn(export_worker::wake_on_new_jobs(
             state.clone(),
             shutdown.clone(),
-        ));
+        )));
     }
     let store_failed = Arc::new(std::sync::OnceLock::new());
-    tokio::spawn(watch_store(
+    background.push(tokio::spawn(watch_store(
         state.clone(),
         shutdown.clone(),
         store_failed.clone(),
-    ));
+    )));
     let notifier = notifications.as_ref().map(|n| n.notifier.clone());
     let matches = tokio::spawn(write_matches(
         state.store.clone(),
@@ -248,6 +256,7 @@ pub async fn start(loaded: &Loaded) -> anyhow::Result<Running> {
         matches,
         notifying,
         committer,
+        background,
         lease,
         store_failed,
     })
@@ -280,6 +289,9 @@ impl Running {
         self.matches.await.context("match writer")?;
         for task in self.notifying {
             task.await.context("notification task")?;
+        }
+        for task in self.background {
+            task.await.context("background task")?;
         }
         // The leader's work has stopped: the lease may go to another replica.
         if let Some(lease) = self.lease {
