@@ -163,8 +163,10 @@ pub async fn open_store(store: &std::path::Path) -> OpenStore {
     use hubspot_gateway::store::postgres::{Candidate, Database, Role};
     let Some(url) = backend_database(store).map(|file| std::fs::read_to_string(file).unwrap())
     else {
-        let store = hubspot_gateway::store::Store::open(store).unwrap();
-        return OpenStore { store, lease: None };
+        return OpenStore {
+            store: open_sled(store).await,
+            lease: None,
+        };
     };
     let database = Database::new(&url, 4, None).unwrap();
     let (role, mut roles) = tokio::sync::watch::channel(Role::Following);
@@ -179,6 +181,21 @@ pub async fn open_store(store: &std::path::Path) -> OpenStore {
     OpenStore {
         store,
         lease: Some(stop),
+    }
+}
+
+/// The sled store at `store`. Its last handle dropped, sled may hold the file lock a moment
+/// longer: a log write it handed to its own thread pool keeps the file open until it ends.
+async fn open_sled(store: &std::path::Path) -> hubspot_gateway::store::Store {
+    use hubspot_gateway::store::{Error, Store};
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(store) {
+            Err(Error::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => return opened.unwrap(),
+        }
     }
 }
 
