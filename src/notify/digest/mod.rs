@@ -158,8 +158,14 @@ impl Mailer {
             .map(|seq| Settled::Delivered { seq, at_ms: to_ms })
             .collect();
         let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.outbox().settle(DIGEST_QUEUE, &settled))
-            .await;
+        let marked =
+            tokio::task::spawn_blocking(move || store.outbox().settle(DIGEST_QUEUE, &settled))
+                .await
+                .map_err(|error| error.to_string())
+                .and_then(|settled| settled.map_err(|error| error.to_string()));
+        if let Err(error) = marked {
+            tracing::warn!(%error, "the digest was e-mailed but its changes could not be marked sent; the next digest may list them again");
+        }
         let rates = digest.portals.iter().flat_map(|portal| {
             let rate = |t: &TypeDigest| (rate_key(portal.portal_id, &t.name), t.rate());
             portal.types.iter().map(rate)
