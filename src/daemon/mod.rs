@@ -63,7 +63,7 @@ pub struct Running {
     notifying: Vec<tokio::task::JoinHandle<()>>,
     committer: tokio::task::JoinHandle<crate::store::Result<()>>,
     /// The other tasks that hold the state: each ends on the shutdown token and is joined,
-    /// so that when `wait` returns nothing holds the store any more (a test may open it).
+    /// so that when `wait` returns nothing of the daemon holds the store any more.
     background: Vec<tokio::task::JoinHandle<()>>,
     /// On PostgreSQL: the lease task, stopped after the leader's work (see `Running::wait`).
     lease: Option<replica::Lease>,
