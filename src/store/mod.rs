@@ -320,7 +320,7 @@ impl Store {
     /// The sled flush and fdatasync of [`Store::commit`], without the ledger.
     fn make_durable(&self, embedded: &Embedded) -> Result<()> {
         let committed = (|| {
-            embedded.db.flush()?;
+            open::flush_db(&embedded.db)?;
             embedded.data_file.sync_data()?;
             Ok(())
         })();
@@ -423,7 +423,9 @@ impl Store {
         let Some(embedded) = self.embedded() else {
             return Ok(());
         };
-        let flushed = embedded.db.flush().map(|_| ()).map_err(Error::from);
+        let flushed = open::flush_db(&embedded.db)
+            .map(|_| ())
+            .map_err(Error::from);
         self.note(flushed)
     }
 

@@ -92,7 +92,7 @@ impl Store {
         let connections = Connections::open(&db)?;
         let journal = journal::JournalCursors::open(&db)?;
         // The ledger may describe only what is durable.
-        db.flush()?;
+        flush_db(&db)?;
         data_file.sync_data()?;
         let ledger = match recorded {
             Some(recorded) => Ledger::open(path, recorded)?,
@@ -178,6 +178,18 @@ pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db> {
             },
             other => Error::from(other),
         })
+}
+
+/// Flushes sled's log, then hands the deferred frees of the calling thread to the epoch
+/// collector. A flush may seal sled's 8 MiB log buffer, and sled frees a sealed buffer
+/// through crossbeam-epoch, in the local bag of the thread that sealed it; a thread that
+/// seldom touches sled (the store monitor's, a committer's) fills its bag slowly, so the
+/// buffers in it wait. Measured on an idle 700k-record store while sled's segment cleaner
+/// rewrote pages: RSS grew 16 MiB/s with periodic flushes, and stayed flat with this.
+pub(super) fn flush_db(db: &sled::Db) -> sled::Result<usize> {
+    let flushed = db.flush();
+    crossbeam_epoch::pin().flush();
+    flushed
 }
 
 /// An error sled met opening the store in `path`; when it could not read the store at all
@@ -272,10 +284,10 @@ fn migrate(
         db.drop_tree(keys::INBOX_IDS_TREE)?;
         meta.remove(keys::INBOX_INDEXED)?;
     }
-    db.flush()?;
+    flush_db(db)?;
     data_file.sync_data()?;
     meta.insert(keys::FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
-    db.flush()?;
+    flush_db(db)?;
     data_file.sync_data()?;
     tracing::info!(
         from = found,
