@@ -193,6 +193,21 @@ impl Gateway {
         cpu_secs_of(&format!("/proc/{}/stat", self.pid))
     }
 
+    /// Watches the gateway for `window` with nothing asked of it, RSS read every second:
+    /// (highest RSS, last RSS, CPU seconds used). A figure read once just after the start
+    /// misses what store work in the background (sled's) does to memory later.
+    pub async fn idle(&self, window: Duration) -> (u64, u64, f64) {
+        let cpu = self.cpu_secs();
+        let end = Instant::now() + window;
+        let (mut highest, mut last) = self.memory_kib();
+        while Instant::now() < end {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            last = self.memory_kib().0;
+            highest = highest.max(last);
+        }
+        (highest, last, self.cpu_secs() - cpu)
+    }
+
     /// SIGTERM, then wait (≤ 60 s, then SIGKILL); returns how long the stop took.
     pub async fn stop(mut self) -> anyhow::Result<Duration> {
         let asked = Instant::now();
