@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use hubspot_gateway::daemon;
 use hubspot_gateway::sim::{ObjectType, SimConfig};
-use hubspot_gateway::store::Store;
 
 use crate::mirror::{mutate, small_portal, wait_until, Harness};
 use crate::support::process::{free_port, Process, Systemd};
@@ -384,20 +383,8 @@ impl OnStore {
 }
 
 /// Every event id in the inbox at `store`.
-fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
-    // The stopped in-process gateway's last handles (connection tasks, sled's threads) may
-    // take a moment to let go of the store's lock.
-    let deadline = std::time::SystemTime::now() + Duration::from_secs(15);
-    let store = loop {
-        match Store::open(store) {
-            Err(hubspot_gateway::store::Error::Locked { .. })
-                if std::time::SystemTime::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            opened => break opened.expect("the store reopens after the disk was full"),
-        }
-    };
+async fn stored_event_ids(store: &Path) -> BTreeSet<i64> {
+    let store = crate::support::open_sled(store).await;
     let events = store.inbox().recent(usize::MAX).unwrap();
     events
         .iter()
@@ -519,7 +506,7 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
             .any(|message| message.starts_with("STATUS=store unwritable")),
         "systemd is told why: {messages:?}"
     );
-    let stored = stored_event_ids(&store);
+    let stored = stored_event_ids(&store).await;
     let lost: Vec<&i64> = acked.difference(&stored).take(10).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}…");
 
@@ -530,7 +517,7 @@ async fn a_full_disk_answers_503_turns_not_ready_exits_1_and_a_restart_recovers(
     assert_eq!(gateway.readyz().await, Some((200, String::new())));
     let exit = gateway.stop().await;
     assert!(exit.success(), "a clean stop once space is back: {exit}");
-    let stored = stored_event_ids(&store);
+    let stored = stored_event_ids(&store).await;
     assert!(
         acked.is_subset(&stored),
         "every acknowledged event is stored"

@@ -186,7 +186,7 @@ pub async fn open_store(store: &std::path::Path) -> OpenStore {
 
 /// The sled store at `store`. Its last handle dropped, sled may hold the file lock a moment
 /// longer: a log write it handed to its own thread pool keeps the file open until it ends.
-async fn open_sled(store: &std::path::Path) -> hubspot_gateway::store::Store {
+pub async fn open_sled(store: &std::path::Path) -> hubspot_gateway::store::Store {
     use hubspot_gateway::store::{Error, Store};
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
