@@ -199,6 +199,26 @@ pub async fn open_sled(store: &std::path::Path) -> hubspot_gateway::store::Store
     }
 }
 
+/// Waits until no handle holds sled's file lock on the store at `store` (none if the store is
+/// not sled). Sled can hold it a moment after its last handle is dropped (see [`open_sled`]),
+/// so a test that restarts a gateway in-process on the same store would otherwise race it.
+pub async fn wait_until_released(store: &std::path::Path) {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(store.join("db")) else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while file.try_lock_exclusive().is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sled still holds {} 10 s after the gateway stopped",
+            store.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    FileExt::unlock(&file).unwrap();
+}
+
 /// A store opened by [`open_store`]; on PostgreSQL its lease ends when this is dropped.
 pub struct OpenStore {
     store: hubspot_gateway::store::Store,
@@ -333,13 +353,23 @@ impl Gateway {
 
     /// Stops the gateway cleanly; the returned directory still holds its store.
     pub async fn stop(self) -> tempfile::TempDir {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
+        let Gateway {
+            shutdown,
+            task,
+            console,
+            _dir: dir,
+            ..
+        } = self;
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), task)
             .await
             .expect("gateway stops in time")
             .unwrap()
             .expect("gateway stops cleanly");
-        self._dir
+        // The console's handle shares the daemon's state, and with it the store.
+        drop(console);
+        wait_until_released(&dir.path().join("store")).await;
+        dir
     }
 }
 
