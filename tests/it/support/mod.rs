@@ -184,24 +184,16 @@ pub async fn open_store(store: &std::path::Path) -> OpenStore {
     }
 }
 
-/// The sled store at `store`. Its last handle dropped, sled may hold the file lock a moment
-/// longer: a log write it handed to its own thread pool keeps the file open until it ends.
+/// The sled store at `store`, once nothing holds it (see [`wait_until_released`]).
 pub async fn open_sled(store: &std::path::Path) -> hubspot_gateway::store::Store {
-    use hubspot_gateway::store::{Error, Store};
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(store) {
-            Err(Error::Locked { .. }) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            opened => return opened.unwrap(),
-        }
-    }
+    wait_until_released(store).await;
+    hubspot_gateway::store::Store::open(store).unwrap()
 }
 
-/// Waits until no handle holds sled's file lock on the store at `store` (none if the store is
-/// not sled). Sled can hold it a moment after its last handle is dropped (see [`open_sled`]),
-/// so a test that restarts a gateway in-process on the same store would otherwise race it.
+/// Waits until no handle holds sled's file lock on the store at `store` (none if there is no
+/// sled store there). Its last handle dropped, sled may hold the lock a moment longer: a log
+/// write it handed to its own thread pool keeps the file open until it ends. A test that
+/// reopens a store a gateway or a test just let go of would otherwise race it.
 pub async fn wait_until_released(store: &std::path::Path) {
     use fs2::FileExt;
     let Ok(file) = std::fs::File::open(store.join("db")) else {
@@ -211,7 +203,7 @@ pub async fn wait_until_released(store: &std::path::Path) {
     while file.try_lock_exclusive().is_err() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "sled still holds {} 10 s after the gateway stopped",
+            "sled still holds {} after 10 s",
             store.display()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
