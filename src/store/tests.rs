@@ -11,11 +11,17 @@ fn event(event_id: i64, digest_byte: u8, raw: &str) -> NewEvent<'_> {
     }
 }
 
-/// Opens the store in `path`. A store dropped just before may still be locked for a moment:
-/// sled's background flusher holds the lock until it has finished its last flush.
+/// Opens the store in `path`, once a store dropped just before has let go of it.
 pub(super) fn open(path: &std::path::Path) -> Store {
+    once_unlocked(path, || Store::open(path))
+}
+
+/// `open`'s result once the store in `path` is not locked. A store dropped just before may
+/// still be locked for a moment: sled's background flusher holds the lock until it has
+/// finished its last flush.
+fn once_unlocked(path: &std::path::Path, open: impl Fn() -> Result<Store>) -> Store {
     for _ in 0..500 {
-        match Store::open(path) {
+        match open() {
             Err(Error::Locked { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
@@ -625,7 +631,7 @@ mod mirror {
 
 mod briefs {
     use super::super::*;
-    use super::{brief_of, open};
+    use super::{brief_of, once_unlocked, open};
     use crate::object::ObjectType::{self, Companies, Contacts};
 
     const PORTAL: i64 = 62515;
@@ -786,14 +792,9 @@ mod briefs {
             Store::open(dir.path()),
             Err(Error::NeedsUpgrade { found: 1, .. })
         ));
-        let store = loop {
-            match Store::open_upgrading(dir.path(), DEFAULT_CACHE_MB, Some(brief_of)) {
-                Err(Error::Locked { .. }) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                opened => break opened.unwrap(),
-            }
-        };
+        let store = once_unlocked(dir.path(), || {
+            Store::open_upgrading(dir.path(), DEFAULT_CACHE_MB, Some(brief_of))
+        });
         let email = |value: &str| Term::new(TermKind::Email, value);
         let mirror = store.mirror();
         assert_eq!(
