@@ -76,7 +76,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
 }
 
 async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     let limit = parse_rate_limit(&args.rate_limit)?;
     let mut sim = Simulator::start(args.sim.clone(), &args.portal, &args.rate_limit).await?;

@@ -85,7 +85,7 @@ fn difference(
 }
 
 async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     let portal = Portal {
         contacts: args.contacts,

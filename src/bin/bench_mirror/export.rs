@@ -40,7 +40,7 @@ const CREATE: &str = "POST /crm/v3/objects/{type}/batch/create";
 const SEARCH: &str = "POST /crm/v3/objects/{type}/search";
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     let mut runs = Vec::new();
     for run in 0..args.runs {

@@ -71,7 +71,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
 }
 
 async fn run_once(binary: PathBuf, out: &std::path::Path, args: &Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     let portal = Portal {
         contacts: args.contacts,

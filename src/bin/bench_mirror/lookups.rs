@@ -71,7 +71,7 @@ async fn measured(
 }
 
 pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     let keys = keys(&args).await?;
     let setup = Setup {

@@ -1,8 +1,11 @@
-//! The machine a benchmark ran on (cores, CPU model, memory, load, kernel, commit), for the JSON
-//! results and the printed header.
+//! The machine a benchmark ran on (cores, CPU model, memory, load, kernel, commit) and the
+//! gateway binary it ran, for the JSON results and the printed header.
+
+use std::path::Path;
 
 use hubspot_gateway::time;
 use serde_json::{json, Value};
+use sha2::Digest as _;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -45,9 +48,18 @@ fn commit() -> String {
         })
 }
 
-/// Everything above, as JSON.
-pub fn info() -> Value {
-    json!({
+/// The start of the SHA-256 of the file at `path`: which build a binary is.
+fn digest_of(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => hex::encode(&sha2::Sha256::digest(&bytes)[..6]),
+        Err(error) => format!("unreadable: {error}"),
+    }
+}
+
+/// Everything above, as JSON, with the gateway binary under test (`gateway`, when the
+/// benchmark runs one): `commit` is this checkout's, and `--gateway` may run another build.
+pub fn info(gateway: Option<&Path>) -> Value {
+    let mut info = json!({
         "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "cpu_model": cpu_model(),
         "mem_total_gib": (mem_total_gib() * 10.0).round() / 10.0,
@@ -55,12 +67,19 @@ pub fn info() -> Value {
         "kernel": read("/proc/sys/kernel/osrelease").trim(),
         "commit": commit(),
         "started_at": time::iso(time::now_ms()),
-    })
+    });
+    if let Some(path) = gateway {
+        info["gateway_binary"] = json!({
+            "path": path.display().to_string(),
+            "sha256_prefix": digest_of(path),
+        });
+    }
+    info
 }
 
 /// One line for the printed header.
 pub fn describe(info: &Value) -> String {
-    format!(
+    let mut line = format!(
         "machine: {} x {} | {} GiB | load {} | kernel {} | commit {}",
         info["nproc"],
         info["cpu_model"].as_str().unwrap_or("?"),
@@ -68,5 +87,33 @@ pub fn describe(info: &Value) -> String {
         info["load_average_1m"],
         info["kernel"].as_str().unwrap_or("?"),
         info["commit"].as_str().unwrap_or("?"),
-    )
+    );
+    if let Some(binary) = info.get("gateway_binary") {
+        line.push_str(&format!(
+            " | gateway {} ({})",
+            binary["path"].as_str().unwrap_or("?"),
+            binary["sha256_prefix"].as_str().unwrap_or("?")
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_binary_is_named_by_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway");
+        std::fs::write(&path, b"abc").unwrap();
+        let info = info(Some(&path));
+        // SHA-256("abc") starts ba7816bf8f01.
+        assert_eq!(info["gateway_binary"]["sha256_prefix"], "ba7816bf8f01");
+        assert!(describe(&info).ends_with(&format!("gateway {} (ba7816bf8f01)", path.display())));
+        let absent = super::info(None);
+        assert!(absent.get("gateway_binary").is_none());
+        assert!(describe(&absent).contains("| commit "));
+        assert!(digest_of(&dir.path().join("missing")).starts_with("unreadable"));
+    }
 }

@@ -249,7 +249,7 @@ pub async fn run(
         .collect();
     let result = json!({
         "benchmark": "notify",
-        "machine": crate::machine::info(),
+        "machine": crate::machine::info(Some(&binary)),
         "runs": args.runs,
         "ingest_events_per_run": args.burst,
         "latency_runs": latencies,

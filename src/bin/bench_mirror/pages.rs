@@ -34,7 +34,7 @@ fn ms(from: Instant, to: Instant) -> f64 {
 }
 
 pub async fn run(out: PathBuf, args: Args) -> anyhow::Result<Value> {
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(None);
     println!("{}", crate::machine::describe(&machine));
     let limit = RateLimit {
         max: 1_000_000,

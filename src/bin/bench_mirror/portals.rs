@@ -70,7 +70,7 @@ pub async fn run(binary: PathBuf, out: PathBuf, args: Args) -> anyhow::Result<Va
         args.records_each >= 1,
         "--records-each must be at least 1 (the lookup check)"
     );
-    let machine = crate::machine::info();
+    let machine = crate::machine::info(Some(&binary));
     println!("{}", crate::machine::describe(&machine));
     println!(
         "one run: {} portals x {} contacts + {} companies",
