@@ -71,6 +71,14 @@ pub use verify::{verify, Verified};
 /// one digest row per chunk (`inbox_digests.v1`) instead of a row per event (`inbox_ids.v1`).
 pub const FORMAT_VERSION: u32 = 4;
 const SEGMENT_SIZE: usize = 8 << 20;
+/// How often sled's flusher thread wakes (sled's default: 500 ms). Each tick it runs sled's
+/// segment cleaner, which on a store with data never runs out of work: it rewrites about
+/// one segment per tick for as long as the process lives (at 500 ms, 16 MiB/s of disk writes
+/// and ~3.5 % of a core on an idle gateway with 120k or 2.8M records, and indicator requests
+/// slowed by it; docs/bench/backfill.md). What must be durable does not wait for this
+/// thread: `Store::commit` flushes and syncs, and the daemon flushes sled's log every
+/// 250 ms. Turning the thread off altogether once hung a backfill, so it stays, seldom.
+const SLED_FLUSHER_TICK_MS: u64 = 60_000;
 /// sled's page cache when the config sets no `store.cache_mb` (sled's own default is 1 GiB).
 pub const DEFAULT_CACHE_MB: u64 = 256;
 

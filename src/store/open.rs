@@ -17,7 +17,7 @@ use super::ownership::Ownership;
 use super::reference::Reference;
 use super::{
     front, inbox, journal, keys, BriefOf, Embedded, Engine, Error, Inner, Result, Store,
-    DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE,
+    DEFAULT_CACHE_MB, FORMAT_VERSION, SEGMENT_SIZE, SLED_FLUSHER_TICK_MS,
 };
 
 impl Store {
@@ -168,6 +168,7 @@ pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db> {
         .path(path)
         .segment_size(SEGMENT_SIZE)
         .cache_capacity(cache_mb.saturating_mul(1 << 20))
+        .flush_every_ms(Some(SLED_FLUSHER_TICK_MS))
         .open()
         .map_err(|error| match error {
             sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => Error::Locked {
